@@ -1,0 +1,5 @@
+import sys
+
+from vitals.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""One frozen settings object, built from defaults, an optional YAML file and ``VITALS_*`` environment
+variables (in that order of precedence, lowest first), then command-line options. Nothing here reads the
+environment or the disk at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vitals.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    # catalog
+    catalog: str | None = None          # path of a catalog file; None = the shipped model city
+    streets_total: int | None = None    # scale the generated streets (None = 1,031)
+    # source
+    source: str = "simulator"           # simulator | file | mqtt | kafka
+    path: str | None = None             # file or directory for source=file
+    speed: float = 60.0                 # simulated/replayed seconds per wall second (0 = as fast as possible)
+    seed: int = 42
+    batch_size: int = 5000
+    partitions: int = 4                 # source partitions (fixed at first start when recovery is on)
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_topic: str = "city/+/+/+"
+    mqtt_client_id: str = "city-vitals"
+    kafka_brokers: str = "127.0.0.1:9092"
+    kafka_topic: str = "city-readings"
+    # event time
+    allowed_lateness_s: float = 300.0   # readings older than watermark - lateness are dead-lettered as late
+    max_future_s: float = 300.0         # readings further ahead of arrival time are rejected
+    # state
+    shards: int = 4                     # series shards (state partitions); fixed for a recovery dir
+    # outputs
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9108            # each process serves metrics_port + process id
+    dead_letter_path: str = "var/dead_letters.jsonl"
+    history_dir: str | None = None      # Parquet history root; None = no history
+    recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
+    snapshot_interval_s: float = 1.0    # epoch length with recovery on
+    models_dir: str = "models"
+    # cluster
+    workers: int = 1
+    process_id: int | None = None
+    addresses: tuple[str, ...] = field(default_factory=tuple)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with the given (non-None) changes, validated."""
+        clean = {k: v for k, v in changes.items() if v is not None}
+        return validate(dataclasses.replace(self, **clean))
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Convert a text or YAML value to the field's type, with a clear error."""
+    default = _FIELDS[name].default
+    kind = type(default) if default is not None and default is not dataclasses.MISSING else None
+    if name == "addresses":
+        if isinstance(raw, str):
+            return tuple(a for a in raw.replace(",", ";").split(";") if a)
+        return tuple(str(a) for a in raw)
+    if name in ("streets_total", "process_id"):
+        kind = int
+    if name in ("catalog", "path", "history_dir", "recovery_dir"):
+        kind = str
+    if raw is None or kind is None:
+        return raw
+    try:
+        if kind is bool:
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        msg = f"setting {name}={raw!r} is not a valid {kind.__name__}"
+        raise ConfigError(msg) from exc
+
+
+def validate(s: Settings) -> Settings:
+    problems = []
+    if s.source not in ("simulator", "file", "mqtt", "kafka"):
+        problems.append(f"source={s.source!r} must be simulator, file, mqtt or kafka")
+    if s.source == "file" and not s.path:
+        problems.append("source=file needs path (a file or a directory of readings)")
+    for name in ("batch_size", "partitions", "shards", "workers"):
+        if getattr(s, name) < 1:
+            problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
+    if s.speed < 0:
+        problems.append(f"speed must be >= 0 (0 = as fast as possible), got {s.speed}")
+    if s.allowed_lateness_s < 0 or s.max_future_s < 0:
+        problems.append("allowed_lateness_s and max_future_s must be >= 0")
+    if not 0 <= s.metrics_port < 65536:
+        problems.append(f"metrics_port must be a TCP port (0-65535), got {s.metrics_port}")
+    if s.streets_total is not None and s.streets_total < 1:
+        problems.append(f"streets_total must be >= 1, got {s.streets_total}")
+    if problems:
+        msg = "invalid settings: " + "; ".join(problems)
+        raise ConfigError(msg)
+    return s
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults < YAML file < ``VITALS_<FIELD>`` environment < explicit overrides (None means unset)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            msg = f"cannot read config file {path}: {exc}"
+            raise ConfigError(msg) from exc
+        if not isinstance(data, Mapping):
+            msg = f"config file {path} must be a mapping of setting: value"
+            raise ConfigError(msg)
+        unknown = sorted(set(map(str, data)) - set(_FIELDS))
+        if unknown:
+            msg = f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}"
+            raise ConfigError(msg)
+        values.update({k: _coerce(k, v) for k, v in data.items()})
+    env = os.environ if environ is None else environ
+    for name in _FIELDS:
+        key = f"VITALS_{name.upper()}"
+        if key in env:
+            values[name] = _coerce(name, env[key])
+    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
+    return validate(Settings(**values))

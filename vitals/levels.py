@@ -1,0 +1,61 @@
+"""Warning levels from the catalog thresholds: 0 normal, 1 blue, 2 yellow, 3 orange, 4 red.
+
+Vectorized over arrays of readings or series. ``bad=up`` counts thresholds at or below the value,
+``bad=down`` thresholds at or above it, ``bad=both`` thresholds at or below ``|value - center|``;
+``basis=zscore`` indicators compare the seasonal z-score instead of the value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.catalog.model import Catalog
+from vitals.catalog.seasonality import SeasonalModel
+
+
+def badness(
+    catalog: Catalog,
+    indicator: npt.NDArray[np.integer],
+    value: npt.NDArray[np.float64],
+    ts_ns: npt.NDArray[np.int64] | None = None,
+    seasonal: SeasonalModel | None = None,
+) -> npt.NDArray[np.float64]:
+    """The quantity the thresholds apply to, oriented so that higher is worse.
+
+    up: value; down: -value; both: |value - center|; zscore basis: the z-score (needs ``ts_ns``).
+    Thresholds are oriented the same way by :func:`oriented_thresholds`.
+    """
+    direction = catalog.direction_array[indicator]
+    x = np.asarray(value, dtype=np.float64)
+    zmask = catalog.zscore_array[indicator]
+    if zmask.any():
+        if ts_ns is None:
+            msg = "z-score indicators need event times to compute their seasonal expected value"
+            raise ValueError(msg)
+        model = seasonal or SeasonalModel(catalog)
+        x = np.where(zmask, model.zscore(indicator, ts_ns, x), x)
+    both = np.abs(x - catalog.center_array[indicator])
+    return np.where(direction == 0, both, np.where(direction < 0, -x, x))
+
+
+def oriented_thresholds(catalog: Catalog) -> npt.NDArray[np.float64]:
+    """Shape (n_indicators, 4), oriented so that higher is worse (bad=down thresholds negated)."""
+    th = catalog.thresholds_array.copy()
+    down = catalog.direction_array < 0
+    th[down] = -th[down]
+    return th
+
+
+def warning_levels(
+    catalog: Catalog,
+    indicator: npt.NDArray[np.integer],
+    value: npt.NDArray[np.float64],
+    ts_ns: npt.NDArray[np.int64] | None = None,
+    seasonal: SeasonalModel | None = None,
+) -> npt.NDArray[np.int8]:
+    """Level 0..4 of each value; NaN values give level 0."""
+    x = badness(catalog, indicator, value, ts_ns, seasonal)
+    th = oriented_thresholds(catalog)[indicator]
+    with np.errstate(invalid="ignore"):
+        return (x[:, None] >= th).sum(axis=1).astype(np.int8)
