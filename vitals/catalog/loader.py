@@ -7,6 +7,7 @@ never another exception.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -87,10 +88,10 @@ def _text(p: _Problems, entry: str, field: str, value: Any) -> str | None:
 
 def _thresholds_in_order(p: _Problems, entry: str, th: tuple[float, ...], bad: str) -> bool:
     if bad == "down":
-        ok = all(a > b for a, b in zip(th, th[1:], strict=False))
+        ok = all(a > b for a, b in itertools.pairwise(th))
         order = "decreasing (lower values are worse)"
     else:
-        ok = all(a < b for a, b in zip(th, th[1:], strict=False))
+        ok = all(a < b for a, b in itertools.pairwise(th))
         order = "increasing (higher values are worse)" if bad == "up" else "increasing distances from center"
     if not ok:
         shown = ", ".join(f"{n}={v:g}" for n, v in zip(_LEVELS, th, strict=True))
@@ -237,6 +238,11 @@ def _parse_district(p: _Problems, i: int, raw: Any) -> District | None:
     return District(str(ident), str(zh), str(en), float(lat or 0), float(lon or 0), int(n))
 
 
+def _texts_of(items: list[Any], key: str) -> list[str]:
+    """The text values of ``key`` in the mapping items of a list (others are reported elsewhere)."""
+    return [str(r[key]) for r in items if isinstance(r, Mapping) and isinstance(r.get(key), str)]
+
+
 def _duplicates(p: _Problems, kind: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for ident in ids:
@@ -297,18 +303,15 @@ def parse_catalog(data: Any, source: str = "<memory>", streets_total: int | None
         p.add("indicators", "must be a non-empty list")
         raw_inds = []
     indicators = [_parse_indicator(p, i, r) for i, r in enumerate(raw_inds)]
-    _duplicates(p, "indicators", [r.get("id") for r in raw_inds if isinstance(r, Mapping)
-                                  and isinstance(r.get("id"), str)])
-    _duplicates(p, "indicators (metric)", [r.get("metric") for r in raw_inds if isinstance(r, Mapping)
-                                           and isinstance(r.get("metric"), str)])
+    _duplicates(p, "indicators", _texts_of(raw_inds, "id"))
+    _duplicates(p, "indicators (metric)", _texts_of(raw_inds, "metric"))
     areas = data.get("areas", {})
     raw_d = areas.get("districts", []) if isinstance(areas, Mapping) else []
     if not isinstance(raw_d, list) or not raw_d:
         p.add("areas.districts", "must be a non-empty list")
         raw_d = []
     districts = [_parse_district(p, i, r) for i, r in enumerate(raw_d)]
-    _duplicates(p, "areas.districts", [r.get("id") for r in raw_d if isinstance(r, Mapping)
-                                       and isinstance(r.get("id"), str)])
+    _duplicates(p, "areas.districts", _texts_of(raw_d, "id"))
     if streets_total is not None and (streets_total < len(raw_d)):
         p.add("streets_total", f"{streets_total} is fewer than one street per district ({len(raw_d)})")
     p.raise_if_any()

@@ -1,0 +1,259 @@
+"""Start and stop the real services city-vitals talks to (Prometheus, Alertmanager, mosquitto) on free
+loopback ports with generated configs. Used by ``vitals demo`` and by the integration tests.
+
+Each service runs as a child process in its own working directory, is waited on until ready, and is
+stopped by PID (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vitals.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "install it with: apt-get install -y --no-install-recommends prometheus prometheus-alertmanager mosquitto"
+)
+BINARIES = {
+    "prometheus": ("prometheus",),
+    "promtool": ("promtool",),
+    "alertmanager": ("prometheus-alertmanager", "alertmanager"),
+    "amtool": ("amtool",),
+    "mosquitto": ("mosquitto", "/usr/sbin/mosquitto"),
+}
+
+
+def find_binary(name: str) -> str | None:
+    """Path of a service binary (Debian names first), or None."""
+    for candidate in BINARIES.get(name, (name,)):
+        found = shutil.which(candidate) or (candidate if os.path.isabs(candidate)
+                                             and os.access(candidate, os.X_OK) else None)
+        if found:
+            return found
+    return None
+
+
+def require_binary(name: str) -> str:
+    path = find_binary(name)
+    if path is None:
+        msg = f"{name} is not installed; {INSTALL_HINT}"
+        raise ServiceError(msg)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningService:
+    name: str
+    port: int
+    workdir: Path
+    process: subprocess.Popen[bytes]
+    host: str = "127.0.0.1"
+    log_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM by PID, then SIGKILL if it does not exit in time."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+
+    def __enter__(self) -> RunningService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _spawn(name: str, argv: list[str], workdir: Path, port: int) -> RunningService:
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"{name}.log"
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(argv, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    log.info("started %s pid=%d port=%d", name, proc.pid, port)
+    return RunningService(name=name, port=port, workdir=workdir, process=proc, log_path=log_path)
+
+
+def http_get(url: str, timeout: float = 5.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        data: bytes = resp.read()
+        return data
+
+
+def wait_http_ready(service: RunningService, path: str, deadline_s: float = 30.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if not service.alive():
+            msg = f"{service.name} exited during start (code {service.process.returncode}):\n{service.log_tail()}"
+            raise ServiceError(msg)
+        try:
+            http_get(service.url + path, timeout=1.0)
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            time.sleep(0.1)
+    service.stop()
+    msg = f"{service.name} not ready on {service.url}{path} after {deadline_s:.0f}s:\n{service.log_tail()}"
+    raise ServiceError(msg)
+
+
+def prometheus_config(
+    targets: list[str], *, scrape_interval: str = "1s", rule_files: list[str] | None = None,
+    alertmanager: str | None = None, job: str = "city-vitals", extra_scrape_configs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A Prometheus configuration scraping ``targets`` (host:port) every ``scrape_interval``."""
+    cfg: dict[str, Any] = {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval,
+                   "scrape_timeout": scrape_interval},
+        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]},
+                           *(extra_scrape_configs or [])],
+    }
+    if rule_files:
+        cfg["rule_files"] = rule_files
+    if alertmanager:
+        cfg["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return cfg
+
+
+def start_prometheus(
+    config: Mapping[str, Any] | str, workdir: Path, port: int | None = None, ready_s: float = 30.0,
+) -> RunningService:
+    """Start Debian's Prometheus with ``config`` (a dict or YAML text) on a free loopback port."""
+    binary = require_binary("prometheus")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "prometheus.yml"
+    cfg_path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)))
+    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}", "--web.enable-lifecycle", "--log.level=warn"]
+    service = _spawn("prometheus", argv, workdir, port)
+    wait_http_ready(service, "/-/ready", ready_s)
+    return service
+
+
+def start_alertmanager(
+    config: Mapping[str, Any] | str, workdir: Path, port: int | None = None, ready_s: float = 30.0,
+) -> RunningService:
+    """Start Debian's Alertmanager with ``config`` on a free loopback port, no cluster gossip."""
+    binary = require_binary("alertmanager")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "alertmanager.yml"
+    cfg_path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)))
+    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.path={workdir / 'data'}", "--cluster.listen-address=", "--log.level=warn"]
+    service = _spawn("alertmanager", argv, workdir, port)
+    wait_http_ready(service, "/-/ready", ready_s)
+    return service
+
+
+def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.0) -> RunningService:
+    """Start Debian's mosquitto on a free loopback port with persistence (for QoS 1 sessions)."""
+    binary = require_binary("mosquitto")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "mosquitto.conf"
+    persist = workdir / "persist"
+    persist.mkdir(exist_ok=True)
+    cfg_path.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {persist}/\nautosave_interval 1\n"
+    )
+    service = _spawn("mosquitto", [binary, "-c", str(cfg_path)], workdir, port)
+    end = time.monotonic() + ready_s
+    while time.monotonic() < end:
+        if not service.alive():
+            msg = f"mosquitto exited during start:\n{service.log_tail()}"
+            raise ServiceError(msg)
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return service
+        time.sleep(0.05)
+    service.stop()
+    msg = f"mosquitto not listening on port {port} after {ready_s:.0f}s"
+    raise ServiceError(msg)
+
+
+def prometheus_query(base_url: str, promql: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Run an instant query; returns the result list (raises ServiceError on an API error)."""
+    url = f"{base_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    try:
+        doc = json.loads(http_get(url, timeout=timeout))
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        msg = f"Prometheus rejected query {promql!r}: {body}"
+        raise ServiceError(msg) from exc
+    if doc.get("status") != "success":
+        msg = f"Prometheus query {promql!r} failed: {doc}"
+        raise ServiceError(msg)
+    result: list[dict[str, Any]] = doc["data"]["result"]
+    return result
+
+
+def wait_for(predicate: Any, deadline_s: float, interval_s: float = 0.25, what: str = "condition") -> Any:
+    """Poll ``predicate()`` until it returns a truthy value or the deadline passes (ServiceError)."""
+    end = time.monotonic() + deadline_s
+    last: Any = None
+    while time.monotonic() < end:
+        with contextlib.suppress(ServiceError, OSError, urllib.error.URLError):
+            last = predicate()
+            if last:
+                return last
+        time.sleep(interval_s)
+    msg = f"timed out after {deadline_s:.0f}s waiting for {what} (last: {last!r})"
+    raise ServiceError(msg)
+
+
+@contextlib.contextmanager
+def running(service: RunningService) -> Iterator[RunningService]:
+    try:
+        yield service
+    finally:
+        service.stop()
