@@ -1,0 +1,127 @@
+"""The streaming flow: source batches -> partition checks (validation, watermark) -> series shards
+(rolling vitals, duplicates, levels) -> exporter, history and dead letters.
+
+Only wiring: every step calls an object from ``vitals.stream``. Sources and sinks are passed in, so tests
+run the same flow with Bytewax's ``TestingSource``/``TestingSink``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.operators import StatefulBatchLogic
+from bytewax.outputs import Sink
+
+from vitals.catalog import Catalog
+from vitals.sources.base import SourceBatch
+from vitals.state import split_by_shard
+from vitals.stream.partition_check import CheckedBatch, PartitionChecker, PartitionState
+from vitals.stream.shard_step import (
+    HistoryChunk,
+    ShardMemory,
+    ShardOutput,
+    ShardProcessor,
+    ShardPublish,
+    ShardRejections,
+    VitalsSnapshot,
+)
+
+FLOW_ID = "city_vitals"
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    shards: int = 4
+    allowed_lateness_s: float = 300.0
+    max_future_s: float = 300.0
+    publish_interval_s: float = 0.25
+    history_rows: int = 200_000
+    keep_history: bool = True
+
+
+@dataclass(frozen=True)
+class FlowSinks:
+    """Where the flow's outputs go. ``stats`` receives CheckedBatch and ShardPublish items (the exporter)."""
+
+    stats: Sink[Any]
+    dead_letters: Sink[Any]
+    history: Sink[Any] | None = None
+
+
+class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory]):
+    """One series shard. Bytewax gives the builder only the resume state, so a new shard learns its number
+    from its first batch (every batch routed to a shard key holds only that shard's series)."""
+
+    def __init__(self, processor: ShardProcessor, memory: ShardMemory | None) -> None:
+        self.processor = processor
+        self.memory = memory
+
+    def on_batch(self, values: list[Any]) -> tuple[list[ShardOutput], bool]:
+        if self.memory is None:
+            self.memory = self.processor.initial_memory(self.processor.shard_of_batch(values[0]))
+        return self.processor.on_batches(self.memory, values), StatefulBatchLogic.RETAIN
+
+    def on_notify(self) -> tuple[list[ShardOutput], bool]:
+        if self.memory is None:
+            return [], StatefulBatchLogic.RETAIN
+        return self.processor.on_tick(self.memory), StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[ShardOutput], bool]:
+        if self.memory is None:
+            return [], StatefulBatchLogic.RETAIN
+        return self.processor.on_eof(self.memory), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        return datetime.now(UTC) + timedelta(seconds=self.processor.publish_interval_s)
+
+    def snapshot(self) -> ShardMemory | None:
+        return copy.deepcopy(self.memory)
+
+
+def _partition_key(item: SourceBatch) -> str:
+    return str(item.partition)
+
+
+def build_flow(
+    catalog: Catalog, source: Source[SourceBatch], sinks: FlowSinks, options: FlowOptions | None = None,
+    flow_id: str = FLOW_ID,
+) -> Dataflow:
+    """The flow over ``source`` (items: :class:`vitals.sources.base.SourceBatch`)."""
+    opts = options or FlowOptions()
+    checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s)
+    processor = ShardProcessor(
+        catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
+        keep_history=opts.keep_history and sinks.history is not None,
+    )
+
+    def check(state: PartitionState | None, item: SourceBatch) -> tuple[PartitionState, CheckedBatch]:
+        state = state or checker.initial_state()
+        return state, checker.check(state, item)
+
+    def split(item: CheckedBatch) -> list[tuple[str, Any]]:
+        return [(str(k), b) for k, b in split_by_shard(item.batch, catalog, opts.shards) if len(b)]
+
+    flow = Dataflow(flow_id)
+    items = op.input("readings_in", flow, source)
+    keyed = op.key_on("by_partition", items, _partition_key)
+    checked = op.key_rm("checked", op.stateful_map("check", keyed, check))
+    op.output("partition_stats", checked, sinks.stats)
+    rejected = op.filter_map("rejected", checked, lambda c: (c.key, c.rejections) if c.rejections else None)
+    by_shard = op.flat_map("split_shards", checked, split)
+    processed = op.key_rm("processed", op.stateful_batch(
+        "series_state", by_shard, lambda resume: _ShardLogic(processor, resume)))
+    published = op.filter("published", processed, lambda o: isinstance(o, ShardPublish))
+    op.output("exporter", published, sinks.stats)
+    dups = op.filter_map("duplicates", processed,
+                         lambda o: (o.key, o.rejections) if isinstance(o, ShardRejections) else None)
+    op.output("dead_letters", op.merge("all_rejected", rejected, dups), sinks.dead_letters)
+    if sinks.history is not None:
+        history = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsSnapshot))
+        op.output("history_out", history, sinks.history)
+    return flow

@@ -1,0 +1,41 @@
+"""What the flow's sinks do with its outputs: history files and dead letters (idempotent on replay)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from vitals.batches import Rejection
+from vitals.catalog import Catalog
+from vitals.history import write_readings, write_vitals
+from vitals.readings import DeadLetterWriter
+from vitals.stream.shard_step import HistoryChunk, VitalsSnapshot
+
+log = logging.getLogger(__name__)
+
+
+class HistoryWriter:
+    """Writes :class:`HistoryChunk` and :class:`VitalsSnapshot` items under ``root``."""
+
+    def __init__(self, root: str | Path, catalog: Catalog) -> None:
+        self.root = Path(root)
+        self.catalog = catalog
+
+    def __call__(self, items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, HistoryChunk):
+                write_readings(self.root, self.catalog, item.batch, item.name)
+            elif isinstance(item, VitalsSnapshot):
+                write_vitals(self.root, self.catalog, item.view, item.at_ns, f"shard{item.shard:03d}-{item.at_ns}")
+
+
+class DeadLetters:
+    """Receives ``(key, rejections)`` items; a key already written (a replay) is not written again."""
+
+    def __init__(self, writer: DeadLetterWriter) -> None:
+        self.writer = writer
+
+    def __call__(self, items: list[tuple[str, list[Rejection]]]) -> None:
+        for key, rejections in items:
+            self.writer.write(key, rejections)
