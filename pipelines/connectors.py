@@ -115,7 +115,7 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
     """Replays files; files are dealt to ``partitions`` partitions round-robin (one reader per file)."""
 
     def __init__(
-        self, files: list[Path], make_parser: Callable[[], BlockParser], partitions: int, speed: float = 0.0,
+        self, files: list[Path], make_parser: Callable[[], BlockParser], partitions: int, *, speed: float = 0.0,
         block_rows: int = 50_000, block_bytes: int = 1 << 20,
     ) -> None:
         self.files = files
