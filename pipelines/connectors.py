@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.inputs import DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition
 
 from vitals.batches import ReadingBatch
 from vitals.sources.base import EventTimePacer, SourceBatch
 from vitals.sources.files import BlockParser, FilePosition, FileReplay, files_for_partition
+from vitals.sources.kafka import decode_messages, kafka_source_config
+from vitals.sources.mqtt import IdleStop, JsonLinesParser, MqttReceiver
 
 
 class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
@@ -135,3 +139,62 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
             position=resume_state, block_rows=self.block_rows, block_bytes=self.block_bytes,
         )
         return FileReplayPartition(replay, self.speed)
+
+
+class _MqttPartition(StatelessSourcePartition[SourceBatch]):
+    def __init__(self, receiver: MqttReceiver, stop: IdleStop, poll_s: float) -> None:
+        self._receiver = receiver
+        self._stop = stop
+        self._poll = timedelta(seconds=poll_s)
+
+    def next_batch(self) -> list[SourceBatch]:
+        item = self._receiver.drain()
+        if item is not None:
+            self._stop.seen()
+            return [item]
+        if self._stop():
+            raise StopIteration
+        return []
+
+    def next_awake(self) -> datetime | None:
+        return datetime.now(UTC) + self._poll
+
+    def close(self) -> None:
+        self._receiver.stop()
+
+
+class MqttSource(DynamicSource[SourceBatch]):
+    """MQTT subscription per worker (a shared subscription ``$share/<client_id>/<topic>`` when several
+    workers read); ``idle_stop_s`` ends the input after that long without messages (drills and tests)."""
+
+    def __init__(
+        self, *, host: str, port: int, topic: str, client_id: str, make_parser: Callable[[], JsonLinesParser],
+        idle_stop_s: float | None = None, poll_s: float = 0.05,
+    ) -> None:
+        self.host, self.port, self.topic, self.client_id = host, port, topic, client_id
+        self.make_parser = make_parser
+        self.idle_stop_s = idle_stop_s
+        self.poll_s = poll_s
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _MqttPartition:
+        topic = self.topic if worker_count == 1 else f"$share/{self.client_id}/{self.topic}"
+        receiver = MqttReceiver(
+            host=self.host, port=self.port, topic=topic, client_id=f"{self.client_id}-{worker_index}",
+            parser=self.make_parser(), partition=f"mqtt-{worker_index}",
+        )
+        receiver.start()
+        return _MqttPartition(receiver, IdleStop(self.idle_stop_s), self.poll_s)
+
+
+def kafka_input(
+    flow: Dataflow, *, brokers: str, topic: str, make_parser: Callable[[], JsonLinesParser], batch_size: int = 5000,
+    extra_config: dict[str, str] | None = None,
+) -> Stream[SourceBatch]:
+    """Bytewax's Kafka connector (partitions -> workers, offsets in recovery snapshots), decoded to batches."""
+    from bytewax.connectors.kafka import KafkaSource
+
+    source = KafkaSource(topics=[topic], tail=True, batch_size=batch_size, raise_on_errors=False,
+                         **kafka_source_config(brokers, extra=extra_config))
+    messages = op.input("readings_in", flow, source)
+    parser = make_parser()
+    return op.flat_map_batch("decode_kafka", messages, lambda ms: decode_messages(ms, parser, topic))

@@ -8,12 +8,13 @@ run the same flow with Bytewax's ``TestingSource``/``TestingSink``.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
@@ -89,10 +90,11 @@ def _partition_key(item: SourceBatch) -> str:
 
 
 def build_flow(
-    catalog: Catalog, source: Source[SourceBatch], sinks: FlowSinks, options: FlowOptions | None = None,
-    flow_id: str = FLOW_ID,
+    catalog: Catalog, source: Source[SourceBatch] | Callable[[Dataflow], Stream[SourceBatch]], sinks: FlowSinks,
+    options: FlowOptions | None = None, flow_id: str = FLOW_ID,
 ) -> Dataflow:
-    """The flow over ``source`` (items: :class:`vitals.sources.base.SourceBatch`)."""
+    """The flow over ``source`` (items: :class:`vitals.sources.base.SourceBatch`), or over the stream that
+    ``source(flow)`` adds (e.g. Kafka messages decoded to batches)."""
     opts = options or FlowOptions()
     checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s)
     processor = ShardProcessor(
@@ -108,7 +110,7 @@ def build_flow(
         return [(str(k), b) for k, b in split_by_shard(item.batch, catalog, opts.shards) if len(b)]
 
     flow = Dataflow(flow_id)
-    items = op.input("readings_in", flow, source)
+    items = source(flow) if callable(source) else op.input("readings_in", flow, source)
     keyed = op.key_on("by_partition", items, _partition_key)
     checked = op.key_rm("checked", op.stateful_map("check", keyed, check))
     op.output("partition_stats", checked, sinks.stats)
