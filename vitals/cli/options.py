@@ -1,0 +1,48 @@
+"""Command-line options shared by `vitals run`, `vitals replay` and `vitals demo`, mapped onto Settings."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vitals.config import Settings, load_settings
+
+# option dest -> Settings field
+_FIELD_OF = {
+    "catalog": "catalog", "streets": "streets_total", "workers": "workers", "process_id": "process_id",
+    "addresses": "addresses", "recovery_dir": "recovery_dir", "history_dir": "history_dir",
+    "dead_letters": "dead_letter_path", "metrics_port": "metrics_port", "metrics_host": "metrics_host",
+    "lateness": "allowed_lateness_s", "shards": "shards", "partitions": "partitions", "speed": "speed",
+    "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
+}
+
+
+def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> None:
+    if config:
+        p.add_argument("--config", metavar="FILE", help="YAML settings file (keys as in vitals/config.py)")
+    g = p.add_argument_group("city")
+    g.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
+    g.add_argument("--streets", type=int, metavar="N", help="generate N streets in all (default 1,031)")
+    g = p.add_argument_group("stream")
+    g.add_argument("--lateness", type=float, metavar="S", help="allowed lateness in seconds (default 300)")
+    g.add_argument("--shards", type=int, metavar="N", help="series shards; fixed per recovery dir (default 4)")
+    g.add_argument("--partitions", type=int, metavar="N", help="source partitions (default 4)")
+    g.add_argument("--batch-size", type=int, metavar="N", help="readings per source batch (default 5000)")
+    g = p.add_argument_group("outputs")
+    g.add_argument("--metrics-host", metavar="HOST", help="/metrics address (default 127.0.0.1)")
+    g.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="/metrics port (default 9108; process i serves PORT+i; 0 = off)")
+    g.add_argument("--history-dir", metavar="DIR", help="write readings and vitals to Parquet under DIR")
+    g.add_argument("--dead-letters", metavar="FILE", help="dead-letter JSON lines (default var/dead_letters.jsonl)")
+    g = p.add_argument_group("recovery and scale-out")
+    g.add_argument("--recovery-dir", metavar="DIR", help="Bytewax recovery snapshots (resume after a crash)")
+    g.add_argument("--snapshot-interval", type=float, metavar="S", help="seconds between snapshots (default 1)")
+    g.add_argument("-w", "--workers", type=int, metavar="N", help="worker threads in this process (default 1)")
+    g.add_argument("-i", "--process-id", type=int, metavar="I", help="this process's index in a cluster")
+    g.add_argument("-a", "--addresses", metavar="H:P;H:P", help="all cluster processes, ';'-separated")
+
+
+def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
+    values = {field: getattr(args, dest, None) for dest, field in _FIELD_OF.items()}
+    values.update({k: v for k, v in fixed.items() if v is not None})
+    return load_settings(getattr(args, "config", None), **values)
