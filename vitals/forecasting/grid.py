@@ -1,0 +1,193 @@
+"""Series on a regular event-time grid: the shape forecasters train and predict on.
+
+A :class:`SeriesGrid` holds one row per series and one column per step of ``step_s`` seconds; cell
+``[i, t]`` is the last value series ``i`` reported in ``[start + t*step, start + (t+1)*step)``, carried
+forward when the series was silent (a low-cadence series keeps its last reading). Column ``t`` describes the
+state at its end time ``start + (t+1)*step``. Built from arrays (a simulated city, a stream) or from a history
+DataFrame; everything is vectorized.
+
+:class:`LagBuffer` is the streaming counterpart: a ring of the last ``n_steps`` grid columns per series,
+updated from columnar batches and read at window close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.catalog.model import Catalog
+from vitals.errors import ModelError
+
+NS_PER_S = 1_000_000_000
+
+
+def forward_fill(values: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """Carry the last non-NaN value forward along the last axis (leading NaNs stay NaN)."""
+    n_cols = values.shape[-1]
+    idx = np.where(np.isnan(values), 0, np.arange(n_cols))
+    np.maximum.accumulate(idx, axis=-1, out=idx)
+    filled = np.take_along_axis(values, idx, axis=-1)
+    # a leading NaN run points at column 0, which is NaN itself: it stays NaN
+    return filled
+
+
+def latest_per_key(key: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Indices of the latest reading (by event time; the later row on ties) for each distinct key."""
+    order = np.lexsort((np.arange(key.shape[0]), ts_ns, key))
+    key_sorted = key[order]
+    is_last = np.ones(key_sorted.shape[0], dtype=bool)
+    is_last[:-1] = key_sorted[1:] != key_sorted[:-1]
+    return order[is_last]
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesGrid:
+    """Values of N series on T regular steps.
+
+    values:    float32 (N, T), NaN before a series' first reading.
+    series:    int64 (N,) global series ids (``Catalog.series_id``).
+    indicator: int16 (N,) indicator codes.
+    street:    int32 (N,) street codes.
+    start_ns:  the start of column 0 (UTC ns); column t ends at ``start_ns + (t + 1) * step_s * 1e9``.
+    step_s:    the grid step in seconds.
+    """
+
+    values: npt.NDArray[np.float32]
+    series: npt.NDArray[np.int64]
+    indicator: npt.NDArray[np.int16]
+    street: npt.NDArray[np.int32]
+    start_ns: int
+    step_s: int
+
+    @property
+    def n_series(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.values.shape[1])
+
+    def column_end_ns(self) -> npt.NDArray[np.int64]:
+        """End time (UTC ns) of every column."""
+        step_ns = self.step_s * NS_PER_S
+        return self.start_ns + (np.arange(self.n_steps, dtype=np.int64) + 1) * step_ns
+
+    def slice_steps(self, first: int, stop: int) -> SeriesGrid:
+        """Columns ``[first, stop)`` as a new grid."""
+        return SeriesGrid(
+            values=self.values[:, first:stop], series=self.series, indicator=self.indicator,
+            street=self.street, start_ns=self.start_ns + first * self.step_s * NS_PER_S, step_s=self.step_s,
+        )
+
+    @classmethod
+    def from_readings(
+        cls,
+        catalog: Catalog,
+        indicator: npt.NDArray[np.integer],
+        street: npt.NDArray[np.integer],
+        ts_ns: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64],
+        *,
+        step_s: int = 300,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> SeriesGrid:
+        """Grid of every series that has at least one valid reading (values outside the catalog's valid
+        range or non-finite are dropped, as the stream would reject them)."""
+        if step_s <= 0:
+            msg = f"step_s must be positive, got {step_s}"
+            raise ModelError(msg)
+        ind = np.asarray(indicator, dtype=np.int64)
+        val = np.asarray(value, dtype=np.float64)
+        ok = np.isfinite(val) & (val >= catalog.valid_min_array[ind]) & (val <= catalog.valid_max_array[ind])
+        ind, st, ts, val = ind[ok], np.asarray(street, np.int64)[ok], np.asarray(ts_ns, np.int64)[ok], val[ok]
+        if ts.size == 0:
+            msg = "no valid readings to build a series grid from"
+            raise ModelError(msg)
+        step_ns = step_s * NS_PER_S
+        start = int(ts.min()) // step_ns * step_ns if start_ns is None else int(start_ns)
+        end = int(ts.max()) + 1 if end_ns is None else int(end_ns)
+        n_cols = max(1, -(-(end - start) // step_ns))
+        keep = (ts >= start) & (ts < start + n_cols * step_ns)
+        ind, st, ts, val = ind[keep], st[keep], ts[keep], val[keep]
+        sid = ind * catalog.n_streets + st
+        series, row = np.unique(sid, return_inverse=True)
+        col = (ts - start) // step_ns
+        cell = row.astype(np.int64) * n_cols + col
+        pick = latest_per_key(cell, ts)
+        grid = np.full((series.shape[0], n_cols), np.nan, dtype=np.float32)
+        grid.reshape(-1)[cell[pick]] = val[pick]
+        ind_codes, street_codes = catalog.split_series_id(series)
+        return cls(
+            values=forward_fill(grid), series=series.astype(np.int64), indicator=ind_codes.astype(np.int16),
+            street=street_codes.astype(np.int32), start_ns=start, step_s=step_s,
+        )
+
+
+class LagBuffer:
+    """The last ``n_steps`` grid columns of every series, kept in a ring, for streaming.
+
+    ``update`` takes columnar readings (vectorized); ``window(now_ns)`` returns the (N, n_steps) grid whose
+    last column is the step that ends at or before ``now_ns``, oldest first, carried forward like
+    :class:`SeriesGrid` (a value older than the window carries in). Plain numpy state: it pickles for
+    recovery snapshots. The ring has two spare slots so that readings of the step in progress never
+    overwrite a step the window still needs.
+    """
+
+    def __init__(self, n_series: int, n_steps: int, step_s: int = 300) -> None:
+        if n_steps < 1 or step_s <= 0 or n_series < 0:
+            msg = f"LagBuffer needs n_series >= 0, n_steps >= 1 and step_s > 0, got {n_series}, {n_steps}, {step_s}"
+            raise ModelError(msg)
+        self.n_series = n_series
+        self.n_steps = n_steps
+        self.step_s = step_s
+        ring = n_steps + 2
+        self.values = np.full((n_series, ring), np.nan, dtype=np.float32)
+        self.bucket = np.full((n_series, ring), -1, dtype=np.int64)  # which step each slot holds
+        self.slot_ts = np.zeros((n_series, ring), dtype=np.int64)  # event time of the value held
+        self.evicted_value = np.full(n_series, np.nan, dtype=np.float32)  # newest value pushed out of the ring
+        self.evicted_bucket = np.full(n_series, -1, dtype=np.int64)
+
+    def update(
+        self, series: npt.NDArray[np.integer], ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64]
+    ) -> None:
+        """Record readings (any order; the latest event time in a step wins)."""
+        if len(series) == 0:
+            return
+        ring = self.values.shape[1]
+        sid = np.asarray(series, dtype=np.int64)
+        ts = np.asarray(ts_ns, dtype=np.int64)
+        b = ts // (self.step_s * NS_PER_S)
+        pick = latest_per_key(sid * (1 << 40) + b, ts)
+        row, b, ts, val = sid[pick], b[pick], ts[pick], np.asarray(value, np.float64)[pick]
+        slot = b % ring
+        held_b, held_ts = self.bucket[row, slot], self.slot_ts[row, slot]
+        newer = (b > held_b) | ((b == held_b) & (ts >= held_ts))
+        row, slot, b, ts, val, held_b = row[newer], slot[newer], b[newer], ts[newer], val[newer], held_b[newer]
+        evict = (held_b >= 0) & (held_b < b) & (held_b > self.evicted_bucket[row])
+        self.evicted_value[row[evict]] = self.values[row[evict], slot[evict]]
+        self.evicted_bucket[row[evict]] = held_b[evict]
+        self.values[row, slot] = val
+        self.bucket[row, slot] = b
+        self.slot_ts[row, slot] = ts
+
+    def window(self, now_ns: int) -> npt.NDArray[np.float32]:
+        """(N, n_steps) values of the steps ending at or before ``now_ns``, oldest first, carried forward."""
+        ring = self.values.shape[1]
+        newest = now_ns // (self.step_s * NS_PER_S) - 1  # the last complete step
+        wanted = newest - np.arange(self.n_steps - 1, -1, -1, dtype=np.int64)
+        slots = wanted % ring
+        held = self.bucket[:, slots] == wanted[None, :]
+        out = np.where(held, self.values[:, slots], np.float32(np.nan))
+        # the newest value from before the window carries in: a stale ring slot or the last evicted value
+        stale_b = np.where(self.bucket < wanted[0], self.bucket, -1)
+        best = stale_b.argmax(axis=1)
+        rows = np.arange(self.n_series)
+        carry_b = stale_b[rows, best]
+        carry = np.where(carry_b >= 0, self.values[rows, best], np.float32(np.nan))
+        use_evicted = (self.evicted_bucket > carry_b) & (self.evicted_bucket < wanted[0])
+        carry = np.where(use_evicted, self.evicted_value, carry)
+        out[:, 0] = np.where(np.isnan(out[:, 0]), carry, out[:, 0])
+        return forward_fill(out)

@@ -1,0 +1,263 @@
+"""The early-warning forecaster: one scikit-learn regressor per indicator family (domain) and horizon.
+
+Trained on a :class:`~vitals.forecasting.grid.SeriesGrid`, it predicts all series at once at window close
+(one ``predict`` call per family per horizon) and turns forecasts into predicted warning levels, seconds to
+each threshold crossing and an explanation (the feature that moved the forecast most, with the value now and
+the seasonal expected value). Follows scikit-learn's parameter rules: ``__init__`` stores parameters, ``fit``
+returns ``self``, learned attributes end in ``_``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import Ridge
+
+from vitals.catalog.model import Catalog
+from vitals.catalog.seasonality import SeasonalModel
+from vitals.errors import ModelError, NotFittedError
+from vitals.forecasting.crossing import seconds_to_thresholds
+from vitals.forecasting.features import FEATURES, FeatureSpec, feature_matrix, residuals, row_weights
+from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.levels import badness, oriented_thresholds, warning_levels
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """Forecasts of N series at H horizons.
+
+    value (N, H) forecast values; level (N, H) predicted warning level 0..4; seconds_to_level (N, 4) seconds
+    until the blue, yellow, orange and red thresholds are predicted to be reached (0 already there, inf never,
+    NaN unknown); last (N,) the value now; expected_now (N,) the seasonal expected value now;
+    driver (N,) index into FEATURES of the feature that moved the explained forecast most (-1: none);
+    driver_effect (N,) that feature's effect on the explained forecast, in the indicator's units;
+    explained (N,) the horizon index explained (the one with the worst predicted level, the earliest on ties).
+    """
+
+    horizons_s: tuple[int, ...]
+    value: npt.NDArray[np.float64]
+    level: npt.NDArray[np.int8]
+    seconds_to_level: npt.NDArray[np.float64]
+    last: npt.NDArray[np.float64]
+    expected_now: npt.NDArray[np.float64]
+    driver: npt.NDArray[np.int16]
+    driver_effect: npt.NDArray[np.float64]
+    explained: npt.NDArray[np.int8]
+
+    def driver_names(self) -> list[str]:
+        return [FEATURES[d] if d >= 0 else "" for d in self.driver.tolist()]
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingRows:
+    """Sampled training rows of a grid: windows, their indicator and time, and targets per horizon."""
+
+    window: npt.NDArray[np.float32]
+    indicator: npt.NDArray[np.int16]
+    now_ns: npt.NDArray[np.int64]
+    future: npt.NDArray[np.float32]  # (M, H) the values at now + h
+
+
+def sample_rows(
+    grid: SeriesGrid, horizon_steps: Iterable[int], window_steps: int, max_rows: int, seed: int
+) -> TrainingRows:
+    """Up to ``max_rows`` (series, time) positions drawn uniformly without replacement."""
+    hs = np.asarray(list(horizon_steps), dtype=np.int64)
+    first, last = window_steps, grid.n_steps - 1 - int(hs.max())
+    if last < first:
+        msg = (f"history too short: {grid.n_steps} steps of {grid.step_s}s; need more than "
+               f"{window_steps + int(hs.max())} (window plus the longest horizon)")
+        raise ModelError(msg)
+    n_pos = last - first + 1
+    total = grid.n_series * n_pos
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(total, size=min(max_rows, total), replace=False) if total > max_rows else np.arange(total)
+    pick.sort()
+    row, t = pick // n_pos, first + pick % n_pos
+    cols = t[:, None] + np.arange(-window_steps, 1)[None, :]
+    return TrainingRows(
+        window=grid.values[row[:, None], cols], indicator=grid.indicator[row],
+        now_ns=grid.column_end_ns()[t], future=grid.values[row[:, None], t[:, None] + hs[None, :]],
+    )
+
+
+class EarlyWarningForecaster(BaseEstimator):
+    """Forecasts every series at ``horizons_s`` from lag, trend, calendar and seasonal features.
+
+    Parameters
+    ----------
+    horizons_s: forecast horizons in seconds, increasing (multiples of ``step_s``).
+    step_s: the grid step the features and the stream's lag buffer use.
+    window_steps: steps of history in a feature window (12 x 5 min = 1 h).
+    regressor: a scikit-learn regressor cloned per family and horizon; None gives ``Ridge(alpha=alpha)``.
+    alpha: Ridge regularization (used when ``regressor`` is None).
+    clip_z, clip_slope: where small moves end and "excess" features begin (noise units, per step).
+    max_rows: training rows sampled from the grid (uniformly; keeps memory bounded).
+    max_lookahead_s: how far past the last horizon a trend is extrapolated for crossing times.
+    random_state: seed of the row sampling.
+    """
+
+    def __init__(
+        self,
+        *,
+        horizons_s: tuple[int, ...] = (900, 1800, 3600),
+        step_s: int = 300,
+        window_steps: int = 12,
+        regressor: BaseEstimator | None = None,
+        alpha: float = 1.0,
+        clip_z: float = 3.0,
+        clip_slope: float = 0.5,
+        max_rows: int = 1_000_000,
+        max_lookahead_s: float = 6 * 3600.0,
+        random_state: int = 0,
+    ) -> None:
+        self.horizons_s = horizons_s
+        self.step_s = step_s
+        self.window_steps = window_steps
+        self.regressor = regressor
+        self.alpha = alpha
+        self.clip_z = clip_z
+        self.clip_slope = clip_slope
+        self.max_rows = max_rows
+        self.max_lookahead_s = max_lookahead_s
+        self.random_state = random_state
+
+    # ---- fitting ---------------------------------------------------------------------------------------------
+    def _spec(self) -> FeatureSpec:
+        return FeatureSpec(self.step_s, self.window_steps, self.clip_z, self.clip_slope)
+
+    def _horizon_steps(self) -> list[int]:
+        hs = [int(h) for h in self.horizons_s]
+        if not hs or any(h <= 0 or h % self.step_s for h in hs) or sorted(set(hs)) != hs:
+            msg = f"horizons_s must be increasing positive multiples of step_s={self.step_s}, got {self.horizons_s}"
+            raise ModelError(msg)
+        return [h // self.step_s for h in hs]
+
+    def fit(self, grid: SeriesGrid, catalog: Catalog, progress: Progress | None = None) -> EarlyWarningForecaster:
+        """Fit one regressor per (family, horizon) on rows sampled from ``grid``."""
+        if grid.step_s != self.step_s:
+            msg = f"grid step {grid.step_s}s differs from the forecaster's step_s={self.step_s}"
+            raise ModelError(msg)
+        steps = self._horizon_steps()
+        rows = sample_rows(grid, steps, self.window_steps, self.max_rows, self.random_state)
+        seasonal = SeasonalModel(catalog)
+        family_of = np.array([ind.domain for ind in catalog.indicators])
+        self.indicator_ids_ = tuple(ind.id for ind in catalog.indicators)
+        self.cadence_s_ = catalog.cadence_array.copy()
+        self.families_ = tuple(sorted(set(family_of[np.unique(rows.indicator)].tolist())))
+        self.feature_names_ = FEATURES
+        self.regressors_: dict[str, list[BaseEstimator]] = {}
+        self.feature_means_: dict[str, npt.NDArray[np.float64]] = {}
+        self.n_training_rows_: dict[str, int] = {}
+        row_family = family_of[rows.indicator]
+        for family in self.families_:
+            self._fit_family(family, row_family == family, rows, seasonal)
+            if progress is not None:
+                progress(family)
+        return self
+
+    def _fit_family(
+        self, family: str, mask: npt.NDArray[np.bool_], rows: TrainingRows, seasonal: SeasonalModel
+    ) -> None:
+        ind, now = rows.indicator[mask], rows.now_ns[mask]
+        res = residuals(rows.window[mask], ind, now, seasonal, self._spec())
+        models, means = [], []
+        for k, h in enumerate(self.horizons_s):
+            x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, spec=self._spec(), cadence_s=self.cadence_s_)
+            target_ns = now + int(h) * NS_PER_S
+            z_future = (rows.future[mask, k] - seasonal.expected(ind, target_ns)) / res.noise
+            y = z_future - res.z[:, -1]
+            ok = np.isfinite(y) & np.isfinite(x).all(axis=1)
+            model = clone(self.regressor) if self.regressor is not None else Ridge(alpha=self.alpha)
+            models.append(model.fit(x[ok], y[ok], sample_weight=row_weights(x[ok], y[ok], self._spec())))
+            means.append(x[ok].mean(axis=0))
+        self.regressors_[family] = models
+        self.feature_means_[family] = np.vstack(means)
+        self.n_training_rows_[family] = int(mask.sum())
+
+    # ---- predicting ------------------------------------------------------------------------------------------
+    def _check_fitted(self, catalog: Catalog) -> None:
+        if not hasattr(self, "regressors_"):
+            msg = "EarlyWarningForecaster is not fitted: call fit(grid, catalog) or load a trained one"
+            raise NotFittedError(msg)
+        ids = tuple(ind.id for ind in catalog.indicators)
+        if ids != self.indicator_ids_:
+            msg = ("the catalog's indicators differ from the ones this forecaster was trained on; "
+                   "retrain it (`vitals train`) for this catalog")
+            raise ModelError(msg)
+
+    def predict_values(
+        self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
+        now_ns: npt.NDArray[np.int64] | int,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Forecast values (N, H), and per-feature effects (N, H, F) in value units, and expected now (N,)."""
+        self._check_fitted(catalog)
+        seasonal = SeasonalModel(catalog)
+        ind = np.asarray(indicator, dtype=np.int64)
+        now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
+        res = residuals(np.asarray(window), ind, now, seasonal, self._spec())
+        n, n_h, n_f = ind.shape[0], len(self.horizons_s), len(FEATURES)
+        change = np.zeros((n, n_h))
+        effects = np.zeros((n, n_h, n_f))
+        family_of = np.array([i.domain for i in catalog.indicators])[ind]
+        for family, models in self.regressors_.items():
+            rows = np.flatnonzero(family_of == family)
+            if rows.size == 0:
+                continue
+            sub = res.take(rows)
+            for k, h in enumerate(self.horizons_s):
+                x = feature_matrix(
+                    sub, ind[rows], now[rows], int(h), seasonal=seasonal, spec=self._spec(), cadence_s=self.cadence_s_
+                )
+                finite = np.isfinite(x).all(axis=1)
+                pred = np.full(rows.size, np.nan)
+                if finite.any():
+                    pred[finite] = models[k].predict(x[finite])
+                change[rows, k] = pred
+                coef = getattr(models[k], "coef_", None)
+                if coef is not None:
+                    effects[rows, k, :] = (x - self.feature_means_[family][k]) * np.ravel(coef)[None, :]
+        z0 = res.z[:, -1]
+        target = now[:, None] + np.asarray(self.horizons_s, dtype=np.int64)[None, :] * NS_PER_S
+        expected_at = seasonal.expected(np.repeat(ind, n_h), target.ravel()).reshape(n, n_h)
+        values = expected_at + res.noise[:, None] * (z0[:, None] + change)
+        return values, effects * res.noise[:, None, None], res.expected_now
+
+    def predict(
+        self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
+        now_ns: npt.NDArray[np.int64] | int,
+    ) -> Forecast:
+        """Forecasts, predicted levels, seconds to each threshold and explanations for N series at once."""
+        ind = np.asarray(indicator, dtype=np.int64)
+        now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
+        values, effects, expected_now = self.predict_values(catalog, window, ind, now)
+        n, n_h = values.shape
+        seasonal = SeasonalModel(catalog)
+        hs = np.asarray(self.horizons_s, dtype=np.int64)
+        target = (now[:, None] + hs[None, :] * NS_PER_S).ravel()
+        ind_h = np.repeat(ind, n_h)
+        level = warning_levels(catalog, ind_h, values.ravel(), target, seasonal).reshape(n, n_h)
+        bad_at = badness(catalog, ind_h, values.ravel(), target, seasonal).reshape(n, n_h)
+        last = np.asarray(window, dtype=np.float64)[:, -1]
+        bad_now = badness(catalog, ind, last, now, seasonal)
+        secs = seconds_to_thresholds(bad_now, bad_at, hs.astype(np.float64), oriented_thresholds(catalog)[ind],
+                                     self.max_lookahead_s)
+        explained = level.argmax(axis=1).astype(np.int8)
+        chosen = effects[np.arange(n), explained.astype(np.int64), :]
+        strongest = np.abs(chosen).argmax(axis=1) if chosen.shape[1] else np.zeros(n, np.int64)
+        effect = chosen[np.arange(n), strongest] if chosen.shape[1] else np.zeros(n)
+        driver = np.where(np.abs(effect) > 0, strongest, -1).astype(np.int16)
+        return Forecast(
+            horizons_s=tuple(int(h) for h in self.horizons_s), value=values, level=level,
+            seconds_to_level=secs, last=last, expected_now=expected_now, driver=driver,
+            driver_effect=np.asarray(effect, dtype=np.float64), explained=explained,
+        )
