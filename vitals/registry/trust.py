@@ -1,0 +1,70 @@
+"""Saving and loading model artifacts with skops, refusing anything not on an explicit trusted-types list.
+
+skops stores an object graph as data (a zip of a JSON schema and numpy arrays) and rebuilds it without
+unpickling, so loading cannot run arbitrary code; types it does not know are refused unless trusted by name.
+city-vitals trusts skops' defaults (scikit-learn estimators, numpy, builtins) plus the types named in
+:data:`TRUSTED_TYPES`. Anything else (a function such as ``os.system``, a class from another package) makes
+:func:`load_artifact` raise :class:`~vitals.errors.UntrustedModelError` before any object is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from vitals.errors import RegistryError, UntrustedModelError
+
+log = logging.getLogger(__name__)
+
+# Types beyond skops' defaults that city-vitals artifacts may contain. Append (never remove) when a new model
+# class is registered; each entry is a fully qualified name as skops reports it.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "vitals.forecasting.model.EarlyWarningForecaster",
+    "sklearn.tree._tree.Tree",  # the trees inside IsolationForest / ExtraTrees (plain arrays)
+)
+
+
+def dump_artifact(model: Any, path: Path) -> int:
+    """Write ``model`` to ``path`` (a ``.skops`` file, deflate-compressed); returns its size in bytes."""
+    untrusted = [t for t in sio.get_untrusted_types(data=sio.dumps(model)) if t not in TRUSTED_TYPES]
+    if untrusted:
+        msg = (f"refusing to save a model holding untrusted types {untrusted}: they could not be loaded back; "
+               "add them to vitals.registry.trust.TRUSTED_TYPES if they are plain data")
+        raise UntrustedModelError(msg)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    tmp.replace(path)
+    return path.stat().st_size
+
+
+def untrusted_types(path: Path, extra_trusted: Iterable[str] = ()) -> list[str]:
+    """Types in the artifact that neither skops nor city-vitals trusts (empty: safe to load)."""
+    allowed = set(TRUSTED_TYPES) | set(extra_trusted)
+    try:
+        found = sio.get_untrusted_types(file=path)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        msg = f"{path} is not a readable skops artifact ({exc}); re-save it with `vitals train`"
+        raise RegistryError(msg) from exc
+    return sorted(t for t in found if t not in allowed)
+
+
+def load_artifact(path: Path, extra_trusted: Iterable[str] = ()) -> Any:
+    """Load a skops artifact, refusing it (before building any object) if it holds an untrusted type."""
+    extra = tuple(extra_trusted)
+    refused = untrusted_types(path, extra)
+    if refused:
+        msg = (f"refusing to load {path}: it contains types that are not trusted: {', '.join(refused)}. "
+               "A city-vitals model holds only scikit-learn, numpy and vitals model types; if you made this "
+               "artifact yourself and trust it, add the types to vitals.registry.trust.TRUSTED_TYPES")
+        raise UntrustedModelError(msg)
+    trusted = sorted(set(sio.get_untrusted_types(file=path)))
+    try:
+        return sio.load(path, trusted=trusted)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:
+        msg = f"cannot load {path}: {exc}"
+        raise RegistryError(msg) from exc
