@@ -1,0 +1,175 @@
+"""Registry: save, list, promote, rollback, reload gives identical predictions; untrusted artifacts are refused;
+model cards carry their fields; the watcher sees a promotion; vitals_model_info renders."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from prometheus_client import CollectorRegistry
+
+from vitals.catalog import Catalog
+from vitals.errors import RegistryError, UntrustedModelError
+from vitals.forecasting import EarlyWarningForecaster, SeriesGrid
+from vitals.registry import (
+    ModelCard,
+    ModelInfoCollector,
+    ModelRegistry,
+    RegistryWatcher,
+    TrainingData,
+    hash_arrays,
+    load_artifact,
+)
+
+START_NS = 1_772_409_600 * 10**9  # 2026-03-02 00:00 UTC
+
+
+def tiny_grid(catalog: Catalog, seed: int) -> SeriesGrid:
+    rng = np.random.default_rng(seed)
+    n_streets, steps = 3, 400
+    ind = np.repeat(np.arange(catalog.n_indicators), n_streets)
+    street = np.tile(np.arange(n_streets), catalog.n_indicators)
+    base = catalog.valid_min_array[ind] + 0.1 * (catalog.valid_max_array[ind] - catalog.valid_min_array[ind])
+    noise = np.array([i.seasonality.noise for i in catalog.indicators])[ind]
+    values = base[:, None] + noise[:, None] * rng.normal(size=(ind.size, steps)).cumsum(axis=1) * 0.1
+    return SeriesGrid(values=values.astype(np.float32), series=catalog.series_id(ind, street),
+                      indicator=ind.astype(np.int16), street=street.astype(np.int32), start_ns=START_NS, step_s=300)
+
+
+def card(model: EarlyWarningForecaster, grid: SeriesGrid) -> ModelCard:
+    return ModelCard(
+        family="forecaster", version="", model_class=type(model).__name__, description="test model",
+        training=TrainingData(source="test", start="2026-03-02T00:00:00+00:00", end="2026-03-03T09:20:00+00:00",
+                              rows=grid.values.size, series=grid.n_series, sha256=hash_arrays(grid.values)),
+        features=tuple(model.feature_names_), parameters={"alpha": model.alpha},
+        metrics={"mae_30m": 0.5, "mae_30m_persistence": 0.7},
+    )
+
+
+@pytest.fixture(scope="module")
+def models(small_catalog: Catalog) -> tuple[list[EarlyWarningForecaster], SeriesGrid]:
+    grid = tiny_grid(small_catalog, 1)
+    fitted = [EarlyWarningForecaster(alpha=a, max_rows=20_000).fit(grid, small_catalog) for a in (0.1, 10.0)]
+    return fitted, grid
+
+
+def test_round_trip_promote_rollback(tmp_path: Path, small_catalog: Catalog, models: tuple) -> None:
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path)
+    v1 = reg.save("forecaster", fitted[0], card(fitted[0], grid))
+    v2 = reg.save("forecaster", fitted[1], card(fitted[1], grid))
+    assert (v1, v2) == ("v0001", "v0002")
+    assert reg.versions("forecaster") == ["v0001", "v0002"]
+    assert reg.promoted("forecaster") is None
+    with pytest.raises(RegistryError, match="no promoted version"):
+        reg.load("forecaster")
+    reg.promote("forecaster", v1)
+    reg.promote("forecaster", v2)
+    infos = reg.describe()
+    assert [(i.version, i.promoted) for i in infos] == [("v0001", False), ("v0002", True)]
+    window = grid.values[:, -13:]
+    now = int(grid.column_end_ns()[-1])
+    for version, original in ((v1, fitted[0]), (v2, fitted[1])):
+        loaded = reg.load("forecaster", version)
+        a = original.predict(small_catalog, window, grid.indicator, now)
+        b = loaded.predict(small_catalog, window, grid.indicator, now)
+        np.testing.assert_array_equal(a.value, b.value)
+        np.testing.assert_array_equal(a.seconds_to_level, b.seconds_to_level)
+    assert reg.rollback("forecaster") == v1
+    assert reg.promoted("forecaster") == v1
+    with pytest.raises(RegistryError, match="nothing to roll back"):
+        reg.rollback("forecaster")
+    events = reg.pointer("forecaster")["events"]
+    assert [e["action"] for e in events] == ["promote", "promote", "rollback"]
+    with pytest.raises(RegistryError, match="no such version"):
+        reg.promote("forecaster", "v0009")
+
+
+def test_card_fields(tmp_path: Path, models: tuple) -> None:
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path)
+    version = reg.save("forecaster", fitted[0], card(fitted[0], grid))
+    c = reg.card("forecaster", version)
+    assert c.version == version and c.family == "forecaster"
+    assert len(c.training.sha256) == 64 and c.training.rows == grid.values.size
+    assert "deviation" in c.features and c.parameters["alpha"] == 0.1
+    assert {"python", "numpy", "scikit-learn", "skops"} <= set(c.libraries)
+    md = (tmp_path / "forecaster" / version / "card.md").read_text(encoding="utf-8")
+    for needle in ("Training data", c.training.sha256, "mae_30m", "scikit-learn", "Parameters"):
+        assert needle in md
+
+
+class NotAModel:
+    """A class from outside the trusted list."""
+
+
+def test_untrusted_types_refused(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.skops"
+    sio.dump({"model": NotAModel(), "hook": os.system}, evil)
+    with pytest.raises(UntrustedModelError, match="not trusted") as info:
+        load_artifact(evil)
+    assert "posix.system" in str(info.value) or "os.system" in str(info.value)
+    assert "NotAModel" in str(info.value)
+    # the same through the registry: a tampered artifact in a version directory
+    reg = ModelRegistry(tmp_path / "reg")
+    (tmp_path / "reg" / "forecaster" / "v0001").mkdir(parents=True)
+    evil.rename(tmp_path / "reg" / "forecaster" / "v0001" / "model.skops")
+    with pytest.raises(UntrustedModelError):
+        reg.load("forecaster", "v0001")
+
+
+def test_garbage_artifact_is_a_registry_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.skops"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(RegistryError):
+        load_artifact(bad)
+
+
+def test_watcher_sees_promotion_and_exports_info(tmp_path: Path, models: tuple) -> None:
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path)
+    v1 = reg.save("forecaster", fitted[0], card(fitted[0], grid))
+    v2 = reg.save("forecaster", fitted[1], card(fitted[1], grid))
+    watcher = RegistryWatcher(reg, ["forecaster"])
+    assert watcher.poll() == {} and watcher.model("forecaster") is None
+    reg.promote("forecaster", v1)
+    assert watcher.poll() == {"forecaster": v1}
+    assert watcher.model("forecaster").alpha == 0.1
+    assert watcher.poll() == {}  # unchanged pointer: nothing reloaded
+    prom = CollectorRegistry()
+    prom.register(ModelInfoCollector(watcher))
+    assert prom.get_sample_value("vitals_model_info", {"family": "forecaster", "version": v1}) == 1.0
+    reg.promote("forecaster", v2)
+    assert watcher.poll() == {"forecaster": v2}
+    assert watcher.model("forecaster").alpha == 10.0
+    assert prom.get_sample_value("vitals_model_info", {"family": "forecaster", "version": v2}) == 1.0
+    assert prom.get_sample_value("vitals_model_info", {"family": "forecaster", "version": v1}) is None
+    restored = pickle.loads(pickle.dumps(watcher))
+    assert restored.model("forecaster") is None
+    assert restored.poll() == {"forecaster": v2}
+
+
+def test_watcher_keeps_model_when_promoted_artifact_is_broken(tmp_path: Path, models: tuple) -> None:
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path)
+    v1 = reg.save("forecaster", fitted[0], card(fitted[0], grid))
+    v2 = reg.save("forecaster", fitted[1], card(fitted[1], grid))
+    reg.promote("forecaster", v1)
+    watcher = RegistryWatcher(reg, ["forecaster"])
+    watcher.poll()
+    (tmp_path / "forecaster" / v2 / "model.skops").write_bytes(b"corrupt")
+    reg.promote("forecaster", v2)
+    assert watcher.poll() == {}
+    assert watcher.version("forecaster") == v1
+
+
+def test_invalid_names(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path)
+    with pytest.raises(RegistryError, match="invalid model family"):
+        reg.versions("../etc")
+    with pytest.raises(RegistryError, match="invalid version"):
+        reg.load("forecaster", "latest")
