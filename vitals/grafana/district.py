@@ -1,0 +1,84 @@
+"""District drill-down (uid ``district``, variable ``district``): the district's health and level, its streets
+by health and level, which indicators are at warning, and its active warnings and anomalies."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import dashboard as dm
+
+from vitals import metric_names as mn
+from vitals.catalog.model import Catalog
+from vitals.grafana import panels as p
+from vitals.grafana import queries as q
+from vitals.grafana import widgets as wg
+
+UID = "district"
+IN_DISTRICT = q.eq("district", "$district")
+STREET_LINK = "/d/indicator-detail?var-district=$district&var-area=${__field.labels.street}"
+
+
+def district_variable(label: str = p.title("区县", "District")) -> dash.QueryVariable:
+    query = f'label_values({q.sel(mn.AREA_WARNING_LEVEL, q.eq("scope", "district"))}, district)'
+    return (dash.QueryVariable("district").label(label).datasource(p.DATASOURCE).query(query)
+            .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD).sort(dm.VariableSort.ALPHABETICAL_ASC))
+
+
+def _headline() -> list[Builder[dm.Panel]]:
+    streets_at_warning = (f"count({q.area_level('street', by='street', extra=IN_DISTRICT)} >= 1) or vector(0)")
+    warnings = f"count({q.sel(mn.WARNING_LEVEL, IN_DISTRICT)} >= 1) or vector(0)"
+    return [
+        wg.health_stat(p.title("区县健康指数", "District health"),
+                       [p.prom(q.area_health("district", extra=IN_DISTRICT))], h=5, w=6),
+        wg.level_stat(p.title("区县预警等级", "District warning level"),
+                      [p.prom(q.area_level("district", extra=IN_DISTRICT))], h=5, w=6, names=True),
+        wg.count_stat(p.title("预警街道数", "Streets at warning"),
+                      [p.prom(streets_at_warning, legend="街道 Streets", instant=True)], ["orange"], h=5, w=6),
+        wg.count_stat(p.title("预警序列数", "Series at warning"),
+                      [p.prom(warnings, legend="序列 Series", instant=True)], ["orange"], h=5, w=6),
+    ]
+
+
+def _streets() -> list[Builder[dm.Panel]]:
+    street_levels = q.area_level("street", by="street", extra=IN_DISTRICT)
+    tiles = wg.level_stat(p.title("街道预警等级", "Streets by warning level"),
+                          [p.prom(street_levels, legend="{{street}}", instant=True)], h=10, w=24, names=True)
+    tiles = tiles.data_links([dash.DashboardLink(p.title("街道指标", "Street indicators")).url(STREET_LINK)])
+    health = q.area_health("street", by="street", extra=IN_DISTRICT)
+    return [
+        tiles,
+        wg.health_bars(p.title("街道健康指数(由低到高)", "Streets by health (worst first)"),
+                       [p.prom(f"sort({health})", legend="{{street}}", instant=True)], h=14, w=12),
+        wg.graph(p.title("健康指数趋势", "Health over time"),
+                 [p.prom(q.area_health("district", extra=IN_DISTRICT), legend="$district"),
+                  p.prom(f"bottomk(5, {health})", ref="B", legend="{{street}}")], h=14, w=12),
+        wg.level_timeline(p.title("街道等级时间线", "Street levels over time"),
+                          [p.prom(street_levels, legend="{{street}}")], h=12, w=24),
+        wg.level_timeline(p.title("指标等级时间线", "Indicator levels over time"),
+                          [p.prom(f"max by (indicator) ({q.sel(mn.WARNING_LEVEL, IN_DISTRICT)})",
+                                  legend="{{indicator}}")], h=12, w=24),
+    ]
+
+
+def _tables() -> list[Builder[dm.Panel]]:
+    level_col, score_col = p.title("等级", "Level"), p.title("异常分数", "Anomaly score")
+    active = wg.records_table(p.title("本区当前预警", "Active warnings in the district"),
+                              [p.prom(q.active_warnings(IN_DISTRICT), instant=True, table=True)],
+                              h=10, w=12, rename={"Value": level_col})
+    anomalies = wg.records_table(p.title("本区异常前十", "Top anomalies in the district"),
+                                 [p.prom(q.top_anomalies(IN_DISTRICT), instant=True, table=True)],
+                                 h=10, w=12, rename={"Value": score_col})
+    return [wg.sorted_by(wg.level_column(active, level_col), level_col),
+            wg.sorted_by(wg.gauge_column(anomalies, score_col, 0, 1), score_col)]
+
+
+def build_district(catalog: Catalog) -> dash.Dashboard:
+    """The drill-down; ``catalog`` names the districts in the description (the variable lists live ones)."""
+    board = (dash.Dashboard(p.title("区县详情", "District drill-down")).uid(UID)
+             .description(f"One of {len(catalog.districts)} districts: streets by health and level.")
+             .tags(["city-vitals", "district"]).refresh("30s").time("now-6h", "now").timezone("browser")
+             .tooltip(dm.DashboardCursorSync.CROSSHAIR).with_variable(district_variable())
+             .link(p.link(p.title("城市总览", "City wall"), "/d/city-wall")))
+    for panel in [*_headline(), *_streets(), *_tables()]:
+        board = board.with_panel(panel)
+    return board

@@ -1,0 +1,146 @@
+"""Panel parts shared by every dashboard: the datasource, queries, level colours, catalog thresholds, units.
+
+Colours follow the catalog: level 0 green, 1 blue, 2 yellow, 3 orange, 4 red (``LEVEL_COLOURS``). A value panel
+is coloured exactly where :func:`vitals.levels.warning_levels` puts a value: Grafana colours a value by the
+last step whose value is at or below it, so for ``bad=down`` (a value at or *below* a threshold has that level)
+the steps sit one float above each threshold (``math.nextafter``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import prometheus
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
+
+from vitals.catalog.model import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_ZH, Indicator
+
+DATASOURCE_UID = "vitals-prometheus"
+DATASOURCE_TYPE = "prometheus"
+DATASOURCE = dm.DataSourceRef(type_val=DATASOURCE_TYPE, uid=DATASOURCE_UID)
+
+LEVEL_COLOUR_LIST: tuple[str, ...] = tuple(LEVEL_COLOURS[name] for name in LEVEL_NAMES)
+# The health index (0..100) is not a catalog level: these bands only shade it (worse = warmer).
+HEALTH_STEPS: tuple[tuple[float | None, str], ...] = ((None, "red"), (50, "orange"), (70, "yellow"), (85, "green"))
+
+DOMAIN_TITLES: dict[str, tuple[str, str]] = {
+    "water": ("供水", "Water"), "power": ("电力", "Power"), "gas": ("燃气", "Gas"),
+    "telecom": ("通信", "Telecom"), "traffic": ("道路交通", "Roads and traffic"), "bridge": ("桥梁", "Bridges"),
+    "tunnel": ("隧道", "Tunnels"), "rail": ("轨道交通", "Rail"), "drainage": ("排水", "Drainage"),
+    "flood": ("防汛", "Flood"), "air": ("空气质量", "Air"), "weather": ("气象", "Weather"),
+    "hotline": ("12345热线", "Hotline"), "emergency": ("应急报警", "Emergency calls"), "crowds": ("人流", "Crowds"),
+}
+# The wall shows these domains first (the "water, power, gas, telecom, bridges, tunnels, rail" of the city).
+WALL_DOMAIN_ORDER: tuple[str, ...] = ("water", "power", "gas", "telecom", "traffic", "bridge", "tunnel", "rail")
+
+_UNITS: dict[str, str] = {
+    "%": "percent", "ppm": "ppm", "km/h": "velocitykmh", "mm": "lengthmm", "m": "lengthm", "°C": "celsius",
+    "index": "none",
+}
+
+
+def title(zh: str, en: str) -> str:
+    """Bilingual titles: Chinese first, then English."""
+    return f"{zh} / {en}"
+
+
+def domain_title(domain: str) -> str:
+    zh, en = DOMAIN_TITLES.get(domain, (domain, domain.capitalize()))
+    return title(zh, en)
+
+
+def grafana_unit(unit: str) -> str:
+    """Grafana's unit id for a catalog unit; unknown units become a plain suffix."""
+    return _UNITS.get(unit, f"suffix: {unit}")
+
+
+def prom(
+    expr: str, *, ref: str = "A", legend: str | None = None, instant: bool = False, table: bool = False,
+) -> prometheus.Dataquery:
+    """A Prometheus query on the fixed datasource."""
+    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    q = q.instant() if instant else q.range()
+    if legend is not None:
+        q = q.legend_format(legend)
+    if table:
+        q = q.format(pm.PromQueryFormat.TABLE)
+    return q
+
+
+def thresholds(steps: list[dm.Threshold]) -> dash.ThresholdsConfig:
+    return dash.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def level_steps() -> list[dm.Threshold]:
+    """0 green, 1 blue, 2 yellow, 3 orange, 4 red."""
+    return [dm.Threshold(value=None if lvl == 0 else float(lvl), color=c) for lvl, c in enumerate(LEVEL_COLOUR_LIST)]
+
+
+def level_mappings() -> list[dm.ValueMapping]:
+    options = {
+        str(lvl): dm.ValueMappingResult(text=f"{zh} {en.capitalize()}", color=colour, index=lvl)
+        for lvl, (zh, en, colour) in enumerate(zip(LEVEL_NAMES_ZH, LEVEL_NAMES, LEVEL_COLOUR_LIST, strict=True))
+    }
+    return [dm.ValueMap(options=options)]
+
+
+def health_steps() -> list[dm.Threshold]:
+    return [dm.Threshold(value=None if v is None else float(v), color=c) for v, c in HEALTH_STEPS]
+
+
+def increasing_steps(levels: Sequence[float]) -> list[dm.Threshold]:
+    """Steps for a quantity where higher is worse and a value at a threshold has that level."""
+    return [dm.Threshold(value=None, color=LEVEL_COLOUR_LIST[0])] + [
+        dm.Threshold(value=float(t), color=LEVEL_COLOUR_LIST[lvl]) for lvl, t in enumerate(levels, start=1)
+    ]
+
+
+def _decreasing_steps(levels: Sequence[float]) -> list[dm.Threshold]:
+    """Steps for a quantity where lower is worse: level k for values at or below threshold k."""
+    red_to_blue = [(4 - i, t) for i, t in enumerate(reversed(levels))]  # (4, red), (3, orange) ...
+    steps = [dm.Threshold(value=None, color=LEVEL_COLOUR_LIST[4])]
+    for lvl, t in red_to_blue:
+        steps.append(dm.Threshold(value=math.nextafter(float(t), math.inf), color=LEVEL_COLOUR_LIST[lvl - 1]))
+    return steps
+
+
+def value_steps(ind: Indicator) -> list[dm.Threshold]:
+    """Steps that colour an indicator's raw value by its catalog warning level (``basis=value`` only)."""
+    levels = ind.thresholds.as_tuple()
+    if ind.bad == "up":
+        return increasing_steps(levels)
+    if ind.bad == "down":
+        return _decreasing_steps(levels)
+    c = ind.center
+    low = _decreasing_steps(tuple(c - t for t in levels))
+    high = increasing_steps(tuple(c + t for t in levels))
+    return low + high[1:]
+
+
+def deviation_steps(ind: Indicator) -> list[dm.Threshold]:
+    """Steps for ``|value - center|`` of a ``bad=both`` indicator: the catalog thresholds themselves."""
+    return increasing_steps(ind.thresholds.as_tuple())
+
+
+def thresholds_text(ind: Indicator) -> str:
+    t = ind.thresholds
+    basis = "seasonal z-score / 季节性Z分数" if ind.basis == "zscore" else ind.unit
+    side = f" (|value - {ind.center:g}|)" if ind.bad == "both" else ""
+    return f"蓝/黄/橙/红 blue/yellow/orange/red: {t.blue:g} / {t.yellow:g} / {t.orange:g} / {t.red:g} {basis}{side}"
+
+
+def props(properties: dict[str, object]) -> list[dm.DynamicConfigValue]:
+    """Override properties (for ``Panel.override_by_name``) from a plain mapping."""
+    return [dm.DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()]
+
+
+def steps_json(steps: list[dm.Threshold]) -> dict[str, object]:
+    """A thresholds config as plain JSON, for overrides."""
+    return {"mode": "absolute", "steps": [{"value": s.value, "color": s.color} for s in steps]}
+
+
+def link(title_text: str, url: str) -> dash.DashboardLink:
+    return dash.DashboardLink(title_text).type(dm.DashboardLinkType.LINK).url(url)
