@@ -47,3 +47,12 @@ BATCH_SECONDS = "vitals_batch_processing_seconds"  # histogram
 STATE_SERIES = "vitals_state_series"            # {worker}
 STATE_BYTES = "vitals_state_bytes"              # {worker}
 UP = "vitals_pipeline_up"                       # 1 while the flow runs
+
+# ---- appended by the exporter (vitals/exporter; reference: docs/metrics.md) -----------------------------------
+AREA_INFO = "vitals_area_info"                  # {scope, district, street, name_zh, name_en, lat, lon} value 1
+INDICATOR_INFO = "vitals_indicator_info"        # {indicator, domain, name_zh, name_en, unit, metric} value 1
+READINGS_IN = "vitals_readings_in_total"        # {partition} readings received (accepted + rejected), counter
+READINGS_RATE = "vitals_readings_in_per_second"  # readings received per second (all partitions, recent window)
+EXPORT_RENDER_SECONDS = "vitals_exporter_render_seconds"  # duration of the last render of the vitals text
+EXPORT_SAMPLES = "vitals_exporter_samples"      # samples in the last render of the vitals text
+EXPORT_BYTES = "vitals_exporter_bytes"          # bytes of the last render of the vitals text

@@ -1,0 +1,127 @@
+"""Where the flow's shards publish and the scrape reads: one :class:`ExportHub` per process.
+
+Each shard (or worker) publishes a reference to its latest :class:`VitalsView` snapshot (a dict assignment under
+a lock: microseconds on the flow's side); whoever computes the area health publishes a :class:`HealthLike`. A
+scrape takes the current references, combines them and renders them with the vectorized renderer, outside the
+publish lock, so the flow never waits for a scrape. A view must not be mutated after it is published (the
+series state's ``view()`` returns fresh arrays). Renders are serialized and cached: while nothing new was
+published, a scrape returns the previous bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from vitals import metric_names as mn
+from vitals.catalog import Catalog
+from vitals.exporter.health_view import HealthLike
+from vitals.exporter.pipeline_stats import PipelineCollector, PipelineStats
+from vitals.exporter.policy import ExportPolicy
+from vitals.exporter.render import Rendered, VitalsRenderer
+from vitals.state.view import VitalsView
+
+log = logging.getLogger(__name__)
+
+
+class ExportHub:
+    """Thread-safe meeting point of the flow (publishers) and the metrics server (scrapes)."""
+
+    def __init__(self, catalog: Catalog, *, registry: CollectorRegistry | None = None,
+                 policy: ExportPolicy | None = None, stats: PipelineStats | None = None,
+                 min_publish_interval_s: float = 0.5) -> None:
+        self.catalog = catalog
+        self.renderer = VitalsRenderer(catalog, policy)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.stats = stats if stats is not None else PipelineStats()
+        self.min_publish_interval_s = min_publish_interval_s
+        self.registry.register(PipelineCollector(self.stats))
+        self.registry.register(_ExporterCollector(self))
+        self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
+        self._views: dict[str, VitalsView] = {}
+        self._published_at: dict[str, float] = {}
+        self._health: HealthLike | None = None
+        self._cached_inputs: tuple[object, ...] = ()
+        self._cached: Rendered | None = None
+        self.last_render: Rendered | None = None
+
+    # ---- the flow's side ------------------------------------------------------------------------------------
+    def publish(self, shard: int | str, view: VitalsView) -> None:
+        """Make ``view`` the current vitals of ``shard`` (replaces its previous view)."""
+        with self._lock:
+            self._views[str(shard)] = view
+            self._published_at[str(shard)] = time.monotonic()
+
+    def wants_view(self, shard: int | str) -> bool:
+        """True when the shard's last publication is older than ``min_publish_interval_s`` (build a view then)."""
+        with self._lock:
+            last = self._published_at.get(str(shard))
+        return last is None or time.monotonic() - last >= self.min_publish_interval_s
+
+    def publish_health(self, health: HealthLike | None) -> None:
+        with self._lock:
+            self._health = health
+
+    def retire(self, shard: int | str) -> None:
+        """Forget a shard (e.g. after a rescale); its series disappear from the next scrape."""
+        with self._lock:
+            self._views.pop(str(shard), None)
+            self._published_at.pop(str(shard), None)
+
+    # ---- the scrape's side -----------------------------------------------------------------------------------
+    def render(self) -> Rendered:
+        """The vitals text of the current publications (cached until something new is published)."""
+        with self._lock:
+            shards = sorted(self._views, key=_shard_order)
+            views = [self._views[s] for s in shards]
+            health = self._health
+        inputs = (*views, health)
+        with self._render_lock:
+            cached = self._cached
+            if cached is not None and _same_objects(inputs, self._cached_inputs):
+                return cached
+            view = views[0] if len(views) == 1 else VitalsView.concat(views)
+            rendered = self.renderer.render(view, health)
+            self._cached, self._cached_inputs, self.last_render = rendered, inputs, rendered
+        log.debug("rendered %d samples (%d bytes) in %.1f ms, %d values formatted", rendered.samples,
+                  len(rendered.text), rendered.seconds * 1e3, rendered.formatted)
+        return rendered
+
+    def scrape(self) -> bytes:
+        """The whole /metrics body: the vectorized vitals text, then the registry's text (pipeline health)."""
+        vitals_text = self.render().text
+        return vitals_text + generate_latest(self.registry)
+
+    def shards(self) -> list[str]:
+        with self._lock:
+            return sorted(self._views, key=_shard_order)
+
+
+class _ExporterCollector(Collector):
+    """The exporter's own cost: duration, samples and bytes of the last render."""
+
+    def __init__(self, hub: ExportHub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        last = self.hub.last_render
+        if last is None:
+            return
+        yield GaugeMetricFamily(mn.EXPORT_RENDER_SECONDS, "Seconds the last vitals render took.", value=last.seconds)
+        yield GaugeMetricFamily(mn.EXPORT_SAMPLES, "Samples in the last vitals render.", value=last.samples)
+        yield GaugeMetricFamily(mn.EXPORT_BYTES, "Bytes of the last vitals render.", value=len(last.text))
+
+
+def _shard_order(shard: str) -> tuple[int, int, str]:
+    return (0, int(shard), "") if shard.isdigit() else (1, 0, shard)
+
+
+def _same_objects(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))

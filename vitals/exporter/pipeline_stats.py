@@ -1,0 +1,217 @@
+"""Pipeline-health metrics, rendered at scrape time from the latest absolute counts the flow published.
+
+The counts themselves live in Bytewax state (per source partition: readings in, rejected by reason, watermark;
+per series shard: accepted, duplicates, state size, event-time clock). After a crash and resume the state, and
+so every counter, is exactly what it was at the snapshot: a replayed epoch is never counted twice. The flow
+*publishes* these absolute values (cheap: a few numbers per batch); nothing calls ``Counter.inc`` on the hot
+path. :class:`PipelineCollector` turns the latest publication into metric families for a
+``prometheus_client.CollectorRegistry``.
+
+The batch-processing histogram is the one exception: it measures wall time spent, which a replay really does
+spend again, so it is observed directly (once per batch, not per reading).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from vitals import metric_names as mn
+from vitals.batches import REJECT_REASONS
+
+BATCH_SECONDS_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                                            2.5)
+RATE_WINDOW_S = 10.0
+
+
+@dataclass(frozen=True)
+class PartitionCounts:
+    """Absolute counts of one source partition, from its Bytewax state."""
+
+    readings_in: int = 0                       # received: accepted + rejected for any reason
+    rejected: Mapping[str, int] = field(default_factory=dict)  # by reason (validation, parsing, late)
+    watermark_s: float = math.nan              # event-time watermark, Unix seconds
+
+
+@dataclass(frozen=True)
+class ShardCounts:
+    """Absolute counts of one series shard, from its Bytewax state."""
+
+    accepted: int = 0           # readings applied to the series state
+    duplicates: int = 0         # exact duplicates dropped by the shard
+    state_series: int = 0       # series with at least one reading
+    state_bytes: int = 0
+    last_event_s: float = math.nan  # the shard's event-time clock (max accepted event time), Unix seconds
+
+
+class PipelineStats:
+    """Thread-safe holder of the latest counts; the flow publishes, the scrape reads."""
+
+    def __init__(self, buckets: tuple[float, ...] = BATCH_SECONDS_BUCKETS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.buckets = buckets
+        self._partitions: dict[str, PartitionCounts] = {}
+        self._shards: dict[str, ShardCounts] = {}
+        self._models: dict[str, str] = {}
+        self._bucket_counts = np.zeros(len(buckets) + 1, dtype=np.int64)  # last one: +Inf
+        self._seconds_sum = 0.0
+        self._inputs_history: deque[tuple[float, int]] = deque(maxlen=4096)
+        self.up = True
+
+    def update_partition(self, partition: str, counts: PartitionCounts) -> None:
+        with self._lock:
+            self._partitions[str(partition)] = counts
+            self._inputs_history.append((self._clock(), self._readings_in_locked()))
+
+    def update_shard(self, shard: int | str, counts: ShardCounts) -> None:
+        with self._lock:
+            self._shards[str(shard)] = counts
+
+    def observe_batch_seconds(self, seconds: float | npt.NDArray[np.float64]) -> None:
+        """Wall seconds spent on one batch (or an array of them)."""
+        values = np.atleast_1d(np.asarray(seconds, dtype=np.float64))
+        idx = np.searchsorted(np.asarray(self.buckets), values, side="left")
+        counts = np.bincount(idx, minlength=len(self.buckets) + 1)
+        with self._lock:
+            self._bucket_counts += counts
+            self._seconds_sum += float(values.sum())
+
+    def set_model(self, family: str, version: str) -> None:
+        with self._lock:
+            self._models[family] = version
+
+    def snapshot(self) -> StatsSnapshot:
+        with self._lock:
+            now = self._clock()
+            return StatsSnapshot(
+                now_s=now, partitions=dict(self._partitions), shards=dict(self._shards), models=dict(self._models),
+                bucket_counts=self._bucket_counts.copy(), seconds_sum=self._seconds_sum,
+                readings_per_s=self._rate_locked(now), up=self.up,
+            )
+
+    def _readings_in_locked(self) -> int:
+        return sum(p.readings_in for p in self._partitions.values())
+
+    def _rate_locked(self, now: float) -> float:
+        """Readings in per second over the last RATE_WINDOW_S (0 when nothing arrived)."""
+        history = self._inputs_history
+        if not history:
+            return 0.0
+        start = now - RATE_WINDOW_S
+        baseline = next((h for h in reversed(history) if h[0] <= start), history[0])
+        span = now - baseline[0]
+        return max(history[-1][1] - baseline[1], 0) / span if span > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    now_s: float
+    partitions: dict[str, PartitionCounts]
+    shards: dict[str, ShardCounts]
+    models: dict[str, str]
+    bucket_counts: npt.NDArray[np.int64]
+    seconds_sum: float
+    readings_per_s: float
+    up: bool
+
+    def rejected(self) -> dict[str, int]:
+        """Rejections by reason over all partitions, plus the shards' duplicates; every known reason present."""
+        totals = dict.fromkeys(REJECT_REASONS, 0)
+        for p in self.partitions.values():
+            for reason, n in p.rejected.items():
+                totals[reason] = totals.get(reason, 0) + int(n)
+        totals["duplicate"] += sum(s.duplicates for s in self.shards.values())
+        return totals
+
+
+class PipelineCollector(Collector):
+    """A ``prometheus_client`` collector over a :class:`PipelineStats` (register it in one registry)."""
+
+    def __init__(self, stats: PipelineStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.stats.snapshot()
+        yield from _counter_families(snap)
+        yield from _gauge_families(snap)
+        yield _histogram(snap, self.stats.buckets)
+        info = InfoMetricFamily(mn.MODEL_INFO.removesuffix("_info"), "Model version in use per family.",
+                                labels=["family", "version"])
+        for family, version in sorted(snap.models.items()):
+            info.add_metric([family, version], {})
+        yield info
+
+
+def _counter_families(snap: StatsSnapshot) -> Iterator[Metric]:
+    readings = CounterMetricFamily(mn.READINGS, "Readings accepted into the series state.", labels=["worker"])
+    for shard, s in sorted(snap.shards.items()):
+        readings.add_metric([shard], s.accepted)
+    yield readings
+    readings_in = CounterMetricFamily(mn.READINGS_IN, "Readings received (accepted + rejected).", labels=["partition"])
+    for partition, p in sorted(snap.partitions.items()):
+        readings_in.add_metric([partition], p.readings_in)
+    yield readings_in
+    rejected_by_reason = snap.rejected()
+    rejected = CounterMetricFamily(mn.READINGS_REJECTED, "Readings rejected, by reason (see dead letters).",
+                                   labels=["reason"])
+    for reason, n in rejected_by_reason.items():
+        rejected.add_metric([reason], n)
+    yield rejected
+    yield CounterMetricFamily(mn.READINGS_LATE, "Readings behind the watermark minus the allowed lateness.",
+                              value=rejected_by_reason["late"])
+    yield CounterMetricFamily(mn.READINGS_DUPLICATE, "Exact duplicates (same series and event time) dropped.",
+                              value=rejected_by_reason["duplicate"])
+
+
+def _gauge_families(snap: StatsSnapshot) -> Iterator[Metric]:
+    shards = sorted(snap.shards.items())
+    per_shard: list[tuple[str, str, Callable[[ShardCounts], float]]] = [
+        (mn.LAST_EVENT, "Event time of the latest accepted reading (Unix seconds).", lambda s: s.last_event_s),
+        (mn.LAG, "Wall clock now minus the latest accepted event time, in seconds.",
+         lambda s: snap.now_s - s.last_event_s),
+        (mn.STATE_SERIES, "Series with at least one reading in the state.", lambda s: s.state_series),
+        (mn.STATE_BYTES, "Bytes of series state.", lambda s: s.state_bytes),
+    ]
+    for name, help_text, value_of in per_shard:
+        family = GaugeMetricFamily(name, help_text, labels=["worker"])
+        for shard, s in shards:
+            value = float(value_of(s))
+            if not math.isnan(value):
+                family.add_metric([shard], value)
+        yield family
+    watermark = GaugeMetricFamily(mn.WATERMARK, "Event-time watermark per source partition (Unix seconds).",
+                                  labels=["partition"])
+    for partition, p in sorted(snap.partitions.items()):
+        if not math.isnan(p.watermark_s):
+            watermark.add_metric([partition], p.watermark_s)
+    yield watermark
+    yield GaugeMetricFamily(mn.READINGS_RATE, "Readings received per second over the last 10 s.",
+                            value=snap.readings_per_s)
+    yield GaugeMetricFamily(mn.UP, "1 while the flow runs.", value=1.0 if snap.up else 0.0)
+
+
+def _histogram(snap: StatsSnapshot, buckets: tuple[float, ...]) -> Metric:
+    cumulative = np.cumsum(snap.bucket_counts).tolist()
+    pairs = [(floatToGoString(b), float(c)) for b, c in zip(buckets, cumulative, strict=False)]
+    pairs.append(("+Inf", float(cumulative[-1])))
+    family = HistogramMetricFamily(mn.BATCH_SECONDS, "Wall seconds spent processing one batch.")
+    family.add_metric([], pairs, sum_value=snap.seconds_sum)
+    return family
