@@ -1,0 +1,218 @@
+"""The shared core of every parser: decoded columns -> coded :class:`ReadingBatch` + rejections.
+
+Each format decodes its input into Arrow columns (or, for per-line fallbacks, into columns built from
+Python values) and hands them to :func:`assemble`, so every format gets exactly the same rules. Id columns
+are dictionary-encoded and only the small dictionaries are looked up in the catalog; all checks are
+vectorized and Python only runs for the rows that are rejected (to write their details).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vitals.batches import REJECT_REASONS, ReadingBatch, Rejection
+from vitals.catalog import Catalog
+from vitals.readings.schema import (
+    BAD_TIMESTAMP,
+    FIELDS,
+    MALFORMED,
+    OK,
+    UNKNOWN_AREA,
+    UNKNOWN_INDICATOR,
+    ParseResult,
+    clip_text,
+    show,
+)
+from vitals.readings.timestamps import TsColumn, column_to_ns
+from vitals.readings.validate import TimeRules, detail, reason_codes
+
+RawText = Callable[[int], str]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a block came from and the time rules to apply to it."""
+
+    catalog: Catalog
+    partition: str
+    seq: int
+    rules: TimeRules
+
+
+@dataclass
+class Columns:
+    """n decoded rows. A column is an Arrow array, ``None`` when the input has no such field at all;
+    ``ts`` may be pre-converted. ``malformed`` holds rows the decoder already found broken (row -> detail)."""
+
+    n: int
+    ts: pa.Array | TsColumn | None
+    indicator: pa.Array | None
+    area: pa.Array | None
+    value: pa.Array | None
+    sensor: pa.Array | None = None
+    malformed: dict[int, str] = field(default_factory=dict)
+
+
+class _Malformed:
+    """Malformed rows and the first explanation for each (the first field in schema order wins)."""
+
+    def __init__(self, n: int, rows: dict[int, str]) -> None:
+        self.mask = np.zeros(n, dtype=bool)
+        self.details = dict(rows)
+        self.mask[list(rows)] = True
+
+    def mark(self, rows: npt.NDArray[np.bool_], why: str) -> None:
+        for row in np.flatnonzero(rows & ~self.mask):
+            self.details[int(row)] = why
+        self.mask |= rows
+
+
+def _text_column(column: pa.Array) -> pa.DictionaryArray | None:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        ok = pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
+        return column if ok else None
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return pc.dictionary_encode(column.cast(pa.string()))
+    return None
+
+
+def _per_row(
+    column: pa.DictionaryArray, per_entry: Sequence[object], missing: object, dtype: type
+) -> npt.NDArray[Any]:
+    """Expand one value per dictionary entry to one per row (``missing`` for null rows)."""
+    lut: npt.NDArray[Any] = np.array([*per_entry, missing], dtype=dtype)
+    indices = pc.fill_null(column.indices, len(lut) - 1).to_numpy(zero_copy_only=False)
+    return lut[indices]
+
+
+def _codes(column: pa.Array | None, name: str, index: dict[str, int], bad: _Malformed) -> npt.NDArray[np.int32]:
+    text = None if column is None else _text_column(column)
+    if text is None:
+        why = f"missing field {name!r}" if column is None else f"{name} must be text, got {column.type}"
+        bad.mark(np.ones(bad.mask.shape[0], dtype=bool), why)
+        return np.full(bad.mask.shape[0], -1, dtype=np.int32)
+    bad.mark(text.is_null().to_numpy(zero_copy_only=False), f"missing {name}")
+    entries = [index.get(v, -1) for v in text.dictionary.to_pylist()]
+    return _per_row(text, entries, -1, np.int32)
+
+
+def _values(column: pa.Array | None, bad: _Malformed) -> npt.NDArray[np.float64]:
+    n = bad.mask.shape[0]
+    kind = None if column is None else column.type
+    if column is None or kind is None or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                                              or pa.types.is_decimal(kind) or pa.types.is_null(kind)):
+        bad.mark(np.ones(n, dtype=bool), "missing field 'value'" if column is None
+                 else f"value must be a number, got {kind}")
+        return np.full(n, np.nan)
+    bad.mark(column.is_null().to_numpy(zero_copy_only=False), "missing value")
+    return np.asarray(column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _timestamps(column: pa.Array | TsColumn | None, bad: _Malformed) -> TsColumn:
+    n = bad.mask.shape[0]
+    if isinstance(column, TsColumn):
+        return column
+    converted = "missing field 'ts'" if column is None else column_to_ns(column)
+    if isinstance(converted, str):
+        bad.mark(np.ones(n, dtype=bool), converted)
+        return TsColumn(ns=np.zeros(n, dtype=np.int64))
+    bad.mark(column.is_null().to_numpy(zero_copy_only=False), "missing ts")  # type: ignore[union-attr]
+    return converted
+
+
+def _sensors(column: pa.Array | None, bad: _Malformed) -> npt.NDArray[np.object_] | None:
+    if column is None or pa.types.is_null(column.type) or column.null_count == len(column):
+        return None
+    text = _text_column(column)
+    if text is None:
+        bad.mark(np.ones(bad.mask.shape[0], dtype=bool), f"sensor must be text, got {column.type}")
+        return None
+    return _per_row(text, [v or None for v in text.dictionary.to_pylist()], None, object)
+
+
+def _area_detail(catalog: Catalog, text: object) -> str:
+    if isinstance(text, str) and text in catalog.district_index:
+        return f"area {show(text)} is a district; readings need a street id (e.g. {text}_s001)"
+    return f"unknown area {show(text)}: not a street id of the catalog"
+
+
+@dataclass(frozen=True, eq=False)
+class _Decoded:
+    """All rows coded (before the split), with what is needed to explain each rejection."""
+
+    ctx: Context
+    cols: Columns
+    bad: _Malformed
+    ts: TsColumn
+    coded: ReadingBatch
+
+    def explain(self, row: int, code: int) -> str:
+        cols = self.cols
+        if code == MALFORMED:
+            return self.bad.details[row]
+        if code == UNKNOWN_INDICATOR and cols.indicator is not None:
+            return f"unknown indicator {show(cols.indicator[row].as_py())}: not an indicator id of the catalog"
+        if code == UNKNOWN_AREA and cols.area is not None:
+            return _area_detail(self.ctx.catalog, cols.area[row].as_py())
+        if code == BAD_TIMESTAMP and row in self.ts.bad:
+            return self.ts.bad[row]
+        return detail(self.ctx.catalog, self.coded, row, code, self.ctx.rules)
+
+
+def _decode(ctx: Context, cols: Columns) -> _Decoded:
+    bad = _Malformed(cols.n, cols.malformed)
+    ts = _timestamps(cols.ts, bad)
+    coded = ReadingBatch(
+        ts_ns=ts.ns, indicator=_codes(cols.indicator, "indicator", ctx.catalog.indicator_index, bad).astype(np.int16),
+        street=_codes(cols.area, "area", ctx.catalog.street_index, bad), value=_values(cols.value, bad),
+        sensor=_sensors(cols.sensor, bad), received_ns=ctx.rules.received_ns, partition=ctx.partition,
+        seq=ctx.seq,
+    )
+    return _Decoded(ctx, cols, bad, ts, coded)
+
+
+def assemble(ctx: Context, cols: Columns, raw: RawText) -> ParseResult:
+    """Code, check and split decoded columns into accepted readings and rejections."""
+    decoded = _decode(ctx, cols)
+    codes = reason_codes(ctx.catalog, decoded.coded, ctx.rules)
+    if decoded.ts.bad:
+        rows = np.fromiter(decoded.ts.bad, dtype=np.intp, count=len(decoded.ts.bad))
+        current = codes[rows]
+        codes[rows] = np.where((current == OK) | (current > BAD_TIMESTAMP), BAD_TIMESTAMP, current)
+    codes[decoded.bad.mask] = MALFORMED
+    accepted = codes == OK
+    batch = decoded.coded.take(accepted)
+    rejections = [
+        Rejection(REJECT_REASONS[codes[row] - 1], clip_text(raw(int(row))), decoded.explain(int(row), int(codes[row])),
+                  ctx.partition, ctx.seq)
+        for row in np.flatnonzero(~accepted)
+    ]
+    return ParseResult(batch=batch, rejections=rejections)
+
+
+def table_raw(table: pa.Table) -> RawText:
+    """Raw text of a table row: a JSON rendering of all its columns."""
+    def render(row: int) -> str:
+        record = table.slice(row, 1).to_pylist()[0]
+        return json.dumps(record, ensure_ascii=False, allow_nan=True, default=str)
+    return render
+
+
+def parse_table(ctx: Context, table: pa.Table | pa.RecordBatch) -> ParseResult:
+    """Parse an Arrow table or record batch with columns named as in :data:`FIELDS` (extra columns ignored)."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    present = set(table.column_names)
+    column = {name: table.column(name).combine_chunks() if name in present else None for name in FIELDS}
+    cols = Columns(n=table.num_rows, ts=column["ts"], indicator=column["indicator"], area=column["area"],
+                   value=column["value"], sensor=column["sensor"])
+    return assemble(ctx, cols, table_raw(table))

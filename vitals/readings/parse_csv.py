@@ -1,0 +1,144 @@
+"""CSV readings: header ``ts,indicator,area,sensor,value`` (any order, sensor optional, extra columns ignored).
+
+Fast path: ``pyarrow.csv`` reads the whole block with ts/ids/sensor as text and value as float64; empty
+fields are missing (an empty sensor means no sensor). A block Arrow cannot read as a whole (a row with the
+wrong number of fields, a value that is not a number, bytes that are not UTF-8 ...) is split into records by
+Python's csv module; each bad record becomes a ``malformed`` rejection, the rest goes through the same
+columnar core with the same Arrow conversions (bisected, so every field gets the fast path's verdict).
+Blocks after the first of a file have no header: pass the file's column names as ``columns``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from functools import cache
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+from vitals.readings.parse_arrow import Columns, Context, RawText, assemble, table_raw
+from vitals.readings.schema import FIELDS, ParseResult, show
+
+_TYPES = {"ts": pa.string(), "indicator": pa.string(), "area": pa.string(), "sensor": pa.string(),
+          "value": pa.float64()}
+
+
+@dataclass(frozen=True)
+class _Record:
+    raw: str
+    fields: list[str] | None  # None when the record could not be read
+    problem: str = ""
+
+
+def _split_records(data: bytes) -> list[_Record]:
+    """Records of a CSV block with the exact source text of each (blank lines are not records)."""
+    lines = data.splitlines(keepends=True)
+    texts = [line.decode("utf-8", errors="backslashreplace") for line in lines]
+    invalid = {i for i, line in enumerate(lines) if texts[i].encode("utf-8", errors="surrogatepass") != line}
+    reader = csv.reader(iter(texts))
+    records: list[_Record] = []
+    start = 0
+    while True:
+        try:
+            fields: list[str] | None = next(reader)
+            problem = ""
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            fields, problem = None, f"not valid CSV: {exc}"
+        end = reader.line_num
+        raw = "".join(texts[start:end]).rstrip("\r\n")
+        if any(i in invalid for i in range(start, end)):
+            fields, problem = None, "row is not valid UTF-8"
+        start = end
+        if fields != []:
+            records.append(_Record(raw, fields, problem))
+
+
+def _header_names(data: bytes) -> list[str]:
+    for line in data.splitlines():
+        if line:
+            names = next(csv.reader([line.decode("utf-8", errors="backslashreplace")]), [])
+            return [name.lstrip("\ufeff").strip() for name in names]
+    return []
+
+
+def _read_block(data: bytes, names: list[str], has_header: bool, use_threads: bool) -> pa.Table | None:
+    include = [name for name in FIELDS if name in names]
+    read = pcsv.ReadOptions(use_threads=use_threads, block_size=min(max(len(data) + 1, 1 << 16), 1 << 30),
+                            column_names=None if has_header else names)
+    convert = pcsv.ConvertOptions(column_types={name: _TYPES[name] for name in include}, include_columns=include,
+                                  null_values=[""], strings_can_be_null=True)
+    try:
+        return pcsv.read_csv(io.BytesIO(data), read_options=read, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):
+        return None
+
+
+def _cast_each(column: pa.Array, kind: pa.DataType, offset: int = 0) -> tuple[pa.Array, list[int]]:
+    """``column`` cast to ``kind`` with null for the values that do not convert (and their rows)."""
+    try:
+        return column.cast(kind), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(column) == 1:
+            return pa.nulls(1, kind), [offset]
+    mid = len(column) // 2
+    left, bad_left = _cast_each(column.slice(0, mid), kind, offset)
+    right, bad_right = _cast_each(column.slice(mid), kind, offset + mid)
+    return pa.concat_arrays([left, right]), bad_left + bad_right
+
+
+def _fallback(ctx: Context, data: bytes, names: list[str], has_header: bool) -> ParseResult:
+    records = _split_records(data)
+    if has_header and records:
+        records = records[1:]
+    malformed: dict[int, str] = {}
+    values: dict[str, list[str | None]] = {name: [None] * len(records) for name in FIELDS}
+    position = {name: names.index(name) for name in FIELDS if name in names}
+    for row, record in enumerate(records):
+        if record.fields is None:
+            malformed[row] = record.problem
+        elif len(record.fields) != len(names):
+            malformed[row] = f"expected {len(names)} fields ({','.join(names)}), got {len(record.fields)}"
+        else:
+            for name, at in position.items():
+                values[name][row] = record.fields[at] or None
+    text = {name: pa.array(values[name], type=pa.string()) if name in position else None for name in FIELDS}
+    value = text["value"]
+    if value is not None:
+        value, bad_rows = _cast_each(value, pa.float64())
+        for row in bad_rows:
+            malformed.setdefault(row, f"value {show(values['value'][row])} is not a number")
+    cols = Columns(n=len(records), ts=text["ts"], indicator=text["indicator"], area=text["area"], value=value,
+                   sensor=text["sensor"], malformed=malformed)
+    return assemble(ctx, cols, lambda row: records[row].raw)
+
+
+def _fast_raw(data: bytes, has_header: bool, table: pa.Table) -> RawText:
+    """Source text of a row, found by splitting the block again (only done when a row is rejected)."""
+    @cache
+    def source_rows() -> list[str] | None:
+        rows = [record.raw for record in _split_records(data)][1 if has_header else 0:]
+        return rows if len(rows) == table.num_rows else None
+
+    as_json = table_raw(table)
+
+    def raw(row: int) -> str:
+        rows = source_rows()
+        return as_json(row) if rows is None else rows[row]
+    return raw
+
+
+def parse_csv(ctx: Context, data: bytes, columns: list[str] | None = None, use_threads: bool = False) -> ParseResult:
+    """Parse a CSV block; ``columns`` names the fields of a block without a header line."""
+    has_header = columns is None
+    names = _header_names(data) if columns is None else list(columns)
+    table = _read_block(data, names, has_header, use_threads) if names else None
+    if table is None:
+        return _fallback(ctx, data, names, has_header)
+    by_name = {name: table[name].combine_chunks() if name in table.column_names else None for name in FIELDS}
+    cols = Columns(n=table.num_rows, ts=by_name["ts"], indicator=by_name["indicator"], area=by_name["area"],
+                   value=by_name["value"], sensor=by_name["sensor"])
+    return assemble(ctx, cols, _fast_raw(data, has_header, table))

@@ -1,0 +1,190 @@
+"""JSON readings: JSON lines (one object per line), JSON array payloads, and records already decoded.
+
+JSON lines take a columnar fast path: ``pyarrow.json`` reads the whole block against the reading schema
+(ts as text, or as numbers when the block uses Unix seconds). Only a block that fails as a whole goes
+line by line (orjson, then Python's json for ``NaN``/``Infinity`` literals and integers beyond 64 bits):
+each bad line becomes a ``malformed`` rejection and the good lines are kept. Lines that are empty or only
+whitespace are not readings. Decoded records are checked field by field for their types, then go through
+the same columnar core as every other format.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from functools import cache
+
+import orjson
+import pyarrow as pa
+import pyarrow.json as pj
+
+from vitals.readings.parse_arrow import Columns, Context, RawText, assemble
+from vitals.readings.schema import (
+    JSON_SCHEMA_NUMBER_TS,
+    JSON_SCHEMA_TEXT_TS,
+    ParseResult,
+    decode_line,
+)
+from vitals.readings.timestamps import mixed_to_ns
+
+_BROKEN = object()  # a line that is not a JSON value at all; its row is already malformed
+_NUMBER = (int, float)
+
+
+def _type_name(value: object) -> str:
+    return {dict: "object", list: "array", str: "text", bool: "boolean", type(None): "null"}.get(
+        type(value), "number" if isinstance(value, _NUMBER) else type(value).__name__)
+
+
+def _read_block(data: bytes, use_threads: bool) -> pa.Table | None:
+    """The whole block as a table in the reading schema, or None when any line does not fit it."""
+    options = pj.ReadOptions(use_threads=use_threads, block_size=min(max(len(data) + 1, 1 << 16), 1 << 30))
+    for schema in (JSON_SCHEMA_TEXT_TS, JSON_SCHEMA_NUMBER_TS):
+        parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            return pj.read_json(io.BytesIO(data), read_options=options, parse_options=parse)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            if "/ts)" not in str(exc):  # only a ts column of numbers is worth a second try
+                return None
+    return None
+
+
+def _one_object_per_line(data: bytes, rows: int) -> bool:
+    """True when the table rows are exactly the block's lines: every line starts with ``{`` and ends with
+    ``}`` (so no object can span lines) and there are as many rows as lines (so none holds two objects)."""
+    lines = data.count(b"\n") + 1
+    starts = data.startswith(b"{") + data.count(b"\n{")
+    ends = data.count(b"}\n") + data.count(b"}\r\n") + data.endswith(b"}") + data.endswith(b"}\r")
+    return rows == lines == starts == ends
+
+
+def nonblank_lines(data: bytes) -> list[bytes]:
+    """The non-blank lines of a block (each one reading), without their line ends."""
+    return [line.rstrip(b"\r") for line in data.split(b"\n") if line.strip()]
+
+
+def _loads(line: bytes) -> object:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line.decode("utf-8"))  # NaN, Infinity, big integers; raises like orjson otherwise
+
+
+def _decode_lines(lines: list[bytes]) -> tuple[list[object], dict[int, str]]:
+    records: list[object] = []
+    broken: dict[int, str] = {}
+    for row, line in enumerate(lines):
+        try:
+            records.append(_loads(line))
+        except UnicodeDecodeError:
+            records.append(_BROKEN)
+            broken[row] = "line is not valid UTF-8"
+        except (ValueError, RecursionError) as exc:
+            records.append(_BROKEN)
+            broken[row] = f"not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return records, broken
+
+
+def parse_jsonl(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
+    """Parse a block of JSON lines."""
+    data = data.strip()  # the same object when there is nothing to strip
+    table = _read_block(data, use_threads) if data else None
+    if table is not None and _one_object_per_line(data, table.num_rows):
+        block_lines = cache(lambda: nonblank_lines(data))  # split only when some row is rejected
+        cols = Columns(n=table.num_rows, ts=table["ts"].combine_chunks(),
+                       indicator=table["indicator"].combine_chunks(), area=table["area"].combine_chunks(),
+                       value=table["value"].combine_chunks(), sensor=table["sensor"].combine_chunks())
+        return assemble(ctx, cols, lambda row: decode_line(block_lines()[row]))
+    lines = nonblank_lines(data)
+    records, broken = _decode_lines(lines)
+    return parse_records(ctx, records, raw=lambda row: decode_line(lines[row]), malformed=broken)
+
+
+def _field(record: dict[object, object], name: str, kinds: tuple[type, ...], expected: str) -> tuple[object, str]:
+    """(value, problem): the field's value when absent/null/of the right type, else a problem to report."""
+    value = record.get(name)
+    if value is None or (isinstance(value, kinds) and not isinstance(value, bool)):
+        return value, ""
+    return None, f"{name} must be {expected}, got {_type_name(value)}"
+
+
+def _record_raw(records: Sequence[object]) -> RawText:
+    def render(row: int) -> str:
+        try:
+            return json.dumps(records[row], ensure_ascii=False, allow_nan=True, default=repr)
+        except (TypeError, ValueError, RecursionError):
+            return repr(records[row])
+    return render
+
+
+def parse_records(
+    ctx: Context, records: Sequence[object], *, raw: RawText | None = None, malformed: dict[int, str] | None = None,
+) -> ParseResult:
+    """Parse decoded JSON records (dicts with the reading fields), e.g. the objects of an MQTT payload."""
+    n, broken = len(records), dict(malformed or {})
+    columns: dict[str, list[object]] = {name: [None] * n for name in ("indicator", "area", "sensor", "value")}
+    texts: dict[int, str] = {}
+    numbers: dict[int, float] = {}
+    for row, record in enumerate(records):
+        if row in broken:
+            continue
+        if not isinstance(record, dict):
+            broken[row] = f"a reading must be a JSON object, got {_type_name(record)}"
+            continue
+        problem = _fill_row(record, row, columns, texts, numbers)
+        if problem:
+            broken[row] = problem
+    for row in range(n):
+        if row not in broken and row not in texts and row not in numbers:
+            broken[row] = "missing ts"
+    cols = Columns(
+        n=n, ts=mixed_to_ns(n, texts, numbers), malformed=broken,
+        indicator=pa.array(columns["indicator"], type=pa.string()), area=pa.array(columns["area"], type=pa.string()),
+        value=pa.array(columns["value"], type=pa.float64()), sensor=pa.array(columns["sensor"], type=pa.string()),
+    )
+    return assemble(ctx, cols, raw or _record_raw(records))
+
+
+def _fill_row(record: dict[object, object], row: int, columns: dict[str, list[object]],
+              texts: dict[int, str], numbers: dict[int, float]) -> str:
+    """Copy one record's fields into the columns; returns a problem ("" when the types are right)."""
+    ts, problem = _field(record, "ts", (str, *_NUMBER), "text or Unix seconds")
+    if problem:
+        return problem
+    for name in ("indicator", "area"):
+        columns[name][row], problem = _field(record, name, (str,), "text")
+        if problem:
+            return problem
+    value, problem = _field(record, "value", _NUMBER, "a number")
+    if problem:
+        return problem
+    columns["sensor"][row], problem = _field(record, "sensor", (str,), "text")
+    if problem:
+        return problem
+    columns["value"][row] = None if value is None else _to_float(value)
+    if isinstance(ts, str):
+        texts[row] = ts
+    elif ts is not None:
+        numbers[row] = _to_float(ts)
+    return ""
+
+
+def _to_float(number: object) -> float:
+    try:
+        return float(number)  # type: ignore[arg-type]
+    except OverflowError:  # an integer beyond float range
+        return float("inf") if number > 0 else float("-inf")  # type: ignore[operator]
+
+
+def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
+    """A payload holding one JSON array of readings, one object, or JSON lines (e.g. an MQTT message)."""
+    if not data.lstrip().startswith(b"["):
+        return parse_jsonl(ctx, data, use_threads)
+    try:
+        decoded = _loads(data)
+    except (ValueError, RecursionError) as exc:
+        detail = f"payload is not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return parse_records(ctx, [_BROKEN], raw=lambda _row: decode_line(data), malformed={0: detail})
+    records = decoded if isinstance(decoded, list) else [decoded]
+    return parse_records(ctx, records)

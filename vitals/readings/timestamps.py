@@ -1,0 +1,146 @@
+"""Event times from any input representation to int64 nanoseconds since the Unix epoch, UTC.
+
+Accepted: ISO 8601 text with a timezone (``2024-05-01T08:00:00+08:00``, ``...Z``, fractions up to ns),
+Unix seconds (numbers, numeric text, integer or float columns), and Arrow timestamp columns with a timezone.
+Naive text or naive timestamp columns are bad timestamps: the reading's instant is unknown.
+
+Text columns are converted by Arrow in one vectorized cast. A column that does not convert as a whole is
+bisected: each half is converted on its own, down to single values, so one bad timestamp costs a few extra
+casts and every value gets exactly the verdict the vectorized cast would give it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vitals.batches import NS_PER_S
+from vitals.readings.schema import show
+
+_UTC_NS = pa.timestamp("ns", "UTC")
+_NAIVE_NS = pa.timestamp("ns")
+MAX_ABS_SECONDS = 9_223_372_035.0
+"""Unix seconds must stay within this magnitude to fit int64 nanoseconds (years 1678-2261)."""
+_UNIT_NS = {"s": NS_PER_S, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+@dataclass
+class TsColumn:
+    """Converted event times: ``ns`` per row (0 where bad or null) and the bad rows with a detail each."""
+
+    ns: npt.NDArray[np.int64]
+    bad: dict[int, str] = field(default_factory=dict)
+
+
+def seconds_to_ns(seconds: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Unix seconds to ns, rounded to the nearest ns; also the mask of values that are not finite or too big."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(seconds) & (np.abs(seconds) < MAX_ABS_SECONDS)
+    safe = np.where(ok, seconds, 0.0)
+    whole = np.floor(safe)
+    ns = whole.astype(np.int64) * NS_PER_S + np.rint((safe - whole) * 1e9).astype(np.int64)
+    return ns, ~ok
+
+
+def format_ns(ns: int) -> str:
+    """ISO 8601 UTC rendering of an int64 ns time (fraction only as long as needed), e.g. ``2024-05-01T08:00:00Z``."""
+    whole, _, fraction = str(np.datetime64(int(ns), "ns")).partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}Z" if fraction else f"{whole}Z"
+
+
+def _seconds_detail(value: float) -> str:
+    return f"Unix seconds {show(value)} are not a finite time within the years 1678-2261"
+
+
+def _from_seconds(seconds: npt.NDArray[np.float64], rows: npt.NDArray[np.intp], out: TsColumn) -> None:
+    ns, bad = seconds_to_ns(seconds)
+    out.ns[rows] = ns
+    for i in np.flatnonzero(bad):
+        out.bad[int(rows[i])] = _seconds_detail(float(seconds[i]))
+
+
+def _text_detail(text: str) -> str:
+    try:
+        pa.array([text]).cast(_NAIVE_NS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return (f"cannot read timestamp {show(text)}: expected ISO 8601 with a timezone "
+                "(years 1678-2261) or Unix seconds")
+    return f"timestamp {show(text)} has no timezone: add Z or an offset such as +08:00"
+
+
+def _convert_text(chunk: pa.Array, rows: npt.NDArray[np.intp], out: TsColumn) -> None:
+    """Convert non-null text ``chunk`` (rows ``rows`` of the column) into ``out``, bisecting on failure."""
+    try:
+        out.ns[rows] = chunk.cast(_UTC_NS).to_numpy(zero_copy_only=False).view(np.int64)
+        return
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:
+        seconds = chunk.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    else:
+        _from_seconds(seconds, rows, out)
+        return
+    if len(chunk) == 1:
+        out.bad[int(rows[0])] = _text_detail(chunk[0].as_py())
+        return
+    mid = len(chunk) // 2
+    _convert_text(chunk.slice(0, mid), rows[:mid], out)
+    _convert_text(chunk.slice(mid), rows[mid:], out)
+
+
+def _convert_timestamps(column: pa.Array, rows: npt.NDArray[np.intp], out: TsColumn) -> None:
+    unit = column.type.unit
+    if column.type.tz is None:
+        for row in rows:
+            out.bad[int(row)] = f"timestamp column of type {column.type} has no timezone"
+        return
+    raw = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    limit = MAX_ABS_SECONDS * NS_PER_S / _UNIT_NS[unit]
+    ok = np.abs(raw.astype(np.float64)) < limit
+    out.ns[rows] = np.where(ok, raw, 0) * _UNIT_NS[unit]
+    for i in np.flatnonzero(~ok):
+        out.bad[int(rows[i])] = f"timestamp {int(raw[i])} {unit} is outside the years 1678-2261"
+
+
+def column_to_ns(column: pa.Array) -> TsColumn | str:
+    """Convert a ts column; null rows are left at 0 (the caller rejects them as missing).
+
+    Returns a detail string instead when the column's type cannot hold timestamps at all.
+    """
+    out = TsColumn(ns=np.zeros(len(column), dtype=np.int64))
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column, kind = column.dictionary_decode(), kind.value_type
+    rows = np.flatnonzero(~column.is_null().to_numpy(zero_copy_only=False))
+    present = column.drop_null()
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if len(present):
+            _convert_text(present.cast(pa.string()), rows, out)
+    elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        _from_seconds(present.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), rows, out)
+    elif pa.types.is_timestamp(kind):
+        _convert_timestamps(present, rows, out)
+    elif pa.types.is_date(kind):
+        for row in rows:
+            out.bad[int(row)] = f"ts column of type {kind} is a date without time or timezone"
+    else:
+        return f"ts column has type {kind}; expected text, Unix seconds or a timestamp with timezone"
+    return out
+
+
+def mixed_to_ns(n: int, texts: dict[int, str], numbers: dict[int, float]) -> TsColumn:
+    """Event times of n rows given as text for some rows and as Unix seconds for others (the rest stay 0)."""
+    out = TsColumn(ns=np.zeros(n, dtype=np.int64))
+    if texts:
+        text_rows = np.fromiter(texts, dtype=np.intp, count=len(texts))
+        _convert_text(pa.array(list(texts.values()), type=pa.string()), text_rows, out)
+    if numbers:
+        number_rows = np.fromiter(numbers, dtype=np.intp, count=len(numbers))
+        _from_seconds(np.fromiter(numbers.values(), dtype=np.float64, count=len(numbers)), number_rows, out)
+    return out
