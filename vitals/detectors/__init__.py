@@ -1,0 +1,13 @@
+"""Anomaly detectors, vectorized across series (see ``docs/detectors.md``)."""
+
+from vitals.detectors.base import Detector, classify, occurrence_rounds
+from vitals.detectors.calibration import OnlineTailCalibrator, QuantileCalibrator, squash
+from vitals.detectors.combined import DefaultDetector
+from vitals.detectors.explain import Explanation
+from vitals.detectors.quality import DataQualityDetector
+from vitals.detectors.seasonal import SeasonalBaseline
+
+__all__ = [
+    "DataQualityDetector", "DefaultDetector", "Detector", "Explanation", "OnlineTailCalibrator",
+    "QuantileCalibrator", "SeasonalBaseline", "classify", "occurrence_rounds", "squash",
+]

@@ -1,0 +1,112 @@
+"""The default detector configuration: seasonal baseline + data quality, calibrated and combined.
+
+Per reading of series ``i``:
+
+1. ``z``: residual z of the :class:`~vitals.detectors.seasonal.SeasonalBaseline` (daily/weekly/flat).
+2. ``u``: :class:`~vitals.detectors.calibration.OnlineTailCalibrator` of ``|z|`` against the series' past.
+3. onset suppression: ``u`` only counts when it exceeds every ``u`` of the same series in its last
+   ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a lasting
+   anomaly raises one early detection instead of a stream of repeats.
+4. ``q``: the :class:`~vitals.detectors.quality.DataQualityDetector` score (impossible, stuck, spike).
+5. anomaly score = ``max(squash(u_onset), quality_weight * q)`` in [0, 1); optionally also the window
+   model's calibrated score at window close (:class:`~vitals.detectors.window_model.WindowFeatureModel`).
+
+``level_score_`` keeps the unsuppressed calibrated score (``squash(u)``) for dashboards; each reading's
+explanation (:meth:`DefaultDetector.explain`) names the detector and feature that drove its score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.detectors.base import Detector, FloatArray, IntArray
+from vitals.detectors.calibration import OnlineTailCalibrator, squash
+from vitals.detectors.explain import Explanation, explanations
+from vitals.detectors.quality import CHECKS, DataQualityDetector
+from vitals.detectors.seasonal import SeasonalBaseline
+
+DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality")
+
+
+class DefaultDetector(Detector):
+    """The one default configuration used by the streaming flow and by the NAB backtest."""
+
+    def __init__(self, *, warmup: int = 60, calibration_start: int = 60, power: float = 0.5,
+                 calibration_rate: float = 0.0005, refractory: int = 500, refractory_blocks: int = 10,
+                 half: float = 10.0,
+                 quality_weight: float = 0.3,
+                 valid_min: npt.ArrayLike | None = None,
+                 valid_max: npt.ArrayLike | None = None) -> None:
+        self.warmup = warmup
+        self.calibration_start = calibration_start
+        self.power = power
+        self.calibration_rate = calibration_rate
+        self.refractory = refractory
+        self.refractory_blocks = refractory_blocks
+        self.half = half
+        self.quality_weight = quality_weight
+        self.valid_min = valid_min
+        self.valid_max = valid_max
+
+    def _allocate(self, n: int) -> None:
+        self.baseline_ = SeasonalBaseline(warmup=self.warmup).fit([], [], [], n_series=n)
+        self.quality_ = DataQualityDetector(valid_min=self.valid_min, valid_max=self.valid_max,
+                                            warmup=self.warmup).fit([], [], [], n_series=n)
+        self.calibrator_ = OnlineTailCalibrator(power=self.power, rate=self.calibration_rate,
+                                                start=self.calibration_start).allocate(n)
+        self.blocks_ = np.zeros((n, self.refractory_blocks))  # maxima of the last completed blocks
+        self.block_max_ = np.zeros(n)                          # maximum of the current block
+        self.block_fill_ = np.zeros(n, dtype=np.int64)
+        self.level_score_ = np.zeros(n)
+        self.score_ = np.zeros(n)
+        self.driver_ = np.zeros(n, dtype=np.int8)
+        self.value_ = np.full(n, np.nan)
+
+    def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
+        raw = self.baseline_._step(s, t, v)
+        active = self.baseline_.count_[s] > self.warmup + 1
+        u = self.calibrator_.update(s, raw, active)
+        onset = self._onset(s, u)
+        seasonal = squash(onset, self.half)
+        quality = self.quality_weight * self.quality_._step(s, t, v)
+        score = np.maximum(seasonal, quality)
+        self.level_score_[s] = squash(u, self.half)
+        self.score_[s] = score
+        self.driver_[s] = np.where(quality > seasonal, 1, 0)
+        self.value_[s] = v
+        return score
+
+    def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
+        """``u`` where it beats the running maximum of the last ``refractory`` readings, else 0.
+
+        The window is kept as ``refractory_blocks`` block maxima (block = refractory / blocks readings), so the
+        memory per series is small and the window length is exact to one block.
+        """
+        peak = np.maximum(self.blocks_[s].max(axis=1), self.block_max_[s])
+        onset = np.where(u > peak, u, 0.0)
+        block_len = max(self.refractory // self.refractory_blocks, 1)
+        current = np.maximum(self.block_max_[s], u)
+        fill = self.block_fill_[s] + 1
+        full = fill >= block_len
+        if np.any(full):
+            rows = s[full]
+            self.blocks_[rows] = np.roll(self.blocks_[rows], 1, axis=1)
+            self.blocks_[rows, 0] = current[full]
+        self.block_max_[s] = np.where(full, 0.0, current)
+        self.block_fill_[s] = np.where(full, 0, fill)
+        return onset
+
+    def explain(self, series: npt.ArrayLike, threshold: float = 0.0) -> list[Explanation]:
+        """Why the last reading of each given series scored as it did (only scores >= threshold)."""
+        self._check_fitted()
+        s = np.asarray(series, dtype=np.int64)
+        s = s[self.score_[s] >= threshold]
+        lower, mid, upper = self.baseline_.band(s)
+        quality_check = np.argmax(self.quality_.check_scores_[:3, s], axis=0) if s.size else np.empty(0, np.int64)
+        model_names = np.array(["flat_level", "daily_profile", "weekly_profile"])
+        features = np.where(self.driver_[s] == 1, np.array(CHECKS)[quality_check],
+                            np.char.add("residual_z:", model_names[self.baseline_.model_[s]]))
+        return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
+                            values=self.value_[s], expected=mid, lower=lower, upper=upper, scores=self.score_[s],
+                            z=self.baseline_.z_[s])
