@@ -50,3 +50,7 @@ class ServiceError(VitalsError):
 
 class ExportError(VitalsError):
     """Generated files (rules, routes, dashboards) cannot be built or deployed."""
+
+
+class StateError(VitalsError):
+    """Series state is used wrongly (a batch for another shard, an invalid window, a timestamp out of range)."""

@@ -1,0 +1,87 @@
+"""Data-quality vitals: per series (staleness, stuck sensors, dropout) and rolled up per indicator x district.
+
+Per series, as of a time ``T`` (the view's now, an event time):
+- ``seconds_since_last`` = ``T - last_ts``.
+- ``stuck`` = 1 when ``last_ts - t_ref >= N * cadence`` (N = ``stuck_cadences``, default 6), where ``t_ref`` is
+  the event time of the latest reading whose value differs from the last value, or the series' first reading
+  when no reading differs: the value has not changed for N cadences.
+- ``dropout_ratio`` over the dropout window of the indicator (the shortest window at least 4 cadences long,
+  else the longest): ``expected = floor((T - start) / cadence)`` with ``start = max(window start, first_ts)``;
+  ``ratio = clip(1 - count / expected, 0, 1)``, 0 when nothing is expected yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.catalog.model import Catalog
+from vitals.state.view import VitalsView
+
+NS_PER_S = 1_000_000_000
+DEFAULT_STUCK_CADENCES = 6
+DROPOUT_MIN_CADENCES = 4
+EMPTY_TS = np.iinfo(np.int64).min
+
+
+def stuck_flags(
+    last_ts: npt.NDArray[np.int64], change_ts: npt.NDArray[np.int64], first_ts: npt.NDArray[np.int64],
+    cadence_s: npt.NDArray[np.float64], n_cadences: float = DEFAULT_STUCK_CADENCES,
+) -> npt.NDArray[np.float64]:
+    """1.0 where the value has not changed for ``n_cadences`` cadences (see the module docstring)."""
+    ref = np.where(change_ts == EMPTY_TS, first_ts, change_ts)
+    unchanged_s = (last_ts - ref) / NS_PER_S
+    return (unchanged_s >= n_cadences * cadence_s).astype(np.float64)
+
+
+def dropout_window_index(window_lengths_s: Sequence[int], cadence_s: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Per indicator, the index of the shortest window at least 4 cadences long, else of the longest."""
+    lengths = np.asarray(window_lengths_s, dtype=np.float64)
+    order = np.argsort(lengths, kind="stable")
+    fits = lengths[order][None, :] >= DROPOUT_MIN_CADENCES * cadence_s[:, None]
+    first_fit = np.where(fits.any(axis=1), np.argmax(fits, axis=1), len(lengths) - 1)
+    return order[first_fit].astype(np.int64)
+
+
+def dropout_ratio(
+    count: npt.NDArray[np.float64], window_start_ns: npt.NDArray[np.int64], first_ts: npt.NDArray[np.int64],
+    as_of_ns: int, cadence_s: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Share of expected readings missing in a window (see the module docstring)."""
+    start = np.maximum(window_start_ns, first_ts)
+    expected = np.floor((as_of_ns - start) / NS_PER_S / cadence_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.clip(1.0 - count / expected, 0.0, 1.0)
+    return np.where(expected >= 1, ratio, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class AreaQuality:
+    """Data quality per (indicator code, district code): arrays of shape (n_indicators, n_districts)."""
+
+    series: npt.NDArray[np.int64]        # series with at least one reading
+    stale: npt.NDArray[np.int64]         # series silent for more than ``stale_cadences`` cadences
+    stuck: npt.NDArray[np.int64]         # series flagged stuck
+    dropout_ratio: npt.NDArray[np.float64]  # mean dropout ratio of the series (NaN where none)
+
+
+def area_quality(catalog: Catalog, view: VitalsView, stale_cadences: float = 3.0) -> AreaQuality:
+    """Roll the per-series quality columns of ``view`` up to indicator x district (np.bincount)."""
+    shape = (catalog.n_indicators, len(catalog.districts))
+    cell = view.indicator.astype(np.int64) * shape[1] + catalog.street_district_array[view.street]
+    size = shape[0] * shape[1]
+    cadence = catalog.cadence_array[view.indicator]
+    stale = view.column("seconds_since_last") > stale_cadences * cadence
+    series = np.bincount(cell, minlength=size)
+    dropout_sum = np.bincount(cell, weights=view.column("dropout_ratio"), minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dropout = np.where(series > 0, dropout_sum / series, np.nan)
+    return AreaQuality(
+        series=series.reshape(shape),
+        stale=np.bincount(cell, weights=stale, minlength=size).astype(np.int64).reshape(shape),
+        stuck=np.bincount(cell, weights=view.column("stuck"), minlength=size).astype(np.int64).reshape(shape),
+        dropout_ratio=dropout.reshape(shape),
+    )

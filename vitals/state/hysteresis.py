@@ -1,0 +1,71 @@
+"""Warning levels with hysteresis, per series, vectorized over the series of a batch.
+
+Levels come from :mod:`vitals.levels` (oriented badness against oriented thresholds). The hysteresis level
+goes up at once to the raw level; it goes down only after ``intervals`` consecutive updates in which the value
+was clearly below the current level: below ``threshold - margin * gap``, where ``gap`` is the distance from the
+level's threshold to the next lower one (for blue, the blue-yellow gap). It then drops to the level the value
+clearly holds (the level counted with the lowered thresholds). An update inside the margin resets the count.
+
+An *update* is an accepted reading that, when it arrived, was newer than every reading of its series accepted
+before it (a "record-breaking" reading, which becomes the series' last value). Out-of-order readings do not
+update levels. This depends only on the arrival order, never on batch boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.catalog.model import Catalog
+from vitals.levels import oriented_thresholds
+
+
+class LevelRules:
+    """Oriented thresholds and their lowered (margin) versions, per indicator."""
+
+    def __init__(self, catalog: Catalog, margin: float | None = None, intervals: int | None = None) -> None:
+        self.margin = catalog.hysteresis.margin if margin is None else margin
+        self.intervals = catalog.hysteresis.intervals if intervals is None else intervals
+        th = oriented_thresholds(catalog)
+        gaps = np.diff(th, axis=1)
+        gap = np.concatenate([gaps[:, :1], gaps], axis=1)  # blue uses the blue-yellow gap
+        self.thresholds = th
+        self.lowered = th - self.margin * gap
+
+    def raw_and_lowered(
+        self, indicator: npt.NDArray[np.integer], badness: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+        """Level of each badness against the thresholds, and against the lowered thresholds (>= the first)."""
+        with np.errstate(invalid="ignore"):
+            raw = (badness[:, None] >= self.thresholds[indicator]).sum(axis=1).astype(np.int8)
+            low = (badness[:, None] >= self.lowered[indicator]).sum(axis=1).astype(np.int8)
+        return raw, low
+
+
+def hysteresis_step(
+    level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], rows: npt.NDArray[np.int64], *,
+    raw: npt.NDArray[np.int8], lowered: npt.NDArray[np.int8], intervals: int,
+) -> None:
+    """Apply one update to each of ``rows`` (distinct) in place."""
+    current, count = level[rows], quiet[rows].astype(np.int32)
+    up = raw > current
+    calm = ~up & (lowered < current)
+    count = np.where(calm, count + 1, 0)
+    drop = calm & (count >= intervals)
+    level[rows] = np.where(up, raw, np.where(drop, lowered, current))
+    quiet[rows] = np.where(drop, 0, np.minimum(count, np.iinfo(np.int16).max)).astype(np.int16)
+
+
+def apply_updates(
+    level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], rows: npt.NDArray[np.int64], *,
+    occurrence: npt.NDArray[np.int64], raw: npt.NDArray[np.int8], lowered: npt.NDArray[np.int8], intervals: int,
+) -> None:
+    """Apply updates in order: ``occurrence`` is each update's position among its row's updates in this batch.
+
+    One vectorized step per occurrence rank (one rank in a typical batch, a few in a fast replay).
+    """
+    if not len(rows):
+        return
+    for k in range(int(occurrence.max()) + 1):
+        sel = np.flatnonzero(occurrence == k)
+        hysteresis_step(level, quiet, rows[sel], raw=raw[sel], lowered=lowered[sel], intervals=intervals)

@@ -1,0 +1,218 @@
+"""The series state of one shard: every per-series statistic in numpy arrays indexed by the local row.
+
+``ShardState.update(batch)`` folds a batch in with array operations only (one sort of the batch, then
+``ufunc.at`` / grouped reductions); ``ShardState.view(now_ns)`` renders a :class:`VitalsView`. Definitions of
+every statistic: ``docs/vitals.md``. The object pickles as a handful of large arrays (Bytewax recovery).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.batches import NS_PER_S, ReadingBatch, Rejection
+from vitals.catalog.model import Catalog
+from vitals.catalog.seasonality import SeasonalModel
+from vitals.errors import StateError
+from vitals.levels import badness
+from vitals.quality import DEFAULT_STUCK_CADENCES, dropout_ratio, dropout_window_index, stuck_flags
+from vitals.state.dedup import DEFAULT_DEPTH, DuplicateRing, within_batch_duplicates
+from vitals.state.hysteresis import LevelRules, apply_updates
+from vitals.state.quantile import DEFAULT_BINS, QuantileGrid
+from vitals.state.series import Groups, SeriesScalars
+from vitals.state.sharding import rows_per_shard
+from vitals.state.view import VitalsView
+from vitals.state.windows import DEFAULT_WINDOWS, ORIGIN_NS, BucketRings, Window, bucket_numbers
+
+DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
+_DERIVED = ("seasonal", "grid", "rules", "half_life_ns", "dropout_window")
+
+
+@dataclass(frozen=True, eq=False)
+class UpdateResult:
+    """What one batch did: accepted count, duplicate rejections, touched series and the accepted readings."""
+
+    accepted: int
+    duplicates: list[Rejection]
+    touched: npt.NDArray[np.int64]  # global series ids, sorted
+    accepted_batch: ReadingBatch
+
+
+class ShardState:
+    """Rolling vitals, duplicates, levels with hysteresis and data quality for the series of one shard."""
+
+    def __init__(
+        self, catalog: Catalog, shard: int = 0, n_shards: int = 1, windows: tuple[Window, ...] = DEFAULT_WINDOWS,
+        *, duplicate_depth: int = DEFAULT_DEPTH, quantile_bins: int = DEFAULT_BINS,
+        stuck_cadences: float = DEFAULT_STUCK_CADENCES,
+        ewma_half_life_cadences: float = DEFAULT_EWMA_HALF_LIFE_CADENCES,
+        hysteresis_margin: float | None = None, hysteresis_intervals: int | None = None,
+    ) -> None:
+        if not 0 <= shard < n_shards:
+            msg = f"shard {shard} is not in 0..{n_shards - 1}"
+            raise StateError(msg)
+        if quantile_bins < 3 or duplicate_depth < 1:
+            msg = f"quantile_bins must be >= 3 and duplicate_depth >= 1, got {quantile_bins}, {duplicate_depth}"
+            raise StateError(msg)
+        self.catalog, self.shard, self.n_shards = catalog, shard, n_shards
+        self.n_rows = rows_per_shard(catalog.n_series, n_shards)
+        self.options = {"stuck_cadences": stuck_cadences, "ewma_half_life_cadences": ewma_half_life_cadences,
+                        "hysteresis_margin": hysteresis_margin, "hysteresis_intervals": hysteresis_intervals,
+                        "quantile_bins": quantile_bins}
+        self._derive()
+        self.rings = BucketRings(self.n_rows, windows, self.grid)
+        self.scalars = SeriesScalars(self.n_rows)
+        self.dups = DuplicateRing(self.n_rows, duplicate_depth)
+        self.level = np.zeros(self.n_rows, dtype=np.int8)
+        self.raw_level = np.zeros(self.n_rows, dtype=np.int8)
+        self.quiet = np.zeros(self.n_rows, dtype=np.int16)
+        self.clock_ns = 0
+        self.duplicates_total = 0
+
+    def _derive(self) -> None:
+        """Objects rebuilt from the catalog and options (not pickled)."""
+        cat, opt = self.catalog, self.options
+        self.seasonal = SeasonalModel(cat)
+        self.grid = QuantileGrid(cat, int(opt["quantile_bins"] or DEFAULT_BINS))
+        self.rules = LevelRules(cat, opt["hysteresis_margin"], opt["hysteresis_intervals"])  # type: ignore[arg-type]
+        self.half_life_ns = cat.cadence_array * float(opt["ewma_half_life_cadences"] or 0.0) * NS_PER_S
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k not in _DERIVED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._derive()
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        return self.rings.windows
+
+    def state_bytes(self) -> int:
+        """Bytes of per-series state held by this shard (the arrays; not the shared catalog)."""
+        return (self.rings.nbytes() + self.scalars.nbytes() + self.dups.ts.nbytes
+                + self.level.nbytes + self.raw_level.nbytes + self.quiet.nbytes)
+
+    # ---- update --------------------------------------------------------------------------------------------
+    def update(self, batch: ReadingBatch) -> UpdateResult:
+        """Fold a batch of valid readings of this shard in; exact duplicates are dropped and returned."""
+        if not len(batch):
+            return UpdateResult(0, [], np.empty(0, np.int64), batch)
+        series = self.catalog.series_id(batch.indicator, batch.street)
+        if (series % self.n_shards != self.shard).any():
+            msg = f"batch {batch.partition}:{batch.seq} holds series of other shards than {self.shard}; " \
+                  "split it with vitals.state.split_by_shard first"
+            raise StateError(msg)
+        rows = series // self.n_shards
+        order = _sort_by_row_then_time(rows, batch.ts_ns)
+        r_sorted, t_sorted = rows[order], batch.ts_ns[order]
+        dup = within_batch_duplicates(r_sorted, t_sorted) | self.dups.seen(r_sorted, t_sorted)
+        keep = order[~dup]
+        touched = self._fold(rows[keep], batch.ts_ns[keep], batch.value[keep], batch.indicator[keep].astype(np.int64),
+                             keep)
+        dup_idx = np.sort(order[dup])
+        self.duplicates_total += len(dup_idx)
+        accepted = np.ones(len(batch), dtype=bool)
+        accepted[dup_idx] = False
+        return UpdateResult(len(keep), self._rejections(batch, dup_idx), touched * self.n_shards + self.shard,
+                            batch.take(accepted))
+
+    def _fold(
+        self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        indicator: npt.NDArray[np.int64], arrival: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.int64]:
+        """Apply de-duplicated readings sorted by (row, time); returns the touched rows (sorted)."""
+        if not len(rows):
+            return rows
+        groups = Groups.of(rows)
+        self.clock_ns = max(self.clock_ns, int(ts.max()))
+        self.rings.update(rows, ts, values.astype(np.float32), self.grid.bins(indicator, values), self.clock_ns)
+        updates = self.scalars.record_breaking(rows, ts, arrival, groups)
+        self._levels(rows[updates], ts[updates], values[updates], indicator[updates], groups.gid[updates])
+        self.scalars.update(rows, ts, values, self.half_life_ns[indicator], groups)
+        from_end = groups.end[groups.gid] - np.arange(len(rows))
+        self.dups.insert(rows, ts, from_end)
+        return groups.rows
+
+    def _levels(
+        self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        indicator: npt.NDArray[np.int64], gid: npt.NDArray[np.int64],
+    ) -> None:
+        """Raw level of the newest update per series, and the hysteresis level over all updates in order."""
+        if not len(rows):
+            return
+        x = badness(self.catalog, indicator, values, ts, self.seasonal)
+        raw, lowered = self.rules.raw_and_lowered(indicator, x)
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = gid[1:] != gid[:-1]
+        starts = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+        occurrence = np.arange(len(rows)) - starts
+        apply_updates(self.level, self.quiet, rows, occurrence=occurrence, raw=raw, lowered=lowered,
+                      intervals=self.rules.intervals)
+        self.raw_level[rows] = raw  # fancy assignment: the last (newest) update of each row wins
+
+    def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
+        """Duplicate rejections (rare: one object each, as the dead-letter contract asks)."""
+        out = []
+        for i in idx.tolist():
+            ind = self.catalog.indicators[int(batch.indicator[i])]
+            street = self.catalog.streets[int(batch.street[i])]
+            ts = np.datetime64(int(batch.ts_ns[i]), "ns").astype(str) + "Z"
+            record: dict[str, object] = {"ts": ts, "indicator": ind.id, "area": street.id,
+                                         "value": float(batch.value[i])}
+            if batch.sensor is not None and batch.sensor[i] is not None:
+                record["sensor"] = str(batch.sensor[i])
+            detail = f"{ind.id} in {street.id} already has an accepted reading at {ts}"
+            out.append(Rejection("duplicate", json.dumps(record, ensure_ascii=False), detail,
+                                 batch.partition, batch.seq))
+        return out
+
+    # ---- view ----------------------------------------------------------------------------------------------
+    def view(self, now_ns: int | None = None) -> VitalsView:
+        """Vitals of every series with at least one reading, as of ``max(now_ns, shard clock)`` (event time)."""
+        rows = np.flatnonzero(self.scalars.readings > 0)
+        as_of = self.clock_ns if now_ns is None else max(self.clock_ns, int(now_ns))
+        series = rows * self.n_shards + self.shard
+        ind, street = self.catalog.split_series_id(series)
+        sc = self.scalars
+        cadence = self.catalog.cadence_array[ind]
+        columns: dict[str, npt.NDArray[np.float64]] = {
+            "last": sc.last[rows].copy(),
+            "last_ts_s": sc.last_ts[rows] / NS_PER_S,
+            "ewma": sc.ewma(rows),
+            "level": self.level[rows].astype(np.float64),
+            "raw_level": self.raw_level[rows].astype(np.float64),
+            "seconds_since_last": (as_of - sc.last_ts[rows]) / NS_PER_S,
+            "stuck": stuck_flags(sc.last_ts[rows], sc.change_ts[rows], sc.first_ts[rows], cadence,
+                                 float(self.options["stuck_cadences"] or DEFAULT_STUCK_CADENCES)),
+            "readings": sc.readings[rows].astype(np.float64),
+        }
+        stats = self.rings.window_stats(rows, ind, as_of, self.grid)
+        columns["dropout_ratio"] = self._dropout(rows, ind, stats, as_of)
+        columns.update(stats)
+        return VitalsView(series.astype(np.int64), ind.astype(np.int16), street.astype(np.int32), columns,
+                          as_of / NS_PER_S)
+
+    def _dropout(
+        self, rows: npt.NDArray[np.int64], ind: npt.NDArray[np.int64],
+        stats: dict[str, npt.NDArray[np.float64]], as_of: int,
+    ) -> npt.NDArray[np.float64]:
+        wins = self.windows
+        choice = dropout_window_index([w.length_s for w in wins], self.catalog.cadence_array)[ind]
+        count = np.choose(choice, [stats[f"count_{w.name}"] for w in wins])
+        starts = [(bucket_numbers(np.array([as_of]), w.bucket_ns)[0] - w.buckets + 1) * w.bucket_ns for w in wins]
+        start = np.asarray(starts, dtype=np.int64)[choice] + ORIGIN_NS
+        return dropout_ratio(count, start, self.scalars.first_ts[rows], as_of, self.catalog.cadence_array[ind])
+
+
+def _sort_by_row_then_time(rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Stable order by (row, time): one argsort of a combined key when it fits in int64, else a lexsort."""
+    t0 = int(ts.min())
+    span = int(ts.max()) - t0 + 1
+    if int(rows.max()) < (2**62) // span:
+        return np.argsort(rows * span + (ts - t0), kind="stable")
+    return np.lexsort((ts, rows))

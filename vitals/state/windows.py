@@ -1,0 +1,198 @@
+"""Rolling windows in event time as rings of buckets, for all series of a shard at once.
+
+Window ``w`` of length ``L`` has ``K`` buckets of ``b = L / K``. A reading at event time ``t`` belongs to bucket
+number ``floor(t / b)`` and lands in ring slot ``floor(t / b) % K``; each slot remembers the bucket number it
+holds (its tag), so a slot is reused when a newer bucket arrives and an older reading never overwrites a newer
+bucket. As of a time ``T`` the window covers the buckets ``floor(T/b) - K + 1 .. floor(T/b)``.
+
+All windows share one set of flat arrays of ``n_rows * n_slots`` entries (``n_slots`` = total buckets), so one
+``ufunc.at`` call updates every window:
+tag int32 (bucket number since 2000-01-01), count int32, total/low/high float32 (sum, min, max) and a uint8
+histogram of ``n_bins`` per slot for the quantile sketch (:mod:`vitals.state.quantile`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.errors import StateError
+from vitals.state.quantile import QuantileGrid
+
+NS_PER_S = 1_000_000_000
+ORIGIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z: bucket tags count from here
+EMPTY_TAG = np.iinfo(np.int32).min
+SATURATED = 255
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rolling window: ``name`` (e.g. "5m"), length in seconds and the number of buckets."""
+
+    name: str
+    length_s: int
+    buckets: int
+
+    def __post_init__(self) -> None:
+        if not self.name or self.length_s < 1 or self.buckets < 1 or self.length_s % self.buckets:
+            msg = (f"window {self.name!r}: length_s ({self.length_s}) must be a positive multiple of buckets "
+                   f"({self.buckets}), e.g. Window('1h', 3600, 12)")
+            raise StateError(msg)
+
+    @property
+    def bucket_s(self) -> int:
+        return self.length_s // self.buckets
+
+    @property
+    def bucket_ns(self) -> int:
+        return self.bucket_s * NS_PER_S
+
+
+DEFAULT_WINDOWS: tuple[Window, ...] = (Window("5m", 300, 5), Window("1h", 3600, 12), Window("24h", 86400, 24))
+
+
+def bucket_numbers(ts_ns: npt.NDArray[np.int64], bucket_ns: int) -> npt.NDArray[np.int64]:
+    """Bucket number of each event time, counted from 2000-01-01 (floor division, so negative before).
+
+    Equal to ``((ts_ns - ORIGIN_NS) // NS_PER_S) // bucket_s`` because buckets are whole seconds."""
+    return (ts_ns - ORIGIN_NS) // bucket_ns
+
+
+class BucketRings:
+    """The ring buckets of every window for ``n_rows`` series (see the module docstring)."""
+
+    def __init__(self, n_rows: int, windows: tuple[Window, ...], grid: QuantileGrid) -> None:
+        names = [w.name for w in windows]
+        if not windows or len(set(names)) != len(names):
+            msg = f"windows need distinct names and at least one window, got {names}"
+            raise StateError(msg)
+        self.windows = windows
+        self.n_rows = n_rows
+        self.offsets = np.cumsum([0] + [w.buckets for w in windows])[:-1]
+        self.n_slots = int(sum(w.buckets for w in windows))
+        self.n_bins = grid.n_bins
+        size = n_rows * self.n_slots
+        self.tag = np.full(size, EMPTY_TAG, dtype=np.int32)
+        self.count = np.zeros(size, dtype=np.int32)
+        self.total = np.zeros(size, dtype=np.float32)
+        self.low = np.full(size, np.inf, dtype=np.float32)
+        self.high = np.full(size, -np.inf, dtype=np.float32)
+        self.hist = np.zeros(size * self.n_bins, dtype=np.uint8)
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.tag, self.count, self.total, self.low, self.high, self.hist))
+
+    def _targets(
+        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], clock_ns: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """Flat slot index, bucket tag and reading index of every (reading, window) inside its window as of
+        the clock."""
+        flats, tags, sources = [], [], []
+        seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
+        clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
+        base = rows * self.n_slots
+        every = np.arange(len(rows))
+        for w, off in zip(self.windows, self.offsets.tolist(), strict=True):
+            b = seconds // w.bucket_s
+            inside = b > clock_s // w.bucket_s - w.buckets
+            if inside.all():
+                flats.append(base + (b % w.buckets + off))
+                tags.append(b)
+                sources.append(every)
+                continue
+            keep = np.flatnonzero(inside)
+            b = b[keep]
+            flats.append(base[keep] + (b % w.buckets + off))
+            tags.append(b)
+            sources.append(keep)
+        tag = np.concatenate(tags)
+        if len(tag) and (tag.min() <= EMPTY_TAG or tag.max() > np.iinfo(np.int32).max):
+            msg = "event time outside the range the bucket rings can hold (2000-01-01 +- 68 years per 1 s bucket)"
+            raise StateError(msg)
+        return np.concatenate(flats), tag.astype(np.int32), np.concatenate(sources)
+
+    def update(
+        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
+        bins: npt.NDArray[np.int64], clock_ns: int,
+    ) -> None:
+        """Add readings (local rows, event times, values, quantile bins); ``clock_ns`` already includes them."""
+        flat, tag, src = self._targets(rows, ts_ns, clock_ns)
+        old = self.tag[flat]
+        np.maximum.at(self.tag, flat, tag)
+        new = self.tag[flat]
+        self._reset(flat[old != new])
+        write = np.flatnonzero(tag == new)
+        flat, src = flat[write], src[write]
+        np.add.at(self.count, flat, np.ones(len(flat), dtype=np.int32))
+        v = values[src]
+        np.add.at(self.total, flat, v)
+        np.minimum.at(self.low, flat, v)
+        np.maximum.at(self.high, flat, v)
+        self._add_hist(flat, flat * self.n_bins + bins[src])
+
+    def _reset(self, flat: npt.NDArray[np.int64]) -> None:
+        if not len(flat):
+            return
+        self.count[flat] = 0
+        self.total[flat] = 0.0
+        self.low[flat] = np.inf
+        self.high[flat] = -np.inf
+        self.hist.reshape(-1, self.n_bins)[flat] = 0
+
+    def _add_hist(self, flat: npt.NDArray[np.int64], hidx: npt.NDArray[np.int64]) -> None:
+        """Add one per reading to its bin, saturating at 255 (only buckets past 255 readings take the slow path)."""
+        risky = self.count[flat] > SATURATED
+        if risky.any():
+            cells, counts = np.unique(hidx[risky], return_counts=True)
+            self.hist[cells] = np.minimum(self.hist[cells].astype(np.int64) + counts, SATURATED).astype(np.uint8)
+            hidx = hidx[~risky]
+        np.add.at(self.hist, hidx, np.ones(len(hidx), dtype=np.uint8))
+
+    def window_stats(
+        self, rows: npt.NDArray[np.int64], indicator: npt.NDArray[np.integer], as_of_ns: int, grid: QuantileGrid,
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """``<stat>_<window>`` columns (mean, min, max, p95, rate, count) as of ``as_of_ns`` for ``rows``."""
+        out: dict[str, npt.NDArray[np.float64]] = {}
+        shape = (self.n_rows, self.n_slots)
+        for w, off in zip(self.windows, self.offsets, strict=True):
+            sl = slice(int(off), int(off) + w.buckets)
+            head = bucket_numbers(np.array([as_of_ns]), w.bucket_ns)[0]
+            tag = self.tag.reshape(shape)[rows, sl].astype(np.int64)
+            valid = (tag > head - w.buckets) & (tag <= head)
+            stats = _bucket_stats(
+                valid, self.count.reshape(shape)[rows, sl], self.total.reshape(shape)[rows, sl],
+                low=self.low.reshape(shape)[rows, sl], high=self.high.reshape(shape)[rows, sl],
+                mid_s=(tag - head + 0.5) * w.bucket_s,
+            )
+            hist = self.hist.reshape(self.n_rows, self.n_slots, self.n_bins)[rows, sl, :]
+            merged = (hist * valid[:, :, None]).sum(axis=1, dtype=np.int64)
+            with np.errstate(invalid="ignore"):
+                p95 = grid.quantile(indicator, merged, stats["min"], stats["max"])
+            ordered = {"mean": stats["mean"], "min": stats["min"], "max": stats["max"], "p95": p95,
+                       "rate": stats["rate"], "count": stats["count"]}
+            out.update({f"{name}_{w.name}": col for name, col in ordered.items()})
+        return out
+
+
+def _bucket_stats(
+    valid: npt.NDArray[np.bool_], count: npt.NDArray[np.int32], total: npt.NDArray[np.float32], *,
+    low: npt.NDArray[np.float32], high: npt.NDArray[np.float32], mid_s: npt.NDArray[np.float64],
+) -> dict[str, npt.NDArray[np.float64]]:
+    """count, mean, min, max and the least-squares rate over the valid buckets (mid_s: bucket mid-times)."""
+    n = np.where(valid, count, 0).astype(np.float64)
+    s = np.where(valid, total, 0.0).astype(np.float64)
+    n_all = n.sum(axis=1)
+    has = n_all > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(has, s.sum(axis=1) / n_all, np.nan)
+        lo = np.where(has, np.where(valid, low, np.inf).min(axis=1), np.nan)
+        hi = np.where(has, np.where(valid, high, -np.inf).max(axis=1), np.nan)
+        # slope of value on bucket mid-time, every reading weighted equally (= count-weighted bucket means)
+        c_mean = (n * mid_s).sum(axis=1) / n_all
+        dc = mid_s - c_mean[:, None]
+        sxx = (n * dc * dc).sum(axis=1)
+        sxy = (dc * s).sum(axis=1)
+        rate = np.where(((n > 0).sum(axis=1) >= 2) & (sxx > 0), sxy / sxx, np.nan)
+    return {"mean": mean, "min": lo.astype(np.float64), "max": hi.astype(np.float64), "rate": rate, "count": n_all}
