@@ -1,0 +1,79 @@
+"""A self-contained HTML backtest report: per file the series, expected band, scores, detections and label
+windows (matplotlib PNGs embedded as base64), plus the score table and event metrics."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vitals.backtest.nab import ProfileResult, probation_length
+from vitals.backtest.nab_run import NabFile
+
+
+def _figure_png(f: NabFile, threshold: float) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, height_ratios=(2, 1))
+    x = np.arange(len(f.values))
+    top.plot(x, f.values, lw=0.6, color="#1f4e79", label="value")
+    if f.state:
+        top.plot(x, f.state["expected"], lw=0.6, color="#2e8b57", label="expected")
+        top.fill_between(x, f.state["lower"], f.state["upper"], color="#2e8b57", alpha=0.15, lw=0, label="band")
+    for left, right in f.windows:
+        for ax in (top, bottom):
+            ax.axvspan(left, right, color="#ffb347", alpha=0.3, lw=0)
+    probation = probation_length(len(f.values))
+    for ax in (top, bottom):
+        ax.axvspan(0, probation, color="#999999", alpha=0.15, lw=0)
+    detected = np.flatnonzero(f.scores >= threshold)
+    detected = detected[detected >= probation]
+    top.scatter(detected, f.values[detected], color="#c00000", s=18, zorder=3, label="detection")
+    bottom.plot(x, f.scores, lw=0.6, color="#7030a0")
+    bottom.axhline(threshold, color="#c00000", lw=0.6, ls="--")
+    bottom.set_ylim(0, 1)
+    bottom.set_ylabel("score")
+    top.legend(loc="upper left", fontsize=7, ncol=5)
+    top.set_title(f.name, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def write_report(path: Path, files: list[NabFile], results: dict[str, ProfileResult], figures: dict[str, Any],
+                 profile: str = "standard") -> None:
+    """Write the report; the plots use the threshold of ``profile``."""
+    threshold = results[profile].threshold
+    rows = "".join(
+        f"<tr><td>{html.escape(r.profile)}</td><td>{r.normalized:.2f}</td><td>{r.threshold:.4f}</td>"
+        f"<td>{r.raw:.3f}</td></tr>" for r in results.values())
+    per_file = results[profile].per_file
+    sections = []
+    for f in files:
+        png = _figure_png(f, threshold)
+        sections.append(f"<h3>{html.escape(f.name)} (file score {per_file.get(f.name, 0.0):+.3f})</h3>"
+                        f'<img alt="{html.escape(f.name)}" src="data:image/png;base64,{png}">')
+    figure_items = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in figures.items())
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>city-vitals backtest</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px}} img{{max-width:100%}}</style></head><body>
+<h1>city-vitals backtest</h1>
+<h2>NAB score (one threshold for all files)</h2>
+<table id="scores"><tr><th>profile</th><th>score</th><th>threshold</th><th>raw</th></tr>{rows}</table>
+<h2>Figures</h2><ul id="figures">{figure_items}</ul>
+<p>Orange: label windows. Grey: probation (not scored). Red dots: detections at the {html.escape(profile)}
+threshold {threshold:.4f}. Green: expected value and band of the seasonal baseline.</p>
+{''.join(sections)}
+</body></html>
+"""
+    path.write_text(doc, encoding="utf-8")
