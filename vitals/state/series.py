@@ -66,7 +66,7 @@ class SeriesScalars:
         its row in this batch (a grouped suffix minimum of arrival positions).
         """
         n = len(rows)
-        key = groups.gid * (n + 1) + arrival
+        key = groups.gid * (int(arrival.max()) + 1) + arrival
         suffix_min = np.minimum.accumulate(key[::-1])[::-1]
         after = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         after[:-1] = suffix_min[1:]
