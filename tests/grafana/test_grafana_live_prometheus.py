@@ -1,0 +1,125 @@
+"""Every panel query returns data from a real Prometheus scraping an exposition that follows the metric contract.
+
+The exposition is written here from ``vitals.metric_names`` and the catalog (not by the exporter: this checks
+the dashboards' PromQL, joins and filters against the documented names and labels). District-scope families
+(expected band, forecast values, window statistics) carry no street label, as the exporter's default export
+policy has them; the indicator detail must find them anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import need_binary
+from grafana_testlib import SAMPLE_VALUES, default_bundle
+
+from vitals import metric_names as mn
+from vitals.catalog import Catalog, load_catalog
+from vitals.grafana import all_panel_queries, expand_variables
+from vitals.services import prometheus_config, prometheus_query, running, start_prometheus, wait_for
+
+SERIES = 'indicator="water_pressure",domain="water",district="yuzhong",street="yuzhong_s001"'
+PLACE = 'indicator="water_pressure",district="yuzhong",street="yuzhong_s001"'
+
+
+def _areas(catalog: Catalog) -> list[str]:
+    lines = ['vitals_health_index{scope="city"} 93', 'vitals_area_warning_level{scope="city"} 1']
+    for i, d in enumerate(catalog.districts):
+        level = 1 if d.id == "yuzhong" else i % 2
+        lines += [f'{mn.HEALTH_INDEX}{{scope="district",district="{d.id}"}} {90 - i % 7}',
+                  f'{mn.AREA_WARNING_LEVEL}{{scope="district",district="{d.id}"}} {level}']
+    for s in catalog.streets_of("yuzhong")[:3]:
+        lines += [f'{mn.HEALTH_INDEX}{{scope="street",district="yuzhong",street="{s.id}"}} 88',
+                  f'{mn.AREA_WARNING_LEVEL}{{scope="street",district="yuzhong",street="{s.id}"}} 1']
+    return lines
+
+
+def _series(catalog: Catalog) -> list[str]:
+    lines = []
+    for ind in catalog.indicators:
+        labels = f'indicator="{ind.id}",district="yuzhong",street="yuzhong_s001",scope="street"'
+        value = 0.19 if ind.id == "water_pressure" else ind.seasonality.base
+        lines += [f'{ind.metric}{{{labels},stat="last",window="now"}} {value}',
+                  f'{ind.metric}{{indicator="{ind.id}",district="yuzhong",scope="district",stat="mean",window="5m"}} '
+                  f"{ind.seasonality.base}",
+                  f'{mn.WARNING_LEVEL}{{{labels},domain="{ind.domain}"}} {1 if ind.id == "water_pressure" else 0}']
+    lines += [f"{mn.ANOMALY_SCORE}{{{PLACE}}} 0.8", f"{mn.SECONDS_SINCE_LAST_READING}{{{PLACE}}} 42",
+              f'{mn.SECONDS_TO_THRESHOLD}{{{PLACE},level="orange"}} 900',
+              f'{mn.FORECAST_LEVEL}{{{PLACE},horizon="30m"}} 3', f'{mn.SENSOR_STUCK}{{{PLACE}}} 1',
+              f'{mn.ANOMALY_EXPLANATION}{{{PLACE},detector="seasonal",feature="residual"}} 1',
+              f'{mn.DROPOUT_RATIO}{{indicator="water_pressure",district="yuzhong"}} 0.05']
+    district = 'indicator="water_pressure",district="yuzhong",scope="district"'
+    lines += [f'{mn.EXPECTED_VALUE}{{{district},bound="{b}"}} {v}' for b, v in (("lower", .2), ("mid", .3),
+                                                                             ("upper", .4))]
+    lines += [f'{mn.FORECAST_VALUE}{{{district},horizon="{h}"}} 0.15' for h in ("15m", "30m", "60m")]
+    return lines
+
+
+def _pipeline(tick: int) -> list[str]:
+    lines = [f"{mn.UP} 1", f'{mn.READINGS}{{worker="0"}} {1000 * tick}', f'{mn.LAG}{{worker="0"}} 1.5',
+             f'{mn.STATE_SERIES}{{worker="0"}} 28868', f'{mn.STATE_BYTES}{{worker="0"}} 1.2e7',
+             f'{mn.WATERMARK}{{partition="0"}} 1.7e9', f'{mn.LAST_EVENT}{{worker="0"}} 1.7e9',
+             f'{mn.READINGS_REJECTED}{{reason="malformed"}} {tick}', f"{mn.READINGS_LATE} {tick}",
+             f"{mn.READINGS_DUPLICATE} {tick}", f'{mn.MODEL_INFO}{{family="water",version="v3"}} 1']
+    for le, count in (("0.01", tick), ("0.1", 2 * tick), ("+Inf", 2 * tick)):
+        lines.append(f'{mn.BATCH_SECONDS}_bucket{{le="{le}"}} {count}')
+    lines += [f"{mn.BATCH_SECONDS}_sum {0.05 * tick}", f"{mn.BATCH_SECONDS}_count {2 * tick}"]
+    return lines
+
+
+def exposition(catalog: Catalog, tick: int) -> str:
+    return "\n".join([*_areas(catalog), *_series(catalog), *_pipeline(tick)]) + "\n"
+
+
+@pytest.fixture
+def metrics_url() -> Iterator[str]:
+    catalog = load_catalog()
+    ticks = iter(range(1, 10**9))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exposition(catalog, next(ticks)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.integration
+def test_every_panel_query_returns_data(metrics_url: str, tmp_path: Path) -> None:
+    need_binary("prometheus")
+    queries = [(uid, title, expand_variables(expr, SAMPLE_VALUES))
+               for uid, title, expr in all_panel_queries(default_bundle().dashboards)]
+    with running(start_prometheus(prometheus_config([metrics_url]), tmp_path / "prometheus")) as prom:
+        def empty() -> list[str]:
+            return [f"{uid}: {title}: {expr[:90]}" for uid, title, expr in queries
+                    if not prometheus_query(prom.url, expr)]
+
+        wait_for(lambda: prometheus_query(prom.url, f"rate({mn.READINGS}[1m]) > 0"), 40, what="two scrapes")
+        missing = empty()
+        assert missing == [], "panel queries without data:\n" + "\n".join(missing)
+        wall_map = next(expr for uid, title, expr in queries if "Districts by warning level" in title)
+        rows = prometheus_query(prom.url, wall_map)
+        catalog = load_catalog()
+        assert len(rows) == len(catalog.districts) == 38
+        places = {r["metric"]["district"]: (float(r["metric"]["lat"]), float(r["metric"]["lon"])) for r in rows}
+        assert places == {d.id: (d.lat, d.lon) for d in catalog.districts}
+        yuzhong = next(r for r in rows if r["metric"]["district"] == "yuzhong")
+        assert yuzhong["value"][1] == "1" and yuzhong["metric"]["name"] == "渝中区 Yuzhong"
