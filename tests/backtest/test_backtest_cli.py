@@ -1,0 +1,80 @@
+"""`vitals backtest --nab` on two small NAB files: files, row counts, score range, causality, report."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vitals.backtest.nab_run import load_nab, run_detector
+from vitals.cli import main
+
+FILES = ("realKnownCause/rogue_agent_key_hold.csv", "artificialWithAnomaly/art_daily_jumpsup.csv")
+
+
+@pytest.fixture(scope="module")
+def small_nab(nab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("nab")
+    windows = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps({k: windows[k] for k in FILES}))
+    for name in FILES:
+        (root / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(nab_dir / "data" / name, root / "data" / name)
+    return root
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images.append(dict(attrs).get("src") or "")
+
+
+def test_cli_writes_one_score_per_input_row(small_nab: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out, report = tmp_path / "results", tmp_path / "report.html"
+    assert main(["backtest", "--nab", str(small_nab), "--out", str(out), "--report", str(report)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(printed[-1])
+    assert figures["files"] == 2 and figures["windows"] == 3
+    assert -100.0 <= figures["nab_standard"] <= 100.0
+    for name in FILES:
+        source = pd.read_csv(small_nab / "data" / name)
+        result = pd.read_csv(out / name)
+        assert list(result.columns) == ["timestamp", "value", "anomaly_score"]
+        assert len(result) == len(source)
+        assert (result["timestamp"] == source["timestamp"]).all()
+        assert result["anomaly_score"].between(0.0, 1.0).all()
+        first_scored = min(int(0.15 * len(source)), 750)
+        assert (result["anomaly_score"].iloc[:60] == 0).all()  # warm-up
+        assert result["anomaly_score"].iloc[first_scored:].max() > 0  # warm-up ended within probation
+    parser = _Images()
+    text = report.read_text()
+    parser.feed(text)
+    assert len(parser.images) == 2 and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert re.search(rf"{figures['nab_standard']:.2f}", text)
+
+
+def test_scores_are_causal(small_nab: Path, tmp_path: Path) -> None:
+    full = load_nab(small_nab)
+    run_detector(full)
+    cut = 900
+    for name in FILES:
+        path = tmp_path / "data" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.read_csv(small_nab / "data" / name).iloc[:cut].to_csv(path, index=False)
+    prefix = load_nab(tmp_path)
+    run_detector(prefix)
+    for a, b in zip(full, prefix, strict=True):
+        assert a.name == b.name
+        np.testing.assert_array_equal(a.scores[:cut], b.scores)
