@@ -6,8 +6,10 @@ from vitals.detectors.combined import DefaultDetector
 from vitals.detectors.explain import Explanation
 from vitals.detectors.quality import DataQualityDetector
 from vitals.detectors.seasonal import SeasonalBaseline
+from vitals.detectors.window_model import WindowFeatureModel, WindowScores
 
 __all__ = [
     "DataQualityDetector", "DefaultDetector", "Detector", "Explanation", "OnlineTailCalibrator",
-    "QuantileCalibrator", "SeasonalBaseline", "classify", "occurrence_rounds", "squash",
+    "QuantileCalibrator", "SeasonalBaseline", "WindowFeatureModel", "WindowScores",
+    "classify", "occurrence_rounds", "squash",
 ]
