@@ -30,6 +30,7 @@ from vitals.stream.shard_step import (
     ShardProcessor,
     ShardPublish,
     ShardRejections,
+    ShardRunner,
     VitalsSnapshot,
 )
 
@@ -41,7 +42,8 @@ class FlowOptions:
     shards: int = 4
     allowed_lateness_s: float = 300.0
     max_future_s: float = 300.0
-    publish_interval_s: float = 0.25
+    publish_interval_s: float = 0.5
+    vitals_every_s: float = 300.0
     history_rows: int = 200_000
     keep_history: bool = True
 
@@ -56,33 +58,25 @@ class FlowSinks:
 
 
 class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory]):
-    """One series shard. Bytewax gives the builder only the resume state, so a new shard learns its number
-    from its first batch (every batch routed to a shard key holds only that shard's series)."""
+    """One series shard: delegates to :class:`vitals.stream.shard_step.ShardRunner`."""
 
-    def __init__(self, processor: ShardProcessor, memory: ShardMemory | None) -> None:
-        self.processor = processor
-        self.memory = memory
+    def __init__(self, runner: ShardRunner) -> None:
+        self.runner = runner
 
     def on_batch(self, values: list[Any]) -> tuple[list[ShardOutput], bool]:
-        if self.memory is None:
-            self.memory = self.processor.initial_memory(self.processor.shard_of_batch(values[0]))
-        return self.processor.on_batches(self.memory, values), StatefulBatchLogic.RETAIN
+        return self.runner.on_batches(values), StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[list[ShardOutput], bool]:
-        if self.memory is None:
-            return [], StatefulBatchLogic.RETAIN
-        return self.processor.on_tick(self.memory), StatefulBatchLogic.RETAIN
+        return self.runner.on_tick(), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[ShardOutput], bool]:
-        if self.memory is None:
-            return [], StatefulBatchLogic.RETAIN
-        return self.processor.on_eof(self.memory), StatefulBatchLogic.RETAIN
+        return self.runner.on_eof(), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(UTC) + timedelta(seconds=self.processor.publish_interval_s)
+        return datetime.now(UTC) + timedelta(seconds=self.runner.processor.publish_interval_s)
 
     def snapshot(self) -> ShardMemory | None:
-        return copy.deepcopy(self.memory)
+        return copy.deepcopy(self.runner.memory)
 
 
 def _partition_key(item: SourceBatch) -> str:
@@ -99,7 +93,7 @@ def build_flow(
     checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s)
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
-        keep_history=opts.keep_history and sinks.history is not None,
+        keep_history=opts.keep_history and sinks.history is not None, vitals_every_s=opts.vitals_every_s,
     )
 
     def check(state: PartitionState | None, item: SourceBatch) -> tuple[PartitionState, CheckedBatch]:
@@ -114,14 +108,13 @@ def build_flow(
     keyed = op.key_on("by_partition", items, _partition_key)
     checked = op.key_rm("checked", op.stateful_map("check", keyed, check))
     op.output("partition_stats", checked, sinks.stats)
-    rejected = op.filter_map("rejected", checked, lambda c: (c.key, c.rejections) if c.rejections else None)
+    rejected = op.filter_map("rejected", checked, lambda c: c.dead_letters() if c.rejections else None)
     by_shard = op.flat_map("split_shards", checked, split)
     processed = op.key_rm("processed", op.stateful_batch(
-        "series_state", by_shard, lambda resume: _ShardLogic(processor, resume)))
+        "series_state", by_shard, lambda resume: _ShardLogic(ShardRunner(processor, resume))))
     published = op.filter("published", processed, lambda o: isinstance(o, ShardPublish))
     op.output("exporter", published, sinks.stats)
-    dups = op.filter_map("duplicates", processed,
-                         lambda o: (o.key, o.rejections) if isinstance(o, ShardRejections) else None)
+    dups = op.filter("duplicates", processed, lambda o: isinstance(o, ShardRejections))
     op.output("dead_letters", op.merge("all_rejected", rejected, dups), sinks.dead_letters)
     if sinks.history is not None:
         history = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsSnapshot))

@@ -6,11 +6,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from vitals.batches import Rejection
 from vitals.catalog import Catalog
 from vitals.history import write_readings, write_vitals
 from vitals.readings import DeadLetterWriter
-from vitals.stream.shard_step import HistoryChunk, VitalsSnapshot
+from vitals.stream.shard_step import HistoryChunk, ShardRejections, VitalsSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,11 @@ class HistoryWriter:
 
 
 class DeadLetters:
-    """Receives ``(key, rejections)`` items; a key already written (a replay) is not written again."""
+    """Writes :class:`ShardRejections` items; one already written (a replay) is not written again."""
 
     def __init__(self, writer: DeadLetterWriter) -> None:
         self.writer = writer
 
-    def __call__(self, items: list[tuple[str, list[Rejection]]]) -> None:
-        for key, rejections in items:
-            self.writer.write(key, rejections)
+    def __call__(self, items: list[ShardRejections]) -> None:
+        for item in items:
+            self.writer.write_batch(item.partition, item.seq, item.rejections, stage=item.stage)

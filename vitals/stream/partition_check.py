@@ -12,6 +12,7 @@ from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
 from vitals.readings import PartitionWatermark, RejectionCounts, validate
 from vitals.sources.base import SourceBatch
+from vitals.stream.shard_step import ShardRejections
 
 
 @dataclass
@@ -30,13 +31,13 @@ class CheckedBatch:
 
     batch: ReadingBatch
     rejections: list[Rejection]
-    watermark_ns: int
-    state: PartitionState  # a reference for the exporter's pipeline stats (read-only there)
+    watermark_ns: int | None
+    inputs: int                  # absolute counts of the partition after this batch (for the exporter)
+    rejected: dict[str, int]
 
-    @property
-    def key(self) -> str:
-        """Dead-letter idempotence key: one entry per (partition, seq)."""
-        return f"{self.batch.partition}:{self.batch.seq}"
+    def dead_letters(self) -> ShardRejections:
+        """The rejections as one dead-letter item (written once per partition, seq and stage)."""
+        return ShardRejections(self.batch.partition, self.batch.seq, "check", self.rejections)
 
 
 class PartitionChecker:
@@ -53,9 +54,9 @@ class PartitionChecker:
     def check(self, state: PartitionState, item: SourceBatch) -> CheckedBatch:
         batch = item.batch
         valid, invalid = validate(self.catalog, batch, received_ns=batch.received_ns, max_future_s=self.max_future_s)
-        on_time, late = state.watermark.split_late(valid)
+        on_time, late = state.watermark.split_late(valid, self.catalog)
         rejections = [*item.rejections, *invalid, *late]
         state.counts.add(rejections)
         state.inputs += item.size
         state.accepted += len(on_time)
-        return CheckedBatch(on_time, rejections, state.watermark.watermark_ns, state)
+        return CheckedBatch(on_time, rejections, state.watermark.watermark_ns, state.inputs, state.counts.as_dict())

@@ -23,12 +23,16 @@ from vitals.state.view import VitalsView
 
 @dataclass(frozen=True, eq=False)
 class ShardPublish:
+    """A fresh view of one shard for the exporter, with its absolute counts."""
+
     shard: int
     view: VitalsView
     duplicates: int
     accepted: int
+    state_series: int
     state_bytes: int
     clock_ns: int
+    batch_seconds: list[float]  # wall seconds of each batch since the last publication
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +49,11 @@ class HistoryChunk:
 
 @dataclass(frozen=True, eq=False)
 class ShardRejections:
-    key: str
+    """Duplicates found in one source batch, for the dead letters (written once per partition, seq, stage)."""
+
+    partition: str
+    seq: int
+    stage: str
     rejections: list[Rejection]
 
 
@@ -70,23 +78,25 @@ class ShardMemory:
     duplicates: int = 0
     accepted: int = 0
     history: dict[str, list[ReadingBatch]] = field(default_factory=dict)  # per source partition
+    history_rows: dict[str, int] = field(default_factory=dict)
     next_chunk: dict[str, int] = field(default_factory=dict)
     clock_ns: int = 0
     snapshot_bucket: int = -1  # event-time bucket of the last vitals snapshot
 
 
 class ShardProcessor:
+    """How every shard processes batches (shared, stateless configuration)."""
+
     def __init__(
-        self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.25,
-        history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 60.0,
+        self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
+        history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
     ) -> None:
-        self.vitals_every_ns = int(vitals_every_s * 1e9)
         self.catalog = catalog
         self.n_shards = n_shards
         self.publish_interval_s = publish_interval_s
         self.history_rows = history_rows
         self.keep_history = keep_history
-        self._last_publish = 0.0  # wall clock; not part of the snapshot
+        self.vitals_every_ns = int(vitals_every_s * 1e9)
 
     def initial_memory(self, shard: int) -> ShardMemory:
         return ShardMemory(shard, ShardState(self.catalog, shard, self.n_shards))
@@ -96,50 +106,77 @@ class ShardProcessor:
         series = self.catalog.series_id(batch.indicator[:1], batch.street[:1])
         return int(series[0] % self.n_shards)
 
-    def on_batches(self, mem: ShardMemory, batches: list[ReadingBatch]) -> list[ShardOutput]:
+    def apply(self, mem: ShardMemory, batch: ReadingBatch) -> list[ShardOutput]:
+        """Fold one batch in; returns history chunks, vitals snapshots and duplicate rejections it causes."""
         out: list[ShardOutput] = []
-        for batch in batches:
-            result = mem.state.update(batch)
-            mem.accepted += result.accepted
-            if len(batch):
-                mem.clock_ns = max(mem.clock_ns, int(batch.ts_ns.max()))
-                bucket = mem.clock_ns // self.vitals_every_ns
-                if self.keep_history and bucket > mem.snapshot_bucket:
-                    if mem.snapshot_bucket >= 0:
-                        at = bucket * self.vitals_every_ns
-                        out.append(VitalsSnapshot(mem.shard, at, mem.state.view(mem.clock_ns)))
-                    mem.snapshot_bucket = bucket
-            if result.duplicates:
-                mem.duplicates += len(result.duplicates)
-                out.append(ShardRejections(f"{batch.partition}:{batch.seq}:dup{mem.shard}", result.duplicates))
-            if self.keep_history and len(result.accepted_batch):
-                buffer = mem.history.setdefault(batch.partition, [])
-                buffer.append(result.accepted_batch)
-                if sum(len(b) for b in buffer) >= self.history_rows:
-                    out.append(self._flush_history(mem, batch.partition))
-        if time.monotonic() - self._last_publish >= self.publish_interval_s:
-            out.append(self.publish(mem))
+        result = mem.state.update(batch)
+        mem.accepted += result.accepted
+        if len(batch):
+            mem.clock_ns = max(mem.clock_ns, int(batch.ts_ns.max()))
+            bucket = mem.clock_ns // self.vitals_every_ns
+            if self.keep_history and bucket > mem.snapshot_bucket:
+                if mem.snapshot_bucket >= 0:
+                    out.append(VitalsSnapshot(mem.shard, bucket * self.vitals_every_ns, mem.state.view(mem.clock_ns)))
+                mem.snapshot_bucket = bucket
+        if result.duplicates:
+            mem.duplicates += len(result.duplicates)
+            out.append(ShardRejections(batch.partition, batch.seq, f"dup{mem.shard}", result.duplicates))
+        if self.keep_history and len(result.accepted_batch):
+            mem.history.setdefault(batch.partition, []).append(result.accepted_batch)
+            rows = mem.history_rows.get(batch.partition, 0) + len(result.accepted_batch)
+            mem.history_rows[batch.partition] = rows
+            if rows >= self.history_rows:
+                out.append(self.flush_history(mem, batch.partition))
         return out
 
-    def on_tick(self, mem: ShardMemory) -> list[ShardOutput]:
-        if time.monotonic() - self._last_publish >= self.publish_interval_s:
-            return [self.publish(mem)]
-        return []
-
-    def on_eof(self, mem: ShardMemory) -> list[ShardOutput]:
-        out: list[ShardOutput] = []
-        out.extend(self._flush_history(mem, p) for p in sorted(mem.history) if mem.history[p])
-        out.append(self.publish(mem))
-        return out
-
-    def publish(self, mem: ShardMemory) -> ShardPublish:
-        self._last_publish = time.monotonic()
-        now_ns = mem.clock_ns or None
-        return ShardPublish(mem.shard, mem.state.view(now_ns), mem.duplicates, mem.accepted,
-                            mem.state.state_bytes(), mem.clock_ns)
-
-    def _flush_history(self, mem: ShardMemory, partition: str) -> HistoryChunk:
+    def flush_history(self, mem: ShardMemory, partition: str) -> HistoryChunk:
         number = mem.next_chunk.get(partition, 0)
         chunk = HistoryChunk(mem.shard, partition, number, ReadingBatch.concat(mem.history.pop(partition)))
+        mem.history_rows.pop(partition, None)
         mem.next_chunk[partition] = number + 1
         return chunk
+
+    def publish(self, mem: ShardMemory, batch_seconds: list[float]) -> ShardPublish:
+        view = mem.state.view(mem.clock_ns or None)
+        return ShardPublish(mem.shard, view, mem.duplicates, mem.accepted, len(view), mem.state.state_bytes(),
+                            mem.clock_ns, batch_seconds)
+
+
+class ShardRunner:
+    """One shard at run time: its memory (snapshotted) plus wall-clock bookkeeping (not snapshotted)."""
+
+    def __init__(self, processor: ShardProcessor, memory: ShardMemory | None) -> None:
+        self.processor = processor
+        self.memory = memory
+        self._last_publish = 0.0
+        self._batch_seconds: list[float] = []
+
+    def on_batches(self, batches: list[ReadingBatch]) -> list[ShardOutput]:
+        if self.memory is None:  # a new shard learns its number from its first batch
+            self.memory = self.processor.initial_memory(self.processor.shard_of_batch(batches[0]))
+        out: list[ShardOutput] = []
+        for batch in batches:
+            started = time.perf_counter()
+            out.extend(self.processor.apply(self.memory, batch))
+            self._batch_seconds.append(time.perf_counter() - started)
+        out.extend(self.on_tick())
+        return out
+
+    def on_tick(self) -> list[ShardOutput]:
+        if self.memory is None or time.monotonic() - self._last_publish < self.processor.publish_interval_s:
+            return []
+        return [self._publish()]
+
+    def on_eof(self) -> list[ShardOutput]:
+        if self.memory is None:
+            return []
+        mem = self.memory
+        out: list[ShardOutput] = [self.processor.flush_history(mem, p) for p in sorted(mem.history) if mem.history[p]]
+        out.append(self._publish())
+        return out
+
+    def _publish(self) -> ShardPublish:
+        assert self.memory is not None
+        self._last_publish = time.monotonic()
+        seconds, self._batch_seconds = self._batch_seconds, []
+        return self.processor.publish(self.memory, seconds)

@@ -1,0 +1,155 @@
+"""Assemble and run the pipeline from :class:`vitals.config.Settings`: pick the source, build the sinks
+(exporter hub + /metrics server, dead letters, history), and run the flow with Bytewax (one worker, several
+worker threads, or one process of a cluster), with recovery when asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from bytewax.dataflow import Dataflow
+
+from pipelines.connectors import FileReplaySource, MqttSource, SimulatorSource, kafka_input
+from pipelines.live import FlowOptions, FlowSinks, build_flow
+from pipelines.sinks import CallbackSink
+from vitals.catalog import Catalog, load_catalog
+from vitals.config import Settings
+from vitals.exporter import ExportHub, MetricsServer
+from vitals.readings import DeadLetterWriter, ReadingParser
+from vitals.simulator import CitySimulator, SimulatorConfig
+from vitals.sources.files import discover_files
+from vitals.stream.outputs import DeadLetters, HistoryWriter
+from vitals.stream.publisher import HubPublisher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    inputs: int
+    accepted: int
+    rejected: dict[str, int]
+    seconds: float
+    metrics_url: str | None
+
+    def describe(self) -> str:
+        rate = self.inputs / self.seconds if self.seconds > 0 else 0.0
+        bad = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items()) if v) or "none"
+        return (f"{self.inputs:,} readings in {self.seconds:.1f}s ({rate:,.0f}/s): {self.accepted:,} accepted; "
+                f"rejected: {bad}")
+
+
+def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
+    return lambda: ReadingParser(catalog)
+
+
+def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:
+    config = SimulatorConfig(seed=settings.seed, **overrides)
+    return CitySimulator(catalog, config)
+
+
+def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator | None = None) -> Any:
+    """The Bytewax source (or input builder) for ``settings.source``."""
+    make_parser = parser_factory(catalog, settings)
+    if settings.source == "simulator":
+        sim = simulator or simulator_for(catalog, settings)
+        return SimulatorSource(sim.batches, settings.partitions, settings.speed)
+    if settings.source == "file":
+        files = discover_files(settings.path or ".")
+        return FileReplaySource(files, make_parser, settings.partitions, speed=settings.speed,
+                                block_rows=settings.batch_size * 10)
+    if settings.source == "mqtt":
+        return MqttSource(host=settings.mqtt_host, port=settings.mqtt_port, topic=settings.mqtt_topic,
+                          client_id=settings.mqtt_client_id, make_parser=make_parser)
+
+    def kafka(flow: Dataflow) -> Any:
+        return kafka_input(flow, brokers=settings.kafka_brokers, topic=settings.kafka_topic,
+                           make_parser=make_parser, batch_size=settings.batch_size)
+
+    return kafka
+
+
+def flow_options(settings: Settings) -> FlowOptions:
+    return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
+                       max_future_s=settings.max_future_s)
+
+
+def process_metrics_port(settings: Settings) -> int:
+    return settings.metrics_port + (settings.process_id or 0) if settings.metrics_port else 0
+
+
+def write_scrape_config(settings: Settings, path: str | Path) -> Path:
+    """A Prometheus scrape config listing the /metrics of every process of the cluster."""
+    n = max(1, len(settings.addresses))
+    targets = [f"{settings.metrics_host}:{settings.metrics_port + i}" for i in range(n)]
+    doc = {"scrape_configs": [{"job_name": "city-vitals", "scrape_interval": "5s",
+                               "static_configs": [{"targets": targets}]}]}
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+def _recovery_config(settings: Settings) -> Any:
+    if not settings.recovery_dir:
+        return None
+    from bytewax.recovery import RecoveryConfig, init_db_dir
+
+    rdir = Path(settings.recovery_dir)
+    if not rdir.exists() or not any(rdir.glob("part-*.sqlite3")):
+        rdir.mkdir(parents=True, exist_ok=True)
+        init_db_dir(rdir, max(1, settings.partitions))
+    return RecoveryConfig(str(rdir))
+
+
+def run_flow(flow: Dataflow, settings: Settings) -> None:
+    """Run a flow in this process per the settings (blocks until the input ends)."""
+    from bytewax.run import cli_main
+
+    epoch = timedelta(seconds=settings.snapshot_interval_s if settings.recovery_dir else 1.0)
+    addresses = list(settings.addresses) or None
+    cli_main(flow, workers_per_process=settings.workers,
+             process_id=settings.process_id if addresses else None, addresses=addresses,
+             epoch_interval=epoch, recovery_config=_recovery_config(settings))
+
+
+def run_pipeline(
+    settings: Settings, *, catalog: Catalog | None = None, hub: ExportHub | None = None,
+    simulator: CitySimulator | None = None, progress: bool = False, keep_serving: bool = False,
+) -> RunSummary:
+    """Build everything from the settings and run until the input ends (or Ctrl-C)."""
+    catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
+    hub = hub or ExportHub(catalog)
+    server = None
+    port = process_metrics_port(settings)
+    if port:
+        server = MetricsServer(hub, host=settings.metrics_host, port=port)
+        server.start()
+        log.info("metrics on %s", server.url)
+    dead = DeadLetterWriter(settings.dead_letter_path)
+    history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
+    publisher = HubPublisher(hub, catalog)
+    sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
+    flow = build_flow(catalog, make_source(catalog, settings, simulator), sinks, flow_options(settings))
+    started = time.monotonic()
+    try:
+        run_flow(flow, settings)
+    finally:
+        publisher.finish()
+        dead.close()
+        if server is not None and not keep_serving:
+            server.stop()
+    inputs, accepted, rejected = publisher.totals()
+    return RunSummary(inputs=inputs, accepted=accepted, rejected=rejected,
+                      seconds=time.monotonic() - started, metrics_url=server.url if server else None)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

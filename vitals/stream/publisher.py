@@ -1,0 +1,92 @@
+"""Hands the flow's published state to the exporter: shard views, area health and pipeline counts."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from vitals.catalog import Catalog
+from vitals.exporter import ExportHub, PartitionCounts, ShardCounts
+from vitals.health import HealthRollup
+from vitals.state.view import VitalsView
+from vitals.stream.partition_check import CheckedBatch
+from vitals.stream.shard_step import ShardPublish
+
+NS_PER_S = 1e9
+
+
+class HubPublisher:
+    """Sink callback: CheckedBatch -> partition counts; ShardPublish -> view, shard counts, health roll-up.
+
+    The health roll-up (with its hysteresis) runs over the latest views of every shard in this process, at most
+    every ``health_interval_s``. Thread-safe: several workers of one process call it.
+    """
+
+    def __init__(self, hub: ExportHub, catalog: Catalog, *, health_interval_s: float = 0.5) -> None:
+        self.hub = hub
+        self.rollup = HealthRollup(catalog)
+        self.health_interval_s = health_interval_s
+        self._views: dict[int, VitalsView] = {}
+        self._lock = threading.Lock()
+        self._last_health = 0.0
+        self.inputs: dict[str, int] = {}
+        self.rejected: dict[str, dict[str, int]] = {}
+        self.accepted: dict[int, int] = {}
+        self.duplicates: dict[int, int] = {}
+
+    def __call__(self, items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, CheckedBatch):
+                self._partition(item)
+            elif isinstance(item, ShardPublish):
+                self._shard(item)
+        self._health()
+
+    def _partition(self, item: CheckedBatch) -> None:
+        wm = math.nan if item.watermark_ns is None else item.watermark_ns / NS_PER_S
+        partition = item.batch.partition
+        with self._lock:
+            self.inputs[partition] = item.inputs
+            self.rejected[partition] = item.rejected
+        self.hub.stats.update_partition(partition, PartitionCounts(item.inputs, item.rejected, wm))
+
+    def _shard(self, item: ShardPublish) -> None:
+        self.hub.publish(item.shard, item.view)
+        last = item.clock_ns / NS_PER_S if item.clock_ns else math.nan
+        dup = item.duplicates
+        self.hub.stats.update_shard(item.shard, ShardCounts(item.accepted, dup, item.state_series,
+                                                            item.state_bytes, last))
+        if item.batch_seconds:
+            self.hub.stats.observe_batch_seconds(np.asarray(item.batch_seconds))
+        with self._lock:
+            self._views[item.shard] = item.view
+            self.accepted[item.shard] = item.accepted
+            self.duplicates[item.shard] = item.duplicates
+
+    def _health(self, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if not self._views or (not force and now - self._last_health < self.health_interval_s):
+                return
+            self._last_health = now
+            views = [self._views[k] for k in sorted(self._views)]
+            health = self.rollup.update(VitalsView.concat(views))
+        self.hub.publish_health(health)
+
+    def finish(self) -> None:
+        """Roll the health up once more from the final views (at the end of the input)."""
+        self._health(force=True)
+
+    def totals(self) -> tuple[int, int, dict[str, int]]:
+        """(inputs, accepted, rejected by reason incl. duplicates) over every partition and shard seen."""
+        with self._lock:
+            rejected: dict[str, int] = {}
+            for counts in self.rejected.values():
+                for reason, n in counts.items():
+                    rejected[reason] = rejected.get(reason, 0) + n
+            rejected["duplicate"] = rejected.get("duplicate", 0) + sum(self.duplicates.values())
+            return sum(self.inputs.values()), sum(self.accepted.values()), rejected
