@@ -1,0 +1,59 @@
+"""What every generated rule test needs: the catalog, the options and the evaluation step."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce
+
+from vitals.alerting.options import AlertingOptions, Hold
+from vitals.alerting.rule_oracle import Oracle
+from vitals.alerting.rule_scenarios import Scenario
+from vitals.catalog import Catalog, District, Street
+from vitals.errors import ExportError
+
+
+@dataclass
+class Context:
+    catalog: Catalog
+    options: AlertingOptions
+    step: int
+
+    def steps(self, seconds: int) -> int:
+        return seconds // self.step
+
+    def stage(self, *holds: Hold) -> int:
+        """Steps of a phase long enough for every ``for`` to pass with room to check."""
+        return max(self.steps(h.for_s) for h in holds) + 4
+
+    def tail(self, *holds: Hold) -> int:
+        return max(self.steps(h.keep_s) for h in holds) + 3
+
+    def dip(self, *holds: Hold) -> int:
+        """Steps of a dip shorter than every ``keep_firing_for`` (0 when keep_firing_for is too short)."""
+        return 2 if min(self.steps(h.keep_s) for h in holds) >= 3 else 0
+
+    def oracle(self, scenario: Scenario) -> Oracle:
+        return Oracle(self.catalog, self.options, scenario)
+
+
+def test_step(options: AlertingOptions) -> int:
+    """Evaluation interval of the tests: the largest step that divides every timing (at most 1 minute)."""
+    seconds = [s for h in options.holds.values() for s in (h.for_s, h.keep_s) if s]
+    return reduce(math.gcd, seconds, 60)
+
+
+def district_streets(ctx: Context, count: int) -> list[tuple[District, list[Street], int]]:
+    """``count`` districts with enough streets, each with the number of streets a district-wide alert needs."""
+    s = ctx.options.sensitivity
+    picked = []
+    by_size = sorted(ctx.catalog.districts, key=lambda d: len(ctx.catalog.streets_of(d.id)))
+    for district in by_size:
+        streets = list(ctx.catalog.streets_of(district.id))
+        need = max(s.district_min_streets, math.ceil(s.district_share * len(streets)))
+        if need <= len(streets) and need >= 2:
+            picked.append((district, streets, need))
+        if len(picked) == count:
+            return picked
+    msg = f"the catalog has fewer than {count} districts with enough streets to test district-wide alerts"
+    raise ExportError(msg)
