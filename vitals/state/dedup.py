@@ -22,11 +22,16 @@ DEFAULT_DEPTH = 8
 
 
 class DuplicateRing:
-    """Per series, the ``depth`` largest accepted event times (unordered), stored as (depth, n_rows)."""
+    """Per series, the ``depth`` largest accepted event times, stored as (depth, n_rows) and kept circularly
+    ascending from ``head`` (the slot of the smallest), so an in-order time replaces the smallest in O(1)."""
 
     def __init__(self, n_rows: int, depth: int = DEFAULT_DEPTH) -> None:
         self.depth = depth
         self.ts = np.full((depth, n_rows), EMPTY_TS, dtype=np.int64)
+        self.head = np.zeros(n_rows, dtype=np.uint8)
+
+    def nbytes(self) -> int:
+        return int(self.ts.nbytes + self.head.nbytes)
 
     def seen(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """True where (row, time) is in the ring."""
@@ -38,19 +43,29 @@ class DuplicateRing:
     def insert(
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], from_end: npt.NDArray[np.int64]
     ) -> None:
-        """Insert accepted times; ``from_end`` is each reading's position from the end of its row's group in
-        (row, time) order, so round ``j`` inserts at most one time per row. Keeping the largest ``depth``
-        times does not depend on the insertion order."""
-        for j in range(self.depth):
+        """Insert accepted, not yet seen times; ``from_end`` is each reading's position from the end of its row's
+        group in (row, time) order. Only the newest ``depth`` per row can stay; they go in oldest first, one per
+        row per round, so the usual in-order case is the O(1) path."""
+        for j in range(min(self.depth, int(from_end.max(initial=-1)) + 1) - 1, -1, -1):
             sel = np.flatnonzero(from_end == j)
-            if not len(sel):
-                break
             r, t = rows[sel], ts_ns[sel]
-            current = self.ts[:, r]
-            slot = np.argmin(current, axis=0)
-            smallest = current[slot, np.arange(len(r))]
-            better = t > smallest
-            self.ts[slot[better], r[better]] = t[better]
+            head = self.head[r].astype(np.int64)
+            newest = self.ts[(head - 1) % self.depth, r]
+            fast = t > newest
+            self.ts[head[fast], r[fast]] = t[fast]
+            self.head[r[fast]] = ((head[fast] + 1) % self.depth).astype(np.uint8)
+            slow = ~fast & (t > self.ts[head, r])
+            if slow.any():
+                self._insert_sorted(r[slow], t[slow], head[slow])
+
+    def _insert_sorted(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64],
+                       head: npt.NDArray[np.int64]) -> None:
+        """An out-of-order time: replace the smallest, re-sort the row, head back to slot 0."""
+        block = self.ts[:, rows]
+        block[head, np.arange(len(rows))] = ts_ns
+        block.sort(axis=0)
+        self.ts[:, rows] = block
+        self.head[rows] = 0
 
 
 def within_batch_duplicates(rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

@@ -31,15 +31,15 @@ class LevelRules:
         gap = np.concatenate([gaps[:, :1], gaps], axis=1)  # blue uses the blue-yellow gap
         self.thresholds = th
         self.lowered = th - self.margin * gap
+        self._both = np.concatenate([th, self.lowered], axis=1)
 
     def raw_and_lowered(
         self, indicator: npt.NDArray[np.integer], badness: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
         """Level of each badness against the thresholds, and against the lowered thresholds (>= the first)."""
         with np.errstate(invalid="ignore"):
-            raw = (badness[:, None] >= self.thresholds[indicator]).sum(axis=1).astype(np.int8)
-            low = (badness[:, None] >= self.lowered[indicator]).sum(axis=1).astype(np.int8)
-        return raw, low
+            above = badness[:, None] >= self._both[indicator]
+        return above[:, :4].sum(axis=1, dtype=np.int8), above[:, 4:].sum(axis=1, dtype=np.int8)
 
 
 def hysteresis_step(

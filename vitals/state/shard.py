@@ -94,7 +94,7 @@ class ShardState:
 
     def state_bytes(self) -> int:
         """Bytes of per-series state held by this shard (the arrays; not the shared catalog)."""
-        return (self.rings.nbytes() + self.scalars.nbytes() + self.dups.ts.nbytes
+        return (self.rings.nbytes() + self.scalars.nbytes() + self.dups.nbytes()
                 + self.level.nbytes + self.raw_level.nbytes + self.quiet.nbytes)
 
     # ---- update --------------------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ class ShardState:
         if not len(batch):
             return UpdateResult(0, [], np.empty(0, np.int64), batch)
         series = self.catalog.series_id(batch.indicator, batch.street)
-        if (series % self.n_shards != self.shard).any():
+        if self.n_shards > 1 and (series % self.n_shards != self.shard).any():
             msg = f"batch {batch.partition}:{batch.seq} holds series of other shards than {self.shard}; " \
                   "split it with vitals.state.split_by_shard first"
             raise StateError(msg)
@@ -145,7 +145,7 @@ class ShardState:
         """Raw level of the newest update per series, and the hysteresis level over all updates in order."""
         if not len(rows):
             return
-        x = badness(self.catalog, indicator, values, ts, self.seasonal)
+        x = self._badness(indicator, values, ts)
         raw, lowered = self.rules.raw_and_lowered(indicator, x)
         first = np.ones(len(rows), dtype=bool)
         first[1:] = gid[1:] != gid[:-1]
@@ -154,6 +154,18 @@ class ShardState:
         apply_updates(self.level, self.quiet, rows, occurrence=occurrence, raw=raw, lowered=lowered,
                       intervals=self.rules.intervals)
         self.raw_level[rows] = raw  # fancy assignment: the last (newest) update of each row wins
+
+    def _badness(
+        self, indicator: npt.NDArray[np.int64], values: npt.NDArray[np.float64], ts: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        """:func:`vitals.levels.badness`, computing the seasonal model only for z-score indicators."""
+        z = self.catalog.zscore_array[indicator]
+        if not z.any():
+            return badness(self.catalog, indicator, values)
+        x = np.empty(len(values), dtype=np.float64)
+        x[z] = badness(self.catalog, indicator[z], values[z], ts[z], self.seasonal)
+        x[~z] = badness(self.catalog, indicator[~z], values[~z])
+        return x
 
     def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
         """Duplicate rejections (rare: one object each, as the dead-letter contract asks)."""

@@ -6,9 +6,10 @@ holds (its tag), so a slot is reused when a newer bucket arrives and an older re
 bucket. As of a time ``T`` the window covers the buckets ``floor(T/b) - K + 1 .. floor(T/b)``.
 
 All windows share one set of flat arrays of ``n_rows * n_slots`` entries (``n_slots`` = total buckets), so one
-``ufunc.at`` call updates every window:
-tag int32 (bucket number since 2000-01-01), count int32, total/low/high float32 (sum, min, max) and a uint8
-histogram of ``n_bins`` per slot for the quantile sketch (:mod:`vitals.state.quantile`).
+``ufunc.at`` call updates every window: ``tag`` int32 (bucket number since 2000-01-01); ``cells`` float32
+records (count, sum, min, max) packed side by side so one reading touches one cache line (count as float32 is
+exact up to 2**24 readings per bucket); and a uint8 histogram of ``n_bins`` per slot for the quantile sketch
+(:mod:`vitals.state.quantile`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ NS_PER_S = 1_000_000_000
 ORIGIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z: bucket tags count from here
 EMPTY_TAG = np.iinfo(np.int32).min
 SATURATED = 255
+COUNT, TOTAL, LOW, HIGH = 0, 1, 2, 3
+EMPTY_MIN_MAX = np.array([np.inf, -np.inf], dtype=np.float32).view(np.uint64)[0]  # (low, high) of an empty cell
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,12 @@ class BucketRings:
         self.n_bins = grid.n_bins
         size = n_rows * self.n_slots
         self.tag = np.full(size, EMPTY_TAG, dtype=np.int32)
-        self.count = np.zeros(size, dtype=np.int32)
-        self.total = np.zeros(size, dtype=np.float32)
-        self.low = np.full(size, np.inf, dtype=np.float32)
-        self.high = np.full(size, -np.inf, dtype=np.float32)
+        self.cells = np.zeros((size, 4), dtype=np.float32)
+        self.cells[:, LOW], self.cells[:, HIGH] = np.inf, -np.inf
         self.hist = np.zeros(size * self.n_bins, dtype=np.uint8)
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.tag, self.count, self.total, self.low, self.high, self.hist))
+        return int(self.tag.nbytes + self.cells.nbytes + self.hist.nbytes)
 
     def _targets(
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], clock_ns: int
@@ -92,26 +93,26 @@ class BucketRings:
         flats, tags, sources = [], [], []
         seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
+        oldest_s = (int(ts_ns.min()) - ORIGIN_NS) // NS_PER_S
+        if oldest_s // self.windows[0].bucket_s <= EMPTY_TAG or clock_s > np.iinfo(np.int32).max:
+            msg = "event time outside the range the bucket rings can hold (2000-01-01 +- 68 years per 1 s bucket)"
+            raise StateError(msg)
         base = rows * self.n_slots
         every = np.arange(len(rows))
         for w, off in zip(self.windows, self.offsets.tolist(), strict=True):
             b = seconds // w.bucket_s
-            inside = b > clock_s // w.bucket_s - w.buckets
-            if inside.all():
+            first_inside = clock_s // w.bucket_s - w.buckets + 1
+            if oldest_s // w.bucket_s >= first_inside:
                 flats.append(base + (b % w.buckets + off))
                 tags.append(b)
                 sources.append(every)
                 continue
-            keep = np.flatnonzero(inside)
+            keep = np.flatnonzero(b >= first_inside)
             b = b[keep]
             flats.append(base[keep] + (b % w.buckets + off))
             tags.append(b)
             sources.append(keep)
-        tag = np.concatenate(tags)
-        if len(tag) and (tag.min() <= EMPTY_TAG or tag.max() > np.iinfo(np.int32).max):
-            msg = "event time outside the range the bucket rings can hold (2000-01-01 +- 68 years per 1 s bucket)"
-            raise StateError(msg)
-        return np.concatenate(flats), tag.astype(np.int32), np.concatenate(sources)
+        return np.concatenate(flats), np.concatenate(tags).astype(np.int32), np.concatenate(sources)
 
     def update(
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
@@ -120,30 +121,39 @@ class BucketRings:
         """Add readings (local rows, event times, values, quantile bins); ``clock_ns`` already includes them."""
         flat, tag, src = self._targets(rows, ts_ns, clock_ns)
         old = self.tag[flat]
-        np.maximum.at(self.tag, flat, tag)
+        # readings inside their window never meet a newer tag, and they come sorted by (row, time), so the
+        # last write to a slot carries the largest bucket number: a plain assignment is the maximum
+        self.tag[flat] = tag
         new = self.tag[flat]
         self._reset(flat[old != new])
-        write = np.flatnonzero(tag == new)
-        flat, src = flat[write], src[write]
-        np.add.at(self.count, flat, np.ones(len(flat), dtype=np.int32))
+        stale = tag != new  # an older bucket of a slot that this batch moves on
+        if stale.any():
+            write = np.flatnonzero(~stale)
+            flat, src = flat[write], src[write]
         v = values[src]
-        np.add.at(self.total, flat, v)
-        np.minimum.at(self.low, flat, v)
-        np.maximum.at(self.high, flat, v)
+        cells = self.cells
+        np.add.at(cells[:, COUNT], flat, np.ones(len(flat), dtype=np.float32))
+        np.add.at(cells[:, TOTAL], flat, v)
+        np.minimum.at(cells[:, LOW], flat, v)
+        np.maximum.at(cells[:, HIGH], flat, v)
         self._add_hist(flat, flat * self.n_bins + bins[src])
 
     def _reset(self, flat: npt.NDArray[np.int64]) -> None:
         if not len(flat):
             return
-        self.count[flat] = 0
-        self.total[flat] = 0.0
-        self.low[flat] = np.inf
-        self.high[flat] = -np.inf
-        self.hist.reshape(-1, self.n_bins)[flat] = 0
+        words = self.cells.view(np.uint64)  # (count, sum) and (min, max) as two 8-byte words per cell
+        words[:, 0][flat] = 0
+        words[:, 1][flat] = EMPTY_MIN_MAX
+        if self.n_bins % 8:
+            self.hist.reshape(-1, self.n_bins)[flat] = 0
+            return
+        words = self.hist.view(np.uint64).reshape(-1, self.n_bins // 8)
+        for j in range(words.shape[1]):  # one 8-byte column at a time: 5x faster than whole-row fancy writes
+            words[:, j][flat] = 0
 
     def _add_hist(self, flat: npt.NDArray[np.int64], hidx: npt.NDArray[np.int64]) -> None:
         """Add one per reading to its bin, saturating at 255 (only buckets past 255 readings take the slow path)."""
-        risky = self.count[flat] > SATURATED
+        risky = self.cells[flat, COUNT] > SATURATED
         if risky.any():
             cells, counts = np.unique(hidx[risky], return_counts=True)
             self.hist[cells] = np.minimum(self.hist[cells].astype(np.int64) + counts, SATURATED).astype(np.uint8)
@@ -161,9 +171,9 @@ class BucketRings:
             head = bucket_numbers(np.array([as_of_ns]), w.bucket_ns)[0]
             tag = self.tag.reshape(shape)[rows, sl].astype(np.int64)
             valid = (tag > head - w.buckets) & (tag <= head)
+            cells = self.cells.reshape(self.n_rows, self.n_slots, 4)[rows, sl, :]
             stats = _bucket_stats(
-                valid, self.count.reshape(shape)[rows, sl], self.total.reshape(shape)[rows, sl],
-                low=self.low.reshape(shape)[rows, sl], high=self.high.reshape(shape)[rows, sl],
+                valid, cells[:, :, COUNT], cells[:, :, TOTAL], low=cells[:, :, LOW], high=cells[:, :, HIGH],
                 mid_s=(tag - head + 0.5) * w.bucket_s,
             )
             hist = self.hist.reshape(self.n_rows, self.n_slots, self.n_bins)[rows, sl, :]
@@ -177,7 +187,7 @@ class BucketRings:
 
 
 def _bucket_stats(
-    valid: npt.NDArray[np.bool_], count: npt.NDArray[np.int32], total: npt.NDArray[np.float32], *,
+    valid: npt.NDArray[np.bool_], count: npt.NDArray[np.float32], total: npt.NDArray[np.float32], *,
     low: npt.NDArray[np.float32], high: npt.NDArray[np.float32], mid_s: npt.NDArray[np.float64],
 ) -> dict[str, npt.NDArray[np.float64]]:
     """count, mean, min, max and the least-squares rate over the valid buckets (mid_s: bucket mid-times)."""
