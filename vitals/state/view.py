@@ -20,6 +20,8 @@ BASE_COLUMNS: tuple[str, ...] = (
     "last", "last_ts_s", "ewma", "level", "raw_level", "seconds_since_last", "stuck", "dropout_ratio",
 )
 WINDOW_STATS: tuple[str, ...] = ("mean", "min", "max", "p95", "rate", "count")
+# Added by the series state (vitals.state.ShardState.view): readings = accepted readings of the series so far.
+EXTRA_COLUMNS: tuple[str, ...] = ("readings",)
 
 
 @dataclass(frozen=True, eq=False)
