@@ -30,7 +30,8 @@ from vitals.simulator.truth import GroundTruth, IncidentRecord
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 DECIMALS = 4  # sensor resolution: values are rounded to 1e-4 of their unit
-BLOCK_S = 300  # readings are generated this much event time at a time (then cut into steps)
+BLOCK_ROWS = 40_000  # readings are generated about this many at a time (then cut into steps) ...
+BLOCK_MAX_S = 6 * 3600  # ... and at most this much event time at a time
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,19 +171,31 @@ class CitySimulator:
         max_delay = max(1, int(cfg.faults.late_max_s // cfg.step_s))
         before = self._generate(grid, max(0, start_step - max_delay), max(0, start_step))
         waiting = before.take(before.arrival >= start_step)
-        block = max(1, BLOCK_S // cfg.step_s)
+        block = self._block_steps(n_partitions)
         for k0 in range(max(0, start_step), self.n_steps, block):
             k1 = min(k0 + block, self.n_steps)
             rows = self._generate(grid, k0, k1)
-            bounds = np.searchsorted(rows.ts_ns, cfg.start_ns + np.arange(k0, k1 + 1) * cfg.step_ns)
+            step = (rows.ts_ns - cfg.start_ns) // cfg.step_ns
+            late = rows.arrival != step
+            on_time = rows.take(~late)
+            waiting = _Rows.concat([waiting, rows.take(late)])
+            waiting = waiting.take(np.argsort(waiting.arrival, kind="stable"))
+            edges = cfg.start_ns + np.arange(k0, k1 + 1) * cfg.step_ns
+            bounds = np.searchsorted(on_time.ts_ns, edges)
+            arrive = np.searchsorted(waiting.arrival, np.arange(k0, k1 + 1))
             for k in range(k0, k1):
-                step_rows = rows.take(slice(bounds[k - k0], bounds[k - k0 + 1]))
-                on_time = step_rows.arrival == k
-                waiting = _Rows.concat([waiting, step_rows.take(~on_time)])
-                arriving = waiting.arrival == k
-                out = _Rows.concat([step_rows.take(on_time), waiting.take(arriving)])
-                waiting = waiting.take(~arriving)
+                out = on_time.take(slice(bounds[k - k0], bounds[k - k0 + 1]))
+                if arrive[k - k0 + 1] > arrive[k - k0]:
+                    out = _Rows.concat([out, waiting.take(slice(arrive[k - k0], arrive[k - k0 + 1]))])
                 yield self._batch(out, partition, k), out.fault
+            waiting = waiting.take(slice(arrive[-1], None))
+
+    def _block_steps(self, n_partitions: int) -> int:
+        """Steps generated at once: about BLOCK_ROWS readings, at most BLOCK_MAX_S of event time."""
+        sel = self.selection
+        per_step = float(np.sum(1.0 / sel.cadence_ns)) * self.config.step_ns / n_partitions
+        steps = BLOCK_ROWS / max(per_step, 1e-9)
+        return int(max(1, min(steps, BLOCK_MAX_S // self.config.step_s)))
 
     def _batch(self, rows: _Rows, partition: int, k: int) -> ReadingBatch:
         sel = self.selection

@@ -68,7 +68,7 @@ def draw_episodes(cfg: SimulatorConfig, n_series: int) -> Episodes:
         local = np.repeat(np.arange(n_series, dtype=np.int64), counts)
         start = cfg.start_ns + (rng.random(local.size) * (cfg.end_ns - cfg.start_ns)).astype(np.int64) // NS * NS
         length = (rng.uniform(lo_h, hi_h, local.size) * 3600).astype(np.int64) * NS
-        parts.append((local, np.full(local.size, kind, dtype=np.int8), start, start + length))
+        parts.append((local, np.full(local.size, kind, dtype=np.int8), start, np.minimum(start + length, cfg.end_ns)))
     local, kinds, start, end = (np.concatenate(cols) for cols in zip(*parts, strict=True))
     order = np.lexsort((start, local))
     local, kinds, start, end = local[order], kinds[order], start[order], end[order]
