@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -68,6 +69,15 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], hub: ExportHub) -> None:
         self.hub = hub
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scraper that gave up (timeout) closes the connection mid-answer: log it, no traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            log.warning("metrics client %s went away before the answer was sent (%s); scrape timeout too short?",
+                        client_address, exc)
+        else:
+            log.exception("metrics request from %s failed", client_address)
 
 
 class MetricsServer:
