@@ -53,7 +53,7 @@ def _scan(path: Path) -> tuple[set[Key], int]:
             intact = offset
     complete = {key for key, (_, seen, expected) in groups.items() if seen >= expected}
     cut = [first for key, (first, _, _) in groups.items() if key not in complete]
-    intact = min(*cut, intact)
+    intact = min([*cut, intact])
     return {key for key in complete if groups[key][0] < intact}, intact
 
 
