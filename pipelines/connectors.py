@@ -15,7 +15,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition
 
 from vitals.batches import ReadingBatch
-from vitals.sources.base import EventTimePacer, SourceBatch
+from vitals.sources.base import STOP, EventTimePacer, SourceBatch
 from vitals.sources.files import BlockParser, FilePosition, FileReplay, files_for_partition
 from vitals.sources.kafka import decode_messages, kafka_source_config
 from vitals.sources.mqtt import IdleStop, JsonLinesParser, MqttReceiver
@@ -37,6 +37,8 @@ class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
         return int(ts.min()) if len(ts) else None
 
     def next_batch(self) -> list[SourceBatch]:
+        if STOP.is_set():
+            raise StopIteration
         if self._pending is None and not self._eof:
             self._pending = self._produce()
             self._eof = self._pending is None
@@ -148,6 +150,8 @@ class _MqttPartition(StatelessSourcePartition[SourceBatch]):
         self._poll = timedelta(seconds=poll_s)
 
     def next_batch(self) -> list[SourceBatch]:
+        if STOP.is_set():
+            raise StopIteration
         item = self._receiver.drain()
         if item is not None:
             self._stop.seen()

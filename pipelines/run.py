@@ -6,6 +6,8 @@ worker threads, or one process of a cluster), with recovery when asked.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from vitals.config import Settings
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.readings import DeadLetterWriter, ReadingParser
 from vitals.simulator import CitySimulator, SimulatorConfig
+from vitals.sources.base import STOP
 from vitals.sources.files import discover_files
 from vitals.stream.outputs import DeadLetters, HistoryWriter
 from vitals.stream.publisher import HubPublisher
@@ -109,8 +112,24 @@ def _recovery_config(settings: Settings) -> Any:
     return RecoveryConfig(str(rdir))
 
 
+def _stop_on_ctrl_c() -> Callable[[], None]:
+    """First Ctrl-C: ask the sources to end (clean EOF); a second one interrupts at once. Returns a restorer."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if STOP.is_set():
+            raise KeyboardInterrupt
+        log.warning("stopping: ending the input, publishing the final state (Ctrl-C again to abort)")
+        STOP.set()
+
+    signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
 def run_flow(flow: Dataflow, settings: Settings) -> None:
-    """Run a flow in this process per the settings (blocks until the input ends)."""
+    """Run a flow in this process per the settings (blocks until the input ends or Ctrl-C)."""
     from bytewax.run import cli_main
 
     epoch = timedelta(seconds=settings.snapshot_interval_s if settings.recovery_dir else 1.0)
@@ -123,6 +142,7 @@ def run_flow(flow: Dataflow, settings: Settings) -> None:
 def run_pipeline(
     settings: Settings, *, catalog: Catalog | None = None, hub: ExportHub | None = None,
     simulator: CitySimulator | None = None, progress: bool = False, keep_serving: bool = False,
+    on_publisher: Callable[[HubPublisher], None] | None = None,
 ) -> RunSummary:
     """Build everything from the settings and run until the input ends (or Ctrl-C)."""
     catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
@@ -136,12 +156,17 @@ def run_pipeline(
     dead = DeadLetterWriter(settings.dead_letter_path)
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     publisher = HubPublisher(hub, catalog)
+    if on_publisher is not None:
+        on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
     flow = build_flow(catalog, make_source(catalog, settings, simulator), sinks, flow_options(settings))
     started = time.monotonic()
+    STOP.clear()
+    restore = _stop_on_ctrl_c()
     try:
         run_flow(flow, settings)
     finally:
+        restore()
         publisher.finish()
         dead.close()
         if server is not None and not keep_serving:

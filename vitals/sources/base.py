@@ -40,6 +40,28 @@ def utc_from_ns(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / NS_PER_S, tz=UTC)
 
 
+class StopFlag:
+    """Asks every source of this process to end its input at the next batch (a clean EOF: the flow publishes
+    its final state and flushes its history). Set by Ctrl-C in ``vitals run/replay/demo``."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+STOP = StopFlag()
+
+
 class EventTimePacer:
     """Paces batches by event time: ``speed`` event seconds per wall second (0 = as fast as possible).
 

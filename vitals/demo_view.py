@@ -1,0 +1,123 @@
+"""The compact live terminal view of ``vitals demo``: city health, counts by warning level, the worst
+districts, readings per second, and the latest alert notifications."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import numpy as np
+
+from vitals.catalog import LEVEL_NAMES, Catalog
+from vitals.exporter import ExportHub
+from vitals.health import HealthView
+
+_COLOURS = {0: "\033[32m", 1: "\033[34m", 2: "\033[33m", 3: "\033[38;5;208m", 4: "\033[31m"}
+_RESET = "\033[0m"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One alert notification as the demo shows it."""
+
+    received: datetime
+    status: str
+    name: str
+    severity: str
+    where: str
+
+
+class NotificationLog:
+    """Thread-safe ring of the latest notifications (filled by the demo's webhook receiver)."""
+
+    def __init__(self, size: int = 6) -> None:
+        self._items: deque[Notification] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def add_webhook(self, payload: dict[str, Any]) -> None:
+        """Record an Alertmanager webhook payload (one line per alert in it)."""
+        now = datetime.now(UTC)
+        with self._lock:
+            for alert in payload.get("alerts", []):
+                labels = alert.get("labels", {})
+                where = "/".join(v for v in (labels.get("district"), labels.get("street")) if v) or "city"
+                self._items.append(Notification(now, str(alert.get("status", "?")),
+                                                str(labels.get("alertname", "?")),
+                                                str(labels.get("severity", "")), where))
+                self.total += 1
+
+    def latest(self) -> list[Notification]:
+        with self._lock:
+            return list(self._items)
+
+
+def _level_text(level: int, colour: bool) -> str:
+    name = LEVEL_NAMES[int(level)]
+    return f"{_COLOURS[int(level)]}{name}{_RESET}" if colour else name
+
+
+def render_view(
+    catalog: Catalog, health: HealthView | None, hub: ExportHub, notifications: NotificationLog | None,
+    *, metrics_url: str, extra: list[str] | None = None, colour: bool = True, top: int = 8,
+) -> str:
+    """The whole screen as text."""
+    snap = hub.stats.snapshot()
+    lines = [f"city-vitals demo: {catalog.city.name_zh} {catalog.city.name_en}   metrics: {metrics_url}"]
+    lines.extend(extra or [])
+    rate = snap.readings_per_s
+    inputs = sum(p.readings_in for p in snap.partitions.values())
+    rejected = sum(snap.rejected().values())
+    clock = max((s.last_event_s for s in snap.shards.values() if s.last_event_s == s.last_event_s), default=None)
+    when = datetime.fromtimestamp(clock, UTC).strftime("%Y-%m-%d %H:%M UTC") if clock else "-"
+    lines.append(f"event time {when}   readings/s {rate:,.0f}   readings {inputs:,}   rejected {rejected:,}")
+    if health is None:
+        lines.append("waiting for the first vitals ...")
+        return "\n".join(lines)
+    counts = np.bincount(health.street_level.astype(np.int64), minlength=5)
+    level_counts = "  ".join(f"{_level_text(i, colour)} {counts[i]}" for i in range(5))
+    lines.append(f"city health {health.city_health:5.1f}  level {_level_text(health.city_level, colour)}   "
+                 f"streets by level: {level_counts}")
+    reporting = int((health.district_series > 0).sum())
+    lines.append(f"districts reporting: {reporting}/{len(catalog.districts)}")
+    order = np.lexsort((np.nan_to_num(health.district_health, nan=101.0), -health.district_level.astype(int)))
+    lines.append(f"{'worst districts':<28} {'health':>6}  level")
+    for d in order[:top]:
+        district = catalog.districts[int(d)]
+        lines.append(f"  {district.name_zh + ' ' + district.id:<26} {health.district_health[d]:6.1f}  "
+                     f"{_level_text(health.district_level[d], colour)}")
+    if notifications is not None:
+        lines.append(f"notifications ({notifications.total} in all):")
+        for n in notifications.latest()[::-1]:
+            lines.append(f"  {n.received:%H:%M:%S} {n.status:<8} {n.severity:<7} {n.name} {n.where}")
+    return "\n".join(lines)
+
+
+class LiveView:
+    """Redraws :func:`render_view` every ``interval_s`` on ``out`` in a daemon thread."""
+
+    def __init__(self, render: Any, out: TextIO, interval_s: float = 1.0, clear: bool = True) -> None:
+        self.render = render
+        self.out = out
+        self.interval_s = interval_s
+        self.clear = clear
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="vitals-live-view", daemon=True)
+
+    def start(self) -> LiveView:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            text = self.render()
+            prefix = "\033[H\033[2J" if self.clear else "\n"
+            self.out.write(prefix + text + "\n")
+            self.out.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
