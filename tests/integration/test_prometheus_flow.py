@@ -1,0 +1,80 @@
+"""A real Prometheus (Debian's package) scrapes the running pipeline: `vitals_` series for at least three
+indicators in at least three districts, with warning levels matching the catalog thresholds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import need_binary
+
+from vitals.catalog import load_catalog
+from vitals.levels import warning_levels
+from vitals.services import free_port, prometheus_config, prometheus_query, start_prometheus, wait_for
+
+pytestmark = pytest.mark.integration
+
+STREETS = 76
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path):
+    port = free_port()
+    cmd = [sys.executable, "-m", "vitals", "run", "--streets", str(STREETS), "--speed", "300",
+           "--metrics-port", str(port), "--dead-letters", str(tmp_path / "dead.jsonl")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        yield port, proc
+    finally:
+        proc.send_signal(signal.SIGINT)  # a clean stop: the sources end their input
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_prometheus_scrapes_levels_that_match_the_catalog(tmp_path: Path, pipeline):
+    need_binary("prometheus")
+    port, proc = pipeline
+    catalog = load_catalog(streets_total=STREETS)
+    config = prometheus_config([f"127.0.0.1:{port}"], scrape_interval="1s")
+    with start_prometheus(config, tmp_path / "prom") as prom:
+        def enough() -> list:
+            if proc.poll() is not None:
+                pytest.fail(f"pipeline exited early:\n{proc.stdout.read().decode() if proc.stdout else ''}")
+            levels = prometheus_query(prom.url, "vitals_warning_level")
+            indicators = {r["metric"]["indicator"] for r in levels}
+            districts = {r["metric"]["district"] for r in levels}
+            return levels if len(indicators) >= 3 and len(districts) >= 3 else []
+
+        levels = wait_for(enough, deadline_s=60, what="vitals_warning_level in Prometheus")
+        assert {r["metric"]["__name__"] for r in levels} == {"vitals_warning_level"}
+        # compare with the level the catalog gives the last value of the same series
+        by_series = {(r["metric"]["indicator"], r["metric"]["street"]): int(float(r["value"][1])) for r in levels}
+        checked = 0
+        for ind in catalog.indicators:
+            if ind.basis != "value":
+                continue
+            lasts = prometheus_query(prom.url, f'{ind.metric}{{stat="last"}}')
+            keys = [(ind.id, r["metric"]["street"]) for r in lasts if (ind.id, r["metric"]["street"]) in by_series]
+            if not keys:
+                continue
+            values = np.array([float(r["value"][1]) for r in lasts
+                               if (ind.id, r["metric"]["street"]) in by_series])
+            expected = warning_levels(catalog, np.full(len(values), catalog.indicator_index[ind.id]), values)
+            got = np.array([by_series[k] for k in keys])
+            # the exported level holds (hysteresis) but never lies below the level of the last value;
+            # scrapes of the two families may straddle one update, so allow a handful of series to differ
+            assert (got >= expected).mean() > 0.98, (ind.id, got, expected)
+            assert (got == expected).mean() > 0.9, (ind.id, got, expected)
+            checked += len(keys)
+        assert checked > 300
+        health = prometheus_query(prom.url, 'vitals_health_index{scope="district"}')
+        assert len({r["metric"]["district"] for r in health}) == 38
