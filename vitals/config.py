@@ -111,6 +111,7 @@ def validate(s: Settings) -> Settings:
 def load_settings(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    /,
     **overrides: Any,
 ) -> Settings:
     """Defaults < YAML file < ``VITALS_<FIELD>`` environment < explicit overrides (None means unset)."""
