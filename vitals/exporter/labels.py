@@ -42,21 +42,24 @@ class LabelSpace:
     def n_areas(self) -> int:
         return 1 + self.n_districts + self.n_streets
 
-    def series_prefixes(self, name: str, keys: npt.NDArray[np.int64], *, with_domain: bool = False,
+    def series_prefixes(self, name: str | Sequence[str], keys: npt.NDArray[np.int64], *, with_domain: bool = False,
                         extra: Labels = ()) -> list[str]:
+        """``name{labels} `` per series key; ``name`` may be a sequence indexed by indicator code."""
         ind, street = np.divmod(keys, self.n_streets)
         district = self.street_district[street]
+        names = [name] * self.catalog.n_indicators if isinstance(name, str) else name
         return [
-            _prefix(name, (("indicator", self.indicator_ids[i]), ("district", self.district_ids[d]),
+            _prefix(names[i], (("indicator", self.indicator_ids[i]), ("district", self.district_ids[d]),
                            ("street", self.street_ids[s]), *self._domain(i, with_domain), *extra))
             for i, s, d in zip(ind.tolist(), street.tolist(), district.tolist(), strict=True)
         ]
 
-    def group_prefixes(self, name: str, keys: npt.NDArray[np.int64], *, with_domain: bool = False,
+    def group_prefixes(self, name: str | Sequence[str], keys: npt.NDArray[np.int64], *, with_domain: bool = False,
                        extra: Labels = ()) -> list[str]:
         ind, district = np.divmod(keys, self.n_districts)
+        names = [name] * self.catalog.n_indicators if isinstance(name, str) else name
         return [
-            _prefix(name, (("indicator", self.indicator_ids[i]), ("district", self.district_ids[d]),
+            _prefix(names[i], (("indicator", self.indicator_ids[i]), ("district", self.district_ids[d]),
                            *self._domain(i, with_domain), *extra))
             for i, d in zip(ind.tolist(), district.tolist(), strict=True)
         ]

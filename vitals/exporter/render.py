@@ -49,6 +49,7 @@ class VitalsRenderer:
         self.labels = LabelSpace(catalog)
         self._tables: dict[tuple[str, str, str], LineTable] = {}
         allowed = self.policy.street_indicators
+        self._metric_names = [i.metric for i in catalog.indicators]
         self._street_ok = np.array([allowed is None or i.id in allowed for i in catalog.indicators], dtype=bool)
         self._static, self._static_samples = self._render_static() if self.policy.static_info else (b"", 0)
 
@@ -69,27 +70,40 @@ class VitalsRenderer:
     # ---- families ------------------------------------------------------------------------------------------
     def _value_families(self, out: _Output, view: VitalsView, street_rows: npt.NDArray[np.intp],
                         groups: DistrictGroups | None) -> None:
+        """One family per indicator; each statistic is rendered for all indicators at once, then sliced."""
         cols = view.columns
+        n_ind = self.catalog.n_indicators
         ind_of_row = view.indicator[street_rows].astype(np.int64)
         by_indicator = np.argsort(ind_of_row, kind="stable")
-        row_order = street_rows[by_indicator]
-        row_bounds = np.searchsorted(ind_of_row[by_indicator], np.arange(self.catalog.n_indicators + 1))
-        district_stats = [s for s in self.policy.district_value_stats if s in cols]
-        aggregated = {s: self._aggregate(groups, view, s) for s in district_stats} if groups else {}
-        group_bounds = (np.searchsorted(groups.indicator, np.arange(self.catalog.n_indicators + 1))
-                        if groups else None)
-        for code, ind in enumerate(self.catalog.indicators):
-            lines: list[Chunk] = []
-            rows = row_order[row_bounds[code]:row_bounds[code + 1]]
-            for stat in (s for s in self.policy.street_value_stats if s in cols):
-                lines.append(self._lines(("street", ind.metric, stat), view.series[rows], cols[stat][rows],
-                                     builder=self._series_builder(ind.metric, _stat_extra(stat))))
-            if groups is not None and group_bounds is not None:
-                part = slice(group_bounds[code], group_bounds[code + 1])
-                for stat in district_stats:
-                    lines.append(self._lines(("district", ind.metric, stat), groups.keys[part], aggregated[stat][part],
-                                         builder=self._group_builder(ind.metric, _stat_extra(stat))))
-            out.add_family(family_header(ind.metric, f"{ind.name_en} ({ind.unit}).", "gauge"), lines)
+        rows = street_rows[by_indicator]
+        row_bounds = np.searchsorted(ind_of_row[by_indicator], np.arange(n_ind + 1))
+        per_indicator: list[list[Chunk]] = [[] for _ in range(n_ind)]
+        names = self._metric_names
+        for stat in (s for s in self.policy.street_value_stats if s in cols):
+            chunks = self._slices(("street", "value", stat), view.series[rows], cols[stat][rows], row_bounds,
+                                  builder=self._series_builder(names, _stat_extra(stat)))
+            for parts, chunk in zip(per_indicator, chunks, strict=True):
+                parts.append(chunk)
+        if groups is not None:
+            group_bounds = np.searchsorted(groups.indicator, np.arange(n_ind + 1))
+            for stat in (s for s in self.policy.district_value_stats if s in cols):
+                chunks = self._slices(("district", "value", stat), groups.keys, self._aggregate(groups, view, stat),
+                                      group_bounds, builder=self._group_builder(names, _stat_extra(stat)))
+                for parts, chunk in zip(per_indicator, chunks, strict=True):
+                    parts.append(chunk)
+        for ind, parts in zip(self.catalog.indicators, per_indicator, strict=True):
+            out.add_family(family_header(ind.metric, f"{ind.name_en} ({ind.unit}).", "gauge"), parts)
+
+    def _slices(self, table_key: tuple[str, str, str], keys: KeyArray, values: FloatArray,
+                bounds: npt.NDArray[np.intp], *, builder: PrefixBuilder) -> list[Chunk]:
+        """Chunks per slice of ``keys`` (NaN left out), from one line table."""
+        values = np.asarray(values, dtype=np.float64)
+        keep = ~np.isnan(values)
+        kept_bounds = np.concatenate(([0], np.cumsum(keep)))[bounds]
+        table = self._table(table_key, builder)
+        texts = table.render_slices(np.asarray(keys, np.int64)[keep], values[keep], kept_bounds)
+        counts = np.diff(kept_bounds).tolist()
+        return list(zip(texts, counts, strict=True))
 
     def _series_families(self, out: _Output, view: VitalsView, street_rows: npt.NDArray[np.intp],
                          groups: DistrictGroups | None) -> None:
@@ -137,13 +151,17 @@ class VitalsRenderer:
         """Lines of one (scope, family, column) for ``keys``; NaN (and values below ``minimum``) left out."""
         values = np.asarray(values, dtype=np.float64)
         keep = ~np.isnan(values) if minimum is None else values >= minimum
+        table = self._table(table_key, builder)
+        kept = np.asarray(keys, np.int64)[keep]
+        return table.render(kept, values[keep]), int(kept.shape[0])
+
+    def _table(self, table_key: tuple[str, str, str], builder: PrefixBuilder) -> LineTable:
         table = self._tables.get(table_key)
         if table is None:
             scope = table_key[0]
             size = {"street": self.labels.n_series, "district": self.labels.n_groups}.get(scope, self.labels.n_areas)
             table = self._tables[table_key] = LineTable(size, builder)
-        kept = np.asarray(keys, np.int64)[keep]
-        return table.render(kept, values[keep]), int(kept.shape[0])
+        return table
 
     def _aggregate(self, groups: DistrictGroups, view: VitalsView, stat: str) -> FloatArray:
         name, window = stat_labels(stat)
@@ -156,11 +174,11 @@ class VitalsRenderer:
             return True
         return any(m.column in cols for n in self.policy.district_families for m in SERIES_FAMILIES[n].members)
 
-    def _series_builder(self, name: str, extra: tuple[tuple[str, str], ...], with_domain: bool = False
+    def _series_builder(self, name: str | list[str], extra: tuple[tuple[str, str], ...], with_domain: bool = False
                         ) -> PrefixBuilder:
         return lambda keys: self.labels.series_prefixes(name, keys, with_domain=with_domain, extra=extra)
 
-    def _group_builder(self, name: str, extra: tuple[tuple[str, str], ...], with_domain: bool = False
+    def _group_builder(self, name: str | list[str], extra: tuple[tuple[str, str], ...], with_domain: bool = False
                        ) -> PrefixBuilder:
         return lambda keys: self.labels.group_prefixes(name, keys, with_domain=with_domain, extra=extra)
 
