@@ -72,6 +72,17 @@ LOADINGS: dict[str, dict[str, float]] = {
     "crowd_occupancy": {"activity": 0.45},
 }
 
+def unique_inverse(values: I64) -> tuple[I64, I64]:
+    """Distinct values and the index of each value among them (fast path for sorted input)."""
+    if values.size and np.all(values[1:] >= values[:-1]):
+        change = np.empty(values.size, dtype=bool)
+        change[0] = True
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        return values[change], np.cumsum(change) - 1
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return uniq, inverse.reshape(-1)
+
+
 # Background showers: rain_mm = RAIN_MM_PER_SD * max(0, wet - RAIN_ONSET_SD), about 11% of the time.
 RAIN_ONSET_SD = 1.2
 RAIN_MM_PER_SD = 10.0
@@ -111,6 +122,7 @@ class SignalModel:
         self.rain_slope = knee_slope[ind, 1]
         self.selection = selection
         self.n_districts = len(catalog.districts)
+        self.n_indicators = catalog.n_indicators
         self.knot_keys = [seed_key(seed, SALT_KNOT + k) for k in range(len(FACTORS))]
 
     # ---- shared factors ----------------------------------------------------------------------------
@@ -155,14 +167,21 @@ class SignalModel:
 
     # ---- the normal value --------------------------------------------------------------------------
     def normal_values(self, local: I64, ts_ns: I64, n: I64, keys: U64 | None = None) -> F64:
-        """Normal value of readings (series ``local``, event time ``ts_ns``, reading number ``n``)."""
-        ind = self.selection.indicator[local]
-        value = self.seasonal.expected(ind, ts_ns)
+        """Normal value of readings (series ``local``, event time ``ts_ns``, reading number ``n``).
+
+        Expected values and area factors are computed once per distinct time (and indicator or district),
+        then gathered per reading: a block of readings shares a few hundred distinct times.
+        """
         if local.size == 0:
-            return value
-        uniq, inverse = np.unique(ts_ns, return_inverse=True)
-        grid = self.factors(uniq)[inverse, self.selection.district[local]]  # (n, K)
-        area = (grid * self.loadings[local]).sum(axis=1)
+            return np.empty(0, dtype=np.float64)
+        uniq, inverse = unique_inverse(ts_ns)
+        ind = self.selection.indicator[local]
+        n_ind = self.n_indicators
+        expected = self.seasonal.expected(np.tile(np.arange(n_ind), uniq.size), np.repeat(uniq, n_ind))
+        value = expected[inverse * n_ind + ind]
+        factors = self.factors(uniq).reshape(-1, len(FACTORS))  # rows: (time, district)
+        grid = factors[inverse * self.n_districts + self.selection.district[local]]  # (n, K)
+        area = np.einsum("ij,ij->i", grid, self.loadings[local])
         if keys is None:
             keys = self.reading_keys(local, n)
         own = self.slow_scale[local] * self.slow_noise(local, ts_ns) + self.white_scale[local] * normal(keys)
