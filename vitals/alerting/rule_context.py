@@ -37,9 +37,11 @@ class Context:
         return Oracle(self.catalog, self.options, scenario)
 
 
-def test_step(options: AlertingOptions) -> int:
-    """Evaluation interval of the tests: the largest step that divides every timing (at most 1 minute)."""
-    seconds = [s for h in options.holds.values() for s in (h.for_s, h.keep_s) if s]
+def test_step(options: AlertingOptions, *holds: str) -> int:
+    """Evaluation interval of a test file: the largest step (at most 1 minute) that divides the timings of
+    the named holds (default: all)."""
+    chosen = [options.hold(name) for name in holds] if holds else list(options.holds.values())
+    seconds = [s for h in chosen for s in (h.for_s, h.keep_s) if s]
     return reduce(math.gcd, seconds, 60)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from vitals import metric_names as m
 from vitals.alerting import names
 from vitals.alerting.options import LEVEL_VALUE, LEVELS
-from vitals.alerting.rule_context import Context, district_streets
+from vitals.alerting.rule_context import Context
 from vitals.alerting.rule_oracle import Oracle
 from vitals.alerting.rule_scenarios import Result, RuleSpec, Scenario, labels_key, phases
 from vitals.alerting.rule_tests_series import checks, on_off, samples_where
@@ -133,9 +133,11 @@ def mismatch_case(ctx: Context) -> dict[str, Any]:
             "scenario": scenario, "rules": rules, "checks": sorted({max(for_steps - 1, 0), lifetime - 1, lifetime + 1})}
 
 
-def cases(ctx: Context) -> dict[str, list[dict[str, Any]]]:
-    return {"pipeline.test.yml": [down_case(ctx), absent_case(ctx), lagging_case(ctx)],
-            "catalog_mismatch.test.yml": [mismatch_case(ctx)]}
+def cases(ctx: Callable[..., Context]) -> dict[str, list[dict[str, Any]]]:
+    """Test cases by file (one step per file: the pipeline cases share theirs)."""
+    pipeline = ctx("pipeline_down", "pipeline_absent", "lagging")
+    return {"pipeline.test.yml": [down_case(pipeline), absent_case(pipeline), lagging_case(pipeline)],
+            "catalog_mismatch.test.yml": [mismatch_case(ctx("catalog_mismatch"))]}
 
 
 # ---- recording rules --------------------------------------------------------------------------------------
@@ -163,8 +165,8 @@ def _samples(record: str, by: tuple[str, ...], values: dict[tuple[str, ...], flo
 
 def recording_tests(ctx: Context) -> list[dict[str, Any]]:
     """Two districts of two streets, two indicators: every level and vital roll-up against a Python oracle."""
-    (_, s1, _), (_, s2, _) = district_streets(ctx, 2)
-    streets = [*s1[:2], *s2[:2]]
+    pairs = [ctx.catalog.streets_of(d.id)[:2] for d in ctx.catalog.districts if len(ctx.catalog.streets_of(d.id)) > 1]
+    streets = [*pairs[0], *pairs[1]] if len(pairs) > 1 else list(ctx.catalog.streets[:4])
     inds = ctx.catalog.indicators[:2]
     levels = {(0, 0): 3, (0, 1): 1, (0, 2): 0, (0, 3): 2, (1, 0): 0, (1, 1): 4, (1, 2): 1, (1, 3): 1}
     scenario = Scenario(ctx.step, 5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from vitals import metric_names as m
@@ -139,6 +140,7 @@ def stale_case(ctx: Context) -> dict[str, Any]:
             "scenario": scenario, "rules": [rule], "checks": checks(ctx, hold, stage, dip)}
 
 
-def cases(ctx: Context) -> dict[str, list[dict[str, Any]]]:
-    return {"early_warning.test.yml": [early_warning_case(ctx)], "anomaly.test.yml": [anomaly_case(ctx)],
-            "stale_data.test.yml": [stale_case(ctx)]}
+def cases(ctx: Callable[..., Context]) -> dict[str, list[dict[str, Any]]]:
+    """Test cases by file; ``ctx(*holds)`` gives a context whose step suits those anti-flapping timings."""
+    return {"early_warning.test.yml": [early_warning_case(ctx("early_warning"))],
+            "anomaly.test.yml": [anomaly_case(ctx("anomaly"))], "stale_data.test.yml": [stale_case(ctx("stale"))]}
