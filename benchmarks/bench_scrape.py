@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import gzip
 import json
+import os
 import threading
 import time
 import urllib.request
@@ -179,8 +180,21 @@ def main() -> None:
     scenarios = {"steady": [split_shards(v) for v in steady_list[:8]],
                  "worst": [split_shards(v) for v in all_changed[:4]]}
     loss: dict[str, float] = {}
+    scrape_cpu: dict[str, list[float]] = {"steady": [], "worst": []}
+    current = ["steady"]
+    plain_scrape = hub.scrape
+
+    def timed_scrape() -> bytes:  # CPU the serving thread spends per scrape (render + registry + gzip -1)
+        c0 = time.thread_time()
+        body = plain_scrape()
+        gzip.compress(body, compresslevel=1)
+        scrape_cpu[current[0]].append(time.thread_time() - c0)
+        return body
+
+    hub.scrape = timed_scrape  # type: ignore[method-assign]
     with MetricsServer(hub, port=0) as server:
         for name, views in scenarios.items():
+            current[0] = name
             base_rates, scrape_rates, scrape_s = [], [], []
             for _ in range(args.rounds):
                 base_rates.append(throughput(hub, server.url, views, args.seconds, scrape=False)[0])
@@ -190,7 +204,8 @@ def main() -> None:
             loss[name] = 1.0 - float(np.mean(scrape_rates)) / float(np.mean(base_rates))
             print(f"throughput {name}: {np.mean(base_rates):.0f} batches/s without scraping, "
                   f"{np.mean(scrape_rates):.0f} with a scrape every 1 s ({len(scrape_s)} scrapes, "
-                  f"p50 {1e3 * np.percentile(scrape_s, 50):.0f} ms each): loss {100 * loss[name]:.1f}%")
+                  f"p50 {1e3 * np.percentile(scrape_s, 50):.0f} ms each): loss {100 * loss[name]:.1f}%; "
+                  f"serving CPU per scrape p50 {1e3 * np.percentile(scrape_cpu[name], 50):.0f} ms (incl. gzip)")
     print(json.dumps({
         "series": catalog.n_series, "samples": first.samples, "bytes": plain, "bytes_gzip": zipped,
         "first_render_ms": round(first_ms, 1),
@@ -198,6 +213,9 @@ def main() -> None:
         **{f"steady_{k}": round(v, 1) for k, v in steady.items()},
         "generic_us_per_sample": round(generic_us, 2),
         "throughput_loss_steady": round(loss["steady"], 4), "throughput_loss_all_changed": round(loss["worst"], 4),
+        "scrape_cpu_ms_p50_steady": round(1e3 * float(np.percentile(scrape_cpu["steady"], 50)), 1),
+        "scrape_cpu_ms_p50_all_changed": round(1e3 * float(np.percentile(scrape_cpu["worst"], 50)), 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }))
 
 
