@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from functools import cache
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.json as pj
@@ -28,6 +29,7 @@ from vitals.readings.schema import (
 )
 from vitals.readings.timestamps import mixed_to_ns
 
+_LF, _CR, _OPEN, _CLOSE = ord("\n"), ord("\r"), ord("{"), ord("}")
 _BROKEN = object()  # a line that is not a JSON value at all; its row is already malformed
 _NUMBER = (int, float)
 
@@ -50,13 +52,22 @@ def _read_block(data: bytes, use_threads: bool) -> pa.Table | None:
     return None
 
 
-def _one_object_per_line(data: bytes, rows: int) -> bool:
-    """True when the table rows are exactly the block's lines: every line starts with ``{`` and ends with
-    ``}`` (so no object can span lines) and there are as many rows as lines (so none holds two objects)."""
-    lines = data.count(b"\n") + 1
-    starts = data.startswith(b"{") + data.count(b"\n{")
-    ends = data.count(b"}\n") + data.count(b"}\r\n") + data.endswith(b"}") + data.endswith(b"}\r")
-    return rows == lines == starts == ends
+def _object_lines(data: bytes) -> int | None:
+    """The number of lines when every line starts with ``{`` and ends with ``}`` (so no object can span
+    lines), else None. ``data`` is stripped: it neither starts nor ends with whitespace.
+
+    Checked before Arrow sees the block: besides choosing the fast path, it keeps inputs such as a leading
+    ``null`` away from ``pyarrow.json``, which crashes the process on them (apache/arrow#47409, pyarrow 26).
+    """
+    text = np.frombuffer(data, dtype=np.uint8)
+    if not len(text) or text[0] != _OPEN or text[-1] != _CLOSE:
+        return None
+    newlines = np.flatnonzero(text == _LF)
+    before = text[newlines - 1]
+    before = np.where(before == _CR, text[np.maximum(newlines - 2, 0)], before)
+    if (before == _CLOSE).all() and (text[newlines + 1] == _OPEN).all():
+        return len(newlines) + 1
+    return None
 
 
 def nonblank_lines(data: bytes) -> list[bytes]:
@@ -89,8 +100,9 @@ def _decode_lines(lines: list[bytes]) -> tuple[list[object], dict[int, str]]:
 def parse_jsonl(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
     """Parse a block of JSON lines."""
     data = data.strip()  # the same object when there is nothing to strip
-    table = _read_block(data, use_threads) if data else None
-    if table is not None and _one_object_per_line(data, table.num_rows):
+    n_lines = _object_lines(data)
+    table = None if n_lines is None else _read_block(data, use_threads)
+    if table is not None and table.num_rows == n_lines:  # else some line holds two objects
         block_lines = cache(lambda: nonblank_lines(data))  # split only when some row is rejected
         cols = Columns(n=table.num_rows, ts=table["ts"].combine_chunks(),
                        indicator=table["indicator"].combine_chunks(), area=table["area"].combine_chunks(),
