@@ -130,9 +130,14 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
         self.speed = speed
         self.block_rows = block_rows
         self.block_bytes = block_bytes
+        self.replays: list[FileReplay] = []  # the partitions built in this process (progress bars read them)
 
     def list_parts(self) -> list[str]:
         return [f"file-{p}" for p in range(self.partitions)]
+
+    def bytes_done(self) -> int:
+        """Bytes replayed so far by the partitions of this process."""
+        return sum(r.bytes_done() for r in list(self.replays))
 
     def build_part(self, step_id: str, for_part: str, resume_state: FilePosition | None) -> FileReplayPartition:
         p = int(for_part.rsplit("-", 1)[1])
@@ -140,6 +145,7 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
             files_for_partition(self.files, p, self.partitions), self.make_parser(), for_part,
             position=resume_state, block_rows=self.block_rows, block_bytes=self.block_bytes,
         )
+        self.replays.append(replay)
         return FileReplayPartition(replay, self.speed)
 
 

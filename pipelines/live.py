@@ -46,6 +46,10 @@ class FlowOptions:
     vitals_every_s: float = 300.0
     history_rows: int = 200_000
     keep_history: bool = True
+    # Snapshot the shard state at every epoch end. Bytewax asks for snapshots even without recovery; a run
+    # without a recovery dir sets this False so the shards skip the deep copy (measured: ~0.1 s per epoch for
+    # the full-scale city).
+    recovery: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,12 @@ class FlowSinks:
     history: Sink[Any] | None = None
 
 
-class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory]):
+class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
     """One series shard: delegates to :class:`vitals.stream.shard_step.ShardRunner`."""
 
-    def __init__(self, runner: ShardRunner) -> None:
+    def __init__(self, runner: ShardRunner, snapshots: bool) -> None:
         self.runner = runner
+        self.snapshots = snapshots
 
     def on_batch(self, values: list[Any]) -> tuple[list[ShardOutput], bool]:
         return self.runner.on_batches(values), StatefulBatchLogic.RETAIN
@@ -76,7 +81,7 @@ class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory]):
         return datetime.now(UTC) + timedelta(seconds=self.runner.processor.publish_interval_s)
 
     def snapshot(self) -> ShardMemory | None:
-        return copy.deepcopy(self.runner.memory)
+        return copy.deepcopy(self.runner.memory) if self.snapshots else None
 
 
 def _partition_key(item: SourceBatch) -> str:
@@ -111,7 +116,7 @@ def build_flow(
     rejected = op.filter_map("rejected", checked, lambda c: c.dead_letters() if c.rejections else None)
     by_shard = op.flat_map("split_shards", checked, split)
     processed = op.key_rm("processed", op.stateful_batch(
-        "series_state", by_shard, lambda resume: _ShardLogic(ShardRunner(processor, resume))))
+        "series_state", by_shard, lambda resume: _ShardLogic(ShardRunner(processor, resume), opts.recovery)))
     published = op.filter("published", processed, lambda o: isinstance(o, ShardPublish))
     op.output("exporter", published, sinks.stats)
     dups = op.filter("duplicates", processed, lambda o: isinstance(o, ShardRejections))

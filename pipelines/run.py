@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +21,13 @@ from bytewax.dataflow import Dataflow
 
 from pipelines.connectors import FileReplaySource, MqttSource, SimulatorSource, kafka_input
 from pipelines.live import FlowOptions, FlowSinks, build_flow
+from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings
+from vitals.errors import ConfigError
 from vitals.exporter import ExportHub, MetricsServer
+from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter, ReadingParser
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
@@ -41,6 +45,7 @@ class RunSummary:
     rejected: dict[str, int]
     seconds: float
     metrics_url: str | None
+    final_vitals: Path | None = None
 
     def describe(self) -> str:
         rate = self.inputs / self.seconds if self.seconds > 0 else 0.0
@@ -81,19 +86,32 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
 
 def flow_options(settings: Settings) -> FlowOptions:
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
-                       max_future_s=settings.max_future_s)
+                       max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir))
 
 
 def process_metrics_port(settings: Settings) -> int:
     return settings.metrics_port + (settings.process_id or 0) if settings.metrics_port else 0
 
 
+def per_process_path(settings: Settings, path: str | Path) -> Path:
+    """``path`` for this process: unchanged in a single process, ``<stem>-p<id><suffix>`` in a cluster (every
+    process writes its own dead-letter and final-vitals files)."""
+    out = Path(path)
+    if not settings.addresses:
+        return out
+    return out.with_name(f"{out.stem}-p{settings.process_id or 0}{out.suffix}")
+
+
 def write_scrape_config(settings: Settings, path: str | Path) -> Path:
     """A Prometheus scrape config listing the /metrics of every process of the cluster."""
-    n = max(1, len(settings.addresses))
-    targets = [f"{settings.metrics_host}:{settings.metrics_port + i}" for i in range(n)]
-    doc = {"scrape_configs": [{"job_name": "city-vitals", "scrape_interval": "5s",
-                               "static_configs": [{"targets": targets}]}]}
+    if not settings.metrics_port:
+        msg = "a scrape config needs --metrics-port (process i serves metrics_port + i)"
+        raise ConfigError(msg)
+    # a cluster process is scraped on its cluster host; a single process where /metrics listens
+    hosts = [a.rsplit(":", 1)[0] for a in settings.addresses] or [settings.metrics_host]
+    static = [{"targets": [f"{host}:{settings.metrics_port + i}"],
+               "labels": {"process": str(i)}} for i, host in enumerate(hosts)]
+    doc = {"scrape_configs": [{"job_name": "city-vitals", "scrape_interval": "5s", "static_configs": static}]}
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -125,7 +143,11 @@ def _stop_on_ctrl_c() -> Callable[[], None]:
         STOP.set()
 
     signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 def run_flow(flow: Dataflow, settings: Settings) -> None:
@@ -142,9 +164,14 @@ def run_flow(flow: Dataflow, settings: Settings) -> None:
 def run_pipeline(
     settings: Settings, *, catalog: Catalog | None = None, hub: ExportHub | None = None,
     simulator: CitySimulator | None = None, progress: bool = False, keep_serving: bool = False,
-    on_publisher: Callable[[HubPublisher], None] | None = None,
+    on_publisher: Callable[[HubPublisher], None] | None = None, final_vitals: str | Path | None = None,
 ) -> RunSummary:
-    """Build everything from the settings and run until the input ends (or Ctrl-C)."""
+    """Build everything from the settings and run until the input ends (or Ctrl-C).
+
+    ``progress``: a progress bar over the bytes read, for a file replay that is not paced (single process).
+    ``final_vitals``: write the vitals of every series of this process's shards at the end to this Parquet
+    file (``<stem>-p<id>.parquet`` per process in a cluster); see :func:`vitals.history.write_final_vitals`.
+    """
     catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
     hub = hub or ExportHub(catalog)
     server = None
@@ -153,27 +180,40 @@ def run_pipeline(
         server = MetricsServer(hub, host=settings.metrics_host, port=port)
         server.start()
         log.info("metrics on %s", server.url)
-    dead = DeadLetterWriter(settings.dead_letter_path)
+    dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path))
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     publisher = HubPublisher(hub, catalog)
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
-    flow = build_flow(catalog, make_source(catalog, settings, simulator), sinks, flow_options(settings))
+    source = make_source(catalog, settings, simulator)
+    flow = build_flow(catalog, source, sinks, flow_options(settings))
     started = time.monotonic()
     STOP.clear()
     restore = _stop_on_ctrl_c()
     try:
-        run_flow(flow, settings)
+        with _progress(source, settings, progress):
+            run_flow(flow, settings)
     finally:
         restore()
         publisher.finish()
         dead.close()
         if server is not None and not keep_serving:
             server.stop()
+    written = None
+    if final_vitals is not None:
+        written = write_final_vitals(per_process_path(settings, final_vitals), catalog, publisher.final_view())
     inputs, accepted, rejected = publisher.totals()
-    return RunSummary(inputs=inputs, accepted=accepted, rejected=rejected,
-                      seconds=time.monotonic() - started, metrics_url=server.url if server else None)
+    return RunSummary(inputs=inputs, accepted=accepted, rejected=rejected, seconds=time.monotonic() - started,
+                      metrics_url=server.url if server else None, final_vitals=written)
+
+
+def _progress(source: Any, settings: Settings, wanted: bool) -> AbstractContextManager[Any]:
+    """A progress bar for an unpaced file replay in a single process; otherwise nothing."""
+    if not wanted or not isinstance(source, FileReplaySource) or settings.speed > 0 or settings.addresses:
+        return nullcontext()
+    total = sum(p.stat().st_size for p in source.files)
+    return ProgressBar(total, source.bytes_done)
 
 
 def utc_now() -> datetime:

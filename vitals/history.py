@@ -97,12 +97,17 @@ def write_readings(root: str | Path, catalog: Catalog, batch: ReadingBatch, name
 
 
 def vitals_table(catalog: Catalog, view: VitalsView, at_ns: int) -> pa.Table:
+    """One row per series: ``at``, ``indicator``, ``area``, ``district``, ``series`` (dense id), then every
+    :class:`VitalsView` column (float64, sorted by name)."""
     ind_ids = np.array([i.id for i in catalog.indicators], dtype=object)
     street_ids = np.array([s.id for s in catalog.streets], dtype=object)
+    district_ids = np.array([d.id for d in catalog.districts], dtype=object)
     cols: dict[str, pa.Array] = {
         "at": pa.array(np.full(len(view), at_ns, dtype=np.int64)).cast(pa.timestamp("ns", tz="UTC")),
         "indicator": pa.array(ind_ids[view.indicator], type=pa.string()),
         "area": pa.array(street_ids[view.street], type=pa.string()),
+        "district": pa.array(district_ids[catalog.street_district_array[view.street]], type=pa.string()),
+        "series": pa.array(view.series, type=pa.int64()),
     }
     for name in sorted(view.columns):
         cols[name] = pa.array(view.columns[name], type=pa.float64())
@@ -117,6 +122,14 @@ def write_vitals(root: str | Path, catalog: Catalog, view: VitalsView, at_ns: in
     path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
     _atomic_write(vitals_table(catalog, view, at_ns), path)
     return path
+
+
+def write_final_vitals(path: str | Path, catalog: Catalog, view: VitalsView) -> Path:
+    """Write the vitals of every series in ``view`` (e.g. at the end of a replay) to one Parquet file, ``at`` =
+    the view's time; read it back with ``pd.read_parquet(path)``."""
+    out = Path(path)
+    _atomic_write(vitals_table(catalog, view, round(view.now_s * 1e9)), out)
+    return out
 
 
 def read_readings(root: str | Path, day: str | None = None, domain: str | None = None) -> pd.DataFrame:

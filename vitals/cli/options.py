@@ -33,7 +33,10 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="/metrics port (default 9108; process i serves PORT+i; 0 = off)")
     g.add_argument("--history-dir", metavar="DIR", help="write readings and vitals to Parquet under DIR")
-    g.add_argument("--dead-letters", metavar="FILE", help="dead-letter JSON lines (default var/dead_letters.jsonl)")
+    g.add_argument("--dead-letters", metavar="FILE",
+                   help="dead-letter JSON lines (default var/dead_letters.jsonl; FILE-p<I> per cluster process)")
+    g.add_argument("--final-vitals", metavar="FILE.parquet",
+                   help="at the end, write every series' vitals to this Parquet file (FILE-p<I> per cluster process)")
     g = p.add_argument_group("recovery and scale-out")
     g.add_argument("--recovery-dir", metavar="DIR", help="Bytewax recovery snapshots (resume after a crash)")
     g.add_argument("--snapshot-interval", type=float, metavar="S", help="seconds between snapshots (default 1)")

@@ -14,6 +14,8 @@ examples:
   vitals replay var/readings/ --speed 60             # a drill: one hour of event time per minute
   vitals replay var/day.jsonl --history-dir var/history --recovery-dir var/recovery
   vitals replay var/day.csv --metrics-port 0         # no /metrics server, just history and dead letters
+  vitals replay var/day.parquet --final-vitals var/final.parquet   # every series' vitals at the end
+  vitals replay var/parts/ -w 2 --partitions 4       # two worker threads (files are dealt to 4 partitions)
 
 Readings files: .jsonl/.ndjson/.json (JSON lines), .csv (ts,indicator,area,sensor,value) or .parquet.
 """
@@ -29,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("path", help="a readings file or a directory of them")
     p.add_argument("--speed", type=float, default=0.0, metavar="X",
                    help="event seconds per wall second (default 0 = as fast as possible)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when --speed is 0)")
     add_pipeline_options(p, config=True)
     p.set_defaults(handler=_replay)
 
@@ -37,6 +40,8 @@ def _replay(args: argparse.Namespace) -> int:
     from pipelines.run import run_pipeline
 
     settings = settings_from_args(args, source="file", path=args.path)
-    summary = run_pipeline(settings, progress=True)
+    summary = run_pipeline(settings, progress=not args.no_progress, final_vitals=args.final_vitals)
     sys.stdout.write(summary.describe() + "\n")
+    if summary.final_vitals is not None:
+        sys.stdout.write(f"final vitals: {summary.final_vitals}\n")
     return 0

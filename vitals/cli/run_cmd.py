@@ -55,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(f"settings OK: {settings}\n")
         return 0
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, final_vitals=args.final_vitals)
     sys.stdout.write(summary.describe() + "\n")
+    if summary.final_vitals is not None:
+        sys.stdout.write(f"final vitals: {summary.final_vitals}\n")
     return 0

@@ -57,6 +57,13 @@ def discover_files(path: str | Path) -> list[Path]:
     return files
 
 
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def files_for_partition(files: list[Path], partition: int, n_partitions: int) -> list[Path]:
     """Files are dealt to partitions round-robin in sorted order: each file is read by one partition."""
     return files[partition::n_partitions]
@@ -87,6 +94,25 @@ class FileReplay:
         self._header: dict[int, bytes] = {}
         self._pq_iter: Any = None
         self._pq_key: tuple[int, int] | None = None
+        self._sizes = [_file_size(p) for p in files]
+        self._rows: dict[int, int] = {}
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self._sizes)
+
+    def bytes_done(self) -> int:
+        """Bytes of this partition's files replayed so far (a Parquet file counts its rows' share of its size).
+        Read from another thread (progress bars): only reads the immutable position."""
+        pos = self.position
+        done = sum(self._sizes[:pos.file_index])
+        if pos.file_index >= len(self.files) or not pos.offset:
+            return done
+        size = self._sizes[pos.file_index]
+        if file_format(self.files[pos.file_index]) != "parquet":
+            return done + min(pos.offset, size)
+        rows = self._rows.get(pos.file_index) or 1
+        return done + min(size, size * pos.offset // rows)
 
     @property
     def done(self) -> bool:
@@ -152,7 +178,9 @@ class FileReplay:
         """The record batch at ``pos``; keeps the file's iterator open between calls (reopened on resume)."""
         key = (pos.file_index, pos.offset)
         if self._pq_key != key or self._pq_iter is None:
-            self._pq_iter = iter(pq.ParquetFile(path).iter_batches(batch_size=self.block_rows))
+            parquet = pq.ParquetFile(path)
+            self._rows[pos.file_index] = parquet.metadata.num_rows
+            self._pq_iter = iter(parquet.iter_batches(batch_size=self.block_rows))
             skipped = 0
             while skipped < pos.offset:  # resume: skip whole batches, then slice the partial one
                 rb = next(self._pq_iter, None)

@@ -81,6 +81,15 @@ class HubPublisher:
         """Roll the health up once more from the final views (at the end of the input)."""
         self._health(force=True)
 
+    def final_view(self) -> VitalsView:
+        """The latest view of every shard published in this process, concatenated and ordered by series id."""
+        with self._lock:
+            views = [self._views[k] for k in sorted(self._views)]
+        view = VitalsView.concat(views)
+        order = np.argsort(view.series, kind="stable")
+        return VitalsView(view.series[order], view.indicator[order], view.street[order],
+                          {k: v[order] for k, v in view.columns.items()}, view.now_s)
+
     def totals(self) -> tuple[int, int, dict[str, int]]:
         """(inputs, accepted, rejected by reason incl. duplicates) over every partition and shard seen."""
         with self._lock:
