@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,11 +54,11 @@ def oracle_ts(ts: object) -> int | None:
     return None if moment.tzinfo is None else ns_of(moment)
 
 
-def oracle(catalog: Catalog, record: dict[str, object], received_ns: int = RECEIVED_NS) -> Verdict:
+def oracle(catalog: Catalog, record: dict[str, Any], received_ns: int = RECEIVED_NS) -> Verdict:
     """The verdict on one well-typed record, rule by rule in REJECT_REASONS order."""
-    ind = catalog.indicator_index.get(record["indicator"], -1)  # type: ignore[arg-type]
-    street = catalog.street_index.get(record["area"], -1)  # type: ignore[arg-type]
-    value = float(record["value"])  # type: ignore[arg-type]
+    ind = catalog.indicator_index.get(record["indicator"], -1)
+    street = catalog.street_index.get(record["area"], -1)
+    value = float(record["value"])
     ts = oracle_ts(record["ts"])
     if ind < 0:
         return Verdict("unknown_indicator")
@@ -72,7 +73,7 @@ def oracle(catalog: Catalog, record: dict[str, object], received_ns: int = RECEI
         return Verdict("bad_timestamp")
     if ts > received_ns + 300 * 1_000_000_000:
         return Verdict("future_timestamp")
-    return Verdict(None, ts, ind, street, value, record.get("sensor") or None)  # type: ignore[arg-type]
+    return Verdict(None, ts, ind, street, value, record.get("sensor") or None)
 
 
 def assert_matches(batch: ReadingBatch, reasons: list[str], verdicts: list[Verdict]) -> None:
@@ -90,11 +91,11 @@ def assert_matches(batch: ReadingBatch, reasons: list[str], verdicts: list[Verdi
 
 
 # ---- encoders ------------------------------------------------------------------------------------------
-def to_jsonl(records: list[dict[str, object]]) -> bytes:
+def to_jsonl(records: list[dict[str, Any]]) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
 
-def to_csv(records: list[dict[str, object]]) -> bytes:
+def to_csv(records: list[dict[str, Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
@@ -103,7 +104,7 @@ def to_csv(records: list[dict[str, object]]) -> bytes:
     return out.getvalue().encode()
 
 
-def to_table(records: list[dict[str, object]]) -> pa.Table:
+def to_table(records: list[dict[str, Any]]) -> pa.Table:
     """ts as text (mixed ISO and numbers are written as text, as a CSV column would be)."""
     return pa.table({
         "ts": pa.array([str(r["ts"]) for r in records], type=pa.string()),
@@ -130,13 +131,13 @@ timestamps = st.one_of(
 )
 
 
-def readings(catalog: Catalog, *, numeric_ts: bool = True) -> st.SearchStrategy[dict[str, object]]:
+def readings(catalog: Catalog, *, numeric_ts: bool = True) -> st.SearchStrategy[dict[str, Any]]:
     """Well-typed records, valid or breaking one or more value rules."""
     indicator_ids = [i.id for i in catalog.indicators]
     street_ids = [s.id for s in catalog.streets]
 
     @st.composite
-    def build(draw: st.DrawFn) -> dict[str, object]:
+    def build(draw: st.DrawFn) -> dict[str, Any]:
         ind = draw(st.sampled_from([*indicator_ids, "no_such_indicator"]))
         spec = catalog.indicator(ind) if ind in catalog.indicator_index else catalog.indicators[0]
         value = draw(st.one_of(

@@ -4,6 +4,7 @@ reason, never an exception; accepted + rejected = input; the fallback paths give
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,30 +34,30 @@ PARSER = ReadingParser(CATALOG)
 record_lists = st.lists(readings(CATALOG), min_size=1, max_size=30)
 
 
-def _verdicts(records: list[dict[str, object]]) -> list:
+def _verdicts(records: list[dict[str, Any]]) -> list:
     return [oracle(CATALOG, r) for r in records]
 
 
 @given(record_lists)
-def test_jsonl_equals_oracle(records: list[dict[str, object]]) -> None:
+def test_jsonl_equals_oracle(records: list[dict[str, Any]]) -> None:
     result = PARSER.parse_jsonl(to_jsonl(records), received_ns=RECEIVED_NS)
     assert_matches(result.batch, [r.reason for r in result.rejections], _verdicts(records))
 
 
 @given(record_lists)
-def test_records_equal_oracle(records: list[dict[str, object]]) -> None:
+def test_records_equal_oracle(records: list[dict[str, Any]]) -> None:
     result = PARSER.parse_records(records, received_ns=RECEIVED_NS)
     assert_matches(result.batch, [r.reason for r in result.rejections], _verdicts(records))
 
 
 @given(record_lists)
-def test_csv_equals_oracle(records: list[dict[str, object]]) -> None:
+def test_csv_equals_oracle(records: list[dict[str, Any]]) -> None:
     result = PARSER.parse_csv(to_csv(records), received_ns=RECEIVED_NS)
     assert_matches(result.batch, [r.reason for r in result.rejections], _verdicts(records))
 
 
 @given(record_lists)
-def test_table_and_parquet_equal_oracle(records: list[dict[str, object]]) -> None:
+def test_table_and_parquet_equal_oracle(records: list[dict[str, Any]]) -> None:
     table = to_table(records)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
@@ -74,7 +75,7 @@ def _same(a: object, b: object) -> None:
 
 
 @given(record_lists, st.sampled_from([b"garbage", b'{"ts": true}', b"[]", b'{"a": 1} {"b": 2}']))
-def test_jsonl_fallback_gives_fast_path_verdicts(records: list[dict[str, object]], bad: bytes) -> None:
+def test_jsonl_fallback_gives_fast_path_verdicts(records: list[dict[str, Any]], bad: bytes) -> None:
     data = to_jsonl(records)
     clean = PARSER.parse_jsonl(data, received_ns=RECEIVED_NS)
     dirty = PARSER.parse_jsonl(data + bad + b"\n", received_ns=RECEIVED_NS)
@@ -84,7 +85,7 @@ def test_jsonl_fallback_gives_fast_path_verdicts(records: list[dict[str, object]
 
 
 @given(record_lists)
-def test_csv_fallback_gives_fast_path_verdicts(records: list[dict[str, object]]) -> None:
+def test_csv_fallback_gives_fast_path_verdicts(records: list[dict[str, Any]]) -> None:
     data = to_csv(records)
     clean = PARSER.parse_csv(data, received_ns=RECEIVED_NS)
     dirty = PARSER.parse_csv(data + b"only,three,fields\n", received_ns=RECEIVED_NS)

@@ -1,0 +1,66 @@
+"""Dead letters: one line per rejection, idempotent per (stage, partition, seq), across reopen and torn writes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from vitals.batches import Rejection
+from vitals.readings import DeadLetterWriter, read_dead_letters
+
+
+def _rejections(partition: str, seq: int, n: int) -> list[Rejection]:
+    return [Rejection("malformed", f"raw {partition}/{seq}/{i}", f"detail {i}", partition, seq) for i in range(n)]
+
+
+def test_lines_have_every_field(tmp_path: Path) -> None:
+    path = tmp_path / "dl" / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        assert writer.write(_rejections("p0", 1, 2) + _rejections("p1", 1, 1)) == 3
+    entries = read_dead_letters(path)
+    assert [(e["partition"], e["seq"], e["raw"], e["i"], e["n"]) for e in entries] == [
+        ("p0", 1, "raw p0/1/0", 0, 2), ("p0", 1, "raw p0/1/1", 1, 2), ("p1", 1, "raw p1/1/0", 0, 1)]
+    assert {e["reason"] for e in entries} == {"malformed"} and entries[0]["detail"] == "detail 0"
+    assert entries[0]["stage"] == "parse" and entries[0]["time"].endswith("+00:00")
+
+
+def test_replay_after_reopen_writes_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        writer.write(_rejections("p0", 1, 3))
+        assert writer.write(_rejections("p0", 1, 3)) == 0
+    with DeadLetterWriter(path) as writer:  # reopen an intact file
+        assert writer.already_written("p0", 1)
+        assert writer.write(_rejections("p0", 1, 3)) == 0
+        assert writer.write(_rejections("p0", 1, 2), stage="watermark") == 2  # another step, same batch
+        assert writer.write(_rejections("p0", 2, 1)) == 1
+    assert len(read_dead_letters(path)) == 6
+
+
+def test_interrupted_write_is_removed_and_rewritten_whole(tmp_path: Path) -> None:
+    path = tmp_path / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        writer.write(_rejections("p0", 1, 2))
+        writer.write(_rejections("p0", 2, 3))
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:3]) + lines[3][:10])  # crash: batch 2 has 1 line and a torn one
+    with DeadLetterWriter(path) as writer:
+        assert not writer.already_written("p0", 2)
+        assert writer.write(_rejections("p0", 2, 3)) == 3
+    entries = read_dead_letters(path)
+    assert [(e["seq"], e["i"]) for e in entries] == [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2)]
+
+
+def test_threads_write_each_batch_once(tmp_path: Path) -> None:
+    path = tmp_path / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        def work() -> None:
+            for seq in range(50):
+                writer.write(_rejections("p0", seq, 2))
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    entries = read_dead_letters(path)
+    assert sorted((e["seq"], e["i"]) for e in entries) == [(s, i) for s in range(50) for i in range(2)]
