@@ -29,7 +29,6 @@ from vitals.simulator.truth import GroundTruth, IncidentRecord
 
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
-DECIMALS = 4  # sensor resolution: values are rounded to 1e-4 of their unit
 BLOCK_ROWS = 40_000  # readings are generated about this many at a time (then cut into steps) ...
 BLOCK_MAX_S = 6 * 3600  # ... and at most this much event time at a time
 
@@ -53,6 +52,13 @@ class _Rows:
                        for f in ("local", "ts_ns", "value", "fault", "arrival")))
 
 
+def resolution_decimals(catalog: Catalog) -> npt.NDArray[np.float64]:
+    """Decimals each indicator is reported with: two digits finer than its noise sd (unit-independent)."""
+    noise = np.array([i.seasonality.noise for i in catalog.indicators], dtype=np.float64)
+    digits = 2.0 - np.floor(np.log10(np.where(noise > 0, noise, 1e-4)))
+    return np.clip(digits, 0.0, 12.0)
+
+
 class CitySimulator:
     """A simulated city for one catalog and one :class:`SimulatorConfig`."""
 
@@ -67,6 +73,7 @@ class CitySimulator:
         self.effects = build_effect_rows(catalog, self.selection, self.signal, self.incident_list, cfg.seed)
         self._valid_min = catalog.valid_min_array[self.selection.indicator]
         self._valid_max = catalog.valid_max_array[self.selection.indicator]
+        self._scale = 10.0 ** resolution_decimals(catalog)[self.selection.indicator]
         self.episodes = self._episodes_with_stuck_values()
 
     # ---- sizes ---------------------------------------------------------------------------------------
@@ -98,7 +105,14 @@ class CitySimulator:
     def clean_values(self, local: I64, ts_ns: I64, n: I64) -> F64:
         """Values without sensor faults: normal behaviour plus incidents, clipped to the valid range, rounded."""
         value = self.signal.normal_values(local, ts_ns, n) + self.effects.delta_at(local, ts_ns)
-        return np.clip(value, self._valid_min[local], self._valid_max[local]).round(DECIMALS)
+        return self._rounded(local, value)
+
+    def _rounded(self, local: I64, value: F64, keep: npt.NDArray[np.bool_] | None = None) -> F64:
+        """Values at sensor resolution (integer / power of ten: the shortest decimal text, exactly), inside
+        the valid range except where ``keep`` is set (impossible values stay impossible)."""
+        scale = self._scale[local]
+        inside = np.clip(np.rint(value * scale) / scale, self._valid_min[local], self._valid_max[local])
+        return inside if keep is None else np.where(keep, value, inside)
 
     def _episodes_with_stuck_values(self) -> flt.Episodes:
         eps = flt.draw_episodes(self.config, len(self.selection))
@@ -132,7 +146,7 @@ class CitySimulator:
         fault = flt.reading_faults(keys, ep >= 0, cfg.faults)
         value = flt.apply_value_faults(value, fault, keys, sigma=self.signal.sigma[local],
                                        valid_min=self._valid_min[local], valid_max=self._valid_max[local])
-        value = value.round(DECIMALS)
+        value = self._rounded(local, value, keep=fault == flt.IMPOSSIBLE)
         step = (ts - cfg.start_ns) // cfg.step_ns
         arrival = step.copy()
         late = np.flatnonzero(fault == flt.LATE)

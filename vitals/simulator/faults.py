@@ -117,7 +117,7 @@ def apply_value_faults(
     lo, hi = valid_min[hit], valid_max[hit]
     spike = np.clip(value[hit] + side * (8.0 + 8.0 * frac) * sigma[hit], lo, hi)
     span = hi - lo
-    beyond = np.where(side > 0, hi + (0.05 + frac) * span, lo - (0.05 + frac) * span)
+    beyond = np.where(side > 0, hi + (0.05 + frac) * span, lo - (0.05 + frac) * span).round(6)
     out[hit] = np.where(fault[hit] == SPIKE, spike, beyond)
     return out
 

@@ -72,6 +72,23 @@ LOADINGS: dict[str, dict[str, float]] = {
     "crowd_occupancy": {"activity": 0.45},
 }
 
+def distance_to_blue(catalog: Catalog) -> F64:
+    """Per indicator: the signed value change from its normal level to its blue threshold (bad direction).
+
+    z-score indicators: blue z times the noise sd; bad=both: from the centre upwards.
+    """
+    out = np.zeros(catalog.n_indicators, dtype=np.float64)
+    for code, ind in enumerate(catalog.indicators):
+        blue = ind.thresholds.blue
+        if ind.basis == "zscore":
+            out[code] = blue * ind.seasonality.noise
+        elif ind.bad == "both":
+            out[code] = blue
+        else:
+            out[code] = blue - ind.seasonality.base
+    return out
+
+
 def unique_inverse(values: I64) -> tuple[I64, I64]:
     """Distinct values and the index of each value among them (fast path for sorted input)."""
     if values.size and np.all(values[1:] >= values[:-1]):
@@ -83,19 +100,19 @@ def unique_inverse(values: I64) -> tuple[I64, I64]:
     return uniq, inverse.reshape(-1)
 
 
-# Background showers: rain_mm = RAIN_MM_PER_SD * max(0, wet - RAIN_ONSET_SD), about 11% of the time.
+# Background showers: rain intensity r = max(0, wet - RAIN_ONSET_SD), in standard deviations (about 11% of the
+# time, rarely above 1.8). Its effect on an indicator is unit-free: (knee, gain) moves the indicator by
+# gain * max(0, r - knee) times the distance from its normal level to its blue threshold, in the bad direction.
 RAIN_ONSET_SD = 1.2
-RAIN_MM_PER_SD = 10.0
-# Effect of rain on other indicators, in the indicator's units per mm above a knee: (knee_mm, slope).
 RAIN_COUPLING: dict[str, tuple[float, float]] = {
-    "rainfall_1h": (0.0, 1.0),
-    "underpass_ponding": (15.0, 0.009),
-    "sewer_fill": (0.0, 0.85),
-    "traffic_index": (0.0, 0.04),
-    "expressway_speed": (0.0, -0.35),
-    "river_level": (0.0, 0.03),
+    "rainfall_1h": (0.0, 0.45),
+    "underpass_ponding": (0.8, 0.5),
+    "sewer_fill": (0.0, 0.35),
+    "traffic_index": (0.0, 0.2),
+    "expressway_speed": (0.0, 0.2),
+    "river_level": (0.0, 0.15),
     "hotline_tickets": (0.0, 0.25),
-    "traffic_accidents": (0.0, 0.06),
+    "traffic_accidents": (0.0, 0.2),
 }
 SLOW_SHARE = 0.35  # share of the series' own variance that is slow (hourly knots); the rest is white
 SLOW_KNOT_NS = 3600 * NS
@@ -117,9 +134,9 @@ class SignalModel:
         self.loadings = load[ind]
         self.slow_scale = np.sqrt(SLOW_SHARE * own)[ind]
         self.white_scale = np.sqrt((1.0 - SLOW_SHARE) * own)[ind]
-        knee_slope = np.array([RAIN_COUPLING.get(i, (0.0, 0.0)) for i in ids], dtype=np.float64)
-        self.rain_knee = knee_slope[ind, 0]
-        self.rain_slope = knee_slope[ind, 1]
+        knee_gain = np.array([RAIN_COUPLING.get(i, (0.0, 0.0)) for i in ids], dtype=np.float64)
+        self.rain_knee = knee_gain[ind, 0]
+        self.rain_slope = (knee_gain[:, 1] * distance_to_blue(catalog))[ind]
         self.selection = selection
         self.n_districts = len(catalog.districts)
         self.n_indicators = catalog.n_indicators
@@ -186,7 +203,7 @@ class SignalModel:
             keys = self.reading_keys(local, n)
         own = self.slow_scale[local] * self.slow_noise(local, ts_ns) + self.white_scale[local] * normal(keys)
         value += self.sigma[local] * (area + own)
-        rain = RAIN_MM_PER_SD * np.maximum(grid[:, WET] - RAIN_ONSET_SD, 0.0)
+        rain = np.maximum(grid[:, WET] - RAIN_ONSET_SD, 0.0)
         value += self.rain_slope[local] * np.maximum(rain - self.rain_knee[local], 0.0)
         return value
 
