@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vitals.cli import main
 from vitals.cli.simulate_cmd import parse_faults, parse_incident, parse_start
@@ -69,6 +72,8 @@ def test_option_parsers() -> None:
     assert parse_start("2025-06-02T08:00:00+08:00") == start
     with pytest.raises(ConfigError, match="timezone"):
         parse_start("2025-06-02T08:00:00")
+    with pytest.raises(ConfigError, match="out of range"):
+        parse_start("0001-01-01T00:00:00+01:00")
     spec = parse_incident("crowd_surge@yuzhong@+90m@3.9", start)
     assert (spec.kind, spec.district, spec.start, spec.severity) == (
         "crowd_surge", "yuzhong", start + timedelta(minutes=90), 3.9)
@@ -91,3 +96,11 @@ def test_pacer_spaces_steps_by_speed() -> None:
         pacer.wait(steps_done)
     assert slept == pytest.approx([0.5] * 4)  # 10 s steps at 20x: one every 0.5 s, the first at once
     assert Pacer(speed=0, step_s=10).due_at(5) is None
+
+
+@given(st.text(max_size=60))
+def test_option_parsers_never_raise_anything_but_config_errors(text: str) -> None:
+    start = datetime(2025, 6, 2, tzinfo=UTC)
+    for parse in (lambda t: parse_incident(t, start), parse_faults, parse_start):
+        with contextlib.suppress(ConfigError):
+            parse(text)

@@ -94,3 +94,12 @@ def test_every_reading_of_a_clean_run_is_on_its_series_grid(small_catalog: Catal
     offset = batch.ts_ns - cfg.start_ns - sim.selection.phase_ns[local]
     assert np.all(offset % sim.selection.cadence_ns[local] == 0)
     assert len(np.unique(np.stack([sid, batch.ts_ns]), axis=1)[0]) == len(batch)  # no duplicates without faults
+
+
+def test_sensor_ids_on_request(small_catalog: Catalog) -> None:
+    cfg = SimulatorConfig(seed=1, duration=timedelta(minutes=20), sensors=True)
+    batch = CitySimulator(small_catalog, cfg).read_all()
+    assert batch.sensor is not None and len(batch) > 100
+    ids = np.array([i.id for i in small_catalog.indicators], dtype=object)
+    streets = np.array([s.id for s in small_catalog.streets], dtype=object)
+    np.testing.assert_array_equal(batch.sensor, ids[batch.indicator] + "@" + streets[batch.street])

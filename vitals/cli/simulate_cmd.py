@@ -110,6 +110,9 @@ def parse_start(text: str) -> datetime:
     if moment.tzinfo is None:
         msg = f"--start {text!r} has no timezone: add Z or an offset like +08:00"
         raise ConfigError(msg)
+    if not 1970 < moment.year < 9999:
+        msg = f"--start {text!r} is out of range: use a time between 1971 and 9998"
+        raise ConfigError(msg)
     return moment.astimezone(UTC)
 
 
