@@ -23,6 +23,7 @@ from vitals.alerting.templates import notification_templates
 from vitals.alerting.yamlio import dump_yaml
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError, ExportError
+from vitals.services import prometheus_config
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,13 @@ class RenderedAlerting:
     rule_files: list[Path]
     alertmanager_config: Path
     alertmanager_dir: Path
+
+    def prometheus_config(self, targets: list[str], alertmanager: str, scrape_interval: str = "1s",
+                          job: str = "city-vitals") -> dict[str, Any]:
+        """A Prometheus config scraping ``targets`` (host:port), loading these rules and sending alerts to
+        ``alertmanager`` (host:port): pass it to :func:`vitals.services.start_prometheus`."""
+        return prometheus_config(targets, scrape_interval=scrape_interval, rule_files=[str(p) for p in self.rule_files],
+                                 alertmanager=alertmanager, job=job)
 
 
 _PLACEHOLDER = re.compile(r"\$\{(VITALS_[A-Z0-9_]+)\}")

@@ -112,9 +112,11 @@ MESSAGES = """\
 {{ .GroupLabels.domain }}{{ end }}
 {{ define "vitals.title" -}}
 [{{ if eq .Status "firing" }}告警 FIRING:{{ .Alerts.Firing | len }}{{ else }}恢复 RESOLVED{{ end }}] \
-{{ template "vitals.severity_zh" .CommonLabels.severity }} {{ template "vitals.kind_zh" .CommonLabels.kind }} \
+{{ template "vitals.severity_zh" .CommonLabels.severity }} \
+{{ if ne .CommonLabels.kind "level" }}{{ template "vitals.kind_zh" .CommonLabels.kind }} {{ end }}\
 {{ template "vitals.area_zh" . }} / {{ template "vitals.severity_en" .CommonLabels.severity }} \
-{{ template "vitals.kind_en" .CommonLabels.kind }} {{ template "vitals.area_en" . }}
+{{ if ne .CommonLabels.kind "level" }}{{ template "vitals.kind_en" .CommonLabels.kind }} {{ end }}\
+{{ template "vitals.area_en" . }}
 {{- end }}
 {{ define "vitals.text" }}{{ template "vitals.title" . }}
 {{ range .Alerts }}{{ template "vitals.alert_zh" . }}{{ end }}
