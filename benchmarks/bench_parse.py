@@ -3,7 +3,7 @@
 Generates N clean readings (default 1,000,000) over all indicators x streets of the shipped catalog, with
 values inside each indicator's valid range and ISO timestamps with a timezone, then parses them with
 :class:`vitals.readings.ReadingParser` in source-sized blocks (default 10,000 lines), single-threaded.
-A second JSONL run has 1 bad line per block to measure the per-line fallback. Prints figures and ends with
+Second JSONL and CSV runs have 1 bad line per block, to measure the fallback paths. Prints figures and ends with
 one JSON line.
 
     .venv/bin/python benchmarks/bench_parse.py [--readings 1000000] [--block 10000]
@@ -102,9 +102,12 @@ def main() -> None:
     blocks, columns = csv_blocks(table, args.block)
     csv_rate = timed(f"csv (blocks of {args.block})", n, lambda: sum(
         len(parser.parse_csv(b, columns=columns, seq=k, received_ns=received).batch) for k, b in enumerate(blocks)))
+    dirty_csv = [b.replace(b"\n", b"\nonly,three,fields\n", 1) for b in blocks]
+    dirty_csv_rate = timed("csv, 1 bad row per block", n, lambda: sum(
+        len(parser.parse_csv(b, columns=columns, seq=k, received_ns=received).batch) for k, b in enumerate(dirty_csv)))
     figures = {"readings": n, "block": args.block, "parquet_readings_per_s": round(parquet_rate),
                "csv_readings_per_s": round(csv_rate), "jsonl_readings_per_s": round(jsonl_rate),
-               "jsonl_dirty_readings_per_s": round(dirty_rate)}
+               "jsonl_dirty_readings_per_s": round(dirty_rate), "csv_dirty_readings_per_s": round(dirty_csv_rate)}
     print(json.dumps(figures))
 
 

@@ -182,3 +182,33 @@ def test_batch_carries_partition_seq_and_arrival(parser: ReadingParser) -> None:
     batch = parser.parse_jsonl(record, partition="rain-2", seq=41, received_ns=RECEIVED_NS).batch
     assert (batch.partition, batch.seq, batch.received_ns) == ("rain-2", 41, RECEIVED_NS)
     assert batch.indicator.dtype == np.int16 and batch.street.dtype == np.int32
+
+
+def test_large_jsonl_block_with_scattered_bad_lines_keeps_every_good_line(parser: ReadingParser) -> None:
+    rng = np.random.default_rng(11)
+    n = 1_000
+    good = [f'{{"ts": {TS + k}, "indicator": "pm25", "area": "wanzhou_s00{k % 9 + 1}", "value": {PM_A!r}}}'
+            for k in range(n)]
+    bad_at = sorted(rng.choice(n, 7, replace=False).tolist())
+    garbage = ["null", "{broken", '{"ts": true}', "[1]", "{} {}", '{"value": "x"}', "\x00"]
+    lines = list(good)
+    for offset, (at, text) in enumerate(zip(bad_at, garbage, strict=True)):
+        lines.insert(at + offset, text)
+    result = parser.parse_jsonl("\n".join(lines), received_ns=RECEIVED_NS)
+    clean = parser.parse_jsonl("\n".join(good), received_ns=RECEIVED_NS)
+    assert [(r.reason, r.raw) for r in result.rejections] == [("malformed", text) for text in garbage]
+    assert result.batch.ts_ns.tolist() == clean.batch.ts_ns.tolist() == [(TS + k) * 10**9 for k in range(n)]
+    assert result.batch.street.tolist() == clean.batch.street.tolist()
+
+
+def test_large_csv_block_with_scattered_bad_rows_keeps_every_good_row(parser: ReadingParser) -> None:
+    n = 700
+    good = [f"{TS + k},pm25,wanzhou_s00{k % 9 + 1},,{PM_A!r}" for k in range(n)]
+    garbage = ["1,2", "x,pm25,wanzhou_s001,,1,extra", f"{TS},pm25,wanzhou_s001,,lots", "\xff"]
+    lines = list(good)
+    for offset, (at, text) in enumerate(zip([3, 200, 201, 650], garbage, strict=True)):
+        lines.insert(at + offset, text)
+    result = parser.parse_csv(("ts,indicator,area,sensor,value\n" + "\n".join(lines)).encode(),
+                              received_ns=RECEIVED_NS)
+    assert [(r.reason, r.raw) for r in result.rejections] == [("malformed", text) for text in garbage]
+    assert result.batch.ts_ns.tolist() == [(TS + k) * 10**9 for k in range(n)]

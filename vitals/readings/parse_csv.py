@@ -18,9 +18,11 @@ from functools import cache
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from vitals.batches import ReadingBatch
 from vitals.readings.parse_arrow import Columns, Context, RawText, assemble, table_raw
 from vitals.readings.schema import FIELDS, ParseResult, show
 
+_LINE_BY_LINE = 64
 _TYPES = {"ts": pa.string(), "indicator": pa.string(), "area": pa.string(), "sensor": pa.string(),
           "value": pa.float64()}
 
@@ -34,9 +36,14 @@ class _Record:
 
 def _split_records(data: bytes) -> list[_Record]:
     """Records of a CSV block with the exact source text of each (blank lines are not records)."""
-    lines = data.splitlines(keepends=True)
-    texts = [line.decode("utf-8", errors="backslashreplace") for line in lines]
-    invalid = {i for i, line in enumerate(lines) if texts[i].encode("utf-8", errors="surrogatepass") != line}
+    texts: list[str] = []
+    invalid: set[int] = set()
+    for i, line in enumerate(data.splitlines(keepends=True)):
+        try:
+            texts.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(line.decode("utf-8", errors="backslashreplace"))
+            invalid.add(i)
     reader = csv.reader(iter(texts))
     records: list[_Record] = []
     start = 0
@@ -50,7 +57,7 @@ def _split_records(data: bytes) -> list[_Record]:
             fields, problem = None, f"not valid CSV: {exc}"
         end = reader.line_num
         raw = "".join(texts[start:end]).rstrip("\r\n")
-        if any(i in invalid for i in range(start, end)):
+        if invalid and not invalid.isdisjoint(range(start, end)):
             fields, problem = None, "row is not valid UTF-8"
         start = end
         if fields != []:
@@ -131,13 +138,27 @@ def _fast_raw(data: bytes, has_header: bool, table: pa.Table) -> RawText:
     return raw
 
 
+def _parse_lines(ctx: Context, lines: list[bytes], names: list[str], use_threads: bool) -> ParseResult:
+    """Data lines (no quotes, so one record each) of a block that failed the fast path: each half is tried
+    on the fast path again; pieces of up to ``_LINE_BY_LINE`` lines go record by record."""
+    if len(lines) <= _LINE_BY_LINE:
+        return _fallback(ctx, b"\n".join(lines), names, has_header=False)
+    mid = len(lines) // 2
+    halves = [parse_csv(ctx, b"\n".join(part), names, use_threads) for part in (lines[:mid], lines[mid:])]
+    return ParseResult(batch=ReadingBatch.concat([half.batch for half in halves]),
+                       rejections=[r for half in halves for r in half.rejections])
+
+
 def parse_csv(ctx: Context, data: bytes, columns: list[str] | None = None, use_threads: bool = False) -> ParseResult:
     """Parse a CSV block; ``columns`` names the fields of a block without a header line."""
     has_header = columns is None
     names = _header_names(data) if columns is None else list(columns)
     table = _read_block(data, names, has_header, use_threads) if names else None
     if table is None:
-        return _fallback(ctx, data, names, has_header)
+        if not names or b'"' in data:  # quoted fields may span lines: split by the csv module
+            return _fallback(ctx, data, names, has_header)
+        lines = [line for line in data.splitlines() if line]
+        return _parse_lines(ctx, lines[1:] if has_header else lines, names, use_threads)
     by_name = {name: table[name].combine_chunks() if name in table.column_names else None for name in FIELDS}
     cols = Columns(n=table.num_rows, ts=by_name["ts"], indicator=by_name["indicator"], area=by_name["area"],
                    value=by_name["value"], sensor=by_name["sensor"])
