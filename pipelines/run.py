@@ -86,7 +86,8 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
 
 def flow_options(settings: Settings) -> FlowOptions:
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
-                       max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir))
+                       max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir),
+                       history_rows=settings.history_chunk_rows)
 
 
 def process_metrics_port(settings: Settings) -> int:

@@ -45,6 +45,7 @@ class Settings:
     metrics_port: int = 9108            # each process serves metrics_port + process id
     dead_letter_path: str = "var/dead_letters.jsonl"
     history_dir: str | None = None      # Parquet history root; None = no history
+    history_chunk_rows: int = 200_000   # readings per history file per (shard, source partition)
     recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
     snapshot_interval_s: float = 1.0    # epoch length with recovery on
     models_dir: str = "models"
@@ -91,7 +92,7 @@ def validate(s: Settings) -> Settings:
         problems.append(f"source={s.source!r} must be simulator, file, mqtt or kafka")
     if s.source == "file" and not s.path:
         problems.append("source=file needs path (a file or a directory of readings)")
-    for name in ("batch_size", "partitions", "shards", "workers"):
+    for name in ("batch_size", "partitions", "shards", "workers", "history_chunk_rows"):
         if getattr(s, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
     if s.speed < 0:

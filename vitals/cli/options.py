@@ -14,6 +14,7 @@ _FIELD_OF = {
     "dead_letters": "dead_letter_path", "metrics_port": "metrics_port", "metrics_host": "metrics_host",
     "lateness": "allowed_lateness_s", "shards": "shards", "partitions": "partitions", "speed": "speed",
     "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
+    "history_chunk_rows": "history_chunk_rows",
 }
 
 
@@ -33,6 +34,8 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="/metrics port (default 9108; process i serves PORT+i; 0 = off)")
     g.add_argument("--history-dir", metavar="DIR", help="write readings and vitals to Parquet under DIR")
+    g.add_argument("--history-chunk-rows", type=int, metavar="N",
+                   help="readings per history file per (shard, source partition) (default 200,000)")
     g.add_argument("--dead-letters", metavar="FILE",
                    help="dead-letter JSON lines (default var/dead_letters.jsonl; FILE-p<I> per cluster process)")
     g.add_argument("--final-vitals", metavar="FILE.parquet",
