@@ -127,13 +127,14 @@ class CitySimulator:
 
     # ---- steps ---------------------------------------------------------------------------------------
     def _generate(self, grid: ReportingGrid, k0: int, k1: int) -> _Rows:
-        """Readings with event time in steps [k0, k1), sorted by (time, series), with faults applied
+        """Readings with event time in steps [k0, k1), in time order, with faults applied
         (late ones carry their arrival step; silent ones are dropped; duplicates are repeated)."""
         cfg = self.config
         lo = cfg.start_ns + k0 * cfg.step_ns
         hi = cfg.start_ns + k1 * cfg.step_ns
         local, ts, n = grid.due(lo, hi)
-        order = np.lexsort((local, ts))
+        # time order; equal times keep the grid's order (cadence, then series): independent of the blocking
+        order = np.argsort(ts, kind="stable")
         local, ts, n = local[order], ts[order], n[order]
         keys = self.signal.reading_keys(local, n)
         value = self.signal.normal_values(local, ts, n, keys)
