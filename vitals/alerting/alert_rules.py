@@ -55,7 +55,8 @@ def district_condition(level: str, options: AlertingOptions) -> str:
 
 
 def district_rules(options: AlertingOptions) -> list[dict[str, Any]]:
-    link = a.dashboard_link(options.receivers.grafana_url, names.DASHBOARD_DISTRICT, ("district", "indicator"))
+    link = a.dashboard_link(options.receivers.grafana_url, names.DASHBOARD_DISTRICT,
+                            names.DISTRICT_DASHBOARD_VARIABLES)
     rules = []
     for level in LEVELS:
         annotations = {

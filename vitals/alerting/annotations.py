@@ -106,8 +106,9 @@ def streets_at_level(level: str) -> str:
 
 
 # ---- dashboard links ----------------------------------------------------------------------------------------
-def dashboard_link(grafana_url: str, uid: str, variables: tuple[str, ...] = ()) -> str:
-    query = "&".join(f"var-{name}={label(name)}" for name in variables)
+def dashboard_link(grafana_url: str, uid: str, variables: tuple[tuple[str, str], ...] = ()) -> str:
+    """A Grafana link setting each dashboard variable from an alert label."""
+    query = "&".join(f"var-{variable}={label(name)}" for variable, name in variables)
     return f"{grafana_url.rstrip('/')}/d/{uid}" + (f"?{query}" if query else "")
 
 
@@ -115,5 +116,5 @@ def street_annotations(grafana_url: str) -> dict[str, str]:
     """Place, indicator and link annotations shared by every per-series alert."""
     return {
         "place_zh": street_place("zh"), "place_en": street_place("en"), **indicator_names(),
-        "dashboard": dashboard_link(grafana_url, names.DASHBOARD_INDICATOR, ("indicator", "district", "street")),
+        "dashboard": dashboard_link(grafana_url, names.DASHBOARD_INDICATOR, names.INDICATOR_DASHBOARD_VARIABLES),
     }

@@ -70,3 +70,7 @@ DASHBOARD_CITY = "city-wall"
 DASHBOARD_DISTRICT = "district"
 DASHBOARD_INDICATOR = "indicator-detail"
 DASHBOARD_PIPELINE = "pipeline-health"
+# dashboard variable -> alert label, for the links (indicator detail names the street variable "area")
+INDICATOR_DASHBOARD_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("indicator", "indicator"), ("district", "district"), ("area", "street"))
+DISTRICT_DASHBOARD_VARIABLES: tuple[tuple[str, str], ...] = (("district", "district"),)

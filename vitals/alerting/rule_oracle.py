@@ -42,9 +42,9 @@ class Oracle:
         info = self.info(labels["indicator"])
         return fallback if info is None else info[fact]
 
-    def url(self, uid: str, labels: dict[str, str], variables: tuple[str, ...] = ()) -> str:
+    def url(self, uid: str, labels: dict[str, str], variables: tuple[tuple[str, str], ...] = ()) -> str:
         base = f"{self.options.receivers.grafana_url.rstrip('/')}/d/{uid}"
-        query = "&".join(f"var-{v}={labels[v]}" for v in variables)
+        query = "&".join(f"var-{variable}={labels[name]}" for variable, name in variables)
         return base + (f"?{query}" if query else "")
 
     # ---- annotation groups ------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ class Oracle:
             "place_zh": row["place_zh"] if row else fallback, "place_en": row["place_en"] if row else fallback,
             "indicator_zh": self.fact(labels, "name_zh", labels["indicator"]),
             "indicator_en": self.fact(labels, "name_en", labels["indicator"]),
-            "dashboard": self.url(names.DASHBOARD_INDICATOR, labels, ("indicator", "district", "street")),
+            "dashboard": self.url(names.DASHBOARD_INDICATOR, labels, names.INDICATOR_DASHBOARD_VARIABLES),
         }
 
     def current_value(self, labels: dict[str, str], k: int) -> str:
@@ -90,7 +90,7 @@ class Oracle:
             "indicator_en": self.fact(labels, "name_en", labels["indicator"]),
             "threshold": self.fact(labels, f"condition_{severity}", NA), "share": f"{value:.0f}",
             "streets": NA if count is None else f"{count:.0f}",
-            "dashboard": self.url(names.DASHBOARD_DISTRICT, labels, ("district", "indicator")),
+            "dashboard": self.url(names.DASHBOARD_DISTRICT, labels, names.DISTRICT_DASHBOARD_VARIABLES),
         }
 
     def scenario_count(self, labels: dict[str, str], k: int) -> float | None:

@@ -1,0 +1,60 @@
+"""`vitals alerts build|check|render` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import need_binary
+
+from vitals.alerting import ALERT_RULES, ALERTMANAGER_CONFIG, RULE_TESTS_DIR
+from vitals.catalog import Catalog
+from vitals.cli import main
+
+
+def test_build_writes_files_with_the_given_urls(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                small_catalog: Catalog) -> None:
+    code = main(["alerts", "build", "--out", str(tmp_path), "--streets", "76", "--channels", "webhook,email",
+                 "--webhook-url", "http://hooks.example:8080/am/", "--grafana-url", "https://grafana.example"])
+    assert code == 0
+    counts = json.loads(capsys.readouterr().out.splitlines()[-1])
+    c = small_catalog
+    assert counts["catalog_constant_rules"] == 1 + len(c.districts) + c.n_streets + 2 * c.n_indicators
+    config = yaml.safe_load((tmp_path / ALERTMANAGER_CONFIG).read_text())
+    urls = [c["url"] for r in config["receivers"] for c in r["webhook_configs"]]
+    assert urls == [f"http://hooks.example:8080/am/{r}" for r in
+                    ("city-center", "district-centers", "street-centers", "platform")]
+    assert all("wechat_configs" not in r for r in config["receivers"])
+    assert "https://grafana.example/d/" in (tmp_path / ALERT_RULES).read_text()
+
+
+def test_bad_channel_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alerts", "build", "--out", str(tmp_path), "--channels", "pager"]) == 1
+    assert "channels" in capsys.readouterr().err
+
+
+def test_render_needs_the_wecom_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VITALS_WECOM_API_SECRET", raising=False)
+    assert main(["alerts", "render", "--out", str(tmp_path), "--streets", "76"]) == 1
+    assert "VITALS_WECOM_API_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("VITALS_WECOM_API_SECRET", "from-the-environment")
+    assert main(["alerts", "render", "--out", str(tmp_path), "--streets", "76"]) == 0
+    assert "from-the-environment" in (tmp_path / ALERTMANAGER_CONFIG).read_text()
+
+
+@pytest.mark.integration
+def test_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    need_binary("promtool")
+    need_binary("amtool")
+    assert main(["alerts", "build", "--out", str(tmp_path), "--streets", "76"]) == 0
+    for slow in (tmp_path / RULE_TESTS_DIR).glob("*warning_level.test.yml"):  # test_promtool runs them all
+        slow.unlink()
+    assert main(["alerts", "check", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ok   promtool test rules" in out and "ok   amtool check-config" in out
+    (tmp_path / ALERTMANAGER_CONFIG).write_text("route: {receiver: nobody}\n")
+    assert main(["alerts", "check", "--dir", str(tmp_path)]) == 1
+    assert "FAIL amtool check-config" in capsys.readouterr().out
