@@ -212,3 +212,17 @@ def test_large_csv_block_with_scattered_bad_rows_keeps_every_good_row(parser: Re
                               received_ns=RECEIVED_NS)
     assert [(r.reason, r.raw) for r in result.rejections] == [("malformed", text) for text in garbage]
     assert result.batch.ts_ns.tolist() == [(TS + k) * 10**9 for k in range(n)]
+
+
+def test_a_parser_bug_rejects_the_block_instead_of_raising(parser: ReadingParser,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from vitals.readings import parse_csv as csv_format
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(csv_format, "parse_csv", broken)
+    result = parser.parse_csv(HEADER + b"a,b,c,,1\n\nd,e,f,,2\n", partition="p1", seq=4, received_ns=RECEIVED_NS)
+    assert len(result.batch) == 0 and (result.batch.partition, result.batch.seq) == ("p1", 4)
+    assert [(r.reason, r.raw) for r in result.rejections] == [("malformed", "a,b,c,,1"), ("malformed", "d,e,f,,2")]
+    assert "RuntimeError: boom" in result.rejections[0].detail

@@ -88,8 +88,11 @@ class ReadingParser:
         """A CSV block with a header line, or without one when ``columns`` names its fields."""
         ctx, block = self._context(partition, seq, received_ns), _as_bytes(data)
         names = None if columns is None else list(columns)
-        return self._guarded(ctx, lambda: csv_format.parse_csv(ctx, block, names, self.use_threads),
-                             lambda: [decode_line(line) for line in block.splitlines() if line][names is None:])
+        def rows() -> list[str]:
+            lines = [decode_line(line) for line in block.splitlines() if line]
+            return lines[1:] if names is None else lines  # without the header line
+
+        return self._guarded(ctx, lambda: csv_format.parse_csv(ctx, block, names, self.use_threads), rows)
 
     def parse_table(self, table: pa.Table | pa.RecordBatch, *, partition: str = "0", seq: int = 0,
                     received_ns: int | None = None) -> ParseResult:
