@@ -82,18 +82,28 @@ def indicator_fact_raw(then: str) -> str:
     return lookup(names.INDICATOR_INFO + "{indicator=%q}", "$labels.indicator", then, NA)
 
 
-def street_series(metric: str, matchers: str, then: str) -> str:
-    """``then`` on ``metric{indicator, street, <matchers>}`` of the alert's series, else n/a."""
+def street_series(metric: str, matchers: str, then: str, fallback: str = NA) -> str:
+    """``then`` on ``metric{indicator, street, <matchers>}`` of the alert's series, else ``fallback``."""
     extra = f",{matchers}" if matchers else ""
-    return lookup(metric + "{indicator=%q,street=%q" + extra + "}", "$labels.indicator $labels.street", then, NA)
+    return lookup(metric + "{indicator=%q,street=%q" + extra + "}", "$labels.indicator $labels.street", then,
+                  fallback)
+
+
+def street_or_district(metric: str, matchers: str) -> str:
+    """The street's value of ``metric``, else the district's (the exporter may export a family per
+    indicator and district only, without a street label), marked "(district)"."""
+    extra = f",{matchers}" if matchers else ""
+    district = lookup(metric + '{indicator=%q,district=%q,street=""' + extra + "}",
+                      "$labels.indicator $labels.district", first_value() + " (district)", NA)
+    return street_series(metric, matchers, first_value(), district)
 
 
 def forecast(horizon: str) -> str:
-    return street_series(m.FORECAST_VALUE, f'horizon="{horizon}"', first_value())
+    return street_or_district(m.FORECAST_VALUE, f'horizon="{horizon}"')
 
 
 def expected_value() -> str:
-    return street_series(m.EXPECTED_VALUE, 'bound="mid"', first_value())
+    return street_or_district(m.EXPECTED_VALUE, 'bound="mid"')
 
 
 def explanation() -> str:

@@ -64,12 +64,18 @@ class Oracle:
             return NA
         return g4(self.scenario.value(info["metric"], k, street=labels["street"], stat="last"))
 
-    def street_metric(self, metric: str, labels: dict[str, str], k: int, **match: str) -> str:
-        return g4(self.scenario.value(metric, k, indicator=labels["indicator"], street=labels["street"], **match))
+    def street_or_district(self, metric: str, labels: dict[str, str], k: int, **match: str) -> str:
+        """The street's sample of ``metric``, else the district's (no street label) marked "(district)"."""
+        street = self.scenario.value(metric, k, indicator=labels["indicator"], street=labels["street"], **match)
+        if street is not None:
+            return g4(street)
+        district = [v for lb, v in self.scenario.select(metric, k, indicator=labels["indicator"],
+                                                        district=labels["district"], **match) if "street" not in lb]
+        return f"{g4(district[0])} (district)" if district else NA
 
     def forecast(self, labels: dict[str, str], k: int) -> str:
         horizon = horizon_label(self.options.sensitivity.early_warning_horizon_s)
-        return self.street_metric(m.FORECAST_VALUE, labels, k, horizon=horizon)
+        return self.street_or_district(m.FORECAST_VALUE, labels, k, horizon=horizon)
 
     def level(self, labels: dict[str, str], k: int, value: float) -> dict[str, str]:
         severity = labels["severity"]
@@ -126,7 +132,7 @@ class Oracle:
         return {
             "summary": f"anomaly: {labels['indicator']} at {labels['district']}/{labels['street']}",
             **self.street(labels), "unit": self.fact(labels, "unit", ""), "value": self.current_value(labels, k),
-            "expected": self.street_metric(m.EXPECTED_VALUE, labels, k, bound="mid"), "score": f"{value:.2f}",
+            "expected": self.street_or_district(m.EXPECTED_VALUE, labels, k, bound="mid"), "score": f"{value:.2f}",
             "explanation": f"{found[0][0]['detector']}/{found[0][0]['feature']}" if found else NA,
         }
 

@@ -69,6 +69,8 @@ def early_warning_case(ctx: Context) -> dict[str, Any]:
     scenario.add(m.WARNING_LEVEL, {**b, **domain}, [1])
     scenario.add(ind.metric, {**a, "stat": "last", "window": "now"}, [ind.thresholds.blue])
     scenario.add(m.FORECAST_VALUE, {**a, "horizon": horizon}, [ind.thresholds.as_tuple()[level_value - 1]])
+    district_only = {"indicator": b["indicator"], "district": b["district"], "horizon": horizon}  # b: no street value
+    scenario.add(m.FORECAST_VALUE, district_only, [ind.thresholds.blue])
     soon, later = s.early_warning_horizon_s * 2 / 3, s.early_warning_horizon_s * 2
     seconds = phases((later, stage), (soon, stage), (later, dip), (soon, stage + tail))  # the level ends it
     scenario.add(m.SECONDS_TO_THRESHOLD, {**a, "level": s.early_warning_level}, seconds)
@@ -106,7 +108,9 @@ def anomaly_case(ctx: Context) -> dict[str, Any]:
     scenario.add(m.ANOMALY_SCORE, a, on_off(hit, miss, stage, dip, tail))
     scenario.add(m.ANOMALY_SCORE, b, spike(hit, miss, stage, ctx.steps(hold.for_s)))
     scenario.add(ind.metric, {**a, "stat": "last", "window": "now"}, [ind.thresholds.yellow])
-    scenario.add(m.EXPECTED_VALUE, {**a, "bound": "mid"}, [ind.seasonality.base])
+    # the exporter's default policy exports the expected band per indicator and district only
+    scenario.add(m.EXPECTED_VALUE, {"indicator": a["indicator"], "district": a["district"], "bound": "mid"},
+                 [ind.seasonality.base])
     scenario.add(m.ANOMALY_EXPLANATION, {**a, "detector": "isolation_forest", "feature": "residual_z"}, [1])
     rule = RuleSpec(names.ANOMALY, hold,
                     lambda k: _join_domain(ctx, samples_where(scenario, m.ANOMALY_SCORE, k,
