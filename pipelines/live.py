@@ -20,6 +20,7 @@ from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
 from vitals.catalog import Catalog
+from vitals.scoring import ModelSource
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
 from vitals.stream.partition_check import CheckedBatch, PartitionChecker, PartitionState
@@ -50,6 +51,9 @@ class FlowOptions:
     # without a recovery dir sets this False so the shards skip the deep copy (measured: ~0.1 s per epoch for
     # the full-scale city).
     recovery: bool = True
+    # Anomaly scores, expected band and forecasts per series (vitals.scoring); models come from build_flow's
+    # ``models`` (the registry, hot-reloaded). Off for pure throughput runs of the streaming core.
+    scoring: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def _partition_key(item: SourceBatch) -> str:
 
 def build_flow(
     catalog: Catalog, source: Source[SourceBatch] | Callable[[Dataflow], Stream[SourceBatch]], sinks: FlowSinks,
-    options: FlowOptions | None = None, flow_id: str = FLOW_ID,
+    options: FlowOptions | None = None, flow_id: str = FLOW_ID, *, models: ModelSource | None = None,
 ) -> Dataflow:
     """The flow over ``source`` (items: :class:`vitals.sources.base.SourceBatch`), or over the stream that
     ``source(flow)`` adds (e.g. Kafka messages decoded to batches)."""
@@ -99,6 +103,7 @@ def build_flow(
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
         keep_history=opts.keep_history and sinks.history is not None, vitals_every_s=opts.vitals_every_s,
+        scoring=opts.scoring, models=models,
     )
 
     def check(state: PartitionState | None, item: SourceBatch) -> tuple[PartitionState, CheckedBatch]:

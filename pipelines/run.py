@@ -29,6 +29,7 @@ from vitals.errors import ConfigError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter, ReadingParser
+from vitals.scoring import RegistryModels
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
 from vitals.sources.files import discover_files
@@ -87,7 +88,7 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
 def flow_options(settings: Settings) -> FlowOptions:
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
                        max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir),
-                       history_rows=settings.history_chunk_rows)
+                       history_rows=settings.history_chunk_rows, scoring=settings.scoring)
 
 
 def process_metrics_port(settings: Settings) -> int:
@@ -184,11 +185,14 @@ def run_pipeline(
     dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path))
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     publisher = HubPublisher(hub, catalog)
+    models = RegistryModels(settings.models_dir, on_change=hub.stats.set_model) if settings.scoring else None
+    if models is not None:
+        models.poll()
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
     source = make_source(catalog, settings, simulator)
-    flow = build_flow(catalog, source, sinks, flow_options(settings))
+    flow = build_flow(catalog, source, sinks, flow_options(settings), models=models)
     started = time.monotonic()
     STOP.clear()
     restore = _stop_on_ctrl_c()

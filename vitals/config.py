@@ -49,6 +49,7 @@ class Settings:
     recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
     snapshot_interval_s: float = 1.0    # epoch length with recovery on
     models_dir: str = "models"
+    scoring: bool = True                # anomaly scores, expected band and forecasts in the flow
     # cluster
     workers: int = 1
     process_id: int | None = None

@@ -103,6 +103,7 @@ class ExportPolicy:
         (mn.SENSOR_STUCK, 1.0), (mn.ANOMALY_SCORE, 0.5), (mn.FORECAST_LEVEL, 1.0),
     )
     street_indicators: tuple[str, ...] | None = None  # restrict street-scope samples to these indicator ids
+    explain_min: float = 0.5   # vitals_anomaly_explanation_info for series with an anomaly score at least this
     area: bool = True          # health index and worst level per street, district and city
     static_info: bool = True   # vitals_area_info, vitals_indicator_info, vitals_threshold
 

@@ -25,6 +25,7 @@ from vitals.exporter.labels import LabelSpace
 from vitals.exporter.lines import LineTable, PrefixBuilder
 from vitals.exporter.policy import SERIES_FAMILIES, WINDOW_STAT_AGGREGATION, ExportPolicy, stat_labels
 from vitals.exporter.textformat import family_header, label_block, sample_lines
+from vitals.scoring.explain_codes import DETECTORS, FEATURES
 from vitals.state.view import VitalsView
 
 FloatArray = npt.NDArray[np.float64]
@@ -61,6 +62,7 @@ class VitalsRenderer:
         groups = DistrictGroups(self.catalog, view) if self._needs_groups(view) else None
         self._value_families(out, view, street_rows, groups)
         self._series_families(out, view, street_rows, groups)
+        self._explanations(out, view, street_rows)
         if self.policy.area and health is not None:
             self._area_families(out, health)
         text = b"".join((self._static, *out.chunks))
@@ -119,6 +121,26 @@ class VitalsRenderer:
             out.add_family(family_header(name, family.help), lines)
         if groups is not None:
             self._district_series_families(out, view, groups)
+
+    def _explanations(self, out: _Output, view: VitalsView, street_rows: npt.NDArray[np.intp]) -> None:
+        """``vitals_anomaly_explanation_info{detector, feature}`` for the series whose anomaly score is at least
+        ``policy.explain_min`` (sparse: rendered fresh, grouped by detector and feature)."""
+        cols = view.columns
+        if not {"anomaly_score", "explain_detector", "explain_feature"} <= cols.keys():
+            return
+        rows = street_rows[cols["anomaly_score"][street_rows] >= self.policy.explain_min]
+        if not len(rows):
+            return
+        det = cols["explain_detector"][rows].astype(np.int64)
+        feat = cols["explain_feature"][rows].astype(np.int64)
+        lines: list[str] = []
+        for d, f in sorted(set(zip(det.tolist(), feat.tolist(), strict=True))):
+            keys = view.series[rows[(det == d) & (feat == f)]]
+            extra = (("detector", _code_name(DETECTORS, d)), ("feature", _code_name(FEATURES, f)))
+            prefixes = self.labels.series_prefixes(mn.ANOMALY_EXPLANATION, keys, extra=extra)
+            lines.extend(sample_lines(prefixes, np.ones(len(prefixes))))
+        help_text = "The detector and feature behind a series' anomaly score (score >= the export minimum); value 1."
+        out.add_family(family_header(mn.ANOMALY_EXPLANATION, help_text), [("".join(lines).encode(), len(lines))])
 
     def _district_series_families(self, out: _Output, view: VitalsView, groups: DistrictGroups) -> None:
         for name in self.policy.district_families:
@@ -209,6 +231,10 @@ class _Output:
             self.chunks.append(header.encode("utf-8"))
             self.chunks.extend(text for text, _ in parts)
             self.samples += samples
+
+
+def _code_name(table: tuple[str, ...], code: int) -> str:
+    return table[code] if 0 <= code < len(table) else "unknown"
 
 
 def _stat_extra(stat: str) -> tuple[tuple[str, str], ...]:

@@ -12,11 +12,13 @@ outputs, which makes the sinks idempotent):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
+from vitals.scoring import ModelSource, ShardScorer
 from vitals.state import ShardState
 from vitals.state.view import VitalsView
 
@@ -82,6 +84,7 @@ class ShardMemory:
     next_chunk: dict[str, int] = field(default_factory=dict)
     clock_ns: int = 0
     snapshot_bucket: int = -1  # event-time bucket of the last vitals snapshot
+    scorer: ShardScorer | None = None  # anomaly scores and forecasts (None when scoring is off)
 
 
 class ShardProcessor:
@@ -90,7 +93,10 @@ class ShardProcessor:
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
+        scoring: bool = False, models: ModelSource | None = None,
     ) -> None:
+        self.scoring = scoring
+        self.models = models
         self.catalog = catalog
         self.n_shards = n_shards
         self.publish_interval_s = publish_interval_s
@@ -99,7 +105,16 @@ class ShardProcessor:
         self.vitals_every_ns = int(vitals_every_s * 1e9)
 
     def initial_memory(self, shard: int) -> ShardMemory:
-        return ShardMemory(shard, ShardState(self.catalog, shard, self.n_shards))
+        scorer = ShardScorer(self.catalog, shard, self.n_shards) if self.scoring else None
+        return ShardMemory(shard, ShardState(self.catalog, shard, self.n_shards), scorer=scorer)
+
+    def view(self, mem: ShardMemory, now_ns: int | None) -> VitalsView:
+        """The shard's vitals, with anomaly scores, expected band and forecasts when scoring is on."""
+        view = mem.state.view(now_ns)
+        if mem.scorer is None or not len(view):
+            return view
+        extra = mem.scorer.columns(view.series, now_ns or mem.clock_ns)
+        return dataclasses.replace(view, columns={**view.columns, **extra})
 
     def shard_of_batch(self, batch: ReadingBatch) -> int:
         """The shard a (non-empty, already split) batch belongs to."""
@@ -110,13 +125,15 @@ class ShardProcessor:
         """Fold one batch in; returns history chunks, vitals snapshots and duplicate rejections it causes."""
         out: list[ShardOutput] = []
         result = mem.state.update(batch)
+        if mem.scorer is not None:
+            mem.scorer.update(self.catalog, result.accepted_batch, self.models)
         mem.accepted += result.accepted
         if len(batch):
             mem.clock_ns = max(mem.clock_ns, int(batch.ts_ns.max()))
             bucket = mem.clock_ns // self.vitals_every_ns
             if self.keep_history and bucket > mem.snapshot_bucket:
                 if mem.snapshot_bucket >= 0:
-                    out.append(VitalsSnapshot(mem.shard, bucket * self.vitals_every_ns, mem.state.view(mem.clock_ns)))
+                    out.append(VitalsSnapshot(mem.shard, bucket * self.vitals_every_ns, self.view(mem, mem.clock_ns)))
                 mem.snapshot_bucket = bucket
         if result.duplicates:
             mem.duplicates += len(result.duplicates)
@@ -137,7 +154,7 @@ class ShardProcessor:
         return chunk
 
     def publish(self, mem: ShardMemory, batch_seconds: list[float]) -> ShardPublish:
-        view = mem.state.view(mem.clock_ns or None)
+        view = self.view(mem, mem.clock_ns or None)
         return ShardPublish(mem.shard, view, mem.duplicates, mem.accepted, len(view), mem.state.state_bytes(),
                             mem.clock_ns, batch_seconds)
 

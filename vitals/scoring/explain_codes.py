@@ -1,0 +1,38 @@
+"""Explanations as small integer codes in view columns, and back to label values for the exporter.
+
+A view holds only float columns, so the detector and the feature that drove a series' score travel as codes
+(``explain_detector``, ``explain_feature``); :data:`DETECTORS` and :data:`FEATURES` give their names for
+``vitals_anomaly_explanation_info{detector, feature}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.detectors.quality import CHECKS
+
+DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model")
+BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
+FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS)
+
+
+def detector_code(driver: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
+    """DefaultDetector.driver_ (0 seasonal baseline, 1 data quality) as codes into DETECTORS."""
+    return np.asarray(driver, dtype=np.int64)
+
+
+def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The feature behind each row's score: the baseline model in use, or the data-quality check that fired."""
+    baseline = detector.baseline_.model_[rows].astype(np.int64)
+    if not len(rows):
+        return baseline
+    check = np.argmax(detector.quality_.check_scores_[: len(CHECKS) - 1, rows], axis=0).astype(np.int64)
+    return np.where(detector.driver_[rows] == 1, len(BASELINE_MODELS) + check, baseline)
+
+
+def names(codes: npt.NDArray[np.floating], table: tuple[str, ...]) -> npt.NDArray[np.str_]:
+    idx = np.clip(np.nan_to_num(codes, nan=0).astype(np.int64), 0, len(table) - 1)
+    return np.asarray(table)[idx]

@@ -1,0 +1,44 @@
+"""The models the flow uses, from the registry, hot-reloaded: one holder per process, shared by its shards."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from vitals.registry import ModelRegistry, RegistryWatcher
+
+log = logging.getLogger(__name__)
+
+FORECASTER = "forecaster"
+
+
+class RegistryModels:
+    """Polls the registry's promoted pointers (at most every ``poll_s``) and hands out the loaded models.
+
+    Not part of any Bytewax snapshot: after a restart the first poll loads the promoted versions again.
+    ``on_change(family, version)`` is called after a newly promoted version was loaded (for model info).
+    """
+
+    def __init__(self, root: str | Path, *, poll_s: float = 5.0, families: tuple[str, ...] = (FORECASTER,),
+                 on_change: Any = None) -> None:
+        self.root = Path(root)
+        self.watcher = RegistryWatcher(ModelRegistry(self.root), families, min_interval_s=poll_s)
+        self.on_change = on_change
+        self._lock = threading.Lock()
+
+    def poll(self) -> None:
+        with self._lock:
+            changed = self.watcher.poll() if self.root.exists() else {}
+        for family, version in changed.items():
+            log.info("using %s %s from %s", family, version, self.root)
+            if self.on_change is not None:
+                self.on_change(family, version)
+
+    def forecaster(self) -> Any | None:
+        self.poll()
+        return self.watcher.model(FORECASTER)
+
+    def model_info(self) -> dict[str, str]:
+        return self.watcher.model_info()

@@ -1,0 +1,147 @@
+"""Anomaly scores, expected band, forecasts and explanations for the series of one shard, in the flow.
+
+Per batch of accepted readings (vectorized over the batch):
+- the default detector (:class:`vitals.detectors.DefaultDetector`) scores every reading; the exported
+  ``anomaly_score`` of a series is its peak score decayed with a half-life in event time (so a short onset
+  detection stays visible to scrapes and alert rules for a while), or the current unsuppressed score if higher;
+- a lag buffer keeps the last hour per series on the forecaster's grid.
+
+At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
+(:class:`vitals.forecasting.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every series
+with data at once. :meth:`ShardScorer.columns` returns the view columns the exporter renders
+(``anomaly_score``, ``expected_lower|mid|upper``, ``forecast_<h>``, ``forecast_level_<h>``,
+``seconds_to_<level>``, and explanation codes ``explain_detector`` / ``explain_feature``).
+
+The scorer pickles with the shard (Bytewax snapshots): arrays only; models come from a :class:`ModelSource`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.batches import ReadingBatch
+from vitals.catalog import Catalog
+from vitals.detectors import DefaultDetector
+from vitals.forecasting import LagBuffer
+from vitals.scoring.explain_codes import detector_code, feature_code
+from vitals.state import rows_per_shard
+
+log = logging.getLogger(__name__)
+
+NS_PER_S = 1_000_000_000
+LEVELS = ("blue", "yellow", "orange", "red")
+
+
+class ModelSource(Protocol):
+    """Where the scorer gets the promoted forecaster (hot-reloaded); None when there is none."""
+
+    def forecaster(self) -> Any | None: ...
+
+
+class ShardScorer:
+    """Detector and forecaster state for the rows of one shard (local row = global series id // n_shards)."""
+
+    def __init__(
+        self, catalog: Catalog, shard: int, n_shards: int, *, hold_half_life_s: float = 600.0,
+        forecast_every_s: int = 300, lag_steps: int = 12, lag_step_s: int = 300,
+    ) -> None:
+        self.shard, self.n_shards = shard, n_shards
+        self.n_rows = rows_per_shard(catalog.n_series, n_shards)
+        series = np.arange(self.n_rows, dtype=np.int64) * n_shards + shard
+        valid = series < catalog.n_series
+        indicator = np.where(valid, series // catalog.n_streets, 0)
+        self.indicator = indicator.astype(np.int16)
+        vmin = np.where(valid, catalog.valid_min_array[indicator], -np.inf)
+        vmax = np.where(valid, catalog.valid_max_array[indicator], np.inf)
+        self.detector = DefaultDetector(valid_min=vmin, valid_max=vmax).fit([], [], [], n_series=self.n_rows)
+        self.hold_half_life_ns = hold_half_life_s * NS_PER_S
+        self.peak = np.zeros(self.n_rows)
+        self.peak_ts = np.zeros(self.n_rows, dtype=np.int64)
+        self.seen = np.zeros(self.n_rows, dtype=bool)
+        self.lags = LagBuffer(self.n_rows, lag_steps, lag_step_s)
+        self.forecast_every_ns = forecast_every_s * NS_PER_S
+        self.next_forecast_ns = 0
+        self.forecast_at_ns = 0
+        self.forecast_version: str | None = None
+        self.horizons: tuple[str, ...] = ()
+        self.forecast_value = np.empty((self.n_rows, 0))
+        self.forecast_level = np.empty((self.n_rows, 0), dtype=np.int8)
+        self.seconds_to = np.full((self.n_rows, 4), np.nan)
+
+    # ---- per batch --------------------------------------------------------------------------------------
+    def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None) -> None:
+        if not len(batch):
+            return
+        series = catalog.series_id(batch.indicator, batch.street)
+        rows = series // self.n_shards
+        scores = self.detector.update_score(rows, batch.ts_ns, batch.value)
+        self._hold(rows, batch.ts_ns, scores)
+        self.seen[rows] = True
+        self.lags.update(rows, batch.ts_ns, batch.value)
+        clock = int(batch.ts_ns.max())
+        if clock >= self.next_forecast_ns:
+            self.next_forecast_ns = (clock // self.forecast_every_ns + 1) * self.forecast_every_ns
+            self.forecast(catalog, clock, models)
+
+    def _hold(self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> None:
+        """Keep per row the peak score, decayed by the half-life in event time."""
+        order = np.lexsort((scores, rows))  # per row, the highest score last
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = rows[order][1:] != rows[order][:-1]
+        pick = order[last]
+        r, t, s = rows[pick], ts[pick], scores[pick]
+        current = self._decayed(r, t)
+        higher = s >= current
+        self.peak[r[higher]] = s[higher]
+        self.peak_ts[r[higher]] = t[higher]
+
+    def _decayed(self, rows: npt.NDArray[np.int64], now_ns: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
+        age = np.maximum(np.asarray(now_ns, dtype=np.int64) - self.peak_ts[rows], 0)
+        return self.peak[rows] * np.exp2(-age / self.hold_half_life_ns)
+
+    # ---- forecasts ----------------------------------------------------------------------------------------
+    def forecast(self, catalog: Catalog, now_ns: int, models: ModelSource | None) -> None:
+        model = models.forecaster() if models is not None else None
+        if model is None:
+            return
+        rows = np.flatnonzero(self.seen)
+        if not len(rows):
+            return
+        window = self.lags.window(now_ns)[rows]
+        result = model.predict(catalog, window, self.indicator[rows], now_ns)
+        hs = tuple(f"{h // 60}m" for h in result.horizons_s)
+        if hs != self.horizons:
+            self.horizons = hs
+            self.forecast_value = np.full((self.n_rows, len(hs)), np.nan)
+            self.forecast_level = np.zeros((self.n_rows, len(hs)), dtype=np.int8)
+        self.forecast_value[rows] = result.value
+        self.forecast_level[rows] = result.level
+        self.seconds_to[rows] = result.seconds_to_level
+        self.forecast_at_ns = now_ns
+
+    # ---- export -------------------------------------------------------------------------------------------
+    def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
+        """View columns for the given global series ids of this shard."""
+        rows = series // self.n_shards
+        det = self.detector
+        held = self._decayed(rows, now_ns)
+        out: dict[str, npt.NDArray[np.float64]] = {
+            "anomaly_score": np.maximum(held, det.level_score_[rows]),
+        }
+        lower, mid, upper = det.baseline_.band(rows)
+        out.update(expected_lower=lower, expected_mid=mid, expected_upper=upper)
+        out["explain_detector"] = detector_code(det.driver_[rows]).astype(np.float64)
+        out["explain_feature"] = feature_code(det, rows).astype(np.float64)
+        if self.horizons:
+            fresh = self.forecast_at_ns > 0
+            for k, h in enumerate(self.horizons):
+                out[f"forecast_{h}"] = self.forecast_value[rows, k] if fresh else np.full(len(rows), np.nan)
+                out[f"forecast_level_{h}"] = self.forecast_level[rows, k].astype(np.float64)
+            elapsed = max(now_ns - self.forecast_at_ns, 0) / NS_PER_S
+            for j, name in enumerate(LEVELS):
+                out[f"seconds_to_{name}"] = np.maximum(self.seconds_to[rows, j] - elapsed, 0.0)
+        return out
