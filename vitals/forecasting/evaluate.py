@@ -30,6 +30,7 @@ class LabelledWindow:
     window_start_ns: int
     window_end_ns: int
     orange_ns: int = -1
+    incident: int = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +74,7 @@ def forecast_errors(
 ) -> dict[str, float]:
     """Mean absolute error in noise units per horizon, for the model, persistence and the seasonal baseline."""
     seasonal = SeasonalModel(catalog)
-    noise = np.maximum(seasonal.noise[grid.indicator], 1e-9)[:, None]
+    noise = np.maximum(seasonal.noise[grid.indicator], 1e-9)[:, None]  # errors are reported in noise units
     out: dict[str, float] = {}
     for k, h in enumerate(model.horizons_s):
         steps = int(h) // grid.step_s
@@ -117,6 +118,26 @@ def early_warning_lead_times(
         first = before[before.size - length]
         leads.append((cr.orange_ns - int(wf.origins_ns[first])) / NS_PER_S)
     return np.asarray(leads, dtype=np.float64)
+
+
+def incident_lead_times(
+    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float = WARN_WITHIN_S
+) -> npt.NDArray[np.float64]:
+    """Lead time (s) per incident: its first orange crossing (any series) minus its first warning that ran
+    unbroken up to a crossing of the same series (the operator's view: how early the incident was flagged)."""
+    by_incident: dict[int, list[tuple[int, float]]] = {}
+    for cr in windows:
+        if cr.incident < 0 or cr.orange_ns < 0:
+            continue
+        lead = early_warning_lead_times(grid, wf, [cr], warn_within_s)
+        if lead.size:
+            by_incident.setdefault(cr.incident, []).append((cr.orange_ns, float(lead[0])))
+    out = []
+    for pairs in by_incident.values():
+        first_orange = min(o for o, _ in pairs)
+        first_warning = min(o - lead * NS_PER_S for o, lead in pairs)
+        out.append((first_orange - first_warning) / NS_PER_S)
+    return np.asarray(out, dtype=np.float64)
 
 
 def false_warnings_per_series_day(

@@ -22,7 +22,17 @@ from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.crossing import seconds_to_thresholds
-from vitals.forecasting.features import FEATURES, FeatureSpec, feature_matrix, residuals, row_weights
+from vitals.forecasting.features import (
+    FEATURE_INDEX,
+    FEATURES,
+    Residuals,
+    feature_matrix,
+    learn_clips,
+    residuals,
+    row_weights,
+    slope,
+    threshold_units,
+)
 from vitals.forecasting.grid import NS_PER_S, SeriesGrid
 from vitals.levels import badness, oriented_thresholds, warning_levels
 
@@ -35,9 +45,12 @@ Progress = Callable[[str], None]
 class Forecast:
     """Forecasts of N series at H horizons.
 
-    value (N, H) forecast values; level (N, H) predicted warning level 0..4; seconds_to_level (N, 4) seconds
-    until the blue, yellow, orange and red thresholds are predicted to be reached (0 already there, inf never,
-    NaN unknown); last (N,) the value now; expected_now (N,) the seasonal expected value now;
+    value (N, H) forecast values (the regressors' mean forecast); warning_value (N, H) the path warnings are
+    judged on: the forecast, or where a series moves with an unusual consistent trend that goes further, that
+    trend extrapolated (precautionary); level (N, H) predicted warning level 0..4 of the warning path;
+    seconds_to_level (N, 4) seconds until the blue, yellow, orange and red thresholds are reached on the
+    warning path (0 already there, inf never, NaN unknown); last (N,) the value now; expected_now (N,) the
+    seasonal expected value now;
     driver (N,) index into FEATURES of the feature that moved the explained forecast most (-1: none);
     driver_effect (N,) that feature's effect on the explained forecast, in the indicator's units;
     explained (N,) the horizon index explained (the one with the worst predicted level, the earliest on ties).
@@ -45,6 +58,7 @@ class Forecast:
 
     horizons_s: tuple[int, ...]
     value: npt.NDArray[np.float64]
+    warning_value: npt.NDArray[np.float64]
     level: npt.NDArray[np.int8]
     seconds_to_level: npt.NDArray[np.float64]
     last: npt.NDArray[np.float64]
@@ -100,7 +114,12 @@ class EarlyWarningForecaster(BaseEstimator):
     window_steps: steps of history in a feature window (12 x 5 min = 1 h).
     regressor: a scikit-learn regressor cloned per family and horizon; None gives ``Ridge(alpha=alpha)``.
     alpha: Ridge regularization (used when ``regressor`` is None).
-    clip_z, clip_slope: where small moves end and "excess" features begin (noise units, per step).
+    units: "noise" (residuals in catalog noise standard deviations) or "threshold" (1 = the way from normal to
+        orange); features and targets are in these units.
+    clip_quantile: where small moves end and "excess" features begin: this quantile of each indicator's
+        |deviation|, |trend_15m| and |trend_60m| in the training rows.
+    trend_guard: extrapolate an unusual, consistent trend (slope beyond this many learned clips) where the
+        regressor predicts less; 0 turns the guard off.
     max_rows: training rows sampled from the grid (uniformly; keeps memory bounded).
     max_lookahead_s: how far past the last horizon a trend is extrapolated for crossing times.
     random_state: seed of the row sampling.
@@ -114,8 +133,9 @@ class EarlyWarningForecaster(BaseEstimator):
         window_steps: int = 12,
         regressor: BaseEstimator | None = None,
         alpha: float = 1.0,
-        clip_z: float = 3.0,
-        clip_slope: float = 0.5,
+        units: str = "noise",
+        clip_quantile: float = 0.99,
+        trend_guard: float = 1.0,
         max_rows: int = 1_000_000,
         max_lookahead_s: float = 6 * 3600.0,
         random_state: int = 0,
@@ -125,16 +145,14 @@ class EarlyWarningForecaster(BaseEstimator):
         self.window_steps = window_steps
         self.regressor = regressor
         self.alpha = alpha
-        self.clip_z = clip_z
-        self.clip_slope = clip_slope
+        self.units = units
+        self.clip_quantile = clip_quantile
+        self.trend_guard = trend_guard
         self.max_rows = max_rows
         self.max_lookahead_s = max_lookahead_s
         self.random_state = random_state
 
     # ---- fitting ---------------------------------------------------------------------------------------------
-    def _spec(self) -> FeatureSpec:
-        return FeatureSpec(self.step_s, self.window_steps, self.clip_z, self.clip_slope)
-
     def _horizon_steps(self) -> list[int]:
         hs = [int(h) for h in self.horizons_s]
         if not hs or any(h <= 0 or h % self.step_s for h in hs) or sorted(set(hs)) != hs:
@@ -153,6 +171,10 @@ class EarlyWarningForecaster(BaseEstimator):
         family_of = np.array([ind.domain for ind in catalog.indicators])
         self.indicator_ids_ = tuple(ind.id for ind in catalog.indicators)
         self.cadence_s_ = catalog.cadence_array.copy()
+        self.unit_ = (threshold_units(catalog, seasonal) if self.units == "threshold"
+                      else np.maximum(seasonal.noise, 1e-9))
+        all_res = residuals(rows.window, rows.indicator, rows.now_ns, seasonal, self.unit_, self.step_s)
+        self.clips_ = learn_clips(all_res, rows.indicator, catalog.n_indicators, self.clip_quantile)
         self.families_ = tuple(sorted(set(family_of[np.unique(rows.indicator)].tolist())))
         self.feature_names_ = FEATURES
         self.regressors_: dict[str, list[BaseEstimator]] = {}
@@ -169,16 +191,16 @@ class EarlyWarningForecaster(BaseEstimator):
         self, family: str, mask: npt.NDArray[np.bool_], rows: TrainingRows, seasonal: SeasonalModel
     ) -> None:
         ind, now = rows.indicator[mask], rows.now_ns[mask]
-        res = residuals(rows.window[mask], ind, now, seasonal, self._spec())
+        res = residuals(rows.window[mask], ind, now, seasonal, self.unit_, self.step_s)
         models, means = [], []
         for k, h in enumerate(self.horizons_s):
-            x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, spec=self._spec(), cadence_s=self.cadence_s_)
+            x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_)
             target_ns = now + int(h) * NS_PER_S
-            z_future = (rows.future[mask, k] - seasonal.expected(ind, target_ns)) / res.noise
+            z_future = (rows.future[mask, k] - seasonal.expected(ind, target_ns)) / res.unit
             y = z_future - res.z[:, -1]
             ok = np.isfinite(y) & np.isfinite(x).all(axis=1)
             model = clone(self.regressor) if self.regressor is not None else Ridge(alpha=self.alpha)
-            models.append(model.fit(x[ok], y[ok], sample_weight=row_weights(x[ok], y[ok], self._spec())))
+            models.append(model.fit(x[ok], y[ok], sample_weight=row_weights(x[ok], y[ok], self.clips_[ind[ok]])))
             means.append(x[ok].mean(axis=0))
         self.regressors_[family] = models
         self.feature_means_[family] = np.vstack(means)
@@ -198,13 +220,14 @@ class EarlyWarningForecaster(BaseEstimator):
     def predict_values(
         self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
         now_ns: npt.NDArray[np.int64] | int,
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Forecast values (N, H), and per-feature effects (N, H, F) in value units, and expected now (N,)."""
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Forecast values (N, H), warning-path values (N, H: the forecast, or the guarded trend where it goes
+        further), per-feature effects (N, H, F) on the warning path in value units, and expected now (N,)."""
         self._check_fitted(catalog)
         seasonal = SeasonalModel(catalog)
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
-        res = residuals(np.asarray(window), ind, now, seasonal, self._spec())
+        res = residuals(np.asarray(window), ind, now, seasonal, self.unit_, self.step_s)
         n, n_h, n_f = ind.shape[0], len(self.horizons_s), len(FEATURES)
         change = np.zeros((n, n_h))
         effects = np.zeros((n, n_h, n_f))
@@ -216,7 +239,7 @@ class EarlyWarningForecaster(BaseEstimator):
             sub = res.take(rows)
             for k, h in enumerate(self.horizons_s):
                 x = feature_matrix(
-                    sub, ind[rows], now[rows], int(h), seasonal=seasonal, spec=self._spec(), cadence_s=self.cadence_s_
+                    sub, ind[rows], now[rows], int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_
                 )
                 finite = np.isfinite(x).all(axis=1)
                 pred = np.full(rows.size, np.nan)
@@ -227,10 +250,34 @@ class EarlyWarningForecaster(BaseEstimator):
                 if coef is not None:
                     effects[rows, k, :] = (x - self.feature_means_[family][k]) * np.ravel(coef)[None, :]
         z0 = res.z[:, -1]
+        warn_change, effects = self._guard_trends(res, ind, change, effects) if self.trend_guard > 0 else (
+            change, effects)
         target = now[:, None] + np.asarray(self.horizons_s, dtype=np.int64)[None, :] * NS_PER_S
         expected_at = seasonal.expected(np.repeat(ind, n_h), target.ravel()).reshape(n, n_h)
-        values = expected_at + res.noise[:, None] * (z0[:, None] + change)
-        return values, effects * res.noise[:, None, None], res.expected_now
+        values = expected_at + res.unit[:, None] * (z0[:, None] + change)
+        warn_values = expected_at + res.unit[:, None] * (z0[:, None] + warn_change)
+        return values, warn_values, effects * res.unit[:, None, None], res.expected_now
+
+    def _guard_trends(
+        self, res: Residuals, ind: npt.NDArray[np.int64], change: npt.NDArray[np.float64],
+        effects: npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Where a series moves with an unusual, consistent trend (the hour's slope beyond ``trend_guard`` x its
+        learned clip, the last 15 minutes agreeing), extrapolate that trend if it goes further than the
+        regressor: slow-onset incidents are rare in training data, so a pooled regressor under-extrapolates
+        them, and an early warning must not wait for the ramp to be half done. Only the warning path uses it;
+        the forecast value stays the regressor's (which has the lower error on average)."""
+        s60, s15 = slope(res.z), slope(res.z[:, -4:])
+        clip = self.clips_[ind]
+        unusual = (np.abs(s60) > self.trend_guard * clip[:, 2]) & (np.sign(s15) == np.sign(s60))
+        steps = np.asarray(self.horizons_s, dtype=np.float64)[None, :] / self.step_s
+        trend = s60[:, None] * steps
+        further = unusual[:, None] & (np.sign(s60)[:, None] * (trend - change) > 0)
+        change = np.where(further, trend, change)
+        guard_effect = np.zeros_like(effects)
+        guard_effect[:, :, FEATURE_INDEX["trend_60m_excess"]] = trend
+        effects = np.where(further[:, :, None], guard_effect, effects)
+        return change, effects
 
     def predict(
         self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
@@ -239,14 +286,14 @@ class EarlyWarningForecaster(BaseEstimator):
         """Forecasts, predicted levels, seconds to each threshold and explanations for N series at once."""
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
-        values, effects, expected_now = self.predict_values(catalog, window, ind, now)
+        values, warn_values, effects, expected_now = self.predict_values(catalog, window, ind, now)
         n, n_h = values.shape
         seasonal = SeasonalModel(catalog)
         hs = np.asarray(self.horizons_s, dtype=np.int64)
         target = (now[:, None] + hs[None, :] * NS_PER_S).ravel()
         ind_h = np.repeat(ind, n_h)
-        level = warning_levels(catalog, ind_h, values.ravel(), target, seasonal).reshape(n, n_h)
-        bad_at = badness(catalog, ind_h, values.ravel(), target, seasonal).reshape(n, n_h)
+        level = warning_levels(catalog, ind_h, warn_values.ravel(), target, seasonal).reshape(n, n_h)
+        bad_at = badness(catalog, ind_h, warn_values.ravel(), target, seasonal).reshape(n, n_h)
         last = np.asarray(window, dtype=np.float64)[:, -1]
         bad_now = badness(catalog, ind, last, now, seasonal)
         secs = seconds_to_thresholds(bad_now, bad_at, hs.astype(np.float64), oriented_thresholds(catalog)[ind],
@@ -257,7 +304,7 @@ class EarlyWarningForecaster(BaseEstimator):
         effect = chosen[np.arange(n), strongest] if chosen.shape[1] else np.zeros(n)
         driver = np.where(np.abs(effect) > 0, strongest, -1).astype(np.int16)
         return Forecast(
-            horizons_s=tuple(int(h) for h in self.horizons_s), value=values, level=level,
+            horizons_s=tuple(int(h) for h in self.horizons_s), value=values, warning_value=warn_values, level=level,
             seconds_to_level=secs, last=last, expected_now=expected_now, driver=driver,
             driver_effect=np.asarray(effect, dtype=np.float64), explained=explained,
         )

@@ -129,7 +129,7 @@ def simulated_windows(catalog: Catalog, incidents: list[Any]) -> tuple[LabelledW
         for s in record.series:
             sid = catalog.indicator_index[s.indicator] * catalog.n_streets + catalog.street_index[s.street]
             orange = _ns(s.orange_at) if s.orange_at is not None else -1
-            out.append(LabelledWindow(sid, _ns(s.window_start), _ns(s.window_end), orange))
+            out.append(LabelledWindow(sid, _ns(s.window_start), _ns(s.window_end), orange, int(record.index)))
     return tuple(out)
 
 

@@ -33,6 +33,7 @@ from vitals.forecasting.evaluate import (
     early_warning_lead_times,
     false_warnings_per_series_day,
     forecast_errors,
+    incident_lead_times,
     walk_forward,
 )
 from vitals.forecasting.model import EarlyWarningForecaster
@@ -116,6 +117,9 @@ def backtest_forecaster(
     metrics["lead_time_median_s"] = float(np.median(leads)) if leads.size else None
     metrics["lead_time_p25_s"] = float(np.percentile(leads, 25)) if leads.size else None
     metrics["warned_15m_before_share"] = float((leads >= 900).mean()) if leads.size else None
+    per_incident = incident_lead_times(held, wf, list(data.windows))
+    metrics["incidents_with_orange"] = int(per_incident.size)
+    metrics["incident_lead_time_median_s"] = float(np.median(per_incident)) if per_incident.size else None
     metrics["false_warnings_per_series_day"] = false_warnings_per_series_day(held, wf, list(data.windows))
     metrics["heldout_days"] = round(held.n_steps * held.step_s / 86400.0, 3)
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
