@@ -1,7 +1,7 @@
 """Anomaly detectors, vectorized across series (see ``docs/detectors.md``)."""
 
 from vitals.detectors.base import Detector, classify, occurrence_rounds
-from vitals.detectors.calibration import OnlineTailCalibrator, QuantileCalibrator, squash
+from vitals.detectors.calibration import OnlineTailCalibrator, QuantileCalibrator, SurpriseCalibrator, squash
 from vitals.detectors.combined import DefaultDetector
 from vitals.detectors.explain import Explanation
 from vitals.detectors.quality import DataQualityDetector
@@ -10,6 +10,6 @@ from vitals.detectors.window_model import WindowFeatureModel, WindowScores
 
 __all__ = [
     "DataQualityDetector", "DefaultDetector", "Detector", "Explanation", "OnlineTailCalibrator",
-    "QuantileCalibrator", "SeasonalBaseline", "WindowFeatureModel", "WindowScores",
+    "QuantileCalibrator", "SeasonalBaseline", "SurpriseCalibrator", "WindowFeatureModel", "WindowScores",
     "classify", "occurrence_rounds", "squash",
 ]

@@ -6,6 +6,10 @@
   It tracks a robust centre ``m`` and mean absolute deviation ``d`` of ``raw ** power`` (learning rate
   ``1/k``, never below ``rate``) and turns a raw score into the tail statistic ``u = (raw**power - m) / d``;
   :func:`squash` maps ``u >= 0`` to ``u / (u + half)`` in [0, 1).
+* :class:`SurpriseCalibrator` (streaming, per series, non-parametric): the rank of a raw score among the
+  series' own past, as the surprise ``-log10 P(X >= x)`` from a small decaying histogram. It needs no
+  distributional assumption, so sparse spiky series (mostly flat, rare bursts) are judged by how often such
+  magnitudes really occurred, where a mean/deviation statistic would call every burst extreme.
 """
 
 from __future__ import annotations
@@ -97,3 +101,52 @@ class OnlineTailCalibrator(BaseEstimator):
         self.spread_[s] = np.where(active, np.where(k == 0, 0.0, spread + rate * (np.abs(d) - spread)), spread)
         self.count_[s] = k + active
         return np.where(ready, u, 0.0)
+
+
+class SurpriseCalibrator(BaseEstimator):
+    """Per-series surprise ``-log10 P(X >= x)`` of a position ``x >= 0`` against the series' own past.
+
+    ``x`` is binned in ``bins`` unit-width bins (the last one open-ended) on each of ``sides`` sides (e.g. the
+    sign of a residual, so that a drop is judged against past drops). Counts decay by ``1 - rate`` per
+    reading (memory of about ``1 / rate`` readings, float32 to keep state small). ``P`` interpolates inside
+    the bin and adds ``prior`` pseudo-counts spread on a geometric tail ``2^(-x / tail)``: a magnitude never
+    seen keeps growing more surprising, smoothly, instead of saturating at the histogram's resolution.
+    """
+
+    def __init__(self, *, bins: int = 16, sides: int = 1, rate: float = 0.0005, prior: float = 1.0,
+                 tail: float = 4.0, start: int = 60) -> None:
+        self.bins = bins
+        self.sides = sides
+        self.rate = rate
+        self.prior = prior
+        self.tail = tail
+        self.start = start
+
+    def allocate(self, n_series: int) -> SurpriseCalibrator:
+        self.counts_ = np.zeros((n_series, self.sides, self.bins), dtype=np.float32)
+        self.total_ = np.zeros(n_series)
+        self.seen_ = np.zeros(n_series, dtype=np.int64)
+        return self
+
+    def update(self, s: IntArray, x: FloatArray, side: IntArray, active: npt.NDArray[np.bool_]) -> FloatArray:
+        """Surprise of each position (0 until ``start`` active readings were seen), then learn it."""
+        if not hasattr(self, "counts_"):
+            msg = "SurpriseCalibrator is not allocated: call allocate(n_series) first"
+            raise NotFittedError(msg)
+        rows = np.arange(s.shape[0])
+        counts = self.counts_[s]
+        mine = counts[rows, side]
+        b = np.minimum(x.astype(np.int64), self.bins - 1)
+        above = np.cumsum(mine[:, ::-1], axis=1)[:, ::-1][rows, b]
+        tail_mass = above - np.clip(x - b, 0.0, 1.0) * mine[rows, b]
+        total = self.total_[s]
+        p = (tail_mass + self.prior * np.exp2(-x / self.tail)) / (total + self.prior)
+        surprise = -np.log10(np.clip(p, 1e-300, 1.0))
+        keep = np.where(active, np.float32(1.0 - self.rate), np.float32(1.0))
+        counts *= keep[:, None, None]
+        counts[rows, side, b] += active
+        self.counts_[s] = counts
+        self.total_[s] = np.where(active, total * (1.0 - self.rate) + 1.0, total)
+        ready = active & (self.seen_[s] >= self.start)
+        self.seen_[s] += active
+        return np.where(ready, surprise, 0.0)

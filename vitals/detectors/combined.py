@@ -2,17 +2,28 @@
 
 Per reading of series ``i``:
 
-1. ``z``: residual z of the :class:`~vitals.detectors.seasonal.SeasonalBaseline` (daily/weekly/flat).
-2. ``u``: :class:`~vitals.detectors.calibration.OnlineTailCalibrator` of ``|z|`` against the series' past.
-3. onset suppression: ``u`` only counts when it exceeds every ``u`` of the same series in its last
-   ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a lasting
-   anomaly raises one early detection instead of a stream of repeats.
+1. ``z``: residual z of the :class:`~vitals.detectors.seasonal.SeasonalBaseline` (daily/weekly/flat), with
+   ``|z|`` capped at ``z_cap`` (beyond it a residual carries no more information, and an uncapped first burst
+   of a series that was flat would dominate its statistics for thousands of readings).
+2. two calibrations of the residual against the series' own past, each in [0, 1):
+
+   * ``a`` (parametric): :class:`~vitals.detectors.calibration.OnlineTailCalibrator` tail statistic ``u`` of
+     ``|z|``, squashed ``u / (u + half)``;
+   * ``b`` (rank): :class:`~vitals.detectors.calibration.SurpriseCalibrator` surprise of the signed residual
+     (half-octave bins of ``|z|``, drops judged against past drops), squashed ``s / (s + surprise_half)``.
+
+   The seasonal score is the geometric mean ``sqrt(a * b)``: high only when both agree, so a burst that is
+   extreme in deviations but common in rank (sparse spiky series), or rare in rank but small in size (very
+   quiet series), does not raise an alarm alone.
+3. onset suppression: the seasonal score only counts when it exceeds every seasonal score of the same series
+   in its last ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a
+   lasting anomaly raises one early detection instead of a stream of repeats.
 4. ``q``: the :class:`~vitals.detectors.quality.DataQualityDetector` score (impossible, stuck, spike).
-5. anomaly score = ``max(squash(u_onset), quality_weight * q)`` in [0, 1); optionally also the window
+5. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_model.WindowFeatureModel`).
 
-``level_score_`` keeps the unsuppressed calibrated score (``squash(u)``) for dashboards; each reading's
-explanation (:meth:`DefaultDetector.explain`) names the detector and feature that drove its score.
+``level_score_`` keeps the unsuppressed seasonal score for dashboards; each reading's explanation
+(:meth:`DefaultDetector.explain`) names the detector and feature that drove its score.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.detectors.base import Detector, FloatArray, IntArray
-from vitals.detectors.calibration import OnlineTailCalibrator, squash
+from vitals.detectors.calibration import OnlineTailCalibrator, SurpriseCalibrator, squash
 from vitals.detectors.explain import Explanation, explanations
 from vitals.detectors.quality import CHECKS, DataQualityDetector
 from vitals.detectors.seasonal import SeasonalBaseline
@@ -34,7 +45,9 @@ class DefaultDetector(Detector):
 
     def __init__(self, *, warmup: int = 60, calibration_start: int = 60, power: float = 0.5,
                  calibration_rate: float = 0.0005, refractory: int = 500, refractory_blocks: int = 10,
-                 half: float = 10.0,
+                 half: float = 10.0, z_cap: float = 100.0, surprise_rate: float = 0.0005,
+                 surprise_bins: int = 16, bins_per_octave: float = 2.0, surprise_z0: float = 0.5,
+                 surprise_half: float = 3.0,
                  quality_weight: float = 0.3,
                  valid_min: npt.ArrayLike | None = None,
                  valid_max: npt.ArrayLike | None = None) -> None:
@@ -45,6 +58,12 @@ class DefaultDetector(Detector):
         self.refractory = refractory
         self.refractory_blocks = refractory_blocks
         self.half = half
+        self.z_cap = z_cap
+        self.surprise_rate = surprise_rate
+        self.surprise_bins = surprise_bins
+        self.bins_per_octave = bins_per_octave
+        self.surprise_z0 = surprise_z0
+        self.surprise_half = surprise_half
         self.quality_weight = quality_weight
         self.valid_min = valid_min
         self.valid_max = valid_max
@@ -55,6 +74,8 @@ class DefaultDetector(Detector):
                                             warmup=self.warmup).fit([], [], [], n_series=n)
         self.calibrator_ = OnlineTailCalibrator(power=self.power, rate=self.calibration_rate,
                                                 start=self.calibration_start).allocate(n)
+        self.surprise_ = SurpriseCalibrator(bins=self.surprise_bins, sides=2, rate=self.surprise_rate,
+                                            tail=2.0 * self.bins_per_octave, start=self.calibration_start).allocate(n)
         self.blocks_ = np.zeros((n, self.refractory_blocks))  # maxima of the last completed blocks
         self.block_max_ = np.zeros(n)                          # maximum of the current block
         self.block_fill_ = np.zeros(n, dtype=np.int64)
@@ -64,18 +85,24 @@ class DefaultDetector(Detector):
         self.value_ = np.full(n, np.nan)
 
     def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
-        raw = self.baseline_._step(s, t, v)
+        raw = np.minimum(self.baseline_._step(s, t, v), self.z_cap)
         active = self.baseline_.count_[s] > self.warmup + 1
-        u = self.calibrator_.update(s, raw, active)
-        onset = self._onset(s, u)
-        seasonal = squash(onset, self.half)
+        tail = squash(self.calibrator_.update(s, raw, active), self.half)
+        seasonal = np.sqrt(tail * squash(self._surprise(s, active), self.surprise_half))
+        onset = self._onset(s, seasonal)
         quality = self.quality_weight * self.quality_._step(s, t, v)
-        score = np.maximum(seasonal, quality)
-        self.level_score_[s] = squash(u, self.half)
+        score = np.maximum(onset, quality)
+        self.level_score_[s] = seasonal
         self.score_[s] = score
-        self.driver_[s] = np.where(quality > seasonal, 1, 0)
+        self.driver_[s] = np.where(quality > onset, 1, 0)
         self.value_[s] = v
         return score
+
+    def _surprise(self, s: IntArray, active: npt.NDArray[np.bool_]) -> FloatArray:
+        """Rank surprise of the signed residual against the series' past residuals (half-octave bins)."""
+        z = np.clip(self.baseline_.z_[s], -self.z_cap, self.z_cap)
+        position = np.log2(np.maximum(np.abs(z), self.surprise_z0) / self.surprise_z0) * self.bins_per_octave
+        return self.surprise_.update(s, position, (z < 0).astype(np.int64), active)
 
     def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
         """``u`` where it beats the running maximum of the last ``refractory`` readings, else 0.
