@@ -203,9 +203,15 @@ def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.
     cfg_path = workdir / "mosquitto.conf"
     persist = workdir / "persist"
     persist.mkdir(exist_ok=True)
+    # started as root, mosquitto drops to user "mosquitto", which cannot write a persistence dir under a
+    # private temp dir (its saves then fail and a restart loses every session): keep the current user
+    import pwd
+
     cfg_path.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-        f"persistence_location {persist}/\nautosave_interval 1\n"
+        f"persistence_location {persist}/\nautosave_interval 1\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
+        # QoS 1 messages queued for a disconnected persistent session: the default (1000) drops the rest
+        "max_queued_messages 1000000\n"
     )
     service = _spawn("mosquitto", [binary, "-c", str(cfg_path)], workdir, port)
     end = time.monotonic() + ready_s
