@@ -15,10 +15,11 @@ from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
-from bytewax.inputs import Source
+from bytewax.inputs import DynamicSource, FixedPartitionedSource, Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
+from pipelines.routing import balanced_key, partition_keys
 from vitals.catalog import Catalog
 from vitals.scoring import ModelSource
 from vitals.sources.base import SourceBatch
@@ -88,8 +89,20 @@ class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
         return copy.deepcopy(self.runner.memory) if self.snapshots else None
 
 
-def _partition_key(item: SourceBatch) -> str:
-    return str(item.partition)
+def _partition_router(source: object) -> Callable[[SourceBatch], str]:
+    """The check step's key of a batch: a balanced key that routes a partition's batches to the worker that
+    reads it (see :mod:`pipelines.routing`); the plain partition name when that worker is unknown."""
+    if isinstance(source, FixedPartitionedSource):
+        keys = partition_keys(source.list_parts())
+        return lambda item: keys.get(item.partition) or str(item.partition)
+    if isinstance(source, DynamicSource):  # one partition per worker, named "<source>-<worker index>"
+
+        def by_worker(item: SourceBatch) -> str:
+            suffix = str(item.partition).rsplit("-", 1)[-1]
+            return balanced_key(int(suffix)) if suffix.isdigit() else str(item.partition)
+
+        return by_worker
+    return lambda item: str(item.partition)
 
 
 def build_flow(
@@ -111,11 +124,11 @@ def build_flow(
         return state, checker.check(state, item)
 
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:
-        return [(str(k), b) for k, b in split_by_shard(item.batch, catalog, opts.shards) if len(b)]
+        return [(balanced_key(k), b) for k, b in split_by_shard(item.batch, catalog, opts.shards) if len(b)]
 
     flow = Dataflow(flow_id)
     items = source(flow) if callable(source) else op.input("readings_in", flow, source)
-    keyed = op.key_on("by_partition", items, _partition_key)
+    keyed = op.key_on("by_partition", items, _partition_router(source))
     checked = op.key_rm("checked", op.stateful_map("check", keyed, check))
     op.output("partition_stats", checked, sinks.stats)
     rejected = op.filter_map("rejected", checked, lambda c: c.dead_letters() if c.rejections else None)
