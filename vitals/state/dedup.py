@@ -17,17 +17,20 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from vitals.state.series import Groups
+
 EMPTY_TS = np.iinfo(np.int64).min
 DEFAULT_DEPTH = 8
 
 
 class DuplicateRing:
-    """Per series, the ``depth`` largest accepted event times, stored as (depth, n_rows) and kept circularly
-    ascending from ``head`` (the slot of the smallest), so an in-order time replaces the smallest in O(1)."""
+    """Per series, the ``depth`` largest accepted event times, stored row-major as (n_rows, depth) (one cache
+    line per series at the default depth) and kept circularly ascending from ``head`` (the slot of the
+    smallest), so in-order times replace the smallest ones in O(1)."""
 
     def __init__(self, n_rows: int, depth: int = DEFAULT_DEPTH) -> None:
         self.depth = depth
-        self.ts = np.full((depth, n_rows), EMPTY_TS, dtype=np.int64)
+        self.ts = np.full((n_rows, depth), EMPTY_TS, dtype=np.int64)
         self.head = np.zeros(n_rows, dtype=np.uint8)
 
     def nbytes(self) -> int:
@@ -35,37 +38,54 @@ class DuplicateRing:
 
     def seen(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """True where (row, time) is in the ring."""
-        hit = self.ts[0][rows] == ts_ns
-        for j in range(1, self.depth):
-            hit |= self.ts[j][rows] == ts_ns
-        return hit
+        hits = np.take(self.ts, rows, axis=0) == ts_ns[:, None]
+        if self.depth == 8:  # a row of 8 booleans is one 8-byte word: non-zero when any is True
+            return hits.view(np.uint64)[:, 0] != 0
+        return hits.any(axis=1)
 
-    def insert(
-        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], from_end: npt.NDArray[np.int64]
-    ) -> None:
-        """Insert accepted, not yet seen times; ``from_end`` is each reading's position from the end of its row's
-        group in (row, time) order. Only the newest ``depth`` per row can stay; they go in oldest first, one per
-        row per round, so the usual in-order case is the O(1) path."""
-        for j in range(min(self.depth, int(from_end.max(initial=-1)) + 1) - 1, -1, -1):
-            sel = np.flatnonzero(from_end == j)
-            r, t = rows[sel], ts_ns[sel]
-            head = self.head[r].astype(np.int64)
-            newest = self.ts[(head - 1) % self.depth, r]
-            fast = t > newest
-            self.ts[head[fast], r[fast]] = t[fast]
-            self.head[r[fast]] = ((head[fast] + 1) % self.depth).astype(np.uint8)
-            slow = ~fast & (t > self.ts[head, r])
-            if slow.any():
-                self._insert_sorted(r[slow], t[slow], head[slow])
+    def insert(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], groups: Groups) -> None:
+        """Insert accepted, not yet seen times sorted by (row, time), with the runs of rows in ``groups``.
 
-    def _insert_sorted(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64],
-                       head: npt.NDArray[np.int64]) -> None:
-        """An out-of-order time: replace the smallest, re-sort the row, head back to slot 0."""
-        block = self.ts[:, rows]
-        block[head, np.arange(len(rows))] = ts_ns
-        block.sort(axis=0)
-        self.ts[:, rows] = block
+        Only the newest ``depth`` times of each row can stay. When the oldest of them is newer than the row's
+        newest stored time (the usual, in-order case) they replace the smallest stored ones in place;
+        otherwise the row is merged and re-sorted (:meth:`_merge`)."""
+        d = self.depth
+        kept = np.minimum(groups.end - groups.start + 1, d)
+        first = groups.end - kept + 1
+        r = groups.rows
+        head = self.head[r].astype(np.int64)
+        flat = self.ts.reshape(-1)
+        base = r * d
+        in_order = ts_ns[first] > flat[base + (head - 1) % d]
+        if not in_order.all():
+            late = ~in_order
+            self._merge(r[late], ts_ns, first[late], kept[late])
+            r, head, first, kept, base = r[in_order], head[in_order], first[in_order], kept[in_order], base[in_order]
+        flat[base + head] = ts_ns[first]
+        for k in range(1, int(kept.max(initial=0))):  # rows with more than one new time (few, in a fast replay)
+            more = np.flatnonzero(kept > k)
+            flat[base[more] + (head[more] + k) % d] = ts_ns[first[more] + k]
+        self.head[r] = ((head + kept) % d).astype(np.uint8)
+
+    def _merge(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], first: npt.NDArray[np.int64],
+               kept: npt.NDArray[np.int64]) -> None:
+        """Rows with an out-of-order time: keep the ``depth`` largest of the stored and the new times, sorted
+        ascending from slot 0."""
+        if not len(rows):
+            return
+        d = self.depth
+        new = np.full((len(rows), d), EMPTY_TS, dtype=np.int64)
+        k = _ranks(kept)
+        new[np.repeat(np.arange(len(rows)), kept), k] = ts_ns[np.repeat(first, kept) + k]
+        block = np.concatenate([self.ts[rows], new], axis=1)
+        block.sort(axis=1)
+        self.ts[rows] = block[:, d:]
         self.head[rows] = 0
+
+
+def _ranks(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """0, 1, .., c - 1 for each count c, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def within_batch_duplicates(rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

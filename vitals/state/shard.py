@@ -18,10 +18,10 @@ from vitals.batches import NS_PER_S, ReadingBatch, Rejection
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import StateError
-from vitals.levels import badness
 from vitals.quality import DEFAULT_STUCK_CADENCES, dropout_ratio, dropout_window_index, stuck_flags
 from vitals.state.dedup import DEFAULT_DEPTH, DuplicateRing, within_batch_duplicates
 from vitals.state.hysteresis import LevelRules, apply_updates
+from vitals.state.ordering import sort_by_row_then_time
 from vitals.state.quantile import DEFAULT_BINS, QuantileGrid
 from vitals.state.series import Groups, SeriesScalars
 from vitals.state.sharding import rows_per_shard
@@ -29,7 +29,7 @@ from vitals.state.view import VitalsView
 from vitals.state.windows import DEFAULT_WINDOWS, ORIGIN_NS, BucketRings, Window, bucket_numbers
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
-_DERIVED = ("seasonal", "grid", "rules", "half_life_ns", "dropout_window")
+_DERIVED = ("seasonal", "grid", "rules", "half_life_ns", "direction")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +80,7 @@ class ShardState:
         self.grid = QuantileGrid(cat, int(opt["quantile_bins"] or DEFAULT_BINS))
         self.rules = LevelRules(cat, opt["hysteresis_margin"], opt["hysteresis_intervals"])  # type: ignore[arg-type]
         self.half_life_ns = cat.cadence_array * float(opt["ewma_half_life_cadences"] or 0.0) * NS_PER_S
+        self.direction = cat.direction_array.astype(np.float64)  # 1 up, -1 down, 0 both (|value - center|)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k not in _DERIVED}
@@ -108,12 +109,14 @@ class ShardState:
                   "split it with vitals.state.split_by_shard first"
             raise StateError(msg)
         rows = series // self.n_shards
-        order = _sort_by_row_then_time(rows, batch.ts_ns)
+        order = sort_by_row_then_time(rows, batch.ts_ns)
         r_sorted, t_sorted = rows[order], batch.ts_ns[order]
         dup = within_batch_duplicates(r_sorted, t_sorted) | self.dups.seen(r_sorted, t_sorted)
         keep = order[~dup]
         touched = self._fold(rows[keep], batch.ts_ns[keep], batch.value[keep], batch.indicator[keep].astype(np.int64),
                              keep)
+        if len(keep) == len(batch):
+            return UpdateResult(len(keep), [], touched * self.n_shards + self.shard, batch)
         dup_idx = np.sort(order[dup])
         self.duplicates_total += len(dup_idx)
         accepted = np.ones(len(batch), dtype=bool)
@@ -134,8 +137,7 @@ class ShardState:
         updates = self.scalars.record_breaking(rows, ts, arrival, groups)
         self._levels(rows[updates], ts[updates], values[updates], indicator[updates], groups.gid[updates])
         self.scalars.update(rows, ts, values, self.half_life_ns[indicator], groups)
-        from_end = groups.end[groups.gid] - np.arange(len(rows))
-        self.dups.insert(rows, ts, from_end)
+        self.dups.insert(rows, ts, groups)
         return groups.rows
 
     def _levels(
@@ -159,26 +161,28 @@ class ShardState:
         self, indicator: npt.NDArray[np.int64], values: npt.NDArray[np.float64], ts: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float64]:
         """:func:`vitals.levels.badness`, computing the seasonal model only for z-score indicators."""
-        z = self.catalog.zscore_array[indicator]
-        if not z.any():
-            return badness(self.catalog, indicator, values)
-        x = np.empty(len(values), dtype=np.float64)
-        x[z] = badness(self.catalog, indicator[z], values[z], ts[z], self.seasonal)
-        x[~z] = badness(self.catalog, indicator[~z], values[~z])
-        return x
+        x = values
+        z = np.take(self.catalog.zscore_array, indicator)
+        if z.any():
+            x = values.copy()
+            x[z] = self.seasonal.zscore(indicator[z], ts[z], values[z])
+        direction = np.take(self.direction, indicator)
+        return np.where(direction == 0, np.abs(x - np.take(self.catalog.center_array, indicator)), direction * x)
 
     def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
         """Duplicate rejections (rare: one object each, as the dead-letter contract asks)."""
         out = []
-        for i in idx.tolist():
-            ind = self.catalog.indicators[int(batch.indicator[i])]
-            street = self.catalog.streets[int(batch.street[i])]
-            ts = np.datetime64(int(batch.ts_ns[i]), "ns").astype(str) + "Z"
-            record: dict[str, object] = {"ts": ts, "indicator": ind.id, "area": street.id,
-                                         "value": float(batch.value[i])}
-            if batch.sensor is not None and batch.sensor[i] is not None:
-                record["sensor"] = str(batch.sensor[i])
-            detail = f"{ind.id} in {street.id} already has an accepted reading at {ts}"
+        stamps = np.datetime_as_string(batch.ts_ns[idx].astype("datetime64[ns]"), unit="ns")
+        indicators = [self.catalog.indicators[i].id for i in batch.indicator[idx].tolist()]
+        streets = [self.catalog.streets[s].id for s in batch.street[idx].tolist()]
+        sensors = [None] * len(idx) if batch.sensor is None else batch.sensor[idx].tolist()
+        for stamp, ind, street, value, sensor in zip(stamps.tolist(), indicators, streets,
+                                                     batch.value[idx].tolist(), sensors, strict=True):
+            ts = stamp + "Z"
+            record: dict[str, object] = {"ts": ts, "indicator": ind, "area": street, "value": value}
+            if sensor is not None:
+                record["sensor"] = str(sensor)
+            detail = f"{ind} in {street} already has an accepted reading at {ts}"
             out.append(Rejection("duplicate", json.dumps(record, ensure_ascii=False), detail,
                                  batch.partition, batch.seq))
         return out
@@ -219,12 +223,3 @@ class ShardState:
         starts = [(bucket_numbers(np.array([as_of]), w.bucket_ns)[0] - w.buckets + 1) * w.bucket_ns for w in wins]
         start = np.asarray(starts, dtype=np.int64)[choice] + ORIGIN_NS
         return dropout_ratio(count, start, self.scalars.first_ts[rows], as_of, self.catalog.cadence_array[ind])
-
-
-def _sort_by_row_then_time(rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Stable order by (row, time): one argsort of a combined key when it fits in int64, else a lexsort."""
-    t0 = int(ts.min())
-    span = int(ts.max()) - t0 + 1
-    if int(rows.max()) < (2**62) // span:
-        return np.argsort(rows * span + (ts - t0), kind="stable")
-    return np.lexsort((ts, rows))

@@ -27,7 +27,7 @@ ORIGIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z: bucket tags count fr
 EMPTY_TAG = np.iinfo(np.int32).min
 SATURATED = 255
 COUNT, TOTAL, LOW, HIGH = 0, 1, 2, 3
-EMPTY_MIN_MAX = np.array([np.inf, -np.inf], dtype=np.float32).view(np.uint64)[0]  # (low, high) of an empty cell
+EMPTY_CELL = np.array([0, 0, np.inf, -np.inf], dtype=np.float32).view(np.complex128)[0]  # (count, sum, low, high)
 
 
 @dataclass(frozen=True)
@@ -118,42 +118,39 @@ class BucketRings:
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
         bins: npt.NDArray[np.int64], clock_ns: int,
     ) -> None:
-        """Add readings (local rows, event times, values, quantile bins); ``clock_ns`` already includes them."""
+        """Add readings sorted by (row, time) (local rows, event times, values, quantile bins); ``clock_ns``
+        already includes them.
+
+        Only buckets inside their window as of the clock are written, so the buckets one batch writes to a
+        row's ring span fewer than ``K`` bucket numbers (distinct slots), and no stored tag is newer than an
+        incoming one: a slot whose tag differs from the incoming bucket is simply reset first."""
         flat, tag, src = self._targets(rows, ts_ns, clock_ns)
+        if not len(flat):
+            return
         old = self.tag[flat]
-        # readings inside their window never meet a newer tag, and they come sorted by (row, time), so the
-        # last write to a slot carries the largest bucket number: a plain assignment is the maximum
         self.tag[flat] = tag
-        new = self.tag[flat]
-        self._reset(flat[old != new])
-        stale = tag != new  # an older bucket of a slot that this batch moves on
-        if stale.any():
-            write = np.flatnonzero(~stale)
-            flat, src = flat[write], src[write]
+        self._reset(flat[old != tag])
         v = values[src]
         cells = self.cells
-        np.add.at(cells[:, COUNT], flat, np.ones(len(flat), dtype=np.float32))
-        np.add.at(cells[:, TOTAL], flat, v)
+        # count and sum side by side as one complex64: one ufunc.at adds both, with the same float32 arithmetic
+        count_sum = cells.view(np.complex64)[:, 0]
+        ones_v = np.empty(len(v), dtype=np.complex64)
+        ones_v.real, ones_v.imag = 1.0, v
+        np.add.at(count_sum, flat, ones_v)
         np.minimum.at(cells[:, LOW], flat, v)
         np.maximum.at(cells[:, HIGH], flat, v)
         self._add_hist(flat, flat * self.n_bins + bins[src])
 
     def _reset(self, flat: npt.NDArray[np.int64]) -> None:
+        """Empty the cells and histograms of the slots ``flat`` (one whole-record write each)."""
         if not len(flat):
             return
-        words = self.cells.view(np.uint64)  # (count, sum) and (min, max) as two 8-byte words per cell
-        words[:, 0][flat] = 0
-        words[:, 1][flat] = EMPTY_MIN_MAX
-        if self.n_bins % 8:
-            self.hist.reshape(-1, self.n_bins)[flat] = 0
-            return
-        words = self.hist.view(np.uint64).reshape(-1, self.n_bins // 8)
-        for j in range(words.shape[1]):  # one 8-byte column at a time: 5x faster than whole-row fancy writes
-            words[:, j][flat] = 0
+        self.cells.view(np.complex128)[flat, 0] = EMPTY_CELL
+        np.put(self.hist.view(np.dtype((np.void, self.n_bins))), flat, np.zeros((), np.dtype((np.void, self.n_bins))))
 
     def _add_hist(self, flat: npt.NDArray[np.int64], hidx: npt.NDArray[np.int64]) -> None:
         """Add one per reading to its bin, saturating at 255 (only buckets past 255 readings take the slow path)."""
-        risky = self.cells[flat, COUNT] > SATURATED
+        risky = self.cells[:, COUNT][flat] > SATURATED
         if risky.any():
             cells, counts = np.unique(hidx[risky], return_counts=True)
             self.hist[cells] = np.minimum(self.hist[cells].astype(np.int64) + counts, SATURATED).astype(np.uint8)
