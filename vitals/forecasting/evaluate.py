@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
+from vitals.forecasting.features import threshold_units
 from vitals.forecasting.grid import NS_PER_S, SeriesGrid
 from vitals.forecasting.model import EarlyWarningForecaster
 
@@ -72,9 +73,11 @@ def walk_forward(
 def forecast_errors(
     model: EarlyWarningForecaster, catalog: Catalog, grid: SeriesGrid, wf: WalkForward
 ) -> dict[str, float]:
-    """Mean absolute error in noise units per horizon, for the model, persistence and the seasonal baseline."""
+    """Mean absolute error per horizon for the model, persistence and the seasonal baseline, in threshold units
+    (1 = the distance from an indicator's typical value to its orange threshold), so that indicators of any unit
+    and noise level count alike (in noise units one outage count far past red would outweigh the city)."""
     seasonal = SeasonalModel(catalog)
-    noise = np.maximum(seasonal.noise[grid.indicator], 1e-9)[:, None]  # errors are reported in noise units
+    noise = threshold_units(catalog, seasonal)[grid.indicator][:, None]
     out: dict[str, float] = {}
     for k, h in enumerate(model.horizons_s):
         steps = int(h) // grid.step_s
@@ -87,9 +90,9 @@ def forecast_errors(
         ind = np.repeat(grid.indicator, tc.size)
         expected = seasonal.expected(ind, np.tile(target_ns, grid.n_series)).reshape(truth.shape)
         label = f"{int(h) // 60}m"
-        out[f"mae_z_{label}"] = float(np.nanmean(np.abs(wf.value[:, ok, k] - truth) / noise))
-        out[f"mae_z_{label}_persistence"] = float(np.nanmean(np.abs(now - truth) / noise))
-        out[f"mae_z_{label}_seasonal"] = float(np.nanmean(np.abs(expected - truth) / noise))
+        out[f"mae_{label}"] = float(np.nanmean(np.abs(wf.value[:, ok, k] - truth) / noise))
+        out[f"mae_{label}_persistence"] = float(np.nanmean(np.abs(now - truth) / noise))
+        out[f"mae_{label}_seasonal"] = float(np.nanmean(np.abs(expected - truth) / noise))
     return out
 
 

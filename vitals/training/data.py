@@ -70,8 +70,8 @@ def from_frame(catalog: Catalog, frame: pd.DataFrame, *, source: str = "DataFram
     if missing:
         msg = f"training data needs columns {', '.join(FRAME_COLUMNS)}; missing {', '.join(missing)}"
         raise HistoryError(msg)
-    ind = pd.Categorical(frame["indicator"], categories=[i.id for i in catalog.indicators]).codes
-    street = pd.Categorical(frame["area"], categories=[s.id for s in catalog.streets]).codes
+    ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
+    street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
     ts = pd.to_datetime(frame["ts"], utc=True)
     ts_ns = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     known = (ind >= 0) & (street >= 0)

@@ -1,0 +1,137 @@
+"""Forecaster: crossing times on a linear ramp, lag buffer vs grid oracle, fit/predict contract, forecasts beat
+persistence on simulated data with incidents, pickling."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vitals.catalog import Catalog
+from vitals.errors import ModelError, NotFittedError
+from vitals.forecasting import EarlyWarningForecaster, LagBuffer, SeriesGrid, forward_fill, seconds_to_thresholds
+from vitals.forecasting.evaluate import forecast_errors, walk_forward
+
+START_NS = 1_772_409_600 * 10**9  # 2026-03-02 00:00 UTC, a Monday
+STEP = 300
+
+
+def test_crossing_time_on_linear_ramp() -> None:
+    # badness rises 1 per minute from 0: thresholds at 20, 45, 90 and 500 minutes
+    horizons = np.array([900.0, 1800.0, 3600.0])
+    now = np.array([0.0])
+    at = horizons[None, :] / 60.0
+    th = np.array([[20.0, 45.0, 90.0, 500.0]])
+    secs = seconds_to_thresholds(now, at, horizons, th, max_lookahead_s=6 * 3600)
+    np.testing.assert_allclose(secs[0, :3], [1200.0, 2700.0, 5400.0], rtol=1e-9)  # 90 is past 60 min: extrapolated
+    assert np.isinf(secs[0, 3])  # 500 min is beyond the 6 h look-ahead
+    # already above, falling, unknown
+    secs = seconds_to_thresholds(np.array([30.0, 10.0, np.nan]), np.array([[29.0, 28, 27], [9, 8, 7], [1, 2, 3]]),
+                                 horizons, np.array([[20.0, 40, 60, 80]] * 3), 21600)
+    assert secs[0, 0] == 0 and np.isinf(secs[0, 1])
+    assert np.isinf(secs[1]).all()
+    assert np.isnan(secs[2]).all()
+
+
+def ramp_grid(catalog: Catalog, steps: int = 600) -> SeriesGrid:
+    """Every indicator on 4 streets at its seasonal expected value plus noise; street 0 ramps linearly towards
+    (and past) its orange threshold in the last 100 steps."""
+    from vitals.catalog.seasonality import SeasonalModel
+
+    rng = np.random.default_rng(3)
+    seasonal = SeasonalModel(catalog)
+    n_ind = catalog.n_indicators
+    ind = np.repeat(np.arange(n_ind), 4)
+    street = np.tile(np.arange(4), n_ind)
+    ends = START_NS + (np.arange(steps) + 1) * STEP * 10**9
+    expected = seasonal.expected(np.repeat(ind, steps), np.tile(ends, ind.size)).reshape(ind.size, steps)
+    values = expected + seasonal.noise[ind][:, None] * rng.normal(size=(ind.size, steps))
+    return SeriesGrid(values=values.astype(np.float32), series=catalog.series_id(ind, street),
+                      indicator=ind.astype(np.int16), street=street.astype(np.int32), start_ns=START_NS, step_s=STEP)
+
+
+def test_predicted_crossing_on_a_ramp(small_catalog: Catalog) -> None:
+    grid = ramp_grid(small_catalog)
+    model = EarlyWarningForecaster(max_rows=50_000).fit(grid, small_catalog)
+    i = small_catalog.indicator_index["metro_load"]  # bad=up, orange at 110 %
+    row = int(np.flatnonzero((grid.indicator == i) & (grid.street == 0))[0])
+    # a clean linear ramp of +2 %/step from 60 %: orange (110) is 25 steps after the ramp's start value
+    window = (60.0 + 2.0 * np.arange(13)).astype(np.float32)[None, :]  # now at 84 %: 13 steps to orange
+    fc = model.predict(small_catalog, window, np.array([i]), int(grid.column_end_ns()[-1]))
+    expected_s = (110.0 - 84.0) / 2.0 * STEP
+    assert fc.seconds_to_level[0, 2] == pytest.approx(expected_s, rel=0.2)
+    assert fc.level[0, 2] >= 3 and fc.level[0, 0] < 3
+    assert fc.driver_names()[0].startswith("trend")
+    del row
+
+
+def test_lag_buffer_matches_grid_oracle() -> None:
+    rng = np.random.default_rng(5)
+    n_series, n = 7, 3000
+    series = rng.integers(0, n_series, n)
+    ts = START_NS + rng.choice(40 * STEP, n, replace=False) * 10**9  # distinct times: no ties to break
+    value = rng.normal(size=n)
+    now = START_NS + 40 * STEP * 10**9
+    buf = LagBuffer(n_series, 13, STEP)
+    for part in np.array_split(rng.permutation(n), 9):  # out of order, in batches
+        buf.update(series[part], ts[part], value[part])
+    got = buf.window(now)
+    frame = pd.DataFrame({"s": series, "step": (ts - START_NS) // (STEP * 10**9), "ts": ts, "v": value})
+    last = frame.sort_values(["ts"], kind="stable").groupby(["s", "step"])["v"].last()
+    oracle = np.full((n_series, 40), np.nan)
+    for (s, k), v in last.items():
+        oracle[s, k] = v
+    oracle = pd.DataFrame(oracle).ffill(axis=1).to_numpy()[:, -13:]
+    np.testing.assert_allclose(got, oracle.astype(np.float32), rtol=1e-6)
+    assert pickle.loads(pickle.dumps(buf)).window(now).tobytes() == got.tobytes()
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=30))
+def test_forward_fill_oracle(values: list[float | None]) -> None:
+    arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)[None, :]
+    np.testing.assert_array_equal(forward_fill(arr)[0], pd.Series(arr[0]).ffill().to_numpy())
+
+
+def test_contract(small_catalog: Catalog) -> None:
+    model = EarlyWarningForecaster(alpha=2.0, horizons_s=(900, 1800))
+    assert model.get_params()["alpha"] == 2.0 and not hasattr(model, "regressors_")
+    with pytest.raises(NotFittedError):
+        model.predict(small_catalog, np.zeros((1, 13)), np.array([0]), START_NS)
+    with pytest.raises(ModelError, match="multiples"):
+        EarlyWarningForecaster(horizons_s=(1000,)).fit(ramp_grid(small_catalog, 100), small_catalog)
+    grid = ramp_grid(small_catalog, 200)
+    a = EarlyWarningForecaster(max_rows=5000, random_state=1).fit(grid, small_catalog)
+    b = EarlyWarningForecaster(max_rows=5000, random_state=1).fit(grid, small_catalog)
+    win, now = grid.values[:, -13:], int(grid.column_end_ns()[-1])
+    fa = a.predict(small_catalog, win, grid.indicator, now)
+    np.testing.assert_array_equal(fa.value, b.predict(small_catalog, win, grid.indicator, now).value)
+    fp = pickle.loads(pickle.dumps(a)).predict(small_catalog, win, grid.indicator, now)
+    np.testing.assert_array_equal(fa.value, fp.value)
+    assert fa.value.shape == (grid.n_series, 3) and np.isfinite(fa.value).all()
+
+
+@pytest.fixture(scope="module")
+def simulated(small_catalog: Catalog) -> SeriesGrid:
+    from vitals.simulator.city import CitySimulator
+    from vitals.simulator.config import SimulatorConfig
+
+    streets = tuple(s.id for s in small_catalog.streets[:20])
+    sim = CitySimulator(small_catalog, SimulatorConfig(seed=11, duration=timedelta(days=3), step_s=STEP,
+                                                       streets=streets, incidents_per_day=6.0))
+    b = sim.read_all()
+    return SeriesGrid.from_readings(small_catalog, b.indicator, b.street, b.ts_ns, b.value, step_s=STEP)
+
+
+def test_beats_persistence_on_simulated_city(small_catalog: Catalog, simulated: SeriesGrid) -> None:
+    split = simulated.n_steps * 2 // 3
+    model = EarlyWarningForecaster(max_rows=200_000).fit(simulated.slice_steps(0, split), small_catalog)
+    held = simulated.slice_steps(split - model.window_steps, simulated.n_steps)
+    errors = forecast_errors(model, small_catalog, held, walk_forward(model, small_catalog, held, 12))
+    assert errors["mae_30m"] < 0.95 * errors["mae_30m_persistence"]
+    assert errors["mae_60m"] < errors["mae_60m_persistence"]
+    assert errors["mae_30m"] < errors["mae_30m_seasonal"]

@@ -1,0 +1,90 @@
+"""The train loop end to end: a DataFrame or Parquet history -> train -> registry (card figures), and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vitals.catalog import Catalog
+from vitals.catalog.seasonality import SeasonalModel
+from vitals.cli import main
+from vitals.errors import HistoryError
+from vitals.registry import ModelRegistry
+from vitals.training import ForecasterTrainer, from_frame, from_history, train
+
+START = pd.Timestamp("2026-03-02", tz="UTC")
+
+
+def history_frame(catalog: Catalog, days: int = 2, streets: int = 3) -> pd.DataFrame:
+    """Readings every 5 minutes at the seasonal expected value plus noise, with a ramp on one street."""
+    rng = np.random.default_rng(2)
+    seasonal = SeasonalModel(catalog)
+    ts = pd.date_range(START, periods=days * 288, freq="5min")
+    ts_ns = ts.as_unit("ns").asi8
+    parts = []
+    for i, ind in enumerate(catalog.indicators[:6]):
+        for s in catalog.streets[:streets]:
+            v = seasonal.expected(np.full(ts_ns.size, i), ts_ns) + ind.seasonality.noise * rng.normal(size=ts_ns.size)
+            parts.append(pd.DataFrame({"ts": ts, "indicator": ind.id, "area": s.id, "value": v}))
+    frame = pd.concat(parts, ignore_index=True)
+    return pd.concat([frame, pd.DataFrame({"ts": [START], "indicator": ["nope"], "area": ["x"], "value": [1.0]})])
+
+
+def test_train_from_frame_registers_a_card(tmp_path: Path, small_catalog: Catalog) -> None:
+    frame = history_frame(small_catalog)
+    data = from_frame(small_catalog, frame)
+    assert data.rows == len(frame) - 1  # the unknown indicator row is dropped
+    assert data.grid.n_series == 18
+    reg = ModelRegistry(tmp_path)
+    trainer = ForecasterTrainer(params={"max_rows": 20_000})
+    [result] = train(data, small_catalog, reg, promote=True, trainers=[trainer], progress=False)
+    assert result.version == "v0001" and reg.promoted("forecaster") == "v0001"
+    card = reg.card("forecaster", "v0001")
+    assert card.training.start.startswith("2026-03-02") and card.training.rows == data.rows
+    assert card.training.sha256 == data.sha256 and len(data.sha256) == 64
+    assert card.metrics["mae_30m"] < card.metrics["mae_30m_persistence"]
+    assert card.parameters["horizons_s"] == [900, 1800, 3600]
+    # same data, same fingerprint; different data, different fingerprint
+    assert from_frame(small_catalog, frame).sha256 == data.sha256
+    frame.loc[0, "value"] += 1.0
+    assert from_frame(small_catalog, frame).sha256 != data.sha256
+
+
+def test_history_reader(tmp_path: Path, small_catalog: Catalog) -> None:
+    frame = history_frame(small_catalog, days=1).iloc[:-1]
+    target = tmp_path / "readings" / "date=2026-03-02"
+    target.mkdir(parents=True)
+    frame.to_parquet(target / "part-0.parquet")
+    data = from_history(small_catalog, tmp_path)
+    assert data.rows == len(frame)
+    with pytest.raises(HistoryError, match="no Parquet history"):
+        from_history(small_catalog, tmp_path / "missing")
+    with pytest.raises(HistoryError, match="missing"):
+        from_frame(small_catalog, frame.drop(columns=["area"]))
+
+
+def test_cli_train_list_promote_rollback(tmp_path: Path, small_catalog: Catalog,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    frame = history_frame(small_catalog, days=2).iloc[:-1]
+    (tmp_path / "hist").mkdir()
+    frame.to_parquet(tmp_path / "hist" / "readings.parquet")
+    models = str(tmp_path / "models")
+    for _ in range(2):
+        assert main(["train", "--history", str(tmp_path / "hist"), "--streets", "76", "--models-dir", models,
+                     "--max-rows", "20000", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["models"][0]["version"] == "v0002" and summary["models"][0]["promoted"] is False
+    assert main(["models", "--models-dir", models, "promote", "forecaster", "v0001"]) == 0
+    assert main(["models", "--models-dir", models, "promote", "forecaster", "v0002"]) == 0
+    assert main(["models", "--models-dir", models, "rollback", "forecaster"]) == 0
+    capsys.readouterr()
+    assert main(["models", "--models-dir", models, "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(m["version"], m["promoted"]) for m in listed] == [("v0001", True), ("v0002", False)]
+    assert main(["models", "--models-dir", models, "show", "forecaster"]) == 0
+    assert "# Model card: forecaster v0001" in capsys.readouterr().out
+    assert main(["models", "--models-dir", models, "rollback", "forecaster"]) == 1  # nothing earlier
