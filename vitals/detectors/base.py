@@ -68,6 +68,8 @@ class Detector(BaseEstimator):
         """Score a batch (higher = more anomalous; 0 during warm-up), then learn from it."""
         self._check_fitted()
         s, t, v = _as_arrays(series, ts_ns, values)
+        if s.shape[0] < 2 or bool(np.all(np.diff(np.sort(s)) != 0)):  # one reading per series: one round
+            return np.asarray(self._step(s, t, v), dtype=np.float64)
         out = np.zeros(s.shape[0], dtype=np.float64)
         for pos in occurrence_rounds(s):
             out[pos] = self._step(s[pos], t[pos], v[pos])

@@ -24,7 +24,7 @@ from vitals.errors import ModelError, NotFittedError
 
 def squash(u: FloatArray, half: float = 10.0) -> FloatArray:
     """Map a non-negative tail statistic to [0, 1): 0 -> 0, ``half`` -> 0.5, infinity -> 1."""
-    pos = np.maximum(np.nan_to_num(u, nan=0.0, posinf=1e12), 0.0)
+    pos = np.where(u > 0.0, np.minimum(u, 1e12), 0.0)  # NaN and negatives -> 0, +inf -> 1e12
     return pos / (pos + half)
 
 

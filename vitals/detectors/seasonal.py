@@ -12,11 +12,13 @@ flat level). Its residual z = (value - expected) / scale is the raw score ``|z|`
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from vitals.detectors.base import NS_PER_S, Detector, FloatArray, IntArray
 
 _DAY_S = 86_400
 _WEEK_S = 7 * _DAY_S
+_COUNT_MAX = 30_000  # slot counts saturate (int16); beyond it the learning rate is slot_rate anyway
 
 
 class SeasonalBaseline(Detector):
@@ -40,21 +42,24 @@ class SeasonalBaseline(Detector):
         self.level_ = np.zeros(n)
         self.level_dev_ = np.zeros(n)
         self.level_err_ = np.zeros(n)
-        self.periods_ = np.array([_DAY_S, _WEEK_S], dtype=np.int64)
-        slots = (self.day_slots, self.week_slots)
-        self.mid_ = [np.zeros((n, k)) for k in slots]
-        self.dev_ = [np.zeros((n, k)) for k in slots]
-        self.slot_count_ = [np.zeros((n, k), dtype=np.int32) for k in slots]
-        self.profile_err_ = np.zeros((2, n))
+        # both profiles side by side in one array per statistic: columns [0, day_slots) are the daily slots,
+        # [day_slots, day_slots + week_slots) the weekly ones (float32 / int16: half the memory of float64)
+        slots = self.day_slots + self.week_slots
+        self.mid_ = np.zeros((n, slots), dtype=np.float32)
+        self.dev_ = np.zeros((n, slots), dtype=np.float32)
+        self.slot_count_ = np.zeros((n, slots), dtype=np.int16)
+        self.profile_err_ = np.zeros((n, 2))
         self.expected_ = np.full(n, np.nan)
         self.scale_ = np.full(n, np.nan)
         self.z_ = np.zeros(n)
         self.model_ = np.zeros(n, dtype=np.int8)  # 0 flat, 1 daily, 2 weekly
 
-    def _slot(self, k: int, t: IntArray) -> IntArray:
-        n_slots = self.mid_[k].shape[1]
-        period = int(self.periods_[k])
-        return ((t // NS_PER_S) % period) * n_slots // period
+    def _slots(self, t: IntArray) -> IntArray:
+        """Column of the daily and of the weekly slot of each timestamp, shape (m, 2)."""
+        sec = t // NS_PER_S
+        day = (sec % _DAY_S) * self.day_slots // _DAY_S
+        week = self.day_slots + (sec % _WEEK_S) * self.week_slots // _WEEK_S
+        return np.stack([day, week], axis=1)
 
     def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
         first = self.count_[s] == 0
@@ -62,31 +67,32 @@ class SeasonalBaseline(Detector):
         floor = 1e-9 + 1e-3 * np.abs(level)
         level_scale = np.maximum(self.level_dev_[s], floor)
         z_flat = (v - level) / level_scale
-        z, scale, expected = z_flat.copy(), level_scale.copy(), level.copy()
-        best_err = self.level_err_[s].copy()
-        model = np.zeros(s.shape[0], dtype=np.int8)
-        slots = []
-        for k in range(2):
-            slot = self._slot(k, t)
-            mid, dev, cnt = self.mid_[k][s, slot], self.dev_[k][s, slot], self.slot_count_[k][s, slot]
-            slot_scale = np.maximum(np.maximum(dev, 0.2 * level_scale), floor)
-            z_k = (v - mid) / slot_scale
-            usable = cnt >= self.min_slot_count
-            use = usable & (self.profile_err_[k, s] < best_err)
-            z = np.where(use, z_k, z)
-            scale = np.where(use, slot_scale, scale)
-            expected = np.where(use, mid, expected)
-            best_err = np.where(use, self.profile_err_[k, s], best_err)
-            model = np.where(use, k + 1, model).astype(np.int8)
-            slots.append((slot, mid, dev, cnt, slot_scale, z_k, usable))
-        self._learn(s, v, first=first, level=level, level_scale=level_scale, z_flat=z_flat, slots=slots)
-        self.expected_[s], self.scale_[s], self.z_[s], self.model_[s] = expected, scale, z, model
+        rows, cols = s[:, None], self._slots(t)
+        mid = self.mid_[rows, cols].astype(np.float64)
+        dev = self.dev_[rows, cols].astype(np.float64)
+        cnt = self.slot_count_[rows, cols]
+        slot_scale = np.maximum(np.maximum(dev, 0.2 * level_scale[:, None]), floor[:, None])
+        z_k = (v[:, None] - mid) / slot_scale
+        usable = cnt >= self.min_slot_count
+        # the predictor with the smallest tracked error wins (ties: the simpler one, flat before daily before weekly)
+        err = np.column_stack([self.level_err_[s], np.where(usable, self.profile_err_[s], np.inf)])
+        model = np.argmin(err, axis=1)
+        at = (np.arange(s.shape[0]), np.maximum(model - 1, 0))
+        profile = model > 0
+        z = np.where(profile, z_k[at], z_flat)
+        scale = np.where(profile, slot_scale[at], level_scale)
+        expected = np.where(profile, mid[at], level)
+        self._learn(s, v, first=first, level=level, level_scale=level_scale, z_flat=z_flat,
+                    slots=(cols, mid, dev, cnt, slot_scale, z_k, usable))
+        self.expected_[s], self.scale_[s], self.z_[s] = expected, scale, z
+        self.model_[s] = model.astype(np.int8)
         warm = self.count_[s] > self.warmup
         return np.where(warm, np.abs(z), 0.0)
 
-    def _learn(self, s: IntArray, v: FloatArray, *, first: np.ndarray, level: FloatArray, level_scale: FloatArray,
-               z_flat: FloatArray, slots: list[tuple[IntArray, FloatArray, FloatArray, np.ndarray, FloatArray,
-                                                     FloatArray, np.ndarray]]) -> None:
+    def _learn(self, s: IntArray, v: FloatArray, *, first: npt.NDArray[np.bool_], level: FloatArray,
+               level_scale: FloatArray, z_flat: FloatArray, slots: tuple[IntArray, FloatArray, FloatArray,
+                                                                          npt.NDArray[np.int16], FloatArray,
+                                                                          FloatArray, npt.NDArray[np.bool_]]) -> None:
         c = self.clip
         count = self.count_[s]
         rate = np.maximum(1.0 / (count + 1.0), self.level_rate)
@@ -95,15 +101,17 @@ class SeasonalBaseline(Detector):
         self.level_err_[s] = np.where(first, err, err + self.error_rate * (np.minimum(np.abs(z_flat), c) - err))
         self.level_[s] = level + rate * np.clip(resid, -c * level_scale, c * level_scale)
         self.level_dev_[s] = np.where(first, 0.0, self.level_dev_[s] + rate * (np.abs(resid) - self.level_dev_[s]))
-        for k, (slot, mid, dev, cnt, slot_scale, z_k, usable) in enumerate(slots):
-            err_k = self.profile_err_[k, s]
-            tracked = err_k + self.error_rate * (np.minimum(np.abs(z_k), c) - err_k)
-            self.profile_err_[k, s] = np.where(usable, tracked, np.where(cnt == 0, self.level_err_[s] + 1.0, err_k))
-            step = np.maximum(1.0 / (cnt + 1.0), self.slot_rate)
-            r = v - mid
-            self.mid_[k][s, slot] = np.where(cnt == 0, v, mid + step * np.clip(r, -c * slot_scale, c * slot_scale))
-            self.dev_[k][s, slot] = np.where(cnt == 0, level_scale, dev + step * (np.abs(r) - dev))
-            self.slot_count_[k][s, slot] = cnt + 1
+        cols, mid, dev, cnt, slot_scale, z_k, usable = slots
+        err_k = self.profile_err_[s]
+        tracked = err_k + self.error_rate * (np.minimum(np.abs(z_k), c) - err_k)
+        unseen = cnt == 0
+        self.profile_err_[s] = np.where(usable, tracked, np.where(unseen, self.level_err_[s][:, None] + 1.0, err_k))
+        step = np.maximum(1.0 / (cnt + 1.0), self.slot_rate)
+        r = v[:, None] - mid
+        rows = s[:, None]
+        self.mid_[rows, cols] = np.where(unseen, v[:, None], mid + step * np.clip(r, -c * slot_scale, c * slot_scale))
+        self.dev_[rows, cols] = np.where(unseen, level_scale[:, None], dev + step * (np.abs(r) - dev))
+        self.slot_count_[rows, cols] = np.minimum(cnt + 1, _COUNT_MAX)
         self.count_[s] = count + 1
 
     def band(self, series: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
