@@ -7,11 +7,13 @@ Prints the score table and timing, and ends with one line of JSON holding the fi
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
 
 from vitals.backtest.nab_run import events_at, load_nab, run_detector, score_files, score_table, summary
+from vitals.detectors import DefaultDetector
 
 TARGET_STANDARD = 67.0
 
@@ -33,6 +35,10 @@ def main() -> None:
         print(f"  {name:<60} {value:+.3f}")
     doc = summary(results, events, len(files), rows)
     doc["detect_seconds"] = round(detect_s, 2)
+    doc["steps_per_s"] = round(max(len(f.values) for f in files) / detect_s, 1)
+    state = len(pickle.dumps(DefaultDetector().fit([], [], [], n_series=10_000))) / 10_000
+    print(f"state: {state:,.0f} bytes per series (pickled), {state * 28_000 / 2**20:,.0f} MiB for 28k series")
+    doc["state_bytes_per_series"] = round(state)
     doc["target_standard"] = TARGET_STANDARD
     print(json.dumps(doc))
 
