@@ -7,6 +7,7 @@ every statistic: ``docs/vitals.md``. The object pickles as a handful of large ar
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -18,18 +19,23 @@ from vitals.batches import NS_PER_S, ReadingBatch, Rejection
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import StateError
-from vitals.quality import DEFAULT_STUCK_CADENCES, dropout_ratio, dropout_window_index, stuck_flags
+from vitals.quality import DEFAULT_STUCK_CADENCES
+from vitals.state.catalog_ref import catalog_payload, restore_catalog
 from vitals.state.dedup import DEFAULT_DEPTH, DuplicateRing, within_batch_duplicates
 from vitals.state.hysteresis import LevelRules, apply_updates
 from vitals.state.ordering import sort_by_row_then_time
 from vitals.state.quantile import DEFAULT_BINS, QuantileGrid
+from vitals.state.render import render_view
 from vitals.state.series import Groups, SeriesScalars
 from vitals.state.sharding import rows_per_shard
 from vitals.state.view import VitalsView
-from vitals.state.windows import DEFAULT_WINDOWS, ORIGIN_NS, BucketRings, Window, bucket_numbers
+from vitals.state.view_cache import ViewCache
+from vitals.state.windows import DEFAULT_WINDOWS, BucketRings, Window
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
-_DERIVED = ("seasonal", "grid", "rules", "half_life_ns", "direction")
+# shared read-only objects (the catalog and what is derived from it) and the view cache: never copied
+_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "direction", "_view_cache",
+                          "_dirty"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +78,7 @@ class ShardState:
         self.quiet = np.zeros(self.n_rows, dtype=np.int16)
         self.clock_ns = 0
         self.duplicates_total = 0
+        self._fresh_view_cache()
 
     def _derive(self) -> None:
         """Objects rebuilt from the catalog and options (not pickled)."""
@@ -82,12 +89,33 @@ class ShardState:
         self.half_life_ns = cat.cadence_array * float(opt["ewma_half_life_cadences"] or 0.0) * NS_PER_S
         self.direction = cat.direction_array.astype(np.float64)  # 1 up, -1 down, 0 both (|value - center|)
 
+    # ---- snapshots (Bytewax recovery deep-copies the state at every epoch and pickles the copy) --------------
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k not in _DERIVED}
+        """The arrays and counters; the catalog as cached bytes (:mod:`vitals.state.catalog_ref`)."""
+        state = {k: v for k, v in vars(self).items() if k not in _NOT_PICKLED}
+        state["catalog"] = catalog_payload(self.catalog)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.catalog = restore_catalog(*state["catalog"])
         self._derive()
+        self._fresh_view_cache()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShardState:
+        """A copy of the arrays sharing the catalog and everything derived from it (all read-only)."""
+        twin = object.__new__(ShardState)
+        for name, value in vars(self).items():
+            if name in _NOT_PICKLED:
+                twin.__dict__[name] = value
+            else:
+                twin.__dict__[name] = copy.deepcopy(value, memo)
+        twin._fresh_view_cache()
+        return twin
+
+    def _fresh_view_cache(self) -> None:
+        self._view_cache = ViewCache()
+        self._dirty = np.zeros(self.n_rows, dtype=bool)
 
     @property
     def windows(self) -> tuple[Window, ...]:
@@ -96,7 +124,7 @@ class ShardState:
     def state_bytes(self) -> int:
         """Bytes of per-series state held by this shard (the arrays; not the shared catalog)."""
         return (self.rings.nbytes() + self.scalars.nbytes() + self.dups.nbytes()
-                + self.level.nbytes + self.raw_level.nbytes + self.quiet.nbytes)
+                + self.level.nbytes + self.raw_level.nbytes + self.quiet.nbytes + self._dirty.nbytes)
 
     # ---- update --------------------------------------------------------------------------------------------
     def update(self, batch: ReadingBatch) -> UpdateResult:
@@ -138,6 +166,7 @@ class ShardState:
         self._levels(rows[updates], ts[updates], values[updates], indicator[updates], groups.gid[updates])
         self.scalars.update(rows, ts, values, self.half_life_ns[indicator], groups)
         self.dups.insert(rows, ts, groups)
+        self._dirty[groups.rows] = True
         return groups.rows
 
     def _levels(
@@ -189,37 +218,11 @@ class ShardState:
 
     # ---- view ----------------------------------------------------------------------------------------------
     def view(self, now_ns: int | None = None) -> VitalsView:
-        """Vitals of every series with at least one reading, as of ``max(now_ns, shard clock)`` (event time)."""
-        rows = np.flatnonzero(self.scalars.readings > 0)
-        as_of = self.clock_ns if now_ns is None else max(self.clock_ns, int(now_ns))
-        series = rows * self.n_shards + self.shard
-        ind, street = self.catalog.split_series_id(series)
-        sc = self.scalars
-        cadence = self.catalog.cadence_array[ind]
-        columns: dict[str, npt.NDArray[np.float64]] = {
-            "last": sc.last[rows].copy(),
-            "last_ts_s": sc.last_ts[rows] / NS_PER_S,
-            "ewma": sc.ewma(rows),
-            "level": self.level[rows].astype(np.float64),
-            "raw_level": self.raw_level[rows].astype(np.float64),
-            "seconds_since_last": (as_of - sc.last_ts[rows]) / NS_PER_S,
-            "stuck": stuck_flags(sc.last_ts[rows], sc.change_ts[rows], sc.first_ts[rows], cadence,
-                                 float(self.options["stuck_cadences"] or DEFAULT_STUCK_CADENCES)),
-            "readings": sc.readings[rows].astype(np.float64),
-        }
-        stats = self.rings.window_stats(rows, ind, as_of, self.grid)
-        columns["dropout_ratio"] = self._dropout(rows, ind, stats, as_of)
-        columns.update(stats)
-        return VitalsView(series.astype(np.int64), ind.astype(np.int16), street.astype(np.int32), columns,
-                          as_of / NS_PER_S)
+        """Vitals of every series with at least one reading, as of ``max(now_ns, shard clock)`` (event time).
 
-    def _dropout(
-        self, rows: npt.NDArray[np.int64], ind: npt.NDArray[np.int64],
-        stats: dict[str, npt.NDArray[np.float64]], as_of: int,
-    ) -> npt.NDArray[np.float64]:
-        wins = self.windows
-        choice = dropout_window_index([w.length_s for w in wins], self.catalog.cadence_array)[ind]
-        count = np.choose(choice, [stats[f"count_{w.name}"] for w in wins])
-        starts = [(bucket_numbers(np.array([as_of]), w.bucket_ns)[0] - w.buckets + 1) * w.bucket_ns for w in wins]
-        start = np.asarray(starts, dtype=np.int64)[choice] + ORIGIN_NS
-        return dropout_ratio(count, start, self.scalars.first_ts[rows], as_of, self.catalog.cadence_array[ind])
+        Incremental: window statistics are recomputed only for series written since the last view or whose
+        windows moved over a bucket with data (:mod:`vitals.state.view_cache`); the columns are read-only."""
+        as_of = self.clock_ns if now_ns is None else max(self.clock_ns, int(now_ns))
+        view = render_view(self, as_of, self._view_cache, self._dirty)
+        self._dirty[:] = False
+        return view
