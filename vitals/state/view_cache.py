@@ -37,7 +37,7 @@ class ViewCache:
         """``<stat>_<window>`` columns for ``rows`` (a superset of the cached rows) as of ``as_of_ns``; ``dirty``
         marks the rows whose ring was written since the last call."""
         heads = [int(bucket_numbers(np.array([as_of_ns]), w.bucket_ns)[0]) for w in rings.windows]
-        if self.rows is None:
+        if self.rows is None or not len(rows):
             out = window_stats(rings, rows, indicator, as_of_ns, grid)
             self.computed_rows = len(rows) * len(heads)
         else:

@@ -1,0 +1,175 @@
+"""Incremental views equal full views bit for bit; snapshots (deepcopy, pickle, a fresh process) restore
+working states that share one catalog; the building blocks of the fast update (ordering, duplicate ring,
+histogram merge) equal plain oracles."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from state_oracle import NS, T0, random_stream
+
+from vitals.batches import ReadingBatch
+from vitals.catalog import Catalog
+from vitals.state import ShardState, VitalsView, split_by_shard
+from vitals.state.dedup import DuplicateRing
+from vitals.state.ordering import sort_by_row_then_time
+from vitals.state.series import Groups
+from vitals.state.window_stats import merged_histograms
+
+
+def _full_view(state: ShardState, now_ns: int | None) -> VitalsView:
+    """The same state computed from scratch: a deep copy starts with an empty view cache."""
+    return copy.deepcopy(state).view(now_ns)
+
+
+def _assert_same(a: VitalsView, b: VitalsView) -> None:
+    np.testing.assert_array_equal(a.series, b.series)
+    assert a.columns.keys() == b.columns.keys() and a.now_s == b.now_s
+    for name, column in a.columns.items():
+        np.testing.assert_array_equal(column, b.columns[name], err_msg=name)
+
+
+# ---- incremental views -------------------------------------------------------------------------------------
+@given(seed=st.integers(0, 2**32 - 1), n_shards=st.sampled_from([1, 3]),
+       plan=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([None, 0, 45, 700, 4000, 90_000])), max_size=10))
+def test_incremental_views_equal_full_views(small_catalog: Catalog, seed: int, n_shards: int, plan):
+    """Views between random batch cuts, at the clock or ahead of it (heads moving forward and back)."""
+    stream = random_stream(small_catalog, np.random.default_rng(seed), n_series=10)
+    states = [ShardState(small_catalog, k, n_shards) for k in range(n_shards)]
+    cuts = sorted({int(c * len(stream.batch)) for c, _ in plan} | {len(stream.batch)})
+    ahead = [a for _, a in plan] + [None]
+    start = 0
+    for cut, ahead_s in zip(cuts, ahead, strict=False):
+        for k, part in split_by_shard(stream.batch.take(np.arange(start, cut)), small_catalog, n_shards):
+            states[k].update(part)
+        start = cut
+        now = None if ahead_s is None else max(s.clock_ns for s in states) + ahead_s * NS
+        for state in states:
+            full = _full_view(state, now)
+            _assert_same(state.view(now), full)
+
+
+def test_a_view_recomputes_only_what_changed(small_catalog: Catalog):
+    stream = random_stream(small_catalog, np.random.default_rng(4), n_series=12, max_span_s=20_000)
+    state = ShardState(small_catalog)
+    state.update(stream.batch)
+    first = state.view()
+    n_windows = len(state.windows)
+    assert state._view_cache.computed_rows == len(first) * n_windows
+    state.view()
+    assert state._view_cache.computed_rows == 0
+    row = int(first.series[0])
+    ind, street = small_catalog.split_series_id(np.array([row]))
+    state.update(ReadingBatch(np.array([state.clock_ns + 1]), ind.astype(np.int16), street.astype(np.int32),
+                              np.array([1.0])))
+    again = state.view()
+    assert state._view_cache.computed_rows == n_windows  # the one written row, in every window
+    _assert_same(again, _full_view(state, None))
+
+
+def test_view_columns_are_read_only(small_catalog: Catalog):
+    state = ShardState(small_catalog)
+    state.update(random_stream(small_catalog, np.random.default_rng(2)).batch)
+    view = state.view()
+    with pytest.raises(ValueError, match="read-only"):
+        view.column("mean_5m")[0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        view.column("last")[0] = 0.0
+
+
+# ---- snapshots ---------------------------------------------------------------------------------------------
+def _half_and_half(catalog: Catalog, restore) -> tuple[VitalsView, VitalsView]:
+    stream = random_stream(catalog, np.random.default_rng(8), n_series=8)
+    half = len(stream.batch) // 2
+    a = ShardState(catalog)
+    a.update(stream.batch.take(np.arange(half)))
+    a.view()
+    b = restore(a)
+    for s in (a, b):
+        s.update(stream.batch.take(np.arange(half, len(stream.batch))))
+    return a.view(), b.view()
+
+
+def test_deepcopy_copies_the_arrays_and_shares_the_catalog(small_catalog: Catalog):
+    a = ShardState(small_catalog)
+    a.update(random_stream(small_catalog, np.random.default_rng(1)).batch)
+    b = copy.deepcopy(a)
+    assert b.catalog is a.catalog and b.grid is a.grid and b.seasonal is a.seasonal
+    assert not np.shares_memory(a.rings.cells, b.rings.cells)
+    assert not np.shares_memory(a.scalars.last, b.scalars.last)
+    _assert_same(*_half_and_half(small_catalog, copy.deepcopy))
+
+
+def test_pickled_states_restore_and_share_one_catalog(small_catalog: Catalog):
+    _assert_same(*_half_and_half(small_catalog, lambda s: pickle.loads(pickle.dumps(s))))
+    states = [ShardState(small_catalog, k, 2) for k in range(2)]
+    blobs = [pickle.dumps(s) for s in states]
+    first, second = (pickle.loads(b) for b in blobs)
+    assert first.catalog is second.catalog  # one catalog in the process, not a copy per shard
+    assert first.catalog.n_series == small_catalog.n_series
+
+
+def test_a_pickled_state_restores_in_a_fresh_process(small_catalog: Catalog):
+    """What Bytewax does after a crash: unpickle a snapshot in a new interpreter, then keep going."""
+    stream = random_stream(small_catalog, np.random.default_rng(6), n_series=6)
+    state = ShardState(small_catalog)
+    state.update(stream.batch)
+    expected = state.view()
+    code = ("import pickle, sys; s = pickle.loads(sys.stdin.buffer.read()); v = s.view(); "
+            "sys.stdout.buffer.write(pickle.dumps((v.series, dict(v.columns), s.catalog.n_streets)))")
+    done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(state), capture_output=True,
+                          check=True, timeout=120)
+    series, columns, n_streets = pickle.loads(done.stdout)
+    assert n_streets == small_catalog.n_streets
+    _assert_same(expected, VitalsView(series, expected.indicator, expected.street, columns, expected.now_s))
+
+
+# ---- building blocks ---------------------------------------------------------------------------------------
+@given(rows=st.lists(st.integers(0, 300_000), min_size=1, max_size=60), seed=st.integers(0, 2**16))
+def test_ordering_equals_a_stable_lexsort(rows: list[int], seed: int):
+    rng = np.random.default_rng(seed)
+    r = np.asarray(rows, dtype=np.int64)
+    ts = T0 + rng.integers(0, 5, len(r)) * NS  # many ties
+    np.testing.assert_array_equal(sort_by_row_then_time(r, ts), np.lexsort((np.arange(len(r)), ts, r)))
+
+
+@given(seed=st.integers(0, 2**32 - 1), depth=st.sampled_from([1, 3, 8]))
+def test_duplicate_ring_keeps_the_largest_times_of_each_row(seed: int, depth: int):
+    rng = np.random.default_rng(seed)
+    ring = DuplicateRing(5, depth)
+    kept: dict[int, set[int]] = {r: set() for r in range(5)}
+    for _ in range(int(rng.integers(1, 8))):
+        rows = rng.integers(0, 5, int(rng.integers(1, 15)))
+        ts = rng.integers(0, 40, len(rows))
+        order = np.lexsort((ts, rows))
+        rows, ts = rows[order], ts[order]
+        fresh = ~ring.seen(rows, ts)
+        for r, t, new in zip(rows.tolist(), ts.tolist(), fresh.tolist(), strict=True):
+            assert new == (t not in kept[r])
+        fresh[1:] &= (rows[1:] != rows[:-1]) | (ts[1:] != ts[:-1])  # repeats inside the batch
+        rows, ts = rows[fresh], ts[fresh]
+        if len(rows):
+            ring.insert(rows, ts, Groups.of(rows))
+        for r, t in zip(rows.tolist(), ts.tolist(), strict=True):
+            kept[r] = set(sorted(kept[r] | {t})[-depth:])
+        for r in range(5):
+            stored = ring.ts[r][ring.ts[r] != np.iinfo(np.int64).min]
+            assert set(stored.tolist()) == kept[r]
+            newest = ring.ts[r, (int(ring.head[r]) - 1) % depth]
+            assert not kept[r] or newest == max(kept[r])
+
+
+@given(seed=st.integers(0, 2**32 - 1), buckets=st.integers(1, 30))
+def test_histogram_merge_equals_an_integer_sum(seed: int, buckets: int):
+    rng = np.random.default_rng(seed)
+    hist = rng.integers(0, 256, (7, buckets, 24), dtype=np.uint8)
+    valid = rng.random((7, buckets)) < 0.7
+    expected = (hist.astype(np.int64) * valid[:, :, None]).sum(axis=1)
+    np.testing.assert_array_equal(merged_histograms(hist, valid), expected)
