@@ -12,25 +12,35 @@ them into batches in arrival order and times, in the same run:
 
 Each pass runs ``--repeat`` times (fresh state), interleaved; the median is reported, in wall time and in
 process CPU time (on a shared machine the wall figure includes time spent waiting for a core; the CPU figure
-is what one worker with a core of its own would see). Ends with one JSON line.
+is what one worker with a core of its own would see).
 
-    .venv/bin/python benchmarks/bench_throughput.py [--readings 1000000] [--batch 10000] [--repeat 3]
+Then, for the live flow's costs, the same readings go into ``--shards`` shards (the flow's default is 4, about
+7,200 series each) and, per shard (medians over shards and repeats): a full view (empty view cache), the
+incremental view the exporter takes every 0.5 s (after a real-time half second of readings: about 17 per
+shard; and after a whole 10,000-reading batch), a recovery snapshot as the flow takes it (``copy.deepcopy``)
+and as Bytewax stores it (``pickle.dumps``, default protocol), and the restore (``pickle.loads``).
+Ends with one JSON line.
+
+    .venv/bin/python benchmarks/bench_throughput.py [--readings 1000000] [--batch 10000] [--repeat 3] [--shards 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import pickle
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, SeasonalModel, load_catalog
-from vitals.state import DEFAULT_WINDOWS, ShardState
+from vitals.state import DEFAULT_WINDOWS, ShardState, split_by_shard
+from vitals.state.view_cache import ViewCache
 from vitals.state.windows import ORIGIN_NS
 
 NS = 1_000_000_000
@@ -111,11 +121,75 @@ def run_reference(catalog: Catalog, batches: list[ReadingBatch]) -> tuple[float,
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def timed(
+    action: Callable[[], object], setup: Callable[[], object] | None = None, repeat: int = 5,
+) -> tuple[float, float]:
+    """Median wall and CPU milliseconds of ``action`` (``setup`` runs untimed before each call)."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        w, c = time.perf_counter(), time.process_time()
+        action()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return round(statistics.median(wall) * 1e3, 2), round(statistics.median(cpu) * 1e3, 2)
+
+
+class HeldOut:
+    """Feeds a shard readings it has not seen yet: a real-time half second at a time, then the rest at once."""
+
+    REALTIME = 17  # readings per shard in half a second at the city's real-time rate (~140/s over 4 shards)
+
+    def __init__(self, state: ShardState, part: ReadingBatch) -> None:
+        self.state, self.part, self.used = state, part, 0
+
+    def trickle(self) -> None:
+        self.state.view()  # the previous publication
+        self.state.update(self.part.take(np.arange(self.used, self.used + self.REALTIME)))
+        self.used += self.REALTIME
+
+    def rest(self) -> None:
+        self.state.view()
+        self.state.update(self.part.take(np.arange(self.used, len(self.part))))
+
+    def forget(self) -> None:
+        self.state._view_cache = ViewCache()  # force a full computation
+
+
+def shard_figures(catalog: Catalog, batches: list[ReadingBatch], n_shards: int) -> dict[str, float]:
+    """Per-shard view, snapshot and restore costs after the whole run (medians over the shards)."""
+    shards = [ShardState(catalog, k, n_shards) for k in range(n_shards)]
+    for b in batches[:-1]:
+        for k, part in split_by_shard(b, catalog, n_shards):
+            shards[k].update(part)
+    last = dict(split_by_shard(batches[-1], catalog, n_shards))
+    rows: dict[str, list[float]] = {}
+    for k, state in enumerate(shards):
+        held = HeldOut(state, last[k])
+        figures = {
+            "view_full": timed(state.view, setup=held.forget),
+            "view_realtime": timed(state.view, setup=held.trickle),
+            "view_after_batch": timed(state.view, setup=held.rest, repeat=1),
+            "deepcopy": timed(lambda s=state: copy.deepcopy(s)),
+            "pickle": timed(lambda s=state: pickle.dumps(s)),
+        }
+        blob = pickle.dumps(state)
+        figures["unpickle"] = timed(lambda b=blob: pickle.loads(b))
+        for name, (wall, cpu) in figures.items():
+            rows.setdefault(f"{name}_ms", []).append(wall)
+            rows.setdefault(f"{name}_cpu_ms", []).append(cpu)
+        rows.setdefault("snapshot_bytes_per_series", []).append(len(blob) / state.n_rows)
+        rows.setdefault("view_series", []).append(len(state.view()))
+    return {name: round(statistics.median(values), 2) for name, values in rows.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shards", type=int, default=4)
     args = parser.parse_args()
     catalog = load_catalog()
     readings = simulated_readings(catalog, args.readings)
@@ -130,12 +204,6 @@ def main() -> None:
         elapsed, cpu = run_reference(catalog, batches)
         ref_s.append(elapsed)
         ref_cpu.append(cpu)
-    start = time.perf_counter()
-    view = state.view()
-    view_s = time.perf_counter() - start
-    start = time.perf_counter()
-    snapshot = pickle.dumps(state, protocol=5)
-    pickle_s = time.perf_counter() - start
     med = statistics.median
     figures = {
         "readings": n, "series": catalog.n_series, "batch_size": args.batch,
@@ -145,18 +213,23 @@ def main() -> None:
         "readings_per_cpu_s": round(n / med(state_cpu)),
         "numpy_reference_per_cpu_s": round(n / med(ref_cpu)),
         "reference_ratio_cpu": round(med(state_cpu) / med(ref_cpu), 2),
-        "duplicates": state.duplicates_total, "view_series": len(view), "view_s": round(view_s, 3),
-        "snapshot_mb": round(len(snapshot) / 1e6, 1), "snapshot_s": round(pickle_s, 3),
+        "duplicates": state.duplicates_total,
         "state_bytes_per_series": round(state.state_bytes() / catalog.n_series, 1),
+        "shards": args.shards,
     }
+    per_shard = shard_figures(catalog, batches, args.shards)
+    figures.update({f"shard_{name}": value for name, value in per_shard.items()})
     print(f"{n:,} readings over {catalog.n_series:,} series in batches of {args.batch:,}, {args.repeat} repeats")
     print(f"series state update: {figures['readings_per_s']:>12,} readings/s wall, "
           f"{figures['readings_per_cpu_s']:>12,} per CPU second")
     print(f"numpy reference:     {figures['numpy_reference_per_s']:>12,} readings/s wall, "
           f"{figures['numpy_reference_per_cpu_s']:>12,} per CPU second")
     print(f"state / reference time: {figures['reference_ratio']}x wall, {figures['reference_ratio_cpu']}x CPU "
-          f"(target <= 3x); "
-          f"view of {len(view):,} series: {view_s:.3f} s; snapshot {figures['snapshot_mb']} MB in {pickle_s:.3f} s")
+          f"(target <= 3x); state {figures['state_bytes_per_series']} B/series")
+    print(f"per shard ({args.shards} shards, {per_shard['view_series']:,.0f} series each), ms wall / ms CPU:")
+    for name in ("view_full", "view_realtime", "view_after_batch", "deepcopy", "pickle", "unpickle"):
+        print(f"  {name:<17} {per_shard[name + '_ms']:>8.2f} / {per_shard[name + '_cpu_ms']:>8.2f}")
+    print(f"  snapshot {per_shard['snapshot_bytes_per_series']:.0f} B/series")
     print(json.dumps(figures))
 
 

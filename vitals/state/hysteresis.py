@@ -53,8 +53,13 @@ def hysteresis_step(
     level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], rows: npt.NDArray[np.int64], *,
     raw: npt.NDArray[np.int8], lowered: npt.NDArray[np.int8], intervals: int,
 ) -> None:
-    """Apply one update to each of ``rows`` (distinct) in place."""
-    current, count = level[rows], quiet[rows].astype(np.int32)
+    """Apply one update to each of ``rows`` (distinct) in place. A normal value at level 0 changes nothing
+    (the quiet count is always 0 at level 0), so only the other rows are worked on."""
+    current = level[rows]
+    active = np.flatnonzero((raw > 0) | (current > 0))
+    if len(active) < len(rows):
+        rows, raw, lowered, current = rows[active], raw[active], lowered[active], current[active]
+    count = quiet[rows].astype(np.int32)
     up = raw > current
     calm = ~up & (lowered < current)
     count = np.where(calm, count + 1, 0)

@@ -136,7 +136,7 @@ class ShardState:
             msg = f"batch {batch.partition}:{batch.seq} holds series of other shards than {self.shard}; " \
                   "split it with vitals.state.split_by_shard first"
             raise StateError(msg)
-        rows = series // self.n_shards
+        rows = series // self.n_shards if self.n_shards > 1 else series
         order = sort_by_row_then_time(rows, batch.ts_ns)
         r_sorted, t_sorted = rows[order], batch.ts_ns[order]
         dup = within_batch_duplicates(r_sorted, t_sorted) | self.dups.seen(r_sorted, t_sorted)

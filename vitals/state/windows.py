@@ -87,9 +87,9 @@ class BucketRings:
 
     def _targets(
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], clock_ns: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]:
-        """Flat slot index, bucket tag and reading index of every (reading, window) inside its window as of
-        the clock."""
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64] | None]:
+        """Flat slot index, bucket tag and reading index (None: every reading of every window, window after
+        window) of every (reading, window) inside its window as of the clock."""
         flats, tags, sources = [], [], []
         seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
@@ -99,6 +99,7 @@ class BucketRings:
             raise StateError(msg)
         base = rows * self.n_slots
         every = np.arange(len(rows))
+        all_inside = True
         for w, off in zip(self.windows, self.offsets.tolist(), strict=True):
             b = seconds // w.bucket_s
             first_inside = clock_s // w.bucket_s - w.buckets + 1
@@ -107,12 +108,14 @@ class BucketRings:
                 tags.append(b)
                 sources.append(every)
                 continue
+            all_inside = False
             keep = np.flatnonzero(b >= first_inside)
             b = b[keep]
             flats.append(base[keep] + (b % w.buckets + off))
             tags.append(b)
             sources.append(keep)
-        return np.concatenate(flats), np.concatenate(tags).astype(np.int32), np.concatenate(sources)
+        return (np.concatenate(flats), np.concatenate(tags, dtype=np.int32),
+                None if all_inside else np.concatenate(sources))
 
     def update(
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
@@ -130,7 +133,8 @@ class BucketRings:
         old = self.tag[flat]
         self.tag[flat] = tag
         self._reset(flat[old != tag])
-        v = values[src]
+        n_windows = len(self.windows)
+        v = np.tile(values, n_windows) if src is None else values[src]
         cells = self.cells
         # count and sum side by side as one complex64: one ufunc.at adds both, with the same float32 arithmetic
         count_sum = cells.view(np.complex64)[:, 0]
@@ -139,7 +143,7 @@ class BucketRings:
         np.add.at(count_sum, flat, ones_v)
         np.minimum.at(cells[:, LOW], flat, v)
         np.maximum.at(cells[:, HIGH], flat, v)
-        self._add_hist(flat, flat * self.n_bins + bins[src])
+        self._add_hist(flat, flat * self.n_bins + (np.tile(bins, n_windows) if src is None else bins[src]))
 
     def _reset(self, flat: npt.NDArray[np.int64]) -> None:
         """Empty the cells and histograms of the slots ``flat`` (one whole-record write each)."""
