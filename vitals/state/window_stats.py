@@ -108,8 +108,8 @@ def _bucket_stats(
     mid_s = (np.subtract(tag, tag.max(axis=1)[:, None], dtype=np.int64) + 0.5) * bucket_s
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(has, s.sum(axis=1) / n_all, np.nan)
-        lo = np.where(has, np.min(low, axis=1, where=valid, initial=np.inf), np.nan)
-        hi = np.where(has, np.max(high, axis=1, where=valid, initial=-np.inf), np.nan)
+        lo = np.where(has, np.min(low, axis=1, where=valid, initial=np.inf).astype(np.float64), np.nan)
+        hi = np.where(has, np.max(high, axis=1, where=valid, initial=-np.inf).astype(np.float64), np.nan)
         # slope of value on bucket mid-time, every reading weighted equally (= count-weighted bucket means)
         c_mean = (n * mid_s).sum(axis=1) / n_all
         dc = mid_s - c_mean[:, None]
