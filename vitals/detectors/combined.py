@@ -12,14 +12,18 @@ Per reading of series ``i``:
    * ``b`` (rank): :class:`~vitals.detectors.calibration.SurpriseCalibrator` surprise of the signed residual
      (half-octave bins of ``|z|``, drops judged against past drops), squashed ``s / (s + surprise_half)``.
 
-   The seasonal score is the geometric mean ``sqrt(a * b)``: high only when both agree, so a burst that is
+   The point score is the geometric mean ``sqrt(a * b)``: high only when both agree, so a burst that is
    extreme in deviations but common in rank (sparse spiky series), or rare in rank but small in size (very
    quiet series), does not raise an alarm alone.
-3. onset suppression: the seasonal score only counts when it exceeds every seasonal score of the same series
+3. the run score: the same two calibrations, applied to the running mean of the surprise ``s`` over about
+   ``run_length`` readings (like the anomaly likelihood of Numenta's HTM): a slow drift or a new level gives a
+   run of moderately surprising residuals that is unusual as a run although no single reading is extreme.
+   The seasonal score is the larger of the point and the run score.
+4. onset suppression: the seasonal score only counts when it exceeds every seasonal score of the same series
    in its last ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a
    lasting anomaly raises one early detection instead of a stream of repeats.
-4. ``q``: the :class:`~vitals.detectors.quality.DataQualityDetector` score (impossible, stuck, spike).
-5. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
+5. ``q``: the :class:`~vitals.detectors.quality.DataQualityDetector` score (impossible, stuck, spike).
+6. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_model.WindowFeatureModel`).
 
 ``level_score_`` keeps the unsuppressed seasonal score for dashboards; each reading's explanation
@@ -47,7 +51,8 @@ class DefaultDetector(Detector):
                  calibration_rate: float = 0.0005, refractory: int = 500, refractory_blocks: int = 10,
                  half: float = 10.0, z_cap: float = 100.0, surprise_rate: float = 0.0005,
                  surprise_bins: int = 16, bins_per_octave: float = 2.0, surprise_z0: float = 0.5,
-                 surprise_half: float = 3.0,
+                 surprise_half: float = 3.0, run_length: int = 20,
+                 run_cap: float = 2.0,
                  quality_weight: float = 0.3,
                  valid_min: npt.ArrayLike | None = None,
                  valid_max: npt.ArrayLike | None = None) -> None:
@@ -64,6 +69,8 @@ class DefaultDetector(Detector):
         self.bins_per_octave = bins_per_octave
         self.surprise_z0 = surprise_z0
         self.surprise_half = surprise_half
+        self.run_length = run_length
+        self.run_cap = run_cap
         self.quality_weight = quality_weight
         self.valid_min = valid_min
         self.valid_max = valid_max
@@ -76,6 +83,12 @@ class DefaultDetector(Detector):
                                                 start=self.calibration_start).allocate(n)
         self.surprise_ = SurpriseCalibrator(bins=self.surprise_bins, sides=2, rate=self.surprise_rate,
                                             tail=2.0 * self.bins_per_octave, start=self.calibration_start).allocate(n)
+        # the run: running mean of the surprise, its tail statistic and its rank (quarter-unit bins, 0..8)
+        self.run_mean_ = np.zeros(n)
+        self.run_calibrator_ = OnlineTailCalibrator(power=1.0, rate=self.calibration_rate,
+                                                    start=self.calibration_start).allocate(n)
+        self.run_surprise_ = SurpriseCalibrator(bins=2 * self.surprise_bins, sides=1, rate=self.surprise_rate,
+                                                tail=4.0, start=self.calibration_start).allocate(n)
         self.blocks_ = np.zeros((n, self.refractory_blocks))  # maxima of the last completed blocks
         self.block_max_ = np.zeros(n)                          # maximum of the current block
         self.block_fill_ = np.zeros(n, dtype=np.int64)
@@ -88,13 +101,16 @@ class DefaultDetector(Detector):
         raw = np.minimum(self.baseline_._step(s, t, v), self.z_cap)
         active = self.baseline_.count_[s] > self.warmup + 1
         tail = squash(self.calibrator_.update(s, raw, active), self.half)
-        seasonal = np.sqrt(tail * squash(self._surprise(s, active), self.surprise_half))
+        surprise = self._surprise(s, active)
+        point = np.sqrt(tail * squash(surprise, self.surprise_half))
+        run = self._run(s, surprise, active)
+        seasonal = np.maximum(point, run)
         onset = self._onset(s, seasonal)
         quality = self.quality_weight * self.quality_._step(s, t, v)
         score = np.maximum(onset, quality)
         self.level_score_[s] = seasonal
         self.score_[s] = score
-        self.driver_[s] = np.where(quality > onset, 1, 0)
+        self.driver_[s] = np.where(quality > onset, 1, np.where(run > point, 2, 0))
         self.value_[s] = v
         return score
 
@@ -103,6 +119,20 @@ class DefaultDetector(Detector):
         z = np.clip(self.baseline_.z_[s], -self.z_cap, self.z_cap)
         position = np.log2(np.maximum(np.abs(z), self.surprise_z0) / self.surprise_z0) * self.bins_per_octave
         return self.surprise_.update(s, position, (z < 0).astype(np.int64), active)
+
+    def _run(self, s: IntArray, surprise: FloatArray, active: npt.NDArray[np.bool_]) -> FloatArray:
+        """Score of the running mean of the surprise: geometric mean of its tail statistic and its rank.
+
+        The mean starts when the surprise does (not on the zeros before it) and each reading adds at most
+        ``run_cap`` to it (p = 0.01): one spike alone does not make a run.
+        """
+        ready = active & (self.surprise_.seen_[s] > self.surprise_.start)
+        mean = self.run_mean_[s]
+        mean = np.where(ready, mean + (np.minimum(surprise, self.run_cap) - mean) / self.run_length, mean)
+        self.run_mean_[s] = mean
+        tail = squash(self.run_calibrator_.update(s, mean, ready), self.half)
+        rank = self.run_surprise_.update(s, 4.0 * mean, np.zeros(s.shape[0], dtype=np.int64), ready)
+        return np.sqrt(tail * squash(rank, self.surprise_half))
 
     def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
         """``u`` where it beats the running maximum of the last ``refractory`` readings, else 0.
@@ -132,8 +162,10 @@ class DefaultDetector(Detector):
         lower, mid, upper = self.baseline_.band(s)
         quality_check = np.argmax(self.quality_.check_scores_[:3, s], axis=0) if s.size else np.empty(0, np.int64)
         model_names = np.array(["flat_level", "daily_profile", "weekly_profile"])
+        residual = np.where(self.driver_[s] == 2, "residual_run:", "residual_z:")
         features = np.where(self.driver_[s] == 1, np.array(CHECKS)[quality_check],
-                            np.char.add("residual_z:", model_names[self.baseline_.model_[s]]))
-        return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
+                            np.char.add(residual, model_names[self.baseline_.model_[s]]))
+        detectors = np.array(DRIVERS)[np.minimum(self.driver_[s], 1)]
+        return explanations(series=s, detectors=detectors, features=features,
                             values=self.value_[s], expected=mid, lower=lower, upper=upper, scores=self.score_[s],
                             z=self.baseline_.z_[s])
