@@ -56,3 +56,8 @@ READINGS_RATE = "vitals_readings_in_per_second"  # readings received per second 
 EXPORT_RENDER_SECONDS = "vitals_exporter_render_seconds"  # duration of the last render of the vitals text
 EXPORT_SAMPLES = "vitals_exporter_samples"      # samples in the last render of the vitals text
 EXPORT_BYTES = "vitals_exporter_bytes"          # bytes of the last render of the vitals text
+
+# ---- decision thresholds shared by the exporter, the alert rules and the dashboards ---------------------------
+# The default detector's decision threshold on the calibrated anomaly score (NAB-tuned, standard profile; see
+# docs/detectors.md): series at or above it are exported with their score and explanation and raise VitalsAnomaly.
+ANOMALY_THRESHOLD = 0.35

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vitals.errors import ConfigError
+from vitals.metric_names import ANOMALY_THRESHOLD
 
 LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")  # warning levels 1..4, higher is worse
 LEVEL_VALUE: dict[str, int] = {name: i + 1 for i, name in enumerate(LEVELS)}
@@ -74,7 +75,7 @@ def _default_repeat() -> dict[str, str]:
 class Sensitivity:
     """When the non-level alerts fire."""
 
-    anomaly_score: float = 0.9          # calibrated anomaly score (0..1) at or above which a series is anomalous
+    anomaly_score: float = ANOMALY_THRESHOLD  # calibrated anomaly score (0..1) at or above which a series is anomalous
     early_warning_level: str = "orange"  # early warning: predicted to reach this level ...
     early_warning_horizon_s: int = 1800  # ... within this many seconds
     stale_cadences: float = 3.0          # no reading for this many cadences of the indicator -> stale

@@ -100,10 +100,10 @@ class ExportPolicy:
     )
     district_families: tuple[str, ...] = (mn.DROPOUT_RATIO, mn.EXPECTED_VALUE, mn.FORECAST_VALUE)
     street_sparse_min: tuple[tuple[str, float], ...] = (
-        (mn.SENSOR_STUCK, 1.0), (mn.ANOMALY_SCORE, 0.5), (mn.FORECAST_LEVEL, 1.0),
+        (mn.SENSOR_STUCK, 1.0), (mn.ANOMALY_SCORE, mn.ANOMALY_THRESHOLD), (mn.FORECAST_LEVEL, 1.0),
     )
     street_indicators: tuple[str, ...] | None = None  # restrict street-scope samples to these indicator ids
-    explain_min: float = 0.5   # vitals_anomaly_explanation_info for series with an anomaly score at least this
+    explain_min: float = mn.ANOMALY_THRESHOLD  # explanation info for series with an anomaly score at least this
     area: bool = True          # health index and worst level per street, district and city
     static_info: bool = True   # vitals_area_info, vitals_indicator_info, vitals_threshold
 

@@ -47,7 +47,7 @@ class ShardScorer:
 
     def __init__(
         self, catalog: Catalog, shard: int, n_shards: int, *, hold_half_life_s: float = 600.0,
-        forecast_every_s: int = 300, lag_steps: int = 12, lag_step_s: int = 300,
+        forecast_every_s: int = 60, lag_steps: int = 12, lag_step_s: int = 300,
     ) -> None:
         self.shard, self.n_shards = shard, n_shards
         self.n_rows = rows_per_shard(catalog.n_series, n_shards)
@@ -66,7 +66,7 @@ class ShardScorer:
         self.forecast_every_ns = forecast_every_s * NS_PER_S
         self.next_forecast_ns = 0
         self.forecast_at_ns = 0
-        self.forecast_version: str | None = None
+        self._model_failed = False
         self.horizons: tuple[str, ...] = ()
         self.forecast_value = np.empty((self.n_rows, 0))
         self.forecast_level = np.empty((self.n_rows, 0), dtype=np.int8)
@@ -112,7 +112,15 @@ class ShardScorer:
         if not len(rows):
             return
         window = self.lags.window(now_ns)[rows]
-        result = model.predict(catalog, window, self.indicator[rows], now_ns)
+        try:
+            result = model.predict(catalog, window, self.indicator[rows], now_ns)
+        except Exception as exc:  # a bad model must never stop the flow: keep the last forecasts
+            if not self._model_failed:
+                log.error("forecaster %s failed on shard %d, forecasts stale until a working model is promoted: %s",
+                          type(model).__name__, self.shard, exc)
+            self._model_failed = True
+            return
+        self._model_failed = False
         hs = tuple(f"{h // 60}m" for h in result.horizons_s)
         if hs != self.horizons:
             self.horizons = hs
@@ -143,5 +151,7 @@ class ShardScorer:
                 out[f"forecast_level_{h}"] = self.forecast_level[rows, k].astype(np.float64)
             elapsed = max(now_ns - self.forecast_at_ns, 0) / NS_PER_S
             for j, name in enumerate(LEVELS):
-                out[f"seconds_to_{name}"] = np.maximum(self.seconds_to[rows, j] - elapsed, 0.0)
+                secs = np.maximum(self.seconds_to[rows, j] - elapsed, 0.0)
+                # "never within the look-ahead" is no sample at all, not +Inf (keeps /metrics small)
+                out[f"seconds_to_{name}"] = np.where(np.isinf(secs), np.nan, secs)
         return out

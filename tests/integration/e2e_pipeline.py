@@ -1,0 +1,36 @@
+"""The pipeline of the end-to-end alerting test, as a separate process: the simulated small city with one
+slow-onset incident in a known district and no faults, paced in event time, metrics on a given port.
+
+    python tests/integration/e2e_pipeline.py PORT MODELS_DIR SPEED INCIDENT_MINUTES ONSET_MINUTES STREETS KIND DISTRICT
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+from pipelines.run import run_pipeline
+from vitals.catalog import load_catalog
+from vitals.config import load_settings
+from vitals.simulator import CitySimulator, FaultRates, IncidentSpec, SimulatorConfig
+from vitals.simulator.config import DEFAULT_START
+
+
+def main(argv: list[str]) -> int:
+    port, models, speed, minutes, onset, streets, kind, district = argv
+    settings = load_settings(None, {}, streets_total=int(streets), metrics_port=int(port), models_dir=models,
+                             speed=float(speed), dead_letter_path="dead.jsonl", partitions=2, shards=2)
+    catalog = load_catalog(streets_total=int(streets))
+    incident = IncidentSpec(kind=kind, district=district, start=DEFAULT_START + timedelta(minutes=int(minutes)),
+                            onset=timedelta(minutes=int(onset)), plateau=timedelta(minutes=30),
+                            recovery=timedelta(minutes=20), severity=3.5)
+    config = SimulatorConfig(seed=3, duration=timedelta(hours=7), step_s=30, incidents=(incident,),
+                             faults=FaultRates.none())
+    sim = CitySimulator(catalog, config)
+    summary = run_pipeline(settings, catalog=catalog, simulator=sim)
+    sys.stdout.write(summary.describe() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

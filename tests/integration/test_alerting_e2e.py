@@ -1,0 +1,150 @@
+"""End to end against the real services: the pipeline (simulated city, one slow-onset incident in a known
+district) -> a real Prometheus (the generated rules) -> a real Alertmanager (the generated routes) -> a local
+webhook receiver. Also runs every PromQL expression of every dashboard panel against that Prometheus.
+
+Prints the seconds from the scraped orange threshold crossing to the webhook notification.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import REPO, need_binary
+
+from vitals.alerting import AlertingOptions, WebhookRecorder, build_alerting, render_config_dir
+from vitals.alerting.options import Hold
+from vitals.catalog import load_catalog
+from vitals.grafana import all_panel_queries, build_dashboards, expand_variables
+from vitals.services import free_port, prometheus_query, start_alertmanager, start_prometheus
+from vitals.simulator import CitySimulator, FaultRates, IncidentSpec, SimulatorConfig
+from vitals.simulator.config import DEFAULT_START
+
+pytestmark = pytest.mark.integration
+
+STREETS = 76
+SPEED = 240.0          # event seconds per wall second
+INCIDENT_MIN = 150     # past the detectors' warm-up (120 readings of a 1-minute series)
+KIND, DISTRICT = "gas_leak", "yuzhong"
+ONSET_MIN = 120
+DEADLINE_S = 180
+
+
+def _incident(catalog):
+    """The same incident the pipeline process simulates (deterministic): streets and primary indicator."""
+    spec = IncidentSpec(kind=KIND, district=DISTRICT, start=DEFAULT_START + timedelta(minutes=INCIDENT_MIN),
+                        onset=timedelta(minutes=ONSET_MIN), plateau=timedelta(minutes=30),
+                        recovery=timedelta(minutes=20), severity=3.5)
+    sim = CitySimulator(catalog, SimulatorConfig(seed=3, duration=timedelta(hours=7), step_s=30,
+                                                 incidents=(spec,), faults=FaultRates.none()))
+    (record,) = sim.incidents()
+    return record
+
+
+def _alerts(notifications, *, status=None, **labels):
+    out = []
+    for n in notifications:
+        for a in n.alerts:
+            if status and a.get("status") != status:
+                continue
+            if all(a.get("labels", {}).get(k) == v for k, v in labels.items()):
+                out.append((n, a))
+    return out
+
+
+def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
+    need_binary("prometheus")
+    need_binary("alertmanager")
+    catalog = load_catalog(streets_total=STREETS)
+    record = _incident(catalog)
+    primary = record.primary
+    street_ids = set(record.streets)
+    models = Path(os.environ.get("VITALS_E2E_MODELS", REPO / "models"))
+    port = free_port()
+    dashboards = build_dashboards(catalog)
+    street = sorted(street_ids)[0]
+    values = {"indicator": primary, "district": DISTRICT, "area": street}
+    queries = [(uid, title, expand_variables(expr, values)) for uid, title, expr in all_panel_queries(dashboards)]
+    answered: set[int] = set()
+
+    with WebhookRecorder() as recorder:
+        options = AlertingOptions.quick(recorder.url)
+        # the same short hold for the early warning and the orange level: the early warning must win on time
+        options = dataclasses.replace(options, holds={**options.holds, "orange": Hold("1s", "5s"),
+                                                      "early_warning": Hold("1s", "5s")})
+        rendered = render_config_dir(build_alerting(catalog, options), tmp_path / "alerting", environ={})
+        with start_alertmanager(rendered.alertmanager_config.read_text(), tmp_path / "am") as am, \
+                start_prometheus(rendered.prometheus_config([f"127.0.0.1:{port}"], f"127.0.0.1:{am.port}",
+                                                          scrape_interval="2s"), tmp_path / "prom") as prom:
+            log = (tmp_path / "pipeline.log").open("wb")
+            proc = subprocess.Popen(
+                [sys.executable, str(REPO / "tests" / "integration" / "e2e_pipeline.py"), str(port), str(models),
+                 str(SPEED), str(INCIDENT_MIN), str(ONSET_MIN), str(STREETS), KIND, DISTRICT],
+                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            crossing_scraped: float | None = None
+            try:
+                end = time.monotonic() + DEADLINE_S
+                while time.monotonic() < end:
+                    for k, (_, _, expr) in enumerate(queries):
+                        if k not in answered and prometheus_query(prom.url, expr):
+                            answered.add(k)
+                    if crossing_scraped is None:
+                        hits = prometheus_query(prom.url, f'timestamp(vitals_warning_level{{indicator="{primary}",'
+                                                          f'district="{DISTRICT}"}} >= 3)')
+                        if hits:  # the time of the first scraped sample at orange
+                            crossing_scraped = min(float(h["value"][1]) for h in hits)
+                    resolved = _alerts(recorder.notifications, status="resolved", alertname="VitalsWarningLevel",
+                                       severity="orange", indicator=primary)
+                    if resolved and len(answered) == len(queries):
+                        break
+                    if proc.poll() is not None:
+                        break
+                    time.sleep(0.5)
+            finally:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+                log.close()
+            notes = recorder.notifications
+
+    pipeline_log = (tmp_path / "pipeline.log").read_text(errors="replace")[-3000:]
+    firing_orange = _alerts(notes, status="firing", alertname="VitalsWarningLevel", severity="orange",
+                            indicator=primary)
+    assert firing_orange, f"no orange notification; got {[n.group_labels for n in notes]}\n{pipeline_log}"
+    first_orange, alert = min(firing_orange, key=lambda na: na[0].received_monotonic)
+    labels = alert["labels"]
+    assert labels["district"] == DISTRICT and labels["street"] in street_ids and labels["severity"] == "orange"
+    # early warning before the orange level alert, for the same indicator in the same district
+    early = _alerts(notes, status="firing", alertname="VitalsEarlyWarning", indicator=primary, district=DISTRICT)
+    assert early, f"no early warning; notifications: {[(n.receiver, n.group_labels) for n in notes]}"
+    first_early = min(n.received_monotonic for n, _ in early)
+    assert first_early < first_orange.received_monotonic
+    # escalation: the district center hears of the orange alert; a resolved notification follows
+    assert any(n.receiver == "district-centers" for n, _ in firing_orange)
+    resolved = _alerts(notes, status="resolved", alertname="VitalsWarningLevel", severity="orange",
+                       indicator=primary)
+    assert resolved and min(n.received_monotonic for n, _ in resolved) > first_orange.received_monotonic
+    # no duplicates inside the repeat interval (1 h): the same alerts (labels and start) with the same status
+    # never reach a receiver twice
+    seen = set()
+    for n in notes:
+        key = (n.receiver, n.status, tuple(sorted((json.dumps(a["labels"], sort_keys=True), a["startsAt"],
+                                                   a["status"]) for a in n.alerts)))
+        assert key not in seen, f"duplicate notification {key}"
+        seen.add(key)
+    # every dashboard query returned data at some point of the incident
+    missing = [(uid, title, expr) for k, (uid, title, expr) in enumerate(queries) if k not in answered]
+    assert not missing, missing
+    assert crossing_scraped is not None
+    latency = first_orange.received_at.timestamp() - crossing_scraped
+    sys.stdout.write(f"\nE2E: {len(queries)} dashboard queries answered; orange crossing (first scraped sample) "
+                     f"-> district-center webhook: {latency:.1f} s; early warning {first_orange.received_monotonic - first_early:.1f} s "
+                     f"before the orange notification\n")
+    assert latency < 30
