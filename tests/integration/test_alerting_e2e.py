@@ -144,7 +144,8 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
     assert not missing, missing
     assert crossing_scraped is not None
     latency = first_orange.received_at.timestamp() - crossing_scraped
+    lead = first_orange.received_monotonic - first_early
     sys.stdout.write(f"\nE2E: {len(queries)} dashboard queries answered; orange crossing (first scraped sample) "
-                     f"-> district-center webhook: {latency:.1f} s; early warning {first_orange.received_monotonic - first_early:.1f} s "
-                     f"before the orange notification\n")
+                     f"-> district-center webhook: {latency:.1f} s; early warning {lead:.1f} s before the orange "
+                     "notification\n")
     assert latency < 30
