@@ -138,10 +138,10 @@ class SurpriseCalibrator(BaseEstimator):
         mine = counts[rows, side]
         b = np.minimum(x.astype(np.int64), self.bins - 1)
         above = np.cumsum(mine[:, ::-1], axis=1)[:, ::-1][rows, b]
-        tail_mass = above - np.clip(x - b, 0.0, 1.0) * mine[rows, b]
+        tail_mass = above - np.minimum(x - b, 1.0) * mine[rows, b]  # x >= b
         total = self.total_[s]
         p = (tail_mass + self.prior * np.exp2(-x / self.tail)) / (total + self.prior)
-        surprise = -np.log10(np.clip(p, 1e-300, 1.0))
+        surprise = -np.log10(np.minimum(np.maximum(p, 1e-300), 1.0))  # np.clip costs 4 us a call
         keep = np.where(active, np.float32(1.0 - self.rate), np.float32(1.0))
         counts *= keep[:, None, None]
         counts[rows, side, b] += active

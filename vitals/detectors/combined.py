@@ -116,7 +116,7 @@ class DefaultDetector(Detector):
 
     def _surprise(self, s: IntArray, active: npt.NDArray[np.bool_]) -> FloatArray:
         """Rank surprise of the signed residual against the series' past residuals (half-octave bins)."""
-        z = np.clip(self.baseline_.z_[s], -self.z_cap, self.z_cap)
+        z = np.minimum(np.maximum(self.baseline_.z_[s], -self.z_cap), self.z_cap)
         position = np.log2(np.maximum(np.abs(z), self.surprise_z0) / self.surprise_z0) * self.bins_per_octave
         return self.surprise_.update(s, position, (z < 0).astype(np.int64), active)
 

@@ -99,7 +99,8 @@ class SeasonalBaseline(Detector):
         resid = v - level
         err = self.level_err_[s]
         self.level_err_[s] = np.where(first, err, err + self.error_rate * (np.minimum(np.abs(z_flat), c) - err))
-        self.level_[s] = level + rate * np.clip(resid, -c * level_scale, c * level_scale)
+        bound = c * level_scale
+        self.level_[s] = level + rate * np.minimum(np.maximum(resid, -bound), bound)
         self.level_dev_[s] = np.where(first, 0.0, self.level_dev_[s] + rate * (np.abs(resid) - self.level_dev_[s]))
         cols, mid, dev, cnt, slot_scale, z_k, usable = slots
         err_k = self.profile_err_[s]
@@ -109,7 +110,9 @@ class SeasonalBaseline(Detector):
         step = np.maximum(1.0 / (cnt + 1.0), self.slot_rate)
         r = v[:, None] - mid
         rows = s[:, None]
-        self.mid_[rows, cols] = np.where(unseen, v[:, None], mid + step * np.clip(r, -c * slot_scale, c * slot_scale))
+        slot_bound = c * slot_scale
+        huber = np.minimum(np.maximum(r, -slot_bound), slot_bound)
+        self.mid_[rows, cols] = np.where(unseen, v[:, None], mid + step * huber)
         self.dev_[rows, cols] = np.where(unseen, level_scale[:, None], dev + step * (np.abs(r) - dev))
         self.slot_count_[rows, cols] = np.minimum(cnt + 1, _COUNT_MAX)
         self.count_[s] = count + 1
