@@ -94,7 +94,8 @@ class DefaultDetector(Detector):
         self.block_fill_ = np.zeros(n, dtype=np.int64)
         self.level_score_ = np.zeros(n)
         self.score_ = np.zeros(n)
-        self.driver_ = np.zeros(n, dtype=np.int8)
+        self.driver_ = np.zeros(n, dtype=np.int8)     # index into DRIVERS: 0 seasonal baseline, 1 data quality
+        self.run_driven_ = np.zeros(n, dtype=bool)     # the seasonal score came from the run, not the point
         self.value_ = np.full(n, np.nan)
 
     def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
@@ -110,7 +111,8 @@ class DefaultDetector(Detector):
         score = np.maximum(onset, quality)
         self.level_score_[s] = seasonal
         self.score_[s] = score
-        self.driver_[s] = np.where(quality > onset, 1, np.where(run > point, 2, 0))
+        self.driver_[s] = np.where(quality > onset, 1, 0)
+        self.run_driven_[s] = run > point
         self.value_[s] = v
         return score
 
@@ -162,10 +164,9 @@ class DefaultDetector(Detector):
         lower, mid, upper = self.baseline_.band(s)
         quality_check = np.argmax(self.quality_.check_scores_[:3, s], axis=0) if s.size else np.empty(0, np.int64)
         model_names = np.array(["flat_level", "daily_profile", "weekly_profile"])
-        residual = np.where(self.driver_[s] == 2, "residual_run:", "residual_z:")
+        residual = np.where(self.run_driven_[s], "residual_run:", "residual_z:")
         features = np.where(self.driver_[s] == 1, np.array(CHECKS)[quality_check],
                             np.char.add(residual, model_names[self.baseline_.model_[s]]))
-        detectors = np.array(DRIVERS)[np.minimum(self.driver_[s], 1)]
-        return explanations(series=s, detectors=detectors, features=features,
+        return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
                             values=self.value_[s], expected=mid, lower=lower, upper=upper, scores=self.score_[s],
                             z=self.baseline_.z_[s])
