@@ -1,5 +1,4 @@
-"""Shared fixtures. Integration tests call :func:`need_binary`: on a laptop without the service they skip,
-in CI (CI set in the environment) a missing service fails the run."""
+"""Shared fixtures (helpers such as ``need_binary`` live in ``vitals_testing``)."""
 
 from __future__ import annotations
 
@@ -8,31 +7,15 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from vitals_testing import SHARED
 
 from vitals.catalog import Catalog, load_catalog
-from vitals.services import find_binary
 
 settings.register_profile("ci", deadline=None, max_examples=60,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-IN_CI = bool(os.environ.get("CI"))
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-
-
-def need_binary(name: str) -> str:
-    """Path of a service binary; skip without it on a laptop, fail without it in CI."""
-    path = find_binary(name)
-    if path is None:
-        message = f"{name} not installed (apt-get install prometheus prometheus-alertmanager mosquitto)"
-        if IN_CI:
-            pytest.fail(f"CI must have {name}: {message}")
-        pytest.skip(message)
-    return path
-
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
+from vitals_testing import need_binary
 
 from vitals.alerting import AlertingOptions, WebhookRecorder, build_alerting, render_config_dir
 from vitals.catalog import Catalog

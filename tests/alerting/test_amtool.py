@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
+from vitals_testing import need_binary
 
 from vitals.alerting import ALERTMANAGER_CONFIG, ROUTE_TESTS
 from vitals.alerting.tools import check_alertmanager, render_template, routed_receivers, run_route_tests, template_glob

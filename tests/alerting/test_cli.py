@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import need_binary
+from vitals_testing import need_binary
 
 from vitals.alerting import ALERT_RULES, ALERTMANAGER_CONFIG, RULE_TESTS_DIR
 from vitals.catalog import Catalog

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import need_binary
+from vitals_testing import need_binary
 
 from vitals.alerting import ALERT_RULES, RULE_FILES, RULE_TESTS_DIR, build_alerting
 from vitals.alerting.tools import check_rules, run_rule_tests

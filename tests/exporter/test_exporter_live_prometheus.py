@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need_binary
 from prometheus_client import CollectorRegistry
+from vitals_testing import need_binary
 
 from vitals import metric_names as mn
 from vitals.catalog import Catalog

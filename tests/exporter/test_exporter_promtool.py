@@ -7,8 +7,8 @@ import dataclasses
 import subprocess
 
 import pytest
-from conftest import need_binary
 from prometheus_client import CollectorRegistry
+from vitals_testing import need_binary
 
 from vitals.catalog import Catalog
 from vitals.exporter import ExportHub, ExportPolicy, PartitionCounts, ShardCounts, estimate_samples

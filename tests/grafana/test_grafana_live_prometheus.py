@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import need_binary
 from grafana_testlib import SAMPLE_VALUES, default_bundle
+from vitals_testing import need_binary
 
 from vitals import metric_names as mn
 from vitals.catalog import Catalog, load_catalog

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import need_binary
 from grafana_testlib import SAMPLE_VALUES, default_bundle
 from hypothesis import given
 from hypothesis import strategies as st
+from vitals_testing import need_binary
 
 from vitals.errors import ExportError
 from vitals.grafana import GrafanaBundle, all_panel_queries, expand_variables, variables_in

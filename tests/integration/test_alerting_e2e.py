@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import REPO, need_binary
+from vitals_testing import REPO, need_binary
 
 from vitals.alerting import AlertingOptions, WebhookRecorder, build_alerting, render_config_dir
 from vitals.alerting.options import Hold

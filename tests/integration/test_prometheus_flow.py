@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need_binary
+from vitals_testing import need_binary
 
 from vitals.catalog import load_catalog
 from vitals.levels import warning_levels

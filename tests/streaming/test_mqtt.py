@@ -17,8 +17,8 @@ import orjson
 import paho.mqtt.client as mqtt
 import pandas as pd
 import pytest
-from conftest import need_binary
 from streaming_support import REPO, vitals_cmd
+from vitals_testing import need_binary
 
 from vitals.catalog import SeasonalModel, load_catalog
 from vitals.services import free_port, http_get, start_mosquitto, wait_for

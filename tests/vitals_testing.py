@@ -1,0 +1,26 @@
+"""Helpers shared by the tests (importable as ``vitals_testing`` from any test directory: pytest puts tests/ on
+sys.path for the root conftest). Kept out of conftest.py so that sub-directory conftests cannot shadow them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vitals.services import find_binary
+
+IN_CI = bool(os.environ.get("CI"))
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def need_binary(name: str) -> str:
+    """Path of a service binary; skip without it on a laptop, fail without it in CI."""
+    path = find_binary(name)
+    if path is None:
+        message = f"{name} not installed (apt-get install prometheus prometheus-alertmanager mosquitto)"
+        if IN_CI:
+            pytest.fail(f"CI must have {name}: {message}")
+        pytest.skip(message)
+    return path
