@@ -60,4 +60,4 @@ EXPORT_BYTES = "vitals_exporter_bytes"          # bytes of the last render of th
 # ---- decision thresholds shared by the exporter, the alert rules and the dashboards ---------------------------
 # The default detector's decision threshold on the calibrated anomaly score (NAB-tuned, standard profile; see
 # docs/detectors.md): series at or above it are exported with their score and explanation and raise VitalsAnomaly.
-ANOMALY_THRESHOLD = 0.35
+ANOMALY_THRESHOLD = 0.40
