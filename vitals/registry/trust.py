@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 TRUSTED_TYPES: tuple[str, ...] = (
     "vitals.forecasting.model.EarlyWarningForecaster",
     "sklearn.tree._tree.Tree",  # the trees inside IsolationForest / ExtraTrees (plain arrays)
+    "vitals.scoring.window_model.CityWindowModel",  # the window_model family
+    "vitals.detectors.window_model.WindowFeatureModel",
+    "vitals.detectors.calibration.QuantileCalibrator",
 )
 
 

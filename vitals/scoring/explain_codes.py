@@ -13,10 +13,14 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.detectors.quality import CHECKS
+from vitals.detectors.window_model import FEATURES as WINDOW_FEATURE_NAMES
 
 DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model")
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
-FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS)
+WINDOW_FEATURES: tuple[str, ...] = tuple(f"window_{name}" for name in WINDOW_FEATURE_NAMES)
+FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS, *WINDOW_FEATURES)
+WINDOW_DETECTOR = DETECTORS.index("window_model")
+WINDOW_FEATURE_OFFSET = len(BASELINE_MODELS) + len(CHECKS)  # FEATURES code of the window model's features
 
 
 def detector_code(driver: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:

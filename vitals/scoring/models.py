@@ -12,6 +12,7 @@ from vitals.registry import ModelRegistry, RegistryWatcher
 log = logging.getLogger(__name__)
 
 FORECASTER = "forecaster"
+WINDOW_MODEL = "window_model"
 
 
 class RegistryModels:
@@ -21,7 +22,7 @@ class RegistryModels:
     ``on_change(family, version)`` is called after a newly promoted version was loaded (for model info).
     """
 
-    def __init__(self, root: str | Path, *, poll_s: float = 5.0, families: tuple[str, ...] = (FORECASTER,),
+    def __init__(self, root: str | Path, *, poll_s: float = 5.0, families: tuple[str, ...] = (FORECASTER, WINDOW_MODEL),
                  on_change: Any = None) -> None:
         self.root = Path(root)
         self.watcher = RegistryWatcher(ModelRegistry(self.root), families, min_interval_s=poll_s)
@@ -39,6 +40,10 @@ class RegistryModels:
     def forecaster(self) -> Any | None:
         self.poll()
         return self.watcher.model(FORECASTER)
+
+    def window_model(self) -> Any | None:
+        self.poll()
+        return self.watcher.model(WINDOW_MODEL)
 
     def model_info(self) -> dict[str, str]:
         return self.watcher.model_info()

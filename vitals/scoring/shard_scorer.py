@@ -6,6 +6,17 @@ Per batch of accepted readings (vectorized over the batch):
   detection stays visible to scrapes and alert rules for a while), or the current unsuppressed score if higher;
 - a lag buffer keeps the last hour per series on the forecaster's grid.
 
+- with a promoted window model (``window_model`` family: :class:`vitals.scoring.window_model.CityWindowModel`),
+  a :class:`~vitals.scoring.window_state.WindowAccumulator` folds the shard's readings into residual windows and
+  every window the batch closes is scored at once (all series of the shard together). The window score is held
+  like the default detector's (peak decayed with the same half-life) and combined by ``max``:
+  ``anomaly_score = max(held default score, unsuppressed default score, held window score)``. ``max`` keeps each
+  detector's calibration (a window score of 0.35 means what it means alone: about one training window in 10,000
+  of the family scores higher) and lets a window anomaly the per-reading detector misses (a variance burst of
+  readings each unremarkable) alarm on its own. When the window score is the larger, the explanation is the
+  window model (detector code 2) and its strongest feature (``window_<feature>``, the standardized feature
+  furthest from its family's typical value).
+
 At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
 (:class:`vitals.forecasting.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every series
 with data at once. :meth:`ShardScorer.columns` returns the view columns the exporter renders
@@ -24,10 +35,11 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.batches import ReadingBatch
-from vitals.catalog import Catalog
+from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors import DefaultDetector
 from vitals.forecasting import LagBuffer
-from vitals.scoring.explain_codes import detector_code, feature_code
+from vitals.scoring.explain_codes import WINDOW_DETECTOR, WINDOW_FEATURE_OFFSET, detector_code, feature_code
+from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
 from vitals.state import rows_per_shard
 
 log = logging.getLogger(__name__)
@@ -40,6 +52,8 @@ class ModelSource(Protocol):
     """Where the scorer gets the promoted forecaster (hot-reloaded); None when there is none."""
 
     def forecaster(self) -> Any | None: ...
+
+    def window_model(self) -> Any | None: ...
 
 
 class ShardScorer:
@@ -71,6 +85,12 @@ class ShardScorer:
         self.forecast_value = np.empty((self.n_rows, 0))
         self.forecast_level = np.empty((self.n_rows, 0), dtype=np.int8)
         self.seconds_to = np.full((self.n_rows, 4), np.nan)
+        self.seasonal = SeasonalModel(catalog)
+        self.windows: WindowAccumulator | None = None  # created when a window model is first in use
+        self.window_peak = np.zeros(self.n_rows)
+        self.window_peak_ts = np.zeros(self.n_rows, dtype=np.int64)
+        self.window_feature = np.zeros(self.n_rows, dtype=np.int8)
+        self._window_failed = False
 
     # ---- per batch --------------------------------------------------------------------------------------
     def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None) -> None:
@@ -82,6 +102,7 @@ class ShardScorer:
         self._hold(rows, batch.ts_ns, scores)
         self.seen[rows] = True
         self.lags.update(rows, batch.ts_ns, batch.value)
+        self.score_windows(catalog, rows, batch.ts_ns, batch.value, models)
         clock = int(batch.ts_ns.max())
         if clock >= self.next_forecast_ns:
             self.next_forecast_ns = (clock // self.forecast_every_ns + 1) * self.forecast_every_ns
@@ -89,19 +110,64 @@ class ShardScorer:
 
     def _hold(self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> None:
         """Keep per row the peak score, decayed by the half-life in event time."""
+        self._hold_into(self.peak, self.peak_ts, rows, ts, scores)
+
+    def _hold_into(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
+                   ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """Raise held peaks where a new score beats the decayed one; returns the positions that did."""
         order = np.lexsort((scores, rows))  # per row, the highest score last
         last = np.ones(len(order), dtype=bool)
         last[:-1] = rows[order][1:] != rows[order][:-1]
         pick = order[last]
         r, t, s = rows[pick], ts[pick], scores[pick]
-        current = self._decayed(r, t)
+        current = self._decayed(peak, peak_ts, r, t)
         higher = s >= current
-        self.peak[r[higher]] = s[higher]
-        self.peak_ts[r[higher]] = t[higher]
+        peak[r[higher]] = s[higher]
+        peak_ts[r[higher]] = t[higher]
+        return pick[higher]
 
-    def _decayed(self, rows: npt.NDArray[np.int64], now_ns: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
-        age = np.maximum(np.asarray(now_ns, dtype=np.int64) - self.peak_ts[rows], 0)
-        return self.peak[rows] * np.exp2(-age / self.hold_half_life_ns)
+    def _decayed(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
+                 now_ns: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
+        age = np.maximum(np.asarray(now_ns, dtype=np.int64) - peak_ts[rows], 0)
+        return peak[rows] * np.exp2(-age / self.hold_half_life_ns)
+
+    # ---- window model -------------------------------------------------------------------------------------
+    def score_windows(self, catalog: Catalog, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
+                      values: npt.NDArray[np.float64], models: ModelSource | None) -> None:
+        """Fold the batch into the window accumulators and score the windows it closes (a promoted window model
+        only; a missing or failing model is skipped, the flow goes on)."""
+        getter = getattr(models, "window_model", None)
+        model = getter() if getter is not None else None
+        if model is None:
+            return
+        try:
+            model.check_catalog(catalog)
+            step_s, window_s, min_count = int(model.step_s_), int(model.window_s), int(model.min_count)
+        except Exception as exc:  # a model that does not fit this catalog: as if there were none
+            self._window_error(model, exc)
+            return
+        if self.windows is None or not self.windows.matches(step_s, window_s, min_count):
+            self.windows = WindowAccumulator(self.indicator, step_s=step_s, window_s=window_s, min_count=min_count)
+        closed = self.windows.update(self.seasonal, rows, ts, values)
+        if len(closed.rows):
+            self._score_closed(model, closed)
+
+    def _score_closed(self, model: Any, closed: ClosedWindows) -> None:
+        try:
+            scores, feature = model.score(self.indicator[closed.rows], closed.raw)
+            scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
+        except Exception as exc:  # a bad model must never stop the flow
+            self._window_error(model, exc)
+            return
+        self._window_failed = False
+        raised = self._hold_into(self.window_peak, self.window_peak_ts, closed.rows, closed.closed_ns, scores)
+        self.window_feature[closed.rows[raised]] = np.asarray(feature)[raised]
+
+    def _window_error(self, model: Any, exc: Exception) -> None:
+        if not self._window_failed:
+            log.error("window model %s failed on shard %d, window scores off until a working model is promoted: %s",
+                      type(model).__name__, self.shard, exc)
+        self._window_failed = True
 
     # ---- forecasts ----------------------------------------------------------------------------------------
     def forecast(self, catalog: Catalog, now_ns: int, models: ModelSource | None) -> None:
@@ -136,14 +202,16 @@ class ShardScorer:
         """View columns for the given global series ids of this shard."""
         rows = series // self.n_shards
         det = self.detector
-        held = self._decayed(rows, now_ns)
-        out: dict[str, npt.NDArray[np.float64]] = {
-            "anomaly_score": np.maximum(held, det.level_score_[rows]),
-        }
+        default = np.maximum(self._decayed(self.peak, self.peak_ts, rows, now_ns), det.level_score_[rows])
+        window = self._decayed(self.window_peak, self.window_peak_ts, rows, now_ns)
+        by_window = window > default
+        out: dict[str, npt.NDArray[np.float64]] = {"anomaly_score": np.maximum(default, window)}
         lower, mid, upper = det.baseline_.band(rows)
         out.update(expected_lower=lower, expected_mid=mid, expected_upper=upper)
-        out["explain_detector"] = detector_code(det.driver_[rows]).astype(np.float64)
-        out["explain_feature"] = feature_code(det, rows).astype(np.float64)
+        out["explain_detector"] = np.where(by_window, WINDOW_DETECTOR, detector_code(det.driver_[rows])).astype(
+            np.float64)
+        out["explain_feature"] = np.where(by_window, WINDOW_FEATURE_OFFSET + self.window_feature[rows].astype(
+            np.int64), feature_code(det, rows)).astype(np.float64)
         if self.horizons:
             fresh = self.forecast_at_ns > 0
             for k, h in enumerate(self.horizons):
