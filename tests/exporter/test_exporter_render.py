@@ -94,7 +94,7 @@ def test_sparse_families_export_only_exceptional_series(small_catalog: Catalog) 
     assert len(stuck) == int(view.columns["stuck"].sum()) > 0
     assert all(line.endswith(" 1.0") for line in stuck)
     scores = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(mn.ANOMALY_SCORE + "{")]
-    assert len(scores) == int((view.columns["anomaly_score"] >= 0.5).sum())
+    assert len(scores) == int((view.columns["anomaly_score"] >= mn.ANOMALY_THRESHOLD).sum())
 
 
 def test_empty_view_renders_static_families_only(small_catalog: Catalog) -> None:
