@@ -71,8 +71,22 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
     dashboards = build_dashboards(catalog)
     street = sorted(street_ids)[0]
     values = {"indicator": primary, "district": DISTRICT, "area": street}
-    queries = [(uid, title, expand_variables(expr, values)) for uid, title, expr in all_panel_queries(dashboards)]
+    templates = all_panel_queries(dashboards)
+    queries = [(uid, title, expand_variables(expr, values)) for uid, title, expr in templates]
     answered: set[int] = set()
+
+    def answer_queries(prom_url: str) -> None:
+        """Run the unanswered panel queries with the incident's variables, and with those of the series the
+        detector currently finds most anomalous (a user picks the variables; panels of anomalies need one)."""
+        choices = [values]
+        top = prometheus_query(prom_url, "topk(1, vitals_anomaly_explanation_info)")
+        if top:
+            labels = top[0]["metric"]
+            choices.append({"indicator": labels["indicator"], "district": labels["district"],
+                            "area": labels["street"]})
+        for k, (_, _, template) in enumerate(templates):
+            if k not in answered and any(prometheus_query(prom_url, expand_variables(template, v)) for v in choices):
+                answered.add(k)
 
     with WebhookRecorder() as recorder:
         options = AlertingOptions.quick(recorder.url)
@@ -92,9 +106,7 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
             try:
                 end = time.monotonic() + DEADLINE_S
                 while time.monotonic() < end:
-                    for k, (_, _, expr) in enumerate(queries):
-                        if k not in answered and prometheus_query(prom.url, expr):
-                            answered.add(k)
+                    answer_queries(prom.url)
                     if crossing_scraped is None:
                         hits = prometheus_query(prom.url, f'timestamp(vitals_warning_level{{indicator="{primary}",'
                                                           f'district="{DISTRICT}"}} >= 3)')
