@@ -34,6 +34,7 @@ from vitals.forecasting.features import (
     threshold_units,
 )
 from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.forecasting.guard import guarded_slope, learn_guard_clips
 from vitals.levels import badness, oriented_thresholds, warning_levels
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,23 @@ def sample_rows(
     )
 
 
+def _predict_rows(
+    model: BaseEstimator, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_], means: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """One regressor's predictions (NaN for rows with non-finite features) and per-feature effects (linear
+    models: coefficient x (feature - training mean); zero otherwise). A linear model is applied as a dot product
+    (the same arithmetic as its ``predict``, without the per-call input validation that dominates at this size)."""
+    pred = np.full(x.shape[0], np.nan)
+    coef = getattr(model, "coef_", None)
+    if coef is not None:
+        w = np.ravel(coef)
+        pred[finite] = x[finite] @ w + float(np.ravel(getattr(model, "intercept_", 0.0))[0])
+        return pred, (x - means) * w[None, :]
+    if finite.any():
+        pred[finite] = model.predict(x[finite])
+    return pred, np.zeros_like(x)
+
+
 class EarlyWarningForecaster(BaseEstimator):
     """Forecasts every series at ``horizons_s`` from lag, trend, calendar and seasonal features.
 
@@ -118,8 +136,13 @@ class EarlyWarningForecaster(BaseEstimator):
         orange); features and targets are in these units.
     clip_quantile: where small moves end and "excess" features begin: this quantile of each indicator's
         |deviation|, |trend_15m| and |trend_60m| in the training rows.
-    trend_guard: extrapolate an unusual, consistent trend (slope beyond this many learned clips) where the
-        regressor predicts less; 0 turns the guard off.
+    trend_guard: extrapolate an unusual, consistent trend (slope over one of ``guard_spans`` beyond this many
+        times its learned edge) on the warning path where the regressor predicts less; 0 turns the guard off
+        (see :mod:`vitals.forecasting.guard`).
+    guard_spans: the spans (grid steps) whose least-squares slopes the guard looks at.
+    guard_quantile: the edge of normal behaviour: this quantile of |slope| per span and |deviation| per
+        indicator in the training rows.
+    deviation_guard: the guard also needs the deviation now beyond this many times its learned edge.
     max_rows: training rows sampled from the grid (uniformly; keeps memory bounded).
     max_lookahead_s: how far past the last horizon a trend is extrapolated for crossing times.
     random_state: seed of the row sampling.
@@ -135,7 +158,10 @@ class EarlyWarningForecaster(BaseEstimator):
         alpha: float = 1.0,
         units: str = "noise",
         clip_quantile: float = 0.99,
-        trend_guard: float = 1.0,
+        trend_guard: float = 1.5,
+        guard_spans: tuple[int, ...] = (2, 4, 6, 12),
+        guard_quantile: float = 0.95,
+        deviation_guard: float = 2.0,
         max_rows: int = 1_000_000,
         max_lookahead_s: float = 6 * 3600.0,
         random_state: int = 0,
@@ -148,6 +174,9 @@ class EarlyWarningForecaster(BaseEstimator):
         self.units = units
         self.clip_quantile = clip_quantile
         self.trend_guard = trend_guard
+        self.guard_spans = guard_spans
+        self.guard_quantile = guard_quantile
+        self.deviation_guard = deviation_guard
         self.max_rows = max_rows
         self.max_lookahead_s = max_lookahead_s
         self.random_state = random_state
@@ -175,6 +204,8 @@ class EarlyWarningForecaster(BaseEstimator):
                       else np.maximum(seasonal.noise, 1e-9))
         all_res = residuals(rows.window, rows.indicator, rows.now_ns, seasonal, self.unit_, self.step_s)
         self.clips_ = learn_clips(all_res, rows.indicator, catalog.n_indicators, self.clip_quantile)
+        self.guard_clips_ = learn_guard_clips(all_res.z, rows.indicator, catalog.n_indicators,
+                                              tuple(self.guard_spans), self.guard_quantile)
         self.families_ = tuple(sorted(set(family_of[np.unique(rows.indicator)].tolist())))
         self.feature_names_ = FEATURES
         self.regressors_: dict[str, list[BaseEstimator]] = {}
@@ -232,23 +263,14 @@ class EarlyWarningForecaster(BaseEstimator):
         change = np.zeros((n, n_h))
         effects = np.zeros((n, n_h, n_f))
         family_of = np.array([i.domain for i in catalog.indicators])[ind]
-        for family, models in self.regressors_.items():
-            rows = np.flatnonzero(family_of == family)
-            if rows.size == 0:
-                continue
-            sub = res.take(rows)
-            for k, h in enumerate(self.horizons_s):
-                x = feature_matrix(
-                    sub, ind[rows], now[rows], int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_
-                )
-                finite = np.isfinite(x).all(axis=1)
-                pred = np.full(rows.size, np.nan)
-                if finite.any():
-                    pred[finite] = models[k].predict(x[finite])
-                change[rows, k] = pred
-                coef = getattr(models[k], "coef_", None)
-                if coef is not None:
-                    effects[rows, k, :] = (x - self.feature_means_[family][k]) * np.ravel(coef)[None, :]
+        for k, h in enumerate(self.horizons_s):  # features once per horizon for every row, then one model per family
+            x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_)
+            finite = np.asarray(np.isfinite(x).all(axis=1))
+            for family, models in self.regressors_.items():
+                rows = np.flatnonzero(family_of == family)
+                if rows.size:
+                    change[rows, k], effects[rows, k, :] = _predict_rows(
+                        models[k], x[rows], finite[rows], self.feature_means_[family][k])
         z0 = res.z[:, -1]
         warn_change, effects = self._guard_trends(res, ind, change, effects) if self.trend_guard > 0 else (
             change, effects)
@@ -262,14 +284,17 @@ class EarlyWarningForecaster(BaseEstimator):
         self, res: Residuals, ind: npt.NDArray[np.int64], change: npt.NDArray[np.float64],
         effects: npt.NDArray[np.float64],
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Where a series moves with an unusual, consistent trend (the hour's slope beyond ``trend_guard`` x its
-        learned clip, the last 15 minutes agreeing), extrapolate that trend if it goes further than the
-        regressor: slow-onset incidents are rare in training data, so a pooled regressor under-extrapolates
-        them, and an early warning must not wait for the ramp to be half done. Only the warning path uses it;
-        the forecast value stays the regressor's (which has the lower error on average)."""
-        s60, s15 = slope(res.z), slope(res.z[:, -4:])
-        clip = self.clips_[ind]
-        unusual = (np.abs(s60) > self.trend_guard * clip[:, 2]) & (np.sign(s15) == np.sign(s60))
+        """Where a series moves with an unusual, consistent trend (:mod:`vitals.forecasting.guard`), extrapolate
+        it if it goes further than the regressor. Only the warning path uses it; the forecast value stays the
+        regressor's (which has the lower error on average)."""
+        if not hasattr(self, "guard_clips_"):  # an artifact from before the multi-span guard (v0001)
+            clip = self.clips_[ind]
+            s60 = slope(res.z)
+            unusual = np.asarray((np.abs(s60) > self.trend_guard * clip[:, 2])
+                                 & (np.sign(slope(res.z[:, -4:])) == np.sign(s60)))
+        else:
+            s60, unusual = guarded_slope(res.z, self.guard_clips_[ind], tuple(self.guard_spans), self.trend_guard,
+                                         self.deviation_guard)
         steps = np.asarray(self.horizons_s, dtype=np.float64)[None, :] / self.step_s
         trend = s60[:, None] * steps
         further = unusual[:, None] & (np.sign(s60)[:, None] * (trend - change) > 0)

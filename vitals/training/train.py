@@ -93,7 +93,9 @@ class ForecasterTrainer:
             family=self.family, version="", model_class=f"{type(model).__module__}.{type(model).__name__}",
             description=("Early-warning forecaster: one Ridge regressor per indicator family (domain) and horizon "
                          "on noise-scaled lag, trend, calendar and seasonal features; predicts every series at "
-                         "once at window close, with predicted warning levels and seconds to each threshold."),
+                         "once at window close, with predicted warning levels and seconds to each threshold; a "
+                         "noise-aware multi-span trend guard extrapolates unusual consistent trends on the "
+                         "warning path."),
             training=TrainingData(source=data.source, start=start, end=end, rows=data.rows,
                                   series=grid.n_series, sha256=data.sha256,
                                   catalog=f"{catalog.source} (version {catalog.version})"),

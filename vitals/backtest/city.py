@@ -1,0 +1,203 @@
+"""The city backtest: run the streaming computation causally over a simulated city (or a Parquet history) and
+measure event recall, false alarms and early-warning lead time against labelled incidents.
+
+The run uses the flow's own per-shard code, without Bytewax: every batch (one minute of event time) is
+validated (:func:`vitals.readings.validate.reason_codes`), folded into :class:`vitals.state.ShardState` (levels
+with hysteresis) and :class:`vitals.scoring.ShardScorer` (anomaly scores; the registry's promoted forecaster
+every 60 s of event time). After every batch the exported columns are sampled into a :class:`Timeline`; the
+measures are in :mod:`vitals.backtest.city_measures` (definitions there and in ``docs/models.md``).
+
+Python::
+
+    from vitals.backtest.city import simulate_city, run_city, measure
+    catalog, batches, events = simulate_city(streets=76, days=14, seed=11)
+    timeline = run_city(catalog, batches, models_dir="models")
+    figures = measure(timeline, events, catalog)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vitals.backtest.city_measures import (
+    NS_PER_S,
+    ORANGE,
+    Event,
+    Timeline,
+    alarms,
+    detected,
+    false_alarms,
+    incident_lead_times,
+    lead_times,
+    observed_orange,
+)
+from vitals.batches import ReadingBatch
+from vitals.catalog import Catalog, load_catalog
+from vitals.errors import ConfigError
+from vitals.readings.validate import TimeRules, reason_codes
+from vitals.scoring import RegistryModels, ShardScorer
+from vitals.state import ShardState
+
+log = logging.getLogger(__name__)
+
+BATCH_S = 60
+FULL_STREETS_PER_DISTRICT = 1031 / 38  # the default catalog at full scale
+EARLY_HORIZON = "30m"
+
+
+def simulate_city(
+    *, streets: int = 76, days: float = 14.0, seed: int = 11, catalog: Catalog | None = None
+) -> tuple[Catalog, Iterator[ReadingBatch], list[Event]]:
+    """A simulated city (incidents and sensor faults on, one batch per minute) and its labelled events."""
+    from vitals.simulator import CitySimulator, SimulatorConfig
+    from vitals.training.data import simulated_windows
+
+    cat = catalog if catalog is not None else load_catalog(streets_total=streets)
+    sim = CitySimulator(cat, SimulatorConfig(seed=seed, duration=timedelta(days=days), step_s=BATCH_S))
+    events = [Event(w.series, w.window_start_ns, w.window_end_ns, w.orange_ns, w.incident)
+              for w in simulated_windows(cat, sim.incidents())]
+    return cat, sim.batches(), events
+
+
+def history_batches(catalog: Catalog, path: str | Path) -> Iterator[ReadingBatch]:
+    """A Parquet history (``ts, indicator, area, value``) replayed in one-minute batches of event time."""
+    from vitals.training.data import FRAME_COLUMNS
+
+    root = Path(path)
+    base = root / "readings" if (root / "readings").is_dir() else root
+    if not base.exists():
+        msg = f"no Parquet history at {base}; write one with `vitals simulate --out city.parquet` or `vitals run`"
+        raise ConfigError(msg)
+    frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+    ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
+    street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
+    ts = pd.to_datetime(frame["ts"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    keep = (ind >= 0) & (street >= 0)
+    order = np.argsort(ts[keep], kind="stable")
+    ts, ind, street = ts[keep][order], ind[keep][order], street[keep][order]
+    value = frame["value"].to_numpy(np.float64)[keep][order]
+    step = BATCH_S * NS_PER_S
+    bucket = ts // step
+    cuts = np.flatnonzero(np.diff(bucket)) + 1
+    for seq, (lo, hi) in enumerate(zip(np.r_[0, cuts], np.r_[cuts, len(ts)], strict=True)):
+        yield ReadingBatch(ts[lo:hi], ind[lo:hi].astype(np.int16), street[lo:hi].astype(np.int32), value[lo:hi],
+                           received_ns=int(bucket[lo] + 1) * step, seq=seq)
+
+
+def load_label_events(
+    catalog: Catalog, labels_path: str | Path, incidents_path: str | Path | None = None
+) -> list[Event]:
+    """Events from NAB-format windows (``{"<indicator>/<street>": [[start, end], ...]}``), with orange crossings
+    and incident numbers from a simulator truth file (``vitals simulate --incidents``) when given."""
+    labels = json.loads(Path(labels_path).read_text())
+    truth: dict[tuple[int, int], tuple[int, int]] = {}
+    if incidents_path is not None:
+        for inc in json.loads(Path(incidents_path).read_text()).get("incidents", []):
+            for s in inc["series"]:
+                sid = _series_of(catalog, f"{s['indicator']}/{s['street']}")
+                if sid >= 0 and s.get("orange_at"):
+                    truth[(sid, _ns(s["window_start"]))] = (_ns(s["orange_at"]), int(inc["index"]))
+    events = []
+    for key, windows in labels.items():
+        sid = _series_of(catalog, key)
+        if sid < 0:
+            log.warning("label %s names no series of the catalog; skipped", key)
+            continue
+        for start, end in windows:
+            lo, hi = _ns(start), _ns(end)
+            hit = [v for (s, w0), v in truth.items() if s == sid and lo <= w0 <= hi]
+            orange, incident = min(hit) if hit else (-1, -1)
+            events.append(Event(sid, lo, hi, orange, incident))
+    return events
+
+
+def _series_of(catalog: Catalog, key: str) -> int:
+    ind, _, street = key.partition("/")
+    i, s = catalog.indicator_index.get(ind), catalog.street_index.get(street)
+    return -1 if i is None or s is None else int(i) * catalog.n_streets + int(s)
+
+
+def _ns(text: str) -> int:
+    stamp = pd.Timestamp(text)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.as_unit("ns").value)
+
+
+def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: str | Path = "models",
+             progress: bool = False, total: int | None = None) -> Timeline:
+    """Fold every batch through one shard's state and scorer, sampling the exported columns after each."""
+    from tqdm import tqdm
+
+    state, scorer = ShardState(catalog), ShardScorer(catalog, 0, 1)
+    models = RegistryModels(models_dir, poll_s=3600.0)
+    if models.forecaster() is None:
+        msg = f"no promoted forecaster in {models_dir}; train one with `vitals train --promote`"
+        raise ConfigError(msg)
+    series = np.arange(catalog.n_series, dtype=np.int64)
+    ticks: list[int] = []
+    level: list[npt.NDArray[np.int8]] = []
+    early: list[npt.NDArray[np.bool_]] = []
+    anomaly: list[npt.NDArray[np.float32]] = []
+    for batch in tqdm(batches, total=total, desc="city", unit="min", disable=not progress, leave=False):
+        ok = reason_codes(catalog, batch, TimeRules(batch.received_ns)) == 0
+        accepted = state.update(batch.take(ok)).accepted_batch
+        scorer.update(catalog, accepted, models)
+        now = int(batch.received_ns)
+        cols = scorer.columns(series, now)
+        ticks.append(now)
+        level.append(state.level.copy())
+        early.append(_early_condition(cols, state.level))
+        anomaly.append(cols["anomaly_score"].astype(np.float32))
+    return Timeline(ticks_ns=np.asarray(ticks, dtype=np.int64), series=series, level=np.column_stack(level),
+                    early=np.column_stack(early), anomaly=np.column_stack(anomaly))
+
+
+def _early_condition(cols: dict[str, npt.NDArray[np.float64]], level: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+    """The VitalsEarlyWarning expression on the exported columns (NaN seconds = no sample = false)."""
+    with np.errstate(invalid="ignore"):
+        soon = cols.get("seconds_to_orange", np.full(level.shape, np.nan)) <= 1800.0
+        forecast = cols.get(f"forecast_level_{EARLY_HORIZON}", np.zeros(level.shape)) >= ORANGE
+    return np.asarray((soon | forecast) & (level < ORANGE))
+
+
+def measure(tl: Timeline, events: list[Event], catalog: Catalog, *, warmup_s: float = 6 * 3600.0,
+            after_s: float = 3600.0, slow_onset_s: float = 1200.0) -> dict[str, Any]:
+    """The figures of one run (see :mod:`vitals.backtest.city_measures` for the definitions)."""
+    events = observed_orange(tl, events)
+    fire = alarms(tl)
+    warmup_ns = int(tl.ticks_ns[0]) + int(warmup_s * NS_PER_S)
+    days = max((int(tl.ticks_ns[-1]) - warmup_ns) / NS_PER_S / 86400.0, 1e-9)
+    districts = len({s.district_id for s in catalog.streets})
+    out: dict[str, Any] = {"streets": catalog.n_streets, "districts": districts, "series": int(tl.series.size),
+                           "days": round(days, 3), "events_orange": len(detected(tl, fire["level"], events))}
+    for kind, f in fire.items():
+        hits = detected(tl, f, events)
+        false = false_alarms(tl, f, events, after_s=after_s, warmup_ns=warmup_ns)
+        per_series_day = float(false.sum()) / (tl.series.size * days)
+        out[f"recall_{kind}"] = round(float(np.mean(hits)), 4) if hits else None
+        out[f"false_alarms_{kind}"] = int(false.sum())
+        out[f"false_alarms_{kind}_per_indicator_district_day"] = round(
+            float(false.sum()) / (catalog.n_indicators * districts * days), 4)
+        out[f"false_alarms_{kind}_per_series_day"] = round(per_series_day, 5)
+        out[f"false_alarms_{kind}_full_scale_per_indicator_district_day"] = round(
+            per_series_day * FULL_STREETS_PER_DISTRICT, 4)
+    leads = lead_times(tl, fire["early"], events, slow_onset_s)
+    per_incident = incident_lead_times(tl, fire["early"], events, slow_onset_s)
+    out.update(
+        slow_onset_events=int(leads.size),
+        lead_time_median_s=float(np.median(leads)) if leads.size else None,
+        lead_time_p25_s=float(np.percentile(leads, 25)) if leads.size else None,
+        warned_15m_before_share=round(float((leads >= 900).mean()), 4) if leads.size else None,
+        incidents=int(per_incident.size),
+        incident_lead_time_median_s=float(np.median(per_incident)) if per_incident.size else None,
+    )
+    return out
