@@ -17,7 +17,8 @@ are the catalog domains (one IsolationForest each).
 
 Scores: the calibrated window score ``p`` (share of training windows less abnormal) becomes a surprise
 ``-log10(1 - p)`` squashed like the default detector's rank surprise: ``s / (s + surprise_half)``; the default
-``surprise_half=7.4`` puts the export threshold 0.35 at a surprise of 4 (one training window in 10,000). The
+``surprise_half`` puts the export threshold (:data:`vitals.metric_names.ANOMALY_THRESHOLD`) at a surprise of 4
+(one training window of the family in 10,000 scores higher). The
 explanation is the standardized feature furthest (in training spread) from its family's typical value.
 """
 
@@ -35,9 +36,12 @@ from vitals.detectors.calibration import squash
 from vitals.detectors.window_model import FEATURES, WindowFeatureModel, window_features
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.metric_names import ANOMALY_THRESHOLD
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+ALARM_SURPRISE = 4.0  # a window this surprising (one training window in 10,000) scores the export threshold
+SURPRISE_HALF = ALARM_SURPRISE * (1.0 - ANOMALY_THRESHOLD) / ANOMALY_THRESHOLD
 TAIL_POINTS = 64  # quantiles of the training scores per family, evenly spaced in surprise
 MAX_WINDOWS = 2_000_000  # window keys become event times of key * window_s: stay inside int64 nanoseconds
 
@@ -68,7 +72,7 @@ class CityWindowModel(BaseEstimator):
     """Window model of the city (see module doc): fit on a training grid, score closed windows."""
 
     def __init__(self, *, window_s: int = 3600, min_count: int = 3, n_estimators: int = 50,
-                 max_samples: int | str = 256, max_windows: int = 200_000, surprise_half: float = 7.4,
+                 max_samples: int | str = 256, max_windows: int = 200_000, surprise_half: float = SURPRISE_HALF,
                  random_state: int = 0) -> None:
         self.window_s = window_s
         self.min_count = min_count
