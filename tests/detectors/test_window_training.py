@@ -69,7 +69,7 @@ def test_stream_windows_equal_the_training_windows(small_catalog, batches, train
               for b in batches]
     got = {(int(s), int(w)): f for c in closed for s, w, f in zip(c.rows, c.window_start_ns, c.raw, strict=True)}
     cells = grid_cells(training_set.grid, small_catalog, 3600, 3)
-    ind_w, key_w, raw = window_features(cells.indicator, cells.key, cells.residual)
+    _, key_w, raw = window_features(cells.indicator, cells.key, cells.residual)
     first = np.searchsorted(cells.key, key_w)
     expected = {(int(cells.series[i]), int(cells.window_start_ns[i])): raw[k] for k, i in enumerate(first)}
     common = got.keys() & expected.keys()
