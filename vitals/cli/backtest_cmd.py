@@ -14,6 +14,8 @@ EPILOG = """\
 examples:
   vitals backtest --nab ../shared/data/nab --out results/nab
   vitals backtest --nab ../shared/data/nab --out results/nab --profile reward_low_FP_rate --report report.html
+  vitals simulate --days 14 --streets 38 --seed 11 --out city.parquet --labels labels.json --incidents truth.json
+  vitals backtest --history city.parquet --labels labels.json --incidents truth.json --report city.html
 
 Outputs RESULTS/<category>/<file>.csv (timestamp,value,anomaly_score in [0, 1]), one row per input row in
 input order. The last line of output is JSON with the scores of every profile and the event metrics.
@@ -26,8 +28,17 @@ def register(sub: Any) -> None:
         description="Runs the default detector configuration causally and scores it the NAB way.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--nab", metavar="DIR", required=True, help="directory with data/<category>/*.csv and labels/")
-    p.add_argument("--out", metavar="RESULTS", required=True, help="where to write the per-file score CSVs")
+    p.add_argument("--nab", metavar="DIR", help="directory with data/<category>/*.csv and labels/")
+    p.add_argument("--out", metavar="RESULTS", help="where to write the per-file score CSVs (with --nab)")
+    p.add_argument("--history", metavar="DIR", help="city backtest: a Parquet history (ts, indicator, area, value) "
+                   "run causally through the flow's shard code with the promoted forecaster")
+    p.add_argument("--labels", metavar="LABELS.json", help="incident windows (NAB windows format, as written by "
+                   "`vitals simulate --labels`) for --history")
+    p.add_argument("--incidents", metavar="TRUTH.json", help="optional simulator truth (`vitals simulate "
+                   "--incidents`): orange crossing times; without it the first orange level inside a window is used")
+    p.add_argument("--streets", type=int, help="streets of the catalog the history was simulated with (--history)")
+    p.add_argument("--models-dir", metavar="DIR", help="model registry for --history (default: the models_dir "
+                   "setting)")
     p.add_argument("--profile", default="standard", choices=("standard", "reward_low_FP_rate", "reward_low_FN_rate"),
                    help="profile whose threshold is used for event metrics and the report (default standard)")
     p.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
@@ -35,6 +46,11 @@ def register(sub: Any) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    if args.history or args.labels:
+        return _city_backtest(args)
+    if not args.nab or not args.out:
+        sys.stderr.write("vitals backtest: give --nab DIR --out RESULTS, or --history DIR --labels LABELS.json\n")
+        return 2
     from vitals.backtest.nab_run import (
         events_at,
         load_nab,
@@ -62,6 +78,37 @@ def _backtest(args: argparse.Namespace) -> int:
         from vitals.backtest.report import write_report
 
         write_report(Path(args.report), files, results, doc, args.profile)
+        out.write(f"report written to {args.report}\n")
+    out.write(json.dumps(doc) + "\n")
+    return 0
+
+
+def _city_backtest(args: argparse.Namespace) -> int:
+    from vitals.backtest.city import history_batches, load_label_events, measure, run_city
+    from vitals.catalog import load_catalog
+    from vitals.config import load_settings
+
+    if not args.history or not args.labels:
+        sys.stderr.write("vitals backtest: --history DIR and --labels LABELS.json go together\n")
+        return 2
+    started = time.perf_counter()
+    catalog = load_catalog(streets_total=args.streets)
+    events = load_label_events(catalog, args.labels, args.incidents)
+    models = args.models_dir or load_settings().models_dir
+    timeline = run_city(catalog, history_batches(catalog, args.history), models_dir=models,
+                        progress=sys.stderr.isatty())
+    doc = measure(timeline, events, catalog)
+    doc["seconds"] = round(time.perf_counter() - started, 2)
+    out = sys.stdout
+    for kind in ("warning", "level", "early", "anomaly"):
+        out.write(f"{kind:8s} recall {doc[f'recall_{kind}']}  false alarms per indicator per district per day "
+                  f"{doc[f'false_alarms_{kind}_per_indicator_district_day']}\n")
+    out.write(f"early-warning lead time: median {doc['lead_time_median_s']} s per slow-onset event, "
+              f"{doc['incident_lead_time_median_s']} s per incident\n")
+    if args.report:
+        from vitals.backtest.city_report import write_city_report
+
+        write_city_report(Path(args.report), timeline, events, doc, catalog)
         out.write(f"report written to {args.report}\n")
     out.write(json.dumps(doc) + "\n")
     return 0

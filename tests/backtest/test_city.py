@@ -1,0 +1,142 @@
+"""City backtest measures on hand-made timelines (alert holds, recall, false alarms, lead times, observed
+crossings, labels files), and a short causal run of a simulated incident through the flow's shard code."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vitals.backtest.city import load_label_events, measure, run_city
+from vitals.backtest.city_measures import (
+    Event,
+    Hold,
+    Timeline,
+    alarms,
+    detected,
+    false_alarms,
+    firing,
+    incident_lead_times,
+    lead_times,
+    observed_orange,
+)
+from vitals.catalog import Catalog
+
+REPO = Path(__file__).resolve().parents[2]
+MIN = 60 * 10**9
+T0 = 1_772_409_600 * 10**9
+
+
+def timeline(level: list[list[int]], early: list[list[int]], anomaly: list[list[float]] | None = None) -> Timeline:
+    lv = np.asarray(level, dtype=np.int8)
+    n, t = lv.shape
+    return Timeline(ticks_ns=T0 + np.arange(t, dtype=np.int64) * MIN, series=np.arange(n, dtype=np.int64) * 10,
+                    level=lv, early=np.asarray(early, dtype=bool),
+                    anomaly=np.asarray(anomaly if anomaly is not None else np.zeros((n, t)), dtype=np.float32))
+
+
+def test_firing_follows_for_and_keep_firing_for() -> None:
+    cond = np.array([[0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0]], dtype=bool)
+    # for 2 min: true at ticks 1, 2, 3 -> fires at 3 (held 2 min); keep 3 min: firing through tick 6
+    np.testing.assert_array_equal(firing(cond, 60.0, Hold(120, 180))[0].astype(int),
+                                  [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    # for 0: every true tick fires at once; keep 0: only while true
+    np.testing.assert_array_equal(firing(cond, 60.0, Hold(0, 0)), cond)
+    # a run shorter than the hold never fires
+    assert not firing(np.array([[1, 1, 0, 1, 1, 0]], dtype=bool), 60.0, Hold(120, 600)).any()
+
+
+def test_recall_false_alarms_and_lead_times_by_hand() -> None:
+    #            ticks: 0  1  2  3  4  5  6  7  8  9 10 11
+    early = [[0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0],   # series 0: warned from tick 2 (fires at 4 with a 2 min hold)
+             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],   # series 10: never warned
+             [1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0]]   # series 20: warnings outside any window
+    level = [[0, 0, 0, 0, 0, 0, 3, 3, 3, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]
+    tl = timeline(level, early)
+    events = [Event(0, T0 + 1 * MIN, T0 + 9 * MIN, orange_ns=T0 + 6 * MIN, incident=7),
+              Event(10, T0 + 1 * MIN, T0 + 9 * MIN, orange_ns=T0 + 7 * MIN, incident=7),
+              Event(20, T0 + 4 * MIN, T0 + 5 * MIN)]  # no orange: not an orange event
+    fire = alarms(tl, {"early": Hold(120, 0), "level": Hold(0, 0)})
+    assert detected(tl, fire["early"], events) == [True, False]
+    assert detected(tl, fire["warning"], events) == [True, False]
+    # series 20: early fires at tick 2 (run 0..2) and at tick 10 (run 8..10): both outside its window
+    false = false_alarms(tl, fire["early"], events, after_s=0.0, warmup_ns=0)
+    np.testing.assert_array_equal(false, [0, 0, 2])
+    # a warm-up up to tick 5 drops the first one; a window widened by 6 min after its end covers the second
+    assert false_alarms(tl, fire["early"], events, after_s=0.0, warmup_ns=T0 + 5 * MIN).tolist() == [0, 0, 1]
+    assert false_alarms(tl, fire["early"], events, after_s=360.0, warmup_ns=T0 + 5 * MIN).tolist() == [0, 0, 0]
+    # lead: series 0 crosses at tick 6, first early firing at tick 4 -> 120 s; series 10 never warned -> 0
+    np.testing.assert_allclose(lead_times(tl, fire["early"], events, slow_onset_s=0), [120.0, 0.0])
+    # slow onset: crossing at least 5.5 min after the window start keeps only series 10 (6 min)
+    np.testing.assert_allclose(lead_times(tl, fire["early"], events, slow_onset_s=330), [0.0])
+    # per incident: first orange (tick 6) minus first warning of any of its series (tick 4)
+    np.testing.assert_allclose(incident_lead_times(tl, fire["early"], events, slow_onset_s=0), [120.0])
+
+
+def test_observed_orange_when_labels_have_no_crossing() -> None:
+    tl = timeline([[0, 1, 2, 3, 3, 0], [0, 0, 0, 0, 0, 0]], [[0] * 6, [0] * 6])
+    events = observed_orange(tl, [Event(0, T0, T0 + 5 * MIN), Event(10, T0, T0 + 5 * MIN),
+                                  Event(0, T0, T0 + 5 * MIN, orange_ns=T0 + 4 * MIN)])
+    assert [e.orange_ns for e in events] == [T0 + 3 * MIN, -1, T0 + 4 * MIN]
+
+
+def test_labels_file_with_and_without_truth(tmp_path: Path, small_catalog: Catalog) -> None:
+    ind, street = small_catalog.indicators[3].id, small_catalog.streets[5].id
+    labels = {f"{ind}/{street}": [["2026-03-02 01:00:00.000000", "2026-03-02 03:00:00.000000"]],
+              "no_such/indicator": [["2026-03-02 01:00:00.000000", "2026-03-02 02:00:00.000000"]]}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    truth = {"incidents": [{"index": 4, "series": [
+        {"indicator": ind, "street": street, "window_start": "2026-03-02T01:00:00+00:00",
+         "orange_at": "2026-03-02T01:40:00+00:00"}]}]}
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    sid = 3 * small_catalog.n_streets + 5
+    start = T0 + 60 * MIN
+    assert load_label_events(small_catalog, tmp_path / "labels.json") == [Event(sid, start, start + 120 * MIN)]
+    with_truth = load_label_events(small_catalog, tmp_path / "labels.json", tmp_path / "truth.json")
+    assert with_truth == [Event(sid, start, start + 120 * MIN, start + 40 * MIN, 4)]
+
+
+def test_causal_run_of_a_simulated_incident(small_catalog: Catalog) -> None:
+    from vitals.simulator import CitySimulator, FaultRates, IncidentSpec, SimulatorConfig
+    from vitals.simulator.config import DEFAULT_START
+    from vitals.training.data import simulated_windows
+
+    if not (REPO / "models" / "forecaster" / "promoted.json").exists():
+        pytest.fail("the shipped forecaster is missing from models/")
+    spec = IncidentSpec("gas_leak", "yuzhong", DEFAULT_START + timedelta(hours=3), onset=timedelta(minutes=60),
+                        plateau=timedelta(minutes=30), recovery=timedelta(minutes=30), severity=3.6)
+    sim = CitySimulator(small_catalog, SimulatorConfig(seed=2, duration=timedelta(hours=5), step_s=60,
+                                                       incidents=(spec,), faults=FaultRates.none()))
+    events = [Event(w.series, w.window_start_ns, w.window_end_ns, w.orange_ns, w.incident)
+              for w in simulated_windows(small_catalog, sim.incidents())]
+    tl = run_city(small_catalog, sim.batches(), models_dir=REPO / "models")
+    assert tl.level.shape == (small_catalog.n_series, 300) and tl.ticks_ns[1] - tl.ticks_ns[0] == MIN
+    figures = measure(tl, events, small_catalog, warmup_s=2 * 3600)
+    assert figures["events_orange"] >= 1
+    assert figures["recall_warning"] == 1.0  # the warning level (or the early warning) catches the gas leak
+    assert figures["recall_early"] is not None and figures["recall_early"] > 0
+    assert figures["lead_time_median_s"] is not None and figures["lead_time_median_s"] > 0
+    # the early warning never fires while a series is already at orange (the rule's `unless`)
+    assert not (tl.early & (tl.level >= 3)).any()
+
+
+def test_cli_history_labels_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vitals.cli import main
+
+    data = ["--hours", "5", "--streets", "38", "--seed", "4", "--start", "2026-03-02T00:00:00Z",
+            "--incident", "substation_overload@jiangbei@+150m", "--no-auto-incidents"]
+    assert main(["simulate", *data, "--out", str(tmp_path / "city.parquet"), "--labels",
+                 str(tmp_path / "labels.json"), "--incidents", str(tmp_path / "truth.json")]) == 0
+    capsys.readouterr()
+    assert main(["backtest", "--history", str(tmp_path / "city.parquet"), "--labels", str(tmp_path / "labels.json"),
+                 "--incidents", str(tmp_path / "truth.json"), "--streets", "38", "--models-dir", str(REPO / "models"),
+                 "--report", str(tmp_path / "city.html")]) == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert doc["streets"] == 38 and doc["events_orange"] >= 1 and doc["recall_warning"] == 1.0
+    page = (tmp_path / "city.html").read_text()
+    assert page.count("data:image/png;base64,") == min(doc["events_orange"], 8) and "recall_warning" in page
