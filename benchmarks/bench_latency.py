@@ -2,38 +2,51 @@
 
 A paced source emits a batch of ``--rate / 10`` readings every 0.1 s (random series of the full street-level
 city, event time = emission time, valid values) into the flow of ``pipelines/live.py`` with the real exporter
-(``HubPublisher`` -> ``ExportHub`` -> ``MetricsServer``). A scraper GETs /metrics over HTTP every ``--scrape``
-seconds and reads each shard's ``vitals_last_event_timestamp_seconds``. The latency of batch k on shard j is the
-time of the first scrape that shows shard j's event time >= the batch's emission time, minus that emission time
-(so it includes the shard's publication interval, 0.5 s, and the scrape's own render). Ends with one JSON line.
+(``HubPublisher`` -> ``ExportHub`` -> ``MetricsServer``), as ``vitals run`` wires it: with ``--views demand``
+(the default) every scrape asks the shards for fresh views and waits for them (``vitals.stream.demand``); with
+``--views interval`` the shards publish a view every ``--publish-interval`` seconds (the earlier design).
 
-    .venv/bin/python benchmarks/bench_latency.py [--rate 100000] [--seconds 20] [--scrape 0.05]
+A scraper in its own process (as Prometheus is; ``scraper.py``) GETs /metrics with gzip every ``--scrape``
+seconds (start to start; back to back when a scrape takes longer) and reads each shard's
+``vitals_last_event_timestamp_seconds``. The latency of batch k on shard j is the time the first scrape
+response that shows shard j's event time >= the batch's emission time was complete, minus that emission time:
+it includes waiting for the next scrape, the views, the render, gzip and the transfer. The first 2 s are
+skipped (start-up). Reported next to it: the process's CPU share (on a shared machine, wall-clock latency
+grows with the load average, also reported). Ends with one JSON line.
+
+    .venv/bin/python benchmarks/bench_latency.py [--rate 100000] [--seconds 20] [--scrape 0.1] [--views demand]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-import threading
+import os
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from pipelines.live import FlowOptions, FlowSinks, build_flow
+from pipelines.run import FALLBACK_PUBLISH_INTERVAL_S
 from pipelines.sinks import CallbackSink
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, SeasonalModel, load_catalog
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.readings import DeadLetterWriter
-from vitals.services import free_port, http_get
+from vitals.services import free_port
 from vitals.sources.base import SourceBatch
+from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
 
-LAST_EVENT = re.compile(rb'^vitals_last_event_timestamp_seconds\{[^}]*="([^"]+)"\} (\S+)$', re.M)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scraper import Scrape, ScraperProcess
 
 
 class _Paced(StatefulSourcePartition[SourceBatch, None]):
@@ -82,26 +95,12 @@ class PacedSource(FixedPartitionedSource[SourceBatch, None]):
         return _Paced(self.catalog, self.rate // 10, self.seconds, self.emitted)
 
 
-def scrape_loop(url: str, every_s: float, stop: threading.Event, out: list[tuple[int, dict[str, float]]],
-                render_s: list[float]) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        try:
-            body = http_get(url)
-        except OSError:
-            body = b""
-        seen = time.time_ns()
-        render_s.append(time.perf_counter() - started)
-        out.append((seen, {k.decode(): float(v) for k, v in LAST_EVENT.findall(body)}))
-        stop.wait(every_s)
-
-
-def latencies(emitted: list[int], scrapes: list[tuple[int, dict[str, float]]]) -> np.ndarray:
-    shards = sorted({k for _, seen in scrapes for k in seen})
+def latencies(emitted: list[int], scrapes: list[Scrape]) -> np.ndarray:
+    shards = sorted({k for s in scrapes for k in s.last_event_s})
+    times = np.array([s.at_ns for s in scrapes], dtype=np.int64)
     out = []
     for shard in shards:
-        times = np.array([t for t, seen in scrapes], dtype=np.int64)
-        events = np.array([seen.get(shard, 0.0) * 1e9 for _, seen in scrapes])
+        events = np.array([s.last_event_s.get(shard, 0.0) * 1e9 for s in scrapes])
         visible = np.maximum.accumulate(events)
         for e in emitted:
             idx = np.searchsorted(visible, e - 1e3)  # float seconds in the text: 1 us tolerance
@@ -110,52 +109,79 @@ def latencies(emitted: list[int], scrapes: list[tuple[int, dict[str, float]]]) -
     return np.asarray(out)
 
 
+def time_scrape_parts(hub: ExportHub) -> dict[str, list[float]]:
+    """Wall seconds of each scrape's parts on the server: waiting for fresh views (and the health roll-up),
+    rendering the vitals (0 when nothing changed: the cached text), and the whole body (+ registry)."""
+    costs: dict[str, list[float]] = {"freshen": [], "render": [], "body": []}
+
+    def timed(part: str, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            started = time.perf_counter()
+            out = fn()
+            costs[part].append(time.perf_counter() - started)
+            return out
+        return run
+
+    if hub.freshen is not None:
+        hub.freshen = timed("freshen", hub.freshen)
+    hub.render = timed("render", hub.render)  # type: ignore[method-assign]
+    hub.scrape = timed("body", hub.scrape)  # type: ignore[method-assign]
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=100_000, help="readings per second")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--scrape", type=float, default=0.05, help="seconds between scrapes")
+    parser.add_argument("--scrape", type=float, default=0.1, help="seconds between scrape starts")
     parser.add_argument("--shards", type=int, default=4)
-    parser.add_argument("--publish-interval", type=float, default=0.5, help="seconds between shard views")
+    parser.add_argument("--views", choices=["demand", "interval"], default="demand",
+                        help="demand: each scrape asks the shards for fresh views (vitals run with /metrics); "
+                             "interval: shards publish a view every --publish-interval seconds")
+    parser.add_argument("--publish-interval", type=float, default=None,
+                        help="seconds between periodic shard views (default 0.5; a fallback of 5 with --views demand)")
     args = parser.parse_args()
     from bytewax.testing import run_main
 
     catalog = load_catalog()
     hub = ExportHub(catalog)
-    publisher = HubPublisher(hub, catalog)
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp, MetricsServer(hub, port=free_port()) as server:
+    demand = ViewDemand() if args.views == "demand" else None
+    if args.publish_interval is None:
+        args.publish_interval = FALLBACK_PUBLISH_INTERVAL_S if demand is not None else 0.5
+    publisher = HubPublisher(hub, catalog, demand=demand)
+    costs = time_scrape_parts(hub)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp, MetricsServer(hub, port=port) as server, \
+            ScraperProcess(server.url, args.scrape) as scraper:
         dead = DeadLetterWriter(f"{tmp}/dead.jsonl")
         source = PacedSource(catalog, args.rate, args.seconds)
         sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)))
-        flow = build_flow(catalog, source, sinks, FlowOptions(shards=args.shards, recovery=False,
-                                                                  publish_interval_s=args.publish_interval))
-        stop = threading.Event()
-        scrapes: list[tuple[int, dict[str, float]]] = []
-        render_s: list[float] = []
-        scraper = threading.Thread(target=scrape_loop, args=(server.url, args.scrape, stop, scrapes, render_s),
-                                   daemon=True)
-        scraper.start()
+        options = FlowOptions(shards=args.shards, recovery=False, publish_interval_s=args.publish_interval)
+        flow = build_flow(catalog, source, sinks, options, demand=demand)
+        load_before = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
         run_main(flow, epoch_interval=timedelta(seconds=1))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         time.sleep(1.0)
-        stop.set()
-        scraper.join()
+        log = scraper.stop()
         dead.close()
     warm = [e for e in source.emitted if e >= source.emitted[0] + 2e9]  # skip the first 2 s (start-up)
-    lat = latencies(warm, scrapes)
+    lat = latencies(warm, log.scrapes)
+    scrape_s = [s.seconds for s in log.scrapes if s.last_event_s]
     inputs, accepted, _ = publisher.totals()
     figures = {
         "rate_target": args.rate, "readings": inputs, "accepted": accepted,
         "achieved_per_s": round(inputs / args.seconds), "cpu_share": round(cpu / wall, 2),
-        "series": catalog.n_series, "shards": args.shards, "publish_interval_s": args.publish_interval,
+        "series": catalog.n_series, "shards": args.shards, "views": args.views,
+        "publish_interval_s": args.publish_interval, "scrape_every_s": args.scrape,
         "samples": int(lat.size),
         "p50_s": round(float(np.percentile(lat, 50)), 3), "p99_s": round(float(np.percentile(lat, 99)), 3),
-        "max_s": round(float(lat.max()), 3), "scrapes": len(scrapes),
-        "scrape_p50_s": round(float(np.median(render_s)), 4),
-        "scrape_p99_s": round(float(np.percentile(render_s, 99)), 4),
+        "max_s": round(float(lat.max()), 3), "scrapes": len(log.scrapes), "scrape_failures": log.failures,
+        "scrape_p50_s": round(float(np.median(scrape_s)), 4),
+        "scrape_p99_s": round(float(np.percentile(scrape_s, 99)), 4),
+        **{f"{part}_p50_s": round(float(np.median(v or [0.0])), 4) for part, v in costs.items()},
+        "view_requests": demand.requests if demand else 0, "view_timeouts": demand.timeouts if demand else 0,
+        "load_average_1m": round((load_before + os.getloadavg()[0]) / 2, 2),
     }
     print(f"{inputs:,} readings at {args.rate:,}/s for {args.seconds:g} s over {catalog.n_series:,} series; "
           f"flow CPU {figures['cpu_share']:.0%} of a core")

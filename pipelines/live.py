@@ -24,6 +24,7 @@ from vitals.catalog import Catalog
 from vitals.scoring import ModelSource
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
+from vitals.stream.demand import ViewDemand
 from vitals.stream.partition_check import CheckedBatch, PartitionChecker, PartitionState
 from vitals.stream.shard_step import (
     HistoryChunk,
@@ -44,6 +45,8 @@ class FlowOptions:
     shards: int = 4
     allowed_lateness_s: float = 300.0
     max_future_s: float = 300.0
+    # Shard views for the exporter at least this often; with a ViewDemand (build_flow's ``demand``) also
+    # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
     publish_interval_s: float = 0.5
     vitals_every_s: float = 300.0
     history_rows: int = 200_000
@@ -83,7 +86,7 @@ class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
         return self.runner.on_eof(), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(UTC) + timedelta(seconds=self.runner.processor.publish_interval_s)
+        return datetime.now(UTC) + timedelta(seconds=self.runner.wake_in_s())
 
     def snapshot(self) -> ShardMemory | None:
         return copy.deepcopy(self.runner.memory) if self.snapshots else None
@@ -108,15 +111,19 @@ def _partition_router(source: object) -> Callable[[SourceBatch], str]:
 def build_flow(
     catalog: Catalog, source: Source[SourceBatch] | Callable[[Dataflow], Stream[SourceBatch]], sinks: FlowSinks,
     options: FlowOptions | None = None, flow_id: str = FLOW_ID, *, models: ModelSource | None = None,
+    demand: ViewDemand | None = None,
 ) -> Dataflow:
     """The flow over ``source`` (items: :class:`vitals.sources.base.SourceBatch`), or over the stream that
-    ``source(flow)`` adds (e.g. Kafka messages decoded to batches)."""
+    ``source(flow)`` adds (e.g. Kafka messages decoded to batches).
+
+    ``demand``: the process's :class:`~vitals.stream.demand.ViewDemand` (shared with the exporter's
+    :class:`~vitals.stream.publisher.HubPublisher`): shards then also publish a view whenever a scrape asks."""
     opts = options or FlowOptions()
     checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s)
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
         keep_history=opts.keep_history and sinks.history is not None, vitals_every_s=opts.vitals_every_s,
-        scoring=opts.scoring, models=models,
+        scoring=opts.scoring, models=models, demand=demand,
     )
 
     def check(state: PartitionState | None, item: SourceBatch) -> tuple[PartitionState, CheckedBatch]:

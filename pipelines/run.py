@@ -33,10 +33,15 @@ from vitals.scoring import RegistryModels
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
 from vitals.sources.files import discover_files
+from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters, HistoryWriter
 from vitals.stream.publisher import HubPublisher
 
 log = logging.getLogger(__name__)
+
+# With /metrics served, every scrape asks the shards for fresh views (vitals.stream.demand); the timer then only
+# keeps in-process readers (the demo's screen) and the health roll-up going when nobody scrapes.
+FALLBACK_PUBLISH_INTERVAL_S = 5.0
 
 
 @dataclass
@@ -85,10 +90,13 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
     return kafka
 
 
-def flow_options(settings: Settings) -> FlowOptions:
+def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOptions:
+    """The flow's options; ``views_on_demand``: scrapes ask for views, so the timer is only a fallback."""
+    interval = FALLBACK_PUBLISH_INTERVAL_S if views_on_demand else FlowOptions.publish_interval_s
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
                        max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir),
-                       history_rows=settings.history_chunk_rows, scoring=settings.scoring)
+                       history_rows=settings.history_chunk_rows, scoring=settings.scoring,
+                       publish_interval_s=interval)
 
 
 def process_metrics_port(settings: Settings) -> int:
@@ -184,7 +192,8 @@ def run_pipeline(
         log.info("metrics on %s", server.url)
     dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path))
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
-    publisher = HubPublisher(hub, catalog)
+    demand = ViewDemand() if server is not None else None
+    publisher = HubPublisher(hub, catalog, demand=demand)
     models = RegistryModels(settings.models_dir, on_change=hub.stats.set_model) if settings.scoring else None
     if models is not None:
         models.poll()
@@ -192,7 +201,8 @@ def run_pipeline(
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
     source = make_source(catalog, settings, simulator)
-    flow = build_flow(catalog, source, sinks, flow_options(settings), models=models)
+    flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
+                      models=models, demand=demand)
     started = time.monotonic()
     STOP.clear()
     restore = _stop_on_ctrl_c()
@@ -202,6 +212,8 @@ def run_pipeline(
     finally:
         restore()
         publisher.finish()
+        if demand is not None:  # the shards are gone: later scrapes (keep_serving) render what was published
+            hub.freshen = None
         dead.close()
         if server is not None and not keep_serving:
             server.stop()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -51,6 +51,8 @@ class ExportHub:
         self._cached_inputs: tuple[object, ...] = ()
         self._cached: Rendered | None = None
         self.last_render: Rendered | None = None
+        # called by every scrape before it renders (e.g. ask the shards for fresh views and wait for them)
+        self.freshen: Callable[[], None] | None = None
 
     # ---- the flow's side ------------------------------------------------------------------------------------
     def publish(self, shard: int | str, view: VitalsView) -> None:
@@ -95,7 +97,10 @@ class ExportHub:
         return rendered
 
     def scrape(self) -> bytes:
-        """The whole /metrics body: the vectorized vitals text, then the registry's text (pipeline health)."""
+        """The whole /metrics body: the vectorized vitals text, then the registry's text (pipeline health);
+        first calls ``freshen`` when set."""
+        if self.freshen is not None:
+            self.freshen()
         vitals_text = self.render().text
         return vitals_text + generate_latest(self.registry)
 

@@ -13,6 +13,7 @@ from vitals.catalog import Catalog
 from vitals.exporter import ExportHub, PartitionCounts, ShardCounts
 from vitals.health import HealthRollup
 from vitals.state.view import VitalsView
+from vitals.stream.demand import ViewDemand
 from vitals.stream.partition_check import CheckedBatch
 from vitals.stream.shard_step import ShardPublish
 
@@ -23,28 +24,45 @@ class HubPublisher:
     """Sink callback: CheckedBatch -> partition counts; ShardPublish -> view, shard counts, health roll-up.
 
     The health roll-up (with its hysteresis) runs over the latest views of every shard in this process, at most
-    every ``health_interval_s``. Thread-safe: several workers of one process call it.
+    every ``health_interval_s`` after periodic publications. With a ``demand`` (views on demand, see
+    :mod:`vitals.stream.demand`) the publisher becomes the hub's ``freshen`` hook: a scrape first asks every
+    shard for a fresh view, waits for them (bounded), then rolls the health up over them once. Thread-safe:
+    several workers of one process call it.
     """
 
-    def __init__(self, hub: ExportHub, catalog: Catalog, *, health_interval_s: float = 0.5) -> None:
+    def __init__(self, hub: ExportHub, catalog: Catalog, *, health_interval_s: float = 0.5,
+                 demand: ViewDemand | None = None) -> None:
         self.hub = hub
         self.rollup = HealthRollup(catalog)
         self.health_interval_s = health_interval_s
+        self.demand = demand
         self._views: dict[int, VitalsView] = {}
         self._lock = threading.Lock()
         self._last_health = 0.0
+        self._new_views = False
+        if demand is not None:
+            hub.freshen = self.freshen
         self.inputs: dict[str, int] = {}
         self.rejected: dict[str, dict[str, int]] = {}
         self.accepted: dict[int, int] = {}
         self.duplicates: dict[int, int] = {}
 
     def __call__(self, items: list[Any]) -> None:
+        answered = False
         for item in items:
             if isinstance(item, CheckedBatch):
                 self._partition(item)
             elif isinstance(item, ShardPublish):
                 self._shard(item)
-        self._health()
+                answered = answered or item.generation > 0
+        if not answered:  # views asked for by a scrape: that scrape rolls the health up once they are all in
+            self._health(changed_only=self.demand is not None)
+
+    def freshen(self) -> None:
+        """Before a scrape: fresh views from every shard of the process (bounded wait), then the health."""
+        if self.demand is not None:
+            self.demand.refresh()
+        self._health(force=True, changed_only=True)
 
     def _partition(self, item: CheckedBatch) -> None:
         wm = math.nan if item.watermark_ns is None else item.watermark_ns / NS_PER_S
@@ -64,15 +82,25 @@ class HubPublisher:
             self.hub.stats.observe_batch_seconds(np.asarray(item.batch_seconds))
         with self._lock:
             self._views[item.shard] = item.view
+            self._new_views = True
             self.accepted[item.shard] = item.accepted
             self.duplicates[item.shard] = item.duplicates
+        if self.demand is not None:
+            if item.final:
+                self.demand.retire(item.shard)
+            elif item.generation:
+                self.demand.served(item.shard, item.generation)
 
-    def _health(self, force: bool = False) -> None:
+    def _health(self, force: bool = False, *, changed_only: bool = False) -> None:
+        """Roll up over the latest views: when forced, else at most every ``health_interval_s``;
+        ``changed_only``: only when a view arrived since the last roll-up."""
         now = time.monotonic()
         with self._lock:
-            if not self._views or (not force and now - self._last_health < self.health_interval_s):
+            if not self._views or (changed_only and not self._new_views):
                 return
-            self._last_health = now
+            if not force and now - self._last_health < self.health_interval_s:
+                return
+            self._last_health, self._new_views = now, False
             views = [self._views[k] for k in sorted(self._views)]
             health = self.rollup.update(VitalsView.concat(views))
         self.hub.publish_health(health)

@@ -2,8 +2,9 @@
 
 Emits, deterministically from the sequence of input batches (so a replay after a resume rewrites the same
 outputs, which makes the sinks idempotent):
-- :class:`ShardPublish`: a fresh :class:`VitalsView` for the exporter, at most every ``publish_interval_s``
-  of wall time and at the end of the input;
+- :class:`ShardPublish`: a fresh :class:`VitalsView` for the exporter, when a scrape asks for one (a
+  :class:`~vitals.stream.demand.ViewDemand`), at least every ``publish_interval_s`` of wall time, and at the end
+  of the input (publications are wall-clock driven and go to the exporter only, never to the history);
 - :class:`HistoryChunk`: accepted readings in chunks of ``history_rows``, numbered per (shard, source
   partition): the batches of one source partition reach a shard in the same order on every run, so a chunk
   rewritten after a replay has the same rows and overwrites the same file;
@@ -21,6 +22,7 @@ from vitals.catalog import Catalog
 from vitals.scoring import ModelSource, ShardScorer
 from vitals.state import ShardState
 from vitals.state.view import VitalsView
+from vitals.stream.demand import ViewDemand
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +37,8 @@ class ShardPublish:
     state_bytes: int
     clock_ns: int
     batch_seconds: list[float]  # wall seconds of each batch since the last publication
+    generation: int = 0  # the view request (vitals.stream.demand) this view answers; 0: a periodic publication
+    final: bool = False  # the shard's last publication (end of input)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,8 +97,9 @@ class ShardProcessor:
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
-        scoring: bool = False, models: ModelSource | None = None,
+        scoring: bool = False, models: ModelSource | None = None, demand: ViewDemand | None = None,
     ) -> None:
+        self.demand = demand
         self.scoring = scoring
         self.models = models
         self.catalog = catalog
@@ -153,10 +158,11 @@ class ShardProcessor:
         mem.next_chunk[partition] = number + 1
         return chunk
 
-    def publish(self, mem: ShardMemory, batch_seconds: list[float]) -> ShardPublish:
+    def publish(self, mem: ShardMemory, batch_seconds: list[float], generation: int = 0, *,
+                final: bool = False) -> ShardPublish:
         view = self.view(mem, mem.clock_ns or None)
         return ShardPublish(mem.shard, view, mem.duplicates, mem.accepted, len(view), mem.state.state_bytes(),
-                            mem.clock_ns, batch_seconds)
+                            mem.clock_ns, batch_seconds, generation, final)
 
 
 class ShardRunner:
@@ -166,12 +172,19 @@ class ShardRunner:
         self.processor = processor
         self.memory = memory
         self._last_publish = 0.0
+        self._generation = 0  # the newest view request answered
         self._batch_seconds: list[float] = []
+        self._published: ShardPublish | None = None  # the last publication, while no batch came since
+        if memory is not None and processor.demand is not None:
+            processor.demand.register(memory.shard)
 
     def on_batches(self, batches: list[ReadingBatch]) -> list[ShardOutput]:
         if self.memory is None:  # a new shard learns its number from its first batch
             self.memory = self.processor.initial_memory(self.processor.shard_of_batch(batches[0]))
+            if self.processor.demand is not None:
+                self.processor.demand.register(self.memory.shard)
         out: list[ShardOutput] = []
+        self._published = None
         for batch in batches:
             started = time.perf_counter()
             out.extend(self.processor.apply(self.memory, batch))
@@ -180,20 +193,39 @@ class ShardRunner:
         return out
 
     def on_tick(self) -> list[ShardOutput]:
-        if self.memory is None or time.monotonic() - self._last_publish < self.processor.publish_interval_s:
+        if self.memory is None:
             return []
-        return [self._publish()]
+        demand = self.processor.demand
+        asked = demand is not None and demand.current() > self._generation
+        if not asked and time.monotonic() - self._last_publish < self.processor.publish_interval_s:
+            return []
+        return [self._publish(self.memory)]
+
+    def wake_in_s(self) -> float:
+        """Seconds until this shard must look again (Bytewax notify): the demand's poll, else the interval."""
+        demand = self.processor.demand
+        if demand is not None and self.memory is not None:
+            return min(demand.poll_s, self.processor.publish_interval_s)
+        return self.processor.publish_interval_s
 
     def on_eof(self) -> list[ShardOutput]:
         if self.memory is None:
             return []
         mem = self.memory
         out: list[ShardOutput] = [self.processor.flush_history(mem, p) for p in sorted(mem.history) if mem.history[p]]
-        out.append(self._publish())
+        out.append(self._publish(mem, final=True))
         return out
 
-    def _publish(self) -> ShardPublish:
-        assert self.memory is not None
+    def _publish(self, mem: ShardMemory, *, final: bool = False) -> ShardPublish:
+        demand = self.processor.demand
+        # requests made before the view is built are answered by it; later ones by the next
+        generation = demand.current() if demand is not None else 0
+        self._generation = max(self._generation, generation)
         self._last_publish = time.monotonic()
+        if self._published is not None:  # nothing new since the last view: answer with it again
+            self._published = dataclasses.replace(self._published, generation=generation, final=final,
+                                                  batch_seconds=[])
+            return self._published
         seconds, self._batch_seconds = self._batch_seconds, []
-        return self.processor.publish(self.memory, seconds)
+        self._published = self.processor.publish(mem, seconds, generation, final=final)
+        return self._published
