@@ -4,18 +4,19 @@ Per batch of accepted readings (vectorized over the batch):
 - the default detector (:class:`vitals.detectors.DefaultDetector`) scores every reading; the exported
   ``anomaly_score`` of a series is its peak score decayed with a half-life in event time (so a short onset
   detection stays visible to scrapes and alert rules for a while), or the current unsuppressed score if higher;
-- a lag buffer keeps the last hour per series on the forecaster's grid.
-
+- a lag buffer keeps the last hour per series on the forecaster's grid;
 - with a promoted window model (``window_model`` family: :class:`vitals.scoring.window_model.CityWindowModel`),
-  a :class:`~vitals.scoring.window_state.WindowAccumulator` folds the shard's readings into residual windows and
-  every window the batch closes is scored at once (all series of the shard together). The window score is held
+  a :class:`~vitals.scoring.window_state.WindowAccumulator` folds the shard's readings into residual windows;
+  closed windows are scored together (all series of the shard in one call per family) at most every
+  ``window_score_every_s`` of event time (default 600 s: the cost of IsolationForest scoring is mostly per
+  call, so a window is scored up to 10 minutes after it closed). The window score is held
   like the default detector's (peak decayed with the same half-life) and combined by ``max``:
   ``anomaly_score = max(held default score, unsuppressed default score, held window score)``. ``max`` keeps each
-  detector's calibration (a window score of 0.35 means what it means alone: about one training window in 10,000
-  of the family scores higher) and lets a window anomaly the per-reading detector misses (a variance burst of
-  readings each unremarkable) alarm on its own. When the window score is the larger, the explanation is the
-  window model (detector code 2) and its strongest feature (``window_<feature>``, the standardized feature
-  furthest from its family's typical value).
+  detector's calibration (a window score at the export threshold means what it means alone: about one training
+  window in 10,000 of the family scores higher) and lets a window anomaly the per-reading detector misses (a
+  variance burst of readings each unremarkable) alarm on its own. When the window score is the larger, the
+  explanation is the window model (detector code 2) and its strongest feature (``window_<feature>``, the
+  standardized feature furthest from its family's typical value).
 
 At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
 (:class:`vitals.forecasting.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every series
@@ -61,7 +62,7 @@ class ShardScorer:
 
     def __init__(
         self, catalog: Catalog, shard: int, n_shards: int, *, hold_half_life_s: float = 600.0,
-        forecast_every_s: int = 60, lag_steps: int = 12, lag_step_s: int = 300,
+        forecast_every_s: int = 60, lag_steps: int = 12, lag_step_s: int = 300, window_score_every_s: int = 600,
     ) -> None:
         self.shard, self.n_shards = shard, n_shards
         self.n_rows = rows_per_shard(catalog.n_series, n_shards)
@@ -91,6 +92,9 @@ class ShardScorer:
         self.window_peak_ts = np.zeros(self.n_rows, dtype=np.int64)
         self.window_feature = np.zeros(self.n_rows, dtype=np.int8)
         self._window_failed = False
+        self.window_score_every_ns = window_score_every_s * NS_PER_S
+        self.next_window_score_ns = 0
+        self.pending_windows: list[ClosedWindows] = []  # closed, not yet scored (scored together per tick)
 
     # ---- per batch --------------------------------------------------------------------------------------
     def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None) -> None:
@@ -150,7 +154,14 @@ class ShardScorer:
             self.windows = WindowAccumulator(self.indicator, step_s=step_s, window_s=window_s, min_count=min_count)
         closed = self.windows.update(self.seasonal, rows, ts, values)
         if len(closed.rows):
-            self._score_closed(model, closed)
+            self.pending_windows.append(closed)
+        clock = int(ts.max())
+        if self.pending_windows and clock >= self.next_window_score_ns:
+            # one call per tick: scoring cost is mostly per call (per family and tree), not per window
+            self.next_window_score_ns = (clock // self.window_score_every_ns + 1) * self.window_score_every_ns
+            pending, self.pending_windows = self.pending_windows, []
+            self._score_closed(model, ClosedWindows(*(np.concatenate([getattr(p, f) for p in pending]) for f in (
+                "rows", "window_start_ns", "closed_ns", "raw"))))
 
     def _score_closed(self, model: Any, closed: ClosedWindows) -> None:
         try:
