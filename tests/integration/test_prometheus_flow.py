@@ -75,7 +75,8 @@ def test_prometheus_scrapes_levels_that_match_the_catalog(tmp_path: Path, pipeli
             # the exported level holds (hysteresis) but never lies below the level of the last value;
             # scrapes of the two families may straddle one update, so allow a handful of series to differ
             assert (got >= expected).mean() > 0.98, (ind.id, got, expected)
-            assert (got == expected).mean() > 0.9, (ind.id, got, expected)
+            # hysteresis holds a level for a few readings after the value left it: at most one level above
+            assert (got - expected <= 1).mean() > 0.98, (ind.id, got, expected)
             checked += len(keys)
         assert checked > 300
         health = prometheus_query(prom.url, 'vitals_health_index{scope="district"}')
