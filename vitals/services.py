@@ -163,36 +163,36 @@ def prometheus_config(
     return cfg
 
 
+def _start_prometheus_style(
+    name: str, config: Mapping[str, Any] | str, workdir: Path, *, port: int | None, ready_s: float, extra: list[str],
+) -> RunningService:
+    """Prometheus and Alertmanager share flags: a config file, a listen address, and /-/ready when up."""
+    binary = require_binary(name)
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / f"{name}.yml"
+    cfg_path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)))
+    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}", *extra,
+            "--log.level=warn"]
+    service = _spawn(name, argv, workdir, port)
+    wait_http_ready(service, "/-/ready", ready_s)
+    return service
+
+
 def start_prometheus(
     config: Mapping[str, Any] | str, workdir: Path, port: int | None = None, ready_s: float = 30.0,
 ) -> RunningService:
     """Start Debian's Prometheus with ``config`` (a dict or YAML text) on a free loopback port."""
-    binary = require_binary("prometheus")
-    port = port or free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path = workdir / "prometheus.yml"
-    cfg_path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)))
-    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}",
-            f"--storage.tsdb.path={workdir / 'tsdb'}", "--web.enable-lifecycle", "--log.level=warn"]
-    service = _spawn("prometheus", argv, workdir, port)
-    wait_http_ready(service, "/-/ready", ready_s)
-    return service
+    return _start_prometheus_style("prometheus", config, workdir, port=port, ready_s=ready_s,
+                                   extra=[f"--storage.tsdb.path={workdir / 'tsdb'}", "--web.enable-lifecycle"])
 
 
 def start_alertmanager(
     config: Mapping[str, Any] | str, workdir: Path, port: int | None = None, ready_s: float = 30.0,
 ) -> RunningService:
     """Start Debian's Alertmanager with ``config`` on a free loopback port, no cluster gossip."""
-    binary = require_binary("alertmanager")
-    port = port or free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path = workdir / "alertmanager.yml"
-    cfg_path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)))
-    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}",
-            f"--storage.path={workdir / 'data'}", "--cluster.listen-address=", "--log.level=warn"]
-    service = _spawn("alertmanager", argv, workdir, port)
-    wait_http_ready(service, "/-/ready", ready_s)
-    return service
+    return _start_prometheus_style("alertmanager", config, workdir, port=port, ready_s=ready_s,
+                                   extra=[f"--storage.path={workdir / 'data'}", "--cluster.listen-address="])
 
 
 def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.0) -> RunningService:
