@@ -91,6 +91,10 @@ def validate(s: Settings) -> Settings:
     problems = []
     if s.source not in ("simulator", "file", "mqtt", "kafka"):
         problems.append(f"source={s.source!r} must be simulator, file, mqtt or kafka")
+    if s.source == "kafka" and not s.kafka_topic.strip():
+        problems.append("source=kafka needs kafka_topic")
+    if s.source == "kafka" and not [b for b in s.kafka_brokers.split(",") if b.strip()]:
+        problems.append("source=kafka needs kafka_brokers (host:port[,host:port...])")
     if s.source == "file" and not s.path:
         problems.append("source=file needs path (a file or a directory of readings)")
     for name in ("batch_size", "partitions", "shards", "workers", "history_chunk_rows"):
