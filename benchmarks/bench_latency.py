@@ -25,9 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -46,7 +44,7 @@ from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scraper import Scrape, ScraperProcess
+from scraper import Scrape, ScraperProcess, time_scrape_parts
 
 
 class _Paced(StatefulSourcePartition[SourceBatch, None]):
@@ -107,26 +105,6 @@ def latencies(emitted: list[int], scrapes: list[Scrape]) -> np.ndarray:
             if idx < len(times):
                 out.append((times[idx] - e) / 1e9)
     return np.asarray(out)
-
-
-def time_scrape_parts(hub: ExportHub) -> dict[str, list[float]]:
-    """Wall seconds of each scrape's parts on the server: waiting for fresh views (and the health roll-up),
-    rendering the vitals (0 when nothing changed: the cached text), and the whole body (+ registry)."""
-    costs: dict[str, list[float]] = {"freshen": [], "render": [], "body": []}
-
-    def timed(part: str, fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            started = time.perf_counter()
-            out = fn()
-            costs[part].append(time.perf_counter() - started)
-            return out
-        return run
-
-    if hub.freshen is not None:
-        hub.freshen = timed("freshen", hub.freshen)
-    hub.render = timed("render", hub.render)  # type: ignore[method-assign]
-    hub.scrape = timed("body", hub.scrape)  # type: ignore[method-assign]
-    return costs
 
 
 def main() -> None:

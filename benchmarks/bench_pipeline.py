@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import NumpyReference, simulated_readings
 from pipeline_reference import NumpyPipelineReference
-from scraper import ScraperProcess
+from scraper import ScraperProcess, time_scrape_parts
 
 from pipelines.connectors import FileReplaySource
 from pipelines.live import FlowOptions, FlowSinks, build_flow
@@ -94,6 +94,7 @@ class FlowRun:
     rejected: dict[str, int]
     scrapes: int = 0
     views: int = 0  # view requests answered (views on demand)
+    scrape_parts_s: dict[str, float] | None = None  # server-side wall seconds per scrape (medians)
 
 
 def replay(catalog: Catalog, path: Path, *, batch: int, shards: int, workdir: Path,
@@ -121,6 +122,7 @@ def replay(catalog: Catalog, path: Path, *, batch: int, shards: int, workdir: Pa
         rdir = Path(tempfile.mkdtemp(dir=workdir))
         init_db_dir(rdir, 1)
         config = RecoveryConfig(str(rdir))
+    costs = time_scrape_parts(hub)
     with contextlib.ExitStack() as stack:
         scraper = None
         if scrape_every > 0:
@@ -132,7 +134,8 @@ def replay(catalog: Catalog, path: Path, *, batch: int, shards: int, workdir: Pa
         scrapes = len(scraper.stop().scrapes) if scraper is not None else 0
     dead.close()
     inputs, accepted, rejected = publisher.totals()
-    return FlowRun(wall, cpu, inputs, accepted, rejected, scrapes, demand.requests if demand else 0)
+    parts = {k: statistics.median(v) for k, v in costs.items() if v}
+    return FlowRun(wall, cpu, inputs, accepted, rejected, scrapes, demand.requests if demand else 0, parts)
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, float]:
@@ -203,6 +206,7 @@ def main() -> None:
         "arrays_only_per_cpu_s": round(n / arr_cpu), "arrays_only_ratio_cpu": round(core_cpu / arr_cpu, 2),
         "flow_cpu_s_runs": [round(r.cpu_s, 3) for r in core], "flow_wall_s_runs": [round(r.wall_s, 3) for r in core],
         "load_average_1m": round(med(load), 2),
+        **{f"scrape_{k}_p50_s": round(v, 4) for k, v in (run.scrape_parts_s or {}).items()},
     }
     if run.inputs != n:
         msg = f"the flow saw {run.inputs:,} readings of {n:,}"

@@ -13,10 +13,13 @@ import multiprocessing as mp
 import re
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
+
+from vitals.exporter import ExportHub
 
 FAMILY = b"# TYPE vitals_last_event_timestamp_seconds gauge\n"
 LAST_EVENT = re.compile(rb'^vitals_last_event_timestamp_seconds\{[^}]*="([^"]+)"\} (\S+)$', re.M)
@@ -93,3 +96,23 @@ class ScraperProcess:
                 self.log = self._recv.recv()
             self._process.join(timeout=10)
         return self.log
+
+
+def time_scrape_parts(hub: ExportHub) -> dict[str, list[float]]:
+    """Wall seconds of each scrape's parts on the server: waiting for fresh views (and the health roll-up),
+    rendering the vitals (0 when nothing changed: the cached text), and the whole body (+ registry)."""
+    costs: dict[str, list[float]] = {"freshen": [], "render": [], "body": []}
+
+    def timed(part: str, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            started = time.perf_counter()
+            out = fn()
+            costs[part].append(time.perf_counter() - started)
+            return out
+        return run
+
+    if hub.freshen is not None:
+        hub.freshen = timed("freshen", hub.freshen)
+    hub.render = timed("render", hub.render)  # type: ignore[method-assign]
+    hub.scrape = timed("body", hub.scrape)  # type: ignore[method-assign]
+    return costs

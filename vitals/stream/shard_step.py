@@ -171,7 +171,8 @@ class ShardRunner:
     def __init__(self, processor: ShardProcessor, memory: ShardMemory | None) -> None:
         self.processor = processor
         self.memory = memory
-        self._last_publish = 0.0
+        # without a demand the first batch publishes at once; with one, scrapes ask (the timer is a fallback)
+        self._last_publish = time.monotonic() if processor.demand is not None else 0.0
         self._generation = 0  # the newest view request answered
         self._batch_seconds: list[float] = []
         self._published: ShardPublish | None = None  # the last publication, while no batch came since
