@@ -22,7 +22,7 @@ Each of the three runs ``--repeat`` times, interleaved; medians of wall time and
 printed). ``--recovery`` adds Bytewax recovery with ``--snapshot-interval`` epochs (``bench_recovery.py``
 measures both in one run). Ends with one JSON line.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--readings 2000000] [--batch 50000] [--shards 4] [--repeat 3]
+    .venv/bin/python benchmarks/bench_pipeline.py [--readings 4000000] [--batch 50000] [--shards 4] [--repeat 3]
         [--scrape-every 1.0] [--views demand|interval]
 """
 
@@ -158,7 +158,7 @@ def arrays_only(catalog: Catalog, readings: ReadingBatch, batch: int) -> tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readings", type=int, default=2_000_000)
+    parser.add_argument("--readings", type=int, default=4_000_000)
     parser.add_argument("--batch", type=int, default=50_000, help="rows per Parquet record batch (source batch)")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
