@@ -30,11 +30,16 @@ from vitals.history import read_readings
 from vitals.readings import read_dead_letters
 
 SEED = 20260302
+# One source partition: the shard clock then advances in the same order on every run, so window statistics are
+# bit-identical after a resume. With several partitions at different event-time positions, the interleaving after
+# a resume can differ, and a reading at the edge of a short window may be admitted in one run and not in the other
+# (windows are evaluated against the shard's clock; see docs/vitals.md and docs/sources.md).
+PARTS = 1
 
 
 def _replay_args(data: Path, out: Path) -> list[str]:
     return vitals_cmd(
-        "replay", data, "--streets", "76", "--partitions", "2", "--batch-size", "400", "--metrics-port", "0",
+        "replay", data, "--streets", "76", "--partitions", str(PARTS), "--batch-size", "400", "--metrics-port", "0",
         "--recovery-dir", out / "recovery", "--snapshot-interval", "0.3", "--history-dir", out / "history",
         "--history-chunk-rows", "3000",
         "--dead-letters", out / "dead.jsonl", "--final-vitals", out / "final.parquet", "--no-progress",
@@ -44,7 +49,7 @@ def _replay_args(data: Path, out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, small_catalog) -> Path:
     root = tmp_path_factory.mktemp("recovery-data")
-    write_partitioned_readings(small_catalog, root, hours=6)
+    write_partitioned_readings(small_catalog, root, hours=6, parts=PARTS)
     return root
 
 
@@ -75,7 +80,7 @@ def _kill_at(args: list[str], out: Path, rows: int, file_rows: dict[str, int], p
 @pytest.fixture(scope="module")
 def crashed(tmp_path_factory, data) -> tuple[Path, list[int]]:
     out = tmp_path_factory.mktemp("crashed")
-    file_rows = {f"file-{p}": pq.ParquetFile(data / f"part-{p}.parquet").metadata.num_rows for p in range(2)}
+    file_rows = {f"file-{p}": pq.ParquetFile(data / f"part-{p}.parquet").metadata.num_rows for p in range(PARTS)}
     total = sum(file_rows.values())
     rng = np.random.default_rng(SEED)
     fractions = np.sort(rng.uniform(0.1, 0.85, size=3))
