@@ -52,6 +52,8 @@ def run_demo(settings: Settings, *, run_for: float | None = None, services: bool
     holder: dict[str, Any] = {}
 
     def screen() -> str:
+        if hub.freshen is not None:  # views on demand: ask the shards for fresh vitals, like a scrape does
+            hub.freshen()
         publisher = holder.get("publisher")
         health = publisher.rollup.last if publisher is not None else None
         return render_view(catalog, health, hub, notifications, metrics_url=metrics_url, extra=extra,
