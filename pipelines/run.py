@@ -65,6 +65,11 @@ def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], Reading
 
 
 def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:
+    """The simulated city for ``source=simulator``: live (speed > 0) it starts now and runs for 30 days (until
+    stopped); as fast as possible it simulates one day from the simulator's fixed default start."""
+    if settings.speed > 0:
+        overrides = {"start": datetime.now(UTC).replace(second=0, microsecond=0),
+                     "duration": timedelta(days=30), **overrides}
     config = SimulatorConfig(seed=settings.seed, **overrides)
     return CitySimulator(catalog, config)
 
