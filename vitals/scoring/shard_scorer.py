@@ -4,7 +4,10 @@ Per batch of accepted readings (vectorized over the batch):
 - the default detector (:class:`vitals.detectors.DefaultDetector`) scores every reading; the exported
   ``anomaly_score`` of a series is its peak score decayed with a half-life in event time (so a short onset
   detection stays visible to scrapes and alert rules for a while), or the current unsuppressed score if higher;
-- a lag buffer keeps the last hour per series on the forecaster's grid;
+- a lag buffer keeps the last hour per series on a fine grid (``lag_resolution_s``, 1 minute); at a forecast
+  tick the forecaster's window is read from it every ``lag_step_s`` (5 minutes) back from *now*, the last
+  column holding the newest reading (as of now, like a training window's last cell), so the newest lag value
+  is at most one batch old instead of up to a whole 5-minute step;
 - with a promoted window model (``window_model`` family: :class:`vitals.scoring.window_model.CityWindowModel`),
   a :class:`~vitals.scoring.window_state.WindowAccumulator` folds the shard's readings into residual windows;
   closed windows are scored together (all series of the shard in one call per family) at most every
@@ -38,6 +41,7 @@ import numpy.typing as npt
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors import DefaultDetector
+from vitals.errors import ConfigError
 from vitals.forecasting import LagBuffer
 from vitals.scoring.explain_codes import WINDOW_DETECTOR, WINDOW_FEATURE_OFFSET, detector_code, feature_code
 from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
@@ -63,6 +67,7 @@ class ShardScorer:
     def __init__(
         self, catalog: Catalog, shard: int, n_shards: int, *, hold_half_life_s: float = 600.0,
         forecast_every_s: int = 60, lag_steps: int = 12, lag_step_s: int = 300, window_score_every_s: int = 600,
+        lag_resolution_s: int = 60,
     ) -> None:
         self.shard, self.n_shards = shard, n_shards
         self.n_rows = rows_per_shard(catalog.n_series, n_shards)
@@ -77,7 +82,11 @@ class ShardScorer:
         self.peak = np.zeros(self.n_rows)
         self.peak_ts = np.zeros(self.n_rows, dtype=np.int64)
         self.seen = np.zeros(self.n_rows, dtype=bool)
-        self.lags = LagBuffer(self.n_rows, lag_steps, lag_step_s)
+        if lag_resolution_s <= 0 or lag_step_s % lag_resolution_s:
+            msg = f"lag_step_s={lag_step_s} must be a positive multiple of lag_resolution_s={lag_resolution_s}"
+            raise ConfigError(msg)
+        self.lag_stride = lag_step_s // lag_resolution_s
+        self.lags = LagBuffer(self.n_rows, lag_steps * self.lag_stride + 1, lag_resolution_s)
         self.forecast_every_ns = forecast_every_s * NS_PER_S
         self.next_forecast_ns = 0
         self.forecast_at_ns = 0
@@ -188,7 +197,7 @@ class ShardScorer:
         rows = np.flatnonzero(self.seen)
         if not len(rows):
             return
-        window = self.lags.window(now_ns)[rows]
+        window = self.lag_window(now_ns)[rows]
         try:
             result = model.predict(catalog, window, self.indicator[rows], now_ns)
         except Exception as exc:  # a bad model must never stop the flow: keep the last forecasts
@@ -207,6 +216,15 @@ class ShardScorer:
         self.forecast_level[rows] = result.level
         self.seconds_to[rows] = result.seconds_to_level
         self.forecast_at_ns = now_ns
+
+    def lag_window(self, now_ns: int) -> npt.NDArray[np.float32]:
+        """(n_rows, lag_steps + 1) values as of now and every ``lag_step_s`` before, oldest first: the fine
+        buffer's columns up to the step in progress (its newest reading), every ``lag_stride``-th from the end."""
+        stride = getattr(self, "lag_stride", 1)  # a scorer restored from before the fine grid: its coarse buffer
+        if stride == 1:
+            return self.lags.window(now_ns)
+        fine = self.lags.window(now_ns + self.lags.step_s * NS_PER_S)
+        return fine[:, ::-stride][:, ::-1]
 
     # ---- export -------------------------------------------------------------------------------------------
     def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
