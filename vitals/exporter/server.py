@@ -1,7 +1,8 @@
 """A small threaded HTTP server for ``/metrics`` (default 127.0.0.1:9108).
 
 ``GET /metrics`` returns the hub's vitals text followed by the registry's text (gzip-compressed at level 1
-when the client accepts it, as Prometheus does: zlib releases the GIL while it compresses). ``GET /-/healthy``
+when the client accepts it, as Prometheus does: zlib releases the GIL while it compresses; the vitals text is
+compressed once per render, see :class:`~vitals.exporter.hub.ScrapeBody`). ``GET /-/healthy``
 answers ``OK``; ``GET /`` links to the metrics. Start it with :meth:`MetricsServer.start` (or as a context
 manager), stop it with :meth:`MetricsServer.stop`; port 0 binds a free port (see :attr:`MetricsServer.port`).
 """
@@ -17,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from vitals.errors import ServiceError
-from vitals.exporter.hub import ExportHub
+from vitals.exporter.hub import ExportHub, ScrapeBody
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,11 @@ class _Handler(BaseHTTPRequestHandler):
                 log.exception("rendering /metrics failed")
                 self._send(500, b"rendering /metrics failed; see the city-vitals log\n", "text/plain")
                 return
-            self._send(200, body, CONTENT_TYPE, compress="gzip" in self.headers.get("Accept-Encoding", ""))
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                zipped = body.gzip() if isinstance(body, ScrapeBody) else gzip.compress(body, compresslevel=1)
+                self._send(200, zipped, CONTENT_TYPE, encoding="gzip")
+            else:
+                self._send(200, body, CONTENT_TYPE)
         elif path == "/-/healthy":
             self._send(200, b"OK\n", "text/plain")
         elif path == "/":
@@ -47,14 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found; try /metrics\n", "text/plain")
 
-    def _send(self, status: int, body: bytes, content_type: str, *, compress: bool = False) -> None:
-        if compress:
-            body = gzip.compress(body, compresslevel=1)
+    def _send(self, status: int, body: bytes, content_type: str, *, encoding: str | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        if compress:
-            self.send_header("Content-Encoding", "gzip")
+        if encoding is not None:
+            self.send_header("Content-Encoding", encoding)
         self.end_headers()
         self.wfile.write(body)
 

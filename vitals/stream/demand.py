@@ -31,6 +31,7 @@ class ViewDemand:
         self._served: dict[int, int] = {}
         self.requests = 0
         self.timeouts = 0
+        self._busy_s = 0.0  # seconds the shards spent applying batches (the scrape pacer's saturation signal)
 
     def register(self, shard: int) -> None:
         """A shard of this process exists: scrapes wait for it from now on."""
@@ -42,6 +43,15 @@ class ViewDemand:
         with self._cond:
             self._served.pop(shard, None)
             self._cond.notify_all()
+
+    def note_busy(self, seconds: float) -> None:
+        """A shard spent ``seconds`` applying batches (see :class:`~vitals.exporter.pacing.ScrapePacer`)."""
+        with self._cond:
+            self._busy_s += seconds
+
+    def busy_seconds(self) -> float:
+        """Seconds the shards of this process spent applying batches so far."""
+        return self._busy_s
 
     def request(self) -> int:
         """Ask every shard for a fresh view; returns the generation to wait for."""

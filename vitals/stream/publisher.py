@@ -42,6 +42,7 @@ class HubPublisher:
         self._new_views = False
         if demand is not None:
             hub.freshen = self.freshen
+            hub.pacer.busy = demand.busy_seconds  # a saturated flow gets fresh views within the scrape budget
         self.inputs: dict[str, int] = {}
         self.rejected: dict[str, dict[str, int]] = {}
         self.accepted: dict[int, int] = {}

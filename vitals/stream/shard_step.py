@@ -186,10 +186,15 @@ class ShardRunner:
                 self.processor.demand.register(self.memory.shard)
         out: list[ShardOutput] = []
         self._published = None
+        busy = 0.0
         for batch in batches:
             started = time.perf_counter()
             out.extend(self.processor.apply(self.memory, batch))
-            self._batch_seconds.append(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._batch_seconds.append(seconds)
+            busy += seconds
+        if self.processor.demand is not None:
+            self.processor.demand.note_busy(busy)
         out.extend(self.on_tick())
         return out
 
