@@ -3,8 +3,10 @@
 A fresh scrape of the full city (views on demand, see :mod:`vitals.stream.demand`) costs the process ~0.2 s
 when a fast replay has changed every series: ~0.1 s of views, ~0.07 s of rendering, ~0.04 s of gzip. When the
 flow has idle time (a live source at 100,000 readings/s keeps it ~20 % busy) that time is free and every scrape
-gets fresh views. When the flow is saturated (its shards spend at least ``saturated_busy`` of the wall time
-applying batches: ~0.5-0.6 in a full-speed replay, ~0.05 at 100,000 readings/s) every second of scrape work is
+gets fresh views. When the flow is saturated (its shards spend at least ``saturated_busy`` CPU seconds per wall
+second applying batches: ~0.5-0.6 in a full-speed replay on a quiet machine, ~0.3 when other processes leave it
+half a core, ~0.05 at 100,000 readings/s; CPU, not wall, so that load from elsewhere does not look like a
+saturated flow) every second of scrape work is
 a second of lost throughput, so a scrape gets fresh views only if the last fresh one is at least
 ``max(min_interval_s, cost x (1 - budget) / budget)`` old (its cost measured: wall seconds of waiting for the
 views, the health roll-up, rendering and gzip); otherwise it is served the hub's current views (the cached
@@ -22,7 +24,7 @@ from collections.abc import Callable
 
 DEFAULT_BUDGET = 0.08          # of the flow's time for scrape work while it is saturated (target: < 10 %)
 DEFAULT_MIN_INTERVAL_S = 0.3   # fresh views at most this often while the flow is saturated
-DEFAULT_SATURATED_BUSY = 0.25  # shards busy at least this share of the wall time: the flow is saturated
+DEFAULT_SATURATED_BUSY = 0.2  # shards use at least this much CPU per wall second: the flow is saturated
 
 
 class ScrapePacer:
@@ -33,7 +35,7 @@ class ScrapePacer:
         self.budget = budget
         self.min_interval_s = min_interval_s
         self.saturated_busy = saturated_busy
-        # cumulative seconds the flow's shards spent applying batches (e.g. ViewDemand.busy_seconds)
+        # cumulative CPU seconds the flow's shards spent applying batches (e.g. ViewDemand.busy_seconds)
         self.busy: Callable[[], float] | None = None
         self._lock = threading.Lock()
         self._fresh_at = -math.inf
@@ -47,7 +49,7 @@ class ScrapePacer:
         return max(self.min_interval_s, self._charged_s * (1.0 - self.budget) / self.budget)
 
     def busy_fraction(self, now: float) -> float:
-        """Share of the wall time since the last fresh scrape that the shards spent applying batches."""
+        """CPU seconds per wall second the shards spent applying batches since the last fresh scrape."""
         if self.busy is None or not math.isfinite(self._fresh_at):
             return 0.0
         return (self.busy() - self._busy_at_fresh) / max(now - self._fresh_at, 1e-6)

@@ -31,7 +31,7 @@ class ViewDemand:
         self._served: dict[int, int] = {}
         self.requests = 0
         self.timeouts = 0
-        self._busy_s = 0.0  # seconds the shards spent applying batches (the scrape pacer's saturation signal)
+        self._busy_s = 0.0  # CPU seconds the shards spent applying batches (the scrape pacer's saturation signal)
 
     def register(self, shard: int) -> None:
         """A shard of this process exists: scrapes wait for it from now on."""
@@ -45,12 +45,12 @@ class ViewDemand:
             self._cond.notify_all()
 
     def note_busy(self, seconds: float) -> None:
-        """A shard spent ``seconds`` applying batches (see :class:`~vitals.exporter.pacing.ScrapePacer`)."""
+        """A shard spent ``seconds`` of CPU applying batches (see :class:`~vitals.exporter.pacing.ScrapePacer`)."""
         with self._cond:
             self._busy_s += seconds
 
     def busy_seconds(self) -> float:
-        """Seconds the shards of this process spent applying batches so far."""
+        """CPU seconds the shards of this process spent applying batches so far."""
         return self._busy_s
 
     def request(self) -> int:
