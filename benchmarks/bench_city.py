@@ -29,17 +29,20 @@ def main() -> int:
     p.add_argument("--streets", type=int, default=38)
     p.add_argument("--seed", type=int, default=11, help="simulation seed (the shipped model trained on seed 7)")
     p.add_argument("--models-dir", default=str(REPO / "models"))
+    p.add_argument("--forecaster-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="what-if: set a prediction-time parameter of the promoted forecaster, e.g. deviation_guard=1.5")
     args = p.parse_args()
+    params = {k: float(v) for k, v in (item.split("=", 1) for item in args.forecaster_param)}
 
     from vitals.backtest.city import measure, run_city, simulate_city
 
     started = time.perf_counter()
     catalog, batches, events = simulate_city(streets=args.streets, days=args.days, seed=args.seed)
     timeline = run_city(catalog, batches, models_dir=args.models_dir, progress=sys.stderr.isatty(),
-                        total=int(args.days * 1440))
+                        total=int(args.days * 1440), forecaster_params=params)
     run_s = time.perf_counter() - started
     figures = measure(timeline, events, catalog)
-    figures.update(seed=args.seed, run_seconds=round(run_s, 1))
+    figures.update(seed=args.seed, run_seconds=round(run_s, 1), forecaster_params=params)
     out = sys.stdout
     out.write(f"city backtest: {args.days:g} days, {catalog.n_streets} streets, {timeline.series.size} series, "
               f"{figures['events_orange']} orange events, {figures['incidents']} incidents; {run_s:.0f} s\n")

@@ -140,3 +140,15 @@ def test_cli_history_labels_report(tmp_path: Path, capsys: pytest.CaptureFixture
     assert doc["streets"] == 38 and doc["events_orange"] >= 1 and doc["recall_warning"] == 1.0
     page = (tmp_path / "city.html").read_text()
     assert page.count("data:image/png;base64,") == min(doc["events_orange"], 8) and "recall_warning" in page
+
+
+def test_forecaster_params_reach_the_promoted_forecaster(small_catalog: Catalog) -> None:
+    from vitals.simulator import CitySimulator, FaultRates, SimulatorConfig
+
+    sim = CitySimulator(small_catalog, SimulatorConfig(seed=3, duration=timedelta(minutes=3), step_s=60,
+                                                       incidents=(), faults=FaultRates.none()))
+    batches = list(sim.batches())
+    tl = run_city(small_catalog, batches, models_dir=REPO / "models", forecaster_params={"deviation_guard": 1.0})
+    assert tl.level.shape == (small_catalog.n_series, 3)
+    with pytest.raises(ValueError, match="no_such_param"):
+        run_city(small_catalog, batches, models_dir=REPO / "models", forecaster_params={"no_such_param": 1.0})

@@ -133,15 +133,22 @@ def _ns(text: str) -> int:
 
 
 def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: str | Path = "models",
-             progress: bool = False, total: int | None = None) -> Timeline:
-    """Fold every batch through one shard's state and scorer, sampling the exported columns after each."""
+             progress: bool = False, total: int | None = None,
+             forecaster_params: dict[str, Any] | None = None) -> Timeline:
+    """Fold every batch through one shard's state and scorer, sampling the exported columns after each.
+
+    forecaster_params: prediction-time parameters set on the promoted forecaster for this run (e.g.
+    ``{"deviation_guard": 1.5}``: what-if runs before promoting a version with them)."""
     from tqdm import tqdm
 
     state, scorer = ShardState(catalog), ShardScorer(catalog, 0, 1)
     models = RegistryModels(models_dir, poll_s=3600.0)
-    if models.forecaster() is None:
+    forecaster = models.forecaster()
+    if forecaster is None:
         msg = f"no promoted forecaster in {models_dir}; train one with `vitals train --promote`"
         raise ConfigError(msg)
+    if forecaster_params:
+        forecaster.set_params(**forecaster_params)
     series = np.arange(catalog.n_series, dtype=np.int64)
     ticks: list[int] = []
     level: list[npt.NDArray[np.int8]] = []
