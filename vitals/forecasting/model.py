@@ -161,7 +161,7 @@ class EarlyWarningForecaster(BaseEstimator):
         trend_guard: float = 1.5,
         guard_spans: tuple[int, ...] = (2, 4, 6, 12),
         guard_quantile: float = 0.95,
-        deviation_guard: float = 1.0,
+        deviation_guard: float = 1.5,
         max_rows: int = 1_000_000,
         max_lookahead_s: float = 6 * 3600.0,
         random_state: int = 0,
