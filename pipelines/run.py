@@ -146,10 +146,12 @@ def _recovery_config(settings: Settings) -> Any:
 
 
 def _stop_on_ctrl_c() -> Callable[[], None]:
-    """First Ctrl-C: ask the sources to end (clean EOF); a second one interrupts at once. Returns a restorer."""
+    """First Ctrl-C (or SIGTERM, e.g. from a service manager): ask the sources to end (clean EOF, so the final
+    state is published and started services are stopped); a second one interrupts at once. Returns a restorer."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = signal.getsignal(signal.SIGINT)
+    previous_term = signal.getsignal(signal.SIGTERM)
 
     def handler(signum: int, frame: Any) -> None:
         if STOP.is_set():
@@ -158,9 +160,11 @@ def _stop_on_ctrl_c() -> Callable[[], None]:
         STOP.set()
 
     signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
     def restore() -> None:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
 
     return restore
 
