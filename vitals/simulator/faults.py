@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.simulator.config import FaultRates, SimulatorConfig
-from vitals.simulator.grid import NS
+from vitals.simulator.grid import NS, matching_rows
 from vitals.simulator.randomness import F64, SALT_FAULT, SALT_FAULT_DETAIL, U64, uniform
 
 I64 = npt.NDArray[np.int64]
@@ -47,11 +47,7 @@ class Episodes:
         out = np.full(local.size, -1, dtype=np.int64)
         if not len(self) or not local.size:
             return out
-        left = np.searchsorted(self.local, local, side="left")
-        count = np.searchsorted(self.local, local, side="right") - left
-        for r in range(int(count.max())):
-            hit = np.flatnonzero(count > r)
-            idx = left[hit] + r
+        for hit, idx in matching_rows(self.local, local):
             inside = (ts_ns[hit] >= self.start_ns[idx]) & (ts_ns[hit] < self.end_ns[idx])
             out[hit[inside]] = idx[inside]
         return out

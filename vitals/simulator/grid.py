@@ -6,6 +6,7 @@ binary searches per cadence cycle, without touching the series that are not due.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,3 +126,16 @@ def reading_times(selection: Selection, local: I64, start_ns: int, lo_ns: I64, h
     offsets = np.arange(row.size, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
     n = first[row] + offsets
     return row, start_ns + ph[row] + n * c[row], n
+
+
+def matching_rows(
+    sorted_local: npt.NDArray[np.int64], local: npt.NDArray[np.int64]
+) -> Iterator[tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]]:
+    """Pairs each reading with every row of a table sorted by series (``sorted_local``) for the same series, in
+    rounds: each round yields (positions of the readings, their k-th matching table row). Vectorized per round;
+    the number of rounds is the most rows any one series has."""
+    left = np.searchsorted(sorted_local, local, side="left")
+    count = np.searchsorted(sorted_local, local, side="right") - left
+    for r in range(int(count.max()) if len(count) else 0):
+        hit = np.flatnonzero(count > r)
+        yield hit, left[hit] + r

@@ -17,7 +17,7 @@ from vitals.catalog import Catalog
 from vitals.errors import ConfigError
 from vitals.levels import oriented_thresholds
 from vitals.simulator.config import IncidentSpec, SimulatorConfig, to_ns
-from vitals.simulator.grid import NS, Selection
+from vitals.simulator.grid import NS, Selection, matching_rows
 from vitals.simulator.randomness import F64, smoothstep
 from vitals.simulator.signal import SignalModel
 
@@ -130,11 +130,7 @@ class EffectRows:
         out = np.zeros(local.size, dtype=np.float64)
         if not len(self) or not local.size:
             return out
-        left = np.searchsorted(self.local, local, side="left")
-        count = np.searchsorted(self.local, local, side="right") - left
-        for r in range(int(count.max())):
-            hit = np.flatnonzero(count > r)
-            idx = left[hit] + r
+        for hit, idx in matching_rows(self.local, local):
             out[hit] += self.delta[idx] * self.envelope(idx, ts_ns[hit])
         return out
 
