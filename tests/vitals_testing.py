@@ -12,7 +12,7 @@ from vitals.services import find_binary
 
 IN_CI = bool(os.environ.get("CI"))
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("VITALS_TEST_SHARED", REPO.parent / "shared"))  # a git worktree elsewhere sets it
 
 
 def need_binary(name: str) -> str:

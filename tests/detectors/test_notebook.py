@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from vitals_testing import REPO
 
 from vitals.detectors import DataQualityDetector, DefaultDetector, SeasonalBaseline
 from vitals.detectors.notebook import NotebookDetector, make_detector, score_series
@@ -111,3 +115,33 @@ def test_sklearn_wrapper_on_a_wide_frame() -> None:
     assert list(got.columns) == ["a", "b"] and got.index.equals(wide.index[300:])
     whole = score_series(wide, detector="seasonal_baseline").xs("score", axis=1, level="field")
     pd.testing.assert_frame_equal(got + 4.0, whole.iloc[300:], check_names=False)
+
+
+def doc_blocks(heading: str) -> list[str]:
+    """The python code blocks of one section of docs/detectors.md."""
+    text = (REPO / "docs" / "detectors.md").read_text()
+    section = text.split(f"\n## {heading}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_documented_notebook_example_runs(nab_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The section "In a notebook" runs as written, from a checkout next to ../shared (so the docs cannot rot)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "shared" / "data" / "nab").symlink_to(nab_dir)
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    blocks = doc_blocks("In a notebook")
+    assert len(blocks) == 2
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, "docs/detectors.md", "exec"), namespace)
+    x = namespace["x"]
+    runs = namespace["runs"]
+    assert isinstance(x, pd.Series) and isinstance(runs, dict) and len(x) == 1882
+    assert set(runs) == {"default", "seasonal_baseline", "data_quality"}
+    assert all(run.index.equals(x.index) for run in runs.values())
+    margin = namespace["margin"]
+    assert isinstance(margin, pd.Series) and margin.index.equals(x.index[1000:])
