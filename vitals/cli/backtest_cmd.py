@@ -70,7 +70,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     files = load_nab(Path(args.nab))
-    with tqdm(total=max(len(f.values) for f in files), desc="detect", unit="row", disable=None) as bar:
+    with tqdm(total=sum(len(f.values) for f in files), desc="detect", unit="reading", disable=None) as bar:
         run_detector(files, _ticking(DETECTORS.create("default"), bar), keep_state=bool(args.report))
     write_results(files, Path(args.out))
     results = score_files(files)
@@ -93,12 +93,14 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _ticking(detector: Any, bar: Any) -> Any:
-    """``detector``, with each ``update_score`` call (one per row position in the lockstep run) ticking ``bar``."""
+    """``detector``, with each ``update_score`` call advancing ``bar`` by the readings it scored (however
+    ``run_detector`` batches them)."""
     score = detector.update_score
 
-    def update_score(*args: Any) -> Any:
-        bar.update(1)
-        return score(*args)
+    def update_score(series: Any, ts_ns: Any, values: Any) -> Any:
+        out = score(series, ts_ns, values)
+        bar.update(len(out))
+        return out
 
     detector.update_score = update_score
     return detector
