@@ -20,13 +20,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pj
 
-from vitals.batches import ReadingBatch
 from vitals.readings.parse_arrow import Columns, Context, RawText, assemble
 from vitals.readings.schema import (
+    BOM,
     JSON_SCHEMA_NUMBER_TS,
     JSON_SCHEMA_TEXT_TS,
     ParseResult,
     decode_line,
+    is_unicode,
 )
 from vitals.readings.timestamps import mixed_to_ns
 
@@ -78,30 +79,71 @@ def nonblank_lines(data: bytes) -> list[bytes]:
 
 
 def _loads(line: bytes) -> object:
+    if line.startswith(BOM):
+        line = line[len(BOM):]
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         return json.loads(line.decode("utf-8"))  # NaN, Infinity, big integers; raises like orjson otherwise
 
 
-def _decode_lines(lines: list[bytes]) -> tuple[list[object], dict[int, str]]:
+def _continues(line: bytes) -> bool:
+    """A line that goes on a value begun above it: indented, or closing a bracket (pretty-printed JSON)."""
+    return line[:1] in (b" ", b"\t", b"}", b"]")
+
+
+def _group(lines: list[bytes], row: int) -> int:
+    """The end of the input that starts at ``row``, a line that is not a JSON value on its own: a line opening
+    with ``{`` takes the indented lines after it up to the first line starting with ``}`` (one pretty-printed
+    object, one input); any other line is an input on its own."""
+    if not lines[row].startswith(b"{"):
+        return row + 1
+    end = row + 1
+    while end < len(lines) and _continues(lines[end]):
+        end += 1
+        if lines[end - 1].startswith(b"}"):
+            break
+    return end
+
+
+def _decode_lines(lines: list[bytes]) -> tuple[list[bytes], list[object], dict[int, str]]:
+    """(inputs, their decoded values, problems by input): usually one input per line."""
+    items: list[bytes] = []
     records: list[object] = []
     broken: dict[int, str] = {}
-    for row, line in enumerate(lines):
+    row = 0
+    while row < len(lines):
+        end = row + 1
         try:
-            records.append(_loads(line))
-        except UnicodeDecodeError:
-            records.append(_BROKEN)
-            broken[row] = "line is not valid UTF-8"
-        except (ValueError, RecursionError) as exc:
-            records.append(_BROKEN)
-            broken[row] = f"not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return records, broken
+            value = _loads(lines[row])
+        except (ValueError, RecursionError):
+            end = _group(lines, row)
+            value = _decode_item(b"\n".join(lines[row:end]), len(items), broken)
+        items.append(b"\n".join(lines[row:end]))
+        records.append(value)
+        row = end
+    return items, records, broken
+
+
+def _decode_item(item: bytes, row: int, broken: dict[int, str]) -> object:
+    try:
+        return _loads(item)
+    except UnicodeDecodeError:
+        broken[row] = "line is not valid UTF-8"
+    except (ValueError, RecursionError) as exc:
+        broken[row] = f"not valid JSON: {_first_line(exc)}"
+    return _BROKEN
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def parse_jsonl(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
     """Parse a block of JSON lines."""
     data = data.strip()  # the same object when there is nothing to strip
+    if data.startswith(BOM):  # a file written with a byte order mark
+        data = data[len(BOM):].lstrip()
     n_lines = _object_lines(data)
     table = None if n_lines is None else _read_block(data, use_threads)
     if table is not None and table.num_rows == n_lines:  # else some line holds two objects
@@ -117,17 +159,27 @@ def _parse_lines(ctx: Context, lines: list[bytes], use_threads: bool) -> ParseRe
     """Lines whose block failed the fast path: each half is tried on the fast path again, so a few bad lines
     cost about twice the block's Arrow parse; pieces of up to ``_LINE_BY_LINE`` lines go line by line."""
     if len(lines) <= _LINE_BY_LINE:
-        records, broken = _decode_lines(lines)
-        return parse_records(ctx, records, raw=lambda row: decode_line(lines[row]), malformed=broken)
-    mid = len(lines) // 2
+        items, records, broken = _decode_lines(lines)
+        return parse_records(ctx, records, raw=lambda row: decode_line(items[row]), malformed=broken)
+    mid = _split_point(lines)
     halves = [parse_jsonl(ctx, b"\n".join(part), use_threads) for part in (lines[:mid], lines[mid:])]
-    return ParseResult(batch=ReadingBatch.concat([half.batch for half in halves]),
-                       rejections=[r for half in halves for r in half.rejections])
+    return ParseResult.concat(halves)
+
+
+def _split_point(lines: list[bytes]) -> int:
+    """Near the middle, at a line that does not go on a pretty-printed value (so no value is cut in two)."""
+    mid = len(lines) // 2
+    after = next((i for i in range(mid, len(lines)) if not _continues(lines[i])), None)
+    if after is not None and after > 0:
+        return after
+    return next((i for i in range(mid - 1, 0, -1) if not _continues(lines[i])), mid)
 
 
 def _field(record: dict[object, object], name: str, kinds: tuple[type, ...], expected: str) -> tuple[object, str]:
     """(value, problem): the field's value when absent/null/of the right type, else a problem to report."""
     value = record.get(name)
+    if isinstance(value, str) and not is_unicode(value):
+        return None, f"{name} is not valid Unicode: it holds a lone surrogate escape such as \\ud800"
     if value is None or (isinstance(value, kinds) and not isinstance(value, bool)):
         return value, ""
     return None, f"{name} must be {expected}, got {_type_name(value)}"
@@ -202,13 +254,79 @@ def _to_float(number: object) -> float:
 
 
 def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
-    """A payload holding one JSON array of readings, one object, or JSON lines (e.g. an MQTT message)."""
-    if not data.lstrip().startswith(b"["):
-        return parse_jsonl(ctx, data, use_threads)
+    """One message (MQTT, Kafka): a JSON array of readings, one reading object (pretty-printed or not), or
+    JSON lines. A payload is first read as one JSON value; only one that is not is read as JSON lines."""
+    body = data.strip()
+    if body.startswith(BOM):
+        body = body[len(BOM):].lstrip()
+    if body.startswith(b"["):
+        return _parse_array(ctx, body)
+    if body.startswith(b"{") and (b"\n" in body or b"\r" in body):  # maybe one pretty-printed object
+        try:
+            value = _loads(body)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            return parse_records(ctx, [value], raw=lambda _row: decode_line(body))
+    return parse_jsonl(ctx, body, use_threads)
+
+
+def _parse_array(ctx: Context, body: bytes) -> ParseResult:
+    """An array payload: N elements are N inputs, a broken element costs only itself."""
     try:
-        decoded = _loads(data)
-    except (ValueError, RecursionError) as exc:
-        detail = f"payload is not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        return parse_records(ctx, [_BROKEN], raw=lambda _row: decode_line(data), malformed={0: detail})
+        decoded = _loads(body)
+    except (ValueError, RecursionError):
+        elements = _array_elements(body.decode("utf-8", errors="surrogateescape"))
+        texts = [text.encode("utf-8", errors="surrogateescape") for text in elements]
+        broken: dict[int, str] = {}
+        records = [_decode_item(text, row, broken) if text else _BROKEN for row, text in enumerate(texts)]
+        for row, text in enumerate(texts):
+            if not text:
+                broken[row] = "the array is not closed: the payload ends inside it"
+        return parse_records(ctx, records, raw=lambda row: decode_line(texts[row] or body), malformed=broken)
     records = decoded if isinstance(decoded, list) else [decoded]
     return parse_records(ctx, records)
+
+
+def _array_elements(text: str) -> list[str]:
+    """The element texts of a JSON array that does not parse, cut at each ``,`` outside strings and brackets
+    (blank elements dropped). An array that is not closed ends with its last element ("" when blank); text
+    after the closing ``]`` is one more element."""
+    elements: list[str] = []
+    depth, start, in_text, escaped = 0, 1, False, False
+    for at in range(1, len(text)):
+        char = text[at]
+        if in_text:
+            in_text, escaped = (in_text, False) if escaped else (char != '"', char == "\\")
+        elif char == '"':
+            in_text = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}" and depth > 0:
+            depth -= 1
+        elif depth == 0 and char in ",]":
+            elements.append(text[start:at].strip())
+            start = at + 1
+            if char == "]":
+                return [e for e in elements if e] + ([text[start:].strip()] if text[start:].strip() else [])
+    return [*(e for e in elements if e), text[start:].strip()]
+
+
+def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = False) -> ParseResult:
+    """Messages in order, each read as :func:`parse_json_payload` reads it. Runs of one-line objects (the
+    usual message) are joined into one block of JSON lines for the fast path: one line, one payload."""
+    results: list[ParseResult] = []
+    run: list[bytes] = []
+    for payload in payloads:
+        body = payload.strip()
+        if body.startswith(b"{") and b"\n" not in body and b"\r" not in body:
+            run.append(body)
+            continue
+        if run:
+            results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
+            run = []
+        if body:
+            results.append(parse_json_payload(ctx, body, use_threads))
+    if run or not results:
+        results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
+    return ParseResult.concat(results)
