@@ -196,6 +196,10 @@ def _parse_lines(ctx: Context, lines: list[bytes], names: list[str], use_threads
     return ParseResult.concat(halves)
 
 
+def _data_lines(data: bytes, has_header: bool) -> int:
+    return sum(1 for line in data.splitlines() if line.strip()) - (1 if has_header else 0)
+
+
 def parse_csv(ctx: Context, data: bytes, columns: list[str] | None = None, use_threads: bool = False) -> ParseResult:
     """Parse a CSV block; ``columns`` names the fields of a block without a header line."""
     has_header = columns is None
@@ -203,6 +207,8 @@ def parse_csv(ctx: Context, data: bytes, columns: list[str] | None = None, use_t
     if has_header and names and not set(names) & set(FIELDS):  # no header: the first line is a reading too
         return _fallback(ctx, data, names, has_header, missing_header(names))
     table = _read_block(data, names, has_header, use_threads) if names else None
+    if table is not None and b'"' in data and table.num_rows != _data_lines(data, has_header):
+        table = None  # a quoted field spans lines: a stray quote, or a line end the record rules must judge
     if table is None:
         if not names or b'"' in data:  # quoted fields may span lines: split by the csv module
             return _fallback(ctx, data, names, has_header)
