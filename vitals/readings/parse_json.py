@@ -1,11 +1,12 @@
-"""JSON readings: JSON lines (one object per line), JSON array payloads, and records already decoded.
+"""JSON readings: JSON lines (one object per line) and records already decoded (payloads: ``parse_payload``).
 
 JSON lines take a columnar fast path: ``pyarrow.json`` reads the whole block against the reading schema
 (ts as text, or as numbers when the block uses Unix seconds). Only a block that fails as a whole goes
 line by line (orjson, then Python's json for ``NaN``/``Infinity`` literals and integers beyond 64 bits):
 each bad line becomes a ``malformed`` rejection and the good lines are kept. Lines that are empty or only
-whitespace are not readings. Decoded records are checked field by field for their types, then go through
-the same columnar core as every other format.
+whitespace are not readings; a UTF-8 byte order mark is skipped; an opening ``{`` line that is no JSON
+value alone takes the indented lines after it as one input (a pretty-printed object). Decoded records
+are checked field by field for their types, then go through the same columnar core as every other format.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from vitals.readings.timestamps import mixed_to_ns
 
 _LF, _CR, _OPEN, _CLOSE = ord("\n"), ord("\r"), ord("{"), ord("}")
 _LINE_BY_LINE = 64
-_BROKEN = object()  # a line that is not a JSON value at all; its row is already malformed
+BROKEN = object()  # a line that is not a JSON value at all; its row is already malformed
 _NUMBER = (int, float)
 
 
@@ -78,7 +79,7 @@ def nonblank_lines(data: bytes) -> list[bytes]:
     return [line.rstrip(b"\r") for line in data.split(b"\n") if line.strip()]
 
 
-def _loads(line: bytes) -> object:
+def loads(line: bytes) -> object:
     if line.startswith(BOM):
         line = line[len(BOM):]
     try:
@@ -115,24 +116,24 @@ def _decode_lines(lines: list[bytes]) -> tuple[list[bytes], list[object], dict[i
     while row < len(lines):
         end = row + 1
         try:
-            value = _loads(lines[row])
+            value = loads(lines[row])
         except (ValueError, RecursionError):
             end = _group(lines, row)
-            value = _decode_item(b"\n".join(lines[row:end]), len(items), broken)
+            value = decode_item(b"\n".join(lines[row:end]), len(items), broken)
         items.append(b"\n".join(lines[row:end]))
         records.append(value)
         row = end
     return items, records, broken
 
 
-def _decode_item(item: bytes, row: int, broken: dict[int, str]) -> object:
+def decode_item(item: bytes, row: int, broken: dict[int, str]) -> object:
     try:
-        return _loads(item)
+        return loads(item)
     except UnicodeDecodeError:
         broken[row] = "line is not valid UTF-8"
     except (ValueError, RecursionError) as exc:
         broken[row] = f"not valid JSON: {_first_line(exc)}"
-    return _BROKEN
+    return BROKEN
 
 
 def _first_line(exc: Exception) -> str:
@@ -251,82 +252,3 @@ def _to_float(number: object) -> float:
         return float(number)  # type: ignore[arg-type]
     except OverflowError:  # an integer beyond float range
         return float("inf") if number > 0 else float("-inf")  # type: ignore[operator]
-
-
-def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
-    """One message (MQTT, Kafka): a JSON array of readings, one reading object (pretty-printed or not), or
-    JSON lines. A payload is first read as one JSON value; only one that is not is read as JSON lines."""
-    body = data.strip()
-    if body.startswith(BOM):
-        body = body[len(BOM):].lstrip()
-    if body.startswith(b"["):
-        return _parse_array(ctx, body)
-    if body.startswith(b"{") and (b"\n" in body or b"\r" in body):  # maybe one pretty-printed object
-        try:
-            value = _loads(body)
-        except (ValueError, RecursionError):
-            value = None
-        if isinstance(value, dict):
-            return parse_records(ctx, [value], raw=lambda _row: decode_line(body))
-    return parse_jsonl(ctx, body, use_threads)
-
-
-def _parse_array(ctx: Context, body: bytes) -> ParseResult:
-    """An array payload: N elements are N inputs, a broken element costs only itself."""
-    try:
-        decoded = _loads(body)
-    except (ValueError, RecursionError):
-        elements = _array_elements(body.decode("utf-8", errors="surrogateescape"))
-        texts = [text.encode("utf-8", errors="surrogateescape") for text in elements]
-        broken: dict[int, str] = {}
-        records = [_decode_item(text, row, broken) if text else _BROKEN for row, text in enumerate(texts)]
-        for row, text in enumerate(texts):
-            if not text:
-                broken[row] = "the array is not closed: the payload ends inside it"
-        return parse_records(ctx, records, raw=lambda row: decode_line(texts[row] or body), malformed=broken)
-    records = decoded if isinstance(decoded, list) else [decoded]
-    return parse_records(ctx, records)
-
-
-def _array_elements(text: str) -> list[str]:
-    """The element texts of a JSON array that does not parse, cut at each ``,`` outside strings and brackets
-    (blank elements dropped). An array that is not closed ends with its last element ("" when blank); text
-    after the closing ``]`` is one more element."""
-    elements: list[str] = []
-    depth, start, in_text, escaped = 0, 1, False, False
-    for at in range(1, len(text)):
-        char = text[at]
-        if in_text:
-            in_text, escaped = (in_text, False) if escaped else (char != '"', char == "\\")
-        elif char == '"':
-            in_text = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}" and depth > 0:
-            depth -= 1
-        elif depth == 0 and char in ",]":
-            elements.append(text[start:at].strip())
-            start = at + 1
-            if char == "]":
-                return [e for e in elements if e] + ([text[start:].strip()] if text[start:].strip() else [])
-    return [*(e for e in elements if e), text[start:].strip()]
-
-
-def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = False) -> ParseResult:
-    """Messages in order, each read as :func:`parse_json_payload` reads it. Runs of one-line objects (the
-    usual message) are joined into one block of JSON lines for the fast path: one line, one payload."""
-    results: list[ParseResult] = []
-    run: list[bytes] = []
-    for payload in payloads:
-        body = payload.strip()
-        if body.startswith(b"{") and b"\n" not in body and b"\r" not in body:
-            run.append(body)
-            continue
-        if run:
-            results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
-            run = []
-        if body:
-            results.append(parse_json_payload(ctx, body, use_threads))
-    if run or not results:
-        results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
-    return ParseResult.concat(results)

@@ -22,6 +22,7 @@ from vitals.catalog import Catalog
 from vitals.errors import ReadingError
 from vitals.readings import parse_csv as csv_format
 from vitals.readings import parse_json as json_format
+from vitals.readings import parse_payload as payload_format
 from vitals.readings.parse_arrow import Context, parse_table, table_raw
 from vitals.readings.schema import ParseResult, clip_text, decode_line
 from vitals.readings.validate import DEFAULT_MAX_FUTURE_S, DEFAULT_MIN_TIME, TimeRules, time_to_ns, validate
@@ -118,16 +119,16 @@ class ReadingParser:
                            received_ns: int | None = None) -> ParseResult:
         """One message: a JSON array of readings, a single object, or JSON lines."""
         ctx, block = self._context(partition, seq, received_ns), _as_bytes(data)
-        return self._guarded(ctx, lambda: json_format.parse_json_payload(ctx, block, self.use_threads),
-                             lambda: _Pieces([block], lambda _items: json_format.parse_json_payload(
+        return self._guarded(ctx, lambda: payload_format.parse_json_payload(ctx, block, self.use_threads),
+                             lambda: _Pieces([block], lambda _items: payload_format.parse_json_payload(
                                  ctx, block, self.use_threads), decode_line))
 
     def parse_payloads(self, payloads: Sequence[Data], *, partition: str = "0", seq: int = 0,
                        received_ns: int | None = None) -> ParseResult:
         """Messages (MQTT, Kafka), each read as :meth:`parse_json_payload` reads it, as one batch in order."""
         ctx, blocks = self._context(partition, seq, received_ns), [_as_bytes(p) for p in payloads]
-        return self._guarded(ctx, lambda: json_format.parse_payloads(ctx, blocks, self.use_threads),
-                             lambda: _Pieces(blocks, lambda part: json_format.parse_payloads(
+        return self._guarded(ctx, lambda: payload_format.parse_payloads(ctx, blocks, self.use_threads),
+                             lambda: _Pieces(blocks, lambda part: payload_format.parse_payloads(
                                  ctx, part, self.use_threads), decode_line))
 
     def parse_csv(self, data: Data, *, columns: Sequence[str] | None = None, partition: str = "0", seq: int = 0,
