@@ -24,3 +24,16 @@ def need_binary(name: str) -> str:
             pytest.fail(f"CI must have {name}: {message}")
         pytest.skip(message)
     return path
+
+
+def documented_topics() -> list[str]:
+    """The MQTT topics the docs and ``vitals simulate --help`` tell people to publish on."""
+    import re
+
+    from vitals.cli.simulate_cmd import EPILOG
+
+    docs = (REPO / "docs" / "sources.md").read_text() + (REPO / "docs" / "simulator.md").read_text()
+    topics = re.findall(r"mosquitto_pub[^\n]*?-t (\S+)", EPILOG + docs)
+    topics += re.findall(r"e\.g\. `(city/[^`]+)`", docs)
+    assert topics, "no documented MQTT topic found"
+    return sorted(set(topics))
