@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from bytewax.dataflow import Dataflow
 
-from pipelines.connectors import FileReplaySource, MqttSource, SimulatorSource, kafka_input
+from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, SimulatorSource
 from pipelines.live import FlowOptions, FlowSinks, build_flow
 from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
@@ -87,12 +87,8 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
     if settings.source == "mqtt":
         return MqttSource(host=settings.mqtt_host, port=settings.mqtt_port, topic=settings.mqtt_topic,
                           client_id=settings.mqtt_client_id, make_parser=make_parser)
-
-    def kafka(flow: Dataflow) -> Any:
-        return kafka_input(flow, brokers=settings.kafka_brokers, topic=settings.kafka_topic,
-                           make_parser=make_parser, batch_size=settings.batch_size)
-
-    return kafka
+    return KafkaSource(brokers=settings.kafka_brokers, topic=settings.kafka_topic, make_parser=make_parser,
+                       batch_size=settings.batch_size, stop_at_end=settings.kafka_stop_at_end)
 
 
 def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOptions:
