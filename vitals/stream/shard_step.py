@@ -16,13 +16,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
-from vitals.scoring import ModelSource, ShardScorer
 from vitals.state import ShardState
 from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
+
+if TYPE_CHECKING:  # scoring brings the detectors (scikit-learn, numba): imported when a shard first scores
+    from vitals.scoring import ModelSource, ShardScorer
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +113,11 @@ class ShardProcessor:
         self.vitals_every_ns = int(vitals_every_s * 1e9)
 
     def initial_memory(self, shard: int) -> ShardMemory:
-        scorer = ShardScorer(self.catalog, shard, self.n_shards) if self.scoring else None
+        scorer = None
+        if self.scoring:
+            from vitals.scoring import ShardScorer
+
+            scorer = ShardScorer(self.catalog, shard, self.n_shards)
         return ShardMemory(shard, ShardState(self.catalog, shard, self.n_shards), scorer=scorer)
 
     def view(self, mem: ShardMemory, now_ns: int | None) -> VitalsView:
