@@ -37,10 +37,10 @@ def _cpu_of_children() -> float:
     return usage.children_user + usage.children_system
 
 
-def timed(args: list[str]) -> tuple[float, float]:
+def timed(args: list[str], repo: Path) -> tuple[float, float]:
     """(wall s, CPU s) of one subprocess run to its end."""
     cpu0, t0 = _cpu_of_children(), time.perf_counter()
-    subprocess.run(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(args, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - t0, _cpu_of_children() - cpu0
 
 
@@ -60,13 +60,13 @@ def _metrics(port: int) -> str:
         return ""
 
 
-def first_reading(scoring: bool, deadline_s: float = 120.0) -> dict[str, float]:
+def first_reading(repo: Path, scoring: bool, deadline_s: float = 120.0) -> dict[str, float]:
     """Seconds from the start of ``vitals run`` until /metrics counts a reading (and serves a score)."""
     port = _free_port()
     env = {**os.environ, "VITALS_SCORING": "1" if scoring else "0"}
     args = [sys.executable, "-m", "vitals", "run", "--metrics-port", str(port), "--dead-letters", os.devnull]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out: dict[str, float] = {}
     try:
         while time.perf_counter() - t0 < deadline_s and proc.poll() is None:
@@ -87,8 +87,8 @@ def first_reading(scoring: bool, deadline_s: float = 120.0) -> dict[str, float]:
     return out
 
 
-def heaviest_imports(top: int = 8) -> list[tuple[str, float]]:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import pipelines.run"], cwd=REPO,
+def heaviest_imports(repo: Path, top: int = 8) -> list[tuple[str, float]]:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import pipelines.run"], cwd=repo,
                           capture_output=True, text=True, check=True)
     rows = []
     for line in done.stderr.splitlines():
@@ -106,25 +106,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout to measure (default: this one)")
     opts = parser.parse_args()
-    global REPO  # noqa: PLW0603 - every helper runs its subprocess in the checkout measured
-    REPO = opts.repo.resolve()
+    repo = opts.repo.resolve()
     vitals = [sys.executable, "-m", "vitals"]
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{repo}: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     result: dict[str, object] = {}
     for name, args in (("help", [*vitals, "--help"]), ("models_list", [*vitals, "models", "list"])):
-        runs = [timed(args) for _ in range(opts.repeat)]
+        runs = [timed(args, repo) for _ in range(opts.repeat)]
         wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         print(f"vitals {name.replace('_', ' ')}: {wall:.2f} s wall, {cpu:.2f} CPU s")
         result[name] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
     for scoring in (False, True):
-        runs = [first_reading(scoring) for _ in range(opts.repeat)]
+        runs = [first_reading(repo, scoring) for _ in range(opts.repeat)]
         med = {k: statistics.median(r[k] for r in runs if k in r) for k in ("reading", "score") if
                any(k in r for r in runs)}
         label = "scoring on" if scoring else "scoring off"
         print(f"vitals run ({label}): first reading on /metrics after {med.get('reading', float('nan')):.2f} s"
               + (f", first anomaly score after {med['score']:.2f} s" if "score" in med else ""))
         result[f"run_{'scoring' if scoring else 'no_scoring'}"] = {k: round(v, 3) for k, v in med.items()}
-    top = heaviest_imports()
+    top = heaviest_imports(repo)
     print("slowest imports (cumulative s): " + ", ".join(f"{n} {s:.2f}" for n, s in top))
     result["load_average"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
