@@ -2,10 +2,11 @@
 
 Each figure is the median of ``--repeat`` fresh subprocesses (wall seconds, and CPU seconds of the child):
 - ``vitals --help`` and ``vitals models list`` (goal: < 1 s);
-- ``vitals run`` on the simulated city (live, speed 60, full scale): seconds from the process start until its
+- ``vitals run`` on the simulated city (live, speed 60, full scale; building the 30-day city costs ~0.6 s) and
+  on a small readings file (paced, speed 60, blocks of 10 readings): seconds from the process start until its
   /metrics first counts a reading (``vitals_readings_in_total`` > 0; goal: < 2 s), with scoring off and on; with
-  scoring on also until the first anomaly score is served (the scoring stack and the promoted models load in
-  the background meanwhile);
+  scoring on also until it first serves a scored view (``vitals_expected_value``; the scoring stack and the
+  promoted models load in the background meanwhile);
 - the heaviest imports of ``import pipelines.run`` (``python -X importtime``), and whether scikit-learn,
   scipy, pandas, matplotlib, numba or skops are among them (they should not be).
 
@@ -17,6 +18,7 @@ On a shared machine wall times grow with the load average (printed). Ends with o
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -24,6 +26,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -60,11 +63,20 @@ def _metrics(port: int) -> str:
         return ""
 
 
-def first_reading(repo: Path, scoring: bool, deadline_s: float = 120.0) -> dict[str, float]:
-    """Seconds from the start of ``vitals run`` until /metrics counts a reading (and serves a score)."""
+def readings_file(path: Path) -> Path:
+    """An hour of one reading a minute of one street (paced at speed 60, the replay lasts a minute)."""
+    start = int(time.time()) // 3600 * 3600 - 7200
+    lines = [json.dumps({"ts": start + 60 * i, "indicator": "water_pressure", "area": "yuzhong_s001", "value": 0.3})
+             for i in range(60)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def first_reading(repo: Path, scoring: bool, source: list[str], deadline_s: float = 120.0) -> dict[str, float]:
+    """Seconds from the start of ``vitals run`` until /metrics counts a reading (and serves a scored view)."""
     port = _free_port()
     env = {**os.environ, "VITALS_SCORING": "1" if scoring else "0"}
-    args = [sys.executable, "-m", "vitals", "run", "--metrics-port", str(port), "--dead-letters", os.devnull]
+    args = [sys.executable, "-m", "vitals", "run", *source, "--metrics-port", str(port), "--dead-letters", os.devnull]
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out: dict[str, float] = {}
@@ -73,7 +85,7 @@ def first_reading(repo: Path, scoring: bool, deadline_s: float = 120.0) -> dict[
             text = _metrics(port)
             if "reading" not in out and re.search(r"^vitals_readings_in_total\{[^}]*\} [1-9]", text, re.M):
                 out["reading"] = time.perf_counter() - t0
-            if "reading" in out and (not scoring or re.search(r"^vitals_anomaly_score\{", text, re.M)):
+            if "reading" in out and (not scoring or re.search(r"^vitals_expected_value\{", text, re.M)):
                 if scoring:
                     out["score"] = time.perf_counter() - t0
                 break
@@ -115,14 +127,17 @@ def main() -> None:
         wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         print(f"vitals {name.replace('_', ' ')}: {wall:.2f} s wall, {cpu:.2f} CPU s")
         result[name] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
-    for scoring in (False, True):
-        runs = [first_reading(repo, scoring) for _ in range(opts.repeat)]
-        med = {k: statistics.median(r[k] for r in runs if k in r) for k in ("reading", "score") if
-               any(k in r for r in runs)}
-        label = "scoring on" if scoring else "scoring off"
-        print(f"vitals run ({label}): first reading on /metrics after {med.get('reading', float('nan')):.2f} s"
-              + (f", first anomaly score after {med['score']:.2f} s" if "score" in med else ""))
-        result[f"run_{'scoring' if scoring else 'no_scoring'}"] = {k: round(v, 3) for k, v in med.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = {"simulator": [], "file": ["--source", "file", "--batch-size", "1",
+                                    "--path", str(readings_file(Path(tmp) / "r.jsonl"))]}
+        for (name, source), scoring in itertools.product(sources.items(), (False, True)):
+            runs = [first_reading(repo, scoring, source) for _ in range(opts.repeat)]
+            med = {k: statistics.median(r[k] for r in runs if k in r) for k in ("reading", "score") if
+                   any(k in r for r in runs)}
+            label = f"{name}, scoring {'on' if scoring else 'off'}"
+            print(f"vitals run ({label}): first reading on /metrics after {med.get('reading', float('nan')):.2f} s"
+                  + (f", first scored view after {med['score']:.2f} s" if "score" in med else ""))
+            result[f"run_{name}_{'scoring' if scoring else 'no_scoring'}"] = {k: round(v, 3) for k, v in med.items()}
     top = heaviest_imports(repo)
     print("slowest imports (cumulative s): " + ", ".join(f"{n} {s:.2f}" for n, s in top))
     result["load_average"] = round(os.getloadavg()[0], 2)
