@@ -41,6 +41,7 @@ def consumer_config(brokers: str, *, group_id: str = "city-vitals", stop_at_end:
         "bootstrap.servers": broker_list, "group.id": group_id,
         "enable.auto.commit": "false",        # offsets live in the Bytewax recovery snapshots
         "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",      # a snapshot offset the broker no longer has: its oldest message
         "enable.partition.eof": "true" if stop_at_end else "false",
         **(extra or {}),
     }
