@@ -166,5 +166,7 @@ class KafkaPartitionReader:
             log.warning("Kafka %s: could not commit offset %d: %s", self.name, self.next_offset, exc)
 
     def close(self) -> None:
-        self.commit(wait=True)
+        # not a synchronous commit: with the broker gone it would hold a clean stop for minutes; librdkafka's
+        # close sends the pending commit and waits for it a bounded time
+        self.commit()
         self._consumer.close()
