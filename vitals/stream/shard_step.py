@@ -14,6 +14,7 @@ outputs, which makes the sinks idempotent):
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -179,7 +180,7 @@ class ShardRunner:
         self.processor = processor
         self.memory = memory
         # without a demand the first batch publishes at once; with one, scrapes ask (the timer is a fallback)
-        self._last_publish = time.monotonic() if processor.demand is not None else 0.0
+        self._last_publish = time.monotonic() if processor.demand is not None else -math.inf
         self._generation = 0  # the newest view request answered
         self._batch_seconds: list[float] = []
         self._published: ShardPublish | None = None  # the last publication, while no batch came since
