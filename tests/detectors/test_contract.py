@@ -12,6 +12,9 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from vitals.detectors import DataQualityDetector, DefaultDetector, Detector, SeasonalBaseline
+from vitals.detectors.contextual_novelty import ContextualNoveltyDetector
+from vitals.detectors.knn_cad import KnnCadDetector
+from vitals.detectors.windowed_gaussian import WindowedGaussianDetector
 from vitals.errors import NotFittedError
 
 N_SERIES = 12
@@ -49,6 +52,13 @@ CASES: list[tuple[str, Callable[[], Detector], Callable[[np.ndarray, np.ndarray]
     ("seasonal", lambda: SeasonalBaseline(warmup=WARMUP), inject_spikes),
     ("quality", lambda: DataQualityDetector(valid_min=0.0, warmup=WARMUP), inject_impossible),
     ("default", lambda: DefaultDetector(warmup=WARMUP, valid_min=0.0), inject_spikes),
+    # a window of a day or more: the Gaussian of a shorter one mistakes the daily cycle for anomalies
+    ("windowed_gaussian", lambda: WindowedGaussianDetector(window_size=300, step_size=10, warmup=WARMUP),
+     inject_spikes),
+    # rest period = probation / 5 = WARMUP readings
+    ("contextual_novelty", lambda: ContextualNoveltyDetector(probation=5 * WARMUP), inject_spikes),
+    # silent until reading `probation`; a training set of half a day
+    ("knn_cad", lambda: KnnCadDetector(probation=150), inject_spikes),
 ]
 
 
