@@ -4,12 +4,12 @@ run by `vitals backtest --nab DIR --detector NAME`, listed by --help."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from vitals_testing import copy_nab_subset
 
 from vitals.backtest.nab import probation_length
 from vitals.backtest.nab_run import build_detector, load_nab
@@ -21,14 +21,7 @@ FILES = ("artificialWithAnomaly/art_daily_jumpsup.csv", "realAdExchange/exchange
 
 @pytest.fixture(scope="module")
 def two_files(nab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nab")
-    windows = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
-    (root / "labels").mkdir()
-    (root / "labels" / "combined_windows.json").write_text(json.dumps({k: windows[k] for k in FILES}))
-    for name in FILES:
-        (root / "data" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(nab_dir / "data" / name, root / "data" / name)
-    return root
+    return copy_nab_subset(nab_dir, tmp_path_factory.mktemp("nab"), FILES)
 
 
 def test_build_passes_input_range_and_probation_only_when_asked(two_files: Path) -> None:
