@@ -205,8 +205,8 @@ class _Memory:
             cids = np.flatnonzero(split)
             cids = cids[np.lexsort((cids, left[cids]))]
             group, present = set(self.left_group), set(sensors)
-            lefts = {int(i): tuple(f for f in self.left.facts[i] if f in group) for i in np.unique(left[cids])}
-            rights = {int(i): tuple(f for f in self.right.facts[i] if f in present) for i in np.unique(right[cids])}
+            lefts = {i: tuple(sorted(group.intersection(self.left.facts[i]))) for i in set(left[cids].tolist())}
+            rights = {i: tuple(sorted(present.intersection(self.right.facts[i]))) for i in set(right[cids].tolist())}
             candidates = [(lefts[i], rights[j]) for i, j in zip(left[cids].tolist(), right[cids].tolist(), strict=True)]
         return ids[order], int(np.count_nonzero(full)), candidates
 
