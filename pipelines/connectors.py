@@ -18,7 +18,7 @@ from vitals.batches import ReadingBatch
 from vitals.sources.base import STOP, EventTimePacer, SourceBatch
 from vitals.sources.files import BlockParser, FilePosition, FileReplay, files_for_partition
 from vitals.sources.kafka import decode_messages, kafka_source_config
-from vitals.sources.mqtt import IdleStop, JsonLinesParser, MqttReceiver
+from vitals.sources.mqtt import IdleStop, MqttReceiver, PayloadParser
 
 
 class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
@@ -178,7 +178,7 @@ class MqttSource(DynamicSource[SourceBatch]):
     workers read); ``idle_stop_s`` ends the input after that long without messages (drills and tests)."""
 
     def __init__(
-        self, *, host: str, port: int, topic: str, client_id: str, make_parser: Callable[[], JsonLinesParser],
+        self, *, host: str, port: int, topic: str, client_id: str, make_parser: Callable[[], PayloadParser],
         idle_stop_s: float | None = None, poll_s: float = 0.05,
     ) -> None:
         self.host, self.port, self.topic, self.client_id = host, port, topic, client_id
@@ -197,7 +197,7 @@ class MqttSource(DynamicSource[SourceBatch]):
 
 
 def kafka_input(
-    flow: Dataflow, *, brokers: str, topic: str, make_parser: Callable[[], JsonLinesParser], batch_size: int = 5000,
+    flow: Dataflow, *, brokers: str, topic: str, make_parser: Callable[[], PayloadParser], batch_size: int = 5000,
     extra_config: dict[str, str] | None = None,
 ) -> Stream[SourceBatch]:
     """Bytewax's Kafka connector (partitions -> workers, offsets in recovery snapshots), decoded to batches."""

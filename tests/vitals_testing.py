@@ -14,7 +14,7 @@ from vitals.services import find_binary
 
 IN_CI = bool(os.environ.get("CI"))
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("VITALS_TEST_SHARED", REPO.parent / "shared"))  # a git worktree elsewhere sets it
 
 
 def need_binary(name: str) -> str:
@@ -37,3 +37,16 @@ def copy_nab_subset(nab_dir: Path, root: Path, names: tuple[str, ...]) -> Path:
         (root / "data" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(nab_dir / "data" / name, root / "data" / name)
     return root
+
+
+def documented_topics() -> list[str]:
+    """The MQTT topics the docs and ``vitals simulate --help`` tell people to publish on."""
+    import re
+
+    from vitals.cli.simulate_cmd import EPILOG
+
+    docs = (REPO / "docs" / "sources.md").read_text() + (REPO / "docs" / "simulator.md").read_text()
+    topics = re.findall(r"mosquitto_pub[^\n]*?-t (\S+)", EPILOG + docs)
+    topics += re.findall(r"e\.g\. `(city/[^`]+)`", docs)
+    assert topics, "no documented MQTT topic found"
+    return sorted(set(topics))

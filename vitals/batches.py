@@ -108,4 +108,5 @@ REJECT_REASONS: tuple[str, ...] = (
     "future_timestamp",   # more than the allowed skew ahead of the arrival time
     "duplicate",          # same series and timestamp already accepted
     "late",               # behind the partition watermark minus allowed lateness
+    "unreadable_file",    # a whole replay file that cannot be read (raw: its path); counts as one input
 )

@@ -16,6 +16,8 @@ import yaml
 
 from vitals.errors import ConfigError
 
+DEFAULT_MQTT_TOPIC = "city/#"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,7 +33,7 @@ class Settings:
     partitions: int = 4                 # source partitions (fixed at first start when recovery is on)
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
-    mqtt_topic: str = "city/+/+/+"
+    mqtt_topic: str = DEFAULT_MQTT_TOPIC  # every topic under city/ (docs/sources.md)
     mqtt_client_id: str = "city-vitals"
     kafka_brokers: str = "127.0.0.1:9092"
     kafka_topic: str = "city-readings"

@@ -44,7 +44,7 @@ def test_cli_writes_one_score_per_input_row(small_nab: Path, tmp_path: Path,
     for name in FILES:
         source = pd.read_csv(small_nab / "data" / name)
         result = pd.read_csv(out / name)
-        assert list(result.columns) == ["timestamp", "value", "anomaly_score"]
+        assert list(result.columns) == ["timestamp", "value", "anomaly_score", "label"]
         assert len(result) == len(source)
         assert (result["timestamp"] == source["timestamp"]).all()
         assert result["anomaly_score"].between(0.0, 1.0).all()

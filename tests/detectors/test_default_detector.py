@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from vitals.detectors import DefaultDetector
+from vitals.detectors.kernel import F_C_CENTRE
 
 STEP_NS = 300 * 1_000_000_000
 T0_NS = 1_700_000_000 * 1_000_000_000
@@ -45,4 +46,4 @@ def test_z_cap_keeps_the_first_burst_of_a_flat_series_from_dominating_its_calibr
     score_matrix(values, capped, watch=0, after=0)
     score_matrix(values, uncapped, watch=0, after=0)
     # uncapped, one reading keeps the typical sqrt|z| at ~17 for 2,500 readings; capped it is back near 0
-    assert np.all(capped.calibrator_.centre_ < 1.0) and np.all(uncapped.calibrator_.centre_ > 10.0)
+    assert np.all(capped.f_[:, F_C_CENTRE] < 1.0) and np.all(uncapped.f_[:, F_C_CENTRE] > 10.0)

@@ -146,8 +146,13 @@ def test_json_array_payload_object_payload_and_broken_payload(parser: ReadingPar
     assert len(array.batch) == 2
     assert [(r.reason, r.raw) for r in array.rejections] == [("malformed", "5")]
     assert len(parser.parse_json_payload(record, received_ns=RECEIVED_NS).batch) == 1
-    [broken] = parser.parse_json_payload(f"[{record}, ", received_ns=RECEIVED_NS).rejections
-    assert (broken.reason, broken.raw) == ("malformed", f"[{record}, ")
+    cut = parser.parse_json_payload(f"[{record}, ", received_ns=RECEIVED_NS)  # complete elements are kept
+    assert len(cut.batch) == 1
+    assert [(r.reason, r.raw, r.detail) for r in cut.rejections] == [
+        ("malformed", f"[{record},", "the array is not closed: the payload ends inside it")]
+    broken = parser.parse_json_payload(f'[{record}, {{"ts": 1,, }}, {record}, NaN]', received_ns=RECEIVED_NS)
+    assert len(broken.batch) == 2
+    assert [(r.reason, r.raw) for r in broken.rejections] == [("malformed", '{"ts": 1,, }'), ("malformed", "NaN")]
 
 
 def test_records_with_mixed_timestamp_kinds(parser: ReadingParser) -> None:
@@ -212,6 +217,28 @@ def test_large_csv_block_with_scattered_bad_rows_keeps_every_good_row(parser: Re
                               received_ns=RECEIVED_NS)
     assert [(r.reason, r.raw) for r in result.rejections] == [("malformed", text) for text in garbage]
     assert result.batch.ts_ns.tolist() == [(TS + k) * 10**9 for k in range(n)]
+
+
+def test_a_parser_bug_costs_only_the_item_it_fails_on(parser: ReadingParser,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net parses a failing block again in halves: 1,000 good lines + 1 that breaks the parser
+    (here a simulated bug) give 1,000 accepted and 1 rejected, never a rejected block."""
+    from vitals.readings import parse_json as json_format
+
+    real = json_format.parse_jsonl
+
+    def buggy(ctx: object, data: bytes, use_threads: bool = False) -> object:
+        if b"boom" in data:
+            raise RuntimeError("boom")
+        return real(ctx, data, use_threads)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json_format, "parse_jsonl", buggy)
+    good = [f'{{"ts": {TS + k}, "indicator": "pm25", "area": "wanzhou_s001", "value": {PM_A!r}}}' for k in range(1000)]
+    lines = [*good[:400], '{"boom": 1}', *good[400:]]
+    result = parser.parse_jsonl("\n".join(lines), received_ns=RECEIVED_NS)
+    assert len(result.batch) == 1000
+    assert [(r.reason, r.raw) for r in result.rejections] == [("malformed", '{"boom": 1}')]
+    assert "RuntimeError: boom" in result.rejections[0].detail
 
 
 def test_a_parser_bug_rejects_the_block_instead_of_raising(parser: ReadingParser,

@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pandas as pd
 import pytest
 from streaming_support import REPO, vitals_cmd
-from vitals_testing import need_binary
+from vitals_testing import documented_topics, need_binary
 
 from vitals.catalog import SeasonalModel, load_catalog
 from vitals.services import free_port, http_get, start_mosquitto, wait_for
@@ -170,3 +170,33 @@ def test_broker_restart_loses_no_qos1_message(tmp_path):
     assert inputs == accepted + dup
     final = pd.read_parquet(pipeline.final)
     assert final["readings"].sum() == n and len(final) == n // 10
+
+
+def test_readings_published_on_the_documented_topics_arrive_one_input_each(tmp_path):
+    """Issue 12: `vitals simulate --help` publishes on city/readings and the docs on city/<district>/...; both
+    arrive with the default filter. Each message shape costs only its own bad elements."""
+    need_binary("mosquitto")
+    topics = documented_topics()
+    broker = start_mosquitto(tmp_path / "broker")
+    try:
+        pipeline = _Pipeline(tmp_path, broker.port, "vitals-topics")
+        readings = _readings(40 * len(topics) + 12, time.time_ns() - 60 * NS)
+        pub = _publisher(broker.port, "publisher-topics")
+        infos = [pub.publish(topics[i % len(topics)], orjson.dumps(r), qos=1)
+                 for i, r in enumerate(readings[:40 * len(topics)])]
+        array = [orjson.dumps(r).decode() for r in readings[-12:-2]]
+        array[3] = array[3].replace('"value":', '"value":NaN,"was":')  # one non-finite element
+        infos.append(pub.publish(topics[0], f"[{','.join(array)}]", qos=1))
+        infos.append(pub.publish(topics[-1], orjson.dumps(readings[-2], option=orjson.OPT_INDENT_2), qos=1))
+        infos.append(pub.publish(topics[0], orjson.dumps(readings[-1])[:-1] + b', "sensor": "\\ud800"}', qos=1))
+        for info in infos:
+            info.wait_for_publish(10)
+        expected_in = len(readings)
+        wait_for(lambda: _readings_in(pipeline.url) == expected_in, 60, what=f"{expected_in} readings in")
+        pub.loop_stop()
+        summary = pipeline.stop()
+        inputs, accepted, dup = _summary_counts(summary)
+    finally:
+        broker.stop()
+    assert (inputs, accepted, dup) == (expected_in, expected_in - 2, 0)
+    assert "non_finite=1" in summary and "malformed=1" in summary

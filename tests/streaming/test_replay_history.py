@@ -86,3 +86,28 @@ def test_dead_letters_hold_every_rejection_with_its_reason(replayed):
     assert sum(n for r, n in reasons.items() if r in ("malformed", "unknown_indicator", "unknown_area",
                                                        "bad_timestamp")) >= written.garbage * 0.9
     assert all(e["raw"] and e["detail"] for e in entries)
+
+
+def test_a_corrupt_parquet_file_between_good_ones_is_skipped_not_fatal(tmp_path, small_catalog):
+    """Issue 12: the corrupt file is one dead letter (its path, the reason) and one count; the files after it are
+    read and every accepted reading is in the history."""
+    files = tmp_path / "files"
+    files.mkdir()
+    for name, hour in (("a", 0), ("c", 1)):
+        sim = CitySimulator(small_catalog, SimulatorConfig(seed=3, start=START + timedelta(hours=hour),
+                                                           duration=timedelta(minutes=30), step_s=60))
+        write_readings(files / f"{name}.parquet", sim)
+    good = (files / "a.parquet").read_bytes()
+    (files / "b.parquet").write_bytes(good[: len(good) // 2])  # truncated: no footer
+    run_to_end(vitals_cmd("replay", files, "--streets", "76", "--metrics-port", "0", "--no-progress",
+                          "--history-dir", tmp_path / "history", "--dead-letters", tmp_path / "dead.jsonl"),
+               tmp_path / "log.txt")
+    text, inputs, accepted = _summary(tmp_path)
+    assert "unreadable_file=1" in text and "Traceback" not in text and "panicked" not in text
+    rows = sum(pq.ParquetFile(files / f"{n}.parquet").metadata.num_rows for n in "ac")
+    assert inputs == rows + 1
+    [entry] = [e for e in read_dead_letters(tmp_path / "dead.jsonl") if e["reason"] == "unreadable_file"]
+    assert entry["raw"] == str(files / "b.parquet") and "cannot read this file" in entry["detail"]
+    history = pd.read_parquet(tmp_path / "history" / "readings")
+    assert len(history) == accepted > 0
+    assert history["ts"].max() >= pd.Timestamp(START + timedelta(hours=1))  # the file after the bad one

@@ -3,7 +3,9 @@
 ``DIR/data/<category>/<file>.csv`` (``timestamp,value``) and ``DIR/labels/combined_windows.json``. All files
 run at once, one series per file, through one vectorized ``update_score`` per time step (row k of every
 file), so each output row depends only on rows up to it. Output rows keep input order (never sorted or
-deduplicated): ``RESULTS/<category>/<file>.csv`` with ``timestamp,value,anomaly_score``.
+deduplicated): ``RESULTS/<category>/<file>.csv`` with ``timestamp,value,anomaly_score,label`` (label 1 inside a
+labelled window, as in NAB's own results files), and ``RESULTS/summary.csv`` with one row per file (see
+:func:`file_summary`).
 """
 
 from __future__ import annotations
@@ -94,26 +96,64 @@ def run_detector(files: list[NabFile], detector: Detector | None = None, keep_st
     scores = np.zeros((longest, len(files)))
     band = np.full((3, longest, len(files)), np.nan)
     series = np.arange(len(files))
-    for row in range(longest):
+    if not keep_state:  # one batch holding row k of every file before row k + 1: the same as one call per row
+        live_rows = np.arange(longest)[:, None] < lengths[None, :]
+        grid_series = np.broadcast_to(series, (longest, len(files)))
+        scores[live_rows] = det.update_score(grid_series[live_rows], ts[live_rows], values[live_rows])
+    for row in range(longest if keep_state else 0):
         live = series[lengths > row]
         scores[row, live] = det.update_score(live, ts[row, live], values[row, live])
-        if keep_state and isinstance(det, DefaultDetector):
-            band[:, row, live] = det.baseline_.band(live)
+        if keep_state and hasattr(det, "band"):
+            band[:, row, live] = det.band(live)
     for j, f in enumerate(files):
         f.scores = scores[: lengths[j], j].copy()
         if keep_state:
             f.state = {k: band[i, : lengths[j], j].copy() for i, k in enumerate(("lower", "expected", "upper"))}
 
 
+def window_labels(f: NabFile) -> npt.NDArray[np.int64]:
+    """NAB's ``label`` column: 1 for rows inside a labelled window, else 0."""
+    label = np.zeros(len(f.values), dtype=np.int64)
+    for left, right in f.windows:
+        label[left:right + 1] = 1
+    return label
+
+
 def write_results(files: list[NabFile], out_dir: Path) -> list[Path]:
+    """``out_dir/<category>/<file>.csv``: timestamp, value, anomaly_score, label; one row per input row."""
     written = []
     for f in files:
         path = out_dir / f.name
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame({"timestamp": f.raw_timestamps, "value": f.values, "anomaly_score": f.scores})
+        frame = pd.DataFrame({"timestamp": f.raw_timestamps, "value": f.values, "anomaly_score": f.scores,
+                              "label": window_labels(f)})
         frame.to_csv(path, index=False, float_format="%.10g")
         written.append(path)
     return written
+
+
+def file_summary(files: list[NabFile], results: dict[str, ProfileResult], profile: str = "standard") -> pd.DataFrame:
+    """One row per file: rows, windows, detected windows and false positives (detections outside windows after
+    probation) at ``profile``'s corpus threshold, and ``score_<profile>``: the file's raw NAB score at each
+    profile's corpus threshold."""
+    threshold = results[profile].threshold
+    rows = []
+    for f in files:
+        counts = file_events(f, threshold)
+        rows.append({"file": f.name, "rows": len(f.values), "windows": counts.windows,
+                     "detected_windows": counts.detected_windows,
+                     "false_positives": counts.detections - counts.true_detections,
+                     **{f"score_{name}": r.per_file[f.name] for name, r in results.items()}})
+    return pd.DataFrame(rows)
+
+
+def write_summary(files: list[NabFile], results: dict[str, ProfileResult], out_dir: Path,
+                  profile: str = "standard") -> Path:
+    """``out_dir/summary.csv``: :func:`file_summary`."""
+    path = out_dir / "summary.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_summary(files, results, profile).to_csv(path, index=False, float_format="%.10g")
+    return path
 
 
 def score_files(files: list[NabFile], profiles: tuple[str, ...] = tuple(PROFILES)) -> dict[str, ProfileResult]:
@@ -121,13 +161,17 @@ def score_files(files: list[NabFile], profiles: tuple[str, ...] = tuple(PROFILES
     return {p: score_corpus(corpus, p) for p in profiles}
 
 
+def file_events(f: NabFile, threshold: float) -> EventCounts:
+    """Event counts of one file at ``threshold`` (detections after probation)."""
+    ts_s = f.ts.astype(np.int64) / 1e9
+    label_s = [float(t.astype(np.int64)) / 1e9 for t in f.label_times]
+    return event_counts(classify(f.scores, threshold), f.windows, probation_length(len(f.scores)), ts_s, label_s)
+
+
 def events_at(files: list[NabFile], threshold: float) -> EventCounts:
     total = EventCounts(0, 0, 0, 0, ())
     for f in files:
-        ts_s = f.ts.astype(np.int64) / 1e9
-        label_s = [float(t.astype(np.int64)) / 1e9 for t in f.label_times]
-        total = total + event_counts(classify(f.scores, threshold), f.windows, probation_length(len(f.scores)),
-                                     ts_s, label_s)
+        total = total + file_events(f, threshold)
     return total
 
 

@@ -21,8 +21,11 @@ examples:
   vitals simulate --days 14 --streets 38 --seed 11 --out city.parquet --labels labels.json --incidents truth.json
   vitals backtest --history city.parquet --labels labels.json --incidents truth.json --report city.html
 
-Outputs RESULTS/<category>/<file>.csv (timestamp,value,anomaly_score in [0, 1]), one row per input row in
-input order. The last line of output is JSON with the scores of every profile and the event metrics.
+Outputs RESULTS/<category>/<file>.csv (timestamp,value,anomaly_score in [0, 1],label: 1 inside a labelled
+window), one row per input row in input order, and RESULTS/summary.csv (per file: rows, windows,
+detected_windows and false_positives at the --profile threshold, score_<profile> for every profile). The
+last line of output is JSON with the scores of every profile and the event metrics. Progress bars go to
+stderr on a terminal.
 """
 
 
@@ -59,6 +62,8 @@ def _backtest(args: argparse.Namespace) -> int:
     if not args.nab or not args.out:
         sys.stderr.write("vitals backtest: give --nab DIR --out RESULTS, or --history DIR --labels LABELS.json\n")
         return 2
+    from tqdm import tqdm
+
     from vitals.backtest.nab_run import (
         build_detector,
         events_at,
@@ -68,13 +73,16 @@ def _backtest(args: argparse.Namespace) -> int:
         score_table,
         summary,
         write_results,
+        write_summary,
     )
 
     started = time.perf_counter()
     files = load_nab(Path(args.nab))
-    run_detector(files, build_detector(args.detector, files), keep_state=bool(args.report))
+    with tqdm(total=sum(len(f.values) for f in files), desc="detect", unit="reading", disable=None) as bar:
+        run_detector(files, _ticking(build_detector(args.detector, files), bar), keep_state=bool(args.report))
     write_results(files, Path(args.out))
     results = score_files(files)
+    write_summary(files, results, Path(args.out), args.profile)
     events = events_at(files, results[args.profile].threshold)
     doc = summary(results, events, len(files), sum(len(f.values) for f in files))
     doc["detector"] = args.detector
@@ -87,10 +95,24 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.report:
         from vitals.backtest.report import write_report
 
-        write_report(Path(args.report), files, results, doc, args.profile)
+        write_report(Path(args.report), files, results, doc, args.profile, progress=None)
         out.write(f"report written to {args.report}\n")
     out.write(json.dumps(doc) + "\n")
     return 0
+
+
+def _ticking(detector: Any, bar: Any) -> Any:
+    """``detector``, with each ``update_score`` call advancing ``bar`` by the readings it scored (however
+    ``run_detector`` batches them)."""
+    score = detector.update_score
+
+    def update_score(series: Any, ts_ns: Any, values: Any) -> Any:
+        out = score(series, ts_ns, values)
+        bar.update(len(out))
+        return out
+
+    detector.update_score = update_score
+    return detector
 
 
 def _city_backtest(args: argparse.Namespace) -> int:

@@ -7,12 +7,14 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_pipeline_options, settings_from_args
+from vitals.config import DEFAULT_MQTT_TOPIC
 
 EPILOG = """\
 examples:
   vitals run                                   # simulated city, metrics on http://127.0.0.1:9108/metrics
   vitals run --config city.yaml                # settings from a file (VITALS_* variables override it)
   vitals run --source mqtt --mqtt-port 1883 --history-dir var/history --recovery-dir var/recovery
+  vitals simulate --hours 1 --speed 60 --out - | mosquitto_pub -l -t city/readings   # feeds the line above
   vitals run --source file --path var/day.parquet --speed 0
   vitals run -i 0 -a "127.0.0.1:2101;127.0.0.1:2102" &   # a 2-process cluster on one host
   vitals run -i 1 -a "127.0.0.1:2101;127.0.0.1:2102"
@@ -32,7 +34,8 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--mqtt-host", metavar="HOST")
     p.add_argument("--mqtt-port", type=int, metavar="PORT")
-    p.add_argument("--mqtt-topic", metavar="FILTER", help="topic filter (default city/#)")
+    p.add_argument("--mqtt-topic", metavar="FILTER",
+                   help=f"topic filter (default {DEFAULT_MQTT_TOPIC}: every topic under city/)")
     p.add_argument("--kafka-brokers", metavar="H:P,...")
     p.add_argument("--kafka-topic", metavar="TOPIC")
     p.add_argument("--scrape-config", metavar="FILE",

@@ -4,12 +4,13 @@ from vitals.detectors.base import Detector, classify, occurrence_rounds
 from vitals.detectors.calibration import OnlineTailCalibrator, QuantileCalibrator, SurpriseCalibrator, squash
 from vitals.detectors.combined import DefaultDetector
 from vitals.detectors.explain import Explanation
+from vitals.detectors.notebook import NotebookDetector, make_detector, score_series
 from vitals.detectors.quality import DataQualityDetector
 from vitals.detectors.seasonal import SeasonalBaseline
 from vitals.detectors.window_model import WindowFeatureModel, WindowScores
 
 __all__ = [
-    "DataQualityDetector", "DefaultDetector", "Detector", "Explanation", "OnlineTailCalibrator",
+    "DataQualityDetector", "DefaultDetector", "Detector", "Explanation", "NotebookDetector", "OnlineTailCalibrator",
     "QuantileCalibrator", "SeasonalBaseline", "SurpriseCalibrator", "WindowFeatureModel", "WindowScores",
-    "classify", "occurrence_rounds", "squash",
+    "classify", "make_detector", "occurrence_rounds", "score_series", "squash",
 ]

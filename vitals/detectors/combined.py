@@ -35,17 +35,23 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from vitals.detectors.base import Detector, FloatArray, IntArray
-from vitals.detectors.calibration import OnlineTailCalibrator, SurpriseCalibrator, squash
+from vitals.detectors import kernel as k
+from vitals.detectors.base import NS_PER_S, Detector, FloatArray, IntArray, _as_arrays
 from vitals.detectors.explain import Explanation, explanations
-from vitals.detectors.quality import CHECKS, DataQualityDetector
-from vitals.detectors.seasonal import SeasonalBaseline
+from vitals.detectors.quality import CHECKS
 
 DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality")
+BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
 class DefaultDetector(Detector):
-    """The one default configuration used by the streaming flow and by the NAB backtest."""
+    """The one default configuration used by the streaming flow and by the NAB backtest.
+
+    All recurrences run in one compiled pass over a batch (:mod:`vitals.detectors.kernel`): the cost per
+    reading does not depend on how many series or timestamps a batch holds.
+    """
+
+    decision_threshold = 0.40  # the score at or above which a reading is a detection (ANOMALY_THRESHOLD)
 
     def __init__(self, *, warmup: int = 60, calibration_start: int = 60, power: float = 0.5,
                  calibration_rate: float = 0.0005, refractory: int = 500, refractory_blocks: int = 10,
@@ -54,6 +60,10 @@ class DefaultDetector(Detector):
                  surprise_half: float = 3.0, run_length: int = 20,
                  run_cap: float = 2.0,
                  quality_weight: float = 0.3,
+                 point_weight: float = 1.0, run_weight: float = 1.0,
+                 day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
+                 error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
+                 stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
                  valid_min: npt.ArrayLike | None = None,
                  valid_max: npt.ArrayLike | None = None) -> None:
         self.warmup = warmup
@@ -72,101 +82,123 @@ class DefaultDetector(Detector):
         self.run_length = run_length
         self.run_cap = run_cap
         self.quality_weight = quality_weight
+        self.point_weight = point_weight
+        self.run_weight = run_weight
+        self.day_slots = day_slots
+        self.week_slots = week_slots
+        self.slot_rate = slot_rate
+        self.level_rate = level_rate
+        self.error_rate = error_rate
+        self.clip = clip
+        self.min_slot_count = min_slot_count
+        self.band_z = band_z
+        self.stuck_min_run = stuck_min_run
+        self.spike_z = spike_z
+        self.stale_factor = stale_factor
+        self.step_rate = step_rate
         self.valid_min = valid_min
         self.valid_max = valid_max
 
+    def _parameters(self) -> FloatArray:
+        return k.parameters(
+            warmup=self.warmup, cal_start=self.calibration_start, power=self.power, cal_rate=self.calibration_rate,
+            half=self.half, z_cap=self.z_cap, s_rate=self.surprise_rate, bins_per_octave=self.bins_per_octave,
+            s_z0=self.surprise_z0, s_half=self.surprise_half, run_length=self.run_length, run_cap=self.run_cap,
+            quality_weight=self.quality_weight, day_slots=self.day_slots, week_slots=self.week_slots,
+            slot_rate=self.slot_rate, level_rate=self.level_rate, error_rate=self.error_rate, clip=self.clip,
+            min_slot_count=self.min_slot_count, refractory=self.refractory, stuck_min_run=self.stuck_min_run,
+            spike_z=self.spike_z, step_rate=self.step_rate, prior=1.0, point_weight=self.point_weight,
+            run_weight=self.run_weight, onset=1.0 if self.refractory > 0 else 0.0)
+
     def _allocate(self, n: int) -> None:
-        self.baseline_ = SeasonalBaseline(warmup=self.warmup).fit([], [], [], n_series=n)
-        self.quality_ = DataQualityDetector(valid_min=self.valid_min, valid_max=self.valid_max,
-                                            warmup=self.warmup).fit([], [], [], n_series=n)
-        self.calibrator_ = OnlineTailCalibrator(power=self.power, rate=self.calibration_rate,
-                                                start=self.calibration_start).allocate(n)
-        self.surprise_ = SurpriseCalibrator(bins=self.surprise_bins, sides=2, rate=self.surprise_rate,
-                                            tail=2.0 * self.bins_per_octave, start=self.calibration_start).allocate(n)
-        # the run: running mean of the surprise, its tail statistic and its rank (quarter-unit bins, 0..8)
-        self.run_mean_ = np.zeros(n)
-        self.run_calibrator_ = OnlineTailCalibrator(power=1.0, rate=self.calibration_rate,
-                                                    start=self.calibration_start).allocate(n)
-        self.run_surprise_ = SurpriseCalibrator(bins=2 * self.surprise_bins, sides=1, rate=self.surprise_rate,
-                                                tail=4.0, start=self.calibration_start).allocate(n)
-        self.blocks_ = np.zeros((n, self.refractory_blocks))  # maxima of the last completed blocks
-        self.block_max_ = np.zeros(n)                          # maximum of the current block
-        self.block_fill_ = np.zeros(n, dtype=np.int64)
-        self.level_score_ = np.zeros(n)
-        self.score_ = np.zeros(n)
-        self.driver_ = np.zeros(n, dtype=np.int8)     # index into DRIVERS: 0 seasonal baseline, 1 data quality
-        self.run_driven_ = np.zeros(n, dtype=bool)     # the seasonal score came from the run, not the point
-        self.value_ = np.full(n, np.nan)
+        self.params_ = self._parameters()
+        self.f_ = np.zeros((n, k.F_COLUMNS))
+        self.f_[:, [k.F_EXPECTED, k.F_SCALE, k.F_VALUE, k.F_Q_LAST_VALUE]] = np.nan
+        self.f_[:, k.F_VMIN] = np.broadcast_to(np.asarray(
+            -np.inf if self.valid_min is None else self.valid_min, dtype=np.float64), (n,))
+        self.f_[:, k.F_VMAX] = np.broadcast_to(np.asarray(
+            np.inf if self.valid_max is None else self.valid_max, dtype=np.float64), (n,))
+        self.i_ = np.zeros((n, k.I_COLUMNS), dtype=np.int64)
+        slots = self.day_slots + self.week_slots
+        self.mid_ = np.zeros((n, slots), dtype=np.float32)
+        self.dev_ = np.zeros((n, slots), dtype=np.float32)
+        self.slot_count_ = np.zeros((n, slots), dtype=np.int16)
+        self.hist_ = np.zeros((n, 2, self.surprise_bins), dtype=np.float32)
+        self.run_hist_ = np.zeros((n, 1, 2 * self.surprise_bins), dtype=np.float32)
+        self.blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
 
-    def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
-        raw = np.minimum(self.baseline_._step(s, t, v), self.z_cap)
-        active = self.baseline_.count_[s] > self.warmup + 1
-        tail = squash(self.calibrator_.update(s, raw, active), self.half)
-        surprise = self._surprise(s, active)
-        point = np.sqrt(tail * squash(surprise, self.surprise_half))
-        run = self._run(s, surprise, active)
-        seasonal = np.maximum(point, run)
-        onset = self._onset(s, seasonal)
-        quality = self.quality_weight * self.quality_._step(s, t, v)
-        score = np.maximum(onset, quality)
-        self.level_score_[s] = seasonal
-        self.score_[s] = score
-        self.driver_[s] = np.where(quality > onset, 1, 0)
-        self.run_driven_[s] = run > point
-        self.value_[s] = v
-        return score
+    def update_score(self, series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike) -> FloatArray:
+        """Score a batch in batch order (higher = more anomalous; 0 during warm-up), then learn from it."""
+        self._check_fitted()
+        s, t, v = _as_arrays(series, ts_ns, values)
+        if s.size and (int(s.min()) < 0 or int(s.max()) >= self.n_series_):
+            msg = f"series index out of range 0..{self.n_series_ - 1}"
+            raise IndexError(msg)
+        return k.score_batch(self.params_, s, t, v, self.f_, self.i_, self.mid_, self.dev_, self.slot_count_,
+                             self.hist_, self.run_hist_, self.blocks_)
 
-    def _surprise(self, s: IntArray, active: npt.NDArray[np.bool_]) -> FloatArray:
-        """Rank surprise of the signed residual against the series' past residuals (half-octave bins)."""
-        z = np.minimum(np.maximum(self.baseline_.z_[s], -self.z_cap), self.z_cap)
-        position = np.log2(np.maximum(np.abs(z), self.surprise_z0) / self.surprise_z0) * self.bins_per_octave
-        return self.surprise_.update(s, position, (z < 0).astype(np.int64), active)
+    # ---- what the flow and the explanations read --------------------------------------------------------
+    @property
+    def level_score_(self) -> FloatArray:
+        """Unsuppressed seasonal score of each series' last reading (for dashboards)."""
+        return self.f_[:, k.F_LEVEL_SCORE]
 
-    def _run(self, s: IntArray, surprise: FloatArray, active: npt.NDArray[np.bool_]) -> FloatArray:
-        """Score of the running mean of the surprise: geometric mean of its tail statistic and its rank.
+    @property
+    def score_(self) -> FloatArray:
+        return self.f_[:, k.F_SCORE]
 
-        The mean starts when the surprise does (not on the zeros before it) and each reading adds at most
-        ``run_cap`` to it (p = 0.01): one spike alone does not make a run.
-        """
-        ready = active & (self.surprise_.seen_[s] > self.surprise_.start)
-        mean = self.run_mean_[s]
-        mean = np.where(ready, mean + (np.minimum(surprise, self.run_cap) - mean) / self.run_length, mean)
-        self.run_mean_[s] = mean
-        tail = squash(self.run_calibrator_.update(s, mean, ready), self.half)
-        rank = self.run_surprise_.update(s, 4.0 * mean, np.zeros(s.shape[0], dtype=np.int64), ready)
-        return np.sqrt(tail * squash(rank, self.surprise_half))
+    @property
+    def driver_(self) -> npt.NDArray[np.int64]:
+        """Index into :data:`DRIVERS`: 0 seasonal baseline, 1 data quality."""
+        return self.i_[:, k.I_DRIVER]
 
-    def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
-        """``u`` where it beats the running maximum of the last ``refractory`` readings, else 0.
+    @property
+    def run_driven_(self) -> npt.NDArray[np.bool_]:
+        return self.i_[:, k.I_RUN_DRIVEN] == 1
 
-        The window is kept as ``refractory_blocks`` block maxima (block = refractory / blocks readings), so the
-        memory per series is small and the window length is exact to one block.
-        """
-        peak = np.maximum(self.blocks_[s].max(axis=1), self.block_max_[s])
-        onset = np.where(u > peak, u, 0.0)
-        block_len = max(self.refractory // self.refractory_blocks, 1)
-        current = np.maximum(self.block_max_[s], u)
-        fill = self.block_fill_[s] + 1
-        full = fill >= block_len
-        if np.any(full):
-            rows = s[full]
-            self.blocks_[rows] = np.roll(self.blocks_[rows], 1, axis=1)
-            self.blocks_[rows, 0] = current[full]
-        self.block_max_[s] = np.where(full, 0.0, current)
-        self.block_fill_[s] = np.where(full, 0, fill)
-        return onset
+    @property
+    def model_(self) -> npt.NDArray[np.int64]:
+        """Baseline model of each series' last reading: index into :data:`BASELINE_MODELS`."""
+        return self.i_[:, k.I_MODEL]
+
+    @property
+    def z_(self) -> FloatArray:
+        return self.f_[:, k.F_Z]
+
+    @property
+    def check_scores_(self) -> FloatArray:
+        """Data-quality check scores of each series' last reading, rows in :data:`CHECKS` order but stale."""
+        return self.f_[:, [k.F_IMPOSSIBLE, k.F_STUCK, k.F_SPIKE]].T
+
+    def band(self, series: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(lower, expected, upper) of the last reading of each series (NaN before any reading)."""
+        self._check_fitted()
+        s = np.asarray(series, dtype=np.int64)
+        mid = self.f_[s, k.F_EXPECTED]
+        half = self.band_z * self.f_[s, k.F_SCALE]
+        return mid - half, mid, mid + half
+
+    def stale_scores(self, now_ns: int) -> FloatArray:
+        """Staleness at ``now_ns`` in [0, 1): ``1 - stale_factor * spacing / age`` once silent that long."""
+        self._check_fitted()
+        age = (now_ns - self.i_[:, k.I_Q_LAST_TS]) / NS_PER_S
+        limit = self.stale_factor * np.maximum(self.f_[:, k.F_Q_SPACING], 1e-9)
+        stale = (self.i_[:, k.I_Q_COUNT] > 1) & (age > limit)
+        return np.where(stale, 1.0 - limit / np.maximum(age, 1e-9), 0.0)
 
     def explain(self, series: npt.ArrayLike, threshold: float = 0.0) -> list[Explanation]:
         """Why the last reading of each given series scored as it did (only scores >= threshold)."""
         self._check_fitted()
         s = np.asarray(series, dtype=np.int64)
         s = s[self.score_[s] >= threshold]
-        lower, mid, upper = self.baseline_.band(s)
-        quality_check = np.argmax(self.quality_.check_scores_[:3, s], axis=0) if s.size else np.empty(0, np.int64)
-        model_names = np.array(["flat_level", "daily_profile", "weekly_profile"])
+        lower, mid, upper = self.band(s)
+        quality_check = np.argmax(self.check_scores_[:, s], axis=0) if s.size else np.empty(0, np.int64)
         residual = np.where(self.run_driven_[s], "residual_run:", "residual_z:")
         features = np.where(self.driver_[s] == 1, np.array(CHECKS)[quality_check],
-                            np.char.add(residual, model_names[self.baseline_.model_[s]]))
+                            np.char.add(residual, np.array(BASELINE_MODELS)[self.model_[s]]))
         return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
-                            values=self.value_[s], expected=mid, lower=lower, upper=upper, scores=self.score_[s],
-                            z=self.baseline_.z_[s])
+                            values=self.f_[s, k.F_VALUE], expected=mid, lower=lower, upper=upper,
+                            scores=self.score_[s], z=self.z_[s])
+
+    def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
+        return self.update_score(s, t, v)

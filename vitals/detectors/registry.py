@@ -1,4 +1,13 @@
-"""Extension points by name: detectors, calibrators and trainers.
+"""Extension points by name: detectors, calibrators, trainers and window models.
+
+* ``DETECTORS``: streaming detectors (:class:`~vitals.detectors.base.Detector`: ``fit(..., n_series=N)``,
+  ``update_score``), usable by the flow, the NAB backtest and :func:`~vitals.detectors.notebook.score_series`;
+* ``CALIBRATORS``: raw score -> calibrated score, monotone (offline ``fit/transform`` or streaming
+  ``allocate/update``);
+* ``TRAINERS``: `vitals train` families (``fit(data, catalog, progress) -> (model, card)``); the city window
+  model (:class:`~vitals.scoring.window_model.CityWindowModel`) is built by the ``window_model`` trainer;
+* ``WINDOW_MODELS``: models scored at window close (``fit(series, ts_ns, values, n_series=N)``,
+  ``update(...) -> WindowScores``), not per reading, so not detectors.
 
 Each registry maps a short name to ``"module:attribute"``; the module is imported only when the name is used,
 so listing names costs nothing and registering creates no import cycle. Built-ins are listed below; a plug-in
@@ -85,4 +94,8 @@ CALIBRATORS: Registry[Any] = Registry("calibrator", {
 
 TRAINERS: Registry[Any] = Registry("trainer", {
     "window_model": "vitals.detectors.training:WindowModelTrainer",
+})
+
+WINDOW_MODELS: Registry[Any] = Registry("window model", {
+    "window_features": "vitals.detectors.window_model:WindowFeatureModel",
 })

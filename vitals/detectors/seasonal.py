@@ -37,6 +37,11 @@ class SeasonalBaseline(Detector):
         self.warmup = warmup
         self.band_z = band_z
 
+    @property
+    def decision_threshold(self) -> float:
+        """The score is ``|z|``: a reading outside the band (``band_z`` scales) is a detection."""
+        return self.band_z
+
     def _allocate(self, n: int) -> None:
         self.count_ = np.zeros(n, dtype=np.int64)
         self.level_ = np.zeros(n)

@@ -24,6 +24,7 @@ from vitals.readings.schema import (
     BAD_TIMESTAMP,
     FIELDS,
     MALFORMED,
+    MAX_SENSOR_CHARS,
     OK,
     UNKNOWN_AREA,
     UNKNOWN_INDICATOR,
@@ -136,7 +137,13 @@ def _sensors(column: pa.Array | None, bad: _Malformed) -> npt.NDArray[np.object_
     if text is None:
         bad.mark(np.ones(bad.mask.shape[0], dtype=bool), f"sensor must be text, got {column.type}")
         return None
-    return _per_row(text, [v or None for v in text.dictionary.to_pylist()], None, object)
+    entries = text.dictionary.to_pylist()
+    if any(len(v) > MAX_SENSOR_CHARS for v in entries):
+        lengths = _per_row(text, [len(v) for v in entries], 0, np.int64)
+        for row in np.flatnonzero((lengths > MAX_SENSOR_CHARS) & ~bad.mask):
+            bad.mark(np.arange(len(lengths)) == row,
+                     f"sensor id is {int(lengths[row]):,} characters long; at most {MAX_SENSOR_CHARS} are allowed")
+    return _per_row(text, [None if not v or len(v) > MAX_SENSOR_CHARS else v for v in entries], None, object)
 
 
 def _area_detail(catalog: Catalog, text: object) -> str:

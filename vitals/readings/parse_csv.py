@@ -18,9 +18,8 @@ from functools import cache
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from vitals.batches import ReadingBatch
 from vitals.readings.parse_arrow import Columns, Context, RawText, assemble, table_raw
-from vitals.readings.schema import FIELDS, ParseResult, show
+from vitals.readings.schema import FIELDS, REQUIRED_FIELDS, ParseResult, show
 
 _LINE_BY_LINE = 64
 _TYPES = {"ts": pa.string(), "indicator": pa.string(), "area": pa.string(), "sensor": pa.string(),
@@ -32,21 +31,44 @@ class _Record:
     raw: str
     fields: list[str] | None  # None when the record could not be read
     problem: str = ""
+    source: bytes = b""  # the record's bytes as in the block
 
 
-def _split_records(data: bytes) -> list[_Record]:
-    """Records of a CSV block with the exact source text of each (blank lines are not records)."""
+_STRAY_QUOTE = "not valid CSV: a quote opens a field and does not close on its line"
+
+
+def _decoded(lines: list[bytes]) -> tuple[list[str], set[int]]:
     texts: list[str] = []
     invalid: set[int] = set()
-    for i, line in enumerate(data.splitlines(keepends=True)):
+    for i, line in enumerate(lines):
         try:
             texts.append(line.decode("utf-8"))
         except UnicodeDecodeError:
             texts.append(line.decode("utf-8", errors="backslashreplace"))
             invalid.add(i)
-    reader = csv.reader(iter(texts))
+    return texts, invalid
+
+
+def _fits(fields: list[str] | None, names: list[str]) -> bool:
+    """A record that spans lines is kept only when it has the header's fields and no line end inside a
+    reading field (line ends in quotes are fine in other columns, e.g. a comment)."""
+    if fields is None or len(fields) != len(names):
+        return False
+    return not any("\n" in text or "\r" in text for name, text in zip(names, fields, strict=True) if name in FIELDS)
+
+
+def _split_records(data: bytes, names: list[str] | None = None) -> list[_Record]:
+    """Records of a CSV block with the exact source text of each (blank lines are not records).
+
+    With ``names``, a record that spans lines but does not fit them is a stray quote (a field opening with
+    ``"`` that was never meant to hold line ends): only its first line is rejected, reading goes on with the
+    next line, so the stray quote costs just its own record.
+    """
+    lines = data.splitlines(keepends=True)
+    texts, invalid = _decoded(lines)
     records: list[_Record] = []
-    start = 0
+    start = base = 0
+    reader = csv.reader(iter(texts))
     while True:
         try:
             fields: list[str] | None = next(reader)
@@ -55,21 +77,44 @@ def _split_records(data: bytes) -> list[_Record]:
             return records
         except csv.Error as exc:
             fields, problem = None, f"not valid CSV: {exc}"
-        end = reader.line_num
-        raw = "".join(texts[start:end]).rstrip("\r\n")
+        end = base + reader.line_num
+        if end - start > 1 and names is not None and not _fits(fields, names):
+            fields, problem, end = None, _STRAY_QUOTE, start + 1
+            base, reader = end, csv.reader(texts[i] for i in range(end, len(texts)))
         if invalid and not invalid.isdisjoint(range(start, end)):
             fields, problem = None, "row is not valid UTF-8"
-        start = end
         if fields != []:
-            records.append(_Record(raw, fields, problem))
+            records.append(_Record("".join(texts[start:end]).rstrip("\r\n"), fields, problem,
+                                   b"".join(lines[start:end]).rstrip(b"\r\n")))
+        start = end
 
 
-def _header_names(data: bytes) -> list[str]:
+def split_sources(data: bytes, names: list[str] | None) -> tuple[bytes, list[bytes]]:
+    """(header line, the bytes of each record) of a block; ``names`` for a block without a header line."""
+    if names is not None:
+        return b"", [r.source for r in _split_records(data, names)]
+    records = [r.source for r in _split_records(data, header_names(data))]
+    return (records[0], records[1:]) if records else (b"", [])
+
+
+def header_names(data: bytes) -> list[str]:
+    """The column names on the first non-blank line (a UTF-8 byte order mark is dropped)."""
     for line in data.splitlines():
         if line:
             names = next(csv.reader([line.decode("utf-8", errors="backslashreplace")]), [])
             return [name.lstrip("\ufeff").strip() for name in names]
     return []
+
+
+def missing_header(names: list[str]) -> str:
+    """Why a header line is not one ("" when it names the required columns)."""
+    missing = [name for name in REQUIRED_FIELDS if name not in names]
+    if not missing:
+        return ""
+    if set(names) & set(FIELDS):
+        return f"the CSV header {','.join(names)[:200]!r} lacks the column(s) {', '.join(missing)}"
+    return (f"no CSV header: the first line {','.join(names)[:200]!r} names none of the columns "
+            f"{','.join(FIELDS)}; add that header line")
 
 
 def _read_block(data: bytes, names: list[str], has_header: bool, use_threads: bool) -> pa.Table | None:
@@ -97,14 +142,17 @@ def _cast_each(column: pa.Array, kind: pa.DataType, offset: int = 0) -> tuple[pa
     return pa.concat_arrays([left, right]), bad_left + bad_right
 
 
-def _fallback(ctx: Context, data: bytes, names: list[str], has_header: bool) -> ParseResult:
-    records = _split_records(data)
-    if has_header and records:
+def _fallback(ctx: Context, data: bytes, names: list[str], has_header: bool, why: str = "") -> ParseResult:
+    """Record by record; ``why`` rejects every record (and the first line is data, not a header)."""
+    records = _split_records(data, names)
+    if has_header and records and not why:
         records = records[1:]
-    malformed: dict[int, str] = {}
+    malformed: dict[int, str] = dict.fromkeys(range(len(records)), why) if why else {}
     values: dict[str, list[str | None]] = {name: [None] * len(records) for name in FIELDS}
     position = {name: names.index(name) for name in FIELDS if name in names}
     for row, record in enumerate(records):
+        if row in malformed:
+            continue
         if record.fields is None:
             malformed[row] = record.problem
         elif len(record.fields) != len(names):
@@ -145,15 +193,22 @@ def _parse_lines(ctx: Context, lines: list[bytes], names: list[str], use_threads
         return _fallback(ctx, b"\n".join(lines), names, has_header=False)
     mid = len(lines) // 2
     halves = [parse_csv(ctx, b"\n".join(part), names, use_threads) for part in (lines[:mid], lines[mid:])]
-    return ParseResult(batch=ReadingBatch.concat([half.batch for half in halves]),
-                       rejections=[r for half in halves for r in half.rejections])
+    return ParseResult.concat(halves)
+
+
+def _data_lines(data: bytes, has_header: bool) -> int:
+    return sum(1 for line in data.splitlines() if line.strip()) - (1 if has_header else 0)
 
 
 def parse_csv(ctx: Context, data: bytes, columns: list[str] | None = None, use_threads: bool = False) -> ParseResult:
     """Parse a CSV block; ``columns`` names the fields of a block without a header line."""
     has_header = columns is None
-    names = _header_names(data) if columns is None else list(columns)
+    names = header_names(data) if columns is None else list(columns)
+    if has_header and names and not set(names) & set(FIELDS):  # no header: the first line is a reading too
+        return _fallback(ctx, data, names, has_header, missing_header(names))
     table = _read_block(data, names, has_header, use_threads) if names else None
+    if table is not None and b'"' in data and table.num_rows != _data_lines(data, has_header):
+        table = None  # a quoted field spans lines: a stray quote, or a line end the record rules must judge
     if table is None:
         if not names or b'"' in data:  # quoted fields may span lines: split by the csv module
             return _fallback(ctx, data, names, has_header)

@@ -1,11 +1,12 @@
-"""JSON readings: JSON lines (one object per line), JSON array payloads, and records already decoded.
+"""JSON readings: JSON lines (one object per line) and records already decoded (payloads: ``parse_payload``).
 
 JSON lines take a columnar fast path: ``pyarrow.json`` reads the whole block against the reading schema
 (ts as text, or as numbers when the block uses Unix seconds). Only a block that fails as a whole goes
 line by line (orjson, then Python's json for ``NaN``/``Infinity`` literals and integers beyond 64 bits):
 each bad line becomes a ``malformed`` rejection and the good lines are kept. Lines that are empty or only
-whitespace are not readings. Decoded records are checked field by field for their types, then go through
-the same columnar core as every other format.
+whitespace are not readings; a UTF-8 byte order mark is skipped; an opening ``{`` line that is no JSON
+value alone takes the indented lines after it as one input (a pretty-printed object). Decoded records
+are checked field by field for their types, then go through the same columnar core as every other format.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pj
 
-from vitals.batches import ReadingBatch
 from vitals.readings.parse_arrow import Columns, Context, RawText, assemble
 from vitals.readings.schema import (
+    BOM,
     JSON_SCHEMA_NUMBER_TS,
     JSON_SCHEMA_TEXT_TS,
     ParseResult,
     decode_line,
+    is_unicode,
 )
 from vitals.readings.timestamps import mixed_to_ns
 
 _LF, _CR, _OPEN, _CLOSE = ord("\n"), ord("\r"), ord("{"), ord("}")
 _LINE_BY_LINE = 64
-_BROKEN = object()  # a line that is not a JSON value at all; its row is already malformed
+BROKEN = object()  # a line that is not a JSON value at all; its row is already malformed
 _NUMBER = (int, float)
 
 
@@ -77,31 +79,72 @@ def nonblank_lines(data: bytes) -> list[bytes]:
     return [line.rstrip(b"\r") for line in data.split(b"\n") if line.strip()]
 
 
-def _loads(line: bytes) -> object:
+def loads(line: bytes) -> object:
+    if line.startswith(BOM):
+        line = line[len(BOM):]
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         return json.loads(line.decode("utf-8"))  # NaN, Infinity, big integers; raises like orjson otherwise
 
 
-def _decode_lines(lines: list[bytes]) -> tuple[list[object], dict[int, str]]:
+def _continues(line: bytes) -> bool:
+    """A line that goes on a value begun above it: indented, or closing a bracket (pretty-printed JSON)."""
+    return line[:1] in (b" ", b"\t", b"}", b"]")
+
+
+def _group(lines: list[bytes], row: int) -> int:
+    """The end of the input that starts at ``row``, a line that is not a JSON value on its own: a line opening
+    with ``{`` takes the indented lines after it up to the first line starting with ``}`` (one pretty-printed
+    object, one input); any other line is an input on its own."""
+    if not lines[row].startswith(b"{"):
+        return row + 1
+    end = row + 1
+    while end < len(lines) and _continues(lines[end]):
+        end += 1
+        if lines[end - 1].startswith(b"}"):
+            break
+    return end
+
+
+def _decode_lines(lines: list[bytes]) -> tuple[list[bytes], list[object], dict[int, str]]:
+    """(inputs, their decoded values, problems by input): usually one input per line."""
+    items: list[bytes] = []
     records: list[object] = []
     broken: dict[int, str] = {}
-    for row, line in enumerate(lines):
+    row = 0
+    while row < len(lines):
+        end = row + 1
         try:
-            records.append(_loads(line))
-        except UnicodeDecodeError:
-            records.append(_BROKEN)
-            broken[row] = "line is not valid UTF-8"
-        except (ValueError, RecursionError) as exc:
-            records.append(_BROKEN)
-            broken[row] = f"not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return records, broken
+            value = loads(lines[row])
+        except (ValueError, RecursionError):
+            end = _group(lines, row)
+            value = decode_item(b"\n".join(lines[row:end]), len(items), broken)
+        items.append(b"\n".join(lines[row:end]))
+        records.append(value)
+        row = end
+    return items, records, broken
+
+
+def decode_item(item: bytes, row: int, broken: dict[int, str]) -> object:
+    try:
+        return loads(item)
+    except UnicodeDecodeError:
+        broken[row] = "line is not valid UTF-8"
+    except (ValueError, RecursionError) as exc:
+        broken[row] = f"not valid JSON: {_first_line(exc)}"
+    return BROKEN
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def parse_jsonl(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
     """Parse a block of JSON lines."""
     data = data.strip()  # the same object when there is nothing to strip
+    if data.startswith(BOM):  # a file written with a byte order mark
+        data = data[len(BOM):].lstrip()
     n_lines = _object_lines(data)
     table = None if n_lines is None else _read_block(data, use_threads)
     if table is not None and table.num_rows == n_lines:  # else some line holds two objects
@@ -117,17 +160,27 @@ def _parse_lines(ctx: Context, lines: list[bytes], use_threads: bool) -> ParseRe
     """Lines whose block failed the fast path: each half is tried on the fast path again, so a few bad lines
     cost about twice the block's Arrow parse; pieces of up to ``_LINE_BY_LINE`` lines go line by line."""
     if len(lines) <= _LINE_BY_LINE:
-        records, broken = _decode_lines(lines)
-        return parse_records(ctx, records, raw=lambda row: decode_line(lines[row]), malformed=broken)
-    mid = len(lines) // 2
+        items, records, broken = _decode_lines(lines)
+        return parse_records(ctx, records, raw=lambda row: decode_line(items[row]), malformed=broken)
+    mid = _split_point(lines)
     halves = [parse_jsonl(ctx, b"\n".join(part), use_threads) for part in (lines[:mid], lines[mid:])]
-    return ParseResult(batch=ReadingBatch.concat([half.batch for half in halves]),
-                       rejections=[r for half in halves for r in half.rejections])
+    return ParseResult.concat(halves)
+
+
+def _split_point(lines: list[bytes]) -> int:
+    """Near the middle, at a line that does not go on a pretty-printed value (so no value is cut in two)."""
+    mid = len(lines) // 2
+    after = next((i for i in range(mid, len(lines)) if not _continues(lines[i])), None)
+    if after is not None and after > 0:
+        return after
+    return next((i for i in range(mid - 1, 0, -1) if not _continues(lines[i])), mid)
 
 
 def _field(record: dict[object, object], name: str, kinds: tuple[type, ...], expected: str) -> tuple[object, str]:
     """(value, problem): the field's value when absent/null/of the right type, else a problem to report."""
     value = record.get(name)
+    if isinstance(value, str) and not is_unicode(value):
+        return None, f"{name} is not valid Unicode: it holds a lone surrogate escape such as \\ud800"
     if value is None or (isinstance(value, kinds) and not isinstance(value, bool)):
         return value, ""
     return None, f"{name} must be {expected}, got {_type_name(value)}"
@@ -199,16 +252,3 @@ def _to_float(number: object) -> float:
         return float(number)  # type: ignore[arg-type]
     except OverflowError:  # an integer beyond float range
         return float("inf") if number > 0 else float("-inf")  # type: ignore[operator]
-
-
-def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
-    """A payload holding one JSON array of readings, one object, or JSON lines (e.g. an MQTT message)."""
-    if not data.lstrip().startswith(b"["):
-        return parse_jsonl(ctx, data, use_threads)
-    try:
-        decoded = _loads(data)
-    except (ValueError, RecursionError) as exc:
-        detail = f"payload is not valid JSON: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        return parse_records(ctx, [_BROKEN], raw=lambda _row: decode_line(data), malformed={0: detail})
-    records = decoded if isinstance(decoded, list) else [decoded]
-    return parse_records(ctx, records)

@@ -38,6 +38,9 @@ NO_REASON = 255  # "not decided yet" while combining reasons with np.minimum
 
 MAX_RAW_CHARS = 65_536
 """Raw input kept in a rejection is cut to this many characters (a marker says how much was cut)."""
+MAX_SENSOR_CHARS = 256
+"""A longer sensor id is rejected as ``malformed`` (it would otherwise be stored in every history row)."""
+BOM = b"\xef\xbb\xbf"
 
 JSON_SCHEMA_TEXT_TS = pa.schema([
     ("ts", pa.string()), ("indicator", pa.string()), ("area", pa.string()), ("sensor", pa.string()),
@@ -58,12 +61,32 @@ class ParseResult:
         """Readings seen: accepted + rejected."""
         return len(self.batch) + len(self.rejections)
 
+    @classmethod
+    def concat(cls, results: list[ParseResult]) -> ParseResult:
+        """Results of consecutive pieces of one block, in order."""
+        if len(results) == 1:
+            return results[0]
+        return cls(batch=ReadingBatch.concat([r.batch for r in results]),
+                   rejections=[rejection for r in results for rejection in r.rejections])
+
 
 def clip_text(text: str, limit: int = MAX_RAW_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, with a marker saying how many were cut."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}...[{len(text) - limit} more characters cut]"
+    """``text`` cut to ``limit`` characters, with a marker saying how many were cut; lone surrogates (from a
+    JSON escape such as ``\\ud800``) are kept as ``\\udNNN`` escapes so the text can be written as UTF-8."""
+    if len(text) > limit:
+        text = f"{text[:limit]}...[{len(text) - limit} more characters cut]"
+    return text if is_unicode(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def is_unicode(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate, which no UTF-8 output (Arrow, Parquet, files) can take."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def show(value: object, limit: int = 80) -> str:

@@ -30,10 +30,10 @@ def detector_code(driver: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
 
 def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The feature behind each row's score: the baseline model in use, or the data-quality check that fired."""
-    baseline = detector.baseline_.model_[rows].astype(np.int64)
+    baseline = detector.model_[rows].astype(np.int64)
     if not len(rows):
         return baseline
-    check = np.argmax(detector.quality_.check_scores_[: len(CHECKS) - 1, rows], axis=0).astype(np.int64)
+    check = np.argmax(detector.check_scores_[: len(CHECKS) - 1, rows], axis=0).astype(np.int64)
     return np.where(detector.driver_[rows] == 1, len(BASELINE_MODELS) + check, baseline)
 
 

@@ -235,7 +235,7 @@ class ShardScorer:
         window = self._decayed(self.window_peak, self.window_peak_ts, rows, now_ns)
         by_window = window > default
         out: dict[str, npt.NDArray[np.float64]] = {"anomaly_score": np.maximum(default, window)}
-        lower, mid, upper = det.baseline_.band(rows)
+        lower, mid, upper = det.band(rows)
         out.update(expected_lower=lower, expected_mid=mid, expected_upper=upper)
         out["explain_detector"] = np.where(by_window, WINDOW_DETECTOR, detector_code(det.driver_[rows])).astype(
             np.float64)

@@ -1,6 +1,13 @@
 """File replay: a file or a directory of CSV, JSON lines or Parquet, read in blocks from a resumable
 position (file index, byte or row offset), partitioned across workers by file.
 
+A file is a unit of failure: one that cannot be read (corrupt, empty or truncated Parquet, an I/O error, a
+CSV without its header line) becomes one ``unreadable_file`` rejection (raw: its path, detail: why) and the
+replay goes on with the next file; what was read from it before the failure stays accepted. Text blocks are
+cut between records: after the ~1 MiB block and the rest of its last line, a CSV block takes further lines
+while a quoted field is open (up to another block's worth), a JSON lines block takes the indented lines that
+go on a pretty-printed object.
+
 Post-incident review replays a day as fast as possible or paced by event time (see
 :class:`vitals.sources.base.EventTimePacer`).
 """
@@ -15,7 +22,9 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vitals.batches import ReadingBatch, Rejection
 from vitals.errors import SourceError
+from vitals.readings.parse_csv import header_names, missing_header
 from vitals.sources.base import SourceBatch, now_ns
 
 log = logging.getLogger(__name__)
@@ -23,6 +32,36 @@ log = logging.getLogger(__name__)
 FORMATS: dict[str, str] = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
 }
+
+
+class _Unreadable(Exception):
+    """This file cannot be read (any further): it is rejected as a whole and the replay moves on."""
+
+
+def _continues_json(line: bytes) -> bool:
+    return line[:1] in (b" ", b"\t", b"}", b"]")
+
+
+def _complete_block(f: Any, data: bytes, fmt: str, limit: int) -> bytes:
+    """The lines after a full block that still belong to its last record (at most ``limit`` bytes)."""
+    extra = b""
+    if fmt == "csv":
+        open_quote = data.count(b'"') % 2 == 1  # blocks start between records: odd means inside a quoted field
+        while open_quote and len(extra) < limit:
+            line = f.readline()
+            if not line:
+                break
+            extra += line
+            open_quote ^= line.count(b'"') % 2 == 1
+        return extra
+    while len(extra) < limit:
+        at = f.tell()
+        line = f.readline()
+        if not line or not _continues_json(line):
+            f.seek(at)
+            break
+        extra += line
+    return extra
 
 
 class BlockParser(Protocol):
@@ -123,16 +162,29 @@ class FileReplay:
             pos = self.position
             path = self.files[pos.file_index]
             fmt = file_format(path)
-            if fmt == "parquet":
-                item, new_offset = self._read_parquet(path, pos)
-            else:
-                item, new_offset = self._read_text(path, fmt, pos)
+            try:
+                if fmt == "parquet":
+                    item, new_offset = self._read_parquet(path, pos)
+                else:
+                    item, new_offset = self._read_text(path, fmt, pos)
+            except _Unreadable as exc:
+                self._pq_iter = None
+                self.position = FilePosition(pos.file_index + 1, 0, pos.seq + 1)
+                return self._unreadable(path, pos, str(exc))
             if item is None:  # this file is finished
                 self.position = FilePosition(pos.file_index + 1, 0, pos.seq)
                 continue
             self.position = FilePosition(pos.file_index, new_offset, pos.seq + 1)
             return item
         return None
+
+    def _unreadable(self, path: Path, pos: FilePosition, why: str) -> SourceBatch:
+        log.warning("skipping unreadable file %s: %s", path, why)
+        detail = " ".join(why.split())[:500]
+        where = f" after {pos.offset:,} {'rows' if file_format(path) == 'parquet' else 'bytes'}" if pos.offset else ""
+        rejection = Rejection("unreadable_file", str(path), f"cannot read this file{where}: {detail}",
+                              self.partition, pos.seq)
+        return SourceBatch(ReadingBatch.empty(self.partition, pos.seq, now_ns()), [rejection])
 
     def _read_text(self, path: Path, fmt: str, pos: FilePosition) -> tuple[SourceBatch | None, int]:
         try:
@@ -147,11 +199,10 @@ class FileReplay:
                 if not data:
                     return None, start
                 if len(data) == self.block_bytes:
-                    rest = f.readline()  # complete the last line
-                    data += rest
+                    data += f.readline()  # complete the last line, then the last record
+                    data += _complete_block(f, data, fmt, self.block_bytes)
         except OSError as exc:
-            msg = f"cannot read {path}: {exc}"
-            raise SourceError(msg) from exc
+            raise _Unreadable(str(exc)) from exc
         parse = self.parser.parse_csv if fmt == "csv" else self.parser.parse_jsonl
         result = parse(header + data, partition=self.partition, seq=pos.seq, received_ns=now_ns())
         return SourceBatch(result.batch, list(result.rejections)), start + len(data)
@@ -159,15 +210,18 @@ class FileReplay:
     def _csv_header(self, index: int, f: Any) -> bytes:
         if index not in self._header:
             f.seek(0)
-            self._header[index] = f.readline()
+            header = f.readline()
+            why = missing_header(header_names(header)) if header.strip() else ""
+            if why:
+                raise _Unreadable(f"{why} (first line of the file)")
+            self._header[index] = header
         return self._header[index]
 
     def _read_parquet(self, path: Path, pos: FilePosition) -> tuple[SourceBatch | None, int]:
         try:
             rb = self._next_record_batch(path, pos)
-        except (OSError, pa.ArrowException) as exc:
-            msg = f"cannot read Parquet file {path}: {exc}"
-            raise SourceError(msg) from exc
+        except Exception as exc:  # corrupt, empty, truncated: Arrow raises OSError, ArrowInvalid and others
+            raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
         if rb is None:
             return None, pos.offset
         table = pa.Table.from_batches([rb])

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.sources.base import SourceBatch, now_ns
-from vitals.sources.mqtt import JsonLinesParser, payloads_to_jsonl
+from vitals.sources.mqtt import PayloadParser
 
 
 class KafkaMessage(Protocol):
@@ -36,7 +36,7 @@ def kafka_source_config(brokers: str, *, group_id: str = "city-vitals", extra: d
     return {"brokers": broker_list, "add_config": add_config}
 
 
-def decode_messages(messages: Iterable[Any], parser: JsonLinesParser, topic: str) -> list[SourceBatch]:
+def decode_messages(messages: Iterable[Any], parser: PayloadParser, topic: str) -> list[SourceBatch]:
     """One SourceBatch per Kafka partition in the list; a message that is a Kafka error becomes a rejection.
 
     The partition name is ``<topic>-<kafka partition>`` (watermarks are per Kafka partition) and the batch
@@ -53,8 +53,8 @@ def decode_messages(messages: Iterable[Any], parser: JsonLinesParser, topic: str
     for part, items in sorted(groups.items()):
         payloads = [m.value if isinstance(m.value, bytes) else str(m.value).encode() for m in items]
         seq = int(items[0].offset or 0)
-        result = parser.parse_jsonl(
-            payloads_to_jsonl(payloads), partition=f"{topic}-{part}", seq=seq, received_ns=now_ns(),
+        result = parser.parse_payloads(
+            payloads, partition=f"{topic}-{part}", seq=seq, received_ns=now_ns(),
         )
         out.append(SourceBatch(result.batch, list(result.rejections)))
     if errors and out:

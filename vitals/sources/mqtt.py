@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import orjson
 import paho.mqtt.client as mqtt
 
 from vitals.errors import SourceError
@@ -29,33 +28,19 @@ from vitals.sources.base import SourceBatch, now_ns
 log = logging.getLogger(__name__)
 
 
-class JsonLinesParser(Protocol):
-    def parse_jsonl(self, data: bytes, *, partition: str, seq: int, received_ns: int) -> Any: ...
+class PayloadParser(Protocol):
+    """What the MQTT and Kafka sources need from :class:`vitals.readings.ReadingParser`: each message read as
+    one payload (an object, pretty-printed or not, an array of readings, or JSON lines), so a bad message or a
+    bad element of an array costs only itself."""
 
-
-def payloads_to_jsonl(payloads: list[bytes]) -> bytes:
-    """Join payloads (objects, arrays of objects, or JSON lines) into JSON lines; a bad array stays one line
-    and is rejected as malformed by the parser."""
-    lines: list[bytes] = []
-    for payload in payloads:
-        body = payload.strip()
-        if body.startswith(b"["):
-            try:
-                items = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                lines.append(body.replace(b"\n", b" "))
-                continue
-            lines.extend(orjson.dumps(item) for item in items) if isinstance(items, list) else lines.append(body)
-        elif body:
-            lines.append(body)
-    return b"\n".join(lines)
+    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any: ...
 
 
 class MqttReceiver:
     """A paho client that queues QoS 1 messages and acks them once drained into a batch."""
 
     def __init__(
-        self, *, host: str, port: int, topic: str, client_id: str, parser: JsonLinesParser, partition: str,
+        self, *, host: str, port: int, topic: str, client_id: str, parser: PayloadParser, partition: str,
         keepalive: int = 30, max_batch: int = 10_000,
     ) -> None:
         self.host, self.port, self.topic = host, port, topic
@@ -113,8 +98,8 @@ class MqttReceiver:
             taken = [self._queue.popleft() for _ in range(n)]
         if not taken:
             return None
-        result = self.parser.parse_jsonl(
-            payloads_to_jsonl([p for _, p in taken]), partition=self.partition, seq=self._seq, received_ns=now_ns(),
+        result = self.parser.parse_payloads(
+            [p for _, p in taken], partition=self.partition, seq=self._seq, received_ns=now_ns(),
         )
         self._seq += 1
         for mid, _ in taken:

@@ -1,0 +1,174 @@
+"""Oracle: the default detector in numpy rounds, as it was before the compiled kernel (renamed only).
+
+The default detector configuration: seasonal baseline + data quality, calibrated and combined.
+
+Per reading of series ``i``:
+
+1. ``z``: residual z of the :class:`~vitals.detectors.seasonal.SeasonalBaseline` (daily/weekly/flat), with
+   ``|z|`` capped at ``z_cap`` (beyond it a residual carries no more information, and an uncapped first burst
+   of a series that was flat would dominate its statistics for thousands of readings).
+2. two calibrations of the residual against the series' own past, each in [0, 1):
+
+   * ``a`` (parametric): :class:`~vitals.detectors.calibration.OnlineTailCalibrator` tail statistic ``u`` of
+     ``|z|``, squashed ``u / (u + half)``;
+   * ``b`` (rank): :class:`~vitals.detectors.calibration.SurpriseCalibrator` surprise of the signed residual
+     (half-octave bins of ``|z|``, drops judged against past drops), squashed ``s / (s + surprise_half)``.
+
+   The point score is the geometric mean ``sqrt(a * b)``: high only when both agree, so a burst that is
+   extreme in deviations but common in rank (sparse spiky series), or rare in rank but small in size (very
+   quiet series), does not raise an alarm alone.
+3. the run score: the same two calibrations, applied to the running mean of the surprise ``s`` over about
+   ``run_length`` readings (like the anomaly likelihood of Numenta's HTM): a slow drift or a new level gives a
+   run of moderately surprising residuals that is unusual as a run although no single reading is extreme.
+   The seasonal score is the larger of the point and the run score.
+4. onset suppression: the seasonal score only counts when it exceeds every seasonal score of the same series
+   in its last ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a
+   lasting anomaly raises one early detection instead of a stream of repeats.
+5. ``q``: the :class:`~vitals.detectors.quality.DataQualityDetector` score (impossible, stuck, spike).
+6. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
+   model's calibrated score at window close (:class:`~vitals.detectors.window_model.WindowFeatureModel`).
+
+``level_score_`` keeps the unsuppressed seasonal score for dashboards; each reading's explanation
+(:meth:`DefaultDetector.explain`) names the detector and feature that drove its score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from vitals.detectors.base import Detector, FloatArray, IntArray
+from vitals.detectors.calibration import OnlineTailCalibrator, SurpriseCalibrator, squash
+from vitals.detectors.explain import Explanation, explanations
+from vitals.detectors.quality import CHECKS, DataQualityDetector
+from vitals.detectors.seasonal import SeasonalBaseline
+
+DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality")
+
+
+class NumpyDefaultDetector(Detector):
+    """The default detector as it was written in numpy rounds: the oracle of the compiled kernel."""
+
+    def __init__(self, *, warmup: int = 60, calibration_start: int = 60, power: float = 0.5,
+                 calibration_rate: float = 0.0005, refractory: int = 500, refractory_blocks: int = 10,
+                 half: float = 10.0, z_cap: float = 100.0, surprise_rate: float = 0.0005,
+                 surprise_bins: int = 16, bins_per_octave: float = 2.0, surprise_z0: float = 0.5,
+                 surprise_half: float = 3.0, run_length: int = 20,
+                 run_cap: float = 2.0,
+                 quality_weight: float = 0.3,
+                 valid_min: npt.ArrayLike | None = None,
+                 valid_max: npt.ArrayLike | None = None) -> None:
+        self.warmup = warmup
+        self.calibration_start = calibration_start
+        self.power = power
+        self.calibration_rate = calibration_rate
+        self.refractory = refractory
+        self.refractory_blocks = refractory_blocks
+        self.half = half
+        self.z_cap = z_cap
+        self.surprise_rate = surprise_rate
+        self.surprise_bins = surprise_bins
+        self.bins_per_octave = bins_per_octave
+        self.surprise_z0 = surprise_z0
+        self.surprise_half = surprise_half
+        self.run_length = run_length
+        self.run_cap = run_cap
+        self.quality_weight = quality_weight
+        self.valid_min = valid_min
+        self.valid_max = valid_max
+
+    def _allocate(self, n: int) -> None:
+        self.baseline_ = SeasonalBaseline(warmup=self.warmup).fit([], [], [], n_series=n)
+        self.quality_ = DataQualityDetector(valid_min=self.valid_min, valid_max=self.valid_max,
+                                            warmup=self.warmup).fit([], [], [], n_series=n)
+        self.calibrator_ = OnlineTailCalibrator(power=self.power, rate=self.calibration_rate,
+                                                start=self.calibration_start).allocate(n)
+        self.surprise_ = SurpriseCalibrator(bins=self.surprise_bins, sides=2, rate=self.surprise_rate,
+                                            tail=2.0 * self.bins_per_octave, start=self.calibration_start).allocate(n)
+        # the run: running mean of the surprise, its tail statistic and its rank (quarter-unit bins, 0..8)
+        self.run_mean_ = np.zeros(n)
+        self.run_calibrator_ = OnlineTailCalibrator(power=1.0, rate=self.calibration_rate,
+                                                    start=self.calibration_start).allocate(n)
+        self.run_surprise_ = SurpriseCalibrator(bins=2 * self.surprise_bins, sides=1, rate=self.surprise_rate,
+                                                tail=4.0, start=self.calibration_start).allocate(n)
+        self.blocks_ = np.zeros((n, self.refractory_blocks))  # maxima of the last completed blocks
+        self.block_max_ = np.zeros(n)                          # maximum of the current block
+        self.block_fill_ = np.zeros(n, dtype=np.int64)
+        self.level_score_ = np.zeros(n)
+        self.score_ = np.zeros(n)
+        self.driver_ = np.zeros(n, dtype=np.int8)     # index into DRIVERS: 0 seasonal baseline, 1 data quality
+        self.run_driven_ = np.zeros(n, dtype=bool)     # the seasonal score came from the run, not the point
+        self.value_ = np.full(n, np.nan)
+
+    def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
+        raw = np.minimum(self.baseline_._step(s, t, v), self.z_cap)
+        active = self.baseline_.count_[s] > self.warmup + 1
+        tail = squash(self.calibrator_.update(s, raw, active), self.half)
+        surprise = self._surprise(s, active)
+        point = np.sqrt(tail * squash(surprise, self.surprise_half))
+        run = self._run(s, surprise, active)
+        seasonal = np.maximum(point, run)
+        onset = self._onset(s, seasonal)
+        quality = self.quality_weight * self.quality_._step(s, t, v)
+        score = np.maximum(onset, quality)
+        self.level_score_[s] = seasonal
+        self.score_[s] = score
+        self.driver_[s] = np.where(quality > onset, 1, 0)
+        self.run_driven_[s] = run > point
+        self.value_[s] = v
+        return score
+
+    def _surprise(self, s: IntArray, active: npt.NDArray[np.bool_]) -> FloatArray:
+        """Rank surprise of the signed residual against the series' past residuals (half-octave bins)."""
+        z = np.minimum(np.maximum(self.baseline_.z_[s], -self.z_cap), self.z_cap)
+        position = np.log2(np.maximum(np.abs(z), self.surprise_z0) / self.surprise_z0) * self.bins_per_octave
+        return self.surprise_.update(s, position, (z < 0).astype(np.int64), active)
+
+    def _run(self, s: IntArray, surprise: FloatArray, active: npt.NDArray[np.bool_]) -> FloatArray:
+        """Score of the running mean of the surprise: geometric mean of its tail statistic and its rank.
+
+        The mean starts when the surprise does (not on the zeros before it) and each reading adds at most
+        ``run_cap`` to it (p = 0.01): one spike alone does not make a run.
+        """
+        ready = active & (self.surprise_.seen_[s] > self.surprise_.start)
+        mean = self.run_mean_[s]
+        mean = np.where(ready, mean + (np.minimum(surprise, self.run_cap) - mean) / self.run_length, mean)
+        self.run_mean_[s] = mean
+        tail = squash(self.run_calibrator_.update(s, mean, ready), self.half)
+        rank = self.run_surprise_.update(s, 4.0 * mean, np.zeros(s.shape[0], dtype=np.int64), ready)
+        return np.sqrt(tail * squash(rank, self.surprise_half))
+
+    def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
+        """``u`` where it beats the running maximum of the last ``refractory`` readings, else 0.
+
+        The window is kept as ``refractory_blocks`` block maxima (block = refractory / blocks readings), so the
+        memory per series is small and the window length is exact to one block.
+        """
+        peak = np.maximum(self.blocks_[s].max(axis=1), self.block_max_[s])
+        onset = np.where(u > peak, u, 0.0)
+        block_len = max(self.refractory // self.refractory_blocks, 1)
+        current = np.maximum(self.block_max_[s], u)
+        fill = self.block_fill_[s] + 1
+        full = fill >= block_len
+        if np.any(full):
+            rows = s[full]
+            self.blocks_[rows] = np.roll(self.blocks_[rows], 1, axis=1)
+            self.blocks_[rows, 0] = current[full]
+        self.block_max_[s] = np.where(full, 0.0, current)
+        self.block_fill_[s] = np.where(full, 0, fill)
+        return onset
+
+    def explain(self, series: npt.ArrayLike, threshold: float = 0.0) -> list[Explanation]:
+        """Why the last reading of each given series scored as it did (only scores >= threshold)."""
+        self._check_fitted()
+        s = np.asarray(series, dtype=np.int64)
+        s = s[self.score_[s] >= threshold]
+        lower, mid, upper = self.baseline_.band(s)
+        quality_check = np.argmax(self.quality_.check_scores_[:3, s], axis=0) if s.size else np.empty(0, np.int64)
+        model_names = np.array(["flat_level", "daily_profile", "weekly_profile"])
+        residual = np.where(self.run_driven_[s], "residual_run:", "residual_z:")
+        features = np.where(self.driver_[s] == 1, np.array(CHECKS)[quality_check],
+                            np.char.add(residual, model_names[self.baseline_.model_[s]]))
+        return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
+                            values=self.value_[s], expected=mid, lower=lower, upper=upper, scores=self.score_[s],
+                            z=self.baseline_.z_[s])

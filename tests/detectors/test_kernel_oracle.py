@@ -1,0 +1,84 @@
+"""The compiled default detector against its numpy oracle, and the same scores whatever the batch split."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.default_oracle import NumpyDefaultDetector
+from vitals.detectors import DefaultDetector
+
+N_SERIES = 5
+STEPS = 700
+T0 = 1_700_000_000 * 1_000_000_000
+
+
+def stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interleaved readings of a few series: seasonal, flat with bursts, a level shift, a stuck run, skewed."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(STEPS, dtype=np.int64) * 300 * 1_000_000_000
+    hours = (t // 1_000_000_000 % 86_400) / 3600.0
+    cols = [10 + 3 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 0.3, STEPS),
+            np.where(rng.random(STEPS) < 0.02, rng.uniform(5, 50, STEPS), 0.0),
+            rng.normal(0, 1, STEPS) + np.where(np.arange(STEPS) > 450, 6.0, 0.0),
+            np.where((np.arange(STEPS) > 300) & (np.arange(STEPS) < 340), 7.0, rng.normal(7, 1, STEPS)),
+            rng.gamma(2.0, 1.0, STEPS)]
+    values = np.column_stack(cols)
+    series = np.broadcast_to(np.arange(N_SERIES), (STEPS, N_SERIES)).ravel()
+    return series.copy(), np.repeat(t, N_SERIES), values.ravel()
+
+
+def test_kernel_matches_the_numpy_oracle() -> None:
+    s, t, v = stream(3)
+    new = DefaultDetector(valid_min=-100.0).fit([], [], [], n_series=N_SERIES)
+    old = NumpyDefaultDetector(valid_min=-100.0).fit([], [], [], n_series=N_SERIES)
+    got = np.concatenate([new.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES])
+                          for k in range(0, s.size, N_SERIES)])
+    want = np.concatenate([old.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES])
+                           for k in range(0, s.size, N_SERIES)])
+    assert np.count_nonzero(want) > 100
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(new.level_score_, old.level_score_, atol=1e-12)
+    np.testing.assert_array_equal(new.driver_, old.driver_)
+    np.testing.assert_array_equal(new.model_, old.baseline_.model_)
+    for a, b in zip(new.band(np.arange(N_SERIES)), old.baseline_.band(np.arange(N_SERIES)), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=12), st.booleans())
+def test_scores_are_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = stream(5)
+    whole = DefaultDetector().fit([], [], [], n_series=N_SERIES).update_score(s, t, v)
+    det = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    bounds = np.unique(np.clip(np.cumsum(cuts), 0, s.size))
+    parts = []
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, s.size], strict=True):
+        parts.append(det.update_score(s[lo:hi], t[lo:hi], v[lo:hi]))
+        if through_pickle:
+            det = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_out_of_range_series_is_an_error() -> None:
+    det = DefaultDetector().fit([], [], [], n_series=2)
+    with pytest.raises(IndexError):
+        det.update_score([2], [T0], [1.0])
+
+
+def test_a_non_finite_value_scores_as_impossible_and_is_not_learned() -> None:
+    s, t, v = stream(7)
+    clean = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    clean.update_score(s, t, v)
+    dirty = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    half = s.size // 2
+    dirty.update_score(s[:half], t[:half], v[:half])
+    bad = dirty.update_score([0, 1], [t[half], t[half]], [np.nan, np.inf])
+    assert np.allclose(bad, dirty.quality_weight) and list(dirty.explain([0, 1])[k].feature for k in (0, 1)) == [
+        "impossible", "impossible"]
+    dirty.update_score(s[half:], t[half:], v[half:])
+    np.testing.assert_array_equal(dirty.band(np.arange(2))[1], clean.band(np.arange(2))[1])

@@ -1,0 +1,83 @@
+"""File replay (issue 12): a file is a unit of failure, and text blocks are cut between records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vitals.catalog import load_catalog
+from vitals.readings import ReadingParser
+from vitals.sources.base import SourceBatch
+from vitals.sources.files import FileReplay
+
+CATALOG = load_catalog()
+SPEC = CATALOG.indicator("water_pressure")
+VALUE = SPEC.valid_min + 0.25 * (SPEC.valid_max - SPEC.valid_min)
+T0 = 1_717_000_000
+
+
+def _table(n: int) -> pa.Table:
+    return pa.table({"ts": [T0 + k for k in range(n)], "indicator": ["water_pressure"] * n,
+                     "area": ["wanzhou_s001"] * n, "value": [VALUE] * n})
+
+
+def _replay(files: list[Path], **kw: int) -> list[SourceBatch]:
+    replay = FileReplay(files, ReadingParser(CATALOG), "file-0", **kw)
+    out = []
+    while (item := replay.read_next()) is not None:
+        out.append(item)
+    return out
+
+
+def _bad_parquet(path: Path, kind: str) -> Path:
+    good = path.with_suffix(".tmp")
+    pq.write_table(_table(3000), good, row_group_size=1000)
+    data = good.read_bytes()
+    body = {"empty": b"", "truncated": data[: len(data) // 2], "corrupt": data[:4] + b"\x07" * 2000 + data[-1500:]}
+    path.write_bytes(body[kind])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "corrupt"])
+def test_unreadable_parquet_is_one_rejection_and_the_replay_goes_on(tmp_path: Path, kind: str) -> None:
+    pq.write_table(_table(100), tmp_path / "a.parquet")
+    pq.write_table(_table(50), tmp_path / "c.parquet")
+    files = [tmp_path / "a.parquet", _bad_parquet(tmp_path / "b.parquet", kind), tmp_path / "c.parquet"]
+    items = _replay(files)
+    assert sum(len(i.batch) for i in items) == 150
+    [bad] = [r for i in items for r in i.rejections]
+    assert (bad.reason, bad.raw) == ("unreadable_file", str(files[1]))
+    assert bad.detail.startswith("cannot read this file") and "\n" not in bad.detail
+
+
+def test_csv_without_header_is_one_clear_error_for_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("".join(f"{T0 + k},water_pressure,wanzhou_s001,,{VALUE}\n" for k in range(5)))
+    (tmp_path / "b.csv").write_text(f"ts,indicator,area,value\n{T0},water_pressure,wanzhou_s001,{VALUE}\n")
+    items = _replay([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert sum(len(i.batch) for i in items) == 1
+    [bad] = [r for i in items for r in i.rejections]
+    assert bad.reason == "unreadable_file" and "no CSV header" in bad.detail
+
+
+def test_quoted_field_across_block_boundary_is_one_record(tmp_path: Path) -> None:
+    note = '"' + "a long note,\n" * 40 + '"'
+    rows = [f"{T0 + k},water_pressure,wanzhou_s001,s{k},{VALUE},{note if k % 7 == 3 else 'x'}\n" for k in range(400)]
+    path = tmp_path / "notes.csv"
+    path.write_text("ts,indicator,area,sensor,value,note\n" + "".join(rows))
+    for block in (500, 1000, 4096):
+        items = _replay([path], block_bytes=block)
+        assert (sum(len(i.batch) for i in items), [r for i in items for r in i.rejections]) == (400, [])
+
+
+def test_pretty_printed_json_across_block_boundary_is_one_reading(tmp_path: Path) -> None:
+    records = [{"ts": T0 + k, "indicator": "water_pressure", "area": "wanzhou_s001", "value": VALUE}
+               for k in range(300)]
+    path = tmp_path / "pretty.jsonl"
+    path.write_text("".join(json.dumps(r, indent=2 if k % 5 == 0 else None) + "\n" for k, r in enumerate(records)))
+    for block in (300, 1000):
+        items = _replay([path], block_bytes=block)
+        assert (sum(len(i.batch) for i in items), [r for i in items for r in i.rejections]) == (300, [])

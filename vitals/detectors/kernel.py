@@ -1,0 +1,310 @@
+"""The default detector's per-reading recurrences as one compiled loop (numba), state in per-series arrays.
+
+Every recurrence of the default detector (seasonal baseline, data-quality checks, calibrations, run score,
+onset suppression) depends on the previous reading of the *same* series only, so a batch is scored by one
+pass over its readings in batch order, each reading reading and writing its own series' row of the state.
+The cost per reading is therefore the same whether a batch holds 28,868 series x 1 timestamp or 4 series x
+10,000 timestamps, and the scores are bit-identical whatever the batch split (the state after a reading is
+the state before the next, in memory or after a pickle round trip).
+
+State layout (all numpy, so it pickles with the detector):
+
+* ``f``: float64 ``(n, F_COLUMNS)``, one column per scalar (``F_*`` below);
+* ``i``: int64 ``(n, I_COLUMNS)`` (``I_*``);
+* ``mid``, ``dev`` float32 and ``slot_count`` int16 ``(n, day_slots + week_slots)``: the seasonal profiles;
+* ``hist`` float32 ``(n, 2, bins)``: the decaying histogram of the signed residual's position (drops and rises);
+* ``run_hist`` float32 ``(n, 1, 2 * bins)``: the histogram of the run statistic;
+* ``blocks`` float64 ``(n, refractory_blocks)``: maxima of the last completed onset blocks.
+
+The parameters travel as one float64 vector (``P_*``), built by :func:`parameters`.
+"""
+
+# ruff: noqa: PLR0917, PLW3301  (numba kernels take positional arrays; nested max keeps numba typing simple)
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+# ---- parameter vector ------------------------------------------------------------------------------------
+(P_WARMUP, P_CAL_START, P_POWER, P_CAL_RATE, P_HALF, P_Z_CAP, P_S_RATE, P_BINS_PER_OCTAVE, P_S_Z0, P_S_HALF,
+ P_RUN_LENGTH, P_RUN_CAP, P_QUALITY_WEIGHT, P_DAY_SLOTS, P_WEEK_SLOTS, P_SLOT_RATE, P_LEVEL_RATE, P_ERROR_RATE,
+ P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_POINT_WEIGHT,
+ P_RUN_WEIGHT, P_ONSET) = range(28)
+P_COUNT = 28
+
+# ---- float state columns ---------------------------------------------------------------------------------
+(F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
+ F_S_TOTAL, F_RUN_MEAN, F_RC_CENTRE, F_RC_SPREAD, F_RS_TOTAL, F_BLOCK_MAX, F_LEVEL_SCORE, F_SCORE, F_VALUE,
+ F_Q_LAST_VALUE, F_Q_LAST_STEP, F_Q_STEP_SCALE, F_Q_SPACING, F_VMIN, F_VMAX, F_IMPOSSIBLE, F_STUCK,
+ F_SPIKE) = range(28)
+F_COLUMNS = 28
+
+# ---- int state columns -----------------------------------------------------------------------------------
+(I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
+ I_MODEL, I_DRIVER, I_RUN_DRIVEN) = range(13)
+I_COLUMNS = 13
+
+NS_PER_S = 1_000_000_000
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
+COUNT_MAX = 30_000
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _squash(u: float, half: float) -> float:
+    if not u > 0.0:  # NaN and negatives -> 0
+        return 0.0
+    u = min(u, 1e12)
+    return u / (u + half)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _tail(f: np.ndarray, ic: np.ndarray, row: int, c_centre: int, c_spread: int, c_count: int, raw: float,
+          power: float, rate_min: float, start: float, active: bool) -> float:
+    """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values)."""
+    x = abs(raw) ** power
+    k = ic[row, c_count]
+    centre = f[row, c_centre]
+    spread = f[row, c_spread]
+    u = (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
+    ready = active and k >= start
+    if active:
+        rate = max(1.0 / (k + 1.0), rate_min)
+        d = x - centre
+        f[row, c_centre] = centre + rate * d
+        f[row, c_spread] = 0.0 if k == 0 else spread + rate * (abs(d) - spread)
+        ic[row, c_count] = k + 1
+    return u if ready else 0.0
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _surprise(counts: np.ndarray, side: int, f: np.ndarray, ic: np.ndarray, row: int, c_total: int,
+              c_seen: int, x: float, tail: float, rate: float, prior: float, start: float, active: bool) -> float:
+    """``-log10 P(X >= x)`` against a decaying histogram (unit bins, last one open), geometric prior tail.
+
+    ``counts`` is the series' ``(sides, bins)`` histogram; ``x`` is judged against its ``side``; all sides decay.
+    """
+    bins = counts.shape[1]
+    b = min(int(x), bins - 1)
+    above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
+    for j in range(bins - 1, b - 1, -1):
+        above += counts[side, j]
+    mass = above - min(x - b, 1.0) * counts[side, b]
+    total = f[row, c_total]
+    p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
+    p = min(max(p, 1e-300), 1.0)
+    surprise = -math.log10(p)
+    if active:
+        keep = np.float32(1.0 - rate)
+        for h in range(counts.shape[0]):
+            for j in range(bins):
+                counts[h, j] = counts[h, j] * keep
+        counts[side, b] += np.float32(1.0)
+        f[row, c_total] = total * (1.0 - rate) + 1.0
+    ready = active and ic[row, c_seen] >= start
+    if active:
+        ic[row, c_seen] += 1
+    return surprise if ready else 0.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev: np.ndarray,
+              slot_count: np.ndarray, row: int, t: int, v: float) -> float:
+    """Seasonal robust baseline: z of the best of flat level, daily and weekly profile; learn; |z| after warm-up."""
+    day_slots = int(p[P_DAY_SLOTS])
+    week_slots = int(p[P_WEEK_SLOTS])
+    clip = p[P_CLIP]
+    count = ic[row, I_COUNT]
+    first = count == 0
+    level = v if first else f[row, F_LEVEL]
+    floor = 1e-9 + 1e-3 * abs(level)
+    level_scale = max(f[row, F_LEVEL_DEV], floor)
+    z_flat = (v - level) / level_scale
+    sec = t // NS_PER_S
+    cols = ((sec % DAY_S) * day_slots // DAY_S, day_slots + (sec % WEEK_S) * week_slots // WEEK_S)
+    best = f[row, F_LEVEL_ERR]
+    model = 0
+    z = z_flat
+    scale = level_scale
+    expected = level
+    zk = np.empty(2)
+    sk = np.empty(2)
+    for k in range(2):
+        c = cols[k]
+        m = np.float64(mid[row, c])
+        d = np.float64(dev[row, c])
+        s = max(max(d, 0.2 * level_scale), floor)
+        sk[k] = s
+        zk[k] = (v - m) / s
+        if slot_count[row, c] >= p[P_MIN_SLOT_COUNT]:
+            err = f[row, F_ERR_DAY + k]
+            if err < best:
+                best, model, z, scale, expected = err, k + 1, zk[k], s, m
+    # learn: flat level
+    rate = max(1.0 / (count + 1.0), p[P_LEVEL_RATE])
+    err = f[row, F_LEVEL_ERR]
+    if not first:
+        f[row, F_LEVEL_ERR] = err + p[P_ERROR_RATE] * (min(abs(z_flat), clip) - err)
+    resid = v - level
+    bound = clip * level_scale
+    f[row, F_LEVEL] = level + rate * min(max(resid, -bound), bound)
+    f[row, F_LEVEL_DEV] = 0.0 if first else f[row, F_LEVEL_DEV] + rate * (abs(resid) - f[row, F_LEVEL_DEV])
+    # learn: profiles
+    for k in range(2):
+        c = cols[k]
+        cnt = slot_count[row, c]
+        m = np.float64(mid[row, c])
+        d = np.float64(dev[row, c])
+        if cnt >= p[P_MIN_SLOT_COUNT]:
+            e = f[row, F_ERR_DAY + k]
+            f[row, F_ERR_DAY + k] = e + p[P_ERROR_RATE] * (min(abs(zk[k]), clip) - e)
+        elif cnt == 0:
+            f[row, F_ERR_DAY + k] = f[row, F_LEVEL_ERR] + 1.0
+        step = max(1.0 / (cnt + 1.0), p[P_SLOT_RATE])
+        r = v - m
+        sb = clip * sk[k]
+        if cnt == 0:
+            mid[row, c] = np.float32(v)
+            dev[row, c] = np.float32(level_scale)
+        else:
+            mid[row, c] = np.float32(m + step * min(max(r, -sb), sb))
+            dev[row, c] = np.float32(d + step * (abs(r) - d))
+        slot_count[row, c] = min(cnt + 1, COUNT_MAX)
+    ic[row, I_COUNT] = count + 1
+    f[row, F_EXPECTED] = expected
+    f[row, F_SCALE] = scale
+    f[row, F_Z] = z
+    ic[row, I_MODEL] = model
+    return abs(z) if count + 1 > p[P_WARMUP] else 0.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _quality(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
+    """Impossible (outside the valid range, non-finite), stuck (record run of one value) and spike checks."""
+    count = ic[row, I_Q_COUNT]
+    warm = count > p[P_WARMUP]
+    impossible = 1.0 if (v < f[row, F_VMIN] or v > f[row, F_VMAX] or not math.isfinite(v)) else 0.0
+    last = f[row, F_Q_LAST_VALUE]
+    run = ic[row, I_Q_RUN] + 1 if v == last else 1
+    longest = ic[row, I_Q_LONGEST]
+    min_run = p[P_STUCK_MIN_RUN]
+    stuck = 0.0
+    if warm and run >= min_run and run > longest:
+        stuck = 1.0 - max(longest, min_run - 1.0) / max(run, 1)
+    step = v - last
+    last_step = f[row, F_Q_LAST_STEP]
+    scale = max(f[row, F_Q_STEP_SCALE], 1e-9)
+    prev_jump = abs(last_step) / scale
+    spike = 0.0
+    if warm and np.sign(step) == -np.sign(last_step) and prev_jump > p[P_SPIKE_Z] and abs(step) > 0.5 * abs(last_step):
+        spike = 1.0 - p[P_SPIKE_Z] / max(prev_jump, p[P_SPIKE_Z])
+    finite = math.isfinite(step)
+    rate = max(1.0 / (count + 1.0), p[P_STEP_RATE])
+    f[row, F_Q_STEP_SCALE] += rate * ((abs(step) if finite else 0.0) - f[row, F_Q_STEP_SCALE])
+    gap = (t - ic[row, I_Q_LAST_TS]) / NS_PER_S
+    spacing = f[row, F_Q_SPACING]
+    f[row, F_Q_SPACING] = 0.0 if count == 0 else (gap if spacing == 0 else spacing + 0.05 * (gap - spacing))
+    if run == 1 and count > 0:
+        ic[row, I_Q_LONGEST] = max(longest, ic[row, I_Q_RUN])
+    ic[row, I_Q_RUN] = run
+    f[row, F_Q_LAST_STEP] = step if finite else 0.0
+    f[row, F_Q_LAST_VALUE] = v
+    ic[row, I_Q_LAST_TS] = t
+    ic[row, I_Q_COUNT] = count + 1
+    f[row, F_IMPOSSIBLE] = impossible
+    f[row, F_STUCK] = stuck
+    f[row, F_SPIKE] = spike
+    return max(max(impossible, stuck), spike)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _onset(p: np.ndarray, f: np.ndarray, ic: np.ndarray, blocks: np.ndarray, row: int, u: float) -> float:
+    """``u`` where it beats every score of the last ``refractory`` readings (kept as block maxima), else 0."""
+    n_blocks = blocks.shape[1]
+    peak = f[row, F_BLOCK_MAX]
+    for j in range(n_blocks):
+        peak = max(peak, blocks[row, j])
+    onset = u if u > peak else 0.0
+    block_len = max(int(p[P_REFRACTORY]) // n_blocks, 1)
+    current = max(f[row, F_BLOCK_MAX], u)
+    fill = ic[row, I_BLOCK_FILL] + 1
+    if fill >= block_len:
+        for j in range(n_blocks - 1, 0, -1):
+            blocks[row, j] = blocks[row, j - 1]
+        blocks[row, 0] = current
+        f[row, F_BLOCK_MAX] = 0.0
+        ic[row, I_BLOCK_FILL] = 0
+    else:
+        f[row, F_BLOCK_MAX] = current
+        ic[row, I_BLOCK_FILL] = fill
+    return onset
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.ndarray, f: np.ndarray,
+                ic: np.ndarray, mid: np.ndarray, dev: np.ndarray, slot_count: np.ndarray, hist: np.ndarray,
+                run_hist: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Score every reading in batch order (causal per series), updating the state in place."""
+    out = np.empty(series.shape[0])
+    warmup = p[P_WARMUP]
+    start = p[P_CAL_START]
+    z_cap = p[P_Z_CAP]
+    bpo = p[P_BINS_PER_OCTAVE]
+    z0 = p[P_S_Z0]
+    for k in range(series.shape[0]):
+        row = series[k]
+        t = ts[k]
+        v = values[k]
+        if not math.isfinite(v):  # impossible: scored by the quality checks, never learned by the baseline
+            quality = p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v)
+            f[row, F_LEVEL_SCORE] = 0.0
+            f[row, F_SCORE] = quality
+            ic[row, I_DRIVER] = 1
+            f[row, F_VALUE] = v
+            out[k] = quality
+            continue
+        raw = min(_baseline(p, f, ic, mid, dev, slot_count, row, t, v), z_cap)
+        active = ic[row, I_COUNT] > warmup + 1
+        tail = _squash(_tail(f, ic, row, F_C_CENTRE, F_C_SPREAD, I_C_COUNT, raw, p[P_POWER], p[P_CAL_RATE],
+                             start, active), p[P_HALF])
+        z = min(max(f[row, F_Z], -z_cap), z_cap)
+        position = math.log2(max(abs(z), z0) / z0) * bpo
+        side = 1 if z < 0 else 0
+        surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
+                             p[P_S_RATE], p[P_PRIOR], start, active)
+        point = p[P_POINT_WEIGHT] * math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
+        # the run: running mean of the (capped) surprise, calibrated like the point score
+        ready = active and ic[row, I_S_SEEN] > start
+        mean = f[row, F_RUN_MEAN]
+        if ready:
+            mean = mean + (min(surprise, p[P_RUN_CAP]) - mean) / p[P_RUN_LENGTH]
+            f[row, F_RUN_MEAN] = mean
+        run_tail = _squash(_tail(f, ic, row, F_RC_CENTRE, F_RC_SPREAD, I_RC_COUNT, mean, 1.0, p[P_CAL_RATE],
+                                 start, ready), p[P_HALF])
+        run_rank = _surprise(run_hist[row], 0, f, ic, row, F_RS_TOTAL, I_RS_SEEN, 4.0 * mean, 4.0, p[P_S_RATE],
+                             p[P_PRIOR], start, ready)
+        run = p[P_RUN_WEIGHT] * math.sqrt(run_tail * _squash(run_rank, p[P_S_HALF]))
+        seasonal = max(point, run)
+        onset = _onset(p, f, ic, blocks, row, seasonal) if p[P_ONSET] > 0 else seasonal
+        quality = p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v)
+        score = max(onset, quality)
+        f[row, F_LEVEL_SCORE] = seasonal
+        f[row, F_SCORE] = score
+        ic[row, I_DRIVER] = 1 if quality > onset else 0
+        ic[row, I_RUN_DRIVEN] = 1 if run > point else 0
+        f[row, F_VALUE] = v
+        out[k] = score
+    return out
+
+
+def parameters(**values: float) -> npt.NDArray[np.float64]:
+    """The parameter vector from keyword values named like the ``P_*`` constants (lower case, no prefix)."""
+    p = np.zeros(P_COUNT)
+    names = {name[2:].lower(): idx for name, idx in globals().items()
+             if name.startswith("P_") and name != "P_COUNT" and isinstance(idx, int)}
+    for key, value in values.items():
+        p[names[key]] = value
+    return p

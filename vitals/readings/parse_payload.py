@@ -1,0 +1,89 @@
+"""Message payloads (MQTT, Kafka): one JSON reading object (pretty-printed or not), a JSON array of readings,
+or JSON lines. A payload is first read as one JSON value; an array of N elements is N inputs, and a broken
+element (cut at the next ``,`` outside strings and brackets) costs only itself.
+"""
+
+from __future__ import annotations
+
+from vitals.readings.parse_arrow import Context
+from vitals.readings.parse_json import BROKEN, decode_item, loads, parse_jsonl, parse_records
+from vitals.readings.schema import BOM, ParseResult, decode_line
+
+
+def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
+    """One message (MQTT, Kafka): a JSON array of readings, one reading object (pretty-printed or not), or
+    JSON lines. A payload is first read as one JSON value; only one that is not is read as JSON lines."""
+    body = data.strip()
+    if body.startswith(BOM):
+        body = body[len(BOM):].lstrip()
+    if body.startswith(b"["):
+        return _parse_array(ctx, body)
+    if body.startswith(b"{") and (b"\n" in body or b"\r" in body):  # maybe one pretty-printed object
+        try:
+            value = loads(body)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            return parse_records(ctx, [value], raw=lambda _row: decode_line(body))
+    return parse_jsonl(ctx, body, use_threads)
+
+
+def _parse_array(ctx: Context, body: bytes) -> ParseResult:
+    """An array payload: N elements are N inputs, a broken element costs only itself."""
+    try:
+        decoded = loads(body)
+    except (ValueError, RecursionError):
+        elements = _array_elements(body.decode("utf-8", errors="surrogateescape"))
+        texts = [text.encode("utf-8", errors="surrogateescape") for text in elements]
+        broken: dict[int, str] = {}
+        records = [decode_item(text, row, broken) if text else BROKEN for row, text in enumerate(texts)]
+        for row, text in enumerate(texts):
+            if not text:
+                broken[row] = "the array is not closed: the payload ends inside it"
+        return parse_records(ctx, records, raw=lambda row: decode_line(texts[row] or body), malformed=broken)
+    records = decoded if isinstance(decoded, list) else [decoded]
+    return parse_records(ctx, records)
+
+
+def _array_elements(text: str) -> list[str]:
+    """The element texts of a JSON array that does not parse, cut at each ``,`` outside strings and brackets
+    (blank elements dropped). An array that is not closed ends with its last element ("" when blank); text
+    after the closing ``]`` is one more element."""
+    elements: list[str] = []
+    depth, start, in_text, escaped = 0, 1, False, False
+    for at in range(1, len(text)):
+        char = text[at]
+        if in_text:
+            in_text, escaped = (in_text, False) if escaped else (char != '"', char == "\\")
+        elif char == '"':
+            in_text = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}" and depth > 0:
+            depth -= 1
+        elif depth == 0 and char in ",]":
+            elements.append(text[start:at].strip())
+            start = at + 1
+            if char == "]":
+                return [e for e in elements if e] + ([text[start:].strip()] if text[start:].strip() else [])
+    return [*(e for e in elements if e), text[start:].strip()]
+
+
+def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = False) -> ParseResult:
+    """Messages in order, each read as :func:`parse_json_payload` reads it. Runs of one-line objects (the
+    usual message) are joined into one block of JSON lines for the fast path: one line, one payload."""
+    results: list[ParseResult] = []
+    run: list[bytes] = []
+    for payload in payloads:
+        body = payload.strip()
+        if body.startswith(b"{") and b"\n" not in body and b"\r" not in body:
+            run.append(body)
+            continue
+        if run:
+            results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
+            run = []
+        if body:
+            results.append(parse_json_payload(ctx, body, use_threads))
+    if run or not results:
+        results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
+    return ParseResult.concat(results)
