@@ -1,4 +1,4 @@
-"""Kafka: consumer settings and decoding without a broker (tests/streaming/test_kafka.py runs a real one).
+"""Kafka: consumer settings and decoding without a broker (tests/streaming/test_kafka_broker.py runs one).
 
 After decoding, batches take the same path as the tested file and MQTT sources; these tests pin the consumer
 settings, the decoding (payload shapes, rejections pinned to their message's offset) and the source's
