@@ -29,6 +29,7 @@ from vitals.errors import ConfigError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter, ReadingParser
+from vitals.registry.locate import check_all, models_dir
 from vitals.scoring import RegistryModels
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
@@ -199,13 +200,13 @@ def run_pipeline(
         server = MetricsServer(hub, host=settings.metrics_host, port=port)
         server.start()
         log.info("metrics on %s", server.url)
-    dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path))
+    dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path),
+                            max_entries=settings.dead_letter_max_entries,
+                            max_bytes=round(settings.dead_letter_max_mb * 1024 * 1024))
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
-    models = RegistryModels(settings.models_dir, on_change=hub.stats.set_model) if settings.scoring else None
-    if models is not None:
-        models.poll()
+    models = open_models(settings, catalog, on_change=hub.stats.set_model)
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
@@ -232,6 +233,21 @@ def run_pipeline(
     inputs, accepted, rejected = publisher.totals()
     return RunSummary(inputs=inputs, accepted=accepted, rejected=rejected, seconds=time.monotonic() - started,
                       metrics_url=server.url if server else None, final_vitals=written)
+
+
+def open_models(settings: Settings, catalog: Catalog, on_change: Any = None) -> RegistryModels | None:
+    """The promoted models for the catalog (hot-reloaded), after checking they were trained for it; says at INFO
+    which ones are used (or that scoring runs without them). Raises ModelError for models of another catalog."""
+    if not settings.scoring:
+        log.info("models: scoring is off (scoring: false): no anomaly scores, forecasts or window scores")
+        return None
+    where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
+    models = RegistryModels(where.path, on_change=on_change)
+    models.poll()
+    watcher = models.watcher
+    loaded = {f: (str(watcher.version(f)), watcher.model(f)) for f in watcher.families if watcher.model(f) is not None}
+    log.info("%s", check_all(loaded, catalog, where))
+    return models
 
 
 def _progress(source: Any, settings: Settings, wanted: bool) -> AbstractContextManager[Any]:
