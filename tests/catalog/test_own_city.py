@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,9 @@ def test_cli_check_and_show(capsys):
     assert "OK (6 indicators in 5 domains, 3 districts, 6 streets, 36 series)" in capsys.readouterr().out
     assert cli_main(["catalog", "show", "--catalog", str(SECOND_CITY)]) == 0
     assert "river_level" in capsys.readouterr().out
+    assert cli_main(["catalog", "show", "--catalog", str(SECOND_CITY), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # strict JSON: no NaN for the levels not set
+    assert doc["indicators"][1]["thresholds"] == {"orange": 6.5, "red": 8.0}
 
 
 def test_alerts_and_dashboards_build_for_the_second_city(tmp_path: Path, capsys):

@@ -53,7 +53,10 @@ def _show(args: argparse.Namespace) -> int:
 
     c = load_catalog(args.catalog, streets_total=args.streets)
     if args.format == "json":
-        doc = {"indicators": [asdict(i) for i in c.indicators], "districts": [asdict(d) for d in c.districts],
+        indicators = [asdict(i) for i in c.indicators]
+        for doc_i, ind in zip(indicators, c.indicators, strict=True):  # levels not set: null, not NaN
+            doc_i["thresholds"] = dict(ind.thresholds.given())
+        doc = {"indicators": indicators, "districts": [asdict(d) for d in c.districts],
                "streets": [asdict(s) for s in c.streets]}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
         return 0
