@@ -41,7 +41,8 @@ def test_models_of_another_catalog_are_an_error():
     assert "none promoted" in check_all({}, load_catalog(SECOND_CITY), models_dir(None, str(SECOND_CITY)))
 
 
-def test_replay_says_which_models_it_uses(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+def test_replay_says_which_models_it_uses(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                          capsys: pytest.CaptureFixture[str]):
     from vitals.cli import main
 
     readings = tmp_path / "r.csv"
@@ -52,3 +53,5 @@ def test_replay_says_which_models_it_uses(tmp_path: Path, caplog: pytest.LogCapt
         assert main(common) == 0
     assert f"models: none promoted in {SECOND_CITY.parent / 'models'}" in caplog.text
     assert main([*common, "--models-dir", str(REPO / "models")]) == 1  # the shipped models: another catalog
+    err = capsys.readouterr().err
+    assert "vitals replay: error: forecaster v" in err and "trained for another catalog" in err
