@@ -198,6 +198,12 @@ class Catalog:
         return np.array([i.basis == "zscore" for i in self.indicators], dtype=bool)
 
     @cached_property
+    def domain_code_array(self) -> npt.NDArray[np.int16]:
+        """Position of each indicator's domain in :attr:`domain_names`."""
+        index = {d: k for k, d in enumerate(self.domain_names)}
+        return np.array([index[i.domain] for i in self.indicators], dtype=np.int16)
+
+    @cached_property
     def street_district_array(self) -> npt.NDArray[np.int32]:
         """District code of each street."""
         di = self.district_index
