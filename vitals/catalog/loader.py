@@ -39,7 +39,7 @@ _PROFILES = ("flat", "commute", "daytime", "evening")
 _LEVELS = ("blue", "yellow", "orange", "red")
 _INDICATOR_KEYS = {
     "id", "domain", "name_zh", "name_en", "unit", "metric", "cadence_s", "valid_range", "bad", "basis",
-    "center", "thresholds", "seasonality", "weight",
+    "center", "thresholds", "seasonality", "weight", "display",
 }
 _SEASON_KEYS = {"profile", "base", "amplitude", "weekend", "noise"}
 _DISTRICT_KEYS = {"id", "name_zh", "name_en", "lat", "lon", "streets"}
@@ -144,13 +144,27 @@ def _parse_seasonality(p: _Problems, entry: str, raw: Any) -> Seasonality | None
     return Seasonality(profile, base, amp, weekend, noise)
 
 
+def _parse_display(p: _Problems, entry: str, raw: Any) -> tuple[str, float]:
+    """The optional ``display: {unit, factor}``: how dashboards show the value (``value * factor`` in ``unit``)."""
+    if raw is None:
+        return "", 1.0
+    if not isinstance(raw, Mapping) or set(map(str, raw)) != {"unit", "factor"}:
+        p.add(entry, f"`display` must be a mapping with exactly unit and factor, got {raw!r}")
+        return "", 1.0
+    unit = _text(p, entry, "display.unit", raw["unit"])
+    factor = _number(p, entry, "display.factor", raw["factor"])
+    if factor is not None and factor <= 0:
+        p.add(entry, f"`display.factor` must be > 0 (shown value = value x factor), got {factor:g}")
+    return str(unit or ""), float(factor or 1.0)
+
+
 def _parse_indicator(p: _Problems, i: int, raw: Any) -> Indicator | None:
     ident = raw.get("id") if isinstance(raw, Mapping) else None
     entry = f"indicators[{i}]" + (f" ({ident})" if isinstance(ident, str) else "")
     if not isinstance(raw, Mapping):
         p.add(entry, f"an indicator must be a mapping of fields, got {type(raw).__name__}")
         return None
-    required = _INDICATOR_KEYS - {"center"}
+    required = _INDICATOR_KEYS - {"center", "display"}
     missing = sorted(required - set(raw))
     if missing:
         p.add(entry, f"missing field(s) {', '.join(missing)}")
@@ -190,6 +204,7 @@ def _parse_indicator(p: _Problems, i: int, raw: Any) -> Indicator | None:
     if weight is not None and weight < 0:
         p.add(entry, f"`weight` must be >= 0, got {weight:g}")
     thresholds = _parse_thresholds(p, entry, raw["thresholds"], str(bad))
+    display_unit, display_factor = _parse_display(p, entry, raw.get("display"))
     seasonality = _parse_seasonality(p, entry, raw["seasonality"])
     if thresholds and vmin is not None and vmax is not None and basis == "value" and bad != "both":
         outside = [f"{n}={v:g}" for n, v in zip(_LEVELS, thresholds.as_tuple(), strict=True)
@@ -205,6 +220,7 @@ def _parse_indicator(p: _Problems, i: int, raw: Any) -> Indicator | None:
         unit=str(texts["unit"]), metric=str(metric), cadence_s=int(cadence), valid_min=float(vmin or 0.0),
         valid_max=float(vmax or 0.0), bad=bad, basis=basis, center=float(center or 0.0),
         thresholds=thresholds, seasonality=seasonality, weight=float(weight or 0.0),
+        display_unit=display_unit, display_factor=display_factor,
     )
 
 

@@ -70,6 +70,15 @@ class Indicator:
     thresholds: Thresholds
     seasonality: Seasonality
     weight: float
+    # how people read it: values stay in ``unit`` everywhere (Prometheus, rules, history); dashboards show
+    # ``value * display_factor`` in ``display_unit`` (e.g. m/s x 3.6 = km/h). Empty: ``unit`` as it is.
+    display_unit: str = ""
+    display_factor: float = 1.0
+
+    @property
+    def shown_unit(self) -> str:
+        """The unit a person reads (``display_unit``, else ``unit``)."""
+        return self.display_unit or self.unit
 
 
 @dataclass(frozen=True)
