@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from vitals.catalog import Catalog
 from vitals.health import PEAK_SHARE, HealthRollup, HealthView, rollup
-from vitals.quality import area_quality
 from vitals.state import VitalsView
+from vitals.state.area_quality import area_quality
 
 
 def _random_view(catalog: Catalog, rng: np.random.Generator, n: int) -> VitalsView:
