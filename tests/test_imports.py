@@ -1,0 +1,201 @@
+"""Every module of ``vitals`` and ``pipelines`` imports on its own, and the import layers hold.
+
+- Fresh imports: one interpreter imports each module in turn after dropping every ``vitals*``/``pipelines*``
+  entry from ``sys.modules`` (third-party packages stay loaded, which is what makes this take ~15 s instead of
+  a few minutes for one interpreter per module). So a cycle cannot hide behind the order the test suite
+  happens to import things in.
+- Layers: a small AST checker lists every import of every module (at module level, inside a function, or
+  only for type checking) and the rules below say which arrows must not exist. The same rules are checked
+  against what each fresh import actually loaded, which covers arrows that go through a third module.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("vitals", "pipelines")
+NOT_IMPORTED = {
+    "vitals.__main__": "runs the CLI when imported (python -m vitals)",
+    "vitals.cli.__main__": "runs the CLI when imported (python -m vitals.cli)",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    importer: str  # a module or package prefix
+    forbidden: tuple[str, ...]
+    reason: str
+
+
+RULES = (
+    Rule("vitals", ("pipelines",), "the library never imports its own wiring (pipelines/ imports vitals/)"),
+    Rule("vitals.detectors", ("vitals.scoring",), "detectors sit below the flow's scoring"),
+    Rule("vitals.catalog", ("vitals.state", "vitals.stream", "vitals.scoring"),
+         "the catalog is the bottom layer: everything reads it, it reads nothing of the stream"),
+    Rule("vitals.quality", ("vitals.state",), "per-series quality arithmetic is used by the state, not above it"),
+)
+
+# (importer, imported): why the arrow is allowed. Only imports inside a function may be listed here: they
+# run when the command runs, never at import time, so they cannot make a cycle at import.
+ALLOWED = {
+    ("vitals.cli.run_cmd", "pipelines.run"):
+        "`vitals run` starts the Bytewax runner; the console script lives in the library (issue 13: pass the "
+        "runner in from pipelines/ instead)",
+    ("vitals.cli.replay_cmd", "pipelines.run"): "`vitals replay` starts the Bytewax runner (as above)",
+    ("vitals.demo", "pipelines.run"): "`vitals demo` starts the Bytewax runner (as above)",
+}
+
+
+def module_files() -> dict[str, Path]:
+    """Dotted name -> source file of every module of the packages (found on disk, nothing imported)."""
+    out = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+MODULES = module_files()
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str
+    line: int
+    where: str  # "module", "function" or "type-only"
+
+
+def imports_of(source: str, module: str, is_package: bool = False) -> list[Import]:
+    """Every import in ``source`` (the code of ``module``), with relative imports resolved; ``from a import b``
+    counts as an import of ``a`` and of ``a.b`` (b may be a module)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[Import] = []
+
+    def visit(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                found.extend(Import(alias.name, child.lineno, where) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.rsplit(".", child.level - 1)[0] if child.level > 1 else package
+                    base = f"{anchor}.{base}" if base else anchor
+                found.append(Import(base, child.lineno, where))
+                found.extend(Import(f"{base}.{alias.name}", child.lineno, where) for alias in child.names)
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, "function" if where == "module" else where)
+            elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                for stmt in child.body:
+                    visit(ast.Module(body=[stmt], type_ignores=[]), "type-only")
+                for stmt in child.orelse:
+                    visit(ast.Module(body=[stmt], type_ignores=[]), where)
+            else:
+                visit(child, where)
+
+    visit(ast.parse(source), "module")
+    return found
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def violations(module: str, targets: list[Import]) -> list[str]:
+    """The imports of ``module`` that break a rule and are not in ALLOWED (or are listed but not inside a
+    function)."""
+    out = []
+    for rule in RULES:
+        if not _within(module, rule.importer):
+            continue
+        for imp in targets:
+            if not any(_within(imp.target, bad) for bad in rule.forbidden):
+                continue
+            if imp.where == "function" and any(m == module and _within(imp.target, t) for m, t in ALLOWED):
+                continue
+            out.append(f"{module}:{imp.line} imports {imp.target} ({imp.where}): {rule.reason}")
+    return out
+
+
+def _parse(name: str) -> list[Import]:
+    path = MODULES[name]
+    return imports_of(path.read_text(encoding="utf-8"), name, path.name == "__init__.py")
+
+
+FRESH = """
+import importlib, json, sys, traceback
+own = tuple(sys.argv[1].split(","))
+out = {}
+for name in sys.argv[2:]:
+    for key in [k for k in sys.modules if k.split(".")[0] in own]:
+        del sys.modules[key]
+    try:
+        importlib.import_module(name)
+        error = None
+    except BaseException as exc:  # noqa: BLE001 - reported per module by the test
+        error = "".join(traceback.format_exception_only(exc)).strip()
+    out[name] = {"error": error, "loaded": sorted(k for k in sys.modules if k.split(".")[0] in own)}
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, dict[str, object]]:
+    names = sorted(set(MODULES) - set(NOT_IMPORTED))
+    done = subprocess.run([sys.executable, "-c", FRESH, ",".join(PACKAGES), *names], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=True)
+    result: dict[str, dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(set(MODULES) - set(NOT_IMPORTED)))
+def test_module_imports_alone(fresh: dict[str, dict[str, object]], name: str) -> None:
+    assert fresh[name]["error"] is None
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_module_imports_respect_the_layers(name: str) -> None:
+    assert violations(name, _parse(name)) == []
+
+
+def test_what_a_fresh_import_loads_respects_the_layers(fresh: dict[str, dict[str, object]]) -> None:
+    bad = []
+    for name, got in fresh.items():
+        loaded = got["loaded"]
+        assert isinstance(loaded, list)
+        bad += violations(name, [Import(str(m), 0, "module") for m in loaded if m != name])
+    assert bad == []
+
+
+def test_every_allowed_exception_is_still_used() -> None:
+    lazy = {(name, imp.target) for name in MODULES for imp in _parse(name) if imp.where == "function"}
+    unused = [key for key in ALLOWED if key not in lazy]
+    assert unused == [], "remove the exceptions no module needs any more"
+
+
+def test_the_checker_finds_bad_imports_at_every_level() -> None:
+    source = """
+from typing import TYPE_CHECKING
+import pipelines.run
+from ..scoring import models
+if TYPE_CHECKING:
+    from vitals.state.view import VitalsView
+def run():
+    from pipelines import run
+"""
+    found = {(i.target, i.where) for i in imports_of(source, "vitals.detectors.base")}
+    assert {("pipelines.run", "module"), ("vitals.scoring.models", "module"),
+            ("vitals.state.view", "type-only"), ("pipelines.run", "function")} <= found
+    bad = violations("vitals.detectors.base", imports_of(source, "vitals.detectors.base"))
+    assert len(bad) == 5  # pipelines.run (module and function), pipelines, vitals.scoring(.models)
+    assert violations("vitals.cli.run_cmd", imports_of("def f():\n    from pipelines.run import x\n",
+                                                       "vitals.cli.run_cmd")) == []
+    assert violations("vitals.cli.run_cmd", imports_of("from pipelines.run import x\n", "vitals.cli.run_cmd"))
