@@ -39,15 +39,24 @@ def test_wait_returns_when_every_registered_shard_served() -> None:
     demand.register(1)
     generation = demand.request()
     assert demand.current() == generation == 1
+    # Negative half: with shard 1 owing its view, a wait bounded by ``bound_s`` must run out the whole bound and
+    # say False, even though shard 0 serves (and notifies the waiters) while it waits. The bound is the
+    # interval under test, so the assertion is exact: no sleep decides it.
+    bound_s = 0.2
+    partial = threading.Timer(bound_s / 10, demand.served, args=(0, generation))
+    started = time.monotonic()
+    partial.start()
+    assert demand.wait(generation, timeout_s=bound_s) is False
+    assert time.monotonic() - started >= bound_s and demand.timeouts == 1
+    partial.join(timeout=5)
+    assert demand.wait(generation, timeout_s=0) is False and demand.timeouts == 2  # still owed, no waiting
+    # Positive half: a waiter blocked on the generation wakes when the last shard serves it.
     done: list[bool] = []
     waiter = threading.Thread(target=lambda: done.append(demand.wait(generation)))
     waiter.start()
-    demand.served(0, generation)
-    time.sleep(0.05)
-    assert not done  # shard 1 still owes its view
     demand.served(1, generation)
     waiter.join(timeout=5)
-    assert done == [True] and demand.timeouts == 0
+    assert done == [True] and demand.timeouts == 2
 
 
 def test_wait_times_out_and_retired_shards_are_not_awaited() -> None:
