@@ -199,3 +199,20 @@ def run():
     assert violations("vitals.cli.run_cmd", imports_of("def f():\n    from pipelines.run import x\n",
                                                        "vitals.cli.run_cmd")) == []
     assert violations("vitals.cli.run_cmd", imports_of("from pipelines.run import x\n", "vitals.cli.run_cmd"))
+
+
+ONE_HOME = {"NS_PER_S": "vitals.units", "NS": "vitals.units", "DAY_S": "vitals.units", "WEEK_S": "vitals.units",
+            "ORANGE": "vitals.catalog.model", "LEVELS": "vitals.catalog.model",
+            "LEVEL_NAMES": "vitals.catalog.model", "LEVEL_LABELS": "vitals.catalog.model"}
+
+
+def test_time_units_and_level_names_are_defined_once() -> None:
+    """Other modules import them (a module-level assignment to one of these names anywhere else is a copy)."""
+    copies = []
+    for name, path in MODULES.items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                if isinstance(node, ast.AnnAssign) else []
+            names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            copies += [f"{name}:{node.lineno} {c}" for c in sorted(names & set(ONE_HOME)) if ONE_HOME[c] != name]
+    assert copies == []

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-NS_PER_S = 1_000_000_000
-
 
 @dataclass(frozen=True, eq=False)
 class ReadingBatch:

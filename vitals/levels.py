@@ -1,4 +1,5 @@
-"""Warning levels from the catalog thresholds: 0 normal, 1 blue, 2 yellow, 3 orange, 4 red.
+"""Warning levels from the catalog thresholds: 0 normal, 1 blue, 2 yellow, 3 orange, 4 red (names and codes:
+``LEVEL_NAMES``, ``LEVELS``, ``ORANGE`` ... in :mod:`vitals.catalog.model`, the bottom layer).
 
 Vectorized over arrays of readings or series. ``bad=up`` counts thresholds at or below the value,
 ``bad=down`` thresholds at or above it, ``bad=both`` thresholds at or below ``|value - center|``;

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-NS_PER_S = 1_000_000_000
+from vitals.units import NS_PER_S
+
 DEFAULT_STUCK_CADENCES = 6
 DROPOUT_MIN_CADENCES = 4
 EMPTY_TS = np.iinfo(np.int64).min

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vitals.catalog.model import LEVELS
 from vitals.errors import ConfigError
 from vitals.metric_names import ANOMALY_THRESHOLD
 
-LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")  # warning levels 1..4, higher is worse
 LEVEL_VALUE: dict[str, int] = {name: i + 1 for i, name in enumerate(LEVELS)}
 OTHER_SEVERITIES: tuple[str, ...] = ("warning", "critical")  # anomalies, data quality, pipeline
 CHANNELS: tuple[str, ...] = ("webhook", "email", "wechat")

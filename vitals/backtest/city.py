@@ -29,8 +29,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from vitals.backtest.city_measures import (
-    NS_PER_S,
-    ORANGE,
     Event,
     Timeline,
     alarms,
@@ -42,11 +40,13 @@ from vitals.backtest.city_measures import (
 )
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, load_catalog
+from vitals.catalog.model import ORANGE
 from vitals.errors import ConfigError
 from vitals.readings.validate import TimeRules, reason_codes
 from vitals.registry.locate import ModelsDir, check_fit
 from vitals.scoring import RegistryModels, ShardScorer
 from vitals.state import ShardState
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 

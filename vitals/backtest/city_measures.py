@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from vitals.catalog.model import ORANGE
 from vitals.metric_names import ANOMALY_THRESHOLD
-
-NS_PER_S = 1_000_000_000
-ORANGE = 3
+from vitals.units import NS_PER_S
 
 
 @dataclass(frozen=True)

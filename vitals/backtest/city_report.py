@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from vitals.backtest.city_measures import NS_PER_S, Event, Timeline, alarms, observed_orange
+from vitals.backtest.city_measures import Event, Timeline, alarms, observed_orange
 from vitals.catalog import Catalog
+from vitals.units import NS_PER_S
 
 
 def _event_plot(tl: Timeline, fire: dict[str, Any], ev: Event, title: str) -> str:

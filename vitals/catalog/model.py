@@ -24,14 +24,15 @@ DOMAINS: tuple[str, ...] = (
     "traffic", "rail", "water", "drainage", "flood", "power", "gas", "telecom",
     "bridge", "tunnel", "air", "weather", "hotline", "emergency", "crowds",
 )
-LEVEL_NAMES: tuple[str, ...] = ("normal", "blue", "yellow", "orange", "red")
+LEVEL_NAMES: tuple[str, ...] = ("normal", "blue", "yellow", "orange", "red")  # indexed by the level code
+NORMAL, BLUE, YELLOW, ORANGE, RED = range(5)  # level codes: higher is worse
 LEVEL_NAMES_ZH: tuple[str, ...] = ("正常", "蓝色", "黄色", "橙色", "红色")
 LEVEL_COLOURS: dict[str, str] = {
     "normal": "green", "blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red",
 }
 
 
-LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
+LEVELS: tuple[str, ...] = LEVEL_NAMES[BLUE:]  # the warning levels, codes 1..4
 NOT_SET = math.nan
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
+from vitals.units import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 _PROFILE_CODES = {"flat": 0, "commute": 1, "daytime": 2, "evening": 3}
 
 

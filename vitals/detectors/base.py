@@ -20,7 +20,6 @@ from vitals.errors import ModelError, NotFittedError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-NS_PER_S = 1_000_000_000
 
 
 def classify(scores: npt.ArrayLike, threshold: float) -> npt.NDArray[np.bool_]:

@@ -36,9 +36,10 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.detectors import kernel as k
-from vitals.detectors.base import NS_PER_S, Detector, FloatArray, IntArray, _as_arrays
+from vitals.detectors.base import Detector, FloatArray, IntArray, _as_arrays
 from vitals.detectors.explain import Explanation, explanations
 from vitals.detectors.quality import CHECKS
+from vitals.units import NS_PER_S
 
 DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty")  # indexed by driver_
 RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")

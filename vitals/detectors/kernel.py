@@ -29,6 +29,8 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from vitals.units import DAY_S, NS_PER_S, WEEK_S
+
 # ---- parameter vector ------------------------------------------------------------------------------------
 (P_WARMUP, P_CAL_START, P_POWER, P_CAL_RATE, P_HALF, P_Z_CAP, P_S_RATE, P_BINS_PER_OCTAVE, P_S_Z0, P_S_HALF,
  P_RUN_LENGTH, P_RUN_CAP, P_QUALITY_WEIGHT, P_DAY_SLOTS, P_WEEK_SLOTS, P_SLOT_RATE, P_LEVEL_RATE, P_ERROR_RATE,
@@ -51,9 +53,6 @@ I_COLUMNS = 14
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD = 0, 1, 2
 
-NS_PER_S = 1_000_000_000
-DAY_S = 86_400
-WEEK_S = 7 * DAY_S
 COUNT_MAX = 30_000
 
 

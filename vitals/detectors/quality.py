@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from vitals.detectors.base import NS_PER_S, Detector, FloatArray, IntArray
+from vitals.detectors.base import Detector, FloatArray, IntArray
+from vitals.units import NS_PER_S
 
 CHECKS: tuple[str, ...] = ("impossible", "stuck", "spike", "stale")
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from vitals.detectors.base import NS_PER_S, Detector, FloatArray, IntArray
+from vitals.detectors.base import Detector, FloatArray, IntArray
+from vitals.units import DAY_S, NS_PER_S, WEEK_S
 
-_DAY_S = 86_400
-_WEEK_S = 7 * _DAY_S
 _COUNT_MAX = 30_000  # slot counts saturate (int16); beyond it the learning rate is slot_rate anyway
 
 
@@ -62,8 +61,8 @@ class SeasonalBaseline(Detector):
     def _slots(self, t: IntArray) -> IntArray:
         """Column of the daily and of the weekly slot of each timestamp, shape (m, 2)."""
         sec = t // NS_PER_S
-        day = (sec % _DAY_S) * self.day_slots // _DAY_S
-        week = self.day_slots + (sec % _WEEK_S) * self.week_slots // _WEEK_S
+        day = (sec % DAY_S) * self.day_slots // DAY_S
+        week = self.day_slots + (sec % WEEK_S) * self.week_slots // WEEK_S
         return np.stack([day, week], axis=1)
 
     def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:

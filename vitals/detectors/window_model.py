@@ -17,9 +17,10 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 
-from vitals.detectors.base import NS_PER_S, FloatArray, IntArray, _as_arrays, occurrence_rounds
+from vitals.detectors.base import FloatArray, IntArray, _as_arrays, occurrence_rounds
 from vitals.detectors.calibration import QuantileCalibrator
 from vitals.errors import ModelError, NotFittedError
+from vitals.units import NS_PER_S
 
 FEATURES: tuple[str, ...] = ("mean", "std", "min", "max", "range", "change")
 

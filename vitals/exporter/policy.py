@@ -20,11 +20,11 @@ from typing import Literal
 
 from vitals import metric_names as mn
 from vitals.catalog import Catalog
+from vitals.catalog.model import LEVELS
 from vitals.errors import ConfigError
 
 Aggregation = Literal["mean", "weighted_mean", "min", "max", "sum"]
 HORIZONS: tuple[str, ...] = ("15m", "30m", "60m")
-LEVEL_LABELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
 WINDOW_STAT_AGGREGATION: dict[str, Aggregation] = {
     # how a district value is made from its streets' values of the same statistic
     "last": "mean", "ewma": "mean", "mean": "weighted_mean", "min": "min", "max": "max",
@@ -71,7 +71,7 @@ SERIES_FAMILIES: dict[str, SeriesFamily] = {f.name: f for f in (
     SeriesFamily(mn.FORECAST_LEVEL, "Warning level the forecast reaches at each horizon (0..4).",
                  tuple(Member(f"forecast_level_{h}", (("horizon", h),)) for h in HORIZONS)),
     SeriesFamily(mn.SECONDS_TO_THRESHOLD, "Seconds until the forecast crosses each warning threshold.",
-                 tuple(Member(f"seconds_to_{lv}", (("level", lv),)) for lv in LEVEL_LABELS),
+                 tuple(Member(f"seconds_to_{lv}", (("level", lv),)) for lv in LEVELS),
                  district_aggregation="min"),
 )}
 

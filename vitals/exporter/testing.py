@@ -12,7 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog import Catalog
-from vitals.exporter.policy import HORIZONS, LEVEL_LABELS
+from vitals.catalog.model import LEVELS
+from vitals.exporter.policy import HORIZONS
 from vitals.levels import warning_levels
 from vitals.metric_names import WINDOWS
 from vitals.state.view import VitalsView
@@ -78,7 +79,7 @@ def _model_columns(cols: dict[str, npt.NDArray[np.float64]], rng: np.random.Gene
     for h_index, horizon in enumerate(HORIZONS):
         cols[f"forecast_{horizon}"] = last + rng.normal(0.0, 1.0, n) * noise * (h_index + 1)
         cols[f"forecast_level_{horizon}"] = np.minimum(cols["level"] + (rng.random(n) < 0.03), 4.0)
-    for level in LEVEL_LABELS:
+    for level in LEVELS:
         cols[f"seconds_to_{level}"] = np.where(rng.random(n) < 0.02, rng.integers(60, 3600, n), np.nan)
 
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from vitals.catalog.model import Catalog
+from vitals.catalog.model import ORANGE, Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.forecasting.features import threshold_units
-from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.model import EarlyWarningForecaster
+from vitals.units import NS_PER_S
 
-ORANGE = 3
 WARN_WITHIN_S = 1800.0  # "will reach orange within 30 minutes"
 
 

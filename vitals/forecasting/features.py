@@ -23,8 +23,7 @@ import numpy.typing as npt
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel, local_hour_and_weekend
 from vitals.levels import badness, oriented_thresholds
-
-NS_PER_S = 1_000_000_000
+from vitals.units import NS_PER_S
 
 FEATURES: tuple[str, ...] = (
     "deviation",          # residual now (threshold units), clipped to +-clip_z

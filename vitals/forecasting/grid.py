@@ -19,8 +19,7 @@ import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
 from vitals.errors import ModelError
-
-NS_PER_S = 1_000_000_000
+from vitals.units import NS_PER_S
 
 
 def forward_fill(values: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:

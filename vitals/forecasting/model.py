@@ -33,9 +33,10 @@ from vitals.forecasting.features import (
     slope,
     threshold_units,
 )
-from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.guard import guarded_slope, learn_guard_clips
 from vitals.levels import badness, oriented_thresholds, warning_levels
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 

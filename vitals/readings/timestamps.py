@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from vitals.batches import NS_PER_S
 from vitals.readings.schema import show
+from vitals.units import NS_PER_S
 
 _UTC_NS = pa.timestamp("ns", "UTC")
 _NAIVE_NS = pa.timestamp("ns")

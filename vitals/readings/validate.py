@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import NS_PER_S, REJECT_REASONS, ReadingBatch, Rejection
+from vitals.batches import REJECT_REASONS, ReadingBatch, Rejection
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError
 from vitals.readings.schema import (
@@ -29,6 +29,7 @@ from vitals.readings.schema import (
     UNKNOWN_INDICATOR,
 )
 from vitals.readings.timestamps import format_ns
+from vitals.units import NS_PER_S
 
 DEFAULT_MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 DEFAULT_MAX_FUTURE_S = 300.0

@@ -19,11 +19,12 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import NS_PER_S, ReadingBatch, Rejection
+from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError
 from vitals.readings.timestamps import format_ns
 from vitals.readings.validate import render_raw
+from vitals.units import NS_PER_S
 
 
 class PartitionWatermark:

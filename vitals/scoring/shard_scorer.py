@@ -40,17 +40,16 @@ import numpy.typing as npt
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, SeasonalModel
+from vitals.catalog.model import LEVELS
 from vitals.detectors import DefaultDetector
 from vitals.errors import ConfigError
 from vitals.forecasting import LagBuffer
 from vitals.scoring.explain_codes import WINDOW_DETECTOR, WINDOW_FEATURE_OFFSET, detector_code, feature_code
 from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
 from vitals.state import rows_per_shard
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
-
-NS_PER_S = 1_000_000_000
-LEVELS = ("blue", "yellow", "orange", "red")
 
 
 class ModelSource(Protocol):

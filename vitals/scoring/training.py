@@ -25,10 +25,11 @@ from sklearn.metrics import roc_auc_score
 from vitals.catalog import Catalog
 from vitals.detectors.window_model import FEATURES, window_features
 from vitals.forecasting.evaluate import LabelledWindow
-from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.scoring.window_model import CityWindowModel, GridCells, grid_cells
+from vitals.units import NS_PER_S
 
 FAMILY = "window_model"
 INJECTIONS: tuple[str, ...] = ("variance_burst", "level_shift", "ramp")

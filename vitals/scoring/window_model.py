@@ -35,8 +35,9 @@ from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors.calibration import squash
 from vitals.detectors.window_model import FEATURES, WindowFeatureModel, window_features
 from vitals.errors import ModelError, NotFittedError
-from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
 from vitals.metric_names import ANOMALY_THRESHOLD
+from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -24,8 +24,8 @@ import numpy.typing as npt
 from vitals.catalog import SeasonalModel
 from vitals.detectors import occurrence_rounds
 from vitals.detectors.window_model import FEATURES
-from vitals.forecasting.grid import NS_PER_S
 from vitals.scoring.window_model import cell_residuals, cells_per_window
+from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

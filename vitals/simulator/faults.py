@@ -11,8 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.simulator.config import FaultRates, SimulatorConfig
-from vitals.simulator.grid import NS, matching_rows
+from vitals.simulator.grid import matching_rows
 from vitals.simulator.randomness import F64, SALT_FAULT, SALT_FAULT_DETAIL, U64, uniform
+from vitals.units import NS_PER_S
 
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -56,14 +57,15 @@ class Episodes:
 def draw_episodes(cfg: SimulatorConfig, n_series: int) -> Episodes:
     """The episode schedule of all simulated series (stuck values are filled in by the simulator)."""
     rng = np.random.default_rng([cfg.seed, 0xFA17])
-    days = (cfg.end_ns - cfg.start_ns) / (86400 * NS)
+    days = (cfg.end_ns - cfg.start_ns) / (86400 * NS_PER_S)
     parts = []
     for kind, rate, (lo_h, hi_h) in ((EPISODE_STUCK, cfg.faults.stuck, cfg.faults.stuck_hours),
                                      (EPISODE_SILENT, cfg.faults.silent, cfg.faults.silent_hours)):
         counts = rng.poisson(rate * days, size=n_series)
         local = np.repeat(np.arange(n_series, dtype=np.int64), counts)
-        start = cfg.start_ns + (rng.random(local.size) * (cfg.end_ns - cfg.start_ns)).astype(np.int64) // NS * NS
-        length = (rng.uniform(lo_h, hi_h, local.size) * 3600).astype(np.int64) * NS
+        offset = (rng.random(local.size) * (cfg.end_ns - cfg.start_ns)).astype(np.int64)
+        start = cfg.start_ns + offset // NS_PER_S * NS_PER_S
+        length = (rng.uniform(lo_h, hi_h, local.size) * 3600).astype(np.int64) * NS_PER_S
         parts.append((local, np.full(local.size, kind, dtype=np.int8), start, np.minimum(start + length, cfg.end_ns)))
     local, kinds, start, end = (np.concatenate(cols) for cols in zip(*parts, strict=True))
     order = np.lexsort((start, local))

@@ -15,9 +15,9 @@ import numpy.typing as npt
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError
 from vitals.simulator.randomness import SALT_SERIES, U64, as_u64, combine, seed_key, to_unit
+from vitals.units import NS_PER_S
 
 I64 = npt.NDArray[np.int64]
-NS = 1_000_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ def select_series(
     phase_s = np.floor(to_unit(key) * cadence_s).astype(np.int64)
     return Selection(
         indicator=ind, street=st, district=catalog.street_district_array[st], series_id=sid,
-        cadence_ns=cadence_s * NS, phase_ns=phase_s * NS, key=key,
+        cadence_ns=cadence_s * NS_PER_S, phase_ns=phase_s * NS_PER_S, key=key,
     )
 
 

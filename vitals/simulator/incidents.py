@@ -18,12 +18,13 @@ from vitals.catalog import Catalog
 from vitals.errors import ConfigError
 from vitals.levels import oriented_thresholds
 from vitals.simulator.config import IncidentSpec, SimulatorConfig, to_ns
-from vitals.simulator.grid import NS, Selection, matching_rows
+from vitals.simulator.grid import Selection, matching_rows
 from vitals.simulator.randomness import F64, smoothstep
 from vitals.simulator.signal import SignalModel
+from vitals.units import NS_PER_S
 
 I64 = npt.NDArray[np.int64]
-MINUTE = 60 * NS
+MINUTE = 60 * NS_PER_S
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def resolve_incidents(catalog: Catalog, cfg: SimulatorConfig, sel: Selection) ->
 
 
 def _ns(seconds: float) -> int:
-    return round(seconds) * NS
+    return round(seconds) * NS_PER_S
 
 
 def _place(
@@ -198,20 +199,20 @@ def _auto_incidents(catalog: Catalog, cfg: SimulatorConfig, sel: Selection) -> l
     kinds = [k for k in INCIDENT_KINDS.values() if k.primary in simulated]
     districts = np.unique(sel.district)
     total_ns = cfg.end_ns - cfg.start_ns
-    warmup_ns = min(6 * 3600 * NS, total_ns // 4)
-    latest_ns = total_ns - 4 * 3600 * NS  # leave room for onset and plateau before the end
+    warmup_ns = min(6 * 3600 * NS_PER_S, total_ns // 4)
+    latest_ns = total_ns - 4 * 3600 * NS_PER_S  # leave room for onset and plateau before the end
     rng = np.random.default_rng([cfg.seed, 0xA070])
     if not kinds or latest_ns <= warmup_ns:
         return []
-    n = int(rng.poisson(cfg.incidents_per_day * total_ns / (86400 * NS)))
+    n = int(rng.poisson(cfg.incidents_per_day * total_ns / (86400 * NS_PER_S)))
     out: list[Incident] = []
     for i in range(n):
         kind = kinds[int(rng.integers(len(kinds)))]
         district = int(districts[int(rng.integers(districts.size))])
         streets = _choose_streets(kind, np.unique(sel.street[sel.district == district]), rng)
-        offset_s = int(rng.integers(warmup_ns // NS, latest_ns // NS))
+        offset_s = int(rng.integers(warmup_ns // NS_PER_S, latest_ns // NS_PER_S))
         out.append(Incident(
-            index=i, kind=kind.name, district=district, streets=streets, start_ns=cfg.start_ns + offset_s * NS,
+            index=i, kind=kind.name, district=district, streets=streets, start_ns=cfg.start_ns + offset_s * NS_PER_S,
             onset_ns=_ns(rng.uniform(30, 90) * 60), plateau_ns=_ns(rng.uniform(30, 120) * 60),
             recovery_ns=_ns(rng.uniform(30, 90) * 60), severity=round(float(rng.uniform(3.3, 4.2)), 2),
         ))
@@ -245,7 +246,7 @@ def build_effect_rows(
             if not members:
                 continue
             t0 = inc.start_ns + int(eff.lag_min * MINUTE)
-            cadence_ns = catalog.indicators[code].cadence_s * NS
+            cadence_ns = catalog.indicators[code].cadence_s * NS_PER_S
             # an indicator slower than the incident keeps the effect one cadence longer, so a reading sees it
             plateau = inc.plateau_ns + (cadence_ns if cadence_ns > inc.end_ns - inc.start_ns else 0)
             delta = _plateau_delta(catalog, signal, oriented, eff, local=members[0][0],

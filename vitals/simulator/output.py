@@ -33,9 +33,9 @@ from vitals.simulator.city import CitySimulator
 from vitals.simulator.faults import FAULT_NAMES
 from vitals.simulator.garbage import garbage_for_batch, garbage_lines
 from vitals.simulator.pacing import Pacer
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
-NS = 1_000_000_000
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CHUNK_ROWS = 250_000
@@ -76,7 +76,7 @@ class JsonlFormatter:
         self.clock = _clock_strings()
 
     def lines(self, batch: ReadingBatch) -> pa.StringArray:
-        secs = batch.ts_ns // NS
+        secs = batch.ts_ns // NS_PER_S
         days = secs // 86_400
         uniq, inverse = np.unique(days, return_inverse=True)
         dates = pa.array(np.datetime_as_string(uniq.astype("datetime64[D]"), unit="D").astype(object))

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog import Catalog, SeasonalModel
-from vitals.simulator.grid import NS, Selection
+from vitals.simulator.grid import Selection
 from vitals.simulator.randomness import (
     F64,
     SALT_KNOT,
@@ -32,6 +32,7 @@ from vitals.simulator.randomness import (
     smoothstep,
     to_unit,
 )
+from vitals.units import NS_PER_S
 
 I64 = npt.NDArray[np.int64]
 
@@ -118,7 +119,7 @@ RAIN_COUPLING: dict[str, tuple[float, float]] = {
     "traffic_accidents": (0.0, 0.2),
 }
 SLOW_SHARE = 0.35  # share of the series' own variance that is slow (hourly knots); the rest is white
-SLOW_KNOT_NS = 3600 * NS
+SLOW_KNOT_NS = 3600 * NS_PER_S
 SQRT3 = float(np.sqrt(3.0))
 
 
@@ -150,7 +151,7 @@ class SignalModel:
         """Shape (len(ts_ns), n_districts, n_factors): standard-normal factor values of every district."""
         out = np.empty((ts_ns.size, self.n_districts, len(FACTORS)), dtype=np.float64)
         for k, f in enumerate(FACTORS):
-            knot_ns = int(f.knot_hours * 3600) * NS
+            knot_ns = int(f.knot_hours * 3600) * NS_PER_S
             city = self._value_noise(self.knot_keys[k], ts_ns, knot_ns, self.n_districts + 1)
             out[:, :, k] = np.sqrt(f.city_share) * city[:, -1:] + np.sqrt(1.0 - f.city_share) * city[:, :-1]
         return out

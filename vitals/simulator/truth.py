@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vitals.catalog.model import ORANGE
 from vitals.levels import warning_levels
 from vitals.simulator.config import from_ns
 from vitals.simulator.grid import reading_times
@@ -21,7 +22,6 @@ from vitals.simulator.incidents import INCIDENT_KINDS
 if TYPE_CHECKING:
     from vitals.simulator.city import CitySimulator
 
-ORANGE = 3
 NAB_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from vitals.batches import ReadingBatch, Rejection
-
-NS_PER_S = 1_000_000_000
+from vitals.units import NS_PER_S
 
 
 @dataclass(frozen=True, eq=False)

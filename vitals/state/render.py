@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import NS_PER_S
 from vitals.quality import DEFAULT_STUCK_CADENCES, dropout_ratio, dropout_window_index, stuck_flags
 from vitals.state.view import VitalsView
 from vitals.state.view_cache import ViewCache
 from vitals.state.windows import ORIGIN_NS, bucket_numbers
+from vitals.units import NS_PER_S
 
 if TYPE_CHECKING:
     from vitals.state.shard import ShardState

@@ -20,7 +20,6 @@ import numpy.typing as npt
 
 EMPTY_TS = np.iinfo(np.int64).min
 NO_TS = np.iinfo(np.int64).max
-NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True)

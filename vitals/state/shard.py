@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import NS_PER_S, ReadingBatch, Rejection
+from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import StateError
@@ -31,6 +31,7 @@ from vitals.state.sharding import rows_per_shard
 from vitals.state.view import VitalsView
 from vitals.state.view_cache import ViewCache
 from vitals.state.windows import DEFAULT_WINDOWS, BucketRings, Window
+from vitals.units import NS_PER_S
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
 # shared read-only objects (the catalog and what is derived from it) and the view cache: never copied

@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from vitals.errors import StateError
 from vitals.state.quantile import QuantileGrid
+from vitals.units import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 ORIGIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z: bucket tags count from here
 EMPTY_TAG = np.iinfo(np.int32).min
 SATURATED = 255

@@ -16,8 +16,7 @@ from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
 from vitals.stream.partition_check import CheckedBatch
 from vitals.stream.shard_step import ShardPublish
-
-NS_PER_S = 1e9
+from vitals.units import NS_PER_S
 
 
 class HubPublisher:

@@ -20,8 +20,9 @@ import pandas as pd
 from vitals.catalog.model import Catalog
 from vitals.errors import HistoryError
 from vitals.forecasting.evaluate import LabelledWindow
-from vitals.forecasting.grid import NS_PER_S, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
 from vitals.registry.card import hash_arrays
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 
