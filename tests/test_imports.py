@@ -216,3 +216,54 @@ def test_time_units_and_level_names_are_defined_once() -> None:
             names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
             copies += [f"{name}:{node.lineno} {c}" for c in sorted(names & set(ONE_HOME)) if ONE_HOME[c] != name]
     assert copies == []
+
+
+def _owner(target: str) -> str | None:
+    """The module of ours that ``target`` names (``a.b.C`` -> ``a.b``), or None."""
+    while target and target not in MODULES:
+        target = target.rpartition(".")[0]
+    return target or None
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan; recursion depth at most the number of modules)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return out
+
+
+def test_no_import_cycles_even_for_type_checking() -> None:
+    """Module-level and type-only imports between our modules form no cycle (imports inside functions may).
+    An import of a package the module lives in is no arrow: the package is initialized before its modules
+    (``from vitals.catalog import checks`` in vitals.catalog.areas); a module that needs a name from its
+    own package's ``__init__`` fails the fresh import above instead."""
+    graph = {name: {owner for imp in _parse(name) if imp.where != "function"
+                    and (owner := _owner(imp.target)) is not None and not _within(name, owner)}
+             for name in MODULES}
+    assert import_cycles(graph) == []
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -20,7 +20,24 @@ from vitals.simulator.grid import reading_times
 from vitals.simulator.incidents import INCIDENT_KINDS
 
 if TYPE_CHECKING:
-    from vitals.simulator.city import CitySimulator
+    from vitals.catalog.model import Catalog
+    from vitals.simulator.config import SimulatorConfig
+    from vitals.simulator.faults import Episodes
+    from vitals.simulator.grid import Selection
+    from vitals.simulator.incidents import EffectRows, Incident
+    from vitals.simulator.signal import SignalModel
+
+
+class SimulatedCity(Protocol):
+    """What the ground truth is computed from (:class:`vitals.simulator.city.CitySimulator` has it)."""
+
+    catalog: Catalog
+    config: SimulatorConfig
+    selection: Selection
+    signal: SignalModel
+    incident_list: list[Incident]
+    effects: EffectRows
+    episodes: Episodes
 
 NAB_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -76,7 +93,7 @@ class IncidentRecord:
 class GroundTruth:
     """Computed once per simulator (vectorized over all effect rows)."""
 
-    def __init__(self, sim: CitySimulator) -> None:
+    def __init__(self, sim: SimulatedCity) -> None:
         self.sim = sim
         self.rows = self._series_truth()
         self.records = self._records()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -14,10 +14,30 @@ from vitals.state.windows import ORIGIN_NS, bucket_numbers
 from vitals.units import NS_PER_S
 
 if TYPE_CHECKING:
-    from vitals.state.shard import ShardState
+    from vitals.catalog.model import Catalog
+    from vitals.state.quantile import QuantileGrid
+    from vitals.state.series import SeriesScalars
+    from vitals.state.windows import BucketRings, Window
 
 
-def render_view(state: ShardState, as_of: int, cache: ViewCache, dirty: npt.NDArray[np.bool_]) -> VitalsView:
+class ShardArrays(Protocol):
+    """What a view is rendered from (:class:`vitals.state.shard.ShardState` has it; no import of it here)."""
+
+    catalog: Catalog
+    shard: int
+    n_shards: int
+    options: dict[str, float | None]
+    scalars: SeriesScalars
+    level: npt.NDArray[np.int8]
+    raw_level: npt.NDArray[np.int8]
+    rings: BucketRings
+    grid: QuantileGrid
+
+    @property
+    def windows(self) -> tuple[Window, ...]: ...
+
+
+def render_view(state: ShardArrays, as_of: int, cache: ViewCache, dirty: npt.NDArray[np.bool_]) -> VitalsView:
     """The view of every series of ``state`` with a reading, as of ``as_of`` (ns); window statistics come
     through ``cache`` (``dirty``: rows written since its last call). Every column is read-only."""
     sc = state.scalars
@@ -48,7 +68,7 @@ def render_view(state: ShardState, as_of: int, cache: ViewCache, dirty: npt.NDAr
 
 
 def _dropout(
-    state: ShardState, rows: npt.NDArray[np.int64], ind: npt.NDArray[np.int64],
+    state: ShardArrays, rows: npt.NDArray[np.int64], ind: npt.NDArray[np.int64],
     stats: dict[str, npt.NDArray[np.float64]], as_of: int,
 ) -> npt.NDArray[np.float64]:
     wins = state.windows
