@@ -128,7 +128,7 @@ def _city_backtest(args: argparse.Namespace) -> int:
     events = load_label_events(catalog, args.labels, args.incidents)
     models = args.models_dir or load_settings().models_dir
     timeline = run_city(catalog, history_batches(catalog, args.history), models_dir=models,
-                        progress=sys.stderr.isatty())
+                        progress=sys.stderr.isatty(), detail=bool(args.report))
     doc = measure(timeline, events, catalog)
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout
@@ -140,7 +140,7 @@ def _city_backtest(args: argparse.Namespace) -> int:
     if args.report:
         from vitals.backtest.city_report import write_city_report
 
-        write_city_report(Path(args.report), timeline, events, doc, catalog)
+        write_city_report(Path(args.report), timeline, events, doc, catalog, progress=sys.stderr.isatty())
         out.write(f"report written to {args.report}\n")
     out.write(json.dumps(doc) + "\n")
     return 0
