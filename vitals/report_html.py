@@ -112,6 +112,15 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, table_id: st
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def fnum(value: Any) -> float:
+    """A pandas or numpy scalar as a float (the stubs type cells loosely)."""
+    return float(value)
+
+
+def inum(value: Any) -> int:
+    return int(value)
+
+
 class Raw(str):
     """Markup that a table cell takes as it is."""
 
