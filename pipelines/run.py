@@ -25,10 +25,11 @@ from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings
-from vitals.errors import ConfigError
+from vitals.errors import ConfigError, VitalsError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter, ReadingParser
+from vitals.registry.locate import check_all, models_dir
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
 from vitals.sources.files import discover_files
@@ -194,11 +195,13 @@ def run_pipeline(
         server = MetricsServer(hub, host=settings.metrics_host, port=port)
         server.start()
         log.info("metrics on %s", server.url)
-    dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path))
+    dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path),
+                            max_entries=settings.dead_letter_max_entries,
+                            max_bytes=round(settings.dead_letter_max_mb * 1024 * 1024))
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
-    models = BackgroundModels(settings, hub.stats.set_model) if settings.scoring else None
+    models = open_models(settings, catalog, on_change=hub.stats.set_model)
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
@@ -211,6 +214,14 @@ def run_pipeline(
     try:
         with _progress(source, settings, progress):
             run_flow(flow, settings)
+        failure = models.failure() if models is not None and models.ready() is None else None
+        if failure is not None:  # models of another catalog: an error even if no shard asked for them
+            raise failure from None
+    except BaseException:
+        failure = models.failure() if models is not None else None
+        if failure is not None:  # e.g. a ModelError: say it plainly, not as a flow panic
+            raise failure from None
+        raise
     finally:
         restore()
         publisher.finish()
@@ -227,40 +238,67 @@ def run_pipeline(
                       metrics_url=server.url if server else None, final_vitals=written)
 
 
+def open_models(settings: Settings, catalog: Catalog, on_change: Callable[[str, str], None]) -> BackgroundModels | None:
+    """The promoted models for the catalog, loading in the background (:class:`BackgroundModels`); None with
+    scoring off. The models directory is resolved at once (a given one that does not exist is an error)."""
+    if not settings.scoring:
+        log.info("models: scoring is off (scoring: false): no anomaly scores, forecasts or window scores")
+        return None
+    return BackgroundModels(settings, catalog, on_change)
+
+
 class BackgroundModels:
     """The registry's promoted models (:class:`vitals.scoring.RegistryModels`), built in a thread started at
     once: importing the scoring stack (the detectors bring scikit-learn, scipy and numba) and loading the skops
     artifacts take seconds, which the flow spends starting and reading its first batches. A shard that needs a
-    model waits for it, so scores never depend on how fast the load was."""
+    model waits for it, so scores never depend on how fast the load was.
 
-    def __init__(self, settings: Settings, on_change: Callable[[str, str], None]) -> None:
+    Once loaded, the models are checked against the catalog (:func:`vitals.registry.locate.check_all`) and the
+    models in use are logged at INFO (or that scoring runs without them); models trained for another catalog
+    are a :class:`~vitals.errors.ModelError`, raised in the flow and by :meth:`failure` for ``run_pipeline``."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, on_change: Callable[[str, str], None]) -> None:
         self._models: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._load, args=(settings.models_dir, on_change),
+        where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
+        self._thread = threading.Thread(target=self._load, args=(where, catalog, on_change),
                                         name="load-models", daemon=True)
         self._thread.start()
 
-    def _load(self, root: str, on_change: Callable[[str, str], None]) -> None:
+    def _load(self, where: Any, catalog: Catalog, on_change: Callable[[str, str], None]) -> None:
         try:
             from vitals.scoring import RegistryModels
 
-            models = RegistryModels(root, on_change=on_change)
+            models = RegistryModels(where.path, on_change=on_change)
             models.poll()
+            watcher = models.watcher
+            loaded = {f: (str(watcher.version(f)), watcher.model(f)) for f in watcher.families
+                      if watcher.model(f) is not None}
+            log.info("%s", check_all(loaded, catalog, where))
             self._models = models
         except BaseException as exc:  # raised again in the flow, where it stops the run
             self._error = exc
 
     def ready(self) -> Any:
         self._thread.join()
+        if isinstance(self._error, VitalsError):  # e.g. models of another catalog: end the input cleanly, and
+            STOP.set()                            # run_pipeline raises it (one plain line, not a flow panic)
+            return None
         if self._error is not None:
             raise self._error
         return self._models
 
+    def failure(self) -> BaseException | None:
+        """The error of the load, if it failed (without waiting for a load still running)."""
+        return self._error
+
     def forecaster(self) -> Any | None:
-        return self.ready().forecaster()
+        models = self.ready()
+        return None if models is None else models.forecaster()
 
     def window_model(self) -> Any | None:
-        return self.ready().window_model()
+        models = self.ready()
+        return None if models is None else models.window_model()
 
 
 def _progress(source: Any, settings: Settings, wanted: bool) -> AbstractContextManager[Any]:

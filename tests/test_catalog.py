@@ -50,14 +50,14 @@ def _problems(doc: Any) -> str:
 
 def test_each_kind_of_mistake_is_reported_all_at_once():
     doc = _doc()
-    doc["indicators"][0]["domain"] = "weather_magic"
+    doc["indicators"][0]["domain"] = "Weather Magic"
     doc["indicators"][1]["thresholds"] = {"blue": 10, "yellow": 35, "orange": 20, "red": 50}
     doc["indicators"][2]["id"] = doc["indicators"][3]["id"]
     del doc["indicators"][4]["unit"]
     doc["areas"]["districts"][0]["lat"] = "north"
     text = _problems(doc)
     assert "test.yaml" in text and "5 problem(s)" in text
-    assert "indicators[0] (traffic_index): unknown domain 'weather_magic'" in text
+    assert "indicators[0] (traffic_index): `domain` must be lower-case letters" in text
     assert "indicators[1] (expressway_speed): thresholds out of order" in text
     assert "strictly decreasing" in text
     assert "duplicate id 'metro_load'" in text
@@ -70,8 +70,8 @@ def test_each_kind_of_mistake_is_reported_all_at_once():
     (lambda d: d["indicators"][0].update(bad="sideways"), "`bad` must be up, down or both"),
     (lambda d: d["indicators"][0].update(metric="traffic_total"), "`metric` must match"),
     (lambda d: d["indicators"][0].update(valid_range=[10, 0]), "valid_range min 10 must be below max 0"),
-    (lambda d: d["indicators"][0].update(cadence_s=-5), "`cadence_s` must be a positive whole number"),
-    (lambda d: d["indicators"][0]["thresholds"].pop("red"), "`thresholds` is missing red"),
+    (lambda d: d["indicators"][0].update(cadence_s=-5), "`cadence_s` must be a whole number >= 1"),
+    (lambda d: d["indicators"][0]["thresholds"].update(purple=3), "unknown level(s) purple"),
     (lambda d: d["indicators"][0]["seasonality"].update(profile="lunar"), "profile 'lunar' is unknown"),
     (lambda d: d["indicators"][0].update(colour="x"), "unknown field(s) colour"),
     (lambda d: d["indicators"][0]["thresholds"].update(red=80), "lie outside valid_range"),
@@ -94,11 +94,11 @@ def test_unreadable_files(tmp_path: Path):
 
 def test_cli_check_reports_problems(tmp_path: Path, capsys):
     doc = _doc()
-    doc["indicators"][0]["domain"] = "nope"
+    doc["indicators"][0]["domain"] = "No pe"
     f = tmp_path / "c.yaml"
     f.write_text(yaml.safe_dump(doc, allow_unicode=True))
     assert cli_main(["catalog", "check", str(f)]) == 1
-    assert "unknown domain 'nope'" in capsys.readouterr().err
+    assert "`domain` must be lower-case" in capsys.readouterr().err
     assert cli_main(["catalog", "check", str(default_catalog_path())]) == 0
     assert "OK (28 indicators" in capsys.readouterr().out
 

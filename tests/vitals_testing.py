@@ -15,6 +15,8 @@ from vitals.services import find_binary
 IN_CI = bool(os.environ.get("CI"))
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VITALS_TEST_SHARED", REPO.parent / "shared"))  # a git worktree elsewhere sets it
+SECOND_CITY = REPO / "tests" / "catalog" / "second_city.yaml"
+"""A made-up second city: named districts and stations, hourly and 10-minute indicators, partial thresholds."""
 
 
 def need_binary(name: str) -> str:

@@ -111,4 +111,7 @@ REJECT_REASONS: tuple[str, ...] = (
     "duplicate",          # same series and timestamp already accepted
     "late",               # behind the partition watermark minus allowed lateness
     "unreadable_file",    # a whole replay file that cannot be read (raw: its path); counts as one input
+    "missing",            # a gap: no value (absent, null, empty, or NA / N/A / NaN / null / None as text)
 )
+# "missing" is last so that counts restored from older recovery snapshots keep their places; it ranks after
+# malformed, unknown_indicator and unknown_area and before every other reason (see vitals.readings.parse_arrow).

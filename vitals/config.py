@@ -47,11 +47,13 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108            # each process serves metrics_port + process id
     dead_letter_path: str = "var/dead_letters.jsonl"
+    dead_letter_max_entries: int = 100_000  # dead-letter lines kept in the file (0 = no limit); counts stay exact
+    dead_letter_max_mb: float = 50.0    # size limit of the dead-letter file (0 = no limit)
     history_dir: str | None = None      # Parquet history root; None = no history
     history_chunk_rows: int = 200_000   # readings per history file per (shard, source partition)
     recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
     snapshot_interval_s: float = 1.0    # epoch length with recovery on
-    models_dir: str = "models"
+    models_dir: str | None = None       # None: models/ next to the catalog (the shipped ones for the shipped catalog)
     scoring: bool = True                # anomaly scores, expected band and forecasts in the flow
     # cluster
     workers: int = 1
@@ -77,7 +79,7 @@ def _coerce(name: str, raw: Any) -> Any:
         return tuple(str(a) for a in raw)
     if name in ("streets_total", "process_id"):
         kind = int
-    if name in ("catalog", "path", "history_dir", "recovery_dir"):
+    if name in ("catalog", "path", "history_dir", "recovery_dir", "models_dir"):
         kind = str
     if raw is None or kind is None:
         return raw
@@ -105,6 +107,8 @@ def validate(s: Settings) -> Settings:
             problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
     if s.speed < 0:
         problems.append(f"speed must be >= 0 (0 = as fast as possible), got {s.speed}")
+    if s.dead_letter_max_entries < 0 or s.dead_letter_max_mb < 0:
+        problems.append("dead_letter_max_entries and dead_letter_max_mb must be >= 0 (0 = no limit)")
     if s.allowed_lateness_s < 0 or s.max_future_s < 0:
         problems.append("allowed_lateness_s and max_future_s must be >= 0")
     if not 0 <= s.metrics_port < 65536:

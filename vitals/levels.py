@@ -47,6 +47,25 @@ def oriented_thresholds(catalog: Catalog) -> npt.NDArray[np.float64]:
     return th
 
 
+def threshold_gaps(catalog: Catalog) -> npt.NDArray[np.float64]:
+    """Shape (n_indicators, 4): per level, the oriented distance from its threshold to the next lower distinct
+    one (the lowest set level: to the next higher one; a single threshold: its own magnitude, at least 1e-9).
+    Hysteresis margins are fractions of these gaps; levels that are not set share their effective threshold's gap.
+    """
+    th = oriented_thresholds(catalog)
+    out = np.zeros_like(th)
+    for row, values in enumerate(th):
+        distinct = np.unique(values[np.isfinite(values)])
+        for k, v in enumerate(values):
+            if not np.isfinite(v):
+                out[row, k] = 1.0
+                continue
+            lower, higher = distinct[distinct < v], distinct[distinct > v]
+            out[row, k] = (v - lower[-1] if lower.size else higher[0] - v if higher.size
+                           else max(abs(float(v)), 1e-9))
+    return out
+
+
 def warning_levels(
     catalog: Catalog,
     indicator: npt.NDArray[np.integer],

@@ -29,12 +29,19 @@ EMPTY_TS = np.iinfo(np.int64).min
 
 def stuck_flags(
     last_ts: npt.NDArray[np.int64], change_ts: npt.NDArray[np.int64], first_ts: npt.NDArray[np.int64],
-    cadence_s: npt.NDArray[np.float64], n_cadences: float = DEFAULT_STUCK_CADENCES,
+    cadence_s: npt.NDArray[np.float64], n_cadences: float = DEFAULT_STUCK_CADENCES, *,
+    last: npt.NDArray[np.float64] | None = None, flat_normal: npt.NDArray[np.int8] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """1.0 where the value has not changed for ``n_cadences`` cadences (see the module docstring)."""
+    """1.0 where the value has not changed for ``n_cadences`` cadences (see the module docstring), except
+    where the catalog says a flat line is normal (``flat_normal`` per series: 2 any flat line, 1 a run of
+    zeros, given with the ``last`` values)."""
     ref = np.where(change_ts == EMPTY_TS, first_ts, change_ts)
     unchanged_s = (last_ts - ref) / NS_PER_S
-    return (unchanged_s >= n_cadences * cadence_s).astype(np.float64)
+    stuck = unchanged_s >= n_cadences * cadence_s
+    if flat_normal is not None:
+        normal = (flat_normal == 2) | ((flat_normal == 1) & (last == 0.0) if last is not None else False)
+        stuck &= ~normal
+    return stuck.astype(np.float64)
 
 
 def dropout_window_index(window_lengths_s: Sequence[int], cadence_s: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:

@@ -34,7 +34,7 @@ def city_run(tmp_path_factory: pytest.TempPathFactory) -> CityRun:
 
     with out.open("w") as sink, contextlib.redirect_stdout(sink):
         assert main(["backtest", "--history", str(root / "city.parquet"), "--labels", str(root / "labels.json"),
-                     "--incidents", str(root / "truth.json"), "--streets", "38", "--models-dir", str(REPO / "models"),
+                     "--incidents", str(root / "truth.json"), "--models-dir", str(REPO / "models"),
                      "--report", str(root / "city.html")]) == 0
     figures = json.loads(out.read_text().strip().splitlines()[-1])
     return CityRun(root, figures, root / "city.html")

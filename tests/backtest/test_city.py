@@ -127,7 +127,9 @@ def test_causal_run_of_a_simulated_incident(small_catalog: Catalog) -> None:
 
 def test_cli_history_labels_report(city_run) -> None:  # the fixture is in tests/backtest/conftest.py
     doc = city_run.figures
-    assert doc["streets"] == 38 and doc["events_orange"] >= 1 and doc["recall_warning"] == 1.0
+    # without --streets the streets and series come from the history (not the 1,031 of the full catalog)
+    assert doc["streets"] == 38 and 900 < doc["series"] <= 38 * 28 and doc["events_orange"] >= 1
+    assert doc["recall_warning"] == 1.0
     page = city_run.report.read_text()
     # every orange event has its plot, and so has every false alarm of the warning (fewer than the plot limit)
     events = page.count("<details class='event'")
@@ -152,3 +154,24 @@ def test_forecaster_params_reach_the_promoted_forecaster(small_catalog: Catalog)
     assert tl.level.shape == (small_catalog.n_series, 3)
     with pytest.raises(ValueError, match="no_such_param"):
         run_city(small_catalog, batches, models_dir=REPO / "models", forecaster_params={"no_such_param": 1.0})
+
+
+def test_cli_history_of_another_catalog_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+    from vitals_testing import SECOND_CITY
+
+    from vitals.cli import main
+
+    ts = pd.date_range("2026-03-02", periods=30, freq="10min", tz="UTC")
+    pd.DataFrame({"ts": ts, "indicator": "river_level", "area": "RIB-01", "value": 3.0}).to_parquet(
+        tmp_path / "h.parquet")
+    (tmp_path / "labels.json").write_text(json.dumps({"river_level/RIB-01": []}))
+    args = ["backtest", "--history", str(tmp_path / "h.parquet"), "--labels", str(tmp_path / "labels.json")]
+    assert main(args) == 1  # the shipped catalog does not know the history's series
+    err = capsys.readouterr().err
+    assert "the history has area(s) RIB-01 that catalog" in err and "--catalog FILE" in err
+    assert main([*args, "--catalog", str(SECOND_CITY), "--models-dir", str(REPO / "models")]) == 1
+    assert "trained for another catalog" in capsys.readouterr().err
+    (tmp_path / "labels.json").write_text(json.dumps({"river_level/RIB-09": []}))
+    assert main([*args, "--catalog", str(SECOND_CITY)]) == 1
+    assert "name no series of catalog" in capsys.readouterr().err

@@ -30,7 +30,8 @@ def test_lasting_two_sigma_shift_is_detected_by_the_run_score() -> None:
     rng = np.random.default_rng(11)
     values = rng.normal(0.0, 1.0, (2400, 4))
     values[2000:, 0] += 2.0
-    scores, features = score_matrix(values, DefaultDetector(), watch=0, after=2000)
+    # the run mechanism alone: without the new-extreme score (which also fires on early records of plain noise)
+    scores, features = score_matrix(values, DefaultDetector(record_half=np.inf), watch=0, after=2000)
     noise_peak = scores[300:2000].max()
     assert scores[2000:2100, 0].max() > noise_peak + 0.03
     assert scores[2000:, 1:].max() <= noise_peak + 0.01
@@ -47,3 +48,14 @@ def test_z_cap_keeps_the_first_burst_of_a_flat_series_from_dominating_its_calibr
     score_matrix(values, uncapped, watch=0, after=0)
     # uncapped, one reading keeps the typical sqrt|z| at ~17 for 2,500 readings; capped it is back near 0
     assert np.all(capped.f_[:, F_C_CENTRE] < 1.0) and np.all(uncapped.f_[:, F_C_CENTRE] > 10.0)
+
+
+def test_a_new_extreme_beyond_the_range_of_routine_bursts_is_detected_and_explained() -> None:
+    rng = np.random.default_rng(3)
+    bursts = rng.choice([5.0, 7.5, 10.0], size=(3000, 2))  # routine bursts of a few fixed heights
+    values = np.where(rng.random((3000, 2)) < 0.02, bursts, rng.normal(1.0, 0.1, (3000, 2)))
+    values[2500, 0] = 14.0                                 # higher than every routine burst before it
+    scores, features = score_matrix(values, DefaultDetector(), watch=0, after=2500)
+    assert scores[2500, 0] >= DefaultDetector.decision_threshold
+    assert features[0] == "new_high"
+    assert scores[1000:, 1].max() < DefaultDetector.decision_threshold  # routine bursts alone: no detection

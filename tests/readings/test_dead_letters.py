@@ -64,3 +64,25 @@ def test_threads_write_each_batch_once(tmp_path: Path) -> None:
             thread.join()
     entries = read_dead_letters(path)
     assert sorted((e["seq"], e["i"]) for e in entries) == [(s, i) for s in range(50) for i in range(2)]
+
+
+def test_the_file_is_bounded_and_a_flood_is_summarized(tmp_path: Path, caplog) -> None:
+    import logging
+
+    path = tmp_path / "dead.jsonl"
+    late = [Rejection("late", f"raw {i}", "3 years behind", "p0", 1) for i in range(2_500)]
+    with caplog.at_level(logging.INFO), DeadLetterWriter(path, max_entries=1_000) as writer:
+        assert writer.write(late[:600]) == 600
+        assert writer.write([Rejection("late", r.raw, r.detail, "p0", 2) for r in late[600:]]) == 400
+        assert writer.write(_rejections("p1", 1, 3)) == 0
+        assert writer.seen == {"late": 2_500, "malformed": 3}
+        assert writer.dropped == {"late": 1_500, "malformed": 3}
+    entries = read_dead_letters(path)
+    assert len(entries) == 1_000 and entries[-1]["n"] == 400  # a group cut at the limit stays whole
+    assert "1,000 readings rejected as late so far (e.g. 3 years behind)" in caplog.text
+    assert caplog.text.count("rejected as late so far") == 1  # 2,500: not again before 10,000
+    assert caplog.text.count("is full") == 1 and "late 2,500 (1,500 not written)" in caplog.text
+    with DeadLetterWriter(path, max_entries=1_000) as writer:  # reopened: the lines already there count
+        assert writer.lines == 1_000 and writer.write(_rejections("p9", 1, 1)) == 0
+    with DeadLetterWriter(path, max_entries=0, max_bytes=path.stat().st_size + 200) as writer:
+        assert writer.write(_rejections("p9", 2, 5)) in (1, 2)  # the byte limit

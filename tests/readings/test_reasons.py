@@ -29,7 +29,13 @@ CASES = [
     (line(value=True), "malformed", "value must be a number, got boolean"),
     (line(indicator=7), "malformed", "indicator must be text, got number"),
     (line(ts=...), "malformed", "missing ts"),
-    (line(value=None), "malformed", "missing value"),
+    (line(value=None), "missing", "no value"),
+    (line(value=...), "missing", "a gap in the series"),
+    (line(value="NA"), "missing", "no value"),
+    (line(value=" NaN "), "missing", "no value"),
+    (line(value=""), "missing", "no value"),
+    (line(value=None, area="nowhere"), "unknown_area", "unknown area 'nowhere'"),
+    (line(value=None, ts="garbage"), "missing", "no value"),
     (line(area=...), "malformed", "missing area"),
     (line(sensor=3), "malformed", "sensor must be text, got number"),
     (line(indicator="water_presure"), "unknown_indicator", "unknown indicator 'water_presure'"),
@@ -83,4 +89,12 @@ def test_time_rules_are_configurable(catalog: Catalog) -> None:
 def test_every_reason_of_the_parser_is_covered() -> None:
     covered = {reason for _, reason, _ in CASES}
     assert covered == {"malformed", "unknown_indicator", "unknown_area", "non_finite", "out_of_range",
-                       "bad_timestamp", "future_timestamp"}
+                       "bad_timestamp", "future_timestamp", "missing"}
+
+
+def test_gaps_in_csv_are_missing_not_malformed(parser: ReadingParser) -> None:
+    rows = "".join(f"2024-06-01T00:00:00Z,water_pressure,wanzhou_s001,,{v}\n"
+                   for v in ("", "NA", "N/A", "NaN", "null", "0.3", "abc", "inf"))
+    result = parser.parse_csv(f"ts,indicator,area,sensor,value\n{rows}".encode(), received_ns=RECEIVED_NS)
+    assert len(result.batch) == 1
+    assert [r.reason for r in result.rejections] == ["missing"] * 5 + ["malformed", "non_finite"]

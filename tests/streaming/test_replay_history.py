@@ -84,7 +84,7 @@ def test_dead_letters_hold_every_rejection_with_its_reason(replayed):
     assert len(entries) == inputs - accepted
     reasons = Counter(e["reason"] for e in entries)
     assert sum(n for r, n in reasons.items() if r in ("malformed", "unknown_indicator", "unknown_area",
-                                                       "bad_timestamp")) >= written.garbage * 0.9
+                                                       "bad_timestamp", "missing")) >= written.garbage * 0.9
     assert all(e["raw"] and e["detail"] for e in entries)
 
 

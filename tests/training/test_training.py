@@ -89,3 +89,18 @@ def test_cli_train_list_promote_rollback(tmp_path: Path, small_catalog: Catalog,
     assert main(["models", "--models-dir", models, "show", "forecaster"]) == 0
     assert "# Model card: forecaster v0001" in capsys.readouterr().out
     assert main(["models", "--models-dir", models, "rollback", "forecaster"]) == 1  # nothing earlier
+
+
+def test_a_failed_run_promotes_nothing(tmp_path: Path, small_catalog: Catalog) -> None:
+    class Broken:
+        family = "window_model"
+
+        def fit(self, data, catalog, progress):
+            raise RuntimeError("out of memory")
+
+    data = from_frame(small_catalog, history_frame(small_catalog, days=1))
+    reg = ModelRegistry(tmp_path)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train(data, small_catalog, reg, promote=True, progress=False,
+              trainers=[ForecasterTrainer(params={"max_rows": 5_000}, refit=False), Broken()])
+    assert reg.versions("forecaster") == ["v0001"] and reg.promoted("forecaster") is None

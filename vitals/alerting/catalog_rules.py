@@ -17,6 +17,8 @@ from vitals.catalog import Catalog, Indicator
 def condition_text(indicator: Indicator, level: str) -> str:
     """The threshold of ``level`` as a condition a reader understands, e.g. "≥ 7 index", "≤ 20 km/h"."""
     threshold = getattr(indicator.thresholds, level)
+    if not indicator.thresholds.is_set(level):
+        return "not set (this level is never raised)"
     if indicator.basis == "zscore":
         return f"z ≥ {threshold:g}"
     if indicator.bad == "down":

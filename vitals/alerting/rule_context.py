@@ -9,7 +9,7 @@ from functools import reduce
 from vitals.alerting.options import AlertingOptions, Hold
 from vitals.alerting.rule_oracle import Oracle
 from vitals.alerting.rule_scenarios import Scenario
-from vitals.catalog import Catalog, District, Street
+from vitals.catalog import Catalog, District, Indicator, Street
 from vitals.errors import ExportError
 
 
@@ -59,3 +59,14 @@ def district_streets(ctx: Context, count: int) -> list[tuple[District, list[Stre
             return picked
     msg = f"the catalog has fewer than {count} districts with enough streets to test district-wide alerts"
     raise ExportError(msg)
+
+
+def value_at_level(ind: Indicator, level: int) -> float:
+    """A value shown for ``level`` in the test series: its threshold, or where the catalog sets none, the
+    seasonal base moved ``level`` noise sd in the bad direction (only the annotations show it)."""
+    if level == 0:
+        return ind.seasonality.base
+    value = ind.thresholds.as_tuple()[level - 1]
+    if math.isnan(value):
+        return ind.seasonality.base + level * ind.seasonality.noise * (-1.0 if ind.bad == "down" else 1.0)
+    return value

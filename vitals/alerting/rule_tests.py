@@ -18,7 +18,7 @@ from vitals import metric_names as m
 from vitals.alerting import names, rule_tests_pipeline, rule_tests_series
 from vitals.alerting.catalog_rules import area_labels, catalog_groups, indicator_labels
 from vitals.alerting.options import LEVEL_VALUE, LEVELS, AlertingOptions
-from vitals.alerting.rule_context import Context, district_streets, test_step
+from vitals.alerting.rule_context import Context, district_streets, test_step, value_at_level
 from vitals.alerting.rule_scenarios import Result, RuleSpec, Scenario, expected_alerts, labels_key, phases
 from vitals.catalog import Catalog, Street
 from vitals.errors import ExportError
@@ -39,9 +39,7 @@ def add_level_series(ctx: Context, scenario: Scenario, street: Street, levels: l
     scenario.add(m.WARNING_LEVEL, labels, levels)
     if not values:
         return
-    thresholds = ind.thresholds.as_tuple()
-    readings = [None if lv is None else (ind.seasonality.base if lv == 0 else thresholds[int(lv) - 1])
-                for lv in levels]
+    readings = [None if lv is None else value_at_level(ind, int(lv)) for lv in levels]
     scenario.add(ind.metric, {**labels, "stat": "last", "window": "now"}, readings)
     if forecast:
         scenario.add(m.FORECAST_VALUE, {**labels, "horizon": "30m"},

@@ -9,7 +9,7 @@ from vitals import metric_names as m
 from vitals.alerting import names
 from vitals.alerting.alert_rules import horizon_label
 from vitals.alerting.options import LEVEL_VALUE, Hold
-from vitals.alerting.rule_context import Context
+from vitals.alerting.rule_context import Context, value_at_level
 from vitals.alerting.rule_scenarios import Result, RuleSpec, Scenario, labels_key, phases
 
 
@@ -67,10 +67,10 @@ def early_warning_case(ctx: Context) -> dict[str, Any]:
     domain = {"domain": ind.domain}
     scenario.add(m.WARNING_LEVEL, {**a, **domain}, phases((1, 3 * stage + dip), (level_value, tail)))
     scenario.add(m.WARNING_LEVEL, {**b, **domain}, [1])
-    scenario.add(ind.metric, {**a, "stat": "last", "window": "now"}, [ind.thresholds.blue])
-    scenario.add(m.FORECAST_VALUE, {**a, "horizon": horizon}, [ind.thresholds.as_tuple()[level_value - 1]])
+    scenario.add(ind.metric, {**a, "stat": "last", "window": "now"}, [value_at_level(ind, 1)])
+    scenario.add(m.FORECAST_VALUE, {**a, "horizon": horizon}, [value_at_level(ind, level_value)])
     district_only = {"indicator": b["indicator"], "district": b["district"], "horizon": horizon}  # b: no street value
-    scenario.add(m.FORECAST_VALUE, district_only, [ind.thresholds.blue])
+    scenario.add(m.FORECAST_VALUE, district_only, [value_at_level(ind, 1)])
     soon, later = s.early_warning_horizon_s * 2 / 3, s.early_warning_horizon_s * 2
     seconds = phases((later, stage), (soon, stage), (later, dip), (soon, stage + tail))  # the level ends it
     scenario.add(m.SECONDS_TO_THRESHOLD, {**a, "level": s.early_warning_level}, seconds)
@@ -107,7 +107,7 @@ def anomaly_case(ctx: Context) -> dict[str, Any]:
     hit, miss = min(1.0, threshold + 0.05), threshold / 2
     scenario.add(m.ANOMALY_SCORE, a, on_off(hit, miss, stage, dip, tail))
     scenario.add(m.ANOMALY_SCORE, b, spike(hit, miss, stage, ctx.steps(hold.for_s)))
-    scenario.add(ind.metric, {**a, "stat": "last", "window": "now"}, [ind.thresholds.yellow])
+    scenario.add(ind.metric, {**a, "stat": "last", "window": "now"}, [value_at_level(ind, 2)])
     # the exporter's default policy exports the expected band per indicator and district only
     scenario.add(m.EXPECTED_VALUE, {"indicator": a["indicator"], "district": a["district"], "bound": "mid"},
                  [ind.seasonality.base])

@@ -47,6 +47,7 @@ from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, load_catalog
 from vitals.errors import ConfigError
 from vitals.readings.validate import TimeRules, reason_codes
+from vitals.registry.locate import ModelsDir, check_fit
 from vitals.scoring import RegistryModels, ShardScorer
 from vitals.state import ShardState
 
@@ -71,8 +72,8 @@ def simulate_city(
     return cat, sim.batches(), events
 
 
-def history_batches(catalog: Catalog, path: str | Path) -> Iterator[ReadingBatch]:
-    """A Parquet history (``ts, indicator, area, value``) replayed in one-minute batches of event time."""
+def read_history(path: str | Path) -> pd.DataFrame:
+    """The readings (``ts, indicator, area, value``) of a Parquet history file or directory."""
     from vitals.training.data import FRAME_COLUMNS
 
     root = Path(path)
@@ -80,7 +81,42 @@ def history_batches(catalog: Catalog, path: str | Path) -> Iterator[ReadingBatch
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals simulate --out city.parquet` or `vitals run`"
         raise ConfigError(msg)
-    frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+    return pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+
+
+def catalog_for_history(catalog: Catalog, frame: pd.DataFrame) -> Catalog:
+    """The catalog restricted to the streets the history has readings of; an indicator or area of the history
+    that the catalog does not know is an error (the history was written with another catalog)."""
+    areas = set(frame["area"].astype(str).unique().tolist())
+    indicators = set(frame["indicator"].astype(str).unique().tolist())
+    unknown_i = sorted(indicators - set(catalog.indicator_index))
+    unknown_a = sorted(areas - set(catalog.street_index))
+    if unknown_i or unknown_a:
+        parts = [f"indicator(s) {', '.join(unknown_i[:5])}{' ...' if len(unknown_i) > 5 else ''}" if unknown_i else "",
+                 f"area(s) {', '.join(unknown_a[:5])}{' ...' if len(unknown_a) > 5 else ''}" if unknown_a else ""]
+        msg = (f"the history has {' and '.join(p for p in parts if p)} that catalog {catalog.source} "
+               f"({catalog.n_indicators} indicators, {catalog.n_streets} streets) does not know: pass the catalog "
+               "it was written with (--catalog FILE), or --streets N as given to `vitals simulate`")
+        raise ConfigError(msg)
+    if not areas:
+        msg = "the history holds no readings"
+        raise ConfigError(msg)
+    return catalog.with_streets(areas)
+
+
+def history_series(catalog: Catalog, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Dense ids of the series the history has readings of."""
+    pairs = frame[["indicator", "area"]].astype(str).drop_duplicates()
+    ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(pairs["indicator"]))
+    street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(pairs["area"]))
+    keep = (ind >= 0) & (street >= 0)
+    return np.sort(ind[keep].astype(np.int64) * catalog.n_streets + street[keep])
+
+
+def history_batches(catalog: Catalog, path: str | Path | pd.DataFrame) -> Iterator[ReadingBatch]:
+    """A Parquet history (``ts, indicator, area, value``; a path or its frame) replayed in one-minute batches
+    of event time."""
+    frame = path if isinstance(path, pd.DataFrame) else read_history(path)
     ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
     street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
     ts = pd.to_datetime(frame["ts"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -97,11 +133,21 @@ def history_batches(catalog: Catalog, path: str | Path) -> Iterator[ReadingBatch
 
 
 def load_label_events(
-    catalog: Catalog, labels_path: str | Path, incidents_path: str | Path | None = None
+    catalog: Catalog, labels_path: str | Path, incidents_path: str | Path | None = None, *,
+    full: Catalog | None = None,
 ) -> list[Event]:
     """Events from NAB-format windows (``{"<indicator>/<street>": [[start, end], ...]}``), with orange crossings
-    and incident numbers from a simulator truth file (``vitals simulate --incidents``) when given."""
+    and incident numbers from a simulator truth file (``vitals simulate --incidents``) when given.
+
+    ``full``: the whole catalog when ``catalog`` is restricted to a history's streets: a label of a series of
+    ``full`` without readings is skipped with a warning; a label no series of ``full`` has is an error."""
     labels = json.loads(Path(labels_path).read_text())
+    known = full or catalog
+    strangers = sorted(key for key in labels if _series_of(known, key) < 0)
+    if strangers and full is not None:
+        msg = (f"{len(strangers)} label(s) of {labels_path} name no series of catalog {known.source}, e.g. "
+               f"{', '.join(strangers[:3])}: pass the catalog the labels were written for (--catalog FILE)")
+        raise ConfigError(msg)
     truth: dict[tuple[int, int], tuple[int, int]] = {}
     if incidents_path is not None:
         for inc in json.loads(Path(incidents_path).read_text()).get("incidents", []):
@@ -113,7 +159,7 @@ def load_label_events(
     for key, windows in labels.items():
         sid = _series_of(catalog, key)
         if sid < 0:
-            log.warning("label %s names no series of the catalog; skipped", key)
+            log.warning("label %s names no series with readings; skipped", key)
             continue
         for start, end in windows:
             lo, hi = _ns(start), _ns(end)
@@ -140,11 +186,14 @@ DETAIL_COLUMNS = {"value": "last", "expected": "expected_mid", "lower": "expecte
 
 def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: str | Path = "models",
              progress: bool = False, total: int | None = None,
-             forecaster_params: dict[str, Any] | None = None, detail: bool = False) -> Timeline:
+             forecaster_params: dict[str, Any] | None = None,
+             series: npt.NDArray[np.int64] | None = None, detail: bool = False) -> Timeline:
     """Fold every batch through one shard's state and scorer, sampling the exported columns after each.
 
     forecaster_params: prediction-time parameters set on the promoted forecaster for this run (e.g.
-    ``{"deviation_guard": 1.5}``: what-if runs before promoting a version with them).
+    ``{"deviation_guard": 1.5}``: what-if runs before promoting a version with them). ``series``: the series
+    measured (default every series of the catalog; a history: the series it has readings of). A forecaster
+    trained for other indicators is an error.
     detail: also sample each series' last value and expected band (for the report's plots: 16 more bytes per
     series per minute, about 340 MB for 14 days of 1,064 series)."""
     from tqdm import tqdm
@@ -155,9 +204,15 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
     if forecaster is None:
         msg = f"no promoted forecaster in {models_dir}; train one with `vitals train --promote`"
         raise ConfigError(msg)
+    where = ModelsDir(Path(models_dir).resolve(), "models directory")
+    for family in models.watcher.families:
+        if models.watcher.model(family) is not None:
+            check_fit(family, str(models.watcher.version(family)), models.watcher.model(family), catalog, where)
+    log.info("models: %s from %s", ", ".join(f"{f} {v}" for f, v in sorted(models.watcher.model_info().items())),
+             where.path)
     if forecaster_params:
         forecaster.set_params(**forecaster_params)
-    series = np.arange(catalog.n_series, dtype=np.int64)
+    series = np.arange(catalog.n_series, dtype=np.int64) if series is None else np.asarray(series, dtype=np.int64)
     ticks: list[int] = []
     level: list[npt.NDArray[np.int8]] = []
     early: list[npt.NDArray[np.bool_]] = []
@@ -170,12 +225,15 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
         now = int(batch.received_ns)
         cols = scorer.columns(series, now)
         ticks.append(now)
-        level.append(state.level.copy())
-        early.append(_early_condition(cols, state.level))
+        level.append(state.level[series].copy())
+        early.append(_early_condition(cols, state.level[series]))
         anomaly.append(cols["anomaly_score"].astype(np.float32))
-        cols["last"] = state.scalars.last
+        cols["last"] = state.scalars.last[series]
         for name, column in DETAIL_COLUMNS.items() if detail else ():
             sampled[name].append(cols[column].astype(np.float32))
+    if not ticks:
+        msg = "no readings of the catalog's series to backtest (empty history?)"
+        raise ConfigError(msg)
     extra = {name: np.column_stack(values) for name, values in sampled.items()}
     return Timeline(ticks_ns=np.asarray(ticks, dtype=np.int64), series=series, level=np.column_stack(level),
                     early=np.column_stack(early), anomaly=np.column_stack(anomaly), **extra)
@@ -196,8 +254,10 @@ def measure(tl: Timeline, events: list[Event], catalog: Catalog, *, warmup_s: fl
     fire = alarms(tl)
     warmup_ns = int(tl.ticks_ns[0]) + int(warmup_s * NS_PER_S)
     days = max((int(tl.ticks_ns[-1]) - warmup_ns) / NS_PER_S / 86400.0, 1e-9)
-    districts = len({s.district_id for s in catalog.streets})
-    out: dict[str, Any] = {"streets": catalog.n_streets, "districts": districts, "series": int(tl.series.size),
+    ind, street = catalog.split_series_id(tl.series)  # the series measured (a history: those with readings)
+    districts = len(np.unique(catalog.street_district_array[street]))
+    n_indicators = len(np.unique(ind))
+    out: dict[str, Any] = {"streets": len(np.unique(street)), "districts": districts, "series": int(tl.series.size),
                            "days": round(days, 3), "events_orange": len(detected(tl, fire["level"], events))}
     for kind, f in fire.items():
         hits = detected(tl, f, events)
@@ -206,7 +266,7 @@ def measure(tl: Timeline, events: list[Event], catalog: Catalog, *, warmup_s: fl
         out[f"recall_{kind}"] = round(float(np.mean(hits)), 4) if hits else None
         out[f"false_alarms_{kind}"] = int(false.sum())
         out[f"false_alarms_{kind}_per_indicator_district_day"] = round(
-            float(false.sum()) / (catalog.n_indicators * districts * days), 4)
+            float(false.sum()) / (n_indicators * districts * days), 4)
         out[f"false_alarms_{kind}_per_series_day"] = round(per_series_day, 5)
         out[f"false_alarms_{kind}_full_scale_per_indicator_district_day"] = round(
             per_series_day * FULL_STREETS_PER_DISTRICT, 4)

@@ -7,7 +7,8 @@ code is its position in ``Catalog.streets``. A series is one (indicator, street)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
@@ -17,6 +18,7 @@ import numpy.typing as npt
 Direction = Literal["up", "down", "both"]
 Basis = Literal["value", "zscore"]
 Profile = Literal["flat", "commute", "daytime", "evening"]
+FlatNormal = Literal["no", "zero", "any"]
 
 DOMAINS: tuple[str, ...] = (
     "traffic", "rail", "water", "drainage", "flood", "power", "gas", "telecom",
@@ -29,17 +31,42 @@ LEVEL_COLOURS: dict[str, str] = {
 }
 
 
+LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
+NOT_SET = math.nan
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Warning thresholds, blue < yellow < orange < red in badness."""
+    """Warning thresholds, blue < yellow < orange < red in badness. A level the catalog does not give is NaN
+    (:data:`NOT_SET`): that level is never reached (see :meth:`effective`)."""
 
-    blue: float
-    yellow: float
-    orange: float
-    red: float
+    blue: float = NOT_SET
+    yellow: float = NOT_SET
+    orange: float = NOT_SET
+    red: float = NOT_SET
 
     def as_tuple(self) -> tuple[float, float, float, float]:
+        """All four, NaN where not set."""
         return (self.blue, self.yellow, self.orange, self.red)
+
+    def given(self) -> tuple[tuple[str, float], ...]:
+        """(level name, threshold) of the levels that are set, from blue to red."""
+        return tuple((name, v) for name, v in zip(LEVELS, self.as_tuple(), strict=True) if not math.isnan(v))
+
+    def is_set(self, level: str) -> bool:
+        return not math.isnan(float(getattr(self, level)))
+
+    def effective(self, bad: Direction) -> tuple[float, float, float, float]:
+        """Thresholds for counting levels: a level that is not set takes the next more severe threshold (so a
+        value crossing it jumps straight to that level), and beyond the most severe one set nothing is reached
+        (+inf in the bad direction). With none set, every level is unreachable."""
+        beyond = -math.inf if bad == "down" else math.inf
+        out: list[float] = []
+        following = beyond
+        for v in reversed(self.as_tuple()):
+            following = following if math.isnan(v) else v
+            out.append(following)
+        return tuple(reversed(out))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,7 @@ class Indicator:
     thresholds: Thresholds
     seasonality: Seasonality
     weight: float
+    flat_normal: FlatNormal = "no"  # "zero": long runs of zero are normal; "any": any flat line is normal
 
 
 @dataclass(frozen=True)
@@ -89,7 +117,8 @@ class District:
     name_en: str
     lat: float
     lon: float
-    streets: int  # the (approximate real) number of streets; generated streets follow it
+    streets: int  # the number of streets: listed in the catalog, or generated (the approximate real count)
+    listed: bool = False  # True when the catalog lists the streets (ids, names, coordinates)
 
 
 @dataclass(frozen=True)
@@ -97,9 +126,10 @@ class City:
     id: str
     name_zh: str
     name_en: str
-    timezone_offset_hours: float
+    timezone_offset_hours: float  # standard-time offset (from ``timezone`` when given); seasonality uses it
     lat: float
     lon: float
+    timezone: str = ""  # IANA time zone, e.g. Asia/Shanghai
 
 
 @dataclass(frozen=True)
@@ -164,8 +194,15 @@ class Catalog:
     # ---- arrays for vectorized work (indexed by indicator code or street code) ----------------------
     @cached_property
     def thresholds_array(self) -> npt.NDArray[np.float64]:
-        """Shape (n_indicators, 4): blue, yellow, orange, red."""
-        return np.array([i.thresholds.as_tuple() for i in self.indicators], dtype=np.float64)
+        """Shape (n_indicators, 4): blue, yellow, orange, red as levels are counted (:meth:`Thresholds.effective`:
+        a level not set takes the next more severe threshold; beyond the most severe set, +-inf)."""
+        return np.array([i.thresholds.effective(i.bad) for i in self.indicators], dtype=np.float64).reshape(-1, 4)
+
+    @cached_property
+    def flat_normal_array(self) -> npt.NDArray[np.int8]:
+        """0: a flat line is suspicious (stuck sensor); 1: runs of zero are normal; 2: any flat line is normal."""
+        m = {"no": 0, "zero": 1, "any": 2}
+        return np.array([m[i.flat_normal] for i in self.indicators], dtype=np.int8)
 
     @cached_property
     def valid_min_array(self) -> npt.NDArray[np.float64]:
@@ -207,6 +244,13 @@ class Catalog:
     def domain_names(self) -> tuple[str, ...]:
         """Domains that occur in this catalog, in catalog order."""
         return tuple(dict.fromkeys(i.domain for i in self.indicators))
+
+    def with_streets(self, street_ids: set[str]) -> Catalog:
+        """This catalog restricted to the given streets (and the districts that keep one), e.g. the areas of a
+        history; indicators are unchanged (models are matched by indicator)."""
+        streets = tuple(s for s in self.streets if s.id in street_ids)
+        kept = {s.district_id for s in streets}
+        return replace(self, streets=streets, districts=tuple(d for d in self.districts if d.id in kept))
 
     def streets_of(self, district_id: str) -> tuple[Street, ...]:
         return tuple(s for s in self.streets if s.district_id == district_id)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
+
 EPILOG = """\
 examples:
   vitals alerts build                                   # regenerate dashboards/prometheus and dashboards/alertmanager
@@ -21,8 +23,7 @@ examples:
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
-    p.add_argument("--streets", type=int, metavar="N", help="generate N streets in all (default 1,031)")
+    add_catalog_options(p)
     p.add_argument("--webhook-url", metavar="URL", help="base URL of the webhooks; receivers post to URL/<receiver>")
     p.add_argument("--grafana-url", metavar="URL", help="Grafana base URL for dashboard links in annotations")
     p.add_argument("--channels", metavar="LIST", help="comma-separated subset of webhook,email,wechat (default all)")
@@ -83,9 +84,8 @@ def _options(args: argparse.Namespace) -> Any:
 
 def _bundle(args: argparse.Namespace) -> Any:
     from vitals.alerting import build_alerting
-    from vitals.catalog import load_catalog
 
-    return build_alerting(load_catalog(args.catalog, streets_total=args.streets), _options(args))
+    return build_alerting(load_catalog_from(catalog_settings(args)), _options(args))
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
 from vitals.detectors.registry import DETECTORS
 
 EPILOG = """\
@@ -20,6 +21,10 @@ examples:
   vitals backtest --nab ../shared/data/nab --out results/knn --detector knn_cad
   vitals simulate --days 14 --streets 38 --seed 11 --out city.parquet --labels labels.json --incidents truth.json
   vitals backtest --history city.parquet --labels labels.json --incidents truth.json --report city.html
+  vitals backtest --catalog my_city.yaml --history var/history --labels my_labels.json   # models/ next to it
+
+With --history the streets and series measured are those the history has readings of (false alarms are per
+indicator and district with data); an indicator or area the catalog does not know is an error.
 
 Outputs RESULTS/<category>/<file>.csv (timestamp,value,anomaly_score in [0, 1],label: 1 inside a labelled
 window), one row per input row in input order, and RESULTS/summary.csv (per file: rows, windows,
@@ -47,9 +52,7 @@ def register(sub: Any) -> None:
                    "`vitals simulate --labels`) for --history")
     p.add_argument("--incidents", metavar="TRUTH.json", help="optional simulator truth (`vitals simulate "
                    "--incidents`): orange crossing times; without it the first orange level inside a window is used")
-    p.add_argument("--streets", type=int, help="streets of the catalog the history was simulated with (--history)")
-    p.add_argument("--models-dir", metavar="DIR", help="model registry for --history (default: the models_dir "
-                   "setting)")
+    add_catalog_options(p, models=True)
     p.add_argument("--profile", default="standard", choices=("standard", "reward_low_FP_rate", "reward_low_FN_rate"),
                    help="profile whose threshold is used for event metrics and the report (default standard)")
     p.add_argument("--report", metavar="HTML", help="also write a self-contained HTML report")
@@ -116,19 +119,29 @@ def _ticking(detector: Any, bar: Any) -> Any:
 
 
 def _city_backtest(args: argparse.Namespace) -> int:
-    from vitals.backtest.city import history_batches, load_label_events, measure, run_city
-    from vitals.catalog import load_catalog
-    from vitals.config import load_settings
+    from vitals.backtest.city import (
+        catalog_for_history,
+        history_batches,
+        history_series,
+        load_label_events,
+        measure,
+        read_history,
+        run_city,
+    )
+    from vitals.registry.locate import models_dir
 
     if not args.history or not args.labels:
         sys.stderr.write("vitals backtest: --history DIR and --labels LABELS.json go together\n")
         return 2
     started = time.perf_counter()
-    catalog = load_catalog(streets_total=args.streets)
-    events = load_label_events(catalog, args.labels, args.incidents)
-    models = args.models_dir or load_settings().models_dir
-    timeline = run_city(catalog, history_batches(catalog, args.history), models_dir=models,
-                        progress=sys.stderr.isatty(), detail=bool(args.report))
+    settings = catalog_settings(args)
+    full = load_catalog_from(settings)
+    frame = read_history(args.history)
+    catalog = catalog_for_history(full, frame)
+    events = load_label_events(catalog, args.labels, args.incidents, full=full)
+    where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
+    timeline = run_city(catalog, history_batches(catalog, frame), models_dir=where.path,
+                        progress=sys.stderr.isatty(), series=history_series(catalog, frame), detail=bool(args.report))
     doc = measure(timeline, events, catalog)
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout

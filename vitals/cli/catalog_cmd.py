@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -52,7 +53,10 @@ def _show(args: argparse.Namespace) -> int:
 
     c = load_catalog(args.catalog, streets_total=args.streets)
     if args.format == "json":
-        doc = {"indicators": [asdict(i) for i in c.indicators], "districts": [asdict(d) for d in c.districts],
+        indicators = [asdict(i) for i in c.indicators]
+        for doc_i, ind in zip(indicators, c.indicators, strict=True):  # levels not set: null, not NaN
+            doc_i["thresholds"] = dict(ind.thresholds.given())
+        doc = {"indicators": indicators, "districts": [asdict(d) for d in c.districts],
                "streets": [asdict(s) for s in c.streets]}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
         return 0
@@ -69,9 +73,9 @@ def _show(args: argparse.Namespace) -> int:
     out.write(f"{'indicator':<26} {'domain':<10} {'unit':<12} {'cadence':>7} {'bad':<5} "
               f"{'blue':>8} {'yellow':>8} {'orange':>8} {'red':>8}  name\n")
     for i in c.indicators:
-        t = i.thresholds
+        levels = " ".join(f"{'-' if math.isnan(v) else format(v, 'g'):>8}" for v in i.thresholds.as_tuple())
         basis = " (z)" if i.basis == "zscore" else ""
         out.write(f"{i.id:<26} {i.domain:<10} {i.unit:<12} {i.cadence_s:>6}s {i.bad:<5} "
-                  f"{t.blue:>8g} {t.yellow:>8g} {t.orange:>8g} {t.red:>8g}  {i.name_zh} / {i.name_en}{basis}\n")
+                  f"{levels}  {i.name_zh} / {i.name_en}{basis}\n")
     out.write(f"{c.n_indicators} indicators, {c.n_streets} streets, {c.n_series} series\n")
     return 0

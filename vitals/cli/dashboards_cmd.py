@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
+
 DEFAULT_OUT = "dashboards/grafana"
 EPILOG = """\
 examples:
@@ -22,7 +24,7 @@ The wall: open http://grafana:3000/d/city-wall?kiosk on the operations-center sc
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
+    add_catalog_options(p)
     p.add_argument("--prometheus-url", default="http://prometheus:9090", metavar="URL",
                    help="Prometheus as Grafana reaches it (default: %(default)s)")
     p.add_argument("--dashboards-path", default="/var/lib/grafana/dashboards/city-vitals", metavar="PATH",
@@ -58,11 +60,10 @@ def register(sub: Any) -> None:
 
 
 def _bundle(args: argparse.Namespace) -> Any:
-    from vitals.catalog import load_catalog
     from vitals.grafana import GrafanaOptions, build_bundle
 
     options = GrafanaOptions(prometheus_url=args.prometheus_url, dashboards_path=args.dashboards_path)
-    return build_bundle(load_catalog(args.catalog), options)
+    return build_bundle(load_catalog_from(catalog_settings(args)), options)
 
 
 def _build(args: argparse.Namespace) -> int:

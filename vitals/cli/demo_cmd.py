@@ -14,6 +14,7 @@ examples:
   vitals demo --speed 300 --streets 200
   vitals demo --no-services         # do not start Prometheus/Alertmanager even when installed
   vitals demo --for 60              # stop by itself after 60 seconds (Ctrl-C stops it any time)
+  vitals demo --catalog my_city.yaml   # simulate your own city (docs/catalog.md)
 
 While it runs: curl http://127.0.0.1:9108/metrics | grep vitals_health_index
 With Prometheus installed the demo also starts it (and Alertmanager, routed to the demo's own webhook
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--for", dest="run_for", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--no-services", action="store_true", help="do not start Prometheus and Alertmanager")
     p.add_argument("--no-view", action="store_true", help="log a line every 10 s instead of redrawing the screen")
-    add_pipeline_options(p, config=False)
+    add_pipeline_options(p)  # --config: catalog, models and outputs from a settings file (the source is the simulator)
     p.set_defaults(handler=_demo)
 
 

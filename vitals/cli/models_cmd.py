@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from vitals.cli.options import add_catalog_options, catalog_settings
+
 EPILOG = """\
 examples:
   vitals models list                          # every family and version; * marks the promoted one
@@ -25,8 +27,7 @@ def register(sub: Any) -> None:
                     "per family. A running pipeline reloads a newly promoted version without a restart.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--models-dir", metavar="DIR",
-                   help="registry root (default: the models_dir setting, 'models'; env VITALS_MODELS_DIR)")
+    add_catalog_options(p, streets=False, models=True)
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     lst = msub.add_parser("list", help="families and versions (* = promoted)")
     lst.add_argument("family", nargs="?", help="only this family")
@@ -48,11 +49,11 @@ def register(sub: Any) -> None:
 
 
 def registry_from_args(args: argparse.Namespace) -> Any:
-    from vitals.config import load_settings
     from vitals.registry import ModelRegistry
+    from vitals.registry.locate import models_dir
 
-    root = args.models_dir or load_settings().models_dir
-    return ModelRegistry(root)
+    settings = catalog_settings(args)
+    return ModelRegistry(models_dir(settings.models_dir, settings.catalog).path)
 
 
 def _list(args: argparse.Namespace) -> int:

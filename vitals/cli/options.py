@@ -14,16 +14,46 @@ _FIELD_OF = {
     "dead_letters": "dead_letter_path", "metrics_port": "metrics_port", "metrics_host": "metrics_host",
     "lateness": "allowed_lateness_s", "shards": "shards", "partitions": "partitions", "speed": "speed",
     "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
-    "history_chunk_rows": "history_chunk_rows",
+    "history_chunk_rows": "history_chunk_rows", "models_dir": "models_dir",
+    "dead_letters_max": "dead_letter_max_entries", "dead_letters_max_mb": "dead_letter_max_mb",
 }
+CATALOG_HELP = "catalog file (default: the catalog setting, VITALS_CATALOG, else the shipped model city)"
+MODELS_HELP = ("models directory (default: the models_dir setting or VITALS_MODELS_DIR, else models/ next to the "
+               "catalog; the shipped models for the shipped catalog); see docs/catalog.md")
+
+
+def add_catalog_options(p: argparse.ArgumentParser, *, config: bool = True, streets: bool = True,
+                        models: bool = False) -> None:
+    """``--config``, ``--catalog`` (and ``--streets``, ``--models-dir``) for commands outside the pipeline."""
+    if config:
+        p.add_argument("--config", metavar="FILE", help="YAML settings file (catalog, streets_total, models_dir ...)")
+    p.add_argument("--catalog", metavar="FILE", help=CATALOG_HELP)
+    if streets:
+        p.add_argument("--streets", type=int, metavar="N",
+                       help="generate N streets in all (catalogs with generated streets; default 1,031)")
+    if models:
+        p.add_argument("--models-dir", metavar="DIR", help=MODELS_HELP)
+
+
+def catalog_settings(args: argparse.Namespace) -> Settings:
+    """Settings from ``--config``, ``VITALS_*`` and the catalog options (only catalog, streets, models apply)."""
+    return load_settings(getattr(args, "config", None), catalog=getattr(args, "catalog", None),
+                         streets_total=getattr(args, "streets", None), models_dir=getattr(args, "models_dir", None))
+
+
+def load_catalog_from(settings: Settings) -> Any:
+    from vitals.catalog import load_catalog
+
+    return load_catalog(settings.catalog, streets_total=settings.streets_total)
 
 
 def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     if config:
         p.add_argument("--config", metavar="FILE", help="YAML settings file (keys as in vitals/config.py)")
     g = p.add_argument_group("city")
-    g.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
+    g.add_argument("--catalog", metavar="FILE", help=CATALOG_HELP)
     g.add_argument("--streets", type=int, metavar="N", help="generate N streets in all (default 1,031)")
+    g.add_argument("--models-dir", metavar="DIR", help=MODELS_HELP)
     g = p.add_argument_group("stream")
     g.add_argument("--lateness", type=float, metavar="S", help="allowed lateness in seconds (default 300)")
     g.add_argument("--shards", type=int, metavar="N", help="series shards; fixed per recovery dir (default 4)")
@@ -38,6 +68,10 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
                    help="readings per history file per (shard, source partition) (default 200,000)")
     g.add_argument("--dead-letters", metavar="FILE",
                    help="dead-letter JSON lines (default var/dead_letters.jsonl; FILE-p<I> per cluster process)")
+    g.add_argument("--dead-letters-max", type=int, metavar="N",
+                   help="at most N dead-letter lines per run (default 100,000; 0 = no limit); counters stay exact")
+    g.add_argument("--dead-letters-max-mb", type=float, metavar="MB",
+                   help="at most MB megabytes of dead letters (default 50; 0 = no limit)")
     g.add_argument("--final-vitals", metavar="FILE.parquet",
                    help="at the end, write every series' vitals to this Parquet file (FILE-p<I> per cluster process)")
     g = p.add_argument_group("recovery and scale-out")

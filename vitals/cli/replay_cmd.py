@@ -16,8 +16,12 @@ examples:
   vitals replay var/day.csv --metrics-port 0         # no /metrics server, just history and dead letters
   vitals replay var/day.parquet --final-vitals var/final.parquet   # every series' vitals at the end
   vitals replay var/parts/ -w 2 --partitions 4       # two worker threads (files are dealt to 4 partitions)
+  vitals replay stations/ --catalog my_city.yaml     # your city; one file per station is fine (each file keeps
+                                                     # its own watermark); models from models/ next to the catalog
 
 Readings files: .jsonl/.ndjson/.json (JSON lines), .csv (ts,indicator,area,sensor,value) or .parquet.
+Rejected readings go to the dead letters (at most --dead-letters-max lines; counters stay exact); gaps (empty,
+NA, NaN as text) are counted as missing.
 """
 
 

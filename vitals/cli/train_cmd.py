@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
+
+from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
+
+log = logging.getLogger(__name__)
 
 EPILOG = """\
 examples:
   vitals train --simulate-days 7 --streets 76 --seed 7 --promote   # rebuilds the shipped default models
   vitals train --history var/history                              # from the Parquet history
+  vitals train --catalog my_city.yaml --history var/history --promote   # models/ next to my_city.yaml
   vitals train --history var/history --models-dir /tmp/models --horizons 15,30,60
   vitals models list                                               # then inspect, promote, roll back
 
@@ -30,10 +36,8 @@ def register(sub: Any) -> None:
     src.add_argument("--history", metavar="DIR",
                      help="Parquet history directory (columns ts, indicator, area, value)")
     src.add_argument("--simulate-days", type=float, metavar="N", help="simulate the city for N days and train on it")
-    p.add_argument("--streets", type=int, metavar="N", help="streets in the catalog (default 1,031)")
     p.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
-    p.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
-    p.add_argument("--models-dir", metavar="DIR", help="registry root (default: the models_dir setting, 'models')")
+    add_catalog_options(p, models=True)
     p.add_argument("--horizons", default="15,30,60", metavar="MIN,...", help="forecast horizons in minutes")
     p.add_argument("--step", type=int, default=300, metavar="S", help="grid step in seconds (default 300)")
     p.add_argument("--max-rows", type=int, default=1_000_000, help="training rows sampled (default 1,000,000)")
@@ -45,10 +49,9 @@ def register(sub: Any) -> None:
 def _train(args: argparse.Namespace) -> int:
     import time
 
-    from vitals.catalog import load_catalog
-    from vitals.config import load_settings
     from vitals.errors import ConfigError
     from vitals.registry import ModelRegistry
+    from vitals.registry.locate import models_dir
     from vitals.training import default_trainers, from_history, from_simulation, train
 
     try:
@@ -57,13 +60,16 @@ def _train(args: argparse.Namespace) -> int:
         msg = f"--horizons must be minutes separated by commas, e.g. 15,30,60; got {args.horizons!r}"
         raise ConfigError(msg) from exc
     began = time.perf_counter()
-    catalog = load_catalog(args.catalog, streets_total=args.streets)
+    settings = catalog_settings(args)
+    catalog = load_catalog_from(settings)
     progress = not args.no_progress
     if args.history:
         data = from_history(catalog, args.history, step_s=args.step)
     else:
         data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=args.step, progress=progress)
-    registry = ModelRegistry(args.models_dir or load_settings().models_dir)
+    where = models_dir(settings.models_dir, settings.catalog)
+    log.info("training for %s into %s", catalog.source, where.describe())
+    registry = ModelRegistry(where.path)
     params = {"horizons_s": horizons, "step_s": args.step, "max_rows": args.max_rows}
     results = train(data, catalog, registry, promote=args.promote, trainers=default_trainers(params),
                     progress=progress)

@@ -40,7 +40,8 @@ from vitals.detectors.base import NS_PER_S, Detector, FloatArray, IntArray, _as_
 from vitals.detectors.explain import Explanation, explanations
 from vitals.detectors.quality import CHECKS
 
-DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality")
+DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty")  # indexed by driver_
+RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -54,13 +55,14 @@ class DefaultDetector(Detector):
     decision_threshold = 0.40  # the score at or above which a reading is a detection (ANOMALY_THRESHOLD)
 
     def __init__(self, *, warmup: int = 60, calibration_start: int = 60, power: float = 0.5,
-                 calibration_rate: float = 0.0005, refractory: int = 500, refractory_blocks: int = 10,
+                 calibration_rate: float = 0.0005, refractory: int = 1000, refractory_blocks: int = 10,
                  half: float = 10.0, z_cap: float = 100.0, surprise_rate: float = 0.0005,
                  surprise_bins: int = 16, bins_per_octave: float = 2.0, surprise_z0: float = 0.5,
                  surprise_half: float = 3.0, run_length: int = 20,
                  run_cap: float = 2.0,
-                 quality_weight: float = 0.3,
-                 point_weight: float = 1.0, run_weight: float = 1.0,
+                 quality_weight: float = 0.25,
+                 seasonal_weight: float = 0.7, record_half: float = 0.01, record_refractory: int = 50,
+                 onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -82,8 +84,12 @@ class DefaultDetector(Detector):
         self.run_length = run_length
         self.run_cap = run_cap
         self.quality_weight = quality_weight
-        self.point_weight = point_weight
-        self.run_weight = run_weight
+        self.seasonal_weight = seasonal_weight
+        self.record_half = record_half
+        self.record_refractory = record_refractory
+        self.onset_margin = onset_margin
+        self.decision_point = decision_point
+        self.record_warmup = record_warmup
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -107,8 +113,10 @@ class DefaultDetector(Detector):
             quality_weight=self.quality_weight, day_slots=self.day_slots, week_slots=self.week_slots,
             slot_rate=self.slot_rate, level_rate=self.level_rate, error_rate=self.error_rate, clip=self.clip,
             min_slot_count=self.min_slot_count, refractory=self.refractory, stuck_min_run=self.stuck_min_run,
-            spike_z=self.spike_z, step_rate=self.step_rate, prior=1.0, point_weight=self.point_weight,
-            run_weight=self.run_weight, onset=1.0 if self.refractory > 0 else 0.0)
+            spike_z=self.spike_z, step_rate=self.step_rate, prior=1.0, seasonal_weight=self.seasonal_weight,
+            record_half=self.record_half, record_refractory=self.record_refractory, onset_margin=self.onset_margin,
+            decision_point=self.decision_point, decision_score=self.decision_threshold,
+            record_warmup=self.record_warmup)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()
@@ -126,6 +134,7 @@ class DefaultDetector(Detector):
         self.hist_ = np.zeros((n, 2, self.surprise_bins), dtype=np.float32)
         self.run_hist_ = np.zeros((n, 1, 2 * self.surprise_bins), dtype=np.float32)
         self.blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
+        self.record_blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
 
     def update_score(self, series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike) -> FloatArray:
         """Score a batch in batch order (higher = more anomalous; 0 during warm-up), then learn from it."""
@@ -135,7 +144,7 @@ class DefaultDetector(Detector):
             msg = f"series index out of range 0..{self.n_series_ - 1}"
             raise IndexError(msg)
         return k.score_batch(self.params_, s, t, v, self.f_, self.i_, self.mid_, self.dev_, self.slot_count_,
-                             self.hist_, self.run_hist_, self.blocks_)
+                             self.hist_, self.run_hist_, self.blocks_, self.record_blocks_)
 
     # ---- what the flow and the explanations read --------------------------------------------------------
     @property
@@ -149,7 +158,7 @@ class DefaultDetector(Detector):
 
     @property
     def driver_(self) -> npt.NDArray[np.int64]:
-        """Index into :data:`DRIVERS`: 0 seasonal baseline, 1 data quality."""
+        """Index into :data:`DRIVERS`: 0 seasonal baseline, 1 data quality, 2 range novelty (a new extreme)."""
         return self.i_[:, k.I_DRIVER]
 
     @property
@@ -169,6 +178,11 @@ class DefaultDetector(Detector):
     def check_scores_(self) -> FloatArray:
         """Data-quality check scores of each series' last reading, rows in :data:`CHECKS` order but stale."""
         return self.f_[:, [k.F_IMPOSSIBLE, k.F_STUCK, k.F_SPIKE]].T
+
+    def record_is_low(self, series: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """For each series, whether its last reading lay below (not above) its past range's middle."""
+        s = np.asarray(series, dtype=np.int64)
+        return self.f_[s, k.F_VALUE] < 0.5 * (self.f_[s, k.F_HIGH] + self.f_[s, k.F_LOW])
 
     def band(self, series: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(lower, expected, upper) of the last reading of each series (NaN before any reading)."""
@@ -194,8 +208,10 @@ class DefaultDetector(Detector):
         lower, mid, upper = self.band(s)
         quality_check = np.argmax(self.check_scores_[:, s], axis=0) if s.size else np.empty(0, np.int64)
         residual = np.where(self.run_driven_[s], "residual_run:", "residual_z:")
-        features = np.where(self.driver_[s] == 1, np.array(CHECKS)[quality_check],
-                            np.char.add(residual, np.array(BASELINE_MODELS)[self.model_[s]]))
+        seasonal = np.char.add(residual, np.array(BASELINE_MODELS)[self.model_[s]])
+        extreme = np.array(RECORD_FEATURES)[self.record_is_low(s).astype(np.int64)]
+        features = np.select([self.driver_[s] == 1, self.driver_[s] == 2], [np.array(CHECKS)[quality_check], extreme],
+                             seasonal)
         return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
                             values=self.f_[s, k.F_VALUE], expected=mid, lower=lower, upper=upper,
                             scores=self.score_[s], z=self.z_[s])

@@ -14,7 +14,8 @@ State layout (all numpy, so it pickles with the detector):
 * ``mid``, ``dev`` float32 and ``slot_count`` int16 ``(n, day_slots + week_slots)``: the seasonal profiles;
 * ``hist`` float32 ``(n, 2, bins)``: the decaying histogram of the signed residual's position (drops and rises);
 * ``run_hist`` float32 ``(n, 1, 2 * bins)``: the histogram of the run statistic;
-* ``blocks`` float64 ``(n, refractory_blocks)``: maxima of the last completed onset blocks.
+* ``blocks`` float64 ``(n, refractory_blocks)``: maxima of the last completed onset blocks of the seasonal score;
+* ``rec_blocks`` float64 ``(n, refractory_blocks)``: the same for the new-extreme (record) score.
 
 The parameters travel as one float64 vector (``P_*``), built by :func:`parameters`.
 """
@@ -31,21 +32,24 @@ import numpy.typing as npt
 # ---- parameter vector ------------------------------------------------------------------------------------
 (P_WARMUP, P_CAL_START, P_POWER, P_CAL_RATE, P_HALF, P_Z_CAP, P_S_RATE, P_BINS_PER_OCTAVE, P_S_Z0, P_S_HALF,
  P_RUN_LENGTH, P_RUN_CAP, P_QUALITY_WEIGHT, P_DAY_SLOTS, P_WEEK_SLOTS, P_SLOT_RATE, P_LEVEL_RATE, P_ERROR_RATE,
- P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_POINT_WEIGHT,
- P_RUN_WEIGHT, P_ONSET) = range(28)
-P_COUNT = 28
+ P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
+ P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP) = range(32)
+P_COUNT = 32
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
  F_S_TOTAL, F_RUN_MEAN, F_RC_CENTRE, F_RC_SPREAD, F_RS_TOTAL, F_BLOCK_MAX, F_LEVEL_SCORE, F_SCORE, F_VALUE,
  F_Q_LAST_VALUE, F_Q_LAST_STEP, F_Q_STEP_SCALE, F_Q_SPACING, F_VMIN, F_VMAX, F_IMPOSSIBLE, F_STUCK,
- F_SPIKE) = range(28)
-F_COLUMNS = 28
+ F_SPIKE, F_HIGH, F_LOW, F_REC_BLOCK_MAX, F_RECORD) = range(32)
+F_COLUMNS = 32
 
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
- I_MODEL, I_DRIVER, I_RUN_DRIVEN) = range(13)
-I_COLUMNS = 13
+ I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL) = range(14)
+I_COLUMNS = 14
+
+# drivers of a score (I_DRIVER)
+DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD = 0, 1, 2
 
 NS_PER_S = 1_000_000_000
 DAY_S = 86_400
@@ -221,32 +225,68 @@ def _quality(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: 
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _onset(p: np.ndarray, f: np.ndarray, ic: np.ndarray, blocks: np.ndarray, row: int, u: float) -> float:
-    """``u`` where it beats every score of the last ``refractory`` readings (kept as block maxima), else 0."""
+def _onset(f: np.ndarray, ic: np.ndarray, blocks: np.ndarray, row: int, u: float, window: float, c_max: int,
+           c_fill: int, margin: float) -> float:
+    """``u`` where it beats every score of the last ``window`` readings (kept as block maxima) by more than
+    ``margin``, else 0: a score that creeps up reading by reading is one detection, not one per reading."""
     n_blocks = blocks.shape[1]
-    peak = f[row, F_BLOCK_MAX]
+    peak = f[row, c_max]
     for j in range(n_blocks):
         peak = max(peak, blocks[row, j])
-    onset = u if u > peak else 0.0
-    block_len = max(int(p[P_REFRACTORY]) // n_blocks, 1)
-    current = max(f[row, F_BLOCK_MAX], u)
-    fill = ic[row, I_BLOCK_FILL] + 1
+    onset = u if u > peak + margin else 0.0
+    block_len = max(int(window) // n_blocks, 1)
+    current = max(f[row, c_max], u)
+    fill = ic[row, c_fill] + 1
     if fill >= block_len:
         for j in range(n_blocks - 1, 0, -1):
             blocks[row, j] = blocks[row, j - 1]
         blocks[row, 0] = current
-        f[row, F_BLOCK_MAX] = 0.0
-        ic[row, I_BLOCK_FILL] = 0
+        f[row, c_max] = 0.0
+        ic[row, c_fill] = 0
     else:
-        f[row, F_BLOCK_MAX] = current
-        ic[row, I_BLOCK_FILL] = fill
+        f[row, c_max] = current
+        ic[row, c_fill] = fill
     return onset
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _calibrate(u: float, point: float, target: float) -> float:
+    """Monotone map of [0, 1] onto itself taking ``point`` to ``target`` (linear on each side)."""
+    if point <= 0.0 or point >= 1.0 or point == target:
+        return u
+    if u <= point:
+        return u * target / point
+    return target + (u - point) * (1.0 - target) / (1.0 - point)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, v: float) -> float:
+    """How far ``v`` lies beyond the series' whole past range, in units of that range (0 inside it).
+
+    A new extreme is what many real incidents look like in a series that has a routine of bursts: the burst
+    is normal, one higher than any before is not. Scored after ``record_warmup`` readings (before that the
+    range is still being learned: in plain noise new extremes are frequent early, 2 in n at reading n).
+    """
+    seen = ic[row, I_COUNT]  # readings learned by the baseline, this one included
+    if seen <= 1:
+        f[row, F_HIGH] = v
+        f[row, F_LOW] = v
+        return 0.0
+    high = f[row, F_HIGH]
+    low = f[row, F_LOW]
+    novelty = 0.0
+    if seen > p[P_RECORD_WARMUP]:
+        span = max(high - low, 1e-9 * max(abs(high), 1.0))
+        novelty = max((v - high) / span, (low - v) / span, 0.0)
+    f[row, F_HIGH] = max(high, v)
+    f[row, F_LOW] = min(low, v)
+    return novelty
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.ndarray, f: np.ndarray,
                 ic: np.ndarray, mid: np.ndarray, dev: np.ndarray, slot_count: np.ndarray, hist: np.ndarray,
-                run_hist: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+                run_hist: np.ndarray, blocks: np.ndarray, rec_blocks: np.ndarray) -> np.ndarray:
     """Score every reading in batch order (causal per series), updating the state in place."""
     out = np.empty(series.shape[0])
     warmup = p[P_WARMUP]
@@ -259,10 +299,11 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         t = ts[k]
         v = values[k]
         if not math.isfinite(v):  # impossible: scored by the quality checks, never learned by the baseline
-            quality = p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v)
+            quality = _calibrate(p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v), p[P_DECISION_POINT],
+                                 p[P_DECISION_SCORE])
             f[row, F_LEVEL_SCORE] = 0.0
             f[row, F_SCORE] = quality
-            ic[row, I_DRIVER] = 1
+            ic[row, I_DRIVER] = DRIVER_QUALITY
             f[row, F_VALUE] = v
             out[k] = quality
             continue
@@ -275,7 +316,7 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         side = 1 if z < 0 else 0
         surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
                              p[P_S_RATE], p[P_PRIOR], start, active)
-        point = p[P_POINT_WEIGHT] * math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
+        point = math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
         # the run: running mean of the (capped) surprise, calibrated like the point score
         ready = active and ic[row, I_S_SEEN] > start
         mean = f[row, F_RUN_MEAN]
@@ -286,14 +327,28 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
                                  start, ready), p[P_HALF])
         run_rank = _surprise(run_hist[row], 0, f, ic, row, F_RS_TOTAL, I_RS_SEEN, 4.0 * mean, 4.0, p[P_S_RATE],
                              p[P_PRIOR], start, ready)
-        run = p[P_RUN_WEIGHT] * math.sqrt(run_tail * _squash(run_rank, p[P_S_HALF]))
+        run = math.sqrt(run_tail * _squash(run_rank, p[P_S_HALF]))
         seasonal = max(point, run)
-        onset = _onset(p, f, ic, blocks, row, seasonal) if p[P_ONSET] > 0 else seasonal
         quality = p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v)
-        score = max(onset, quality)
-        f[row, F_LEVEL_SCORE] = seasonal
+        # one onset rule for the seasonal and the data-quality score: a stuck run that keeps growing, like a
+        # lasting deviation, is one detection, not one per reading
+        weighted = p[P_SEASONAL_WEIGHT] * seasonal
+        onset = _onset(f, ic, blocks, row, max(weighted, quality), p[P_REFRACTORY], F_BLOCK_MAX, I_BLOCK_FILL,
+                       p[P_ONSET_MARGIN])
+        record = _squash(_record(p, f, ic, row, v), p[P_RECORD_HALF])
+        record_onset = _onset(f, ic, rec_blocks, row, record, p[P_RECORD_REFRACTORY], F_REC_BLOCK_MAX,
+                              I_REC_BLOCK_FILL, p[P_ONSET_MARGIN])
+        point_at, target = p[P_DECISION_POINT], p[P_DECISION_SCORE]
+        score = _calibrate(max(onset, record_onset), point_at, target)
+        f[row, F_LEVEL_SCORE] = _calibrate(max(weighted, record), point_at, target)
+        f[row, F_RECORD] = record
         f[row, F_SCORE] = score
-        ic[row, I_DRIVER] = 1 if quality > onset else 0
+        if record_onset > onset:
+            ic[row, I_DRIVER] = DRIVER_RECORD
+        elif quality > weighted:
+            ic[row, I_DRIVER] = DRIVER_QUALITY
+        else:
+            ic[row, I_DRIVER] = DRIVER_SEASONAL
         ic[row, I_RUN_DRIVEN] = 1 if run > point else 0
         f[row, F_VALUE] = v
         out[k] = score

@@ -9,6 +9,7 @@ per-series families in policy order (street scope, then district scope), then ar
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -261,7 +262,8 @@ def static_families(catalog: Catalog, labels: LabelSpace) -> list[tuple[str, str
                                ("name_en", i.name_en), ("unit", i.unit), ("metric", i.metric), ("bad", i.bad),
                                ("basis", i.basis)), 1.0) for i in c.indicators]
     threshold_rows: StaticRows = [((("indicator", i.id), ("level", LEVEL_NAMES[k + 1])), value)
-                                  for i in c.indicators for k, value in enumerate(i.thresholds.as_tuple())]
+                                  for i in c.indicators for k, value in enumerate(i.thresholds.as_tuple())
+                                  if not math.isnan(value)]  # a level the catalog does not set: no sample
     return [
         (mn.AREA_INFO, "Names and centroid of each area (city, district, street); value 1.", area_rows),
         (mn.INDICATOR_INFO, "Names, unit, metric name and bad direction of each indicator; value 1.", info_rows),

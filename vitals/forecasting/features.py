@@ -81,7 +81,12 @@ def threshold_units(catalog: Catalog, seasonal: SeasonalModel) -> npt.NDArray[np
     ts = np.tile(week_ns, n_ind)
     expected = seasonal.expected(ind, ts)
     typical = np.median(badness(catalog, ind, expected, ts, seasonal).reshape(n_ind, -1), axis=1)
-    distance = oriented_thresholds(catalog)[:, 2] - typical
+    oriented = oriented_thresholds(catalog)
+    finite = np.where(np.isfinite(oriented), oriented, -np.inf)
+    # orange; where no orange (or red) is set, the most severe threshold that is; none: 3 noise sd
+    reference = np.where(np.isfinite(oriented[:, 2]), oriented[:, 2], finite.max(axis=1))
+    distance = np.where(np.isfinite(reference), reference - typical,
+                        np.where(catalog.zscore_array, 3.0, 3.0 * seasonal.noise))
     distance = np.where(catalog.zscore_array, distance * seasonal.noise, distance)
     return np.maximum(np.abs(distance), seasonal.noise)
 

@@ -95,15 +95,20 @@ def increasing_steps(levels: Sequence[float]) -> list[dm.Threshold]:
     """Steps for a quantity where higher is worse and a value at a threshold has that level."""
     return [dm.Threshold(value=None, color=LEVEL_COLOUR_LIST[0])] + [
         dm.Threshold(value=float(t), color=LEVEL_COLOUR_LIST[lvl]) for lvl, t in enumerate(levels, start=1)
+        if not math.isnan(t)  # a level the catalog does not set has no step
     ]
 
 
 def _decreasing_steps(levels: Sequence[float]) -> list[dm.Threshold]:
-    """Steps for a quantity where lower is worse: level k for values at or below threshold k."""
-    red_to_blue = [(4 - i, t) for i, t in enumerate(reversed(levels))]  # (4, red), (3, orange) ...
-    steps = [dm.Threshold(value=None, color=LEVEL_COLOUR_LIST[4])]
-    for lvl, t in red_to_blue:
-        steps.append(dm.Threshold(value=math.nextafter(float(t), math.inf), color=LEVEL_COLOUR_LIST[lvl - 1]))
+    """Steps for a quantity where lower is worse: level k for values at or below threshold k (levels the
+    catalog does not set, NaN, are skipped: the next lower set level's colour goes on)."""
+    set_levels = [(lvl, float(t)) for lvl, t in enumerate(levels, start=1) if not math.isnan(t)]
+    if not set_levels:
+        return [dm.Threshold(value=None, color=LEVEL_COLOUR_LIST[0])]
+    steps = [dm.Threshold(value=None, color=LEVEL_COLOUR_LIST[set_levels[-1][0]])]
+    below = [0] + [lvl for lvl, _ in set_levels[:-1]]  # the level just above each threshold
+    for (_, t), lower in zip(reversed(set_levels), reversed(below), strict=True):
+        steps.append(dm.Threshold(value=math.nextafter(t, math.inf), color=LEVEL_COLOUR_LIST[lower]))
     return steps
 
 
@@ -129,7 +134,10 @@ def thresholds_text(ind: Indicator) -> str:
     t = ind.thresholds
     basis = "seasonal z-score / 季节性Z分数" if ind.basis == "zscore" else ind.unit
     side = f" (|value - {ind.center:g}|)" if ind.bad == "both" else ""
-    return f"蓝/黄/橙/红 blue/yellow/orange/red: {t.blue:g} / {t.yellow:g} / {t.orange:g} / {t.red:g} {basis}{side}"
+    shown = " / ".join("-" if math.isnan(v) else f"{v:g}" for v in t.as_tuple())
+    if not t.given():
+        return f"no warning thresholds (anomaly scores and forecasts only) / 无预警阈值 {basis}{side}"
+    return f"蓝/黄/橙/红 blue/yellow/orange/red: {shown} {basis}{side}"
 
 
 def props(properties: dict[str, object]) -> list[dm.DynamicConfigValue]:

@@ -12,6 +12,12 @@ Idempotence: all rejections of one (stage, partition, seq) are written in a sing
 written again (Bytewax re-emits the last epoch after a resume). A group cut short by a crash (fewer than
 ``n`` lines, or a torn last line) is removed on open, so the replay writes it whole.
 
+Bounded: at most ``max_entries`` lines and ``max_bytes`` bytes (defaults 100,000 and 50 MB; 0 = no limit) are
+kept; past the limit rejections are still counted exactly (the pipeline counters come from the stream state,
+not from this file) but not written, and the log says so once. A flood of one reason is summarized in the
+log (at 1,000, 10,000, 100,000 ... of a reason, with an example), never one line per reading; ``close``
+logs the totals per reason.
+
 One writer per file: it is safe for several threads (Bytewax workers in one process), not for several
 processes; give each process its own file (e.g. ``dead_letters-<process>.jsonl``).
 """
@@ -34,6 +40,11 @@ from vitals.batches import Rejection
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, int]
+
+
+DEFAULT_MAX_ENTRIES = 100_000
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+FLOOD_FIRST = 1_000  # a reason's count is logged at 1,000, 10,000, 100,000 ...
 
 
 def _scan(path: Path) -> tuple[set[Key], int]:
@@ -70,9 +81,15 @@ def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
 class DeadLetterWriter:
     """Append rejections to a JSON lines file, once per (stage, partition, seq)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, max_entries: int = DEFAULT_MAX_ENTRIES,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = Path(path)
         self.fsync = fsync
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.seen: dict[str, int] = {}      # rejections given to this writer, per reason (this process)
+        self.dropped: dict[str, int] = {}   # ... of which not written (over the limit)
+        self._next_report: dict[str, int] = {}
+        self._full_logged = False
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._written: set[Key] = set()
@@ -82,6 +99,11 @@ class DeadLetterWriter:
                 log.warning("dead-letter file %s: removing %d bytes of an interrupted write",
                             self.path, self.path.stat().st_size - intact)
                 os.truncate(self.path, intact)
+        self.lines, self.bytes = 0, 0
+        if self.path.exists():
+            with self.path.open("rb") as handle:
+                self.lines = sum(1 for _ in handle)
+            self.bytes = self.path.stat().st_size
         self._file = self.path.open("ab")
 
     def already_written(self, partition: str, seq: int, stage: str = "parse") -> bool:
@@ -94,17 +116,62 @@ class DeadLetterWriter:
         if not rejections:
             return 0
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        payload = b"".join(orjson.dumps(_line(r, key, i, len(rejections), now)) + b"\n"
-                           for i, r in enumerate(rejections))
         with self._lock:
             if key in self._written:
                 return 0
-            self._file.write(payload)
-            self._file.flush()
-            if self.fsync:
-                os.fsync(self._file.fileno())
+            self._count(rejections)
+            kept = self._room(rejections)
+            lines = [orjson.dumps(_line(r, key, i, len(kept), now)) + b"\n" for i, r in enumerate(kept)]
+            lines = self._fit_bytes(lines)
+            for r in rejections[len(lines):]:
+                self.dropped[r.reason] = self.dropped.get(r.reason, 0) + 1
+            if len(lines) < len(kept):  # renumber: a group in the file is always whole (see _scan)
+                lines = [orjson.dumps({**orjson.loads(line), "n": len(lines)}) + b"\n" for line in lines]
+            if lines:
+                payload = b"".join(lines)
+                self._file.write(payload)
+                self._file.flush()
+                if self.fsync:
+                    os.fsync(self._file.fileno())
+                self.lines += len(lines)
+                self.bytes += len(payload)
             self._written.add(key)
-        return len(rejections)
+            if len(lines) < len(rejections):
+                self._log_full()
+        return len(lines)
+
+    def _count(self, rejections: Sequence[Rejection]) -> None:
+        """Count per reason; log a summary line when a reason passes 1,000, 10,000, 100,000 ..."""
+        for r in rejections:
+            n = self.seen.get(r.reason, 0) + 1
+            self.seen[r.reason] = n
+            if n >= self._next_report.get(r.reason, FLOOD_FIRST):
+                self._next_report[r.reason] = n * 10
+                log.warning("%s readings rejected as %s so far (e.g. %s); see %s and "
+                            "vitals_readings_rejected_total", f"{n:,}", r.reason, r.detail[:200], self.path)
+
+    def _room(self, rejections: Sequence[Rejection]) -> Sequence[Rejection]:
+        if not self.max_entries:
+            return rejections
+        return rejections[:max(self.max_entries - self.lines, 0)]
+
+    def _fit_bytes(self, lines: list[bytes]) -> list[bytes]:
+        if not self.max_bytes:
+            return lines
+        room, kept = self.max_bytes - self.bytes, []
+        for line in lines:
+            room -= len(line)
+            if room < 0:
+                break
+            kept.append(line)
+        return kept
+
+    def _log_full(self) -> None:
+        if not self._full_logged:
+            self._full_logged = True
+            log.warning("dead-letter file %s is full (%s lines, %.1f MB; limits %s lines, %.0f MB): further "
+                        "rejections are counted (vitals_readings_rejected_total) but not written",
+                        self.path, f"{self.lines:,}", self.bytes / 1e6, f"{self.max_entries:,}", self.max_bytes / 1e6)
 
     def write(self, rejections: Sequence[Rejection], *, stage: str = "parse") -> int:
         """Write rejections grouped by their own (partition, seq); returns the lines written."""
@@ -116,6 +183,11 @@ class DeadLetterWriter:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+        if self.seen:
+            summary = ", ".join(f"{reason} {n:,}" + (f" ({self.dropped[reason]:,} not written)"
+                                                     if self.dropped.get(reason) else "")
+                                for reason, n in sorted(self.seen.items(), key=lambda kv: -kv[1]))
+            log.info("rejected readings: %s; dead letters in %s", summary, self.path)
 
     def __enter__(self) -> DeadLetterWriter:
         return self

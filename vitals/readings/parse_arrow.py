@@ -25,6 +25,7 @@ from vitals.readings.schema import (
     FIELDS,
     MALFORMED,
     MAX_SENSOR_CHARS,
+    MISSING,
     OK,
     UNKNOWN_AREA,
     UNKNOWN_INDICATOR,
@@ -60,6 +61,7 @@ class Columns:
     value: pa.Array | None
     sensor: pa.Array | None = None
     malformed: dict[int, str] = field(default_factory=dict)
+    gaps: set[int] = field(default_factory=set)  # rows whose value is a gap marker text (see schema.GAP_MARKERS)
 
 
 class _Malformed:
@@ -106,7 +108,8 @@ def _codes(column: pa.Array | None, name: str, index: dict[str, int], bad: _Malf
     return _per_row(text, entries, -1, np.int32)
 
 
-def _values(column: pa.Array | None, bad: _Malformed) -> npt.NDArray[np.float64]:
+def _values(column: pa.Array | None, bad: _Malformed, gap: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """The values as floats; null ones are gaps (marked in ``gap``, later rejected as ``missing``)."""
     n = bad.mask.shape[0]
     kind = None if column is None else column.type
     if column is None or kind is None or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
@@ -114,7 +117,7 @@ def _values(column: pa.Array | None, bad: _Malformed) -> npt.NDArray[np.float64]
         bad.mark(np.ones(n, dtype=bool), "missing field 'value'" if column is None
                  else f"value must be a number, got {kind}")
         return np.full(n, np.nan)
-    bad.mark(column.is_null().to_numpy(zero_copy_only=False), "missing value")
+    gap |= column.is_null().to_numpy(zero_copy_only=False)
     return np.asarray(column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
@@ -161,11 +164,14 @@ class _Decoded:
     bad: _Malformed
     ts: TsColumn
     coded: ReadingBatch
+    gap: npt.NDArray[np.bool_]
 
     def explain(self, row: int, code: int) -> str:
         cols = self.cols
         if code == MALFORMED:
             return self.bad.details[row]
+        if code == MISSING:
+            return "no value (absent, null, empty, or a gap marker such as NA or NaN as text): a gap in the series"
         if code == UNKNOWN_INDICATOR and cols.indicator is not None:
             return f"unknown indicator {show(cols.indicator[row].as_py())}: not an indicator id of the catalog"
         if code == UNKNOWN_AREA and cols.area is not None:
@@ -177,14 +183,16 @@ class _Decoded:
 
 def _decode(ctx: Context, cols: Columns) -> _Decoded:
     bad = _Malformed(cols.n, cols.malformed)
+    gap = np.zeros(cols.n, dtype=bool)
+    gap[list(cols.gaps)] = True
     ts = _timestamps(cols.ts, bad)
     coded = ReadingBatch(
         ts_ns=ts.ns, indicator=_codes(cols.indicator, "indicator", ctx.catalog.indicator_index, bad).astype(np.int16),
-        street=_codes(cols.area, "area", ctx.catalog.street_index, bad), value=_values(cols.value, bad),
+        street=_codes(cols.area, "area", ctx.catalog.street_index, bad), value=_values(cols.value, bad, gap),
         sensor=_sensors(cols.sensor, bad), received_ns=ctx.rules.received_ns, partition=ctx.partition,
         seq=ctx.seq,
     )
-    return _Decoded(ctx, cols, bad, ts, coded)
+    return _Decoded(ctx, cols, bad, ts, coded, gap)
 
 
 def assemble(ctx: Context, cols: Columns, raw: RawText) -> ParseResult:
@@ -195,6 +203,8 @@ def assemble(ctx: Context, cols: Columns, raw: RawText) -> ParseResult:
         rows = np.fromiter(decoded.ts.bad, dtype=np.intp, count=len(decoded.ts.bad))
         current = codes[rows]
         codes[rows] = np.where((current == OK) | (current > BAD_TIMESTAMP), BAD_TIMESTAMP, current)
+    gap = decoded.gap & ((codes == OK) | (codes > UNKNOWN_AREA))  # unknown series and garbage rank first
+    codes[gap] = MISSING
     codes[decoded.bad.mask] = MALFORMED
     accepted = codes == OK
     batch = decoded.coded.take(accepted)

@@ -15,15 +15,18 @@ import io
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from vitals.readings.parse_arrow import Columns, Context, RawText, assemble, table_raw
-from vitals.readings.schema import FIELDS, REQUIRED_FIELDS, ParseResult, show
+from vitals.readings.schema import FIELDS, GAP_MARKERS, REQUIRED_FIELDS, ParseResult, show
 
 _LINE_BY_LINE = 64
 _TYPES = {"ts": pa.string(), "indicator": pa.string(), "area": pa.string(), "sensor": pa.string(),
-          "value": pa.float64()}
+          "value": pa.string()}  # values are converted by csv_values (the same on the fast path and record by record)
+_GAPS = pa.array(sorted(GAP_MARKERS))
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,18 @@ def _read_block(data: bytes, names: list[str], has_header: bool, use_threads: bo
         return None
 
 
+def csv_values(text: pa.Array) -> tuple[pa.Array, set[int], dict[int, str]]:
+    """A CSV value column (text) as floats: (values, gap rows, malformed rows -> detail). Empty, null and the
+    gap markers (NA, N/A, NaN, null, None, any case) are gaps; other text that is not a number is malformed."""
+    text = text.cast(pa.string())
+    trimmed = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    gap = pc.fill_null(pc.is_in(trimmed, value_set=_GAPS), True)
+    gaps = {int(i) for i in np.flatnonzero(gap.to_numpy(zero_copy_only=False))}
+    numbers = pc.if_else(gap, pa.scalar(None, pa.string()), text)
+    values, bad_rows = _cast_each(numbers, pa.float64())
+    return values, gaps, {row: f"value {show(text[row].as_py())} is not a number" for row in bad_rows}
+
+
 def _cast_each(column: pa.Array, kind: pa.DataType, offset: int = 0) -> tuple[pa.Array, list[int]]:
     """``column`` cast to ``kind`` with null for the values that do not convert (and their rows)."""
     try:
@@ -161,13 +176,13 @@ def _fallback(ctx: Context, data: bytes, names: list[str], has_header: bool, why
             for name, at in position.items():
                 values[name][row] = record.fields[at] or None
     text = {name: pa.array(values[name], type=pa.string()) if name in position else None for name in FIELDS}
-    value = text["value"]
+    value, gaps = text["value"], set[int]()
     if value is not None:
-        value, bad_rows = _cast_each(value, pa.float64())
-        for row in bad_rows:
-            malformed.setdefault(row, f"value {show(values['value'][row])} is not a number")
+        value, gaps, bad = csv_values(value)
+        for row, detail in bad.items():
+            malformed.setdefault(row, detail)
     cols = Columns(n=len(records), ts=text["ts"], indicator=text["indicator"], area=text["area"], value=value,
-                   sensor=text["sensor"], malformed=malformed)
+                   sensor=text["sensor"], malformed=malformed, gaps=gaps - set(malformed))
     return assemble(ctx, cols, lambda row: records[row].raw)
 
 
@@ -215,6 +230,8 @@ def parse_csv(ctx: Context, data: bytes, columns: list[str] | None = None, use_t
         lines = [line for line in data.splitlines() if line]
         return _parse_lines(ctx, lines[1:] if has_header else lines, names, use_threads)
     by_name = {name: table[name].combine_chunks() if name in table.column_names else None for name in FIELDS}
+    text = by_name["value"]
+    value, gaps, bad = (None, set[int](), dict[int, str]()) if text is None else csv_values(text)
     cols = Columns(n=table.num_rows, ts=by_name["ts"], indicator=by_name["indicator"], area=by_name["area"],
-                   value=by_name["value"], sensor=by_name["sensor"])
+                   value=value, sensor=by_name["sensor"], malformed=bad, gaps=gaps)
     return assemble(ctx, cols, _fast_raw(data, has_header, table))

@@ -28,6 +28,7 @@ from vitals.readings.schema import (
     JSON_SCHEMA_TEXT_TS,
     ParseResult,
     decode_line,
+    is_gap,
     is_unicode,
 )
 from vitals.readings.timestamps import mixed_to_ns
@@ -234,6 +235,8 @@ def _fill_row(record: dict[object, object], row: int, columns: dict[str, list[ob
         if problem:
             return problem
     value, problem = _field(record, "value", _NUMBER, "a number")
+    if problem and is_gap(record.get("value")):  # "NA", "NaN", "" as text: a gap, rejected as missing
+        value, problem = None, ""
     if problem:
         return problem
     columns["sensor"][row], problem = _field(record, "sensor", (str,), "text")

@@ -34,6 +34,14 @@ NON_FINITE = REASON_CODE["non_finite"]
 OUT_OF_RANGE = REASON_CODE["out_of_range"]
 BAD_TIMESTAMP = REASON_CODE["bad_timestamp"]
 FUTURE_TIMESTAMP = REASON_CODE["future_timestamp"]
+MISSING = REASON_CODE["missing"]
+GAP_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+"""Texts that mean "no value" where a number is expected (compared stripped and lower-cased): a gap, rejected as
+``missing``. A NaN *number* (a float column, a JSON ``NaN``) stays ``non_finite``."""
+
+
+def is_gap(text: object) -> bool:
+    return isinstance(text, str) and text.strip().lower() in GAP_MARKERS
 NO_REASON = 255  # "not decided yet" while combining reasons with np.minimum
 
 MAX_RAW_CHARS = 65_536

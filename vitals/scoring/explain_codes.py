@@ -15,17 +15,22 @@ import numpy.typing as npt
 from vitals.detectors.quality import CHECKS
 from vitals.detectors.window_model import FEATURES as WINDOW_FEATURE_NAMES
 
-DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model")
+DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model", "range_novelty")
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 WINDOW_FEATURES: tuple[str, ...] = tuple(f"window_{name}" for name in WINDOW_FEATURE_NAMES)
-FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS, *WINDOW_FEATURES)
+RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
+FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS, *WINDOW_FEATURES, *RECORD_FEATURES)
 WINDOW_DETECTOR = DETECTORS.index("window_model")
 WINDOW_FEATURE_OFFSET = len(BASELINE_MODELS) + len(CHECKS)  # FEATURES code of the window model's features
+RECORD_FEATURE_OFFSET = WINDOW_FEATURE_OFFSET + len(WINDOW_FEATURES)
+# DefaultDetector.driver_ (0 seasonal baseline, 1 data quality, 2 range novelty) -> DETECTORS code
+_DRIVER_CODES = np.array([DETECTORS.index("seasonal_baseline"), DETECTORS.index("data_quality"),
+                          DETECTORS.index("range_novelty")], dtype=np.int64)
 
 
 def detector_code(driver: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
-    """DefaultDetector.driver_ (0 seasonal baseline, 1 data quality) as codes into DETECTORS."""
-    return np.asarray(driver, dtype=np.int64)
+    """DefaultDetector.driver_ (0 seasonal baseline, 1 data quality, 2 range novelty) as codes into DETECTORS."""
+    return _DRIVER_CODES[np.asarray(driver, dtype=np.int64)]
 
 
 def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -34,7 +39,9 @@ def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.i
     if not len(rows):
         return baseline
     check = np.argmax(detector.check_scores_[: len(CHECKS) - 1, rows], axis=0).astype(np.int64)
-    return np.where(detector.driver_[rows] == 1, len(BASELINE_MODELS) + check, baseline)
+    driver = detector.driver_[rows]
+    low = detector.record_is_low(rows).astype(np.int64)
+    return np.select([driver == 1, driver == 2], [len(BASELINE_MODELS) + check, RECORD_FEATURE_OFFSET + low], baseline)
 
 
 def names(codes: npt.NDArray[np.floating], table: tuple[str, ...]) -> npt.NDArray[np.str_]:

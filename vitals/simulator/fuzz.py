@@ -85,6 +85,7 @@ JSON_ELEMENTS: tuple[Bad, ...] = (
     lambda rng, r: (_json(_with(r, ts="\ud800")), "malformed"),  # a lone surrogate escape
     lambda rng, r: (_json(_with(r, sensor="\udc80")), "malformed"),
     lambda rng, r: (_json(_with(r, value=float("nan"))), "non_finite"),
+    lambda rng, r: (_json(_with(r, value=rng.choice([None, "NA", "", " nan "]))), "missing"),  # gaps
     lambda rng, r: (_json(_with(r, sensor="s" * rng.randint(257, 3000))), "malformed"),
     lambda rng, r: (_json(_with(r, indicator="no_such_indicator")), "unknown_indicator"),
     lambda rng, r: (_json(_with(r, area="no_such_street")), "unknown_area"),
@@ -117,13 +118,13 @@ CSV_BAD: tuple[Bad, ...] = (
     lambda rng, r: (b"\xff\xfe" + _csv_row(r), "malformed"),
     lambda rng, r: (_csv_row(r, sensor="s" * rng.randint(257, 3000)), "malformed"),
     lambda rng, r: (_csv_row(r, indicator="no_such_indicator"), "unknown_indicator"),
-    lambda rng, r: (_csv_row(r, value="nan"), "non_finite"),
+    lambda rng, r: (_csv_row(r, value=rng.choice(["nan", "", "NA", "N/A", "null"])), "missing"),  # gaps
     lambda rng, r: (_csv_row(r, ts=r["ts"].rstrip("Z")), "bad_timestamp"),
     lambda rng, r: (b"only,three,fields", "malformed"),
 )
 TABLE_BAD: tuple[Bad, ...] = (
     lambda rng, r: (_with(r, ts=None), "malformed"),
-    lambda rng, r: (_with(r, value=None), "malformed"),
+    lambda rng, r: (_with(r, value=None), "missing"),
     lambda rng, r: (_with(r, value=float("inf")), "non_finite"),
     lambda rng, r: (_with(r, indicator="no_such_indicator"), "unknown_indicator"),
     lambda rng, r: (_with(r, sensor="s" * rng.randint(257, 3000)), "malformed"),

@@ -59,7 +59,7 @@ def garbage_lines(garbage: BatchGarbage, batch: ReadingBatch, catalog: Catalog) 
         elif name == "unknown_area":
             record["area"] = UNKNOWN_AREA
         elif name == "text_value":
-            record["value"] = "n/a"
+            record["value"] = "high"  # text, not a gap marker (those are rejected as missing)
         elif name == "naive_timestamp":
             record["ts"] = moment.strftime("%Y-%m-%d %H:%M:%S")
         line = json.dumps(record, separators=(",", ":"))

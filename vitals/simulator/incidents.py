@@ -8,6 +8,7 @@ signal, whatever the time of day; secondary indicators reach s minus a per-effec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -269,6 +270,8 @@ def _plateau_delta(
     ind = catalog.indicators[code]
     target = threshold_at(oriented[code], level)
     sigma = float(signal.seasonal.noise[code])
+    if not np.isfinite(target):  # the catalog sets no threshold that high: six noise sd past the expected value
+        target = 6.0 if ind.basis == "zscore" else math.nan  # z units; values: set below from the expected
     direction = {"up": 1, "down": -1, "both": eff.sign}[ind.bad]
     if ind.basis == "zscore":  # oriented value = direction * (z - center) for both, direction * z otherwise
         center = ind.center if ind.bad == "both" else 0.0
@@ -277,4 +280,6 @@ def _plateau_delta(
     expected = signal.expected(np.full(grid.size, local, dtype=np.int64), grid)
     center = ind.center if ind.bad == "both" else 0.0
     lowest = float(np.min(direction * (expected - center)))
+    if not np.isfinite(target):
+        target = lowest + 6.0 * sigma
     return direction * max(target - lowest, 0.0)

@@ -79,7 +79,10 @@ def distance_to_blue(catalog: Catalog) -> F64:
     """
     out = np.zeros(catalog.n_indicators, dtype=np.float64)
     for code, ind in enumerate(catalog.indicators):
-        blue = ind.thresholds.blue
+        blue = float(catalog.thresholds_array[code, 0])  # the first level set (blue, or the next one set)
+        if not np.isfinite(blue):  # no thresholds at all: four noise sd in the bad direction
+            out[code] = 4.0 * ind.seasonality.noise * (-1.0 if ind.bad == "down" else 1.0)
+            continue
         if ind.basis == "zscore":
             out[code] = blue * ind.seasonality.noise
         elif ind.bad == "both":

@@ -17,6 +17,7 @@ class SourceBatch:
 
     batch: ReadingBatch
     rejections: list[Rejection] = field(default_factory=list)
+    origin: str | None = None  # the file a replayed batch comes from: each file keeps its own watermark
 
     @property
     def partition(self) -> str:

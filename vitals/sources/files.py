@@ -8,6 +8,11 @@ cut between records: after the ~1 MiB block and the rest of its last line, a CSV
 while a quoted field is open (up to another block's worth), a JSON lines block takes the indented lines that
 go on a pretty-printed object.
 
+Each file keeps its own event-time watermark (the batches carry their file as ``origin``; see
+:mod:`vitals.stream.partition_check`): files dealt to one partition are read one after the other, and one
+station's file starting years before the previous one ended loses nothing. Within a file, readings more
+than the allowed lateness behind a newer one of the same file are ``late`` (and the file gets a warning).
+
 Post-incident review replays a day as fast as possible or paced by event time (see
 :class:`vitals.sources.base.EventTimePacer`).
 """
@@ -205,7 +210,7 @@ class FileReplay:
             raise _Unreadable(str(exc)) from exc
         parse = self.parser.parse_csv if fmt == "csv" else self.parser.parse_jsonl
         result = parse(header + data, partition=self.partition, seq=pos.seq, received_ns=now_ns())
-        return SourceBatch(result.batch, list(result.rejections)), start + len(data)
+        return SourceBatch(result.batch, list(result.rejections), origin=str(path)), start + len(data)
 
     def _csv_header(self, index: int, f: Any) -> bytes:
         if index not in self._header:
@@ -226,7 +231,7 @@ class FileReplay:
             return None, pos.offset
         table = pa.Table.from_batches([rb])
         result = self.parser.parse_table(table, partition=self.partition, seq=pos.seq, received_ns=now_ns())
-        return SourceBatch(result.batch, list(result.rejections)), pos.offset + table.num_rows
+        return SourceBatch(result.batch, list(result.rejections), origin=str(path)), pos.offset + table.num_rows
 
     def _next_record_batch(self, path: Path, pos: FilePosition) -> pa.RecordBatch | None:
         """The record batch at ``pos``; keeps the file's iterator open between calls (reopened on resume)."""

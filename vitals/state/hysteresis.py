@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
-from vitals.levels import oriented_thresholds
+from vitals.levels import oriented_thresholds, threshold_gaps
 
 
 class LevelRules:
@@ -27,10 +27,8 @@ class LevelRules:
         self.margin = catalog.hysteresis.margin if margin is None else margin
         self.intervals = catalog.hysteresis.intervals if intervals is None else intervals
         th = oriented_thresholds(catalog)
-        gaps = np.diff(th, axis=1)
-        gap = np.concatenate([gaps[:, :1], gaps], axis=1)  # blue uses the blue-yellow gap
         self.thresholds = th
-        self.lowered = th - self.margin * gap
+        self.lowered = th - self.margin * threshold_gaps(catalog)  # blue uses the blue-yellow gap
         # one contiguous column per threshold: gathering from 8 tiny 1-D tables is much faster than one
         # (n, 8) fancy gather of rows
         self._columns = tuple(np.ascontiguousarray(c) for c in np.concatenate([th, self.lowered], axis=1).T)

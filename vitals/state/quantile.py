@@ -27,8 +27,10 @@ def _working_range(ind: Indicator) -> tuple[float, float]:
     s = ind.seasonality
     swing = (0.0, s.amplitude, s.amplitude * s.weekend)
     band_lo, band_hi = s.base + min(swing) - 4 * s.noise, s.base + max(swing) + 4 * s.noise
-    th = ind.thresholds.as_tuple()
-    if ind.basis == "zscore":
+    th = tuple(v for _, v in ind.thresholds.given()) or (band_lo, band_hi)  # none set: the band alone
+    if not ind.thresholds.given():
+        th_lo, th_hi = band_lo, band_hi
+    elif ind.basis == "zscore":
         th_lo, th_hi = band_lo, s.base + max(swing) + max(th) * s.noise
     elif ind.bad == "both":
         th_lo, th_hi = ind.center - max(th), ind.center + max(th)

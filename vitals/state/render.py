@@ -34,7 +34,8 @@ def render_view(state: ShardState, as_of: int, cache: ViewCache, dirty: npt.NDAr
         "raw_level": state.raw_level[rows].astype(np.float64),
         "seconds_since_last": (as_of - last_ts) / NS_PER_S,
         "stuck": stuck_flags(last_ts, sc.change_ts[rows], sc.first_ts[rows], cadence,
-                             float(state.options["stuck_cadences"] or DEFAULT_STUCK_CADENCES)),
+                             float(state.options["stuck_cadences"] or DEFAULT_STUCK_CADENCES), last=sc.last[rows],
+                             flat_normal=state.catalog.flat_normal_array[ind]),
         "readings": sc.readings[rows].astype(np.float64),
     }
     stats = cache.window_columns(state.rings, state.grid, rows, ind, as_of_ns=as_of, dirty=dirty[rows])

@@ -1,11 +1,16 @@
 """Per source partition: validate values and timestamps, then apply the partition's watermark.
 
+A replayed file keeps its own watermark (batches with an ``origin``): files of one partition are read one after
+the other, and a file that starts earlier than the previous one ended is not late as a whole. A file whose own
+readings go back in time by more than the allowed lateness gets one warning in the log (those are ``late``).
+
 The state (watermark and counts) lives in Bytewax state, so after a crash and resume nothing is counted
 twice: Prometheus counters are rendered from it, never incremented on the side.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from vitals.batches import ReadingBatch, Rejection
@@ -13,6 +18,8 @@ from vitals.catalog import Catalog
 from vitals.readings import PartitionWatermark, RejectionCounts, validate
 from vitals.sources.base import SourceBatch
 from vitals.stream.shard_step import ShardRejections
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +30,15 @@ class PartitionState:
     counts: RejectionCounts = field(default_factory=RejectionCounts)
     inputs: int = 0     # readings seen (accepted + rejected, any reason)
     accepted: int = 0   # readings passed on to the series state (duplicates are found there)
+    files: dict[str, PartitionWatermark] = field(default_factory=dict)  # per replayed file (origin)
+
+    def watermark_for(self, origin: str | None, allowed_lateness_s: float) -> PartitionWatermark:
+        if origin is None:
+            return self.watermark
+        files = self.__dict__.setdefault("files", {})  # a state restored from before per-file watermarks
+        if origin not in files:
+            files[origin] = PartitionWatermark(allowed_lateness_s)
+        return files[origin]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +63,7 @@ class PartitionChecker:
         self.catalog = catalog
         self.allowed_lateness_s = allowed_lateness_s
         self.max_future_s = max_future_s
+        self._warned: set[str] = set()  # files already warned about (log only, not state)
 
     def initial_state(self) -> PartitionState:
         return PartitionState(PartitionWatermark(self.allowed_lateness_s))
@@ -54,7 +71,15 @@ class PartitionChecker:
     def check(self, state: PartitionState, item: SourceBatch) -> CheckedBatch:
         batch = item.batch
         valid, invalid = validate(self.catalog, batch, received_ns=batch.received_ns, max_future_s=self.max_future_s)
-        on_time, late = state.watermark.split_late(valid, self.catalog)
+        watermark = state.watermark_for(item.origin, self.allowed_lateness_s)
+        on_time, late = watermark.split_late(valid, self.catalog)
+        if watermark is not state.watermark and watermark.max_ts_ns is not None:  # the partition's: the newest
+            state.watermark.max_ts_ns = max(state.watermark.max_ts_ns or watermark.max_ts_ns, watermark.max_ts_ns)
+        if late and item.origin is not None and item.origin not in self._warned:
+            self._warned.add(item.origin)
+            log.warning("%s goes back in time: readings more than the allowed lateness (%g s) behind a newer reading "
+                        "of the same file are rejected as late (e.g. %s); sort the file by time or raise --lateness",
+                        item.origin, self.allowed_lateness_s, late[0].detail)
         rejections = [*item.rejections, *invalid, *late]
         state.counts.add(rejections)
         state.inputs += item.size

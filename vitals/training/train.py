@@ -145,7 +145,8 @@ def train(
     data: TrainingSet, catalog: Catalog, registry: ModelRegistry, *, promote: bool = False,
     trainers: list[FamilyTrainer] | None = None, progress: bool = True,
 ) -> list[TrainResult]:
-    """Train every family, register a new version of each, promote them if asked."""
+    """Train every family, register a new version of each, and promote them if asked: only once every family
+    trained and saved, so a failed run promotes nothing (its saved versions stay, unpromoted)."""
     from tqdm import tqdm
 
     results = []
@@ -158,11 +159,12 @@ def train(
             model, card = trainer.fit(data, catalog, step)
             step("save")
             version = registry.save(trainer.family, model, card)
-        if promote:
-            registry.promote(trainer.family, version)
         size = (registry.version_dir(trainer.family, version) / "model.skops").stat().st_size
         results.append(TrainResult(family=trainer.family, version=version, promoted=promote, metrics=card.metrics,
                                    seconds=time.perf_counter() - began, artifact_bytes=size))
+    if promote:
+        for r in results:
+            registry.promote(r.family, r.version)
     return results
 
 
