@@ -1,9 +1,20 @@
 """Health index and worst warning level per street, district and city, from the per-series levels of a view.
 
-Health of an area (street, district or city) over the series with data in it:
-``100 * (1 - sum(w_i * penalty(level_i)) / sum(w_i))`` with ``w_i`` the indicator's catalog weight and
-``penalty = level / 4`` (0, .25, .5, .75, 1 for normal .. red); NaN where the area has no series with data.
-``level`` is the series' hysteresis level (the view column ``level``).
+The health index (0..100, 100 = every series normal) counts **severity** and **breadth**, per domain, so that
+one red or orange street visibly pulls its district and the city down (docs/vitals.md has the reasoning):
+
+1. severity of a series: ``x = (w / w_max) * level / 4`` (``w`` the indicator's catalog weight, ``w_max`` the
+   largest weight of the catalog; 0 for normal, ``w / w_max`` for red);
+2. per street and domain: ``s = max x`` over the street's series of that domain;
+3. per area (street, district, city) and domain, over the area's streets reporting that domain:
+   ``peak = max s``, ``breadth = mean s`` and ``damage_d = PEAK_SHARE * peak + (1 - PEAK_SHARE) * breadth``;
+4. per area: ``worst = max_d damage_d``, ``spread = mean_d damage_d`` over the domains with data, and
+   ``health = 100 * (1 - (worst + (1 - worst) * spread))``; NaN for an area without data.
+
+Every step is a max or a mean of the levels, so health never rises when a level rises; counts of series do not
+matter (a normal series more or less changes nothing), counts of streets only as a share. One street at level
+``l`` on an indicator of weight ``w`` caps its district and the city at ``100 * (1 - PEAK_SHARE * w / w_max * l / 4)``
+(50 for red on the heaviest indicator).
 
 Worst level: the max series level in the area (a street's over its series; a district's over all its series,
 which equals the max over its streets; the city's over everything). The *area level* adds hysteresis on top:
@@ -12,7 +23,7 @@ roll-ups (default: the catalog's ``hysteresis.intervals``), then takes the worst
 roll-up is one call (typically one per published view), so this part depends on how often it is called.
 
 Use :func:`rollup` (pass the previous :class:`HealthView` to carry the hysteresis) or the small stateful
-:class:`HealthRollup`. Everything is vectorized with ``np.bincount`` / ``np.maximum.at``.
+:class:`HealthRollup`. Everything is vectorized (``np.maximum.at`` / ``np.add.at`` over streets x domains).
 """
 
 from __future__ import annotations
@@ -24,8 +35,6 @@ import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
 from vitals.state.view import VitalsView
-
-MAX_LEVEL = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,16 +58,56 @@ class HealthView:
     city_quiet: int
 
 
-def health_index(
-    group: npt.NDArray[np.int64], size: int, weight: npt.NDArray[np.float64], level: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Health per group (NaN for groups without series) and the number of series per group."""
-    w = np.bincount(group, weights=weight, minlength=size)
-    bad = np.bincount(group, weights=weight * level / MAX_LEVEL, minlength=size)
-    n = np.bincount(group, minlength=size)
+MAX_LEVEL = 4
+PEAK_SHARE = 0.5  # weight of the worst street against the share of affected streets, per domain
+
+
+def severity(catalog: Catalog, indicator: npt.NDArray[np.integer], level: npt.NDArray[np.floating]
+             ) -> npt.NDArray[np.float64]:
+    """``(w / w_max) * level / 4`` per series: 0 for normal, up to 1 for red on the heaviest indicator."""
+    weights = catalog.weight_array
+    top = float(weights.max()) if len(weights) else 0.0
+    relative = weights / top if top > 0 else np.zeros_like(weights)
+    return relative[indicator] * np.asarray(level, dtype=np.float64) / MAX_LEVEL
+
+
+def street_domain_severity(
+    catalog: Catalog, street: npt.NDArray[np.int64], indicator: npt.NDArray[np.integer], x: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """(n_streets, n_domains): the worst severity of each street's series in each domain, and which pairs have data."""
+    n_domains = len(catalog.domain_names)
+    key = street * n_domains + catalog.domain_code_array[indicator].astype(np.int64)
+    size = catalog.n_streets * n_domains
+    worst = np.zeros(size)
+    np.maximum.at(worst, key, x)
+    has = np.bincount(key, minlength=size) > 0
+    return worst.reshape(catalog.n_streets, n_domains), has.reshape(catalog.n_streets, n_domains)
+
+
+def combine_domains(damage: npt.NDArray[np.float64], has: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """Health per area from its (areas, domains) damage: ``100 * (1 - (worst + (1 - worst) * mean))``."""
+    n = has.sum(axis=1)
+    damage = np.where(has, damage, 0.0)
+    worst = damage.max(axis=1, initial=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        health = np.where(n > 0, 100.0 * (1.0 - bad / w), np.nan)
-    return health, n
+        spread = damage.sum(axis=1) / n
+        return np.where(n > 0, 100.0 * (1.0 - (worst + (1.0 - worst) * spread)), np.nan)
+
+
+def group_health(
+    group: npt.NDArray[np.int64], size: int, s: npt.NDArray[np.float64], has: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
+    """Health of areas made of streets (``group[street]`` = area code) from the street x domain severities."""
+    n_domains = s.shape[1]
+    peak = np.zeros((size, n_domains))
+    np.maximum.at(peak, group, np.where(has, s, 0.0))
+    total = np.zeros((size, n_domains))
+    np.add.at(total, group, np.where(has, s, 0.0))
+    streets = np.zeros((size, n_domains), dtype=np.int64)
+    np.add.at(streets, group, has.astype(np.int64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        breadth = np.where(streets > 0, total / np.maximum(streets, 1), 0.0)
+    return combine_domains(PEAK_SHARE * peak + (1.0 - PEAK_SHARE) * breadth, streets > 0)
 
 
 def worst_level(group: npt.NDArray[np.int64], size: int, level: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
@@ -88,13 +137,17 @@ def rollup(
     hold = catalog.hysteresis.intervals if hold is None else hold
     street = view.street.astype(np.int64)
     district = catalog.street_district_array[street].astype(np.int64)
-    weight = catalog.weight_array[view.indicator]
     level_f = view.column("level") if len(view) else np.empty(0)
     level = level_f.astype(np.int8)
     n_streets, n_districts = catalog.n_streets, len(catalog.districts)
-    s_health, s_n = health_index(street, n_streets, weight, level_f)
-    d_health, d_n = health_index(district, n_districts, weight, level_f)
-    c_health, _ = health_index(np.zeros(len(view), np.int64), 1, weight, level_f)
+    x = severity(catalog, view.indicator, level_f)
+    sd, has = street_domain_severity(catalog, street, view.indicator, x)
+    s_health = combine_domains(sd, has)
+    street_district = catalog.street_district_array.astype(np.int64)
+    d_health = group_health(street_district, n_districts, sd, has)
+    c_health = group_health(np.zeros(n_streets, np.int64), 1, sd, has)
+    s_n = np.bincount(street, minlength=n_streets)
+    d_n = np.bincount(district, minlength=n_districts)
     s_worst, d_worst = worst_level(street, n_streets, level), worst_level(district, n_districts, level)
     c_worst = worst_level(np.zeros(len(view), np.int64), 1, level)
     if previous is None:

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vitals.catalog import SeasonalModel
-from vitals.detectors.training import WindowModelTrainer, incident_cells, make_trainer
 from vitals.detectors.window_model import window_features
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.grid import SeriesGrid
 from vitals.registry import ModelRegistry
 from vitals.registry.trust import untrusted_types
+from vitals.scoring.training import WindowModelTrainer, incident_cells, make_trainer
 from vitals.scoring.window_model import CityWindowModel, counted_cells, grid_cells
 from vitals.scoring.window_state import WindowAccumulator
 from vitals.simulator import CitySimulator, FaultRates, SimulatorConfig

@@ -126,8 +126,8 @@ def test_first_deploy_creates_folders_datasource_and_dashboards(grafana: tuple[F
     assert report.dashboards == {d["uid"]: f"/d/{d['uid']}/slug" for d in bundle.dashboards}
     assert fake.datasources[DATASOURCE_UID]["type"] == "prometheus"
     assert {uid: body["folderUid"] for uid, body in fake.dashboards.items()} == {
-        "city-wall": "vitals-city", "district": "vitals-city", "indicator-detail": "vitals-city",
-        "pipeline-health": "vitals-pipeline"}
+        "city-wall": "vitals-city", "city-domains": "vitals-city", "district": "vitals-city",
+        "indicator-detail": "vitals-city", "pipeline-health": "vitals-pipeline"}
     for doc in bundle.dashboards:
         sent = fake.dashboards[doc["uid"]]
         assert sent["overwrite"] is True
@@ -135,7 +135,7 @@ def test_first_deploy_creates_folders_datasource_and_dashboards(grafana: tuple[F
     methods = [(m, p) for m, p, _ in fake.requests]
     assert methods[:4] == [("GET", "/api/folders/vitals-city"), ("POST", "/api/folders"),
                            ("GET", "/api/folders/vitals-pipeline"), ("POST", "/api/folders")]
-    assert methods.count(("POST", "/api/dashboards/db")) == 4
+    assert methods.count(("POST", "/api/dashboards/db")) == 5
 
 
 def test_second_deploy_updates_in_place(grafana: tuple[FakeGrafana, str], bundle: GrafanaBundle) -> None:
@@ -147,7 +147,7 @@ def test_second_deploy_updates_in_place(grafana: tuple[FakeGrafana, str], bundle
     assert report.datasource == "updated"
     assert ("PUT", f"/api/datasources/uid/{DATASOURCE_UID}") in [(m, p) for m, p, _ in fake.requests]
     assert not any(m == "POST" and p in ("/api/folders", "/api/datasources") for m, p, _ in fake.requests)
-    assert len(fake.dashboards) == 4
+    assert len(fake.dashboards) == 5
 
 
 def test_wrong_token_is_an_export_error(grafana: tuple[FakeGrafana, str], bundle: GrafanaBundle) -> None:

@@ -35,7 +35,12 @@ def _areas(catalog: Catalog) -> list[str]:
                   f'{mn.AREA_WARNING_LEVEL}{{scope="district",district="{d.id}"}} {level}']
     for s in catalog.streets_of("yuzhong")[:3]:
         lines += [f'{mn.HEALTH_INDEX}{{scope="street",district="yuzhong",street="{s.id}"}} 88',
-                  f'{mn.AREA_WARNING_LEVEL}{{scope="street",district="yuzhong",street="{s.id}"}} 1']
+                  f'{mn.AREA_WARNING_LEVEL}{{scope="street",district="yuzhong",street="{s.id}"}} 1',
+                  f'{mn.AREA_INFO}{{scope="street",district="yuzhong",street="{s.id}",name_zh="{s.name_zh}",'
+                  f'name_en="{s.name_en}",lat="{s.lat!r}",lon="{s.lon!r}"}} 1']
+    lines += [f'{mn.INDICATOR_INFO}{{indicator="{i.id}",domain="{i.domain}",name_zh="{i.name_zh}",'
+              f'name_en="{i.name_en}",unit="{i.unit}",metric="{i.metric}",bad="{i.bad}",basis="{i.basis}"}} 1'
+              for i in catalog.indicators]
     return lines
 
 
@@ -115,11 +120,25 @@ def test_every_panel_query_returns_data(metrics_url: str, tmp_path: Path) -> Non
         wait_for(lambda: prometheus_query(prom.url, f"rate({mn.READINGS}[1m]) > 0"), 40, what="two scrapes")
         missing = empty()
         assert missing == [], "panel queries without data:\n" + "\n".join(missing)
-        wall_map = next(expr for uid, title, expr in queries if "Districts by warning level" in title)
-        rows = prometheus_query(prom.url, wall_map)
+        risk_map = next(expr for uid, title, expr in queries if "Risk map" in title)
+        rows = prometheus_query(prom.url, risk_map)
         catalog = load_catalog()
-        assert len(rows) == len(catalog.districts) == 38
-        places = {r["metric"]["district"]: (float(r["metric"]["lat"]), float(r["metric"]["lon"])) for r in rows}
-        assert places == {d.id: (d.lat, d.lon) for d in catalog.districts}
+        assert {r["metric"]["district"] for r in rows} == {d.id for d in catalog.districts}  # one tile each
         yuzhong = next(r for r in rows if r["metric"]["district"] == "yuzhong")
-        assert yuzhong["value"][1] == "1" and yuzhong["metric"]["name"] == "渝中区 Yuzhong"
+        assert yuzhong["value"][1] == "1"
+        _check_names_and_street_map(prom.url, queries, catalog)
+
+
+def _check_names_and_street_map(url: str, queries: list[tuple[str, str, str]], catalog: Catalog) -> None:
+    """Tables name places and indicators in Chinese and English; the drill-down map has the streets' centroids."""
+    active = next(expr for uid, title, expr in queries if uid == "city-wall" and "Active warnings" in title)
+    rows = prometheus_query(url, active)
+    assert [(r["metric"]["place"], r["metric"]["indicator_name"]) for r in rows] == [
+        ("渝中区第1街道 Yuzhong Street 1", "供水管网压力 Water network pressure")]
+    streets = next(expr for uid, title, expr in queries if uid == "district" and "(map)" in title)
+    found = {r["metric"]["street"]: (float(r["metric"]["lat"]), float(r["metric"]["lon"]), r["metric"]["name"])
+             for r in prometheus_query(url, streets)}
+    assert found == {s.id: (s.lat, s.lon, f"{s.name_zh} {s.name_en}") for s in catalog.streets_of("yuzhong")[:3]}
+    shown = next(expr for uid, title, expr in queries if uid == "city-domains" and "PM2.5" in title)
+    assert float(prometheus_query(url, shown)[0]["value"][1]) == pytest.approx(
+        catalog.indicator("pm25").seasonality.base * 1e6)

@@ -11,9 +11,12 @@ from grafana_testlib import dashboards_by_uid, default_bundle
 from vitals import metric_names
 from vitals.catalog import Catalog
 from vitals.grafana import DATASOURCE_UID, GrafanaBundle, all_panel_queries, iter_panels, variables_in
+from vitals.grafana.cartogram import short_name_zh, tile_grid
 from vitals.grafana.introspect import GRAFANA_BUILTINS, dashboard_variables
+from vitals.grafana.wall import SCREEN_PX, WALL_ROWS, rows_px
 
-EXPECTED_UIDS = ["city-wall", "district", "indicator-detail", "pipeline-health"]
+TILE_LAYERS = {"default", "carto", "osm-standard", "esri-xyz", "xyz", "xyz-tile-layer"}
+EXPECTED_UIDS = ["city-wall", "city-domains", "district", "indicator-detail", "pipeline-health"]
 CONTRACT_METRICS = {v for k, v in vars(metric_names).items() if k.isupper() and isinstance(v, str)
                     and v.startswith("vitals_")}
 HISTOGRAMS = {metric_names.BATCH_SECONDS}
@@ -97,8 +100,8 @@ def test_the_datasource_has_the_fixed_uid(bundle: GrafanaBundle) -> None:
 
 
 @pytest.mark.parametrize(("uid", "names"), [
-    ("city-wall", []), ("district", ["district"]), ("indicator-detail", ["indicator", "district", "area"]),
-    ("pipeline-health", []),
+    ("city-wall", []), ("city-domains", []), ("district", ["district"]),
+    ("indicator-detail", ["indicator", "district", "area"]), ("pipeline-health", []),
 ])
 def test_variables_exist_and_are_used(boards: dict[str, dict[str, Any]], uid: str, names: list[str]) -> None:
     d = boards[uid]
@@ -156,18 +159,27 @@ def test_value_selector_names_exactly_the_catalog_metrics(boards: dict[str, dict
 
 def test_wall_has_the_required_panels(boards: dict[str, dict[str, Any]], catalog: Catalog) -> None:
     titles = " | ".join(p["title"] for p in iter_panels(boards["city-wall"]))
-    for words in ("City health", "District warning levels", "Districts by warning level", "Active warnings",
-                  "Early warnings", "Top anomalies"):
+    for words in ("City health", "City warning level", "Districts by warning level", "Streets by warning level",
+                  "Risk map", "District warning levels", "Active warnings", "Early warnings"):
         assert words in titles
-    rows = [p["title"] for p in iter_panels(boards["city-wall"]) if p["type"] == "row"]
+    types = [p["type"] for p in iter_panels(boards["city-wall"])]
+    assert "row" not in types and types.count("canvas") == 1 and "geomap" not in types
+
+
+def test_domain_detail_is_on_the_second_screen(boards: dict[str, dict[str, Any]], catalog: Catalog) -> None:
+    domains = boards["city-domains"]
+    rows = [p["title"] for p in iter_panels(domains) if p["type"] == "row"]
     for domain in ("Water", "Power", "Gas", "Telecom", "Roads", "Bridges", "Tunnels", "Rail"):
         assert any(domain in r for r in rows), domain
     assert len(rows) == len(catalog.domain_names)
-    assert [p["type"] for p in iter_panels(boards["city-wall"])].count("geomap") == 1
+    titles = " | ".join(p["title"] for p in iter_panels(domains))
+    assert "Top anomalies" in titles and "Warnings over time" in titles
+    links = [link["url"] for link in boards["city-wall"]["links"]]
+    assert "/d/city-domains" in links
 
 
-def test_every_indicator_has_a_wall_panel(boards: dict[str, dict[str, Any]], catalog: Catalog) -> None:
-    exprs = " ".join(e for _, _, e in all_panel_queries([boards["city-wall"]]))
+def test_every_indicator_has_a_domain_panel(boards: dict[str, dict[str, Any]], catalog: Catalog) -> None:
+    exprs = " ".join(e for _, _, e in all_panel_queries([boards["city-domains"]]))
     for ind in catalog.indicators:
         assert f'indicator="{ind.id}"' in exprs, ind.id
 
@@ -178,19 +190,90 @@ def test_district_tiles_name_every_district(boards: dict[str, dict[str, Any]], c
     assert names == {d.id: f"{d.name_zh} {d.name_en}" for d in catalog.districts}
     assert len(names) == 38
     assert "var-district=${__field.labels.district}" in tiles["fieldConfig"]["defaults"]["links"][0]["url"]
+    assert tiles["targets"][0]["expr"].startswith("sort_desc(")
 
 
-def test_map_places_every_district_at_its_catalog_coordinates(boards: dict[str, dict[str, Any]],
-                                                              catalog: Catalog) -> None:
-    geo = next(p for p in iter_panels(boards["city-wall"]) if p["type"] == "geomap")
-    expr = geo["targets"][0]["expr"]
-    for d in catalog.districts:
-        place = (f'"district", "{d.id}", "", ""), "name", "{d.name_zh} {d.name_en}", "", ""), '
-                 f'"lat", "{d.lat:g}", "", ""), "lon", "{d.lon:g}", "", "")')
-        assert place in expr, d.id
-    layer = geo["options"]["layers"][0]
-    assert layer["location"] == {"mode": "coords", "latitude": "lat", "longitude": "lon"}
-    assert geo["transformations"][0]["id"] == "convertFieldType"
+# ---- the wall on one 1920x1080 kiosk screen ---------------------------------------------------------------------
+def test_wall_fits_one_1080p_kiosk_screen(boards: dict[str, dict[str, Any]]) -> None:
+    """Grafana 11 grid: 24 columns over the screen width; a row is 30 px, 8 px between rows, so ``h`` rows take
+    ``38 h - 8`` px. 26 rows = 980 px, which leaves 100 px of 1080 for the kiosk page padding (Grafana pads the
+    dashboard by about 16-24 px on each side); kiosk mode does not scroll, so nothing may sit below it."""
+    panels = list(iter_panels(boards["city-wall"]))
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
+    assert bottom <= WALL_ROWS
+    assert rows_px(WALL_ROWS) == 980 and rows_px(WALL_ROWS) + 2 * 24 <= SCREEN_PX[1]
+    assert rows_px(WALL_ROWS + 2) + 2 * 24 > SCREEN_PX[1]  # two rows more would not fit
+    column_px = SCREEN_PX[0] / 24
+    for panel in panels:
+        pos = panel["gridPos"]
+        assert not panel.get("collapsed") and panel["type"] != "row"
+        assert pos["w"] * column_px >= 230 and rows_px(pos["h"]) >= 140, (panel["title"], pos)  # readable at 3 m
+    # the top of the screen: city health and level first, the map and warnings above the fold
+    first = sorted(panels, key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"]))
+    assert "City health" in first[0]["title"] and "City warning level" in first[1]["title"]
+
+
+def test_wall_tables_show_names_not_ids_or_scrape_labels(boards: dict[str, dict[str, Any]]) -> None:
+    tables = [(uid, p) for uid in ("city-wall", "city-domains", "district") for p in iter_panels(boards[uid])
+              if p["type"] == "table"]
+    assert len(tables) == 5
+    for uid, table in tables:
+        organize = next(t["options"] for t in table["transformations"] if t["id"] == "organize")
+        hidden = {k for k, v in organize["excludeByName"].items() if v}
+        assert {"instance", "job", "indicator", "district", "street", "domain", "__name__"} <= hidden, uid
+        assert organize["renameByName"]["place"] == "地点 / Place"
+        assert organize["renameByName"]["indicator_name"] == "指标 / Indicator"
+        assert all("indicator_name" in t["expr"] and "place" in t["expr"] for t in table["targets"][:1])
+    for table in (p for d in boards.values() for p in iter_panels(d) if p["type"] == "table"):
+        organize = next(t["options"] for t in table["transformations"] if t["id"] == "organize")
+        assert organize["excludeByName"].get("instance") and organize["excludeByName"].get("job"), table["title"]
+
+
+# ---- the risk map works offline ---------------------------------------------------------------------------------
+def test_risk_map_is_a_cartogram_with_one_tile_per_district(boards: dict[str, dict[str, Any]],
+                                                           catalog: Catalog) -> None:
+    canvas = next(p for p in iter_panels(boards["city-wall"]) if p["type"] == "canvas")
+    elements = canvas["options"]["root"]["elements"]
+    assert [e["name"] for e in elements] == [d.id for d in catalog.districts]
+    assert canvas["targets"][0]["legendFormat"] == "{{district}}"
+    assert canvas["fieldConfig"]["defaults"]["color"]["mode"] == "thresholds"
+    boxes = []
+    for e, d in zip(elements, catalog.districts, strict=True):
+        assert e["background"]["color"]["field"] == d.id          # coloured by the district's own level
+        assert d.name_en in e["config"]["text"]["fixed"] and short_name_zh(d.name_zh) in e["config"]["text"]["fixed"]
+        assert e["constraint"] == {"horizontal": "scale", "vertical": "scale"}
+        place = e["placement"]
+        left, right, top, bottom = place["left"], 100 - place["right"], place["top"], 100 - place["bottom"]
+        assert 0 <= left < right <= 100 and 0 <= top < bottom <= 100
+        boxes.append((left, right, top, bottom))
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2], (a, b)  # no two tiles overlap
+
+
+def test_cartogram_keeps_the_geography(catalog: Catalog) -> None:
+    tiles = {t.district: t for t in tile_grid(catalog)}
+    assert len({(t.column, t.row) for t in tiles.values()}) == len(catalog.districts)
+    west, east = tiles["dazu"], tiles["wushan"]
+    north, south = tiles["chengkou"], tiles["xiushan"]
+    assert west.column < tiles["yuzhong"].column < east.column
+    assert north.row < tiles["yuzhong"].row < south.row
+    central = ["yuzhong", "jiangbei", "nanan", "shapingba", "jiulongpo", "dadukou"]  # within ~0.15 degrees
+    cells = [(tiles[d].column, tiles[d].row) for d in central]
+    assert len(set(cells)) == 6 and max(c for c, _ in cells) - min(c for c, _ in cells) <= 3
+
+
+def test_no_map_needs_online_tiles(boards: dict[str, dict[str, Any]]) -> None:
+    maps = [p for d in boards.values() for p in iter_panels(d) if p["type"] == "geomap"]
+    assert len(maps) == 1  # the streets of the district drill-down
+    for geo in maps:
+        base = geo["options"]["basemap"]
+        assert base["type"] == "geojson" and base["config"]["src"].startswith("public/maps/")  # served by Grafana
+        assert all(layer["type"] not in TILE_LAYERS for layer in geo["options"]["layers"])
+        layer = geo["options"]["layers"][0]
+        assert layer["location"] == {"mode": "coords", "latitude": "lat", "longitude": "lon"}
+        assert geo["transformations"][0]["id"] == "convertFieldType"
+        assert 'vitals_area_info{scope="street"' in geo["targets"][0]["expr"]
 
 
 def test_provisioning_provider_points_at_each_folder(bundle: GrafanaBundle) -> None:

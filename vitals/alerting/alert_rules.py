@@ -41,6 +41,7 @@ def warning_level_rules(options: AlertingOptions) -> list[dict[str, Any]]:
             "summary": f"{level} warning: {a.label('indicator')} at {a.label('district')}/{a.label('street')}",
             **a.street_annotations(grafana), "unit": a.indicator_fact("unit", ""),
             "value": a.current_value(), "threshold": a.threshold(level), "forecast": a.forecast(horizon),
+            "health": a.area_health("district"),
         }
         rules.append(alert_rule(names.WARNING_LEVEL, f"{m.WARNING_LEVEL} >= {LEVEL_VALUE[level]}", options.hold(level),
                             {"kind": names.KIND_LEVEL, "scope": "street", "severity": level}, annotations))
@@ -63,7 +64,7 @@ def district_rules(options: AlertingOptions) -> list[dict[str, Any]]:
             "summary": f"{level} warning across district {a.label('district')}: {a.label('indicator')}",
             "place_zh": a.district_place("zh"), "place_en": a.district_place("en"), **a.indicator_names(),
             "threshold": a.threshold(level), "share": a.value_of_alert("%.0f"),
-            "streets": a.streets_at_level(level), "dashboard": link,
+            "streets": a.streets_at_level(level), "health": a.area_health("district"), "dashboard": link,
         }
         rules.append(alert_rule(names.DISTRICT_WARNING_LEVEL, district_condition(level, options),
                             options.hold("district"),
@@ -80,7 +81,8 @@ def city_rules(options: AlertingOptions) -> list[dict[str, Any]]:
         annotations = {
             "summary": f"{level} warning in many districts: {a.label('indicator')}",
             "place_zh": a.city_place("zh"), "place_en": a.city_place("en"), **a.indicator_names(),
-            "threshold": a.threshold(level), "districts": a.value_of_alert("%.0f"), "dashboard": link,
+            "threshold": a.threshold(level), "districts": a.value_of_alert("%.0f"), "health": a.area_health("city"),
+            "dashboard": link,
         }
         rules.append(alert_rule(names.CITY_WARNING_LEVEL, expr, options.hold("city"),
                             {"kind": names.KIND_LEVEL, "scope": "city", "severity": level}, annotations))

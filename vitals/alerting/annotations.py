@@ -110,6 +110,13 @@ def explanation() -> str:
     return street_series(m.ANOMALY_EXPLANATION, "", first_label("detector") + "/" + first_label("feature"))
 
 
+def area_health(scope: str) -> str:
+    """The health index (0..100) of the alert's district, or of the city, as the pipeline exports it."""
+    if scope == "city":
+        return lookup(m.HEALTH_INDEX + '{scope="city"}', "", first_value("%.0f"), NA)
+    return lookup(m.HEALTH_INDEX + '{scope="district",district=%q}', "$labels.district", first_value("%.0f"), NA)
+
+
 def streets_at_level(level: str) -> str:
     return lookup(names.STREETS_AT_OR_ABOVE + '{indicator=%q,district=%q,severity="' + level + '"}',
                   "$labels.indicator $labels.district", first_value("%.0f"), NA)

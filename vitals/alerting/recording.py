@@ -55,11 +55,11 @@ def level_counts() -> list[dict[str, Any]]:
 
 
 def vital_rollups() -> list[dict[str, Any]]:
-    """Health, anomaly, forecast and staleness by area."""
+    """Worst street health, anomaly, forecast and staleness by area. The district's and the city's own health is
+    the pipeline's ``vitals_health_index{scope="district"|"city"}`` (severity and breadth per domain): an average
+    of street healths would be another, weaker number, so there is no rule for it."""
     return [
-        _rule(names.DISTRICT_HEALTH_AVG, f'avg by (district) ({m.HEALTH_INDEX}{{scope="street"}})'),
         _rule(names.DISTRICT_HEALTH_MIN, f'min by (district) ({m.HEALTH_INDEX}{{scope="street"}})'),
-        _rule(names.CITY_HEALTH_AVG, f"avg ({names.DISTRICT_HEALTH_AVG})"),
         _rule(names.CITY_HEALTH_MIN, f"min ({names.DISTRICT_HEALTH_MIN})"),
         _rule(names.INDICATOR_DISTRICT_ANOMALY_MAX, f"max by (indicator, district) ({m.ANOMALY_SCORE})"),
         _rule(names.DISTRICT_ANOMALY_MAX, f"max by (district) ({names.INDICATOR_DISTRICT_ANOMALY_MAX})"),

@@ -77,12 +77,19 @@ class Oracle:
         horizon = horizon_label(self.options.sensitivity.early_warning_horizon_s)
         return self.street_or_district(m.FORECAST_VALUE, labels, k, horizon=horizon)
 
+    def health(self, k: int, district: str | None) -> str:
+        """The district's (or, without one, the city's) exported health index, as the annotation prints it."""
+        match = {"scope": "city"} if district is None else {"scope": "district", "district": district}
+        found = self.scenario.select(m.HEALTH_INDEX, k, **match)
+        return f"{found[0][1]:.0f}" if found else NA
+
     def level(self, labels: dict[str, str], k: int, value: float) -> dict[str, str]:
         severity = labels["severity"]
         return {
             "summary": f"{severity} warning: {labels['indicator']} at {labels['district']}/{labels['street']}",
             **self.street(labels), "unit": self.fact(labels, "unit", ""), "value": self.current_value(labels, k),
             "threshold": self.fact(labels, f"condition_{severity}", NA), "forecast": self.forecast(labels, k),
+            "health": self.health(k, labels["district"]),
         }
 
     def district(self, labels: dict[str, str], k: int, value: float) -> dict[str, str]:
@@ -95,7 +102,7 @@ class Oracle:
             "indicator_zh": self.fact(labels, "name_zh", labels["indicator"]),
             "indicator_en": self.fact(labels, "name_en", labels["indicator"]),
             "threshold": self.fact(labels, f"condition_{severity}", NA), "share": f"{value:.0f}",
-            "streets": NA if count is None else f"{count:.0f}",
+            "streets": NA if count is None else f"{count:.0f}", "health": self.health(k, district),
             "dashboard": self.url(names.DASHBOARD_DISTRICT, labels, names.DISTRICT_DASHBOARD_VARIABLES),
         }
 
@@ -114,7 +121,7 @@ class Oracle:
             "indicator_zh": self.fact(labels, "name_zh", labels["indicator"]),
             "indicator_en": self.fact(labels, "name_en", labels["indicator"]),
             "threshold": self.fact(labels, f"condition_{severity}", NA), "districts": f"{value:.0f}",
-            "dashboard": self.url(names.DASHBOARD_CITY, labels),
+            "health": self.health(k, None), "dashboard": self.url(names.DASHBOARD_CITY, labels),
         }
 
     def early(self, labels: dict[str, str], k: int, value: float) -> dict[str, str]:

@@ -107,6 +107,9 @@ def area_test(ctx: Context, scope: str) -> dict[str, Any]:
             levels = phases((0, stage), (top if short else 0, stage), (top if full else 0, stage), (0, dip),
                             (top if full else 0, stage), (0, tail))
             add_level_series(ctx, scenario, street, levels, values=False)
+    # the exported health index of the first district (and the city) the notifications quote
+    scenario.add(m.HEALTH_INDEX, {"scope": "district", "district": areas[0][0].id}, [44.0])
+    scenario.add(m.HEALTH_INDEX, {"scope": "city"}, [48.0])
     oracle = ctx.oracle(scenario)
     alertname, result_of, annotate = (
         (names.DISTRICT_WARNING_LEVEL, district_rule_result, oracle.district) if scope == "district"

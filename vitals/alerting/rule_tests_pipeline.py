@@ -225,15 +225,12 @@ def _vital_expectations(ctx: Context, scenario: Scenario, streets: Sequence[Stre
                                       (m.FORECAST_LEVEL, {**series, "horizon": "60m"}, float((j + 1) % 5))):
             scenario.add(metric, labels, [value])
             rows[metric].append((labels, value))
-    district_avg = _aggregate(rows[m.HEALTH_INDEX], ("district",), "avg")
     district_min = _aggregate(rows[m.HEALTH_INDEX], ("district",), "min")
     stale = [({**lb, "domain": inds[0].domain}, v) for lb, v in rows[m.SECONDS_SINCE_LAST_READING]
              if v > ctx.options.sensitivity.stale_cadences * inds[0].cadence_s]
     by_dh = ("district", "horizon")
     plan: list[tuple[str, tuple[str, ...], dict[tuple[str, ...], float]]] = [
-        (names.DISTRICT_HEALTH_AVG, ("district",), district_avg),
         (names.DISTRICT_HEALTH_MIN, ("district",), district_min),
-        (names.CITY_HEALTH_AVG, (), {(): sum(district_avg.values()) / len(district_avg)}),
         (names.CITY_HEALTH_MIN, (), {(): min(district_min.values())}),
         (names.DISTRICT_AREA_LEVEL_MAX, ("district",), _aggregate(rows[m.AREA_WARNING_LEVEL], ("district",), "max")),
         (names.CITY_AREA_LEVEL_MAX, (), _aggregate(rows[m.AREA_WARNING_LEVEL], (), "max")),

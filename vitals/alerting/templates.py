@@ -71,6 +71,7 @@ ALERT_ZH = """\
 {{- if eq .Labels.scope "street" }}：当前 {{ .Annotations.value }} {{ .Annotations.unit }}，阈值 {{ .Annotations.threshold }}，HORIZON_ZH预测 {{ .Annotations.forecast }}
 {{- else if eq .Labels.scope "district" }}：{{ .Annotations.share }}% 的街道（{{ .Annotations.streets }} 个）达到阈值 {{ .Annotations.threshold }}
 {{- else }}：{{ .Annotations.districts }} 个区县大范围达到阈值 {{ .Annotations.threshold }}{{ end }}
+{{- with .Annotations.health }}，{{ if eq $.Labels.scope "city" }}城市{{ else }}区县{{ end }}健康指数 {{ . }}{{ end }}
 {{- else if eq .Labels.kind "early_warning" -}}
 【提前预警】{{ .Annotations.place_zh }} {{ .Annotations.indicator_zh }} 预计 {{ .Annotations.minutes }} 分钟内达到{{ template "vitals.severity_zh" .Labels.severity }}阈值 {{ .Annotations.threshold }}：当前 {{ .Annotations.value }}，HORIZON_ZH预测 {{ .Annotations.forecast }} {{ .Annotations.unit }}
 {{- else if eq .Labels.kind "anomaly" -}}
@@ -92,6 +93,7 @@ ALERT_EN = """\
 {{- if eq .Labels.scope "street" }}: now {{ .Annotations.value }} {{ .Annotations.unit }}, threshold {{ .Annotations.threshold }}, forecast HORIZON_EN {{ .Annotations.forecast }}
 {{- else if eq .Labels.scope "district" }}: {{ .Annotations.share }}% of streets ({{ .Annotations.streets }}) at threshold {{ .Annotations.threshold }}
 {{- else }}: district-wide in {{ .Annotations.districts }} districts, threshold {{ .Annotations.threshold }}{{ end }}
+{{- with .Annotations.health }}; {{ if eq $.Labels.scope "city" }}city{{ else }}district{{ end }} health {{ . }}/100{{ end }}
 {{- else if eq .Labels.kind "early_warning" -}}
 [EARLY WARNING] {{ .Annotations.indicator_en }} at {{ .Annotations.place_en }} predicted to reach {{ .Labels.severity }} ({{ .Annotations.threshold }}) within {{ .Annotations.minutes }} min: now {{ .Annotations.value }}, forecast HORIZON_EN {{ .Annotations.forecast }} {{ .Annotations.unit }}
 {{- else if eq .Labels.kind "anomaly" -}}

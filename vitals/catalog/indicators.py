@@ -13,7 +13,7 @@ from vitals.catalog.model import LEVELS, Indicator, Seasonality, Thresholds
 PROFILES = ("flat", "commute", "daytime", "evening")
 REQUIRED = {"id", "domain", "unit", "cadence_s", "valid_range", "bad"}
 OPTIONAL = {"name", "name_zh", "name_en", "metric", "basis", "center", "thresholds", "seasonality", "weight",
-            "flat_is_normal"}
+            "flat_is_normal", "display"}
 SEASON_KEYS = {"profile", "base", "amplitude", "weekend", "noise"}
 FLAT_NORMAL = {False: "no", True: "any", "zero": "zero"}
 
@@ -121,6 +121,7 @@ def parse_indicator(p: c.Problems, i: int, raw: Any) -> Indicator | None:
     if not (isinstance(flat, bool) or flat == "zero"):
         p.add(entry, f"`flat_is_normal` must be false, true (any flat line is normal) or zero, got {flat!r}")
     thresholds = _thresholds(p, entry, raw.get("thresholds"), str(bad))
+    display_unit, display_factor = _display(p, entry, raw.get("display"))
     seasonality: Seasonality | None = None
     if "seasonality" in raw:
         seasonality = _seasonality(p, entry, raw["seasonality"])
@@ -142,7 +143,22 @@ def parse_indicator(p: c.Problems, i: int, raw: Any) -> Indicator | None:
         basis=basis,
         center=float(center or 0.0), thresholds=thresholds, seasonality=seasonality, weight=float(weight or 0.0),
         flat_normal=FLAT_NORMAL[flat],  # type: ignore[arg-type]
+        display_unit=display_unit, display_factor=display_factor,
     )
+
+
+def _display(p: c.Problems, entry: str, raw: Any) -> tuple[str, float]:
+    """The optional ``display: {unit, factor}``: dashboards show ``value * factor`` in ``unit``."""
+    if raw is None:
+        return "", 1.0
+    if not isinstance(raw, Mapping) or set(map(str, raw)) != {"unit", "factor"}:
+        p.add(entry, f"`display` must be a mapping with exactly unit and factor, got {raw!r}")
+        return "", 1.0
+    unit = c.text(p, entry, "display.unit", raw["unit"])
+    factor = c.number(p, entry, "display.factor", raw["factor"])
+    if factor is not None and factor <= 0:
+        p.add(entry, f"`display.factor` must be > 0 (shown value = value x factor), got {factor:g}")
+    return str(unit or ""), float(factor or 1.0)
 
 
 def _valid_range(p: c.Problems, entry: str, vr: Any) -> tuple[float, float] | None:

@@ -98,6 +98,15 @@ class Indicator:
     seasonality: Seasonality
     weight: float
     flat_normal: FlatNormal = "no"  # "zero": long runs of zero are normal; "any": any flat line is normal
+    # how people read it: values stay in ``unit`` everywhere (Prometheus, rules, history); dashboards show
+    # ``value * display_factor`` in ``display_unit`` (e.g. m/s x 3.6 = km/h). Empty: ``unit`` as it is.
+    display_unit: str = ""
+    display_factor: float = 1.0
+
+    @property
+    def shown_unit(self) -> str:
+        """The unit a person reads (``display_unit``, else ``unit``)."""
+        return self.display_unit or self.unit
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,12 @@ class Catalog:
     @cached_property
     def zscore_array(self) -> npt.NDArray[np.bool_]:
         return np.array([i.basis == "zscore" for i in self.indicators], dtype=bool)
+
+    @cached_property
+    def domain_code_array(self) -> npt.NDArray[np.int16]:
+        """Position of each indicator's domain in :attr:`domain_names`."""
+        index = {d: k for k, d in enumerate(self.domain_names)}
+        return np.array([index[i.domain] for i in self.indicators], dtype=np.int16)
 
     @cached_property
     def street_district_array(self) -> npt.NDArray[np.int32]:

@@ -93,7 +93,7 @@ CALIBRATORS: Registry[Any] = Registry("calibrator", {
 })
 
 TRAINERS: Registry[Any] = Registry("trainer", {
-    "window_model": "vitals.detectors.training:WindowModelTrainer",
+    "window_model": "vitals.scoring.training:WindowModelTrainer",
 })
 
 WINDOW_MODELS: Registry[Any] = Registry("window model", {

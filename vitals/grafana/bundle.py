@@ -23,6 +23,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from vitals.catalog.model import Catalog
 from vitals.grafana import panels as p
 from vitals.grafana.district import build_district
+from vitals.grafana.domains import build_domains
 from vitals.grafana.indicator import build_indicator
 from vitals.grafana.introspect import iter_panels
 from vitals.grafana.pipeline import build_pipeline
@@ -48,6 +49,7 @@ FOLDERS: tuple[Folder, ...] = (
 # dashboard uid -> (builder, folder uid), in the order the dashboards are listed
 DASHBOARDS: dict[str, tuple[Callable[[Catalog], dash.Dashboard], str]] = {
     "city-wall": (build_wall, "vitals-city"),
+    "city-domains": (build_domains, "vitals-city"),
     "district": (build_district, "vitals-city"),
     "indicator-detail": (build_indicator, "vitals-city"),
     "pipeline-health": (build_pipeline, "vitals-pipeline"),

@@ -1,11 +1,16 @@
 """District drill-down (uid ``district``, variable ``district``): the district's health and level, its streets
-by health and level, which indicators are at warning, and its active warnings and anomalies."""
+as points on an offline map and by health and level, which indicators are at warning, and its active warnings
+and anomalies (named in Chinese and English)."""
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import geomap
 from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import geomap as geomap_model
 
 from vitals import metric_names as mn
 from vitals.catalog.model import Catalog
@@ -15,6 +20,7 @@ from vitals.grafana import widgets as wg
 
 UID = "district"
 IN_DISTRICT = q.eq("district", "$district")
+OFFLINE_BASE_GEOJSON = "public/maps/countries.geojson"  # shipped inside every Grafana 11
 STREET_LINK = "/d/indicator-detail?var-district=$district&var-area=${__field.labels.street}"
 
 
@@ -39,13 +45,46 @@ def _headline() -> list[Builder[dm.Panel]]:
     ]
 
 
+def street_map() -> geomap.Panel:
+    """The district's streets as points at their centroids (from ``vitals_area_info``), coloured by level.
+
+    The base layer is Grafana's own bundled world outline (``public/maps/countries.geojson``, served by Grafana
+    itself): no tile server is needed, so the map draws on an isolated network (a plain background with the
+    points, named in Chinese and English)."""
+    base = (cb.MapLayerOptions().type("geojson").name("offline base")
+            .config({"src": OFFLINE_BASE_GEOJSON, "rules": [],
+                     "style": {"color": {"fixed": "#404040"}, "opacity": 0.2}}))
+    markers = (cb.MapLayerOptions().type("markers").name("streets")
+               .location(cb.FrameGeometrySource().mode(common.FrameGeometrySourceMode.COORDS)
+                         .latitude("lat").longitude("lon"))
+               .config({"showLegend": True, "style": {
+                   "color": {"field": "Value", "fixed": "green"}, "opacity": 0.9,
+                   "size": {"fixed": 10, "min": 6, "max": 14},
+                   "symbol": {"mode": "fixed", "fixed": "img/icons/marker/circle.svg"},
+                   "text": {"mode": "field", "field": "name", "fixed": ""},
+                   "textConfig": {"fontSize": 10, "offsetY": -12, "textAlign": "center", "textBaseline": "bottom"},
+               }}))
+    conversions = [{"targetField": f, "destinationType": "number"} for f in ("lat", "lon")]
+    return (geomap.Panel().title(p.title("街道分布与等级", "Streets by warning level (map)"))
+            .datasource(p.DATASOURCE).height(12).span(12)
+            .with_target(p.prom(q.street_levels_on_map(IN_DISTRICT), instant=True, table=True))
+            .with_transformation(dm.DataTransformerConfig(id_val="convertFieldType",
+                                                          options={"conversions": conversions, "fields": {}}))
+            .thresholds(p.thresholds(p.level_steps())).mappings(p.level_mappings())
+            .color_scheme(dash.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+            .view(geomap.MapViewConfig().id("fit").all_layers(False).last_only(False).layer("streets").padding(10))
+            .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(False).show_attribution(False))
+            .basemap(base).layers([markers]).tooltip(geomap.TooltipOptions().mode(geomap_model.TooltipMode.DETAILS)))
+
+
 def _streets() -> list[Builder[dm.Panel]]:
     street_levels = q.area_level("street", by="street", extra=IN_DISTRICT)
     tiles = wg.level_stat(p.title("街道预警等级", "Streets by warning level"),
-                          [p.prom(street_levels, legend="{{street}}", instant=True)], h=10, w=24, names=True)
+                          [p.prom(street_levels, legend="{{street}}", instant=True)], h=12, w=12, names=True)
     tiles = tiles.data_links([dash.DashboardLink(p.title("街道指标", "Street indicators")).url(STREET_LINK)])
     health = q.area_health("street", by="street", extra=IN_DISTRICT)
     return [
+        street_map(),
         tiles,
         wg.health_bars(p.title("街道健康指数(由低到高)", "Streets by health (worst first)"),
                        [p.prom(f"sort({health})", legend="{{street}}", instant=True)], h=14, w=12),
@@ -64,10 +103,10 @@ def _tables() -> list[Builder[dm.Panel]]:
     level_col, score_col = p.title("等级", "Level"), p.title("异常分数", "Anomaly score")
     active = wg.records_table(p.title("本区当前预警", "Active warnings in the district"),
                               [p.prom(q.active_warnings(IN_DISTRICT), instant=True, table=True)],
-                              h=10, w=12, rename={"Value": level_col})
+                              h=10, w=12, rename={"Value": level_col}, names=True)
     anomalies = wg.records_table(p.title("本区异常前十", "Top anomalies in the district"),
-                                 [p.prom(q.top_anomalies(IN_DISTRICT), instant=True, table=True)],
-                                 h=10, w=12, rename={"Value": score_col})
+                                 [p.prom(q.top_anomalies_named(IN_DISTRICT), instant=True, table=True)],
+                                 h=10, w=12, rename={"Value": score_col}, names=True)
     return [wg.sorted_by(wg.level_column(active, level_col), level_col),
             wg.sorted_by(wg.gauge_column(anomalies, score_col, 0, 1), score_col)]
 

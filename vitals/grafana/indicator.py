@@ -1,5 +1,6 @@
 """Indicator detail (uid ``indicator-detail``; variables ``indicator``, ``district``, ``area`` = street): the value
-with its expected band, the forecasts, the anomaly score and the level timeline of one series.
+with its expected band, the forecasts, the anomaly score and the level timeline of one series. Values are shown
+in the unit people read (the catalog's ``display`` factor, applied in PromQL; Prometheus keeps base units).
 
 The value series is named by its indicator id, and one field override per catalog indicator gives it its
 name, unit and catalog thresholds, so the colours and threshold lines follow whichever indicator is chosen.
@@ -44,7 +45,7 @@ def _variables() -> list[Builder[dm.VariableModel]]:
 
 
 def _indicator_props(ind: Indicator) -> dict[str, object]:
-    props: dict[str, object] = {"displayName": f"{ind.name_zh} {ind.name_en}", "unit": p.grafana_unit(ind.unit),
+    props: dict[str, object] = {"displayName": f"{ind.name_zh} {ind.name_en}", "unit": p.grafana_unit(ind),
                                 "description": p.thresholds_text(ind)}
     if ind.basis == "value":
         props["thresholds"] = p.steps_json(p.value_steps(ind))
@@ -60,7 +61,7 @@ def with_indicator_overrides(panel: PanelT, catalog: Catalog) -> PanelT:
 
 
 def _value_query(catalog: Catalog, ref: str = "A") -> prometheus.Dataquery:
-    return p.prom(q.any_indicator_value(catalog, SERIES), ref=ref, legend="{{indicator}}")
+    return p.prom(q.shown_any(catalog, q.any_indicator_value(catalog, SERIES)), ref=ref, legend="{{indicator}}")
 
 
 def _small_stat(title: str, expr: str, unit: str) -> stat.Panel:
@@ -86,7 +87,8 @@ def _headline(catalog: Catalog) -> list[Builder[dm.Panel]]:
 
 def _band_panel(catalog: Catalog) -> timeseries.Panel:
     queries = [_value_query(catalog)] + [
-        p.prom(q.sel(mn.EXPECTED_VALUE, STREET_OR_DISTRICT, q.eq("bound", bound)), ref=ref, legend=BAND[bound])
+        p.prom(q.shown_any(catalog, q.sel(mn.EXPECTED_VALUE, STREET_OR_DISTRICT, q.eq("bound", bound))), ref=ref,
+               legend=BAND[bound])
         for ref, bound in (("B", "lower"), ("C", "mid"), ("D", "upper"))]
     panel = wg.graph(p.title("数值与预期区间", "Value and expected band"), queries, h=10, w=24)
     grey = {"color": {"mode": "fixed", "fixedColor": "text"}, "custom.lineStyle": {"fill": "dash", "dash": [4, 4]}}
@@ -98,7 +100,8 @@ def _band_panel(catalog: Catalog) -> timeseries.Panel:
 
 
 def _forecast_panel(catalog: Catalog) -> timeseries.Panel:
-    forecast = p.prom(q.sel(mn.FORECAST_VALUE, STREET_OR_DISTRICT), ref="B", legend="预测 forecast {{horizon}}")
+    forecast = p.prom(q.shown_any(catalog, q.sel(mn.FORECAST_VALUE, STREET_OR_DISTRICT)), ref="B",
+                      legend="预测 forecast {{horizon}}")
     panel = wg.graph(p.title("预测", "Forecast"), [_value_query(catalog), forecast], h=9, w=12)
     panel = panel.description("Each forecast is drawn at the time it was made; it is for that time plus its horizon.")
     return with_indicator_overrides(panel, catalog)
@@ -113,8 +116,8 @@ def _details(catalog: Catalog) -> list[Builder[dm.Panel]]:
          p.prom(q.sel(mn.FORECAST_LEVEL, SERIES), ref="B", legend="预测 forecast {{horizon}}")], h=7, w=24)
     windows = wg.records_table(
         p.title("窗口统计", "Window statistics"),
-        [p.prom(q.any_indicator_value(catalog, STREET_OR_DISTRICT, stat_matcher='stat!="last"'), instant=True,
-                table=True)],
+        [p.prom(q.shown_any(catalog, q.any_indicator_value(catalog, STREET_OR_DISTRICT, stat_matcher='stat!="last"')),
+                instant=True, table=True)],
         h=9, w=12, rename={"Value": p.title("值", "Value")},
         hide=("Time", "__name__", "indicator", "district", "scope"))
     explain = wg.records_table(

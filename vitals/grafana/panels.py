@@ -36,9 +36,11 @@ DOMAIN_TITLES: dict[str, tuple[str, str]] = {
 # The wall shows these domains first (the "water, power, gas, telecom, bridges, tunnels, rail" of the city).
 WALL_DOMAIN_ORDER: tuple[str, ...] = ("water", "power", "gas", "telecom", "traffic", "bridge", "tunnel", "rail")
 
+# Grafana unit ids for the units people read (``Indicator.shown_unit``); any other unit is shown as a suffix.
+# Only fixed-unit ids: SI-scaling ids (lengthmm, lengthm) would print rain of 0.3 mm as "300 µm".
 _UNITS: dict[str, str] = {
-    "%": "percent", "ppm": "ppm", "km/h": "velocitykmh", "mm": "lengthmm", "m": "lengthm", "°C": "celsius",
-    "index": "none",
+    "%": "percent", "% sites": "percent", "ppm": "ppm", "km/h": "velocitykmh", "°C": "celsius", "index": "none",
+    "µg/m³": "conμgm3", "μg/m³": "conμgm3",   # Grafana's id is spelled with a Greek mu
 }
 
 
@@ -52,9 +54,10 @@ def domain_title(domain: str) -> str:
     return title(zh, en)
 
 
-def grafana_unit(unit: str) -> str:
-    """Grafana's unit id for a catalog unit; unknown units become a plain suffix."""
-    return _UNITS.get(unit, f"suffix: {unit}")
+def grafana_unit(ind: Indicator) -> str:
+    """Grafana's unit id for the unit an indicator is shown in (``suffix:<unit>`` when Grafana has none)."""
+    unit = ind.shown_unit
+    return _UNITS.get(unit, f"suffix:{unit}")
 
 
 def prom(
@@ -112,29 +115,36 @@ def _decreasing_steps(levels: Sequence[float]) -> list[dm.Threshold]:
     return steps
 
 
+def shown_thresholds(ind: Indicator) -> tuple[float, ...]:
+    """The catalog thresholds in the unit the dashboards show (``x display_factor``; z-scores as they are)."""
+    if ind.basis == "zscore":
+        return ind.thresholds.as_tuple()
+    return tuple(t * ind.display_factor for t in ind.thresholds.as_tuple())
+
+
 def value_steps(ind: Indicator) -> list[dm.Threshold]:
-    """Steps that colour an indicator's raw value by its catalog warning level (``basis=value`` only)."""
-    levels = ind.thresholds.as_tuple()
+    """Steps that colour an indicator's shown value by its catalog warning level (``basis=value`` only)."""
+    levels = shown_thresholds(ind)
     if ind.bad == "up":
         return increasing_steps(levels)
     if ind.bad == "down":
         return _decreasing_steps(levels)
-    c = ind.center
+    c = ind.center * ind.display_factor
     low = _decreasing_steps(tuple(c - t for t in levels))
     high = increasing_steps(tuple(c + t for t in levels))
     return low + high[1:]
 
 
 def deviation_steps(ind: Indicator) -> list[dm.Threshold]:
-    """Steps for ``|value - center|`` of a ``bad=both`` indicator: the catalog thresholds themselves."""
-    return increasing_steps(ind.thresholds.as_tuple())
+    """Steps for ``|value - center|`` of a ``bad=both`` indicator: the catalog thresholds themselves (shown unit)."""
+    return increasing_steps(shown_thresholds(ind))
 
 
 def thresholds_text(ind: Indicator) -> str:
     t = ind.thresholds
-    basis = "seasonal z-score / 季节性Z分数" if ind.basis == "zscore" else ind.unit
-    side = f" (|value - {ind.center:g}|)" if ind.bad == "both" else ""
-    shown = " / ".join("-" if math.isnan(v) else f"{v:g}" for v in t.as_tuple())
+    basis = "seasonal z-score / 季节性Z分数" if ind.basis == "zscore" else ind.shown_unit
+    side = f" (|value - {ind.center * ind.display_factor:g}|)" if ind.bad == "both" else ""
+    shown = " / ".join("-" if math.isnan(v) else f"{v:g}" for v in shown_thresholds(ind))
     if not t.given():
         return f"no warning thresholds (anomaly scores and forecasts only) / 无预警阈值 {basis}{side}"
     return f"蓝/黄/橙/红 blue/yellow/orange/red: {shown} {basis}{side}"

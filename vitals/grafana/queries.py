@@ -40,15 +40,42 @@ def any_indicator_value(catalog: Catalog, extra: str, stat_matcher: str = LAST) 
     return sel("", name_matcher, extra, stat_matcher)
 
 
+def number(x: float) -> str:
+    """A PromQL number literal (no exponent for the factors in use: 3.6, 100, 1000, 1000000)."""
+    return format(x, ".15g")
+
+
+def shown(ind: Indicator, expr: str) -> str:
+    """``expr`` (base unit) in the unit people read: times the catalog's ``display_factor``."""
+    return expr if ind.display_factor == 1 else f"{expr} * {number(ind.display_factor)}"
+
+
+def display_factors(catalog: Catalog) -> str:
+    """A constant vector: the display factor of every indicator shown in another unit than its base unit."""
+    terms = [f'label_replace(vector({number(i.display_factor)}), "indicator", "{i.id}", "", "")'
+             for i in catalog.indicators if i.display_factor != 1]
+    return " or ".join(terms)
+
+
+def shown_any(catalog: Catalog, expr: str) -> str:
+    """Values of any indicator (an ``indicator`` label) in the unit people read: the scaled ones multiplied by
+    their factor, the others as they are."""
+    factors = display_factors(catalog)
+    if not factors:
+        return expr
+    return f"({expr}) * on (indicator) group_left () ({factors}) or (({expr}) unless on (indicator) ({factors}))"
+
+
 def worst_value(ind: Indicator) -> str:
-    """The city's worst current value: max for bad=up, min for bad=down, max distance from center for both."""
+    """The city's worst current value: max for bad=up, min for bad=down, max distance from center for both;
+    in the unit people read."""
     sel = indicator_value(ind)
     if ind.bad == "up":
-        return f"max({sel})"
+        return shown(ind, f"max({sel})")
     if ind.bad == "down":
-        return f"min({sel})"
+        return shown(ind, f"min({sel})")
     deviation = f"abs({sel})" if ind.center == 0 else f"abs({sel} - {ind.center:g})"
-    return f"max({deviation})"
+    return shown(ind, f"max({deviation})")
 
 
 def worst_level(extra: str) -> str:
@@ -70,22 +97,62 @@ def count_at_level(level: int, extra: str = "") -> str:
     return f"count({sel(mn.WARNING_LEVEL, extra)} == {level}) or vector(0)"
 
 
+def areas_at_level(scope: str, level: int) -> str:
+    """How many areas of a scope (district, street) are at exactly this area level (0 when none)."""
+    return f"count({area_level(scope, by=scope)} == {level}) or vector(0)"
+
+
 def active_warnings(extra: str = "", limit: int = 50) -> str:
-    return f"topk({limit}, {sel(mn.WARNING_LEVEL, extra)} >= 1)"
+    return f"topk({limit}, {named(sel(mn.WARNING_LEVEL, extra) + ' >= 1')})"
+
+
+# Names for tables: the exporter's info families, one name label each (max by: one sample per name even when
+# several processes export them).
+INDICATOR_NAME, PLACE = "indicator_name", "place"
+NAME_LABELS = (INDICATOR_NAME, PLACE)
+
+
+def _names(metric: str, matcher: str, key: str, target: str) -> str:
+    joined = f'label_join({sel(metric, matcher)}, "{target}", " ", "name_zh", "name_en")'
+    return f"max by ({key}, {target}) ({joined})"
+
+
+def named(expr: str) -> str:
+    """Series with ``indicator, district, street`` labels, with ``indicator_name`` (e.g. "供水管网压力 Water network
+    pressure") and ``place`` (e.g. "渝中区第1街道 Yuzhong Street 1") from the exporter's info families. A series
+    whose names are missing keeps its ids as names, so a missing info series never hides a row."""
+    indicators = _names(mn.INDICATOR_INFO, "", "indicator", INDICATOR_NAME)
+    places = _names(mn.AREA_INFO, eq("scope", "street"), "street", PLACE)
+    with_names = (f"({expr}) * on (indicator) group_left ({INDICATOR_NAME}) {indicators}"
+                  f" * on (street) group_left ({PLACE}) {places}")
+    ids = f'label_join(label_join({expr}, "{INDICATOR_NAME}", "", "indicator"), "{PLACE}", "", "street")'
+    return f"({with_names}) or on (indicator, district, street) ({ids})"
 
 
 SERIES = "indicator, district, street"
 
 
-def early_warnings(limit: int = 50) -> str:
-    """Series whose forecast level (any horizon) is above their current level."""
-    return (f"topk({limit}, max by ({SERIES}) ({mn.FORECAST_LEVEL}) "
-            f"> max by ({SERIES}) ({mn.WARNING_LEVEL}))")
+def early_warnings(limit: int = 50, names: bool = False) -> str:
+    """Series whose forecast level (any horizon) is above their current level (with names for tables)."""
+    ahead = f"max by ({SERIES}) ({mn.FORECAST_LEVEL}) > max by ({SERIES}) ({mn.WARNING_LEVEL})"
+    return f"topk({limit}, {named(ahead) if names else ahead})"
 
 
 def seconds_to_orange_of_early_warnings(limit: int = 50) -> str:
     return (f'min by ({SERIES}) ({mn.SECONDS_TO_THRESHOLD}{{level="orange"}}) '
             f"and on ({SERIES}) ({early_warnings(limit)})")
+
+
+def top_anomalies_named(extra: str = "", limit: int = 10) -> str:
+    return f"topk({limit}, {named(sel(mn.ANOMALY_SCORE, extra))})"
+
+
+def street_levels_on_map(extra: str) -> str:
+    """Street area levels with each street's name and centroid (``name``, ``lat``, ``lon``) from the exporter's
+    ``vitals_area_info`` (for the drill-down map)."""
+    info = f'label_join({sel(mn.AREA_INFO, eq("scope", "street"), extra)}, "name", " ", "name_zh", "name_en")'
+    return (f"{area_level('street', by='street', extra=extra)} "
+            f"* on (street) group_left (name, lat, lon) max by (street, name, lat, lon) ({info})")
 
 
 def predicted_orange_soon() -> str:

@@ -60,7 +60,7 @@ def value_stat(ind: Indicator, expr: str, *, h: int, w: int, title_suffix: tuple
     steps = p.deviation_steps(ind) if ind.bad == "both" else p.value_steps(ind)
     zh, en = title_suffix
     return (_stat(p.title(f"{ind.name_zh}{zh}", f"{ind.name_en}{en}"), [p.prom(expr, legend=ind.id)], h, w)
-            .description(p.thresholds_text(ind)).thresholds(p.thresholds(steps)).unit(p.grafana_unit(ind.unit))
+            .description(p.thresholds_text(ind)).thresholds(p.thresholds(steps)).unit(p.grafana_unit(ind))
             .color_mode(common.BigValueColorMode.BACKGROUND).graph_mode(common.BigValueGraphMode.AREA))
 
 
@@ -89,17 +89,27 @@ def graph(
     return panel
 
 
+HIDDEN_LABELS: tuple[str, ...] = ("Time", "__name__", "scope", "instance", "job")
+ID_LABELS: tuple[str, ...] = ("indicator", "domain", "district", "street")
+NAME_COLUMNS: dict[str, str] = {"place": p.title("地点", "Place"), "indicator_name": p.title("指标", "Indicator")}
+
+
 def records_table(
     title: str, queries: Sequence[prometheus.Dataquery], *, h: int, w: int, rename: dict[str, str],
-    hide: Sequence[str] = ("Time", "__name__", "scope"),
+    hide: Sequence[str] = HIDDEN_LABELS, names: bool = False,
 ) -> table.Panel:
-    """Instant query results as rows: labels as columns, values renamed (``Value``/``Value #B`` ...)."""
+    """Instant query results as rows: labels as columns, values renamed (``Value``/``Value #B`` ...). Scrape
+    labels (``instance``, ``job``) are never shown; with ``names`` (queries built with ``queries.named``) the
+    place and indicator names come first and the ids are hidden."""
     panel = table.Panel().title(title).datasource(p.DATASOURCE).height(h).span(w).filterable(False)
     for q in queries:
         panel = panel.with_target(q)
     if len(queries) > 1:
         panel = panel.with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
-    organize = {"excludeByName": dict.fromkeys(hide, True), "renameByName": rename, "indexByName": {}}
+    hidden = [*HIDDEN_LABELS, *hide, *(ID_LABELS if names else ())]
+    order = {column: k for k, column in enumerate(NAME_COLUMNS)} if names else {}
+    organize = {"excludeByName": dict.fromkeys(hidden, True),
+                "renameByName": {**(NAME_COLUMNS if names else {}), **rename}, "indexByName": order}
     return panel.with_transformation(dm.DataTransformerConfig(id_val="organize", options=organize))
 
 

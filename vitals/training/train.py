@@ -12,13 +12,12 @@ Usable from a notebook::
     results[0].metrics["lead_time_median_s"]
 
 Each model family has a trainer (:class:`FamilyTrainer`); ``forecaster`` is built in. Hook for more: a module
-``vitals.detectors.training`` with ``make_trainer() -> FamilyTrainer`` is picked up when it exists (e.g. an
+every trainer registered in ``vitals.detectors.registry.TRAINERS`` (``FamilyTrainer``) is picked up (e.g. an
 IsolationForest per indicator family), so `vitals train` trains and registers it too.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import time
@@ -44,7 +43,6 @@ from vitals.training.data import TrainingSet
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-DETECTOR_TRAINER_MODULE = "vitals.detectors.training"
 
 
 class FamilyTrainer(Protocol):
@@ -128,16 +126,11 @@ def backtest_forecaster(
 
 
 def default_trainers(params: dict[str, Any] | None = None) -> list[FamilyTrainer]:
-    """The forecaster, plus the detectors' trainer when ``vitals.detectors.training`` provides one."""
+    """The forecaster, plus every trainer registered by name in ``TRAINERS`` (the window model's, built in)."""
+    from vitals.detectors.registry import TRAINERS
+
     trainers: list[FamilyTrainer] = [ForecasterTrainer(params=dict(params or {}))]
-    try:
-        module = importlib.import_module(DETECTOR_TRAINER_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != DETECTOR_TRAINER_MODULE:
-            raise
-        log.info("no %s module: training the forecaster only", DETECTOR_TRAINER_MODULE)
-    else:
-        trainers.append(module.make_trainer())
+    trainers.extend(TRAINERS.create(name) for name in TRAINERS.names())
     return trainers
 
 
