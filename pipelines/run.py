@@ -225,7 +225,8 @@ def run_pipeline(
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
-    models = RegistryModels(settings.models_dir, on_change=hub.stats.set_model) if settings.scoring else None
+    models = RegistryModels(settings.models_dir, on_change=hub.stats.set_model,
+                            on_error=hub.stats.set_model_failed) if settings.scoring else None
     if models is not None:
         models.poll()
     if on_publisher is not None:

@@ -101,6 +101,7 @@ def test_basic_auth_without_tls_caches_good_passwords(hub, tmp_path):
     ("tls_server_config:\n  cert_file: x.crt\n", "needs cert_file and key_file"),
     ("tls_server_config:\n  cert_file: x.crt\n  key_file: x.key\n", "cannot load the TLS certificate"),
     ("basic_auth_users:\n  alice: plain-password\n", "must be a bcrypt hash"),
+    ("basic_auth_users:\n  alice: $2y$10$...\n", "not a valid bcrypt hash"),
     ("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", "unsupported key(s) cipher_suites"),
     ("basic_auth: {}\n", "unsupported key(s) basic_auth"),
     ("[1, 2]\n", "must be a mapping"),

@@ -167,6 +167,11 @@ def _users(raw: dict[str, Any], path: Path) -> dict[str, bytes]:
             msg = (f"web config {path}: the password of user {user!r} must be a bcrypt hash ($2y$...), "
                    "e.g. from `htpasswd -nBC 10 USER`")
             raise ConfigError(msg)
+        try:
+            bcrypt.checkpw(b"", text.encode())
+        except ValueError as exc:
+            msg = f"web config {path}: the password of user {user!r} is not a valid bcrypt hash ({exc})"
+            raise ConfigError(msg) from exc
         users[str(user)] = text.encode()
     return users
 

@@ -107,6 +107,7 @@ class MqttReceiver:
         self.connected = threading.Event()
         self.refused: str | None = None
         self.subscribe = True
+        self.log_level = logging.WARNING  # a probe (preflight) reports through its error, not the log
         self.received = 0
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=True,
@@ -119,18 +120,20 @@ class MqttReceiver:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         if getattr(reason, "is_failure", False):
-            log.warning("MQTT connect to %s:%d refused: %s", self.host, self.port, reason)
+            log.log(self.log_level, "MQTT connect to %s:%d refused: %s", self.host, self.port, reason)
             self.refused = str(reason)
             return
-        if self.subscribe:
-            client.subscribe(self.topic, qos=1)
+        if not self.subscribe:  # a probe: the connection (login, TLS) is all it wanted
+            self.connected.set()
+            return
+        client.subscribe(self.topic, qos=1)
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed %s (session present: %s)", self.host, self.port,
                  self.topic, getattr(flags, "session_present", "?"))
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         self.connected.clear()
-        log.warning("MQTT disconnected from %s:%d (%s); reconnecting", self.host, self.port, reason)
+        log.log(self.log_level, "MQTT disconnected from %s:%d (%s); reconnecting", self.host, self.port, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
@@ -184,6 +187,7 @@ def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, t
     unreachable broker is a one-line :class:`SourceError` before the run starts."""
     receiver = MqttReceiver(host=host, port=port, topic="", client_id=f"{client_id}-preflight", parser=_NoParser(),
                             partition="preflight", security=security, clean=True)
+    receiver.log_level = logging.DEBUG
     receiver.start(timeout_s, subscribe=False)
     receiver.stop()
 
