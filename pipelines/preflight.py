@@ -17,6 +17,7 @@ from vitals.exporter.web_config import WebConfig, load_web_config
 from vitals.preflight import check_input_file, check_output_dir, check_output_file, check_port_free
 from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, run_identity
 from vitals.sources.files import discover_files
+from vitals.sources.kafka import kafka_partition_count
 from vitals.sources.mqtt import MqttSecurity, mqtt_security, probe_broker
 
 
@@ -60,8 +61,8 @@ def source_identity(settings: Settings, files: list[Path] | None,
         return {"kind": "simulator", "seed": settings.seed}
     if settings.source == "mqtt":
         return {"kind": "mqtt", "topic": settings.mqtt_topic}
-    return {"kind": "kafka", "topic": settings.kafka_topic,
-            "kafka_partitions": kafka_partitions() if kafka_partitions is not None else None}
+    count = kafka_partitions or (lambda: kafka_partition_count(settings.kafka_brokers, settings.kafka_topic))
+    return {"kind": "kafka", "topic": settings.kafka_topic, "kafka_partitions": count()}
 
 
 def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape_config: str | Path | None) -> None:

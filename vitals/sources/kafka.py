@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from vitals.batches import ReadingBatch, Rejection
+from vitals.errors import SourceError
 from vitals.sources.base import SourceBatch, now_ns
 from vitals.sources.mqtt import PayloadParser
 
@@ -34,6 +35,27 @@ def kafka_source_config(brokers: str, *, group_id: str = "city-vitals", extra: d
     broker_list = [b.strip() for b in brokers.split(",") if b.strip()]
     add_config = {"group.id": group_id, "enable.auto.commit": "false", **(extra or {})}
     return {"brokers": broker_list, "add_config": add_config}
+
+
+def kafka_partition_count(brokers: str, topic: str, *, timeout_s: float = 10.0,
+                          extra: dict[str, str] | None = None) -> int:
+    """The number of partitions of ``topic`` (part of a recovery directory's identity: offsets are kept per
+    partition). An unreachable broker or a missing topic is a one-line :class:`SourceError`."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    config = {"bootstrap.servers": ",".join(kafka_source_config(brokers)["brokers"]), **(extra or {})}
+    try:
+        metadata = AdminClient(config).list_topics(topic, timeout=timeout_s)
+    except KafkaException as exc:
+        msg = f"cannot read the metadata of Kafka topic {topic!r} from {brokers} within {timeout_s:g}s: {exc}"
+        raise SourceError(msg) from exc
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        why = found.error if found is not None and found.error is not None else "no partitions"
+        msg = f"Kafka topic {topic!r} on {brokers}: {why}; create it or check --kafka-topic"
+        raise SourceError(msg)
+    return len(found.partitions)
 
 
 def decode_messages(messages: Iterable[Any], parser: PayloadParser, topic: str) -> list[SourceBatch]:
