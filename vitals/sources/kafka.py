@@ -44,7 +44,8 @@ def kafka_partition_count(brokers: str, topic: str, *, timeout_s: float = 10.0,
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    config = {"bootstrap.servers": ",".join(kafka_source_config(brokers)["brokers"]), **(extra or {})}
+    config: dict[str, str | int | float | bool] = {
+        "bootstrap.servers": ",".join(kafka_source_config(brokers)["brokers"]), **(extra or {})}
     try:
         metadata = AdminClient(config).list_topics(topic, timeout=timeout_s)
     except KafkaException as exc:
