@@ -3,7 +3,9 @@ sys.path for the root conftest). Kept out of conftest.py so that sub-directory c
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,17 @@ def need_binary(name: str) -> str:
             pytest.fail(f"CI must have {name}: {message}")
         pytest.skip(message)
     return path
+
+
+def copy_nab_subset(nab_dir: Path, root: Path, names: tuple[str, ...]) -> Path:
+    """A NAB directory under ``root`` holding only the files ``names`` (``category/file.csv``) and their windows."""
+    windows = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    (root / "labels" / "combined_windows.json").write_text(json.dumps({k: windows[k] for k in names}))
+    for name in names:
+        (root / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(nab_dir / "data" / name, root / "data" / name)
+    return root
 
 
 def documented_topics() -> list[str]:

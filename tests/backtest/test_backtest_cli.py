@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from vitals_testing import copy_nab_subset
 
 from vitals.backtest.nab_run import load_nab, run_detector
 from vitals.cli import main
@@ -20,14 +20,7 @@ FILES = ("realKnownCause/rogue_agent_key_hold.csv", "artificialWithAnomaly/art_d
 
 @pytest.fixture(scope="module")
 def small_nab(nab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nab")
-    windows = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
-    (root / "labels").mkdir()
-    (root / "labels" / "combined_windows.json").write_text(json.dumps({k: windows[k] for k in FILES}))
-    for name in FILES:
-        (root / "data" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(nab_dir / "data" / name, root / "data" / name)
-    return root
+    return copy_nab_subset(nab_dir, tmp_path_factory.mktemp("nab"), FILES)
 
 
 class _Images(HTMLParser):

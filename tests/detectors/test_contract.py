@@ -65,6 +65,13 @@ CASES: dict[str, Case] = {
     # the default reports the onset of an anomaly and suppresses repeats for `refractory` readings (six spikes
     # per series fall into one such period here), so its bar is lower
     "default": Case({"valid_min": np.zeros(N_SERIES)}, auc_bar=0.7),
+    # a window of a day or more: the Gaussian of a shorter one mistakes the daily cycle for anomalies
+    "windowed_gaussian": Case({"window_size": 300, "step_size": 10, "warmup": 60}),
+    # NAB's per-file probation (rest period probation / 5) and input range, per series
+    "contextual_novelty": Case({"probation": np.full(N_SERIES, 300), "input_min": np.zeros(N_SERIES),
+                                "input_max": np.full(N_SERIES, 200.0)}),
+    # silent until reading `probation`: a training set of half a day
+    "knn_cad": Case({"probation": np.full(N_SERIES, 150)}),
 }
 NAMES = DETECTORS.names()
 

@@ -1,4 +1,4 @@
-"""Run the default detector causally over a NAB-layout directory and score it.
+"""Run a registered detector (the default one unless named) causally over a NAB-layout directory and score it.
 
 ``DIR/data/<category>/<file>.csv`` (``timestamp,value``) and ``DIR/labels/combined_windows.json``. All files
 run at once, one series per file, through one vectorized ``update_score`` per time step (row k of every
@@ -24,6 +24,7 @@ from vitals.backtest.events import EventCounts, event_counts, median_lead_s
 from vitals.backtest.nab import PROFILES, ProfileResult, probation_length, score_corpus, window_indices
 from vitals.detectors import DefaultDetector, classify
 from vitals.detectors.base import Detector
+from vitals.detectors.registry import DETECTORS
 from vitals.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,23 @@ def load_nab(directory: Path) -> list[NabFile]:
         files.append(NabFile(name, frame["timestamp"].tolist(), ts, frame["value"].to_numpy(np.float64),
                              windows, label_times))
     return files
+
+
+def build_detector(name: str, files: list[NabFile], **params: Any) -> Detector:
+    """The registered detector ``name`` with NAB's per-file inputs where its class asks for them.
+
+    NAB tells every detector the minimum and maximum of the whole file (``uses_input_range``: passed as
+    ``input_min``/``input_max``) and its probationary period (``uses_probation``: ``probation``), both known
+    only from the whole file: NAB's convention, not strictly causal. Other detectors get only ``params``.
+    """
+    factory = DETECTORS.get(name)
+    if getattr(factory, "uses_input_range", False):
+        params.setdefault("input_min", np.array([np.nanmin(f.values) for f in files]))
+        params.setdefault("input_max", np.array([np.nanmax(f.values) for f in files]))
+    if getattr(factory, "uses_probation", False):
+        params.setdefault("probation", np.array([probation_length(len(f.values)) for f in files]))
+    detector: Detector = factory(**params)
+    return detector
 
 
 def run_detector(files: list[NabFile], detector: Detector | None = None, keep_state: bool = False) -> None:

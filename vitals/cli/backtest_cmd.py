@@ -1,5 +1,6 @@
-"""`vitals backtest --nab DIR --out RESULTS`: run the default detector causally over a NAB-layout directory,
-write one score per input row, print the NAB score table and end with one line of JSON."""
+"""`vitals backtest --nab DIR --out RESULTS [--detector NAME]`: run a registered detector (the default one unless
+named) causally over a NAB-layout directory, write one score per input row, print the NAB score table and end
+with one line of JSON."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vitals.detectors.registry import DETECTORS
+
 EPILOG = """\
 examples:
   vitals backtest --nab ../shared/data/nab --out results/nab
   vitals backtest --nab ../shared/data/nab --out results/nab --profile reward_low_FP_rate --report report.html
+  vitals backtest --nab ../shared/data/nab --out results/knn --detector knn_cad
   vitals simulate --days 14 --streets 38 --seed 11 --out city.parquet --labels labels.json --incidents truth.json
   vitals backtest --history city.parquet --labels labels.json --incidents truth.json --report city.html
 
@@ -27,12 +31,16 @@ stderr on a terminal.
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "backtest", help="score the default detector on labelled data (NAB windows format)",
-        description="Runs the default detector configuration causally and scores it the NAB way.",
+        "backtest", help="score a detector on labelled data (NAB windows format)",
+        description="Runs the default detector configuration (or, with --nab, any registered detector) causally "
+                    "and scores it the NAB way.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--nab", metavar="DIR", help="directory with data/<category>/*.csv and labels/")
     p.add_argument("--out", metavar="RESULTS", help="where to write the per-file score CSVs (with --nab)")
+    names = DETECTORS.names()
+    p.add_argument("--detector", default="default", choices=names, metavar="NAME",
+                   help=f"registered detector to run with --nab: {', '.join(names)} (default: default)")
     p.add_argument("--history", metavar="DIR", help="city backtest: a Parquet history (ts, indicator, area, value) "
                    "run causally through the flow's shard code with the promoted forecaster")
     p.add_argument("--labels", metavar="LABELS.json", help="incident windows (NAB windows format, as written by "
@@ -57,6 +65,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vitals.backtest.nab_run import (
+        build_detector,
         events_at,
         load_nab,
         run_detector,
@@ -66,17 +75,17 @@ def _backtest(args: argparse.Namespace) -> int:
         write_results,
         write_summary,
     )
-    from vitals.detectors.registry import DETECTORS
 
     started = time.perf_counter()
     files = load_nab(Path(args.nab))
     with tqdm(total=sum(len(f.values) for f in files), desc="detect", unit="reading", disable=None) as bar:
-        run_detector(files, _ticking(DETECTORS.create("default"), bar), keep_state=bool(args.report))
+        run_detector(files, _ticking(build_detector(args.detector, files), bar), keep_state=bool(args.report))
     write_results(files, Path(args.out))
     results = score_files(files)
     write_summary(files, results, Path(args.out), args.profile)
     events = events_at(files, results[args.profile].threshold)
     doc = summary(results, events, len(files), sum(len(f.values) for f in files))
+    doc["detector"] = args.detector
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout
     out.write(score_table(results) + "\n")

@@ -49,7 +49,16 @@ class Detector(BaseEstimator):
 
     Subclasses implement ``_allocate(n_series)`` and ``_step(series, ts_ns, values) -> raw scores`` for one
     round (unique series). ``__init__`` only stores parameters; learned state ends in ``_``.
+
+    NAB hands its detectors two figures of the whole file, known before its first row (NAB's convention, not
+    causal in the strict sense); a detector that uses them says so, and the NAB harness
+    (:func:`vitals.backtest.nab_run.build_detector`) passes them per file: ``uses_input_range`` (the file's
+    minimum and maximum as the parameters ``input_min``/``input_max``) and ``uses_probation`` (NAB's
+    probationary period as ``probation``).
     """
+
+    uses_input_range: bool = False
+    uses_probation: bool = False
 
     def fit(self, series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike, *,
             n_series: int | None = None) -> Detector:
@@ -107,3 +116,12 @@ def _as_arrays(series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLik
         msg = f"series, ts_ns and values must have one length, got {s.shape[0]}, {t.shape[0]}, {v.shape[0]}"
         raise ModelError(msg)
     return s, t, v
+
+
+def per_series(param: npt.ArrayLike | None, n_series: int, default: float) -> FloatArray:
+    """A scalar-or-per-series parameter as one float per series (``default`` where it is None)."""
+    value = np.asarray(default if param is None else param, dtype=np.float64)
+    if value.ndim > 1 or (value.ndim == 1 and value.shape[0] != n_series):
+        msg = f"a per-series parameter needs one value or {n_series} values, got shape {value.shape}"
+        raise ModelError(msg)
+    return np.broadcast_to(value, (n_series,)).copy()

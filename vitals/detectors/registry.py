@@ -81,6 +81,9 @@ DETECTORS: Registry[Any] = Registry("detector", {
     "default": "vitals.detectors.combined:DefaultDetector",
     "seasonal_baseline": "vitals.detectors.seasonal:SeasonalBaseline",
     "data_quality": "vitals.detectors.quality:DataQualityDetector",
+    "windowed_gaussian": "vitals.detectors.windowed_gaussian:WindowedGaussianDetector",
+    "contextual_novelty": "vitals.detectors.contextual_novelty:ContextualNoveltyDetector",
+    "knn_cad": "vitals.detectors.knn_cad:KnnCadDetector",
 })
 
 CALIBRATORS: Registry[Any] = Registry("calibrator", {
