@@ -10,14 +10,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import bytewax.operators as op
-from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition
 
 from vitals.batches import ReadingBatch
 from vitals.sources.base import STOP, EventTimePacer, SourceBatch
 from vitals.sources.files import BlockParser, FilePosition, FileReplay, files_for_partition
-from vitals.sources.kafka import decode_messages, kafka_source_config
+from vitals.sources.kafka import (
+    OFFSET_EARLIEST,
+    KafkaPartitionReader,
+    consumer_config,
+    list_partitions,
+    partition_name,
+)
 from vitals.sources.mqtt import IdleStop, MqttReceiver, MqttSecurity, PayloadParser
 
 
@@ -197,15 +201,54 @@ class MqttSource(DynamicSource[SourceBatch]):
         return _MqttPartition(receiver, IdleStop(self.idle_stop_s), self.poll_s)
 
 
-def kafka_input(
-    flow: Dataflow, *, brokers: str, topic: str, make_parser: Callable[[], PayloadParser], batch_size: int = 5000,
-    extra_config: dict[str, str] | None = None,
-) -> Stream[SourceBatch]:
-    """Bytewax's Kafka connector (partitions -> workers, offsets in recovery snapshots), decoded to batches."""
-    from bytewax.connectors.kafka import KafkaSource
+class _KafkaPartition(StatefulSourcePartition[SourceBatch, int]):
+    def __init__(self, reader: KafkaPartitionReader, *, stop_at_end: bool, poll_s: float) -> None:
+        self._reader = reader
+        self._stop_at_end = stop_at_end
+        self._poll = timedelta(seconds=poll_s)
+        self._idle = False
 
-    source = KafkaSource(topics=[topic], tail=True, batch_size=batch_size, raise_on_errors=False,
-                         **kafka_source_config(brokers, extra=extra_config))
-    messages = op.input("readings_in", flow, source)
-    parser = make_parser()
-    return op.flat_map_batch("decode_kafka", messages, lambda ms: decode_messages(ms, parser, topic))
+    def next_batch(self) -> list[SourceBatch]:
+        if STOP.is_set() or (self._stop_at_end and self._reader.at_end):
+            raise StopIteration
+        item = self._reader.read()
+        self._idle = item is None
+        return [] if item is None else [item]
+
+    def next_awake(self) -> datetime | None:
+        return datetime.now(UTC) + self._poll if self._idle else None
+
+    def snapshot(self) -> int:
+        self._reader.commit()
+        return self._reader.next_offset
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class KafkaSource(FixedPartitionedSource[SourceBatch, int]):
+    """A Kafka topic: each Kafka partition is a source partition ``<topic>-<p>`` whose resume state is the next
+    offset to read. Ends on the stop flag (Ctrl-C, SIGTERM) and, with ``stop_at_end``, at the end of the topic.
+    """
+
+    def __init__(self, *, brokers: str, topic: str, make_parser: Callable[[], PayloadParser], batch_size: int = 5000,
+                 stop_at_end: bool = False, poll_s: float = 0.02, extra_config: dict[str, str] | None = None) -> None:
+        self.topic = topic
+        self.config = consumer_config(brokers, stop_at_end=stop_at_end, extra=extra_config)
+        self.make_parser = make_parser
+        self.batch_size = batch_size
+        self.stop_at_end = stop_at_end
+        self.poll_s = poll_s
+        self._parts: list[str] | None = None
+
+    def list_parts(self) -> list[str]:
+        if self._parts is None:  # asked when the flow is built and when it starts: one metadata request
+            self._parts = [partition_name(self.topic, p) for p in list_partitions(self.config, self.topic)]
+        return self._parts
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
+        p = int(for_part.rsplit("-", 1)[1])
+        start = OFFSET_EARLIEST if resume_state is None else resume_state
+        reader = KafkaPartitionReader(self.config, self.topic, p, start, self.make_parser(),
+                                      max_messages=self.batch_size)
+        return _KafkaPartition(reader, stop_at_end=self.stop_at_end, poll_s=self.poll_s)

@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -21,7 +21,6 @@ from bytewax.outputs import Sink
 
 from pipelines.routing import balanced_key, partition_keys
 from vitals.catalog import Catalog
-from vitals.scoring import ModelSource
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
 from vitals.stream.demand import ViewDemand
@@ -36,6 +35,9 @@ from vitals.stream.shard_step import (
     ShardRunner,
     VitalsSnapshot,
 )
+
+if TYPE_CHECKING:
+    from vitals.scoring import ModelSource
 
 FLOW_ID = "city_vitals"
 

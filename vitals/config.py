@@ -44,6 +44,7 @@ class Settings:
     mqtt_key_file: str | None = None
     kafka_brokers: str = "127.0.0.1:9092"
     kafka_topic: str = "city-readings"
+    kafka_stop_at_end: bool = False     # end the input at the end of every Kafka partition (backfills, drills)
     # event time
     allowed_lateness_s: float = 300.0   # readings older than watermark - lateness are dead-lettered as late
     max_future_s: float = 300.0         # readings further ahead of arrival time are rejected

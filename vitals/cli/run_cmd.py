@@ -16,6 +16,7 @@ examples:
   vitals run --source mqtt --mqtt-port 1883 --history-dir var/history --recovery-dir var/recovery
   vitals simulate --hours 1 --speed 60 --out - | mosquitto_pub -l -t city/readings   # feeds the line above
   vitals run --source file --path var/day.parquet --speed 0
+  vitals run --source kafka --kafka-brokers k1:9092,k2:9092 --kafka-topic city-readings --recovery-dir var/recovery
   vitals run -i 0 -a "127.0.0.1:2101;127.0.0.1:2102" &   # a 2-process cluster on one host
   vitals run -i 1 -a "127.0.0.1:2101;127.0.0.1:2102"
   vitals run -a "127.0.0.1:2101;127.0.0.1:2102" --scrape-config var/scrape.yml --dry-run
@@ -47,6 +48,8 @@ def register(sub: Any) -> None:
     p.add_argument("--mqtt-key-file", metavar="FILE", help="client certificate's private key")
     p.add_argument("--kafka-brokers", metavar="H:P,...")
     p.add_argument("--kafka-topic", metavar="TOPIC")
+    p.add_argument("--kafka-stop-at-end", action="store_true", default=None,
+                   help="end when every Kafka partition is read to its end (a backfill) instead of waiting")
     p.add_argument("--scrape-config", metavar="FILE",
                    help="write a Prometheus scrape config listing every process's /metrics, then go on")
     add_dry_run(p)
@@ -62,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         mqtt_topic=args.mqtt_topic, kafka_brokers=args.kafka_brokers, kafka_topic=args.kafka_topic,
         mqtt_username=args.mqtt_username, mqtt_password_file=args.mqtt_password_file, mqtt_tls=args.mqtt_tls,
         mqtt_ca_file=args.mqtt_ca_file, mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file,
+        kafka_stop_at_end=args.kafka_stop_at_end,
     )
     if args.dry_run:
         ok = dry_run(settings, final_vitals=args.final_vitals, scrape_config=args.scrape_config)

@@ -25,7 +25,6 @@ from vitals.exporter.labels import LabelSpace
 from vitals.exporter.lines import LineTable, PrefixBuilder
 from vitals.exporter.policy import SERIES_FAMILIES, WINDOW_STAT_AGGREGATION, ExportPolicy, stat_labels
 from vitals.exporter.textformat import family_header, label_block, sample_lines
-from vitals.scoring.explain_codes import DETECTORS, FEATURES
 from vitals.state.view import VitalsView
 
 FloatArray = npt.NDArray[np.float64]
@@ -131,6 +130,9 @@ class VitalsRenderer:
         rows = street_rows[cols["anomaly_score"][street_rows] >= self.policy.explain_min]
         if not len(rows):
             return
+        # only scored views get here; the scoring stack (detectors: scikit-learn, numba) is imported by then
+        from vitals.scoring.explain_codes import DETECTORS, FEATURES
+
         det = cols["explain_detector"][rows].astype(np.int64)
         feat = cols["explain_feature"][rows].astype(np.int64)
         lines: list[str] = []

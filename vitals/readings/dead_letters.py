@@ -3,7 +3,9 @@
 Line: ``{"time", "reason", "detail", "partition", "seq", "stage", "raw", "i", "n"}``: write time (UTC),
 reason, plain detail, the source batch (partition, seq), the pipeline step that rejected it (``parse`` for
 parsing and validation, ``watermark`` for late readings, ``state`` for duplicates ...), the raw input, and
-the line's position ``i`` among the ``n`` lines written for that (stage, partition, seq).
+the line's position ``i`` among the ``n`` lines written for that (stage, partition, seq). When the source
+knows where the input sits in its partition, an ``"offset"`` follows (Kafka: the message's offset; the
+partition is then ``<topic>-<kafka partition>``).
 
 Idempotence: all rejections of one (stage, partition, seq) are written in a single call and a single
 ``write``; the keys already in the file are rebuilt when it is opened, and a key that is present is not
@@ -57,6 +59,14 @@ def _scan(path: Path) -> tuple[set[Key], int]:
     return {key for key in complete if groups[key][0] < intact}, intact
 
 
+def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
+    line: dict[str, Any] = {"time": now, "reason": r.reason, "detail": r.detail, "partition": key[1], "seq": key[2],
+                            "stage": key[0], "raw": r.raw, "i": i, "n": n}
+    if r.offset is not None:
+        line["offset"] = r.offset
+    return line
+
+
 class DeadLetterWriter:
     """Append rejections to a JSON lines file, once per (stage, partition, seq)."""
 
@@ -84,11 +94,8 @@ class DeadLetterWriter:
         if not rejections:
             return 0
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        payload = b"".join(
-            orjson.dumps({"time": now, "reason": r.reason, "detail": r.detail, "partition": key[1], "seq": key[2],
-                          "stage": stage, "raw": r.raw, "i": i, "n": len(rejections)}) + b"\n"
-            for i, r in enumerate(rejections)
-        )
+        payload = b"".join(orjson.dumps(_line(r, key, i, len(rejections), now)) + b"\n"
+                           for i, r in enumerate(rejections))
         with self._lock:
             if key in self._written:
                 return 0

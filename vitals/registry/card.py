@@ -11,17 +11,18 @@ import json
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is imported where arrays are handled: `vitals models list` needs none
+    import numpy.typing as npt
 
 LIBRARIES: tuple[str, ...] = ("city-vitals", "numpy", "scikit-learn", "skops", "pandas", "pyarrow")
 
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries a model depends on."""
+    from importlib import metadata
+
     out = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -33,6 +34,8 @@ def library_versions() -> dict[str, str]:
 
 def hash_arrays(*arrays: npt.NDArray[Any]) -> str:
     """sha256 of arrays' dtypes, shapes and bytes: the fingerprint of a training data set."""
+    import numpy as np
+
     h = hashlib.sha256()
     for a in arrays:
         c = np.ascontiguousarray(a)
@@ -117,6 +120,8 @@ def _fmt(v: Any) -> str:
 
 
 def _jsonable(v: Any) -> Any:
+    import numpy as np
+
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, np.ndarray):

@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from vitals.errors import RegistryError, UntrustedModelError
 
 log = logging.getLogger(__name__)
@@ -34,6 +32,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
 
 def dump_artifact(model: Any, path: Path) -> int:
     """Write ``model`` to ``path`` (a ``.skops`` file, deflate-compressed); returns its size in bytes."""
+    import skops.io as sio  # here, not at import: skops brings scikit-learn and scipy (~3 CPU s)
+
     untrusted = [t for t in sio.get_untrusted_types(data=sio.dumps(model)) if t not in TRUSTED_TYPES]
     if untrusted:
         msg = (f"refusing to save a model holding untrusted types {untrusted}: they could not be loaded back; "
@@ -47,27 +47,40 @@ def dump_artifact(model: Any, path: Path) -> int:
 
 def untrusted_types(path: Path, extra_trusted: Iterable[str] = ()) -> list[str]:
     """Types in the artifact that neither skops nor city-vitals trusts (empty: safe to load)."""
-    allowed = set(TRUSTED_TYPES) | set(extra_trusted)
+    return _refused(_types_in(path), extra_trusted)
+
+
+def _types_in(path: Path) -> list[str]:
+    """The types skops does not trust by default in the artifact (reading its schema costs about a third of a
+    load: do it once per load)."""
+    import skops.io as sio
+
     try:
-        found = sio.get_untrusted_types(file=path)
+        found: list[str] = sio.get_untrusted_types(file=path)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         msg = f"{path} is not a readable skops artifact ({exc}); re-save it with `vitals train`"
         raise RegistryError(msg) from exc
+    return found
+
+
+def _refused(found: Iterable[str], extra_trusted: Iterable[str]) -> list[str]:
+    allowed = set(TRUSTED_TYPES) | set(extra_trusted)
     return sorted(t for t in found if t not in allowed)
 
 
 def load_artifact(path: Path, extra_trusted: Iterable[str] = ()) -> Any:
     """Load a skops artifact, refusing it (before building any object) if it holds an untrusted type."""
-    extra = tuple(extra_trusted)
-    refused = untrusted_types(path, extra)
+    import skops.io as sio
+
+    found = _types_in(path)
+    refused = _refused(found, extra_trusted)
     if refused:
         msg = (f"refusing to load {path}: it contains types that are not trusted: {', '.join(refused)}. "
                "A city-vitals model holds only scikit-learn, numpy and vitals model types; if you made this "
                "artifact yourself and trust it, add the types to vitals.registry.trust.TRUSTED_TYPES")
         raise UntrustedModelError(msg)
-    trusted = sorted(set(sio.get_untrusted_types(file=path)))
     try:
-        return sio.load(path, trusted=trusted)
+        return sio.load(path, trusted=sorted(set(found)))
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:
         msg = f"cannot load {path}: {exc}"
         raise RegistryError(msg) from exc

@@ -1,87 +1,183 @@
-"""Kafka: configuration and decoding. The reading itself is Bytewax's Kafka connector (partitions map to
-workers; offsets are kept in Bytewax recovery snapshots, so a resume continues where it stopped).
+"""Kafka source: one confluent-kafka consumer per Kafka partition, decoding messages to columnar batches.
 
 Messages carry the same payloads as MQTT (a JSON reading, a JSON array of readings, or JSON lines); the key
-should be the series (``<indicator>/<area>``) so a series always lands in one Kafka partition. After
-decoding, batches take exactly the path of the tested file and MQTT sources.
+should be the series (``<indicator>/<area>``) so a series always lands in one Kafka partition and in order.
 
-No Kafka broker can run on the development machines: the decoding and configuration are unit tested, the
-connector is Bytewax's own (see docs/sources.md).
+Offsets: a partition starts at the offset it is given (its Bytewax recovery snapshot, or the earliest retained
+message) and reports the next offset to read; the recovery snapshot is what a restart resumes from. The
+consumer group's committed offsets are written too (at every snapshot and at a clean stop), for lag
+monitoring with the usual Kafka tools only: nothing here reads them back. Partitions are assigned, never
+subscribed, so the group never rebalances.
+
+A message that cannot be read is dead-lettered with its Kafka coordinates: the batch's partition is
+``<topic>-<kafka partition>`` and each parse rejection carries its message's offset (see
+:func:`decode_records`). confluent-kafka is imported when a consumer is built (the ``kafka`` extra).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any, Protocol
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
 
-from vitals.batches import ReadingBatch, Rejection
 from vitals.errors import SourceError
 from vitals.sources.base import SourceBatch, now_ns
 from vitals.sources.mqtt import PayloadParser
 
+log = logging.getLogger(__name__)
 
-class KafkaMessage(Protocol):
-    """The fields of ``bytewax.connectors.kafka.KafkaSourceMessage`` that decoding uses."""
-
-    value: Any
-    partition: int | None
-    offset: int | None
+OFFSET_EARLIEST = -2  # confluent_kafka.OFFSET_BEGINNING
+Record = tuple[int, bytes]  # (offset, value) of one message
 
 
-def kafka_source_config(brokers: str, *, group_id: str = "city-vitals", extra: dict[str, str] | None = None
-                        ) -> dict[str, Any]:
-    """Arguments for ``KafkaSource``: broker list and librdkafka settings (``extra`` wins)."""
-    broker_list = [b.strip() for b in brokers.split(",") if b.strip()]
-    add_config = {"group.id": group_id, "enable.auto.commit": "false", **(extra or {})}
-    return {"brokers": broker_list, "add_config": add_config}
+def consumer_config(brokers: str, *, group_id: str = "city-vitals", stop_at_end: bool = False,
+                    extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """librdkafka settings of a partition's consumer (``extra`` wins). Only consumer settings: a producer or
+    admin client given them would warn that they do not apply."""
+    broker_list = ",".join(b.strip() for b in brokers.split(",") if b.strip())
+    return {
+        "bootstrap.servers": broker_list, "group.id": group_id,
+        "enable.auto.commit": "false",        # offsets live in the Bytewax recovery snapshots
+        "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",      # a snapshot offset the broker no longer has: its oldest message
+        "enable.partition.eof": "true" if stop_at_end else "false",
+        **(extra or {}),
+    }
+
+
+def partition_name(topic: str, partition: int) -> str:
+    """The source partition of a Kafka partition (watermarks, history files and dead letters use it)."""
+    return f"{topic}-{partition}"
+
+
+def _consumer(config: dict[str, Any]) -> Any:
+    try:
+        from confluent_kafka import Consumer
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        msg = "source=kafka needs confluent-kafka: pip install 'city-vitals[kafka]'"
+        raise SourceError(msg) from exc
+    return Consumer(config)
+
+
+def list_partitions(config: dict[str, Any], topic: str, timeout_s: float = 10.0) -> list[int]:
+    """The topic's Kafka partitions, from the brokers' metadata (a consumer asks, so no client warns). A failure
+    is the one line of the :class:`SourceError`: librdkafka's own connection errors, logged every few ms while
+    it retries, are kept quiet for this short-lived consumer (``log_level`` in ``config`` wins)."""
+    consumer = _consumer({"log_level": 2, **{k: v for k, v in config.items() if k != "enable.partition.eof"}})
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s)
+    except Exception as exc:
+        msg = (f"cannot read the metadata of Kafka topic {topic!r} from {config['bootstrap.servers']} "
+               f"within {timeout_s:g}s: {exc}")
+        raise SourceError(msg) from exc
+    finally:
+        consumer.close()
+    found = meta.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        why = found.error if found is not None and found.error is not None else "no partitions"
+        msg = (f"Kafka topic {topic!r} on {config['bootstrap.servers']}: {why}; create it with as many partitions "
+               "as the most workers you will run (docs/kafka.md)")
+        raise SourceError(msg)
+    return sorted(found.partitions)
 
 
 def kafka_partition_count(brokers: str, topic: str, *, timeout_s: float = 10.0,
                           extra: dict[str, str] | None = None) -> int:
     """The number of partitions of ``topic`` (part of a recovery directory's identity: offsets are kept per
-    partition). An unreachable broker or a missing topic is a one-line :class:`SourceError`."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    config: dict[str, str | int | float | bool] = {
-        "bootstrap.servers": ",".join(kafka_source_config(brokers)["brokers"]), **(extra or {})}
-    try:
-        metadata = AdminClient(config).list_topics(topic, timeout=timeout_s)
-    except KafkaException as exc:
-        msg = f"cannot read the metadata of Kafka topic {topic!r} from {brokers} within {timeout_s:g}s: {exc}"
-        raise SourceError(msg) from exc
-    found = metadata.topics.get(topic)
-    if found is None or found.error is not None or not found.partitions:
-        why = found.error if found is not None and found.error is not None else "no partitions"
-        msg = f"Kafka topic {topic!r} on {brokers}: {why}; create it or check --kafka-topic"
-        raise SourceError(msg)
-    return len(found.partitions)
+    partition). Asked by a consumer with the run's consumer settings, like :class:`KafkaSource` does; an
+    unreachable broker or a missing topic is a one-line :class:`SourceError`."""
+    return len(list_partitions(consumer_config(brokers, extra=extra), topic, timeout_s))
 
 
-def decode_messages(messages: Iterable[Any], parser: PayloadParser, topic: str) -> list[SourceBatch]:
-    """One SourceBatch per Kafka partition in the list; a message that is a Kafka error becomes a rejection.
+def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, received_ns: int) -> SourceBatch:
+    """One batch from the messages of one partition, each message read on its own.
 
-    The partition name is ``<topic>-<kafka partition>`` (watermarks are per Kafka partition) and the batch
-    seq is the first offset of the batch (so dead letters of a replayed batch have the same key).
-    """
-    groups: dict[int, list[Any]] = defaultdict(list)
-    errors: list[Rejection] = []
-    for m in messages:
-        if not hasattr(m, "value"):  # a KafkaError item (raise_on_errors=False)
-            errors.append(Rejection("malformed", repr(m), "Kafka delivered an error instead of a message"))
-            continue
-        groups[int(m.partition or 0)].append(m)
-    out: list[SourceBatch] = []
-    for part, items in sorted(groups.items()):
-        payloads = [m.value if isinstance(m.value, bytes) else str(m.value).encode() for m in items]
-        seq = int(items[0].offset or 0)
-        result = parser.parse_payloads(
-            payloads, partition=f"{topic}-{part}", seq=seq, received_ns=now_ns(),
-        )
-        out.append(SourceBatch(result.batch, list(result.rejections)))
-    if errors and out:
-        out[0] = SourceBatch(out[0].batch, [*out[0].rejections, *errors])
-    elif errors:
-        out.append(SourceBatch(ReadingBatch.empty(partition=f"{topic}-errors", received_ns=now_ns()), errors))
-    return out
+    The batch seq is the first offset (dead letters of a replayed batch keep their key). When the batch has
+    rejections, the messages are parsed again in halves until each rejection is pinned to its message, whose
+    offset the rejection then carries: about three parses of the batch for one bad message, none for none."""
+    seq = records[0][0] if records else 0
+    result = _parse(records, parser, name, seq, received_ns)
+    return SourceBatch(result.batch, list(result.rejections))
+
+
+def _parse(records: Sequence[Record], parser: PayloadParser, name: str, seq: int, received_ns: int) -> Any:
+    result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns)
+    if not result.rejections:
+        return result
+    if len(records) == 1:
+        offset = records[0][0]
+        return dataclasses.replace(result, rejections=[dataclasses.replace(r, offset=offset)
+                                                       for r in result.rejections])
+    mid = len(records) // 2
+    halves = [_parse(records[:mid], parser, name, seq, received_ns),
+              _parse(records[mid:], parser, name, seq, received_ns)]
+    return type(result).concat(halves)
+
+
+class KafkaPartitionReader:
+    """Reads one Kafka partition from ``start_offset`` (an offset, or :data:`OFFSET_EARLIEST`)."""
+
+    def __init__(self, config: dict[str, Any], topic: str, partition: int, start_offset: int,
+                 parser: PayloadParser, *, max_messages: int = 5000) -> None:
+        from confluent_kafka import KafkaError, TopicPartition
+
+        self._eof_code = KafkaError._PARTITION_EOF
+        self.topic, self.partition = topic, partition
+        self.name = partition_name(topic, partition)
+        self.parser = parser
+        self.max_messages = max_messages
+        self.next_offset = start_offset  # the offset after the last message read (the resume state)
+        self.at_end = False  # reached the end of the partition (only with enable.partition.eof)
+        self._committed = start_offset
+        self._last_error_log = 0.0
+        self._consumer = _consumer(config)
+        self._consumer.assign([TopicPartition(topic, partition, start_offset)])
+        log.info("reading Kafka %s from %s", self.name,
+                    "the earliest offset" if start_offset == OFFSET_EARLIEST else f"offset {start_offset}")
+
+    def read(self) -> SourceBatch | None:
+        """The messages fetched so far (never waits), decoded; None when there are none."""
+        records: list[Record] = []
+        for m in self._consumer.consume(self.max_messages, 0):
+            err = m.error()
+            if err is None:
+                value = m.value()
+                records.append((int(m.offset()), value if isinstance(value, bytes) else b""))
+                self.at_end = False
+            elif err.code() == self._eof_code:  # may come in the same call as the last messages
+                self.at_end = True
+            else:
+                self._error(err)
+        if not records:
+            return None
+        self.next_offset = records[-1][0] + 1
+        return decode_records(records, self.parser, self.name, now_ns())
+
+    def _error(self, err: Any) -> None:
+        if err.fatal():
+            msg = f"Kafka {self.name}: fatal consumer error: {err.str()}"
+            raise SourceError(msg)
+        if time.monotonic() - self._last_error_log > 10:  # librdkafka retries on its own; say so now and then
+            self._last_error_log = time.monotonic()
+            log.warning("Kafka %s: %s (retrying)", self.name, err.str())
+
+    def commit(self, *, wait: bool = False) -> None:
+        """Write the next offset to the consumer group (monitoring only; recovery uses the snapshots)."""
+        if self.next_offset < 0 or self.next_offset == self._committed:
+            return
+        from confluent_kafka import KafkaException, TopicPartition
+
+        try:
+            self._consumer.commit(offsets=[TopicPartition(self.topic, self.partition, self.next_offset)],
+                                  asynchronous=not wait)
+            self._committed = self.next_offset
+        except KafkaException as exc:
+            log.warning("Kafka %s: could not commit offset %d: %s", self.name, self.next_offset, exc)
+
+    def close(self) -> None:
+        # not a synchronous commit: with the broker gone it would hold a clean stop for minutes; librdkafka's
+        # close sends the pending commit and waits for it a bounded time
+        self.commit()
+        self._consumer.close()

@@ -14,15 +14,19 @@ outputs, which makes the sinks idempotent):
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
-from vitals.scoring import ModelSource, ShardScorer
 from vitals.state import ShardState
 from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
+
+if TYPE_CHECKING:  # scoring brings the detectors (scikit-learn, numba): imported when a shard first scores
+    from vitals.scoring import ModelSource, ShardScorer
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +114,11 @@ class ShardProcessor:
         self.vitals_every_ns = int(vitals_every_s * 1e9)
 
     def initial_memory(self, shard: int) -> ShardMemory:
-        scorer = ShardScorer(self.catalog, shard, self.n_shards) if self.scoring else None
+        scorer = None
+        if self.scoring:
+            from vitals.scoring import ShardScorer
+
+            scorer = ShardScorer(self.catalog, shard, self.n_shards)
         return ShardMemory(shard, ShardState(self.catalog, shard, self.n_shards), scorer=scorer)
 
     def view(self, mem: ShardMemory, now_ns: int | None) -> VitalsView:
@@ -172,7 +180,7 @@ class ShardRunner:
         self.processor = processor
         self.memory = memory
         # without a demand the first batch publishes at once; with one, scrapes ask (the timer is a fallback)
-        self._last_publish = time.monotonic() if processor.demand is not None else 0.0
+        self._last_publish = time.monotonic() if processor.demand is not None else -math.inf
         self._generation = 0  # the newest view request answered
         self._batch_seconds: list[float] = []
         self._published: ShardPublish | None = None  # the last publication, while no batch came since
