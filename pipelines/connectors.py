@@ -22,7 +22,7 @@ from vitals.sources.kafka import (
     list_partitions,
     partition_name,
 )
-from vitals.sources.mqtt import IdleStop, MqttReceiver, PayloadParser
+from vitals.sources.mqtt import IdleStop, MqttReceiver, MqttSecurity, PayloadParser
 
 
 class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
@@ -183,9 +183,10 @@ class MqttSource(DynamicSource[SourceBatch]):
 
     def __init__(
         self, *, host: str, port: int, topic: str, client_id: str, make_parser: Callable[[], PayloadParser],
-        idle_stop_s: float | None = None, poll_s: float = 0.05,
+        idle_stop_s: float | None = None, poll_s: float = 0.05, security: MqttSecurity | None = None,
     ) -> None:
         self.host, self.port, self.topic, self.client_id = host, port, topic, client_id
+        self.security = security
         self.make_parser = make_parser
         self.idle_stop_s = idle_stop_s
         self.poll_s = poll_s
@@ -194,7 +195,7 @@ class MqttSource(DynamicSource[SourceBatch]):
         topic = self.topic if worker_count == 1 else f"$share/{self.client_id}/{self.topic}"
         receiver = MqttReceiver(
             host=self.host, port=self.port, topic=topic, client_id=f"{self.client_id}-{worker_index}",
-            parser=self.make_parser(), partition=f"mqtt-{worker_index}",
+            parser=self.make_parser(), partition=f"mqtt-{worker_index}", security=self.security,
         )
         receiver.start()
         return _MqttPartition(receiver, IdleStop(self.idle_stop_s), self.poll_s)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import DynamicSource, FixedPartitionedSource, Source
-from bytewax.operators import StatefulBatchLogic
+from bytewax.operators import StatefulBatchLogic, StatefulLogic
 from bytewax.outputs import Sink
 
 from pipelines.routing import balanced_key, partition_keys
@@ -94,6 +94,24 @@ class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
         return copy.deepcopy(self.runner.memory) if self.snapshots else None
 
 
+class _CheckLogic(StatefulLogic[SourceBatch, CheckedBatch, PartitionState]):
+    """One source partition's checks; at the end of the input it sends its counts once more, so a run resumed
+    on a finished recovery dir (nothing left to read) still publishes the whole run's counts."""
+
+    def __init__(self, checker: PartitionChecker, state: PartitionState | None) -> None:
+        self.checker = checker
+        self.state = state or checker.initial_state()
+
+    def on_item(self, value: SourceBatch) -> tuple[list[CheckedBatch], bool]:
+        return [self.checker.check(self.state, value)], StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[CheckedBatch], bool]:
+        return [self.checker.totals(self.state)], StatefulLogic.RETAIN
+
+    def snapshot(self) -> PartitionState:
+        return copy.deepcopy(self.state)
+
+
 def _partition_router(source: object) -> Callable[[SourceBatch], str]:
     """The check step's key of a batch: a balanced key that routes a partition's batches to the worker that
     reads it (see :mod:`pipelines.routing`); the plain partition name when that worker is unknown."""
@@ -128,17 +146,13 @@ def build_flow(
         scoring=opts.scoring, models=models, demand=demand,
     )
 
-    def check(state: PartitionState | None, item: SourceBatch) -> tuple[PartitionState, CheckedBatch]:
-        state = state or checker.initial_state()
-        return state, checker.check(state, item)
-
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:
         return [(balanced_key(k), b) for k, b in split_by_shard(item.batch, catalog, opts.shards) if len(b)]
 
     flow = Dataflow(flow_id)
     items = source(flow) if callable(source) else op.input("readings_in", flow, source)
     keyed = op.key_on("by_partition", items, _partition_router(source))
-    checked = op.key_rm("checked", op.stateful_map("check", keyed, check))
+    checked = op.key_rm("checked", op.stateful("check", keyed, lambda resume: _CheckLogic(checker, resume)))
     op.output("partition_stats", checked, sinks.stats)
     rejected = op.filter_map("rejected", checked, lambda c: c.dead_letters() if c.rejections else None)
     by_shard = op.flat_map("split_shards", checked, split)

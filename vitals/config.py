@@ -6,6 +6,7 @@ environment or the disk at import time: call :func:`load_settings`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -35,6 +36,12 @@ class Settings:
     mqtt_port: int = 1883
     mqtt_topic: str = DEFAULT_MQTT_TOPIC  # every topic under city/ (docs/sources.md)
     mqtt_client_id: str = "city-vitals"
+    mqtt_username: str | None = None     # MQTT login (the password comes from mqtt_password_file or the
+    mqtt_password_file: str | None = None  # VITALS_MQTT_PASSWORD environment variable, never the command line)
+    mqtt_tls: bool = False               # TLS to the broker (port 8883 by convention)
+    mqtt_ca_file: str | None = None      # CA bundle that signed the broker's certificate (default: system CAs)
+    mqtt_cert_file: str | None = None    # client certificate and key, for brokers that require them
+    mqtt_key_file: str | None = None
     kafka_brokers: str = "127.0.0.1:9092"
     kafka_topic: str = "city-readings"
     kafka_stop_at_end: bool = False     # end the input at the end of every Kafka partition (backfills, drills)
@@ -46,6 +53,7 @@ class Settings:
     # outputs
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108            # each process serves metrics_port + process id
+    web_config: str | None = None       # exporter-toolkit web config (TLS, basic auth) for /metrics
     dead_letter_path: str = "var/dead_letters.jsonl"
     dead_letter_max_entries: int = 100_000  # dead-letter lines kept in the file (0 = no limit); counts stay exact
     dead_letter_max_mb: float = 50.0    # size limit of the dead-letter file (0 = no limit)
@@ -67,6 +75,9 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
+_OPTIONAL_TEXT = ("catalog", "path", "history_dir", "recovery_dir", "models_dir", "web_config", "mqtt_username",
+                  "mqtt_password_file", "mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file")
+_SECONDS = ("speed", "allowed_lateness_s", "max_future_s", "snapshot_interval_s")
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -79,7 +90,7 @@ def _coerce(name: str, raw: Any) -> Any:
         return tuple(str(a) for a in raw)
     if name in ("streets_total", "process_id"):
         kind = int
-    if name in ("catalog", "path", "history_dir", "recovery_dir", "models_dir"):
+    if name in _OPTIONAL_TEXT:
         kind = str
     if raw is None or kind is None:
         return raw
@@ -93,6 +104,15 @@ def _coerce(name: str, raw: Any) -> Any:
 
 
 def validate(s: Settings) -> Settings:
+    """Every problem of the settings in one :class:`ConfigError` (one line)."""
+    problems = [*_source_problems(s), *_number_problems(s)]
+    if problems:
+        msg = "invalid settings: " + "; ".join(problems)
+        raise ConfigError(msg)
+    return s
+
+
+def _source_problems(s: Settings) -> list[str]:
     problems = []
     if s.source not in ("simulator", "file", "mqtt", "kafka"):
         problems.append(f"source={s.source!r} must be simulator, file, mqtt or kafka")
@@ -102,23 +122,47 @@ def validate(s: Settings) -> Settings:
         problems.append("source=kafka needs kafka_brokers (host:port[,host:port...])")
     if s.source == "file" and not s.path:
         problems.append("source=file needs path (a file or a directory of readings)")
+    if (s.mqtt_cert_file is None) != (s.mqtt_key_file is None):
+        problems.append("mqtt_cert_file and mqtt_key_file go together (a client certificate and its key)")
+    if s.mqtt_password_file and not s.mqtt_username:
+        problems.append("mqtt_password_file needs mqtt_username")
+    for a in s.addresses:
+        host, _, port = a.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            problems.append(f"address {a!r} must be host:port")
+    if s.process_id is not None and s.addresses and not 0 <= s.process_id < len(s.addresses):
+        problems.append(f"process_id must be between 0 and {len(s.addresses) - 1} (one per address), "
+                        f"got {s.process_id}")
+    return problems
+
+
+def _number_problems(s: Settings) -> list[str]:
+    problems = []
     for name in ("batch_size", "partitions", "shards", "workers", "history_chunk_rows"):
         if getattr(s, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
+    for name in _SECONDS:
+        if not math.isfinite(getattr(s, name)):
+            problems.append(f"{name} must be a finite number, got {getattr(s, name)}")
     if s.speed < 0:
         problems.append(f"speed must be >= 0 (0 = as fast as possible), got {s.speed}")
     if s.dead_letter_max_entries < 0 or s.dead_letter_max_mb < 0:
         problems.append("dead_letter_max_entries and dead_letter_max_mb must be >= 0 (0 = no limit)")
     if s.allowed_lateness_s < 0 or s.max_future_s < 0:
         problems.append("allowed_lateness_s and max_future_s must be >= 0")
+    if not s.snapshot_interval_s > 0:
+        problems.append(f"snapshot_interval_s must be > 0 seconds, got {s.snapshot_interval_s}")
     if not 0 <= s.metrics_port < 65536:
         problems.append(f"metrics_port must be a TCP port (0-65535), got {s.metrics_port}")
+    if s.metrics_port and s.addresses and s.metrics_port + len(s.addresses) - 1 > 65535:
+        problems.append(f"metrics_port + process id must stay a TCP port (<= 65535) for {len(s.addresses)} processes")
+    if not 0 < s.mqtt_port < 65536:
+        problems.append(f"mqtt_port must be a TCP port (1-65535), got {s.mqtt_port}")
     if s.streets_total is not None and s.streets_total < 1:
         problems.append(f"streets_total must be >= 1, got {s.streets_total}")
-    if problems:
-        msg = "invalid settings: " + "; ".join(problems)
-        raise ConfigError(msg)
-    return s
+    if s.process_id is not None and s.process_id < 0:
+        problems.append(f"process_id must be >= 0, got {s.process_id}")
+    return problems
 
 
 def load_settings(

@@ -42,7 +42,7 @@ def run_demo(settings: Settings, *, run_for: float | None = None, services: bool
 
     catalog = load_catalog(settings.catalog, streets_total=settings.streets_total)
     hub = ExportHub(catalog)
-    notifications = NotificationLog() if services else None
+    notifications = NotificationLog(catalog=catalog) if services else None
     extra: list[str] = []
     stack = _start_services(settings, catalog, notifications, extra) if services else None
     metrics_url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"

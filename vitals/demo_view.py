@@ -11,9 +11,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from vitals.catalog import LEVEL_NAMES, Catalog
+from vitals.catalog import LEVEL_NAMES, LEVEL_NAMES_ZH, Catalog
 from vitals.exporter import ExportHub
 from vitals.health import HealthView
+from vitals.textwidth import cell, pad
 
 _COLOURS = {0: "\033[32m", 1: "\033[34m", 2: "\033[33m", 3: "\033[38;5;208m", 4: "\033[31m"}
 _RESET = "\033[0m"
@@ -21,21 +22,72 @@ _RESET = "\033[0m"
 
 @dataclass(frozen=True)
 class Notification:
-    """One alert notification as the demo shows it."""
+    """One alert notification as the demo shows it: what (``indicator``), where (``area``), how bad (``level``:
+    a colour, or the severity of a non-level alert) and of which ``kind`` (level, early warning, anomaly ...)."""
 
     received: datetime
     status: str
     name: str
     severity: str
     where: str
+    indicator: str = ""
+    kind: str = ""
+
+    @property
+    def level(self) -> str:
+        """The level in Chinese and English (``橙色 orange``), or the severity as it came."""
+        if self.severity in LEVEL_NAMES:
+            return f"{LEVEL_NAMES_ZH[LEVEL_NAMES.index(self.severity)]} {self.severity}"
+        return self.severity
+
+
+_KINDS = {"level": "level", "early_warning": "forecast", "anomaly": "anomaly", "data_quality": "data",
+          "pipeline": "pipeline"}
+
+
+def describe_alert(alert: dict[str, Any], catalog: Catalog | None = None) -> tuple[str, str]:
+    """(indicator, area) of an Alertmanager webhook alert in words: catalog names by the ``indicator``,
+    ``district`` and ``street`` labels, else the alert's ``indicator_zh`` / ``place_zh`` annotations, else the ids
+    (a city-wide alert names the city; a pipeline alert has no area: ``-``)."""
+    labels, notes = alert.get("labels", {}), alert.get("annotations", {})
+    ind_id, district, street = labels.get("indicator"), labels.get("district"), labels.get("street")
+    names = _CatalogNames(catalog)
+    indicator = names.indicator(ind_id) or str(notes.get("indicator_zh") or ind_id or "")
+    known = [n for n in (names.district(district), names.street(street)) if n]
+    if known:
+        return indicator, " ".join(known)
+    if district or street:
+        return indicator, str(notes.get("place_zh") or "/".join(v for v in (district, street) if v))
+    if labels.get("scope") == "city":
+        return indicator, catalog.city.name_zh if catalog is not None else "city"
+    return indicator, "-"
+
+
+class _CatalogNames:
+    def __init__(self, catalog: Catalog | None) -> None:
+        self.catalog = catalog
+
+    def indicator(self, key: str | None) -> str:
+        at = self.catalog.indicator_index.get(key) if self.catalog is not None and key else None
+        return self.catalog.indicators[at].name_zh if self.catalog is not None and at is not None else ""
+
+    def district(self, key: str | None) -> str:
+        at = self.catalog.district_index.get(key) if self.catalog is not None and key else None
+        return self.catalog.districts[at].name_zh if self.catalog is not None and at is not None else ""
+
+    def street(self, key: str | None) -> str:
+        at = self.catalog.street_index.get(key) if self.catalog is not None and key else None
+        return self.catalog.streets[at].name_zh if self.catalog is not None and at is not None else ""
 
 
 class NotificationLog:
-    """Thread-safe ring of the latest notifications (filled by the demo's webhook receiver)."""
+    """Thread-safe ring of the latest notifications (filled by the demo's webhook receiver). With a catalog,
+    indicators and areas are named in Chinese."""
 
-    def __init__(self, size: int = 6) -> None:
+    def __init__(self, size: int = 6, catalog: Catalog | None = None) -> None:
         self._items: deque[Notification] = deque(maxlen=size)
         self._lock = threading.Lock()
+        self.catalog = catalog
         self.total = 0
 
     def add_webhook(self, payload: dict[str, Any]) -> None:
@@ -44,15 +96,26 @@ class NotificationLog:
         with self._lock:
             for alert in payload.get("alerts", []):
                 labels = alert.get("labels", {})
-                where = "/".join(v for v in (labels.get("district"), labels.get("street")) if v) or "city"
+                indicator, area = describe_alert(alert, self.catalog)
                 self._items.append(Notification(now, str(alert.get("status", "?")),
                                                 str(labels.get("alertname", "?")),
-                                                str(labels.get("severity", "")), where))
+                                                str(labels.get("severity", "")), area, indicator,
+                                                str(labels.get("kind", ""))))
                 self.total += 1
 
     def latest(self) -> list[Notification]:
         with self._lock:
             return list(self._items)
+
+
+def notification_line(n: Notification, colour: bool = False) -> str:
+    """``time status level kind indicator area`` in columns that line up with Chinese names."""
+    level = n.level
+    if colour and n.severity in LEVEL_NAMES:
+        level = _COLOURS[LEVEL_NAMES.index(n.severity)] + level + _RESET
+    kind = _KINDS.get(n.kind, n.kind or n.name)
+    return (f"  {n.received:%H:%M:%S} {cell(n.status, 8)} {pad(level, 12)} {cell(kind, 8)} "
+            f"{cell(n.indicator or '-', 16)} {n.where}")
 
 
 def _level_text(level: int, colour: bool) -> str:
@@ -84,15 +147,14 @@ def render_view(
     reporting = int((health.district_series > 0).sum())
     lines.append(f"districts reporting: {reporting}/{len(catalog.districts)}")
     order = np.lexsort((np.nan_to_num(health.district_health, nan=101.0), -health.district_level.astype(int)))
-    lines.append(f"{'worst districts':<28} {'health':>6}  level")
+    lines.append(f"{'worst districts':<32} {'health':>6}  level")
     for d in order[:top]:
         district = catalog.districts[int(d)]
-        lines.append(f"  {district.name_zh + ' ' + district.id:<26} {health.district_health[d]:6.1f}  "
+        lines.append(f"  {cell(district.name_zh + ' ' + district.id, 30)} {health.district_health[d]:6.1f}  "
                      f"{_level_text(health.district_level[d], colour)}")
     if notifications is not None:
         lines.append(f"notifications ({notifications.total} in all):")
-        for n in notifications.latest()[::-1]:
-            lines.append(f"  {n.received:%H:%M:%S} {n.status:<8} {n.severity:<7} {n.name} {n.where}")
+        lines.extend(notification_line(n, colour) for n in notifications.latest()[::-1])
     return "\n".join(lines)
 
 

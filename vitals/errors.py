@@ -24,6 +24,10 @@ class SourceError(VitalsError):
     """A source (file, MQTT, Kafka, simulator) cannot be opened or resumed."""
 
 
+class RecoveryError(VitalsError):
+    """A recovery directory belongs to another run, or its snapshots are corrupt."""
+
+
 class HistoryError(VitalsError):
     """The Parquet history cannot be written or read."""
 

@@ -34,6 +34,7 @@ FORECAST_LEVEL = "vitals_forecast_warning_level"  # {indicator, district, street
 SECONDS_TO_THRESHOLD = "vitals_seconds_to_threshold"  # {indicator, district, street, level}
 ANOMALY_EXPLANATION = "vitals_anomaly_explanation_info"  # {indicator, district, street, detector, feature}
 MODEL_INFO = "vitals_model_info"                # {family, version}
+MODEL_LOAD_FAILED = "vitals_model_load_failed"  # {family, version} 1 while the promoted version cannot be loaded
 
 # ---- pipeline health ------------------------------------------------------------------------------------------
 READINGS = "vitals_readings_total"              # {worker} accepted readings (counter)

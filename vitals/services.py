@@ -208,8 +208,10 @@ def start_alertmanager(
                                    extra=[f"--storage.path={workdir / 'data'}", "--cluster.listen-address="])
 
 
-def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.0) -> RunningService:
-    """Start Debian's mosquitto on a free loopback port with persistence (for QoS 1 sessions)."""
+def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.0, *,
+                    listener_conf: str = "", anonymous: bool = True) -> RunningService:
+    """Start Debian's mosquitto on a free loopback port with persistence (for QoS 1 sessions);
+    ``listener_conf``: more lines for the listener (``certfile``/``keyfile`` for TLS, ``password_file`` ...)."""
     binary = require_binary("mosquitto")
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +223,7 @@ def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.
     import pwd
 
     cfg_path.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"listener {port} 127.0.0.1\n{listener_conf}allow_anonymous {str(anonymous).lower()}\npersistence true\n"
         f"persistence_location {persist}/\nautosave_interval 1\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
         # QoS 1 messages queued for a disconnected persistent session: the default (1000) drops the rest
         "max_queued_messages 1000000\n"

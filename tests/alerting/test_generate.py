@@ -52,7 +52,7 @@ def test_every_family_has_levels_kinds_and_anti_flapping(bundle) -> None:
         by_name.setdefault(rule["alert"], []).append(rule)
     assert set(by_name) == {n.WARNING_LEVEL, n.DISTRICT_WARNING_LEVEL, n.CITY_WARNING_LEVEL, n.EARLY_WARNING,
                             n.ANOMALY, n.STALE_DATA, n.PIPELINE_DOWN, n.PIPELINE_ABSENT, n.PIPELINE_LAGGING,
-                            n.CATALOG_MISMATCH}
+                            n.MODEL_NOT_LOADED, n.CATALOG_MISMATCH}
     for family in n.LEVEL_ALERTS:
         assert [r["labels"]["severity"] for r in by_name[family]] == list(LEVELS)
         assert all(r["for"] and r["keep_firing_for"] for r in by_name[family])

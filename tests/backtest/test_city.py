@@ -125,23 +125,23 @@ def test_causal_run_of_a_simulated_incident(small_catalog: Catalog) -> None:
     assert not (tl.early & (tl.level >= 3)).any()
 
 
-def test_cli_history_labels_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from vitals.cli import main
-
-    data = ["--hours", "5", "--streets", "38", "--seed", "4", "--start", "2026-03-02T00:00:00Z",
-            "--incident", "substation_overload@jiangbei@+150m", "--no-auto-incidents"]
-    assert main(["simulate", *data, "--out", str(tmp_path / "city.parquet"), "--labels",
-                 str(tmp_path / "labels.json"), "--incidents", str(tmp_path / "truth.json")]) == 0
-    capsys.readouterr()
-    assert main(["backtest", "--history", str(tmp_path / "city.parquet"), "--labels", str(tmp_path / "labels.json"),
-                 "--incidents", str(tmp_path / "truth.json"), "--models-dir", str(REPO / "models"),
-                 "--report", str(tmp_path / "city.html")]) == 0
-    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_cli_history_labels_report(city_run) -> None:  # the fixture is in tests/backtest/conftest.py
+    doc = city_run.figures
     # without --streets the streets and series come from the history (not the 1,031 of the full catalog)
     assert doc["streets"] == 38 and 900 < doc["series"] <= 38 * 28 and doc["events_orange"] >= 1
     assert doc["recall_warning"] == 1.0
-    page = (tmp_path / "city.html").read_text()
-    assert page.count("data:image/png;base64,") == min(doc["events_orange"], 8) and "recall_warning" in page
+    page = city_run.report.read_text()
+    # every orange event has its plot, and so has every false alarm of the warning (fewer than the plot limit)
+    events = page.count("<details class='event'")
+    assert events == doc["events_orange"]
+    assert page.count("<details class='false-alarm'") == doc["false_alarms_warning"]
+    assert page.count("data:image/png;base64,") == events + doc["false_alarms_warning"]
+    assert f"All orange events ({events})" in page and "Missed orange events (0)" in page
+    # readable labels, not the JSON keys; durations in minutes
+    assert "recall_warning" not in page and "lead_time_median_s" not in page
+    assert "median lead time per slow-onset event" in page
+    assert f"{doc['lead_time_median_s'] / 60:.1f} min" in page
+    assert "变电站负载率" in page or "substation" in page.lower()
 
 
 def test_forecaster_params_reach_the_promoted_forecaster(small_catalog: Catalog) -> None:

@@ -159,12 +159,56 @@ def test_watcher_keeps_model_when_promoted_artifact_is_broken(tmp_path: Path, mo
     v1 = reg.save("forecaster", fitted[0], card(fitted[0], grid))
     v2 = reg.save("forecaster", fitted[1], card(fitted[1], grid))
     reg.promote("forecaster", v1)
-    watcher = RegistryWatcher(reg, ["forecaster"])
+    failures = []
+    watcher = RegistryWatcher(reg, ["forecaster"], on_error=lambda *args: failures.append(args))
     watcher.poll()
-    (tmp_path / "forecaster" / v2 / "model.skops").write_bytes(b"corrupt")
     reg.promote("forecaster", v2)
+    (tmp_path / "forecaster" / v2 / "model.skops").write_bytes(b"corrupt")  # broken after its promotion
     assert watcher.poll() == {}
     assert watcher.version("forecaster") == v1
+    assert [(f, v) for f, v, _ in failures] == [("forecaster", v2)]
+    assert isinstance(failures[0][2], RegistryError)
+
+
+def test_promote_refuses_an_artifact_the_pipeline_would_refuse(tmp_path: Path, models: tuple) -> None:
+    """Issue 12, finding 7: `vitals models promote` loads through the trusted loader first."""
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path)
+    v1 = reg.save("forecaster", fitted[0], card(fitted[0], grid))
+    reg.promote("forecaster", v1)
+    v2 = reg.save("forecaster", fitted[1], card(fitted[1], grid))
+    sio.dump({"model": NotAModel(), "hook": os.system}, tmp_path / "forecaster" / v2 / "model.skops")
+    with pytest.raises(UntrustedModelError, match=f"cannot promote forecaster {v2}: .*not trusted"):
+        reg.promote("forecaster", v2)
+    assert reg.promoted("forecaster") == v1
+    (tmp_path / "forecaster" / v2 / "model.skops").write_bytes(b"not a zip")
+    with pytest.raises(RegistryError, match=f"cannot promote forecaster {v2}"):
+        reg.promote("forecaster", v2)
+    assert reg.promoted("forecaster") == v1
+    from vitals.cli import main
+
+    assert main(["models", "--models-dir", str(tmp_path), "promote", "forecaster", v2]) == 1
+    assert reg.promoted("forecaster") == v1
+
+
+def test_a_model_that_cannot_be_loaded_shows_in_the_metrics(tmp_path: Path, models: tuple) -> None:
+    """The pipeline keeps running without the model, and says so: vitals_model_load_failed{family,version}."""
+    from vitals.exporter import PipelineCollector, PipelineStats
+
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path)
+    v1 = reg.save("forecaster", fitted[0], card(fitted[0], grid))
+    reg.promote("forecaster", v1)
+    (tmp_path / "forecaster" / v1 / "model.skops").write_bytes(b"corrupt")
+    stats = PipelineStats()
+    prom = CollectorRegistry()
+    prom.register(PipelineCollector(stats))
+    watcher = RegistryWatcher(reg, ["forecaster"], on_error=stats.set_model_failed)
+    assert watcher.poll() == {} and watcher.model("forecaster") is None
+    labels = {"family": "forecaster", "version": v1}
+    assert prom.get_sample_value("vitals_model_load_failed", labels) == 1.0
+    stats.set_model("forecaster", v1)  # a version that loads clears it
+    assert prom.get_sample_value("vitals_model_load_failed", labels) == 0.0
 
 
 def test_invalid_names(tmp_path: Path) -> None:

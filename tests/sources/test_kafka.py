@@ -110,3 +110,28 @@ def test_kafka_settings_are_checked():
         load_settings(None, {}, source="kafka", kafka_topic=" ")
     with pytest.raises(ConfigError, match="kafka_brokers"):
         load_settings(None, {"VITALS_KAFKA_BROKERS": ","}, source="kafka")
+
+
+def test_the_partition_count_of_an_unreachable_broker_is_one_line() -> None:
+    """The recovery identity of a Kafka run holds its topic's partition count; no broker is one line."""
+    import time
+
+    from vitals.errors import SourceError
+    from vitals.sources.kafka import kafka_partition_count
+
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="cannot read the metadata of Kafka topic 'city-readings'") as err:
+        kafka_partition_count("127.0.0.1:1", "city-readings", timeout_s=1.0)
+    assert "\n" not in str(err.value) and time.monotonic() - started < 10
+
+
+def test_a_kafka_recovery_identity_holds_topic_and_partitions(tmp_path) -> None:
+    from pipelines.preflight import source_identity
+    from vitals.config import load_settings
+    from vitals.recovery import differences, run_identity
+
+    settings = load_settings(None, {}, source="kafka", recovery_dir=str(tmp_path))
+    ident = {n: run_identity(source=source_identity(settings, None, lambda n=n: n), shards=4, partitions=4,
+                             catalog_sha256="c") for n in (6, 12)}
+    assert ident[6]["source"] == {"kind": "kafka", "topic": "city-readings", "kafka_partitions": 6}
+    assert differences(ident[6], ident[12]) == ["kafka_partitions 6 -> 12"]

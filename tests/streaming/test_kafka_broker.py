@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pickle
 import re
+import shutil
 import signal
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,7 @@ from vitals_testing import need_binary
 
 from vitals.history import read_readings
 from vitals.readings import read_dead_letters
+from vitals.recovery import read_identity
 from vitals.services import RunningService, create_topic, free_port, http_get, start_tansu, wait_for
 
 pytestmark = pytest.mark.integration
@@ -268,3 +271,19 @@ def test_two_processes_owning_two_partitions_each_match_one(tmp_path, broker, to
     assert len(not_forecasts.columns) > 30
     assert_same_vitals(pd.concat(finals).filter(regex=NOT_FORECASTS), not_forecasts)
     pd.testing.assert_frame_equal(_history(tmp_path), _history(uninterrupted))
+
+
+def test_the_recovery_dir_holds_the_topic_and_its_partition_count(tmp_path, broker, topic, uninterrupted):
+    """The identity written by a Kafka run is read from the broker; the same dir on a topic with more partitions
+    is refused in one line before anything is written."""
+    ident = read_identity(uninterrupted / "recovery")
+    assert ident is not None
+    assert ident["source"] == {"kind": "kafka", "topic": "city-readings", "kafka_partitions": PARTITIONS}
+    shutil.copytree(uninterrupted / "recovery", tmp_path / "recovery")
+    create_topic(broker, "city-readings-wide", PARTITIONS + 2)
+    done = subprocess.run(_args(broker, "city-readings-wide", tmp_path, *_recovery(tmp_path)), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and f"kafka_partitions {PARTITIONS} -> {PARTITIONS + 2}" in errors[0], done.stderr
+    assert not (tmp_path / "history").exists() and not (tmp_path / "final.parquet").exists()

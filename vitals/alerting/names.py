@@ -15,6 +15,7 @@ STALE_DATA = "VitalsStaleData"                  # a series has no reading for se
 PIPELINE_DOWN = "VitalsPipelineDown"
 PIPELINE_ABSENT = "VitalsPipelineAbsent"
 PIPELINE_LAGGING = "VitalsPipelineLagging"
+MODEL_NOT_LOADED = "VitalsModelNotLoaded"      # the promoted version of a model family cannot be loaded
 CATALOG_MISMATCH = "VitalsCatalogMismatch"      # the pipeline exports indicators or streets the rules do not know
 
 LEVEL_ALERTS: tuple[str, ...] = (WARNING_LEVEL, DISTRICT_WARNING_LEVEL, CITY_WARNING_LEVEL)

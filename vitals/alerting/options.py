@@ -63,7 +63,7 @@ def _default_holds() -> dict[str, Hold]:
         "district": Hold("5m", "10m"), "city": Hold("5m", "10m"),
         "early_warning": Hold("2m", "5m"), "anomaly": Hold("5m", "10m"), "stale": Hold("5m", "5m"),
         "pipeline_down": Hold("1m", "2m"), "pipeline_absent": Hold("2m", "0s"), "lagging": Hold("5m", "5m"),
-        "catalog_mismatch": Hold("10m", "0s"),
+        "catalog_mismatch": Hold("10m", "0s"), "model_load": Hold("2m", "5m"),
     }
 
 

@@ -1,5 +1,5 @@
-"""Alerting rules about the pipeline itself (down, absent, lagging, catalog mismatch), and the assembly
-of all alerting rule groups."""
+"""Alerting rules about the pipeline itself (down, absent, lagging, model not loaded, catalog mismatch), and the
+assembly of all alerting rule groups."""
 
 from __future__ import annotations
 
@@ -40,6 +40,16 @@ def pipeline_rules(options: AlertingOptions) -> list[dict[str, Any]]:
             {"summary": f"city-vitals pipeline {instance} lags {a.value_of_alert('%.0f')} s behind event time",
              "summary_zh": f"数据管道 {instance} 处理滞后 {a.value_of_alert('%.0f')} 秒",
              "lag_s": a.value_of_alert("%.0f"), "dashboard": link},
+        ),
+        rules.alert_rule(
+            names.MODEL_NOT_LOADED, f'{m.MODEL_LOAD_FAILED}{{job="{job}"}} == 1', options.hold("model_load"),
+            _pipeline_labels("warning"),
+            {"summary": f"city-vitals pipeline {instance} cannot load {a.label('family')} {a.label('version')} "
+                        "and runs without it (or on the version before); see its log, then promote a version "
+                        "that loads with `vitals models promote`",
+             "summary_zh": f"数据管道 {instance} 无法加载模型 {a.label('family')} {a.label('version')}，"
+                           "正在无此模型（或旧版本）运行；请查看日志并用 vitals models promote 发布可加载的版本",
+             "dashboard": link},
         ),
         rules.alert_rule(
             names.CATALOG_MISMATCH,

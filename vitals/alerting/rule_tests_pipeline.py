@@ -1,5 +1,5 @@
-"""Generated rule tests of the pipeline families (down, absent, lagging, catalog mismatch) and of the
-recording rules (roll-ups computed in Python and compared with Prometheus's)."""
+"""Generated rule tests of the pipeline families (down, absent, lagging, model not loaded, catalog mismatch) and of
+the recording rules (roll-ups computed in Python and compared with Prometheus's)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,26 @@ def lagging_case(ctx: Context) -> dict[str, Any]:
             "checks": checks(ctx, hold, stage, dip)}
 
 
+def model_case(ctx: Context) -> dict[str, Any]:
+    hold, job = ctx.options.hold("model_load"), ctx.options.job
+    stage, dip, tail = ctx.stage(hold), ctx.dip(hold), ctx.tail(hold)
+    scenario = Scenario(ctx.step, 3 * stage + dip + tail)
+    broken = {"job": job, "instance": INSTANCES[0], "family": "forecaster", "version": "v0007"}
+    scenario.add(m.MODEL_LOAD_FAILED, broken, on_off(1, 0, stage, dip, tail))
+    scenario.add(m.MODEL_LOAD_FAILED, {**broken, "instance": INSTANCES[1], "version": "v0006"}, [0])
+    summary = ("city-vitals pipeline {{instance}} cannot load {family} {version} and runs without it (or on the "
+               "version before); see its log, then promote a version that loads with `vitals models promote`")
+    summary_zh = ("数据管道 {{instance}} 无法加载模型 {family} {version}，正在无此模型（或旧版本）运行；"
+                  "请查看日志并用 vitals models promote 发布可加载的版本")
+    rule = RuleSpec(names.MODEL_NOT_LOADED, hold,
+                    lambda k: samples_where(scenario, m.MODEL_LOAD_FAILED, k,
+                                            lambda lb, v: lb["job"] == job and v == 1),
+                    {"kind": names.KIND_PIPELINE, "severity": "warning"},
+                    lambda lb, k, v: pipeline_annotations(ctx, summary.format(**lb), summary_zh.format(**lb))(lb, k, v))
+    return {"name": "model not loaded: fires, dip does not flap, resolves", "scenario": scenario, "rules": [rule],
+            "checks": checks(ctx, hold, stage, dip)}
+
+
 def mismatch_case(ctx: Context) -> dict[str, Any]:
     hold = ctx.options.hold("catalog_mismatch")
     for_steps = ctx.steps(hold.for_s)
@@ -135,8 +155,9 @@ def mismatch_case(ctx: Context) -> dict[str, Any]:
 
 def cases(ctx: Callable[..., Context]) -> dict[str, list[dict[str, Any]]]:
     """Test cases by file (one step per file: the pipeline cases share theirs)."""
-    pipeline = ctx("pipeline_down", "pipeline_absent", "lagging")
-    return {"pipeline.test.yml": [down_case(pipeline), absent_case(pipeline), lagging_case(pipeline)],
+    pipeline = ctx("pipeline_down", "pipeline_absent", "lagging", "model_load")
+    return {"pipeline.test.yml": [down_case(pipeline), absent_case(pipeline), lagging_case(pipeline),
+                                  model_case(pipeline)],
             "catalog_mismatch.test.yml": [mismatch_case(ctx("catalog_mismatch"))]}
 
 

@@ -36,6 +36,11 @@ from vitals.catalog.model import ORANGE
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.units import NS_PER_S
 
+# measure()'s defaults: warm-up before false alarms count, widening of a window after its end, slow onset
+WARMUP_S = 6 * 3600.0
+AFTER_S = 3600.0
+SLOW_ONSET_S = 1200.0
+
 
 @dataclass(frozen=True)
 class Event:
@@ -62,13 +67,19 @@ DEFAULT_HOLDS: dict[str, Hold] = {"level": Hold(60, 300), "early": Hold(120, 300
 
 @dataclass(frozen=True, eq=False)
 class Timeline:
-    """Per series (rows, global ids) and tick (columns, UTC ns): level, early-warning condition, anomaly score."""
+    """Per series (rows, global ids) and tick (columns, UTC ns): level, early-warning condition, anomaly score;
+    with ``run_city(..., detail=True)`` also the last value and the detector's expected value and band (for the
+    report's plots; None otherwise)."""
 
     ticks_ns: npt.NDArray[np.int64]
     series: npt.NDArray[np.int64]
     level: npt.NDArray[np.int8]
     early: npt.NDArray[np.bool_]
     anomaly: npt.NDArray[np.float32]
+    value: npt.NDArray[np.float32] | None = None
+    expected: npt.NDArray[np.float32] | None = None
+    lower: npt.NDArray[np.float32] | None = None
+    upper: npt.NDArray[np.float32] | None = None
 
     @property
     def tick_s(self) -> float:
@@ -152,6 +163,31 @@ def false_alarms(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[Event],
     """(N,) false alarm episodes per series: onsets outside every widened window, at or after ``warmup_ns``."""
     outside = ~window_mask(tl, events, after_s=after_s) & (tl.ticks_ns >= warmup_ns)[None, :]
     return np.asarray((onsets(fire) & outside).sum(axis=1), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A maximal run of firing ticks of one timeline row: tick indices ``start`` (the onset) to ``end`` inclusive."""
+
+    row: int
+    start: int
+    end: int
+
+
+def episodes(fire: npt.NDArray[np.bool_]) -> list[Episode]:
+    """Every episode of an (N, T) firing state, by row then onset."""
+    nxt = np.zeros_like(fire)
+    nxt[:, :-1] = fire[:, 1:]
+    rows, starts = np.nonzero(onsets(fire))
+    _, ends = np.nonzero(fire & ~nxt)  # row-major: the k-th end closes the k-th onset
+    return [Episode(int(r), int(a), int(b)) for r, a, b in zip(rows, starts, ends, strict=True)]
+
+
+def false_alarm_episodes(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[Event], *, after_s: float,
+                         warmup_ns: int) -> list[Episode]:
+    """The episodes :func:`false_alarms` counts: onset outside every widened window, at or after ``warmup_ns``."""
+    outside = ~window_mask(tl, events, after_s=after_s) & (tl.ticks_ns >= warmup_ns)[None, :]
+    return [ep for ep in episodes(fire) if outside[ep.row, ep.start]]
 
 
 def lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[Event],

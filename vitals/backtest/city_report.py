@@ -1,62 +1,218 @@
-"""A self-contained HTML report of a city backtest: the figures and, per orange event (up to a few), the
-warning level, the early warning, the anomaly score and the labelled window over time."""
+"""A self-contained HTML report of a city backtest (one offline file, see :mod:`vitals.report_html`).
+
+Sections: the figures with readable labels (durations in minutes or hours); the missed events and the false
+alarms of the ``warning`` alarm, each listed with a plot; every orange event, collapsed (``<details>``), with
+its plot. A plot shows the value, the detector's expected band and the warning thresholds in the indicator's
+unit (values need ``run_city(..., detail=True)``), and under it the warning level, the early warning and the
+alarm, against the city's local time. Definitions: :mod:`vitals.backtest.city_measures`."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from vitals.backtest.city_measures import Event, Timeline, alarms, observed_orange
+from vitals.backtest.city_measures import (
+    AFTER_S,
+    DEFAULT_HOLDS,
+    WARMUP_S,
+    Episode,
+    Event,
+    Timeline,
+    alarms,
+    false_alarm_episodes,
+    lead_times,
+    observed_orange,
+)
+from vitals.backtest.city_plots import Span, series_plot
 from vitals.catalog import Catalog
+from vitals.metric_names import ANOMALY_THRESHOLD
+from vitals.report_html import duration, esc, img, number, page, percent, table
 from vitals.units import NS_PER_S
 
+KINDS = ("warning", "level", "early", "anomaly")
+FACTS: dict[str, tuple[str, str]] = {  # figure key -> (label, format: int, float, duration, share)
+    "streets": ("streets", "int"), "districts": ("districts", "int"), "series": ("series (indicator x street)", "int"),
+    "days": ("days scored (after the warm-up)", "float"),
+    "events_orange": ("orange events (labelled windows whose series reaches orange)", "int"),
+    "slow_onset_events": ("slow-onset events (orange at least 20 min after the window start)", "int"),
+    "lead_time_median_s": ("median lead time per slow-onset event", "duration"),
+    "lead_time_p25_s": ("lead time per slow-onset event, 25th percentile", "duration"),
+    "warned_15m_before_share": ("slow-onset events warned 15 min or more ahead", "share"),
+    "incidents": ("incidents with a slow onset", "int"),
+    "incident_lead_time_median_s": ("median lead time per incident", "duration"),
+    "seconds": ("run time", "duration"),
+}
 
-def _event_plot(tl: Timeline, fire: dict[str, Any], ev: Event, title: str) -> str:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _hold(kind: str) -> str:
+    h = DEFAULT_HOLDS[kind]
+    return f"for {duration(h.for_s)}, kept {duration(h.keep_s)}"
 
-    row = int(np.flatnonzero(tl.series == ev.series)[0])
-    pad = 3600 * NS_PER_S
-    cols = (tl.ticks_ns >= ev.start_ns - pad) & (tl.ticks_ns <= ev.end_ns + pad)
-    minutes = (tl.ticks_ns[cols] - ev.start_ns) / NS_PER_S / 60.0
-    fig, ax = plt.subplots(figsize=(8, 2.6))
-    ax.step(minutes, tl.level[row, cols], where="post", label="warning level")
-    ax.step(minutes, fire["early"][row, cols] * 3.5, where="post", label="early warning firing (3.5)")
-    ax.plot(minutes, tl.anomaly[row, cols] * 4, label="anomaly score x4", alpha=0.6)
-    ax.axvspan(0, (ev.end_ns - ev.start_ns) / NS_PER_S / 60.0, color="orange", alpha=0.12, label="labelled window")
-    if ev.orange_ns >= 0:
-        ax.axvline((ev.orange_ns - ev.start_ns) / NS_PER_S / 60.0, color="red", ls="--", label="orange crossing")
-    ax.set(title=title, xlabel="minutes from the window start", ylim=(-0.2, 4.3))
-    ax.legend(fontsize=6, loc="upper left")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+KIND_TEXT = {
+    "warning": "warning: level or early warning (what on-call staff hear)",
+    "level": f"level: warning level orange or red ({_hold('level')})",
+    "early": f"early warning: orange forecast within 30 min ({_hold('early')})",
+    "anomaly": f"anomaly: score >= {ANOMALY_THRESHOLD:g} ({_hold('anomaly')})",
+}
+
+
+class _Names:
+    """Bilingual names of series and local times for the page."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.offset_ns = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
+
+    def indicator(self, series: int) -> str:
+        ind = self.catalog.indicators[series // self.catalog.n_streets]
+        return f"{ind.name_zh} {ind.name_en} ({ind.unit})"
+
+    def place(self, series: int) -> str:
+        street = self.catalog.streets[series % self.catalog.n_streets]
+        district = self.catalog.districts[self.catalog.district_index[street.district_id]]
+        return f"{district.name_zh} {street.name_zh} / {street.name_en}, {district.name_en}"
+
+    def time(self, ns: int) -> str:
+        return "-" if ns < 0 else str(np.datetime64(int(ns) + self.offset_ns, "ns").astype("datetime64[m]")).replace(
+            "T", " ")
+
+
+def _facts(figures: dict[str, Any]) -> str:
+    rows = []
+    for key, value in figures.items():
+        if key.startswith(("recall_", "false_alarms_")):
+            continue
+        label, fmt = FACTS.get(key, (key.replace("_", " "), "float"))
+        rows.append((label, duration(value) if fmt == "duration" else percent(value) if fmt == "share"
+                     else number(value)))
+    return table(("figure", "value"), rows, table_id="figures", numeric=(1,))
+
+
+def _alarm_table(figures: dict[str, Any]) -> str:
+    rows = []
+    for kind in KINDS:
+        if f"recall_{kind}" not in figures:
+            continue
+        g = figures.get
+        rows.append((KIND_TEXT[kind], percent(g(f"recall_{kind}")), number(g(f"false_alarms_{kind}")),
+                     number(g(f"false_alarms_{kind}_per_indicator_district_day")),
+                     number(g(f"false_alarms_{kind}_per_series_day")),
+                     number(g(f"false_alarms_{kind}_full_scale_per_indicator_district_day"))))
+    headers = ("alarm", "recall (orange events)", "false alarms", "per indicator per district per day",
+               "per series per day", "full-scale equivalent per indicator per district per day")
+    return table(headers, rows, table_id="alarms", numeric=(1, 2, 3, 4, 5))
 
 
 def write_city_report(path: Path, tl: Timeline, events: list[Event], figures: dict[str, Any], catalog: Catalog,
-                      *, max_events: int = 8) -> None:
-    """Write the report (figures table and event plots) to ``path``."""
+                      *, max_false_alarm_plots: int = 300, warmup_s: float = WARMUP_S, after_s: float = AFTER_S,
+                      progress: bool = False) -> None:
+    """Write the report to ``path``: every orange event and miss with its plot; every false alarm of the
+    ``warning`` alarm listed, the first ``max_false_alarm_plots`` (by onset) with plots (the page says so)."""
     fire = alarms(tl)
-    known = set(tl.series.tolist())
-    orange = [ev for ev in observed_orange(tl, events) if ev.orange_ns >= 0 and ev.series in known][:max_events]
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{html.escape(str(v))}</td></tr>"
-                   for k, v in figures.items())
-    plots = []
-    for ev in orange:
-        ind, street = catalog.split_series_id(np.asarray([ev.series]))
-        title = f"{catalog.indicators[int(ind[0])].id} / {catalog.streets[int(street[0])].id}"
-        plots.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' "
-                     f"src='data:image/png;base64,{_event_plot(tl, fire, ev, title)}'>")
-    path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>city-vitals city backtest</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 8px}.num{text-align:right}</style></head>"
-        f"<body><h1>City backtest</h1><table id='figures'>{rows}</table><h2>Orange events</h2>{''.join(plots)}"
-        "</body></html>", encoding="utf-8")
+    names = _Names(catalog)
+    row_of = {int(s): i for i, s in enumerate(tl.series)}
+    orange = [ev for ev in observed_orange(tl, events) if ev.orange_ns >= 0 and ev.series in row_of]
+    warmup_ns = int(tl.ticks_ns[0]) + int(warmup_s * NS_PER_S)
+    false = sorted(false_alarm_episodes(tl, fire["warning"], observed_orange(tl, events), after_s=after_s,
+                                        warmup_ns=warmup_ns), key=lambda e: (e.start, e.row))
+    bar = tqdm(total=len(orange) + min(len(false), max_false_alarm_plots), desc="report", unit="plot",
+               disable=not progress, leave=False)
+
+    def plot(row: int, span: Span, *, before_s: float = 3600.0) -> str:
+        bar.update(1)
+        return series_plot(tl, fire, catalog, row, span, before_s=before_s)
+
+    event_rows = [_event_facts(tl, fire, ev, row_of[ev.series], k) for k, ev in enumerate(orange, 1)]
+    plots = {k: plot(row_of[ev.series], Span(ev.start_ns, ev.end_ns, ev.orange_ns)) for k, ev in enumerate(orange, 1)}
+    misses = [r for r in event_rows if not r["warning"]]
+    counts = {"events": len(orange), "misses": len(misses), "false": len(false)}
+    body = [_header(tl, figures, names, counts),
+            "<h2 id='summary'>Summary</h2>", _facts(figures), "<h3>Alarms</h3>", _alarm_table(figures),
+            f"<h2 id='misses'>Missed orange events ({len(misses)})</h2>",
+            "<p class='note'>Events the warning alarm never fired for inside the labelled window.</p>"
+            if misses else "<p>None: the warning alarm fired for every orange event.</p>"]
+    body += [_event_block(r, names, plots[r["n"]], cls="miss") for r in misses]
+    body.append(f"<h2 id='false-alarms'>False alarms of the warning ({len(false)})</h2>")
+    body.append(_false_alarm_section(_FalseAlarms(tl, fire, names, plot), false, max_false_alarm_plots, after_s))
+    body.append(f"<h2 id='events'>All orange events ({len(orange)})</h2><p class='note'>Every event, in the order "
+                "of the labels; open one for its plot.</p>")
+    body += [_event_block(r, names, plots[r["n"]], cls="event") for r in event_rows]
+    bar.close()
+    path.write_text(page("city-vitals city backtest", "\n".join(body)), encoding="utf-8")
+
+
+def _event_facts(tl: Timeline, fire: dict[str, Any], ev: Event, row: int, n: int) -> dict[str, Any]:
+    lo = int(np.searchsorted(tl.ticks_ns, ev.start_ns, side="left"))
+    hi = int(np.searchsorted(tl.ticks_ns, ev.end_ns, side="right"))
+    out: dict[str, Any] = {"n": n, "event": ev, "row": row}
+    for kind in KINDS:
+        out[kind] = bool(fire[kind][row, lo:hi].any())
+    lead = lead_times(tl, fire["early"], [ev], 0.0)
+    out["lead_s"] = float(lead[0]) if lead.size else None
+    return out
+
+
+def _header(tl: Timeline, figures: dict[str, Any], names: _Names, counts: dict[str, int]) -> str:
+    events, misses, false = counts["events"], counts["misses"], counts["false"]
+    period = f"{names.time(int(tl.ticks_ns[0]))} to {names.time(int(tl.ticks_ns[-1]))}"
+    return (f"<h1>City backtest 城市回测</h1><p>{esc(period)} (local time), {number(figures.get('streets'))} "
+            f"streets, {number(int(tl.series.size))} series. <a href='#misses'>{misses} missed</a> of "
+            f"<a href='#events'>{events} orange events</a>; <a href='#false-alarms'>{false} false alarms</a> of "
+            "the warning.</p><p class='note'>Definitions (events, alarms, false alarms, lead time): docs/models.md, "
+            "\"City backtest\". Plots: value, expected band and warning thresholds in the indicator's unit; "
+            "below, the warning level, the early warning and the alarm that fired.</p>")
+
+
+def _event_block(r: dict[str, Any], names: _Names, uri: str, *, cls: str) -> str:
+    """A collapsed event (``cls="event"``) or an open one (``cls="miss"``) with its facts and plot."""
+    ev: Event = r["event"]
+    caught = ", ".join(k for k in KINDS if r[k]) or "none"
+    summary = (f"#{r['n']} {names.indicator(ev.series)} · {names.place(ev.series)} · orange at "
+               f"{names.time(ev.orange_ns)} · {'warned' if r['warning'] else 'MISSED'} · lead {duration(r['lead_s'])}")
+    facts = table(("labelled window", "orange crossing", "incident", "alarms that fired", "early-warning lead"),
+                  [(f"{names.time(ev.start_ns)} to {names.time(ev.end_ns)}", names.time(ev.orange_ns),
+                    ev.incident if ev.incident >= 0 else "-", caught, duration(r["lead_s"]))])
+    return (f"<details class='{cls}'{' open' if cls == 'miss' else ''}><summary>{esc(summary)}</summary>{facts}"
+            f"{img(uri, summary)}</details>")
+
+
+@dataclass(frozen=True)
+class _FalseAlarms:
+    tl: Timeline
+    fire: dict[str, Any]
+    names: _Names
+    plot: Callable[..., str]
+
+
+def _false_alarm_section(ctx: _FalseAlarms, false: list[Episode], max_plots: int, after_s: float) -> str:
+    tl, fire, names, plot = ctx.tl, ctx.fire, ctx.names, ctx.plot
+    if not false:
+        return "<p>None after the warm-up.</p>"
+    tick_ns = int(tl.tick_s * NS_PER_S)
+    rows, blocks = [], []
+    for k, ep in enumerate(false, 1):
+        series = int(tl.series[ep.row])
+        start, end = int(tl.ticks_ns[ep.start]), int(tl.ticks_ns[ep.end]) + tick_ns
+        early = bool(fire["early"][ep.row, ep.start:ep.end + 1].any())
+        level = bool(fire["level"][ep.row, ep.start:ep.end + 1].any())
+        kind = " and ".join(n for n, on in (("level", level), ("early warning", early)) if on)
+        peak = int(tl.level[ep.row, ep.start:ep.end + 1].max())
+        rows.append((k, names.time(start), duration((end - start) / NS_PER_S), kind, peak,
+                     names.indicator(series), names.place(series)))
+        if k <= max_plots:
+            uri = plot(ep.row, Span(start, end, label="false alarm"), before_s=2 * 3600.0)
+            text = f"false alarm #{k}: {names.indicator(series)} · {names.place(series)} · {names.time(start)}"
+            blocks.append(f"<details class='false-alarm'><summary>{esc(text)}</summary>{img(uri, text)}</details>")
+    note = ("" if len(false) <= max_plots else
+            f"<p class='note'><b>Plots for the first {max_plots} of {len(false)} false alarms</b> (by onset; "
+            "all are in the table; <code>max_false_alarm_plots</code> sets the limit).</p>")
+    listing = table(("#", "onset", "duration", "alarm", "peak level (0-4)", "indicator", "place"), rows,
+                    table_id="false-alarm-list", numeric=(0, 4))
+    return (f"<p class='note'>Warning episodes whose onset lies outside every labelled window of their series "
+            f"(widened by {duration(after_s)} after its end), after the warm-up.</p>{listing}{note}{''.join(blocks)}")

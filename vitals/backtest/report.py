@@ -15,6 +15,19 @@ from tqdm import tqdm
 
 from vitals.backtest.nab import ProfileResult, probation_length
 from vitals.backtest.nab_run import NabFile
+from vitals.report_html import duration, esc, number, page, percent
+
+_FIGURES = {"files": "files", "rows": "rows", "windows": "labelled windows", "event_precision": "event precision",
+            "event_recall": "event recall (windows detected)",
+            "median_lead_s": "median lead time (label - first detection)", "seconds": "run time"}
+
+
+def _figure(key: str, value: object) -> str:
+    if key in ("median_lead_s", "seconds") and isinstance(value, int | float):
+        return duration(float(value))
+    if key in ("event_precision", "event_recall") and isinstance(value, float):
+        return percent(value)
+    return number(value, 6)
 
 
 def _figure_png(f: NabFile, threshold: float) -> str:
@@ -42,6 +55,7 @@ def _figure_png(f: NabFile, threshold: float) -> str:
     bottom.axhline(threshold, color="#c00000", lw=0.6, ls="--")
     bottom.set_ylim(0, 1)
     bottom.set_ylabel("score")
+    bottom.set_xlabel("timestamp")
     fig.autofmt_xdate()
     top.legend(loc="upper left", fontsize=7, ncol=5)
     top.set_title(f.name, fontsize=9)
@@ -66,18 +80,15 @@ def write_report(path: Path, files: list[NabFile], results: dict[str, ProfileRes
         png = _figure_png(f, threshold)
         sections.append(f"<h3>{html.escape(f.name)} (file score {per_file.get(f.name, 0.0):+.3f})</h3>"
                         f'<img alt="{html.escape(f.name)}" src="data:image/png;base64,{png}">')
-    figure_items = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in figures.items())
-    doc = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>city-vitals backtest</title>
-<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px}} img{{max-width:100%}}</style></head><body>
-<h1>city-vitals backtest</h1>
+    figure_items = "".join(f"<li>{esc(_FIGURES.get(k, k.replace('_', ' ')))}: {esc(_figure(k, v))}</li>"
+                           for k, v in figures.items())
+    body = f"""<h1>city-vitals backtest</h1>
 <h2>NAB score (one threshold for all files)</h2>
 <table id="scores"><tr><th>profile</th><th>score</th><th>threshold</th><th>raw</th></tr>{rows}</table>
 <h2>Figures</h2><ul id="figures">{figure_items}</ul>
-<p>Orange: label windows. Grey: probation (not scored). Red dots: detections at the {html.escape(profile)}
-threshold {threshold:.4f}. Green: expected value and band of the seasonal baseline.</p>
-{''.join(sections)}
-</body></html>
-"""
+<p>Plotted against each row's timestamp (rows in input order). Orange: label windows. Grey: probation (not
+scored). Red dots: detections at the {esc(profile)} threshold {threshold:.4f}. Green: expected value and band of
+the seasonal baseline.</p>
+{''.join(sections)}"""
+    doc = page("city-vitals backtest", body)
     path.write_text(doc, encoding="utf-8")

@@ -17,7 +17,7 @@ log = logging.getLogger("vitals")
 
 # Order is the order shown in --help.
 COMMANDS: tuple[str, ...] = (
-    "demo", "run", "replay", "simulate", "catalog", "train", "backtest", "models", "alerts", "dashboards",
+    "demo", "run", "replay", "simulate", "catalog", "train", "backtest", "checkup", "models", "alerts", "dashboards",
 )
 
 DESCRIPTION = """\

@@ -141,7 +141,7 @@ def _city_backtest(args: argparse.Namespace) -> int:
     events = load_label_events(catalog, args.labels, args.incidents, full=full)
     where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
     timeline = run_city(catalog, history_batches(catalog, frame), models_dir=where.path,
-                        progress=sys.stderr.isatty(), series=history_series(catalog, frame))
+                        progress=sys.stderr.isatty(), series=history_series(catalog, frame), detail=bool(args.report))
     doc = measure(timeline, events, catalog)
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout
@@ -153,7 +153,7 @@ def _city_backtest(args: argparse.Namespace) -> int:
     if args.report:
         from vitals.backtest.city_report import write_city_report
 
-        write_city_report(Path(args.report), timeline, events, doc, catalog)
+        write_city_report(Path(args.report), timeline, events, doc, catalog, progress=sys.stderr.isatty())
         out.write(f"report written to {args.report}\n")
     out.write(json.dumps(doc) + "\n")
     return 0

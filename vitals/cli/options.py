@@ -16,6 +16,7 @@ _FIELD_OF = {
     "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
     "history_chunk_rows": "history_chunk_rows", "models_dir": "models_dir",
     "dead_letters_max": "dead_letter_max_entries", "dead_letters_max_mb": "dead_letter_max_mb",
+    "web_config": "web_config",
 }
 CATALOG_HELP = "catalog file (default: the catalog setting, VITALS_CATALOG, else the shipped model city)"
 MODELS_HELP = ("models directory (default: the models_dir setting or VITALS_MODELS_DIR, else models/ next to the "
@@ -63,6 +64,8 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("--metrics-host", metavar="HOST", help="/metrics address (default 127.0.0.1)")
     g.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="/metrics port (default 9108; process i serves PORT+i; 0 = off)")
+    g.add_argument("--web-config", metavar="FILE",
+                   help="TLS and basic auth for /metrics, in the Prometheus exporter-toolkit format (docs/security.md)")
     g.add_argument("--history-dir", metavar="DIR", help="write readings and vitals to Parquet under DIR")
     g.add_argument("--history-chunk-rows", type=int, metavar="N",
                    help="readings per history file per (shard, source partition) (default 200,000)")
@@ -80,6 +83,24 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("-w", "--workers", type=int, metavar="N", help="worker threads in this process (default 1)")
     g.add_argument("-i", "--process-id", type=int, metavar="I", help="this process's index in a cluster")
     g.add_argument("-a", "--addresses", metavar="H:P;H:P", help="all cluster processes, ';'-separated")
+
+
+def add_dry_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true",
+                   help="check settings, paths, ports, certificates and the recovery dir, then stop")
+
+
+def dry_run(settings: Settings, *, final_vitals: str | None = None, scrape_config: str | None = None) -> str:
+    """Every check the run makes before its first reading; returns the OK line (raises on a problem)."""
+    from pipelines.preflight import preflight
+    from vitals.catalog import load_catalog
+
+    load_catalog(settings.catalog, streets_total=settings.streets_total)
+    checked = preflight(settings, final_vitals=final_vitals, scrape_config=scrape_config)
+    recovery = ""
+    if settings.recovery_dir:
+        recovery = "; recovery dir: new" if checked.init_recovery else "; recovery dir: resumes this run"
+    return f"settings OK{recovery}: {settings}"
 
 
 def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:

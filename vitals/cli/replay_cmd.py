@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from vitals.cli.options import add_pipeline_options, settings_from_args
+from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
 
 EPILOG = """\
 examples:
@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--speed", type=float, default=0.0, metavar="X",
                    help="event seconds per wall second (default 0 = as fast as possible)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when --speed is 0)")
+    add_dry_run(p)
     add_pipeline_options(p, config=True)
     p.set_defaults(handler=_replay)
 
@@ -44,6 +45,9 @@ def _replay(args: argparse.Namespace) -> int:
     from pipelines.run import run_pipeline
 
     settings = settings_from_args(args, source="file", path=args.path)
+    if args.dry_run:
+        sys.stdout.write(dry_run(settings, final_vitals=args.final_vitals) + "\n")
+        return 0
     summary = run_pipeline(settings, progress=not args.no_progress, final_vitals=args.final_vitals)
     sys.stdout.write(summary.describe() + "\n")
     if summary.final_vitals is not None:

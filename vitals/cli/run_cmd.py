@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from vitals.cli.options import add_pipeline_options, settings_from_args
+from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
 from vitals.config import DEFAULT_MQTT_TOPIC
 
 EPILOG = """\
@@ -20,6 +20,8 @@ examples:
   vitals run -i 0 -a "127.0.0.1:2101;127.0.0.1:2102" &   # a 2-process cluster on one host
   vitals run -i 1 -a "127.0.0.1:2101;127.0.0.1:2102"
   vitals run -a "127.0.0.1:2101;127.0.0.1:2102" --scrape-config var/scrape.yml --dry-run
+  vitals run --web-config web.yml             # /metrics over TLS with basic auth (docs/security.md)
+  VITALS_MQTT_PASSWORD=... vitals run --source mqtt --mqtt-username vitals --mqtt-ca-file ca.crt --mqtt-port 8883
 """
 
 
@@ -37,13 +39,20 @@ def register(sub: Any) -> None:
     p.add_argument("--mqtt-port", type=int, metavar="PORT")
     p.add_argument("--mqtt-topic", metavar="FILTER",
                    help=f"topic filter (default {DEFAULT_MQTT_TOPIC}: every topic under city/)")
+    p.add_argument("--mqtt-username", metavar="USER",
+                   help="MQTT login; the password comes from --mqtt-password-file or VITALS_MQTT_PASSWORD")
+    p.add_argument("--mqtt-password-file", metavar="FILE", help="file whose first line is the MQTT password")
+    p.add_argument("--mqtt-tls", action="store_true", default=None, help="TLS to the broker (system CAs by default)")
+    p.add_argument("--mqtt-ca-file", metavar="FILE", help="CA certificate(s) of the broker (implies --mqtt-tls)")
+    p.add_argument("--mqtt-cert-file", metavar="FILE", help="client certificate for the broker (with --mqtt-key-file)")
+    p.add_argument("--mqtt-key-file", metavar="FILE", help="client certificate's private key")
     p.add_argument("--kafka-brokers", metavar="H:P,...")
     p.add_argument("--kafka-topic", metavar="TOPIC")
     p.add_argument("--kafka-stop-at-end", action="store_true", default=None,
                    help="end when every Kafka partition is read to its end (a backfill) instead of waiting")
     p.add_argument("--scrape-config", metavar="FILE",
                    help="write a Prometheus scrape config listing every process's /metrics, then go on")
-    p.add_argument("--dry-run", action="store_true", help="only check settings (and write --scrape-config)")
+    add_dry_run(p)
     add_pipeline_options(p)
     p.set_defaults(handler=_run)
 
@@ -54,13 +63,17 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(
         args, source=args.source, path=args.path, mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
         mqtt_topic=args.mqtt_topic, kafka_brokers=args.kafka_brokers, kafka_topic=args.kafka_topic,
+        mqtt_username=args.mqtt_username, mqtt_password_file=args.mqtt_password_file, mqtt_tls=args.mqtt_tls,
+        mqtt_ca_file=args.mqtt_ca_file, mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file,
         kafka_stop_at_end=args.kafka_stop_at_end,
     )
+    if args.dry_run:
+        ok = dry_run(settings, final_vitals=args.final_vitals, scrape_config=args.scrape_config)
     if args.scrape_config:
         write_scrape_config(settings, args.scrape_config)
         sys.stderr.write(f"wrote {args.scrape_config}\n")
     if args.dry_run:
-        sys.stdout.write(f"settings OK: {settings}\n")
+        sys.stdout.write(ok + "\n")
         return 0
     summary = run_pipeline(settings, final_vitals=args.final_vitals)
     sys.stdout.write(summary.describe() + "\n")

@@ -71,6 +71,7 @@ class PipelineStats:
         self._partitions: dict[str, PartitionCounts] = {}
         self._shards: dict[str, ShardCounts] = {}
         self._models: dict[str, str] = {}
+        self._failed: dict[str, str] = {}   # family -> promoted version that could not be loaded
         self._bucket_counts = np.zeros(len(buckets) + 1, dtype=np.int64)  # last one: +Inf
         self._seconds_sum = 0.0
         self._inputs_history: deque[tuple[float, int]] = deque(maxlen=4096)
@@ -97,12 +98,20 @@ class PipelineStats:
     def set_model(self, family: str, version: str) -> None:
         with self._lock:
             self._models[family] = version
+            self._failed.pop(family, None)
+
+    def set_model_failed(self, family: str, version: str, error: Exception | None = None) -> None:
+        """The promoted ``version`` of ``family`` could not be loaded (the pipeline runs without it, or with the
+        version it had): ``vitals_model_load_failed{family,version} 1`` until a version loads."""
+        with self._lock:
+            self._failed[family] = version
 
     def snapshot(self) -> StatsSnapshot:
         with self._lock:
             now = self._clock()
             return StatsSnapshot(
                 now_s=now, partitions=dict(self._partitions), shards=dict(self._shards), models=dict(self._models),
+                failed_models=dict(self._failed),
                 bucket_counts=self._bucket_counts.copy(), seconds_sum=self._seconds_sum,
                 readings_per_s=self._rate_locked(now), up=self.up,
             )
@@ -127,6 +136,7 @@ class StatsSnapshot:
     partitions: dict[str, PartitionCounts]
     shards: dict[str, ShardCounts]
     models: dict[str, str]
+    failed_models: dict[str, str]
     bucket_counts: npt.NDArray[np.int64]
     seconds_sum: float
     readings_per_s: float
@@ -158,6 +168,14 @@ class PipelineCollector(Collector):
         for family, version in sorted(snap.models.items()):
             info.add_metric([family, version], {})
         yield info
+        failed = GaugeMetricFamily(mn.MODEL_LOAD_FAILED, "1 while the promoted version of a model family cannot "
+                                   "be loaded (0 once a version of it is in use).", labels=["family", "version"])
+        for family, version in sorted(snap.models.items()):
+            if family not in snap.failed_models:
+                failed.add_metric([family, version], 0.0)
+        for family, version in sorted(snap.failed_models.items()):
+            failed.add_metric([family, version], 1.0)
+        yield failed
 
 
 def _counter_families(snap: StatsSnapshot) -> Iterator[Metric]:

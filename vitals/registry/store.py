@@ -155,10 +155,17 @@ class ModelRegistry:
         return str(version) if version else None
 
     def promote(self, family: str, version: str) -> None:
+        """Make ``version`` the promoted one, after loading it as the pipeline will (trusted types only): an
+        artifact that the pipeline would refuse is never promoted."""
         if version not in self.versions(family):
             known = ", ".join(self.versions(family)) or "none"
             msg = f"cannot promote {family} {version}: no such version (known: {known})"
             raise RegistryError(msg)
+        try:
+            self.load(family, version)
+        except RegistryError as exc:
+            msg = f"cannot promote {family} {version}: the pipeline could not load it: {exc}"
+            raise type(exc)(msg) from exc
         doc = self.pointer(family)
         stack = [v for v in doc["stack"] if v != version] + [version]
         self._write_pointer(family, version, stack, doc["events"], "promote")

@@ -2,7 +2,8 @@
 
 :meth:`RegistryWatcher.poll` costs one ``stat`` per family (cheap enough for every window close); only when a
 pointer file changed (mtime, inode or size: the registry replaces it atomically) is the promoted artifact
-loaded. A version that fails to load is logged and skipped; the model in use stays. The watcher pickles
+loaded. A version that fails to load is logged, reported to ``on_error(family, version, error)`` (the exporter's
+``vitals_model_load_failed``) and skipped; the model in use stays. The watcher pickles
 (for Bytewax recovery snapshots) without its models: after a restore the next poll loads them again.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -22,14 +23,18 @@ from vitals.registry.store import ModelRegistry
 
 log = logging.getLogger(__name__)
 
+LoadErrorHook = Callable[[str, str, Exception], None]
+
 StatKey = tuple[int, int, int]
 
 
 class RegistryWatcher:
     """Keeps the promoted model of each watched family loaded, reloading when the pointer changes."""
 
-    def __init__(self, registry: ModelRegistry, families: Iterable[str], min_interval_s: float = 0.0) -> None:
+    def __init__(self, registry: ModelRegistry, families: Iterable[str], min_interval_s: float = 0.0,
+                 on_error: LoadErrorHook | None = None) -> None:
         self.registry = registry
+        self.on_error = on_error
         self.families = tuple(families)
         self.min_interval_s = min_interval_s
         self._models: dict[str, Any] = {}
@@ -39,7 +44,7 @@ class RegistryWatcher:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_models={}, _versions={}, _seen={}, _last_poll=float("-inf"))
+        state.update(_models={}, _versions={}, _seen={}, _last_poll=float("-inf"), on_error=None)
         return state
 
     def _stat(self, family: str) -> StatKey | None:
@@ -69,6 +74,8 @@ class RegistryWatcher:
             except RegistryError as exc:
                 log.error("keeping %s %s: cannot load promoted %s: %s",
                           family, self._versions.get(family, "(none)"), version, exc)
+                if self.on_error is not None:
+                    self.on_error(family, version, exc)
                 continue
             self._models[family], self._versions[family] = model, version
             changed[family] = version

@@ -23,9 +23,9 @@ class RegistryModels:
     """
 
     def __init__(self, root: str | Path, *, poll_s: float = 5.0, families: tuple[str, ...] = (FORECASTER, WINDOW_MODEL),
-                 on_change: Any = None) -> None:
+                 on_change: Any = None, on_error: Any = None) -> None:
         self.root = Path(root)
-        self.watcher = RegistryWatcher(ModelRegistry(self.root), families, min_interval_s=poll_s)
+        self.watcher = RegistryWatcher(ModelRegistry(self.root), families, min_interval_s=poll_s, on_error=on_error)
         self.on_change = on_change
         self._lock = threading.Lock()
 

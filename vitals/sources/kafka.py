@@ -62,12 +62,15 @@ def _consumer(config: dict[str, Any]) -> Any:
 
 
 def list_partitions(config: dict[str, Any], topic: str, timeout_s: float = 10.0) -> list[int]:
-    """The topic's Kafka partitions, from the brokers' metadata (a consumer asks, so no client warns)."""
-    consumer = _consumer({k: v for k, v in config.items() if k != "enable.partition.eof"})
+    """The topic's Kafka partitions, from the brokers' metadata (a consumer asks, so no client warns). A failure
+    is the one line of the :class:`SourceError`: librdkafka's own connection errors, logged every few ms while
+    it retries, are kept quiet for this short-lived consumer (``log_level`` in ``config`` wins)."""
+    consumer = _consumer({"log_level": 2, **{k: v for k, v in config.items() if k != "enable.partition.eof"}})
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s)
     except Exception as exc:
-        msg = f"cannot read the partitions of Kafka topic {topic!r} from {config['bootstrap.servers']}: {exc}"
+        msg = (f"cannot read the metadata of Kafka topic {topic!r} from {config['bootstrap.servers']} "
+               f"within {timeout_s:g}s: {exc}")
         raise SourceError(msg) from exc
     finally:
         consumer.close()
@@ -78,6 +81,14 @@ def list_partitions(config: dict[str, Any], topic: str, timeout_s: float = 10.0)
                "as the most workers you will run (docs/kafka.md)")
         raise SourceError(msg)
     return sorted(found.partitions)
+
+
+def kafka_partition_count(brokers: str, topic: str, *, timeout_s: float = 10.0,
+                          extra: dict[str, str] | None = None) -> int:
+    """The number of partitions of ``topic`` (part of a recovery directory's identity: offsets are kept per
+    partition). Asked by a consumer with the run's consumer settings, like :class:`KafkaSource` does; an
+    unreachable broker or a missing topic is a one-line :class:`SourceError`."""
+    return len(list_partitions(consumer_config(brokers, extra=extra), topic, timeout_s))
 
 
 def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, received_ns: int) -> SourceBatch:

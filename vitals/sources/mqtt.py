@@ -14,15 +14,19 @@ by the series state).
 from __future__ import annotations
 
 import logging
+import os
+import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
-from vitals.errors import SourceError
+from vitals.errors import ConfigError, SourceError
 from vitals.sources.base import SourceBatch, now_ns
 
 log = logging.getLogger(__name__)
@@ -36,12 +40,61 @@ class PayloadParser(Protocol):
     def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any: ...
 
 
+PASSWORD_ENV = "VITALS_MQTT_PASSWORD"
+
+
+@dataclass(frozen=True)
+class MqttSecurity:
+    """Login and TLS for the broker connection. The password never appears in a repr or on a command line."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def apply(self, client: mqtt.Client) -> None:
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        if self.tls:
+            try:
+                client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file, keyfile=self.key_file,
+                               cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                msg = f"MQTT TLS: cannot load the CA {self.ca_file} / client certificate {self.cert_file}: {exc}"
+                raise ConfigError(msg) from exc
+
+
+def mqtt_security(settings: Any, environ: Mapping[str, str] | None = None) -> MqttSecurity:
+    """The broker login and TLS from the settings: the password from ``mqtt_password_file`` (first line) or,
+    without one, the ``VITALS_MQTT_PASSWORD`` environment variable. TLS is on when asked or when any
+    certificate file is given."""
+    env = os.environ if environ is None else environ
+    password = None
+    if settings.mqtt_password_file:
+        try:
+            lines = Path(settings.mqtt_password_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"--mqtt-password-file {settings.mqtt_password_file}: cannot read it: {exc}"
+            raise ConfigError(msg) from exc
+        password = lines[0] if lines else ""
+    elif settings.mqtt_username:
+        password = env.get(PASSWORD_ENV)
+    tls = bool(settings.mqtt_tls or settings.mqtt_ca_file or settings.mqtt_cert_file)
+    security = MqttSecurity(settings.mqtt_username, password, tls, settings.mqtt_ca_file,
+                            settings.mqtt_cert_file, settings.mqtt_key_file)
+    if tls:
+        security.apply(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2))  # load the files now: fail before the run
+    return security
+
+
 class MqttReceiver:
     """A paho client that queues QoS 1 messages and acks them once drained into a batch."""
 
     def __init__(
         self, *, host: str, port: int, topic: str, client_id: str, parser: PayloadParser, partition: str,
-        keepalive: int = 30, max_batch: int = 10_000,
+        keepalive: int = 30, max_batch: int = 10_000, security: MqttSecurity | None = None, clean: bool = False,
     ) -> None:
         self.host, self.port, self.topic = host, port, topic
         self.parser = parser
@@ -52,18 +105,26 @@ class MqttReceiver:
         self._lock = threading.Lock()
         self._seq = 0
         self.connected = threading.Event()
+        self.refused: str | None = None
+        self.subscribe = True
+        self.log_level = logging.WARNING  # a probe (preflight) reports through its error, not the log
         self.received = 0
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True,
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=True,
         )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+        (security or MqttSecurity()).apply(self.client)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         if getattr(reason, "is_failure", False):
-            log.warning("MQTT connect to %s:%d refused: %s", self.host, self.port, reason)
+            log.log(self.log_level, "MQTT connect to %s:%d refused: %s", self.host, self.port, reason)
+            self.refused = str(reason)
+            return
+        if not self.subscribe:  # a probe: the connection (login, TLS) is all it wanted
+            self.connected.set()
             return
         client.subscribe(self.topic, qos=1)
         self.connected.set()
@@ -72,23 +133,33 @@ class MqttReceiver:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         self.connected.clear()
-        log.warning("MQTT disconnected from %s:%d (%s); reconnecting", self.host, self.port, reason)
+        log.log(self.log_level, "MQTT disconnected from %s:%d (%s); reconnecting", self.host, self.port, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             self._queue.append((message.mid, bytes(message.payload)))
             self.received += 1
 
-    def start(self, timeout_s: float = 10.0) -> None:
+    def start(self, timeout_s: float = 10.0, *, subscribe: bool = True) -> None:
+        self.subscribe = subscribe
         try:
             self.client.connect(self.host, self.port, keepalive=self.keepalive)
+        except ssl.SSLError as exc:
+            msg = (f"TLS to MQTT broker {self.host}:{self.port} failed: {exc}; "
+                   "check --mqtt-ca-file and the broker's certificate")
+            raise SourceError(msg) from exc
         except OSError as exc:
             msg = f"cannot connect to MQTT broker {self.host}:{self.port}: {exc}; is it running?"
             raise SourceError(msg) from exc
         self.client.loop_start()
-        if not self.connected.wait(timeout_s):
+        end = time.monotonic() + timeout_s
+        while not self.connected.wait(0.05) and self.refused is None and time.monotonic() < end:
+            pass
+        if not self.connected.is_set():
             self.stop()
-            msg = f"MQTT broker {self.host}:{self.port} did not accept the connection within {timeout_s:.0f}s"
+            why = f"it refused: {self.refused}; check --mqtt-username and the password" if self.refused else \
+                f"it did not accept the connection within {timeout_s:.0f}s"
+            msg = f"MQTT broker {self.host}:{self.port}: {why}"
             raise SourceError(msg)
 
     def drain(self) -> SourceBatch | None:
@@ -109,6 +180,21 @@ class MqttReceiver:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, timeout_s: float = 10.0) -> None:
+    """Connect once (clean session, nothing subscribed) and disconnect: a refused login, a TLS failure or an
+    unreachable broker is a one-line :class:`SourceError` before the run starts."""
+    receiver = MqttReceiver(host=host, port=port, topic="", client_id=f"{client_id}-preflight", parser=_NoParser(),
+                            partition="preflight", security=security, clean=True)
+    receiver.log_level = logging.DEBUG
+    receiver.start(timeout_s, subscribe=False)
+    receiver.stop()
+
+
+class _NoParser:
+    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any:
+        raise NotImplementedError
 
 
 class IdleStop:

@@ -30,6 +30,7 @@ class PartitionState:
     counts: RejectionCounts = field(default_factory=RejectionCounts)
     inputs: int = 0     # readings seen (accepted + rejected, any reason)
     accepted: int = 0   # readings passed on to the series state (duplicates are found there)
+    partition: str = ""  # the source partition's name (set by its first batch)
     files: dict[str, PartitionWatermark] = field(default_factory=dict)  # per replayed file (origin)
 
     def watermark_for(self, origin: str | None, allowed_lateness_s: float) -> PartitionWatermark:
@@ -84,4 +85,11 @@ class PartitionChecker:
         state.counts.add(rejections)
         state.inputs += item.size
         state.accepted += len(on_time)
+        state.partition = batch.partition
         return CheckedBatch(on_time, rejections, state.watermark.watermark_ns, state.inputs, state.counts.as_dict())
+
+    def totals(self, state: PartitionState) -> CheckedBatch:
+        """The partition's counts without readings (at the end of the input, so that a resumed run that had
+        nothing left to read still reports the whole run's counts)."""
+        batch = ReadingBatch.empty(partition=state.partition or "?", seq=-1)
+        return CheckedBatch(batch, [], state.watermark.watermark_ns, state.inputs, state.counts.as_dict())

@@ -1,0 +1,102 @@
+"""Everything a run would reject, checked before the first reading (and by ``--dry-run``): output paths, the
+/metrics port and its web config, MQTT credentials and certificates, the input files, and whether the recovery
+directory belongs to this run. Read-only: a failed check leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vitals.catalog.loader import default_catalog_path
+from vitals.config import Settings
+from vitals.exporter.web_config import WebConfig, load_web_config
+from vitals.preflight import check_input_file, check_output_dir, check_output_file, check_port_free
+from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, run_identity
+from vitals.sources.files import discover_files
+from vitals.sources.kafka import kafka_partition_count
+from vitals.sources.mqtt import MqttSecurity, mqtt_security, probe_broker
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks found, for the run: input files, web config, MQTT security, the recovery identity."""
+
+    files: list[Path] | None = None
+    web: WebConfig | None = None
+    mqtt: MqttSecurity | None = None
+    identity: dict[str, Any] | None = None
+    init_recovery: bool = False
+
+
+def process_metrics_port(settings: Settings) -> int:
+    return settings.metrics_port + (settings.process_id or 0) if settings.metrics_port else 0
+
+
+def per_process_path(settings: Settings, path: str | Path) -> Path:
+    """``path`` for this process: unchanged in a single process, ``<stem>-p<id><suffix>`` in a cluster (every
+    process writes its own dead-letter and final-vitals files)."""
+    out = Path(path)
+    if not settings.addresses:
+        return out
+    return out.with_name(f"{out.stem}-p{settings.process_id or 0}{out.suffix}")
+
+
+def catalog_digest(settings: Settings) -> str:
+    """SHA-256 of the catalog file and the street count: a changed catalog changes series codes and state."""
+    path = Path(settings.catalog) if settings.catalog else default_catalog_path()
+    h = hashlib.sha256(file_digest(path).encode())
+    h.update(f"streets_total={settings.streets_total}".encode())
+    return h.hexdigest()
+
+
+def source_identity(settings: Settings, files: list[Path] | None,
+                    kafka_partitions: Callable[[], int | None] | None = None) -> dict[str, Any]:
+    if settings.source == "file":
+        return {"kind": "file", "inputs": describe_inputs(settings.path or ".", files or [])}
+    if settings.source == "simulator":
+        return {"kind": "simulator", "seed": settings.seed}
+    if settings.source == "mqtt":
+        return {"kind": "mqtt", "topic": settings.mqtt_topic}
+    count = kafka_partitions or (lambda: kafka_partition_count(settings.kafka_brokers, settings.kafka_topic))
+    return {"kind": "kafka", "topic": settings.kafka_topic, "kafka_partitions": count()}
+
+
+def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape_config: str | Path | None) -> None:
+    if settings.history_dir:
+        check_output_dir(settings.history_dir, "the history", "--history-dir")
+    check_output_file(per_process_path(settings, settings.dead_letter_path), "the dead-letter file", "--dead-letters")
+    if final_vitals is not None:
+        check_output_file(per_process_path(settings, final_vitals), "the final vitals", "--final-vitals")
+    if scrape_config is not None:
+        check_output_file(scrape_config, "the scrape config", "--scrape-config")
+    if settings.recovery_dir:
+        check_output_dir(settings.recovery_dir, "the recovery snapshots", "--recovery-dir")
+
+
+def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scrape_config: str | Path | None = None,
+              probe: bool = True, kafka_partitions: Callable[[], int | None] | None = None) -> Checked:
+    """Check everything before the run starts; raises a one-line :class:`~vitals.errors.VitalsError`."""
+    files = discover_files(settings.path or ".") if settings.source == "file" else None
+    check_outputs(settings, final_vitals=final_vitals, scrape_config=scrape_config)
+    web = load_web_config(settings.web_config) if settings.web_config else None
+    port = process_metrics_port(settings)
+    if port and probe:
+        check_port_free(settings.metrics_host, port, "--metrics-port")
+    mqtt = None
+    if settings.source == "mqtt":
+        for name in ("mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file", "mqtt_password_file"):
+            if getattr(settings, name):
+                check_input_file(getattr(settings, name), name.replace("_", " "), f"--{name.replace('_', '-')}")
+        mqtt = mqtt_security(settings)
+        if probe:
+            probe_broker(settings.mqtt_host, settings.mqtt_port, settings.mqtt_client_id, mqtt)
+    if not settings.recovery_dir:
+        return Checked(files=files, web=web, mqtt=mqtt)
+    identity = run_identity(source=source_identity(settings, files, kafka_partitions), shards=settings.shards,
+                            partitions=settings.partitions, catalog_sha256=catalog_digest(settings))
+    fresh = check_recovery_dir(settings.recovery_dir, identity)
+    return Checked(files=files, web=web, mqtt=mqtt, identity=identity, init_recovery=fresh)

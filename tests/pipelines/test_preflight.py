@@ -1,0 +1,120 @@
+"""Issue 12, finding 5: every output path, port and numeric setting is checked before the first reading, with
+one-line errors; ``--dry-run`` catches everything the run would reject, and a failed check writes nothing."""
+
+from __future__ import annotations
+
+import math
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.preflight import preflight
+from vitals.config import load_settings
+from vitals.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def readings(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("preflight") / "r.jsonl"
+    path.write_text('{"ts": "2026-03-02T00:00:00Z", "indicator": "water_pressure", "area": "yuzhong-s01", '
+                    '"value": 0.3}\n')
+    return path
+
+
+def _vitals(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vitals", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_non_finite_lateness_is_refused(value):
+    with pytest.raises(ConfigError, match="allowed_lateness_s must be a finite number"):
+        load_settings(None, {}, allowed_lateness_s=value)
+
+
+@pytest.mark.parametrize("value", [-1.0, 0.0, math.nan])
+def test_snapshot_interval_must_be_positive(value):
+    with pytest.raises(ConfigError, match="snapshot_interval_s must be"):
+        load_settings(None, {}, snapshot_interval_s=value)
+
+
+def test_process_id_outside_the_cluster_is_refused():
+    with pytest.raises(ConfigError, match="process_id must be between 0 and 1"):
+        load_settings(None, {}, addresses="a:1;b:2", process_id=2)
+
+
+def _file_settings(readings: Path, tmp_path: Path, **changes: object):
+    values = {"source": "file", "path": str(readings), "dead_letter_path": str(tmp_path / "out" / "dead.jsonl"),
+              "metrics_port": 0, **changes}
+    return load_settings(None, {}, **values)
+
+
+def test_paths_under_a_file_are_refused(readings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    cases = {"--history-dir": {"history_dir": str(blocker / "history")},
+             "--dead-letters": {"dead_letter_path": str(blocker / "dead.jsonl")},
+             "--recovery-dir": {"recovery_dir": str(blocker)}}
+    for option, change in cases.items():
+        settings = _file_settings(readings, tmp_path).replace(**change)
+        with pytest.raises(ConfigError, match=option):
+            preflight(settings)
+    with pytest.raises(ConfigError, match=r"--final-vitals .* is a directory"):
+        preflight(_file_settings(readings, tmp_path), final_vitals=tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_read_only_place_is_refused(readings, tmp_path):
+    with pytest.raises(ConfigError, match="--history-dir /proc/vitals-history: cannot create"):
+        preflight(_file_settings(readings, tmp_path, history_dir="/proc/vitals-history"))
+
+
+def test_a_busy_metrics_port_is_refused(readings, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        settings = _file_settings(readings, tmp_path, metrics_port=busy.getsockname()[1])
+        with pytest.raises(ConfigError, match=r"--metrics-port: cannot listen on 127\.0\.0\.1:.*in use"):
+            preflight(settings)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lateness", "inf"], "allowed_lateness_s must be a finite number"),
+    (["--lateness", "nan"], "allowed_lateness_s must be a finite number"),
+    (["--snapshot-interval", "-1"], "snapshot_interval_s must be > 0"),
+    (["--history-dir", "/proc/history"], "--history-dir /proc/history: cannot create the history"),
+    (["--web-config", "/nonexistent/web.yml"], "--web-config /nonexistent/web.yml: cannot read it"),
+])
+def test_dry_run_catches_what_the_run_rejects_in_one_line(readings, tmp_path, args, message):
+    out = tmp_path / "out"
+    done = _vitals("replay", readings, "--dry-run", "--metrics-port", "0", "--dead-letters", out / "dead.jsonl",
+                   *args)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("vitals replay: error:"), done.stderr
+    assert message in done.stderr
+    assert not out.exists()
+
+
+def test_the_run_fails_before_writing_anything(readings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = tmp_path / "out"
+    done = _vitals("replay", readings, "--metrics-port", "0", "--dead-letters", out / "dead.jsonl",
+                   "--final-vitals", out / "final.parquet", "--history-dir", blocker / "h", "--no-progress")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"vitals replay: error: --history-dir {blocker / 'h'}: cannot create the "
+                                        f"history: {blocker} is not a directory"]
+    assert not out.exists()
+
+
+def test_dry_run_passes_good_settings(readings, tmp_path):
+    done = _vitals("replay", readings, "--dry-run", "--metrics-port", "0", "--dead-letters", tmp_path / "d.jsonl",
+                   "--recovery-dir", tmp_path / "rec")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("settings OK; recovery dir: new")
+    assert not (tmp_path / "rec").exists() and not (tmp_path / "d.jsonl").exists()

@@ -1,0 +1,119 @@
+"""The vitals snapshots of a period, read from the Parquet history day by day into dense arrays (series x
+snapshot time), with how long each snapshot holds (until the series' next one, at most ``max_hold_s``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow.parquet as pq
+
+from vitals.catalog import Catalog
+from vitals.errors import HistoryError
+from vitals.units import NS_PER_S
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("at", "indicator", "area", "level", "stuck", "dropout_ratio", "seconds_since_last")
+OPTIONAL = ("anomaly_score",)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshots:
+    """Rows: catalog series ids ``series``; columns: the distinct snapshot times ``at_ns`` in the period.
+    ``level`` is -1 where a series has no snapshot; ``hold_s`` the seconds each snapshot stands for."""
+
+    start_ns: int
+    end_ns: int
+    series: npt.NDArray[np.int64]
+    at_ns: npt.NDArray[np.int64]
+    level: npt.NDArray[np.int8]
+    hold_s: npt.NDArray[np.float32]
+    stuck: npt.NDArray[np.bool_]
+    stale: npt.NDArray[np.bool_]
+    dropout: npt.NDArray[np.float32]
+    anomaly: npt.NDArray[np.float32] | None
+
+    @property
+    def present(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.level >= 0)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ns - self.start_ns) / NS_PER_S
+
+
+def _days(start_ns: int, end_ns: int) -> list[str]:
+    first = pd.Timestamp(start_ns, tz="UTC").date()
+    last = pd.Timestamp(end_ns - 1, tz="UTC").date()
+    return [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
+
+
+def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame | None:
+    folder = base / f"date={day}"
+    if not folder.is_dir():
+        return None
+    names = pq.read_schema(next(folder.glob("*.parquet"))).names if any(folder.glob("*.parquet")) else []
+    cols = [c for c in (*COLUMNS, *OPTIONAL) if c in names]
+    frame = pq.read_table(folder, columns=cols).to_pandas()
+    at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return frame[(at >= start_ns) & (at < end_ns)]
+
+
+def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *, max_hold_s: float = 900.0
+                   ) -> Snapshots:
+    """The snapshots of the local days ``start`` .. ``end`` (inclusive, the catalog city's time zone)."""
+    base = Path(root) / "vitals"
+    if not base.is_dir():
+        msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
+        raise HistoryError(msg)
+    offset = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
+    start_ns = int(pd.Timestamp(start).tz_localize("UTC").value) - offset
+    end_ns = int(pd.Timestamp(end + timedelta(days=1)).tz_localize("UTC").value) - offset
+    frames = [f for day in _days(start_ns, end_ns) if (f := _read_day(base, day, start_ns, end_ns)) is not None]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
+    ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
+    street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
+    known = (ind >= 0) & (street >= 0)
+    if (~known).any():
+        log.warning("%d snapshot rows name series the catalog does not know (give --streets?); skipped",
+                    int((~known).sum()))
+    frame = frame[known]
+    sid = ind[known].astype(np.int64) * catalog.n_streets + street[known]
+    at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    series, row = np.unique(sid, return_inverse=True)
+    at_ns, col = np.unique(at, return_inverse=True)
+    shape = (series.size, at_ns.size)
+
+    def dense(values: npt.ArrayLike, fill: float, dtype: type) -> npt.NDArray[Any]:
+        out = np.full(shape, fill, dtype=dtype)
+        out[row, col] = values
+        return out
+
+    level = dense(np.nan_to_num(frame["level"].to_numpy(np.float64)), -1, np.int8)
+    cadence = catalog.cadence_array[series // catalog.n_streets]
+    stale = dense(frame["seconds_since_last"].to_numpy(np.float64), np.nan, np.float32) > 3 * cadence[:, None]
+    anomaly = dense(frame["anomaly_score"].to_numpy(np.float64), np.nan, np.float32) \
+        if "anomaly_score" in frame else None
+    return Snapshots(start_ns, end_ns, series, at_ns, level, _hold(level >= 0, at_ns, end_ns, max_hold_s),
+                     dense(frame["stuck"].to_numpy(np.float64) > 0, False, bool), stale,
+                     dense(frame["dropout_ratio"].to_numpy(np.float64), np.nan, np.float32), anomaly)
+
+
+def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int, max_hold_s: float
+          ) -> npt.NDArray[np.float32]:
+    """Seconds from each snapshot to the series' next one (or the period's end), at most ``max_hold_s``."""
+    n, t = present.shape
+    idx = np.where(present, np.arange(t), t)
+    nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]  # first present index at or after k
+    after = np.full((n, t), t, dtype=np.int64)
+    after[:, :-1] = nxt[:, 1:]
+    times = np.append(at_ns, end_ns)
+    gap = (times[after] - at_ns[None, :]) / NS_PER_S
+    return np.where(present, np.minimum(gap, max_hold_s), 0.0).astype(np.float32)

@@ -1,0 +1,75 @@
+"""`vitals checkup --history DIR --from D1 --to D2 --out checkup.html [--json [FILE]]`: the city check-up
+(城市体检) of a period from the vitals history: warning levels, incidents, alerts, recovery, data quality,
+recurring anomalies, the vulnerability ranking, trends against the previous period (docs/checkup.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+EPILOG = """\
+examples:
+  vitals checkup --history var/history --from 2026-03-02 --to 2026-03-08 --out checkup.html
+  vitals checkup --history var/history --days 7 --out var/checkup/week.html --json var/checkup/week.json
+  vitals checkup --history var/history --days 7 --json            # JSON on stdout
+
+Dates are local days of the city (UTC+8 for the shipped catalog), both included; the previous period of equal
+length ends the day before --from. Without --from/--to: the --days days up to yesterday. A weekly cron line:
+  0 7 * * 1  cd /srv/city-vitals && .venv/bin/vitals checkup --history var/history --days 7 \\
+             --out var/checkup/week-$(date +\\%G-W\\%V).html --json var/checkup/week-$(date +\\%G-W\\%V).json
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("checkup", help="city check-up (城市体检) and vulnerability ranking of a period",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--history", required=True, metavar="DIR",
+                   help="the Parquet history (`--history-dir` of run/replay)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, metavar="YYYY-MM-DD", help="first local day")
+    p.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD", help="last local day (included)")
+    p.add_argument("--days", type=int, default=7, help="period length without --from (default 7)")
+    p.add_argument("--out", metavar="HTML", help="write the HTML report here")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the JSON document (stdout without FILE)")
+    p.add_argument("--streets", type=int, help="streets of the catalog the history was written with")
+    p.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
+    p.add_argument("--top", type=int, default=20, help="streets in the ranking (default 20)")
+    p.set_defaults(handler=_checkup)
+
+
+def _period(args: argparse.Namespace, offset_hours: float) -> tuple[date, date]:
+    if args.start and args.end:
+        return args.start, args.end
+    if args.start:
+        return args.start, args.start + timedelta(days=args.days - 1)
+    today = (datetime.now(UTC) + timedelta(hours=offset_hours)).date()
+    end = args.end or today - timedelta(days=1)
+    return end - timedelta(days=args.days - 1), end
+
+
+def _checkup(args: argparse.Namespace) -> int:
+    from vitals.catalog import load_catalog
+    from vitals.checkup.report import write_checkup_report
+    from vitals.checkup.run import checkup, totals
+
+    catalog = load_catalog(args.catalog, streets_total=args.streets)
+    start, end = _period(args, catalog.city.timezone_offset_hours)
+    result = checkup(args.history, catalog, start, end)
+    if args.out:
+        write_checkup_report(Path(args.out), result, top_streets=args.top)
+    doc = result.to_json(args.top)
+    if args.json == "-":
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return 0
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    now = totals(result.current)
+    top = ", ".join(f"{d['name_zh']} {d['score']:.0f}" for d in doc["districts"][:5])
+    sys.stdout.write(f"check-up {start} to {end}: {now['incidents']} incidents ({now['incidents_orange']} orange or "
+                     f"red), most vulnerable: {top}\n")
+    if args.out:
+        sys.stdout.write(f"report written to {args.out}\n")
+    return 0

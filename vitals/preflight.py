@@ -1,0 +1,103 @@
+"""Checks made before the first reading: every output path can be written, every port bound, every input file
+read. Each failure is one :class:`~vitals.errors.ConfigError` line naming the option and what to do, instead of a
+traceback once processing has started. Nothing here creates or writes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from vitals.errors import ConfigError
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path
+    while not current.exists() and current != current.parent:
+        if current.is_symlink():  # a dangling link: the target's parent decides
+            break
+        current = current.parent
+    return current
+
+
+def _check_writable_dir(base: Path, path: Path, option: str, problem: str) -> None:
+    """``base`` must be a directory where files can be created; else ``<option> <path>: <problem>: why``.
+    Permissions do not tell for root, /proc or a read-only mount, so a temporary file is created and removed."""
+    if not base.is_dir():
+        msg = f"{option} {path}: {problem}: {base} is not a directory"
+        raise ConfigError(msg)
+    if not os.access(base, os.W_OK | os.X_OK):
+        msg = f"{option} {path}: {problem}: no write permission in {base}"
+        raise ConfigError(msg)
+    try:
+        fd, name = tempfile.mkstemp(prefix=".vitals-preflight-", dir=base)
+    except OSError as exc:
+        msg = f"{option} {path}: {problem}: cannot write in {base} ({exc.strerror or exc})"
+        raise ConfigError(msg) from exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
+def check_output_file(path: str | Path, what: str, option: str) -> None:
+    """A file the run will create or append to."""
+    out = Path(path)
+    if out.is_dir():
+        msg = f"{option} {out}: is a directory; {what} needs a file name"
+        raise ConfigError(msg)
+    if out.exists():
+        if not os.access(out, os.W_OK):
+            msg = f"{option} {out}: {what} exists and is not writable"
+            raise ConfigError(msg)
+        return
+    _check_writable_dir(_nearest_existing(out.absolute()), out, option, f"cannot create {what}")
+
+
+def check_output_dir(path: str | Path, what: str, option: str) -> None:
+    """A directory the run will create (if needed) and write files into."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        msg = f"{option} {out}: is not a directory; {what} needs a directory"
+        raise ConfigError(msg)
+    base = out if out.exists() else _nearest_existing(out.absolute())
+    _check_writable_dir(base, out, option, f"cannot write {what}" if out.exists() else f"cannot create {what}")
+
+
+def check_input_file(path: str | Path, what: str, option: str) -> Path:
+    """A file the run will read (a certificate, a password file, a web config)."""
+    src = Path(path)
+    try:
+        with src.open("rb"):
+            pass
+    except IsADirectoryError:
+        msg = f"{option} {src}: is a directory; {what} must be a file"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"{option} {src}: cannot read {what}: {exc.strerror or exc}"
+        raise ConfigError(msg) from exc
+    return src
+
+
+def check_port_free(host: str, port: int, option: str) -> None:
+    """``host:port`` can be bound now (it is released at once; the server binds it again moments later)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        msg = f"{option}: cannot resolve the listen address {host!r}: {exc}"
+        raise ConfigError(msg) from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        hint = "it is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        msg = f"{option}: cannot listen on {host}:{port}: {hint}; choose another port or stop what uses it"
+        raise ConfigError(msg) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()

@@ -1,0 +1,190 @@
+"""The identity of a recovery directory: which run its snapshots belong to.
+
+A recovery directory only makes sense for the run that made it: the same inputs (files with the same bytes, or
+the same Kafka topic and partitions), the same series shards and source partitions, the same catalog and the same
+city-vitals version. :func:`run_identity` describes a run; the identity is written to ``city-vitals-run.json``
+when the directory is initialised (:func:`write_identity`), and :func:`check_recovery_dir` compares it before a
+resume, together with a check that every SQLite snapshot file is readable. A mismatch or a corrupt file is one
+:class:`~vitals.errors.RecoveryError` line naming what differs and how to start fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vitals import __version__
+from vitals.errors import RecoveryError
+
+IDENTITY_FILE = "city-vitals-run.json"
+SNAPSHOT_GLOB = "part-*.sqlite3"
+_FORMAT = 1
+_CHUNK = 1 << 20
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe_inputs(root: str | Path, files: Sequence[Path]) -> list[dict[str, Any]]:
+    """Each input file (relative to ``root`` when it is a directory) with its size and SHA-256."""
+    base = Path(root)
+    out = []
+    for f in files:
+        name = str(f.relative_to(base)) if base.is_dir() and f.is_relative_to(base) else f.name
+        out.append({"path": name, "bytes": f.stat().st_size, "sha256": file_digest(f)})
+    return out
+
+
+def run_identity(*, source: Mapping[str, Any], shards: int, partitions: int, catalog_sha256: str) -> dict[str, Any]:
+    """The identity of a run (what must not change between a run and its resume)."""
+    return {"format": _FORMAT, "version": __version__, "source": dict(source), "shards": shards,
+            "partitions": partitions, "catalog_sha256": catalog_sha256}
+
+
+def _describe_source_change(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    if saved.get("kind") != current.get("kind"):
+        return f"source {saved.get('kind')} -> {current.get('kind')}"
+    if "inputs" in saved or "inputs" in current:
+        old = {i["path"]: i for i in saved.get("inputs", [])}
+        new = {i["path"]: i for i in current.get("inputs", [])}
+        parts = []
+        if gone := sorted(old.keys() - new.keys()):
+            parts.append("missing " + ", ".join(gone[:3]) + (" ..." if len(gone) > 3 else ""))
+        if added := sorted(new.keys() - old.keys()):
+            parts.append("new " + ", ".join(added[:3]) + (" ..." if len(added) > 3 else ""))
+        if changed := sorted(k for k in old.keys() & new.keys() if old[k] != new[k]):
+            parts.append("changed content " + ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else ""))
+        if parts:
+            return "input files differ (" + "; ".join(parts) + ")"
+    keys = sorted((saved.keys() | current.keys()) - {"kind", "inputs"})
+    return ", ".join(f"{k} {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k))
+
+
+def differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What differs between the saved identity and the current run, for the operator."""
+    out = []
+    if saved.get("source") != current.get("source"):
+        out.append(_describe_source_change(saved.get("source") or {}, current.get("source") or {}))
+    for key, label in (("shards", "--shards"), ("partitions", "--partitions")):
+        if saved.get(key) != current.get(key):
+            out.append(f"{label} {saved.get(key)} -> {current.get(key)}")
+    if saved.get("catalog_sha256") != current.get("catalog_sha256"):
+        out.append("the catalog (or --streets) changed")
+    if saved.get("version") != current.get("version"):
+        out.append(f"city-vitals {saved.get('version')} -> {current.get('version')}")
+    return [d for d in out if d]
+
+
+def read_identity(rdir: Path) -> dict[str, Any] | None:
+    path = rdir / IDENTITY_FILE
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = f"recovery dir {rdir}: cannot read {path.name} ({exc}); start fresh with a new --recovery-dir"
+        raise RecoveryError(msg) from exc
+    if not isinstance(doc, dict):
+        msg = f"recovery dir {rdir}: {path.name} is not a run identity; start fresh with a new --recovery-dir"
+        raise RecoveryError(msg)
+    return doc
+
+
+def snapshot_files(rdir: Path) -> list[Path]:
+    return sorted(rdir.glob(SNAPSHOT_GLOB))
+
+
+_LATEST = ("SELECT s.step_id, s.state_key, s.ser_change FROM snaps s JOIN (SELECT step_id, state_key, "
+           "MAX(snap_epoch) AS e FROM snaps GROUP BY step_id, state_key) m USING (step_id, state_key) "
+           "WHERE s.snap_epoch = m.e")
+
+
+def check_snapshot_file(path: Path) -> None:
+    """A readable, intact SQLite database with Bytewax's tables whose latest snapshots unpickle; else one line
+    naming the file (and the step and key of a snapshot that cannot be read)."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0) as conn:
+            verdict = conn.execute("PRAGMA quick_check").fetchone()
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if verdict is not None and verdict[0] == "ok" and "snaps" in tables:
+                _check_latest_snapshots(path, conn)
+    except sqlite3.Error as exc:
+        msg = (f"recovery snapshot {path} is corrupt or unreadable ({exc}); restore the directory from a backup "
+               "or start fresh with a new --recovery-dir")
+        raise RecoveryError(msg) from exc
+    if verdict is None or verdict[0] != "ok":
+        msg = (f"recovery snapshot {path} failed its integrity check ({verdict[0] if verdict else 'no answer'}); "
+               "restore the directory from a backup or start fresh with a new --recovery-dir")
+        raise RecoveryError(msg)
+    if "snaps" not in tables:
+        msg = (f"recovery snapshot {path} holds no Bytewax snapshots (tables: {', '.join(sorted(tables)) or 'none'});"
+               " start fresh with a new --recovery-dir")
+        raise RecoveryError(msg)
+
+
+def _check_latest_snapshots(path: Path, conn: sqlite3.Connection) -> None:
+    """Unpickle the snapshot a resume would load for every (step, key), as Bytewax would."""
+    for step_id, key, blob in conn.execute(_LATEST):
+        if blob is None:
+            continue
+        try:
+            pickle.loads(blob)
+        except Exception as exc:  # any unpickling failure means the resume would die on it
+            msg = (f"recovery snapshot {path} is corrupt: the state of step {step_id} key {key} cannot be read "
+                   f"({type(exc).__name__}: {exc}); restore the directory from a backup or start fresh with a new "
+                   "--recovery-dir")
+            raise RecoveryError(" ".join(msg.split())) from exc
+
+
+def check_recovery_dir(rdir: str | Path, identity: Mapping[str, Any]) -> bool:
+    """Check that ``rdir`` can be used by the run ``identity`` (read-only). Returns True when it must be initialised
+    (absent or empty), False when it holds this run's snapshots; raises :class:`RecoveryError` otherwise."""
+    path = Path(rdir)
+    fresh = "start fresh with a new --recovery-dir (or delete " + str(path) + ")"
+    if path.exists() and not path.is_dir():
+        msg = f"recovery dir {path} is not a directory"
+        raise RecoveryError(msg)
+    saved = read_identity(path) if path.exists() else None
+    parts = snapshot_files(path) if path.exists() else []
+    if saved is None:
+        if parts:
+            msg = (f"recovery dir {path} holds snapshots but no {IDENTITY_FILE} (made by an older city-vitals or "
+                   f"another program), so the run they belong to is unknown; {fresh}")
+            raise RecoveryError(msg)
+        return True
+    diff = differences(saved, identity)
+    if diff:
+        msg = f"recovery dir {path} belongs to another run: {'; '.join(diff)}; resume with the same inputs and " \
+              f"settings, or {fresh}"
+        raise RecoveryError(msg)
+    if not parts:
+        return True
+    if len(parts) != saved.get("partitions"):
+        msg = f"recovery dir {path} has {len(parts)} snapshot files, its run had {saved.get('partitions')}; {fresh}"
+        raise RecoveryError(msg)
+    for part in parts:
+        check_snapshot_file(part)
+    return False
+
+
+def write_identity(rdir: str | Path, identity: Mapping[str, Any]) -> Path:
+    """Write the run identity into a new recovery directory (atomically)."""
+    path = Path(rdir)
+    path.mkdir(parents=True, exist_ok=True)
+    out = path / IDENTITY_FILE
+    tmp = path / f".{IDENTITY_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(dict(identity), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    return out
