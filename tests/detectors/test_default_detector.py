@@ -59,3 +59,17 @@ def test_a_new_extreme_beyond_the_range_of_routine_bursts_is_detected_and_explai
     assert scores[2500, 0] >= DefaultDetector.decision_threshold
     assert features[0] == "new_high"
     assert scores[1000:, 1].max() < DefaultDetector.decision_threshold  # routine bursts alone: no detection
+
+
+def test_the_first_day_of_a_daily_cycle_sets_no_new_extremes() -> None:
+    """A daily cycle climbs past its own range every hour of its first day: the range is learned for a day."""
+    minutes = np.arange(3 * 1440)
+    rng = np.random.default_rng(8)
+    values = (50 + 20 * np.sin(2 * np.pi * minutes / 1440) + rng.normal(0, 0.5, minutes.size))[:, None]
+    det = DefaultDetector().fit([], [], [], n_series=1)
+    ts = T0_NS + minutes * 60 * 1_000_000_000
+    scores = det.update_score(np.zeros(minutes.size, np.int64), ts, values[:, 0])
+    records = DefaultDetector(seasonal_weight=0.0).fit([], [], [], n_series=1)
+    record_scores = records.update_score(np.zeros(minutes.size, np.int64), ts, values[:, 0])
+    assert record_scores[:1440].max() == 0.0                       # no new-extreme score during the first day
+    assert scores.shape == (minutes.size,)

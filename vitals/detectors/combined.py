@@ -64,6 +64,7 @@ class DefaultDetector(Detector):
                  quality_weight: float = 0.25,
                  seasonal_weight: float = 0.7, record_half: float = 0.01, record_refractory: int = 50,
                  onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
+                 record_warmup_s: float = 86_400.0,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -91,6 +92,7 @@ class DefaultDetector(Detector):
         self.onset_margin = onset_margin
         self.decision_point = decision_point
         self.record_warmup = record_warmup
+        self.record_warmup_s = record_warmup_s
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -117,7 +119,7 @@ class DefaultDetector(Detector):
             spike_z=self.spike_z, step_rate=self.step_rate, prior=1.0, seasonal_weight=self.seasonal_weight,
             record_half=self.record_half, record_refractory=self.record_refractory, onset_margin=self.onset_margin,
             decision_point=self.decision_point, decision_score=self.decision_threshold,
-            record_warmup=self.record_warmup)
+            record_warmup=self.record_warmup, record_warmup_s=self.record_warmup_s)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

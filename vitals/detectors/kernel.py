@@ -35,8 +35,9 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
 (P_WARMUP, P_CAL_START, P_POWER, P_CAL_RATE, P_HALF, P_Z_CAP, P_S_RATE, P_BINS_PER_OCTAVE, P_S_Z0, P_S_HALF,
  P_RUN_LENGTH, P_RUN_CAP, P_QUALITY_WEIGHT, P_DAY_SLOTS, P_WEEK_SLOTS, P_SLOT_RATE, P_LEVEL_RATE, P_ERROR_RATE,
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
- P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP) = range(32)
-P_COUNT = 32
+ P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
+ P_RECORD_WARMUP_S) = range(33)
+P_COUNT = 33
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -47,8 +48,8 @@ F_COLUMNS = 32
 
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
- I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL) = range(14)
-I_COLUMNS = 14
+ I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL, I_FIRST_TS) = range(15)
+I_COLUMNS = 15
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD = 0, 1, 2
@@ -259,22 +260,24 @@ def _calibrate(u: float, point: float, target: float) -> float:
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, v: float) -> float:
+def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far ``v`` lies beyond the series' whole past range, in units of that range (0 inside it).
 
     A new extreme is what many real incidents look like in a series that has a routine of bursts: the burst
-    is normal, one higher than any before is not. Scored after ``record_warmup`` readings (before that the
-    range is still being learned: in plain noise new extremes are frequent early, 2 in n at reading n).
+    is normal, one higher than any before is not. Scored after ``record_warmup`` readings and
+    ``record_warmup_s`` seconds of event time (before that the range is still being learned: a daily cycle
+    sets a new extreme every hour of its first day, and in plain noise new extremes come 2 in n at reading n).
     """
     seen = ic[row, I_COUNT]  # readings learned by the baseline, this one included
     if seen <= 1:
         f[row, F_HIGH] = v
         f[row, F_LOW] = v
+        ic[row, I_FIRST_TS] = t
         return 0.0
     high = f[row, F_HIGH]
     low = f[row, F_LOW]
     novelty = 0.0
-    if seen > p[P_RECORD_WARMUP]:
+    if seen > p[P_RECORD_WARMUP] and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S:
         span = max(high - low, 1e-9 * max(abs(high), 1.0))
         novelty = max((v - high) / span, (low - v) / span, 0.0)
     f[row, F_HIGH] = max(high, v)
@@ -334,7 +337,7 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         weighted = p[P_SEASONAL_WEIGHT] * seasonal
         onset = _onset(f, ic, blocks, row, max(weighted, quality), p[P_REFRACTORY], F_BLOCK_MAX, I_BLOCK_FILL,
                        p[P_ONSET_MARGIN])
-        record = _squash(_record(p, f, ic, row, v), p[P_RECORD_HALF])
+        record = _squash(_record(p, f, ic, row, t, v), p[P_RECORD_HALF])
         record_onset = _onset(f, ic, rec_blocks, row, record, p[P_RECORD_REFRACTORY], F_REC_BLOCK_MAX,
                               I_REC_BLOCK_FILL, p[P_ONSET_MARGIN])
         point_at, target = p[P_DECISION_POINT], p[P_DECISION_SCORE]
