@@ -246,6 +246,7 @@ def run_pipeline(
         raise
     finally:
         restore()
+        STOP.clear()  # the flag belongs to this run: a later run or source in this process starts unstopped
         publisher.finish()
         if demand is not None:  # the shards are gone: later scrapes (keep_serving) render what was published
             hub.freshen = None

@@ -27,6 +27,14 @@ def _reading(catalog, i: int, value: float = 0.3) -> bytes:
                          "area": catalog.streets[i].id, "value": value})
 
 
+
+@pytest.fixture(autouse=True)
+def _unstopped():
+    """Each test starts with the process-wide stop flag clear (a run elsewhere in the session may end stopped)."""
+    STOP.clear()
+    yield
+    STOP.clear()
+
 def test_consumer_settings_never_auto_commit_and_extra_wins():
     cfg = consumer_config("k1:9092, k2:9092,,", extra={"security.protocol": "SSL"})
     assert cfg["bootstrap.servers"] == "k1:9092,k2:9092"
