@@ -1,0 +1,229 @@
+"""The product path (issue 10, item 3): ``vitals replay`` run as a user runs it, on two inputs.
+
+Each case is a fresh subprocess ``python -m vitals replay FILE`` with the default settings (scoring on), plus
+``--history-dir`` into a temp dir and /metrics served on a free port (``--metrics-port``); dead letters go to
+the default path under the temp dir (the child's working directory). While the replay runs the benchmark polls
+/metrics every 50 ms until it first answers (the *startup* time, from the process start), then scrapes it every
+second with urllib, as Prometheus would.
+
+1. the full simulated city: ``vitals simulate --hours H --start 2025-06-02T00:00:00Z`` (~500k readings an hour);
+2. a small hourly feed: ``vitals simulate --catalog tests/catalog/second_city.yaml --indicators air_no2
+   --days 1500 --step 3600 --start 2020-01-01T00:00:00Z`` replayed with the same ``--catalog``.
+
+Per case: wall seconds, CPU seconds of the child (``resource.getrusage(RUSAGE_CHILDREN)`` deltas), readings
+per CPU s and per wall s (the count from the replay's summary line "N readings in ..."), startup seconds, and
+(unless ``--skip-profile``) where the CPU goes, from a second run of the same replay (same scraping) under
+``python -m cProfile -o prof.out -m vitals replay ...``. A module's share is the time *entering* it from
+outside (the sum of the cumulative time of call edges from a caller outside the module prefix into a function
+inside it, so nested calls within a module count once), over the profiled total (sum of all functions' own
+time). Prefixes: ``vitals/scoring`` (also shown: ``ShardScorer.update`` cumulative, i.e. with its callees),
+``vitals/readings`` (parsing), ``vitals/state``, ``vitals/exporter``, ``vitals/history``. Shares can overlap
+(e.g. scoring code calling state code counts in both). cProfile sees the main thread only: the /metrics server
+threads (scrape rendering) and anything loaded in background threads are not in the profile.
+
+Prints a table and ends with one JSON line. Files go to a temp dir (removed at the end).
+
+    .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--skip-profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SECOND_CITY = REPO / "tests" / "catalog" / "second_city.yaml"
+SUMMARY = re.compile(r"([\d,]+) readings in ([\d.]+)\s*s")
+PREFIXES = {
+    "scoring": "vitals/scoring/",
+    "parsing": "vitals/readings/",
+    "state": "vitals/state/",
+    "exporter": "vitals/exporter/",
+    "history": "vitals/history",
+}
+
+
+def _env() -> dict[str, str]:
+    """The child imports this checkout's ``vitals`` (it runs in a temp dir)."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(REPO) + (os.pathsep + path if path else "")}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def simulate(out: Path, args: list[str], cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "vitals", "simulate", *args, "--out", str(out), "--no-progress"],
+                   cwd=cwd, env=_env(), check=True, stdout=subprocess.DEVNULL)
+
+
+class Scraper(threading.Thread):
+    """Polls /metrics every 50 ms until it answers, then scrapes it every second until stopped."""
+
+    def __init__(self, port: int, t0: float) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.t0 = t0
+        self.stop = threading.Event()
+        self.first_answer_s: float | None = None
+        self.scrapes = 0
+        self.failures = 0
+        self.scrape_s: list[float] = []
+
+    def _get(self) -> bool:
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as resp:
+                resp.read()
+        except OSError:
+            return False
+        self.scrape_s.append(time.perf_counter() - t)
+        return True
+
+    def run(self) -> None:
+        while not self.stop.is_set() and self.first_answer_s is None:
+            if self._get():
+                self.first_answer_s = time.perf_counter() - self.t0
+                self.scrapes += 1
+            else:
+                self.stop.wait(0.05)
+        while not self.stop.wait(1.0):
+            if self._get():
+                self.scrapes += 1
+            else:
+                self.failures += 1
+
+
+def replay(path: Path, extra: list[str], work: Path, profile: Path | None = None) -> dict[str, object]:
+    """One replay subprocess, scraped every second; its figures."""
+    port = _free_port()
+    run_dir = Path(tempfile.mkdtemp(prefix="replay-", dir=work))
+    head = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+    args = [*head, "-m", "vitals", "replay", str(path), *extra, "--no-progress",
+            "--metrics-port", str(port), "--history-dir", str(run_dir / "history")]
+    log = run_dir / "replay.log"
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, cwd=run_dir, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+        scraper = Scraper(port, t0)
+        scraper.start()
+        rc = proc.wait()
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    scraper.stop.set()
+    scraper.join()
+    text = log.read_text()
+    if rc != 0:
+        raise SystemExit(f"replay failed ({rc}):\n{text[-3000:]}")
+    found = SUMMARY.findall(text)
+    if not found:
+        raise SystemExit(f"no summary line in the replay's output:\n{text[-3000:]}")
+    readings = int(found[-1][0].replace(",", ""))
+    summary = next(line for line in text.splitlines() if SUMMARY.search(line))
+    scrape_s = sorted(scraper.scrape_s)
+    return {
+        "readings": readings, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+        "readings_per_cpu_s": round(readings / cpu) if cpu else None,
+        "readings_per_wall_s": round(readings / wall) if wall else None,
+        "startup_s": round(scraper.first_answer_s, 3) if scraper.first_answer_s is not None else None,
+        "scrapes": scraper.scrapes, "scrape_failures": scraper.failures,
+        "scrape_median_s": round(scrape_s[len(scrape_s) // 2], 4) if scrape_s else None,
+        "summary": summary.strip(),
+    }
+
+
+def _in(func: tuple[str, int, str], prefix: str) -> bool:
+    return prefix in func[0].replace(os.sep, "/")
+
+
+def shares(prof: Path) -> dict[str, object]:
+    """CPU shares of the module prefixes in a cProfile dump (time entering each prefix from outside)."""
+    stats = pstats.Stats(str(prof))
+    table = stats.stats  # type: ignore[attr-defined]
+    total = float(stats.total_tt)  # type: ignore[attr-defined]
+    out: dict[str, object] = {"profiled_total_s": round(total, 3)}
+    for name, prefix in PREFIXES.items():
+        entered = 0.0
+        for func, (_cc, _nc, _tt, _ct, callers) in table.items():
+            if not _in(func, prefix):
+                continue
+            for caller, edge in callers.items():
+                if not _in(caller, prefix):
+                    entered += edge[3]
+        out[name] = round(entered / total, 4) if total else None
+    update = [ct for func, (_cc, _nc, _tt, ct, _callers) in table.items()
+              if _in(func, "vitals/scoring/shard_scorer") and func[2] in ("update", "ShardScorer.update")]
+    out["ShardScorer.update"] = round(max(update) / total, 4) if update and total else None
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the full city (default 1)")
+    parser.add_argument("--skip-profile", action="store_true", help="no second run under cProfile")
+    opts = parser.parse_args()
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
+    results: dict[str, dict[str, object]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
+        work = Path(tmp)
+        city, feed = work / "city.parquet", work / "feed.parquet"
+        simulate(city, ["--hours", str(opts.hours), "--start", "2025-06-02T00:00:00Z"], work)
+        simulate(feed, ["--catalog", str(SECOND_CITY), "--indicators", "air_no2", "--days", "1500",
+                        "--step", "3600", "--start", "2020-01-01T00:00:00Z"], work)
+        cases = {
+            f"city {opts.hours:g} h": (city, []),
+            "hourly feed (second_city air_no2, 1500 d)": (feed, ["--catalog", str(SECOND_CITY)]),
+        }
+        for name, (path, extra) in cases.items():
+            print(f"\n{name}: replaying {path.name} ...", flush=True)
+            res = replay(path, extra, work)
+            print(f"  {res['summary']}")
+            if not opts.skip_profile:
+                prof = work / f"prof-{len(results)}.out"
+                profiled = replay(path, extra, work, profile=prof)
+                res["profiled_wall_s"] = profiled["wall_s"]
+                res["shares"] = shares(prof)
+            results[name] = res
+    load_end = os.getloadavg()
+    print(f"\nload average at end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}\n")
+    print(f"{'case':<44} {'readings':>9} {'wall s':>7} {'CPU s':>7} {'rd/CPU s':>9} {'rd/wall s':>9} "
+          f"{'startup s':>9} {'scrapes':>7}")
+    for name, r in results.items():
+        print(f"{name:<44} {r['readings']:>9,} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} "
+              f"{r['readings_per_cpu_s']:>9,} {r['readings_per_wall_s']:>9,} {r['startup_s']!s:>9} "
+              f"{r['scrapes']:>7}")
+    if not opts.skip_profile:
+        keys = ["ShardScorer.update", *PREFIXES]
+        print(f"\nshare of profiled CPU (main thread) {'':<8}" + "".join(f"{k:>19}" for k in keys)
+              + f"{'profiled s':>11}")
+        for name, r in results.items():
+            s = r["shares"]
+            assert isinstance(s, dict)
+            cells = "".join(f"{s[k]:>19.1%}" if s[k] is not None else f"{'-':>19}" for k in keys)
+            print(f"{name:<44}{cells}{s['profiled_total_s']:>11.2f}")
+    print(json.dumps({"benchmark": "replay", "load_start": [round(x, 2) for x in load],
+                      "load_end": [round(x, 2) for x in load_end], "hours": opts.hours, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
