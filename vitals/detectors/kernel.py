@@ -134,19 +134,14 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
     z = z_flat
     scale = level_scale
     expected = level
-    zk = np.empty(2)
-    sk = np.empty(2)
     for k in range(2):
         c = cols[k]
         m = np.float64(mid[row, c])
-        d = np.float64(dev[row, c])
-        s = max(max(d, 0.2 * level_scale), floor)
-        sk[k] = s
-        zk[k] = (v - m) / s
+        s = max(max(np.float64(dev[row, c]), 0.2 * level_scale), floor)
         if slot_count[row, c] >= p[P_MIN_SLOT_COUNT]:
             err = f[row, F_ERR_DAY + k]
             if err < best:
-                best, model, z, scale, expected = err, k + 1, zk[k], s, m
+                best, model, z, scale, expected = err, k + 1, (v - m) / s, s, m
     # learn: flat level
     rate = max(1.0 / (count + 1.0), p[P_LEVEL_RATE])
     err = f[row, F_LEVEL_ERR]
@@ -156,20 +151,22 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
     bound = clip * level_scale
     f[row, F_LEVEL] = level + rate * min(max(resid, -bound), bound)
     f[row, F_LEVEL_DEV] = 0.0 if first else f[row, F_LEVEL_DEV] + rate * (abs(resid) - f[row, F_LEVEL_DEV])
-    # learn: profiles
+    # learn: profiles (each slot's scale and z from its values before this reading, as above; no per-reading
+    # scratch arrays on the hot path)
     for k in range(2):
         c = cols[k]
         cnt = slot_count[row, c]
         m = np.float64(mid[row, c])
         d = np.float64(dev[row, c])
+        s = max(max(d, 0.2 * level_scale), floor)
         if cnt >= p[P_MIN_SLOT_COUNT]:
             e = f[row, F_ERR_DAY + k]
-            f[row, F_ERR_DAY + k] = e + p[P_ERROR_RATE] * (min(abs(zk[k]), clip) - e)
+            f[row, F_ERR_DAY + k] = e + p[P_ERROR_RATE] * (min(abs((v - m) / s), clip) - e)
         elif cnt == 0:
             f[row, F_ERR_DAY + k] = f[row, F_LEVEL_ERR] + 1.0
         step = max(1.0 / (cnt + 1.0), p[P_SLOT_RATE])
         r = v - m
-        sb = clip * sk[k]
+        sb = clip * s
         if cnt == 0:
             mid[row, c] = np.float32(v)
             dev[row, c] = np.float32(level_scale)
