@@ -66,10 +66,12 @@ def test_the_first_day_of_a_daily_cycle_sets_no_new_extremes() -> None:
     minutes = np.arange(3 * 1440)
     rng = np.random.default_rng(8)
     values = (50 + 20 * np.sin(2 * np.pi * minutes / 1440) + rng.normal(0, 0.5, minutes.size))[:, None]
-    det = DefaultDetector().fit([], [], [], n_series=1)
     ts = T0_NS + minutes * 60 * 1_000_000_000
-    scores = det.update_score(np.zeros(minutes.size, np.int64), ts, values[:, 0])
-    records = DefaultDetector(seasonal_weight=0.0).fit([], [], [], n_series=1)
-    record_scores = records.update_score(np.zeros(minutes.size, np.int64), ts, values[:, 0])
-    assert record_scores[:1440].max() == 0.0                       # no new-extreme score during the first day
-    assert scores.shape == (minutes.size,)
+    series = np.zeros(minutes.size, np.int64)
+
+    def record_scores(**params: float) -> np.ndarray:  # the new-extreme score alone
+        det = DefaultDetector(seasonal_weight=0.0, quality_weight=0.0, **params).fit([], [], [], n_series=1)
+        return det.update_score(series, ts, values[:, 0])
+
+    assert record_scores()[:1440].max() == 0.0                    # the first day: the range is being learned
+    assert record_scores(record_warmup_s=0.0)[:1440].max() >= DefaultDetector.decision_threshold  # else it fires
