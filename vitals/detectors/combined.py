@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.detectors import kernel as k
-from vitals.detectors.base import Detector, FloatArray, IntArray, _as_arrays
+from vitals.detectors.base import Detector, FloatArray, _as_arrays
 from vitals.detectors.explain import Explanation, explanations
 from vitals.detectors.quality import CHECKS
 from vitals.units import NS_PER_S
@@ -218,6 +218,3 @@ class DefaultDetector(Detector):
         return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
                             values=self.f_[s, k.F_VALUE], expected=mid, lower=lower, upper=upper,
                             scores=self.score_[s], z=self.z_[s])
-
-    def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
-        return self.update_score(s, t, v)
