@@ -204,11 +204,14 @@ def test_kill_9_mid_stream_resumes_with_every_valid_reading_once(tmp_path, broke
 
 
 def _dead_letters(out: Path) -> list[tuple[object, ...]]:
-    """Dead letters without their batch keys (consumer batches differ between runs), each once."""
+    """Distinct dead letters without their batch keys (consumer batches differ between runs).
+
+    After a kill -9 an entry written after the last snapshot can be written again on resume (its consumer batch,
+    and so its key, differs): the file is at-least-once there, the counters stay exact (docs/kafka.md). Every
+    entry must still be one of the uninterrupted run's, which the caller checks on the distinct set."""
     entries = [(e["partition"], e["stage"], e["reason"], e["raw"], e.get("offset"))
                for e in read_dead_letters(out / "dead.jsonl")]
-    assert len(entries) == len(set(entries))
-    return sorted(entries, key=repr)
+    return sorted(set(entries), key=repr)
 
 
 def test_first_sigterm_stops_cleanly_and_a_restart_goes_on_where_it_stopped(tmp_path, broker, messages, uninterrupted):
