@@ -224,6 +224,8 @@ def run_pipeline(
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
     models = open_models(settings, catalog, on_change=hub.stats.set_model, on_error=hub.stats.set_model_failed)
+    if demand is not None:  # scrapes ask the shards for fresh views (demand -> shards -> publisher -> hub)
+        hub.serve_fresh(publisher)
     if on_publisher is not None:
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
@@ -249,7 +251,7 @@ def run_pipeline(
         STOP.clear()  # the flag belongs to this run: a later run or source in this process starts unstopped
         publisher.finish()
         if demand is not None:  # the shards are gone: later scrapes (keep_serving) render what was published
-            hub.freshen = None
+            hub.serve_fresh(None)
         dead.close()
         if server is not None and not keep_serving:
             server.stop()

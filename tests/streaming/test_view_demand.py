@@ -132,6 +132,8 @@ def test_a_scrape_shows_the_batches_processed_before_it(small_catalog: Catalog) 
     demand = ViewDemand(max_wait_s=5.0)
     hub = ExportHub(small_catalog, registry=CollectorRegistry())
     publisher = HubPublisher(hub, small_catalog, demand=demand)
+    assert hub.freshen is None  # nothing is wired behind the run's back (pipelines/run.py registers it)
+    hub.serve_fresh(publisher)
     assert hub.freshen == publisher.freshen
     runner = ShardRunner(ShardProcessor(small_catalog, 1, publish_interval_s=3600, keep_history=False,
                                         demand=demand), None)

@@ -95,6 +95,7 @@ class MqttReceiver:
     def __init__(
         self, *, host: str, port: int, topic: str, client_id: str, parser: PayloadParser, partition: str,
         keepalive: int = 30, max_batch: int = 10_000, security: MqttSecurity | None = None, clean: bool = False,
+        log_level: int = logging.WARNING,
     ) -> None:
         self.host, self.port, self.topic = host, port, topic
         self.parser = parser
@@ -107,7 +108,7 @@ class MqttReceiver:
         self.connected = threading.Event()
         self.refused: str | None = None
         self.subscribe = True
-        self.log_level = logging.WARNING  # a probe (preflight) reports through its error, not the log
+        self.log_level = log_level  # a probe (preflight) reports through its error, not the log (DEBUG)
         self.received = 0
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=True,
@@ -186,8 +187,7 @@ def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, t
     """Connect once (clean session, nothing subscribed) and disconnect: a refused login, a TLS failure or an
     unreachable broker is a one-line :class:`SourceError` before the run starts."""
     receiver = MqttReceiver(host=host, port=port, topic="", client_id=f"{client_id}-preflight", parser=_NoParser(),
-                            partition="preflight", security=security, clean=True)
-    receiver.log_level = logging.DEBUG
+                            partition="preflight", security=security, clean=True, log_level=logging.DEBUG)
     receiver.start(timeout_s, subscribe=False)
     receiver.stop()
 
