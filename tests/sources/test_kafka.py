@@ -113,7 +113,7 @@ def test_source_partitions_are_named_by_topic_and_kafka_partition(small_catalog,
 def test_kafka_settings_are_checked():
     settings = load_settings(None, {}, source="kafka", kafka_brokers="k1:9092", kafka_topic="city-readings",
                              kafka_stop_at_end=True)
-    assert settings.source == "kafka" and settings.kafka_stop_at_end
+    assert settings.source == "kafka" and settings.source_settings().stop_at_end
     with pytest.raises(ConfigError, match="kafka_topic"):
         load_settings(None, {}, source="kafka", kafka_topic=" ")
     with pytest.raises(ConfigError, match="kafka_brokers"):

@@ -82,7 +82,8 @@ def _backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     files = load_nab(Path(args.nab))
     with tqdm(total=sum(len(f.values) for f in files), desc="detect", unit="reading", disable=None) as bar:
-        run_detector(files, _Ticking(build_detector(args.detector, files), bar), keep_state=bool(args.report))
+        ticking: Any = _Ticking(build_detector(args.detector, files), bar)
+        run_detector(files, ticking, keep_state=bool(args.report))
     write_results(files, Path(args.out))
     results = score_files(files)
     write_summary(files, results, Path(args.out), args.profile)
