@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import math
 import os
 import typing
@@ -64,6 +65,8 @@ class Settings:
     history_dir: str | None = None      # Parquet history root; None = no history
     history_chunk_rows: int = 200_000   # readings per history file per (shard, source partition)
     sinks: Mapping[str, Any] = field(default_factory=dict)  # more sinks by name (section ``sinks``), each on
+    # modules imported before the sections are read: they register sources, sinks, detectors (docs/extending.md)
+    plugins: tuple[str, ...] = field(default_factory=tuple)
     recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
     snapshot_interval_s: float = 1.0    # epoch length with recovery on
     models_dir: str | None = None       # None: models/ next to the catalog (the shipped ones for the shipped catalog)
@@ -193,7 +196,7 @@ def _put(values: dict[str, Any], raw: dict[str, dict[str, dict[str, Any]]], key:
     return True
 
 
-def _read_file(path: str | Path, values: dict[str, Any], raw: dict[str, dict[str, dict[str, Any]]]) -> None:
+def _load_file(path: str | Path) -> Mapping[str, Any]:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -202,6 +205,21 @@ def _read_file(path: str | Path, values: dict[str, Any], raw: dict[str, dict[str
     if not isinstance(data, Mapping):
         msg = f"config file {path} must be a mapping of setting: value"
         raise ConfigError(msg)
+    return data
+
+
+def import_plugins(modules: list[str]) -> None:
+    """Import the plug-in modules (each registers its sources, sinks or detectors when imported)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            msg = f"plugin {module}: cannot import it ({exc}); is it on PYTHONPATH?"
+            raise ConfigError(msg) from exc
+
+
+def _read_file(path: str | Path, data: Mapping[str, Any], values: dict[str, Any],
+               raw: dict[str, dict[str, dict[str, Any]]]) -> None:
     unknown = []
     for key, value in data.items():
         if key in _SECTIONS:
@@ -258,9 +276,13 @@ def load_settings(
     """Defaults < YAML file < ``VITALS_<FIELD>`` environment < explicit overrides (None means unset)."""
     values: dict[str, Any] = {}
     raw: dict[str, dict[str, dict[str, Any]]] = {"sources": {}, "sinks": {}}
+    env = os.environ if environ is None else environ
+    data = _load_file(path) if path is not None else {}
+    plugins = [data.get("plugins"), env.get("VITALS_PLUGINS"), overrides.get("plugins")]
+    import_plugins([m for given in plugins if given for m in _coerce("plugins", given)])
     if path is not None:
-        _read_file(path, values, raw)
-    _read_environ(os.environ if environ is None else environ, values, raw)
+        _read_file(path, data, values, raw)
+    _read_environ(env, values, raw)
     for key, value in overrides.items():
         if value is not None and not _put(values, raw, key, value):
             msg = f"unknown setting {key}"
