@@ -82,8 +82,9 @@ class Settings:
         values: dict[str, Any] = {}
         raw: dict[str, dict[str, dict[str, Any]]] = {"sources": {}, "sinks": {}}
         for key, value in changes.items():
-            if value is not None:
-                _put(values, raw, key, value)
+            if value is not None and not _put(values, raw, key, value):
+                msg = f"unknown setting {key}"
+                raise ConfigError(msg)
         merged = {kind: {**getattr(self, kind)} for kind in raw}
         for kind, by_name in raw.items():
             registry = _SECTIONS[kind]
