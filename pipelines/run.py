@@ -187,7 +187,9 @@ def run_pipeline(
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
     models = open_models(settings, catalog, on_change=hub.stats.set_model, on_error=hub.stats.set_model_failed)
-    if demand is not None:  # scrapes ask the shards for fresh views (demand -> shards -> publisher -> hub)
+    # Views on demand, wired here and nowhere else: a scrape calls hub -> publisher.freshen -> demand.refresh; the
+    # shards (build_flow's demand) answer with views; the publisher puts them in the hub and marks them served.
+    if demand is not None:
         hub.serve_fresh(publisher)
     if on_publisher is not None:
         on_publisher(publisher)
