@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vitals.plugins import Registry
-from vitals.sources.base import SourceBatch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the settings are read before anything heavy (numpy) is needed
     from vitals.catalog import Catalog
     from vitals.readings import ReadingParser
+    from vitals.sources.base import SourceBatch
 
 SOURCES: Registry[Any] = Registry("source", {
     "simulator": "vitals.sources.simulated:SimulatorSettings",
