@@ -66,15 +66,15 @@ class FlowOptions:
 class FlowSinks:
     """Where the flow's outputs go. ``stats`` receives CheckedBatch and ShardPublish items (the exporter);
     ``more``: further sinks by name, each on one output of :data:`vitals.stream.sinks.OUTPUTS`
-    (``(name, output, sink)``, e.g. the configured sinks of :data:`vitals.stream.sinks.SINKS`)."""
+    (``(name, output, sink)``: the configured sinks of :data:`vitals.stream.sinks.SINKS`, e.g. the history).
+    The shards cut history chunks only when some sink takes the ``history`` output."""
 
     stats: Sink[Any]
     dead_letters: Sink[Any]
-    history: Sink[Any] | None = None
     more: tuple[tuple[str, str, Sink[Any]], ...] = ()
 
     def wants_history(self) -> bool:
-        return self.history is not None or any(output == "history" for _, output, _ in self.more)
+        return any(output == "history" for _, output, _ in self.more)
 
 
 class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
@@ -172,8 +172,6 @@ def build_flow(
     outputs = {"published": published, "rejected": all_rejected}
     if sinks.wants_history():
         outputs["history"] = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsSnapshot))
-    if sinks.history is not None:
-        op.output("history_out", outputs["history"], sinks.history)
     for name, output, sink in sinks.more:
         op.output(f"sink_{name}", outputs[output], sink)
     return flow

@@ -68,8 +68,9 @@ def source_identity(settings: Settings, files: list[Path] | None,
 
 
 def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape_config: str | Path | None) -> None:
-    if settings.history_dir:
-        check_output_dir(settings.history_dir, "the history", "--history-dir")
+    history = settings.sinks.get("history")
+    if history is not None:
+        check_output_dir(history.dir, "the history", "--history-dir")
     check_output_file(per_process_path(settings, settings.dead_letter_path), "the dead-letter file", "--dead-letters")
     if final_vitals is not None:
         check_output_file(per_process_path(settings, final_vitals), "the final vitals", "--final-vitals")

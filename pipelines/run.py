@@ -36,7 +36,7 @@ from vitals.registry.locate import check_all, models_dir
 from vitals.simulator import CitySimulator
 from vitals.sources.base import STOP
 from vitals.stream.demand import ViewDemand
-from vitals.stream.outputs import DeadLetters, HistoryWriter
+from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
 from vitals.stream.sinks import SinkContext, close_sink
 
@@ -68,8 +68,14 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOp
     interval = FALLBACK_PUBLISH_INTERVAL_S if views_on_demand else FlowOptions.publish_interval_s
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
                        max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir),
-                       history_rows=settings.history_chunk_rows, scoring=settings.scoring,
+                       history_rows=history_chunk_rows(settings), scoring=settings.scoring,
                        publish_interval_s=interval)
+
+
+def history_chunk_rows(settings: Settings) -> int:
+    """Readings per history file per (shard, source partition): the history sink's, else the default."""
+    history = settings.sinks.get("history")
+    return int(history.chunk_rows) if history is not None else FlowOptions.history_rows
 
 
 def write_scrape_config(settings: Settings, path: str | Path) -> Path:
@@ -183,7 +189,6 @@ def run_pipeline(
     dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path),
                             max_entries=settings.dead_letter_max_entries,
                             max_bytes=round(settings.dead_letter_max_mb * 1024 * 1024))
-    history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
     models = open_models(settings, catalog, on_change=hub.stats.set_model, on_error=hub.stats.set_model_failed)
@@ -196,8 +201,7 @@ def run_pipeline(
     context = SinkContext(catalog, process_id=settings.process_id or 0)
     writers = {name: sink.open(context) for name, sink in settings.sinks.items()}
     more = tuple((name, settings.sinks[name].output, CallbackSink(w)) for name, w in writers.items())
-    sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history,
-                      more=more)
+    sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), more=more)
     source = make_source(catalog, settings, simulator, checked)
     flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
                       models=models, demand=demand)

@@ -62,9 +62,8 @@ class Settings:
     dead_letter_path: str = "var/dead_letters.jsonl"
     dead_letter_max_entries: int = 100_000  # dead-letter lines kept in the file (0 = no limit); counts stay exact
     dead_letter_max_mb: float = 50.0    # size limit of the dead-letter file (0 = no limit)
-    history_dir: str | None = None      # Parquet history root; None = no history
-    history_chunk_rows: int = 200_000   # readings per history file per (shard, source partition)
-    sinks: Mapping[str, Any] = field(default_factory=dict)  # more sinks by name (section ``sinks``), each on
+    # sinks by name (section ``sinks``), each on: the history (history_dir ...) and plug-ins
+    sinks: Mapping[str, Any] = field(default_factory=dict)
     # modules imported before the sections are read: they register sources, sinks, detectors (docs/extending.md)
     plugins: tuple[str, ...] = field(default_factory=tuple)
     recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
@@ -148,7 +147,7 @@ def _source_problems(s: Settings) -> list[str]:
 
 def _number_problems(s: Settings) -> list[str]:
     problems = []
-    for name in ("batch_size", "partitions", "shards", "workers", "history_chunk_rows"):
+    for name in ("batch_size", "partitions", "shards", "workers"):
         if getattr(s, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
     for name in _SECONDS:
@@ -250,22 +249,23 @@ def _section_items(path: str | Path, kind: str, value: Any) -> list[tuple[str, d
 
 
 def _read_environ(env: Mapping[str, str], values: dict[str, Any], raw: dict[str, dict[str, dict[str, Any]]]) -> None:
-    """``VITALS_<FIELD>``, ``VITALS_PATH``/``VITALS_SEED`` and ``VITALS_<SOURCE>_<KEY>`` for the keys a source
-    has (other variables, e.g. ``VITALS_MQTT_PASSWORD``, are not settings); a source's settings class is
-    imported only when a variable names it."""
+    """``VITALS_<FIELD>``, ``VITALS_PATH``/``VITALS_SEED`` and ``VITALS_<NAME>_<KEY>`` for the keys a source
+    or sink has (other variables, e.g. ``VITALS_MQTT_PASSWORD``, are not settings); a settings class is imported
+    only when a variable names it."""
     for name in [*_FIELDS, *_ALIASES]:
         key = f"VITALS_{name.upper()}"
         if key in env:
             _put(values, raw, name, env[key])
-    for name in SOURCES.names():
-        prefix = f"VITALS_{name.upper()}_"
-        present = [k for k in env if k.startswith(prefix)]
-        if present:
-            keys = set(field_names(SOURCES.get(name)))
-            for k in present:
-                inner = k[len(prefix):].lower()
-                if inner in keys:
-                    raw["sources"].setdefault(name, {})[inner] = env[k]
+    for kind, registry in _SECTIONS.items():
+        for name in registry.names():
+            prefix = f"VITALS_{name.upper()}_"
+            present = [k for k in env if k.startswith(prefix)]
+            if present:
+                keys = set(field_names(registry.get(name)))
+                for k in present:
+                    inner = k[len(prefix):].lower()
+                    if inner in keys:
+                        raw[kind].setdefault(name, {})[inner] = env[k]
 
 
 def load_settings(

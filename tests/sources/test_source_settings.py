@@ -93,3 +93,15 @@ def test_a_registered_source_and_sink_get_sections(tmp_path: Path) -> None:
         SOURCES.unregister("counter_test")
         SINKS.unregister("nothing_test")
     assert "counter_test" not in SOURCES
+
+
+def test_the_history_is_a_sink_filled_by_its_flat_keys(tmp_path: Path) -> None:
+    from vitals.stream.outputs import HistorySettings
+
+    s = load_settings(None, {"VITALS_HISTORY_DIR": "var/history"}, history_chunk_rows=3000)
+    assert s.sinks == {"history": HistorySettings(dir="var/history", chunk_rows=3000)}
+    assert load_settings(None, {}).sinks == {}  # no history unless asked
+    section = load_settings(_config(tmp_path, "sinks:\n  history: {dir: h}\n"), {})
+    assert section.sinks["history"] == HistorySettings(dir="h")
+    with pytest.raises(ConfigError, match="sink history: needs a directory"):
+        load_settings(None, {}, history_chunk_rows=3000)

@@ -1,8 +1,9 @@
-"""Sinks by name: where the flow's outputs go besides /metrics, the dead-letter file and the history (the run's
-own outputs, wired in ``pipelines/run.py``). ``SINKS`` maps a sink name to its settings class, a frozen
-dataclass whose fields are the keys of its config section; a sink is on when its section is in the config file
-(``sinks: {<name>: {...}}``). The settings class says which output it takes (:data:`OUTPUTS`) and opens its
-writer once per process::
+"""Sinks by name: where the flow's outputs go besides /metrics and the dead-letter file (the run's own outputs,
+wired in ``pipelines/run.py``). ``SINKS`` maps a sink name to its settings class, a frozen dataclass whose
+fields are the keys of its config section; a sink is on when its section is in the config file
+(``sinks: {<name>: {...}}``) or one of its keys is given flat (``history_dir``, ``--history-dir``). The built-in
+sink is ``history``, the Parquet history (:class:`vitals.stream.outputs.HistorySettings`). The settings class
+says which output it takes (:data:`OUTPUTS`) and opens its writer once per process::
 
     from vitals.stream.sinks import SINKS
 
@@ -31,7 +32,9 @@ from vitals.plugins import Registry
 if TYPE_CHECKING:
     from vitals.catalog import Catalog
 
-SINKS: Registry[Any] = Registry("sink", {})
+SINKS: Registry[Any] = Registry("sink", {
+    "history": "vitals.stream.outputs:HistorySettings",
+})
 
 # output name -> the items a sink of it receives (types of vitals.stream.shard_step)
 OUTPUTS = {
