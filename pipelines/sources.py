@@ -71,8 +71,8 @@ CONNECTORS: dict[str, Callable[[SourceWiring], Any]] = {
 def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator | None = None,
                 checked: Checked | None = None) -> Any:
     """The Bytewax source (or input builder) for ``settings.source`` (``checked``: what preflight found)."""
-    context = SourceContext(catalog, lambda: ReadingParser(catalog), partitions=settings.partitions,
-                            speed=settings.speed, batch_size=settings.batch_size)
+    context = SourceContext(catalog, lambda: ReadingParser(catalog, max_future_s=settings.max_future_s),
+                            partitions=settings.partitions, speed=settings.speed, batch_size=settings.batch_size)
     section = settings.source_settings()
     connector = CONNECTORS.get(settings.source)
     if connector is None:  # a source of the library's own protocol (vitals.sources.registry.OpensInput)
