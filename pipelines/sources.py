@@ -30,6 +30,11 @@ class SourceWiring:
     simulator: CitySimulator | None = None
 
 
+def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
+    """A parser per source partition, with the run's time rules (``max_future_s``)."""
+    return lambda: ReadingParser(catalog, max_future_s=settings.max_future_s)
+
+
 def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:
     """The simulated city for ``source=simulator``: live (speed > 0) it starts now and runs for 30 days (until
     stopped); as fast as possible it simulates one day from the simulator's fixed default start."""
@@ -71,8 +76,8 @@ CONNECTORS: dict[str, Callable[[SourceWiring], Any]] = {
 def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator | None = None,
                 checked: Checked | None = None) -> Any:
     """The Bytewax source (or input builder) for ``settings.source`` (``checked``: what preflight found)."""
-    context = SourceContext(catalog, lambda: ReadingParser(catalog, max_future_s=settings.max_future_s),
-                            partitions=settings.partitions, speed=settings.speed, batch_size=settings.batch_size)
+    context = SourceContext(catalog, parser_factory(catalog, settings), partitions=settings.partitions,
+                            speed=settings.speed, batch_size=settings.batch_size)
     section = settings.source_settings()
     connector = CONNECTORS.get(settings.source)
     if connector is None:  # a source of the library's own protocol (vitals.sources.registry.OpensInput)
