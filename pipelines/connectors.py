@@ -13,7 +13,15 @@ from typing import Any
 from bytewax.inputs import DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition
 
 from vitals.batches import ReadingBatch
-from vitals.sources.base import STOP, EventTimePacer, ReplayClock, SourceBatch, due_rows, split_block
+from vitals.sources.base import (
+    STOP,
+    EventTimePacer,
+    ReplayClock,
+    SourceBatch,
+    pace_slice_ns,
+    part_rows,
+    split_block,
+)
 from vitals.sources.files import BlockParser, FilePosition, FileReplay, files_for_partition
 from vitals.sources.kafka import (
     OFFSET_EARLIEST,
@@ -109,8 +117,9 @@ class SimulatorSource(FixedPartitionedSource[SourceBatch, int]):
 
 
 class FileReplayPartition(_PacedPartition):
-    """A partition's files; paced, a block is emitted in parts as the replay clock reaches its readings (a block
-    of a day of readings is not handed over at once), and a snapshot inside a block records the rows emitted."""
+    """A partition's files; paced, a block is emitted in parts of at most ``PACE_SLICE_S`` of wall time (a block of
+    a day of readings is not handed over at once), each when the replay clock reaches it; a snapshot inside a block
+    records the rows emitted."""
 
     def __init__(self, replay: FileReplay, speed: float, clock: ReplayClock | None = None) -> None:
         super().__init__(speed, clock)
@@ -119,6 +128,7 @@ class FileReplayPartition(_PacedPartition):
         self._skip = getattr(replay.position, "skip_rows", 0)  # rows of the first block emitted before a resume
         self._block = replay.position  # where the pending block was read
         self._done_rows = 0  # rows of the pending block emitted so far
+        self._slice_ns = pace_slice_ns(speed)  # event time per part
 
     def _produce(self) -> SourceBatch | None:
         item = self._replay.read_next()
@@ -133,7 +143,7 @@ class FileReplayPartition(_PacedPartition):
         return item
 
     def _take_due(self, item: SourceBatch) -> tuple[SourceBatch, SourceBatch | None]:
-        rows = due_rows(item.batch.ts_ns, self._pacer.event_now_ns())
+        rows = part_rows(item.batch.ts_ns, self._slice_ns)
         if rows >= len(item.batch) and not self._done_rows:
             return item, None  # the whole block as read (not paced, or all of it due)
         part, rest = split_block(item, rows, self._done_rows, self._block.seq)

@@ -135,12 +135,22 @@ def staleness_clock(source: str, speed: float, replay: ReplayClock | None) -> Ca
 PART_SEQ = 1 << 24  # a block split by pacing: part seq = (block seq + 1) x PART_SEQ + its first row (no plain seq)
 
 
-def due_rows(ts_ns: npt.NDArray[np.int64], clock_ns: int | None) -> int:
-    """How many leading readings of a block are due at the replay clock, in file order (up to the first reading
-    whose running maximum of event time is past the clock); at least one, all of them when not paced."""
-    if clock_ns is None or ts_ns.size == 0:
+PACE_SLICE_S = 0.1  # a paced replay hands a block over in parts of at most this much wall time of event time
+
+
+def pace_slice_ns(speed: float) -> int:
+    """Event time per part of a paced replay (``PACE_SLICE_S`` of wall time); 0 when not paced."""
+    return round(speed * PACE_SLICE_S * NS_PER_S) if speed > 0 else 0
+
+
+def part_rows(ts_ns: npt.NDArray[np.int64], slice_ns: int) -> int:
+    """How many leading readings of a block form its first part: those whose running maximum of event time stays
+    in the first reading's slice of ``slice_ns`` (event time cut into fixed slices, so the parts are the same on
+    every run and after a resume); all of them when ``slice_ns`` is 0 (not paced)."""
+    if slice_ns <= 0 or ts_ns.size == 0:
         return int(ts_ns.size)
-    return max(1, int(np.searchsorted(np.maximum.accumulate(ts_ns), clock_ns, side="right")))
+    slices = np.maximum.accumulate(ts_ns) // slice_ns
+    return int(np.searchsorted(slices, slices[0], side="right"))
 
 
 def split_block(item: SourceBatch, rows: int, offset: int, block_seq: int) -> tuple[SourceBatch, SourceBatch | None]:
