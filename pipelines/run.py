@@ -34,7 +34,7 @@ from vitals.readings import DeadLetterWriter
 from vitals.recovery import write_identity
 from vitals.registry.locate import check_all, models_dir
 from vitals.simulator import CitySimulator
-from vitals.sources.base import STOP
+from vitals.sources.base import STOP, staleness_clock
 from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
@@ -203,6 +203,7 @@ def run_pipeline(
     more = tuple((name, settings.sinks[name].output, CallbackSink(w)) for name, w in writers.items())
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), more=more)
     source = make_source(catalog, settings, simulator, checked)
+    hub.use_clock(staleness_clock(settings.source, settings.speed, getattr(source, "clock", None)))
     flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
                       models=models, demand=demand)
     started = time.monotonic()

@@ -142,7 +142,7 @@ def feature_matrix(
     target_ns = now_ns + horizon_s * NS_PER_S
     seasonal_change = (seasonal.expected(indicator, target_ns) - res.expected_now) / res.unit
     fresh = np.minimum(1.0, horizon_s / np.maximum(cadence_s[indicator], 1.0))
-    hour, weekend = local_hour_and_weekend(target_ns, seasonal.offset_hours)
+    hour, weekend = local_hour_and_weekend(target_ns, seasonal.local_time())
     angle = 2.0 * np.pi * hour / 24.0
     cols = (dev, dev_x, change, t15, t15_x, t60, t60_x, gap, seasonal_change, dev * fresh,
             seasonal_change * fresh, np.sin(angle), np.cos(angle), weekend.astype(np.float64))
