@@ -21,21 +21,28 @@ def badness(
     value: npt.NDArray[np.float64],
     ts_ns: npt.NDArray[np.int64] | None = None,
     seasonal: SeasonalModel | None = None,
+    *,
+    expected: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """The quantity the thresholds apply to, oriented so that higher is worse.
 
-    up: value; down: -value; both: |value - center|; zscore basis: the z-score (needs ``ts_ns``).
+    up: value; down: -value; both: |value - center|; zscore basis: the z-score (needs ``ts_ns``, or the
+    seasonal ``expected`` value of every row when the caller has it already).
     Thresholds are oriented the same way by :func:`oriented_thresholds`.
     """
     direction = catalog.direction_array[indicator]
     x = np.asarray(value, dtype=np.float64)
     zmask = catalog.zscore_array[indicator]
     if zmask.any():
-        if ts_ns is None:
+        model = seasonal or SeasonalModel(catalog)
+        if expected is not None:
+            z = (x - expected) / model.noise[indicator]  # SeasonalModel.zscore with the expected value given
+        elif ts_ns is None:
             msg = "z-score indicators need event times to compute their seasonal expected value"
             raise ValueError(msg)
-        model = seasonal or SeasonalModel(catalog)
-        x = np.where(zmask, model.zscore(indicator, ts_ns, x), x)
+        else:
+            z = model.zscore(indicator, ts_ns, x)
+        x = np.where(zmask, z, x)
     both = np.abs(x - catalog.center_array[indicator])
     return np.where(direction == 0, both, np.where(direction < 0, -x, x))
 
@@ -75,7 +82,13 @@ def warning_levels(
     seasonal: SeasonalModel | None = None,
 ) -> npt.NDArray[np.int8]:
     """Level 0..4 of each value; NaN values give level 0."""
-    x = badness(catalog, indicator, value, ts_ns, seasonal)
+    return levels_of_badness(catalog, indicator, badness(catalog, indicator, value, ts_ns, seasonal))
+
+
+def levels_of_badness(
+    catalog: Catalog, indicator: npt.NDArray[np.integer], bad: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int8]:
+    """Level 0..4 of each badness (:func:`badness`); NaN gives level 0."""
     th = oriented_thresholds(catalog)[indicator]
     with np.errstate(invalid="ignore"):
-        return (x[:, None] >= th).sum(axis=1).astype(np.int8)
+        return (bad[:, None] >= th).sum(axis=1).astype(np.int8)

@@ -135,3 +135,30 @@ def test_beats_persistence_on_simulated_city(small_catalog: Catalog, simulated: 
     assert errors["mae_30m"] < 0.95 * errors["mae_30m_persistence"]
     assert errors["mae_60m"] < errors["mae_60m_persistence"]
     assert errors["mae_30m"] < errors["mae_30m_seasonal"]
+
+
+def test_shared_time_fast_path_matches_the_per_row_path(small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forecast tick (every row at the same time) computes seasonal and calendar values once per indicator;
+    the results are bit-identical to the per-row path (the reference, forced by turning the check off)."""
+    import vitals.forecasting.features as features_module
+    import vitals.forecasting.model as model_module
+
+    grid = ramp_grid(small_catalog, 200)
+    model = EarlyWarningForecaster(max_rows=5000, random_state=1).fit(grid, small_catalog)
+    rng = np.random.default_rng(3)
+    fields = ("value", "warning_value", "level", "seconds_to_level", "expected_now", "driver", "driver_effect",
+              "explained")
+    for trial in range(5):
+        n = int(rng.integers(1, grid.n_series))
+        rows = rng.choice(grid.n_series, n, replace=False)
+        win = grid.values[rows, -13:] + rng.normal(0, 5 * (trial + 1), (n, 13)).astype(np.float32)
+        win[rng.random((n, 13)) < 0.1] = np.nan  # missing older values
+        ind = grid.indicator[rows]
+        now = START_NS + int(rng.integers(0, 14 * 86400)) * 10**9
+        fast = model.predict(small_catalog, win, ind, now)
+        with monkeypatch.context() as m:
+            for module in (features_module, model_module):
+                m.setattr(module, "shared_time", lambda ts: False)
+            slow = model.predict(small_catalog, win, ind, now)
+        for field in fields:
+            np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field), err_msg=field)
