@@ -137,7 +137,9 @@ def test_beats_persistence_on_simulated_city(small_catalog: Catalog, simulated: 
     assert errors["mae_30m"] < errors["mae_30m_seasonal"]
 
 
-def test_shared_time_fast_path_matches_the_per_row_path(small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shared_time_fast_path_matches_the_per_row_path(
+    small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A forecast tick (every row at the same time) computes seasonal and calendar values once per indicator;
     the results are bit-identical to the per-row path (the reference, forced by turning the check off)."""
     import vitals.forecasting.features as features_module
