@@ -91,6 +91,24 @@ def test_lag_buffer_matches_grid_oracle() -> None:
     assert pickle.loads(pickle.dumps(buf)).window(now).tobytes() == got.tobytes()
 
 
+@pytest.mark.parametrize("every", [2, 5, 7])
+def test_lag_window_every_kth_column_equals_the_full_window(every: int) -> None:
+    """The stream reads every ``every``-th fine column: the same values as slicing the full window (oracle)."""
+    rng = np.random.default_rng(every)
+    for trial in range(6):
+        n_series, n_steps = int(rng.integers(1, 40)), int(rng.integers(1, 70))
+        buf = LagBuffer(n_series, n_steps, 60)
+        span = int(rng.integers(1, 3 * n_steps + 5)) * 60
+        n = int(rng.integers(0, 40 * n_series))
+        series, ts = rng.integers(0, n_series, n), START_NS + rng.integers(0, span, n) * 10**9
+        for part in np.array_split(rng.permutation(n), int(rng.integers(1, 6))):
+            buf.update(series[part], ts[part], rng.normal(size=part.size))
+        for now in START_NS + rng.integers(0, span + 600, 5) * 10**9:
+            full = buf.window(int(now))
+            np.testing.assert_array_equal(buf.window(int(now), every=every), full[:, ::-every][:, ::-1],
+                                          err_msg=f"trial {trial}")
+
+
 @given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=30))
 def test_forward_fill_oracle(values: list[float | None]) -> None:
     arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)[None, :]
