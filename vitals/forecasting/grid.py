@@ -197,8 +197,8 @@ class LagBuffer:
         newest = now_ns // (self.step_s * NS_PER_S) - 1  # the last complete step
         wanted = newest - np.arange(self.n_steps - 1, -1, -1, dtype=np.int64)
         slots = wanted % ring
-        held = self.bucket[:, slots] == wanted[None, :]
-        out = np.where(held, self.values[:, slots], np.float32(np.nan))
+        held = np.take(self.bucket, slots, axis=1) == wanted[None, :]  # take: faster than [:, slots]
+        out = np.where(held, np.take(self.values, slots, axis=1), np.float32(np.nan))
         # the newest value from before the window carries in: a stale ring slot or the last evicted value
         stale_b = np.where(self.bucket < wanted[0], self.bucket, -1)
         best = stale_b.argmax(axis=1)
