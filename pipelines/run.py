@@ -62,7 +62,7 @@ class RunSummary:
 
 
 def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
-    return lambda: ReadingParser(catalog)
+    return lambda: ReadingParser(catalog, max_future_s=settings.max_future_s)
 
 
 def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:

@@ -15,8 +15,9 @@ from vitals_testing import SECOND_CITY
 from vitals.catalog import load_catalog, parse_catalog
 from vitals.cli import main as cli_main
 from vitals.errors import CatalogError
-from vitals.levels import warning_levels
-from vitals.state.hysteresis import LevelRules
+from vitals.health.hysteresis import LevelRules
+from vitals.health.levels import warning_levels
+from vitals.health.series_quality import stuck_flags
 
 TS = np.full(3, 1_700_000_000 * 10**9, dtype=np.int64)
 
@@ -60,8 +61,6 @@ def test_levels_with_only_orange_and_red():
 
 
 def test_flat_is_normal_keeps_a_run_of_zeros_from_looking_stuck():
-    from vitals.quality import stuck_flags  # after vitals.state (quality <-> state import cycle, an open issue)
-
     c = load_catalog(SECOND_CITY)
     rain, river = c.indicator_index["rainfall_10m"], c.indicator_index["river_level"]
     flat = c.flat_normal_array[[rain, rain, river]]

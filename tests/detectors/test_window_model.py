@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from vitals.detectors import WindowFeatureModel
-from vitals.detectors.window_model import window_features
+from vitals.detectors.window_forest import window_features
 from vitals.errors import NotFittedError
 
 NS = 1_000_000_000
@@ -62,7 +62,7 @@ def test_forest_scores_equal_score_samples(max_features: float) -> None:
     """The fast evaluation of a fitted IsolationForest gives exactly ``-score_samples`` (oracle)."""
     from sklearn.ensemble import IsolationForest
 
-    from vitals.detectors.window_model import forest_scores
+    from vitals.detectors.window_forest import forest_scores
 
     rng = np.random.default_rng(5)
     for trial in range(4):

@@ -11,9 +11,9 @@ import pytest
 
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors import WindowFeatureModel
-from vitals.detectors.window_model import STATS, combine_runs, point_stats, window_features
+from vitals.detectors.window_forest import STATS, combine_runs, point_stats, window_features
 from vitals.forecasting.grid import SeriesGrid
-from vitals.scoring.window_model import grid_cells
+from vitals.scoring.city_window_model import grid_cells
 from vitals.scoring.window_state import WindowAccumulator
 
 NS = 10**9

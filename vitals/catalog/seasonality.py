@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 _PROFILE_CODES = {"flat": 0, "commute": 1, "daytime": 2, "evening": 3}
 
@@ -19,8 +19,8 @@ def local_hour_and_weekend(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """Fractional local hour of day and a weekend flag for UTC nanosecond timestamps."""
     local_s = ts_ns.astype(np.float64) / NS_PER_S + offset_hours * 3600.0
-    days = np.floor(local_s / 86400.0)
-    hour = (local_s - days * 86400.0) / 3600.0
+    days = np.floor(local_s / DAY_S)
+    hour = (local_s - days * DAY_S) / 3600.0
     dow = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     return hour, dow >= 5
 

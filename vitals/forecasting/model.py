@@ -37,7 +37,7 @@ from vitals.forecasting.features import (
 )
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.guard import guarded_slope, learn_guard_clips
-from vitals.levels import badness, levels_of_badness, oriented_thresholds
+from vitals.health.levels import badness, levels_of_badness, oriented_thresholds
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ Per batch of accepted readings (vectorized over the batch):
   tick the forecaster's window is read from it every ``lag_step_s`` (5 minutes) back from *now*, the last
   column holding the newest reading (as of now, like a training window's last cell), so the newest lag value
   is at most one batch old instead of up to a whole 5-minute step;
-- with a promoted window model (``window_model`` family: :class:`vitals.scoring.window_model.CityWindowModel`),
+- with a promoted window model (``window_model`` family: :class:`vitals.scoring.city_window_model.CityWindowModel`),
   a :class:`~vitals.scoring.window_state.WindowAccumulator` folds the shard's readings into residual windows;
   closed windows are scored together (all series of the shard in one call per family) at most every
   ``window_score_every_s`` of event time (default 600 s: the cost of IsolationForest scoring is mostly per

@@ -1,15 +1,15 @@
-"""Per-shard window features in the flow, the streaming twin of :func:`vitals.scoring.window_model.grid_cells`.
+"""Per-shard window features in the flow, the streaming twin of :func:`vitals.scoring.city_window_model.grid_cells`.
 
 Per row (series of the shard), arrays only (it pickles with the shard): the pending cell (the last value seen in
 the current ``step_s`` cell), the last counted value, the open window and its statistics of residuals
-(:data:`vitals.detectors.window_model.STATS`). Per batch:
+(:data:`vitals.detectors.window_forest.STATS`). Per batch:
 
 - in rounds of at most one reading per row (:func:`vitals.detectors.occurrence_rounds`), the cells: a reading in
   a later cell commits the pending cell, which counts if its value differs from the last counted value (as in
   training); a window closes as soon as a row's pending cell lies in a later window than its last counted cell
   (no more cells of it can come);
 - then the residuals of the counted cells (one seasonal call per batch) are folded into the open windows by the
-  shared core (:func:`vitals.detectors.window_model.fold_windows`, the accumulator offline features use too), and
+  shared core (:func:`vitals.detectors.window_forest.fold_windows`, the accumulator offline features use too), and
   the closed windows with at least ``min_count`` counted cells are returned with their raw features, in the
   order they closed.
 
@@ -26,8 +26,8 @@ import numpy.typing as npt
 
 from vitals.catalog import SeasonalModel
 from vitals.detectors import occurrence_rounds
-from vitals.detectors.window_model import FEATURES, STATS, Runs, fold_windows, point_stats, raw_features
-from vitals.scoring.window_model import cell_residuals, cells_per_window
+from vitals.detectors.window_forest import FEATURES, STATS, Runs, fold_windows, point_stats, raw_features
+from vitals.scoring.city_window_model import cell_residuals, cells_per_window
 from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]

@@ -12,11 +12,17 @@ from vitals.units import NS_PER_S
 
 @dataclass(frozen=True, eq=False)
 class SourceBatch:
-    """One batch from one source partition: the readings it could decode and what it could not."""
+    """One batch from one source partition: the readings it could decode and what it could not.
+
+    ``validated``: the readings already passed :mod:`vitals.readings.validate` (a parser checks every reading it
+    decodes, with the run's time rules); batches made in process (the simulator) are not, and the flow's
+    partition check validates them (:mod:`vitals.stream.partition_check`). Either way each reading is checked
+    once, by the same rules."""
 
     batch: ReadingBatch
     rejections: list[Rejection] = field(default_factory=list)
     origin: str | None = None  # the file a replayed batch comes from: each file keeps its own watermark
+    validated: bool = False
 
     @property
     def partition(self) -> str:

@@ -189,7 +189,7 @@ class FileReplay:
         where = f" after {pos.offset:,} {'rows' if file_format(path) == 'parquet' else 'bytes'}" if pos.offset else ""
         rejection = Rejection("unreadable_file", str(path), f"cannot read this file{where}: {detail}",
                               self.partition, pos.seq)
-        return SourceBatch(ReadingBatch.empty(self.partition, pos.seq, now_ns()), [rejection])
+        return SourceBatch(ReadingBatch.empty(self.partition, pos.seq, now_ns()), [rejection], validated=True)
 
     def _read_text(self, path: Path, fmt: str, pos: FilePosition) -> tuple[SourceBatch | None, int]:
         try:
@@ -210,7 +210,7 @@ class FileReplay:
             raise _Unreadable(str(exc)) from exc
         parse = self.parser.parse_csv if fmt == "csv" else self.parser.parse_jsonl
         result = parse(header + data, partition=self.partition, seq=pos.seq, received_ns=now_ns())
-        return SourceBatch(result.batch, list(result.rejections), origin=str(path)), start + len(data)
+        return SourceBatch(result.batch, list(result.rejections), origin=str(path), validated=True), start + len(data)
 
     def _csv_header(self, index: int, f: Any) -> bytes:
         if index not in self._header:
@@ -231,7 +231,8 @@ class FileReplay:
             return None, pos.offset
         table = pa.Table.from_batches([rb])
         result = self.parser.parse_table(table, partition=self.partition, seq=pos.seq, received_ns=now_ns())
-        return SourceBatch(result.batch, list(result.rejections), origin=str(path)), pos.offset + table.num_rows
+        return (SourceBatch(result.batch, list(result.rejections), origin=str(path), validated=True),
+                pos.offset + table.num_rows)
 
     def _next_record_batch(self, path: Path, pos: FilePosition) -> pa.RecordBatch | None:
         """The record batch at ``pos``; keeps the file's iterator open between calls (reopened on resume)."""

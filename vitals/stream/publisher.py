@@ -11,7 +11,7 @@ import numpy as np
 
 from vitals.catalog import Catalog
 from vitals.exporter import ExportHub, PartitionCounts, ShardCounts
-from vitals.health import HealthRollup
+from vitals.health.rollup import HealthRollup
 from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
 from vitals.stream.partition_check import CheckedBatch

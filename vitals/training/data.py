@@ -19,10 +19,10 @@ import pandas as pd
 
 from vitals.catalog.model import Catalog
 from vitals.errors import HistoryError
-from vitals.forecasting.evaluate import LabelledWindow
 from vitals.forecasting.grid import SeriesGrid
+from vitals.labels import LabelledWindow
 from vitals.registry.card import hash_arrays
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class TrainingSet:
 
     @property
     def days(self) -> float:
-        return (self.end_ns - self.start_ns) / NS_PER_S / 86400.0
+        return (self.end_ns - self.start_ns) / NS_PER_S / DAY_S
 
     def iso_range(self) -> tuple[str, str]:
         def fmt(ns: int) -> str:

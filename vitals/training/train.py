@@ -39,6 +39,7 @@ from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.registry.store import ModelRegistry
 from vitals.training.data import TrainingSet
+from vitals.units import DAY_S
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def backtest_forecaster(
     metrics["incidents_with_orange"] = int(per_incident.size)
     metrics["incident_lead_time_median_s"] = float(np.median(per_incident)) if per_incident.size else None
     metrics["false_warnings_per_series_day"] = false_warnings_per_series_day(held, wf, list(data.windows))
-    metrics["heldout_days"] = round(held.n_steps * held.step_s / 86400.0, 3)
+    metrics["heldout_days"] = round(held.n_steps * held.step_s / DAY_S, 3)
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
 
 
