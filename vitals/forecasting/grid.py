@@ -125,23 +125,6 @@ class SeriesGrid:
         )
 
 
-def _carried_every(values: npt.NDArray[np.float32], carry: npt.NDArray[np.float32],
-                   every: int) -> npt.NDArray[np.float32]:
-    """Every ``every``-th column of ``values`` (N, T) counted back from the last, oldest first, each the newest
-    non-NaN value at or before it (``carry`` where there is none): forward filling only where it is read."""
-    n, width = values.shape
-    first = (width - 1) % every  # the oldest column read
-    m = (width - 1) // every + 1
-    idx = np.where(np.isnan(values), -1, np.arange(width, dtype=np.int32)[None, :]).astype(np.int32)
-    newest = np.empty((n, m), dtype=np.int32)  # per column read: the newest non-NaN column of its block
-    newest[:, 0] = idx[:, : first + 1].max(axis=1)
-    if m > 1:
-        newest[:, 1:] = idx[:, first + 1:].reshape(n, m - 1, every).max(axis=2)
-    np.maximum.accumulate(newest, axis=1, out=newest)  # ... or of an earlier block
-    picked = np.take_along_axis(values, np.maximum(newest, 0), axis=1)
-    return np.where(newest >= 0, picked, carry[:, None])
-
-
 class LagBuffer:
     """The last ``n_steps`` grid columns of every series, kept in a ring, for streaming.
 
@@ -195,6 +178,11 @@ class LagBuffer:
         ``window(now_ns)[:, ::-every][:, ::-1]``, without carrying every column forward)."""
         ring = self.values.shape[1]
         newest = now_ns // (self.step_s * NS_PER_S) - 1  # the last complete step
+        if every > 1:
+            from vitals.forecasting.lag_kernel import carried_columns  # numba: only the flow's scorer asks
+
+            return carried_columns(self.values, self.bucket, self.evicted_value, self.evicted_bucket,
+                                   newest - (self.n_steps - 1), self.n_steps, every)
         wanted = newest - np.arange(self.n_steps - 1, -1, -1, dtype=np.int64)
         slots = wanted % ring
         held = np.take(self.bucket, slots, axis=1) == wanted[None, :]  # take: faster than [:, slots]
@@ -207,7 +195,5 @@ class LagBuffer:
         carry = np.where(carry_b >= 0, self.values[rows, best], np.float32(np.nan))
         use_evicted = (self.evicted_bucket > carry_b) & (self.evicted_bucket < wanted[0])
         carry = np.where(use_evicted, self.evicted_value, carry)
-        if every > 1:
-            return _carried_every(out, carry, every)
         out[:, 0] = np.where(np.isnan(out[:, 0]), carry, out[:, 0])
         return forward_fill(out)
