@@ -166,7 +166,7 @@ def feature_matrix(
         expected_at = seasonal.expected(indicator, target_ns)
     seasonal_change = (expected_at - res.expected_now) / res.unit
     fresh = np.minimum(1.0, horizon_s / np.maximum(cadence_s[indicator], 1.0))
-    hour, weekend = local_hour_and_weekend(target_ns, seasonal.offset_hours)
+    hour, weekend = local_hour_and_weekend(target_ns, seasonal.local_time())
     angle = 2.0 * np.pi * hour / 24.0
     calendar = [np.sin(angle), np.cos(angle), weekend.astype(np.float64)]
     out = np.empty((z0.shape[0], len(FEATURES)))

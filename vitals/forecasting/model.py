@@ -293,8 +293,10 @@ class EarlyWarningForecaster(BaseEstimator):
         else:
             target = now[:, None] + horizons_ns[None, :]
             expected_at = seasonal.expected(np.repeat(ind, n_h), target.ravel()).reshape(n, n_h)
-        values = expected_at + res.unit[:, None] * (z0[:, None] + change)
-        warn_values = expected_at + res.unit[:, None] * (z0[:, None] + warn_change)
+        # never outside the indicator's valid range (a count does not go below 0, a share above 100 %)
+        lo, hi = catalog.valid_min_array[ind][:, None], catalog.valid_max_array[ind][:, None]
+        values = np.clip(expected_at + res.unit[:, None] * (z0[:, None] + change), lo, hi)
+        warn_values = np.clip(expected_at + res.unit[:, None] * (z0[:, None] + warn_change), lo, hi)
         return values, warn_values, effects * res.unit[:, None, None], res.expected_now, expected_at
 
     def _guard_trends(

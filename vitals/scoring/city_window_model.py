@@ -44,7 +44,7 @@ IntArray = npt.NDArray[np.int64]
 ALARM_SURPRISE = 4.0  # a window this surprising (one training window in 10,000) scores the export threshold
 SURPRISE_HALF = ALARM_SURPRISE * (1.0 - ANOMALY_THRESHOLD) / ANOMALY_THRESHOLD
 TAIL_POINTS = 64  # quantiles of the training scores per family, evenly spaced in surprise
-MAX_WINDOWS = 2_000_000  # window keys become event times of key * window_s: stay inside int64 nanoseconds
+MAX_WINDOWS = 2_000_000  # window keys become event times of key * cells per window seconds: inside int64 ns
 
 
 def cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], cell_end_ns: IntArray,
@@ -100,11 +100,12 @@ class CityWindowModel(BaseEstimator):
         domains = sorted({i.domain for i in catalog.indicators})
         self.families_ = tuple(domains)
         family = np.array([domains.index(i.domain) for i in catalog.indicators], dtype=np.int64)
-        # the WindowFeatureModel sees indicators as its series, one window per (series, window) key
-        window_ns = self.window_s * NS_PER_S
-        pos_ns = window_ns // self.cells_per_window_
-        ts = cells.key * window_ns + cells.position * pos_ns
-        self.model_ = WindowFeatureModel(window_s=self.window_s, n_estimators=self.n_estimators,
+        # the WindowFeatureModel sees indicators as its series, one window per (series, window) key, on a clock of
+        # one second per cell (a window of cells_per_window_ "seconds"): keys stay far inside int64 nanoseconds
+        # whatever the window's length (a 12-day window of a daily grid times 200,000 keys would not)
+        cpw = self.cells_per_window_
+        ts = (cells.key * cpw + cells.position) * NS_PER_S
+        self.model_ = WindowFeatureModel(window_s=cpw, n_estimators=self.n_estimators,
                                          max_samples=self.max_samples, random_state=self.random_state,
                                          min_count=self.min_count)
         self.model_.fit(cells.indicator, ts, cells.residual, n_series=len(self.indicators_), families=family)

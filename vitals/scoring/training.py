@@ -24,6 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from vitals.catalog import Catalog
 from vitals.detectors.window_forest import FEATURES, window_features
+from vitals.forecasting.cadence import Cadence
 from vitals.forecasting.grid import SeriesGrid
 from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
@@ -52,14 +53,15 @@ class WindowModelTrainer:
         grid: SeriesGrid = data.grid
         incident = incident_cells(grid, data.windows)
         split = int(grid.n_steps * (1.0 - self.holdout))
+        params = {"window_s": Cadence(grid.step_s).window_s, **self.params}  # 12 grid steps unless given
         progress("fit (held-out backtest)")
-        model = CityWindowModel(**self.params).fit(grid.slice_steps(0, split), catalog, incident[:, :split])
+        model = CityWindowModel(**params).fit(grid.slice_steps(0, split), catalog, incident[:, :split])
         progress("backtest")
         held = grid.slice_steps(split, grid.n_steps)
         metrics = backtest_window_model(model, catalog, held, incident[:, split:], seed=self.seed)
         if self.refit:
             progress("refit on all data")
-            model = CityWindowModel(**self.params).fit(grid, catalog, incident)
+            model = CityWindowModel(**params).fit(grid, catalog, incident)
         start, end = data.iso_range()
         card = ModelCard(
             family=self.family, version="", model_class=f"{type(model).__module__}.{type(model).__name__}",

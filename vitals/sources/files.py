@@ -115,11 +115,13 @@ def files_for_partition(files: list[Path], partition: int, n_partitions: int) ->
 
 @dataclass(frozen=True)
 class FilePosition:
-    """Where a partition's replay stands: next file, byte (text) or row (Parquet) offset, next batch seq."""
+    """Where a partition's replay stands: next file, byte (text) or row (Parquet) offset, next batch seq; and, for
+    a paced replay that stopped inside a block, how many of that block's rows were already emitted."""
 
     file_index: int = 0
     offset: int = 0
     seq: int = 0
+    skip_rows: int = 0
 
 
 class FileReplay:
@@ -133,6 +135,7 @@ class FileReplay:
         self.parser = parser
         self.partition = partition
         self.position = position or FilePosition()
+        self.item_position = self.position  # where the block read_next returned last was read
         self.block_bytes = block_bytes
         self.block_rows = block_rows
         self._header: dict[int, bytes] = {}
@@ -174,12 +177,12 @@ class FileReplay:
                     item, new_offset = self._read_text(path, fmt, pos)
             except _Unreadable as exc:
                 self._pq_iter = None
-                self.position = FilePosition(pos.file_index + 1, 0, pos.seq + 1)
+                self.position, self.item_position = FilePosition(pos.file_index + 1, 0, pos.seq + 1), pos
                 return self._unreadable(path, pos, str(exc))
             if item is None:  # this file is finished
                 self.position = FilePosition(pos.file_index + 1, 0, pos.seq)
                 continue
-            self.position = FilePosition(pos.file_index, new_offset, pos.seq + 1)
+            self.position, self.item_position = FilePosition(pos.file_index, new_offset, pos.seq + 1), pos
             return item
         return None
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from vitals.catalog.model import Catalog
+from vitals.forecasting.cadence import Cadence
 from vitals.forecasting.evaluate import (
     early_warning_lead_times,
     false_warnings_per_series_day,
@@ -77,7 +78,8 @@ class ForecasterTrainer:
 
     def fit(self, data: TrainingSet, catalog: Catalog, progress: Progress) -> tuple[Any, ModelCard]:
         grid = data.grid
-        model = EarlyWarningForecaster(**self.params)
+        params = self.model_params(grid.step_s)
+        model = EarlyWarningForecaster(**params)
         split = int(grid.n_steps * (1.0 - self.holdout))
         progress("fit (held-out backtest)")
         model.fit(grid.slice_steps(0, split), catalog)
@@ -86,7 +88,7 @@ class ForecasterTrainer:
         metrics = backtest_forecaster(model, catalog, data, held)
         if self.refit:
             progress("refit on all data")
-            model = EarlyWarningForecaster(**self.params).fit(grid, catalog)
+            model = EarlyWarningForecaster(**params).fit(grid, catalog)
         start, end = data.iso_range()
         card = ModelCard(
             family=self.family, version="", model_class=f"{type(model).__module__}.{type(model).__name__}",
@@ -105,6 +107,13 @@ class ForecasterTrainer:
                    f"on the rest; the stored model is refitted on all data. Families: {', '.join(model.families_)}."),
         )
         return model, card
+
+    def model_params(self, step_s: int) -> dict[str, Any]:
+        """The forecaster's parameters: step, window and horizons from the training grid's step
+        (:mod:`vitals.forecasting.cadence`), then the trainer's own ``params`` (e.g. ``--horizons``)."""
+        geometry = Cadence(step_s)
+        return {"step_s": step_s, "window_steps": geometry.window_steps, "horizons_s": geometry.horizons_s,
+                **self.params}
 
 
 def backtest_forecaster(
