@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.default_oracle import NumpyDefaultDetector
+from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore
 from vitals.detectors import DefaultDetector
 
 N_SERIES = 5
@@ -34,7 +34,7 @@ def stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # the numpy oracle's score is the seasonal onset: the kernel with the new-extreme score switched off
 # (record_half=inf), the quality score out of the sum (it is compared check by check) and the oracle's settings
-ORACLE_SETTINGS = {"record_half": np.inf, "seasonal_weight": 1.0, "refractory": 500, "half": 10.0,
+ORACLE_SETTINGS = {"record_half": np.inf, "regime_half": np.inf, "seasonal_weight": 1.0, "refractory": 500, "half": 10.0,
                    "surprise_half": 3.0, "run_length": 20, "quality_weight": 0.0, "onset_margin": 0.0,
                    "decision_point": DefaultDetector.decision_threshold}
 
@@ -57,6 +57,22 @@ def test_kernel_matches_the_numpy_oracle() -> None:
     np.testing.assert_array_equal(new.model_, old.baseline_.model_)
     for a, b in zip(new.band(np.arange(N_SERIES)), old.baseline_.band(np.arange(N_SERIES)), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_regime_score_matches_its_numpy_oracle() -> None:
+    # the kernel's score is the regime onset alone when the seasonal, quality and new-extreme scores are off
+    s, t, v = stream(3)
+    alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf,
+             "decision_point": DefaultDetector.decision_threshold}
+    new = DefaultDetector(regime_warmup=200, regime_short=20, regime_long=400, **alone).fit([], [], [], n_series=N_SERIES)
+    old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400)
+    got, want = [], []
+    for k in range(0, s.size, N_SERIES):
+        got.append(new.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
+        want.append(old.update(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
+    got_all, want_all = np.concatenate(got), np.concatenate(want)
+    assert np.count_nonzero(want_all) >= 3  # the stuck run (series 3) and the level shift make new regimes
+    np.testing.assert_allclose(got_all, want_all, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=15, deadline=None)

@@ -47,7 +47,8 @@ DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty"
 RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
 REGIME_FEATURES: tuple[str, ...] = ("volatility_up", "volatility_down")
 _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 50, "regime_long": 1000, "regime_warmup": 300,
-                                      "regime_half": 0.1, "regime_weight": 0.7, "regime_refractory": 1000}
+                                      "regime_half": 0.1, "regime_weight": 0.7, "regime_refractory": 1000,
+                                      "regime_floor": 0.0}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -71,7 +72,7 @@ class DefaultDetector(Detector):
                  onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
                  record_warmup_s: float = 86_400.0, regime_short: int = 50, regime_long: int = 1000,
                  regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
-                 regime_refractory: int = 1000,
+                 regime_refractory: int = 1000, regime_floor: float = 0.0,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -106,6 +107,7 @@ class DefaultDetector(Detector):
         self.regime_half = regime_half
         self.regime_weight = regime_weight
         self.regime_refractory = regime_refractory
+        self.regime_floor = regime_floor
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -147,7 +149,8 @@ class DefaultDetector(Detector):
             decision_point=self.decision_point, decision_score=self.decision_threshold,
             record_warmup=self.record_warmup, record_warmup_s=self.record_warmup_s, regime_short=self.regime_short,
             regime_long=self.regime_long, regime_warmup=self.regime_warmup, regime_half=self.regime_half,
-            regime_weight=self.regime_weight, regime_refractory=self.regime_refractory)
+            regime_weight=self.regime_weight, regime_refractory=self.regime_refractory,
+            regime_floor=self.regime_floor)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

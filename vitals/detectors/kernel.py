@@ -38,8 +38,8 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
- P_REGIME_REFRACTORY) = range(39)
-P_COUNT = 39
+ P_REGIME_REFRACTORY, P_REGIME_FLOOR) = range(40)
+P_COUNT = 40
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -315,6 +315,8 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     eps = 1e-3 * long + 1e-12
     ratio = math.log((short + eps) / (long + eps))
     f[row, F_REGIME_RATIO] = ratio
+    if abs(ratio) < p[P_REGIME_FLOOR]:  # a change of volatility by less than e^floor is no new regime
+        ratio = 0.0
     high = f[row, F_REGIME_HIGH]
     low = f[row, F_REGIME_LOW]
     learn_from = int(p[P_REGIME_WARMUP]) // 2
