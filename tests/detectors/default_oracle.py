@@ -179,16 +179,16 @@ class NumpyRegimeScore:
 
     Per series: ``short`` and ``long`` running means of the absolute step (rates ``max(1/k, 1/short)``,
     ``max(1/k, 1/long)`` at the k-th step), regime ``r = log((short + e) / (long + e))`` with
-    ``e = 1e-3 long + 1e-12`` from step ``short + 1`` on; the novelty of ``r`` beyond the range of the earlier
-    regimes (those from reading ``warmup // 2`` on), scored from reading ``warmup`` and one day of event time,
+    ``e = 1e-3 long + 1e-12`` from step ``short + 1`` on, 0 where ``|r| < floor``; the novelty of ``r`` beyond the range of the earlier
+    regimes (those from reading ``warmup // 2`` on) in units of that range or ``floor``, the larger, scored from reading ``warmup`` and one day of event time,
     squashed ``u / (u + half)``; a score counts where it beats every score of the last ``refractory`` readings
     (block maxima) by more than ``margin``, then is weighted by ``weight``.
     """
 
     def __init__(self, n: int, *, short: int = 50, long: int = 1000, warmup: int = 300, half: float = 0.1,
                  weight: float = 0.7, refractory: int = 1000, blocks: int = 10, margin: float = 0.02,
-                 warmup_s: float = 86_400.0) -> None:
-        self.short, self.long, self.warmup, self.half = short, long, warmup, half
+                 warmup_s: float = 86_400.0, floor: float = 0.69) -> None:
+        self.short, self.long, self.warmup, self.half, self.floor = short, long, warmup, half, floor
         self.weight, self.refractory, self.margin, self.warmup_s = weight, refractory, margin, warmup_s
         self.count = np.zeros(n, dtype=np.int64)
         self.first_ts = np.zeros(n, dtype=np.int64)
@@ -216,11 +216,12 @@ class NumpyRegimeScore:
         eps = 1e-3 * long + 1e-12
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(k > self.short, np.log((short + eps) / (long + eps)), np.nan)
+        ratio = np.where(np.abs(ratio) < self.floor, 0.0, ratio)
         high, low = self.high[s], self.low[s]
-        span = high - low
+        span = np.maximum(high - low, self.floor)
         with np.errstate(invalid="ignore", divide="ignore"):
             beyond = np.maximum(np.maximum((ratio - high) / span, (low - ratio) / span), 0.0)
-        scored = (k >= self.warmup) & (span > 0) & ((t - self.first_ts[s]) >= self.warmup_s * 1e9)
+        scored = (k >= self.warmup) & (span > 0) & np.isfinite(span) & ((t - self.first_ts[s]) >= self.warmup_s * 1e9)
         novelty = np.where(scored & np.isfinite(ratio), beyond, 0.0)
         learn = (k >= self.warmup // 2) & np.isfinite(ratio)
         self.high[s] = np.where(learn, np.maximum(high, ratio), high)

@@ -64,8 +64,9 @@ def test_regime_score_matches_its_numpy_oracle() -> None:
     s, t, v = stream(3)
     alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf,
              "decision_point": DefaultDetector.decision_threshold}
-    new = DefaultDetector(regime_warmup=200, regime_short=20, regime_long=400, **alone).fit([], [], [], n_series=N_SERIES)
-    old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400)
+    regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3}
+    new = DefaultDetector(**regime, **alone).fit([], [], [], n_series=N_SERIES)
+    old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3)
     got, want = [], []
     for k in range(0, s.size, N_SERIES):
         got.append(new.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
@@ -108,3 +109,24 @@ def test_a_non_finite_value_scores_as_impossible_and_is_not_learned() -> None:
     assert [e.feature for e in dirty.explain([0, 1])] == ["impossible", "impossible"]
     dirty.update_score(s[half:], t[half:], v[half:])
     np.testing.assert_array_equal(dirty.band(np.arange(2))[1], clean.band(np.arange(2))[1])
+
+
+def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_scores() -> None:
+    s, t, v = stream(5)
+    half = s.size // 2
+    det = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    det.update_score(s[:half], t[:half], v[:half])
+    old = pickle.loads(pickle.dumps(det))  # the layout before the regime score: fewer columns, no regime state
+    old.f_, old.i_ = old.f_[:, :32].copy(), old.i_[:, :15].copy()
+    for name in ("regime_blocks_", "regime_short", "regime_long", "regime_warmup", "regime_half", "regime_weight",
+                 "regime_refractory", "regime_floor"):
+        delattr(old, name)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.f_.shape == det.f_.shape and loaded.i_.shape == det.i_.shape
+    assert loaded.get_params() == DefaultDetector().get_params()
+    # without the regime score both continue alike: it is the only part that starts fresh
+    for d in (det, loaded):
+        d.set_params(regime_half=np.inf)
+        d.params_ = d._parameters()
+    np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
+                                  det.update_score(s[half:], t[half:], v[half:]))

@@ -46,9 +46,9 @@ from vitals.units import NS_PER_S
 DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty", "regime_change")  # by driver_
 RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
 REGIME_FEATURES: tuple[str, ...] = ("volatility_up", "volatility_down")
-_REGIME_DEFAULTS: dict[str, float] = {"regime_short": 50, "regime_long": 1000, "regime_warmup": 300,
+_REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, "regime_warmup": 300,
                                       "regime_half": 0.1, "regime_weight": 0.7, "regime_refractory": 1000,
-                                      "regime_floor": 0.0}
+                                      "regime_floor": 0.69}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -70,9 +70,9 @@ class DefaultDetector(Detector):
                  quality_weight: float = 0.25,
                  seasonal_weight: float = 0.7, record_half: float = 0.01, record_refractory: int = 50,
                  onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
-                 record_warmup_s: float = 86_400.0, regime_short: int = 50, regime_long: int = 1000,
+                 record_warmup_s: float = 86_400.0, regime_short: int = 100, regime_long: int = 1000,
                  regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
-                 regime_refractory: int = 1000, regime_floor: float = 0.0,
+                 regime_refractory: int = 1000, regime_floor: float = 0.69,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,

@@ -321,9 +321,8 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     low = f[row, F_REGIME_LOW]
     learn_from = int(p[P_REGIME_WARMUP]) // 2
     novelty = 0.0
-    if (k >= p[P_REGIME_WARMUP] and high > low
-            and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S):
-        span = high - low
+    span = max(high - low, p[P_REGIME_FLOOR])  # a calm series' range is ~0: judged in units of the floor
+    if k >= p[P_REGIME_WARMUP] and span > 0.0 and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S:
         novelty = max((ratio - high) / span, (low - ratio) / span, 0.0)
     if k == learn_from:
         f[row, F_REGIME_HIGH] = ratio
