@@ -179,8 +179,9 @@ class NumpyRegimeScore:
 
     Per series: ``short`` and ``long`` running means of the absolute step (rates ``max(1/k, 1/short)``,
     ``max(1/k, 1/long)`` at the k-th step), regime ``r = log((short + e) / (long + e))`` with
-    ``e = 1e-3 long + 1e-12`` from step ``short + 1`` on, 0 where ``|r| < floor``; the novelty of ``r`` beyond the range of the earlier
-    regimes (those from reading ``warmup // 2`` on) in units of that range or ``floor``, the larger, scored from reading ``warmup`` and one day of event time,
+    ``e = 1e-3 long + 1e-12`` from step ``short + 1`` on, 0 where ``|r| < floor``; the novelty of ``r`` beyond
+    the range of the earlier regimes (those from reading ``warmup // 2`` on) in units of that range or ``floor``,
+    the larger, scored from reading ``warmup`` and one day of event time,
     squashed ``u / (u + half)``; a score counts where it beats every score of the last ``refractory`` readings
     (block maxima) by more than ``margin``, then is weighted by ``weight``.
     """

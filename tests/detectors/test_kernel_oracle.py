@@ -34,7 +34,8 @@ def stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # the numpy oracle's score is the seasonal onset: the kernel with the new-extreme score switched off
 # (record_half=inf), the quality score out of the sum (it is compared check by check) and the oracle's settings
-ORACLE_SETTINGS = {"record_half": np.inf, "regime_half": np.inf, "seasonal_weight": 1.0, "refractory": 500, "half": 10.0,
+ORACLE_SETTINGS = {"record_half": np.inf, "regime_half": np.inf, "seasonal_weight": 1.0, "refractory": 500,
+                   "half": 10.0,
                    "surprise_half": 3.0, "run_length": 20, "quality_weight": 0.0, "onset_margin": 0.0,
                    "decision_point": DefaultDetector.decision_threshold}
 

@@ -130,10 +130,11 @@ class DefaultDetector(Detector):
         missing = {name: value for name, value in _REGIME_DEFAULTS.items() if name not in state}
         self.__dict__.update(missing)
         if missing and "f_" in state:
-            n = self.f_.shape[0]
-            self.f_ = np.pad(self.f_, ((0, 0), (0, k.F_COLUMNS - self.f_.shape[1])))
-            self.i_ = np.pad(self.i_, ((0, 0), (0, k.I_COLUMNS - self.i_.shape[1])))
-            self.regime_blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
+            f: FloatArray = state["f_"]
+            i: npt.NDArray[np.int64] = state["i_"]
+            self.f_ = np.pad(f, ((0, 0), (0, k.F_COLUMNS - f.shape[1])))
+            self.i_ = np.pad(i, ((0, 0), (0, k.I_COLUMNS - i.shape[1])))
+            self.regime_blocks_ = np.zeros((f.shape[0], max(self.refractory_blocks, 1)))
             self.params_ = self._parameters()
 
     def _parameters(self) -> FloatArray:

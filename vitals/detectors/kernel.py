@@ -1,8 +1,9 @@
 """The default detector's per-reading recurrences as one compiled loop (numba), state in per-series arrays.
 
 Every recurrence of the default detector (seasonal baseline, data-quality checks, calibrations, run score,
-onset suppression, new extreme, regime change) depends on the previous reading of the *same* series only, so a batch is scored by one
-pass over its readings in batch order, each reading reading and writing its own series' row of the state.
+onset suppression, new extreme, regime change) depends on the previous reading of the *same* series only, so a
+batch is scored by one pass over its readings in batch order, each reading reading and writing its own series'
+row of the state.
 The cost per reading is therefore the same whether a batch holds 28,868 series x 1 timestamp or 4 series x
 10,000 timestamps, and the scores are bit-identical whatever the batch split (the state after a reading is
 the state before the next, in memory or after a pickle round trip).

@@ -47,7 +47,8 @@ def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.i
     low = detector.record_is_low(rows).astype(np.int64)
     down = detector.regime_is_down(rows).astype(np.int64)
     return np.select([driver == 1, driver == 2, driver == 3],
-                     [len(BASELINE_MODELS) + check, RECORD_FEATURE_OFFSET + low, REGIME_FEATURE_OFFSET + down], baseline)
+                     [len(BASELINE_MODELS) + check, RECORD_FEATURE_OFFSET + low, REGIME_FEATURE_OFFSET + down],
+                     baseline)
 
 
 def names(codes: npt.NDArray[np.floating], table: tuple[str, ...]) -> npt.NDArray[np.str_]:
