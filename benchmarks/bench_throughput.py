@@ -5,7 +5,7 @@ from the catalog seasonality plus noise, ~1 % arriving up to 2 minutes late, ~0.
 them into batches in arrival order and times, in the same run:
 
 - ``ShardState.update`` on one shard holding every series: duplicates, all window rings (5m/1h/24h with
-  count/sum/min/max and the p95 histogram), last, EWMA, stuck reference, warning levels from ``vitals.levels``
+  count/sum/min/max and the p95 histogram), last, EWMA, stuck reference, warning levels from ``vitals.health.levels``
   with hysteresis (no validation: the batches are valid by construction);
 - the numpy reference: count/sum/min/max of the same readings into the same ring slots with ``np.add.at`` /
   ``np.minimum.at`` / ``np.maximum.at`` plus the last value, and nothing else.

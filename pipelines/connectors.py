@@ -13,7 +13,15 @@ from typing import Any
 from bytewax.inputs import DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition
 
 from vitals.batches import ReadingBatch
-from vitals.sources.base import STOP, EventTimePacer, SourceBatch
+from vitals.sources.base import (
+    STOP,
+    EventTimePacer,
+    ReplayClock,
+    SourceBatch,
+    pace_slice_ns,
+    part_rows,
+    split_block,
+)
 from vitals.sources.files import BlockParser, FilePosition, FileReplay, files_for_partition
 from vitals.sources.kafka import (
     OFFSET_EARLIEST,
@@ -28,8 +36,8 @@ from vitals.sources.mqtt import IdleStop, MqttReceiver, MqttSecurity, PayloadPar
 class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
     """Holds the next item until the pacer says it is due (``speed`` event seconds per wall second)."""
 
-    def __init__(self, speed: float) -> None:
-        self._pacer = EventTimePacer(speed)
+    def __init__(self, speed: float, clock: ReplayClock | None = None) -> None:
+        self._pacer = EventTimePacer(speed) if clock is None else clock.add(EventTimePacer(speed))
         self._pending: SourceBatch | None = None
         self._eof = False
 
@@ -50,8 +58,12 @@ class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
             raise StopIteration
         if self._pacer.next_awake(self._event_ns(self._pending)) is not None:
             return []
-        item, self._pending = self._pending, None
+        item, self._pending = self._take_due(self._pending)
         return [item]
+
+    def _take_due(self, item: SourceBatch) -> tuple[SourceBatch, SourceBatch | None]:
+        """What of a due item to emit now, and what stays pending (the whole item by default)."""
+        return item, None
 
     def next_awake(self) -> datetime | None:
         if self._pending is None:
@@ -60,8 +72,9 @@ class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
 
 
 class SimulatorPartition(_PacedPartition):
-    def __init__(self, batches: Iterator[ReadingBatch], name: str, start_step: int, speed: float) -> None:
-        super().__init__(speed)
+    def __init__(self, batches: Iterator[ReadingBatch], name: str, start_step: int, speed: float,
+                 clock: ReplayClock | None = None) -> None:
+        super().__init__(speed, clock)
         self._batches = batches
         self._name = name
         self._step = start_step  # the step of the next batch to produce (the resume state)
@@ -91,6 +104,7 @@ class SimulatorSource(FixedPartitionedSource[SourceBatch, int]):
         self.make_batches = make_batches
         self.partitions = partitions
         self.speed = speed
+        self.clock = ReplayClock()  # the event time its paced partitions reached (staleness)
 
     def list_parts(self) -> list[str]:
         return [f"sim-{p}" for p in range(self.partitions)]
@@ -98,26 +112,55 @@ class SimulatorSource(FixedPartitionedSource[SourceBatch, int]):
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> SimulatorPartition:
         p = int(for_part.rsplit("-", 1)[1])
         start = resume_state or 0
-        return SimulatorPartition(self.make_batches(p, self.partitions, start), for_part, start, self.speed)
+        return SimulatorPartition(self.make_batches(p, self.partitions, start), for_part, start, self.speed,
+                                  self.clock)
 
 
 class FileReplayPartition(_PacedPartition):
-    def __init__(self, replay: FileReplay, speed: float) -> None:
-        super().__init__(speed)
+    """A partition's files; paced, a block is emitted in parts of at most ``PACE_SLICE_S`` of wall time (a block of
+    a day of readings is not handed over at once), each when the replay clock reaches it; a snapshot inside a block
+    records the rows emitted."""
+
+    def __init__(self, replay: FileReplay, speed: float, clock: ReplayClock | None = None) -> None:
+        super().__init__(speed, clock)
         self._replay = replay
         self._emitted = replay.position
+        self._skip = getattr(replay.position, "skip_rows", 0)  # rows of the first block emitted before a resume
+        self._block = replay.position  # where the pending block was read
+        self._done_rows = 0  # rows of the pending block emitted so far
+        self._slice_ns = pace_slice_ns(speed)  # event time per part
 
     def _produce(self) -> SourceBatch | None:
-        return self._replay.read_next()
+        item = self._replay.read_next()
+        if item is None:
+            return None
+        self._block, self._done_rows = self._replay.item_position, 0
+        if self._skip:
+            _, item = split_block(item, min(self._skip, len(item.batch)), 0, self._block.seq)
+            self._done_rows, self._skip = self._skip, 0
+            if item is None:
+                return self._produce()
+        return item
+
+    def _take_due(self, item: SourceBatch) -> tuple[SourceBatch, SourceBatch | None]:
+        rows = part_rows(item.batch.ts_ns, self._slice_ns)
+        if rows >= len(item.batch) and not self._done_rows:
+            return item, None  # the whole block as read (not paced, or all of it due)
+        part, rest = split_block(item, rows, self._done_rows, self._block.seq)
+        self._done_rows += rows
+        return part, rest
 
     def next_batch(self) -> list[SourceBatch]:
         out = super().next_batch()
-        if out:  # the item just emitted was the last one read
+        if out and self._pending is None:  # the item just emitted finished the last block read
             self._emitted = self._replay.position
         return out
 
     def snapshot(self) -> FilePosition:
-        # Position after the last emitted block; a produced-but-pending block is read again on resume.
+        # Position after the last emitted block; a produced-but-pending block is read again on resume, skipping
+        # the rows of it already emitted.
+        if self._pending is not None and self._done_rows:
+            return dataclasses.replace(self._block, skip_rows=self._done_rows)
         return self._emitted
 
 
@@ -135,6 +178,7 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
         self.block_rows = block_rows
         self.block_bytes = block_bytes
         self.replays: list[FileReplay] = []  # the partitions built in this process (progress bars read them)
+        self.clock = ReplayClock()  # the event time its paced partitions reached (staleness)
 
     def list_parts(self) -> list[str]:
         return [f"file-{p}" for p in range(self.partitions)]
@@ -150,7 +194,7 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
             position=resume_state, block_rows=self.block_rows, block_bytes=self.block_bytes,
         )
         self.replays.append(replay)
-        return FileReplayPartition(replay, self.speed)
+        return FileReplayPartition(replay, self.speed, self.clock)
 
 
 class _MqttPartition(StatelessSourcePartition[SourceBatch]):

@@ -33,7 +33,7 @@ from vitals.readings import DeadLetterWriter, ReadingParser
 from vitals.recovery import write_identity
 from vitals.registry.locate import check_all, models_dir
 from vitals.simulator import CitySimulator, SimulatorConfig
-from vitals.sources.base import STOP
+from vitals.sources.base import STOP, staleness_clock
 from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters, HistoryWriter
 from vitals.stream.publisher import HubPublisher
@@ -62,7 +62,7 @@ class RunSummary:
 
 
 def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
-    return lambda: ReadingParser(catalog)
+    return lambda: ReadingParser(catalog, max_future_s=settings.max_future_s)
 
 
 def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:
@@ -228,6 +228,7 @@ def run_pipeline(
         on_publisher(publisher)
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
     source = make_source(catalog, settings, simulator, checked)
+    hub.clock = staleness_clock(settings.source, settings.speed, getattr(source, "clock", None))
     flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
                       models=models, demand=demand)
     started = time.monotonic()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from vitals.catalog import DOMAINS, default_catalog_path, load_catalog, parse_catalog
 from vitals.cli import main as cli_main
 from vitals.errors import CatalogError, VitalsError
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 
 
 def _doc() -> dict[str, Any]:

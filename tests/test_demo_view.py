@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from vitals.catalog import Catalog
-from vitals.demo_view import Notification, NotificationLog, describe_alert, notification_line, render_view
+from vitals.demo.view import Notification, NotificationLog, describe_alert, notification_line, render_view
 from vitals.exporter import ExportHub
-from vitals.health import HealthView
+from vitals.health.rollup import HealthView
 from vitals.textwidth import display_width
 
 

@@ -29,6 +29,7 @@ from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
 from vitals.errors import HistoryError
 from vitals.state.view import VitalsView
+from vitals.units import DAY_S, NS_PER_S
 
 if TYPE_CHECKING:  # pandas is imported by pyarrow's to_pandas() when a history is read, not by writers
     import pandas as pd
@@ -79,7 +80,7 @@ def write_readings(root: str | Path, catalog: Catalog, batch: ReadingBatch, name
     if not len(batch):
         return []
     table = readings_table(catalog, batch)
-    days = (batch.ts_ns // (86_400 * 10**9)).astype(np.int64)
+    days = (batch.ts_ns // (DAY_S * NS_PER_S)).astype(np.int64)
     domains = np.array([catalog.domain_names.index(i.domain) for i in catalog.indicators])[batch.indicator]
     key = days * 64 + domains
     order = np.lexsort((batch.ts_ns, batch.street, batch.indicator, key))
@@ -121,7 +122,7 @@ def write_vitals(root: str | Path, catalog: Catalog, view: VitalsView, at_ns: in
     """Write one vitals snapshot (all series of a shard as of ``at_ns``)."""
     if not len(view):
         return None
-    day = datetime.fromtimestamp(at_ns // 1_000_000_000, UTC).date().isoformat()
+    day = datetime.fromtimestamp(at_ns // NS_PER_S, UTC).date().isoformat()
     path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
     _atomic_write(vitals_table(catalog, view, at_ns), path)
     return path
@@ -131,7 +132,7 @@ def write_final_vitals(path: str | Path, catalog: Catalog, view: VitalsView) -> 
     """Write the vitals of every series in ``view`` (e.g. at the end of a replay) to one Parquet file, ``at`` =
     the view's time; read it back with ``pd.read_parquet(path)``."""
     out = Path(path)
-    _atomic_write(vitals_table(catalog, view, round(view.now_s * 1e9)), out)
+    _atomic_write(vitals_table(catalog, view, round(view.now_s * NS_PER_S)), out)
     return out
 
 

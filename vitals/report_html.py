@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from vitals.units import DAY_S
+
 # no scripts, no fonts, no fetches: inline CSS and data: images only
 CSP = ("<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
        "style-src 'unsafe-inline'\">")
@@ -74,7 +76,7 @@ def duration(seconds: float | None) -> str:
         return f"{s / 60:.1f} min"
     if abs(s) < 48 * 3600:
         return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+    return f"{s / DAY_S:.1f} d"
 
 
 def number(value: Any, digits: int = 3) -> str:

@@ -12,7 +12,6 @@ import pytest
 
 from vitals.backtest.city import load_label_events, measure, run_city
 from vitals.backtest.city_measures import (
-    Event,
     Hold,
     Timeline,
     alarms,
@@ -24,6 +23,7 @@ from vitals.backtest.city_measures import (
     observed_orange,
 )
 from vitals.catalog import Catalog
+from vitals.labels import LabelledWindow
 
 REPO = Path(__file__).resolve().parents[2]
 MIN = 60 * 10**9
@@ -58,9 +58,9 @@ def test_recall_false_alarms_and_lead_times_by_hand() -> None:
              [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
              [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]
     tl = timeline(level, early)
-    events = [Event(0, T0 + 1 * MIN, T0 + 9 * MIN, orange_ns=T0 + 6 * MIN, incident=7),
-              Event(10, T0 + 1 * MIN, T0 + 9 * MIN, orange_ns=T0 + 7 * MIN, incident=7),
-              Event(20, T0 + 4 * MIN, T0 + 5 * MIN)]  # no orange: not an orange event
+    events = [LabelledWindow(0, T0 + 1 * MIN, T0 + 9 * MIN, orange_ns=T0 + 6 * MIN, incident=7),
+              LabelledWindow(10, T0 + 1 * MIN, T0 + 9 * MIN, orange_ns=T0 + 7 * MIN, incident=7),
+              LabelledWindow(20, T0 + 4 * MIN, T0 + 5 * MIN)]  # no orange: not an orange event
     fire = alarms(tl, {"early": Hold(120, 0), "level": Hold(0, 0)})
     assert detected(tl, fire["early"], events) == [True, False]
     assert detected(tl, fire["warning"], events) == [True, False]
@@ -80,8 +80,8 @@ def test_recall_false_alarms_and_lead_times_by_hand() -> None:
 
 def test_observed_orange_when_labels_have_no_crossing() -> None:
     tl = timeline([[0, 1, 2, 3, 3, 0], [0, 0, 0, 0, 0, 0]], [[0] * 6, [0] * 6])
-    events = observed_orange(tl, [Event(0, T0, T0 + 5 * MIN), Event(10, T0, T0 + 5 * MIN),
-                                  Event(0, T0, T0 + 5 * MIN, orange_ns=T0 + 4 * MIN)])
+    events = observed_orange(tl, [LabelledWindow(0, T0, T0 + 5 * MIN), LabelledWindow(10, T0, T0 + 5 * MIN),
+                                  LabelledWindow(0, T0, T0 + 5 * MIN, orange_ns=T0 + 4 * MIN)])
     assert [e.orange_ns for e in events] == [T0 + 3 * MIN, -1, T0 + 4 * MIN]
 
 
@@ -96,9 +96,9 @@ def test_labels_file_with_and_without_truth(tmp_path: Path, small_catalog: Catal
     (tmp_path / "truth.json").write_text(json.dumps(truth))
     sid = 3 * small_catalog.n_streets + 5
     start = T0 + 60 * MIN
-    assert load_label_events(small_catalog, tmp_path / "labels.json") == [Event(sid, start, start + 120 * MIN)]
+    assert load_label_events(small_catalog, tmp_path / "labels.json") == [LabelledWindow(sid, start, start + 120 * MIN)]
     with_truth = load_label_events(small_catalog, tmp_path / "labels.json", tmp_path / "truth.json")
-    assert with_truth == [Event(sid, start, start + 120 * MIN, start + 40 * MIN, 4)]
+    assert with_truth == [LabelledWindow(sid, start, start + 120 * MIN, start + 40 * MIN, 4)]
 
 
 def test_causal_run_of_a_simulated_incident(small_catalog: Catalog) -> None:
@@ -112,8 +112,7 @@ def test_causal_run_of_a_simulated_incident(small_catalog: Catalog) -> None:
                         plateau=timedelta(minutes=30), recovery=timedelta(minutes=30), severity=3.6)
     sim = CitySimulator(small_catalog, SimulatorConfig(seed=2, duration=timedelta(hours=5), step_s=60,
                                                        incidents=(spec,), faults=FaultRates.none()))
-    events = [Event(w.series, w.window_start_ns, w.window_end_ns, w.orange_ns, w.incident)
-              for w in simulated_windows(small_catalog, sim.incidents())]
+    events = list(simulated_windows(small_catalog, sim.incidents()))
     tl = run_city(small_catalog, sim.batches(), models_dir=REPO / "models")
     assert tl.level.shape == (small_catalog.n_series, 300) and tl.ticks_ns[1] - tl.ticks_ns[0] == MIN
     figures = measure(tl, events, small_catalog, warmup_s=2 * 3600)

@@ -7,17 +7,18 @@ import re
 
 import numpy as np
 
-from vitals.backtest.city_measures import Event, Timeline, alarms, false_alarm_episodes, false_alarms
+from vitals.backtest.city_measures import Timeline, alarms, false_alarm_episodes, false_alarms
 from vitals.backtest.city_plots import threshold_lines
 from vitals.backtest.city_report import write_city_report
 from vitals.catalog import Catalog
 from vitals.catalog.seasonality import SeasonalModel
+from vitals.labels import LabelledWindow
 
 MIN = 60 * 10**9
 T0 = 1_772_409_600 * 10**9
 
 
-def _timeline(catalog: Catalog, ticks: int = 240) -> tuple[Timeline, list[Event]]:
+def _timeline(catalog: Catalog, ticks: int = 240) -> tuple[Timeline, list[LabelledWindow]]:
     street = catalog.street_index[catalog.streets_of("yuzhong")[0].id]
     rows = [catalog.indicator_index[i] * catalog.n_streets + street
             for i in ("water_pressure", "substation_load", "hotline_tickets")]
@@ -32,8 +33,8 @@ def _timeline(catalog: Catalog, ticks: int = 240) -> tuple[Timeline, list[Event]
     value = np.full((3, ticks), 50.0, dtype=np.float32)
     tl = Timeline(T0 + np.arange(ticks, dtype=np.int64) * MIN, series, level, early,
                   np.zeros((3, ticks), dtype=np.float32), value, value, value - 5, value + 5)
-    events = [Event(rows[0], T0 + 80 * MIN, T0 + 140 * MIN, T0 + 100 * MIN, 1),
-              Event(rows[1], T0 + 80 * MIN, T0 + 140 * MIN, T0 + 110 * MIN, 1)]  # event 2: missed
+    events = [LabelledWindow(rows[0], T0 + 80 * MIN, T0 + 140 * MIN, T0 + 100 * MIN, 1),
+              LabelledWindow(rows[1], T0 + 80 * MIN, T0 + 140 * MIN, T0 + 110 * MIN, 1)]  # event 2: missed
     return tl, events
 
 

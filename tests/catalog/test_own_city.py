@@ -15,8 +15,9 @@ from vitals_testing import SECOND_CITY
 from vitals.catalog import load_catalog, parse_catalog
 from vitals.cli import main as cli_main
 from vitals.errors import CatalogError
-from vitals.levels import warning_levels
-from vitals.state.hysteresis import LevelRules
+from vitals.health.hysteresis import LevelRules
+from vitals.health.levels import warning_levels
+from vitals.health.series_quality import stuck_flags
 
 TS = np.full(3, 1_700_000_000 * 10**9, dtype=np.int64)
 
@@ -60,8 +61,6 @@ def test_levels_with_only_orange_and_red():
 
 
 def test_flat_is_normal_keeps_a_run_of_zeros_from_looking_stuck():
-    from vitals.quality import stuck_flags  # after vitals.state (quality <-> state import cycle, an open issue)
-
     c = load_catalog(SECOND_CITY)
     rain, river = c.indicator_index["rainfall_10m"], c.indicator_index["river_level"]
     flat = c.flat_normal_array[[rain, rain, river]]
@@ -155,3 +154,23 @@ def test_the_documented_example_is_a_valid_catalog():
     assert c.n_streets == 7 and c.city.timezone == "Europe/Oslo" and c.city.timezone_offset_hours == 1.0
     assert not c.indicator("ferry_queue").thresholds.given()
     assert c.indicator("snowfall_10m").flat_normal == "zero"
+
+
+def test_seasonality_follows_daylight_saving_time():
+    """Lisbon: UTC+0 in winter, UTC+1 in summer; the commute profile peaks at 8:00 local time in both."""
+    import pandas as pd
+
+    from vitals.catalog import SeasonalModel
+    from vitals.catalog.seasonality import local_time
+
+    c = load_catalog(SECOND_CITY)
+    seasonal = SeasonalModel(c)
+    no2 = c.indicator_index["air_no2"]  # commute profile, weekdays
+    for day, peak_utc in (("2026-01-14", 8), ("2026-07-15", 7)):
+        minutes = pd.date_range(f"{day}T05:00Z", f"{day}T11:00Z", freq="1min").as_unit("ns").asi8
+        expected = seasonal.expected(np.full(minutes.size, no2), minutes)
+        assert pd.Timestamp(minutes[int(np.argmax(expected))], tz="UTC").hour == peak_utc
+    switch = pd.to_datetime(["2026-03-29T00:59Z", "2026-03-29T01:00Z", "2026-10-25T00:59Z", "2026-10-25T01:00Z"])
+    assert local_time("Europe/Lisbon").offset_s(switch.as_unit("ns").asi8).tolist() == [0, 3600, 3600, 0]
+    shanghai = local_time("Asia/Shanghai").offset_s(pd.date_range("2000", "2090", freq="97D").as_unit("ns").asi8)
+    assert (shanghai == 8 * 3600).all()  # the model city: no daylight saving, as before

@@ -24,9 +24,9 @@ Per reading of series ``i``:
 4. onset suppression: the seasonal score only counts when it exceeds every seasonal score of the same series
    in its last ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a
    lasting anomaly raises one early detection instead of a stream of repeats.
-5. ``q``: the :class:`~vitals.detectors.quality.DataQualityDetector` score (impossible, stuck, spike).
+5. ``q``: the :class:`~vitals.detectors.data_quality.DataQualityDetector` score (impossible, stuck, spike).
 6. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
-   model's calibrated score at window close (:class:`~vitals.detectors.window_model.WindowFeatureModel`).
+   model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 
 ``level_score_`` keeps the unsuppressed seasonal score for dashboards; each reading's explanation
 (:meth:`DefaultDetector.explain`) names the detector and feature that drove its score.
@@ -39,8 +39,8 @@ import numpy.typing as npt
 
 from vitals.detectors.base import Detector, FloatArray, IntArray
 from vitals.detectors.calibration import OnlineTailCalibrator, SurpriseCalibrator, squash
+from vitals.detectors.data_quality import CHECKS, DataQualityDetector
 from vitals.detectors.explain import Explanation, explanations
-from vitals.detectors.quality import CHECKS, DataQualityDetector
 from vitals.detectors.seasonal import SeasonalBaseline
 
 DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality")

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from vitals.detectors import WindowFeatureModel
-from vitals.detectors.window_model import window_features
+from vitals.detectors.window_forest import window_features
 from vitals.errors import NotFittedError
 
 NS = 1_000_000_000

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vitals.catalog import SeasonalModel
-from vitals.detectors.window_model import window_features
+from vitals.detectors.window_forest import window_features
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.grid import SeriesGrid
 from vitals.registry import ModelRegistry
 from vitals.registry.trust import untrusted_types
+from vitals.scoring.city_window_model import CityWindowModel, counted_cells, grid_cells
 from vitals.scoring.training import WindowModelTrainer, incident_cells, make_trainer
-from vitals.scoring.window_model import CityWindowModel, counted_cells, grid_cells
 from vitals.scoring.window_state import WindowAccumulator
 from vitals.simulator import CitySimulator, FaultRates, SimulatorConfig
 from vitals.training import default_trainers, from_arrays, train
@@ -128,7 +128,7 @@ def test_vitals_train_discovers_the_trainer() -> None:
 
 
 def test_incident_cells_mark_labelled_windows() -> None:
-    from vitals.forecasting.evaluate import LabelledWindow
+    from vitals.labels import LabelledWindow
 
     grid = SeriesGrid(values=np.zeros((2, 10), np.float32), series=np.array([3, 8]), indicator=np.zeros(2, np.int16),
                       street=np.zeros(2, np.int32), start_ns=0, step_s=300)

@@ -135,3 +135,15 @@ def test_beats_persistence_on_simulated_city(small_catalog: Catalog, simulated: 
     assert errors["mae_30m"] < 0.95 * errors["mae_30m_persistence"]
     assert errors["mae_60m"] < errors["mae_60m_persistence"]
     assert errors["mae_30m"] < errors["mae_30m_seasonal"]
+
+
+def test_forecasts_stay_inside_the_valid_range(small_catalog: Catalog) -> None:
+    """A steep fall towards 0 (a count, valid from 0) is not forecast below 0, nor a climb past the range's top."""
+    model = EarlyWarningForecaster(max_rows=20_000).fit(ramp_grid(small_catalog, 200), small_catalog)
+    i = small_catalog.indicator_index["metro_load"]  # valid 0 .. 200 %
+    falling = (60.0 - 5.0 * np.arange(13)).astype(np.float32)  # 60 % down to 0 in an hour
+    rising = (140.0 + 5.0 * np.arange(13)).astype(np.float32)  # up to 200 %
+    fc = model.predict(small_catalog, np.vstack([falling, rising]), np.array([i, i]), START_NS + 7200 * 10**9)
+    assert fc.value.min() >= 0.0 and fc.warning_value.min() >= 0.0
+    assert fc.value.max() <= 200.0 and fc.warning_value.max() <= 200.0
+    assert fc.warning_value[0, -1] == 0.0 and fc.warning_value[1, -1] == 200.0  # it did go past both ends

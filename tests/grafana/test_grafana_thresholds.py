@@ -1,4 +1,4 @@
-"""Colours of level panels and value panels agree with the catalog: the oracle is ``vitals.levels``."""
+"""Colours of level panels and value panels agree with the catalog: the oracle is ``vitals.health.levels``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from vitals.catalog import Catalog
 from vitals.catalog.model import LEVEL_COLOURS, LEVEL_NAMES, Indicator
 from vitals.grafana import all_panel_queries, iter_panels
 from vitals.grafana.panels import grafana_unit
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 
 COLOURS = [LEVEL_COLOURS[name] for name in LEVEL_NAMES]  # green, blue, yellow, orange, red
 LEVEL_STEPS = [{"value": None, "color": "green"}, {"value": 1.0, "color": "blue"},

@@ -14,7 +14,7 @@ import pytest
 from vitals_testing import need_binary
 
 from vitals.catalog import load_catalog
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 from vitals.services import free_port, prometheus_config, prometheus_query, start_prometheus, wait_for
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from flow_helpers import assert_views_equal, run_flow
 
 from pipelines.connectors import SimulatorSource
 from pipelines.live import FlowOptions
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 from vitals.simulator import CitySimulator, SimulatorConfig
 
 

@@ -14,7 +14,7 @@ from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.registry import ModelRegistry
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.scoring import DETECTORS, FEATURES, RegistryModels, ShardScorer
-from vitals.scoring.window_model import CityWindowModel
+from vitals.scoring.city_window_model import CityWindowModel
 from vitals.simulator import CitySimulator, FaultRates, SimulatorConfig
 from vitals.state import split_by_shard
 from vitals.training import from_simulation
@@ -171,3 +171,30 @@ def test_registry_models_hot_reload_the_window_model(tmp_path, small_catalog, mo
     registry.promote("window_model", version)
     loaded = models.window_model()
     assert isinstance(loaded, CityWindowModel) and models.model_info() == {"window_model": version}
+
+
+def test_a_window_model_saved_under_the_old_module_names_still_loads(tmp_path, small_catalog, model) -> None:
+    """Artifacts saved before the modules were renamed (issue 13) name ``vitals.scoring.window_model`` and
+    ``vitals.detectors.window_model``: rewritten to those names, a fresh artifact loads and scores the same."""
+    import zipfile
+
+    from vitals.detectors.window_forest import FEATURES as WINDOW_FEATURES
+    from vitals.registry.trust import dump_artifact, load_artifact
+
+    new = tmp_path / "new.skops"
+    dump_artifact(model, new)
+    old = tmp_path / "old.skops"
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "schema.json":
+                text = data.decode()
+                assert "vitals.scoring.city_window_model" in text and "vitals.detectors.window_forest" in text
+                data = (text.replace("vitals.scoring.city_window_model", "vitals.scoring.window_model")
+                        .replace("vitals.detectors.window_forest", "vitals.detectors.window_model").encode())
+            dst.writestr(item, data)
+    loaded = load_artifact(old)
+    assert isinstance(loaded, CityWindowModel)
+    raw = np.random.default_rng(3).normal(size=(8, len(WINDOW_FEATURES)))
+    indicator = np.zeros(8, dtype=np.int64)
+    np.testing.assert_array_equal(loaded.score(indicator, raw)[0], model.score(indicator, raw)[0])

@@ -10,7 +10,7 @@ import pytest
 
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 from vitals.simulator import DEFAULT_START, INCIDENT_KINDS, CitySimulator, FaultRates, IncidentSpec, SimulatorConfig
 
 NAB_FORMAT = "%Y-%m-%d %H:%M:%S.%f"

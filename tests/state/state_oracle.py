@@ -12,7 +12,7 @@ import pandas as pd
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
-from vitals.levels import badness, oriented_thresholds
+from vitals.health.levels import badness, oriented_thresholds
 from vitals.state import ShardState, VitalsView, split_by_shard
 
 NS = 1_000_000_000

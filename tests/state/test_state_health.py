@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vitals.catalog import Catalog
-from vitals.health import PEAK_SHARE, HealthRollup, HealthView, rollup
+from vitals.health.area_quality import area_quality
+from vitals.health.rollup import PEAK_SHARE, HealthRollup, HealthView, rollup
 from vitals.state import VitalsView
-from vitals.state.area_quality import area_quality
 
 
 def _random_view(catalog: Catalog, rng: np.random.Generator, n: int) -> VitalsView:

@@ -12,20 +12,7 @@ from typing import Any
 from vitals.alerting import names
 from vitals.alerting.options import LEVELS, AlertingOptions
 from vitals.catalog import Catalog, Indicator
-
-
-def condition_text(indicator: Indicator, level: str) -> str:
-    """The threshold of ``level`` as a condition a reader understands, e.g. "≥ 7 index", "≤ 20 km/h"."""
-    threshold = getattr(indicator.thresholds, level)
-    if not indicator.thresholds.is_set(level):
-        return "not set (this level is never raised)"
-    if indicator.basis == "zscore":
-        return f"z ≥ {threshold:g}"
-    if indicator.bad == "down":
-        return f"≤ {threshold:g} {indicator.unit}"
-    if indicator.bad == "both":
-        return f"|x − {indicator.center:g}| ≥ {threshold:g} {indicator.unit}"
-    return f"≥ {threshold:g} {indicator.unit}"
+from vitals.health.levels import condition_text
 
 
 def indicator_labels(indicator: Indicator) -> dict[str, str]:

@@ -51,10 +51,12 @@ class Notification:
 
 @dataclass
 class WebhookRecorder:
-    """Records webhook POSTs on ``host`` (port 0: a free port) in a background thread."""
+    """Records webhook POSTs on ``host`` (port 0: a free port) in a background thread; ``on_notification``, when
+    given, is also called with each one as it arrives (on the server's thread), e.g. to show it live."""
 
     host: str = "127.0.0.1"
     port: int = 0
+    on_notification: Callable[[Notification], None] | None = None
     _received: list[Notification] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -102,6 +104,8 @@ class WebhookRecorder:
     def _add(self, notification: Notification) -> None:
         with self._lock:
             self._received.append(notification)
+        if self.on_notification is not None:
+            self.on_notification(notification)
 
     @property
     def notifications(self) -> list[Notification]:

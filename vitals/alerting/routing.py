@@ -21,6 +21,7 @@ from typing import Any
 
 from vitals.alerting import names
 from vitals.alerting.options import LEVELS, AlertingOptions
+from vitals.catalog.model import LEVEL_NAMES, ORANGE
 
 STREET_CENTERS = "street-centers"
 DISTRICT_CENTERS = "district-centers"
@@ -28,7 +29,7 @@ CITY_CENTER = "city-center"
 PLATFORM = "platform"
 RECEIVERS: tuple[str, ...] = (CITY_CENTER, DISTRICT_CENTERS, STREET_CENTERS, PLATFORM)
 
-ESCALATING_LEVELS: tuple[str, ...] = ("orange", "red")
+ESCALATING_LEVELS: tuple[str, ...] = LEVEL_NAMES[ORANGE:]  # orange, red
 GROUP_BY_STREET = ["alertname", "severity", "district", "street", "domain"]
 GROUP_BY_DISTRICT = ["alertname", "severity", "district", "domain"]
 GROUP_BY_CITY = ["alertname", "severity", "domain"]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from vitals.alerting.alert_rules import horizon_label
 from vitals.alerting.options import AlertingOptions
 from vitals.catalog import Catalog
+from vitals.units import NS_PER_S
 
 SEVERITY_ZH = {"red": "红色预警", "orange": "橙色预警", "yellow": "黄色预警", "blue": "蓝色预警",
                "critical": "严重", "warning": "注意"}
@@ -57,7 +58,7 @@ def catalog_lookups(catalog: Catalog, options: AlertingOptions) -> str:
 
 def time_template(offset_hours: float) -> str:
     """Times in the city's local time (Alertmanager's templates know only UTC and the server's zone)."""
-    nanos = round(offset_hours * 3600) * 1_000_000_000
+    nanos = round(offset_hours * 3600) * NS_PER_S
     zone = f"UTC{offset_hours:+g}"
     return ('{{ define "vitals.time" }}{{ (.Add ' + str(nanos) + ').Format "2006-01-02 15:04" }} '
             + zone + "{{ end }}\n")

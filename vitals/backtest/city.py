@@ -32,7 +32,6 @@ from vitals.backtest.city_measures import (
     AFTER_S,
     SLOW_ONSET_S,
     WARMUP_S,
-    Event,
     Timeline,
     alarms,
     detected,
@@ -45,11 +44,12 @@ from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, load_catalog
 from vitals.catalog.model import ORANGE
 from vitals.errors import ConfigError
+from vitals.labels import LabelledWindow
 from vitals.readings.validate import TimeRules, reason_codes
 from vitals.registry.locate import ModelsDir, check_fit
 from vitals.scoring import RegistryModels, ShardScorer
 from vitals.state import ShardState
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,14 @@ EARLY_HORIZON = "30m"
 
 def simulate_city(
     *, streets: int = 76, days: float = 14.0, seed: int = 11, catalog: Catalog | None = None
-) -> tuple[Catalog, Iterator[ReadingBatch], list[Event]]:
+) -> tuple[Catalog, Iterator[ReadingBatch], list[LabelledWindow]]:
     """A simulated city (incidents and sensor faults on, one batch per minute) and its labelled events."""
     from vitals.simulator import CitySimulator, SimulatorConfig
     from vitals.training.data import simulated_windows
 
     cat = catalog if catalog is not None else load_catalog(streets_total=streets)
     sim = CitySimulator(cat, SimulatorConfig(seed=seed, duration=timedelta(days=days), step_s=BATCH_S))
-    events = [Event(w.series, w.window_start_ns, w.window_end_ns, w.orange_ns, w.incident)
-              for w in simulated_windows(cat, sim.incidents())]
-    return cat, sim.batches(), events
+    return cat, sim.batches(), list(simulated_windows(cat, sim.incidents()))
 
 
 def read_history(path: str | Path) -> pd.DataFrame:
@@ -135,7 +133,7 @@ def history_batches(catalog: Catalog, path: str | Path | pd.DataFrame) -> Iterat
 def load_label_events(
     catalog: Catalog, labels_path: str | Path, incidents_path: str | Path | None = None, *,
     full: Catalog | None = None,
-) -> list[Event]:
+) -> list[LabelledWindow]:
     """Events from NAB-format windows (``{"<indicator>/<street>": [[start, end], ...]}``), with orange crossings
     and incident numbers from a simulator truth file (``vitals simulate --incidents``) when given.
 
@@ -165,7 +163,7 @@ def load_label_events(
             lo, hi = _ns(start), _ns(end)
             hit = [v for (s, w0), v in truth.items() if s == sid and lo <= w0 <= hi]
             orange, incident = min(hit) if hit else (-1, -1)
-            events.append(Event(sid, lo, hi, orange, incident))
+            events.append(LabelledWindow(sid, lo, hi, orange, incident))
     return events
 
 
@@ -247,13 +245,13 @@ def _early_condition(cols: dict[str, npt.NDArray[np.float64]], level: npt.NDArra
     return np.asarray((soon | forecast) & (level < ORANGE))
 
 
-def measure(tl: Timeline, events: list[Event], catalog: Catalog, *, warmup_s: float = WARMUP_S,
+def measure(tl: Timeline, events: list[LabelledWindow], catalog: Catalog, *, warmup_s: float = WARMUP_S,
             after_s: float = AFTER_S, slow_onset_s: float = SLOW_ONSET_S) -> dict[str, Any]:
     """The figures of one run (see :mod:`vitals.backtest.city_measures` for the definitions)."""
     events = observed_orange(tl, events)
     fire = alarms(tl)
     warmup_ns = int(tl.ticks_ns[0]) + int(warmup_s * NS_PER_S)
-    days = max((int(tl.ticks_ns[-1]) - warmup_ns) / NS_PER_S / 86400.0, 1e-9)
+    days = max((int(tl.ticks_ns[-1]) - warmup_ns) / NS_PER_S / DAY_S, 1e-9)
     ind, street = catalog.split_series_id(tl.series)  # the series measured (a history: those with readings)
     districts = len(np.unique(catalog.street_district_array[street]))
     n_indicators = len(np.unique(ind))

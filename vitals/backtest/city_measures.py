@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog.model import ORANGE
+from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.units import NS_PER_S
 
@@ -40,17 +41,6 @@ from vitals.units import NS_PER_S
 WARMUP_S = 6 * 3600.0
 AFTER_S = 3600.0
 SLOW_ONSET_S = 1200.0
-
-
-@dataclass(frozen=True)
-class Event:
-    """A labelled window of one series (global id); ``orange_ns`` -1 when unknown; ``incident`` -1 when unknown."""
-
-    series: int
-    start_ns: int
-    end_ns: int
-    orange_ns: int = -1
-    incident: int = -1
 
 
 @dataclass(frozen=True)
@@ -120,7 +110,7 @@ def _span(tl: Timeline, start_ns: int, end_ns: int) -> slice:
                  int(np.searchsorted(tl.ticks_ns, end_ns, side="right")))
 
 
-def observed_orange(tl: Timeline, events: list[Event]) -> list[Event]:
+def observed_orange(tl: Timeline, events: list[LabelledWindow]) -> list[LabelledWindow]:
     """Events with unknown crossing get the first tick inside their window at which the level was orange."""
     row_of = {int(s): i for i, s in enumerate(tl.series)}
     out = []
@@ -132,12 +122,12 @@ def observed_orange(tl: Timeline, events: list[Event]) -> list[Event]:
         span = _span(tl, ev.start_ns, ev.end_ns)
         hit = np.flatnonzero(tl.level[row, span] >= ORANGE)
         orange = int(tl.ticks_ns[span][hit[0]]) if hit.size else -1
-        out.append(Event(ev.series, ev.start_ns, ev.end_ns, orange, ev.incident))
+        out.append(LabelledWindow(ev.series, ev.start_ns, ev.end_ns, orange, ev.incident))
     return out
 
 
 def window_mask(
-    tl: Timeline, events: list[Event], before_s: float = 0.0, after_s: float = 0.0
+    tl: Timeline, events: list[LabelledWindow], before_s: float = 0.0, after_s: float = 0.0
 ) -> npt.NDArray[np.bool_]:
     """(N, T) True inside a (widened) labelled window of the row's series."""
     row_of = {int(s): i for i, s in enumerate(tl.series)}
@@ -151,14 +141,14 @@ def window_mask(
     return mask
 
 
-def detected(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[Event]) -> list[bool]:
+def detected(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[LabelledWindow]) -> list[bool]:
     """Per event with an orange crossing whose series is in the timeline: did the alarm fire in its window?"""
     row_of = {int(s): i for i, s in enumerate(tl.series)}
     return [bool(fire[row_of[ev.series], _span(tl, ev.start_ns, ev.end_ns)].any())
             for ev in events if ev.orange_ns >= 0 and ev.series in row_of]
 
 
-def false_alarms(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[Event], *, after_s: float,
+def false_alarms(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[LabelledWindow], *, after_s: float,
                  warmup_ns: int) -> npt.NDArray[np.int64]:
     """(N,) false alarm episodes per series: onsets outside every widened window, at or after ``warmup_ns``."""
     outside = ~window_mask(tl, events, after_s=after_s) & (tl.ticks_ns >= warmup_ns)[None, :]
@@ -183,14 +173,14 @@ def episodes(fire: npt.NDArray[np.bool_]) -> list[Episode]:
     return [Episode(int(r), int(a), int(b)) for r, a, b in zip(rows, starts, ends, strict=True)]
 
 
-def false_alarm_episodes(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[Event], *, after_s: float,
+def false_alarm_episodes(tl: Timeline, fire: npt.NDArray[np.bool_], events: list[LabelledWindow], *, after_s: float,
                          warmup_ns: int) -> list[Episode]:
     """The episodes :func:`false_alarms` counts: onset outside every widened window, at or after ``warmup_ns``."""
     outside = ~window_mask(tl, events, after_s=after_s) & (tl.ticks_ns >= warmup_ns)[None, :]
     return [ep for ep in episodes(fire) if outside[ep.row, ep.start]]
 
 
-def lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[Event],
+def lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[LabelledWindow],
                slow_onset_s: float) -> npt.NDArray[np.float64]:
     """Per slow-onset event with an orange crossing: seconds from its first early warning in [start, orange]."""
     row_of = {int(s): i for i, s in enumerate(tl.series)}
@@ -204,10 +194,10 @@ def lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[Eve
     return np.asarray(leads, dtype=np.float64)
 
 
-def incident_lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[Event],
+def incident_lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[LabelledWindow],
                         slow_onset_s: float) -> npt.NDArray[np.float64]:
     """Per incident (events with ``incident >= 0``): first orange crossing minus first early warning."""
-    by_incident: dict[int, list[Event]] = {}
+    by_incident: dict[int, list[LabelledWindow]] = {}
     for ev in events:
         if ev.incident >= 0 and ev.orange_ns >= 0:
             by_incident.setdefault(ev.incident, []).append(ev)

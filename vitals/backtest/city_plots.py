@@ -13,6 +13,7 @@ import numpy.typing as npt
 from vitals.backtest.city_measures import NS_PER_S, Timeline
 from vitals.catalog import LEVEL_NAMES, Catalog
 from vitals.catalog.seasonality import SeasonalModel
+from vitals.health.levels import value_edges
 from vitals.report_html import png_uri, pyplot
 
 LEVEL_COLOURS = ("#2e7d32", "#1f5fbf", "#c9a400", "#f08000", "#d00000")
@@ -30,21 +31,18 @@ class Span:
 
 def threshold_lines(catalog: Catalog, indicator: int, ts_ns: npt.NDArray[np.int64]
                     ) -> list[tuple[int, npt.NDArray[np.float64]]]:
-    """(level 1..4, value at each time) of every threshold line in the indicator's unit: constant for value
-    thresholds, both sides of the centre for ``bad=both``, expected + z x noise for z-score thresholds."""
+    """(level 1..4, value at each time) of every threshold line in the indicator's unit: the level edges of
+    :func:`vitals.health.levels.value_edges` (both sides of the centre for ``bad=both``), constant for value
+    thresholds, expected + z x noise for z-score thresholds."""
     ind = catalog.indicators[indicator]
-    th = ind.thresholds.as_tuple()
-    direction = int(catalog.direction_array[indicator])
-    ones = np.ones(ts_ns.shape, dtype=np.float64)
+    edges = value_edges(ind)
     if ind.basis == "zscore":
         model = SeasonalModel(catalog)
         codes = np.full(ts_ns.shape, indicator, dtype=np.int64)
         base, noise = model.expected(codes, ts_ns), float(model.noise[indicator])
-        sides = (1.0, -1.0) if direction == 0 else (float(direction or 1),)
-        return [(k + 1, base + side * z * noise) for k, z in enumerate(th) for side in sides]
-    if direction == 0:
-        return [(k + 1, (ind.center + side * t) * ones) for k, t in enumerate(th) for side in (1.0, -1.0)]
-    return [(k + 1, t * ones) for k, t in enumerate(th)]
+        return [(k + 1, base + z * noise) for edge in edges for k, z in enumerate(edge.thresholds)]
+    ones = np.ones(ts_ns.shape, dtype=np.float64)
+    return [(k + 1, t * ones) for edge in edges for k, t in enumerate(edge.thresholds)]
 
 
 def series_plot(tl: Timeline, fire: dict[str, npt.NDArray[np.bool_]], catalog: Catalog, row: int, span: Span,

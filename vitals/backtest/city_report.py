@@ -21,7 +21,6 @@ from vitals.backtest.city_measures import (
     DEFAULT_HOLDS,
     WARMUP_S,
     Episode,
-    Event,
     Timeline,
     alarms,
     false_alarm_episodes,
@@ -30,6 +29,7 @@ from vitals.backtest.city_measures import (
 )
 from vitals.backtest.city_plots import Span, series_plot
 from vitals.catalog import Catalog
+from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.report_html import duration, esc, img, number, page, percent, table
 from vitals.units import NS_PER_S
@@ -109,7 +109,7 @@ def _alarm_table(figures: dict[str, Any]) -> str:
     return table(headers, rows, table_id="alarms", numeric=(1, 2, 3, 4, 5))
 
 
-def write_city_report(path: Path, tl: Timeline, events: list[Event], figures: dict[str, Any], catalog: Catalog,
+def write_city_report(path: Path, tl: Timeline, events: list[LabelledWindow], figures: dict[str, Any], catalog: Catalog,
                       *, max_false_alarm_plots: int = 300, warmup_s: float = WARMUP_S, after_s: float = AFTER_S,
                       progress: bool = False) -> None:
     """Write the report to ``path``: every orange event and miss with its plot; every false alarm of the
@@ -147,7 +147,7 @@ def write_city_report(path: Path, tl: Timeline, events: list[Event], figures: di
     path.write_text(page("city-vitals city backtest", "\n".join(body)), encoding="utf-8")
 
 
-def _event_facts(tl: Timeline, fire: dict[str, Any], ev: Event, row: int, n: int) -> dict[str, Any]:
+def _event_facts(tl: Timeline, fire: dict[str, Any], ev: LabelledWindow, row: int, n: int) -> dict[str, Any]:
     lo = int(np.searchsorted(tl.ticks_ns, ev.start_ns, side="left"))
     hi = int(np.searchsorted(tl.ticks_ns, ev.end_ns, side="right"))
     out: dict[str, Any] = {"n": n, "event": ev, "row": row}
@@ -171,7 +171,7 @@ def _header(tl: Timeline, figures: dict[str, Any], names: _Names, counts: dict[s
 
 def _event_block(r: dict[str, Any], names: _Names, uri: str, *, cls: str) -> str:
     """A collapsed event (``cls="event"``) or an open one (``cls="miss"``) with its facts and plot."""
-    ev: Event = r["event"]
+    ev: LabelledWindow = r["event"]
     caught = ", ".join(k for k in KINDS if r[k]) or "none"
     summary = (f"#{r['n']} {names.indicator(ev.series)} · {names.place(ev.series)} · orange at "
                f"{names.time(ev.orange_ns)} · {'warned' if r['warning'] else 'MISSED'} · lead {duration(r['lead_s'])}")

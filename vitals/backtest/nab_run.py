@@ -26,6 +26,7 @@ from vitals.detectors import DefaultDetector, classify
 from vitals.detectors.base import Detector
 from vitals.detectors.registry import DETECTORS
 from vitals.errors import ConfigError
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,8 @@ def score_files(files: list[NabFile], profiles: tuple[str, ...] = tuple(PROFILES
 
 def file_events(f: NabFile, threshold: float) -> EventCounts:
     """Event counts of one file at ``threshold`` (detections after probation)."""
-    ts_s = f.ts.astype(np.int64) / 1e9
-    label_s = [float(t.astype(np.int64)) / 1e9 for t in f.label_times]
+    ts_s = f.ts.astype(np.int64) / NS_PER_S
+    label_s = [float(t.astype(np.int64)) / NS_PER_S for t in f.label_times]
     return event_counts(classify(f.scores, threshold), f.windows, probation_length(len(f.scores)), ts_s, label_s)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 Direction = Literal["up", "down", "both"]
+BAD_SIGN: dict[str, int] = {"up": 1, "down": -1, "both": 0}  # the sign of badness; both: |value - center|
 Basis = Literal["value", "zscore"]
 Profile = Literal["flat", "commute", "daytime", "evening"]
 FlatNormal = Literal["no", "zero", "any"]
@@ -233,8 +234,7 @@ class Catalog:
     @cached_property
     def direction_array(self) -> npt.NDArray[np.int8]:
         """+1 for bad=up, -1 for bad=down, 0 for bad=both."""
-        m = {"up": 1, "down": -1, "both": 0}
-        return np.array([m[i.bad] for i in self.indicators], dtype=np.int8)
+        return np.array([BAD_SIGN[i.bad] for i in self.indicators], dtype=np.int8)
 
     @cached_property
     def center_array(self) -> npt.NDArray[np.float64]:

@@ -12,6 +12,7 @@ from vitals.catalog.model import LEVELS
 from vitals.checkup.run import Checkup, PeriodResult
 from vitals.checkup.score import WEIGHTS
 from vitals.report_html import png_uri, pyplot
+from vitals.units import DAY_S, NS_PER_S
 
 
 def _order(c: Checkup, top: int) -> list[int]:
@@ -88,5 +89,5 @@ def _per_day(p: PeriodResult, catalog: Catalog) -> np.ndarray:
     days = (p.end - p.start).days + 1
     offset = int(catalog.city.timezone_offset_hours * 3600e9)
     start = pd.Timestamp(p.start).value
-    k = [int((i.start_ns + offset - start) // (86400 * 10**9)) for i in p.incidents]
+    k = [int((i.start_ns + offset - start) // (DAY_S * NS_PER_S)) for i in p.incidents]
     return np.bincount(np.clip(np.asarray(k, dtype=np.int64), 0, days - 1), minlength=days)

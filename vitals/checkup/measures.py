@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vitals.catalog import Catalog
+from vitals.catalog.model import LEVEL_NAMES, LEVELS
 from vitals.checkup.load import NS_PER_S, Snapshots
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.report_html import inum
@@ -132,7 +133,7 @@ def group_table(snap: Snapshots, groups: Groups, eps: list[Episode], incs: list[
     hold = snap.hold_s.astype(np.float64)
     held = np.bincount(g, weights=hold.sum(axis=1), minlength=n)
     out = pd.DataFrame(index=pd.RangeIndex(n))
-    for k, name in enumerate(("normal", "blue", "yellow", "orange", "red")):
+    for k, name in enumerate(LEVEL_NAMES):
         secs = np.bincount(g, weights=(hold * (snap.level == k)).sum(axis=1), minlength=n)
         out[f"hours_{name}"] = secs / 3600.0
         out[f"share_{name}"] = np.divide(secs, held, out=np.zeros(n), where=held > 0)
@@ -141,7 +142,7 @@ def group_table(snap: Snapshots, groups: Groups, eps: list[Episode], incs: list[
     ep_group = np.array([g[row_of[e.series]] for e in eps], dtype=np.int64)
     peaks = np.array([e.peak for e in eps], dtype=np.int64)
     out["episodes"] = np.bincount(ep_group, minlength=n)
-    for k, name in enumerate(("blue", "yellow", "orange", "red"), 1):
+    for k, name in enumerate(LEVELS, 1):
         out[f"alerts_{name}"] = np.bincount(ep_group[peaks >= k], minlength=n) if eps else 0
     touched: list[list[Incident]] = [[] for _ in range(n)]
     for inc in incs:

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from vitals.catalog import LEVEL_NAMES_ZH, Catalog
+from vitals.catalog.model import LEVEL_NAMES, LEVELS
 from vitals.checkup import charts
 from vitals.checkup.run import Checkup, totals
 from vitals.checkup.score import HALF, WEIGHTS
 from vitals.report_html import duration, esc, fnum, img, inum, number, page, percent, table
+from vitals.units import NS_PER_S
 
 
 def _trend(now: float | None, before: float | None, *, worse_up: bool = True, fmt: Any = number) -> str:
@@ -42,7 +44,7 @@ def _headline(c: Checkup, lang: str) -> str:
                     f"{_trend(cur[key], prev[key], worse_up=w, fmt=f)}</td></tr>" for label, key, w, f in rows)
     alerts = cur["alerts"]
     alert_row = ("告警（蓝/黄/橙/红）" if zh else "level alerts (blue / yellow / orange / red)",
-                 " / ".join(str(alerts[k]) for k in ("blue", "yellow", "orange", "red")))
+                 " / ".join(str(alerts[k]) for k in LEVELS))
     cells += f"<tr><th>{esc(alert_row[0])}</th><td class='num'>{esc(alert_row[1])}</td></tr>"
     head = "指标" if zh else "figure"
     vs = "本期（↑↓ 上期）" if zh else "this period (↑↓ previous)"
@@ -113,12 +115,11 @@ def _district_domains(c: Checkup) -> str:
             continue
         dist = c.catalog.districts[int(code)]
         rows = [(c.catalog.domain_names[int(r["domain"])], int(r["series"]),
-                 *(f"{r[f'hours_{k}']:.1f} h" for k in ("blue", "yellow", "orange", "red")),
+                 *(f"{r[f'hours_{k}']:.1f} h" for k in LEVELS),
                  percent(r["share_warning"]), int(r["episodes"]), int(r["incidents"]), duration(r["recovery_median_s"]),
                  percent(r["coverage"]), percent(r["stale_share"]), percent(r["stuck_share"]))
                 for _, r in part.iterrows()]
-        t = table(("domain", "series", *(f"{z} {k}" for z, k in zip(LEVEL_NAMES_ZH[1:], ("blue", "yellow", "orange",
-                                                                                              "red"), strict=True)),
+        t = table(("domain", "series", *(f"{z} {k}" for z, k in zip(LEVEL_NAMES_ZH[1:], LEVELS, strict=True)),
                    "time at warning", "episodes", "incidents", "time to recover", "coverage", "stale", "stuck"),
                   rows, numeric=tuple(range(1, 13)))
         blocks.append(f"<details class='district'><summary>{esc(dist.name_zh)} {esc(dist.name_en)}</summary>"
@@ -136,8 +137,8 @@ def _incident_table(c: Checkup, catalog: Catalog) -> str:
     for k, i in enumerate(c.current.incidents, 1):
         d = catalog.districts[i.district]
         inds = sorted({catalog.indicators[s // catalog.n_streets].name_zh for s in i.series})
-        rows.append((k, f"{d.name_zh} {d.name_en}", t(i.start_ns), duration((i.end_ns - i.start_ns) / 1e9),
-                     f"{LEVEL_NAMES_ZH[i.peak]} {('normal', 'blue', 'yellow', 'orange', 'red')[i.peak]}",
+        rows.append((k, f"{d.name_zh} {d.name_en}", t(i.start_ns), duration((i.end_ns - i.start_ns) / NS_PER_S),
+                     f"{LEVEL_NAMES_ZH[i.peak]} {LEVEL_NAMES[i.peak]}",
                      len(i.series), "、".join(inds), "open" if i.open_end else duration(i.recovery_s)))
     return table(("#", "district", "start (local)", "duration", "peak", "series", "indicators", "time to recover"),
                  rows, table_id="incidents", numeric=(0, 3, 5, 7))

@@ -14,11 +14,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from vitals.catalog import Catalog
+from vitals.catalog.model import LEVELS
 from vitals.checkup.load import Snapshots, read_snapshots
 from vitals.checkup.measures import Episode, Groups, Incident, episodes, group_table, incidents, recurring
 from vitals.checkup.score import HALF, WEIGHTS, Raw, reasons, vulnerability
 from vitals.errors import ConfigError
 from vitals.report_html import fnum, inum
+from vitals.units import WEEK_S
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +37,7 @@ class PeriodResult:
 
     @property
     def weeks(self) -> float:
-        return max(self.snap.seconds / (7 * 86400.0), 1e-9)
+        return max(self.snap.seconds / WEEK_S, 1e-9)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +70,7 @@ def _areas(snap: Snapshots, catalog: Catalog, found: tuple[list[Episode], list[I
         code, size = street.astype(np.int64), catalog.n_streets
         per_area = np.full(size, indicators.size)
     table = group_table(snap, Groups(code, size), eps, incs, per_area)
-    weeks = max(snap.seconds / (7 * 86400.0), 1e-9)
+    weeks = max(snap.seconds / WEEK_S, 1e-9)
     raw = Raw(_weighted_exposure(snap, code, size, catalog), table["incidents"].to_numpy(np.float64) / weeks,
               table["severity"].to_numpy(np.float64), table["recovery_median_s"].to_numpy(np.float64))
     comp = vulnerability(raw, kind)
@@ -124,10 +126,10 @@ def totals(p: PeriodResult) -> dict[str, Any]:
         "from": p.start.isoformat(), "to": p.end.isoformat(), "series": int(p.snap.series.size),
         "snapshots": int(p.snap.present.sum()),
         "share_warning": float((p.snap.hold_s * (p.snap.level >= 1)).sum() / held) if held else None,
-        "hours_at_level": {k: float(d[f"hours_{k}"].sum()) for k in ("blue", "yellow", "orange", "red")},
+        "hours_at_level": {k: float(d[f"hours_{k}"].sum()) for k in LEVELS},
         "episodes": len(p.episodes), "incidents": len(p.incidents),
         "incidents_orange": sum(i.peak >= 3 for i in p.incidents),
-        "alerts": {k: int(d[f"alerts_{k}"].sum()) for k in ("blue", "yellow", "orange", "red")},
+        "alerts": {k: int(d[f"alerts_{k}"].sum()) for k in LEVELS},
         "recovery_median_s": float(np.median(recov)) if recov else None,
         "coverage": float(held / max(p.snap.series.size * p.snap.seconds, 1e-9)) if p.snap.series.size else None,
         "stale_share": float(np.average(p.snap.stale, weights=p.snap.hold_s)) if held else None,

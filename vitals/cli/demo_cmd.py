@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from vitals.demo import run_demo
+    from vitals.demo.run import run_demo
 
     settings = settings_from_args(args, source="simulator", speed=args.speed)
     return run_demo(settings, run_for=args.run_for, services=not args.no_services, view=not args.no_view,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vitals.errors import ConfigError
+from vitals.units import DAY_S
 
 if TYPE_CHECKING:
     from vitals.simulator import FaultRates, IncidentSpec
@@ -117,7 +118,7 @@ def parse_start(text: str) -> datetime:
 
 
 _OFFSET = re.compile(r"^\+(\d+(?:\.\d+)?)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY_S}
 
 
 def parse_incident(text: str, run_start: datetime) -> IncidentSpec:

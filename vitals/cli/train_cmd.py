@@ -38,8 +38,10 @@ def register(sub: Any) -> None:
     src.add_argument("--simulate-days", type=float, metavar="N", help="simulate the city for N days and train on it")
     p.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
     add_catalog_options(p, models=True)
-    p.add_argument("--horizons", default="15,30,60", metavar="MIN,...", help="forecast horizons in minutes")
-    p.add_argument("--step", type=int, default=300, metavar="S", help="grid step in seconds (default 300)")
+    p.add_argument("--horizons", metavar="MIN,...",
+                   help="forecast horizons in minutes, multiples of the step (default: 3, 6 and 12 steps)")
+    p.add_argument("--step", type=int, metavar="S",
+                   help="grid step in seconds (default: the catalog's fastest cadence, at least 300)")
     p.add_argument("--max-rows", type=int, default=1_000_000, help="training rows sampled (default 1,000,000)")
     p.add_argument("--promote", action="store_true", help="promote the new versions")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -55,7 +57,7 @@ def _train(args: argparse.Namespace) -> int:
     from vitals.training import default_trainers, from_history, from_simulation, train
 
     try:
-        horizons = tuple(int(h) * 60 for h in args.horizons.split(","))
+        horizons = tuple(int(h) * 60 for h in args.horizons.split(",")) if args.horizons else None
     except ValueError as exc:
         msg = f"--horizons must be minutes separated by commas, e.g. 15,30,60; got {args.horizons!r}"
         raise ConfigError(msg) from exc
@@ -70,12 +72,15 @@ def _train(args: argparse.Namespace) -> int:
     where = models_dir(settings.models_dir, settings.catalog)
     log.info("training for %s into %s", catalog.source, where.describe())
     registry = ModelRegistry(where.path)
-    params = {"horizons_s": horizons, "step_s": args.step, "max_rows": args.max_rows}
+    params: dict[str, Any] = {"max_rows": args.max_rows}
+    if horizons:
+        params["horizons_s"] = horizons
     results = train(data, catalog, registry, promote=args.promote, trainers=default_trainers(params),
                     progress=progress)
     out = sys.stdout
     start, end = data.iso_range()
-    out.write(f"trained on {data.source}: {data.rows:,} readings, {data.grid.n_series:,} series, {start} .. {end}\n")
+    out.write(f"trained on {data.source}: {data.rows:,} readings, {data.grid.n_series:,} series, {start} .. {end}, "
+              f"grid step {data.grid.step_s} s\n")
     for r in results:
         state = "promoted" if r.promoted else "not promoted (vitals models promote ...)"
         out.write(f"  {r.family} {r.version}: {r.artifact_bytes:,} bytes in {r.seconds:.1f}s, {state}\n")

@@ -13,19 +13,19 @@ if TYPE_CHECKING:
     from vitals.detectors.base import Detector, classify, occurrence_rounds
     from vitals.detectors.calibration import OnlineTailCalibrator, QuantileCalibrator, SurpriseCalibrator, squash
     from vitals.detectors.combined import DefaultDetector
+    from vitals.detectors.data_quality import DataQualityDetector
     from vitals.detectors.explain import Explanation
     from vitals.detectors.notebook import NotebookDetector, make_detector, score_series
-    from vitals.detectors.quality import DataQualityDetector
     from vitals.detectors.seasonal import SeasonalBaseline
-    from vitals.detectors.window_model import WindowFeatureModel, WindowScores
+    from vitals.detectors.window_forest import WindowFeatureModel, WindowScores
 
 _HOMES = {
     "Detector": "base", "classify": "base", "occurrence_rounds": "base",
     "OnlineTailCalibrator": "calibration", "QuantileCalibrator": "calibration", "SurpriseCalibrator": "calibration",
     "squash": "calibration", "DefaultDetector": "combined", "Explanation": "explain",
     "NotebookDetector": "notebook", "make_detector": "notebook", "score_series": "notebook",
-    "DataQualityDetector": "quality", "SeasonalBaseline": "seasonal", "WindowFeatureModel": "window_model",
-    "WindowScores": "window_model",
+    "DataQualityDetector": "data_quality", "SeasonalBaseline": "seasonal", "WindowFeatureModel": "window_forest",
+    "WindowScores": "window_forest",
 }
 
 __all__ = [

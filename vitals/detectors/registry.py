@@ -5,7 +5,7 @@
 * ``CALIBRATORS``: raw score -> calibrated score, monotone (offline ``fit/transform`` or streaming
   ``allocate/update``);
 * ``TRAINERS``: `vitals train` families (``fit(data, catalog, progress) -> (model, card)``); the city window
-  model (:class:`~vitals.scoring.window_model.CityWindowModel`) is built by the ``window_model`` trainer;
+  model (:class:`~vitals.scoring.city_window_model.CityWindowModel`) is built by the ``window_model`` trainer;
 * ``WINDOW_MODELS``: models scored at window close (``fit(series, ts_ns, values, n_series=N)``,
   ``update(...) -> WindowScores``), not per reading, so not detectors.
 
@@ -80,7 +80,7 @@ class Registry(Generic[T]):
 DETECTORS: Registry[Any] = Registry("detector", {
     "default": "vitals.detectors.combined:DefaultDetector",
     "seasonal_baseline": "vitals.detectors.seasonal:SeasonalBaseline",
-    "data_quality": "vitals.detectors.quality:DataQualityDetector",
+    "data_quality": "vitals.detectors.data_quality:DataQualityDetector",
     "windowed_gaussian": "vitals.detectors.windowed_gaussian:WindowedGaussianDetector",
     "contextual_novelty": "vitals.detectors.contextual_novelty:ContextualNoveltyDetector",
     "knn_cad": "vitals.detectors.knn_cad:KnnCadDetector",
@@ -97,5 +97,5 @@ TRAINERS: Registry[Any] = Registry("trainer", {
 })
 
 WINDOW_MODELS: Registry[Any] = Registry("window model", {
-    "window_features": "vitals.detectors.window_model:WindowFeatureModel",
+    "window_features": "vitals.detectors.window_forest:WindowFeatureModel",
 })

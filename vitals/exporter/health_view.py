@@ -1,5 +1,5 @@
 """What the exporter needs from the health roll-up: a structural type, so the exporter does not import the
-module that computes it (``vitals.health``). Any object with these attributes works, e.g. its ``HealthView``.
+module that computes it (``vitals.health.rollup``). Any object with these attributes works, e.g. its ``HealthView``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from vitals.exporter.pacing import ScrapePacer
 from vitals.exporter.pipeline_stats import PipelineCollector, PipelineStats
 from vitals.exporter.policy import ExportPolicy
 from vitals.exporter.render import Rendered, VitalsRenderer
-from vitals.state.view import VitalsView
+from vitals.state.view import VitalsView, stale_as_of
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,14 @@ class ExportHub:
         self._health: HealthLike | None = None
         self._cached_inputs: tuple[object, ...] = ()
         self._cached: Rendered | None = None
+        self._cached_second: int | None = None
         self._gzipped: tuple[Rendered, bytes] | None = None
         self.last_render: Rendered | None = None
         # called by a scrape before it renders when the pacer says so (e.g. ask the shards for fresh views)
         self.freshen: Callable[[], None] | None = None
+        # what staleness is measured against besides event time (Unix seconds): the wall clock of a live source,
+        # the replay clock of a paced replay (vitals.sources.base.staleness_clock); None: event time only
+        self.clock: Callable[[], float | None] | None = None
         self.pacer = ScrapePacer()
 
     # ---- the flow's side ------------------------------------------------------------------------------------
@@ -107,14 +111,18 @@ class ExportHub:
             shards = sorted(self._views, key=_shard_order)
             views = [self._views[s] for s in shards]
             health = self._health
+        now = self.clock() if self.clock is not None else None
         inputs = (*views, health)
         with self._render_lock:
             cached = self._cached
-            if cached is not None and _same_objects(inputs, self._cached_inputs):
+            # with a clock the staleness moves on by itself: render again once it moved a second
+            if (cached is not None and _same_objects(inputs, self._cached_inputs)
+                    and (now is None or int(now) == self._cached_second)):
                 return cached
             view = views[0] if len(views) == 1 else VitalsView.concat(views)
-            rendered = self.renderer.render(view, health)
+            rendered = self.renderer.render(stale_as_of(view, now), health)
             self._cached, self._cached_inputs, self.last_render = rendered, inputs, rendered
+            self._cached_second = None if now is None else int(now)
         log.debug("rendered %d samples (%d bytes) in %.1f ms, %d values formatted", rendered.samples,
                   len(rendered.text), rendered.seconds * 1e3, rendered.formatted)
         return rendered

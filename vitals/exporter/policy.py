@@ -55,7 +55,9 @@ class SeriesFamily:
 SERIES_FAMILIES: dict[str, SeriesFamily] = {f.name: f for f in (
     SeriesFamily(mn.WARNING_LEVEL, "Warning level after hysteresis: 0 normal, 1 blue, 2 yellow, 3 orange, 4 red.",
                  (Member("level"),), with_domain=True),
-    SeriesFamily(mn.SECONDS_SINCE_LAST_READING, "Seconds from the last reading to the shard's event-time clock.",
+    SeriesFamily(mn.SECONDS_SINCE_LAST_READING,
+                 "Seconds from the last reading to the shard's event-time clock, or the wall clock (live) or replay "
+                 "clock (paced) when later.",
                  (Member("seconds_since_last"),)),
     SeriesFamily(mn.SENSOR_STUCK, "1 when the value has not changed for the configured number of cadences.",
                  (Member("stuck"),)),

@@ -1,6 +1,6 @@
 """Synthetic views and health roll-ups with realistic shapes, for the exporter's tests and benchmark.
 
-Values follow each indicator's catalog seasonality (base, noise), levels come from :mod:`vitals.levels`, and
+Values follow each indicator's catalog seasonality (base, noise), levels come from :mod:`vitals.health.levels`, and
 some windows are empty (NaN), as the real series state produces them.
 """
 
@@ -14,9 +14,10 @@ import numpy.typing as npt
 from vitals.catalog import Catalog
 from vitals.catalog.model import LEVELS
 from vitals.exporter.policy import HORIZONS
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 from vitals.metric_names import WINDOWS
 from vitals.state.view import VitalsView
+from vitals.units import NS_PER_S
 
 NOW_S = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -44,7 +45,7 @@ def synthetic_view(catalog: Catalog, seed: int = 0, *, share: float = 1.0, serie
     base = np.array([i.seasonality.base for i in catalog.indicators])[ind]
     noise = np.array([max(i.seasonality.noise, 1e-3) for i in catalog.indicators])[ind]
     last = np.clip(base + rng.normal(0.0, 3.0, n) * noise, catalog.valid_min_array[ind], catalog.valid_max_array[ind])
-    ts_ns = np.full(n, int(NOW_S * 1e9), dtype=np.int64)
+    ts_ns = np.full(n, int(NOW_S * NS_PER_S), dtype=np.int64)
     cols: dict[str, npt.NDArray[np.float64]] = {
         "last": last,
         "last_ts_s": np.subtract(NOW_S, rng.integers(0, 3600, n), dtype=np.float64),

@@ -4,7 +4,7 @@ The trajectory is piecewise linear through (0, badness now) and (h_k, forecast b
 segment that rises through a threshold gives the crossing time by linear interpolation. Past the last horizon
 the trend of the last segment is extrapolated, up to ``max_lookahead_s``. Already at or above a threshold: 0.
 Never reached: +inf. Unknown (no value now): NaN. Badness is oriented so higher is worse (see
-:func:`vitals.levels.badness`), so the same arithmetic serves bad=up, down and both indicators.
+:func:`vitals.health.levels.badness`), so the same arithmetic serves bad=up, down and both indicators.
 """
 
 from __future__ import annotations

@@ -18,20 +18,10 @@ from vitals.catalog.seasonality import SeasonalModel
 from vitals.forecasting.features import threshold_units
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.model import EarlyWarningForecaster
-from vitals.units import NS_PER_S
+from vitals.labels import LabelledWindow
+from vitals.units import DAY_S, NS_PER_S
 
 WARN_WITHIN_S = 1800.0  # "will reach orange within 30 minutes"
-
-
-@dataclass(frozen=True)
-class LabelledWindow:
-    """An incident window of one series (global series id) and its first orange crossing (-1: none)."""
-
-    series: int
-    window_start_ns: int
-    window_end_ns: int
-    orange_ns: int = -1
-    incident: int = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +102,7 @@ def early_warning_lead_times(
         row = row_of.get(cr.series)
         if row is None or cr.orange_ns < 0 or not wf.origins_ns[0] <= cr.orange_ns <= wf.origins_ns[-1]:
             continue
-        before = np.flatnonzero((wf.origins_ns < cr.orange_ns) & (wf.origins_ns >= cr.window_start_ns))
+        before = np.flatnonzero((wf.origins_ns < cr.orange_ns) & (wf.origins_ns >= cr.start_ns))
         if before.size == 0 or not warn[row, before[-1]]:
             leads.append(0.0)
             continue
@@ -154,7 +144,7 @@ def false_warnings_per_series_day(
     for cr in windows:
         row = row_of.get(cr.series)
         if row is not None:
-            inside = (wf.origins_ns >= cr.window_start_ns - 3600 * NS_PER_S) & (wf.origins_ns <= cr.window_end_ns)
+            inside = (wf.origins_ns >= cr.start_ns - 3600 * NS_PER_S) & (wf.origins_ns <= cr.end_ns)
             labelled[row] |= inside
-    days = wf.origins_ns.size * grid.step_s / 86400.0
+    days = wf.origins_ns.size * grid.step_s / DAY_S
     return float((onset & ~labelled).sum() / max(grid.n_series * days, 1e-9))

@@ -22,8 +22,8 @@ import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel, local_hour_and_weekend
-from vitals.levels import badness, oriented_thresholds
-from vitals.units import NS_PER_S
+from vitals.health.levels import badness, oriented_thresholds
+from vitals.units import DAY_S, NS_PER_S, WEEK_S
 
 FEATURES: tuple[str, ...] = (
     "deviation",          # residual now (threshold units), clipped to +-clip_z
@@ -74,7 +74,7 @@ def threshold_units(catalog: Catalog, seasonal: SeasonalModel) -> npt.NDArray[np
     Measured on the badness scale (so bad=down and bad=both work the same way); for z-score indicators the
     orange z-score times the noise. Never below the catalog noise.
     """
-    week_ns = np.arange(0, 7 * 86400, 1800, dtype=np.int64) * NS_PER_S + 4 * 86400 * NS_PER_S  # a Monday on
+    week_ns = np.arange(0, WEEK_S, 1800, dtype=np.int64) * NS_PER_S + 4 * DAY_S * NS_PER_S  # a Monday on
     n_ind = catalog.n_indicators
     ind = np.repeat(np.arange(n_ind), week_ns.size)
     ts = np.tile(week_ns, n_ind)
@@ -142,7 +142,7 @@ def feature_matrix(
     target_ns = now_ns + horizon_s * NS_PER_S
     seasonal_change = (seasonal.expected(indicator, target_ns) - res.expected_now) / res.unit
     fresh = np.minimum(1.0, horizon_s / np.maximum(cadence_s[indicator], 1.0))
-    hour, weekend = local_hour_and_weekend(target_ns, seasonal.offset_hours)
+    hour, weekend = local_hour_and_weekend(target_ns, seasonal.local_time())
     angle = 2.0 * np.pi * hour / 24.0
     cols = (dev, dev_x, change, t15, t15_x, t60, t60_x, gap, seasonal_change, dev * fresh,
             seasonal_change * fresh, np.sin(angle), np.cos(angle), weekend.astype(np.float64))

@@ -35,7 +35,7 @@ from vitals.forecasting.features import (
 )
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.guard import guarded_slope, learn_guard_clips
-from vitals.levels import badness, oriented_thresholds, warning_levels
+from vitals.health.levels import badness, oriented_thresholds, warning_levels
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -277,8 +277,10 @@ class EarlyWarningForecaster(BaseEstimator):
             change, effects)
         target = now[:, None] + np.asarray(self.horizons_s, dtype=np.int64)[None, :] * NS_PER_S
         expected_at = seasonal.expected(np.repeat(ind, n_h), target.ravel()).reshape(n, n_h)
-        values = expected_at + res.unit[:, None] * (z0[:, None] + change)
-        warn_values = expected_at + res.unit[:, None] * (z0[:, None] + warn_change)
+        # never outside the indicator's valid range (a count does not go below 0, a share above 100 %)
+        lo, hi = catalog.valid_min_array[ind][:, None], catalog.valid_max_array[ind][:, None]
+        values = np.clip(expected_at + res.unit[:, None] * (z0[:, None] + change), lo, hi)
+        warn_values = np.clip(expected_at + res.unit[:, None] * (z0[:, None] + warn_change), lo, hi)
         return values, warn_values, effects * res.unit[:, None, None], res.expected_now
 
     def _guard_trends(

@@ -1,7 +1,7 @@
 """Panel parts shared by every dashboard: the datasource, queries, level colours, catalog thresholds, units.
 
 Colours follow the catalog: level 0 green, 1 blue, 2 yellow, 3 orange, 4 red (``LEVEL_COLOURS``). A value panel
-is coloured exactly where :func:`vitals.levels.warning_levels` puts a value: Grafana colours a value by the
+is coloured exactly where :func:`vitals.health.levels.warning_levels` puts a value: Grafana colours a value by the
 last step whose value is at or below it, so for ``bad=down`` (a value at or *below* a threshold has that level)
 the steps sit one float above each threshold (``math.nextafter``).
 """
@@ -17,6 +17,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 from vitals.catalog.model import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_ZH, Indicator
+from vitals.health.levels import value_edges
 
 DATASOURCE_UID = "vitals-prometheus"
 DATASOURCE_TYPE = "prometheus"
@@ -123,16 +124,13 @@ def shown_thresholds(ind: Indicator) -> tuple[float, ...]:
 
 
 def value_steps(ind: Indicator) -> list[dm.Threshold]:
-    """Steps that colour an indicator's shown value by its catalog warning level (``basis=value`` only)."""
-    levels = shown_thresholds(ind)
-    if ind.bad == "up":
-        return increasing_steps(levels)
-    if ind.bad == "down":
-        return _decreasing_steps(levels)
-    c = ind.center * ind.display_factor
-    low = _decreasing_steps(tuple(c - t for t in levels))
-    high = increasing_steps(tuple(c + t for t in levels))
-    return low + high[1:]
+    """Steps that colour an indicator's shown value by its catalog warning level (``basis=value`` only): the
+    level edges of :func:`vitals.health.levels.value_edges` in the shown unit, lowest values first."""
+    steps: list[dm.Threshold] = []
+    for edge in value_edges(ind, ind.display_factor):
+        side = increasing_steps(edge.thresholds) if edge.worse_above else _decreasing_steps(edge.thresholds)
+        steps += side[1:] if steps else side  # one base step: the next side starts where the first one ends
+    return steps
 
 
 def deviation_steps(ind: Indicator) -> list[dm.Threshold]:

@@ -29,7 +29,7 @@ from vitals.readings.schema import (
     UNKNOWN_INDICATOR,
 )
 from vitals.readings.timestamps import format_ns
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 DEFAULT_MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 DEFAULT_MAX_FUTURE_S = 300.0
@@ -41,7 +41,7 @@ def time_to_ns(moment: datetime) -> int:
         msg = f"min_time {moment.isoformat()} has no timezone; pass an aware datetime such as 2000-01-01T00:00Z"
         raise ConfigError(msg)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1_000
+    return (delta.days * DAY_S + delta.seconds) * NS_PER_S + delta.microseconds * 1_000
 
 
 DEFAULT_MIN_TIME_NS = time_to_ns(DEFAULT_MIN_TIME)

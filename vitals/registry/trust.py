@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 TRUSTED_TYPES: tuple[str, ...] = (
     "vitals.forecasting.model.EarlyWarningForecaster",
     "sklearn.tree._tree.Tree",  # the trees inside IsolationForest / ExtraTrees (plain arrays)
-    "vitals.scoring.window_model.CityWindowModel",  # the window_model family
-    "vitals.detectors.window_model.WindowFeatureModel",
+    "vitals.scoring.window_model.CityWindowModel",  # the window_model family, as saved before issue 13's rename
+    "vitals.detectors.window_model.WindowFeatureModel",  # (the old modules re-export the classes)
     "vitals.detectors.calibration.QuantileCalibrator",
+    "vitals.scoring.city_window_model.CityWindowModel",  # the window_model family
+    "vitals.detectors.window_forest.WindowFeatureModel",
 )
 
 

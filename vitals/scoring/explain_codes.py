@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vitals.detectors.quality import CHECKS
-from vitals.detectors.window_model import FEATURES as WINDOW_FEATURE_NAMES
+from vitals.detectors.data_quality import CHECKS
+from vitals.detectors.window_forest import FEATURES as WINDOW_FEATURE_NAMES
 
 DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model", "range_novelty", "regime_change")
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")

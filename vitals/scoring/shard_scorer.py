@@ -4,11 +4,13 @@ Per batch of accepted readings (vectorized over the batch):
 - the default detector (:class:`vitals.detectors.DefaultDetector`) scores every reading; the exported
   ``anomaly_score`` of a series is its peak score decayed with a half-life in event time (so a short onset
   detection stays visible to scrapes and alert rules for a while), or the current unsuppressed score if higher;
-- a lag buffer keeps the last hour per series on a fine grid (``lag_resolution_s``, 1 minute); at a forecast
+- a lag buffer keeps the forecaster's window per series on a fine grid (``lag_resolution_s``, a fifth of the
+  step: 1 minute at the 5-minute step; step and window come from the catalog's cadence and follow the promoted
+  forecaster's own, :mod:`vitals.forecasting.cadence`); at a forecast
   tick the forecaster's window is read from it every ``lag_step_s`` (5 minutes) back from *now*, the last
   column holding the newest reading (as of now, like a training window's last cell), so the newest lag value
   is at most one batch old instead of up to a whole 5-minute step;
-- with a promoted window model (``window_model`` family: :class:`vitals.scoring.window_model.CityWindowModel`),
+- with a promoted window model (``window_model`` family: :class:`vitals.scoring.city_window_model.CityWindowModel`),
   a :class:`~vitals.scoring.window_state.WindowAccumulator` folds the shard's readings into residual windows;
   closed windows are scored together (all series of the shard in one call per family) at most every
   ``window_score_every_s`` of event time (default 600 s: the cost of IsolationForest scoring is mostly per
@@ -44,6 +46,8 @@ from vitals.catalog.model import LEVELS
 from vitals.detectors import DefaultDetector
 from vitals.errors import ConfigError
 from vitals.forecasting import LagBuffer
+from vitals.forecasting.cadence import catalog_cadence
+from vitals.forecasting.cadence import lag_resolution_s as lag_resolution
 from vitals.scoring.explain_codes import WINDOW_DETECTOR, WINDOW_FEATURE_OFFSET, detector_code, feature_code
 from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
 from vitals.state import rows_per_shard
@@ -64,10 +68,19 @@ class ShardScorer:
     """Detector and forecaster state for the rows of one shard (local row = global series id // n_shards)."""
 
     def __init__(
-        self, catalog: Catalog, shard: int, n_shards: int, *, hold_half_life_s: float = 600.0,
-        forecast_every_s: int = 60, lag_steps: int = 12, lag_step_s: int = 300, window_score_every_s: int = 600,
-        lag_resolution_s: int = 60,
+        self, catalog: Catalog, shard: int, n_shards: int, *, hold_half_life_s: float | None = None,
+        forecast_every_s: int | None = None, lag_steps: int | None = None, lag_step_s: int | None = None,
+        window_score_every_s: int = 600, lag_resolution_s: int | None = None,
     ) -> None:
+        # time geometry from the catalog's cadence, as training derives it (vitals.forecasting.cadence): at 5 minutes
+        # a 1-minute lag buffer of 12 steps, a forecast every minute, a 10-minute hold; a promoted forecaster with
+        # another step or window re-shapes the lag buffer to its own (``_fit_lags``)
+        geometry = catalog_cadence(catalog)
+        hold_half_life_s = geometry.hold_half_life_s if hold_half_life_s is None else hold_half_life_s
+        lag_step_s = geometry.step_s if lag_step_s is None else lag_step_s
+        lag_steps = geometry.window_steps if lag_steps is None else lag_steps
+        lag_resolution_s = lag_resolution(lag_step_s) if lag_resolution_s is None else lag_resolution_s
+        forecast_every_s = lag_resolution_s if forecast_every_s is None else forecast_every_s
         self.shard, self.n_shards = shard, n_shards
         self.n_rows = rows_per_shard(catalog.n_series, n_shards)
         series = np.arange(self.n_rows, dtype=np.int64) * n_shards + shard
@@ -84,6 +97,7 @@ class ShardScorer:
         if lag_resolution_s <= 0 or lag_step_s % lag_resolution_s:
             msg = f"lag_step_s={lag_step_s} must be a positive multiple of lag_resolution_s={lag_resolution_s}"
             raise ConfigError(msg)
+        self.lag_step_s, self.lag_steps = lag_step_s, lag_steps
         self.lag_stride = lag_step_s // lag_resolution_s
         self.lags = LagBuffer(self.n_rows, lag_steps * self.lag_stride + 1, lag_resolution_s)
         self.forecast_every_ns = forecast_every_s * NS_PER_S
@@ -196,6 +210,7 @@ class ShardScorer:
         rows = np.flatnonzero(self.seen)
         if not len(rows):
             return
+        self._fit_lags(model)
         window = self.lag_window(now_ns)[rows]
         try:
             result = model.predict(catalog, window, self.indicator[rows], now_ns)
@@ -215,6 +230,21 @@ class ShardScorer:
         self.forecast_level[rows] = result.level
         self.seconds_to[rows] = result.seconds_to_level
         self.forecast_at_ns = now_ns
+
+    def _fit_lags(self, model: Any) -> None:
+        """Shape the lag buffer like the forecaster's own window (its ``step_s`` and ``window_steps``, stored when it
+        was trained), so the flow and training cannot disagree; a change starts a new buffer (logged)."""
+        step = int(getattr(model, "step_s", 0) or 0)
+        steps = int(getattr(model, "window_steps", 0) or 0)
+        have = getattr(self, "lag_step_s", None), getattr(self, "lag_steps", None)
+        if step <= 0 or steps <= 0 or have in {(step, steps), (None, None)}:
+            return  # (None, None): a scorer restored from before the fine grid keeps its coarse buffer
+        resolution = lag_resolution(step)
+        log.info("shard %d: lag window follows the forecaster: %d steps of %d s (was %s x %s s)", self.shard, steps,
+                 step, have[1], have[0])
+        self.lag_step_s, self.lag_steps, self.lag_stride = step, steps, step // resolution
+        self.lags = LagBuffer(self.n_rows, steps * self.lag_stride + 1, resolution)
+        self.forecast_every_ns = resolution * NS_PER_S
 
     def lag_window(self, now_ns: int) -> npt.NDArray[np.float32]:
         """(n_rows, lag_steps + 1) values as of now and every ``lag_step_s`` before, oldest first: the fine

@@ -1,7 +1,7 @@
 """Trainer of the ``window_model`` family for `vitals train` (picked up by :func:`vitals.training.default_trainers`).
 
 :func:`make_trainer` returns a :class:`WindowModelTrainer`: it fits a
-:class:`~vitals.scoring.window_model.CityWindowModel` (an IsolationForest per indicator family on residual window
+:class:`~vitals.scoring.city_window_model.CityWindowModel` (an IsolationForest per indicator family on residual window
 features) on the first 70% of a training set's time range, backtests it on the held-out rest, refits on
 everything and describes the result in a model card. Labelled incident windows (a simulated city) are left out
 of the fit and used to check the scores.
@@ -23,13 +23,14 @@ import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 
 from vitals.catalog import Catalog
-from vitals.detectors.window_model import FEATURES, window_features
-from vitals.forecasting.evaluate import LabelledWindow
+from vitals.detectors.window_forest import FEATURES, window_features
+from vitals.forecasting.cadence import Cadence
 from vitals.forecasting.grid import SeriesGrid
+from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.registry.card import ModelCard, TrainingData
-from vitals.scoring.window_model import CityWindowModel, GridCells, grid_cells
-from vitals.units import NS_PER_S
+from vitals.scoring.city_window_model import CityWindowModel, GridCells, grid_cells
+from vitals.units import DAY_S, NS_PER_S
 
 FAMILY = "window_model"
 INJECTIONS: tuple[str, ...] = ("variance_burst", "level_shift", "ramp")
@@ -52,14 +53,15 @@ class WindowModelTrainer:
         grid: SeriesGrid = data.grid
         incident = incident_cells(grid, data.windows)
         split = int(grid.n_steps * (1.0 - self.holdout))
+        params = {"window_s": Cadence(grid.step_s).window_s, **self.params}  # 12 grid steps unless given
         progress("fit (held-out backtest)")
-        model = CityWindowModel(**self.params).fit(grid.slice_steps(0, split), catalog, incident[:, :split])
+        model = CityWindowModel(**params).fit(grid.slice_steps(0, split), catalog, incident[:, :split])
         progress("backtest")
         held = grid.slice_steps(split, grid.n_steps)
         metrics = backtest_window_model(model, catalog, held, incident[:, split:], seed=self.seed)
         if self.refit:
             progress("refit on all data")
-            model = CityWindowModel(**self.params).fit(grid, catalog, incident)
+            model = CityWindowModel(**params).fit(grid, catalog, incident)
         start, end = data.iso_range()
         card = ModelCard(
             family=self.family, version="", model_class=f"{type(model).__module__}.{type(model).__name__}",
@@ -86,8 +88,8 @@ def incident_cells(grid: SeriesGrid, windows: tuple[LabelledWindow, ...] | list[
     mask = np.zeros((grid.n_series, grid.n_steps + 1), dtype=np.int32)
     if windows:
         series = np.array([w.series for w in windows], dtype=np.int64)
-        start = np.array([w.window_start_ns for w in windows], dtype=np.int64)
-        end = np.array([w.window_end_ns for w in windows], dtype=np.int64)
+        start = np.array([w.start_ns for w in windows], dtype=np.int64)
+        end = np.array([w.end_ns for w in windows], dtype=np.int64)
         row = np.searchsorted(grid.series, series)
         known = (row < grid.n_series) & (grid.series[np.minimum(row, grid.n_series - 1)] == series)
         step_ns = grid.step_s * NS_PER_S
@@ -127,7 +129,7 @@ def backtest_window_model(model: CityWindowModel, catalog: Catalog, held: Series
     ind, _, raw = window_features(cells.indicator, cells.key, cells.residual)
     scores, _ = model.score(ind, raw)
     normal = ~labels
-    days = held.n_steps * held.step_s / 86400.0
+    days = held.n_steps * held.step_s / DAY_S
     false_alarms = int((scores[normal] >= ANOMALY_THRESHOLD).sum())
     metrics: dict[str, Any] = {
         "heldout_days": round(days, 3), "heldout_windows": int(scores.size),

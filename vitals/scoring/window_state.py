@@ -1,4 +1,4 @@
-"""Per-shard window features in the flow, the streaming twin of :func:`vitals.scoring.window_model.grid_cells`.
+"""Per-shard window features in the flow, the streaming twin of :func:`vitals.scoring.city_window_model.grid_cells`.
 
 Per row (series of the shard), arrays only (it pickles with the shard): the pending cell (the last value seen in
 the current ``step_s`` cell), the last counted value, the open window and its accumulators of residuals
@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from vitals.catalog import SeasonalModel
 from vitals.detectors import occurrence_rounds
-from vitals.detectors.window_model import FEATURES
-from vitals.scoring.window_model import cell_residuals, cells_per_window
+from vitals.detectors.window_forest import FEATURES
+from vitals.scoring.city_window_model import cell_residuals, cells_per_window
 from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from vitals.errors import ConfigError
+from vitals.units import DAY_S, NS_PER_S
 
 # A fixed Monday, so that tests and default runs are reproducible (the CLI defaults to "now").
 DEFAULT_START = datetime(2025, 6, 2, 0, 0, tzinfo=UTC)
@@ -101,11 +102,11 @@ class SimulatorConfig:
 
     @property
     def step_ns(self) -> int:
-        return int(self.step_s) * 1_000_000_000
+        return int(self.step_s) * NS_PER_S
 
     @property
     def n_steps(self) -> int:
-        total_ns = int(self.duration.total_seconds() * 1e9)
+        total_ns = int(self.duration.total_seconds() * NS_PER_S)
         return -(-total_ns // self.step_ns)
 
     @property
@@ -126,7 +127,7 @@ def to_ns(moment: datetime) -> int:
         msg = f"{moment.isoformat()} has no timezone: give an aware datetime (e.g. with tzinfo=UTC)"
         raise ConfigError(msg)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    return (delta.days * DAY_S + delta.seconds) * NS_PER_S + delta.microseconds * 1_000
 
 
 def from_ns(ns: int) -> datetime:

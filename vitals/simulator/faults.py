@@ -13,7 +13,7 @@ import numpy.typing as npt
 from vitals.simulator.config import FaultRates, SimulatorConfig
 from vitals.simulator.grid import matching_rows
 from vitals.simulator.randomness import F64, SALT_FAULT, SALT_FAULT_DETAIL, U64, uniform
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -57,7 +57,7 @@ class Episodes:
 def draw_episodes(cfg: SimulatorConfig, n_series: int) -> Episodes:
     """The episode schedule of all simulated series (stuck values are filled in by the simulator)."""
     rng = np.random.default_rng([cfg.seed, 0xFA17])
-    days = (cfg.end_ns - cfg.start_ns) / (86400 * NS_PER_S)
+    days = (cfg.end_ns - cfg.start_ns) / (DAY_S * NS_PER_S)
     parts = []
     for kind, rate, (lo_h, hi_h) in ((EPISODE_STUCK, cfg.faults.stuck, cfg.faults.stuck_hours),
                                      (EPISODE_SILENT, cfg.faults.silent, cfg.faults.silent_hours)):

@@ -19,9 +19,10 @@ from typing import Any
 import pyarrow as pa
 
 from vitals.catalog import Catalog
+from vitals.units import NS_PER_S
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
-RECEIVED_NS = int((START + timedelta(days=30)).timestamp()) * 1_000_000_000
+RECEIVED_NS = int((START + timedelta(days=30)).timestamp()) * NS_PER_S
 """Arrival time to parse the cases with: after every valid timestamp, the 'future' ones are beyond it."""
 SHAPES: tuple[str, ...] = ("jsonl", "csv", "table", "payloads")
 CSV_HEADER = b"ts,indicator,area,sensor,value\n"

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
+from vitals.units import NS_PER_S
 
 UNKNOWN_INDICATOR = "no_such_indicator"
 UNKNOWN_AREA = "no_such_street"
@@ -46,7 +47,7 @@ def garbage_lines(garbage: BatchGarbage, batch: ReadingBatch, catalog: Catalog) 
     """The garbage lines (without newlines), each derived from the reading it precedes."""
     out = []
     for pos, kind in zip(garbage.positions.tolist(), garbage.kinds.tolist(), strict=True):
-        moment = datetime.fromtimestamp(int(batch.ts_ns[pos]) // 1_000_000_000, tz=UTC)
+        moment = datetime.fromtimestamp(int(batch.ts_ns[pos]) // NS_PER_S, tz=UTC)
         record: dict[str, object] = {
             "ts": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "indicator": catalog.indicators[int(batch.indicator[pos])].id,

@@ -16,12 +16,12 @@ import numpy.typing as npt
 
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError
-from vitals.levels import oriented_thresholds
+from vitals.health.levels import bad_sign, oriented_thresholds
 from vitals.simulator.config import IncidentSpec, SimulatorConfig, to_ns
 from vitals.simulator.grid import Selection, matching_rows
 from vitals.simulator.randomness import F64, smoothstep
 from vitals.simulator.signal import SignalModel
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 I64 = npt.NDArray[np.int64]
 MINUTE = 60 * NS_PER_S
@@ -204,7 +204,7 @@ def _auto_incidents(catalog: Catalog, cfg: SimulatorConfig, sel: Selection) -> l
     rng = np.random.default_rng([cfg.seed, 0xA070])
     if not kinds or latest_ns <= warmup_ns:
         return []
-    n = int(rng.poisson(cfg.incidents_per_day * total_ns / (86400 * NS_PER_S)))
+    n = int(rng.poisson(cfg.incidents_per_day * total_ns / (DAY_S * NS_PER_S)))
     out: list[Incident] = []
     for i in range(n):
         kind = kinds[int(rng.integers(len(kinds)))]
@@ -273,7 +273,7 @@ def _plateau_delta(
     sigma = float(signal.seasonal.noise[code])
     if not np.isfinite(target):  # the catalog sets no threshold that high: six noise sd past the expected value
         target = 6.0 if ind.basis == "zscore" else math.nan  # z units; values: set below from the expected
-    direction = {"up": 1, "down": -1, "both": eff.sign}[ind.bad]
+    direction = bad_sign(ind) or eff.sign  # bad=both: the side the incident pushes
     if ind.basis == "zscore":  # oriented value = direction * (z - center) for both, direction * z otherwise
         center = ind.center if ind.bad == "both" else 0.0
         return direction * max(target + direction * center, 0.0) * sigma

@@ -33,7 +33,7 @@ from vitals.simulator.city import CitySimulator
 from vitals.simulator.faults import FAULT_NAMES
 from vitals.simulator.garbage import garbage_for_batch, garbage_lines
 from vitals.simulator.pacing import Pacer
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 log = logging.getLogger(__name__)
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -77,14 +77,14 @@ class JsonlFormatter:
 
     def lines(self, batch: ReadingBatch) -> pa.StringArray:
         secs = batch.ts_ns // NS_PER_S
-        days = secs // 86_400
+        days = secs // DAY_S
         uniq, inverse = np.unique(days, return_inverse=True)
         dates = pa.array(np.datetime_as_string(uniq.astype("datetime64[D]"), unit="D").astype(object))
         ind = self.indicator.take(pa.array(batch.indicator.astype(np.int32)))
         area = self.street.take(pa.array(batch.street))
         value = pc.cast(pa.array(batch.value), pa.string())
         parts = ['{"ts":"', dates.take(pa.array(inverse.astype(np.int64))), "T",
-                 self.clock.take(pa.array(secs - days * 86_400)), 'Z","indicator":"', ind, '","area":"', area,
+                 self.clock.take(pa.array(secs - days * DAY_S)), 'Z","indicator":"', ind, '","area":"', area,
                  '","sensor":"', ind, "@", area, '","value":', value, "}\n"]
         return pc.binary_join_element_wise(*parts, "")
 
@@ -92,7 +92,7 @@ class JsonlFormatter:
 @cache
 def _clock_strings() -> pa.StringArray:
     """'HH:MM:SS' for every second of a day."""
-    seconds = pa.array(np.arange(86_400, dtype=np.int64), pa.int64()).cast(pa.timestamp("s"))
+    seconds = pa.array(np.arange(DAY_S, dtype=np.int64), pa.int64()).cast(pa.timestamp("s"))
     return pc.strftime(seconds, format="%H:%M:%S")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog import Catalog, SeasonalModel
+from vitals.health.levels import bad_sign, offset_to_threshold
 from vitals.simulator.grid import Selection
 from vitals.simulator.randomness import (
     F64,
@@ -74,22 +75,17 @@ LOADINGS: dict[str, dict[str, float]] = {
 }
 
 def distance_to_blue(catalog: Catalog) -> F64:
-    """Per indicator: the signed value change from its normal level to its blue threshold (bad direction).
-
-    z-score indicators: blue z times the noise sd; bad=both: from the centre upwards.
+    """Per indicator: the signed value change from its normal level to its blue threshold (bad direction), as
+    :func:`vitals.health.levels.offset_to_threshold` has it (z-score indicators: blue z times the noise sd;
+    bad=both: from the centre upwards).
     """
     out = np.zeros(catalog.n_indicators, dtype=np.float64)
     for code, ind in enumerate(catalog.indicators):
         blue = float(catalog.thresholds_array[code, 0])  # the first level set (blue, or the next one set)
-        if not np.isfinite(blue):  # no thresholds at all: four noise sd in the bad direction
-            out[code] = 4.0 * ind.seasonality.noise * (-1.0 if ind.bad == "down" else 1.0)
-            continue
-        if ind.basis == "zscore":
-            out[code] = blue * ind.seasonality.noise
-        elif ind.bad == "both":
-            out[code] = blue
-        else:
-            out[code] = blue - ind.seasonality.base
+        if np.isfinite(blue):
+            out[code] = offset_to_threshold(ind, blue)
+        else:  # no thresholds at all: four noise sd in the bad direction
+            out[code] = 4.0 * ind.seasonality.noise * (bad_sign(ind) or 1)
     return out
 
 

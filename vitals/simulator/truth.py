@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from vitals.catalog.model import ORANGE
-from vitals.levels import warning_levels
+from vitals.health.levels import warning_levels
 from vitals.simulator.config import from_ns
 from vitals.simulator.grid import reading_times
 from vitals.simulator.incidents import INCIDENT_KINDS

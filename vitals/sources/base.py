@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.units import NS_PER_S
@@ -12,11 +17,17 @@ from vitals.units import NS_PER_S
 
 @dataclass(frozen=True, eq=False)
 class SourceBatch:
-    """One batch from one source partition: the readings it could decode and what it could not."""
+    """One batch from one source partition: the readings it could decode and what it could not.
+
+    ``validated``: the readings already passed :mod:`vitals.readings.validate` (a parser checks every reading it
+    decodes, with the run's time rules); batches made in process (the simulator) are not, and the flow's
+    partition check validates them (:mod:`vitals.stream.partition_check`). Either way each reading is checked
+    once, by the same rules."""
 
     batch: ReadingBatch
     rejections: list[Rejection] = field(default_factory=list)
     origin: str | None = None  # the file a replayed batch comes from: each file keeps its own watermark
+    validated: bool = False
 
     @property
     def partition(self) -> str:
@@ -90,3 +101,72 @@ class EventTimePacer:
         if due is None or due <= now_ns():
             return None
         return utc_from_ns(due)
+
+    def event_now_ns(self) -> int | None:
+        """The replay clock: the event time the pacing has reached now (None: not paced, or nothing read yet)."""
+        if self.speed <= 0 or self._anchor is None:
+            return None
+        event0, wall0 = self._anchor
+        return event0 + int((now_ns() - wall0) * self.speed)
+
+
+class ReplayClock:
+    """The event time the paced partitions of one process have reached (the latest of their pacers' clocks): what
+    a paced replay measures staleness against, so a gap in the data shows as a growing
+    ``vitals_seconds_since_last_reading`` while the replay waits through it."""
+
+    def __init__(self) -> None:
+        self._pacers: list[EventTimePacer] = []
+
+    def add(self, pacer: EventTimePacer) -> EventTimePacer:
+        self._pacers.append(pacer)
+        return pacer
+
+    def now_s(self) -> float | None:
+        times = [t for t in (p.event_now_ns() for p in list(self._pacers)) if t is not None]
+        return max(times) / NS_PER_S if times else None
+
+
+def staleness_clock(source: str, speed: float, replay: ReplayClock | None) -> Callable[[], float | None] | None:
+    """What staleness is measured against besides event time (Unix seconds; the later of the two counts): the wall
+    clock for live sources (MQTT, Kafka), the replay clock for a paced replay or simulator (``speed > 0``), nothing
+    for a replay as fast as possible (event time only)."""
+    if source in {"mqtt", "kafka"}:
+        return time.time
+    if speed > 0 and replay is not None:
+        return replay.now_s
+    return None
+
+
+PART_SEQ = 1 << 24  # a block split by pacing: part seq = (block seq + 1) x PART_SEQ + its first row (no plain seq)
+
+
+PACE_SLICE_S = 0.1  # a paced replay hands a block over in parts of at most this much wall time of event time
+
+
+def pace_slice_ns(speed: float) -> int:
+    """Event time per part of a paced replay (``PACE_SLICE_S`` of wall time); 0 when not paced."""
+    return round(speed * PACE_SLICE_S * NS_PER_S) if speed > 0 else 0
+
+
+def part_rows(ts_ns: npt.NDArray[np.int64], slice_ns: int) -> int:
+    """How many leading readings of a block form its first part: those whose running maximum of event time stays
+    in the first reading's slice of ``slice_ns`` (event time cut into fixed slices, so the parts are the same on
+    every run and after a resume); all of them when ``slice_ns`` is 0 (not paced)."""
+    if slice_ns <= 0 or ts_ns.size == 0:
+        return int(ts_ns.size)
+    slices = np.maximum.accumulate(ts_ns) // slice_ns
+    return int(np.searchsorted(slices, slices[0], side="right"))
+
+
+def split_block(item: SourceBatch, rows: int, offset: int, block_seq: int) -> tuple[SourceBatch, SourceBatch | None]:
+    """The first ``rows`` readings of a (rest of a) block as their own batch, and the rest (None when nothing is
+    left). ``offset``: rows of the block emitted before ``item``; the part's seq is ``(block_seq + 1) x PART_SEQ +
+    offset``, above every plain block seq (dead letters are written once per partition and seq). The decode
+    rejections go with the first part."""
+    batch = item.batch
+    head = dataclasses.replace(batch.take(np.arange(rows)), seq=(block_seq + 1) * PART_SEQ + offset)
+    part = SourceBatch(head, item.rejections, item.origin)
+    if rows >= len(batch):
+        return part, None
+    return part, SourceBatch(batch.take(np.arange(rows, len(batch))), [], item.origin)

@@ -115,11 +115,13 @@ def files_for_partition(files: list[Path], partition: int, n_partitions: int) ->
 
 @dataclass(frozen=True)
 class FilePosition:
-    """Where a partition's replay stands: next file, byte (text) or row (Parquet) offset, next batch seq."""
+    """Where a partition's replay stands: next file, byte (text) or row (Parquet) offset, next batch seq; and, for
+    a paced replay that stopped inside a block, how many of that block's rows were already emitted."""
 
     file_index: int = 0
     offset: int = 0
     seq: int = 0
+    skip_rows: int = 0
 
 
 class FileReplay:
@@ -133,6 +135,7 @@ class FileReplay:
         self.parser = parser
         self.partition = partition
         self.position = position or FilePosition()
+        self.item_position = self.position  # where the block read_next returned last was read
         self.block_bytes = block_bytes
         self.block_rows = block_rows
         self._header: dict[int, bytes] = {}
@@ -174,12 +177,12 @@ class FileReplay:
                     item, new_offset = self._read_text(path, fmt, pos)
             except _Unreadable as exc:
                 self._pq_iter = None
-                self.position = FilePosition(pos.file_index + 1, 0, pos.seq + 1)
+                self.position, self.item_position = FilePosition(pos.file_index + 1, 0, pos.seq + 1), pos
                 return self._unreadable(path, pos, str(exc))
             if item is None:  # this file is finished
                 self.position = FilePosition(pos.file_index + 1, 0, pos.seq)
                 continue
-            self.position = FilePosition(pos.file_index, new_offset, pos.seq + 1)
+            self.position, self.item_position = FilePosition(pos.file_index, new_offset, pos.seq + 1), pos
             return item
         return None
 
@@ -189,7 +192,7 @@ class FileReplay:
         where = f" after {pos.offset:,} {'rows' if file_format(path) == 'parquet' else 'bytes'}" if pos.offset else ""
         rejection = Rejection("unreadable_file", str(path), f"cannot read this file{where}: {detail}",
                               self.partition, pos.seq)
-        return SourceBatch(ReadingBatch.empty(self.partition, pos.seq, now_ns()), [rejection])
+        return SourceBatch(ReadingBatch.empty(self.partition, pos.seq, now_ns()), [rejection], validated=True)
 
     def _read_text(self, path: Path, fmt: str, pos: FilePosition) -> tuple[SourceBatch | None, int]:
         try:
@@ -210,7 +213,7 @@ class FileReplay:
             raise _Unreadable(str(exc)) from exc
         parse = self.parser.parse_csv if fmt == "csv" else self.parser.parse_jsonl
         result = parse(header + data, partition=self.partition, seq=pos.seq, received_ns=now_ns())
-        return SourceBatch(result.batch, list(result.rejections), origin=str(path)), start + len(data)
+        return SourceBatch(result.batch, list(result.rejections), origin=str(path), validated=True), start + len(data)
 
     def _csv_header(self, index: int, f: Any) -> bytes:
         if index not in self._header:
@@ -231,7 +234,8 @@ class FileReplay:
             return None, pos.offset
         table = pa.Table.from_batches([rb])
         result = self.parser.parse_table(table, partition=self.partition, seq=pos.seq, received_ns=now_ns())
-        return SourceBatch(result.batch, list(result.rejections), origin=str(path)), pos.offset + table.num_rows
+        return (SourceBatch(result.batch, list(result.rejections), origin=str(path), validated=True),
+                pos.offset + table.num_rows)
 
     def _next_record_batch(self, path: Path, pos: FilePosition) -> pa.RecordBatch | None:
         """The record batch at ``pos``; keeps the file's iterator open between calls (reopened on resume)."""

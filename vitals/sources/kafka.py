@@ -99,7 +99,7 @@ def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, 
     offset the rejection then carries: about three parses of the batch for one bad message, none for none."""
     seq = records[0][0] if records else 0
     result = _parse(records, parser, name, seq, received_ns)
-    return SourceBatch(result.batch, list(result.rejections))
+    return SourceBatch(result.batch, list(result.rejections), validated=True)
 
 
 def _parse(records: Sequence[Record], parser: PayloadParser, name: str, seq: int, received_ns: int) -> Any:

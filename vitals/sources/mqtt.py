@@ -175,7 +175,7 @@ class MqttReceiver:
         self._seq += 1
         for mid, _ in taken:
             self.client.ack(mid, 1)
-        return SourceBatch(result.batch, list(result.rejections))
+        return SourceBatch(result.batch, list(result.rejections), validated=True)
 
     def stop(self) -> None:
         self.client.disconnect()

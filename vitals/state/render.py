@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from vitals.quality import DEFAULT_STUCK_CADENCES, dropout_ratio, dropout_window_index, stuck_flags
+from vitals.health.series_quality import DEFAULT_STUCK_CADENCES, dropout_ratio, dropout_window_index, stuck_flags
 from vitals.state.view import VitalsView
 from vitals.state.view_cache import ViewCache
 from vitals.state.windows import ORIGIN_NS, bucket_numbers

@@ -19,10 +19,11 @@ from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import StateError
-from vitals.quality import DEFAULT_STUCK_CADENCES
+from vitals.health.hysteresis import LevelRules, apply_updates
+from vitals.health.levels import badness
+from vitals.health.series_quality import DEFAULT_STUCK_CADENCES
 from vitals.state.catalog_ref import catalog_payload, restore_catalog
 from vitals.state.dedup import DEFAULT_DEPTH, DuplicateRing, within_batch_duplicates
-from vitals.state.hysteresis import LevelRules, apply_updates
 from vitals.state.ordering import sort_by_row_then_time
 from vitals.state.quantile import DEFAULT_BINS, QuantileGrid
 from vitals.state.render import render_view
@@ -35,8 +36,7 @@ from vitals.units import NS_PER_S
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
 # shared read-only objects (the catalog and what is derived from it) and the view cache: never copied
-_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "direction", "_view_cache",
-                          "_dirty"})
+_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "_view_cache", "_dirty"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +88,6 @@ class ShardState:
         self.grid = QuantileGrid(cat, int(opt["quantile_bins"] or DEFAULT_BINS))
         self.rules = LevelRules(cat, opt["hysteresis_margin"], opt["hysteresis_intervals"])  # type: ignore[arg-type]
         self.half_life_ns = cat.cadence_array * float(opt["ewma_half_life_cadences"] or 0.0) * NS_PER_S
-        self.direction = cat.direction_array.astype(np.float64)  # 1 up, -1 down, 0 both (|value - center|)
 
     # ---- snapshots (Bytewax recovery deep-copies the state at every epoch and pickles the copy) --------------
     def __getstate__(self) -> dict[str, Any]:
@@ -177,7 +176,7 @@ class ShardState:
         """Raw level of the newest update per series, and the hysteresis level over all updates in order."""
         if not len(rows):
             return
-        x = self._badness(indicator, values, ts)
+        x = badness(self.catalog, indicator, values, ts, self.seasonal)
         raw, lowered = self.rules.raw_and_lowered(indicator, x)
         first = np.ones(len(rows), dtype=bool)
         first[1:] = gid[1:] != gid[:-1]
@@ -186,18 +185,6 @@ class ShardState:
         apply_updates(self.level, self.quiet, rows, occurrence=occurrence, raw=raw, lowered=lowered,
                       intervals=self.rules.intervals)
         self.raw_level[rows] = raw  # fancy assignment: the last (newest) update of each row wins
-
-    def _badness(
-        self, indicator: npt.NDArray[np.int64], values: npt.NDArray[np.float64], ts: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.float64]:
-        """:func:`vitals.levels.badness`, computing the seasonal model only for z-score indicators."""
-        x = values
-        z = np.take(self.catalog.zscore_array, indicator)
-        if z.any():
-            x = values.copy()
-            x[z] = self.seasonal.zscore(indicator[z], ts[z], values[z])
-        direction = np.take(self.direction, indicator)
-        return np.where(direction == 0, np.abs(x - np.take(self.catalog.center_array, indicator)), direction * x)
 
     def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
         """Duplicate rejections (rare: one object each, as the dead-letter contract asks)."""

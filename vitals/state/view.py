@@ -55,3 +55,15 @@ class VitalsView:
             columns={n: np.concatenate([v.columns[n] for v in views]) for n in sorted(names)},
             now_s=max(v.now_s for v in views),
         )
+
+
+def stale_as_of(view: VitalsView, now_s: float | None) -> VitalsView:
+    """The view with ``seconds_since_last`` measured to ``now_s`` where that is later than the view's event time
+    (a live source's wall clock, a paced replay's clock: a feed that went silent keeps getting staler although
+    no reading moves the event-time clock). Unchanged when ``now_s`` is None or not later."""
+    if now_s is None or not len(view) or "last_ts_s" not in view.columns or now_s <= view.now_s:
+        return view
+    since = np.maximum(view.columns["seconds_since_last"], now_s - view.columns["last_ts_s"])
+    since.setflags(write=False)
+    return VitalsView(view.series, view.indicator, view.street, {**view.columns, "seconds_since_last": since},
+                      view.now_s)

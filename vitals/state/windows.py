@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from vitals.errors import StateError
 from vitals.state.quantile import QuantileGrid
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 ORIGIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z: bucket tags count from here
 EMPTY_TAG = np.iinfo(np.int32).min
@@ -53,7 +53,7 @@ class Window:
         return self.bucket_s * NS_PER_S
 
 
-DEFAULT_WINDOWS: tuple[Window, ...] = (Window("5m", 300, 5), Window("1h", 3600, 12), Window("24h", 86400, 24))
+DEFAULT_WINDOWS: tuple[Window, ...] = (Window("5m", 300, 5), Window("1h", 3600, 12), Window("24h", DAY_S, 24))
 
 
 def bucket_numbers(ts_ns: npt.NDArray[np.int64], bucket_ns: int) -> npt.NDArray[np.int64]:

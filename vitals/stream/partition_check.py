@@ -1,4 +1,6 @@
-"""Per source partition: validate values and timestamps, then apply the partition's watermark.
+"""Per source partition: validate the readings no parser has (batches made in process, e.g. by the simulator),
+then apply the partition's watermark. Parsed batches (``SourceBatch.validated``) were checked by their parser with
+the same rules (:mod:`vitals.readings.validate`, the run's ``max_future_s``): each reading is validated once.
 
 A replayed file keeps its own watermark (batches with an ``origin``): files of one partition are read one after
 the other, and a file that starts earlier than the previous one ended is not late as a whole. A file whose own
@@ -71,7 +73,8 @@ class PartitionChecker:
 
     def check(self, state: PartitionState, item: SourceBatch) -> CheckedBatch:
         batch = item.batch
-        valid, invalid = validate(self.catalog, batch, received_ns=batch.received_ns, max_future_s=self.max_future_s)
+        valid, invalid = (batch, []) if item.validated else validate(
+            self.catalog, batch, received_ns=batch.received_ns, max_future_s=self.max_future_s)
         watermark = state.watermark_for(item.origin, self.allowed_lateness_s)
         on_time, late = watermark.split_late(valid, self.catalog)
         if watermark is not state.watermark and watermark.max_ts_ns is not None:  # the partition's: the newest

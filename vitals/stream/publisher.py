@@ -11,8 +11,8 @@ import numpy as np
 
 from vitals.catalog import Catalog
 from vitals.exporter import ExportHub, PartitionCounts, ShardCounts
-from vitals.health import HealthRollup
-from vitals.state.view import VitalsView
+from vitals.health.rollup import HealthRollup
+from vitals.state.view import VitalsView, stale_as_of
 from vitals.stream.demand import ViewDemand
 from vitals.stream.partition_check import CheckedBatch
 from vitals.stream.shard_step import ShardPublish
@@ -102,7 +102,8 @@ class HubPublisher:
                 return
             self._last_health, self._new_views = now, False
             views = [self._views[k] for k in sorted(self._views)]
-            health = self.rollup.update(VitalsView.concat(views))
+            clock = self.hub.clock
+            health = self.rollup.update(stale_as_of(VitalsView.concat(views), clock() if clock is not None else None))
         self.hub.publish_health(health)
 
     def finish(self) -> None:

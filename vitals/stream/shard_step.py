@@ -24,6 +24,7 @@ from vitals.catalog import Catalog
 from vitals.state import ShardState
 from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
+from vitals.units import NS_PER_S
 
 if TYPE_CHECKING:  # scoring brings the detectors (scikit-learn, numba): imported when a shard first scores
     from vitals.scoring import ModelSource, ShardScorer
@@ -111,7 +112,7 @@ class ShardProcessor:
         self.publish_interval_s = publish_interval_s
         self.history_rows = history_rows
         self.keep_history = keep_history
-        self.vitals_every_ns = int(vitals_every_s * 1e9)
+        self.vitals_every_ns = int(vitals_every_s * NS_PER_S)
 
     def initial_memory(self, shard: int) -> ShardMemory:
         scorer = None

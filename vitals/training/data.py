@@ -19,10 +19,11 @@ import pandas as pd
 
 from vitals.catalog.model import Catalog
 from vitals.errors import HistoryError
-from vitals.forecasting.evaluate import LabelledWindow
+from vitals.forecasting.cadence import catalog_step_s
 from vitals.forecasting.grid import SeriesGrid
+from vitals.labels import LabelledWindow
 from vitals.registry.card import hash_arrays
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class TrainingSet:
 
     @property
     def days(self) -> float:
-        return (self.end_ns - self.start_ns) / NS_PER_S / 86400.0
+        return (self.end_ns - self.start_ns) / NS_PER_S / DAY_S
 
     def iso_range(self) -> tuple[str, str]:
         def fmt(ns: int) -> str:
@@ -51,10 +52,12 @@ class TrainingSet:
 
 def from_arrays(
     catalog: Catalog, indicator: npt.NDArray[np.integer], street: npt.NDArray[np.integer],
-    ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64], *, source: str, step_s: int = 300,
+    ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64], *, source: str, step_s: int | None = None,
     windows: tuple[LabelledWindow, ...] = (),
 ) -> TrainingSet:
-    """A training set from columnar readings (catalog codes)."""
+    """A training set from columnar readings (catalog codes) on a grid of ``step_s`` (default: derived from the
+    catalog's cadence, :func:`vitals.forecasting.cadence.catalog_step_s`)."""
+    step_s = int(step_s) if step_s else catalog_step_s(catalog)
     order = np.lexsort((ts_ns, street, indicator))
     digest = hash_arrays(np.asarray(indicator, np.int16)[order], np.asarray(street, np.int32)[order],
                          np.asarray(ts_ns, np.int64)[order], np.asarray(value, np.float64)[order])
@@ -63,7 +66,9 @@ def from_arrays(
                        sha256=digest, source=source, windows=windows)
 
 
-def from_frame(catalog: Catalog, frame: pd.DataFrame, *, source: str = "DataFrame", step_s: int = 300) -> TrainingSet:
+def from_frame(
+    catalog: Catalog, frame: pd.DataFrame, *, source: str = "DataFrame", step_s: int | None = None
+) -> TrainingSet:
     """A training set from a DataFrame with columns ts (UTC), indicator (id), area (street id), value.
 
     Rows with an unknown indicator or area are dropped (and counted in the log)."""
@@ -86,7 +91,7 @@ def from_frame(catalog: Catalog, frame: pd.DataFrame, *, source: str = "DataFram
                        value[known], source=source, step_s=step_s)
 
 
-def from_history(catalog: Catalog, path: str | Path, *, step_s: int = 300) -> TrainingSet:
+def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = None) -> TrainingSet:
     """A training set from a Parquet history directory (``<root>/readings/...`` or any Parquet dataset with
     the columns ts, indicator, area, value)."""
     root = Path(path)
@@ -103,7 +108,7 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int = 300) -> Tr
 
 
 def from_simulation(
-    catalog: Catalog, *, days: float, seed: int, step_s: int = 300, progress: bool = True
+    catalog: Catalog, *, days: float, seed: int, step_s: int | None = None, progress: bool = True
 ) -> TrainingSet:
     """Simulate the catalog's city for ``days`` (incidents and sensor faults on) and label its incidents."""
     from tqdm import tqdm
@@ -111,6 +116,7 @@ def from_simulation(
     from vitals.simulator.city import CitySimulator
     from vitals.simulator.config import SimulatorConfig
 
+    step_s = int(step_s) if step_s else catalog_step_s(catalog)
     sim = CitySimulator(catalog, SimulatorConfig(seed=seed, duration=timedelta(days=days), step_s=step_s))
     parts = []
     for batch in tqdm(sim.batches(), total=sim.n_steps, desc="simulate", unit="step", disable=not progress,

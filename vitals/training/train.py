@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from vitals.catalog.model import Catalog
+from vitals.forecasting.cadence import Cadence
 from vitals.forecasting.evaluate import (
     early_warning_lead_times,
     false_warnings_per_series_day,
@@ -39,6 +40,7 @@ from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.registry.store import ModelRegistry
 from vitals.training.data import TrainingSet
+from vitals.units import DAY_S
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,8 @@ class ForecasterTrainer:
 
     def fit(self, data: TrainingSet, catalog: Catalog, progress: Progress) -> tuple[Any, ModelCard]:
         grid = data.grid
-        model = EarlyWarningForecaster(**self.params)
+        params = self.model_params(grid.step_s)
+        model = EarlyWarningForecaster(**params)
         split = int(grid.n_steps * (1.0 - self.holdout))
         progress("fit (held-out backtest)")
         model.fit(grid.slice_steps(0, split), catalog)
@@ -85,7 +88,7 @@ class ForecasterTrainer:
         metrics = backtest_forecaster(model, catalog, data, held)
         if self.refit:
             progress("refit on all data")
-            model = EarlyWarningForecaster(**self.params).fit(grid, catalog)
+            model = EarlyWarningForecaster(**params).fit(grid, catalog)
         start, end = data.iso_range()
         card = ModelCard(
             family=self.family, version="", model_class=f"{type(model).__module__}.{type(model).__name__}",
@@ -105,6 +108,13 @@ class ForecasterTrainer:
         )
         return model, card
 
+    def model_params(self, step_s: int) -> dict[str, Any]:
+        """The forecaster's parameters: step, window and horizons from the training grid's step
+        (:mod:`vitals.forecasting.cadence`), then the trainer's own ``params`` (e.g. ``--horizons``)."""
+        geometry = Cadence(step_s)
+        return {"step_s": step_s, "window_steps": geometry.window_steps, "horizons_s": geometry.horizons_s,
+                **self.params}
+
 
 def backtest_forecaster(
     model: EarlyWarningForecaster, catalog: Catalog, data: TrainingSet, held: Any
@@ -121,7 +131,7 @@ def backtest_forecaster(
     metrics["incidents_with_orange"] = int(per_incident.size)
     metrics["incident_lead_time_median_s"] = float(np.median(per_incident)) if per_incident.size else None
     metrics["false_warnings_per_series_day"] = false_warnings_per_series_day(held, wf, list(data.windows))
-    metrics["heldout_days"] = round(held.n_steps * held.step_s / 86400.0, 3)
+    metrics["heldout_days"] = round(held.n_steps * held.step_s / DAY_S, 3)
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
 
 

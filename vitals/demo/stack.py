@@ -1,62 +1,29 @@
 """Prometheus and Alertmanager next to ``vitals demo`` when they are installed: the generated rules and routes,
-all receivers pointed at a small webhook receiver inside the demo whose notifications the terminal view shows."""
+all receivers pointed at a :class:`~vitals.alerting.recorder.WebhookRecorder` inside the demo whose notifications
+the terminal view shows."""
 
 from __future__ import annotations
 
-import json
-import logging
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vitals.catalog import Catalog
 from vitals.config import Settings
-from vitals.demo_view import NotificationLog
+from vitals.demo.view import NotificationLog
 from vitals.errors import ServiceError
 from vitals.services import INSTALL_HINT, RunningService, find_binary, start_alertmanager, start_prometheus
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from vitals.alerting.recorder import WebhookRecorder
 
-
-class _Receiver:
-    """Accepts Alertmanager webhook POSTs on a free loopback port and records them in a NotificationLog."""
-
-    def __init__(self, notifications: NotificationLog) -> None:
-        log_ = notifications
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                try:
-                    log_.add_webhook(json.loads(self.rfile.read(length) or b"{}"))
-                except ValueError:
-                    log.warning("demo receiver: a webhook that is not JSON")
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="demo-webhook", daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class DemoServices:
     """The running services; :meth:`stop` ends them (by PID) and the receiver."""
 
-    def __init__(self, receiver: _Receiver, services: list[RunningService], workdir: tempfile.TemporaryDirectory[str]
-                 ) -> None:
+    def __init__(self, receiver: WebhookRecorder, services: list[RunningService],
+                 workdir: tempfile.TemporaryDirectory[str]) -> None:
         self.receiver = receiver
         self.services = services
         self._workdir = workdir
@@ -71,8 +38,10 @@ class DemoServices:
                 extra.append(f"{' and '.join(missing)} not installed, so no alerts in this demo; {INSTALL_HINT}")
             return None
         from vitals.alerting import AlertingOptions, build_alerting, render_config_dir
+        from vitals.alerting.recorder import WebhookRecorder
 
-        receiver = _Receiver(notifications)
+        shown = notifications  # the view lists every alert of each webhook call as it arrives
+        receiver = WebhookRecorder(on_notification=lambda n: shown.add_webhook(n.payload)).start()
         workdir = tempfile.TemporaryDirectory(prefix="vitals-demo-")
         root = Path(workdir.name)
         started: list[RunningService] = []

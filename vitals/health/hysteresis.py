@@ -1,6 +1,6 @@
 """Warning levels with hysteresis, per series, vectorized over the series of a batch.
 
-Levels come from :mod:`vitals.levels` (oriented badness against oriented thresholds). The hysteresis level
+Levels come from :mod:`vitals.health.levels` (oriented badness against oriented thresholds). The hysteresis level
 goes up at once to the raw level; it goes down only after ``intervals`` consecutive updates in which the value
 was clearly below the current level: below ``threshold - margin * gap``, where ``gap`` is the distance from the
 level's threshold to the next lower one (for blue, the blue-yellow gap). It then drops to the level the value
@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
-from vitals.levels import oriented_thresholds, threshold_gaps
+from vitals.health.levels import oriented_thresholds, threshold_gaps
 
 
 class LevelRules:

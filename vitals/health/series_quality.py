@@ -1,5 +1,5 @@
 """Data-quality vitals per series (staleness, stuck sensors, dropout); the roll-up per indicator x district is
-in :mod:`vitals.state.area_quality`. Plain array arithmetic: this module imports nothing from the state.
+in :mod:`vitals.health.area_quality`. Plain array arithmetic: this module imports nothing from the state.
 
 Per series, as of a time ``T`` (the view's now, an event time):
 - ``seconds_since_last`` = ``T - last_ts``.

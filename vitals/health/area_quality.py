@@ -1,5 +1,5 @@
 """Data quality rolled up per indicator x district from the per-series quality columns of a view (the
-per-series columns themselves come from :mod:`vitals.quality`)."""
+per-series columns themselves come from :mod:`vitals.health.series_quality`)."""
 
 from __future__ import annotations
 

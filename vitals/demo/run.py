@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings
-from vitals.demo_view import LiveView, NotificationLog, render_view
+from vitals.demo.view import LiveView, NotificationLog, render_view
 from vitals.exporter import ExportHub
 from vitals.simulator import CitySimulator, IncidentSpec, SimulatorConfig
 
@@ -79,9 +79,9 @@ def run_demo(settings: Settings, *, run_for: float | None = None, services: bool
 
 def _start_services(settings: Settings, catalog: Catalog, notifications: NotificationLog | None,
                     extra: list[str]) -> Any:
-    """Prometheus + Alertmanager next to the demo when installed (see vitals.demo_services)."""
+    """Prometheus + Alertmanager next to the demo when installed (see vitals.demo.stack)."""
     try:
-        from vitals.demo_services import DemoServices
+        from vitals.demo.stack import DemoServices
     except ImportError:  # pragma: no cover - alerting not available
         return None
     return DemoServices.start_if_installed(settings, catalog, notifications, extra)

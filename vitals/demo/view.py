@@ -13,7 +13,7 @@ import numpy as np
 
 from vitals.catalog import LEVEL_NAMES, LEVEL_NAMES_ZH, Catalog
 from vitals.exporter import ExportHub
-from vitals.health import HealthView
+from vitals.health.rollup import HealthView
 from vitals.textwidth import cell, pad
 
 _COLOURS = {0: "\033[32m", 1: "\033[34m", 2: "\033[33m", 3: "\033[38;5;208m", 4: "\033[31m"}

@@ -1,0 +1,247 @@
+"""The city's window model: :class:`~vitals.detectors.WindowFeatureModel` on residual windows, per indicator.
+
+What a window is, the same offline (training on a :class:`~vitals.forecasting.grid.SeriesGrid`) and in the flow
+(:class:`~vitals.scoring.window_state.WindowAccumulator`):
+
+1. cells: the last value of a series in each ``step_s`` cell of event time (the grid of the training set);
+2. a cell counts only if its value differs from the previous counted cell of the series (a grid carries silent
+   series forward; in the stream a repeated value is no news either, so both sides see the same sequence);
+3. residual of a counted cell: ``(value - expected) / noise`` in catalog noise units, ``expected`` the catalog's
+   seasonal value (:class:`~vitals.catalog.SeasonalModel`) at the cell's end;
+4. windows of ``window_s // step_s`` cells; a window with at least ``min_count`` counted cells is scored.
+
+The fitted :class:`WindowFeatureModel` standardizes per *indicator* (its "series" are indicator codes: robust
+centre and scale of the residuals of all streets of an indicator), so one model serves a catalog of any number
+of streets (the shipped default is trained on 76 streets and scores the full 1,031-street city). Its families
+are the catalog domains (one IsolationForest each).
+
+Scores: the calibrated window score ``p`` (share of training windows less abnormal) becomes a surprise
+``-log10(1 - p)`` squashed like the default detector's rank surprise: ``s / (s + surprise_half)``; the default
+``surprise_half`` puts the export threshold (:data:`vitals.metric_names.ANOMALY_THRESHOLD`) at a surprise of 4
+(one training window of the family in 10,000 scores higher). The
+explanation is the standardized feature furthest (in training spread) from its family's typical value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator
+
+from vitals.catalog import Catalog, SeasonalModel
+from vitals.detectors.calibration import squash
+from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, window_features
+from vitals.errors import ModelError, NotFittedError
+from vitals.forecasting.grid import SeriesGrid
+from vitals.metric_names import ANOMALY_THRESHOLD
+from vitals.units import NS_PER_S
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+ALARM_SURPRISE = 4.0  # a window this surprising (one training window in 10,000) scores the export threshold
+SURPRISE_HALF = ALARM_SURPRISE * (1.0 - ANOMALY_THRESHOLD) / ANOMALY_THRESHOLD
+TAIL_POINTS = 64  # quantiles of the training scores per family, evenly spaced in surprise
+MAX_WINDOWS = 2_000_000  # window keys become event times of key * cells per window seconds: inside int64 ns
+
+
+def cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], cell_end_ns: IntArray,
+                   value: FloatArray) -> FloatArray:
+    """Residuals of cell values against the catalog's seasonal expectation, in catalog noise units."""
+    ind = np.asarray(indicator, dtype=np.int64)
+    return (value - seasonal.expected(ind, cell_end_ns)) / seasonal.noise[ind]
+
+
+def counted_cells(values: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
+    """(N, T) mask of grid cells that count: finite and different from the previous finite cell of the row."""
+    finite = np.isfinite(values)
+    keep = finite.copy()
+    # forward-filled previous value (NaN cells never count and never become "previous")
+    idx = np.where(finite, np.arange(values.shape[1]), -1)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    prev_idx = np.full_like(idx, -1)
+    prev_idx[:, 1:] = idx[:, :-1]
+    has_prev = prev_idx >= 0
+    prev = np.take_along_axis(values, np.maximum(prev_idx, 0), axis=1)
+    keep[has_prev] &= values[has_prev] != prev[has_prev]
+    return keep
+
+
+class CityWindowModel(BaseEstimator):
+    """Window model of the city (see module doc): fit on a training grid, score closed windows."""
+
+    def __init__(self, *, window_s: int = 3600, min_count: int = 3, n_estimators: int = 50,
+                 max_samples: int | str = 256, max_windows: int = 200_000, surprise_half: float = SURPRISE_HALF,
+                 random_state: int = 0) -> None:
+        self.window_s = window_s
+        self.min_count = min_count
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_windows = max_windows
+        self.surprise_half = surprise_half
+        self.random_state = random_state
+
+    # ---- training -------------------------------------------------------------------------------------------
+    def fit(self, grid: SeriesGrid, catalog: Catalog, exclude: npt.NDArray[np.bool_] | None = None) -> CityWindowModel:
+        """Fit on a training grid; ``exclude`` (N, T) marks cells to leave out (e.g. labelled incidents)."""
+        if not 0 < self.max_windows <= MAX_WINDOWS:
+            msg = f"max_windows must be in 1..{MAX_WINDOWS:,}, got {self.max_windows}"
+            raise ModelError(msg)
+        cells = grid_cells(grid, catalog, self.window_s, self.min_count, exclude)
+        if cells.indicator.size == 0:
+            msg = f"no window with {self.min_count}+ distinct cell values of {grid.step_s} s in the training data"
+            raise ModelError(msg)
+        cells = cells.sample_windows(self.max_windows, self.random_state)
+        self.step_s_ = int(grid.step_s)
+        self.cells_per_window_ = cells_per_window(self.window_s, grid.step_s)
+        self.indicators_ = tuple(i.id for i in catalog.indicators)
+        domains = sorted({i.domain for i in catalog.indicators})
+        self.families_ = tuple(domains)
+        family = np.array([domains.index(i.domain) for i in catalog.indicators], dtype=np.int64)
+        # the WindowFeatureModel sees indicators as its series, one window per (series, window) key, on a clock of
+        # one second per cell (a window of cells_per_window_ "seconds"): keys stay far inside int64 nanoseconds
+        # whatever the window's length (a 12-day window of a daily grid times 200,000 keys would not)
+        cpw = self.cells_per_window_
+        ts = (cells.key * cpw + cells.position) * NS_PER_S
+        self.model_ = WindowFeatureModel(window_s=cpw, n_estimators=self.n_estimators,
+                                         max_samples=self.max_samples, random_state=self.random_state,
+                                         min_count=self.min_count)
+        self.model_.fit(cells.indicator, ts, cells.residual, n_series=len(self.indicators_), families=family)
+        ind_w, _, raw = window_features(cells.indicator, cells.key, cells.residual)
+        x, raw_scores = self._raw_scores(ind_w, raw)
+        self._fit_tails(x, raw_scores, family[ind_w], len(domains))
+        self.n_training_windows_ = int(raw.shape[0])
+        return self
+
+    # ---- scoring --------------------------------------------------------------------------------------------
+    def check_catalog(self, catalog: Catalog) -> None:
+        """Refuse a catalog whose indicators differ from the training catalog's (codes would not match)."""
+        self._check_fitted()
+        ids = tuple(i.id for i in catalog.indicators)
+        if ids != self.indicators_:
+            msg = (f"window model trained on indicators {self.indicators_[:3]}... ({len(self.indicators_)}), "
+                   f"the catalog has {ids[:3]}... ({len(ids)}): retrain it with `vitals train`")
+            raise ModelError(msg)
+
+    def score(self, indicator: npt.NDArray[np.integer], raw: FloatArray) -> tuple[FloatArray, IntArray]:
+        """(scores in [0, 1), strongest feature index into FEATURES) of closed windows with raw features."""
+        self._check_fitted()
+        ind = np.asarray(indicator, dtype=np.int64)
+        if ind.size == 0:
+            return np.empty(0), np.empty(0, np.int64)
+        x, raw_scores = self._raw_scores(ind, raw)
+        fam = self.model_.family_[ind]
+        distance = np.abs(x - self.feature_median_[fam]) / self.feature_scale_[fam]
+        return squash(self.surprise(raw_scores, fam), self.surprise_half), np.argmax(distance, axis=1).astype(np.int64)
+
+    def surprise(self, raw_scores: FloatArray, family: IntArray) -> FloatArray:
+        """``-log10`` of the share of training windows of the family scoring at least as high (linear in the raw
+        score beyond the training maximum, with the slope of the last quantile step)."""
+        out = np.zeros(raw_scores.shape[0])
+        for f in np.unique(family):
+            sel = family == f
+            q, s = self.tail_raw_[f], self.tail_surprise_[f]
+            slope = (s[-1] - s[-2]) / max(q[-1] - q[-2], 1e-3)
+            inside = np.interp(raw_scores[sel], q, s)
+            out[sel] = np.where(raw_scores[sel] > q[-1], s[-1] + slope * (raw_scores[sel] - q[-1]), inside)
+        return out
+
+    def _raw_scores(self, ind: IntArray, raw: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(standardized features, IsolationForest anomaly scores: higher = more abnormal) per window."""
+        m = self.model_
+        centre, scale = m.centre_[ind][:, None], m.scale_[ind][:, None]
+        x = raw.copy()
+        x[:, [0, 2, 3]] = (raw[:, [0, 2, 3]] - centre) / scale  # mean, min, max: location and scale
+        x[:, [1, 4, 5]] = raw[:, [1, 4, 5]] / scale               # std, range, change: scale only
+        fam = m.family_[ind]
+        scores = np.zeros(ind.shape[0])
+        for f in np.unique(fam):
+            forest = m.models_.get(int(f))
+            if forest is not None:
+                scores[fam == f] = -forest.score_samples(x[fam == f])
+        return x, scores
+
+    def _fit_tails(self, x: FloatArray, raw_scores: FloatArray, family: IntArray, n_fam: int) -> None:
+        """Per family: typical feature values (for explanations) and the upper tail of the training scores."""
+        self.tail_surprise_ = np.tile(np.linspace(0.0, np.log10(max(raw_scores.shape[0], 10)), TAIL_POINTS), (n_fam, 1))
+        self.tail_raw_ = np.tile(np.quantile(raw_scores, 1.0 - 10.0 ** -self.tail_surprise_[0]), (n_fam, 1))
+        self.feature_median_ = np.zeros((n_fam, len(FEATURES)))
+        self.feature_scale_ = np.ones((n_fam, len(FEATURES)))
+        for f in np.unique(family):
+            sel = family == f
+            self.tail_surprise_[f] = np.linspace(0.0, np.log10(max(int(sel.sum()), 10)), TAIL_POINTS)
+            self.tail_raw_[f] = np.quantile(raw_scores[sel], 1.0 - 10.0 ** -self.tail_surprise_[f])
+            med = np.median(x[sel], axis=0)
+            self.feature_median_[f] = med
+            self.feature_scale_[f] = np.maximum(np.median(np.abs(x[sel] - med), axis=0) * 1.4826, 1e-6)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            msg = "CityWindowModel is not fitted: call fit(grid, catalog) first"
+            raise NotFittedError(msg)
+
+
+def cells_per_window(window_s: int, step_s: int) -> int:
+    if step_s <= 0 or window_s < step_s:
+        msg = f"the window ({window_s} s) must hold at least one cell of {step_s} s"
+        raise ModelError(msg)
+    return window_s // step_s
+
+
+@dataclass
+class GridCells:
+    """Counted cells of a grid (per series in time order): indicator code, window key (dense after
+    :func:`grid_cells`), position in the window, residual, window start, global series id."""
+
+    indicator: IntArray
+    key: IntArray
+    position: IntArray
+    residual: FloatArray
+    window_start_ns: IntArray
+    series: IntArray
+
+    def select(self, mask: npt.NDArray[np.bool_]) -> GridCells:
+        return GridCells(*(a[mask] for a in self.arrays()))
+
+    def arrays(self) -> tuple[Any, ...]:
+        return self.indicator, self.key, self.position, self.residual, self.window_start_ns, self.series
+
+    def sample_windows(self, max_windows: int, seed: int) -> GridCells:
+        n = int(self.key.max()) + 1 if self.key.size else 0
+        if n <= max_windows:
+            return self
+        chosen = np.zeros(n, dtype=bool)
+        chosen[np.random.default_rng(seed).choice(n, max_windows, replace=False)] = True
+        kept = self.select(chosen[self.key])
+        _, kept.key = np.unique(kept.key, return_inverse=True)
+        return kept
+
+
+def grid_cells(grid: SeriesGrid, catalog: Catalog, window_s: int, min_count: int,
+               exclude: npt.NDArray[np.bool_] | None = None) -> GridCells:
+    """The counted cells of a grid in windows with at least ``min_count`` of them (keys dense, time order)."""
+    cpw = cells_per_window(window_s, grid.step_s)
+    step_ns = grid.step_s * NS_PER_S
+    keep = counted_cells(grid.values)
+    first_cell = grid.start_ns // step_ns
+    cell = first_cell + np.arange(grid.n_steps, dtype=np.int64)
+    rows, cols = np.nonzero(keep)  # row-major: per series in time order
+    if exclude is not None:
+        ok = ~exclude[rows, cols]
+        rows, cols = rows[ok], cols[ok]
+    c = cell[cols]
+    window = c // cpw
+    series_key = rows.astype(np.int64) * (int(window.max() - window.min()) + 1 if window.size else 1)
+    uniq, key, counts = np.unique(series_key + (window - (window.min() if window.size else 0)),
+                                  return_inverse=True, return_counts=True)
+    full = counts[key] >= min_count
+    ind = grid.indicator.astype(np.int64)[rows]
+    values = grid.values[rows, cols].astype(np.float64)
+    residual = cell_residuals(SeasonalModel(catalog), ind, (c + 1) * step_ns, values)
+    out = GridCells(ind, key, c - window * cpw, residual, window * cpw * step_ns, grid.series[rows])
+    out = out.select(full)
+    _, out.key = np.unique(out.key, return_inverse=True)
+    del uniq
+    return out
