@@ -84,15 +84,16 @@ def test_a_series_that_turns_jumpy_or_quiet_is_a_regime_change_and_explained() -
     values = rng.normal(10.0, 1.0, (1500, 3))
     values[1200:, 0] = 10.0 + rng.normal(0.0, 4.0, 300)      # the same level, four times the noise
     values[1200:, 1] = 10.0 + rng.normal(0.0, 0.05, 300)     # the same level, almost no noise
-    det = DefaultDetector(record_half=np.inf, seasonal_weight=0.0, quality_weight=0.0)  # the regime score alone
+    alone = {"record_half": np.inf, "seasonal_weight": 0.0, "quality_weight": 0.0, "regime_weight": 0.7}
+    det = DefaultDetector(**alone)  # the regime score alone (off by default: regime_weight=0)
     scores, _ = score_matrix(values, det, watch=0, after=1200)
     threshold = det.decision_threshold
     assert scores[1200:1300, 0].max() >= threshold and scores[1200:1300, 1].max() >= threshold
     assert scores[:1200].max() < threshold and scores[:, 2].max() < threshold
     first = [int(np.argmax(scores[1200:, j] >= threshold)) + 1200 for j in (0, 1)]
-    again = DefaultDetector(record_half=np.inf, seasonal_weight=0.0, quality_weight=0.0)
+    again = DefaultDetector(**alone)
     score_matrix(values[: first[0] + 1], again, watch=0, after=0)
     assert [(e.detector, e.feature) for e in again.explain([0], threshold)] == [("regime_change", "volatility_up")]
-    again = DefaultDetector(record_half=np.inf, seasonal_weight=0.0, quality_weight=0.0)
+    again = DefaultDetector(**alone)
     score_matrix(values[: first[1] + 1], again, watch=1, after=0)
     assert [(e.detector, e.feature) for e in again.explain([1], threshold)] == [("regime_change", "volatility_down")]

@@ -65,7 +65,8 @@ def test_regime_score_matches_its_numpy_oracle() -> None:
     s, t, v = stream(3)
     alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf,
              "decision_point": DefaultDetector.decision_threshold}
-    regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3}
+    regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3,
+              "regime_weight": 0.7}
     new = DefaultDetector(**regime, **alone).fit([], [], [], n_series=N_SERIES)
     old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3)
     got, want = [], []
@@ -115,7 +116,7 @@ def test_a_non_finite_value_scores_as_impossible_and_is_not_learned() -> None:
 def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_scores() -> None:
     s, t, v = stream(5)
     half = s.size // 2
-    det = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    det = DefaultDetector(regime_weight=0.7).fit([], [], [], n_series=N_SERIES)
     det.update_score(s[:half], t[:half], v[:half])
     old = pickle.loads(pickle.dumps(det))  # the layout before the regime score: fewer columns, no regime state
     old.f_, old.i_ = old.f_[:, :32].copy(), old.i_[:, :15].copy()
@@ -124,10 +125,10 @@ def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_sc
         delattr(old, name)
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded.f_.shape == det.f_.shape and loaded.i_.shape == det.i_.shape
-    assert loaded.get_params() == DefaultDetector().get_params()
+    assert loaded.get_params() == DefaultDetector().get_params()  # the regime score off, as before it existed
     # without the regime score both continue alike: it is the only part that starts fresh
     for d in (det, loaded):
-        d.set_params(regime_half=np.inf)
+        d.set_params(regime_weight=0.0)
         d.params_ = d._parameters()
     np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
                                   det.update_score(s[half:], t[half:], v[half:]))
