@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from pipelines.run import parser_factory
+from pipelines.sources import parser_factory
 from vitals.batches import ReadingBatch
 from vitals.catalog import load_catalog
 from vitals.config import Settings
