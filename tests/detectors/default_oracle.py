@@ -202,7 +202,9 @@ class NumpyRegimeScore:
         self.block_max = np.zeros(n)
         self.block_fill = np.zeros(n, dtype=np.int64)
 
-    def update(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
+    def update(self, s: IntArray, t: IntArray, v: FloatArray, stuck: FloatArray | None = None) -> FloatArray:
+        """``stuck``: the data-quality stuck check of these readings (a record run of one value scores no
+        regime: it is the data-quality check's)."""
         k = self.count[s]
         self.first_ts[s] = np.where(k == 0, t, self.first_ts[s])
         step = np.abs(v - self.last[s])
@@ -224,6 +226,8 @@ class NumpyRegimeScore:
             beyond = np.maximum(np.maximum((ratio - high) / span, (low - ratio) / span), 0.0)
         scored = (k >= self.warmup) & (span > 0) & np.isfinite(span) & ((t - self.first_ts[s]) >= self.warmup_s * 1e9)
         novelty = np.where(scored & np.isfinite(ratio), beyond, 0.0)
+        if stuck is not None:
+            novelty = np.where(stuck > 0.0, 0.0, novelty)
         learn = (k >= self.warmup // 2) & np.isfinite(ratio)
         self.high[s] = np.where(learn, np.maximum(high, ratio), high)
         self.low[s] = np.where(learn, np.minimum(low, ratio), low)

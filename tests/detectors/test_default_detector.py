@@ -81,15 +81,16 @@ def test_the_first_day_of_a_daily_cycle_sets_no_new_extremes() -> None:
 
 def test_a_series_that_turns_jumpy_or_quiet_is_a_regime_change_and_explained() -> None:
     rng = np.random.default_rng(5)
-    values = rng.normal(10.0, 1.0, (1500, 3))
+    values = rng.normal(10.0, 1.0, (1500, 4))
     values[1200:, 0] = 10.0 + rng.normal(0.0, 4.0, 300)      # the same level, four times the noise
     values[1200:, 1] = 10.0 + rng.normal(0.0, 0.05, 300)     # the same level, almost no noise
+    values[1200:, 3] = values[1199, 3]                       # a stuck sensor: the data-quality check's, no regime
     alone = {"record_half": np.inf, "seasonal_weight": 0.0, "quality_weight": 0.0, "regime_weight": 0.7}
-    det = DefaultDetector(**alone)  # the regime score alone (off by default: regime_weight=0)
+    det = DefaultDetector(**alone)  # the regime score alone
     scores, _ = score_matrix(values, det, watch=0, after=1200)
     threshold = det.decision_threshold
     assert scores[1200:1300, 0].max() >= threshold and scores[1200:1300, 1].max() >= threshold
-    assert scores[:1200].max() < threshold and scores[:, 2].max() < threshold
+    assert scores[:1200].max() < threshold and scores[:, 2].max() < threshold and scores[:, 3].max() < threshold
     first = [int(np.argmax(scores[1200:, j] >= threshold)) + 1200 for j in (0, 1)]
     again = DefaultDetector(**alone)
     score_matrix(values[: first[0] + 1], again, watch=0, after=0)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore
 from vitals.detectors import DefaultDetector
+from vitals.detectors.data_quality import DataQualityDetector
 
 N_SERIES = 5
 STEPS = 700
@@ -69,12 +70,20 @@ def test_regime_score_matches_its_numpy_oracle() -> None:
               "regime_weight": 0.7}
     new = DefaultDetector(**regime, **alone).fit([], [], [], n_series=N_SERIES)
     old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3)
-    got, want = [], []
+    quality = DataQualityDetector(warmup=new.warmup).fit([], [], [], n_series=N_SERIES)
+    got, want, unstuck = [], [], []
     for k in range(0, s.size, N_SERIES):
-        got.append(new.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
-        want.append(old.update(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
+        part = slice(k, k + N_SERIES)
+        got.append(new.update_score(s[part], t[part], v[part]))
+        quality.update_score(s[part], t[part], v[part])
+        stuck = quality.check_scores_[1, s[part]]
+        want.append(old.update(s[part], t[part], v[part], stuck=stuck))
+        unstuck.append(stuck == 0.0)
     got_all, want_all = np.concatenate(got), np.concatenate(want)
-    assert np.count_nonzero(want_all) >= 3  # the stuck run (series 3) and the level shift make new regimes
+    assert np.count_nonzero(want_all) >= 2  # the level shift (series 2) and the quiet turns make new regimes
+    # the stuck run of series 3 (readings 301-339) is the data-quality check's: no regime while it is a record run
+    assert not np.concatenate(unstuck).all()
+    assert not want_all[~np.concatenate(unstuck)].any()
     np.testing.assert_allclose(got_all, want_all, rtol=0, atol=1e-12)
 
 
@@ -125,7 +134,7 @@ def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_sc
         delattr(old, name)
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded.f_.shape == det.f_.shape and loaded.i_.shape == det.i_.shape
-    assert loaded.get_params() == DefaultDetector().get_params()  # the regime score off, as before it existed
+    assert loaded.get_params() == DefaultDetector().get_params()  # its parameters at their defaults
     # without the regime score both continue alike: it is the only part that starts fresh
     for d in (det, loaded):
         d.set_params(regime_weight=0.0)

@@ -23,8 +23,9 @@ Per reading of series ``i``:
    in its last ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a
    lasting anomaly raises one early detection instead of a stream of repeats.
 5. ``q``: the :class:`~vitals.detectors.data_quality.DataQualityDetector` score (impossible, stuck, spike).
-6. optionally (``regime_weight > 0``; off by default) the regime-change score: the volatility regime of the
-   series beyond every earlier one (:func:`vitals.detectors.kernel._regime`), with its own onset rule.
+6. the regime-change score (``regime_weight=0.7``; 0 switches it off): the volatility regime of the series
+   beyond every earlier one (:func:`vitals.detectors.kernel._regime`), with its own onset rule; a record run of
+   one value (a stuck sensor) scores no regime change, it is the data-quality check's.
 7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 
@@ -49,7 +50,7 @@ DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty"
 RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
 REGIME_FEATURES: tuple[str, ...] = ("volatility_up", "volatility_down")
 _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, "regime_warmup": 300,
-                                      "regime_half": 0.1, "regime_weight": 0.0, "regime_refractory": 1000,
+                                      "regime_half": 0.1, "regime_weight": 0.7, "regime_refractory": 1000,
                                       "regime_floor": 0.69}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
@@ -73,7 +74,7 @@ class DefaultDetector(Detector):
                  seasonal_weight: float = 0.7, record_half: float = 0.01, record_refractory: int = 50,
                  onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
                  record_warmup_s: float = 86_400.0, regime_short: int = 100, regime_long: int = 1000,
-                 regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.0,
+                 regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
                  regime_refractory: int = 1000, regime_floor: float = 0.69,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,

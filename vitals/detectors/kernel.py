@@ -391,6 +391,8 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         record_onset = _onset(f, ic, rec_blocks, row, record, p[P_RECORD_REFRACTORY], F_REC_BLOCK_MAX,
                               I_REC_BLOCK_FILL, p[P_ONSET_MARGIN])
         regime = _squash(_regime(p, f, ic, row, t, v), p[P_REGIME_HALF])
+        if f[row, F_STUCK] > 0.0:  # a record run of one value is the data-quality check's (a sensor fault alone
+            regime = 0.0           # never makes an anomaly), not a quiet regime
         regime_onset = p[P_REGIME_WEIGHT] * _onset(f, ic, regime_blocks, row, regime, p[P_REGIME_REFRACTORY],
                                                    F_REGIME_BLOCK_MAX, I_REGIME_BLOCK_FILL, p[P_ONSET_MARGIN])
         point_at, target = p[P_DECISION_POINT], p[P_DECISION_SCORE]
