@@ -33,7 +33,7 @@ from vitals.stream.shard_step import (
     ShardPublish,
     ShardRejections,
     ShardRunner,
-    VitalsSnapshot,
+    VitalsChunk,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class FlowOptions:
     # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
     publish_interval_s: float = 0.5
     vitals_every_s: float = 300.0
+    vitals_chunk_rows: int = 20_000  # vitals snapshot rows per history file (at most; see ShardProcessor)
     history_rows: int = 200_000
     keep_history: bool = True
     # Snapshot the shard state at every epoch end. Bytewax asks for snapshots even without recovery; a run
@@ -143,7 +144,7 @@ def build_flow(
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
         keep_history=opts.keep_history and sinks.history is not None, vitals_every_s=opts.vitals_every_s,
-        scoring=opts.scoring, models=models, demand=demand,
+        vitals_chunk_rows=opts.vitals_chunk_rows, scoring=opts.scoring, models=models, demand=demand,
     )
 
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:
@@ -163,6 +164,6 @@ def build_flow(
     dups = op.filter("duplicates", processed, lambda o: isinstance(o, ShardRejections))
     op.output("dead_letters", op.merge("all_rejected", rejected, dups), sinks.dead_letters)
     if sinks.history is not None:
-        history = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsSnapshot))
+        history = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsChunk))
         op.output("history_out", history, sinks.history)
     return flow
