@@ -21,6 +21,7 @@ from bytewax.outputs import Sink
 
 from pipelines.routing import balanced_key, partition_keys
 from vitals.catalog import Catalog
+from vitals.readings import DEFAULT_MIN_TIME
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
 from vitals.stream.demand import ViewDemand
@@ -47,6 +48,7 @@ class FlowOptions:
     shards: int = 4
     allowed_lateness_s: float = 300.0
     max_future_s: float = 300.0
+    min_time: datetime = DEFAULT_MIN_TIME  # readings before are bad_timestamp
     # Shard views for the exporter at least this often; with a ViewDemand (build_flow's ``demand``) also
     # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
     publish_interval_s: float = 0.5
@@ -140,7 +142,8 @@ def build_flow(
     ``demand``: the process's :class:`~vitals.stream.demand.ViewDemand` (shared with the exporter's
     :class:`~vitals.stream.publisher.HubPublisher`): shards then also publish a view whenever a scrape asks."""
     opts = options or FlowOptions()
-    checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s)
+    checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s,
+                               min_time=opts.min_time)
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
         keep_history=opts.keep_history and sinks.history is not None, vitals_every_s=opts.vitals_every_s,
