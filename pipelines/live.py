@@ -53,7 +53,7 @@ class FlowOptions:
     # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
     publish_interval_s: float = 0.5
     vitals_every_s: float = 300.0
-    vitals_chunk_rows: int = 20_000  # vitals snapshot rows per history file (at most; see ShardProcessor)
+    vitals_chunk_rows: int = 5_000  # vitals snapshot rows per history file (at most; see ShardProcessor)
     history_rows: int = 200_000
     keep_history: bool = True
     # Snapshot the shard state at every epoch end. Bytewax asks for snapshots even without recovery; a run

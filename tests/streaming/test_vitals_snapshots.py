@@ -29,7 +29,7 @@ def _hourly(catalog: Catalog, hours: range, seq: int = 0) -> ReadingBatch:
     return ReadingBatch(ts, np.zeros(n, np.int16), np.zeros(n, np.int32), value, partition="p0", seq=seq)
 
 
-def _runner(catalog: Catalog, chunk_rows: int = 20_000) -> ShardRunner:
+def _runner(catalog: Catalog, chunk_rows: int = 5_000) -> ShardRunner:
     return ShardRunner(ShardProcessor(catalog, 1, vitals_chunk_rows=chunk_rows), None)
 
 
@@ -66,9 +66,9 @@ def test_one_big_batch_snapshots_every_boundary_after_readings(tmp_path, small_c
 
 def test_windows_hold_at_most_the_chunk_rows() -> None:
     five = 300 * 10**9
-    assert vitals_window_ns(five, 4, 20_000) == 86_400 * 10**9      # a sparse catalog: a file per day
+    assert vitals_window_ns(five, 4, 5_000) == 86_400 * 10**9       # a sparse catalog: a file per day
     assert vitals_window_ns(five, 7_217, 20_000) == 2 * five        # the model city per shard: 10 minutes
-    assert vitals_window_ns(five, 100_000, 20_000) == five          # never less than one interval
+    assert vitals_window_ns(five, 7_217, 5_000) == five             # never less than one interval
     assert vitals_window_ns(five, 100, 1_000) == 9 * five           # the longest divisor of a day that fits
 
 

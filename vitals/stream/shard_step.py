@@ -130,7 +130,7 @@ class ShardProcessor:
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
-        vitals_chunk_rows: int = 20_000, scoring: bool = False, models: ModelSource | None = None,
+        vitals_chunk_rows: int = 5_000, scoring: bool = False, models: ModelSource | None = None,
         demand: ViewDemand | None = None,
     ) -> None:
         self.demand = demand
