@@ -127,6 +127,8 @@ def main() -> None:
     if args.publish_interval is None:
         args.publish_interval = FALLBACK_PUBLISH_INTERVAL_S if demand is not None else 0.5
     publisher = HubPublisher(hub, catalog, demand=demand)
+    if demand is not None:  # as pipelines/run.py wires it
+        hub.serve_fresh(publisher)
     costs = time_scrape_parts(hub)
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, MetricsServer(hub, port=port) as server, \

@@ -111,6 +111,8 @@ def replay(catalog: Catalog, path: Path, *, batch: int, shards: int, workdir: Pa
     hub = ExportHub(catalog)
     demand = ViewDemand() if views == "demand" else None
     publisher = HubPublisher(hub, catalog, demand=demand)
+    if demand is not None:  # as pipelines/run.py wires it
+        hub.serve_fresh(publisher)
     dead = DeadLetterWriter(workdir / f"dead-{time.monotonic_ns()}.jsonl")
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)))
     source = FileReplaySource([path], lambda: ReadingParser(catalog), 1, block_rows=batch)

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from vitals.exporter import ExportHub
+from vitals.exporter.hub import Freshener
 
 FAMILY = b"# TYPE vitals_last_event_timestamp_seconds gauge\n"
 LAST_EVENT = re.compile(rb'^vitals_last_event_timestamp_seconds\{[^}]*="([^"]+)"\} (\S+)$', re.M)
@@ -98,6 +99,14 @@ class ScraperProcess:
         return self.log
 
 
+class _TimedFreshener:
+    """The run's freshener with its ``freshen`` timed."""
+
+    def __init__(self, inner: Freshener, freshen: Callable[[], None]) -> None:
+        self.freshen = freshen
+        self.busy_seconds = inner.busy_seconds
+
+
 def time_scrape_parts(hub: ExportHub) -> dict[str, list[float]]:
     """Wall seconds of each scrape's parts on the server: waiting for fresh views (and the health roll-up),
     rendering the vitals (0 when nothing changed: the cached text), and the whole body (+ registry)."""
@@ -111,8 +120,9 @@ def time_scrape_parts(hub: ExportHub) -> dict[str, list[float]]:
             return out
         return run
 
-    if hub.freshen is not None:
-        hub.freshen = timed("freshen", hub.freshen)
+    flow = hub.freshener
+    if flow is not None:
+        hub.serve_fresh(_TimedFreshener(flow, timed("freshen", flow.freshen)))
     hub.render = timed("render", hub.render)  # type: ignore[method-assign]
     hub.scrape = timed("body", hub.scrape)  # type: ignore[method-assign]
     return costs

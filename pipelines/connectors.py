@@ -31,6 +31,7 @@ from vitals.sources.kafka import (
     partition_name,
 )
 from vitals.sources.mqtt import IdleStop, MqttReceiver, MqttSecurity, PayloadParser
+from vitals.sources.registry import PartitionedInput, PartitionReader
 
 
 class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
@@ -245,15 +246,14 @@ class MqttSource(DynamicSource[SourceBatch]):
         return _MqttPartition(receiver, IdleStop(self.idle_stop_s), self.poll_s)
 
 
-class _KafkaPartition(StatefulSourcePartition[SourceBatch, int]):
-    def __init__(self, reader: KafkaPartitionReader, *, stop_at_end: bool, poll_s: float) -> None:
+class _ReaderPartition(StatefulSourcePartition[SourceBatch, Any]):
+    def __init__(self, reader: PartitionReader, poll_s: float) -> None:
         self._reader = reader
-        self._stop_at_end = stop_at_end
         self._poll = timedelta(seconds=poll_s)
         self._idle = False
 
     def next_batch(self) -> list[SourceBatch]:
-        if STOP.is_set() or (self._stop_at_end and self._reader.at_end):
+        if STOP.is_set() or self._reader.at_end():
             raise StopIteration
         item = self._reader.read()
         self._idle = item is None
@@ -262,7 +262,43 @@ class _KafkaPartition(StatefulSourcePartition[SourceBatch, int]):
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + self._poll if self._idle else None
 
-    def snapshot(self) -> int:
+    def snapshot(self) -> Any:
+        return self._reader.position()
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class PartitionedSource(FixedPartitionedSource[SourceBatch, Any]):
+    """Any :class:`vitals.sources.registry.PartitionedInput` as a resumable Bytewax source: one reader per
+    partition, its position in the recovery snapshots, polled every ``poll_s`` while it has nothing."""
+
+    def __init__(self, source: PartitionedInput, poll_s: float = 0.05) -> None:
+        self.source = source
+        self.poll_s = poll_s
+
+    def list_parts(self) -> list[str]:
+        return list(self.source.partitions())
+
+    def build_part(self, step_id: str, for_part: str, resume_state: Any | None) -> _ReaderPartition:
+        return _ReaderPartition(self.source.open(for_part, resume_state), self.poll_s)
+
+
+class _KafkaReader:
+    """A Kafka partition as a :class:`~vitals.sources.registry.PartitionReader`: its position is the next offset
+    (committed to the group too, for lag monitoring)."""
+
+    def __init__(self, reader: KafkaPartitionReader, *, stop_at_end: bool) -> None:
+        self._reader = reader
+        self._stop_at_end = stop_at_end
+
+    def read(self) -> SourceBatch | None:
+        return self._reader.read()
+
+    def at_end(self) -> bool:
+        return self._stop_at_end and self._reader.at_end
+
+    def position(self) -> int:
         self._reader.commit()
         return self._reader.next_offset
 
@@ -290,9 +326,10 @@ class KafkaSource(FixedPartitionedSource[SourceBatch, int]):
             self._parts = [partition_name(self.topic, p) for p in list_partitions(self.config, self.topic)]
         return self._parts
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _KafkaPartition:
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ReaderPartition:
         p = int(for_part.rsplit("-", 1)[1])
         start = OFFSET_EARLIEST if resume_state is None else resume_state
         reader = KafkaPartitionReader(self.config, self.topic, p, start, self.make_parser(),
                                       max_messages=self.batch_size)
-        return _KafkaPartition(reader, stop_at_end=self.stop_at_end, poll_s=self.poll_s)
+        return _ReaderPartition(_KafkaReader(reader, stop_at_end=self.stop_at_end), self.poll_s)
+

@@ -67,11 +67,17 @@ class FlowOptions:
 
 @dataclass(frozen=True)
 class FlowSinks:
-    """Where the flow's outputs go. ``stats`` receives CheckedBatch and ShardPublish items (the exporter)."""
+    """Where the flow's outputs go. ``stats`` receives CheckedBatch and ShardPublish items (the exporter);
+    ``more``: further sinks by name, each on one output of :data:`vitals.stream.sinks.OUTPUTS`
+    (``(name, output, sink)``: the configured sinks of :data:`vitals.stream.sinks.SINKS`, e.g. the history).
+    The shards cut history chunks only when some sink takes the ``history`` output."""
 
     stats: Sink[Any]
     dead_letters: Sink[Any]
-    history: Sink[Any] | None = None
+    more: tuple[tuple[str, str, Sink[Any]], ...] = ()
+
+    def wants_history(self) -> bool:
+        return any(output == "history" for _, output, _ in self.more)
 
 
 class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
@@ -146,7 +152,7 @@ def build_flow(
                                min_time=opts.min_time)
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
-        keep_history=opts.keep_history and sinks.history is not None, vitals_every_s=opts.vitals_every_s,
+        keep_history=opts.keep_history and sinks.wants_history(), vitals_every_s=opts.vitals_every_s,
         vitals_chunk_rows=opts.vitals_chunk_rows, scoring=opts.scoring, models=models, demand=demand,
     )
 
@@ -165,8 +171,11 @@ def build_flow(
     published = op.filter("published", processed, lambda o: isinstance(o, ShardPublish))
     op.output("exporter", published, sinks.stats)
     dups = op.filter("duplicates", processed, lambda o: isinstance(o, ShardRejections))
-    op.output("dead_letters", op.merge("all_rejected", rejected, dups), sinks.dead_letters)
-    if sinks.history is not None:
-        history = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsChunk))
-        op.output("history_out", history, sinks.history)
+    all_rejected = op.merge("all_rejected", rejected, dups)
+    op.output("dead_letters", all_rejected, sinks.dead_letters)
+    outputs = {"published": published, "rejected": all_rejected}
+    if sinks.wants_history():
+        outputs["history"] = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsChunk))
+    for name, output, sink in sinks.more:
+        op.output(f"sink_{name}", outputs[output], sink)
     return flow

@@ -19,6 +19,7 @@ from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, ru
 from vitals.sources.files import discover_files
 from vitals.sources.kafka import kafka_partition_count
 from vitals.sources.mqtt import MqttSecurity, mqtt_security, probe_broker
+from vitals.sources.registry import source_identity as identity_of
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,21 @@ def catalog_digest(settings: Settings) -> str:
 
 def source_identity(settings: Settings, files: list[Path] | None,
                     kafka_partitions: Callable[[], int | None] | None = None) -> dict[str, Any]:
+    """What the recovery directory is bound to: the input files, the Kafka topic's partitions, or the source's
+    own identity (:func:`vitals.sources.registry.source_identity`)."""
+    section = settings.source_settings()
     if settings.source == "file":
-        return {"kind": "file", "inputs": describe_inputs(settings.path or ".", files or [])}
-    if settings.source == "simulator":
-        return {"kind": "simulator", "seed": settings.seed}
-    if settings.source == "mqtt":
-        return {"kind": "mqtt", "topic": settings.mqtt_topic}
-    count = kafka_partitions or (lambda: kafka_partition_count(settings.kafka_brokers, settings.kafka_topic))
-    return {"kind": "kafka", "topic": settings.kafka_topic, "kafka_partitions": count()}
+        return {"kind": "file", "inputs": describe_inputs(section.path or ".", files or [])}
+    if settings.source == "kafka":
+        count = kafka_partitions or (lambda: kafka_partition_count(section.brokers, section.topic))
+        return {"kind": "kafka", "topic": section.topic, "kafka_partitions": count()}
+    return identity_of(settings.source, section)
 
 
 def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape_config: str | Path | None) -> None:
-    if settings.history_dir:
-        check_output_dir(settings.history_dir, "the history", "--history-dir")
+    history = settings.sinks.get("history")
+    if history is not None:
+        check_output_dir(history.dir, "the history", "--history-dir")
     check_output_file(per_process_path(settings, settings.dead_letter_path), "the dead-letter file", "--dead-letters")
     if final_vitals is not None:
         check_output_file(per_process_path(settings, final_vitals), "the final vitals", "--final-vitals")
@@ -80,7 +83,8 @@ def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape
 def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scrape_config: str | Path | None = None,
               probe: bool = True, kafka_partitions: Callable[[], int | None] | None = None) -> Checked:
     """Check everything before the run starts; raises a one-line :class:`~vitals.errors.VitalsError`."""
-    files = discover_files(settings.path or ".") if settings.source == "file" else None
+    section = settings.source_settings()
+    files = discover_files(section.path or ".") if settings.source == "file" else None
     check_outputs(settings, final_vitals=final_vitals, scrape_config=scrape_config)
     web = load_web_config(settings.web_config) if settings.web_config else None
     port = process_metrics_port(settings)
@@ -88,12 +92,13 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
         check_port_free(settings.metrics_host, port, "--metrics-port")
     mqtt = None
     if settings.source == "mqtt":
-        for name in ("mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file", "mqtt_password_file"):
-            if getattr(settings, name):
-                check_input_file(getattr(settings, name), name.replace("_", " "), f"--{name.replace('_', '-')}")
-        mqtt = mqtt_security(settings)
+        for name in ("ca_file", "cert_file", "key_file", "password_file"):
+            if getattr(section, name):
+                check_input_file(getattr(section, name), f"mqtt {name.replace('_', ' ')}",
+                                 f"--mqtt-{name.replace('_', '-')}")
+        mqtt = mqtt_security(section)
         if probe:
-            probe_broker(settings.mqtt_host, settings.mqtt_port, settings.mqtt_client_id, mqtt)
+            probe_broker(section.host, section.port, section.client_id, mqtt)
     if not settings.recovery_dir:
         return Checked(files=files, web=web, mqtt=mqtt)
     identity = run_identity(source=source_identity(settings, files, kafka_partitions), shards=settings.shards,

@@ -19,24 +19,26 @@ from typing import Any
 import yaml
 from bytewax.dataflow import Dataflow
 
-from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, SimulatorSource
+from pipelines.connectors import FileReplaySource
 from pipelines.live import FlowOptions, FlowSinks, build_flow
 from pipelines.preflight import Checked, per_process_path, preflight, process_metrics_port
 from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
+from pipelines.sources import make_source
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings, min_time_of
 from vitals.errors import ConfigError, SourceError, VitalsError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
-from vitals.readings import DeadLetterWriter, ReadingParser
+from vitals.readings import DeadLetterWriter
 from vitals.recovery import write_identity
 from vitals.registry.locate import check_all, models_dir
-from vitals.simulator import CitySimulator, SimulatorConfig
+from vitals.simulator import CitySimulator
 from vitals.sources.base import STOP, staleness_clock
 from vitals.stream.demand import ViewDemand
-from vitals.stream.outputs import DeadLetters, HistoryWriter
+from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
+from vitals.stream.sinks import SinkContext, close_sink
 
 log = logging.getLogger(__name__)
 
@@ -61,54 +63,20 @@ class RunSummary:
                 f"rejected: {bad}")
 
 
-def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
-    min_time = min_time_of(settings)
-    return lambda: ReadingParser(catalog, max_future_s=settings.max_future_s, min_time=min_time)
-
-
-def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:
-    """The simulated city for ``source=simulator``: live (speed > 0) it starts now and runs for 30 days (until
-    stopped); as fast as possible it simulates one day from the simulator's fixed default start."""
-    if settings.speed > 0:
-        overrides = {"start": datetime.now(UTC).replace(second=0, microsecond=0),
-                     "duration": timedelta(days=30), **overrides}
-    config = SimulatorConfig(seed=settings.seed, **overrides)
-    return CitySimulator(catalog, config)
-
-
-def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator | None = None,
-                checked: Checked | None = None) -> Any:
-    """The Bytewax source (or input builder) for ``settings.source`` (``checked``: what preflight found)."""
-    make_parser = parser_factory(catalog, settings)
-    checked = checked or Checked()
-    if settings.source == "simulator":
-        sim = simulator or simulator_for(catalog, settings)
-        return SimulatorSource(sim.batches, settings.partitions, settings.speed)
-    if settings.source == "file":
-        files = checked.files if checked.files is not None else preflight_files(settings)
-        return FileReplaySource(files, make_parser, settings.partitions, speed=settings.speed,
-                                block_rows=settings.batch_size * 10)
-    if settings.source == "mqtt":
-        return MqttSource(host=settings.mqtt_host, port=settings.mqtt_port, topic=settings.mqtt_topic,
-                          client_id=settings.mqtt_client_id, make_parser=make_parser, security=checked.mqtt)
-    return KafkaSource(brokers=settings.kafka_brokers, topic=settings.kafka_topic, make_parser=make_parser,
-                       batch_size=settings.batch_size, stop_at_end=settings.kafka_stop_at_end)
-
-
 def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOptions:
     """The flow's options; ``views_on_demand``: scrapes ask for views, so the timer is only a fallback."""
     interval = FALLBACK_PUBLISH_INTERVAL_S if views_on_demand else FlowOptions.publish_interval_s
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
                        max_future_s=settings.max_future_s, min_time=min_time_of(settings),
                        recovery=bool(settings.recovery_dir),
-                       history_rows=settings.history_chunk_rows, scoring=settings.scoring,
+                       history_rows=history_chunk_rows(settings), scoring=settings.scoring,
                        publish_interval_s=interval)
 
 
-def preflight_files(settings: Settings) -> list[Path]:
-    from vitals.sources.files import discover_files
-
-    return discover_files(settings.path or ".")
+def history_chunk_rows(settings: Settings) -> int:
+    """Readings per history file per (shard, source partition): the history sink's, else the default."""
+    history = settings.sinks.get("history")
+    return int(history.chunk_rows) if history is not None else FlowOptions.history_rows
 
 
 def write_scrape_config(settings: Settings, path: str | Path) -> Path:
@@ -222,15 +190,21 @@ def run_pipeline(
     dead = DeadLetterWriter(per_process_path(settings, settings.dead_letter_path),
                             max_entries=settings.dead_letter_max_entries,
                             max_bytes=round(settings.dead_letter_max_mb * 1024 * 1024))
-    history = CallbackSink(HistoryWriter(settings.history_dir, catalog)) if settings.history_dir else None
     demand = ViewDemand() if server is not None else None
     publisher = HubPublisher(hub, catalog, demand=demand)
     models = open_models(settings, catalog, on_change=hub.stats.set_model, on_error=hub.stats.set_model_failed)
+    # Views on demand, wired here and nowhere else: a scrape calls hub -> publisher.freshen -> demand.refresh; the
+    # shards (build_flow's demand) answer with views; the publisher puts them in the hub and marks them served.
+    if demand is not None:
+        hub.serve_fresh(publisher)
     if on_publisher is not None:
         on_publisher(publisher)
-    sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), history=history)
+    context = SinkContext(catalog, process_id=settings.process_id or 0)
+    writers = {name: sink.open(context) for name, sink in settings.sinks.items()}
+    more = tuple((name, settings.sinks[name].output, CallbackSink(w)) for name, w in writers.items())
+    sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), more=more)
     source = make_source(catalog, settings, simulator, checked)
-    hub.clock = staleness_clock(settings.source, settings.speed, getattr(source, "clock", None))
+    hub.use_clock(staleness_clock(settings.source, settings.speed, getattr(source, "clock", None)))
     flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
                       models=models, demand=demand)
     started = time.monotonic()
@@ -252,8 +226,10 @@ def run_pipeline(
         STOP.clear()  # the flag belongs to this run: a later run or source in this process starts unstopped
         publisher.finish()
         if demand is not None:  # the shards are gone: later scrapes (keep_serving) render what was published
-            hub.freshen = None
+            hub.serve_fresh(None)
         dead.close()
+        for writer in writers.values():
+            close_sink(writer)
         if server is not None and not keep_serving:
             server.stop()
     written = None

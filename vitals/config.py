@@ -1,13 +1,29 @@
 """One frozen settings object, built from defaults, an optional YAML file and ``VITALS_*`` environment
 variables (in that order of precedence, lowest first), then command-line options. Nothing here reads the
 environment or the disk at import time: call :func:`load_settings`.
+
+Sources and sinks have their own sections, one frozen dataclass each, registered by name
+(:data:`vitals.sources.registry.SOURCES`, :data:`vitals.stream.sinks.SINKS`)::
+
+    source: mqtt
+    sources:
+      mqtt: {host: broker.city, port: 8883, ca_file: ca.crt}
+    sinks:
+      my_sink: {path: var/out.csv}      # a sink named in this section is on
+
+A section key can also be given flat as ``<name>_<key>`` (``mqtt_host: ...`` in the file, ``VITALS_MQTT_HOST``,
+``--mqtt-host``), which is how the command-line flags fill the sections; ``path`` and ``seed`` are the file
+replay's and the simulator's. An unknown section or key is a one-line :class:`ConfigError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import math
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -17,8 +33,9 @@ from typing import Any
 import yaml
 
 from vitals.errors import ConfigError
-
-DEFAULT_MQTT_TOPIC = "city/#"
+from vitals.plugins import Registry, coerce, field_names, section_from
+from vitals.sources.registry import SOURCES
+from vitals.stream.sinks import SINKS, sink_problems
 
 
 @dataclass(frozen=True)
@@ -27,25 +44,13 @@ class Settings:
     catalog: str | None = None          # path of a catalog file; None = the shipped model city
     streets_total: int | None = None    # scale the generated streets (None = 1,031)
     # source
-    source: str = "simulator"           # simulator | file | mqtt | kafka
-    path: str | None = None             # file or directory for source=file
+    source: str = "simulator"           # a name of vitals.sources.registry.SOURCES: simulator | file | mqtt | kafka
+    # each source's own settings by name (section ``sources``), e.g. sources["mqtt"].host; a source without an
+    # entry has its defaults (see source_settings)
+    sources: Mapping[str, Any] = field(default_factory=dict)
     speed: float = 60.0                 # simulated/replayed seconds per wall second (0 = as fast as possible)
-    seed: int = 42
     batch_size: int = 5000
     partitions: int = 4                 # source partitions (fixed at first start when recovery is on)
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 1883
-    mqtt_topic: str = DEFAULT_MQTT_TOPIC  # every topic under city/ (docs/sources.md)
-    mqtt_client_id: str = "city-vitals"
-    mqtt_username: str | None = None     # MQTT login (the password comes from mqtt_password_file or the
-    mqtt_password_file: str | None = None  # VITALS_MQTT_PASSWORD environment variable, never the command line)
-    mqtt_tls: bool = False               # TLS to the broker (port 8883 by convention)
-    mqtt_ca_file: str | None = None      # CA bundle that signed the broker's certificate (default: system CAs)
-    mqtt_cert_file: str | None = None    # client certificate and key, for brokers that require them
-    mqtt_key_file: str | None = None
-    kafka_brokers: str = "127.0.0.1:9092"
-    kafka_topic: str = "city-readings"
-    kafka_stop_at_end: bool = False     # end the input at the end of every Kafka partition (backfills, drills)
     # event time
     allowed_lateness_s: float = 300.0   # readings older than watermark - lateness are dead-lettered as late
     max_future_s: float = 300.0         # readings further ahead of arrival time are rejected
@@ -59,8 +64,10 @@ class Settings:
     dead_letter_path: str = "var/dead_letters.jsonl"
     dead_letter_max_entries: int = 100_000  # dead-letter lines kept in the file (0 = no limit); counts stay exact
     dead_letter_max_mb: float = 50.0    # size limit of the dead-letter file (0 = no limit)
-    history_dir: str | None = None      # Parquet history root; None = no history
-    history_chunk_rows: int = 200_000   # readings per history file per (shard, source partition)
+    # sinks by name (section ``sinks``), each on: the history (history_dir ...) and plug-ins
+    sinks: Mapping[str, Any] = field(default_factory=dict)
+    # modules imported before the sections are read: they register sources, sinks, detectors (docs/extending.md)
+    plugins: tuple[str, ...] = field(default_factory=tuple)
     recovery_dir: str | None = None     # Bytewax recovery; None = no recovery
     snapshot_interval_s: float = 1.0    # epoch length with recovery on
     models_dir: str | None = None       # None: models/ next to the catalog (the shipped ones for the shipped catalog)
@@ -71,38 +78,45 @@ class Settings:
     addresses: tuple[str, ...] = field(default_factory=tuple)
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with the given (non-None) changes, validated."""
-        clean = {k: v for k, v in changes.items() if v is not None}
-        return validate(dataclasses.replace(self, **clean))
+        """A copy with the given (non-None) changes, validated; section keys may be given flat
+        (``mqtt_host=...``, ``path=...``)."""
+        values: dict[str, Any] = {}
+        raw: dict[str, dict[str, dict[str, Any]]] = {"sources": {}, "sinks": {}}
+        for key, value in changes.items():
+            if value is not None and not _put(values, raw, key, value):
+                msg = f"unknown setting {key}"
+                raise ConfigError(msg)
+        merged = {kind: {**getattr(self, kind)} for kind in raw}
+        for kind, by_name in raw.items():
+            registry = _SECTIONS[kind]
+            for name, items in by_name.items():
+                old = merged[kind].get(name)
+                current = dataclasses.asdict(old) if old is not None else {}
+                merged[kind][name] = section_from(registry.get(name), {**current, **items}, f"{kind}.{name}")
+        return validate(dataclasses.replace(self, **values, sources=merged["sources"], sinks=merged["sinks"]))
+
+    def source_settings(self, name: str | None = None) -> Any:
+        """The settings of source ``name`` (default: the selected source): its section, else its defaults."""
+        name = name or self.source
+        found = self.sources.get(name)
+        return found if found is not None else SOURCES.get(name)()
 
 
-_FIELDS = {f.name: f for f in fields(Settings)}
-_OPTIONAL_TEXT = ("catalog", "path", "history_dir", "recovery_dir", "models_dir", "web_config", "mqtt_username",
-                  "mqtt_password_file", "mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file")
+_FIELDS = {f.name: f for f in fields(Settings) if f.name not in ("sources", "sinks")}
+_SECTIONS: dict[str, Registry[Any]] = {"sources": SOURCES, "sinks": SINKS}
+# flat keys of a section that do not start with its name
+_ALIASES = {"path": ("sources", "file", "path"), "seed": ("sources", "simulator", "seed")}
 _SECONDS = ("speed", "allowed_lateness_s", "max_future_s", "snapshot_interval_s")
 
 
 def _coerce(name: str, raw: Any) -> Any:
     """Convert a text or YAML value to the field's type, with a clear error."""
-    default = _FIELDS[name].default
-    kind = type(default) if default is not None and default is not dataclasses.MISSING else None
-    if name == "addresses":
-        if isinstance(raw, str):
-            return tuple(a for a in raw.replace(",", ";").split(";") if a)
-        return tuple(str(a) for a in raw)
-    if name in ("streets_total", "process_id"):
-        kind = int
-    if name in _OPTIONAL_TEXT:
-        kind = str
-    if raw is None or kind is None:
-        return raw
-    try:
-        if kind is bool:
-            return str(raw).lower() in ("1", "true", "yes", "on")
-        return kind(raw)
-    except (TypeError, ValueError) as exc:
-        msg = f"setting {name}={raw!r} is not a valid {kind.__name__}"
-        raise ConfigError(msg) from exc
+    return coerce(name, _hints()[name], raw)
+
+
+@functools.cache
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
 
 
 def validate(s: Settings) -> Settings:
@@ -116,18 +130,13 @@ def validate(s: Settings) -> Settings:
 
 def _source_problems(s: Settings) -> list[str]:
     problems = []
-    if s.source not in ("simulator", "file", "mqtt", "kafka"):
-        problems.append(f"source={s.source!r} must be simulator, file, mqtt or kafka")
-    if s.source == "kafka" and not s.kafka_topic.strip():
-        problems.append("source=kafka needs kafka_topic")
-    if s.source == "kafka" and not [b for b in s.kafka_brokers.split(",") if b.strip()]:
-        problems.append("source=kafka needs kafka_brokers (host:port[,host:port...])")
-    if s.source == "file" and not s.path:
-        problems.append("source=file needs path (a file or a directory of readings)")
-    if (s.mqtt_cert_file is None) != (s.mqtt_key_file is None):
-        problems.append("mqtt_cert_file and mqtt_key_file go together (a client certificate and its key)")
-    if s.mqtt_password_file and not s.mqtt_username:
-        problems.append("mqtt_password_file needs mqtt_username")
+    if s.source not in SOURCES:
+        problems.append(f"source={s.source!r} must be one of {', '.join(SOURCES.names())}")
+    else:
+        check = getattr(s.source_settings(), "problems", None)
+        problems.extend(check() if check is not None else [])
+    for name, sink in s.sinks.items():
+        problems.extend(sink_problems(name, sink))
     for a in s.addresses:
         host, _, port = a.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -140,7 +149,7 @@ def _source_problems(s: Settings) -> list[str]:
 
 def _number_problems(s: Settings) -> list[str]:
     problems = []
-    for name in ("batch_size", "partitions", "shards", "workers", "history_chunk_rows"):
+    for name in ("batch_size", "partitions", "shards", "workers"):
         if getattr(s, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
     for name in _SECONDS:
@@ -162,8 +171,6 @@ def _number_problems(s: Settings) -> list[str]:
         problems.append(f"metrics_port must be a TCP port (0-65535), got {s.metrics_port}")
     if s.metrics_port and s.addresses and s.metrics_port + len(s.addresses) - 1 > 65535:
         problems.append(f"metrics_port + process id must stay a TCP port (<= 65535) for {len(s.addresses)} processes")
-    if not 0 < s.mqtt_port < 65536:
-        problems.append(f"mqtt_port must be a TCP port (1-65535), got {s.mqtt_port}")
     if s.streets_total is not None and s.streets_total < 1:
         problems.append(f"streets_total must be >= 1, got {s.streets_total}")
     if s.process_id is not None and s.process_id < 0:
@@ -183,6 +190,102 @@ def min_time_of(s: Settings) -> datetime:
     return moment
 
 
+def _flat(key: str) -> tuple[str, str, str] | None:
+    """(section kind, name, key) of a flat section key such as ``mqtt_host``; None if it is none."""
+    if key in _ALIASES:
+        return _ALIASES[key]
+    for kind, registry in _SECTIONS.items():
+        for name in sorted(registry.names(), key=len, reverse=True):
+            if key.startswith(name + "_"):
+                return kind, name, key[len(name) + 1:]
+    return None
+
+
+def _put(values: dict[str, Any], raw: dict[str, dict[str, dict[str, Any]]], key: str, value: Any) -> bool:
+    """File the value of a top-level or flat section key; False if the key is neither."""
+    if key in _FIELDS:
+        values[key] = _coerce(key, value)
+        return True
+    hit = _flat(key)
+    if hit is None:
+        return False
+    kind, name, inner = hit
+    raw[kind].setdefault(name, {})[inner] = value
+    return True
+
+
+def _load_file(path: str | Path) -> Mapping[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f"cannot read config file {path}: {exc}"
+        raise ConfigError(msg) from exc
+    if not isinstance(data, Mapping):
+        msg = f"config file {path} must be a mapping of setting: value"
+        raise ConfigError(msg)
+    return data
+
+
+def import_plugins(modules: list[str]) -> None:
+    """Import the plug-in modules (each registers its sources, sinks or detectors when imported)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            msg = f"plugin {module}: cannot import it ({exc}); is it on PYTHONPATH?"
+            raise ConfigError(msg) from exc
+
+
+def _read_file(path: str | Path, data: Mapping[str, Any], values: dict[str, Any],
+               raw: dict[str, dict[str, dict[str, Any]]]) -> None:
+    unknown = []
+    for key, value in data.items():
+        if key in _SECTIONS:
+            for name, items in _section_items(path, str(key), value):
+                raw[str(key)].setdefault(name, {}).update(items)
+        elif not _put(values, raw, str(key), value):
+            unknown.append(str(key))
+    if unknown:
+        known = [*_FIELDS, *_SECTIONS]
+        msg = f"config file {path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
+        raise ConfigError(msg)
+    for kind, by_name in raw.items():  # unknown keys of a section: named with the file
+        for name, items in by_name.items():
+            section_from(_SECTIONS[kind].get(name), items, f"config file {path}: {kind}.{name}")
+
+
+def _section_items(path: str | Path, kind: str, value: Any) -> list[tuple[str, dict[str, Any]]]:
+    registry = _SECTIONS[kind]
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping | None) for v in value.values()):
+        msg = f"config file {path}: {kind} must map a name ({', '.join(registry.names())}) to its settings"
+        raise ConfigError(msg)
+    for name in value:
+        if name not in registry:
+            msg = f"config file {path}: {kind}: unknown {registry.kind} {name!r}; known: {', '.join(registry.names())}"
+            raise ConfigError(msg)
+    return [(str(name), dict(items or {})) for name, items in value.items()]
+
+
+def _read_environ(env: Mapping[str, str], values: dict[str, Any], raw: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """``VITALS_<FIELD>``, ``VITALS_PATH``/``VITALS_SEED`` and ``VITALS_<NAME>_<KEY>`` for the keys a source
+    or sink has (other variables, e.g. ``VITALS_MQTT_PASSWORD``, are not settings); a settings class is imported
+    only when a variable names it."""
+    for name in [*_FIELDS, *_ALIASES]:
+        key = f"VITALS_{name.upper()}"
+        if key in env:
+            _put(values, raw, name, env[key])
+    for kind, registry in _SECTIONS.items():
+        for name in registry.names():
+            prefix = f"VITALS_{name.upper()}_"
+            present = [k for k in env if k.startswith(prefix)]
+            if present:
+                keys = set(field_names(registry.get(name)))
+                for k in present:
+                    inner = k[len(prefix):].lower()
+                    if inner in keys:
+                        raw[kind].setdefault(name, {})[inner] = env[k]
+
+
 def load_settings(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -191,24 +294,18 @@ def load_settings(
 ) -> Settings:
     """Defaults < YAML file < ``VITALS_<FIELD>`` environment < explicit overrides (None means unset)."""
     values: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            msg = f"cannot read config file {path}: {exc}"
-            raise ConfigError(msg) from exc
-        if not isinstance(data, Mapping):
-            msg = f"config file {path} must be a mapping of setting: value"
-            raise ConfigError(msg)
-        unknown = sorted(set(map(str, data)) - set(_FIELDS))
-        if unknown:
-            msg = f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}"
-            raise ConfigError(msg)
-        values.update({k: _coerce(k, v) for k, v in data.items()})
+    raw: dict[str, dict[str, dict[str, Any]]] = {"sources": {}, "sinks": {}}
     env = os.environ if environ is None else environ
-    for name in _FIELDS:
-        key = f"VITALS_{name.upper()}"
-        if key in env:
-            values[name] = _coerce(name, env[key])
-    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
-    return validate(Settings(**values))
+    data = _load_file(path) if path is not None else {}
+    plugins = [data.get("plugins"), env.get("VITALS_PLUGINS"), overrides.get("plugins")]
+    import_plugins([m for given in plugins if given for m in _coerce("plugins", given)])
+    if path is not None:
+        _read_file(path, data, values, raw)
+    _read_environ(env, values, raw)
+    for key, value in overrides.items():
+        if value is not None and not _put(values, raw, key, value):
+            msg = f"unknown setting {key}"
+            raise ConfigError(msg)
+    sections = {kind: {name: section_from(_SECTIONS[kind].get(name), items, f"{kind}.{name}")
+                       for name, items in by_name.items()} for kind, by_name in raw.items()}
+    return validate(Settings(**values, sources=sections["sources"], sinks=sections["sinks"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
@@ -14,12 +15,14 @@ from vitals.exporter.pacing import ScrapePacer
 from vitals.exporter.testing import synthetic_view
 
 
-def _pacer_with_busy(busy_share: float) -> ScrapePacer:
-    """A pacer whose flow is busy ``busy_share`` of the wall time (a fake cumulative busy clock)."""
+def _busy_clock(busy_share: float) -> Callable[[], float]:
+    """A fake cumulative busy clock: the flow is busy ``busy_share`` of the wall time."""
     started = time.monotonic()
-    pacer = ScrapePacer(budget=0.1, min_interval_s=0.05)
-    pacer.busy = lambda: busy_share * (time.monotonic() - started)
-    return pacer
+    return lambda: busy_share * (time.monotonic() - started)
+
+
+def _pacer_with_busy(busy_share: float) -> ScrapePacer:
+    return ScrapePacer(budget=0.1, min_interval_s=0.05, busy=_busy_clock(busy_share))
 
 
 def test_an_idle_flow_gets_fresh_views_at_every_scrape() -> None:
@@ -50,21 +53,23 @@ def test_without_a_busy_signal_every_scrape_is_fresh() -> None:
 
 
 def test_hub_serves_current_views_when_the_pacer_says_so(small_catalog: Catalog) -> None:
-    hub = ExportHub(small_catalog, registry=CollectorRegistry())
-    hub.pacer = _pacer_with_busy(0.9)
     calls: list[float] = []
     views = iter([synthetic_view(small_catalog, seed) for seed in range(3)])
 
-    def freshen() -> None:
-        calls.append(time.monotonic())
-        hub.publish(0, next(views))
+    class Flow:  # a Freshener: fresh views on demand, busy 90 % of the time
+        busy_seconds = staticmethod(_busy_clock(0.9))
 
-    hub.freshen = freshen
+        def freshen(self) -> None:
+            calls.append(time.monotonic())
+            hub.publish(0, next(views))
+
+    hub = ExportHub(small_catalog, registry=CollectorRegistry(), pacer=ScrapePacer(budget=0.1, min_interval_s=0.05),
+                    freshener=Flow())
     first = hub.scrape()
     hub.pacer.charge(1.0)  # pretend that scrape was expensive: no fresh views for 9 s
     second = hub.scrape()
     assert len(calls) == 1 and second == first
-    hub.pacer.busy = lambda: 0.0  # the flow went idle: scrapes are fresh again
+    hub.pacer.watch(lambda: 0.0)  # the flow went idle: scrapes are fresh again
     third = hub.scrape()
     assert len(calls) == 2 and third != first
 

@@ -58,7 +58,7 @@ def run_flow(catalog: Catalog, source: Any, options: FlowOptions, *, workers: in
              ) -> FlowResult:
     result = FlowResult()
     sinks = FlowSinks(TestingSink(result.stats), TestingSink(result.dead),
-                      TestingSink(result.history) if history else None)
+                      (("history", "history", TestingSink(result.history)),) if history else ())
     flow = build_flow(catalog, source, sinks, options)
     if workers == 1:
         run_main(flow)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from pipelines.connectors import KafkaSource, _KafkaPartition
+from pipelines.connectors import KafkaSource, _KafkaReader, _ReaderPartition
 from vitals.config import load_settings
 from vitals.errors import ConfigError
 from vitals.readings import ReadingParser
@@ -82,9 +82,14 @@ class _FakeReader:
         self.committed += 1
 
 
+def _partition(reader: object, *, stop_at_end: bool) -> _ReaderPartition:
+    """A Kafka partition as KafkaSource builds it: the generic reader partition over the Kafka reader."""
+    return _ReaderPartition(_KafkaReader(reader, stop_at_end=stop_at_end), poll_s=0.05)  # type: ignore[arg-type]
+
+
 def test_a_partition_ends_on_the_stop_flag_and_snapshots_its_next_offset():
     reader = _FakeReader(["batch"])
-    part = _KafkaPartition(reader, stop_at_end=False, poll_s=0.05)  # type: ignore[arg-type]
+    part = _partition(reader, stop_at_end=False)
     assert part.next_batch() == ["batch"] and part.next_awake() is None
     assert part.next_batch() == [] and part.next_awake() is not None  # idle: wait a poll interval
     assert part.snapshot() == 5 and reader.committed == 1
@@ -99,9 +104,9 @@ def test_a_partition_ends_on_the_stop_flag_and_snapshots_its_next_offset():
 def test_a_partition_ends_at_the_end_of_the_topic_only_when_asked():
     reader = _FakeReader([])
     reader.at_end = True
-    assert _KafkaPartition(reader, stop_at_end=False, poll_s=0.05).next_batch() == []  # type: ignore[arg-type]
+    assert _partition(reader, stop_at_end=False).next_batch() == []
     with pytest.raises(StopIteration):
-        _KafkaPartition(reader, stop_at_end=True, poll_s=0.05).next_batch()  # type: ignore[arg-type]
+        _partition(reader, stop_at_end=True).next_batch()
 
 
 def test_source_partitions_are_named_by_topic_and_kafka_partition(small_catalog, monkeypatch):
@@ -113,7 +118,7 @@ def test_source_partitions_are_named_by_topic_and_kafka_partition(small_catalog,
 def test_kafka_settings_are_checked():
     settings = load_settings(None, {}, source="kafka", kafka_brokers="k1:9092", kafka_topic="city-readings",
                              kafka_stop_at_end=True)
-    assert settings.source == "kafka" and settings.kafka_stop_at_end
+    assert settings.source == "kafka" and settings.source_settings().stop_at_end
     with pytest.raises(ConfigError, match="kafka_topic"):
         load_settings(None, {}, source="kafka", kafka_topic=" ")
     with pytest.raises(ConfigError, match="kafka_brokers"):

@@ -7,11 +7,11 @@ import paho.mqtt.client as mqtt
 from vitals_testing import documented_topics
 
 from vitals.cli import build_parser
-from vitals.config import Settings
+from vitals.sources.mqtt import MqttSettings
 
 
 def test_the_default_filter_matches_every_documented_topic() -> None:
-    default = Settings().mqtt_topic
+    default = MqttSettings().topic
     assert all(mqtt.topic_matches_sub(default, topic) for topic in documented_topics())
 
 
@@ -19,4 +19,4 @@ def test_run_help_names_the_default_filter() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command" or getattr(a, "choices", None))
     run_help = sub.choices["run"].format_help()  # type: ignore[index]
-    assert f"default {Settings().mqtt_topic}" in " ".join(run_help.split())
+    assert f"default {MqttSettings().topic}" in " ".join(run_help.split())

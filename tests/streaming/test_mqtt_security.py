@@ -70,7 +70,7 @@ def test_a_password_file_and_tls_deliver_messages(secure_broker, tmp_path):
     (tmp_path / "mqtt-password").write_text(PASSWORD + "\n")
     settings = load_settings(None, {}, source="mqtt", mqtt_username=USER, mqtt_ca_file=str(crt),
                              mqtt_password_file=str(tmp_path / "mqtt-password"))
-    security = mqtt_security(settings, environ={})
+    security = mqtt_security(settings.source_settings(), environ={})
     assert security.password == PASSWORD and security.tls and PASSWORD not in repr(security)
 
     class Collect:
@@ -104,7 +104,8 @@ def test_a_refused_login_fails_fast(secure_broker):
     settings = load_settings(None, {}, source="mqtt", mqtt_username=USER, mqtt_ca_file=str(crt))
     receiver = MqttReceiver(host="127.0.0.1", port=broker.port, topic="city/#", client_id="refused",
                             parser=None, partition="mqtt-0",  # type: ignore[arg-type]
-                            security=mqtt_security(settings, environ={PASSWORD_ENV: "wrong"}), clean=True)
+                            security=mqtt_security(settings.source_settings(), environ={PASSWORD_ENV: "wrong"}),
+                            clean=True)
     started = time.monotonic()
     with pytest.raises(SourceError, match="refused"):
         receiver.start(timeout_s=20)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from pipelines.run import parser_factory
+from pipelines.sources import parser_factory
 from vitals.batches import ReadingBatch
 from vitals.catalog import load_catalog
 from vitals.config import Settings, load_settings

@@ -82,7 +82,8 @@ def _backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     files = load_nab(Path(args.nab))
     with tqdm(total=sum(len(f.values) for f in files), desc="detect", unit="reading", disable=None) as bar:
-        run_detector(files, _ticking(build_detector(args.detector, files), bar), keep_state=bool(args.report))
+        ticking: Any = _Ticking(build_detector(args.detector, files), bar)
+        run_detector(files, ticking, keep_state=bool(args.report))
     write_results(files, Path(args.out))
     results = score_files(files)
     write_summary(files, results, Path(args.out), args.profile)
@@ -104,18 +105,21 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ticking(detector: Any, bar: Any) -> Any:
-    """``detector``, with each ``update_score`` call advancing ``bar`` by the readings it scored (however
-    ``run_detector`` batches them)."""
-    score = detector.update_score
+class _Ticking:
+    """``detector`` (every attribute passed through), with each ``update_score`` call advancing ``bar`` by the
+    readings it scored (however ``run_detector`` batches them)."""
 
-    def update_score(series: Any, ts_ns: Any, values: Any) -> Any:
-        out = score(series, ts_ns, values)
-        bar.update(len(out))
+    def __init__(self, detector: Any, bar: Any) -> None:
+        self._detector = detector
+        self._bar = bar
+
+    def update_score(self, series: Any, ts_ns: Any, values: Any) -> Any:
+        out = self._detector.update_score(series, ts_ns, values)
+        self._bar.update(len(out))
         return out
 
-    detector.update_score = update_score
-    return detector
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._detector, name)
 
 
 def _city_backtest(args: argparse.Namespace) -> int:

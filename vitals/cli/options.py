@@ -16,7 +16,7 @@ _FIELD_OF = {
     "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
     "history_chunk_rows": "history_chunk_rows", "models_dir": "models_dir",
     "dead_letters_max": "dead_letter_max_entries", "dead_letters_max_mb": "dead_letter_max_mb",
-    "web_config": "web_config",
+    "web_config": "web_config", "plugins": "plugins",
 }
 CATALOG_HELP = "catalog file (default: the catalog setting, VITALS_CATALOG, else the shipped model city)"
 MODELS_HELP = ("models directory (default: the models_dir setting or VITALS_MODELS_DIR, else models/ next to the "
@@ -51,6 +51,8 @@ def load_catalog_from(settings: Settings) -> Any:
 def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     if config:
         p.add_argument("--config", metavar="FILE", help="YAML settings file (keys as in vitals/config.py)")
+    p.add_argument("--plugin", dest="plugins", action="append", metavar="MODULE",
+                   help="import MODULE first: it registers sources, sinks or detectors (docs/extending.md); repeatable")
     g = p.add_argument_group("city")
     g.add_argument("--catalog", metavar="FILE", help=CATALOG_HELP)
     g.add_argument("--streets", type=int, metavar="N", help="generate N streets in all (default 1,031)")

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
-from vitals.config import DEFAULT_MQTT_TOPIC
+from vitals.sources.registry import SOURCES
 
 EPILOG = """\
 examples:
@@ -31,14 +31,15 @@ def register(sub: Any) -> None:
         description="Run the streaming pipeline: source -> validation -> vitals -> /metrics, history, dead letters.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--source", choices=("simulator", "file", "mqtt", "kafka"), help="where readings come from")
+    p.add_argument("--source", choices=SOURCES.names(),
+                   help="where readings come from (a source's settings: its section of --config, docs/sources.md)")
     p.add_argument("--path", metavar="PATH", help="file or directory for --source file")
     p.add_argument("--speed", type=float, metavar="X", help="event seconds per wall second (0 = as fast as possible)")
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--mqtt-host", metavar="HOST")
     p.add_argument("--mqtt-port", type=int, metavar="PORT")
     p.add_argument("--mqtt-topic", metavar="FILTER",
-                   help=f"topic filter (default {DEFAULT_MQTT_TOPIC}: every topic under city/)")
+                   help="topic filter (default city/#: every topic under city/)")
     p.add_argument("--mqtt-username", metavar="USER",
                    help="MQTT login; the password comes from --mqtt-password-file or VITALS_MQTT_PASSWORD")
     p.add_argument("--mqtt-password-file", metavar="FILE", help="file whose first line is the MQTT password")

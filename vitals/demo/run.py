@@ -31,8 +31,8 @@ def demo_simulator(catalog: Catalog, settings: Settings, start: datetime | None 
         IncidentSpec(kind=kind, district=district, start=begin + timedelta(minutes=minutes))
         for kind, district, minutes in DEMO_INCIDENTS if district in names
     )
-    config = SimulatorConfig(seed=settings.seed, start=begin, duration=timedelta(days=30), step_s=10,
-                             incidents=incidents)
+    config = SimulatorConfig(seed=settings.source_settings("simulator").seed, start=begin,
+                             duration=timedelta(days=30), step_s=10, incidents=incidents)
     return CitySimulator(catalog, config)
 
 

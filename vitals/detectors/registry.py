@@ -9,9 +9,10 @@
 * ``WINDOW_MODELS``: models scored at window close (``fit(series, ts_ns, values, n_series=N)``,
   ``update(...) -> WindowScores``), not per reading, so not detectors.
 
-Each registry maps a short name to ``"module:attribute"``; the module is imported only when the name is used,
-so listing names costs nothing and registering creates no import cycle. Built-ins are listed below; a plug-in
-adds its own with :meth:`Registry.register` (a decorator or a call) before it is used::
+Each registry (:class:`vitals.plugins.Registry`) maps a short name to ``"module:attribute"``; the module is
+imported only when the name is used, so listing names costs nothing and registering creates no import cycle.
+Built-ins are listed below; a plug-in adds its own with :meth:`Registry.register` (a decorator or a call)
+before it is used::
 
     from vitals.detectors.registry import DETECTORS
 
@@ -26,56 +27,11 @@ cannot skip it.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from vitals.errors import ConfigError
+from vitals.plugins import Registry
 
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """Names -> factories (classes), resolved lazily from ``"module:attribute"`` paths."""
-
-    def __init__(self, kind: str, builtins: dict[str, str]) -> None:
-        self.kind = kind
-        self._paths: dict[str, str] = dict(builtins)
-        self._loaded: dict[str, Callable[..., T]] = {}
-
-    def register(self, name: str, factory: Callable[..., T] | None = None) -> Any:
-        """Register ``factory`` under ``name``; without ``factory`` returns a decorator."""
-        def add(f: Callable[..., T]) -> Callable[..., T]:
-            if name in self._paths or name in self._loaded:
-                msg = f"{self.kind} {name!r} is already registered; choose another name"
-                raise ConfigError(msg)
-            self._loaded[name] = f
-            return f
-        return add if factory is None else add(factory)
-
-    def names(self) -> list[str]:
-        return sorted({*self._paths, *self._loaded})
-
-    def get(self, name: str) -> Callable[..., T]:
-        """The factory registered under ``name`` (imports its module on first use)."""
-        if name not in self._loaded:
-            if name not in self._paths:
-                msg = f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}"
-                raise ConfigError(msg)
-            module, _, attribute = self._paths[name].partition(":")
-            self._loaded[name] = getattr(importlib.import_module(module), attribute)
-        return self._loaded[name]
-
-    def create(self, name: str, **params: Any) -> T:
-        """A new instance: ``get(name)(**params)``."""
-        return self.get(name)(**params)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._paths or name in self._loaded
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
-
+__all__ = ["CALIBRATORS", "DETECTORS", "TRAINERS", "WINDOW_MODELS", "Registry"]
 
 DETECTORS: Registry[Any] = Registry("detector", {
     "default": "vitals.detectors.combined:DefaultDetector",

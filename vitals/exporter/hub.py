@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -51,12 +52,26 @@ class ScrapeBody(bytes):
         return self.head_gzip() + gzip.compress(self[self.head_len:], compresslevel=GZIP_LEVEL)
 
 
+class Freshener(Protocol):
+    """Views on demand for the hub (e.g. :class:`vitals.stream.publisher.HubPublisher`): ``freshen`` asks the
+    flow for fresh views and waits for them (bounded); ``busy_seconds`` is the CPU the flow spent so far (the
+    pacer's saturation signal, see :mod:`vitals.exporter.pacing`)."""
+
+    def freshen(self) -> None: ...
+
+    def busy_seconds(self) -> float: ...
+
+
 class ExportHub:
-    """Thread-safe meeting point of the flow (publishers) and the metrics server (scrapes)."""
+    """Thread-safe meeting point of the flow (publishers) and the metrics server (scrapes).
+
+    ``freshener``: views on demand from the start (or later, :meth:`serve_fresh`, called by whoever wires the
+    run: ``pipelines/run.py``)."""
 
     def __init__(self, catalog: Catalog, *, registry: CollectorRegistry | None = None,
                  policy: ExportPolicy | None = None, stats: PipelineStats | None = None,
-                 min_publish_interval_s: float = 0.5) -> None:
+                 min_publish_interval_s: float = 0.5, pacer: ScrapePacer | None = None,
+                 freshener: Freshener | None = None) -> None:
         self.catalog = catalog
         self.renderer = VitalsRenderer(catalog, policy)
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -74,12 +89,36 @@ class ExportHub:
         self._cached_second: int | None = None
         self._gzipped: tuple[Rendered, bytes] | None = None
         self.last_render: Rendered | None = None
-        # called by a scrape before it renders when the pacer says so (e.g. ask the shards for fresh views)
-        self.freshen: Callable[[], None] | None = None
+        self.pacer = pacer if pacer is not None else ScrapePacer()
         # what staleness is measured against besides event time (Unix seconds): the wall clock of a live source,
         # the replay clock of a paced replay (vitals.sources.base.staleness_clock); None: event time only
-        self.clock: Callable[[], float | None] | None = None
-        self.pacer = ScrapePacer()
+        self._clock: Callable[[], float | None] | None = None
+        # called by a scrape before it renders when the pacer says so (e.g. ask the shards for fresh views)
+        self._freshener: Freshener | None = None
+        self.serve_fresh(freshener)
+
+    def serve_fresh(self, freshener: Freshener | None) -> None:
+        """Scrapes ask ``freshener`` for fresh views (paced by its busy time); None: render what was published
+        (e.g. once the flow has ended)."""
+        self._freshener = freshener
+        self.pacer.watch(freshener.busy_seconds if freshener is not None else None)
+
+    @property
+    def freshener(self) -> Freshener | None:
+        return self._freshener
+
+    @property
+    def freshen(self) -> Callable[[], None] | None:
+        """The views-on-demand hook a scrape calls (None: views are published on a timer only)."""
+        return self._freshener.freshen if self._freshener is not None else None
+
+    def use_clock(self, clock: Callable[[], float | None] | None) -> None:
+        """Measure staleness against ``clock`` too (registered by whoever wires the run: ``pipelines/run.py``)."""
+        self._clock = clock
+
+    @property
+    def clock(self) -> Callable[[], float | None] | None:
+        return self._clock
 
     # ---- the flow's side ------------------------------------------------------------------------------------
     def publish(self, shard: int | str, view: VitalsView) -> None:
@@ -130,10 +169,11 @@ class ExportHub:
     def scrape(self) -> ScrapeBody:
         """The whole /metrics body: the vectorized vitals text, then the registry's text (pipeline health);
         first calls ``freshen`` when set and the pacer grants fresh views."""
-        fresh = self.freshen is not None and self.pacer.due()
+        freshen = self.freshen
+        fresh = freshen is not None and self.pacer.due()
         started = time.perf_counter()
-        if fresh and self.freshen is not None:
-            self.freshen()
+        if fresh and freshen is not None:
+            freshen()
         rendered = self.render()
         if fresh:
             self.pacer.charge(time.perf_counter() - started)

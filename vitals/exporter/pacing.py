@@ -31,18 +31,23 @@ class ScrapePacer:
     """Decides per scrape whether it gets fresh views; learns the cost of a fresh scrape as it goes."""
 
     def __init__(self, *, budget: float = DEFAULT_BUDGET, min_interval_s: float = DEFAULT_MIN_INTERVAL_S,
-                 saturated_busy: float = DEFAULT_SATURATED_BUSY) -> None:
+                 saturated_busy: float = DEFAULT_SATURATED_BUSY, busy: Callable[[], float] | None = None) -> None:
         self.budget = budget
         self.min_interval_s = min_interval_s
         self.saturated_busy = saturated_busy
         # cumulative CPU seconds the flow's shards spent applying batches (e.g. ViewDemand.busy_seconds)
-        self.busy: Callable[[], float] | None = None
+        self.busy = busy
         self._lock = threading.Lock()
         self._fresh_at = -math.inf
         self._busy_at_fresh = 0.0
         self._charged_s = 0.0   # cost of the last fresh scrape (complete once its answer is sent)
         self.fresh = 0
         self.served_cached = 0
+
+    def watch(self, busy: Callable[[], float] | None) -> None:
+        """Pace by this busy clock from now on (None: every scrape is fresh)."""
+        with self._lock:
+            self.busy = busy
 
     def interval_s(self) -> float:
         """Seconds between fresh scrapes while the flow is saturated."""

@@ -34,6 +34,17 @@ from vitals.sources.base import SourceBatch, now_ns
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class FileSettings:
+    """``source: file`` (what `vitals replay` runs): config section ``sources: {file: {path: ...}}``, flag
+    ``--path`` (or replay's argument), variable ``VITALS_PATH``."""
+
+    path: str | None = None  # a readings file or a directory of them
+
+    def problems(self) -> list[str]:
+        return [] if self.path else ["source=file needs path (a file or a directory of readings)"]
+
 FORMATS: dict[str, str] = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
 }

@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from vitals.errors import SourceError
@@ -30,6 +31,24 @@ log = logging.getLogger(__name__)
 
 OFFSET_EARLIEST = -2  # confluent_kafka.OFFSET_BEGINNING
 Record = tuple[int, bytes]  # (offset, value) of one message
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """``source: kafka``: config section ``sources: {kafka: {...}}``, flags ``--kafka-<key>``, variables
+    ``VITALS_KAFKA_<KEY>``."""
+
+    brokers: str = "127.0.0.1:9092"
+    topic: str = "city-readings"
+    stop_at_end: bool = False  # end the input at the end of every Kafka partition (backfills, drills)
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.topic.strip():
+            out.append("source=kafka needs kafka_topic")
+        if not [b for b in self.brokers.split(",") if b.strip()]:
+            out.append("source=kafka needs kafka_brokers (host:port[,host:port...])")
+        return out
 
 
 def consumer_config(brokers: str, *, group_id: str = "city-vitals", stop_at_end: bool = False,

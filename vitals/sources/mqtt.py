@@ -41,6 +41,39 @@ class PayloadParser(Protocol):
 
 
 PASSWORD_ENV = "VITALS_MQTT_PASSWORD"
+DEFAULT_MQTT_TOPIC = "city/#"  # every topic under city/ (docs/sources.md)
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """``source: mqtt``: config section ``sources: {mqtt: {...}}``, flags ``--mqtt-<key>``, variables
+    ``VITALS_MQTT_<KEY>``. The password comes from ``password_file`` or ``VITALS_MQTT_PASSWORD``, never from a
+    command line or the config file."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic: str = DEFAULT_MQTT_TOPIC
+    client_id: str = "city-vitals"
+    username: str | None = None
+    password_file: str | None = None
+    tls: bool = False               # TLS to the broker (port 8883 by convention)
+    ca_file: str | None = None      # CA bundle that signed the broker's certificate (default: system CAs)
+    cert_file: str | None = None    # client certificate and key, for brokers that require them
+    key_file: str | None = None
+
+    def problems(self) -> list[str]:
+        out = []
+        if not 0 < self.port < 65536:
+            out.append(f"mqtt_port must be a TCP port (1-65535), got {self.port}")
+        if (self.cert_file is None) != (self.key_file is None):
+            out.append("mqtt_cert_file and mqtt_key_file go together (a client certificate and its key)")
+        if self.password_file and not self.username:
+            out.append("mqtt_password_file needs mqtt_username")
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        """What a recovery directory of this source is bound to (see :mod:`vitals.recovery`)."""
+        return {"kind": "mqtt", "topic": self.topic}
 
 
 @dataclass(frozen=True)
@@ -66,24 +99,24 @@ class MqttSecurity:
                 raise ConfigError(msg) from exc
 
 
-def mqtt_security(settings: Any, environ: Mapping[str, str] | None = None) -> MqttSecurity:
-    """The broker login and TLS from the settings: the password from ``mqtt_password_file`` (first line) or,
+def mqtt_security(settings: MqttSettings, environ: Mapping[str, str] | None = None) -> MqttSecurity:
+    """The broker login and TLS from the settings: the password from ``password_file`` (first line) or,
     without one, the ``VITALS_MQTT_PASSWORD`` environment variable. TLS is on when asked or when any
     certificate file is given."""
     env = os.environ if environ is None else environ
     password = None
-    if settings.mqtt_password_file:
+    if settings.password_file:
         try:
-            lines = Path(settings.mqtt_password_file).read_text(encoding="utf-8").splitlines()
+            lines = Path(settings.password_file).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            msg = f"--mqtt-password-file {settings.mqtt_password_file}: cannot read it: {exc}"
+            msg = f"--mqtt-password-file {settings.password_file}: cannot read it: {exc}"
             raise ConfigError(msg) from exc
         password = lines[0] if lines else ""
-    elif settings.mqtt_username:
+    elif settings.username:
         password = env.get(PASSWORD_ENV)
-    tls = bool(settings.mqtt_tls or settings.mqtt_ca_file or settings.mqtt_cert_file)
-    security = MqttSecurity(settings.mqtt_username, password, tls, settings.mqtt_ca_file,
-                            settings.mqtt_cert_file, settings.mqtt_key_file)
+    tls = bool(settings.tls or settings.ca_file or settings.cert_file)
+    security = MqttSecurity(settings.username, password, tls, settings.ca_file,
+                            settings.cert_file, settings.key_file)
     if tls:
         security.apply(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2))  # load the files now: fail before the run
     return security
@@ -95,6 +128,7 @@ class MqttReceiver:
     def __init__(
         self, *, host: str, port: int, topic: str, client_id: str, parser: PayloadParser, partition: str,
         keepalive: int = 30, max_batch: int = 10_000, security: MqttSecurity | None = None, clean: bool = False,
+        log_level: int = logging.WARNING,
     ) -> None:
         self.host, self.port, self.topic = host, port, topic
         self.parser = parser
@@ -107,7 +141,7 @@ class MqttReceiver:
         self.connected = threading.Event()
         self.refused: str | None = None
         self.subscribe = True
-        self.log_level = logging.WARNING  # a probe (preflight) reports through its error, not the log
+        self.log_level = log_level  # a probe (preflight) reports through its error, not the log (DEBUG)
         self.received = 0
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=True,
@@ -186,8 +220,7 @@ def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, t
     """Connect once (clean session, nothing subscribed) and disconnect: a refused login, a TLS failure or an
     unreachable broker is a one-line :class:`SourceError` before the run starts."""
     receiver = MqttReceiver(host=host, port=port, topic="", client_id=f"{client_id}-preflight", parser=_NoParser(),
-                            partition="preflight", security=security, clean=True)
-    receiver.log_level = logging.DEBUG
+                            partition="preflight", security=security, clean=True, log_level=logging.DEBUG)
     receiver.start(timeout_s, subscribe=False)
     receiver.stop()
 

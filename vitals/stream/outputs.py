@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vitals.catalog import Catalog
 from vitals.history import write_readings, write_vitals
 from vitals.readings import DeadLetterWriter
 from vitals.stream.shard_step import HistoryChunk, ShardRejections, VitalsChunk
 
+if TYPE_CHECKING:
+    from vitals.stream.sinks import SinkContext
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """The Parquet history (docs/history.md), the built-in sink ``history``: config section
+    ``sinks: {history: {dir: var/history, chunk_rows: 200000}}``, or flat ``history_dir`` (``--history-dir``,
+    ``VITALS_HISTORY_DIR``) and ``history_chunk_rows``."""
+
+    output: ClassVar[str] = "history"
+    dir: str | None = None      # the Parquet history root
+    chunk_rows: int = 200_000   # readings per history file per (shard, source partition); the shards cut them
+
+    def problems(self) -> list[str]:
+        out = [] if self.dir else ["needs a directory (dir, --history-dir)"]
+        if self.chunk_rows < 1:
+            out.append(f"history_chunk_rows must be >= 1, got {self.chunk_rows}")
+        return out
+
+    def open(self, context: SinkContext) -> HistoryWriter:
+        return HistoryWriter(self.dir or ".", context.catalog)
 
 
 class HistoryWriter:

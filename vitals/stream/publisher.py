@@ -24,9 +24,10 @@ class HubPublisher:
 
     The health roll-up (with its hysteresis) runs over the latest views of every shard in this process, at most
     every ``health_interval_s`` after periodic publications. With a ``demand`` (views on demand, see
-    :mod:`vitals.stream.demand`) the publisher becomes the hub's ``freshen`` hook: a scrape first asks every
-    shard for a fresh view, waits for them (bounded), then rolls the health up over them once. Thread-safe:
-    several workers of one process call it.
+    :mod:`vitals.stream.demand`) the publisher can serve the hub's fresh views (it is a
+    :class:`~vitals.exporter.hub.Freshener`; ``pipelines/run.py`` registers it with ``hub.serve_fresh``): a
+    scrape first asks every shard for a fresh view, waits for them (bounded), then rolls the health up over them
+    once. Thread-safe: several workers of one process call it.
     """
 
     def __init__(self, hub: ExportHub, catalog: Catalog, *, health_interval_s: float = 0.5,
@@ -39,9 +40,6 @@ class HubPublisher:
         self._lock = threading.Lock()
         self._last_health = 0.0
         self._new_views = False
-        if demand is not None:
-            hub.freshen = self.freshen
-            hub.pacer.busy = demand.busy_seconds  # a saturated flow gets fresh views within the scrape budget
         self.inputs: dict[str, int] = {}
         self.rejected: dict[str, dict[str, int]] = {}
         self.accepted: dict[int, int] = {}
@@ -63,6 +61,11 @@ class HubPublisher:
         if self.demand is not None:
             self.demand.refresh()
         self._health(force=True, changed_only=True)
+
+    def busy_seconds(self) -> float:
+        """CPU seconds the shards spent applying batches (a saturated flow gets fresh views within the scrape
+        budget, see :mod:`vitals.exporter.pacing`); 0 without views on demand."""
+        return self.demand.busy_seconds() if self.demand is not None else 0.0
 
     def _partition(self, item: CheckedBatch) -> None:
         wm = math.nan if item.watermark_ns is None else item.watermark_ns / NS_PER_S

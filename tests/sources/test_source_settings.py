@@ -1,0 +1,107 @@
+"""Sources and sinks have their own settings sections (vitals.config, vitals.sources.registry): the config file's
+``sources:``/``sinks:`` sections, the flat ``<source>_<key>`` spelling of the flags and variables, and one-line
+errors for unknown names and keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from vitals.config import load_settings
+from vitals.errors import ConfigError
+from vitals.sources.kafka import KafkaSettings
+from vitals.sources.mqtt import MqttSettings
+from vitals.sources.registry import SOURCES
+from vitals.stream.sinks import SINKS
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "city.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_section_per_source_in_the_config_file(tmp_path: Path) -> None:
+    path = _config(tmp_path, "source: mqtt\nsources:\n  mqtt: {host: broker.city, port: 8883, tls: yes}\n"
+                             "  kafka: {brokers: 'k1:9092,k2:9092'}\n")
+    s = load_settings(path, {})
+    assert s.source_settings() == MqttSettings(host="broker.city", port=8883, tls=True)
+    assert s.source_settings("kafka") == KafkaSettings(brokers="k1:9092,k2:9092")
+    assert s.source_settings("simulator").seed == 42  # a source without a section has its defaults
+
+
+def test_flags_and_variables_fill_the_sections_in_order(tmp_path: Path) -> None:
+    path = _config(tmp_path, "source: mqtt\nmqtt_host: from-file\nsources:\n  mqtt: {topic: 'city/a/#', port: 1}\n")
+    env = {"VITALS_MQTT_PORT": "1884", "VITALS_MQTT_PASSWORD": "not a setting", "VITALS_SEED": "7"}
+    s = load_settings(path, env, mqtt_topic="city/b/#", path="var/day.parquet")
+    assert s.source_settings() == MqttSettings(host="from-file", port=1884, topic="city/b/#")
+    assert s.source_settings("simulator").seed == 7 and s.source_settings("file").path == "var/day.parquet"
+    assert s.replace(mqtt_port=1999).source_settings() == MqttSettings(host="from-file", port=1999, topic="city/b/#")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("sources:\n  mqtt: {hots: x}\n", r"sources\.mqtt: unknown setting\(s\) hots; known: host, port"),
+    ("mqtt_hots: x\n", r"sources\.mqtt: unknown setting\(s\) hots"),
+    ("sources:\n  mqq: {host: x}\n", r"unknown source 'mqq'; known: file, kafka, mqtt, simulator"),
+    ("sinks:\n  nowhere: {}\n", r"unknown sink 'nowhere'"),
+    ("sources: [mqtt]\n", r"sources must map a name"),
+    ("sources:\n  mqtt: {port: eighty}\n", r"sources\.mqtt\.port='eighty' is not a valid int"),
+    ("colour: blue\n", r"unknown setting\(s\) colour"),
+])
+def test_unknown_names_and_keys_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(_config(tmp_path, text), {})
+    assert "\n" not in str(err.value) and str(_config(tmp_path, text)) in str(err.value)
+
+
+def test_the_selected_source_is_validated() -> None:
+    with pytest.raises(ConfigError, match="mqtt_cert_file and mqtt_key_file go together"):
+        load_settings(None, {}, source="mqtt", mqtt_cert_file="c.pem")
+    with pytest.raises(ConfigError, match="source='nowhere' must be one of file, kafka, mqtt, simulator"):
+        load_settings(None, {}, source="nowhere")
+    with pytest.raises(ConfigError, match="unknown setting colour"):
+        load_settings(None, {}, colour="blue")
+
+
+def test_a_registered_source_and_sink_get_sections(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Counter:
+        start: int = 0
+        step: float = 1.0
+
+        def problems(self) -> list[str]:
+            return [] if self.step > 0 else ["step must be > 0"]
+
+    @dataclass(frozen=True)
+    class Nothing:
+        output: ClassVar[str] = "published"
+        label: str | None = None
+
+    SOURCES.register("counter_test", Counter)
+    SINKS.register("nothing_test", Nothing)
+    try:
+        path = _config(tmp_path, "source: counter_test\nsources:\n  counter_test: {start: 5}\n"
+                                 "sinks:\n  nothing_test: {label: x}\n")
+        s = load_settings(path, {"VITALS_COUNTER_TEST_STEP": "2.5"})
+        assert s.source_settings() == Counter(5, 2.5) and s.sinks == {"nothing_test": Nothing("x")}
+        with pytest.raises(ConfigError, match="step must be > 0"):
+            load_settings(path, {}, counter_test_step=0)
+    finally:
+        SOURCES.unregister("counter_test")
+        SINKS.unregister("nothing_test")
+    assert "counter_test" not in SOURCES
+
+
+def test_the_history_is_a_sink_filled_by_its_flat_keys(tmp_path: Path) -> None:
+    from vitals.stream.outputs import HistorySettings
+
+    s = load_settings(None, {"VITALS_HISTORY_DIR": "var/history"}, history_chunk_rows=3000)
+    assert s.sinks == {"history": HistorySettings(dir="var/history", chunk_rows=3000)}
+    assert load_settings(None, {}).sinks == {}  # no history unless asked
+    section = load_settings(_config(tmp_path, "sinks:\n  history: {dir: h}\n"), {})
+    assert section.sinks["history"] == HistorySettings(dir="h")
+    with pytest.raises(ConfigError, match="sink history: needs a directory"):
+        load_settings(None, {}, history_chunk_rows=3000)
