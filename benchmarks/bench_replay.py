@@ -19,11 +19,14 @@ inside it, so nested calls within a module count once), over the profiled total 
 time). Prefixes: ``vitals/scoring`` (also shown: ``ShardScorer.update`` cumulative, i.e. with its callees),
 ``vitals/readings`` (parsing), ``vitals/state``, ``vitals/exporter``, ``vitals/history``. Shares can overlap
 (e.g. scoring code calling state code counts in both). cProfile sees the main thread only: the /metrics server
-threads (scrape rendering) and anything loaded in background threads are not in the profile.
+threads (scrape rendering) and anything loaded in background threads are not in the profile. Its clock is wall
+time (``python -m cProfile``), so time the main thread waits (for a CPU on a loaded machine, for the thread that
+imports and loads the models) counts where it waits; ``--timer thread`` profiles with the main thread's CPU clock
+(``time.thread_time``) instead.
 
 Prints a table and ends with one JSON line. Files go to a temp dir (removed at the end).
 
-    .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--skip-profile]
+    .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--skip-profile] [--timer wall|thread]
 """
 
 from __future__ import annotations
@@ -114,12 +117,34 @@ class Scraper(threading.Thread):
                 self.failures += 1
 
 
-def replay(path: Path, extra: list[str], work: Path, profile: Path | None = None) -> dict[str, object]:
+# cProfile with the main thread's CPU clock (``--timer thread``): time waiting (for the CPU on a loaded machine,
+# for the model-loading thread) is not counted
+THREAD_PROFILE = """
+import cProfile, runpy, sys, time
+out = sys.argv[1]
+sys.argv = ["vitals", *sys.argv[2:]]
+profiler = cProfile.Profile(time.thread_time)
+profiler.enable()
+try:
+    runpy.run_module("vitals", run_name="__main__", alter_sys=True)
+finally:
+    profiler.disable()
+    profiler.dump_stats(out)
+"""
+
+
+def replay(path: Path, extra: list[str], work: Path, profile: Path | None = None,
+           timer: str = "wall") -> dict[str, object]:
     """One replay subprocess, scraped every second; its figures."""
     port = _free_port()
     run_dir = Path(tempfile.mkdtemp(prefix="replay-", dir=work))
-    head = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
-    args = [*head, "-m", "vitals", "replay", str(path), *extra, "--no-progress",
+    if profile is None:
+        head = [sys.executable, "-m", "vitals"]
+    elif timer == "thread":
+        head = [sys.executable, "-c", THREAD_PROFILE, str(profile)]
+    else:
+        head = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "vitals"]
+    args = [*head, "replay", str(path), *extra, "--no-progress",
             "--metrics-port", str(port), "--history-dir", str(run_dir / "history")]
     log = run_dir / "replay.log"
     cpu0, t0 = _children_cpu(), time.perf_counter()
@@ -180,6 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the full city (default 1)")
     parser.add_argument("--skip-profile", action="store_true", help="no second run under cProfile")
+    parser.add_argument("--timer", choices=("wall", "thread"), default="wall",
+                        help="cProfile's clock: wall time (python -m cProfile, the default) or the main thread's "
+                             "CPU time (waiting for the CPU or for the model-loading thread not counted)")
     opts = parser.parse_args()
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
@@ -200,7 +228,7 @@ def main() -> None:
             print(f"  {res['summary']}")
             if not opts.skip_profile:
                 prof = work / f"prof-{len(results)}.out"
-                profiled = replay(path, extra, work, profile=prof)
+                profiled = replay(path, extra, work, profile=prof, timer=opts.timer)
                 res["profiled_wall_s"] = profiled["wall_s"]
                 res["shares"] = shares(prof)
             results[name] = res
@@ -222,7 +250,8 @@ def main() -> None:
             cells = "".join(f"{s[k]:>19.1%}" if s[k] is not None else f"{'-':>19}" for k in keys)
             print(f"{name:<44}{cells}{s['profiled_total_s']:>11.2f}")
     print(json.dumps({"benchmark": "replay", "load_start": [round(x, 2) for x in load],
-                      "load_end": [round(x, 2) for x in load_end], "hours": opts.hours, "results": results}))
+                      "load_end": [round(x, 2) for x in load_end], "hours": opts.hours, "timer": opts.timer,
+                      "results": results}))
 
 
 if __name__ == "__main__":

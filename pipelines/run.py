@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from vitals.history import write_final_vitals
 from vitals.readings import DeadLetterWriter
 from vitals.recovery import write_identity
 from vitals.registry.locate import check_all, models_dir
+from vitals.runner import RunSummary
 from vitals.simulator import CitySimulator
 from vitals.sources.base import STOP, staleness_clock
 from vitals.stream.demand import ViewDemand
@@ -45,22 +45,6 @@ log = logging.getLogger(__name__)
 # With /metrics served, every scrape asks the shards for fresh views (vitals.stream.demand); the timer then only
 # keeps in-process readers (the demo's screen) and the health roll-up going when nobody scrapes.
 FALLBACK_PUBLISH_INTERVAL_S = 5.0
-
-
-@dataclass
-class RunSummary:
-    inputs: int
-    accepted: int
-    rejected: dict[str, int]
-    seconds: float
-    metrics_url: str | None
-    final_vitals: Path | None = None
-
-    def describe(self) -> str:
-        rate = self.inputs / self.seconds if self.seconds > 0 else 0.0
-        bad = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items()) if v) or "none"
-        return (f"{self.inputs:,} readings in {self.seconds:.1f}s ({rate:,.0f}/s): {self.accepted:,} accepted; "
-                f"rejected: {bad}")
 
 
 def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOptions:

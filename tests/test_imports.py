@@ -50,18 +50,6 @@ RULES = (
          exempt=("vitals.demo", "vitals.cli.demo_cmd")),
 )
 
-# (importer, imported): why the arrow is allowed. Only imports inside a function may be listed here: they
-# run when the command runs, never at import time, so they cannot make a cycle at import.
-ALLOWED = {
-    ("vitals.cli.run_cmd", "pipelines.run"):
-        "`vitals run` starts the Bytewax runner; the console script lives in the library (issue 13: pass the "
-        "runner in from pipelines/ instead)",
-    ("vitals.cli.replay_cmd", "pipelines.run"): "`vitals replay` starts the Bytewax runner (as above)",
-    ("vitals.demo.run", "pipelines.run"): "`vitals demo` starts the Bytewax runner (as above)",
-    ("vitals.cli.options", "pipelines.preflight"): "`--dry-run` runs the runner's own preflight checks (as above)",
-}
-
-
 def module_files() -> dict[str, Path]:
     """Dotted name -> source file of every module of the packages (found on disk, nothing imported)."""
     out = {}
@@ -118,16 +106,13 @@ def _within(name: str, prefix: str) -> bool:
 
 
 def violations(module: str, targets: list[Import]) -> list[str]:
-    """The imports of ``module`` that break a rule and are not in ALLOWED (or are listed but not inside a
-    function)."""
+    """The imports of ``module`` that break a rule (at module level, in a function or for type checking alike)."""
     out = []
     for rule in RULES:
         if not _within(module, rule.importer) or any(_within(module, e) for e in rule.exempt):
             continue
         for imp in targets:
             if not any(_within(imp.target, bad) for bad in rule.forbidden):
-                continue
-            if imp.where == "function" and any(m == module and _within(imp.target, t) for m, t in ALLOWED):
                 continue
             out.append(f"{module}:{imp.line} imports {imp.target} ({imp.where}): {rule.reason}")
     return out
@@ -183,12 +168,6 @@ def test_what_a_fresh_import_loads_respects_the_layers(fresh: dict[str, dict[str
     assert bad == []
 
 
-def test_every_allowed_exception_is_still_used() -> None:
-    lazy = {(name, imp.target) for name in MODULES for imp in _parse(name) if imp.where == "function"}
-    unused = [key for key in ALLOWED if key not in lazy]
-    assert unused == [], "remove the exceptions no module needs any more"
-
-
 def test_the_checker_finds_bad_imports_at_every_level() -> None:
     source = """
 from typing import TYPE_CHECKING
@@ -204,8 +183,9 @@ def run():
             ("vitals.state.view", "type-only"), ("pipelines.run", "function")} <= found
     bad = violations("vitals.detectors.base", imports_of(source, "vitals.detectors.base"))
     assert len(bad) == 5  # pipelines.run (module and function), pipelines, vitals.scoring(.models)
+    # no exception: a command receives the runner (vitals.runner), even a lazy import of the wiring is an arrow
     assert violations("vitals.cli.run_cmd", imports_of("def f():\n    from pipelines.run import x\n",
-                                                       "vitals.cli.run_cmd")) == []
+                                                       "vitals.cli.run_cmd"))
     assert violations("vitals.cli.run_cmd", imports_of("from pipelines.run import x\n", "vitals.cli.run_cmd"))
     demo = "from vitals.demo.run import run_demo\n"
     assert violations("vitals.cli.demo_cmd", imports_of(demo, "vitals.cli.demo_cmd")) == []

@@ -172,3 +172,74 @@ class NumpyDefaultDetector(Detector):
         return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
                             values=self.value_[s], expected=mid, lower=lower, upper=upper, scores=self.score_[s],
                             z=self.baseline_.z_[s])
+
+
+class NumpyRegimeScore:
+    """Oracle of the kernel's regime-change score, in numpy rounds (one reading per series per call).
+
+    Per series: ``short`` and ``long`` running means of the absolute step (rates ``max(1/k, 1/short)``,
+    ``max(1/k, 1/long)`` at the k-th step), regime ``r = log((short + e) / (long + e))`` with
+    ``e = 1e-3 long + 1e-12`` from step ``short + 1`` on, 0 where ``|r| < floor``; the novelty of ``r`` beyond
+    the range of the earlier regimes (those from reading ``warmup // 2`` on) in units of that range or ``floor``,
+    the larger, scored from reading ``warmup`` and one day of event time,
+    squashed ``u / (u + half)``; a score counts where it beats every score of the last ``refractory`` readings
+    (block maxima) by more than ``margin``, then is weighted by ``weight``.
+    """
+
+    def __init__(self, n: int, *, short: int = 50, long: int = 1000, warmup: int = 300, half: float = 0.1,
+                 weight: float = 0.7, refractory: int = 1000, blocks: int = 10, margin: float = 0.02,
+                 warmup_s: float = 86_400.0, floor: float = 0.69) -> None:
+        self.short, self.long, self.warmup, self.half, self.floor = short, long, warmup, half, floor
+        self.weight, self.refractory, self.margin, self.warmup_s = weight, refractory, margin, warmup_s
+        self.count = np.zeros(n, dtype=np.int64)
+        self.first_ts = np.zeros(n, dtype=np.int64)
+        self.last = np.zeros(n)
+        self.mean_short = np.zeros(n)
+        self.mean_long = np.zeros(n)
+        self.high = np.full(n, -np.inf)
+        self.low = np.full(n, np.inf)
+        self.blocks = np.zeros((n, blocks))
+        self.block_max = np.zeros(n)
+        self.block_fill = np.zeros(n, dtype=np.int64)
+
+    def update(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
+        k = self.count[s]
+        self.first_ts[s] = np.where(k == 0, t, self.first_ts[s])
+        step = np.abs(v - self.last[s])
+        kk = np.maximum(k, 1).astype(np.float64)
+        short = self.mean_short[s] + np.maximum(1.0 / kk, 1.0 / self.short) * (step - self.mean_short[s])
+        long = self.mean_long[s] + np.maximum(1.0 / kk, 1.0 / self.long) * (step - self.mean_long[s])
+        started = k > 0
+        self.mean_short[s] = np.where(started, short, 0.0)
+        self.mean_long[s] = np.where(started, long, 0.0)
+        self.last[s] = v
+        self.count[s] = k + 1
+        eps = 1e-3 * long + 1e-12
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(k > self.short, np.log((short + eps) / (long + eps)), np.nan)
+        ratio = np.where(np.abs(ratio) < self.floor, 0.0, ratio)
+        high, low = self.high[s], self.low[s]
+        span = np.maximum(high - low, self.floor)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beyond = np.maximum(np.maximum((ratio - high) / span, (low - ratio) / span), 0.0)
+        scored = (k >= self.warmup) & (span > 0) & np.isfinite(span) & ((t - self.first_ts[s]) >= self.warmup_s * 1e9)
+        novelty = np.where(scored & np.isfinite(ratio), beyond, 0.0)
+        learn = (k >= self.warmup // 2) & np.isfinite(ratio)
+        self.high[s] = np.where(learn, np.maximum(high, ratio), high)
+        self.low[s] = np.where(learn, np.minimum(low, ratio), low)
+        u = squash(novelty, self.half)
+        return self.weight * self._onset(s, u)
+
+    def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
+        peak = np.maximum(self.blocks[s].max(axis=1), self.block_max[s])
+        onset = np.where(u > peak + self.margin, u, 0.0)
+        block_len = max(self.refractory // self.blocks.shape[1], 1)
+        current = np.maximum(self.block_max[s], u)
+        fill = self.block_fill[s] + 1
+        full = fill >= block_len
+        rows = s[full]
+        self.blocks[rows] = np.roll(self.blocks[rows], 1, axis=1)
+        self.blocks[rows, 0] = current[full]
+        self.block_max[s] = np.where(full, 0.0, current)
+        self.block_fill[s] = np.where(full, 0, fill)
+        return onset

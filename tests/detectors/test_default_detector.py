@@ -30,8 +30,10 @@ def test_lasting_two_sigma_shift_is_detected_by_the_run_score() -> None:
     rng = np.random.default_rng(11)
     values = rng.normal(0.0, 1.0, (2400, 4))
     values[2000:, 0] += 2.0
-    # the run mechanism alone: without the new-extreme score (which also fires on early records of plain noise)
-    scores, features = score_matrix(values, DefaultDetector(record_half=np.inf), watch=0, after=2000)
+    # the run mechanism alone: without the new-extreme and regime scores (both also fire on early records of
+    # plain noise)
+    scores, features = score_matrix(values, DefaultDetector(record_half=np.inf, regime_half=np.inf), watch=0,
+                                    after=2000)
     noise_peak = scores[300:2000].max()
     assert scores[2000:2100, 0].max() > noise_peak + 0.03
     assert scores[2000:, 1:].max() <= noise_peak + 0.01
@@ -75,3 +77,23 @@ def test_the_first_day_of_a_daily_cycle_sets_no_new_extremes() -> None:
 
     assert record_scores()[:1440].max() == 0.0                    # the first day: the range is being learned
     assert record_scores(record_warmup_s=0.0)[:1440].max() >= DefaultDetector.decision_threshold  # else it fires
+
+
+def test_a_series_that_turns_jumpy_or_quiet_is_a_regime_change_and_explained() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.normal(10.0, 1.0, (1500, 3))
+    values[1200:, 0] = 10.0 + rng.normal(0.0, 4.0, 300)      # the same level, four times the noise
+    values[1200:, 1] = 10.0 + rng.normal(0.0, 0.05, 300)     # the same level, almost no noise
+    alone = {"record_half": np.inf, "seasonal_weight": 0.0, "quality_weight": 0.0, "regime_weight": 0.7}
+    det = DefaultDetector(**alone)  # the regime score alone (off by default: regime_weight=0)
+    scores, _ = score_matrix(values, det, watch=0, after=1200)
+    threshold = det.decision_threshold
+    assert scores[1200:1300, 0].max() >= threshold and scores[1200:1300, 1].max() >= threshold
+    assert scores[:1200].max() < threshold and scores[:, 2].max() < threshold
+    first = [int(np.argmax(scores[1200:, j] >= threshold)) + 1200 for j in (0, 1)]
+    again = DefaultDetector(**alone)
+    score_matrix(values[: first[0] + 1], again, watch=0, after=0)
+    assert [(e.detector, e.feature) for e in again.explain([0], threshold)] == [("regime_change", "volatility_up")]
+    again = DefaultDetector(**alone)
+    score_matrix(values[: first[1] + 1], again, watch=1, after=0)
+    assert [(e.detector, e.feature) for e in again.explain([1], threshold)] == [("regime_change", "volatility_down")]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.default_oracle import NumpyDefaultDetector
+from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore
 from vitals.detectors import DefaultDetector
 
 N_SERIES = 5
@@ -34,7 +34,8 @@ def stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # the numpy oracle's score is the seasonal onset: the kernel with the new-extreme score switched off
 # (record_half=inf), the quality score out of the sum (it is compared check by check) and the oracle's settings
-ORACLE_SETTINGS = {"record_half": np.inf, "seasonal_weight": 1.0, "refractory": 500, "half": 10.0,
+ORACLE_SETTINGS = {"record_half": np.inf, "regime_half": np.inf, "seasonal_weight": 1.0, "refractory": 500,
+                   "half": 10.0,
                    "surprise_half": 3.0, "run_length": 20, "quality_weight": 0.0, "onset_margin": 0.0,
                    "decision_point": DefaultDetector.decision_threshold}
 
@@ -57,6 +58,24 @@ def test_kernel_matches_the_numpy_oracle() -> None:
     np.testing.assert_array_equal(new.model_, old.baseline_.model_)
     for a, b in zip(new.band(np.arange(N_SERIES)), old.baseline_.band(np.arange(N_SERIES)), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_regime_score_matches_its_numpy_oracle() -> None:
+    # the kernel's score is the regime onset alone when the seasonal, quality and new-extreme scores are off
+    s, t, v = stream(3)
+    alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf,
+             "decision_point": DefaultDetector.decision_threshold}
+    regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3,
+              "regime_weight": 0.7}
+    new = DefaultDetector(**regime, **alone).fit([], [], [], n_series=N_SERIES)
+    old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3)
+    got, want = [], []
+    for k in range(0, s.size, N_SERIES):
+        got.append(new.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
+        want.append(old.update(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
+    got_all, want_all = np.concatenate(got), np.concatenate(want)
+    assert np.count_nonzero(want_all) >= 3  # the stuck run (series 3) and the level shift make new regimes
+    np.testing.assert_allclose(got_all, want_all, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=15, deadline=None)
@@ -92,3 +111,24 @@ def test_a_non_finite_value_scores_as_impossible_and_is_not_learned() -> None:
     assert [e.feature for e in dirty.explain([0, 1])] == ["impossible", "impossible"]
     dirty.update_score(s[half:], t[half:], v[half:])
     np.testing.assert_array_equal(dirty.band(np.arange(2))[1], clean.band(np.arange(2))[1])
+
+
+def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_scores() -> None:
+    s, t, v = stream(5)
+    half = s.size // 2
+    det = DefaultDetector(regime_weight=0.7).fit([], [], [], n_series=N_SERIES)
+    det.update_score(s[:half], t[:half], v[:half])
+    old = pickle.loads(pickle.dumps(det))  # the layout before the regime score: fewer columns, no regime state
+    old.f_, old.i_ = old.f_[:, :32].copy(), old.i_[:, :15].copy()
+    for name in ("regime_blocks_", "regime_short", "regime_long", "regime_warmup", "regime_half", "regime_weight",
+                 "regime_refractory", "regime_floor"):
+        delattr(old, name)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.f_.shape == det.f_.shape and loaded.i_.shape == det.i_.shape
+    assert loaded.get_params() == DefaultDetector().get_params()  # the regime score off, as before it existed
+    # without the regime score both continue alike: it is the only part that starts fresh
+    for d in (det, loaded):
+        d.set_params(regime_weight=0.0)
+        d.params_ = d._parameters()
+    np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
+                                  det.update_score(s[half:], t[half:], v[half:]))

@@ -55,3 +55,21 @@ def test_not_fitted() -> None:
     """(Clone and the pickle round trip: ``test_contract_components.py::test_window_model_contract``.)"""
     with pytest.raises(NotFittedError):
         WindowFeatureModel().update([0], [0], [1.0])
+
+
+@pytest.mark.parametrize("max_features", [1.0, 0.5])
+def test_forest_scores_equal_score_samples(max_features: float) -> None:
+    """The fast evaluation of a fitted IsolationForest gives exactly ``-score_samples`` (oracle)."""
+    from sklearn.ensemble import IsolationForest
+
+    from vitals.detectors.window_forest import forest_scores
+
+    rng = np.random.default_rng(5)
+    for trial in range(4):
+        train = rng.normal(size=(int(rng.integers(20, 2000)), 6)) * rng.uniform(0.1, 10.0, 6)
+        forest = IsolationForest(n_estimators=int(rng.integers(1, 60)), max_samples=int(rng.integers(2, 300)),
+                                 max_features=max_features, random_state=trial).fit(train)
+        x = rng.normal(size=(int(rng.integers(1, 3000)), 6)) * rng.uniform(0.1, 20.0, 6)
+        x[rng.random(x.shape) < 0.01] = np.nan
+        np.testing.assert_array_equal(forest_scores(forest, x), -forest.score_samples(x))
+        np.testing.assert_array_equal(forest_scores(forest, x[:1]), -forest.score_samples(x[:1]))

@@ -91,6 +91,24 @@ def test_lag_buffer_matches_grid_oracle() -> None:
     assert pickle.loads(pickle.dumps(buf)).window(now).tobytes() == got.tobytes()
 
 
+@pytest.mark.parametrize("every", [2, 5, 7])
+def test_lag_window_every_kth_column_equals_the_full_window(every: int) -> None:
+    """The stream reads every ``every``-th fine column: the same values as slicing the full window (oracle)."""
+    rng = np.random.default_rng(every)
+    for trial in range(6):
+        n_series, n_steps = int(rng.integers(1, 40)), int(rng.integers(1, 70))
+        buf = LagBuffer(n_series, n_steps, 60)
+        span = int(rng.integers(1, 3 * n_steps + 5)) * 60
+        n = int(rng.integers(0, 40 * n_series))
+        series, ts = rng.integers(0, n_series, n), START_NS + rng.integers(0, span, n) * 10**9
+        for part in np.array_split(rng.permutation(n), int(rng.integers(1, 6))):
+            buf.update(series[part], ts[part], rng.normal(size=part.size))
+        for now in START_NS + rng.integers(0, span + 600, 5) * 10**9:
+            full = buf.window(int(now))
+            np.testing.assert_array_equal(buf.window(int(now), every=every), full[:, ::-every][:, ::-1],
+                                          err_msg=f"trial {trial}")
+
+
 @given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=30))
 def test_forward_fill_oracle(values: list[float | None]) -> None:
     arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)[None, :]
@@ -147,3 +165,32 @@ def test_forecasts_stay_inside_the_valid_range(small_catalog: Catalog) -> None:
     assert fc.value.min() >= 0.0 and fc.warning_value.min() >= 0.0
     assert fc.value.max() <= 200.0 and fc.warning_value.max() <= 200.0
     assert fc.warning_value[0, -1] == 0.0 and fc.warning_value[1, -1] == 200.0  # it did go past both ends
+
+
+def test_shared_time_fast_path_matches_the_per_row_path(
+    small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forecast tick (every row at the same time) computes seasonal and calendar values once per indicator;
+    the results are bit-identical to the per-row path (the reference, forced by turning the check off)."""
+    import vitals.forecasting.features as features_module
+    import vitals.forecasting.model as model_module
+
+    grid = ramp_grid(small_catalog, 200)
+    model = EarlyWarningForecaster(max_rows=5000, random_state=1).fit(grid, small_catalog)
+    rng = np.random.default_rng(3)
+    fields = ("value", "warning_value", "level", "seconds_to_level", "expected_now", "driver", "driver_effect",
+              "explained")
+    for trial in range(5):
+        n = int(rng.integers(1, grid.n_series))
+        rows = rng.choice(grid.n_series, n, replace=False)
+        win = grid.values[rows, -13:] + rng.normal(0, 5 * (trial + 1), (n, 13)).astype(np.float32)
+        win[rng.random((n, 13)) < 0.1] = np.nan  # missing older values
+        ind = grid.indicator[rows]
+        now = START_NS + int(rng.integers(0, 14 * 86400)) * 10**9
+        fast = model.predict(small_catalog, win, ind, now)
+        with monkeypatch.context() as m:
+            for module in (features_module, model_module):
+                m.setattr(module, "shared_time", lambda ts: False)
+            slow = model.predict(small_catalog, win, ind, now)
+        for field in fields:
+            np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field), err_msg=field)

@@ -62,7 +62,8 @@ def test_a_spike_raises_the_score_and_explains_it(small_catalog, batches):
     scorer.update(small_catalog, spike, None)
     cols = scorer.columns(np.array([target]), int(spike.ts_ns[0]))
     assert cols["anomaly_score"][0] > max(0.25, 5 * np.median(quiet["anomaly_score"]))
-    assert DETECTORS[int(cols["explain_detector"][0])] in ("seasonal_baseline", "data_quality", "range_novelty")
+    assert DETECTORS[int(cols["explain_detector"][0])] in ("seasonal_baseline", "data_quality", "range_novelty",
+                                                                  "regime_change")
     assert FEATURES[int(cols["explain_feature"][0])]
     # a normal reading next: the onset score is held (decaying with event time) for the scrapes to see
     calm = _spike(small_catalog, spike, target, 0.0)

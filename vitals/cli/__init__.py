@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from vitals import __version__
 from vitals.errors import VitalsError
+from vitals.runner import FlowRunner, RunnerRef
 
 log = logging.getLogger("vitals")
 
@@ -46,9 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, runner: FlowRunner | None = None) -> int:
+    """Run one command line. ``runner``: the flow runner ``run``/``replay``/``demo`` use (default: the installed
+    one, :func:`vitals.runner.load_runner`, loaded only by a command that runs a flow)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.runner = RunnerRef(runner)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not getattr(args, "handler", None):

@@ -43,5 +43,5 @@ def _demo(args: argparse.Namespace) -> int:
     from vitals.demo.run import run_demo
 
     settings = settings_from_args(args, source="simulator", speed=args.speed)
-    return run_demo(settings, run_for=args.run_for, services=not args.no_services, view=not args.no_view,
-                    out=sys.stdout)
+    return run_demo(args.runner(), settings, run_for=args.run_for, services=not args.no_services,
+                    view=not args.no_view, out=sys.stdout)

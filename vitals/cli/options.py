@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from vitals.config import Settings, load_settings
+from vitals.runner import FlowRunner
 
 # option dest -> Settings field
 _FIELD_OF = {
@@ -92,13 +93,14 @@ def add_dry_run(p: argparse.ArgumentParser) -> None:
                    help="check settings, paths, ports, certificates and the recovery dir, then stop")
 
 
-def dry_run(settings: Settings, *, final_vitals: str | None = None, scrape_config: str | None = None) -> str:
-    """Every check the run makes before its first reading; returns the OK line (raises on a problem)."""
-    from pipelines.preflight import preflight
+def dry_run(runner: FlowRunner, settings: Settings, *, final_vitals: str | None = None,
+            scrape_config: str | None = None) -> str:
+    """Every check the run makes before its first reading (the runner's preflight); returns the OK line (raises on
+    a problem)."""
     from vitals.catalog import load_catalog
 
     load_catalog(settings.catalog, streets_total=settings.streets_total)
-    checked = preflight(settings, final_vitals=final_vitals, scrape_config=scrape_config)
+    checked = runner.preflight(settings, final_vitals=final_vitals, scrape_config=scrape_config)
     recovery = ""
     if settings.recovery_dir:
         recovery = "; recovery dir: new" if checked.init_recovery else "; recovery dir: resumes this run"

@@ -42,13 +42,12 @@ def register(sub: Any) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from pipelines.run import run_pipeline
-
+    runner = args.runner()
     settings = settings_from_args(args, source="file", path=args.path)
     if args.dry_run:
-        sys.stdout.write(dry_run(settings, final_vitals=args.final_vitals) + "\n")
+        sys.stdout.write(dry_run(runner, settings, final_vitals=args.final_vitals) + "\n")
         return 0
-    summary = run_pipeline(settings, progress=not args.no_progress, final_vitals=args.final_vitals)
+    summary = runner.run_pipeline(settings, progress=not args.no_progress, final_vitals=args.final_vitals)
     sys.stdout.write(summary.describe() + "\n")
     if summary.final_vitals is not None:
         sys.stdout.write(f"final vitals: {summary.final_vitals}\n")

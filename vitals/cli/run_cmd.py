@@ -59,8 +59,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipelines.run import run_pipeline, write_scrape_config
-
+    runner = args.runner()
     settings = settings_from_args(
         args, source=args.source, path=args.path, mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
         mqtt_topic=args.mqtt_topic, kafka_brokers=args.kafka_brokers, kafka_topic=args.kafka_topic,
@@ -69,14 +68,14 @@ def _run(args: argparse.Namespace) -> int:
         kafka_stop_at_end=args.kafka_stop_at_end,
     )
     if args.dry_run:
-        ok = dry_run(settings, final_vitals=args.final_vitals, scrape_config=args.scrape_config)
+        ok = dry_run(runner, settings, final_vitals=args.final_vitals, scrape_config=args.scrape_config)
     if args.scrape_config:
-        write_scrape_config(settings, args.scrape_config)
+        runner.write_scrape_config(settings, args.scrape_config)
         sys.stderr.write(f"wrote {args.scrape_config}\n")
     if args.dry_run:
         sys.stdout.write(ok + "\n")
         return 0
-    summary = run_pipeline(settings, final_vitals=args.final_vitals)
+    summary = runner.run_pipeline(settings, final_vitals=args.final_vitals)
     sys.stdout.write(summary.describe() + "\n")
     if summary.final_vitals is not None:
         sys.stdout.write(f"final vitals: {summary.final_vitals}\n")

@@ -13,6 +13,7 @@ from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings
 from vitals.demo.view import LiveView, NotificationLog, render_view
 from vitals.exporter import ExportHub
+from vitals.runner import FlowRunner
 from vitals.simulator import CitySimulator, IncidentSpec, SimulatorConfig
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,9 @@ def demo_simulator(catalog: Catalog, settings: Settings, start: datetime | None 
     return CitySimulator(catalog, config)
 
 
-def run_demo(settings: Settings, *, run_for: float | None = None, services: bool = True, view: bool = True,
-             out: TextIO) -> int:
-    from pipelines.run import run_pipeline
-
+def run_demo(runner: FlowRunner, settings: Settings, *, run_for: float | None = None, services: bool = True,
+             view: bool = True, out: TextIO) -> int:
+    """The demo: ``runner`` runs the flow (the command passes the installed one, :mod:`vitals.runner`)."""
     catalog = load_catalog(settings.catalog, streets_total=settings.streets_total)
     hub = ExportHub(catalog)
     notifications = NotificationLog(catalog=catalog) if services else None
@@ -64,7 +64,7 @@ def run_demo(settings: Settings, *, run_for: float | None = None, services: bool
         threading.Timer(run_for, lambda: signal.raise_signal(signal.SIGINT)).start()
     started = time.monotonic()
     try:
-        summary = run_pipeline(settings, catalog=catalog, hub=hub, simulator=demo_simulator(catalog, settings),
+        summary = runner.run_pipeline(settings, catalog=catalog, hub=hub, simulator=demo_simulator(catalog, settings),
                                on_publisher=lambda p: holder.__setitem__("publisher", p))
         live.stop()
         out.write("\n" + screen() + "\n\n" + summary.describe() + "\n")

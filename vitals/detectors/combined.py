@@ -23,7 +23,9 @@ Per reading of series ``i``:
    in its last ``refractory`` readings (a running peak that expires after ``refractory`` readings), so a
    lasting anomaly raises one early detection instead of a stream of repeats.
 5. ``q``: the :class:`~vitals.detectors.data_quality.DataQualityDetector` score (impossible, stuck, spike).
-6. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
+6. optionally (``regime_weight > 0``; off by default) the regime-change score: the volatility regime of the
+   series beyond every earlier one (:func:`vitals.detectors.kernel._regime`), with its own onset rule.
+7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 
 ``level_score_`` keeps the unsuppressed seasonal score for dashboards; each reading's explanation
@@ -31,6 +33,8 @@ Per reading of series ``i``:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +45,12 @@ from vitals.detectors.data_quality import CHECKS
 from vitals.detectors.explain import Explanation, explanations
 from vitals.units import NS_PER_S
 
-DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty")  # indexed by driver_
+DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "range_novelty", "regime_change")  # by driver_
 RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
+REGIME_FEATURES: tuple[str, ...] = ("volatility_up", "volatility_down")
+_REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, "regime_warmup": 300,
+                                      "regime_half": 0.1, "regime_weight": 0.0, "regime_refractory": 1000,
+                                      "regime_floor": 0.69}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -64,7 +72,9 @@ class DefaultDetector(Detector):
                  quality_weight: float = 0.25,
                  seasonal_weight: float = 0.7, record_half: float = 0.01, record_refractory: int = 50,
                  onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
-                 record_warmup_s: float = 86_400.0,
+                 record_warmup_s: float = 86_400.0, regime_short: int = 100, regime_long: int = 1000,
+                 regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.0,
+                 regime_refractory: int = 1000, regime_floor: float = 0.69,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -93,6 +103,13 @@ class DefaultDetector(Detector):
         self.decision_point = decision_point
         self.record_warmup = record_warmup
         self.record_warmup_s = record_warmup_s
+        self.regime_short = regime_short
+        self.regime_long = regime_long
+        self.regime_warmup = regime_warmup
+        self.regime_half = regime_half
+        self.regime_weight = regime_weight
+        self.regime_refractory = regime_refractory
+        self.regime_floor = regime_floor
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -108,6 +125,20 @@ class DefaultDetector(Detector):
         self.valid_min = valid_min
         self.valid_max = valid_max
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Load a detector pickled before the regime-change score: its parameters at their defaults, its
+        per-series state fresh (the regime learns from the next readings on; every other score continues)."""
+        self.__dict__.update(state)
+        missing = {name: value for name, value in _REGIME_DEFAULTS.items() if name not in state}
+        self.__dict__.update(missing)
+        if missing and "f_" in state:
+            f: FloatArray = state["f_"]
+            i: npt.NDArray[np.int64] = state["i_"]
+            self.f_ = np.pad(f, ((0, 0), (0, k.F_COLUMNS - f.shape[1])))
+            self.i_ = np.pad(i, ((0, 0), (0, k.I_COLUMNS - i.shape[1])))
+            self.regime_blocks_ = np.zeros((f.shape[0], max(self.refractory_blocks, 1)))
+            self.params_ = self._parameters()
+
     def _parameters(self) -> FloatArray:
         return k.parameters(
             warmup=self.warmup, cal_start=self.calibration_start, power=self.power, cal_rate=self.calibration_rate,
@@ -119,7 +150,10 @@ class DefaultDetector(Detector):
             spike_z=self.spike_z, step_rate=self.step_rate, prior=1.0, seasonal_weight=self.seasonal_weight,
             record_half=self.record_half, record_refractory=self.record_refractory, onset_margin=self.onset_margin,
             decision_point=self.decision_point, decision_score=self.decision_threshold,
-            record_warmup=self.record_warmup, record_warmup_s=self.record_warmup_s)
+            record_warmup=self.record_warmup, record_warmup_s=self.record_warmup_s, regime_short=self.regime_short,
+            regime_long=self.regime_long, regime_warmup=self.regime_warmup, regime_half=self.regime_half,
+            regime_weight=self.regime_weight, regime_refractory=self.regime_refractory,
+            regime_floor=self.regime_floor)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()
@@ -138,6 +172,7 @@ class DefaultDetector(Detector):
         self.run_hist_ = np.zeros((n, 1, 2 * self.surprise_bins), dtype=np.float32)
         self.blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
         self.record_blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
+        self.regime_blocks_ = np.zeros((n, max(self.refractory_blocks, 1)))
 
     def update_score(self, series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike) -> FloatArray:
         """Score a batch in batch order (higher = more anomalous; 0 during warm-up), then learn from it."""
@@ -147,7 +182,7 @@ class DefaultDetector(Detector):
             msg = f"series index out of range 0..{self.n_series_ - 1}"
             raise IndexError(msg)
         return k.score_batch(self.params_, s, t, v, self.f_, self.i_, self.mid_, self.dev_, self.slot_count_,
-                             self.hist_, self.run_hist_, self.blocks_, self.record_blocks_)
+                             self.hist_, self.run_hist_, self.blocks_, self.record_blocks_, self.regime_blocks_)
 
     # ---- what the flow and the explanations read --------------------------------------------------------
     @property
@@ -161,7 +196,8 @@ class DefaultDetector(Detector):
 
     @property
     def driver_(self) -> npt.NDArray[np.int64]:
-        """Index into :data:`DRIVERS`: 0 seasonal baseline, 1 data quality, 2 range novelty (a new extreme)."""
+        """Index into :data:`DRIVERS`: 0 seasonal baseline, 1 data quality, 2 range novelty (a new extreme),
+        3 regime change (a volatility regime beyond every earlier one)."""
         return self.i_[:, k.I_DRIVER]
 
     @property
@@ -186,6 +222,10 @@ class DefaultDetector(Detector):
         """For each series, whether its last reading lay below (not above) its past range's middle."""
         s = np.asarray(series, dtype=np.int64)
         return self.f_[s, k.F_VALUE] < 0.5 * (self.f_[s, k.F_HIGH] + self.f_[s, k.F_LOW])
+
+    def regime_is_down(self, series: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """For each series, whether its volatility regime lies below (quieter than) its long-run one."""
+        return self.f_[np.asarray(series, dtype=np.int64), k.F_REGIME_RATIO] < 0.0
 
     def band(self, series: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(lower, expected, upper) of the last reading of each series (NaN before any reading)."""
@@ -213,8 +253,9 @@ class DefaultDetector(Detector):
         residual = np.where(self.run_driven_[s], "residual_run:", "residual_z:")
         seasonal = np.char.add(residual, np.array(BASELINE_MODELS)[self.model_[s]])
         extreme = np.array(RECORD_FEATURES)[self.record_is_low(s).astype(np.int64)]
-        features = np.select([self.driver_[s] == 1, self.driver_[s] == 2], [np.array(CHECKS)[quality_check], extreme],
-                             seasonal)
+        regime = np.array(REGIME_FEATURES)[self.regime_is_down(s).astype(np.int64)]
+        features = np.select([self.driver_[s] == 1, self.driver_[s] == 2, self.driver_[s] == 3],
+                             [np.array(CHECKS)[quality_check], extreme, regime], seasonal)
         return explanations(series=s, detectors=np.array(DRIVERS)[self.driver_[s]], features=features,
                             values=self.f_[s, k.F_VALUE], expected=mid, lower=lower, upper=upper,
                             scores=self.score_[s], z=self.z_[s])

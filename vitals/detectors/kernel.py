@@ -1,8 +1,9 @@
 """The default detector's per-reading recurrences as one compiled loop (numba), state in per-series arrays.
 
 Every recurrence of the default detector (seasonal baseline, data-quality checks, calibrations, run score,
-onset suppression) depends on the previous reading of the *same* series only, so a batch is scored by one
-pass over its readings in batch order, each reading reading and writing its own series' row of the state.
+onset suppression, new extreme, regime change) depends on the previous reading of the *same* series only, so a
+batch is scored by one pass over its readings in batch order, each reading reading and writing its own series'
+row of the state.
 The cost per reading is therefore the same whether a batch holds 28,868 series x 1 timestamp or 4 series x
 10,000 timestamps, and the scores are bit-identical whatever the batch split (the state after a reading is
 the state before the next, in memory or after a pickle round trip).
@@ -15,7 +16,8 @@ State layout (all numpy, so it pickles with the detector):
 * ``hist`` float32 ``(n, 2, bins)``: the decaying histogram of the signed residual's position (drops and rises);
 * ``run_hist`` float32 ``(n, 1, 2 * bins)``: the histogram of the run statistic;
 * ``blocks`` float64 ``(n, refractory_blocks)``: maxima of the last completed onset blocks of the seasonal score;
-* ``rec_blocks`` float64 ``(n, refractory_blocks)``: the same for the new-extreme (record) score.
+* ``rec_blocks`` float64 ``(n, refractory_blocks)``: the same for the new-extreme (record) score;
+* ``regime_blocks`` float64 ``(n, refractory_blocks)``: the same for the regime-change score.
 
 The parameters travel as one float64 vector (``P_*``), built by :func:`parameters`.
 """
@@ -36,23 +38,25 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_RUN_LENGTH, P_RUN_CAP, P_QUALITY_WEIGHT, P_DAY_SLOTS, P_WEEK_SLOTS, P_SLOT_RATE, P_LEVEL_RATE, P_ERROR_RATE,
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
- P_RECORD_WARMUP_S) = range(33)
-P_COUNT = 33
+ P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
+ P_REGIME_REFRACTORY, P_REGIME_FLOOR) = range(40)
+P_COUNT = 40
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
  F_S_TOTAL, F_RUN_MEAN, F_RC_CENTRE, F_RC_SPREAD, F_RS_TOTAL, F_BLOCK_MAX, F_LEVEL_SCORE, F_SCORE, F_VALUE,
  F_Q_LAST_VALUE, F_Q_LAST_STEP, F_Q_STEP_SCALE, F_Q_SPACING, F_VMIN, F_VMAX, F_IMPOSSIBLE, F_STUCK,
- F_SPIKE, F_HIGH, F_LOW, F_REC_BLOCK_MAX, F_RECORD) = range(32)
-F_COLUMNS = 32
+ F_SPIKE, F_HIGH, F_LOW, F_REC_BLOCK_MAX, F_RECORD, F_REGIME_LAST, F_REGIME_SHORT, F_REGIME_LONG, F_REGIME_RATIO,
+ F_REGIME_HIGH, F_REGIME_LOW, F_REGIME_BLOCK_MAX) = range(39)
+F_COLUMNS = 39
 
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
- I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL, I_FIRST_TS) = range(15)
-I_COLUMNS = 15
+ I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL, I_FIRST_TS, I_REGIME_COUNT, I_REGIME_BLOCK_FILL) = range(17)
+I_COLUMNS = 17
 
 # drivers of a score (I_DRIVER)
-DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD = 0, 1, 2
+DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
 
 COUNT_MAX = 30_000
 
@@ -282,10 +286,59 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     return novelty
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
+    """How far the series' volatility regime lies beyond every regime of its past, in units of their range.
+
+    The regime is ``log((short + e) / (long + e))``, ``short`` and ``long`` running means of the absolute step
+    ``|v - previous v|`` over about ``regime_short`` and ``regime_long`` readings (``e = 1e-3 long``): 0 while
+    the series moves as it usually does, up when it turns jumpy (bursts come denser), down when it goes quiet
+    (a feed that stops varying, a stuck process). Like the new extreme, only a regime beyond all earlier
+    ones scores: a series that alternates between calm and busy learns both. Its range is learned from
+    ``regime_warmup / 2`` readings on and scored from ``regime_warmup`` readings and ``record_warmup_s`` of event
+    time on. Own count (``I_REGIME_COUNT``: finite readings seen), so the state starts fresh per series.
+    """
+    k = ic[row, I_REGIME_COUNT]  # finite readings before this one
+    ic[row, I_REGIME_COUNT] = k + 1
+    last = f[row, F_REGIME_LAST]
+    f[row, F_REGIME_LAST] = v
+    if k == 0:
+        return 0.0
+    step = abs(v - last)
+    short = f[row, F_REGIME_SHORT]
+    long = f[row, F_REGIME_LONG]
+    short += max(1.0 / k, 1.0 / p[P_REGIME_SHORT]) * (step - short)
+    long += max(1.0 / k, 1.0 / p[P_REGIME_LONG]) * (step - long)
+    f[row, F_REGIME_SHORT] = short
+    f[row, F_REGIME_LONG] = long
+    if k <= p[P_REGIME_SHORT]:
+        return 0.0
+    eps = 1e-3 * long + 1e-12
+    ratio = math.log((short + eps) / (long + eps))
+    f[row, F_REGIME_RATIO] = ratio
+    if abs(ratio) < p[P_REGIME_FLOOR]:  # a change of volatility by less than e^floor is no new regime
+        ratio = 0.0
+    high = f[row, F_REGIME_HIGH]
+    low = f[row, F_REGIME_LOW]
+    learn_from = int(p[P_REGIME_WARMUP]) // 2
+    novelty = 0.0
+    span = max(high - low, p[P_REGIME_FLOOR])  # a calm series' range is ~0: judged in units of the floor
+    if k >= p[P_REGIME_WARMUP] and span > 0.0 and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S:
+        novelty = max((ratio - high) / span, (low - ratio) / span, 0.0)
+    if k == learn_from:
+        f[row, F_REGIME_HIGH] = ratio
+        f[row, F_REGIME_LOW] = ratio
+    elif k > learn_from:
+        f[row, F_REGIME_HIGH] = max(high, ratio)
+        f[row, F_REGIME_LOW] = min(low, ratio)
+    return novelty
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.ndarray, f: np.ndarray,
                 ic: np.ndarray, mid: np.ndarray, dev: np.ndarray, slot_count: np.ndarray, hist: np.ndarray,
-                run_hist: np.ndarray, blocks: np.ndarray, rec_blocks: np.ndarray) -> np.ndarray:
+                run_hist: np.ndarray, blocks: np.ndarray, rec_blocks: np.ndarray,
+                regime_blocks: np.ndarray) -> np.ndarray:
     """Score every reading in batch order (causal per series), updating the state in place."""
     out = np.empty(series.shape[0])
     warmup = p[P_WARMUP]
@@ -337,12 +390,17 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         record = _squash(_record(p, f, ic, row, t, v), p[P_RECORD_HALF])
         record_onset = _onset(f, ic, rec_blocks, row, record, p[P_RECORD_REFRACTORY], F_REC_BLOCK_MAX,
                               I_REC_BLOCK_FILL, p[P_ONSET_MARGIN])
+        regime = _squash(_regime(p, f, ic, row, t, v), p[P_REGIME_HALF])
+        regime_onset = p[P_REGIME_WEIGHT] * _onset(f, ic, regime_blocks, row, regime, p[P_REGIME_REFRACTORY],
+                                                   F_REGIME_BLOCK_MAX, I_REGIME_BLOCK_FILL, p[P_ONSET_MARGIN])
         point_at, target = p[P_DECISION_POINT], p[P_DECISION_SCORE]
-        score = _calibrate(max(onset, record_onset), point_at, target)
-        f[row, F_LEVEL_SCORE] = _calibrate(max(weighted, record), point_at, target)
+        score = _calibrate(max(max(onset, record_onset), regime_onset), point_at, target)
+        f[row, F_LEVEL_SCORE] = _calibrate(max(max(weighted, record), p[P_REGIME_WEIGHT] * regime), point_at, target)
         f[row, F_RECORD] = record
         f[row, F_SCORE] = score
-        if record_onset > onset:
+        if regime_onset > max(onset, record_onset):
+            ic[row, I_DRIVER] = DRIVER_REGIME
+        elif record_onset > onset:
             ic[row, I_DRIVER] = DRIVER_RECORD
         elif quality > weighted:
             ic[row, I_DRIVER] = DRIVER_QUALITY

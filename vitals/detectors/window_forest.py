@@ -1,23 +1,34 @@
-"""IsolationForest on window features, one model per indicator family, scored at window close.
+"""IsolationForest on window features, one model per indicator family, scored at window close; and the one
+window accumulator behind every window feature in city-vitals.
 
-Readings are folded into per-series tumbling event-time windows (``window_s``; window id =
-``ts // window``) held in arrays (count, sum, sum of squares, min, max, first, last). When a series'
-window closes, its features are standardized by the series' own training centre and scale and every
-closed window of the batch is scored at once by the model of its family (``IsolationForest.score_samples``
-is *lower* = more abnormal, so it is negated), then calibrated to [0, 1] against the training windows of
-that family (:class:`~vitals.detectors.calibration.QuantileCalibrator`).
+**Window statistics** (:data:`STATS`: count, sum, sum of squares, min, max, first, last) are combined by one
+core, :func:`combine_runs`: consecutive elements of a run are folded in order (sums added one element after the
+other, the same arithmetic as adding one value at a time), so the result does not depend on how a stream was
+cut into batches. Offline, :func:`window_features` folds a whole history (stably sorted by window);
+in a stream, :func:`fold_windows` folds a batch into per-row open windows (the open window's statistics go
+first, as one element), and the callers close windows: :class:`WindowFeatureModel` when a later window starts,
+:class:`vitals.scoring.window_state.WindowAccumulator` (residual cells of the city) when a reading lies in a later
+window. :func:`raw_features` turns statistics into the features (:data:`FEATURES`).
+
+**The model**: readings are folded into per-series tumbling event-time windows (``window_s``; window id =
+``ts // window``). When a series' window closes, its features are standardized by the series' own training
+centre and scale and every closed window of the batch is scored at once by the model of its family
+(``IsolationForest.score_samples`` is *lower* = more abnormal, so it is negated), then calibrated to [0, 1]
+against the training windows of that family (:class:`~vitals.detectors.calibration.QuantileCalibrator`).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 
-from vitals.detectors.base import FloatArray, IntArray, _as_arrays, occurrence_rounds
+from vitals.detectors.base import FloatArray, IntArray, _as_arrays
 from vitals.detectors.calibration import QuantileCalibrator
 from vitals.errors import ModelError, NotFittedError
 from vitals.units import NS_PER_S
@@ -33,26 +44,139 @@ class WindowScores:
     scores: FloatArray     # calibrated, in [0, 1]
 
 
+STATS: tuple[str, ...] = ("count", "sum", "sumsq", "min", "max", "first", "last")
+
+
+def point_stats(values: npt.ArrayLike) -> FloatArray:
+    """(len(STATS), n) statistics of single values (count 1)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.vstack([np.ones_like(v), v, v * v, v, v, v, v])
+
+
+def combine_runs(start: npt.NDArray[np.bool_], stats: FloatArray) -> FloatArray:
+    """Statistics of the runs of consecutive elements (``start`` marks each run's first element), folded in order:
+    counts and sums added element after element (``np.bincount`` adds in input order), min, max, the first
+    element's first and the last element's last."""
+    starts = np.flatnonzero(start)
+    k = starts.size
+    out = np.empty((len(STATS), k))
+    if not k:
+        return out
+    run = np.cumsum(start) - 1
+    for i in range(3):
+        out[i] = np.bincount(run, stats[i], k)
+    out[3] = np.minimum.reduceat(stats[3], starts)
+    out[4] = np.maximum.reduceat(stats[4], starts)
+    out[5] = stats[5, starts]
+    out[6] = stats[6, np.r_[starts[1:], start.size] - 1]
+    return out
+
+
+def raw_features(stats: FloatArray) -> FloatArray:
+    """(k, len(FEATURES)) features of windows from their statistics (len(STATS), k)."""
+    count, total, sumsq, lo, hi, first, last = stats
+    mean = total / count
+    std = np.sqrt(np.maximum(sumsq / count - mean * mean, 0.0))
+    return np.column_stack([mean, std, lo, hi, hi - lo, last - first])
+
+
 def window_features(series: IntArray, window: IntArray, values: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
-    """Raw features of every (series, window) group of a history (any order within groups is fine for all
-    features but ``change``, which needs time order)."""
+    """Raw features of every (series, window) group of a history, ordered by (series, window) (any order within
+    groups is fine for all features but ``change``, which needs time order)."""
+    series, window = np.asarray(series), np.asarray(window)
     key = series * (int(window.max()) + 1 if window.size else 1) + (window - (int(window.min()) if window.size else 0))
-    uniq, inverse = np.unique(key, return_inverse=True)
-    k = uniq.size
-    count = np.bincount(inverse, minlength=k).astype(np.float64)
-    mean = np.bincount(inverse, values, k) / count
-    var = np.maximum(np.bincount(inverse, values * values, k) / count - mean * mean, 0.0)
-    lo = np.full(k, np.inf)
-    hi = np.full(k, -np.inf)
-    np.minimum.at(lo, inverse, values)
-    np.maximum.at(hi, inverse, values)
-    first_pos = np.full(k, values.size)
-    last_pos = np.full(k, -1)
-    positions = np.arange(values.size)
-    np.minimum.at(first_pos, inverse, positions)
-    np.maximum.at(last_pos, inverse, positions)
-    feats = np.column_stack([mean, np.sqrt(var), lo, hi, hi - lo, values[last_pos] - values[first_pos]])
-    return series[first_pos], window[first_pos], feats
+    order = np.argsort(key, kind="stable")  # groups together, time order kept within each
+    key = key[order]
+    start = np.ones(key.size, dtype=bool)
+    start[1:] = key[1:] != key[:-1]
+    first = order[start]
+    return series[first], window[first], raw_features(combine_runs(start, point_stats(np.asarray(values)[order])))
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Runs of a batch folded into open windows, per row in order: row, window, statistics (len(STATS), k) and
+    whether the run is the row's last (its window is the row's open window now)."""
+
+    rows: IntArray
+    windows: IntArray
+    stats: FloatArray
+    last: npt.NDArray[np.bool_]
+
+    def next_window(self) -> IntArray:
+        """The window of the run after each run of the same row (-1 for a row's last run)."""
+        out = np.full(self.rows.size, -1, dtype=np.int64)
+        out[:-1] = np.where(self.last[:-1], -1, self.windows[1:])
+        return out
+
+
+def fold_windows(open_window: IntArray, open_stats: FloatArray, rows: IntArray, windows: IntArray,
+                 stats: FloatArray) -> Runs:
+    """Fold a batch (elements in batch order per row: row, window, statistics) into the open windows
+    (``open_window`` per row, -1 none; ``open_stats`` (len(STATS), n_rows)), updated in place.
+
+    Per row, the open window's statistics come first (one element), then the row's elements in batch order;
+    consecutive elements with the same window form a run (a change of window starts a new run, as a window
+    change resets a streaming accumulator). Each row's last run becomes its open window. Returns every run;
+    callers decide which ended runs count as closed windows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    touched = np.unique(rows)
+    carried = touched[open_window[touched] >= 0]
+    r = np.concatenate([carried, rows])
+    w = np.concatenate([open_window[carried], np.asarray(windows, dtype=np.int64)])
+    st = np.concatenate([open_stats[:, carried], stats], axis=1)
+    order = np.argsort(r, kind="stable")  # per row: the open window first, then the batch in order
+    r, w, st = r[order], w[order], st[:, order]
+    start = np.ones(r.size, dtype=bool)
+    start[1:] = (r[1:] != r[:-1]) | (w[1:] != w[:-1])
+    combined = combine_runs(start, st)
+    run_rows, run_windows = r[start], w[start]
+    last = np.ones(run_rows.size, dtype=bool)
+    last[:-1] = run_rows[1:] != run_rows[:-1]
+    open_window[run_rows[last]] = run_windows[last]
+    open_stats[:, run_rows[last]] = combined[:, last]
+    return Runs(run_rows, run_windows, combined, last)
+
+
+_FOREST_PARTS: weakref.WeakKeyDictionary[IsolationForest, Any] = weakref.WeakKeyDictionary()
+
+
+def _forest_parts(forest: IsolationForest) -> Any:
+    """Per tree of a fitted forest: its tree structure, its feature subset (None: all) and, per node, the path
+    length a sample ending there adds (``decision path length + average path length - 1``, as scikit-learn adds
+    it); and the denominator of the score. None when the forest lacks the attributes this relies on."""
+    parts = _FOREST_PARTS.get(forest)
+    if parts is None or (parts and parts[3] is not getattr(forest, "estimators_", None)):  # new or refitted
+        try:
+            from sklearn.ensemble._iforest import _average_path_length
+
+            trees = [(est.tree_, features, dpl + apl - 1.0) for est, features, dpl, apl in zip(
+                forest.estimators_, forest.estimators_features_, forest._decision_path_lengths,
+                forest._average_path_length_per_tree, strict=True)]
+            denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+            parts = (trees, denominator, int(forest._max_features), forest.estimators_)
+        except (AttributeError, ImportError, TypeError, ValueError):
+            parts = False
+        _FOREST_PARTS[forest] = parts
+    return parts or None
+
+
+def forest_scores(forest: IsolationForest, x: FloatArray) -> FloatArray:
+    """``-forest.score_samples(x)`` (higher = more abnormal) with scikit-learn's arithmetic (the same values) but
+    without its per-call input validation and joblib dispatch per tree, which dominate at a few thousand windows
+    per call; forests this does not know are scored by ``score_samples``."""
+    parts = _forest_parts(forest)
+    if parts is None or x.ndim != 2 or x.shape[0] == 0:
+        return np.asarray(-forest.score_samples(x), dtype=np.float64)
+    trees, denominator, max_features, _ = parts
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+    subsample = max_features != x32.shape[1]
+    depths = np.zeros(x32.shape[0])
+    for tree, features, added in trees:
+        leaves = tree.apply(np.ascontiguousarray(x32[:, features]) if subsample else x32)
+        depths += added[leaves]
+    scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
+    return np.asarray(scores, dtype=np.float64)
 
 
 class WindowFeatureModel(BaseEstimator):
@@ -92,14 +216,14 @@ class WindowFeatureModel(BaseEstimator):
             model = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
                                     random_state=self.random_state).fit(x[rows])
             self.models_[int(f)] = model
-            raw_scores[rows] = -model.score_samples(x[rows])
+            raw_scores[rows] = forest_scores(model, x[rows])
         self.calibrator_ = QuantileCalibrator().fit(raw_scores, fam[ws])
         self._allocate(n_series)
         return self
 
     def _allocate(self, n: int) -> None:
         self.window_ = np.full(n, -1, dtype=np.int64)
-        self.acc_ = np.zeros((7, n))  # count, sum, sumsq, min, max, first, last
+        self.acc_ = np.zeros((len(STATS), n))
 
     def _standardize(self, series: IntArray, raw: FloatArray) -> FloatArray:
         c, sc = self.centre_[series][:, None], self.scale_[series][:, None]
@@ -120,45 +244,21 @@ class WindowFeatureModel(BaseEstimator):
             rows = fam == f
             model = self.models_.get(int(f))
             if model is not None:
-                raw_scores[rows] = -model.score_samples(x[rows])
+                raw_scores[rows] = forest_scores(model, x[rows])
         return x, self.calibrator_.transform(raw_scores, fam)
 
     def update(self, series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike) -> WindowScores:
-        """Fold a batch into the open windows; score the windows it closes."""
+        """Fold a batch into the open windows; score the windows it closes (a window closes when a reading of a
+        later window arrives; one with fewer than ``min_count`` readings is dropped), ordered by (series, window)."""
         if not hasattr(self, "window_"):
             msg = "WindowFeatureModel is not fitted: call fit(...) first"
             raise NotFittedError(msg)
         s, t, v = _as_arrays(series, ts_ns, values)
-        closed_s: list[IntArray] = []
-        closed_w: list[IntArray] = []
-        closed_f: list[FloatArray] = []
-        for pos in occurrence_rounds(s):
-            rs, rw, rv = s[pos], t[pos] // (self.window_s * NS_PER_S), v[pos]
-            closing = (self.window_[rs] >= 0) & (rw > self.window_[rs]) & (self.acc_[0, rs] >= self.min_count)
-            if np.any(closing):
-                cs = rs[closing]
-                a = self.acc_[:, cs]
-                mean = a[1] / a[0]
-                std = np.sqrt(np.maximum(a[2] / a[0] - mean * mean, 0.0))
-                closed_s.append(cs)
-                closed_w.append(self.window_[cs])
-                closed_f.append(np.column_stack([mean, std, a[3], a[4], a[4] - a[3], a[6] - a[5]]))
-            self._accumulate(rs, rw, rv)
-        if not closed_s:
+        runs = fold_windows(self.window_, self.acc_, s, t // (self.window_s * NS_PER_S), point_stats(v))
+        closed = (runs.next_window() > runs.windows) & (runs.stats[0] >= self.min_count)
+        if not closed.any():
             empty = np.empty(0, np.int64)
             return WindowScores(empty, empty, np.empty((0, len(FEATURES))), np.empty(0))
-        cs_all = np.concatenate(closed_s)
-        x, scores = self.score_windows(cs_all, np.vstack(closed_f))
-        return WindowScores(cs_all, np.concatenate(closed_w) * self.window_s * NS_PER_S, x, scores)
-
-    def _accumulate(self, s: IntArray, w: IntArray, v: FloatArray) -> None:
-        new = w != self.window_[s]
-        a = self.acc_
-        a[0, s] = np.where(new, 1.0, a[0, s] + 1.0)
-        a[1, s] = np.where(new, v, a[1, s] + v)
-        a[2, s] = np.where(new, v * v, a[2, s] + v * v)
-        a[3, s] = np.where(new, v, np.minimum(a[3, s], v))
-        a[4, s] = np.where(new, v, np.maximum(a[4, s], v))
-        a[5, s] = np.where(new, v, a[5, s])
-        a[6, s] = v
-        self.window_[s] = np.where(new, w, self.window_[s])
+        cs = runs.rows[closed]
+        x, scores = self.score_windows(cs, raw_features(runs.stats[:, closed]))
+        return WindowScores(cs, runs.windows[closed] * self.window_s * NS_PER_S, x, scores)

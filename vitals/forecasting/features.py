@@ -90,6 +90,21 @@ def threshold_units(catalog: Catalog, seasonal: SeasonalModel) -> npt.NDArray[np
     return np.maximum(np.abs(distance), seasonal.noise)
 
 
+def shared_time(ts_ns: npt.NDArray[np.int64]) -> bool:
+    """Whether every row has the same time (a forecast tick of the stream predicts all its series at once)."""
+    return bool(ts_ns.size) and bool((ts_ns == ts_ns[0]).all())
+
+
+def expected_grid(
+    seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], times_ns: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """(M, T) seasonal expected value of each row's indicator at T times shared by all rows: computed once per
+    indicator and gathered, elementwise the same values as ``seasonal.expected`` on the (M, T) arrays."""
+    n_ind, n_t = seasonal.base.shape[0], times_ns.shape[0]
+    table = seasonal.expected(np.repeat(np.arange(n_ind), n_t), np.tile(times_ns, n_ind)).reshape(n_ind, n_t)
+    return table[np.asarray(indicator, dtype=np.int64)]
+
+
 def residuals(  # noqa: PLR0917
     window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer], now_ns: npt.NDArray[np.int64],
     seasonal: SeasonalModel, unit: npt.NDArray[np.float64], step_s: int,
@@ -99,9 +114,12 @@ def residuals(  # noqa: PLR0917
     m, width = window.shape
     step_ns = step_s * NS_PER_S
     offsets = (np.arange(width, dtype=np.int64) - (width - 1)) * step_ns
-    times = now_ns[:, None] + offsets[None, :]
-    ind = np.broadcast_to(indicator[:, None], (m, width))
-    expected = seasonal.expected(ind.ravel(), times.ravel()).reshape(m, width)
+    if shared_time(now_ns):  # the stream's forecast tick: one table per indicator
+        expected = expected_grid(seasonal, indicator, now_ns[0] + offsets)
+    else:
+        times = now_ns[:, None] + offsets[None, :]
+        ind = np.broadcast_to(indicator[:, None], (m, width))
+        expected = seasonal.expected(ind.ravel(), times.ravel()).reshape(m, width)
     scale = unit[indicator]
     z = (window.astype(np.float64) - expected) / scale[:, None]
     z = np.where(np.isnan(z), z[:, -1:], z)
@@ -140,13 +158,22 @@ def feature_matrix(
     t60, t60_x = _split(slope(z), clip[:, 2])
     gap = z0 - z.mean(axis=1)
     target_ns = now_ns + horizon_s * NS_PER_S
-    seasonal_change = (seasonal.expected(indicator, target_ns) - res.expected_now) / res.unit
+    shared = shared_time(target_ns)
+    if shared:  # calendar features computed once (elementwise functions: the same values per row)
+        expected_at = expected_grid(seasonal, indicator, target_ns[:1])[:, 0]
+        target_ns = target_ns[:1]
+    else:
+        expected_at = seasonal.expected(indicator, target_ns)
+    seasonal_change = (expected_at - res.expected_now) / res.unit
     fresh = np.minimum(1.0, horizon_s / np.maximum(cadence_s[indicator], 1.0))
     hour, weekend = local_hour_and_weekend(target_ns, seasonal.local_time())
     angle = 2.0 * np.pi * hour / 24.0
-    cols = (dev, dev_x, change, t15, t15_x, t60, t60_x, gap, seasonal_change, dev * fresh,
-            seasonal_change * fresh, np.sin(angle), np.cos(angle), weekend.astype(np.float64))
-    return np.column_stack(cols)
+    calendar = [np.sin(angle), np.cos(angle), weekend.astype(np.float64)]
+    out = np.empty((z0.shape[0], len(FEATURES)))
+    for k, col in enumerate((dev, dev_x, change, t15, t15_x, t60, t60_x, gap, seasonal_change, dev * fresh,
+                             seasonal_change * fresh, *calendar)):
+        out[:, k] = col  # broadcasts the shared calendar columns
+    return out
 
 
 def learn_clips(

@@ -172,14 +172,21 @@ class LagBuffer:
         self.bucket[row, slot] = b
         self.slot_ts[row, slot] = ts
 
-    def window(self, now_ns: int) -> npt.NDArray[np.float32]:
-        """(N, n_steps) values of the steps ending at or before ``now_ns``, oldest first, carried forward."""
+    def window(self, now_ns: int, every: int = 1) -> npt.NDArray[np.float32]:
+        """(N, n_steps) values of the steps ending at or before ``now_ns``, oldest first, carried forward; with
+        ``every`` > 1 only every ``every``-th of those columns counted back from the newest (the same values as
+        ``window(now_ns)[:, ::-every][:, ::-1]``, without carrying every column forward)."""
         ring = self.values.shape[1]
         newest = now_ns // (self.step_s * NS_PER_S) - 1  # the last complete step
+        if every > 1:
+            from vitals.forecasting.lag_kernel import carried_columns  # numba: only the flow's scorer asks
+
+            return carried_columns(self.values, self.bucket, self.evicted_value, self.evicted_bucket,
+                                   newest - (self.n_steps - 1), self.n_steps, every)
         wanted = newest - np.arange(self.n_steps - 1, -1, -1, dtype=np.int64)
         slots = wanted % ring
-        held = self.bucket[:, slots] == wanted[None, :]
-        out = np.where(held, self.values[:, slots], np.float32(np.nan))
+        held = np.take(self.bucket, slots, axis=1) == wanted[None, :]  # take: faster than [:, slots]
+        out = np.where(held, np.take(self.values, slots, axis=1), np.float32(np.nan))
         # the newest value from before the window carries in: a stale ring slot or the last evicted value
         stale_b = np.where(self.bucket < wanted[0], self.bucket, -1)
         best = stale_b.argmax(axis=1)

@@ -26,16 +26,18 @@ from vitals.forecasting.features import (
     FEATURE_INDEX,
     FEATURES,
     Residuals,
+    expected_grid,
     feature_matrix,
     learn_clips,
     residuals,
     row_weights,
+    shared_time,
     slope,
     threshold_units,
 )
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.guard import guarded_slope, learn_guard_clips
-from vitals.health.levels import badness, oriented_thresholds, warning_levels
+from vitals.health.levels import badness, levels_of_badness, oriented_thresholds
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -255,6 +257,13 @@ class EarlyWarningForecaster(BaseEstimator):
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Forecast values (N, H), warning-path values (N, H: the forecast, or the guarded trend where it goes
         further), per-feature effects (N, H, F) on the warning path in value units, and expected now (N,)."""
+        return self._predict_values(catalog, window, indicator, now_ns)[:4]  # type: ignore[return-value]
+
+    def _predict_values(
+        self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
+        now_ns: npt.NDArray[np.int64] | int,
+    ) -> tuple[npt.NDArray[np.float64], ...]:
+        """:meth:`predict_values` and the seasonal expected value (N, H) at each horizon."""
         self._check_fitted(catalog)
         seasonal = SeasonalModel(catalog)
         ind = np.asarray(indicator, dtype=np.int64)
@@ -263,25 +272,32 @@ class EarlyWarningForecaster(BaseEstimator):
         n, n_h, n_f = ind.shape[0], len(self.horizons_s), len(FEATURES)
         change = np.zeros((n, n_h))
         effects = np.zeros((n, n_h, n_f))
-        family_of = np.array([i.domain for i in catalog.indicators])[ind]
+        domains = [i.domain for i in catalog.indicators]
+        code = {family: c for c, family in enumerate(self.regressors_)}
+        family_of = np.array([code.get(d, -1) for d in domains], dtype=np.int64)[ind]
+        groups = [(family, models, np.flatnonzero(family_of == code[family]))  # rows of each family, once
+                  for family, models in self.regressors_.items()]
         for k, h in enumerate(self.horizons_s):  # features once per horizon for every row, then one model per family
             x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_)
             finite = np.asarray(np.isfinite(x).all(axis=1))
-            for family, models in self.regressors_.items():
-                rows = np.flatnonzero(family_of == family)
+            for family, models, rows in groups:
                 if rows.size:
                     change[rows, k], effects[rows, k, :] = _predict_rows(
                         models[k], x[rows], finite[rows], self.feature_means_[family][k])
         z0 = res.z[:, -1]
         warn_change, effects = self._guard_trends(res, ind, change, effects) if self.trend_guard > 0 else (
             change, effects)
-        target = now[:, None] + np.asarray(self.horizons_s, dtype=np.int64)[None, :] * NS_PER_S
-        expected_at = seasonal.expected(np.repeat(ind, n_h), target.ravel()).reshape(n, n_h)
+        horizons_ns = np.asarray(self.horizons_s, dtype=np.int64) * NS_PER_S
+        if shared_time(now):
+            expected_at = expected_grid(seasonal, ind, now[0] + horizons_ns)
+        else:
+            target = now[:, None] + horizons_ns[None, :]
+            expected_at = seasonal.expected(np.repeat(ind, n_h), target.ravel()).reshape(n, n_h)
         # never outside the indicator's valid range (a count does not go below 0, a share above 100 %)
         lo, hi = catalog.valid_min_array[ind][:, None], catalog.valid_max_array[ind][:, None]
         values = np.clip(expected_at + res.unit[:, None] * (z0[:, None] + change), lo, hi)
         warn_values = np.clip(expected_at + res.unit[:, None] * (z0[:, None] + warn_change), lo, hi)
-        return values, warn_values, effects * res.unit[:, None, None], res.expected_now
+        return values, warn_values, effects * res.unit[:, None, None], res.expected_now, expected_at
 
     def _guard_trends(
         self, res: Residuals, ind: npt.NDArray[np.int64], change: npt.NDArray[np.float64],
@@ -314,16 +330,17 @@ class EarlyWarningForecaster(BaseEstimator):
         """Forecasts, predicted levels, seconds to each threshold and explanations for N series at once."""
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
-        values, warn_values, effects, expected_now = self.predict_values(catalog, window, ind, now)
+        values, warn_values, effects, expected_now, expected_at = self._predict_values(catalog, window, ind, now)
         n, n_h = values.shape
         seasonal = SeasonalModel(catalog)
         hs = np.asarray(self.horizons_s, dtype=np.int64)
         target = (now[:, None] + hs[None, :] * NS_PER_S).ravel()
         ind_h = np.repeat(ind, n_h)
-        level = warning_levels(catalog, ind_h, warn_values.ravel(), target, seasonal).reshape(n, n_h)
-        bad_at = badness(catalog, ind_h, warn_values.ravel(), target, seasonal).reshape(n, n_h)
+        bad_at = badness(catalog, ind_h, warn_values.ravel(), target, seasonal, expected=expected_at.ravel())
+        level = levels_of_badness(catalog, ind_h, bad_at).reshape(n, n_h)
+        bad_at = bad_at.reshape(n, n_h)
         last = np.asarray(window, dtype=np.float64)[:, -1]
-        bad_now = badness(catalog, ind, last, now, seasonal)
+        bad_now = badness(catalog, ind, last, now, seasonal, expected=expected_now)
         secs = seconds_to_thresholds(bad_now, bad_at, hs.astype(np.float64), oriented_thresholds(catalog)[ind],
                                      self.max_lookahead_s)
         explained = level.argmax(axis=1).astype(np.int8)

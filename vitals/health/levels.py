@@ -28,21 +28,27 @@ def badness(
     value: npt.NDArray[np.float64],
     ts_ns: npt.NDArray[np.int64] | None = None,
     seasonal: SeasonalModel | None = None,
+    *,
+    expected: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """The quantity the thresholds apply to, oriented so that higher is worse.
 
-    up: value; down: -value; both: |value - center|; zscore basis: the z-score (needs ``ts_ns``).
+    up: value; down: -value; both: |value - center|; zscore basis: the z-score (needs ``ts_ns``, or the
+    seasonal ``expected`` value of every row when the caller has it already).
     Thresholds are oriented the same way by :func:`oriented_thresholds`.
     """
     x = np.asarray(value, dtype=np.float64)
     zmask = np.take(catalog.zscore_array, indicator)
     if zmask.any():  # the seasonal model only for the z-score readings (the state calls this per batch)
-        if ts_ns is None:
-            msg = "z-score indicators need event times to compute their seasonal expected value"
-            raise ValueError(msg)
         model = seasonal or SeasonalModel(catalog)
         x = x.copy()
-        x[zmask] = model.zscore(indicator[zmask], ts_ns[zmask], x[zmask])
+        if expected is not None:  # SeasonalModel.zscore with the expected value given
+            x[zmask] = (x[zmask] - expected[zmask]) / model.noise[indicator[zmask]]
+        elif ts_ns is None:
+            msg = "z-score indicators need event times to compute their seasonal expected value"
+            raise ValueError(msg)
+        else:
+            x[zmask] = model.zscore(indicator[zmask], ts_ns[zmask], x[zmask])
     direction = np.take(catalog.direction_array, indicator)
     return np.where(direction == 0, np.abs(x - np.take(catalog.center_array, indicator)), direction * x)
 
@@ -82,10 +88,16 @@ def warning_levels(
     seasonal: SeasonalModel | None = None,
 ) -> npt.NDArray[np.int8]:
     """Level 0..4 of each value; NaN values give level 0."""
-    x = badness(catalog, indicator, value, ts_ns, seasonal)
+    return levels_of_badness(catalog, indicator, badness(catalog, indicator, value, ts_ns, seasonal))
+
+
+def levels_of_badness(
+    catalog: Catalog, indicator: npt.NDArray[np.integer], bad: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int8]:
+    """Level 0..4 of each badness (:func:`badness`); NaN gives level 0."""
     th = oriented_thresholds(catalog)[indicator]
     with np.errstate(invalid="ignore"):
-        return (x[:, None] >= th).sum(axis=1).astype(np.int8)
+        return (bad[:, None] >= th).sum(axis=1).astype(np.int8)
 
 
 @dataclass(frozen=True)

@@ -71,18 +71,21 @@ def _refused(found: Iterable[str], extra_trusted: Iterable[str]) -> list[str]:
 
 
 def load_artifact(path: Path, extra_trusted: Iterable[str] = ()) -> Any:
-    """Load a skops artifact, refusing it (before building any object) if it holds an untrusted type."""
-    import skops.io as sio
+    """Load a skops artifact, refusing it (before building any object) if it holds an untrusted type.
 
-    found = _types_in(path)
-    refused = _refused(found, extra_trusted)
-    if refused:
+    skops audits the artifact's types against the trusted list before it builds anything, so one pass over the
+    schema does both (the types are listed separately only to explain a refusal)."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        return sio.load(path, trusted=sorted(set(TRUSTED_TYPES) | set(extra_trusted)))
+    except UntrustedTypesFoundException:
+        refused = _refused(_types_in(path), extra_trusted)
         msg = (f"refusing to load {path}: it contains types that are not trusted: {', '.join(refused)}. "
                "A city-vitals model holds only scikit-learn, numpy and vitals model types; if you made this "
                "artifact yourself and trust it, add the types to vitals.registry.trust.TRUSTED_TYPES")
-        raise UntrustedModelError(msg)
-    try:
-        return sio.load(path, trusted=sorted(set(found)))
+        raise UntrustedModelError(msg) from None
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:
-        msg = f"cannot load {path}: {exc}"
+        msg = f"cannot load {path}: {exc}; re-save it with `vitals train`"
         raise RegistryError(msg) from exc

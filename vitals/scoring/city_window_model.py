@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator
 
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors.calibration import squash
-from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, window_features
+from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, forest_scores, window_features
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.grid import SeriesGrid
 from vitals.metric_names import ANOMALY_THRESHOLD
@@ -160,7 +160,7 @@ class CityWindowModel(BaseEstimator):
         for f in np.unique(fam):
             forest = m.models_.get(int(f))
             if forest is not None:
-                scores[fam == f] = -forest.score_samples(x[fam == f])
+                scores[fam == f] = forest_scores(forest, x[fam == f])
         return x, scores
 
     def _fit_tails(self, x: FloatArray, raw_scores: FloatArray, family: IntArray, n_fam: int) -> None:

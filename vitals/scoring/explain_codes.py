@@ -15,33 +15,40 @@ import numpy.typing as npt
 from vitals.detectors.data_quality import CHECKS
 from vitals.detectors.window_forest import FEATURES as WINDOW_FEATURE_NAMES
 
-DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model", "range_novelty")
+DETECTORS: tuple[str, ...] = ("seasonal_baseline", "data_quality", "window_model", "range_novelty", "regime_change")
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 WINDOW_FEATURES: tuple[str, ...] = tuple(f"window_{name}" for name in WINDOW_FEATURE_NAMES)
 RECORD_FEATURES: tuple[str, ...] = ("new_high", "new_low")
-FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS, *WINDOW_FEATURES, *RECORD_FEATURES)
+REGIME_FEATURES: tuple[str, ...] = ("volatility_up", "volatility_down")
+FEATURES: tuple[str, ...] = (*(f"residual_z:{m}" for m in BASELINE_MODELS), *CHECKS, *WINDOW_FEATURES, *RECORD_FEATURES,
+                             *REGIME_FEATURES)
 WINDOW_DETECTOR = DETECTORS.index("window_model")
 WINDOW_FEATURE_OFFSET = len(BASELINE_MODELS) + len(CHECKS)  # FEATURES code of the window model's features
 RECORD_FEATURE_OFFSET = WINDOW_FEATURE_OFFSET + len(WINDOW_FEATURES)
-# DefaultDetector.driver_ (0 seasonal baseline, 1 data quality, 2 range novelty) -> DETECTORS code
+REGIME_FEATURE_OFFSET = RECORD_FEATURE_OFFSET + len(RECORD_FEATURES)
+# DefaultDetector.driver_ (0 seasonal baseline, 1 data quality, 2 range novelty, 3 regime change) -> DETECTORS code
 _DRIVER_CODES = np.array([DETECTORS.index("seasonal_baseline"), DETECTORS.index("data_quality"),
-                          DETECTORS.index("range_novelty")], dtype=np.int64)
+                          DETECTORS.index("range_novelty"), DETECTORS.index("regime_change")], dtype=np.int64)
 
 
 def detector_code(driver: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
-    """DefaultDetector.driver_ (0 seasonal baseline, 1 data quality, 2 range novelty) as codes into DETECTORS."""
+    """DefaultDetector.driver_ (0 seasonal, 1 data quality, 2 range novelty, 3 regime change) as DETECTORS codes."""
     return _DRIVER_CODES[np.asarray(driver, dtype=np.int64)]
 
 
 def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The feature behind each row's score: the baseline model in use, or the data-quality check that fired."""
+    """The feature behind each row's score: the baseline model in use, the data-quality check that fired, the
+    new extreme's side or the regime's direction."""
     baseline = detector.model_[rows].astype(np.int64)
     if not len(rows):
         return baseline
     check = np.argmax(detector.check_scores_[: len(CHECKS) - 1, rows], axis=0).astype(np.int64)
     driver = detector.driver_[rows]
     low = detector.record_is_low(rows).astype(np.int64)
-    return np.select([driver == 1, driver == 2], [len(BASELINE_MODELS) + check, RECORD_FEATURE_OFFSET + low], baseline)
+    down = detector.regime_is_down(rows).astype(np.int64)
+    return np.select([driver == 1, driver == 2, driver == 3],
+                     [len(BASELINE_MODELS) + check, RECORD_FEATURE_OFFSET + low, REGIME_FEATURE_OFFSET + down],
+                     baseline)
 
 
 def names(codes: npt.NDArray[np.floating], table: tuple[str, ...]) -> npt.NDArray[np.str_]:

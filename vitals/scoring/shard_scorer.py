@@ -252,8 +252,7 @@ class ShardScorer:
         stride = getattr(self, "lag_stride", 1)  # a scorer restored from before the fine grid: its coarse buffer
         if stride == 1:
             return self.lags.window(now_ns)
-        fine = self.lags.window(now_ns + self.lags.step_s * NS_PER_S)
-        return fine[:, ::-stride][:, ::-1]
+        return self.lags.window(now_ns + self.lags.step_s * NS_PER_S, every=stride)
 
     # ---- export -------------------------------------------------------------------------------------------
     def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
