@@ -21,6 +21,7 @@ from bytewax.outputs import Sink
 
 from pipelines.routing import balanced_key, partition_keys
 from vitals.catalog import Catalog
+from vitals.readings import DEFAULT_MIN_TIME
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
 from vitals.stream.demand import ViewDemand
@@ -33,7 +34,7 @@ from vitals.stream.shard_step import (
     ShardPublish,
     ShardRejections,
     ShardRunner,
-    VitalsSnapshot,
+    VitalsChunk,
 )
 
 if TYPE_CHECKING:
@@ -47,10 +48,12 @@ class FlowOptions:
     shards: int = 4
     allowed_lateness_s: float = 300.0
     max_future_s: float = 300.0
+    min_time: datetime = DEFAULT_MIN_TIME  # readings before are bad_timestamp
     # Shard views for the exporter at least this often; with a ViewDemand (build_flow's ``demand``) also
     # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
     publish_interval_s: float = 0.5
     vitals_every_s: float = 300.0
+    vitals_chunk_rows: int = 5_000  # vitals snapshot rows per history file (at most; see ShardProcessor)
     history_rows: int = 200_000
     keep_history: bool = True
     # Snapshot the shard state at every epoch end. Bytewax asks for snapshots even without recovery; a run
@@ -145,11 +148,12 @@ def build_flow(
     ``demand``: the process's :class:`~vitals.stream.demand.ViewDemand` (shared with the exporter's
     :class:`~vitals.stream.publisher.HubPublisher`): shards then also publish a view whenever a scrape asks."""
     opts = options or FlowOptions()
-    checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s)
+    checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s,
+                               min_time=opts.min_time)
     processor = ShardProcessor(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
         keep_history=opts.keep_history and sinks.wants_history(), vitals_every_s=opts.vitals_every_s,
-        scoring=opts.scoring, models=models, demand=demand,
+        vitals_chunk_rows=opts.vitals_chunk_rows, scoring=opts.scoring, models=models, demand=demand,
     )
 
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:
@@ -171,7 +175,7 @@ def build_flow(
     op.output("dead_letters", all_rejected, sinks.dead_letters)
     outputs = {"published": published, "rejected": all_rejected}
     if sinks.wants_history():
-        outputs["history"] = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsSnapshot))
+        outputs["history"] = op.filter("history", processed, lambda o: isinstance(o, HistoryChunk | VitalsChunk))
     for name, output, sink in sinks.more:
         op.output(f"sink_{name}", outputs[output], sink)
     return flow

@@ -25,7 +25,7 @@ from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
 from pipelines.sources import make_source
 from vitals.catalog import Catalog, load_catalog
-from vitals.config import Settings
+from vitals.config import Settings, min_time_of
 from vitals.errors import ConfigError, SourceError, VitalsError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
@@ -51,7 +51,8 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOp
     """The flow's options; ``views_on_demand``: scrapes ask for views, so the timer is only a fallback."""
     interval = FALLBACK_PUBLISH_INTERVAL_S if views_on_demand else FlowOptions.publish_interval_s
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
-                       max_future_s=settings.max_future_s, recovery=bool(settings.recovery_dir),
+                       max_future_s=settings.max_future_s, min_time=min_time_of(settings),
+                       recovery=bool(settings.recovery_dir),
                        history_rows=history_chunk_rows(settings), scoring=settings.scoring,
                        publish_interval_s=interval)
 

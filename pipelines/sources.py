@@ -12,7 +12,7 @@ from typing import Any
 from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, PartitionedSource, SimulatorSource
 from pipelines.preflight import Checked
 from vitals.catalog import Catalog
-from vitals.config import Settings
+from vitals.config import Settings, min_time_of
 from vitals.readings import ReadingParser
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.files import discover_files
@@ -32,7 +32,8 @@ class SourceWiring:
 
 def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
     """A parser per source partition, with the run's time rules (``max_future_s``)."""
-    return lambda: ReadingParser(catalog, max_future_s=settings.max_future_s)
+    min_time = min_time_of(settings)
+    return lambda: ReadingParser(catalog, max_future_s=settings.max_future_s, min_time=min_time)
 
 
 def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:

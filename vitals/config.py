@@ -26,6 +26,7 @@ import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class Settings:
     # event time
     allowed_lateness_s: float = 300.0   # readings older than watermark - lateness are dead-lettered as late
     max_future_s: float = 300.0         # readings further ahead of arrival time are rejected
+    min_time: str = "2000-01-01T00:00:00Z"  # readings before are bad_timestamp (ISO 8601 with a time zone)
     # state
     shards: int = 4                     # series shards (state partitions); fixed for a recovery dir
     # outputs
@@ -157,6 +159,10 @@ def _number_problems(s: Settings) -> list[str]:
         problems.append(f"speed must be >= 0 (0 = as fast as possible), got {s.speed}")
     if s.dead_letter_max_entries < 0 or s.dead_letter_max_mb < 0:
         problems.append("dead_letter_max_entries and dead_letter_max_mb must be >= 0 (0 = no limit)")
+    try:
+        min_time_of(s)
+    except ConfigError as exc:
+        problems.append(str(exc))
     if s.allowed_lateness_s < 0 or s.max_future_s < 0:
         problems.append("allowed_lateness_s and max_future_s must be >= 0")
     if not s.snapshot_interval_s > 0:
@@ -170,6 +176,18 @@ def _number_problems(s: Settings) -> list[str]:
     if s.process_id is not None and s.process_id < 0:
         problems.append(f"process_id must be >= 0, got {s.process_id}")
     return problems
+
+
+def min_time_of(s: Settings) -> datetime:
+    """The ``min_time`` setting as an aware datetime (a time without a zone is an error: its instant is unknown)."""
+    try:
+        moment = datetime.fromisoformat(s.min_time.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        msg = f"min_time {s.min_time!r} must be an ISO 8601 time with a time zone, e.g. 1990-01-01T00:00:00Z"
+        raise ConfigError(msg)
+    return moment
 
 
 def _flat(key: str) -> tuple[str, str, str] | None:

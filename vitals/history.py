@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,14 +119,21 @@ def vitals_table(catalog: Catalog, view: VitalsView, at_ns: int) -> pa.Table:
     return pa.table(cols)
 
 
-def write_vitals(root: str | Path, catalog: Catalog, view: VitalsView, at_ns: int, name: str) -> Path | None:
-    """Write one vitals snapshot (all series of a shard as of ``at_ns``)."""
-    if not len(view):
-        return None
-    day = datetime.fromtimestamp(at_ns // NS_PER_S, UTC).date().isoformat()
-    path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
-    _atomic_write(vitals_table(catalog, view, at_ns), path)
-    return path
+def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]], name: str
+                 ) -> list[Path]:
+    """Write vitals snapshots (``(at ns, view of a shard's series)``, in time order) as one file per UTC date
+    ``<root>/vitals/date=YYYY-MM-DD/<name>.parquet``; returns the files written."""
+    by_day: dict[str, list[pa.Table]] = {}
+    for at_ns, view in snapshots:
+        if len(view):
+            day = datetime.fromtimestamp(at_ns // NS_PER_S, UTC).date().isoformat()
+            by_day.setdefault(day, []).append(vitals_table(catalog, view, at_ns))
+    written = []
+    for day, tables in by_day.items():
+        path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
+        _atomic_write(pa.concat_tables(tables, promote_options="default"), path)
+        written.append(path)
+    return written
 
 
 def write_final_vitals(path: str | Path, catalog: Catalog, view: VitalsView) -> Path:

@@ -109,6 +109,10 @@ def test_the_walk_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
                for line in metrics.splitlines())
     history = pd.read_parquet(city / "history" / "readings")
     assert len(history) == len(readings)
+    # vitals snapshots every 5 minutes of event time with readings (10-minute indicators: one per 10 minutes)
+    vitals = pd.read_parquet(city / "history" / "vitals")
+    span_s = (history["ts"].max() - history["ts"].min()).total_seconds()
+    assert vitals["at"].nunique() >= span_s // 600 - 1 and not vitals.duplicated(["at", "series"]).any()
 
     # 4. train: both families, on the catalog's cadence (10 minutes), promoted into models/ next to the catalog
     assert cli_main([*argv(train), "--no-progress"]) == 0
@@ -125,6 +129,7 @@ def test_the_walk_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (figures["streets"], figures["districts"], figures["series"]) == (6, 3, 36)
     assert figures["events_orange"] > 0 and figures["recall_warning"] >= 0.9
+    assert figures["false_alarms_warning_full_scale_per_indicator_district_day"] is None  # every area measured
 
     # 6 + 7. alert rules and dashboards for the city
     assert cli_main(argv(alerts)) == 0 and cli_main(argv(dashboards)) == 0

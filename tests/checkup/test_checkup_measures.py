@@ -29,6 +29,9 @@ def test_hold_until_the_next_snapshot_capped() -> None:
     at = T0 + np.arange(8, dtype=np.int64) * 5 * MIN
     hold = _hold(present, at, T0 + 8 * 5 * MIN, 900.0)
     np.testing.assert_array_equal(hold[0], [300, 900, 0, 0, 0, 0, 600, 0])  # 25 min gap capped at 15
+    # a cap per series (read_snapshots: 1.25 cadences when longer): an hourly series' snapshots hold to the next
+    hold = _hold(np.vstack([present, present]), at, T0 + 8 * 5 * MIN, np.array([900.0, 4500.0]))
+    np.testing.assert_array_equal(hold[1], [300, 1500, 0, 0, 0, 0, 600, 0])
 
 
 def test_episodes_alerts_incidents_and_recovery(small_catalog: Catalog) -> None:

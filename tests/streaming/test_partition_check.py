@@ -5,13 +5,16 @@ again."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from pipelines.sources import parser_factory
 from vitals.batches import ReadingBatch
 from vitals.catalog import load_catalog
-from vitals.config import Settings
+from vitals.config import Settings, load_settings
+from vitals.errors import ConfigError
 from vitals.sources.base import SourceBatch
 from vitals.stream.partition_check import PartitionChecker
 from vitals.units import NS_PER_S
@@ -54,3 +57,22 @@ def test_the_partition_check_validates_in_process_batches_once_and_parsed_ones_n
     passed = checker.check(state, SourceBatch(parsed.batch, list(parsed.rejections), validated=True))
     assert len(passed.batch) == 1 and passed.rejections == []  # the run's 3600 s held, not the checker's own
     assert passed.inputs == 3 and passed.rejected["future_timestamp"] == 1
+
+
+def test_the_minimum_timestamp_is_a_setting() -> None:
+    old = 946_684_800 - 86_400 * 365  # 1999-01-01: before the default minimum (2000-01-01)
+    line = _line(old - RECEIVED_NS // NS_PER_S)
+    default = parser_factory(CATALOG, Settings())().parse_jsonl(line, received_ns=RECEIVED_NS)
+    assert [r.reason for r in default.rejections] == ["bad_timestamp"]
+    earlier = Settings(min_time="1990-01-01T00:00:00Z")
+    assert len(parser_factory(CATALOG, earlier)().parse_jsonl(line, received_ns=RECEIVED_NS).batch) == 1
+    # the partition check (in-process sources) holds the same minimum
+    batch = _coded(0)
+    batch.ts_ns[:] = old * NS_PER_S
+    strict = PartitionChecker(CATALOG, allowed_lateness_s=300.0, max_future_s=300.0)
+    lenient = PartitionChecker(CATALOG, allowed_lateness_s=300.0, max_future_s=300.0,
+                               min_time=datetime(1990, 1, 1, tzinfo=UTC))
+    assert strict.check(strict.initial_state(), SourceBatch(batch)).rejected["bad_timestamp"] == 2
+    assert len(lenient.check(lenient.initial_state(), SourceBatch(batch)).batch) == 2
+    with pytest.raises(ConfigError, match="min_time"):
+        load_settings(None, {"VITALS_MIN_TIME": "1990-01-01T00:00:00"})  # no time zone: its instant is unknown

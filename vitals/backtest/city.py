@@ -54,7 +54,6 @@ from vitals.units import DAY_S, NS_PER_S
 log = logging.getLogger(__name__)
 
 BATCH_S = 60
-FULL_STREETS_PER_DISTRICT = 1031 / 38  # the default catalog at full scale
 EARLY_HORIZON = "30m"
 
 
@@ -255,6 +254,9 @@ def measure(tl: Timeline, events: list[LabelledWindow], catalog: Catalog, *, war
     ind, street = catalog.split_series_id(tl.series)  # the series measured (a history: those with readings)
     districts = len(np.unique(catalog.street_district_array[street]))
     n_indicators = len(np.unique(ind))
+    measured = np.unique(catalog.street_district_array[street])
+    full_streets = sum(catalog.districts[int(d)].streets for d in measured)  # the catalog's own count of them
+    reduced = full_streets > len(np.unique(street))
     out: dict[str, Any] = {"streets": len(np.unique(street)), "districts": districts, "series": int(tl.series.size),
                            "days": round(days, 3), "events_orange": len(detected(tl, fire["level"], events))}
     for kind, f in fire.items():
@@ -266,8 +268,9 @@ def measure(tl: Timeline, events: list[LabelledWindow], catalog: Catalog, *, war
         out[f"false_alarms_{kind}_per_indicator_district_day"] = round(
             float(false.sum()) / (n_indicators * districts * days), 4)
         out[f"false_alarms_{kind}_per_series_day"] = round(per_series_day, 5)
+        # a reduced city (fewer streets than its catalog counts in these districts): the rate at full scale
         out[f"false_alarms_{kind}_full_scale_per_indicator_district_day"] = round(
-            per_series_day * FULL_STREETS_PER_DISTRICT, 4)
+            per_series_day * full_streets / districts, 4) if reduced else None
     leads = lead_times(tl, fire["early"], events, slow_onset_s)
     per_incident = incident_lead_times(tl, fire["early"], events, slow_onset_s)
     out.update(

@@ -68,7 +68,9 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
 
 def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *, max_hold_s: float = 900.0
                    ) -> Snapshots:
-    """The snapshots of the local days ``start`` .. ``end`` (inclusive, the catalog city's time zone)."""
+    """The snapshots of the local days ``start`` .. ``end`` (inclusive, the catalog city's time zone). A snapshot
+    holds at most ``max_hold_s``, or 1.25 cadences of its indicator when longer (an hourly series has a snapshot
+    per hour: docs/history.md)."""
     base = Path(root) / "vitals"
     if not base.is_dir():
         msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
@@ -101,14 +103,16 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     stale = dense(frame["seconds_since_last"].to_numpy(np.float64), np.nan, np.float32) > 3 * cadence[:, None]
     anomaly = dense(frame["anomaly_score"].to_numpy(np.float64), np.nan, np.float32) \
         if "anomaly_score" in frame else None
-    return Snapshots(start_ns, end_ns, series, at_ns, level, _hold(level >= 0, at_ns, end_ns, max_hold_s),
+    hold_limit = np.maximum(max_hold_s, 1.25 * cadence)
+    return Snapshots(start_ns, end_ns, series, at_ns, level, _hold(level >= 0, at_ns, end_ns, hold_limit),
                      dense(frame["stuck"].to_numpy(np.float64) > 0, False, bool), stale,
                      dense(frame["dropout_ratio"].to_numpy(np.float64), np.nan, np.float32), anomaly)
 
 
-def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int, max_hold_s: float
-          ) -> npt.NDArray[np.float32]:
-    """Seconds from each snapshot to the series' next one (or the period's end), at most ``max_hold_s``."""
+def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int,
+          max_hold_s: float | npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """Seconds from each snapshot to the series' next one (or the period's end), at most ``max_hold_s`` (one
+    value, or one per series)."""
     n, t = present.shape
     idx = np.where(present, np.arange(t), t)
     nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]  # first present index at or after k
@@ -116,4 +120,5 @@ def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: 
     after[:, :-1] = nxt[:, 1:]
     times = np.append(at_ns, end_ns)
     gap = (times[after] - at_ns[None, :]) / NS_PER_S
-    return np.where(present, np.minimum(gap, max_hold_s), 0.0).astype(np.float32)
+    limit = np.reshape(max_hold_s, (-1, 1)) if np.ndim(max_hold_s) else max_hold_s
+    return np.where(present, np.minimum(gap, limit), 0.0).astype(np.float32)

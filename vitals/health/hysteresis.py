@@ -72,10 +72,45 @@ def apply_updates(
 ) -> None:
     """Apply updates in order: ``occurrence`` is each update's position among its row's updates in this batch.
 
-    One vectorized step per occurrence rank (one rank in a typical batch, a few in a fast replay).
+    One vectorized step per occurrence rank (one rank in a typical batch, a few in a fast replay); when the ranks
+    are many and hold few rows each (a sparse feed of a few series replayed fast: thousands of readings per series
+    in one batch), one plain loop over the updates instead, which is cheaper than thousands of tiny steps.
     """
     if not len(rows):
         return
-    for k in range(int(occurrence.max()) + 1):
-        sel = np.flatnonzero(occurrence == k)
+    ranks = int(occurrence.max()) + 1
+    if len(rows) < SEQUENTIAL_ROWS_PER_RANK * ranks:
+        _apply_in_sequence(level, quiet, rows, occurrence=occurrence, raw=raw, lowered=lowered, intervals=intervals)
+        return
+    order = np.argsort(occurrence, kind="stable")
+    for sel in np.split(order, np.searchsorted(occurrence[order], np.arange(1, ranks))):
         hysteresis_step(level, quiet, rows[sel], raw=raw[sel], lowered=lowered[sel], intervals=intervals)
+
+
+SEQUENTIAL_ROWS_PER_RANK = 64  # below this many updates per rank, a Python loop beats per-rank array steps
+_QUIET_MAX = int(np.iinfo(np.int16).max)
+
+
+def _apply_in_sequence(
+    level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], rows: npt.NDArray[np.int64], *,
+    occurrence: npt.NDArray[np.int64], raw: npt.NDArray[np.int8], lowered: npt.NDArray[np.int8], intervals: int,
+) -> None:
+    """The rule of :func:`hysteresis_step`, one update at a time (each row's updates in occurrence order)."""
+    order = np.lexsort((occurrence, rows))
+    touched = np.unique(rows)
+    lv = dict(zip(touched.tolist(), level[touched].tolist(), strict=True))
+    qv = dict(zip(touched.tolist(), quiet[touched].tolist(), strict=True))
+    for row, r, low in zip(rows[order].tolist(), raw[order].tolist(), lowered[order].tolist(), strict=True):
+        current = lv[row]
+        if r > current:  # up at once
+            lv[row], qv[row] = r, 0
+        elif low < current:  # clearly below the current level: count; drop after ``intervals``
+            count = qv[row] + 1
+            if count >= intervals:
+                lv[row], qv[row] = low, 0
+            else:
+                qv[row] = min(count, _QUIET_MAX)
+        else:  # inside the margin (or normal at level 0): the count restarts
+            qv[row] = 0
+    level[touched] = [lv[t] for t in touched.tolist()]
+    quiet[touched] = [qv[t] for t in touched.tolist()]

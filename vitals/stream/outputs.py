@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from vitals.catalog import Catalog
 from vitals.history import write_readings, write_vitals
 from vitals.readings import DeadLetterWriter
-from vitals.stream.shard_step import HistoryChunk, ShardRejections, VitalsSnapshot
+from vitals.stream.shard_step import HistoryChunk, ShardRejections, VitalsChunk
 
 if TYPE_CHECKING:
     from vitals.stream.sinks import SinkContext
@@ -39,7 +39,7 @@ class HistorySettings:
 
 
 class HistoryWriter:
-    """Writes :class:`HistoryChunk` and :class:`VitalsSnapshot` items under ``root``."""
+    """Writes :class:`HistoryChunk` and :class:`VitalsChunk` items under ``root``."""
 
     def __init__(self, root: str | Path, catalog: Catalog) -> None:
         self.root = Path(root)
@@ -49,8 +49,8 @@ class HistoryWriter:
         for item in items:
             if isinstance(item, HistoryChunk):
                 write_readings(self.root, self.catalog, item.batch, item.name)
-            elif isinstance(item, VitalsSnapshot):
-                write_vitals(self.root, self.catalog, item.view, item.at_ns, f"shard{item.shard:03d}-{item.at_ns}")
+            elif isinstance(item, VitalsChunk):
+                write_vitals(self.root, self.catalog, item.snapshots, item.name)
 
 
 class DeadLetters:

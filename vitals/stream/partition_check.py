@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
-from vitals.readings import PartitionWatermark, RejectionCounts, validate
+from vitals.readings import DEFAULT_MIN_TIME, PartitionWatermark, RejectionCounts, validate
 from vitals.sources.base import SourceBatch
 from vitals.stream.shard_step import ShardRejections
 
@@ -62,10 +63,12 @@ class CheckedBatch:
 class PartitionChecker:
     """Validates batches of one partition against the catalog and splits off late readings."""
 
-    def __init__(self, catalog: Catalog, *, allowed_lateness_s: float, max_future_s: float) -> None:
+    def __init__(self, catalog: Catalog, *, allowed_lateness_s: float, max_future_s: float,
+                 min_time: datetime = DEFAULT_MIN_TIME) -> None:
         self.catalog = catalog
         self.allowed_lateness_s = allowed_lateness_s
         self.max_future_s = max_future_s
+        self.min_time = min_time
         self._warned: set[str] = set()  # files already warned about (log only, not state)
 
     def initial_state(self) -> PartitionState:
@@ -74,7 +77,8 @@ class PartitionChecker:
     def check(self, state: PartitionState, item: SourceBatch) -> CheckedBatch:
         batch = item.batch
         valid, invalid = (batch, []) if item.validated else validate(
-            self.catalog, batch, received_ns=batch.received_ns, max_future_s=self.max_future_s)
+            self.catalog, batch, received_ns=batch.received_ns, max_future_s=self.max_future_s,
+            min_time=self.min_time)
         watermark = state.watermark_for(item.origin, self.allowed_lateness_s)
         on_time, late = watermark.split_late(valid, self.catalog)
         if watermark is not state.watermark and watermark.max_ts_ns is not None:  # the partition's: the newest

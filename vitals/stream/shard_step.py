@@ -8,6 +8,11 @@ outputs, which makes the sinks idempotent):
 - :class:`HistoryChunk`: accepted readings in chunks of ``history_rows``, numbered per (shard, source
   partition): the batches of one source partition reach a shard in the same order on every run, so a chunk
   rewritten after a replay has the same rows and overwrites the same file;
+- :class:`VitalsChunk`: the shard's vitals at every 5-minute boundary of event time (``vitals_every_s``) that
+  follows 5 minutes in which readings arrived, as of that boundary (a batch spanning many boundaries is folded in
+  boundary by boundary), buffered per fixed event-time window (a divisor of a day, as long as keeps a window
+  within ``vitals_chunk_rows`` rows) and named by the window's start, so a rewrite after a resume replaces the
+  window's file with all of its snapshots;
 - duplicate rejections for the dead letters.
 """
 
@@ -19,12 +24,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
 from vitals.state import ShardState
 from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
-from vitals.units import NS_PER_S
+from vitals.units import DAY_S, NS_PER_S
 
 if TYPE_CHECKING:  # scoring brings the detectors (scikit-learn, numba): imported when a shard first scores
     from vitals.scoring import ModelSource, ShardScorer
@@ -69,15 +76,33 @@ class ShardRejections:
 
 
 @dataclass(frozen=True, eq=False)
-class VitalsSnapshot:
-    """The shard's vitals as of an event-time boundary (every ``vitals_every_s``), for the history."""
+class VitalsChunk:
+    """The shard's vitals snapshots of one event-time window (``(boundary ns, view)`` in time order), for the
+    history: one file per (shard, window)."""
 
     shard: int
-    at_ns: int
-    view: VitalsView
+    window_ns: int  # the window's start (a boundary)
+    snapshots: tuple[tuple[int, VitalsView], ...]
+
+    @property
+    def name(self) -> str:
+        return f"shard{self.shard:03d}-{self.window_ns}"
 
 
-ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsSnapshot
+ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsChunk
+
+DAY_NS = DAY_S * NS_PER_S
+
+
+def vitals_window_ns(every_ns: int, series_per_shard: int, chunk_rows: int) -> int:
+    """The event-time window of one vitals file: the longest divisor of a day that is a whole number of
+    snapshot intervals and holds at most ``chunk_rows`` rows (every series at every boundary); at least one
+    interval."""
+    if every_ns <= 0 or DAY_NS % every_ns:
+        return max(every_ns, 1)
+    steps = DAY_NS // every_ns
+    fit = max(1, chunk_rows // max(series_per_shard, 1))
+    return every_ns * max(d for d in range(1, steps + 1) if steps % d == 0 and d <= fit)
 
 
 @dataclass
@@ -92,8 +117,11 @@ class ShardMemory:
     history_rows: dict[str, int] = field(default_factory=dict)
     next_chunk: dict[str, int] = field(default_factory=dict)
     clock_ns: int = 0
-    snapshot_bucket: int = -1  # event-time bucket of the last vitals snapshot
+    snapshot_bucket: int = -1  # event-time bucket of the newest reading folded in (-1: none yet)
     scorer: ShardScorer | None = None  # anomaly scores and forecasts (None when scoring is off)
+    # vitals snapshots of the window ``vitals_window`` not yet in a closed file (None: a memory pickled before)
+    vitals_pending: list[tuple[int, VitalsView]] | None = None
+    vitals_window: int = -1
 
 
 class ShardProcessor:
@@ -102,7 +130,8 @@ class ShardProcessor:
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
-        scoring: bool = False, models: ModelSource | None = None, demand: ViewDemand | None = None,
+        vitals_chunk_rows: int = 5_000, scoring: bool = False, models: ModelSource | None = None,
+        demand: ViewDemand | None = None,
     ) -> None:
         self.demand = demand
         self.scoring = scoring
@@ -113,6 +142,8 @@ class ShardProcessor:
         self.history_rows = history_rows
         self.keep_history = keep_history
         self.vitals_every_ns = int(vitals_every_s * NS_PER_S)
+        self.vitals_window_ns = vitals_window_ns(self.vitals_every_ns, -(-catalog.n_series // n_shards),
+                                                 vitals_chunk_rows)
 
     def initial_memory(self, shard: int) -> ShardMemory:
         scorer = None
@@ -136,29 +167,66 @@ class ShardProcessor:
         return int(series[0] % self.n_shards)
 
     def apply(self, mem: ShardMemory, batch: ReadingBatch) -> list[ShardOutput]:
-        """Fold one batch in; returns history chunks, vitals snapshots and duplicate rejections it causes."""
+        """Fold one batch in; returns history chunks, vitals chunks and duplicate rejections it causes.
+
+        With the history on, a batch spanning several snapshot intervals of event time is folded in interval by
+        interval, and the vitals are snapshotted at each boundary the clock passes after an interval in which
+        readings arrived (so a sparse feed replayed fast still gets one snapshot per interval with readings)."""
         out: list[ShardOutput] = []
-        result = mem.state.update(batch)
-        if mem.scorer is not None:
-            mem.scorer.update(self.catalog, result.accepted_batch, self.models)
-        mem.accepted += result.accepted
-        if len(batch):
-            mem.clock_ns = max(mem.clock_ns, int(batch.ts_ns.max()))
-            bucket = mem.clock_ns // self.vitals_every_ns
-            if self.keep_history and bucket > mem.snapshot_bucket:
-                if mem.snapshot_bucket >= 0:
-                    out.append(VitalsSnapshot(mem.shard, bucket * self.vitals_every_ns, self.view(mem, mem.clock_ns)))
-                mem.snapshot_bucket = bucket
-        if result.duplicates:
-            mem.duplicates += len(result.duplicates)
-            out.append(ShardRejections(batch.partition, batch.seq, f"dup{mem.shard}", result.duplicates))
-        if self.keep_history and len(result.accepted_batch):
-            mem.history.setdefault(batch.partition, []).append(result.accepted_batch)
-            rows = mem.history_rows.get(batch.partition, 0) + len(result.accepted_batch)
-            mem.history_rows[batch.partition] = rows
-            if rows >= self.history_rows:
-                out.append(self.flush_history(mem, batch.partition))
+        duplicates: list[Rejection] = []
+        for piece in self._pieces(batch):
+            if self.keep_history and len(piece):
+                self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, out)
+            result = mem.state.update(piece)
+            if mem.scorer is not None:
+                mem.scorer.update(self.catalog, result.accepted_batch, self.models)
+            mem.accepted += result.accepted
+            if len(piece):
+                mem.clock_ns = max(mem.clock_ns, int(piece.ts_ns.max()))
+            duplicates.extend(result.duplicates)
+            if self.keep_history and len(result.accepted_batch):
+                mem.history.setdefault(batch.partition, []).append(result.accepted_batch)
+                mem.history_rows[batch.partition] = mem.history_rows.get(batch.partition, 0) + \
+                    len(result.accepted_batch)
+        if duplicates:
+            mem.duplicates += len(duplicates)
+            out.append(ShardRejections(batch.partition, batch.seq, f"dup{mem.shard}", duplicates))
+        if self.keep_history and mem.history_rows.get(batch.partition, 0) >= self.history_rows:
+            out.append(self.flush_history(mem, batch.partition))
         return out
+
+    def _pieces(self, batch: ReadingBatch) -> list[ReadingBatch]:
+        """The batch split by snapshot interval of event time, in time order (the whole batch when it lies in
+        one interval or the history is off)."""
+        if not self.keep_history or len(batch) < 2:
+            return [batch]
+        bucket = batch.ts_ns // self.vitals_every_ns
+        if bucket.min() == bucket.max():
+            return [batch]
+        order = np.argsort(bucket, kind="stable")
+        cuts = np.flatnonzero(np.diff(bucket[order])) + 1
+        return [batch.take(idx) for idx in np.split(order, cuts)]
+
+    def _snapshot_boundary(self, mem: ShardMemory, bucket: int, out: list[ShardOutput]) -> None:
+        """Before readings of interval ``bucket`` are folded in: snapshot the vitals at the boundary that closed
+        the newest interval with readings, when the clock moves past it."""
+        if bucket <= mem.snapshot_bucket:
+            return
+        if mem.snapshot_bucket >= 0:
+            at_ns = (mem.snapshot_bucket + 1) * self.vitals_every_ns
+            window = at_ns // self.vitals_window_ns
+            if mem.vitals_pending is None:
+                mem.vitals_pending = []
+            if window != mem.vitals_window and mem.vitals_pending:
+                out.append(self.vitals_chunk(mem))
+                mem.vitals_pending = []
+            mem.vitals_window = window
+            mem.vitals_pending.append((at_ns, self.view(mem, at_ns)))
+        mem.snapshot_bucket = bucket
+
+    def vitals_chunk(self, mem: ShardMemory) -> VitalsChunk:
+        """The snapshots of the open window, as one chunk (its memory is cleared by the caller)."""
+        return VitalsChunk(mem.shard, mem.vitals_window * self.vitals_window_ns, tuple(mem.vitals_pending or ()))
 
     def flush_history(self, mem: ShardMemory, partition: str) -> HistoryChunk:
         number = mem.next_chunk.get(partition, 0)
@@ -226,6 +294,8 @@ class ShardRunner:
             return []
         mem = self.memory
         out: list[ShardOutput] = [self.processor.flush_history(mem, p) for p in sorted(mem.history) if mem.history[p]]
+        if mem.vitals_pending:  # the open window is written and kept: a resumed run rewrites it with more
+            out.append(self.processor.vitals_chunk(mem))
         out.append(self._publish(mem, final=True))
         return out
 

@@ -40,7 +40,7 @@ SINKS: Registry[Any] = Registry("sink", {
 OUTPUTS = {
     "published": "ShardPublish: a shard's latest VitalsView and its counts (what /metrics shows)",
     "rejected": "ShardRejections: rejected readings of one source batch (what the dead-letter file gets)",
-    "history": "HistoryChunk (accepted readings) and VitalsSnapshot (vitals every 5 minutes of event time)",
+    "history": "HistoryChunk (accepted readings) and VitalsChunk (vitals every 5 minutes of event time)",
 }
 
 
