@@ -54,8 +54,11 @@ def oracle_ts(ts: object) -> int | None:
     return None if moment.tzinfo is None else ns_of(moment)
 
 
-def oracle(catalog: Catalog, record: dict[str, Any], received_ns: int = RECEIVED_NS) -> Verdict:
-    """The verdict on one well-typed record, rule by rule in REJECT_REASONS order."""
+def oracle(catalog: Catalog, record: dict[str, Any], received_ns: int = RECEIVED_NS, *,
+           as_text: bool = False) -> Verdict:
+    """The verdict on one well-typed record, rule by rule in REJECT_REASONS order. ``as_text``: the record went
+    through a text format (CSV), where a NaN value is written as the gap marker ``nan`` (docs/readings.md:
+    ``missing``, ranked after the unknown series, before every other reason)."""
     ind = catalog.indicator_index.get(record["indicator"], -1)
     street = catalog.street_index.get(record["area"], -1)
     value = float(record["value"])
@@ -64,6 +67,8 @@ def oracle(catalog: Catalog, record: dict[str, Any], received_ns: int = RECEIVED
         return Verdict("unknown_indicator")
     if street < 0:
         return Verdict("unknown_area")
+    if as_text and math.isnan(value):
+        return Verdict("missing")
     if not math.isfinite(value):
         return Verdict("non_finite")
     spec = catalog.indicators[ind]
