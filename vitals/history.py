@@ -104,18 +104,27 @@ def write_readings(root: str | Path, catalog: Catalog, batch: ReadingBatch, name
 def vitals_table(catalog: Catalog, view: VitalsView, at_ns: int) -> pa.Table:
     """One row per series: ``at``, ``indicator``, ``area``, ``district``, ``series`` (dense id), then every
     :class:`VitalsView` column (float64, sorted by name)."""
+    return _snapshots_table(catalog, [(at_ns, view)])
+
+
+def _snapshots_table(catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]]) -> pa.Table:
+    """The vitals tables of snapshots with the same columns, stacked in order, built in one go (a sparse feed
+    replayed fast makes many small snapshots: one table per snapshot cost more than the rows)."""
     ind_ids = np.array([i.id for i in catalog.indicators], dtype=object)
     street_ids = np.array([s.id for s in catalog.streets], dtype=object)
     district_ids = np.array([d.id for d in catalog.districts], dtype=object)
+    views = [view for _, view in snapshots]
+    street = np.concatenate([view.street for view in views])
+    at = np.concatenate([np.full(len(view), at_ns, dtype=np.int64) for at_ns, view in snapshots])
     cols: dict[str, pa.Array] = {
-        "at": pa.array(np.full(len(view), at_ns, dtype=np.int64)).cast(pa.timestamp("ns", tz="UTC")),
-        "indicator": pa.array(ind_ids[view.indicator], type=pa.string()),
-        "area": pa.array(street_ids[view.street], type=pa.string()),
-        "district": pa.array(district_ids[catalog.street_district_array[view.street]], type=pa.string()),
-        "series": pa.array(view.series, type=pa.int64()),
+        "at": pa.array(at).cast(pa.timestamp("ns", tz="UTC")),
+        "indicator": pa.array(ind_ids[np.concatenate([view.indicator for view in views])], type=pa.string()),
+        "area": pa.array(street_ids[street], type=pa.string()),
+        "district": pa.array(district_ids[catalog.street_district_array[street]], type=pa.string()),
+        "series": pa.array(np.concatenate([view.series for view in views]), type=pa.int64()),
     }
-    for name in sorted(view.columns):
-        cols[name] = pa.array(view.columns[name], type=pa.float64())
+    for name in sorted(views[0].columns):
+        cols[name] = pa.array(np.concatenate([view.columns[name] for view in views]), type=pa.float64())
     return pa.table(cols)
 
 
@@ -123,14 +132,19 @@ def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[i
                  ) -> list[Path]:
     """Write vitals snapshots (``(at ns, view of a shard's series)``, in time order) as one file per UTC date
     ``<root>/vitals/date=YYYY-MM-DD/<name>.parquet``; returns the files written."""
-    by_day: dict[str, list[pa.Table]] = {}
+    by_day: dict[str, list[list[tuple[int, VitalsView]]]] = {}
     for at_ns, view in snapshots:
         if len(view):
             day = datetime.fromtimestamp(at_ns // NS_PER_S, UTC).date().isoformat()
-            by_day.setdefault(day, []).append(vitals_table(catalog, view, at_ns))
+            runs = by_day.setdefault(day, [])  # runs of snapshots with the same columns, each one table
+            if runs and runs[-1][0][1].columns.keys() == view.columns.keys():
+                runs[-1].append((at_ns, view))
+            else:
+                runs.append([(at_ns, view)])
     written = []
-    for day, tables in by_day.items():
+    for day, runs in by_day.items():
         path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
+        tables = [_snapshots_table(catalog, run) for run in runs]
         _atomic_write(pa.concat_tables(tables, promote_options="default"), path)
         written.append(path)
     return written

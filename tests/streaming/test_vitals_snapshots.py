@@ -5,13 +5,16 @@ window, and a resume from a pickled shard memory rewrites them without duplicate
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
-from vitals.history import read_vitals, write_vitals
+from vitals.history import read_vitals, vitals_table, write_vitals
 from vitals.stream.shard_step import ShardProcessor, ShardRunner, VitalsChunk, vitals_window_ns
 
 T0 = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -90,3 +93,19 @@ def test_a_resume_rewrites_the_window_files_without_duplicates(tmp_path, small_c
     pd.testing.assert_frame_equal(crash, expected)
     # the open window at the end of the input is written and kept, so a later resume rewrites it with more
     assert resumed.memory is not None and resumed.memory.vitals_pending
+
+
+def test_a_vitals_file_is_the_per_snapshot_tables_stacked(tmp_path, small_catalog) -> None:
+    """Oracle for the one-go build of a file's snapshots: the same table as one vitals_table per snapshot
+    concatenated, also when a snapshot in the middle has another column (it starts a new run)."""
+    runner = _runner(small_catalog, 288 * small_catalog.n_series)
+    out = runner.on_batches([_hourly(small_catalog, range(30))]) + runner.on_eof()
+    snaps = list(next(o for o in out if isinstance(o, VitalsChunk)).snapshots)
+    at_ns, view = snaps[5]
+    snaps[5] = (at_ns, dataclasses.replace(view, columns={**view.columns, "zz_extra": np.full(len(view), 2.5)}))
+    [path] = write_vitals(tmp_path, small_catalog, snaps, "shard000-x")
+    expected = pa.concat_tables([vitals_table(small_catalog, v, at) for at, v in snaps], promote_options="default")
+    got = pq.read_table(path)
+    assert got.num_rows == len(snaps) and got.column_names == expected.column_names
+    assert got.schema.remove_metadata().equals(expected.schema)
+    pd.testing.assert_frame_equal(got.to_pandas(), expected.to_pandas(), check_exact=True)  # NaN where NaN

@@ -55,13 +55,19 @@ class ViewCache:
         stale_rows, place = stale
         out: dict[str, npt.NDArray[np.float64]] = {}
         self.computed_rows = 0
+        all_stale = bool(stale_rows.all())
+        redos = [stale_rows if all_stale or heads[k] == self.heads[k] else
+                 stale_rows | valid_set_changed(rings, rows, k, self.heads[k], heads[k]) for k in range(len(heads))]
+        # every row in every window (a fast replay): one call for all windows, not one per window
+        every = all_stale or all(r.all() for r in redos)
+        all_fresh = window_stats(rings, rows, indicator, as_of_ns, grid) if every and len(rows) else None
         for k, w in enumerate(rings.windows):
-            redo = stale_rows
-            if heads[k] != self.heads[k]:
-                redo = stale_rows | valid_set_changed(rings, rows, k, self.heads[k], heads[k])
-            idx = np.flatnonzero(redo)
+            idx = np.flatnonzero(redos[k])
             self.computed_rows += len(idx)
-            fresh = window_stats(rings, rows[idx], indicator[idx], as_of_ns, grid, windows=[k]) if len(idx) else {}
+            if all_fresh is not None:
+                fresh = all_fresh
+            else:
+                fresh = window_stats(rings, rows[idx], indicator[idx], as_of_ns, grid, windows=[k]) if len(idx) else {}
             for name in (f"{s}_{w.name}" for s in STATS):
                 if len(idx) == len(rows):
                     out[name] = fresh[name]
