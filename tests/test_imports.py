@@ -39,6 +39,10 @@ class Rule:
 RULES = (
     Rule("vitals", ("pipelines",), "the library never imports its own wiring (pipelines/ imports vitals/)"),
     Rule("vitals.detectors", ("vitals.scoring",), "detectors sit below the flow's scoring"),
+    Rule("vitals.state", ("vitals.stream", "vitals.exporter", "vitals.scoring"),
+         "the series state sits below the flow's steps, scoring and exporter (pipelines -> vitals.stream -> "
+         "vitals.state -> vitals.catalog)"),
+    Rule("vitals.stream", ("vitals.cli", "vitals.demo"), "the flow's steps never reach up to the commands"),
     Rule("vitals.catalog", ("vitals.state", "vitals.stream", "vitals.scoring", "vitals.health"),
          "the catalog is the bottom layer: everything reads it, it reads nothing of the stream"),
     Rule("vitals.health.levels", ("vitals.state", "vitals.stream", "vitals.scoring"),
