@@ -46,6 +46,27 @@ from vitals.detectors.seasonal import SeasonalBaseline
 DRIVERS: tuple[str, ...] = ("seasonal_baseline", "data_quality")
 
 
+
+def onset_of(blocks: FloatArray, block_max: FloatArray, block_fill: IntArray, s: IntArray, u: FloatArray,
+             *, refractory: int, margin: float) -> FloatArray:
+    """``u`` where it beats the running maximum of the last ``refractory`` readings by more than ``margin``, else 0.
+
+    The window is kept as ``blocks.shape[1]`` block maxima per series (block = refractory / blocks readings), so
+    the memory per series is small and the window length is exact to one block; the arrays are updated in place.
+    """
+    peak = np.maximum(blocks[s].max(axis=1), block_max[s])
+    onset = np.where(u > peak + margin, u, 0.0)
+    block_len = max(refractory // blocks.shape[1], 1)
+    current = np.maximum(block_max[s], u)
+    fill = block_fill[s] + 1
+    full = fill >= block_len
+    rows = s[full]
+    blocks[rows] = np.roll(blocks[rows], 1, axis=1)
+    blocks[rows, 0] = current[full]
+    block_max[s] = np.where(full, 0.0, current)
+    block_fill[s] = np.where(full, 0, fill)
+    return onset
+
 class NumpyDefaultDetector(Detector):
     """The default detector as it was written in numpy rounds: the oracle of the compiled kernel."""
 
@@ -139,24 +160,8 @@ class NumpyDefaultDetector(Detector):
         return np.sqrt(tail * squash(rank, self.surprise_half))
 
     def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
-        """``u`` where it beats the running maximum of the last ``refractory`` readings, else 0.
-
-        The window is kept as ``refractory_blocks`` block maxima (block = refractory / blocks readings), so the
-        memory per series is small and the window length is exact to one block.
-        """
-        peak = np.maximum(self.blocks_[s].max(axis=1), self.block_max_[s])
-        onset = np.where(u > peak, u, 0.0)
-        block_len = max(self.refractory // self.refractory_blocks, 1)
-        current = np.maximum(self.block_max_[s], u)
-        fill = self.block_fill_[s] + 1
-        full = fill >= block_len
-        if np.any(full):
-            rows = s[full]
-            self.blocks_[rows] = np.roll(self.blocks_[rows], 1, axis=1)
-            self.blocks_[rows, 0] = current[full]
-        self.block_max_[s] = np.where(full, 0.0, current)
-        self.block_fill_[s] = np.where(full, 0, fill)
-        return onset
+        return onset_of(self.blocks_, self.block_max_, self.block_fill_, s, u, refractory=self.refractory,
+                        margin=0.0)
 
     def explain(self, series: npt.ArrayLike, threshold: float = 0.0) -> list[Explanation]:
         """Why the last reading of each given series scored as it did (only scores >= threshold)."""
@@ -235,15 +240,5 @@ class NumpyRegimeScore:
         return self.weight * self._onset(s, u)
 
     def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
-        peak = np.maximum(self.blocks[s].max(axis=1), self.block_max[s])
-        onset = np.where(u > peak + self.margin, u, 0.0)
-        block_len = max(self.refractory // self.blocks.shape[1], 1)
-        current = np.maximum(self.block_max[s], u)
-        fill = self.block_fill[s] + 1
-        full = fill >= block_len
-        rows = s[full]
-        self.blocks[rows] = np.roll(self.blocks[rows], 1, axis=1)
-        self.blocks[rows, 0] = current[full]
-        self.block_max[s] = np.where(full, 0.0, current)
-        self.block_fill[s] = np.where(full, 0, fill)
-        return onset
+        return onset_of(self.blocks, self.block_max, self.block_fill, s, u, refractory=self.refractory,
+                        margin=self.margin)
