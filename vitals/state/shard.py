@@ -26,7 +26,7 @@ from vitals.state.catalog_ref import catalog_payload, restore_catalog
 from vitals.state.dedup import DEFAULT_DEPTH, DuplicateRing, within_batch_duplicates
 from vitals.state.ordering import sort_by_row_then_time
 from vitals.state.quantile import DEFAULT_BINS, QuantileGrid
-from vitals.state.render import render_view
+from vitals.state.render import Capture, capture, render_captures, render_view
 from vitals.state.series import Groups, SeriesScalars
 from vitals.state.sharding import rows_per_shard
 from vitals.state.view import VitalsView
@@ -214,3 +214,12 @@ class ShardState:
         view = render_view(self, as_of, self._view_cache, self._dirty)
         self._dirty[:] = False
         return view
+
+    def capture(self, now_ns: int) -> Capture:
+        """The state's rows as :meth:`view` would show them as of ``max(now_ns, shard clock)``, copied without
+        computing anything (:func:`vitals.state.render.capture`); :meth:`render` makes the views later."""
+        return capture(self, max(self.clock_ns, int(now_ns)))
+
+    def render(self, captures: list[Capture]) -> list[VitalsView]:
+        """The views of earlier captures, in one pass (bit for bit what :meth:`view` showed at each)."""
+        return render_captures(self, captures)
