@@ -183,9 +183,13 @@ class ShardProcessor:
         out: list[ShardOutput] = []
         duplicates: list[Rejection] = []
         captured: list[Snapshot] = []
-        for piece in self._pieces(batch):
+        pieces = self._pieces(batch)
+        # capture when the batch crosses several boundaries; one (live, or the dense city) is one view as before
+        capture = self.batch_snapshots and len(pieces) > 1 and self._crossings(mem, pieces) > 1
+        for piece in pieces:
             if self.keep_history and len(piece):
-                self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out)
+                self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
+                                        capture=capture)
             result = mem.state.update(piece)
             if mem.scorer is not None:
                 mem.scorer.update(self.catalog, result.accepted_batch, self.models)
@@ -217,15 +221,20 @@ class ShardProcessor:
         cuts = np.flatnonzero(np.diff(bucket[order])) + 1
         return [batch.take(idx) for idx in np.split(order, cuts)]
 
+    def _crossings(self, mem: ShardMemory, pieces: list[ReadingBatch]) -> int:
+        """How many snapshot boundaries folding ``pieces`` (from :meth:`_pieces`) crosses."""
+        buckets = [int(p.ts_ns[0]) // self.vitals_every_ns for p in pieces if len(p)]
+        return sum(b > mem.snapshot_bucket for b in buckets) - (mem.snapshot_bucket < 0)
+
     def _snapshot_boundary(self, mem: ShardMemory, bucket: int, captured: list[Snapshot],
-                           out: list[ShardOutput]) -> None:
+                           out: list[ShardOutput], *, capture: bool) -> None:
         """Before readings of interval ``bucket`` are folded in: snapshot the vitals at the boundary that closed
         the newest interval with readings, when the clock moves past it (captured, rendered by :meth:`_settle`)."""
         if bucket <= mem.snapshot_bucket:
             return
         if mem.snapshot_bucket >= 0:
             at_ns = (mem.snapshot_bucket + 1) * self.vitals_every_ns
-            if not self.batch_snapshots:
+            if not capture:
                 captured.append((at_ns, self.view(mem, at_ns), {}))
             else:
                 snap = mem.state.capture(at_ns)
