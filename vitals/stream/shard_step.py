@@ -10,9 +10,10 @@ outputs, which makes the sinks idempotent):
   rewritten after a replay has the same rows and overwrites the same file;
 - :class:`VitalsChunk`: the shard's vitals at every 5-minute boundary of event time (``vitals_every_s``) that
   follows 5 minutes in which readings arrived, as of that boundary (a batch spanning many boundaries is folded in
-  boundary by boundary), buffered per fixed event-time window (a divisor of a day, as long as keeps a window
-  within ``vitals_chunk_rows`` rows) and named by the window's start, so a rewrite after a resume replaces the
-  window's file with all of its snapshots;
+  boundary by boundary, the shard captured at each and the snapshots rendered together at the end of the batch:
+  :meth:`vitals.state.ShardState.capture`), buffered per fixed event-time window (a divisor of a day, as long as
+  keeps a window within ``vitals_chunk_rows`` rows) and named by the window's start, so a rewrite after a resume
+  replaces the window's file with all of its snapshots;
 - duplicate rejections for the dead letters.
 """
 
@@ -179,7 +180,9 @@ class ShardProcessor:
 
         With the history on, a batch spanning several snapshot intervals of event time is folded in interval by
         interval, and the vitals are snapshotted at each boundary the clock passes after an interval in which
-        readings arrived (so a sparse feed replayed fast still gets one snapshot per interval with readings)."""
+        readings arrived (so a sparse feed replayed fast still gets one snapshot per interval with readings). When
+        the batch crosses several boundaries the shard is captured at each (copies, no computing) and the snapshots
+        are rendered in one pass at the end of the batch (:meth:`_settle`): the same rows as a view at each."""
         out: list[ShardOutput] = []
         duplicates: list[Rejection] = []
         captured: list[Snapshot] = []
