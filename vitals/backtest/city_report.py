@@ -29,10 +29,11 @@ from vitals.backtest.city_measures import (
 )
 from vitals.backtest.city_plots import Span, series_plot
 from vitals.catalog import Catalog
+from vitals.forecasting.cadence import catalog_cadence
 from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.report_html import duration, esc, img, number, page, percent, table
-from vitals.units import NS_PER_S
+from vitals.units import NS_PER_S, duration_words
 
 KINDS = ("warning", "level", "early", "anomaly")
 FACTS: dict[str, tuple[str, str]] = {  # figure key -> (label, format: int, float, duration, share)
@@ -54,12 +55,15 @@ def _hold(kind: str) -> str:
     return f"for {duration(h.for_s)}, kept {duration(h.keep_s)}"
 
 
-KIND_TEXT = {
-    "warning": "warning: level or early warning (what on-call staff hear)",
-    "level": f"level: warning level orange or red ({_hold('level')})",
-    "early": f"early warning: orange forecast within 30 min ({_hold('early')})",
-    "anomaly": f"anomaly: score >= {ANOMALY_THRESHOLD:g} ({_hold('anomaly')})",
-}
+def kind_text(kind: str, catalog: Catalog) -> str:
+    """What an alarm kind is, with its timing (the early warning's horizon follows the catalog's cadence)."""
+    within = duration_words(catalog_cadence(catalog).early_warning_horizon_s)
+    return {
+        "warning": "warning: level or early warning (what on-call staff hear)",
+        "level": f"level: warning level orange or red ({_hold('level')})",
+        "early": f"early warning: orange forecast within {within} ({_hold('early')})",
+        "anomaly": f"anomaly: score >= {ANOMALY_THRESHOLD:g} ({_hold('anomaly')})",
+    }[kind]
 
 
 class _Names:
@@ -94,13 +98,13 @@ def _facts(figures: dict[str, Any]) -> str:
     return table(("figure", "value"), rows, table_id="figures", numeric=(1,))
 
 
-def _alarm_table(figures: dict[str, Any]) -> str:
+def _alarm_table(figures: dict[str, Any], catalog: Catalog) -> str:
     rows = []
     for kind in KINDS:
         if f"recall_{kind}" not in figures:
             continue
         g = figures.get
-        rows.append((KIND_TEXT[kind], percent(g(f"recall_{kind}")), number(g(f"false_alarms_{kind}")),
+        rows.append((kind_text(kind, catalog), percent(g(f"recall_{kind}")), number(g(f"false_alarms_{kind}")),
                      number(g(f"false_alarms_{kind}_per_indicator_district_day")),
                      number(g(f"false_alarms_{kind}_per_series_day")),
                      number(g(f"false_alarms_{kind}_full_scale_per_indicator_district_day"))))
@@ -133,7 +137,7 @@ def write_city_report(path: Path, tl: Timeline, events: list[LabelledWindow], fi
     misses = [r for r in event_rows if not r["warning"]]
     counts = {"events": len(orange), "misses": len(misses), "false": len(false)}
     body = [_header(tl, figures, names, counts),
-            "<h2 id='summary'>Summary</h2>", _facts(figures), "<h3>Alarms</h3>", _alarm_table(figures),
+            "<h2 id='summary'>Summary</h2>", _facts(figures), "<h3>Alarms</h3>", _alarm_table(figures, catalog),
             f"<h2 id='misses'>Missed orange events ({len(misses)})</h2>",
             "<p class='note'>Events the warning alarm never fired for inside the labelled window.</p>"
             if misses else "<p>None: the warning alarm fired for every orange event.</p>"]
