@@ -29,6 +29,7 @@ from vitals.backtest.city_measures import (
 )
 from vitals.backtest.city_plots import Span, series_plot
 from vitals.catalog import Catalog
+from vitals.catalog.clock import local_text
 from vitals.forecasting.cadence import catalog_cadence
 from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
@@ -71,7 +72,6 @@ class _Names:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.offset_ns = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
 
     def indicator(self, series: int) -> str:
         ind = self.catalog.indicators[series // self.catalog.n_streets]
@@ -83,8 +83,7 @@ class _Names:
         return f"{district.name_zh} {street.name_zh} / {street.name_en}, {district.name_en}"
 
     def time(self, ns: int) -> str:
-        return "-" if ns < 0 else str(np.datetime64(int(ns) + self.offset_ns, "ns").astype("datetime64[m]")).replace(
-            "T", " ")
+        return "-" if ns < 0 else local_text(self.catalog, ns)
 
 
 def _facts(figures: dict[str, Any]) -> str:
