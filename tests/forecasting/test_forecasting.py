@@ -153,7 +153,7 @@ def test_beats_persistence_on_simulated_city(small_catalog: Catalog, simulated: 
     held = simulated.slice_steps(split - model.window_steps, simulated.n_steps)
     errors = forecast_errors(model, small_catalog, held, walk_forward(model, small_catalog, held, 12))
     assert errors["mae_30m"] < 0.95 * errors["mae_30m_persistence"]
-    assert errors["mae_60m"] < errors["mae_60m_persistence"]
+    assert errors["mae_1h"] < errors["mae_1h_persistence"]
     assert errors["mae_30m"] < errors["mae_30m_seasonal"]
 
 
