@@ -67,6 +67,17 @@ def onset_of(blocks: FloatArray, block_max: FloatArray, block_fill: IntArray, s:
     block_fill[s] = np.where(full, 0, fill)
     return onset
 
+
+def rest_of(left: IntArray, s: IntArray, u: FloatArray, *, rest: int, threshold: float) -> FloatArray:
+    """Rest after a detection: ``u`` halved where it reaches ``threshold`` within the ``rest`` readings after a
+    detection (``u >= threshold`` outside a rest, which starts one); ``left`` (readings of rest left per series)
+    is updated in place."""
+    resting = left[s] > 0
+    detected = u >= threshold
+    left[s] = np.where(resting, left[s] - 1, np.where(detected & (rest >= 1), rest, 0))
+    return np.where(resting & detected, 0.5 * u, u)
+
+
 class NumpyDefaultDetector(Detector):
     """The default detector as it was written in numpy rounds: the oracle of the compiled kernel."""
 
@@ -76,7 +87,7 @@ class NumpyDefaultDetector(Detector):
                  surprise_bins: int = 16, bins_per_octave: float = 2.0, surprise_z0: float = 0.5,
                  surprise_half: float = 3.0, run_length: int = 20,
                  run_cap: float = 2.0,
-                 quality_weight: float = 0.3,
+                 quality_weight: float = 0.3, rest: int = 30, decision_threshold: float = 0.40,
                  valid_min: npt.ArrayLike | None = None,
                  valid_max: npt.ArrayLike | None = None) -> None:
         self.warmup = warmup
@@ -95,6 +106,8 @@ class NumpyDefaultDetector(Detector):
         self.run_length = run_length
         self.run_cap = run_cap
         self.quality_weight = quality_weight
+        self.rest = rest
+        self.decision_threshold = decision_threshold
         self.valid_min = valid_min
         self.valid_max = valid_max
 
@@ -115,6 +128,7 @@ class NumpyDefaultDetector(Detector):
         self.blocks_ = np.zeros((n, self.refractory_blocks))  # maxima of the last completed blocks
         self.block_max_ = np.zeros(n)                          # maximum of the current block
         self.block_fill_ = np.zeros(n, dtype=np.int64)
+        self.rest_left_ = np.zeros(n, dtype=np.int64)
         self.level_score_ = np.zeros(n)
         self.score_ = np.zeros(n)
         self.driver_ = np.zeros(n, dtype=np.int8)     # index into DRIVERS: 0 seasonal baseline, 1 data quality
@@ -131,7 +145,8 @@ class NumpyDefaultDetector(Detector):
         seasonal = np.maximum(point, run)
         onset = self._onset(s, seasonal)
         quality = self.quality_weight * self.quality_._step(s, t, v)
-        score = np.maximum(onset, quality)
+        score = rest_of(self.rest_left_, s, np.maximum(onset, quality), rest=self.rest,
+                        threshold=self.decision_threshold)
         self.level_score_[s] = seasonal
         self.score_[s] = score
         self.driver_[s] = np.where(quality > onset, 1, 0)
@@ -193,9 +208,12 @@ class NumpyRegimeScore:
 
     def __init__(self, n: int, *, short: int = 50, long: int = 1000, warmup: int = 300, half: float = 0.1,
                  weight: float = 0.7, refractory: int = 1000, blocks: int = 10, margin: float = 0.02,
-                 warmup_s: float = 86_400.0, floor: float = 0.69) -> None:
+                 warmup_s: float = 86_400.0, floor: float = 0.69, rest: int = 30,
+                 threshold: float = 0.40) -> None:
         self.short, self.long, self.warmup, self.half, self.floor = short, long, warmup, half, floor
         self.weight, self.refractory, self.margin, self.warmup_s = weight, refractory, margin, warmup_s
+        self.rest, self.threshold = rest, threshold
+        self.rest_left = np.zeros(n, dtype=np.int64)
         self.count = np.zeros(n, dtype=np.int64)
         self.first_ts = np.zeros(n, dtype=np.int64)
         self.last = np.zeros(n)
@@ -237,7 +255,7 @@ class NumpyRegimeScore:
         self.high[s] = np.where(learn, np.maximum(high, ratio), high)
         self.low[s] = np.where(learn, np.minimum(low, ratio), low)
         u = squash(novelty, self.half)
-        return self.weight * self._onset(s, u)
+        return rest_of(self.rest_left, s, self.weight * self._onset(s, u), rest=self.rest, threshold=self.threshold)
 
     def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
         return onset_of(self.blocks, self.block_max, self.block_fill, s, u, refractory=self.refractory,

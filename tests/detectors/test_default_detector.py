@@ -35,7 +35,10 @@ def test_lasting_two_sigma_shift_is_detected_by_the_run_score() -> None:
     scores, features = score_matrix(values, DefaultDetector(record_half=np.inf, regime_half=np.inf), watch=0,
                                     after=2000)
     noise_peak = scores[300:2000].max()
-    assert scores[2000:2100, 0].max() > noise_peak + 0.03
+    detections = np.flatnonzero(scores[2000:2100, 0] >= DefaultDetector.decision_threshold)
+    assert scores[2000:2100, 0].max() > noise_peak + 0.02
+    # one detection: the run's score creeps on past the onset margin 16 readings later, the rest halves that repeat
+    assert detections.size == 1
     assert scores[2000:, 1:].max() <= noise_peak + 0.01
     assert features[0].startswith("residual_run:")
 

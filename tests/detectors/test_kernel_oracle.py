@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore
-from vitals.detectors import DefaultDetector
+from vitals.detectors import DefaultDetector, kernel
 from vitals.detectors.data_quality import DataQualityDetector
 
 N_SERIES = 5
@@ -45,13 +45,19 @@ def test_kernel_matches_the_numpy_oracle() -> None:
     s, t, v = stream(3)
     new = DefaultDetector(valid_min=-100.0, **ORACLE_SETTINGS).fit([], [], [], n_series=N_SERIES)
     old = NumpyDefaultDetector(valid_min=-100.0, quality_weight=0.0).fit([], [], [], n_series=N_SERIES)
-    got, want, got_level, want_level = [], [], [], []
+    restless = NumpyDefaultDetector(valid_min=-100.0, quality_weight=0.0, rest=0).fit([], [], [], n_series=N_SERIES)
+    got, want, got_level, want_level, unrested = [], [], [], [], []
     for k in range(0, s.size, N_SERIES):
         got.append(new.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
         want.append(old.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
+        unrested.append(restless.update_score(s[k:k + N_SERIES], t[k:k + N_SERIES], v[k:k + N_SERIES]))
         got_level.append(new.level_score_.copy())
         want_level.append(old.level_score_.copy())
     assert np.count_nonzero(np.concatenate(want)) > 10 and np.count_nonzero(np.concatenate(want_level)) > 1000
+    # the rest after a detection acts here: some repeats within 30 readings of a detection are halved
+    halved = np.concatenate(want) != np.concatenate(unrested)
+    assert halved.any()
+    np.testing.assert_array_equal(np.concatenate(want)[halved], 0.5 * np.concatenate(unrested)[halved])
     np.testing.assert_allclose(np.concatenate(got), np.concatenate(want), rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.concatenate(got_level), np.concatenate(want_level), rtol=0, atol=1e-12)
     np.testing.assert_allclose(new.level_score_, old.level_score_, atol=1e-12)
@@ -62,29 +68,36 @@ def test_kernel_matches_the_numpy_oracle() -> None:
 
 
 def test_regime_score_matches_its_numpy_oracle() -> None:
-    # the kernel's score is the regime onset alone when the seasonal, quality and new-extreme scores are off
+    # the kernel's score is the regime onset alone when the seasonal, quality and new-extreme scores are off;
+    # a decision point of 0.25 (mapped to the decision threshold 0.40) puts the rest's detections where it acts
     s, t, v = stream(3)
-    alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf,
-             "decision_point": DefaultDetector.decision_threshold}
+    point = 0.25
+    alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf, "decision_point": point}
     regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3,
               "regime_weight": 0.7}
-    new = DefaultDetector(**regime, **alone).fit([], [], [], n_series=N_SERIES)
-    old = NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3)
+    new = DefaultDetector(**regime, **alone, rest=30).fit([], [], [], n_series=N_SERIES)
+    oracles = {rest: NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3, rest=rest, threshold=point)
+               for rest in (30, 0)}
     quality = DataQualityDetector(warmup=new.warmup).fit([], [], [], n_series=N_SERIES)
-    got, want, unstuck = [], [], []
+    got, want, unrested, unstuck = [], [], [], []
     for k in range(0, s.size, N_SERIES):
         part = slice(k, k + N_SERIES)
         got.append(new.update_score(s[part], t[part], v[part]))
         quality.update_score(s[part], t[part], v[part])
         stuck = quality.check_scores_[1, s[part]]
-        want.append(old.update(s[part], t[part], v[part], stuck=stuck))
+        want.append(oracles[30].update(s[part], t[part], v[part], stuck=stuck))
+        unrested.append(oracles[0].update(s[part], t[part], v[part], stuck=stuck))
         unstuck.append(stuck == 0.0)
     got_all, want_all = np.concatenate(got), np.concatenate(want)
     assert np.count_nonzero(want_all) >= 2  # the level shift (series 2) and the quiet turns make new regimes
     # the stuck run of series 3 (readings 301-339) is the data-quality check's: no regime while it is a record run
     assert not np.concatenate(unstuck).all()
     assert not want_all[~np.concatenate(unstuck)].any()
-    np.testing.assert_allclose(got_all, want_all, rtol=0, atol=1e-12)
+    assert (want_all != np.concatenate(unrested)).any()  # repeats within 30 readings of a detection were halved
+    target = DefaultDetector.decision_threshold  # the kernel's monotone map taking the decision point to 0.40
+    calibrated = np.where(want_all <= point, want_all * target / point,
+                          target + (want_all - point) * (1.0 - target) / (1.0 - point))
+    np.testing.assert_allclose(got_all, calibrated, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=15, deadline=None)
@@ -130,12 +143,15 @@ def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_sc
     old = pickle.loads(pickle.dumps(det))  # the layout before the regime score: fewer columns, no regime state
     old.f_, old.i_ = old.f_[:, :32].copy(), old.i_[:, :15].copy()
     for name in ("regime_blocks_", "regime_short", "regime_long", "regime_warmup", "regime_half", "regime_weight",
-                 "regime_refractory", "regime_floor"):
+                 "regime_refractory", "regime_floor", "rest"):
         delattr(old, name)
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded.f_.shape == det.f_.shape and loaded.i_.shape == det.i_.shape
     assert loaded.get_params() == DefaultDetector().get_params()  # its parameters at their defaults
-    # without the regime score both continue alike: it is the only part that starts fresh
+    # without the regime score both continue alike: it and the rest (no series resting) are the parts that start
+    # fresh
+    assert not loaded.i_[:, kernel.I_REST_LEFT].any()
+    det.i_[:, kernel.I_REST_LEFT] = 0
     for d in (det, loaded):
         d.set_params(regime_weight=0.0)
         d.params_ = d._parameters()

@@ -9,7 +9,9 @@ over the NAB development files; :func:`select` then reports
   the best pooled CV score; its own CV figure is optimistic by the selection, which the nested figure is not.
 
 ``DefaultDetector``'s ``decision_point`` maps the chosen candidate's NAB threshold to the decision threshold
-(0.40), so it is not part of the grid (it changes no detection, only where the threshold sits).
+(0.40), so it is not part of the grid (the map is monotone: it changes no NAB score, only where the threshold
+sits). Every candidate runs with the shipped ``decision_point``, because the rest after a detection starts at
+the decision threshold: so it starts at the same raw score (0.2663) in every candidate.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from vitals.backtest.nab_cv import CrossValidation, loco_cv
 from vitals.backtest.nab_run import NabFile, run_detector
 from vitals.detectors.combined import DefaultDetector
 
-# decision_point=0.40 keeps every candidate's raw scale (the identity map)
 SELECTION_GRID: dict[str, tuple[Any, ...]] = {
     "refractory": (1000, 1500),          # readings a seasonal detection suppresses repeats for
     "run_length": (10, 20),              # readings in the run (drift / new level) statistic
@@ -53,7 +54,7 @@ def select(files: list[NabFile], profiles: tuple[str, ...] = ("standard", "rewar
     scores: dict[str, dict[str, Any]] = {}
     grid = list(candidates())
     for k, params in enumerate(grid):
-        run_detector(files, DefaultDetector(**params, decision_point=DefaultDetector.decision_threshold))
+        run_detector(files, DefaultDetector(**params))
         scores[json.dumps(params)] = {f.name: f.scores for f in files}
         if progress:
             progress(k + 1, len(grid))

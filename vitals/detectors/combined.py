@@ -28,6 +28,11 @@ Per reading of series ``i``:
    one value (a stuck sensor) scores no regime change, it is the data-quality check's.
 7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
+8. rest after a detection (``rest=30``; 0 switches it off): in the ``rest`` readings of a series after a
+   detection (a score at or above ``decision_threshold``), a score that reaches the detection point again is
+   halved: NAB and an operator both value the first detection of an event, repeats a few readings apart
+   (a score creeping past an onset rule's margin, two mechanisms in turn) are noise. It is the one part that
+   uses the decision threshold (through ``decision_point``, the raw score mapped to it).
 
 ``level_score_`` keeps the unsuppressed seasonal score for dashboards; each reading's explanation
 (:meth:`DefaultDetector.explain`) names the detector and feature that drove its score.
@@ -52,6 +57,8 @@ REGIME_FEATURES: tuple[str, ...] = ("volatility_up", "volatility_down")
 _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, "regime_warmup": 300,
                                       "regime_half": 0.1, "regime_weight": 0.7, "regime_refractory": 1000,
                                       "regime_floor": 0.69}
+# parameters added after detectors were first pickled: loaded at these defaults (see __setstate__)
+_LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -75,7 +82,7 @@ class DefaultDetector(Detector):
                  onset_margin: float = 0.02, decision_point: float = 0.2663, record_warmup: int = 150,
                  record_warmup_s: float = 86_400.0, regime_short: int = 100, regime_long: int = 1000,
                  regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
-                 regime_refractory: int = 1000, regime_floor: float = 0.69,
+                 regime_refractory: int = 1000, regime_floor: float = 0.69, rest: int = 30,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -111,6 +118,7 @@ class DefaultDetector(Detector):
         self.regime_weight = regime_weight
         self.regime_refractory = regime_refractory
         self.regime_floor = regime_floor
+        self.rest = rest
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -127,17 +135,19 @@ class DefaultDetector(Detector):
         self.valid_max = valid_max
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Load a detector pickled before the regime-change score: its parameters at their defaults, its
-        per-series state fresh (the regime learns from the next readings on; every other score continues)."""
+        """Load a detector pickled before the regime-change score or the rest: their parameters at their
+        defaults, their per-series state fresh (the regime learns from the next readings on, no series is
+        resting; every other score continues)."""
         self.__dict__.update(state)
-        missing = {name: value for name, value in _REGIME_DEFAULTS.items() if name not in state}
+        missing = {name: value for name, value in _LATER_DEFAULTS.items() if name not in state}
         self.__dict__.update(missing)
         if missing and "f_" in state:
             f: FloatArray = state["f_"]
             i: npt.NDArray[np.int64] = state["i_"]
             self.f_ = np.pad(f, ((0, 0), (0, k.F_COLUMNS - f.shape[1])))
             self.i_ = np.pad(i, ((0, 0), (0, k.I_COLUMNS - i.shape[1])))
-            self.regime_blocks_ = np.zeros((f.shape[0], max(self.refractory_blocks, 1)))
+            if "regime_blocks_" not in state:
+                self.regime_blocks_ = np.zeros((f.shape[0], max(self.refractory_blocks, 1)))
             self.params_ = self._parameters()
 
     def _parameters(self) -> FloatArray:
@@ -154,7 +164,7 @@ class DefaultDetector(Detector):
             record_warmup=self.record_warmup, record_warmup_s=self.record_warmup_s, regime_short=self.regime_short,
             regime_long=self.regime_long, regime_warmup=self.regime_warmup, regime_half=self.regime_half,
             regime_weight=self.regime_weight, regime_refractory=self.regime_refractory,
-            regime_floor=self.regime_floor)
+            regime_floor=self.regime_floor, rest=self.rest)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

@@ -39,8 +39,8 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
- P_REGIME_REFRACTORY, P_REGIME_FLOOR) = range(40)
-P_COUNT = 40
+ P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST) = range(41)
+P_COUNT = 41
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -52,8 +52,9 @@ F_COLUMNS = 39
 
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
- I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL, I_FIRST_TS, I_REGIME_COUNT, I_REGIME_BLOCK_FILL) = range(17)
-I_COLUMNS = 17
+ I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL, I_FIRST_TS, I_REGIME_COUNT, I_REGIME_BLOCK_FILL,
+ I_REST_LEFT) = range(18)
+I_COLUMNS = 18
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
@@ -260,6 +261,22 @@ def _calibrate(u: float, point: float, target: float) -> float:
     return target + (u - point) * (1.0 - target) / (1.0 - point)
 
 
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _rest(p: np.ndarray, ic: np.ndarray, row: int, u: float) -> float:
+    """Rest after a detection: the (uncalibrated) combined score ``u`` of the ``rest`` readings after a
+    detection is halved where it reaches the detection point again; a detection (calibrated score at or above
+    the decision threshold, i.e. ``u >= decision_point``) outside a rest starts one. Repeats a few readings
+    apart (a score creeping past an onset rule's margin, or two mechanisms in turn) are one event."""
+    detected = _calibrate(u, p[P_DECISION_POINT], p[P_DECISION_SCORE]) >= p[P_DECISION_SCORE]
+    left = ic[row, I_REST_LEFT]
+    if left > 0:
+        ic[row, I_REST_LEFT] = left - 1
+        return 0.5 * u if detected else u
+    if detected and p[P_REST] >= 1.0:
+        ic[row, I_REST_LEFT] = int(p[P_REST])
+    return u
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far ``v`` lies beyond the series' whole past range, in units of that range (0 inside it).
@@ -351,8 +368,8 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         t = ts[k]
         v = values[k]
         if not math.isfinite(v):  # impossible: scored by the quality checks, never learned by the baseline
-            quality = _calibrate(p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v), p[P_DECISION_POINT],
-                                 p[P_DECISION_SCORE])
+            quality = _calibrate(_rest(p, ic, row, p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v)),
+                                 p[P_DECISION_POINT], p[P_DECISION_SCORE])
             f[row, F_LEVEL_SCORE] = 0.0
             f[row, F_SCORE] = quality
             ic[row, I_DRIVER] = DRIVER_QUALITY
@@ -396,7 +413,7 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         regime_onset = p[P_REGIME_WEIGHT] * _onset(f, ic, regime_blocks, row, regime, p[P_REGIME_REFRACTORY],
                                                    F_REGIME_BLOCK_MAX, I_REGIME_BLOCK_FILL, p[P_ONSET_MARGIN])
         point_at, target = p[P_DECISION_POINT], p[P_DECISION_SCORE]
-        score = _calibrate(max(max(onset, record_onset), regime_onset), point_at, target)
+        score = _calibrate(_rest(p, ic, row, max(max(onset, record_onset), regime_onset)), point_at, target)
         f[row, F_LEVEL_SCORE] = _calibrate(max(max(weighted, record), p[P_REGIME_WEIGHT] * regime), point_at, target)
         f[row, F_RECORD] = record
         f[row, F_SCORE] = score
