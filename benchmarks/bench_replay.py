@@ -1,14 +1,17 @@
 """The product path (issue 10, item 3): ``vitals replay`` run as a user runs it, on two inputs.
 
 Each case is a fresh subprocess ``python -m vitals replay FILE`` with the default settings (scoring on), plus
-``--history-dir`` into a temp dir and /metrics served on a free port (``--metrics-port``); dead letters go to
-the default path under the temp dir (the child's working directory). While the replay runs the benchmark polls
-/metrics every 50 ms until it first answers (the *startup* time, from the process start), then scrapes it every
-second with urllib, as Prometheus would.
+(except case 3) ``--history-dir`` into a temp dir and /metrics served on a free port (``--metrics-port``); dead
+letters go to the default path under the temp dir (the child's working directory). While the replay runs the
+benchmark polls /metrics every 50 ms until it first answers (the *startup* time, from the process start), then
+scrapes it every second with urllib, as Prometheus would.
 
 1. the full simulated city: ``vitals simulate --hours H --start 2025-06-02T00:00:00Z`` (~500k readings an hour);
 2. a small hourly feed: ``vitals simulate --catalog tests/catalog/second_city.yaml --indicators air_no2
-   --days 1500 --step 3600 --start 2020-01-01T00:00:00Z`` replayed with the same ``--catalog``.
+   --days 1500 --step 3600 --start 2020-01-01T00:00:00Z`` replayed with the same ``--catalog``: a sparse feed
+   replayed fast, so the history's vitals snapshot every hour of event time in each shard holding a series
+   (docs/history.md);
+3. the same hourly feed without ``--history-dir``, the price of the history is the difference.
 
 Per case: wall seconds, CPU seconds of the child (``resource.getrusage(RUSAGE_CHILDREN)`` deltas), readings
 per CPU s and per wall s (the count from the replay's summary line "N readings in ..."), startup seconds, and
@@ -134,7 +137,7 @@ finally:
 
 
 def replay(path: Path, extra: list[str], work: Path, profile: Path | None = None,
-           timer: str = "wall") -> dict[str, object]:
+           timer: str = "wall", *, history: bool = True) -> dict[str, object]:
     """One replay subprocess, scraped every second; its figures."""
     port = _free_port()
     run_dir = Path(tempfile.mkdtemp(prefix="replay-", dir=work))
@@ -144,8 +147,8 @@ def replay(path: Path, extra: list[str], work: Path, profile: Path | None = None
         head = [sys.executable, "-c", THREAD_PROFILE, str(profile)]
     else:
         head = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "vitals"]
-    args = [*head, "replay", str(path), *extra, "--no-progress",
-            "--metrics-port", str(port), "--history-dir", str(run_dir / "history")]
+    args = [*head, "replay", str(path), *extra, "--no-progress", "--metrics-port", str(port),
+            *(["--history-dir", str(run_dir / "history")] if history else [])]
     log = run_dir / "replay.log"
     cpu0, t0 = _children_cpu(), time.perf_counter()
     with log.open("w") as out:
@@ -219,16 +222,18 @@ def main() -> None:
         simulate(feed, ["--catalog", str(SECOND_CITY), "--indicators", "air_no2", "--days", "1500",
                         "--step", "3600", "--start", "2020-01-01T00:00:00Z"], work)
         cases = {
-            f"city {opts.hours:g} h": (city, []),
-            "hourly feed (second_city air_no2, 1500 d)": (feed, ["--catalog", str(SECOND_CITY)]),
+            f"city {opts.hours:g} h": (city, [], True),
+            "hourly feed (second_city air_no2, 1500 d)": (feed, ["--catalog", str(SECOND_CITY)], True),
+            # the price of the history on a sparse feed: a vitals snapshot at every hour of 1500 days per shard
+            "hourly feed, no --history-dir": (feed, ["--catalog", str(SECOND_CITY)], False),
         }
-        for name, (path, extra) in cases.items():
+        for name, (path, extra, history) in cases.items():
             print(f"\n{name}: replaying {path.name} ...", flush=True)
-            res = replay(path, extra, work)
+            res = replay(path, extra, work, history=history)
             print(f"  {res['summary']}")
             if not opts.skip_profile:
                 prof = work / f"prof-{len(results)}.out"
-                profiled = replay(path, extra, work, profile=prof, timer=opts.timer)
+                profiled = replay(path, extra, work, profile=prof, timer=opts.timer, history=history)
                 res["profiled_wall_s"] = profiled["wall_s"]
                 res["shares"] = shares(prof)
             results[name] = res

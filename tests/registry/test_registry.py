@@ -3,6 +3,7 @@ model cards carry their fields; the watcher sees a promotion; vitals_model_info 
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -11,10 +12,12 @@ import numpy as np
 import pytest
 import skops.io as sio
 from prometheus_client import CollectorRegistry
+from vitals_testing import REPO
 
 from vitals.catalog import Catalog
 from vitals.errors import RegistryError, UntrustedModelError
-from vitals.forecasting import EarlyWarningForecaster, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
+from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.registry import (
     ModelCard,
     ModelInfoCollector,
@@ -24,6 +27,7 @@ from vitals.registry import (
     hash_arrays,
     load_artifact,
 )
+from vitals.registry.card import current_metric_key
 
 START_NS = 1_772_409_600 * 10**9  # 2026-03-02 00:00 UTC
 
@@ -217,3 +221,49 @@ def test_invalid_names(tmp_path: Path) -> None:
         reg.versions("../etc")
     with pytest.raises(RegistryError, match="invalid version"):
         reg.load("forecaster", "latest")
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("mae_60m", "mae_1h"), ("mae_60m_persistence", "mae_1h_persistence"), ("mae_360m_seasonal", "mae_6h_seasonal"),
+    ("mae_90m", "mae_1h30m"), ("warned_180m_before_share", "warned_3h_before_share"), ("mae_15m", "mae_15m"),
+    ("warned_15m_before_share", "warned_15m_before_share"), ("mae_1h", "mae_1h"), ("roc_auc_ramp", "roc_auc_ramp"),
+    ("lead_time_median_s", "lead_time_median_s"), ("city14_seed5_lead_event_s", "city14_seed5_lead_event_s"),
+])
+def test_metric_keys_in_minutes_read_as_the_horizon_labels(old: str, new: str) -> None:
+    assert current_metric_key(old) == new
+
+
+def test_the_shipped_cards_read_with_todays_keys_and_their_figures() -> None:
+    """Cards written before the keys followed the cadence (``mae_60m``, warnings within a fixed 30 minutes) read
+    as today's keys with the same figures, in the same order."""
+    reg = ModelRegistry(REPO / "models")
+    versions = reg.versions("forecaster")
+    assert versions
+    for version in versions:
+        raw = json.loads((reg.version_dir("forecaster", version) / "card.json").read_text(encoding="utf-8"))["metrics"]
+        assert "mae_60m" in raw and "early_warning_within_s" not in raw  # written before
+        metrics = reg.card("forecaster", version).metrics
+        renamed = {("mae_1h" + k[len("mae_60m"):] if k.startswith("mae_60m") else k): v for k, v in raw.items()}
+        assert metrics.pop("early_warning_within_s") == 1800
+        assert list(metrics.items()) == list(renamed.items())
+        assert "mae_1h" in metrics and "mae_60m" not in metrics
+        assert reg.card("forecaster", version).headline().endswith("(warned within 30m)")
+    # the window model's card has no such keys: read as written
+    for version in reg.versions("window_model"):
+        raw = json.loads((reg.version_dir("window_model", version) / "card.json").read_text(encoding="utf-8"))
+        assert reg.card("window_model", version).metrics == raw["metrics"]
+
+
+def test_an_old_card_saved_again_is_written_with_todays_keys(tmp_path: Path, models: tuple) -> None:
+    fitted, grid = models
+    old = card(fitted[0], grid).to_dict()
+    old["metrics"] = {"mae_60m": 0.4, "mae_60m_persistence": 0.6, "orange_crossings": 3, "lead_time_median_s": 900.0,
+                      "mae_1h_seasonal": 0.5, "mae_60m_seasonal": 9.9}
+    reg = ModelRegistry(tmp_path)
+    version = reg.save("forecaster", fitted[0], ModelCard.from_dict(old))
+    written = json.loads((tmp_path / "forecaster" / version / "card.json").read_text(encoding="utf-8"))["metrics"]
+    # a key already in today's form wins over the old one of the same meaning
+    assert written == {"mae_1h": 0.4, "mae_1h_persistence": 0.6, "early_warning_within_s": 1800,
+                       "orange_crossings": 3, "lead_time_median_s": 900.0, "mae_1h_seasonal": 0.5}
+    assert "| mae_1h | 0.4 |" in (tmp_path / "forecaster" / version / "card.md").read_text(encoding="utf-8")
+    assert reg.card("forecaster", version).headline() == "median lead 15m (warned within 30m)"  # no mae_30m figure

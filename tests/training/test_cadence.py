@@ -14,6 +14,7 @@ from vitals_testing import SECOND_CITY
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, load_catalog, parse_catalog
+from vitals.cli import main
 from vitals.forecasting.cadence import Cadence, catalog_cadence, catalog_step_s, lag_resolution_s
 from vitals.registry import ModelRegistry
 from vitals.scoring import ShardScorer
@@ -56,7 +57,7 @@ class _Models:
 
 @pytest.mark.parametrize(("cadence_s", "days"), [(3600, 30), (86400, 400)])
 def test_an_hourly_or_daily_city_trains_both_families_and_the_flow_uses_their_geometry(
-        tmp_path: Path, cadence_s: int, days: int) -> None:
+        tmp_path: Path, cadence_s: int, days: int, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = city_with_cadence(cadence_s)
     data = from_simulation(catalog, days=days, seed=3, progress=False)
     assert data.grid.step_s == cadence_s
@@ -68,9 +69,23 @@ def test_an_hourly_or_daily_city_trains_both_families_and_the_flow_uses_their_ge
     assert forecaster.horizons_s == (3 * cadence_s, 6 * cadence_s, 12 * cadence_s)
     assert window_model.step_s_ == cadence_s and window_model.window_s == 12 * cadence_s
     assert results[1].metrics["heldout_windows"] > 0
+    # the held-out measure at the city's cadence: errors keyed by the horizon labels, warnings within 6 steps
     forecast = results[0].metrics
-    label = f"mae_{6 * cadence_s // 60}m"
-    assert forecast[label] < forecast[f"{label}_persistence"]
+    unit = {3600: "h", 86400: "d"}[cadence_s]
+    horizons = [f"mae_{k}{unit}" for k in (3, 6, 12)]
+    assert [k for k in forecast if k.startswith("mae_")] == [
+        f"{key}{suffix}" for key in horizons for suffix in ("", "_persistence", "_seasonal")]
+    assert forecast[f"mae_6{unit}"] < forecast[f"mae_6{unit}_persistence"]
+    assert forecast["early_warning_within_s"] == 6 * cadence_s
+    assert f"warned_3{unit}_before_share" in forecast and "warned_15m_before_share" not in forecast
+    card = registry.card("forecaster", results[0].version)
+    assert card.metrics == forecast
+    assert f"orange predicted within 6{unit} (the early-warning horizon of the 1{unit} grid)" in card.notes
+    markdown = (tmp_path / "forecaster" / results[0].version / "card.md").read_text(encoding="utf-8")
+    assert f"| mae_12{unit}_seasonal |" in markdown and f"| early_warning_within_s | {6 * cadence_s} |" in markdown
+    assert main(["models", "--models-dir", str(tmp_path), "list", "forecaster"]) == 0
+    assert f"  mae_6{unit} " in capsys.readouterr().out
+    assert f"(warned within 6{unit})" in card.headline()
     # the flow's scorer, fed the same city reading by reading, forecasts from a window of the model's geometry
     scorer = ShardScorer(catalog, 0, 1, lag_step_s=300)  # a mismatched start: the model's geometry wins
     models = _Models(registry)
@@ -80,7 +95,8 @@ def test_an_hourly_or_daily_city_trains_both_families_and_the_flow_uses_their_ge
         scorer.update(catalog, ReadingBatch(np.full(grid.n_series, ends[t] - NS_PER_S), grid.indicator,
                                             grid.street, grid.values[:, t].astype(np.float64)), models)
     assert (scorer.lag_step_s, scorer.lag_steps) == (cadence_s, 12)
-    assert scorer.horizons == tuple(f"{h // 60}m" for h in forecaster.horizons_s)
+    assert scorer.horizons == catalog_cadence(catalog).horizon_labels  # the labels /metrics and the rules use
+    assert scorer.horizons == {3600: ("3h", "6h", "12h"), 86400: ("3d", "6d", "12d")}[cadence_s]
     assert np.isfinite(scorer.forecast_value[grid.series]).all()
     window = scorer.lag_window(int(ends[-1]))
     assert window.shape == (scorer.n_rows, 13)

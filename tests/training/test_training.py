@@ -47,6 +47,11 @@ def test_train_from_frame_registers_a_card(tmp_path: Path, small_catalog: Catalo
     assert card.training.start.startswith("2026-03-02") and card.training.rows == data.rows
     assert card.training.sha256 == data.sha256 and len(data.sha256) == 64
     assert card.metrics["mae_30m"] < card.metrics["mae_30m_persistence"]
+    # the model city's 5-minute grid: the keys as before but `mae_1h` for `mae_60m`, warnings within 30 minutes
+    assert [k for k in card.metrics if k.startswith(("mae_", "warned_"))] == [
+        f"mae_{h}{s}" for h in ("15m", "30m", "1h") for s in ("", "_persistence", "_seasonal")
+    ] + ["warned_15m_before_share"]
+    assert card.metrics["early_warning_within_s"] == 1800 and "within 30m" in card.notes
     assert card.parameters["horizons_s"] == [900, 1800, 3600]
     # same data, same fingerprint; different data, different fingerprint
     assert from_frame(small_catalog, frame).sha256 == data.sha256

@@ -61,17 +61,18 @@ def _list(args: argparse.Namespace) -> int:
     infos = reg.describe(args.family)
     if args.json:
         doc = [{"family": i.family, "version": i.version, "promoted": i.promoted, "created_at": i.created_at,
-                "size_bytes": i.size_bytes, "model_class": i.model_class} for i in infos]
+                "size_bytes": i.size_bytes, "model_class": i.model_class, "metrics": i.metrics} for i in infos]
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         return 0
     if not infos:
         sys.stdout.write(f"no models in {reg.root} (train some with `vitals train`)\n")
         return 0
-    sys.stdout.write(f"{'family':<20} {'version':<9} {'created':<26} {'size':>10}  class\n")
+    width = max(len(i.model_class.rsplit(".", 1)[-1]) for i in infos)
+    sys.stdout.write(f"{'family':<20} {'version':<9} {'created':<26} {'size':>10}  {'class':<{width}}  held-out\n")
     for i in infos:
         mark = "*" if i.promoted else " "
         sys.stdout.write(f"{i.family:<20} {mark}{i.version:<8} {i.created_at:<26} {i.size_bytes:>10,}  "
-                         f"{i.model_class}\n")
+                         f"{i.model_class.rsplit('.', 1)[-1]:<{width}}  {i.headline}\n")
     return 0
 
 

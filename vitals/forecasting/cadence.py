@@ -9,7 +9,17 @@ Training and the flow must agree on it, so it is computed here from the catalog 
   1-hour grid, a daily one a 1-day grid; the model city (cadences 60 s .. 1 day) keeps 300 s.
 - **window**: ``WINDOW_STEPS`` (12) steps: the forecaster's lag window and the window model's window (1 hour at
   5 minutes, 12 hours at 1 hour).
-- **horizons**: ``HORIZON_STEPS`` (3, 6, 12) steps (15, 30 and 60 minutes at 5 minutes).
+- **horizons**: ``HORIZON_STEPS`` (3, 6, 12) steps (15, 30 and 60 minutes at 5 minutes), labelled by
+  :func:`vitals.units.duration_label` (``15m``, ``30m``, ``1h``; ``3h``, ``6h``, ``12h`` on an hourly grid): the
+  ``horizon`` label on /metrics, the view's ``forecast_<label>`` columns, alert rules and dashboards.
+- **early-warning horizon**: ``EARLY_WARNING_STEPS`` (6) steps (30 minutes at 5 minutes, 6 hours at 1 hour): the
+  default horizon of the ``VitalsEarlyWarning`` rule, the city backtest's early warning and the wall's
+  "predicted orange" panel (seconds to the threshold within it, or the forecast level at it), and the trainer's
+  held-out measure ("warned" = predicted orange within it, the card's ``early_warning_within_s``).
+- **warned before**: ``WARNED_BEFORE_STEPS`` (3) steps (15 minutes at 5 minutes, 3 hours at 1 hour): the lead a
+  warning should give, the trainer's ``warned_<label>_before_share`` (share of crossings warned that long ahead).
+- **metric labels**: the trainer's held-out figures are keyed by :func:`vitals.units.duration_label` of their
+  horizon (``mae_15m``, ``mae_30m``, ``mae_1h``; ``mae_3h``, ``mae_6h``, ``mae_12h`` on an hourly grid).
 - **flow**: the scorer keeps a lag buffer of ``LAG_CELLS`` (5) cells per step (1 minute at 5 minutes) so the
   newest lag value is at most one cell old, forecasts every cell of event time, and holds a detection for a
   half-life of 2 steps.
@@ -21,10 +31,13 @@ from dataclasses import dataclass
 
 from vitals.catalog.model import Catalog
 from vitals.errors import ModelError
+from vitals.units import duration_label
 
 MIN_STEP_S = 300
 WINDOW_STEPS = 12
 HORIZON_STEPS: tuple[int, ...] = (3, 6, 12)
+EARLY_WARNING_STEPS = 6  # one of HORIZON_STEPS
+WARNED_BEFORE_STEPS = 3  # the shortest horizon: the lead time target (15 min at 5 minutes)
 LAG_CELLS = 5
 HOLD_STEPS = 2
 
@@ -53,6 +66,22 @@ class Cadence:
         return tuple(k * self.step_s for k in HORIZON_STEPS)
 
     @property
+    def horizon_labels(self) -> tuple[str, ...]:
+        return tuple(duration_label(h) for h in self.horizons_s)
+
+    @property
+    def early_warning_horizon_s(self) -> int:
+        return EARLY_WARNING_STEPS * self.step_s
+
+    @property
+    def warned_before_s(self) -> int:
+        return WARNED_BEFORE_STEPS * self.step_s
+
+    def horizons_within(self, seconds: int) -> tuple[str, ...]:
+        """Labels of the horizons at most ``seconds`` ahead (the forecasts an early warning within it reads)."""
+        return tuple(duration_label(h) for h in self.horizons_s if h <= seconds)
+
+    @property
     def lag_resolution_s(self) -> int:
         """The flow's lag cell: the step divided by the largest of 5, 4, 3, 2, 1 that divides it."""
         return lag_resolution_s(self.step_s)
@@ -60,6 +89,19 @@ class Cadence:
     @property
     def hold_half_life_s(self) -> float:
         return float(HOLD_STEPS * self.step_s)
+
+
+def mae_key(horizon_s: float) -> str:
+    """The key of the held-out forecast error at a horizon: ``mae_30m``, ``mae_1h``, ``mae_6h``."""
+    return f"mae_{duration_label(int(horizon_s))}"
+
+
+def warned_before_key(seconds: float) -> str:
+    """The key of the share of crossings warned at least ``seconds`` ahead: ``warned_15m_before_share``."""
+    return f"warned_{duration_label(int(seconds))}_before_share"
+
+
+EARLY_WARNING_WITHIN_KEY = "early_warning_within_s"  # the held-out measure's "warned" = orange within this
 
 
 def lag_resolution_s(step_s: int) -> int:

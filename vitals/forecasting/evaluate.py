@@ -1,6 +1,11 @@
 """Walk-forward backtest of a forecaster on a grid: forecast error against baselines, and early-warning lead
 time before labelled orange crossings.
 
+The measure follows the grid's cadence (:mod:`vitals.forecasting.cadence`): the errors are keyed by their
+horizon's label (``mae_15m`` .. ``mae_1h`` on a 5-minute grid, ``mae_3h`` .. ``mae_12h`` on an hourly one), and a
+warning is "predicted to reach orange within the early-warning horizon" (30 minutes on a 5-minute grid, 6 hours on
+an hourly one), the horizon of the ``VitalsEarlyWarning`` rule.
+
 Every step close of the evaluation range is a forecast origin, exactly as the stream would run it (only the
 window up to the origin is used). Positions are stacked into rows and predicted in chunks, so the whole
 backtest is a few vectorized calls, not a loop over series.
@@ -15,13 +20,17 @@ import numpy.typing as npt
 
 from vitals.catalog.model import ORANGE, Catalog
 from vitals.catalog.seasonality import SeasonalModel
+from vitals.forecasting.cadence import Cadence, mae_key
 from vitals.forecasting.features import threshold_units
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.labels import LabelledWindow
 from vitals.units import DAY_S, NS_PER_S
 
-WARN_WITHIN_S = 1800.0  # "will reach orange within 30 minutes"
+
+def warn_within_s(grid: SeriesGrid) -> float:
+    """The early-warning horizon of a grid's step: a warning is "orange predicted within" it."""
+    return float(Cadence(grid.step_s).early_warning_horizon_s)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,24 +88,25 @@ def forecast_errors(
         target_ns = grid.column_end_ns()[tc]
         ind = np.repeat(grid.indicator, tc.size)
         expected = seasonal.expected(ind, np.tile(target_ns, grid.n_series)).reshape(truth.shape)
-        label = f"{int(h) // 60}m"
-        out[f"mae_{label}"] = float(np.nanmean(np.abs(wf.value[:, ok, k] - truth) / noise))
-        out[f"mae_{label}_persistence"] = float(np.nanmean(np.abs(now - truth) / noise))
-        out[f"mae_{label}_seasonal"] = float(np.nanmean(np.abs(expected - truth) / noise))
+        key = mae_key(h)
+        out[key] = float(np.nanmean(np.abs(wf.value[:, ok, k] - truth) / noise))
+        out[f"{key}_persistence"] = float(np.nanmean(np.abs(now - truth) / noise))
+        out[f"{key}_seasonal"] = float(np.nanmean(np.abs(expected - truth) / noise))
     return out
 
 
 def early_warning_lead_times(
-    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float = WARN_WITHIN_S
+    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float | None = None
 ) -> npt.NDArray[np.float64]:
     """Lead time (s) of the early warning before each crossing inside the walk-forward range.
 
-    The warning is "predicted to reach orange within ``warn_within_s``" at a step close. Its lead time is the
+    The warning is "predicted to reach orange within ``warn_within_s``" (default: the grid's early-warning
+    horizon) at a step close. Its lead time is the
     crossing time minus the first close of the unbroken run of warnings that reaches the last close before the
     crossing, counted only inside the incident window; no warning at that last close gives lead 0.
     """
     row_of = {int(s): i for i, s in enumerate(grid.series)}
-    warn = (wf.seconds_to_orange <= warn_within_s) & (wf.level_now < ORANGE)
+    warn = _warning(grid, wf, warn_within_s)
     leads = []
     for cr in windows:
         row = row_of.get(cr.series)
@@ -114,7 +124,7 @@ def early_warning_lead_times(
 
 
 def incident_lead_times(
-    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float = WARN_WITHIN_S
+    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float | None = None
 ) -> npt.NDArray[np.float64]:
     """Lead time (s) per incident: its first orange crossing (any series) minus its first warning that ran
     unbroken up to a crossing of the same series (the operator's view: how early the incident was flagged)."""
@@ -134,10 +144,10 @@ def incident_lead_times(
 
 
 def false_warnings_per_series_day(
-    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float = WARN_WITHIN_S
+    grid: SeriesGrid, wf: WalkForward, windows: list[LabelledWindow], warn_within_s: float | None = None
 ) -> float:
     """Warning onsets outside every labelled window (widened by an hour), per series per day."""
-    warn = (wf.seconds_to_orange <= warn_within_s) & (wf.level_now < ORANGE)
+    warn = _warning(grid, wf, warn_within_s)
     onset = warn & ~np.concatenate([np.zeros((warn.shape[0], 1), bool), warn[:, :-1]], axis=1)
     row_of = {int(s): i for i, s in enumerate(grid.series)}
     labelled = np.zeros_like(warn)
@@ -148,3 +158,9 @@ def false_warnings_per_series_day(
             labelled[row] |= inside
     days = wf.origins_ns.size * grid.step_s / DAY_S
     return float((onset & ~labelled).sum() / max(grid.n_series * days, 1e-9))
+
+
+def _warning(grid: SeriesGrid, wf: WalkForward, within_s: float | None) -> npt.NDArray[np.bool_]:
+    """(N, P): orange predicted within ``within_s`` (default: the grid's early-warning horizon), not yet orange."""
+    within = warn_within_s(grid) if within_s is None else within_s
+    return np.asarray((wf.seconds_to_orange <= within) & (wf.level_now < ORANGE))

@@ -9,9 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from vitals.forecasting.cadence import EARLY_WARNING_WITHIN_KEY, mae_key
+from vitals.units import duration_label
 
 if TYPE_CHECKING:  # numpy is imported where arrays are handled: `vitals models list` needs none
     import numpy.typing as npt
@@ -86,7 +90,28 @@ class ModelCard:
         data = dict(doc)
         data["training"] = TrainingData(**data["training"])
         data["features"] = tuple(data["features"])
+        data["metrics"] = current_metrics(data.get("metrics", {}))
         return cls(**data)
+
+    def headline(self) -> str:
+        """The main held-out figures in a line (`vitals models list`): a forecaster's error at the early-warning
+        horizon against persistence and the median lead of its warnings within that horizon; a detector's ROC AUC
+        and false alarms."""
+        m, parts = self.metrics, []
+        within = m.get(EARLY_WARNING_WITHIN_KEY)
+        if _number(within) and within > 0:
+            key = mae_key(within)
+            if _number(m.get(key)):
+                persistence = m.get(f"{key}_persistence")
+                parts.append(f"{key} {m[key]:.3g}" + (
+                    f" (persistence {persistence:.3g})" if _number(persistence) else ""))
+            lead = m.get("lead_time_median_s")
+            parts.append(f"median lead {duration_label(round(lead)) if _number(lead) else '-'} ("
+                         f"warned within {duration_label(int(within))})")
+        for key in ("roc_auc_incidents", "false_alarms_per_series_day"):
+            if _number(m.get(key)):
+                parts.append(f"{key} {m[key]:.3g}")
+        return "; ".join(parts)
 
     def to_markdown(self) -> str:
         t = self.training
@@ -109,6 +134,38 @@ class ModelCard:
         if self.notes:
             lines += ["", "## Notes", "", self.notes]
         return "\n".join(lines) + "\n"
+
+
+LEGACY_WARN_WITHIN_S = 1800  # cards written before the held-out measure followed the cadence: within 30 min
+_MINUTE_KEY = re.compile(r"^(mae|warned)_(\d+)m(_.*)?$")
+
+
+def current_metric_key(key: str) -> str:
+    """A metric key as written today. Cards written before the keys followed the cadence labelled horizons in
+    minutes: ``mae_60m`` reads as ``mae_1h`` (``mae_360m`` of an hourly model as ``mae_6h``); ``mae_15m`` and
+    ``warned_15m_before_share`` are unchanged."""
+    m = _MINUTE_KEY.match(key)
+    if m is None:
+        return key
+    return f"{m.group(1)}_{duration_label(int(m.group(2)) * 60)}{m.group(3) or ''}"
+
+
+def current_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A card's metrics with today's keys, in their order; a card written before forecasters recorded
+    ``early_warning_within_s`` measured warnings within 30 minutes whatever its step, so it gets that, ahead of its
+    lead-time figures. A key already in today's form wins over an old one of the same meaning."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key == "orange_crossings" and EARLY_WARNING_WITHIN_KEY not in metrics:
+            out[EARLY_WARNING_WITHIN_KEY] = LEGACY_WARN_WITHIN_S
+        new = current_metric_key(key)
+        if new == key or new not in metrics:
+            out[new] = value
+    return out
+
+
+def _number(v: Any) -> TypeGuard[float]:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _fmt(v: Any) -> str:

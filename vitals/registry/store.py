@@ -45,6 +45,8 @@ class VersionInfo:
     created_at: str
     size_bytes: int
     model_class: str
+    metrics: dict[str, Any]   # the card's held-out figures (today's keys: vitals.registry.card.current_metrics)
+    headline: str             # the main ones in a line (ModelCard.headline)
 
 
 class ModelRegistry:
@@ -92,7 +94,7 @@ class ModelRegistry:
                 out.append(VersionInfo(
                     family=fam, version=version, promoted=version == current, created_at=card.created_at,
                     size_bytes=(self.version_dir(fam, version) / ARTIFACT).stat().st_size,
-                    model_class=card.model_class,
+                    model_class=card.model_class, metrics=card.metrics, headline=card.headline(),
                 ))
         return out
 

@@ -23,19 +23,28 @@ STATS: tuple[str, ...] = ("mean", "min", "max", "p95", "rate", "count")
 _MAX_EXACT_BUCKETS = 2**24 // 255  # float32 holds every sum of that many uint8 counts exactly
 _T = TypeVar("_T", bound=np.generic)
 _DENSE_SHARE = 0.75  # compute on the whole arrays (no gather) when at least this share of rows is asked for
+# some rows of the ring arrays, copied: tag (rows, slots), cells (rows, slots, 4), hist (rows, slots, bins)
+RingCopy = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.uint8]]
 
 
 class RingRows:
     """The ring arrays of some rows: views of the whole arrays, or gathered copies for a small subset."""
 
-    def __init__(self, rings: BucketRings, rows: npt.NDArray[np.int64]) -> None:
+    def __init__(self, rings: BucketRings, rows: npt.NDArray[np.int64], copied: RingCopy | None = None) -> None:
+        self.pick: npt.NDArray[np.int64] | None = None  # rows to pick from whole-array results
+        self.tag: npt.NDArray[np.int32]
+        self.cells: npt.NDArray[np.float32]
+        self.hist: npt.NDArray[np.uint8]
+        if copied is not None:  # rows copied out of the ring earlier (:func:`copy_ring_rows`)
+            self.tag, self.cells, self.hist = copied
+            return
         n_rows, n_slots = rings.n_rows, rings.n_slots
-        self.tag: npt.NDArray[np.int32] = rings.tag.reshape(n_rows, n_slots)
-        self.cells: npt.NDArray[np.float32] = rings.cells.reshape(n_rows, n_slots, 4)
-        self.hist: npt.NDArray[np.uint8] = rings.hist.reshape(n_rows, n_slots, rings.n_bins)
-        dense = len(rows) >= _DENSE_SHARE * n_rows
-        self.pick = rows if dense else None  # rows to pick from whole-array results
-        if not dense:
+        self.tag = rings.tag.reshape(n_rows, n_slots)
+        self.cells = rings.cells.reshape(n_rows, n_slots, 4)
+        self.hist = rings.hist.reshape(n_rows, n_slots, rings.n_bins)
+        if len(rows) >= _DENSE_SHARE * n_rows:
+            self.pick = rows
+        else:
             self.tag = np.take(self.tag, rows, axis=0)
             self.cells = np.take(self.cells, rows, axis=0)
             self.hist = np.take(self.hist, rows, axis=0)
@@ -44,18 +53,33 @@ class RingRows:
         return column if self.pick is None else column[self.pick]
 
 
+def copy_ring_rows(rings: BucketRings, rows: npt.NDArray[np.int64]) -> RingCopy:
+    """The ring arrays of ``rows``, copied (the statistics of these rows can be computed later, after the ring
+    moved on, with ``window_stats(..., copied=...)``)."""
+    n_rows, n_slots = rings.n_rows, rings.n_slots
+    return (np.take(rings.tag.reshape(n_rows, n_slots), rows, axis=0),
+            np.take(rings.cells.reshape(n_rows, n_slots, 4), rows, axis=0),
+            np.take(rings.hist.reshape(n_rows, n_slots, rings.n_bins), rows, axis=0))
+
+
 def window_stats(
-    rings: BucketRings, rows: npt.NDArray[np.int64], indicator: npt.NDArray[np.integer], as_of_ns: int,
-    grid: QuantileGrid, *, windows: list[int] | None = None,
+    rings: BucketRings, rows: npt.NDArray[np.int64], indicator: npt.NDArray[np.integer],
+    as_of_ns: int | npt.NDArray[np.int64], grid: QuantileGrid, *, windows: list[int] | None = None,
+    copied: RingCopy | None = None,
 ) -> dict[str, npt.NDArray[np.float64]]:
     """``<stat>_<window>`` columns as of ``as_of_ns`` for ``rows`` (local rows; ``indicator`` per row), for the
-    windows with the given indices (default: all)."""
-    part = RingRows(rings, rows)
+    windows with the given indices (default: all). ``as_of_ns`` may be one time per row, and ``copied`` ring rows
+    copied earlier (:func:`copy_ring_rows`, one per row) stand for the ring's own: the snapshots of many moments
+    computed in one pass. Every statistic is computed row by row, so a row's result does not depend on the
+    other rows asked for with it."""
+    part = RingRows(rings, rows, copied)
+    per_row = np.ndim(as_of_ns) > 0
     out: dict[str, npt.NDArray[np.float64]] = {}
     for k in range(len(rings.windows)) if windows is None else windows:
         w, off = rings.windows[k], int(rings.offsets[k])
         sl = slice(off, off + w.buckets)
-        head = int(bucket_numbers(np.array([as_of_ns]), w.bucket_ns)[0])
+        heads = bucket_numbers(np.asarray(as_of_ns, dtype=np.int64).reshape(-1), w.bucket_ns)
+        head: int | npt.NDArray[np.int64] = heads[:, None] if per_row else int(heads[0])
         tag = part.tag[:, sl]
         valid = (tag > head - w.buckets) & (tag <= head)
         cells = part.cells[:, sl, :]

@@ -10,9 +10,10 @@ outputs, which makes the sinks idempotent):
   rewritten after a replay has the same rows and overwrites the same file;
 - :class:`VitalsChunk`: the shard's vitals at every 5-minute boundary of event time (``vitals_every_s``) that
   follows 5 minutes in which readings arrived, as of that boundary (a batch spanning many boundaries is folded in
-  boundary by boundary), buffered per fixed event-time window (a divisor of a day, as long as keeps a window
-  within ``vitals_chunk_rows`` rows) and named by the window's start, so a rewrite after a resume replaces the
-  window's file with all of its snapshots;
+  boundary by boundary, the shard captured at each and the snapshots rendered together at the end of the batch:
+  :meth:`vitals.state.ShardState.capture`), buffered per fixed event-time window (a divisor of a day, as long as
+  keeps a window within ``vitals_chunk_rows`` rows) and named by the window's start, so a rewrite after a resume
+  replaces the window's file with all of its snapshots;
 - duplicate rejections for the dead letters.
 """
 
@@ -25,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
 from vitals.state import ShardState
+from vitals.state.render import Capture
 from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
 from vitals.units import DAY_S, NS_PER_S
@@ -90,6 +93,9 @@ class VitalsChunk:
 
 
 ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsChunk
+# a snapshot at a boundary (ns): its capture (or view, per boundary) and the scoring columns of that moment
+Snapshot = tuple[int, Capture | VitalsView, dict[str, npt.NDArray[np.float64]]]
+CAPTURE_BYTES = 32 << 20  # captured state rendered at the latest when this much is held (a batch of many boundaries)
 
 DAY_NS = DAY_S * NS_PER_S
 
@@ -131,8 +137,11 @@ class ShardProcessor:
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
         vitals_chunk_rows: int = 5_000, scoring: bool = False, models: ModelSource | None = None,
-        demand: ViewDemand | None = None,
+        demand: ViewDemand | None = None, batch_snapshots: bool = True,
     ) -> None:
+        # True: the snapshots a batch crosses are captured (copies, no computing) and rendered together at the
+        # end of the batch; False: a view at each boundary (the reference the tests compare with)
+        self.batch_snapshots = batch_snapshots
         self.demand = demand
         self.scoring = scoring
         self.models = models
@@ -171,12 +180,19 @@ class ShardProcessor:
 
         With the history on, a batch spanning several snapshot intervals of event time is folded in interval by
         interval, and the vitals are snapshotted at each boundary the clock passes after an interval in which
-        readings arrived (so a sparse feed replayed fast still gets one snapshot per interval with readings)."""
+        readings arrived (so a sparse feed replayed fast still gets one snapshot per interval with readings). When
+        the batch crosses several boundaries the shard is captured at each (copies, no computing) and the snapshots
+        are rendered in one pass at the end of the batch (:meth:`_settle`): the same rows as a view at each."""
         out: list[ShardOutput] = []
         duplicates: list[Rejection] = []
-        for piece in self._pieces(batch):
+        captured: list[Snapshot] = []
+        pieces = self._pieces(batch)
+        # capture when the batch crosses several boundaries; one (live, or the dense city) is one view as before
+        capture = self.batch_snapshots and len(pieces) > 1 and self._crossings(mem, pieces) > 1
+        for piece in pieces:
             if self.keep_history and len(piece):
-                self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, out)
+                self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
+                                        capture=capture)
             result = mem.state.update(piece)
             if mem.scorer is not None:
                 mem.scorer.update(self.catalog, result.accepted_batch, self.models)
@@ -188,6 +204,7 @@ class ShardProcessor:
                 mem.history.setdefault(batch.partition, []).append(result.accepted_batch)
                 mem.history_rows[batch.partition] = mem.history_rows.get(batch.partition, 0) + \
                     len(result.accepted_batch)
+        self._settle(mem, captured, out)
         if duplicates:
             mem.duplicates += len(duplicates)
             out.append(ShardRejections(batch.partition, batch.seq, f"dup{mem.shard}", duplicates))
@@ -207,22 +224,49 @@ class ShardProcessor:
         cuts = np.flatnonzero(np.diff(bucket[order])) + 1
         return [batch.take(idx) for idx in np.split(order, cuts)]
 
-    def _snapshot_boundary(self, mem: ShardMemory, bucket: int, out: list[ShardOutput]) -> None:
+    def _crossings(self, mem: ShardMemory, pieces: list[ReadingBatch]) -> int:
+        """How many snapshot boundaries folding ``pieces`` (from :meth:`_pieces`) crosses."""
+        buckets = [int(p.ts_ns[0]) // self.vitals_every_ns for p in pieces if len(p)]
+        return sum(b > mem.snapshot_bucket for b in buckets) - (mem.snapshot_bucket < 0)
+
+    def _snapshot_boundary(self, mem: ShardMemory, bucket: int, captured: list[Snapshot],
+                           out: list[ShardOutput], *, capture: bool) -> None:
         """Before readings of interval ``bucket`` are folded in: snapshot the vitals at the boundary that closed
-        the newest interval with readings, when the clock moves past it."""
+        the newest interval with readings, when the clock moves past it (captured, rendered by :meth:`_settle`)."""
         if bucket <= mem.snapshot_bucket:
             return
         if mem.snapshot_bucket >= 0:
             at_ns = (mem.snapshot_bucket + 1) * self.vitals_every_ns
+            if not capture:
+                captured.append((at_ns, self.view(mem, at_ns), {}))
+            else:
+                snap = mem.state.capture(at_ns)
+                extra = mem.scorer.columns(snap.rows * self.n_shards + mem.shard, at_ns) \
+                    if mem.scorer is not None and len(snap) else {}
+                captured.append((at_ns, snap, extra))
+                if len(captured) * snap.nbytes > CAPTURE_BYTES:  # about (the shard's rows only grow)
+                    self._settle(mem, captured, out)
+        mem.snapshot_bucket = bucket
+
+    def _settle(self, mem: ShardMemory, captured: list[Snapshot], out: list[ShardOutput]) -> None:
+        """Render the captured snapshots (in one pass) into the open window's pending snapshots, emitting the
+        window's chunk whenever a snapshot falls in the next window; empties ``captured``."""
+        if not captured:
+            return
+        views = mem.state.render([c for _, c, _ in captured if isinstance(c, Capture)])[::-1]
+        if mem.vitals_pending is None:
+            mem.vitals_pending = []
+        for at_ns, snap, extra in captured:
+            view = views.pop() if isinstance(snap, Capture) else snap
+            if extra:
+                view = dataclasses.replace(view, columns={**view.columns, **extra})
             window = at_ns // self.vitals_window_ns
-            if mem.vitals_pending is None:
-                mem.vitals_pending = []
             if window != mem.vitals_window and mem.vitals_pending:
                 out.append(self.vitals_chunk(mem))
                 mem.vitals_pending = []
             mem.vitals_window = window
-            mem.vitals_pending.append((at_ns, self.view(mem, at_ns)))
-        mem.snapshot_bucket = bucket
+            mem.vitals_pending.append((at_ns, view))
+        captured.clear()
 
     def vitals_chunk(self, mem: ShardMemory) -> VitalsChunk:
         """The snapshots of the open window, as one chunk (its memory is cleared by the caller)."""

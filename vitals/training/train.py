@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from vitals.catalog.model import Catalog
-from vitals.forecasting.cadence import Cadence
+from vitals.forecasting.cadence import EARLY_WARNING_WITHIN_KEY, Cadence, warned_before_key
 from vitals.forecasting.evaluate import (
     early_warning_lead_times,
     false_warnings_per_series_day,
@@ -40,7 +40,7 @@ from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.registry.store import ModelRegistry
 from vitals.training.data import TrainingSet
-from vitals.units import DAY_S
+from vitals.units import DAY_S, duration_label
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class ForecasterTrainer:
         held = grid.slice_steps(max(split - model.window_steps, 0), grid.n_steps)
         progress("backtest")
         metrics = backtest_forecaster(model, catalog, data, held)
+        geometry = Cadence(model.step_s)
         if self.refit:
             progress("refit on all data")
             model = EarlyWarningForecaster(**params).fit(grid, catalog)
@@ -104,7 +105,10 @@ class ForecasterTrainer:
             parameters={k: _plain(v) for k, v in model.get_params().items()},
             metrics=metrics,
             notes=(f"Backtest: walk-forward on the last {self.holdout:.0%} of the time range with a model fitted "
-                   f"on the rest; the stored model is refitted on all data. Families: {', '.join(model.families_)}."),
+                   f"on the rest; a warning is orange predicted within "
+                   f"{duration_label(geometry.early_warning_horizon_s)} (the early-warning horizon of the "
+                   f"{duration_label(geometry.step_s)} grid); the stored model is refitted on all data. "
+                   f"Families: {', '.join(model.families_)}."),
         )
         return model, card
 
@@ -119,18 +123,28 @@ class ForecasterTrainer:
 def backtest_forecaster(
     model: EarlyWarningForecaster, catalog: Catalog, data: TrainingSet, held: Any
 ) -> dict[str, Any]:
-    """Held-out figures: MAE (noise units) per horizon vs baselines, lead time and false warnings."""
+    """Held-out figures at the model's cadence (:mod:`vitals.forecasting.cadence`): MAE (noise units) per horizon
+    vs baselines (``mae_<horizon label>``), lead time of warnings (orange predicted within the early-warning
+    horizon, ``early_warning_within_s``), the share warned at least ``WARNED_BEFORE_STEPS`` steps ahead
+    (``warned_<label>_before_share``) and false warnings. On the 5-minute grid: ``mae_15m``, ``mae_30m``,
+    ``mae_1h``, within 30 minutes, ``warned_15m_before_share``; on an hourly grid ``mae_3h`` .. ``mae_12h``,
+    within 6 hours, ``warned_3h_before_share``."""
+    geometry = Cadence(model.step_s)
+    within = geometry.early_warning_horizon_s
+    windows = list(data.windows)
     wf = walk_forward(model, catalog, held, first_col=model.window_steps)
     metrics: dict[str, Any] = dict(forecast_errors(model, catalog, held, wf))
-    leads = early_warning_lead_times(held, wf, list(data.windows))
+    leads = early_warning_lead_times(held, wf, windows, within)
+    metrics[EARLY_WARNING_WITHIN_KEY] = within
     metrics["orange_crossings"] = int(leads.size)
     metrics["lead_time_median_s"] = float(np.median(leads)) if leads.size else None
     metrics["lead_time_p25_s"] = float(np.percentile(leads, 25)) if leads.size else None
-    metrics["warned_15m_before_share"] = float((leads >= 900).mean()) if leads.size else None
-    per_incident = incident_lead_times(held, wf, list(data.windows))
+    metrics[warned_before_key(geometry.warned_before_s)] = (
+        float((leads >= geometry.warned_before_s).mean()) if leads.size else None)
+    per_incident = incident_lead_times(held, wf, windows, within)
     metrics["incidents_with_orange"] = int(per_incident.size)
     metrics["incident_lead_time_median_s"] = float(np.median(per_incident)) if per_incident.size else None
-    metrics["false_warnings_per_series_day"] = false_warnings_per_series_day(held, wf, list(data.windows))
+    metrics["false_warnings_per_series_day"] = false_warnings_per_series_day(held, wf, windows, within)
     metrics["heldout_days"] = round(held.n_steps * held.step_s / DAY_S, 3)
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
 
