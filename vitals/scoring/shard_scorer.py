@@ -242,7 +242,9 @@ class ShardScorer:
             return
         model, rows, now_ns = tick.model, tick.rows, tick.now_ns
         try:
-            result = model.predict(tick.catalog, tick.window, self.indicator[rows], now_ns)
+            # values, levels and seconds only (the view exports no forecast explanation): cheaper when the model can
+            predict = getattr(model, "predict_levels", None) or model.predict
+            result = predict(tick.catalog, tick.window, self.indicator[rows], now_ns)
         except Exception as exc:  # a bad model must never stop the flow: keep the last forecasts
             if not self._model_failed:
                 log.error("forecaster %s failed on shard %d, forecasts stale until a working model is promoted: %s",
