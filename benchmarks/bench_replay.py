@@ -21,7 +21,8 @@ per CPU s and per wall s (the count from the replay's summary line "N readings i
 ``python -m cProfile -o prof.out -m vitals replay ...``. A module's share is the time *entering* it from
 outside (the sum of the cumulative time of call edges from a caller outside the module prefix into a function
 inside it, so nested calls within a module count once), over the profiled total (sum of all functions' own
-time). Prefixes: ``vitals/scoring`` (also shown: ``ShardScorer.update`` cumulative, i.e. with its callees),
+time). Prefixes: ``vitals/scoring`` (also shown: ``ShardScorer.update`` cumulative, i.e. with its callees;
+forecast predictions run when a view reads them: in ``vitals/scoring``, not in ``ShardScorer.update``),
 ``vitals/readings`` (parsing), ``vitals/state``, ``vitals/exporter``, ``vitals/history``. Shares can overlap
 (e.g. scoring code calling state code counts in both). cProfile sees the main thread only: the /metrics server
 threads (scrape rendering) and anything loaded in background threads are not in the profile. Its clock is wall
