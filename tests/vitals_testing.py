@@ -3,10 +3,15 @@ sys.path for the root conftest). Kept out of conftest.py so that sub-directory c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +73,27 @@ def self_signed_cert(directory: Path, name: str = "server") -> tuple[Path, Path]
                     "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True, timeout=60)
     return crt, key
+
+
+@contextlib.contextmanager
+def serving_text(body: Callable[[], bytes]) -> Iterator[str]:
+    """An exposition served at ``127.0.0.1:<port>`` (yielded) for Prometheus to scrape; ``body()`` per GET."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            text = body()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

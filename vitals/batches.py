@@ -6,10 +6,35 @@ encoded as catalog codes. Nothing on the hot path creates one Python object per 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+
+class InputRows(Protocol):
+    """The input text of a parsed block by item (``vitals.readings.input_text.InputText``): picklable."""
+
+    def __call__(self, row: int) -> str: ...
+
+    def many(self, rows: list[int]) -> list[str]: ...
+
+
+class JoinedInput:
+    """Input items of consecutive blocks as one numbering (a batch concatenated from several parses)."""
+
+    def __init__(self, parts: list[InputRows | None], starts: list[int]) -> None:
+        self.parts, self.starts = parts, starts
+
+    def __call__(self, row: int) -> str:
+        k = bisect.bisect_right(self.starts, row) - 1
+        part = self.parts[k]
+        return "" if part is None else part(row - self.starts[k])
+
+    def many(self, rows: list[int]) -> list[str]:
+        return [self(row) for row in rows]
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,6 +49,9 @@ class ReadingBatch:
     received_ns: int64 arrival time of the batch (wall clock, or the simulator's virtual clock).
     partition:  the source partition the batch came from (for watermarks, offsets and history file names).
     seq:        the source partition's batch sequence number (resume offset; history files are named by it).
+    raw_index:  optional int32 item of each reading in its parsed input (line, CSV record, table row; -1: none),
+                with ``raw_source`` the input itself (by reference): the dead letters of readings rejected after
+                parsing (late, duplicate) hold the input line, as malformed ones do (:meth:`input_text`).
     """
 
     ts_ns: npt.NDArray[np.int64]
@@ -35,6 +63,8 @@ class ReadingBatch:
     partition: str = "0"
     seq: int = 0
     meta: dict[str, object] = field(default_factory=dict)
+    raw_index: npt.NDArray[np.int32] | None = None
+    raw_source: InputRows | None = None
 
     def __len__(self) -> int:
         return int(self.ts_ns.shape[0])
@@ -51,7 +81,31 @@ class ReadingBatch:
             partition=self.partition,
             seq=self.seq,
             meta=dict(self.meta),
+            raw_index=None if self.raw_index is None else self.raw_index[idx],
+            raw_source=self.raw_source,
         )
+
+    def input_text(self, row: int) -> str | None:
+        """The input text of reading ``row`` as it was read, or None when the batch does not carry its input."""
+        if self.raw_index is None or self.raw_source is None or self.raw_index[row] < 0:
+            return None
+        return self.raw_source(int(self.raw_index[row]))
+
+    def input_texts(self, rows: npt.NDArray[np.integer]) -> list[str | None]:
+        """:meth:`input_text` of several readings (rendered together: one conversion for a table)."""
+        if self.raw_index is None or self.raw_source is None:
+            return [None] * len(rows)
+        items = self.raw_index[rows]
+        found = self.raw_source.many([int(i) for i in items if i >= 0])
+        texts = iter(found)
+        return [next(texts) if i >= 0 else None for i in items.tolist()]
+
+    def without_input(self) -> ReadingBatch:
+        """The same readings without the reference to their input (for batches kept in state or history)."""
+        if self.raw_source is None and self.raw_index is None:
+            return self
+        return ReadingBatch(self.ts_ns, self.indicator, self.street, self.value, self.sensor, self.received_ns,
+                            self.partition, self.seq, self.meta)
 
     @classmethod
     def empty(cls, partition: str = "0", seq: int = 0, received_ns: int = 0) -> ReadingBatch:
@@ -71,13 +125,32 @@ class ReadingBatch:
                 b.sensor if b.sensor is not None else np.full(len(b), None, dtype=object) for b in batches
             ])
         last = batches[-1]
+        raw_index, raw_source = _joined_input(batches)
         return cls(
             ts_ns=np.concatenate([b.ts_ns for b in batches]),
             indicator=np.concatenate([b.indicator for b in batches]),
             street=np.concatenate([b.street for b in batches]),
             value=np.concatenate([b.value for b in batches]),
             sensor=sensors, received_ns=last.received_ns, partition=last.partition, seq=last.seq,
+            raw_index=raw_index, raw_source=raw_source,
         )
+
+
+def _joined_input(batches: list[ReadingBatch]) -> tuple[npt.NDArray[np.int32] | None, InputRows | None]:
+    """One input numbering over batches that carry their input (items of each batch's input after the last's)."""
+    if all(b.raw_source is None for b in batches):
+        return None, None
+    parts: list[InputRows | None] = []
+    starts: list[int] = []
+    indices = []
+    start = 0
+    for b in batches:
+        own = b.raw_index if b.raw_index is not None and b.raw_source is not None else np.full(len(b), -1, np.int32)
+        parts.append(b.raw_source)
+        starts.append(start)
+        indices.append(np.where(own >= 0, own + start, -1).astype(np.int32))
+        start += int(own.max()) + 1 if len(own) and own.max() >= 0 else 0
+    return np.concatenate(indices), JoinedInput(parts, starts)
 
 
 @dataclass(frozen=True)

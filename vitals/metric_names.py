@@ -2,8 +2,8 @@
 rules and the dashboards. Per-indicator value metrics take their names from the catalog (``Indicator.metric``).
 
 Label conventions (bounded): ``indicator``, ``domain``, ``district``, ``street``, ``scope``
-(street|district|city), ``window`` (5m|1h|24h), ``stat``, ``horizon`` (15m|30m|60m), ``reason``, ``family``,
-``version``, ``detector``, ``worker``. No per-reading or per-sensor labels.
+(street|district|city), ``window`` (5m|1h|24h), ``stat``, ``horizon`` (15m|30m|1h: 3, 6, 12 steps of the catalog's
+grid), ``reason``, ``family``, ``version``, ``detector``, ``worker``. No per-reading or per-sensor labels.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from prometheus_client.core import Metric
 from vitals import metric_names as mn
 from vitals.catalog import Catalog
 from vitals.catalog.model import LEVEL_NAMES
-from vitals.exporter.policy import SERIES_FAMILIES, WINDOW_STAT_AGGREGATION, ExportPolicy, stat_labels
+from vitals.exporter.policy import WINDOW_STAT_AGGREGATION, ExportPolicy, series_families, stat_labels
 from vitals.state.view import VitalsView
 
 
@@ -81,7 +81,7 @@ class _OracleCollector:
 
     def _series_families(self) -> Iterator[Metric]:
         for name in self.policy.street_families:
-            spec = SERIES_FAMILIES[name]
+            spec = series_families(self.c)[name]
             family = Metric(name, spec.help, "gauge")
             minimum = self.policy.sparse_min(name)
             rows = self.df[self.df["street_ok"]]
@@ -95,7 +95,7 @@ class _OracleCollector:
             if family.samples:
                 yield family
         for name in self.policy.district_families:
-            spec = SERIES_FAMILIES[name]
+            spec = series_families(self.c)[name]
             family = Metric(name, spec.help, "gauge")
             for m in (m for m in spec.members if m.column in self.view.columns):
                 grouped = self._group(m.column, spec.district_aggregation)

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from vitals.catalog import Catalog
 from vitals.errors import ModelError, NotFittedError
-from vitals.forecasting import EarlyWarningForecaster, LagBuffer, SeriesGrid, forward_fill, seconds_to_thresholds
+from vitals.forecasting.crossing import seconds_to_thresholds
 from vitals.forecasting.evaluate import forecast_errors, walk_forward
+from vitals.forecasting.grid import LagBuffer, SeriesGrid, forward_fill
+from vitals.forecasting.model import EarlyWarningForecaster
 
 START_NS = 1_772_409_600 * 10**9  # 2026-03-02 00:00 UTC, a Monday
 STEP = 300

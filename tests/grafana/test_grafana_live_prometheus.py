@@ -8,18 +8,16 @@ policy has them; the indicator detail must find them anyway.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from grafana_testlib import SAMPLE_VALUES, default_bundle
-from vitals_testing import need_binary
+from vitals_testing import need_binary, serving_text
 
 from vitals import metric_names as mn
 from vitals.catalog import Catalog, load_catalog
+from vitals.forecasting.cadence import catalog_cadence
 from vitals.grafana import all_panel_queries, expand_variables
 from vitals.services import prometheus_config, prometheus_query, running, start_prometheus, wait_for
 
@@ -53,15 +51,16 @@ def _series(catalog: Catalog) -> list[str]:
                   f'{ind.metric}{{indicator="{ind.id}",district="yuzhong",scope="district",stat="mean",window="5m"}} '
                   f"{ind.seasonality.base}",
                   f'{mn.WARNING_LEVEL}{{{labels},domain="{ind.domain}"}} {1 if ind.id == "water_pressure" else 0}']
+    soon = catalog_cadence(catalog).horizon_labels[1]
     lines += [f"{mn.ANOMALY_SCORE}{{{PLACE}}} 0.8", f"{mn.SECONDS_SINCE_LAST_READING}{{{PLACE}}} 42",
               f'{mn.SECONDS_TO_THRESHOLD}{{{PLACE},level="orange"}} 900',
-              f'{mn.FORECAST_LEVEL}{{{PLACE},horizon="30m"}} 3', f'{mn.SENSOR_STUCK}{{{PLACE}}} 1',
+              f'{mn.FORECAST_LEVEL}{{{PLACE},horizon="{soon}"}} 3', f'{mn.SENSOR_STUCK}{{{PLACE}}} 1',
               f'{mn.ANOMALY_EXPLANATION}{{{PLACE},detector="seasonal",feature="residual"}} 1',
               f'{mn.DROPOUT_RATIO}{{indicator="water_pressure",district="yuzhong"}} 0.05']
     district = 'indicator="water_pressure",district="yuzhong",scope="district"'
     lines += [f'{mn.EXPECTED_VALUE}{{{district},bound="{b}"}} {v}' for b, v in (("lower", .2), ("mid", .3),
                                                                              ("upper", .4))]
-    lines += [f'{mn.FORECAST_VALUE}{{{district},horizon="{h}"}} 0.15' for h in ("15m", "30m", "60m")]
+    lines += [f'{mn.FORECAST_VALUE}{{{district},horizon="{h}"}} 0.15' for h in catalog_cadence(catalog).horizon_labels]
     return lines
 
 
@@ -85,26 +84,8 @@ def exposition(catalog: Catalog, tick: int) -> str:
 def metrics_url() -> Iterator[str]:
     catalog = load_catalog()
     ticks = iter(range(1, 10**9))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = exposition(catalog, next(ticks)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_text(lambda: exposition(catalog, next(ticks)).encode()) as url:
+        yield url
 
 
 @pytest.mark.integration

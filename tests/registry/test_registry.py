@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from vitals.catalog import Catalog
 from vitals.errors import RegistryError, UntrustedModelError
-from vitals.forecasting import EarlyWarningForecaster, SeriesGrid
+from vitals.forecasting.grid import SeriesGrid
+from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.registry import (
     ModelCard,
     ModelInfoCollector,

@@ -80,7 +80,8 @@ def test_an_hourly_or_daily_city_trains_both_families_and_the_flow_uses_their_ge
         scorer.update(catalog, ReadingBatch(np.full(grid.n_series, ends[t] - NS_PER_S), grid.indicator,
                                             grid.street, grid.values[:, t].astype(np.float64)), models)
     assert (scorer.lag_step_s, scorer.lag_steps) == (cadence_s, 12)
-    assert scorer.horizons == tuple(f"{h // 60}m" for h in forecaster.horizons_s)
+    assert scorer.horizons == catalog_cadence(catalog).horizon_labels  # the labels /metrics and the rules use
+    assert scorer.horizons == {3600: ("3h", "6h", "12h"), 86400: ("3d", "6d", "12d")}[cadence_s]
     assert np.isfinite(scorer.forecast_value[grid.series]).all()
     window = scorer.lag_window(int(ends[-1]))
     assert window.shape == (scorer.n_rows, 13)

@@ -27,14 +27,9 @@ def alert_rule(name: str, expr: str, hold: Hold, labels: dict[str, str], annotat
     return rule
 
 
-def horizon_label(seconds: int) -> str:
-    """Forecast horizons are labelled in minutes (15m, 30m, 60m) by the exporter."""
-    return f"{seconds // 60}m"
-
-
 def warning_level_rules(options: AlertingOptions) -> list[dict[str, Any]]:
     grafana = options.receivers.grafana_url
-    horizon = horizon_label(options.sensitivity.early_warning_horizon_s)
+    horizon = options.early_warning_horizon
     rules = []
     for level in LEVELS:
         annotations = {
@@ -91,13 +86,15 @@ def city_rules(options: AlertingOptions) -> list[dict[str, Any]]:
 
 def early_warning_rule(options: AlertingOptions) -> dict[str, Any]:
     """Predicted to reach the level within the horizon (from the time-to-threshold, or failing that from
-    the forecast level at the horizon), and not there yet. The value is the minutes left."""
+    the forecast level at the horizon), and not there yet. The value is the minutes left. The horizon follows the
+    catalog's cadence (:meth:`AlertingOptions.for_catalog`): 30 minutes on the 5-minute grid, 6 hours on an hourly
+    one, so both halves can fire on any grid."""
     s = options.sensitivity
-    level, value, minutes = s.early_warning_level, LEVEL_VALUE[s.early_warning_level], s.early_warning_horizon_s / 60
-    horizon = horizon_label(s.early_warning_horizon_s)
+    seconds, horizon = options.early_warning_horizon_s, options.early_warning_horizon
+    level, value, minutes = s.early_warning_level, LEVEL_VALUE[s.early_warning_level], seconds / 60
     expr = (
         "(\n"
-        f'    max without (level) ({m.SECONDS_TO_THRESHOLD}{{level="{level}"}} <= {s.early_warning_horizon_s}) / 60\n'
+        f'    max without (level) ({m.SECONDS_TO_THRESHOLD}{{level="{level}"}} <= {seconds}) / 60\n'
         "  or on (indicator, district, street)\n"
         f'    max without (horizon) ({m.FORECAST_LEVEL}{{horizon="{horizon}"}} >= {value}) * 0 + {minutes:g}\n'
         ")\n"

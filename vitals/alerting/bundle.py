@@ -97,7 +97,7 @@ def alertmanager_config(options: AlertingOptions) -> dict[str, Any]:
 
 def build_alerting(catalog: Catalog, options: AlertingOptions | None = None) -> AlertingBundle:
     """Rules, rule tests, Alertmanager configuration, templates and route tests for ``catalog``."""
-    options = (options or AlertingOptions()).validate()
+    options = (options or AlertingOptions()).for_catalog(catalog).validate()
     header = HEADER.format(source=Path(catalog.source).name if catalog.source else "<memory>")
     rule_groups = {CATALOG_RULES: catalog_groups(catalog, options), RECORDING_RULES: recording_groups(),
                    ALERT_RULES: alert_groups(options)}

@@ -11,33 +11,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vitals.catalog.model import LEVELS
+from vitals.catalog.model import LEVELS, Catalog
 from vitals.errors import ConfigError
+from vitals.forecasting.cadence import catalog_cadence
 from vitals.metric_names import ANOMALY_THRESHOLD
+from vitals.units import DAY_S, duration_label
 
 LEVEL_VALUE: dict[str, int] = {name: i + 1 for i, name in enumerate(LEVELS)}
 OTHER_SEVERITIES: tuple[str, ...] = ("warning", "critical")  # anomalies, data quality, pipeline
 CHANNELS: tuple[str, ...] = ("webhook", "email", "wechat")
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def parse_duration(text: str) -> int:
-    """Seconds of a Prometheus duration made of h, m and s parts ("1h30m", "45s", "0s")."""
+    """Seconds of a Prometheus duration made of d, h, m and s parts ("1h30m", "45s", "1d", "0s")."""
     match = _DURATION.match(text)
     if not text or match is None:
-        msg = f"duration {text!r} is not of the form 1h30m15s (hours, minutes, seconds)"
+        msg = f"duration {text!r} is not of the form 1d2h30m15s (days, hours, minutes, seconds)"
         raise ConfigError(msg)
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return days * DAY_S + hours * 3600 + minutes * 60 + seconds
 
 
 def format_duration(seconds: int) -> str:
-    """The shortest Prometheus duration text of a whole number of seconds (0 -> "0s")."""
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
-    return text or "0s"
+    """The shortest Prometheus duration text of a whole number of seconds (0 -> "0s"): :func:`duration_label`."""
+    return duration_label(int(seconds))
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class Sensitivity:
 
     anomaly_score: float = ANOMALY_THRESHOLD  # calibrated anomaly score (0..1) at or above which a series is anomalous
     early_warning_level: str = "orange"  # early warning: predicted to reach this level ...
-    early_warning_horizon_s: int = 1800  # ... within this many seconds
+    early_warning_horizon_s: int | None = None  # ... within this many seconds (None: the catalog cadence's, 6 steps)
     stale_cadences: float = 3.0          # no reading for this many cadences of the indicator -> stale
     lag_s: float = 120.0                 # event-time lag of the pipeline above which it is lagging
     district_share: float = 0.5          # a district-wide warning needs this share of the district's streets ...
@@ -128,6 +127,35 @@ class AlertingOptions:
     receivers: ReceiverSettings = field(default_factory=ReceiverSettings)
     job: str = "city-vitals"                 # Prometheus job of the pipeline processes
     catalog_interval: str | None = "1m"      # evaluation interval of the constant catalog rules (None = global)
+
+    @property
+    def early_warning_horizon_s(self) -> int:
+        """The early-warning horizon in seconds (set by :meth:`for_catalog` when the options leave it open)."""
+        horizon = self.sensitivity.early_warning_horizon_s
+        if horizon is None:
+            msg = "the early-warning horizon follows the catalog: call AlertingOptions.for_catalog(catalog) first"
+            raise ConfigError(msg)
+        return horizon
+
+    @property
+    def early_warning_horizon(self) -> str:
+        """The ``horizon`` label of the forecasts the early warning reads (its own horizon)."""
+        return duration_label(self.early_warning_horizon_s)
+
+    def for_catalog(self, catalog: Catalog) -> AlertingOptions:
+        """These options for ``catalog``: the early-warning horizon defaults to its cadence's (30 minutes on the
+        5-minute grid, 6 hours on an hourly one) and must be one of its forecast horizons (those on /metrics)."""
+        cadence = catalog_cadence(catalog)
+        horizon = self.sensitivity.early_warning_horizon_s
+        if horizon is None:
+            horizon = cadence.early_warning_horizon_s
+        elif horizon not in cadence.horizons_s:
+            choices = ", ".join(f"{h} ({duration_label(h)})" for h in cadence.horizons_s)
+            msg = (f"early_warning_horizon_s {horizon} is not a forecast horizon of this catalog's cadence "
+                   f"({cadence.step_s} s grid): choose one of {choices}")
+            raise ConfigError(msg)
+        return dataclasses.replace(self, sensitivity=dataclasses.replace(self.sensitivity,
+                                                                         early_warning_horizon_s=horizon))
 
     def hold(self, name: str) -> Hold:
         try:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from vitals import metric_names as m
 from vitals.alerting import names
-from vitals.alerting.alert_rules import horizon_label
 from vitals.alerting.catalog_rules import area_labels, indicator_labels
 from vitals.alerting.options import LEVEL_VALUE, AlertingOptions
 from vitals.alerting.rule_scenarios import Scenario
@@ -74,8 +73,7 @@ class Oracle:
         return f"{g4(district[0])} (district)" if district else NA
 
     def forecast(self, labels: dict[str, str], k: int) -> str:
-        horizon = horizon_label(self.options.sensitivity.early_warning_horizon_s)
-        return self.street_or_district(m.FORECAST_VALUE, labels, k, horizon=horizon)
+        return self.street_or_district(m.FORECAST_VALUE, labels, k, horizon=self.options.early_warning_horizon)
 
     def health(self, k: int, district: str | None) -> str:
         """The district's (or, without one, the city's) exported health index, as the annotation prints it."""

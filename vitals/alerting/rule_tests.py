@@ -42,7 +42,7 @@ def add_level_series(ctx: Context, scenario: Scenario, street: Street, levels: l
     readings = [None if lv is None else value_at_level(ind, int(lv)) for lv in levels]
     scenario.add(ind.metric, {**labels, "stat": "last", "window": "now"}, readings)
     if forecast:
-        scenario.add(m.FORECAST_VALUE, {**labels, "horizon": "30m"},
+        scenario.add(m.FORECAST_VALUE, {**labels, "horizon": ctx.options.early_warning_horizon},
                      [None if v is None else v * 1.25 for v in readings])
 
 

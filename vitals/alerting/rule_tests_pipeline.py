@@ -15,6 +15,7 @@ from vitals.alerting.rule_oracle import Oracle
 from vitals.alerting.rule_scenarios import Result, RuleSpec, Scenario, labels_key, phases
 from vitals.alerting.rule_tests_series import checks, on_off, samples_where
 from vitals.catalog import Indicator, Street
+from vitals.forecasting.cadence import catalog_cadence
 
 INSTANCES = ("10.0.0.1:9108", "10.0.0.2:9109")
 
@@ -236,14 +237,15 @@ def _vital_expectations(ctx: Context, scenario: Scenario, streets: Sequence[Stre
     scores = [0.2, 0.7, 0.95, 0.1]
     silent = [ctx.options.sensitivity.stale_cadences * inds[0].cadence_s + 60, 10.0, 10.0, 10.0]
     rows: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    middle, longest = catalog_cadence(ctx.catalog).horizon_labels[1:]  # the catalog's horizons (30m, 1h at 5 min)
     for j, street in enumerate(streets):
         area = {"scope": "street", "district": street.district_id, "street": street.id}
         series = {"indicator": inds[0].id, "district": street.district_id, "street": street.id}
         for metric, labels, value in ((m.HEALTH_INDEX, area, health[j]), (m.AREA_WARNING_LEVEL, area, area_levels[j]),
                                       (m.ANOMALY_SCORE, series, scores[j]),
                                       (m.SECONDS_SINCE_LAST_READING, series, silent[j]),
-                                      (m.FORECAST_LEVEL, {**series, "horizon": "30m"}, float(j % 3)),
-                                      (m.FORECAST_LEVEL, {**series, "horizon": "60m"}, float((j + 1) % 5))):
+                                      (m.FORECAST_LEVEL, {**series, "horizon": middle}, float(j % 3)),
+                                      (m.FORECAST_LEVEL, {**series, "horizon": longest}, float((j + 1) % 5))):
             scenario.add(metric, labels, [value])
             rows[metric].append((labels, value))
     district_min = _aggregate(rows[m.HEALTH_INDEX], ("district",), "min")

@@ -7,7 +7,6 @@ from typing import Any
 
 from vitals import metric_names as m
 from vitals.alerting import names
-from vitals.alerting.alert_rules import horizon_label
 from vitals.alerting.options import LEVEL_VALUE, Hold
 from vitals.alerting.rule_context import Context, value_at_level
 from vitals.alerting.rule_scenarios import Result, RuleSpec, Scenario, labels_key, phases
@@ -59,7 +58,8 @@ def early_warning_case(ctx: Context) -> dict[str, Any]:
     s = ctx.options.sensitivity
     hold = ctx.options.hold("early_warning")
     stage, dip, tail = ctx.stage(hold), ctx.dip(hold), ctx.tail(hold)
-    level_value, horizon = LEVEL_VALUE[s.early_warning_level], horizon_label(s.early_warning_horizon_s)
+    level_value, horizon, within = LEVEL_VALUE[s.early_warning_level], ctx.options.early_warning_horizon, \
+        ctx.options.early_warning_horizon_s
     a, b = series_labels(ctx, 0), series_labels(ctx, 1)
     ind = ctx.catalog.indicators[0]
     steps = 3 * stage + dip + tail
@@ -71,19 +71,19 @@ def early_warning_case(ctx: Context) -> dict[str, Any]:
     scenario.add(m.FORECAST_VALUE, {**a, "horizon": horizon}, [value_at_level(ind, level_value)])
     district_only = {"indicator": b["indicator"], "district": b["district"], "horizon": horizon}  # b: no street value
     scenario.add(m.FORECAST_VALUE, district_only, [value_at_level(ind, 1)])
-    soon, later = s.early_warning_horizon_s * 2 / 3, s.early_warning_horizon_s * 2
+    soon, later = within * 2 / 3, within * 2
     seconds = phases((later, stage), (soon, stage), (later, dip), (soon, stage + tail))  # the level ends it
     scenario.add(m.SECONDS_TO_THRESHOLD, {**a, "level": s.early_warning_level}, seconds)
     scenario.add(m.FORECAST_LEVEL, {**b, "horizon": horizon}, on_off(level_value, 1, stage, dip, tail))
 
     def result(k: int) -> Result:
         left = samples_where(scenario, m.SECONDS_TO_THRESHOLD, k,
-                           lambda lb, v: lb.get("level") == s.early_warning_level and v <= s.early_warning_horizon_s,
+                           lambda lb, v: lb.get("level") == s.early_warning_level and v <= within,
                            drop="level")
         left = {key: v / 60 for key, v in left.items()}
         right = samples_where(scenario, m.FORECAST_LEVEL, k,
                               lambda lb, v: lb["horizon"] == horizon and v >= level_value, drop="horizon")
-        merged = {**{key: s.early_warning_horizon_s / 60 for key in right}, **left}
+        merged = {**{key: within / 60 for key in right}, **left}
         reached = {(lb["indicator"], lb["district"], lb["street"])
                    for lb, v in scenario.select(m.WARNING_LEVEL, k) if v >= level_value}
         return {key: v for key, v in _join_domain(ctx, merged).items()

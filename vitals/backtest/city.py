@@ -44,17 +44,17 @@ from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog, load_catalog
 from vitals.catalog.model import ORANGE
 from vitals.errors import ConfigError
+from vitals.forecasting.cadence import Cadence, catalog_cadence
 from vitals.labels import LabelledWindow
 from vitals.readings.validate import TimeRules, reason_codes
 from vitals.registry.locate import ModelsDir, check_fit
 from vitals.scoring import RegistryModels, ShardScorer
 from vitals.state import ShardState
-from vitals.units import DAY_S, NS_PER_S
+from vitals.units import DAY_S, NS_PER_S, duration_label
 
 log = logging.getLogger(__name__)
 
 BATCH_S = 60
-EARLY_HORIZON = "30m"
 
 
 def simulate_city(
@@ -196,6 +196,7 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
     from tqdm import tqdm
 
     state, scorer = ShardState(catalog), ShardScorer(catalog, 0, 1)
+    cadence = catalog_cadence(catalog)
     models = RegistryModels(models_dir, poll_s=3600.0)
     forecaster = models.forecaster()
     if forecaster is None:
@@ -223,7 +224,7 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
         cols = scorer.columns(series, now)
         ticks.append(now)
         level.append(state.level[series].copy())
-        early.append(_early_condition(cols, state.level[series]))
+        early.append(_early_condition(cols, state.level[series], cadence))
         anomaly.append(cols["anomaly_score"].astype(np.float32))
         cols["last"] = state.scalars.last[series]
         for name, column in DETAIL_COLUMNS.items() if detail else ():
@@ -236,11 +237,14 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
                     early=np.column_stack(early), anomaly=np.column_stack(anomaly), **extra)
 
 
-def _early_condition(cols: dict[str, npt.NDArray[np.float64]], level: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
-    """The VitalsEarlyWarning expression on the exported columns (NaN seconds = no sample = false)."""
+def _early_condition(cols: dict[str, npt.NDArray[np.float64]], level: npt.NDArray[np.int8], cadence: Cadence
+                     ) -> npt.NDArray[np.bool_]:
+    """The VitalsEarlyWarning expression on the exported columns at the catalog cadence's early-warning horizon
+    (as the generated rule has it: 30 min on the 5-minute grid; NaN seconds = no sample = false)."""
+    horizon_s = cadence.early_warning_horizon_s
     with np.errstate(invalid="ignore"):
-        soon = cols.get("seconds_to_orange", np.full(level.shape, np.nan)) <= 1800.0
-        forecast = cols.get(f"forecast_level_{EARLY_HORIZON}", np.zeros(level.shape)) >= ORANGE
+        soon = cols.get("seconds_to_orange", np.full(level.shape, np.nan)) <= float(horizon_s)
+        forecast = cols.get(f"forecast_level_{duration_label(horizon_s)}", np.zeros(level.shape)) >= ORANGE
     return np.asarray((soon | forecast) & (level < ORANGE))
 
 

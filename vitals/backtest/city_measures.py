@@ -4,8 +4,9 @@ Definitions (also in ``docs/models.md``, "City backtest"):
 
 - **Timeline**: every series sampled at every tick (the flow's forecast cadence, 60 s of event time): its
   warning level (``vitals_warning_level``, with hysteresis), the early-warning condition of the alert rule
-  ``VitalsEarlyWarning`` (seconds to orange <= 30 min, or the 30-minute forecast level >= orange; unless the
-  level is already orange) and the anomaly score.
+  ``VitalsEarlyWarning`` (seconds to orange within the early-warning horizon, or the forecast level at that
+  horizon >= orange; unless the level is already orange; the horizon follows the catalog's cadence, 30 min on the
+  5-minute grid, 6 h on an hourly one: :mod:`vitals.forecasting.cadence`) and the anomaly score.
 - **Alarm** (Prometheus alert semantics at tick resolution, :func:`firing`): a condition fires once it has held
   for the rule's ``for`` duration and keeps firing for its ``keep_firing_for`` after it ends. An alarm
   **episode** is a maximal run of firing ticks; its onset is its first tick. Kinds: ``level`` (warning level

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from vitals.backtest.city_measures import NS_PER_S, Timeline
 from vitals.catalog import LEVEL_NAMES, Catalog
+from vitals.catalog.clock import local_ns, zone_label
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.health.levels import value_edges
 from vitals.report_html import png_uri, pyplot
@@ -52,11 +53,10 @@ def series_plot(tl: Timeline, fire: dict[str, npt.NDArray[np.bool_]], catalog: C
     cols = (tl.ticks_ns >= span.start_ns - int(before_s * NS_PER_S)) & (
         tl.ticks_ns <= span.end_ns + int(after_s * NS_PER_S))
     ticks = tl.ticks_ns[cols]
-    offset_ns = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
-    x = (ticks + offset_ns).astype("datetime64[ns]")
+    x = local_ns(catalog, ticks).astype("datetime64[ns]")
 
     def local(ns: int) -> np.datetime64:
-        return np.datetime64(int(ns) + offset_ns, "ns")
+        return np.datetime64(int(local_ns(catalog, [ns])[0]), "ns")
 
     indicator = int(tl.series[row] // catalog.n_streets)
     ind = catalog.indicators[indicator]
@@ -73,7 +73,8 @@ def series_plot(tl: Timeline, fire: dict[str, npt.NDArray[np.bool_]], catalog: C
     top.set_title(f"{ind.name_en} ({ind.id}), {_street_en(catalog, int(tl.series[row]))}", fontsize=9)
     top.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _alarm_panel(bottom, view, fire)
-    bottom.set_xlabel(f"local time (UTC{catalog.city.timezone_offset_hours:+g})")
+    span_ns = (int(ticks[0]), int(ticks[-1])) if len(ticks) else (span.start_ns, span.end_ns)
+    bottom.set_xlabel(f"local time ({zone_label(catalog, *span_ns)})")
     fig.autofmt_xdate()
     return png_uri(fig)
 

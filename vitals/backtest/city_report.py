@@ -29,10 +29,12 @@ from vitals.backtest.city_measures import (
 )
 from vitals.backtest.city_plots import Span, series_plot
 from vitals.catalog import Catalog
+from vitals.catalog.clock import local_text
+from vitals.forecasting.cadence import catalog_cadence
 from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.report_html import duration, esc, img, number, page, percent, table
-from vitals.units import NS_PER_S
+from vitals.units import NS_PER_S, duration_words
 
 KINDS = ("warning", "level", "early", "anomaly")
 FACTS: dict[str, tuple[str, str]] = {  # figure key -> (label, format: int, float, duration, share)
@@ -54,12 +56,15 @@ def _hold(kind: str) -> str:
     return f"for {duration(h.for_s)}, kept {duration(h.keep_s)}"
 
 
-KIND_TEXT = {
-    "warning": "warning: level or early warning (what on-call staff hear)",
-    "level": f"level: warning level orange or red ({_hold('level')})",
-    "early": f"early warning: orange forecast within 30 min ({_hold('early')})",
-    "anomaly": f"anomaly: score >= {ANOMALY_THRESHOLD:g} ({_hold('anomaly')})",
-}
+def kind_text(kind: str, catalog: Catalog) -> str:
+    """What an alarm kind is, with its timing (the early warning's horizon follows the catalog's cadence)."""
+    within = duration_words(catalog_cadence(catalog).early_warning_horizon_s)
+    return {
+        "warning": "warning: level or early warning (what on-call staff hear)",
+        "level": f"level: warning level orange or red ({_hold('level')})",
+        "early": f"early warning: orange forecast within {within} ({_hold('early')})",
+        "anomaly": f"anomaly: score >= {ANOMALY_THRESHOLD:g} ({_hold('anomaly')})",
+    }[kind]
 
 
 class _Names:
@@ -67,7 +72,6 @@ class _Names:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.offset_ns = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
 
     def indicator(self, series: int) -> str:
         ind = self.catalog.indicators[series // self.catalog.n_streets]
@@ -79,8 +83,7 @@ class _Names:
         return f"{district.name_zh} {street.name_zh} / {street.name_en}, {district.name_en}"
 
     def time(self, ns: int) -> str:
-        return "-" if ns < 0 else str(np.datetime64(int(ns) + self.offset_ns, "ns").astype("datetime64[m]")).replace(
-            "T", " ")
+        return "-" if ns < 0 else local_text(self.catalog, ns)
 
 
 def _facts(figures: dict[str, Any]) -> str:
@@ -94,13 +97,13 @@ def _facts(figures: dict[str, Any]) -> str:
     return table(("figure", "value"), rows, table_id="figures", numeric=(1,))
 
 
-def _alarm_table(figures: dict[str, Any]) -> str:
+def _alarm_table(figures: dict[str, Any], catalog: Catalog) -> str:
     rows = []
     for kind in KINDS:
         if f"recall_{kind}" not in figures:
             continue
         g = figures.get
-        rows.append((KIND_TEXT[kind], percent(g(f"recall_{kind}")), number(g(f"false_alarms_{kind}")),
+        rows.append((kind_text(kind, catalog), percent(g(f"recall_{kind}")), number(g(f"false_alarms_{kind}")),
                      number(g(f"false_alarms_{kind}_per_indicator_district_day")),
                      number(g(f"false_alarms_{kind}_per_series_day")),
                      number(g(f"false_alarms_{kind}_full_scale_per_indicator_district_day"))))
@@ -133,7 +136,7 @@ def write_city_report(path: Path, tl: Timeline, events: list[LabelledWindow], fi
     misses = [r for r in event_rows if not r["warning"]]
     counts = {"events": len(orange), "misses": len(misses), "false": len(false)}
     body = [_header(tl, figures, names, counts),
-            "<h2 id='summary'>Summary</h2>", _facts(figures), "<h3>Alarms</h3>", _alarm_table(figures),
+            "<h2 id='summary'>Summary</h2>", _facts(figures), "<h3>Alarms</h3>", _alarm_table(figures, catalog),
             f"<h2 id='misses'>Missed orange events ({len(misses)})</h2>",
             "<p class='note'>Events the warning alarm never fired for inside the labelled window.</p>"
             if misses else "<p>None: the warning alarm fired for every orange event.</p>"]

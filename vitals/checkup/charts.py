@@ -8,6 +8,7 @@ import pandas as pd
 
 from vitals.backtest.city_plots import LEVEL_COLOURS
 from vitals.catalog import Catalog
+from vitals.catalog.clock import local_ns
 from vitals.catalog.model import LEVELS
 from vitals.checkup.run import Checkup, PeriodResult
 from vitals.checkup.score import WEIGHTS
@@ -87,7 +88,7 @@ def daily_chart(c: Checkup) -> str:
 
 def _per_day(p: PeriodResult, catalog: Catalog) -> np.ndarray:
     days = (p.end - p.start).days + 1
-    offset = int(catalog.city.timezone_offset_hours * 3600e9)
-    start = pd.Timestamp(p.start).value
-    k = [int((i.start_ns + offset - start) // (DAY_S * NS_PER_S)) for i in p.incidents]
+    start = pd.Timestamp(p.start).value  # the period's first local day, as a naive (wall clock) time
+    local = local_ns(catalog, [i.start_ns for i in p.incidents])
+    k = [int((ns - start) // (DAY_S * NS_PER_S)) for ns in local.tolist()]
     return np.bincount(np.clip(np.asarray(k, dtype=np.int64), 0, days - 1), minlength=days)

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from vitals.catalog import Catalog
+from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
 from vitals.units import NS_PER_S
 
@@ -75,9 +76,7 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     if not base.is_dir():
         msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
         raise HistoryError(msg)
-    offset = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
-    start_ns = int(pd.Timestamp(start).tz_localize("UTC").value) - offset
-    end_ns = int(pd.Timestamp(end + timedelta(days=1)).tz_localize("UTC").value) - offset
+    start_ns, end_ns = local_midnight_ns(catalog, start), local_midnight_ns(catalog, end + timedelta(days=1))
     frames = [f for day in _days(start_ns, end_ns) if (f := _read_day(base, day, start_ns, end_ns)) is not None]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
     ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vitals.catalog import Catalog
+from vitals.catalog.clock import local_ns
 from vitals.catalog.model import LEVEL_NAMES, LEVELS
 from vitals.checkup.load import NS_PER_S, Snapshots
 from vitals.metric_names import ANOMALY_THRESHOLD
@@ -170,7 +171,6 @@ def _median(values: list[float | None]) -> float:
 
 def recurring(snap: Snapshots, eps: list[Episode], catalog: Catalog) -> pd.DataFrame:
     """Series whose anomalies start on ``RECURRING_DAYS`` or more local days: onsets, days, usual hour."""
-    offset = int(catalog.city.timezone_offset_hours * 3600 * NS_PER_S)
     if snap.anomaly is not None:
         rows, starts, _ = _runs(np.nan_to_num(snap.anomaly) >= ANOMALY_THRESHOLD)
         onsets = pd.DataFrame({"series": snap.series[rows], "ns": snap.at_ns[starts]})
@@ -178,7 +178,7 @@ def recurring(snap: Snapshots, eps: list[Episode], catalog: Catalog) -> pd.DataF
     else:
         onsets = pd.DataFrame({"series": [e.series for e in eps], "ns": [e.start_ns for e in eps]})
         source = "warning episode"
-    local = pd.to_datetime(onsets["ns"] + offset)
+    local = pd.Series(pd.to_datetime(local_ns(catalog, onsets["ns"].to_numpy(dtype=np.int64))))
     onsets["day"], onsets["bin"] = local.dt.date, local.dt.hour // 2
     rows_out = []
     for sid, part in onsets.groupby("series"):

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from vitals.catalog import LEVEL_NAMES_ZH, Catalog
+from vitals.catalog.clock import local_text
 from vitals.catalog.model import LEVEL_NAMES, LEVELS
 from vitals.checkup import charts
 from vitals.checkup.run import Checkup, totals
@@ -128,10 +129,8 @@ def _district_domains(c: Checkup) -> str:
 
 
 def _incident_table(c: Checkup, catalog: Catalog) -> str:
-    offset = int(catalog.city.timezone_offset_hours * 3600e9)
-
     def t(ns: int) -> str:
-        return str(np.datetime64(ns + offset, "ns").astype("datetime64[m]")).replace("T", " ")
+        return local_text(catalog, ns)
 
     rows = []
     for k, i in enumerate(c.current.incidents, 1):

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vitals.catalog import Catalog
+from vitals.catalog.clock import local_iso
 from vitals.catalog.model import LEVELS
 from vitals.checkup.load import Snapshots, read_snapshots
 from vitals.checkup.measures import Episode, Groups, Incident, episodes, group_table, incidents, recurring
@@ -180,8 +181,5 @@ def _plain(row: pd.Series) -> dict[str, Any]:
 
 
 def _iso(ns: int, catalog: Catalog) -> str:
-    offset = catalog.city.timezone_offset_hours
-    stamp = pd.Timestamp(ns, tz="UTC").tz_convert(f"Etc/GMT{-int(offset):+d}") if offset == int(offset) \
-        else pd.Timestamp(ns, tz="UTC")
-    return stamp.isoformat()
+    return local_iso(catalog, ns)
 

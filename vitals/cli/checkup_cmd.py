@@ -7,9 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+import time
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vitals.catalog import Catalog
 
 EPILOG = """\
 examples:
@@ -40,12 +44,14 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_checkup)
 
 
-def _period(args: argparse.Namespace, offset_hours: float) -> tuple[date, date]:
+def _period(args: argparse.Namespace, catalog: Catalog) -> tuple[date, date]:
     if args.start and args.end:
         return args.start, args.end
     if args.start:
         return args.start, args.start + timedelta(days=args.days - 1)
-    today = (datetime.now(UTC) + timedelta(hours=offset_hours)).date()
+    from vitals.catalog.clock import local_text
+
+    today = date.fromisoformat(local_text(catalog, time.time_ns())[:10])  # the city's today (daylight saving)
     end = args.end or today - timedelta(days=1)
     return end - timedelta(days=args.days - 1), end
 
@@ -56,7 +62,7 @@ def _checkup(args: argparse.Namespace) -> int:
     from vitals.checkup.run import checkup, totals
 
     catalog = load_catalog(args.catalog, streets_total=args.streets)
-    start, end = _period(args, catalog.city.timezone_offset_hours)
+    start, end = _period(args, catalog)
     result = checkup(args.history, catalog, start, end)
     if args.out:
         write_checkup_report(Path(args.out), result, top_streets=args.top)

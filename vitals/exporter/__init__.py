@@ -12,12 +12,12 @@ Reference of every family: ``docs/metrics.md``.
 from vitals.exporter.health_view import HealthLike
 from vitals.exporter.hub import ExportHub
 from vitals.exporter.pipeline_stats import PartitionCounts, PipelineCollector, PipelineStats, ShardCounts
-from vitals.exporter.policy import SERIES_FAMILIES, ExportPolicy, estimate_samples
+from vitals.exporter.policy import ExportPolicy, estimate_samples, series_families
 from vitals.exporter.render import Rendered, VitalsRenderer
 from vitals.exporter.server import DEFAULT_HOST, DEFAULT_PORT, MetricsServer
 
 __all__ = [
-    "DEFAULT_HOST", "DEFAULT_PORT", "SERIES_FAMILIES", "ExportHub", "ExportPolicy", "HealthLike", "MetricsServer",
+    "DEFAULT_HOST", "DEFAULT_PORT", "ExportHub", "ExportPolicy", "HealthLike", "MetricsServer",
     "PartitionCounts", "PipelineCollector", "PipelineStats", "Rendered", "ShardCounts", "VitalsRenderer",
-    "estimate_samples",
+    "estimate_samples", "series_families",
 ]

@@ -10,7 +10,9 @@ the Parquet history. ``docs/metrics.md`` explains each choice; :func:`estimate_s
 Column names of the :class:`~vitals.state.view.VitalsView` that feed each family (columns a view does not have
 are skipped, so detectors and forecasters add families by adding columns):
 ``last, ewma, <stat>_<window>, level, seconds_since_last, stuck, dropout_ratio, anomaly_score,
-expected_lower|expected_mid|expected_upper, forecast_<h>, forecast_level_<h>, seconds_to_<level>``.
+expected_lower|expected_mid|expected_upper, forecast_<h>, forecast_level_<h>, seconds_to_<level>``. The
+forecast horizons ``<h>`` follow the catalog's cadence (:mod:`vitals.forecasting.cadence`: ``15m``, ``30m``, ``1h``
+on the 5-minute grid, ``3h``, ``6h``, ``12h`` on an hourly one), so :func:`series_families` takes the catalog.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from vitals import metric_names as mn
 from vitals.catalog import Catalog
 from vitals.catalog.model import LEVELS
 from vitals.errors import ConfigError
+from vitals.forecasting.cadence import catalog_cadence
 
 Aggregation = Literal["mean", "weighted_mean", "min", "max", "sum"]
-HORIZONS: tuple[str, ...] = ("15m", "30m", "60m")
 WINDOW_STAT_AGGREGATION: dict[str, Aggregation] = {
     # how a district value is made from its streets' values of the same statistic
     "last": "mean", "ewma": "mean", "mean": "weighted_mean", "min": "min", "max": "max",
@@ -52,30 +54,39 @@ class SeriesFamily:
     district_aggregation: Aggregation = "max"
 
 
-SERIES_FAMILIES: dict[str, SeriesFamily] = {f.name: f for f in (
-    SeriesFamily(mn.WARNING_LEVEL, "Warning level after hysteresis: 0 normal, 1 blue, 2 yellow, 3 orange, 4 red.",
-                 (Member("level"),), with_domain=True),
-    SeriesFamily(mn.SECONDS_SINCE_LAST_READING,
-                 "Seconds from the last reading to the shard's event-time clock, or the wall clock (live) or replay "
-                 "clock (paced) when later.",
-                 (Member("seconds_since_last"),)),
-    SeriesFamily(mn.SENSOR_STUCK, "1 when the value has not changed for the configured number of cadences.",
-                 (Member("stuck"),)),
-    SeriesFamily(mn.DROPOUT_RATIO, "Share of the readings expected over the last hour (catalog cadence) missing.",
-                 (Member("dropout_ratio"),), district_aggregation="mean"),
-    SeriesFamily(mn.ANOMALY_SCORE, "Anomaly score calibrated to [0, 1] (higher is more abnormal).",
-                 (Member("anomaly_score"),)),
-    SeriesFamily(mn.EXPECTED_VALUE, "Expected value (seasonal baseline) and its band, in the indicator's unit.",
-                 tuple(Member(f"expected_{b}", (("bound", b),)) for b in ("lower", "mid", "upper")),
-                 district_aggregation="mean"),
-    SeriesFamily(mn.FORECAST_VALUE, "Forecast value at each horizon, in the indicator's unit.",
-                 tuple(Member(f"forecast_{h}", (("horizon", h),)) for h in HORIZONS), district_aggregation="mean"),
-    SeriesFamily(mn.FORECAST_LEVEL, "Warning level the forecast reaches at each horizon (0..4).",
-                 tuple(Member(f"forecast_level_{h}", (("horizon", h),)) for h in HORIZONS)),
-    SeriesFamily(mn.SECONDS_TO_THRESHOLD, "Seconds until the forecast crosses each warning threshold.",
-                 tuple(Member(f"seconds_to_{lv}", (("level", lv),)) for lv in LEVELS),
-                 district_aggregation="min"),
-)}
+def series_families(catalog: Catalog) -> dict[str, SeriesFamily]:
+    """The per-series families of a catalog (the forecast families carry its cadence's horizons)."""
+    return _families(catalog_cadence(catalog).horizon_labels)
+
+
+def _families(horizons: tuple[str, ...]) -> dict[str, SeriesFamily]:
+    return {f.name: f for f in (
+        SeriesFamily(mn.WARNING_LEVEL, "Warning level after hysteresis: 0 normal, 1 blue, 2 yellow, 3 orange, 4 red.",
+                     (Member("level"),), with_domain=True),
+        SeriesFamily(mn.SECONDS_SINCE_LAST_READING,
+                     "Seconds from the last reading to the shard's event-time clock, or the wall clock (live) or "
+                     "replay clock (paced) when later.",
+                     (Member("seconds_since_last"),)),
+        SeriesFamily(mn.SENSOR_STUCK, "1 when the value has not changed for the configured number of cadences.",
+                     (Member("stuck"),)),
+        SeriesFamily(mn.DROPOUT_RATIO, "Share of the readings expected over the last hour (catalog cadence) missing.",
+                     (Member("dropout_ratio"),), district_aggregation="mean"),
+        SeriesFamily(mn.ANOMALY_SCORE, "Anomaly score calibrated to [0, 1] (higher is more abnormal).",
+                     (Member("anomaly_score"),)),
+        SeriesFamily(mn.EXPECTED_VALUE, "Expected value (seasonal baseline) and its band, in the indicator's unit.",
+                     tuple(Member(f"expected_{b}", (("bound", b),)) for b in ("lower", "mid", "upper")),
+                     district_aggregation="mean"),
+        SeriesFamily(mn.FORECAST_VALUE, "Forecast value at each horizon, in the indicator's unit.",
+                     tuple(Member(f"forecast_{h}", (("horizon", h),)) for h in horizons), district_aggregation="mean"),
+        SeriesFamily(mn.FORECAST_LEVEL, "Warning level the forecast reaches at each horizon (0..4).",
+                     tuple(Member(f"forecast_level_{h}", (("horizon", h),)) for h in horizons)),
+        SeriesFamily(mn.SECONDS_TO_THRESHOLD, "Seconds until the forecast crosses each warning threshold.",
+                     tuple(Member(f"seconds_to_{lv}", (("level", lv),)) for lv in LEVELS),
+                     district_aggregation="min"),
+    )}
+
+
+FAMILY_NAMES: tuple[str, ...] = tuple(_families(()))
 
 DEFAULT_DISTRICT_VALUE_STATS: tuple[str, ...] = (
     *(f"{stat}_{window}" for window in mn.WINDOWS for stat in ("mean", "min", "max", "p95", "rate")), "ewma",
@@ -111,7 +122,7 @@ class ExportPolicy:
 
     def __post_init__(self) -> None:
         problems = [f"unknown family {name!r}" for name in (*self.street_families, *self.district_families)
-                    if name not in SERIES_FAMILIES]
+                    if name not in FAMILY_NAMES]
         problems += [f"{name} is exported at both street and district scope; choose one"
                      for name in set(self.street_families) & set(self.district_families)]
         problems += [f"value statistic {stat!r} is exported at both scopes; choose one"
@@ -129,7 +140,7 @@ class ExportPolicy:
     def everything_per_street(cls) -> ExportPolicy:
         """Every vital of every series at street level: for small catalogs and tests, not for 28k series."""
         stats = ("last", "ewma", *(f"{s}_{w}" for w in mn.WINDOWS for s in ("mean", "min", "max", "p95", "rate")))
-        return cls(street_value_stats=stats, district_value_stats=(), street_families=tuple(SERIES_FAMILIES),
+        return cls(street_value_stats=stats, district_value_stats=(), street_families=FAMILY_NAMES,
                    district_families=(), street_sparse_min=())
 
 
@@ -156,12 +167,13 @@ def estimate_samples(catalog: Catalog, policy: ExportPolicy, sparse_share: float
     n_ind = len(policy.street_indicators) if policy.street_indicators is not None else catalog.n_indicators
     street_series = n_ind * catalog.n_streets
     groups = catalog.n_indicators * len(catalog.districts)
+    families = series_families(catalog)
     street = street_series * len(policy.street_value_stats)
     for name in policy.street_families:
         share = sparse_share if policy.sparse_min(name) is not None or name == mn.SECONDS_TO_THRESHOLD else 1.0
-        street += round(street_series * len(SERIES_FAMILIES[name].members) * share)
+        street += round(street_series * len(families[name].members) * share)
     district = groups * (len(policy.district_value_stats)
-                         + sum(len(SERIES_FAMILIES[n].members) for n in policy.district_families))
+                         + sum(len(families[n].members) for n in policy.district_families))
     areas = 1 + len(catalog.districts) + catalog.n_streets
     area = 2 * areas if policy.area else 0
     static = areas + catalog.n_indicators * 5 if policy.static_info else 0

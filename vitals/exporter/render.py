@@ -24,7 +24,7 @@ from vitals.exporter.aggregate import DistrictGroups
 from vitals.exporter.health_view import HealthLike
 from vitals.exporter.labels import LabelSpace
 from vitals.exporter.lines import LineTable, PrefixBuilder
-from vitals.exporter.policy import SERIES_FAMILIES, WINDOW_STAT_AGGREGATION, ExportPolicy, stat_labels
+from vitals.exporter.policy import WINDOW_STAT_AGGREGATION, ExportPolicy, series_families, stat_labels
 from vitals.exporter.textformat import family_header, label_block, sample_lines
 from vitals.state.view import VitalsView
 
@@ -48,6 +48,7 @@ class VitalsRenderer:
         self.catalog = catalog
         self.policy = policy or ExportPolicy()
         self.labels = LabelSpace(catalog)
+        self.families = series_families(catalog)
         self._tables: dict[tuple[str, str, str], LineTable] = {}
         allowed = self.policy.street_indicators
         self._metric_names = [i.metric for i in catalog.indicators]
@@ -111,7 +112,7 @@ class VitalsRenderer:
                          groups: DistrictGroups | None) -> None:
         cols = view.columns
         for name in self.policy.street_families:
-            family = SERIES_FAMILIES[name]
+            family = self.families[name]
             minimum = self.policy.sparse_min(name)
             lines: list[Chunk] = []
             for m in (m for m in family.members if m.column in cols):
@@ -147,7 +148,7 @@ class VitalsRenderer:
 
     def _district_series_families(self, out: _Output, view: VitalsView, groups: DistrictGroups) -> None:
         for name in self.policy.district_families:
-            family = SERIES_FAMILIES[name]
+            family = self.families[name]
             lines: list[Chunk] = []
             for m in (m for m in family.members if m.column in view.columns):
                 values = groups.reduce(view.columns[m.column], family.district_aggregation)
@@ -197,7 +198,7 @@ class VitalsRenderer:
         cols = view.columns
         if any(s in cols for s in self.policy.district_value_stats):
             return True
-        return any(m.column in cols for n in self.policy.district_families for m in SERIES_FAMILIES[n].members)
+        return any(m.column in cols for n in self.policy.district_families for m in self.families[n].members)
 
     def _series_builder(self, name: str | list[str], extra: tuple[tuple[str, str], ...], with_domain: bool = False
                         ) -> PrefixBuilder:

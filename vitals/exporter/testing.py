@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from vitals.catalog import Catalog
 from vitals.catalog.model import LEVELS
-from vitals.exporter.policy import HORIZONS
+from vitals.forecasting.cadence import catalog_cadence
 from vitals.health.levels import warning_levels
 from vitals.metric_names import WINDOWS
 from vitals.state.view import VitalsView
@@ -66,18 +66,18 @@ def synthetic_view(catalog: Catalog, seed: int = 0, *, share: float = 1.0, serie
         for stat, values in stats.items():
             cols[f"{stat}_{window}"] = np.where(empty, np.nan if stat != "count" else 0.0, values)
     if models:
-        _model_columns(cols, rng, last, noise)
+        _model_columns(cols, rng, last, noise, catalog_cadence(catalog).horizon_labels)
     return VitalsView(series=series.astype(np.int64), indicator=ind.astype(np.int16), street=street.astype(np.int32),
                       columns=cols, now_s=NOW_S)
 
 
 def _model_columns(cols: dict[str, npt.NDArray[np.float64]], rng: np.random.Generator,
-                   last: npt.NDArray[np.float64], noise: npt.NDArray[np.float64]) -> None:
+                   last: npt.NDArray[np.float64], noise: npt.NDArray[np.float64], horizons: tuple[str, ...]) -> None:
     n = last.shape[0]
     cols["anomaly_score"] = np.asarray(rng.beta(1.0, 12.0, n), dtype=np.float64)
     for bound, k in (("lower", -2.0), ("mid", 0.0), ("upper", 2.0)):
         cols[f"expected_{bound}"] = last + k * noise
-    for h_index, horizon in enumerate(HORIZONS):
+    for h_index, horizon in enumerate(horizons):
         cols[f"forecast_{horizon}"] = last + rng.normal(0.0, 1.0, n) * noise * (h_index + 1)
         cols[f"forecast_level_{horizon}"] = np.minimum(cols["level"] + (rng.random(n) < 0.03), 4.0)
     for level in LEVELS:

@@ -9,7 +9,12 @@ Training and the flow must agree on it, so it is computed here from the catalog 
   1-hour grid, a daily one a 1-day grid; the model city (cadences 60 s .. 1 day) keeps 300 s.
 - **window**: ``WINDOW_STEPS`` (12) steps: the forecaster's lag window and the window model's window (1 hour at
   5 minutes, 12 hours at 1 hour).
-- **horizons**: ``HORIZON_STEPS`` (3, 6, 12) steps (15, 30 and 60 minutes at 5 minutes).
+- **horizons**: ``HORIZON_STEPS`` (3, 6, 12) steps (15, 30 and 60 minutes at 5 minutes), labelled by
+  :func:`vitals.units.duration_label` (``15m``, ``30m``, ``1h``; ``3h``, ``6h``, ``12h`` on an hourly grid): the
+  ``horizon`` label on /metrics, the view's ``forecast_<label>`` columns, alert rules and dashboards.
+- **early-warning horizon**: ``EARLY_WARNING_STEPS`` (6) steps (30 minutes at 5 minutes, 6 hours at 1 hour): the
+  default horizon of the ``VitalsEarlyWarning`` rule, the city backtest's early warning and the wall's
+  "predicted orange" panel (seconds to the threshold within it, or the forecast level at it).
 - **flow**: the scorer keeps a lag buffer of ``LAG_CELLS`` (5) cells per step (1 minute at 5 minutes) so the
   newest lag value is at most one cell old, forecasts every cell of event time, and holds a detection for a
   half-life of 2 steps.
@@ -21,10 +26,12 @@ from dataclasses import dataclass
 
 from vitals.catalog.model import Catalog
 from vitals.errors import ModelError
+from vitals.units import duration_label
 
 MIN_STEP_S = 300
 WINDOW_STEPS = 12
 HORIZON_STEPS: tuple[int, ...] = (3, 6, 12)
+EARLY_WARNING_STEPS = 6  # one of HORIZON_STEPS
 LAG_CELLS = 5
 HOLD_STEPS = 2
 
@@ -51,6 +58,18 @@ class Cadence:
     @property
     def horizons_s(self) -> tuple[int, ...]:
         return tuple(k * self.step_s for k in HORIZON_STEPS)
+
+    @property
+    def horizon_labels(self) -> tuple[str, ...]:
+        return tuple(duration_label(h) for h in self.horizons_s)
+
+    @property
+    def early_warning_horizon_s(self) -> int:
+        return EARLY_WARNING_STEPS * self.step_s
+
+    def horizons_within(self, seconds: int) -> tuple[str, ...]:
+        """Labels of the horizons at most ``seconds`` ahead (the forecasts an early warning within it reads)."""
+        return tuple(duration_label(h) for h in self.horizons_s if h <= seconds)
 
     @property
     def lag_resolution_s(self) -> int:

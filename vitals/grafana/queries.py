@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from vitals import metric_names as mn
 from vitals.catalog.model import Catalog, Indicator
+from vitals.forecasting.cadence import catalog_cadence
 
 LAST = 'stat="last",window="now"'
 
@@ -155,9 +156,12 @@ def street_levels_on_map(extra: str) -> str:
             f"* on (street) group_left (name, lat, lon) max by (street, name, lat, lon) ({info})")
 
 
-def predicted_orange_soon() -> str:
-    """Series predicted to be at orange or worse within 30 minutes (horizons 15m and 30m)."""
-    return (f'count(max by ({SERIES}) ({mn.FORECAST_LEVEL}{{horizon=~"15m|30m"}}) >= 3 '
+def predicted_orange_soon(catalog: Catalog) -> str:
+    """Series predicted to be at orange or worse within the early-warning horizon of the catalog's cadence: its
+    forecasts up to that horizon (15m and 30m on the 5-minute grid, 3h and 6h on an hourly one)."""
+    cadence = catalog_cadence(catalog)
+    horizons = "|".join(cadence.horizons_within(cadence.early_warning_horizon_s))
+    return (f'count(max by ({SERIES}) ({mn.FORECAST_LEVEL}{{horizon=~"{horizons}"}}) >= 3 '
             f"unless max by ({SERIES}) ({mn.WARNING_LEVEL}) >= 3) or vector(0)")
 
 

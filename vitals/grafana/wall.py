@@ -1,7 +1,8 @@
 """The city wall (uid ``city-wall``): what the operations center sees at a glance on one 1920x1080 kiosk screen,
 with no controls to touch and nothing below the fold.
 
-Top: city health and level, districts and streets by level, predicted orange within 30 minutes. Then the risk
+Top: city health and level, districts and streets by level, predicted orange within the early-warning horizon
+(30 minutes on the 5-minute grid; :mod:`vitals.forecasting.cadence`). Then the risk
 map (an offline tile-grid cartogram of the districts, :mod:`vitals.grafana.cartogram`) next to one tile per
 district sorted worst first, and the active and early warnings named in Chinese and English. Each indicator's
 worst current value, the top anomalies and the warnings over time are on the second screen, ``city-domains``
@@ -19,10 +20,12 @@ from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import dashboard as dm
 
 from vitals.catalog.model import LEVEL_NAMES, LEVEL_NAMES_ZH, Catalog, Indicator
+from vitals.forecasting.cadence import catalog_cadence
 from vitals.grafana import panels as p
 from vitals.grafana import queries as q
 from vitals.grafana import widgets as wg
 from vitals.grafana.cartogram import risk_map
+from vitals.units import duration_words
 
 UID = "city-wall"
 DOMAINS_UID = "city-domains"
@@ -45,15 +48,18 @@ def _level_counts(title: str, scope: str, w: int) -> Builder[dm.Panel]:
     return wg.count_stat(title, counts, p.LEVEL_COLOUR_LIST[1:], h=4, w=w)
 
 
-def _headline() -> list[Builder[dm.Panel]]:
+def _headline(catalog: Catalog) -> list[Builder[dm.Panel]]:
+    within = catalog_cadence(catalog).early_warning_horizon_s
     return [
         wg.health_stat(p.title("城市健康指数", "City health"), [p.prom(q.area_health("city"))], h=4, w=4),
         wg.level_stat(p.title("城市预警等级", "City warning level"), [p.prom(q.area_level("city"))], h=4, w=3,
                       names=False),
         _level_counts(p.title("各级预警区县数", "Districts by warning level"), "district", 6),
         _level_counts(p.title("各级预警街道数", "Streets by warning level"), "street", 6),
-        wg.count_stat(p.title("30分钟内将达橙色", "Predicted orange within 30 min"),
-                      [p.prom(q.predicted_orange_soon(), legend="预测 Forecast", instant=True)], ["orange"], h=4, w=5),
+        wg.count_stat(p.title(f"{duration_words(within, 'zh')}内将达橙色",
+                              f"Predicted orange within {duration_words(within)}"),
+                      [p.prom(q.predicted_orange_soon(catalog), legend="预测 Forecast", instant=True)], ["orange"], h=4,
+                      w=5),
     ]
 
 
@@ -125,7 +131,7 @@ def build_wall(catalog: Catalog) -> dash.Dashboard:
              .link(p.link(p.title("区县详情", "District"), "/d/district"))
              .link(p.link(p.title("指标详情", "Indicator"), "/d/indicator-detail"))
              .link(p.link(p.title("管道健康", "Pipeline"), "/d/pipeline-health")))
-    panels = [*_headline(), risk_map(catalog, h=13, w=12, link=DISTRICT_LINK), _district_tiles(catalog),
+    panels = [*_headline(catalog), risk_map(catalog, h=13, w=12, link=DISTRICT_LINK), _district_tiles(catalog),
               *_warnings()]
     for panel in panels:
         board = board.with_panel(panel)

@@ -8,7 +8,7 @@ vectorized and Python only runs for the rows that are rejected (to write their d
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from vitals.batches import REJECT_REASONS, ReadingBatch, Rejection
 from vitals.catalog import Catalog
+from vitals.readings.input_text import InputText
 from vitals.readings.schema import (
     BAD_TIMESTAMP,
     FIELDS,
@@ -214,20 +215,21 @@ def assemble(ctx: Context, cols: Columns, raw: RawText) -> ParseResult:
     codes[decoded.bad.mask] = MALFORMED
     accepted = codes == OK
     batch = decoded.coded.take(accepted)
+    if isinstance(raw, InputText):  # kept by reference for readings rejected later (late, duplicate)
+        batch = dataclasses.replace(batch, raw_index=np.flatnonzero(accepted).astype(np.int32), raw_source=raw)
+    bad_rows = np.flatnonzero(~accepted).tolist()
+    texts = raw.many(bad_rows) if isinstance(raw, InputText) else [raw(row) for row in bad_rows]  # tables at once
     rejections = [
-        Rejection(REJECT_REASONS[codes[row] - 1], clip_text(raw(int(row))), decoded.explain(int(row), int(codes[row])),
+        Rejection(REJECT_REASONS[codes[row] - 1], clip_text(text), decoded.explain(row, int(codes[row])),
                   ctx.partition, ctx.seq)
-        for row in np.flatnonzero(~accepted)
+        for row, text in zip(bad_rows, texts, strict=True)
     ]
     return ParseResult(batch=batch, rejections=rejections)
 
 
 def table_raw(table: pa.Table) -> RawText:
     """Raw text of a table row: a JSON rendering of all its columns."""
-    def render(row: int) -> str:
-        record = table.slice(row, 1).to_pylist()[0]
-        return json.dumps(record, ensure_ascii=False, allow_nan=True, default=str)
-    return render
+    return InputText.of_table(table)
 
 
 def parse_table(ctx: Context, table: pa.Table | pa.RecordBatch) -> ParseResult:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from vitals.readings.parse_arrow import Columns, Context, RawText, assemble, table_raw
+from vitals.readings.input_text import InputText
+from vitals.readings.parse_arrow import Columns, Context, RawText, assemble
 from vitals.readings.schema import FIELDS, GAP_MARKERS, REQUIRED_FIELDS, ParseResult, show
 
 _LINE_BY_LINE = 64
@@ -183,22 +183,18 @@ def _fallback(ctx: Context, data: bytes, names: list[str], has_header: bool, why
             malformed.setdefault(row, detail)
     cols = Columns(n=len(records), ts=text["ts"], indicator=text["indicator"], area=text["area"], value=value,
                    sensor=text["sensor"], malformed=malformed, gaps=gaps - set(malformed))
-    return assemble(ctx, cols, lambda row: records[row].raw)
+    return assemble(ctx, cols, InputText("texts", [record.raw for record in records]))
+
+
+def record_texts(data: bytes) -> list[str]:
+    """The source text of every record of a block (the header line too, when it has one)."""
+    return [record.raw for record in _split_records(data)]
 
 
 def _fast_raw(data: bytes, has_header: bool, table: pa.Table) -> RawText:
-    """Source text of a row, found by splitting the block again (only done when a row is rejected)."""
-    @cache
-    def source_rows() -> list[str] | None:
-        rows = [record.raw for record in _split_records(data)][1 if has_header else 0:]
-        return rows if len(rows) == table.num_rows else None
-
-    as_json = table_raw(table)
-
-    def raw(row: int) -> str:
-        rows = source_rows()
-        return as_json(row) if rows is None else rows[row]
-    return raw
+    """Source text of a row, found by splitting the block again (only done when a row is rejected); the row as
+    JSON when the records cannot be matched to the table's rows."""
+    return InputText("csv", data, has_header=has_header, table=table)
 
 
 def _parse_lines(ctx: Context, lines: list[bytes], names: list[str], use_threads: bool) -> ParseResult:

@@ -14,20 +14,19 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.json as pj
 
+from vitals.readings.input_text import InputText
 from vitals.readings.parse_arrow import Columns, Context, RawText, assemble
 from vitals.readings.schema import (
     BOM,
     JSON_SCHEMA_NUMBER_TS,
     JSON_SCHEMA_TEXT_TS,
     ParseResult,
-    decode_line,
     is_gap,
     is_unicode,
 )
@@ -149,11 +148,10 @@ def parse_jsonl(ctx: Context, data: bytes, use_threads: bool = False) -> ParseRe
     n_lines = _object_lines(data)
     table = None if n_lines is None else _read_block(data, use_threads)
     if table is not None and table.num_rows == n_lines:  # else some line holds two objects
-        block_lines = cache(lambda: nonblank_lines(data))  # split only when some row is rejected
         cols = Columns(n=table.num_rows, ts=table["ts"].combine_chunks(),
                        indicator=table["indicator"].combine_chunks(), area=table["area"].combine_chunks(),
                        value=table["value"].combine_chunks(), sensor=table["sensor"].combine_chunks())
-        return assemble(ctx, cols, lambda row: decode_line(block_lines()[row]))
+        return assemble(ctx, cols, InputText("lines", data))  # split into lines only when a row is rejected
     return _parse_lines(ctx, nonblank_lines(data), use_threads)
 
 
@@ -162,7 +160,7 @@ def _parse_lines(ctx: Context, lines: list[bytes], use_threads: bool) -> ParseRe
     cost about twice the block's Arrow parse; pieces of up to ``_LINE_BY_LINE`` lines go line by line."""
     if len(lines) <= _LINE_BY_LINE:
         items, records, broken = _decode_lines(lines)
-        return parse_records(ctx, records, raw=lambda row: decode_line(items[row]), malformed=broken)
+        return parse_records(ctx, records, raw=InputText("items", items), malformed=broken)
     mid = _split_point(lines)
     halves = [parse_jsonl(ctx, b"\n".join(part), use_threads) for part in (lines[:mid], lines[mid:])]
     return ParseResult.concat(halves)
@@ -188,12 +186,7 @@ def _field(record: dict[object, object], name: str, kinds: tuple[type, ...], exp
 
 
 def _record_raw(records: Sequence[object]) -> RawText:
-    def render(row: int) -> str:
-        try:
-            return json.dumps(records[row], ensure_ascii=False, allow_nan=True, default=repr)
-        except (TypeError, ValueError, RecursionError):
-            return repr(records[row])
-    return render
+    return InputText("records", records)
 
 
 def parse_records(

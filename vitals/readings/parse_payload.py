@@ -5,9 +5,10 @@ element (cut at the next ``,`` outside strings and brackets) costs only itself.
 
 from __future__ import annotations
 
+from vitals.readings.input_text import InputText
 from vitals.readings.parse_arrow import Context
 from vitals.readings.parse_json import BROKEN, decode_item, loads, parse_jsonl, parse_records
-from vitals.readings.schema import BOM, ParseResult, decode_line
+from vitals.readings.schema import BOM, ParseResult
 
 
 def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
@@ -24,7 +25,7 @@ def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> 
         except (ValueError, RecursionError):
             value = None
         if isinstance(value, dict):
-            return parse_records(ctx, [value], raw=lambda _row: decode_line(body))
+            return parse_records(ctx, [value], raw=InputText("items", [body]))
     return parse_jsonl(ctx, body, use_threads)
 
 
@@ -40,7 +41,7 @@ def _parse_array(ctx: Context, body: bytes) -> ParseResult:
         for row, text in enumerate(texts):
             if not text:
                 broken[row] = "the array is not closed: the payload ends inside it"
-        return parse_records(ctx, records, raw=lambda row: decode_line(texts[row] or body), malformed=broken)
+        return parse_records(ctx, records, raw=InputText("items", [text or body for text in texts]), malformed=broken)
     records = decoded if isinstance(decoded, list) else [decoded]
     return parse_records(ctx, records)
 

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from vitals.batches import ReadingBatch, Rejection
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError
+from vitals.readings.schema import clip_text
 from vitals.readings.timestamps import format_ns
 from vitals.readings.validate import render_raw
 from vitals.units import NS_PER_S
@@ -55,18 +56,20 @@ class PartitionWatermark:
     def split_late(
         self, batch: ReadingBatch, catalog: Catalog | None = None
     ) -> tuple[ReadingBatch, list[Rejection]]:
-        """On-time readings, and a ``late`` rejection for each late one (raw with catalog ids when given)."""
+        """On-time readings, and a ``late`` rejection for each late one (raw: the input line of a parsed batch, else
+        rebuilt as JSON, with catalog ids when given)."""
         late, before = self.late_mask(batch.ts_ns)
         rows = np.flatnonzero(late)
         if not len(rows):
             return batch, []
         lateness_s = self.allowed_lateness_ns / NS_PER_S
         rejections = []
-        for row in rows:
+        for row, text in zip(rows.tolist(), batch.input_texts(rows), strict=True):
             ts, newest = int(batch.ts_ns[row]), int(before[row])
             why = (f"timestamp {format_ns(ts)} is {(newest - ts) / NS_PER_S:g} s behind {format_ns(newest)}, "
                    f"the newest earlier reading of partition {batch.partition} (allowed lateness {lateness_s:g} s)")
-            rejections.append(Rejection("late", _raw(catalog, batch, int(row)), why, batch.partition, batch.seq))
+            raw = clip_text(text) if text is not None else _rebuilt(catalog, batch, row)
+            rejections.append(Rejection("late", raw, why, batch.partition, batch.seq))
         return batch.take(~late), rejections
 
     def __eq__(self, other: object) -> bool:
@@ -79,7 +82,8 @@ class PartitionWatermark:
         return f"PartitionWatermark(allowed_lateness_ns={self.allowed_lateness_ns}, max_ts_ns={self.max_ts_ns})"
 
 
-def _raw(catalog: Catalog | None, batch: ReadingBatch, row: int) -> str:
+def _rebuilt(catalog: Catalog | None, batch: ReadingBatch, row: int) -> str:
+    """A JSON rendering of a coded reading that carries no input text (e.g. from the simulator)."""
     if catalog is not None:
         return render_raw(catalog, batch, row)
     record: dict[str, object] = {

@@ -24,8 +24,8 @@ Per batch of accepted readings (vectorized over the batch):
   standardized feature furthest from its family's typical value).
 
 At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
-(:class:`vitals.forecasting.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every series
-with data at once. The prediction itself is deferred until something reads the forecasts (a view's
+(:class:`vitals.forecasting.model.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every
+series with data at once. The prediction itself is deferred until something reads the forecasts (a view's
 :meth:`ShardScorer.columns`, the ``forecast_*`` attributes, a pickle): the tick keeps the model, its window rows and
 its time, and a later tick replaces a tick nobody read. Predictions are a pure function of those, so every forecast
 read is the one the tick would have made at once; a fast replay, whose batches span several ticks between views,
@@ -51,13 +51,13 @@ from vitals.catalog import Catalog, SeasonalModel
 from vitals.catalog.model import LEVELS
 from vitals.detectors import DefaultDetector
 from vitals.errors import ConfigError
-from vitals.forecasting import LagBuffer
 from vitals.forecasting.cadence import catalog_cadence
 from vitals.forecasting.cadence import lag_resolution_s as lag_resolution
+from vitals.forecasting.grid import LagBuffer
 from vitals.scoring.explain_codes import WINDOW_DETECTOR, WINDOW_FEATURE_OFFSET, detector_code, feature_code
 from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
 from vitals.state import rows_per_shard
-from vitals.units import NS_PER_S
+from vitals.units import NS_PER_S, duration_label
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +252,14 @@ class ShardScorer:
             self._model_failed = True
             return
         self._model_failed = False
-        hs = tuple(f"{h // 60}m" for h in result.horizons_s)
+        hs = tuple(duration_label(int(h)) for h in result.horizons_s)
         if hs != self._horizons:
             self._horizons = hs
+            expected = catalog_cadence(tick.catalog).horizon_labels
+            if self.shard == 0 and hs != expected:
+                log.warning("the forecaster's horizons %s are not the catalog cadence's %s: /metrics, alert rules and "
+                            "dashboards show only %s; retrain without --horizons", ", ".join(hs),
+                            ", ".join(expected), ", ".join(sorted(set(hs) & set(expected))) or "none of them")
             self._forecast_value = np.full((self.n_rows, len(hs)), np.nan)
             self._forecast_level = np.zeros((self.n_rows, len(hs)), dtype=np.int8)
         self._forecast_value[rows] = result.value

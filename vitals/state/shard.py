@@ -143,14 +143,14 @@ class ShardState:
         keep = order[~dup]
         touched = self._fold(rows[keep], batch.ts_ns[keep], batch.value[keep], batch.indicator[keep].astype(np.int64),
                              keep)
-        if len(keep) == len(batch):
-            return UpdateResult(len(keep), [], touched * self.n_shards + self.shard, batch)
+        if len(keep) == len(batch):  # the accepted readings go on without their input (history, scorer)
+            return UpdateResult(len(keep), [], touched * self.n_shards + self.shard, batch.without_input())
         dup_idx = np.sort(order[dup])
         self.duplicates_total += len(dup_idx)
         accepted = np.ones(len(batch), dtype=bool)
         accepted[dup_idx] = False
         return UpdateResult(len(keep), self._rejections(batch, dup_idx), touched * self.n_shards + self.shard,
-                            batch.take(accepted))
+                            batch.take(accepted).without_input())
 
     def _fold(
         self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
@@ -187,21 +187,24 @@ class ShardState:
         self.raw_level[rows] = raw  # fancy assignment: the last (newest) update of each row wins
 
     def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
-        """Duplicate rejections (rare: one object each, as the dead-letter contract asks)."""
+        """Duplicate rejections (rare: one object each, as the dead-letter contract asks); raw: the input line of a
+        parsed batch, else the reading rebuilt as JSON."""
+        from vitals.readings.schema import clip_text  # only when there are duplicates
+
         out = []
         stamps = np.datetime_as_string(batch.ts_ns[idx].astype("datetime64[ns]"), unit="ns")
         indicators = [self.catalog.indicators[i].id for i in batch.indicator[idx].tolist()]
         streets = [self.catalog.streets[s].id for s in batch.street[idx].tolist()]
         sensors = [None] * len(idx) if batch.sensor is None else batch.sensor[idx].tolist()
-        for stamp, ind, street, value, sensor in zip(stamps.tolist(), indicators, streets,
-                                                     batch.value[idx].tolist(), sensors, strict=True):
+        for text, stamp, ind, street, value, sensor in zip(batch.input_texts(idx), stamps.tolist(), indicators,
+                                                           streets, batch.value[idx].tolist(), sensors, strict=True):
             ts = stamp + "Z"
             record: dict[str, object] = {"ts": ts, "indicator": ind, "area": street, "value": value}
             if sensor is not None:
                 record["sensor"] = str(sensor)
+            raw = clip_text(text) if text is not None else json.dumps(record, ensure_ascii=False)
             detail = f"{ind} in {street} already has an accepted reading at {ts}"
-            out.append(Rejection("duplicate", json.dumps(record, ensure_ascii=False), detail,
-                                 batch.partition, batch.seq))
+            out.append(Rejection("duplicate", raw, detail, batch.partition, batch.seq))
         return out
 
     # ---- view ----------------------------------------------------------------------------------------------
