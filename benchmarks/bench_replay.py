@@ -6,11 +6,14 @@ letters go to the default path under the temp dir (the child's working directory
 benchmark polls /metrics every 50 ms until it first answers (the *startup* time, from the process start), then
 scrapes it every second with urllib, as Prometheus would.
 
-1. the full simulated city: ``vitals simulate --hours H --start 2025-06-02T00:00:00Z`` (~500k readings an hour);
-2. a small hourly feed: ``vitals simulate --catalog tests/catalog/second_city.yaml --indicators air_no2
-   --days 1500 --step 3600 --start 2020-01-01T00:00:00Z`` replayed with the same ``--catalog``: a sparse feed
-   replayed fast, so the history's vitals snapshot every hour of event time in each shard holding a series
-   (docs/history.md);
+1. the full simulated city: ``vitals simulate --hours H --start 2025-06-02T00:00:00Z`` (~500k readings an hour),
+   for ``--hours`` (default 1) and again for ``--long-hours`` (default 4; 0: skip). From the two the benchmark
+   prints the *steady-state* throughput, (readings_long - readings_short) / (CPU_long - CPU_short): what an
+   extra hour of input costs once the process is up, and the *fixed* CPU of a run (imports, catalog, model and
+   kernel loading, the first scrape's label prefixes, the final flush): CPU_short - readings_short / steady.
+   Both are printed next to the plain per-run figures, which include the fixed cost (never hidden);
+2. a small hourly feed (``--no-feed``: skip it): ``vitals simulate --catalog tests/catalog/second_city.yaml
+   --indicators air_no2 --days 1500 --step 3600 --start 2020-01-01T00:00:00Z`` replayed with the same ``--catalog``.
 3. the same hourly feed without ``--history-dir``, the price of the history is the difference.
 
 Per case: wall seconds, CPU seconds of the child (``resource.getrusage(RUSAGE_CHILDREN)`` deltas), readings
@@ -19,7 +22,8 @@ per CPU s and per wall s (the count from the replay's summary line "N readings i
 ``python -m cProfile -o prof.out -m vitals replay ...``. A module's share is the time *entering* it from
 outside (the sum of the cumulative time of call edges from a caller outside the module prefix into a function
 inside it, so nested calls within a module count once), over the profiled total (sum of all functions' own
-time). Prefixes: ``vitals/scoring`` (also shown: ``ShardScorer.update`` cumulative, i.e. with its callees),
+time). Prefixes: ``vitals/scoring`` (also shown: ``ShardScorer.update`` cumulative, i.e. with its callees;
+forecast predictions run when a view reads them: in ``vitals/scoring``, not in ``ShardScorer.update``),
 ``vitals/readings`` (parsing), ``vitals/state``, ``vitals/exporter``, ``vitals/history``. Shares can overlap
 (e.g. scoring code calling state code counts in both). cProfile sees the main thread only: the /metrics server
 threads (scrape rendering) and anything loaded in background threads are not in the profile. Its clock is wall
@@ -29,7 +33,11 @@ imports and loads the models) counts where it waits; ``--timer thread`` profiles
 
 Prints a table and ends with one JSON line. Files go to a temp dir (removed at the end).
 
-    .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--skip-profile] [--timer wall|thread]
+    .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--long-hours 4] [--no-feed] [--repeat 1]
+        [--skip-profile] [--timer wall|thread]
+
+With ``--repeat N`` each case's unprofiled run is repeated N times; the table shows the median run (by CPU s)
+and the JSON has every run's CPU s; the steady-state figure uses the median CPU s of both city cases.
 """
 
 from __future__ import annotations
@@ -204,9 +212,36 @@ def shares(prof: Path) -> dict[str, object]:
     return out
 
 
+def _median_run(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The run with the median CPU s (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda r: float(r["cpu_s"]))  # type: ignore[arg-type]
+    best = dict(ordered[(len(ordered) - 1) // 2])
+    best["cpu_s_runs"] = [r["cpu_s"] for r in runs]
+    best["wall_s_runs"] = [r["wall_s"] for r in runs]
+    best["startup_s_runs"] = [r["startup_s"] for r in runs]
+    return best
+
+
+def steady_state(short: dict[str, object], long: dict[str, object]) -> dict[str, object] | None:
+    """Readings per CPU s of the extra input of the long run, and the fixed CPU s of a run."""
+    extra_readings = int(long["readings"]) - int(short["readings"])  # type: ignore[call-overload]
+    extra_cpu = float(long["cpu_s"]) - float(short["cpu_s"])  # type: ignore[arg-type]
+    extra_wall = float(long["wall_s"]) - float(short["wall_s"])  # type: ignore[arg-type]
+    if extra_readings <= 0 or extra_cpu <= 0:
+        return None
+    steady = extra_readings / extra_cpu
+    return {"readings_per_cpu_s": round(steady), "readings_per_wall_s": round(extra_readings / extra_wall)
+            if extra_wall > 0 else None,
+            "fixed_cpu_s": round(float(short["cpu_s"]) - int(short["readings"]) / steady, 3)}  # type: ignore
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the full city (default 1)")
+    parser.add_argument("--long-hours", type=float, default=4.0,
+                        help="a second, longer city case for the steady-state figure (default 4; 0: none)")
+    parser.add_argument("--no-feed", action="store_true", help="skip the hourly-feed case")
+    parser.add_argument("--repeat", type=int, default=1, help="unprofiled runs per case (median shown)")
     parser.add_argument("--skip-profile", action="store_true", help="no second run under cProfile")
     parser.add_argument("--timer", choices=("wall", "thread"), default="wall",
                         help="cProfile's clock: wall time (python -m cProfile, the default) or the main thread's "
@@ -215,28 +250,37 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
     results: dict[str, dict[str, object]] = {}
+    city_names: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
         work = Path(tmp)
-        city, feed = work / "city.parquet", work / "feed.parquet"
-        simulate(city, ["--hours", str(opts.hours), "--start", "2025-06-02T00:00:00Z"], work)
-        simulate(feed, ["--catalog", str(SECOND_CITY), "--indicators", "air_no2", "--days", "1500",
-                        "--step", "3600", "--start", "2020-01-01T00:00:00Z"], work)
-        cases = {
-            f"city {opts.hours:g} h": (city, [], True),
-            "hourly feed (second_city air_no2, 1500 d)": (feed, ["--catalog", str(SECOND_CITY)], True),
+        cases: dict[str, tuple[Path, list[str], bool]] = {}
+        for hours in dict.fromkeys(h for h in (opts.hours, opts.long_hours) if h > 0):
+            city = work / f"city-{hours:g}h.parquet"
+            simulate(city, ["--hours", str(hours), "--start", "2025-06-02T00:00:00Z"], work)
+            name = f"city {hours:g} h"
+            cases[name] = (city, [], True)
+            city_names.append(name)
+        if not opts.no_feed:
+            feed = work / "feed.parquet"
+            simulate(feed, ["--catalog", str(SECOND_CITY), "--indicators", "air_no2", "--days", "1500",
+                            "--step", "3600", "--start", "2020-01-01T00:00:00Z"], work)
+            cases["hourly feed (second_city air_no2, 1500 d)"] = (feed, ["--catalog", str(SECOND_CITY)], True)
             # the price of the history on a sparse feed: a vitals snapshot at every hour of 1500 days per shard
-            "hourly feed, no --history-dir": (feed, ["--catalog", str(SECOND_CITY)], False),
-        }
+            cases["hourly feed, no --history-dir"] = (feed, ["--catalog", str(SECOND_CITY)], False)
         for name, (path, extra, history) in cases.items():
             print(f"\n{name}: replaying {path.name} ...", flush=True)
-            res = replay(path, extra, work, history=history)
-            print(f"  {res['summary']}")
+            runs = []
+            for _ in range(max(1, opts.repeat)):
+                runs.append(replay(path, extra, work, history=history))
+                print(f"  {runs[-1]['summary']} (CPU {runs[-1]['cpu_s']} s)", flush=True)
+            res = _median_run(runs)
             if not opts.skip_profile:
                 prof = work / f"prof-{len(results)}.out"
                 profiled = replay(path, extra, work, profile=prof, timer=opts.timer, history=history)
                 res["profiled_wall_s"] = profiled["wall_s"]
                 res["shares"] = shares(prof)
             results[name] = res
+    steady = steady_state(results[city_names[0]], results[city_names[-1]]) if len(city_names) == 2 else None
     load_end = os.getloadavg()
     print(f"\nload average at end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}\n")
     print(f"{'case':<44} {'readings':>9} {'wall s':>7} {'CPU s':>7} {'rd/CPU s':>9} {'rd/wall s':>9} "
@@ -245,6 +289,10 @@ def main() -> None:
         print(f"{name:<44} {r['readings']:>9,} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} "
               f"{r['readings_per_cpu_s']:>9,} {r['readings_per_wall_s']:>9,} {r['startup_s']!s:>9} "
               f"{r['scrapes']:>7}")
+    if steady is not None:
+        print(f"\nsteady state ({city_names[-1]} minus {city_names[0]}): {steady['readings_per_cpu_s']:,} readings "
+              f"per CPU s, {steady['readings_per_wall_s'] or 0:,} per wall s; fixed cost of a run "
+              f"{steady['fixed_cpu_s']} CPU s (startup, loading, final flush: included in every figure above)")
     if not opts.skip_profile:
         keys = ["ShardScorer.update", *PREFIXES]
         print(f"\nshare of profiled CPU (main thread) {'':<8}" + "".join(f"{k:>19}" for k in keys)
@@ -255,8 +303,9 @@ def main() -> None:
             cells = "".join(f"{s[k]:>19.1%}" if s[k] is not None else f"{'-':>19}" for k in keys)
             print(f"{name:<44}{cells}{s['profiled_total_s']:>11.2f}")
     print(json.dumps({"benchmark": "replay", "load_start": [round(x, 2) for x in load],
-                      "load_end": [round(x, 2) for x in load_end], "hours": opts.hours, "timer": opts.timer,
-                      "results": results}))
+                      "load_end": [round(x, 2) for x in load_end], "hours": opts.hours,
+                      "long_hours": opts.long_hours, "timer": opts.timer, "repeat": opts.repeat,
+                      "steady_state": steady, "results": results}))
 
 
 if __name__ == "__main__":

@@ -196,3 +196,18 @@ def test_shared_time_fast_path_matches_the_per_row_path(
             slow = model.predict(small_catalog, win, ind, now)
         for field in fields:
             np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field), err_msg=field)
+
+
+def test_predict_levels_is_predict_without_explanations(small_catalog: Catalog, simulated: SeriesGrid) -> None:
+    """The flow's cheaper call gives bit-identical values, warning values, levels and seconds to each threshold."""
+    model = EarlyWarningForecaster(max_rows=50_000).fit(simulated, small_catalog)
+    ends = simulated.column_end_ns()
+    for t in range(12, simulated.n_steps, 97):
+        win, now = simulated.values[:, t - 12:t + 1], int(ends[t])
+        full = model.predict(small_catalog, win, simulated.indicator, now)
+        lean = model.predict_levels(small_catalog, win, simulated.indicator, now)
+        for name in ("value", "warning_value", "level", "seconds_to_level", "last", "expected_now", "explained"):
+            got, want = getattr(lean, name), getattr(full, name)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
+        assert (lean.driver == -1).all() and (lean.driver_effect == 0).all()
+    assert (full.driver >= 0).any()

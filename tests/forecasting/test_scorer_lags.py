@@ -73,6 +73,7 @@ def test_forecast_window_is_as_of_now_every_step(small_catalog: Catalog, seed: i
         scorer.update(small_catalog, ReadingBatch(part.ts.to_numpy(), part.ind.to_numpy(np.int16),
                                                   part.street.to_numpy(np.int32), part.value.to_numpy()),
                       _Models(recorder))
+        assert scorer.forecast_at_ns == 0  # read the forecasts after every batch, as a view would: every tick runs
     assert len(recorder.calls) > 100
     ind = small_catalog.indicator_index["metro_load"]
     rows = ind * small_catalog.n_streets + np.arange(3)

@@ -116,3 +116,85 @@ def test_explanations_are_exported_for_anomalous_series(small_catalog, batches):
     assert samples and samples[0].labels["detector"] in DETECTORS and samples[0].value == 1.0
     scores = {s.labels["street"] for s in families["vitals_anomaly_score"].samples}
     assert {s.labels["street"] for s in info.samples} <= scores
+
+
+class _Linear:
+    """A deterministic forecaster: each horizon's value is the newest window value plus the tick's minute; counts
+    its calls. ``fail_after``: calls after that many raise (a model gone bad)."""
+
+    horizons_s = (900, 1800)
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def predict(self, catalog, window, indicator, now_ns):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            msg = "gone bad"
+            raise ValueError(msg)
+        last = np.nan_to_num(np.asarray(window, dtype=np.float64)[:, -1])
+        minute = (now_ns // 60_000_000_000) % 1000
+        value = last[:, None] + minute + np.array([1.0, 2.0])[None, :]
+        level = (value % 5).astype(np.int8)
+        secs = np.column_stack([value[:, 0] * k for k in (1, 2, 3, 4)])
+        return type("F", (), {"horizons_s": self.horizons_s, "value": value, "level": level,
+                              "seconds_to_level": secs})()
+
+
+class _Holder:
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def forecaster(self):
+        return self.model
+
+    def window_model(self):
+        return None
+
+
+def _shard_parts(catalog, batches):
+    return [part for b in batches for k, part in split_by_shard(b, catalog, SHARDS) if k == 0]
+
+
+def test_deferred_forecasts_equal_forecasts_made_at_every_tick(small_catalog, batches):
+    """Forecasts are predicted when read: a scorer read only now and then publishes exactly what one read after
+    every batch (each tick predicted at once) publishes, with fewer predictions."""
+    parts = _shard_parts(small_catalog, batches[:240])
+    eager_model, lazy_model = _Linear(), _Linear()
+    eager, lazy = ShardScorer(small_catalog, 0, SHARDS), ShardScorer(small_catalog, 0, SHARDS)
+    series = np.arange(small_catalog.n_series)[np.arange(small_catalog.n_series) % SHARDS == 0]
+    for i, part in enumerate(parts):
+        eager.update(small_catalog, part, _Holder(eager_model))
+        lazy.update(small_catalog, part, _Holder(lazy_model))
+        now = int(part.ts_ns.max())
+        want = eager.columns(series, now)
+        if i % 7 == 6:
+            got = lazy.columns(series, now)
+            assert want.keys() == got.keys() and any(k.startswith("forecast_") for k in got)
+            for name, values in want.items():
+                np.testing.assert_array_equal(got[name], values, err_msg=name)
+    assert eager_model.calls > 100
+    assert lazy_model.calls < eager_model.calls / 3
+    # a pickle (a recovery snapshot) predicts the pending tick first: the copy reads the same forecasts
+    lazy.update(small_catalog, parts[-1], _Holder(lazy_model))
+    eager.update(small_catalog, parts[-1], _Holder(eager_model))
+    copy = pickle.loads(pickle.dumps(lazy))
+    now = int(parts[-1].ts_ns.max())
+    for name, values in eager.columns(series, now).items():
+        np.testing.assert_array_equal(copy.columns(series, now)[name], values, err_msg=name)
+
+
+def test_a_new_model_predicts_the_old_models_pending_tick(small_catalog, batches):
+    """A tick of a newly promoted model first predicts the old model's pending tick (as it would have been), and a
+    model failing later keeps the last forecasts read."""
+    parts = _shard_parts(small_catalog, batches[:60])
+    first, second = _Linear(), _Linear(fail_after=0)
+    scorer = ShardScorer(small_catalog, 0, SHARDS)
+    for part in parts[:-1]:
+        scorer.update(small_catalog, part, _Holder(first))
+    assert first.calls == 0
+    scorer.update(small_catalog, parts[-1], _Holder(second))
+    assert first.calls == 1
+    kept = scorer.forecast_value.copy()
+    assert second.calls == 1 and np.isfinite(kept).any()  # the second model failed: the first's forecasts stay

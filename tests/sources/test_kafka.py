@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.connectors import KafkaSource, _KafkaReader, _ReaderPartition
 from vitals.config import load_settings
@@ -66,6 +68,36 @@ def test_every_rejection_carries_the_offset_of_its_message(small_catalog, bad_at
     assert len(batch.batch) == len(whole.batch)  # the halving changes nothing but the offsets
     assert [r.reason for r in batch.rejections] == [r.reason for r in whole.rejections]
     assert [r.offset for r in batch.rejections] == [100 + i for i in bad_at if bad[i]]
+
+
+def _message_by_message(parser, records):
+    """The oracle: each message parsed alone, its rejections given its offset."""
+    out = []
+    for offset, value in records:
+        alone = parser.parse_payloads([value], partition="t-1", seq=offset, received_ns=RECEIVED)
+        out += [(r.reason, r.raw, offset) for r in alone.rejections]
+    return out
+
+
+_LINES = st.sampled_from(["ok", "ok", "ok", "range", "unknown", "broken", "same"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.lists(_LINES, min_size=1, max_size=4), st.just(["array"])), min_size=1, max_size=12))
+def test_rejected_lines_of_json_lines_messages_carry_their_message_offset(small_catalog, messages):
+    """JSON-lines messages (a rejected line found by its text, identical lines in several messages included),
+    arrays and broken lines mixed: the same readings, reasons and offsets as parsing message by message."""
+    parser = ReadingParser(small_catalog)
+    line = {"ok": lambda i: _reading(small_catalog, i % 60), "range": lambda i: _reading(small_catalog, i % 60, 99.0),
+            "unknown": lambda i: b'{"ts": "2026-11-26T02:06:00Z", "indicator": "nope", "area": "x", "value": 1}',
+            "broken": lambda i: b'{"ts": 1', "same": lambda i: _reading(small_catalog, 1, 99.0),
+            "array": lambda i: b"[" + _reading(small_catalog, 2, 99.0) + b"]"}
+    records = [(500 + m, b"\n".join(line[kind](m * 5 + k) for k, kind in enumerate(kinds)))
+               for m, kinds in enumerate(messages)]
+    batch = decode_records(records, parser, "t-1", RECEIVED)
+    whole = parser.parse_payloads([v for _, v in records], partition="t-1", seq=500, received_ns=RECEIVED)
+    assert len(batch.batch) == len(whole.batch)
+    assert [(r.reason, r.raw, r.offset) for r in batch.rejections] == _message_by_message(parser, records)
 
 
 class _FakeReader:

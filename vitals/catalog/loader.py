@@ -118,6 +118,19 @@ def parse_catalog(data: Any, source: str = "<memory>", streets_total: int | None
     )
 
 
+def _safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's parser when PyYAML has it (8x faster on the shipped catalog: ~60 ms less at
+    every command's start); a document it refuses is parsed again by the pure-Python loader, whose error message
+    (with the line and column) is the one reported."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is None:
+        return yaml.safe_load(text)
+    try:
+        return yaml.load(text, Loader=loader)  # CSafeLoader: the safe loader in C
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
+
 def load_catalog(path: str | Path | None = None, streets_total: int | None = None) -> Catalog:
     """Load a catalog file (default: the model city shipped with the package)."""
     file = Path(path) if path is not None else default_catalog_path()
@@ -130,7 +143,7 @@ def load_catalog(path: str | Path | None = None, streets_total: int | None = Non
         msg = f"catalog {file} is not UTF-8 text ({exc.reason})"
         raise CatalogError(msg) from exc
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
     except yaml.YAMLError as exc:
         msg = f"catalog {file} is not valid YAML: {exc}"
         raise CatalogError(msg) from exc

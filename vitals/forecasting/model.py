@@ -109,20 +109,22 @@ def sample_rows(
 
 
 def _predict_rows(
-    model: BaseEstimator, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_], means: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    model: BaseEstimator, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_], means: npt.NDArray[np.float64],
+    *, explain: bool = True,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     """One regressor's predictions (NaN for rows with non-finite features) and per-feature effects (linear
-    models: coefficient x (feature - training mean); zero otherwise). A linear model is applied as a dot product
-    (the same arithmetic as its ``predict``, without the per-call input validation that dominates at this size)."""
+    models: coefficient x (feature - training mean); zero otherwise; None without ``explain``). A linear model is
+    applied as a dot product (the same arithmetic as its ``predict``, without the per-call input validation that
+    dominates at this size)."""
     pred = np.full(x.shape[0], np.nan)
     coef = getattr(model, "coef_", None)
     if coef is not None:
         w = np.ravel(coef)
         pred[finite] = x[finite] @ w + float(np.ravel(getattr(model, "intercept_", 0.0))[0])
-        return pred, (x - means) * w[None, :]
+        return pred, (x - means) * w[None, :] if explain else None
     if finite.any():
         pred[finite] = model.predict(x[finite])
-    return pred, np.zeros_like(x)
+    return pred, np.zeros_like(x) if explain else None
 
 
 class EarlyWarningForecaster(BaseEstimator):
@@ -261,9 +263,10 @@ class EarlyWarningForecaster(BaseEstimator):
 
     def _predict_values(
         self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
-        now_ns: npt.NDArray[np.int64] | int,
+        now_ns: npt.NDArray[np.int64] | int, *, explain: bool = True,
     ) -> tuple[npt.NDArray[np.float64], ...]:
-        """:meth:`predict_values` and the seasonal expected value (N, H) at each horizon."""
+        """:meth:`predict_values` and the seasonal expected value (N, H) at each horizon; without ``explain`` the
+        effects are not computed (an empty (N, H, 0) array: the values do not depend on them)."""
         self._check_fitted(catalog)
         seasonal = SeasonalModel(catalog)
         ind = np.asarray(indicator, dtype=np.int64)
@@ -271,7 +274,7 @@ class EarlyWarningForecaster(BaseEstimator):
         res = residuals(np.asarray(window), ind, now, seasonal, self.unit_, self.step_s)
         n, n_h, n_f = ind.shape[0], len(self.horizons_s), len(FEATURES)
         change = np.zeros((n, n_h))
-        effects = np.zeros((n, n_h, n_f))
+        effects = np.zeros((n, n_h, n_f if explain else 0))
         domains = [i.domain for i in catalog.indicators]
         code = {family: c for c, family in enumerate(self.regressors_)}
         family_of = np.array([code.get(d, -1) for d in domains], dtype=np.int64)[ind]
@@ -282,8 +285,10 @@ class EarlyWarningForecaster(BaseEstimator):
             finite = np.asarray(np.isfinite(x).all(axis=1))
             for family, models, rows in groups:
                 if rows.size:
-                    change[rows, k], effects[rows, k, :] = _predict_rows(
-                        models[k], x[rows], finite[rows], self.feature_means_[family][k])
+                    change[rows, k], effect = _predict_rows(
+                        models[k], x[rows], finite[rows], self.feature_means_[family][k], explain=explain)
+                    if effect is not None:
+                        effects[rows, k, :] = effect
         z0 = res.z[:, -1]
         warn_change, effects = self._guard_trends(res, ind, change, effects) if self.trend_guard > 0 else (
             change, effects)
@@ -318,19 +323,29 @@ class EarlyWarningForecaster(BaseEstimator):
         trend = s60[:, None] * steps
         further = unusual[:, None] & (np.sign(s60)[:, None] * (trend - change) > 0)
         change = np.where(further, trend, change)
-        guard_effect = np.zeros_like(effects)
-        guard_effect[:, :, FEATURE_INDEX["trend_60m_excess"]] = trend
-        effects = np.where(further[:, :, None], guard_effect, effects)
+        if effects.shape[2]:  # explanations asked for
+            guard_effect = np.zeros_like(effects)
+            guard_effect[:, :, FEATURE_INDEX["trend_60m_excess"]] = trend
+            effects = np.where(further[:, :, None], guard_effect, effects)
         return change, effects
+
+    def predict_levels(
+        self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
+        now_ns: npt.NDArray[np.int64] | int,
+    ) -> Forecast:
+        """:meth:`predict` without the explanations (``driver`` -1, ``driver_effect`` 0): the same values, levels
+        and seconds to each threshold, cheaper (the flow's forecast tick publishes no explanation)."""
+        return self.predict(catalog, window, indicator, now_ns, explain=False)
 
     def predict(
         self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
-        now_ns: npt.NDArray[np.int64] | int,
+        now_ns: npt.NDArray[np.int64] | int, *, explain: bool = True,
     ) -> Forecast:
         """Forecasts, predicted levels, seconds to each threshold and explanations for N series at once."""
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
-        values, warn_values, effects, expected_now, expected_at = self._predict_values(catalog, window, ind, now)
+        values, warn_values, effects, expected_now, expected_at = self._predict_values(catalog, window, ind, now,
+                                                                                       explain=explain)
         n, n_h = values.shape
         seasonal = SeasonalModel(catalog)
         hs = np.asarray(self.horizons_s, dtype=np.int64)

@@ -93,7 +93,9 @@ def _per_row(
     column: pa.DictionaryArray, per_entry: Sequence[object], missing: object, dtype: type
 ) -> npt.NDArray[Any]:
     """Expand one value per dictionary entry to one per row (``missing`` for null rows)."""
-    lut: npt.NDArray[Any] = np.array([*per_entry, missing], dtype=dtype)
+    lut: npt.NDArray[Any] = np.empty(len(per_entry) + 1, dtype=dtype)
+    lut[:-1] = per_entry
+    lut[-1] = missing
     indices = pc.fill_null(column.indices, len(lut) - 1).to_numpy(zero_copy_only=False)
     return lut[indices]
 
@@ -141,13 +143,17 @@ def _sensors(column: pa.Array | None, bad: _Malformed) -> npt.NDArray[np.object_
     if text is None:
         bad.mark(np.ones(bad.mask.shape[0], dtype=bool), f"sensor must be text, got {column.type}")
         return None
-    entries = text.dictionary.to_pylist()
-    if any(len(v) > MAX_SENSOR_CHARS for v in entries):
-        lengths = _per_row(text, [len(v) for v in entries], 0, np.int64)
+    # per dictionary entry, vectorized (a batch has thousands of distinct sensor ids): length in characters
+    entries = text.dictionary
+    chars = pc.fill_null(pc.utf8_length(entries), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    if (chars > MAX_SENSOR_CHARS).any():
+        lengths = _per_row(text, chars, 0, np.int64)
         for row in np.flatnonzero((lengths > MAX_SENSOR_CHARS) & ~bad.mask):
             bad.mark(np.arange(len(lengths)) == row,
                      f"sensor id is {int(lengths[row]):,} characters long; at most {MAX_SENSOR_CHARS} are allowed")
-    return _per_row(text, [None if not v or len(v) > MAX_SENSOR_CHARS else v for v in entries], None, object)
+    ids = entries.to_numpy(zero_copy_only=False)  # the entries as str objects
+    ids[(chars == 0) | (chars > MAX_SENSOR_CHARS)] = None
+    return _per_row(text, ids, None, object)
 
 
 def _area_detail(catalog: Catalog, text: object) -> str:

@@ -56,7 +56,7 @@ def _read_block(data: bytes, use_threads: bool) -> pa.Table | None:
     return None
 
 
-def _object_lines(data: bytes) -> int | None:
+def object_lines(data: bytes) -> int | None:
     """The number of lines when every line starts with ``{`` and ends with ``}`` (so no object can span
     lines), else None. ``data`` is stripped: it neither starts nor ends with whitespace.
 
@@ -145,7 +145,7 @@ def parse_jsonl(ctx: Context, data: bytes, use_threads: bool = False) -> ParseRe
     data = data.strip()  # the same object when there is nothing to strip
     if data.startswith(BOM):  # a file written with a byte order mark
         data = data[len(BOM):].lstrip()
-    n_lines = _object_lines(data)
+    n_lines = object_lines(data)
     table = None if n_lines is None else _read_block(data, use_threads)
     if table is not None and table.num_rows == n_lines:  # else some line holds two objects
         cols = Columns(n=table.num_rows, ts=table["ts"].combine_chunks(),

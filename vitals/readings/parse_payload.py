@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from vitals.readings.input_text import InputText
 from vitals.readings.parse_arrow import Context
-from vitals.readings.parse_json import BROKEN, decode_item, loads, parse_jsonl, parse_records
+from vitals.readings.parse_json import BROKEN, decode_item, loads, object_lines, parse_jsonl, parse_records
 from vitals.readings.schema import BOM, ParseResult
 
 
@@ -72,12 +72,15 @@ def _array_elements(text: str) -> list[str]:
 
 def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = False) -> ParseResult:
     """Messages in order, each read as :func:`parse_json_payload` reads it. Runs of one-line objects (the
-    usual message) are joined into one block of JSON lines for the fast path: one line, one payload."""
+    usual message) and of JSON-lines messages whose every line is one object are joined into one block of JSON
+    lines for the fast path (one Arrow read for the run, not one per message). Such a message (``\n`` line
+    ends) of two or more lines is never one JSON value (after a closing ``}`` a value goes on with ``,``,
+    ``]``, ``}`` or ends, never with ``{``), so :func:`parse_json_payload` reads it as JSON lines too."""
     results: list[ParseResult] = []
     run: list[bytes] = []
     for payload in payloads:
         body = payload.strip()
-        if body.startswith(b"{") and b"\n" not in body and b"\r" not in body:
+        if body.startswith(b"{") and b"\r" not in body and (b"\n" not in body or object_lines(body)):
             run.append(body)
             continue
         if run:

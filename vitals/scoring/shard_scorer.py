@@ -24,10 +24,15 @@ Per batch of accepted readings (vectorized over the batch):
   standardized feature furthest from its family's typical value).
 
 At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
-(:class:`vitals.forecasting.model.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every series
-with data at once. :meth:`ShardScorer.columns` returns the view columns the exporter renders
-(``anomaly_score``, ``expected_lower|mid|upper``, ``forecast_<h>``, ``forecast_level_<h>``,
-``seconds_to_<level>``, and explanation codes ``explain_detector`` / ``explain_feature``).
+(:class:`vitals.forecasting.model.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every
+series with data at once. The prediction itself is deferred until something reads the forecasts (a view's
+:meth:`ShardScorer.columns`, the ``forecast_*`` attributes, a pickle): the tick keeps the model, its window rows and
+its time, and a later tick replaces a tick nobody read. Predictions are a pure function of those, so every forecast
+read is the one the tick would have made at once; a fast replay, whose batches span several ticks between views,
+skips the predictions nobody sees (on a model failure the forecasts kept are those of the last tick read).
+:meth:`ShardScorer.columns` returns the view columns the exporter renders (``anomaly_score``,
+``expected_lower|mid|upper``, ``forecast_<h>``, ``forecast_level_<h>``, ``seconds_to_<level>``,
+and explanation codes ``explain_detector`` / ``explain_feature``).
 
 The scorer pickles with the shard (Bytewax snapshots): arrays only; models come from a :class:`ModelSource`.
 """
@@ -35,6 +40,7 @@ The scorer pickles with the shard (Bytewax snapshots): arrays only; models come 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -62,6 +68,17 @@ class ModelSource(Protocol):
     def forecaster(self) -> Any | None: ...
 
     def window_model(self) -> Any | None: ...
+
+
+@dataclass(frozen=True, eq=False)
+class _Tick:
+    """A forecast tick not predicted yet: the model, the rows with data, their window as of ``now_ns``."""
+
+    catalog: Catalog
+    model: Any
+    rows: npt.NDArray[np.intp]
+    window: npt.NDArray[np.float32]
+    now_ns: int
 
 
 class ShardScorer:
@@ -102,12 +119,13 @@ class ShardScorer:
         self.lags = LagBuffer(self.n_rows, lag_steps * self.lag_stride + 1, lag_resolution_s)
         self.forecast_every_ns = forecast_every_s * NS_PER_S
         self.next_forecast_ns = 0
-        self.forecast_at_ns = 0
+        self._forecast_at_ns = 0
         self._model_failed = False
-        self.horizons: tuple[str, ...] = ()
-        self.forecast_value = np.empty((self.n_rows, 0))
-        self.forecast_level = np.empty((self.n_rows, 0), dtype=np.int8)
-        self.seconds_to = np.full((self.n_rows, 4), np.nan)
+        self._horizons: tuple[str, ...] = ()
+        self._forecast_value = np.empty((self.n_rows, 0))
+        self._forecast_level = np.empty((self.n_rows, 0), dtype=np.int8)
+        self._seconds_to = np.full((self.n_rows, 4), np.nan)
+        self._pending: _Tick | None = None  # the newest forecast tick, not predicted yet (nobody read it)
         self.seasonal = SeasonalModel(catalog)
         self.windows: WindowAccumulator | None = None  # created when a window model is first in use
         self.window_peak = np.zeros(self.n_rows)
@@ -204,6 +222,8 @@ class ShardScorer:
 
     # ---- forecasts ----------------------------------------------------------------------------------------
     def forecast(self, catalog: Catalog, now_ns: int, models: ModelSource | None) -> None:
+        """A forecast tick: the forecaster's window of every series with data, as of ``now_ns``; predicted when
+        read (:meth:`_predict_pending`)."""
         model = models.forecaster() if models is not None else None
         if model is None:
             return
@@ -211,9 +231,20 @@ class ShardScorer:
         if not len(rows):
             return
         self._fit_lags(model)
-        window = self.lag_window(now_ns)[rows]
+        if self._pending is not None and self._pending.model is not model:
+            self._predict_pending()  # a newly promoted model: the last tick of the old one as it would have been
+        self._pending = _Tick(catalog, model, rows, self.lag_window(now_ns)[rows], now_ns)
+
+    def _predict_pending(self) -> None:
+        """Run the deferred prediction of the newest tick, if any (the forecasts as of that tick)."""
+        tick, self._pending = self._pending, None
+        if tick is None:
+            return
+        model, rows, now_ns = tick.model, tick.rows, tick.now_ns
         try:
-            result = model.predict(catalog, window, self.indicator[rows], now_ns)
+            # values, levels and seconds only (the view exports no forecast explanation): cheaper when the model can
+            predict = getattr(model, "predict_levels", None) or model.predict
+            result = predict(tick.catalog, tick.window, self.indicator[rows], now_ns)
         except Exception as exc:  # a bad model must never stop the flow: keep the last forecasts
             if not self._model_failed:
                 log.error("forecaster %s failed on shard %d, forecasts stale until a working model is promoted: %s",
@@ -222,19 +253,57 @@ class ShardScorer:
             return
         self._model_failed = False
         hs = tuple(duration_label(int(h)) for h in result.horizons_s)
-        if hs != self.horizons:
-            self.horizons = hs
-            expected = catalog_cadence(catalog).horizon_labels
+        if hs != self._horizons:
+            self._horizons = hs
+            expected = catalog_cadence(tick.catalog).horizon_labels
             if self.shard == 0 and hs != expected:
                 log.warning("the forecaster's horizons %s are not the catalog cadence's %s: /metrics, alert rules and "
                             "dashboards show only %s; retrain without --horizons", ", ".join(hs),
                             ", ".join(expected), ", ".join(sorted(set(hs) & set(expected))) or "none of them")
-            self.forecast_value = np.full((self.n_rows, len(hs)), np.nan)
-            self.forecast_level = np.zeros((self.n_rows, len(hs)), dtype=np.int8)
-        self.forecast_value[rows] = result.value
-        self.forecast_level[rows] = result.level
-        self.seconds_to[rows] = result.seconds_to_level
-        self.forecast_at_ns = now_ns
+            self._forecast_value = np.full((self.n_rows, len(hs)), np.nan)
+            self._forecast_level = np.zeros((self.n_rows, len(hs)), dtype=np.int8)
+        self._forecast_value[rows] = result.value
+        self._forecast_level[rows] = result.level
+        self._seconds_to[rows] = result.seconds_to_level
+        self._forecast_at_ns = now_ns
+
+    # the forecasts as of the newest tick (predicted on first read)
+    @property
+    def horizons(self) -> tuple[str, ...]:
+        self._predict_pending()
+        return self._horizons
+
+    @property
+    def forecast_value(self) -> npt.NDArray[np.float64]:
+        self._predict_pending()
+        return self._forecast_value
+
+    @property
+    def forecast_level(self) -> npt.NDArray[np.int8]:
+        self._predict_pending()
+        return self._forecast_level
+
+    @property
+    def seconds_to(self) -> npt.NDArray[np.float64]:
+        self._predict_pending()
+        return self._seconds_to
+
+    @property
+    def forecast_at_ns(self) -> int:
+        self._predict_pending()
+        return self._forecast_at_ns
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Arrays only: a pending tick is predicted first (its model and catalog are not pickled)."""
+        self._predict_pending()
+        return dict(vars(self))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in ("horizons", "forecast_value", "forecast_level", "seconds_to", "forecast_at_ns"):
+            if name in state:  # a scorer pickled before the deferred prediction
+                state[f"_{name}"] = state.pop(name)
+        state.setdefault("_pending", None)
+        self.__dict__.update(state)
 
     def _fit_lags(self, model: Any) -> None:
         """Shape the lag buffer like the forecaster's own window (its ``step_s`` and ``window_steps``, stored when it
@@ -274,14 +343,15 @@ class ShardScorer:
             np.float64)
         out["explain_feature"] = np.where(by_window, WINDOW_FEATURE_OFFSET + self.window_feature[rows].astype(
             np.int64), feature_code(det, rows)).astype(np.float64)
-        if self.horizons:
-            fresh = self.forecast_at_ns > 0
-            for k, h in enumerate(self.horizons):
-                out[f"forecast_{h}"] = self.forecast_value[rows, k] if fresh else np.full(len(rows), np.nan)
-                out[f"forecast_level_{h}"] = self.forecast_level[rows, k].astype(np.float64)
-            elapsed = max(now_ns - self.forecast_at_ns, 0) / NS_PER_S
+        self._predict_pending()
+        if self._horizons:
+            fresh = self._forecast_at_ns > 0
+            for k, h in enumerate(self._horizons):
+                out[f"forecast_{h}"] = self._forecast_value[rows, k] if fresh else np.full(len(rows), np.nan)
+                out[f"forecast_level_{h}"] = self._forecast_level[rows, k].astype(np.float64)
+            elapsed = max(now_ns - self._forecast_at_ns, 0) / NS_PER_S
             for j, name in enumerate(LEVELS):
-                secs = np.maximum(self.seconds_to[rows, j] - elapsed, 0.0)
+                secs = np.maximum(self._seconds_to[rows, j] - elapsed, 0.0)
                 # "never within the look-ahead" is no sample at all, not +Inf (keeps /metrics small)
                 out[f"seconds_to_{name}"] = np.where(np.isinf(secs), np.nan, secs)
         return out

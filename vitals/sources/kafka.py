@@ -113,12 +113,52 @@ def kafka_partition_count(brokers: str, topic: str, *, timeout_s: float = 10.0,
 def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, received_ns: int) -> SourceBatch:
     """One batch from the messages of one partition, each message read on its own.
 
-    The batch seq is the first offset (dead letters of a replayed batch keep their key). When the batch has
-    rejections, the messages are parsed again in halves until each rejection is pinned to its message, whose
-    offset the rejection then carries: about three parses of the batch for one bad message, none for none."""
+    The batch seq is the first offset (dead letters of a replayed batch keep their key). Each rejection carries
+    the offset of its message: a rejected line of a JSON-lines (or one-reading) message is found in the messages
+    by its raw text (:func:`_pin_lines`, no second parse); otherwise the messages are parsed again in halves
+    until each rejection is pinned to its message (about three parses of the batch for one bad message)."""
     seq = records[0][0] if records else 0
-    result = _parse(records, parser, name, seq, received_ns)
+    result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns)
+    if result.rejections:
+        pinned = _pin_lines(records, result.rejections)
+        result = _parse(records, parser, name, seq, received_ns) if pinned is None else \
+            dataclasses.replace(result, rejections=pinned)
     return SourceBatch(result.batch, list(result.rejections), validated=True)
+
+
+def _pin_lines(records: Sequence[Record], rejections: Sequence[Any]) -> list[Any] | None:
+    """The rejections with the offsets of their messages, when each one's raw text is a whole line of a message,
+    found after the previous rejection's line (rejections come in input order, and identical lines are read
+    alike, so the next match in order is the right one); None when one is not found (an array element, a
+    pretty-printed object, a clipped or re-encoded raw text): then the caller parses in halves."""
+    out = []
+    at, pos = 0, 0
+    bodies = [value.strip() for _, value in records]
+    for rejection in rejections:
+        line = rejection.raw.encode() if rejection.raw.isascii() and rejection.raw.strip() else None
+        if line is None:
+            return None
+        found = _find_line(bodies[at], line, pos)
+        while found < 0 and at + 1 < len(records):
+            at, pos = at + 1, 0
+            found = _find_line(bodies[at], line, pos)
+        if found < 0:
+            return None
+        pos = found
+        out.append(dataclasses.replace(rejection, offset=records[at][0]))
+    return out
+
+
+def _find_line(body: bytes, line: bytes, pos: int) -> int:
+    """The end of the first whole line ``line`` of ``body`` starting at or after ``pos`` (bounded by the start
+    or a newline, and the end or a line end), or -1."""
+    start = body.find(line, pos)
+    while start >= 0:
+        end = start + len(line)
+        if (start == 0 or body[start - 1] == 10) and (end == len(body) or body[end] in (10, 13)):
+            return end
+        start = body.find(line, start + 1)
+    return -1
 
 
 def _parse(records: Sequence[Record], parser: PayloadParser, name: str, seq: int, received_ns: int) -> Any:
