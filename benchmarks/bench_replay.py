@@ -31,10 +31,16 @@ time (``python -m cProfile``), so time the main thread waits (for a CPU on a loa
 imports and loads the models) counts where it waits; ``--timer thread`` profiles with the main thread's CPU clock
 (``time.thread_time``) instead.
 
+With ``--stages`` each case runs once more under ``benchmarks/stage_timer.py``: CPU seconds per stage of the flow
+(``time.thread_time`` around named functions: the scorer's update, detector, window model, forecast ticks and
+predictions, view columns, state, snapshots, history writing, file reading), calls and ms per call, and the
+*scoring share*: the outermost scoring calls (the scorer's per-batch update, its view columns and the forecast
+predictions they read) over the process CPU (all threads) and over the main thread's CPU.
+
 Prints a table and ends with one JSON line. Files go to a temp dir (removed at the end).
 
     .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--long-hours 4] [--no-feed] [--repeat 1]
-        [--skip-profile] [--timer wall|thread]
+        [--skip-profile] [--timer wall|thread] [--stages]
 
 With ``--repeat N`` each case's unprofiled run is repeated N times; the table shows the median run (by CPU s)
 and the JSON has every run's CPU s; the steady-state figure uses the median CPU s of both city cases.
@@ -56,9 +62,12 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # stage_timer (its stage names)
 SECOND_CITY = REPO / "tests" / "catalog" / "second_city.yaml"
+STAGE_TIMER = Path(__file__).resolve().parent / "stage_timer.py"
 SUMMARY = re.compile(r"([\d,]+) readings in ([\d.]+)\s*s")
 PREFIXES = {
     "scoring": "vitals/scoring/",
@@ -145,11 +154,13 @@ finally:
 
 
 def replay(path: Path, extra: list[str], work: Path, profile: Path | None = None,
-           timer: str = "wall", *, history: bool = True) -> dict[str, object]:
-    """One replay subprocess, scraped every second; its figures."""
+           timer: str = "wall", *, history: bool = True, stages: Path | None = None) -> dict[str, object]:
+    """One replay subprocess, scraped every second; its figures (``stages``: CPU per stage written there)."""
     port = _free_port()
     run_dir = Path(tempfile.mkdtemp(prefix="replay-", dir=work))
-    if profile is None:
+    if stages is not None:
+        head = [sys.executable, str(STAGE_TIMER), str(stages)]
+    elif profile is None:
         head = [sys.executable, "-m", "vitals"]
     elif timer == "thread":
         head = [sys.executable, "-c", THREAD_PROFILE, str(profile)]
@@ -212,6 +223,24 @@ def shares(prof: Path) -> dict[str, object]:
     return out
 
 
+def print_stages(case: str, doc: dict[str, Any]) -> None:
+    """The stage run's table: CPU s, calls and ms per call of every stage, share of the process CPU."""
+    process, main = float(doc["process_cpu_s"]), float(doc["main_thread_cpu_s"])
+    stages: dict[str, dict[str, float]] = doc["stages"]
+    print(f"\n{case}, CPU per stage (thread_time, inclusive: indented stages are inside the one above; "
+          f"process {process:.2f} CPU s, main thread {main:.2f})")
+    print(f"  {'stage':<46} {'CPU s':>7} {'calls':>7} {'ms/call':>8} {'of process':>10}")
+    from stage_timer import STAGES  # the order the stages are listed in
+
+    order = [name for entries in STAGES.values() for _, name in entries if name in stages]
+    for name in order:
+        cpu, calls = stages[name]["cpu_s"], stages[name]["calls"]
+        print(f"  {name:<46} {cpu:>7.2f} {calls:>7} {1e3 * cpu / max(calls, 1):>8.2f} {cpu / process:>10.1%}")
+    scoring = stages.get("scoring", {}).get("cpu_s", 0.0)
+    print(f"  scoring (scorer.update + scorer.columns + predictions, outermost): {scoring:.2f} CPU s = "
+          f"{scoring / process:.1%} of the process CPU, {scoring / main:.1%} of the main thread's")
+
+
 def _median_run(runs: list[dict[str, object]]) -> dict[str, object]:
     """The run with the median CPU s (the lower middle one of an even count)."""
     ordered = sorted(runs, key=lambda r: float(r["cpu_s"]))  # type: ignore[arg-type]
@@ -243,6 +272,9 @@ def main() -> None:
     parser.add_argument("--no-feed", action="store_true", help="skip the hourly-feed case")
     parser.add_argument("--repeat", type=int, default=1, help="unprofiled runs per case (median shown)")
     parser.add_argument("--skip-profile", action="store_true", help="no second run under cProfile")
+    parser.add_argument("--stages", action="store_true",
+                        help="one more run per case under benchmarks/stage_timer.py: CPU s per stage "
+                             "(thread_time around named functions, no cProfile) and the scoring share")
     parser.add_argument("--timer", choices=("wall", "thread"), default="wall",
                         help="cProfile's clock: wall time (python -m cProfile, the default) or the main thread's "
                              "CPU time (waiting for the CPU or for the model-loading thread not counted)")
@@ -274,6 +306,10 @@ def main() -> None:
                 runs.append(replay(path, extra, work, history=history))
                 print(f"  {runs[-1]['summary']} (CPU {runs[-1]['cpu_s']} s)", flush=True)
             res = _median_run(runs)
+            if opts.stages:
+                out = work / f"stages-{len(results)}.json"
+                timed = replay(path, extra, work, history=history, stages=out)
+                res["stages"] = {"cpu_s": timed["cpu_s"], **json.loads(out.read_text())}
             if not opts.skip_profile:
                 prof = work / f"prof-{len(results)}.out"
                 profiled = replay(path, extra, work, profile=prof, timer=opts.timer, history=history)
@@ -293,6 +329,9 @@ def main() -> None:
         print(f"\nsteady state ({city_names[-1]} minus {city_names[0]}): {steady['readings_per_cpu_s']:,} readings "
               f"per CPU s, {steady['readings_per_wall_s'] or 0:,} per wall s; fixed cost of a run "
               f"{steady['fixed_cpu_s']} CPU s (startup, loading, final flush: included in every figure above)")
+    if opts.stages:
+        for name, r in results.items():
+            print_stages(name, r["stages"])  # type: ignore[arg-type]
     if not opts.skip_profile:
         keys = ["ShardScorer.update", *PREFIXES]
         print(f"\nshare of profiled CPU (main thread) {'':<8}" + "".join(f"{k:>19}" for k in keys)
