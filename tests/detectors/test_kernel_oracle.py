@@ -115,6 +115,34 @@ def test_scores_are_bit_identical_whatever_the_batch_split(cuts: list[int], thro
     np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
+STATE = ("f_", "i_", "mid_", "dev_", "slot_count_", "hist_", "run_hist_", "blocks_", "record_blocks_", "regime_blocks_")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_scores_and_state_are_bit_identical_whatever_the_interleaving(seed: int) -> None:
+    """A batch is scored series by series (sorted, batch order kept per series): an interleaving shuffled at random
+    (each series' readings still in time order) gives the same scores and state as each series fed alone."""
+    s, t, v = stream(5)
+    slots = np.random.default_rng(seed).permutation(s.size)  # a random place in the batch for every reading
+    pos = np.empty(s.size, dtype=np.int64)
+    for k in range(N_SERIES):
+        mine = np.flatnonzero(s == k)  # in time order: it keeps it
+        pos[np.sort(slots[mine])] = mine
+    assert (np.diff(s[pos]) < 0).any()  # not sorted: the sorting path runs
+    together = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    got = together.update_score(s[pos], t[pos], v[pos])
+    alone = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    want = np.empty(s.size)
+    for k in range(N_SERIES):
+        at = np.flatnonzero(s[pos] == k)  # one series: sorted already, scored as it comes
+        want[at] = alone.update_score(s[pos][at], t[pos][at], v[pos][at])
+    assert np.count_nonzero(want) > 10
+    np.testing.assert_array_equal(got, want)
+    for name in STATE:
+        assert getattr(together, name).tobytes() == getattr(alone, name).tobytes(), name
+
+
 def test_out_of_range_series_is_an_error() -> None:
     det = DefaultDetector().fit([], [], [], n_series=2)
     with pytest.raises(IndexError):

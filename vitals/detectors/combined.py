@@ -192,6 +192,17 @@ class DefaultDetector(Detector):
         if s.size and (int(s.min()) < 0 or int(s.max()) >= self.n_series_):
             msg = f"series index out of range 0..{self.n_series_ - 1}"
             raise IndexError(msg)
+        if s.size > 1 and bool((s[1:] < s[:-1]).any()):
+            # series by series (batch order kept within each): the kernel walks the state rows in address order
+            # instead of jumping between them (~25 % less CPU on a city batch); every recurrence reads and writes
+            # its own series' row only, so the scores are the same in any order of the series
+            order = np.argsort(s, kind="stable")
+            scores = np.empty(s.size)
+            scores[order] = self._score_batch(s[order], t[order], v[order])
+            return scores
+        return self._score_batch(s, t, v)
+
+    def _score_batch(self, s: npt.NDArray[np.int64], t: npt.NDArray[np.int64], v: FloatArray) -> FloatArray:
         return k.score_batch(self.params_, s, t, v, self.f_, self.i_, self.mid_, self.dev_, self.slot_count_,
                              self.hist_, self.run_hist_, self.blocks_, self.record_blocks_, self.regime_blocks_)
 
