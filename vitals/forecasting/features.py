@@ -140,15 +140,15 @@ def slope(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return (z @ t) / float((t * t).sum())
 
 
-def feature_matrix(
-    res: Residuals, indicator: npt.NDArray[np.integer], now_ns: npt.NDArray[np.int64], horizon_s: int, *,
-    seasonal: SeasonalModel, clips: npt.NDArray[np.float64], cadence_s: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
-    """(M, len(FEATURES)) features for one horizon. Rows whose residual now is NaN give NaN rows.
+MOVES = 8  # the first features, the same at every horizon: deviation ... gap_to_window_mean
 
-    clips: (n_indicators, 3) where the clipped part of deviation, trend_15m and trend_60m ends (``learn_clips``);
-    cadence_s: (n_indicators,) reporting interval of each indicator (``Catalog.cadence_array``).
-    """
+
+def move_features(
+    res: Residuals, indicator: npt.NDArray[np.integer], clips: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """(M, MOVES) the features that do not depend on the horizon (deviation, change, trends, gap): computed once
+    for all horizons by a caller that builds several feature matrices of the same rows (``feature_matrix(...,
+    moves=)``)."""
     z = res.z
     z0 = z[:, -1]
     clip = clips[indicator]
@@ -157,6 +157,26 @@ def feature_matrix(
     t15, t15_x = _split(slope(z[:, -4:]), clip[:, 1])
     t60, t60_x = _split(slope(z), clip[:, 2])
     gap = z0 - z.mean(axis=1)
+    out = np.empty((z0.shape[0], MOVES))
+    for k, col in enumerate((dev, dev_x, change, t15, t15_x, t60, t60_x, gap)):
+        out[:, k] = col
+    return out
+
+
+def feature_matrix(
+    res: Residuals, indicator: npt.NDArray[np.integer], now_ns: npt.NDArray[np.int64], horizon_s: int, *,
+    seasonal: SeasonalModel, clips: npt.NDArray[np.float64], cadence_s: npt.NDArray[np.float64],
+    moves: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.float64]:
+    """(M, len(FEATURES)) features for one horizon. Rows whose residual now is NaN give NaN rows.
+
+    clips: (n_indicators, 3) where the clipped part of deviation, trend_15m and trend_60m ends (``learn_clips``);
+    cadence_s: (n_indicators,) reporting interval of each indicator (``Catalog.cadence_array``);
+    moves: :func:`move_features` of these rows when the caller has them already (the same values).
+    """
+    if moves is None:
+        moves = move_features(res, indicator, clips)
+    dev = moves[:, 0]
     target_ns = now_ns + horizon_s * NS_PER_S
     shared = shared_time(target_ns)
     if shared:  # calendar features computed once (elementwise functions: the same values per row)
@@ -169,9 +189,9 @@ def feature_matrix(
     hour, weekend = local_hour_and_weekend(target_ns, seasonal.local_time())
     angle = 2.0 * np.pi * hour / 24.0
     calendar = [np.sin(angle), np.cos(angle), weekend.astype(np.float64)]
-    out = np.empty((z0.shape[0], len(FEATURES)))
-    for k, col in enumerate((dev, dev_x, change, t15, t15_x, t60, t60_x, gap, seasonal_change, dev * fresh,
-                             seasonal_change * fresh, *calendar)):
+    out = np.empty((moves.shape[0], len(FEATURES)))
+    out[:, :MOVES] = moves
+    for k, col in enumerate((seasonal_change, dev * fresh, seasonal_change * fresh, *calendar), start=MOVES):
         out[:, k] = col  # broadcasts the shared calendar columns
     return out
 

@@ -25,10 +25,12 @@ from vitals.forecasting.crossing import seconds_to_thresholds
 from vitals.forecasting.features import (
     FEATURE_INDEX,
     FEATURES,
+    MOVES,
     Residuals,
     expected_grid,
     feature_matrix,
     learn_clips,
+    move_features,
     residuals,
     row_weights,
     shared_time,
@@ -125,6 +127,52 @@ def _predict_rows(
     if finite.any():
         pred[finite] = model.predict(x[finite])
     return pred, np.zeros_like(x) if explain else None
+
+
+def _linear_change(model: BaseEstimator, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_],
+                   rows: npt.NDArray[np.intp], out: npt.NDArray[np.float64]) -> None:
+    """:func:`_predict_rows` of a linear model without effects, written into ``out[rows]``: the same dot product on
+    the same (finite rows, features) matrix, gathered in one step instead of two."""
+    ok = finite[rows]
+    out[rows[~ok]] = np.nan
+    sel = rows[ok]
+    out[sel] = x[sel] @ np.ravel(model.coef_) + float(np.ravel(getattr(model, "intercept_", 0.0))[0])
+
+
+def _levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
+    catalog: Catalog, ind: npt.NDArray[np.int64], warn_values: npt.NDArray[np.float64],
+    expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
+    horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """Predicted level (N, H) of the warning path and seconds (N, 4) to each threshold: in one compiled pass per row
+    (:mod:`vitals.forecasting.level_kernel`), the same values as :func:`~vitals.health.levels.badness`,
+    :func:`~vitals.health.levels.levels_of_badness` and :func:`~vitals.forecasting.crossing.seconds_to_thresholds`
+    on the (N, H) arrays (the numpy reference, ``reference_levels_and_crossings``)."""
+    from vitals.forecasting.level_kernel import levels_and_crossings  # numba: loaded where forecasts are made
+
+    return levels_and_crossings(
+        np.ascontiguousarray(warn_values, dtype=np.float64), np.ascontiguousarray(expected_at, dtype=np.float64),
+        np.ascontiguousarray(last, dtype=np.float64), np.ascontiguousarray(expected_now, dtype=np.float64),
+        np.ascontiguousarray(ind, dtype=np.int64), catalog.zscore_array, SeasonalModel(catalog).noise,
+        catalog.direction_array.astype(np.float64), catalog.center_array, oriented_thresholds(catalog),
+        horizons_s, max_lookahead_s)
+
+
+def reference_levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
+    catalog: Catalog, ind: npt.NDArray[np.int64], warn_values: npt.NDArray[np.float64],
+    expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
+    horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """The numpy reference of :func:`_levels_and_crossings` (what ``predict`` computed before the kernel)."""
+    n, n_h = warn_values.shape
+    ind_h = np.repeat(ind, n_h)
+    seasonal = SeasonalModel(catalog)
+    bad_at = badness(catalog, ind_h, warn_values.ravel(), None, seasonal, expected=expected_at.ravel())
+    level = levels_of_badness(catalog, ind_h, bad_at).reshape(n, n_h)
+    bad_now = badness(catalog, ind, last, None, seasonal, expected=expected_now)
+    secs = seconds_to_thresholds(bad_now, bad_at.reshape(n, n_h), horizons_s, oriented_thresholds(catalog)[ind],
+                                 max_lookahead_s)
+    return level, secs
 
 
 class EarlyWarningForecaster(BaseEstimator):
@@ -280,11 +328,16 @@ class EarlyWarningForecaster(BaseEstimator):
         family_of = np.array([code.get(d, -1) for d in domains], dtype=np.int64)[ind]
         groups = [(family, models, np.flatnonzero(family_of == code[family]))  # rows of each family, once
                   for family, models in self.regressors_.items()]
+        moves = move_features(res, ind, self.clips_)  # the features every horizon shares, once
+        moves_finite = np.isfinite(moves).all(axis=1)
         for k, h in enumerate(self.horizons_s):  # features once per horizon for every row, then one model per family
-            x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_)
-            finite = np.asarray(np.isfinite(x).all(axis=1))
+            x = feature_matrix(res, ind, now, int(h), seasonal=seasonal, clips=self.clips_, cadence_s=self.cadence_s_,
+                               moves=moves)
+            finite = np.asarray(moves_finite & np.isfinite(x[:, MOVES:]).all(axis=1))
             for family, models, rows in groups:
-                if rows.size:
+                if rows.size and not explain and getattr(models[k], "coef_", None) is not None:
+                    _linear_change(models[k], x, finite, rows, change[:, k])
+                elif rows.size:
                     change[rows, k], effect = _predict_rows(
                         models[k], x[rows], finite[rows], self.feature_means_[family][k], explain=explain)
                     if effect is not None:
@@ -346,18 +399,11 @@ class EarlyWarningForecaster(BaseEstimator):
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
         values, warn_values, effects, expected_now, expected_at = self._predict_values(catalog, window, ind, now,
                                                                                        explain=explain)
-        n, n_h = values.shape
-        seasonal = SeasonalModel(catalog)
+        n = values.shape[0]
         hs = np.asarray(self.horizons_s, dtype=np.int64)
-        target = (now[:, None] + hs[None, :] * NS_PER_S).ravel()
-        ind_h = np.repeat(ind, n_h)
-        bad_at = badness(catalog, ind_h, warn_values.ravel(), target, seasonal, expected=expected_at.ravel())
-        level = levels_of_badness(catalog, ind_h, bad_at).reshape(n, n_h)
-        bad_at = bad_at.reshape(n, n_h)
         last = np.asarray(window, dtype=np.float64)[:, -1]
-        bad_now = badness(catalog, ind, last, now, seasonal, expected=expected_now)
-        secs = seconds_to_thresholds(bad_now, bad_at, hs.astype(np.float64), oriented_thresholds(catalog)[ind],
-                                     self.max_lookahead_s)
+        level, secs = _levels_and_crossings(catalog, ind, warn_values, expected_at, last, expected_now,
+                                            hs.astype(np.float64), float(self.max_lookahead_s))
         explained = level.argmax(axis=1).astype(np.int8)
         chosen = effects[np.arange(n), explained.astype(np.int64), :]
         strongest = np.abs(chosen).argmax(axis=1) if chosen.shape[1] else np.zeros(n, np.int64)

@@ -1,0 +1,96 @@
+"""Predicted levels and seconds to each threshold crossing as one compiled loop (numba), row by row.
+
+The forecaster's last step (:meth:`vitals.forecasting.model.EarlyWarningForecaster.predict`) turns the warning path
+(the value now and at each horizon) into badness, levels and crossing times. In numpy that is a dozen passes over
+(N, H, K) temporaries; here it is one pass per row with the same arithmetic, operation for operation (IEEE
+additions, multiplications, divisions and comparisons only, no fused or reordered operations), so the results are
+bit-identical to the numpy reference: :func:`vitals.health.levels.badness`,
+:func:`vitals.health.levels.levels_of_badness` and :func:`vitals.forecasting.crossing.seconds_to_thresholds`
+(``tests/forecasting/test_level_kernel.py`` compares them). Imported by ``predict`` when it first runs (numba loads
+only where forecasts are made).
+"""
+
+# ruff: noqa: PLR0917  (numba kernels take positional arrays)
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _badness(x: float, expected: float, zscore: bool, noise: float, direction: float, center: float
+             ) -> float:  # pragma: no cover (compiled)
+    """:func:`vitals.health.levels.badness` of one value (``expected``: its seasonal expected value)."""
+    if zscore:
+        x = (x - expected) / noise
+    if direction == 0.0:
+        return abs(x - center)
+    return direction * x
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _nan_min(a: float, b: float) -> float:  # pragma: no cover (compiled)
+    """``np.minimum``: NaN if either is NaN."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a <= b else b
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def levels_and_crossings(
+    warn_values: npt.NDArray[np.float64], expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64],
+    expected_now: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64], zscore: npt.NDArray[np.bool_],
+    noise: npt.NDArray[np.float64], direction: npt.NDArray[np.float64], center: npt.NDArray[np.float64],
+    thresholds: npt.NDArray[np.float64], horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:  # pragma: no cover (compiled)
+    """(level (N, H) int8, seconds (N, K)) of the warning path ``warn_values`` (N, H) at ``horizons_s`` (H,), the
+    value now ``last`` (N,); per indicator (indexed by ``indicator``): z-score basis, noise, bad direction (+1 up,
+    -1 down, 0 both), centre and the K oriented thresholds (n_indicators, K)."""
+    n, n_h = warn_values.shape
+    n_k = thresholds.shape[1]
+    level = np.zeros((n, n_h), dtype=np.int8)
+    secs = np.empty((n, n_k))
+    path = np.empty(n_h + 1)
+    times = np.empty(n_h + 1)
+    times[0] = 0.0
+    for h in range(n_h):
+        times[h + 1] = horizons_s[h]
+    last_dt = times[n_h] - times[n_h - 1]
+    for i in range(n):
+        c = indicator[i]
+        zs, sd, d, centre = zscore[c], noise[c], direction[c], center[c]
+        path[0] = _badness(last[i], expected_now[i], zs, sd, d, centre)
+        unknown = math.isnan(path[0])
+        for h in range(n_h):
+            bad = _badness(warn_values[i, h], expected_at[i, h], zs, sd, d, centre)
+            path[h + 1] = bad
+            unknown = unknown or math.isnan(bad)
+            count = 0
+            for k in range(n_k):
+                if bad >= thresholds[c, k]:
+                    count += 1
+            level[i, h] = count
+        slope = (path[n_h] - path[n_h - 1]) / last_dt
+        for k in range(n_k):
+            th = thresholds[c, k]
+            if unknown:
+                secs[i, k] = math.nan
+                continue
+            inside = math.inf
+            for h in range(n_h):
+                lo, hi = path[h], path[h + 1]
+                value = math.inf
+                if lo < th and hi >= th:
+                    frac = (th - lo) / (hi - lo)
+                    value = times[h] + frac * (times[h + 1] - times[h])
+                inside = _nan_min(inside, value)
+            beyond = times[n_h] + (th - path[n_h]) / slope
+            if not (path[n_h] < th and slope > 0.0 and beyond <= max_lookahead_s):
+                beyond = math.inf
+            out = _nan_min(inside, beyond)
+            secs[i, k] = 0.0 if path[0] >= th else out
+    return level, secs
