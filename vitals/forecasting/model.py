@@ -38,7 +38,7 @@ from vitals.forecasting.features import (
     threshold_units,
 )
 from vitals.forecasting.grid import SeriesGrid
-from vitals.forecasting.guard import guarded_slope, learn_guard_clips
+from vitals.forecasting.guard import guard_moves, guarded_slope, learn_guard_clips
 from vitals.health.levels import badness, levels_of_badness, oriented_thresholds
 from vitals.units import NS_PER_S
 
@@ -145,10 +145,10 @@ def _levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
     horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
     """Predicted level (N, H) of the warning path and seconds (N, 4) to each threshold: in one compiled pass per row
-    (:mod:`vitals.forecasting.level_kernel`), the same values as :func:`~vitals.health.levels.badness`,
+    (:mod:`vitals.forecasting.predict_kernel`), the same values as :func:`~vitals.health.levels.badness`,
     :func:`~vitals.health.levels.levels_of_badness` and :func:`~vitals.forecasting.crossing.seconds_to_thresholds`
     on the (N, H) arrays (the numpy reference, ``reference_levels_and_crossings``)."""
-    from vitals.forecasting.level_kernel import levels_and_crossings  # numba: loaded where forecasts are made
+    from vitals.forecasting.predict_kernel import levels_and_crossings  # numba: loaded where forecasts are made
 
     return levels_and_crossings(
         np.ascontiguousarray(warn_values, dtype=np.float64), np.ascontiguousarray(expected_at, dtype=np.float64),
@@ -364,6 +364,14 @@ class EarlyWarningForecaster(BaseEstimator):
         """Where a series moves with an unusual, consistent trend (:mod:`vitals.forecasting.guard`), extrapolate
         it if it goes further than the regressor. Only the warning path uses it; the forecast value stays the
         regressor's (which has the lower error on average)."""
+        if hasattr(self, "guard_clips_") and not effects.shape[2]:  # no explanations: one compiled pass per row
+            from vitals.forecasting.predict_kernel import guard_change  # numba: loaded where forecasts are made
+
+            steps = np.asarray(self.horizons_s, dtype=np.float64) / self.step_s
+            moves = guard_moves(res.z, tuple(self.guard_spans))
+            return guard_change(moves, self.guard_clips_, np.ascontiguousarray(ind, dtype=np.int64),
+                                float(self.trend_guard), float(self.deviation_guard),
+                                np.ascontiguousarray(change, dtype=np.float64), steps), effects
         if not hasattr(self, "guard_clips_"):  # an artifact from before the multi-span guard (v0001)
             clip = self.clips_[ind]
             s60 = slope(res.z)

@@ -1,5 +1,6 @@
-"""The compiled levels-and-crossings pass against its numpy reference: bit-identical levels and seconds to each
-threshold, including NaN paths, infinite and unset thresholds, z-score indicators and crossings between horizons."""
+"""The forecaster's compiled row passes against their numpy references: bit-identical levels and seconds to each
+threshold (NaN paths, infinite and unset thresholds, z-score indicators, crossings between horizons) and the trend
+guard's warning path (ramps that trigger it, either direction, NaN rows)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from vitals.catalog import Catalog
 from vitals.catalog.seasonality import SeasonalModel
+from vitals.forecasting.features import FEATURES, Residuals
 from vitals.forecasting.model import EarlyWarningForecaster, _levels_and_crossings, reference_levels_and_crossings
 
 HORIZONS = np.array([900.0, 1800.0, 3600.0])
@@ -75,12 +77,51 @@ def test_kernel_on_ramps_crossing_between_horizons(catalog: Catalog) -> None:
     assert np.isinf(secs[1]).all() and (secs[2] == 0).all() and (level[2] == 4).all()
 
 
-def test_predict_uses_the_kernel_with_the_reference_values(small_catalog: Catalog) -> None:
+@pytest.fixture(scope="module")
+def fitted(small_catalog: Catalog) -> EarlyWarningForecaster:
+    from tests.forecasting.test_forecasting import ramp_grid
+
+    return EarlyWarningForecaster(max_rows=20_000).fit(ramp_grid(small_catalog), small_catalog)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40))
+def test_guard_kernel_equals_the_numpy_guard(fitted: EarlyWarningForecaster, small_catalog: Catalog, seed: int,
+                                             n: int) -> None:
+    """The warning path's change without explanations (compiled) is the one the explained prediction computes with
+    numpy, bit for bit, on windows that ramp up or down at random rates (the guard fires on many), flat windows and
+    NaN rows."""
+    rng = np.random.default_rng(seed)
+    ind = rng.integers(0, small_catalog.n_indicators, n).astype(np.int64)
+    ramp = rng.choice([-1.0, 0.0, 1.0], n)[:, None] * rng.exponential(0.5, n)[:, None] * np.arange(13)[None, :]
+    z = ramp + rng.normal(0, rng.choice([0.01, 0.3]), (n, 13))
+    z[rng.random(n) < 0.1, -1] = np.nan
+    res = Residuals(z=z, expected_now=np.zeros(n), unit=np.ones(n))
+    change = rng.normal(0, 2, (n, len(fitted.horizons_s)))
+    fast, _ = fitted._guard_trends(res, ind, change, np.zeros((n, len(fitted.horizons_s), 0)))
+    slow, _ = fitted._guard_trends(res, ind, change, np.zeros((n, len(fitted.horizons_s), len(FEATURES))))
+    assert fast.tobytes() == slow.tobytes()
+
+
+def test_the_guard_fires_in_the_kernel(fitted: EarlyWarningForecaster, small_catalog: Catalog) -> None:
+    """Steep ramps (both directions) take the trend where the regressor predicts less: not a trivial comparison."""
+    ind = np.zeros(4, dtype=np.int64)
+    z = np.array([[0.0], [0.0], [0.0], [0.0]]) + np.array([[3.0], [-3.0], [0.0], [0.01]]) * np.arange(13)[None, :]
+    res = Residuals(z=z, expected_now=np.zeros(4), unit=np.ones(4))
+    change = np.zeros((4, len(fitted.horizons_s)))
+    fast, _ = fitted._guard_trends(res, ind, change, np.zeros((4, len(fitted.horizons_s), 0)))
+    slow, _ = fitted._guard_trends(res, ind, change, np.zeros((4, len(fitted.horizons_s), len(FEATURES))))
+    assert fast.tobytes() == slow.tobytes()
+    assert (fast[0] > 0).all() and (fast[1] < 0).all() and (fast[2:] == 0).all()
+
+
+def test_predict_uses_the_kernel_with_the_reference_values(small_catalog: Catalog,
+                                                           fitted: EarlyWarningForecaster) -> None:
     """A forecast's levels and seconds are the reference's, applied to its own warning path."""
     from tests.forecasting.test_forecasting import ramp_grid
 
     grid = ramp_grid(small_catalog)
-    model = EarlyWarningForecaster(max_rows=20_000).fit(grid, small_catalog)
+    model = fitted
     now = int(grid.column_end_ns()[-1])
     metro = small_catalog.indicator_index["metro_load"]  # bad=up, orange at 110 %: ramps of +2 %/step cross it
     ramps = (np.array([[60.0], [90.0], [120.0]]) + 2.0 * np.arange(13)[None, :]).astype(np.float32)

@@ -1,13 +1,16 @@
-"""Predicted levels and seconds to each threshold crossing as one compiled loop (numba), row by row.
+"""Row-wise steps of a forecaster's prediction as compiled loops (numba), one pass per row.
 
-The forecaster's last step (:meth:`vitals.forecasting.model.EarlyWarningForecaster.predict`) turns the warning path
-(the value now and at each horizon) into badness, levels and crossing times. In numpy that is a dozen passes over
-(N, H, K) temporaries; here it is one pass per row with the same arithmetic, operation for operation (IEEE
-additions, multiplications, divisions and comparisons only, no fused or reordered operations), so the results are
-bit-identical to the numpy reference: :func:`vitals.health.levels.badness`,
-:func:`vitals.health.levels.levels_of_badness` and :func:`vitals.forecasting.crossing.seconds_to_thresholds`
-(``tests/forecasting/test_level_kernel.py`` compares them). Imported by ``predict`` when it first runs (numba loads
-only where forecasts are made).
+- :func:`guard_change`: the trend guard's warning path (:mod:`vitals.forecasting.guard`) from the guard's moves;
+- :func:`levels_and_crossings`: the warning path (the value now and at each horizon) turned into badness, levels
+  and crossing times (:meth:`vitals.forecasting.model.EarlyWarningForecaster.predict`'s last step).
+
+In numpy each is a dozen passes over (N, H, K) temporaries; here it is one pass per row with the same arithmetic,
+operation for operation (IEEE additions, multiplications, divisions and comparisons only, no fused or reordered
+operations; the least-squares slopes stay numpy's), so the results are bit-identical to the numpy reference:
+:func:`vitals.forecasting.guard.guarded_slope` with ``EarlyWarningForecaster._guard_trends``,
+:func:`vitals.health.levels.badness`, :func:`vitals.health.levels.levels_of_badness` and
+:func:`vitals.forecasting.crossing.seconds_to_thresholds` (``tests/forecasting/test_predict_kernel.py`` compares
+them). Imported by ``predict`` when it first runs (numba loads only where forecasts are made).
 """
 
 # ruff: noqa: PLR0917  (numba kernels take positional arrays)
@@ -94,3 +97,48 @@ def levels_and_crossings(
             out = _nan_min(inside, beyond)
             secs[i, k] = 0.0 if path[0] >= th else out
     return level, secs
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _sign(x: float) -> float:  # pragma: no cover (compiled)
+    """``np.sign`` (NaN stays NaN; the sign of a zero never matters to the callers' comparisons)."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def guard_change(
+    moves: npt.NDArray[np.float64], clips: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64],
+    trend_guard: float, deviation_guard: float, change: npt.NDArray[np.float64], steps: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:  # pragma: no cover (compiled)
+    """The warning path's change (N, H): the regressor's ``change`` or, where the guard is active and its trend goes
+    further, the trend ``slope * steps`` (H,). ``moves`` (N, S + 1): the deviation now and the slope per span
+    (:func:`vitals.forecasting.guard.guard_moves`); ``clips`` (n_indicators, S + 1) their learned edges."""
+    n, n_h = change.shape
+    n_s = moves.shape[1] - 1
+    out = np.empty((n, n_h))
+    for i in range(n):
+        c = indicator[i]
+        dev = moves[i, 0]
+        direction = _sign(dev)
+        unusual = False
+        agree = True
+        steepest = 0.0
+        for j in range(n_s):
+            s = moves[i, 1 + j]
+            if abs(s) >= trend_guard * clips[c, 1 + j]:
+                unusual = True
+                if _sign(s) != direction:  # NaN direction: never agrees, as np.sign(s) == NaN
+                    agree = False
+                steepest = max(steepest, abs(s))
+        deviating = abs(dev) >= deviation_guard * clips[c, 0]
+        active = unusual and agree and deviating and direction != 0.0
+        s60 = steepest * direction if active else 0.0
+        sign = _sign(s60)
+        for h in range(n_h):
+            trend = s60 * steps[h]
+            out[i, h] = trend if active and sign * (trend - change[i, h]) > 0.0 else change[i, h]
+    return out
