@@ -108,3 +108,19 @@ def test_combine_runs_adds_in_order_like_one_value_at_a_time() -> None:
         run = values[lo:hi]
         assert got[:, k].tolist() == [hi - lo, total, sumsq, run.min(), run.max(), run[0], run[-1]]
     assert got.shape == (len(STATS), start.sum())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_few_cell_residuals_equal_cell_residuals(catalog: Catalog, seed: int) -> None:
+    """The stream's residuals (expected values once per indicator and distinct cell end, gathered) are the
+    elementwise ones, bit for bit: a batch's few grid steps, and as many distinct ends as cells (the plain path)."""
+    from vitals.scoring.city_window_model import cell_residuals, few_cell_residuals
+
+    rng = np.random.default_rng(seed)
+    seasonal = SeasonalModel(catalog)
+    n = 5000 if seed % 2 else 20
+    ind = rng.integers(0, catalog.n_indicators, n)
+    ends = START_NS + (rng.integers(0, 3 if seed % 2 else 10**6, n) + 1) * 300 * NS + seed * 86_400 * NS * 40
+    value = seasonal.base[ind] + rng.normal(0, 3, n) * seasonal.noise[ind]
+    got = few_cell_residuals(seasonal, ind, ends, value)
+    assert got.tobytes() == cell_residuals(seasonal, ind, ends, value).tobytes()

@@ -120,7 +120,9 @@ def fold_windows(open_window: IntArray, open_stats: FloatArray, rows: IntArray, 
     change resets a streaming accumulator). Each row's last run becomes its open window. Returns every run;
     callers decide which ended runs count as closed windows."""
     rows = np.asarray(rows, dtype=np.int64)
-    touched = np.unique(rows)
+    mark = np.zeros(open_window.shape[0], dtype=bool)
+    mark[rows] = True
+    touched = np.flatnonzero(mark)  # np.unique(rows), without sorting or hashing the batch
     carried = touched[open_window[touched] >= 0]
     r = np.concatenate([carried, rows])
     w = np.concatenate([open_window[carried], np.asarray(windows, dtype=np.int64)])

@@ -35,6 +35,7 @@ from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors.calibration import squash
 from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, forest_scores, window_features
 from vitals.errors import ModelError, NotFittedError
+from vitals.forecasting.features import expected_grid
 from vitals.forecasting.grid import SeriesGrid
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.units import NS_PER_S
@@ -52,6 +53,20 @@ def cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], 
     """Residuals of cell values against the catalog's seasonal expectation, in catalog noise units."""
     ind = np.asarray(indicator, dtype=np.int64)
     return (value - seasonal.expected(ind, cell_end_ns)) / seasonal.noise[ind]
+
+
+def few_cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], cell_end_ns: IntArray,
+                       value: FloatArray) -> FloatArray:
+    """:func:`cell_residuals` of cells that end at a few distinct times (a stream's batch: thousands of cells of a
+    few grid steps): the expected values computed once per (indicator, distinct end) and gathered, elementwise the
+    same values (:func:`vitals.forecasting.features.expected_grid`)."""
+    ind = np.asarray(indicator, dtype=np.int64)
+    ends, at = np.unique(np.asarray(cell_end_ns, dtype=np.int64), return_inverse=True)
+    n_ind = seasonal.base.shape[0]
+    if ends.size * n_ind >= ind.size:  # as many distinct (indicator, end) pairs as cells: nothing to share
+        return cell_residuals(seasonal, ind, cell_end_ns, value)
+    table = expected_grid(seasonal, np.arange(n_ind), ends)
+    return (value - table[ind, at.ravel()]) / seasonal.noise[ind]
 
 
 def counted_cells(values: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:

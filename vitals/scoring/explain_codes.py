@@ -39,16 +39,19 @@ def detector_code(driver: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
 def feature_code(detector: Any, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The feature behind each row's score: the baseline model in use, the data-quality check that fired, the
     new extreme's side or the regime's direction."""
-    baseline = detector.model_[rows].astype(np.int64)
+    codes = detector.model_[rows].astype(np.int64)  # the baseline model, unless another driver scored
     if not len(rows):
-        return baseline
-    check = np.argmax(detector.check_scores_[: len(CHECKS) - 1, rows], axis=0).astype(np.int64)
+        return codes
     driver = detector.driver_[rows]
-    low = detector.record_is_low(rows).astype(np.int64)
-    down = detector.regime_is_down(rows).astype(np.int64)
-    return np.select([driver == 1, driver == 2, driver == 3],
-                     [len(BASELINE_MODELS) + check, RECORD_FEATURE_OFFSET + low, REGIME_FEATURE_OFFSET + down],
-                     baseline)
+    # each driver's feature only for its rows (most rows are the seasonal baseline's)
+    if (at := np.flatnonzero(driver == 1)).size:
+        check = np.argmax(detector.check_scores_[: len(CHECKS) - 1, rows[at]], axis=0)
+        codes[at] = len(BASELINE_MODELS) + check
+    if (at := np.flatnonzero(driver == 2)).size:
+        codes[at] = RECORD_FEATURE_OFFSET + detector.record_is_low(rows[at]).astype(np.int64)
+    if (at := np.flatnonzero(driver == 3)).size:
+        codes[at] = REGIME_FEATURE_OFFSET + detector.regime_is_down(rows[at]).astype(np.int64)
+    return codes
 
 
 def names(codes: npt.NDArray[np.floating], table: tuple[str, ...]) -> npt.NDArray[np.str_]:

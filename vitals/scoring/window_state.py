@@ -27,7 +27,7 @@ import numpy.typing as npt
 from vitals.catalog import SeasonalModel
 from vitals.detectors import occurrence_rounds
 from vitals.detectors.window_forest import FEATURES, STATS, Runs, fold_windows, point_stats, raw_features
-from vitals.scoring.city_window_model import cell_residuals, cells_per_window
+from vitals.scoring.city_window_model import cells_per_window, few_cell_residuals
 from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,7 +88,7 @@ class WindowAccumulator:
                 window[shut] = -1
         if commits:
             r, cell, v = (np.concatenate([part[k] for part in commits]) for k in range(3))
-            z = cell_residuals(seasonal, self.indicator[r], (cell + 1) * step_ns, v.astype(np.float64))
+            z = few_cell_residuals(seasonal, self.indicator[r], (cell + 1) * step_ns, v.astype(np.float64))
             runs = fold_windows(self.window, self.acc, r, cell // self.cpw, point_stats(z))
         else:
             empty = np.empty(0, np.int64)
