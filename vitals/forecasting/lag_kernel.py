@@ -37,12 +37,15 @@ def carried_columns(values: npt.NDArray[np.float32], bucket: npt.NDArray[np.int6
         if best < evicted_bucket[i] < oldest:
             last = evicted_value[i]
         k = 0
+        s = oldest % ring  # the ring slot of each step, advanced without a division per step
         for j in range(n_steps):
             step = oldest + j
-            s = step % ring
             if bucket[i, s] == step and not np.isnan(values[i, s]):
                 last = values[i, s]
             if j == first + every * k:
                 out[i, k] = last
                 k += 1
+            s += 1
+            if s == ring:
+                s = 0
     return out
