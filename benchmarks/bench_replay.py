@@ -40,7 +40,7 @@ predictions they read) over the process CPU (all threads) and over the main thre
 Prints a table and ends with one JSON line. Files go to a temp dir (removed at the end).
 
     .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--long-hours 4] [--no-feed] [--repeat 1]
-        [--skip-profile] [--timer wall|thread] [--stages]
+        [--skip-profile] [--timer wall|thread] [--stages] [--code DIR]
 
 With ``--repeat N`` each case's unprofiled run is repeated N times; the table shows the median run (by CPU s)
 and the JSON has every run's CPU s; the steady-state figure uses the median CPU s of both city cases.
@@ -78,10 +78,13 @@ PREFIXES = {
 }
 
 
+CODE = [REPO]  # whose ``vitals`` the children run (``--code``): this checkout by default
+
+
 def _env() -> dict[str, str]:
-    """The child imports this checkout's ``vitals`` (it runs in a temp dir)."""
+    """The child imports this checkout's ``vitals`` (it runs in a temp dir), or the ``--code`` checkout's."""
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": str(REPO) + (os.pathsep + path if path else "")}
+    return {**os.environ, "PYTHONPATH": str(CODE[0]) + (os.pathsep + path if path else "")}
 
 
 def _children_cpu() -> float:
@@ -278,7 +281,12 @@ def main() -> None:
     parser.add_argument("--timer", choices=("wall", "thread"), default="wall",
                         help="cProfile's clock: wall time (python -m cProfile, the default) or the main thread's "
                              "CPU time (waiting for the CPU or for the model-loading thread not counted)")
+    parser.add_argument("--code", type=Path, default=REPO,
+                        help="run the vitals of this checkout (default: the benchmark's own), e.g. main's, to compare "
+                             "two versions with the same benchmark back to back")
     opts = parser.parse_args()
+    CODE[0] = opts.code.resolve()
+    print(f"vitals from {CODE[0]}")
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
     results: dict[str, dict[str, object]] = {}

@@ -104,8 +104,9 @@ def _patch(module: ModuleType) -> None:
         *owner_path, attr = path.split(".")
         owner: Any = module
         for part in owner_path:
-            owner = getattr(owner, part)
-        setattr(owner, attr, _timed(name, getattr(owner, attr)))
+            owner = getattr(owner, part, None)
+        if owner is not None and hasattr(owner, attr):  # another version may lack a stage: not timed there
+            setattr(owner, attr, _timed(name, getattr(owner, attr)))
 
 
 class _Loader(importlib.abc.Loader):
