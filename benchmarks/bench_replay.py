@@ -233,9 +233,9 @@ def print_stages(case: str, doc: dict[str, Any]) -> None:
     print(f"\n{case}, CPU per stage (thread_time, inclusive: indented stages are inside the one above; "
           f"process {process:.2f} CPU s, main thread {main:.2f})")
     print(f"  {'stage':<46} {'CPU s':>7} {'calls':>7} {'ms/call':>8} {'of process':>10}")
-    from stage_timer import STAGES  # the order the stages are listed in
+    from stage_timer import ORDER  # nested stages under their caller
 
-    order = [name for entries in STAGES.values() for _, name in entries if name in stages]
+    order = [name for name in ORDER if name in stages]
     for name in order:
         cpu, calls = stages[name]["cpu_s"], stages[name]["calls"]
         print(f"  {name:<46} {cpu:>7.2f} {calls:>7} {1e3 * cpu / max(calls, 1):>8.2f} {cpu / process:>10.1%}")

@@ -12,7 +12,11 @@ cProfile on a second pass (``--skip-profile``: none): the detector (``DefaultDet
 forecast ticks (``ShardScorer.forecast``), the window model (``ShardScorer.score_windows``: accumulator and
 scoring).
 
-    .venv/bin/python benchmarks/bench_scorer.py [--hours 1] [--skip-profile]
+``--batch-size 20000`` cuts the city like ``vitals replay`` does (its shard batches hold ~5,000 readings; a tick
+then predicts ~7,000 series). ``--stages``: the timed pass reports CPU per stage (``time.thread_time`` around the
+functions of ``benchmarks/stage_timer.py``: calls and ms per call, where each change happens), no cProfile.
+
+    .venv/bin/python benchmarks/bench_scorer.py [--hours 1] [--batch-size 5000] [--skip-profile] [--stages]
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the full city (default 1)")
     parser.add_argument("--skip-profile", action="store_true", help="no second pass under cProfile")
+    parser.add_argument("--batch-size", type=int, default=5000, help="source batch rows (default 5,000)")
+    parser.add_argument("--stages", action="store_true", help="CPU per stage of the timed pass (thread_time)")
     opts = parser.parse_args()
     from vitals.catalog import load_catalog
     from vitals.scoring import RegistryModels, ShardScorer
@@ -79,7 +85,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "vitals", "simulate", "--hours", str(opts.hours), "--start",
                         "2025-06-02T00:00:00Z", "--out", str(city), "--no-progress"], check=True,
                        stdout=subprocess.DEVNULL, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-        work = batches(city, catalog, n_shards, 5000)
+        work = batches(city, catalog, n_shards, opts.batch_size)
     models = RegistryModels(REPO / "models", poll_s=3600.0)
     models.forecaster()
     models.window_model()
@@ -92,9 +98,22 @@ def main() -> None:
             scorers[s].horizons  # noqa: B018 - read the forecasts after every batch, as a view would: every tick predicts
 
     run()  # first pass: loads the compiled detector kernel
+    if opts.stages:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        import stage_timer
+
+        for name in stage_timer.STAGES:
+            if name in sys.modules:
+                stage_timer._patch(sys.modules[name])
     started = time.process_time()
     run()
     cpu = time.process_time() - started
+    if opts.stages:
+        order = [name for name in stage_timer.ORDER if name in stage_timer._cpu]
+        print(f"  {'stage (thread_time, inclusive)':<46} {'CPU s':>7} {'calls':>7} {'ms/call':>8}")
+        for name in [*order, "scoring"]:
+            spent, calls = stage_timer._cpu[name], stage_timer._calls[name]
+            print(f"  {name:<46} {spent:>7.3f} {calls:>7} {1e3 * spent / calls:>8.2f}")
     result: dict[str, Any] = {"readings": readings, "batches": len(work), "cpu_s": round(cpu, 3),
                               "readings_per_cpu_s": round(readings / cpu)}
     print(f"scorer: {readings:,} readings in {len(work):,} shard batches, {cpu:.2f} CPU s, "
