@@ -64,11 +64,12 @@ STAGES: dict[str, list[tuple[str, str]]] = {
 }
 # the order stages are printed in: nested stages under the one that calls them
 ORDER: tuple[str, ...] = (
-    "file read + parse", "shard apply (state + scorer + snapshots)", "series state update", "scorer.update (per batch)",
+    "file read + parse", "shard apply (state + scorer + snapshots)", "  vitals snapshot boundaries",
+    "  vitals snapshots rendered", "series state update", "scorer.update (per batch)",
     "  detector (update_score)", "    detector kernel (score_batch)", "  hold (peak score per series)",
     "  lag buffer update", "  window model (accumulator + scoring)", "    window accumulator",
-    "  forecast tick (window rows)", "  vitals snapshot boundaries", "  vitals snapshots rendered",
-    "views for scrapes (publish)", "state view", "state capture", "state render (captures)",
+    "  forecast tick (window rows)", "views for scrapes (publish)", "state view", "state capture",
+    "state render (captures)",
     "scorer.columns (views, snapshots)", "  explain feature codes", "forecast prediction (when read)",
     "  forecaster.predict", "scorer pickle", "history Parquet writing")
 SCORING = frozenset({"scorer.update (per batch)", "scorer.columns (views, snapshots)",
