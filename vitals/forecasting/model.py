@@ -144,18 +144,21 @@ def _levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
     expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
     horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
-    """Predicted level (N, H) of the warning path and seconds (N, 4) to each threshold: in one compiled pass per row
-    (:mod:`vitals.forecasting.predict_kernel`), the same values as :func:`~vitals.health.levels.badness`,
-    :func:`~vitals.health.levels.levels_of_badness` and :func:`~vitals.forecasting.crossing.seconds_to_thresholds`
-    on the (N, H) arrays (the numpy reference, ``reference_levels_and_crossings``)."""
+    """Predicted level (N, H) of the warning path and seconds (N, 4) to each threshold: the badness by
+    :func:`~vitals.health.levels.badness`, then levels and crossings in one compiled pass per row
+    (:mod:`vitals.forecasting.predict_kernel`), the same values as :func:`~vitals.health.levels.levels_of_badness`
+    and :func:`~vitals.forecasting.crossing.seconds_to_thresholds` on the (N, H) arrays (the numpy reference,
+    ``reference_levels_and_crossings``)."""
     from vitals.forecasting.predict_kernel import levels_and_crossings  # numba: loaded where forecasts are made
 
-    return levels_and_crossings(
-        np.ascontiguousarray(warn_values, dtype=np.float64), np.ascontiguousarray(expected_at, dtype=np.float64),
-        np.ascontiguousarray(last, dtype=np.float64), np.ascontiguousarray(expected_now, dtype=np.float64),
-        np.ascontiguousarray(ind, dtype=np.int64), catalog.zscore_array, SeasonalModel(catalog).noise,
-        catalog.direction_array.astype(np.float64), catalog.center_array, oriented_thresholds(catalog),
-        horizons_s, max_lookahead_s)
+    n, n_h = warn_values.shape
+    seasonal = SeasonalModel(catalog)
+    bad_at = badness(catalog, np.repeat(ind, n_h), warn_values.ravel(), None, seasonal, expected=expected_at.ravel())
+    bad_now = badness(catalog, ind, last, None, seasonal, expected=expected_now)
+    return levels_and_crossings(np.ascontiguousarray(bad_now, dtype=np.float64),
+                                np.ascontiguousarray(bad_at.reshape(n, n_h), dtype=np.float64),
+                                np.ascontiguousarray(ind, dtype=np.int64), oriented_thresholds(catalog), horizons_s,
+                                max_lookahead_s)
 
 
 def reference_levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)

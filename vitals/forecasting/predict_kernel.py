@@ -1,14 +1,15 @@
 """Row-wise steps of a forecaster's prediction as compiled loops (numba), one pass per row.
 
 - :func:`guard_change`: the trend guard's warning path (:mod:`vitals.forecasting.guard`) from the guard's moves;
-- :func:`levels_and_crossings`: the warning path (the value now and at each horizon) turned into badness, levels
-  and crossing times (:meth:`vitals.forecasting.model.EarlyWarningForecaster.predict`'s last step).
+- :func:`levels_and_crossings`: the warning path's badness (now and at each horizon, from
+  :func:`vitals.health.levels.badness`, the one home of level semantics) turned into levels and crossing times
+  (:meth:`vitals.forecasting.model.EarlyWarningForecaster.predict`'s last step).
 
 In numpy each is a dozen passes over (N, H, K) temporaries; here it is one pass per row with the same arithmetic,
 operation for operation (IEEE additions, multiplications, divisions and comparisons only, no fused or reordered
 operations; the least-squares slopes stay numpy's), so the results are bit-identical to the numpy reference:
 :func:`vitals.forecasting.guard.guarded_slope` with ``EarlyWarningForecaster._guard_trends``,
-:func:`vitals.health.levels.badness`, :func:`vitals.health.levels.levels_of_badness` and
+:func:`vitals.health.levels.levels_of_badness` and
 :func:`vitals.forecasting.crossing.seconds_to_thresholds` (``tests/forecasting/test_predict_kernel.py`` compares
 them). Imported by ``predict`` when it first runs (numba loads only where forecasts are made).
 """
@@ -25,17 +26,6 @@ import numpy.typing as npt
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _badness(x: float, expected: float, zscore: bool, noise: float, direction: float, center: float
-             ) -> float:  # pragma: no cover (compiled)
-    """:func:`vitals.health.levels.badness` of one value (``expected``: its seasonal expected value)."""
-    if zscore:
-        x = (x - expected) / noise
-    if direction == 0.0:
-        return abs(x - center)
-    return direction * x
-
-
-@nb.njit(cache=True, inline="always", error_model="numpy")
 def _nan_min(a: float, b: float) -> float:  # pragma: no cover (compiled)
     """``np.minimum``: NaN if either is NaN."""
     if math.isnan(a) or math.isnan(b):
@@ -45,15 +35,14 @@ def _nan_min(a: float, b: float) -> float:  # pragma: no cover (compiled)
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def levels_and_crossings(
-    warn_values: npt.NDArray[np.float64], expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64],
-    expected_now: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64], zscore: npt.NDArray[np.bool_],
-    noise: npt.NDArray[np.float64], direction: npt.NDArray[np.float64], center: npt.NDArray[np.float64],
+    bad_now: npt.NDArray[np.float64], bad_at: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64],
     thresholds: npt.NDArray[np.float64], horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:  # pragma: no cover (compiled)
-    """(level (N, H) int8, seconds (N, K)) of the warning path ``warn_values`` (N, H) at ``horizons_s`` (H,), the
-    value now ``last`` (N,); per indicator (indexed by ``indicator``): z-score basis, noise, bad direction (+1 up,
-    -1 down, 0 both), centre and the K oriented thresholds (n_indicators, K)."""
-    n, n_h = warn_values.shape
+    """(level (N, H) int8, seconds (N, K)) of the warning path's badness ``bad_at`` (N, H) at ``horizons_s`` (H,)
+    and the badness now ``bad_now`` (N,) (both from :func:`vitals.health.levels.badness`); per indicator (indexed by
+    ``indicator``) the K oriented thresholds (n_indicators, K). A level counts the thresholds at or below the badness
+    (:func:`vitals.health.levels.levels_of_badness`)."""
+    n, n_h = bad_at.shape
     n_k = thresholds.shape[1]
     level = np.zeros((n, n_h), dtype=np.int8)
     secs = np.empty((n, n_k))
@@ -65,11 +54,10 @@ def levels_and_crossings(
     last_dt = times[n_h] - times[n_h - 1]
     for i in range(n):
         c = indicator[i]
-        zs, sd, d, centre = zscore[c], noise[c], direction[c], center[c]
-        path[0] = _badness(last[i], expected_now[i], zs, sd, d, centre)
+        path[0] = bad_now[i]
         unknown = math.isnan(path[0])
         for h in range(n_h):
-            bad = _badness(warn_values[i, h], expected_at[i, h], zs, sd, d, centre)
+            bad = bad_at[i, h]
             path[h + 1] = bad
             unknown = unknown or math.isnan(bad)
             count = 0
