@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -49,28 +50,69 @@ READINGS_SCHEMA = pa.schema([
 ])
 
 
-def _atomic_write(table: pa.Table, path: Path) -> None:
+# Parquet encodings (docs/history.md, "Encodings"): they change how the bytes are laid out, never the logical
+# schema, so files of every version read back alike, also mixed in one directory
+DICTIONARY_SAMPLE = 512  # rows sampled to tell a column of few distinct values (dictionary) from one of many
+DICTIONARY_MAX = 32      # at most this many distinct values in the sample: dictionary encoding
+KEY_COLUMNS = ("at", "ts", "indicator", "area", "district", "series", "date", "domain")  # with min/max statistics
+
+
+def _atomic_write(table: pa.Table, path: Path, **options: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd", **options)
         os.replace(tmp, path)
     except (OSError, pa.ArrowException) as exc:
         msg = f"cannot write history file {path}: {exc}"
         raise HistoryError(msg) from exc
 
 
+def vitals_encodings(table: pa.Table) -> dict[str, object]:
+    """How a vitals table is encoded (``pq.write_table`` options): strings and columns with few distinct values
+    (levels, flags, counts, a snapshot's time: judged on a sample of rows) as dictionaries; other floats split by
+    byte (``BYTE_STREAM_SPLIT``: cheap, and zstd then packs the exponent bytes); ``series`` as deltas; min/max
+    statistics for the key columns only. Dictionary encoding of every float column, Arrow's default, cost twice
+    the time for ~5 % smaller files."""
+    dictionary: list[str] = []
+    encoding: dict[str, str] = {}
+    step = max(1, table.num_rows // DICTIONARY_SAMPLE)
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_dictionary(kind):
+            dictionary.append(name)
+        elif pa.types.is_floating(kind) or pa.types.is_timestamp(kind) or pa.types.is_integer(kind):
+            sample = column.slice(0, step * DICTIONARY_SAMPLE).to_numpy()[::step]
+            if len(np.unique(sample)) <= DICTIONARY_MAX:
+                dictionary.append(name)
+            elif pa.types.is_floating(kind):
+                encoding[name] = "BYTE_STREAM_SPLIT"
+            elif pa.types.is_integer(kind):
+                encoding[name] = "DELTA_BINARY_PACKED"
+    return {"use_dictionary": dictionary, "column_encoding": encoding,
+            "write_statistics": [n for n in KEY_COLUMNS if n in table.column_names]}
+
+
+class _Ids:
+    """The catalog's ids as Arrow string arrays, indexed by code (a column of ids is one ``take``)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.indicator = pa.array([i.id for i in catalog.indicators], type=pa.string())
+        self.street = pa.array([s.id for s in catalog.streets], type=pa.string())
+        self.district = pa.array([d.id for d in catalog.districts], type=pa.string())
+        self.street_district = catalog.street_district_array
+
+    def columns(self, indicator: npt.NDArray[np.integer], street: npt.NDArray[np.integer]) -> dict[str, pa.Array]:
+        return {"indicator": self.indicator.take(pa.array(indicator)), "area": self.street.take(pa.array(street)),
+                "district": self.district.take(pa.array(self.street_district[street]))}
+
+
 def readings_table(catalog: Catalog, batch: ReadingBatch) -> pa.Table:
     """An Arrow table of readings with catalog ids (vectorized: codes index small id arrays)."""
-    ind_ids = np.array([i.id for i in catalog.indicators], dtype=object)
-    street_ids = np.array([s.id for s in catalog.streets], dtype=object)
-    district_ids = np.array([d.id for d in catalog.districts], dtype=object)
     sensor = pa.array(batch.sensor, type=pa.string()) if batch.sensor is not None else pa.nulls(len(batch), pa.string())
     return pa.table({
         "ts": pa.array(batch.ts_ns, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-        "indicator": pa.array(ind_ids[batch.indicator], type=pa.string()),
-        "area": pa.array(street_ids[batch.street], type=pa.string()),
-        "district": pa.array(district_ids[catalog.street_district_array[batch.street]], type=pa.string()),
+        **_Ids(catalog).columns(batch.indicator, batch.street),
         "sensor": sensor,
         "value": pa.array(batch.value, type=pa.float64()),
     }, schema=READINGS_SCHEMA)
@@ -80,12 +122,10 @@ def write_readings(root: str | Path, catalog: Catalog, batch: ReadingBatch, name
     """Write a chunk of readings split by UTC date and domain; returns the files written."""
     if not len(batch):
         return []
-    table = readings_table(catalog, batch)
     days = (batch.ts_ns // (DAY_S * NS_PER_S)).astype(np.int64)
-    domains = np.array([catalog.domain_names.index(i.domain) for i in catalog.indicators])[batch.indicator]
-    key = days * 64 + domains
+    key = days * 64 + catalog.domain_code_array[batch.indicator]
     order = np.lexsort((batch.ts_ns, batch.street, batch.indicator, key))
-    table = table.take(pa.array(order))
+    table = readings_table(catalog, batch.take(order))  # sorted codes first: no Arrow take of string columns
     key_sorted = key[order]
     bounds = np.flatnonzero(np.diff(key_sorted)) + 1
     starts = np.concatenate([[0], bounds])
@@ -110,17 +150,12 @@ def vitals_table(catalog: Catalog, view: VitalsView, at_ns: int) -> pa.Table:
 def _snapshots_table(catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]]) -> pa.Table:
     """The vitals tables of snapshots with the same columns, stacked in order, built in one go (a sparse feed
     replayed fast makes many small snapshots: one table per snapshot cost more than the rows)."""
-    ind_ids = np.array([i.id for i in catalog.indicators], dtype=object)
-    street_ids = np.array([s.id for s in catalog.streets], dtype=object)
-    district_ids = np.array([d.id for d in catalog.districts], dtype=object)
     views = [view for _, view in snapshots]
     street = np.concatenate([view.street for view in views])
     at = np.concatenate([np.full(len(view), at_ns, dtype=np.int64) for at_ns, view in snapshots])
     cols: dict[str, pa.Array] = {
         "at": pa.array(at).cast(pa.timestamp("ns", tz="UTC")),
-        "indicator": pa.array(ind_ids[np.concatenate([view.indicator for view in views])], type=pa.string()),
-        "area": pa.array(street_ids[street], type=pa.string()),
-        "district": pa.array(district_ids[catalog.street_district_array[street]], type=pa.string()),
+        **_Ids(catalog).columns(np.concatenate([view.indicator for view in views]), street),
         "series": pa.array(np.concatenate([view.series for view in views]), type=pa.int64()),
     }
     for name in sorted(views[0].columns):
@@ -145,7 +180,8 @@ def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[i
     for day, runs in by_day.items():
         path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
         tables = [_snapshots_table(catalog, run) for run in runs]
-        _atomic_write(pa.concat_tables(tables, promote_options="default"), path)
+        table = pa.concat_tables(tables, promote_options="default")
+        _atomic_write(table, path, **vitals_encodings(table))
         written.append(path)
     return written
 
@@ -154,7 +190,8 @@ def write_final_vitals(path: str | Path, catalog: Catalog, view: VitalsView) -> 
     """Write the vitals of every series in ``view`` (e.g. at the end of a replay) to one Parquet file, ``at`` =
     the view's time; read it back with ``pd.read_parquet(path)``."""
     out = Path(path)
-    _atomic_write(vitals_table(catalog, view, round(view.now_s * NS_PER_S)), out)
+    table = vitals_table(catalog, view, round(view.now_s * NS_PER_S))
+    _atomic_write(table, out, **vitals_encodings(table))
     return out
 
 

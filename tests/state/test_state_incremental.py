@@ -21,7 +21,6 @@ from vitals.state import ShardState, VitalsView, split_by_shard
 from vitals.state.dedup import DuplicateRing
 from vitals.state.ordering import sort_by_row_then_time
 from vitals.state.series import Groups
-from vitals.state.window_stats import merged_histograms
 
 
 def _full_view(state: ShardState, now_ns: int | None) -> VitalsView:
@@ -165,12 +164,3 @@ def test_duplicate_ring_keeps_the_largest_times_of_each_row(seed: int, depth: in
             assert set(stored.tolist()) == kept[r]
             newest = ring.ts[r, (int(ring.head[r]) - 1) % depth]
             assert not kept[r] or newest == max(kept[r])
-
-
-@given(seed=st.integers(0, 2**32 - 1), buckets=st.integers(1, 30))
-def test_histogram_merge_equals_an_integer_sum(seed: int, buckets: int):
-    rng = np.random.default_rng(seed)
-    hist = rng.integers(0, 256, (7, buckets, 24), dtype=np.uint8)
-    valid = rng.random((7, buckets)) < 0.7
-    expected = (hist.astype(np.int64) * valid[:, :, None]).sum(axis=1)
-    np.testing.assert_array_equal(merged_histograms(hist, valid), expected)

@@ -1,0 +1,96 @@
+"""The history's file format across versions (docs/history.md, "Encodings"): files written now hold exactly what
+main's writer wrote for the same stream (``data/history_main``, see ``history_fixture.py``), in cheaper
+encodings, and every reader (pandas, ``read_vitals``/``read_readings``, ``vitals checkup``'s snapshots,
+``vitals train``'s history) reads old files, new files and a directory mixing both alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from history_fixture import fixture_catalog, write_history
+
+from vitals.checkup.load import read_snapshots
+from vitals.history import read_readings, read_vitals
+from vitals.training import from_history
+
+MAIN = Path(__file__).parent / "data" / "history_main"
+LOCAL_DAY = date(2026, 3, 3)  # the fixture's 40 minutes, in the catalog city's time zone
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return fixture_catalog()
+
+
+@pytest.fixture(scope="module")
+def new(tmp_path_factory, catalog) -> Path:
+    root = tmp_path_factory.mktemp("history-new")
+    write_history(root, catalog)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, new) -> Path:
+    """shard 0's files as main wrote them, shard 1's as written now, in one history."""
+    root = tmp_path_factory.mktemp("history-mixed")
+    for src in (MAIN, new):
+        for f in src.rglob("*.parquet"):
+            if f.name.startswith("shard000" if src is MAIN else "shard001"):
+                (root / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, root / f.relative_to(src))
+    assert len(_files(root)) == len(_files(MAIN))
+    return root
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(f.relative_to(root) for f in root.rglob("*.parquet"))
+
+
+def test_the_files_hold_what_main_wrote(new) -> None:
+    """Same files, same schema, same values (NaN where NaN, bit for bit), each file compared whole. A failure
+    after a deliberate change of the vitals or the simulator: rewrite data/history_main (history_fixture.py)."""
+    assert _files(new) == _files(MAIN) and len(_files(MAIN)) == 24
+    for rel in _files(MAIN):
+        old, now = pq.read_table(MAIN / rel), pq.read_table(new / rel)
+        assert now.schema.remove_metadata().equals(old.schema.remove_metadata()), rel
+        pd.testing.assert_frame_equal(now.to_pandas(), old.to_pandas(), check_exact=True)
+
+
+def test_new_vitals_files_use_the_cheap_encodings(new) -> None:
+    meta = pq.ParquetFile(next((new / "vitals").rglob("*.parquet"))).metadata
+    group = meta.row_group(0)
+    encodings = {group.column(i).path_in_schema: set(group.column(i).encodings) for i in range(meta.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["area"] and "RLE_DICTIONARY" in encodings["level"]
+    assert "BYTE_STREAM_SPLIT" in encodings["mean_5m"] and "RLE_DICTIONARY" not in encodings["mean_5m"]
+    assert "DELTA_BINARY_PACKED" in encodings["series"]
+    stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(meta.num_columns)}
+    assert stats["at"] and stats["area"] and not stats["mean_5m"]
+    assert group.column(0).compression == "ZSTD"
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("which", ["new", "mixed"])
+def test_readers_read_old_new_and_mixed_directories_alike(request, which, catalog) -> None:
+    root = request.getfixturevalue(which)
+    keys = ["at", "series"]
+    pd.testing.assert_frame_equal(_sorted(read_vitals(root), keys), _sorted(read_vitals(MAIN), keys),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(pd.read_parquet(root / "vitals"), keys),
+                                  _sorted(pd.read_parquet(MAIN / "vitals"), keys), check_exact=True)
+    pd.testing.assert_frame_equal(read_readings(root), read_readings(MAIN), check_exact=True)
+    a, b = read_snapshots(root, catalog, LOCAL_DAY, LOCAL_DAY), read_snapshots(MAIN, catalog, LOCAL_DAY, LOCAL_DAY)
+    assert len(a.at_ns) == 7  # 23:45 .. 00:15 UTC: every 5 minutes with readings but the last
+    for field in dataclasses.fields(a):
+        np.testing.assert_array_equal(getattr(a, field.name), getattr(b, field.name), err_msg=field.name)
+    t_new, t_main = from_history(catalog, root), from_history(catalog, MAIN)
+    assert t_new.rows == t_main.rows > 0 and t_new.sha256 == t_main.sha256

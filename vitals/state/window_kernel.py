@@ -1,0 +1,173 @@
+"""One window's bucket statistics as one compiled loop over the rows (numba): count, mean, min, max, rate and the
+p95 estimate from the histogram of each row's valid buckets, read straight from the ring arrays (no gathered
+copies, no temporaries per statistic).
+
+Bit for bit what the numpy formulation computes (kept as the oracle in ``tests/state/test_window_kernel.py``):
+every product and quotient is the same IEEE operation on the same operands, and every sum over a row's buckets
+is added in numpy's order (:func:`_row_sum`: numpy's pairwise summation of a contiguous row, 8 accumulators from
+8 terms on, added to a 0.0 start), so the history and the view cache do not see a difference.
+
+Imported by :mod:`vitals.state.window_stats` when a view is first rendered (numba is then loaded, and the
+kernel read from numba's cache in ``__pycache__`` after its first compilation).
+"""
+
+# ruff: noqa: PLR0917  (numba kernels take positional arrays)
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+# the columns of ``stats`` (float64, one row per row asked for)
+S_COUNT, S_MEAN, S_MIN, S_MAX, S_RATE, S_P95 = range(6)
+N_STATS = 6
+_CELL_COUNT, _CELL_TOTAL, _CELL_LOW, _CELL_HIGH = 0, 1, 2, 3  # vitals.state.windows.COUNT ...
+
+
+@nb.njit(cache=True, inline="always")
+def _row_sum(a: npt.NDArray[np.float64], n: int) -> float:
+    """``a[:n].sum()`` as numpy adds a contiguous row of at most 128 terms (pairwise_sum), plus its 0.0 start."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return 0.0 + res
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    whole = n - (n % 8)
+    while i < whole:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return 0.0 + res
+
+
+@nb.njit(cache=True, nogil=True)
+def window_rows(
+    tag: npt.NDArray[np.int32], cells: npt.NDArray[np.float32], hist: npt.NDArray[np.uint8],
+    rows: npt.NDArray[np.int64], heads: npt.NDArray[np.int64], off: int, buckets: int, bucket_s: float,
+    grid_lo: npt.NDArray[np.float64], grid_width: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64],
+    percent: int, stats: npt.NDArray[np.float64],
+) -> None:
+    """For each ``rows[i]`` of the ring arrays (``tag`` (N, slots), ``cells`` (N, slots, 4), ``hist`` (N, slots,
+    bins)), the window in slots ``off .. off + buckets`` as of head bucket ``heads[i]``: ``stats[:, i]`` (rows
+    ``S_*``); the quantile from the bins of :class:`vitals.state.quantile.QuantileGrid` (``grid_lo``,
+    ``grid_width`` by indicator code, ``indicator[i]`` the row's) as its ``quantile`` computes it."""
+    k = buckets
+    n = np.empty(k)
+    s = np.empty(k)
+    mid = np.empty(k)
+    tmp = np.empty(k)
+    bins = hist.shape[2]
+    merged = np.empty(bins, dtype=np.int64)
+    for i in range(len(rows)):
+        r = rows[i]
+        head = heads[i]
+        newest = tag[r, off]
+        for j in range(1, k):
+            newest = max(newest, tag[r, off + j])
+        lo = math.inf
+        hi = -math.inf
+        nonzero = 0
+        for b in range(bins):
+            merged[b] = 0
+        for j in range(k):
+            t = tag[r, off + j]
+            valid = head - k < t <= head
+            weight = 1.0 if valid else 0.0
+            n[j] = np.float64(cells[r, off + j, _CELL_COUNT]) * weight
+            s[j] = np.float64(cells[r, off + j, _CELL_TOTAL]) * weight
+            mid[j] = (np.float64(np.int64(t) - np.int64(newest)) + 0.5) * bucket_s
+            if n[j] != 0.0:
+                nonzero += 1
+            if valid:
+                low = cells[r, off + j, _CELL_LOW]
+                high = cells[r, off + j, _CELL_HIGH]
+                if low < lo or math.isnan(low):
+                    lo = low if not math.isnan(lo) else lo
+                if high > hi or math.isnan(high):
+                    hi = high if not math.isnan(hi) else hi
+                for b in range(bins):
+                    merged[b] += hist[r, off + j, b]
+        n_all = _row_sum(n, k)
+        stats[S_COUNT, i] = n_all
+        if n_all > 0:
+            stats[S_MEAN, i] = _row_sum(s, k) / n_all
+            stats[S_MIN, i] = np.float64(np.float32(lo))
+            stats[S_MAX, i] = np.float64(np.float32(hi))
+        else:
+            stats[S_MEAN, i] = math.nan
+            stats[S_MIN, i] = math.nan
+            stats[S_MAX, i] = math.nan
+        for j in range(k):
+            tmp[j] = n[j] * mid[j]
+        c_mean = _row_sum(tmp, k) / n_all if n_all != 0.0 else math.nan
+        for j in range(k):
+            dc = mid[j] - c_mean
+            tmp[j] = (n[j] * dc) * dc
+        sxx = _row_sum(tmp, k)
+        for j in range(k):
+            tmp[j] = (mid[j] - c_mean) * s[j]
+        sxy = _row_sum(tmp, k)
+        stats[S_RATE, i] = sxy / sxx if nonzero >= 2 and sxx > 0 else math.nan
+        stats[S_P95, i] = _quantile(merged, grid_lo[indicator[i]], grid_width[indicator[i]], percent,
+                                    stats[S_MIN, i], stats[S_MAX, i])
+
+
+@nb.njit(cache=True, inline="always")
+def _quantile(counts: npt.NDArray[np.int64], lo: float, width: float, percent: int, low: float, high: float
+              ) -> float:
+    """:meth:`vitals.state.quantile.QuantileGrid.quantile` of one row, the same operations in the same order."""
+    bins = len(counts)
+    total = np.int64(0)
+    for b in range(bins):
+        total += counts[b]
+    if total <= 0:
+        return math.nan
+    rank = (percent * total + 99) // 100
+    want = max(rank, 1)
+    k = 0
+    cum = np.int64(0)
+    before = np.int64(0)
+    for b in range(bins):
+        if cum + counts[b] >= want:
+            k = b
+            before = cum
+            break
+        cum += counts[b]
+    if rank >= total:
+        return high
+    in_bin = max(counts[k], 1)
+    lower = lo + (k - 1) * width if k >= 1 else -math.inf
+    upper = lo + k * width if k <= bins - 2 else math.inf
+    lower = _nan_max(lower, low)
+    upper = _nan_min(upper, high)
+    return lower + (rank - before) / in_bin * (upper - lower)
+
+
+@nb.njit(cache=True, inline="always")
+def _nan_max(a: float, b: float) -> float:
+    """``np.maximum`` of two floats (NaN if either is)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a >= b else b
+
+
+@nb.njit(cache=True, inline="always")
+def _nan_min(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (NaN if either is)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a <= b else b
