@@ -78,11 +78,13 @@ def test_round_trip_promote_rollback(tmp_path: Path, small_catalog: Catalog, mod
     window = grid.values[:, -13:]
     now = int(grid.column_end_ns()[-1])
     for version, original in ((v1, fitted[0]), (v2, fitted[1])):
-        loaded = reg.load("forecaster", version)
+        assert (reg.version_dir("forecaster", version) / "model.arrays.npz").exists()  # save wrote the array form
         a = original.predict(small_catalog, window, grid.indicator, now)
-        b = loaded.predict(small_catalog, window, grid.indicator, now)
-        np.testing.assert_array_equal(a.value, b.value)
-        np.testing.assert_array_equal(a.seconds_to_level, b.seconds_to_level)
+        for loaded in (reg.load("forecaster", version), reg.load("forecaster", version, arrays=True)):
+            b = loaded.predict(small_catalog, window, grid.indicator, now)
+            np.testing.assert_array_equal(a.value, b.value)
+            np.testing.assert_array_equal(a.seconds_to_level, b.seconds_to_level)
+        assert type(loaded.regressors_[loaded.families_[0]][0]).__name__ == "LinearRegressor"
     assert reg.rollback("forecaster") == v1
     assert reg.promoted("forecaster") == v1
     with pytest.raises(RegistryError, match="nothing to roll back"):

@@ -6,6 +6,7 @@ The same function drives the simulator's normal behaviour and the z-score basis 
 from __future__ import annotations
 
 import functools
+import logging
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.catalog.model import Catalog
+from vitals.catalog.tzif import offset_changes
 from vitals.units import DAY_S, NS_PER_S
+
+log = logging.getLogger(__name__)
 
 _PROFILE_CODES = {"flat": 0, "commute": 1, "daytime": 2, "evening": 3}
 
@@ -34,19 +38,39 @@ class LocalTime:
         return self.offsets_s[np.searchsorted(self.starts_ns, ts_ns, side="right") - 1]
 
 
+_LAST_DAY_S = int(datetime(2099, 12, 31, tzinfo=UTC).timestamp())  # transitions up to this day are kept
+
+
 @functools.lru_cache(maxsize=32)
 def local_time(zone: str, fixed_hours: float = 0.0) -> LocalTime:
-    """The :class:`LocalTime` of an IANA zone (``fixed_hours`` when ``zone`` is empty: older catalogs)."""
+    """The :class:`LocalTime` of an IANA zone (``fixed_hours`` when ``zone`` is empty: older catalogs): the changes
+    of its UTC offset from its TZif file (:mod:`vitals.catalog.tzif`), each at the first whole minute at or after
+    it; where that file cannot be read, found by asking :mod:`zoneinfo` day by day (:func:`scan_local_time`, the
+    same result, ~0.8 CPU s)."""
     first = np.array([np.iinfo(np.int64).min], dtype=np.int64)
     if not zone:
         return LocalTime(first, np.array([fixed_hours * 3600.0]))
+    found = offset_changes(zone, _LAST_DAY_S)
+    if found is None:
+        log.debug("time zone %s: no readable TZif file, scanning its offsets day by day", zone)
+        return scan_local_time(zone)
+    start, changes = found
+    starts = [int(first[0])] + [-(-t // 60) * 60 * NS_PER_S for t, _ in changes]
+    offsets = [start] + [offset for _, offset in changes]
+    return LocalTime(np.asarray(starts, dtype=np.int64), np.asarray(offsets, dtype=np.float64))
+
+
+def scan_local_time(zone: str) -> LocalTime:
+    """:func:`local_time` of an IANA zone from :mod:`zoneinfo` alone: its offset at every UTC midnight from 1970 to
+    2099, each change bisected to the minute (the oracle of the TZif reading, and its fallback)."""
+    first = np.array([np.iinfo(np.int64).min], dtype=np.int64)
     tz = zoneinfo.ZoneInfo(zone)
 
     def offset(t: int) -> float:
         delta = datetime.fromtimestamp(t, tz).utcoffset()
         return delta.total_seconds() if delta is not None else 0.0
 
-    days = range(0, int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()), 86400)
+    days = range(0, _LAST_DAY_S + 1, 86400)
     starts, offsets = [int(first[0])], [offset(0)]
     previous = offsets[0]
     for day in days:

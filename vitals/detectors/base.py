@@ -1,4 +1,5 @@
-"""Shared machinery of the detectors: the scikit-learn parameter rules, per-series state, batch rounds.
+"""Shared machinery of the detectors: the scikit-learn parameter rules (:class:`vitals.params.Parameters`, no
+scikit-learn import), per-series state, batch rounds.
 
 Every detector keeps its per-series state in numpy arrays indexed by a dense series index ``0..n_series-1``
 (allocated by ``fit``) and scores a whole batch at once: ``update_score(series, ts_ns, values) -> scores``.
@@ -10,13 +11,13 @@ Higher scores mean more anomalous; deciding is separate (:func:`classify`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator
 
 from vitals.errors import ModelError, NotFittedError
+from vitals.params import Parameters
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -43,7 +44,7 @@ def occurrence_rounds(series: npt.NDArray[np.integer]) -> Iterator[IntArray]:
         yield np.flatnonzero(rank == k)
 
 
-class Detector(BaseEstimator):
+class Detector(Parameters):
     """Base of the streaming detectors: scikit-learn parameter rules plus per-series array state.
 
     Subclasses implement ``_allocate(n_series)`` and ``_step(series, ts_ns, values) -> raw scores`` for one
@@ -60,7 +61,7 @@ class Detector(BaseEstimator):
     uses_probation: bool = False
 
     def fit(self, series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike, *,
-            n_series: int | None = None) -> Detector:
+            n_series: int | None = None) -> Self:
         """Allocate state for ``n_series`` series and learn from history (time-ordered per series)."""
         s, t, v = _as_arrays(series, ts_ns, values)
         size = int(n_series if n_series is not None else (int(s.max()) + 1 if s.size else 0))
@@ -101,9 +102,6 @@ class Detector(BaseEstimator):
 
     def _step(self, s: IntArray, t: IntArray, v: FloatArray) -> FloatArray:
         raise NotImplementedError
-
-    def __sklearn_tags__(self) -> Any:
-        return super().__sklearn_tags__()
 
 
 def _as_arrays(series: npt.ArrayLike, ts_ns: npt.ArrayLike, values: npt.ArrayLike) -> tuple[

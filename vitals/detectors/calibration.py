@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator
 
 from vitals.detectors.base import FloatArray, IntArray
 from vitals.errors import ModelError, NotFittedError
+from vitals.params import Parameters
 
 
 def squash(u: FloatArray, half: float = 10.0) -> FloatArray:
@@ -28,7 +28,7 @@ def squash(u: FloatArray, half: float = 10.0) -> FloatArray:
     return pos / (pos + half)
 
 
-class QuantileCalibrator(BaseEstimator):
+class QuantileCalibrator(Parameters):
     """Empirical CDF of training scores (per group, e.g. indicator family) with an exponential upper tail."""
 
     def __init__(self, *, n_quantiles: int = 200, tail_fraction: float = 0.01) -> None:
@@ -71,7 +71,7 @@ class QuantileCalibrator(BaseEstimator):
         return np.clip(out, 0.0, 1.0)
 
 
-class OnlineTailCalibrator(BaseEstimator):
+class OnlineTailCalibrator(Parameters):
     """Per-series online tail statistic of raw scores against the series' own past (see module doc)."""
 
     def __init__(self, *, power: float = 0.5, rate: float = 0.0005, start: int = 60) -> None:
@@ -103,7 +103,7 @@ class OnlineTailCalibrator(BaseEstimator):
         return np.where(ready, u, 0.0)
 
 
-class SurpriseCalibrator(BaseEstimator):
+class SurpriseCalibrator(Parameters):
     """Per-series surprise ``-log10 P(X >= x)`` of a position ``x >= 0`` against the series' own past.
 
     ``x`` is binned in ``bins`` unit-width bins (the last one open-ended) on each of ``sides`` sides (e.g. the

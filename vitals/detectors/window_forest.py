@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import IsolationForest
 
 from vitals.detectors.base import FloatArray, IntArray, _as_arrays
 from vitals.detectors.calibration import QuantileCalibrator
+from vitals.detectors.forest_arrays import ForestArrays
 from vitals.errors import ModelError, NotFittedError
+from vitals.params import Parameters
 from vitals.units import NS_PER_S
+
+if TYPE_CHECKING:  # scikit-learn is imported where a forest is fitted or given: the flow scores array forms
+    from sklearn.ensemble import IsolationForest
 
 FEATURES: tuple[str, ...] = ("mean", "std", "min", "max", "range", "change")
 
@@ -163,10 +166,13 @@ def _forest_parts(forest: IsolationForest) -> Any:
     return parts or None
 
 
-def forest_scores(forest: IsolationForest, x: FloatArray) -> FloatArray:
+def forest_scores(forest: IsolationForest | ForestArrays, x: FloatArray) -> FloatArray:
     """``-forest.score_samples(x)`` (higher = more abnormal) with scikit-learn's arithmetic (the same values) but
     without its per-call input validation and joblib dispatch per tree, which dominate at a few thousand windows
-    per call; forests this does not know are scored by ``score_samples``."""
+    per call; forests this does not know are scored by ``score_samples``. A forest's array form
+    (:class:`~vitals.detectors.forest_arrays.ForestArrays`, no scikit-learn) gives the same values."""
+    if isinstance(forest, ForestArrays):
+        return forest.scores(x)
     parts = _forest_parts(forest)
     if parts is None or x.ndim != 2 or x.shape[0] == 0:
         return np.asarray(-forest.score_samples(x), dtype=np.float64)
@@ -181,7 +187,37 @@ def forest_scores(forest: IsolationForest, x: FloatArray) -> FloatArray:
     return np.asarray(scores, dtype=np.float64)
 
 
-class WindowFeatureModel(BaseEstimator):
+def forest_arrays(forest: IsolationForest) -> ForestArrays | None:
+    """The array form of a fitted forest (scored like it by :func:`forest_scores`, without scikit-learn); None when
+    the forest lacks the attributes this relies on."""
+    parts = _forest_parts(forest)
+    if parts is None:
+        return None
+    trees, denominator, max_features, _ = parts
+    n_features = int(forest.n_features_in_)
+    offsets = np.cumsum([0] + [tree.node_count for tree, _, _ in trees])
+    columns = [np.arange(n_features) if max_features == n_features else np.asarray(features, dtype=np.int64)
+               for _, features, _ in trees]
+
+    def joined(get: Any) -> Any:
+        return np.concatenate([get(tree, k) for k, (tree, _, _) in enumerate(trees)])
+
+    def child(side: str) -> Any:
+        return joined(lambda tree, k: np.where(getattr(tree, side) < 0, -1, getattr(tree, side) + offsets[k]))
+
+    return ForestArrays(
+        left=child("children_left").astype(np.int64), right=child("children_right").astype(np.int64),
+        feature=joined(lambda tree, k: columns[k][np.maximum(tree.feature, 0)]).astype(np.int64),
+        threshold=joined(lambda tree, k: tree.threshold).astype(np.float64),
+        nan_left=joined(lambda tree, k: np.asarray(getattr(tree, "missing_go_to_left", np.zeros(tree.node_count)),
+                                                   dtype=bool)),
+        added=np.concatenate([np.asarray(added, dtype=np.float64) for _, _, added in trees]),
+        roots=np.asarray(offsets[:-1], dtype=np.int64),
+        denominator=np.asarray(denominator, dtype=np.float64).reshape(1), n_features=n_features,
+    ).check()
+
+
+class WindowFeatureModel(Parameters):
     """Per-family IsolationForest over standardized window features (see module doc)."""
 
     def __init__(self, *, window_s: int = 3600, n_estimators: int = 100, max_samples: int | str = 256,
@@ -211,7 +247,9 @@ class WindowFeatureModel(BaseEstimator):
         self.centre_[seen], self.scale_[seen] = medians, np.maximum(mads * 1.4826, 1e-9 + 1e-3 * np.abs(medians))
         ws, _, raw = window_features(s, t // (self.window_s * NS_PER_S), v)
         x = self._standardize(ws, raw)
-        self.models_: dict[int, IsolationForest] = {}
+        from sklearn.ensemble import IsolationForest
+
+        self.models_: dict[int, IsolationForest | ForestArrays] = {}
         raw_scores = np.zeros(x.shape[0])
         for f in np.unique(fam[ws]):
             rows = fam[ws] == f

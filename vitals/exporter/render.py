@@ -132,7 +132,7 @@ class VitalsRenderer:
         rows = street_rows[cols["anomaly_score"][street_rows] >= self.policy.explain_min]
         if not len(rows):
             return
-        # only scored views get here; the scoring stack (detectors: scikit-learn, numba) is imported by then
+        # only scored views get here; the scoring stack (detectors: numba) is imported by then
         from vitals.scoring.explain_codes import DETECTORS, FEATURES
 
         det = cols["explain_detector"][rows].astype(np.int64)

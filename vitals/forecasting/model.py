@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model import Ridge
 
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
@@ -40,6 +39,7 @@ from vitals.forecasting.features import (
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.guard import guard_moves, guarded_slope, learn_guard_clips
 from vitals.health.levels import badness, levels_of_badness, oriented_thresholds
+from vitals.params import Parameters
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def sample_rows(
 
 
 def _predict_rows(
-    model: BaseEstimator, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_], means: npt.NDArray[np.float64],
+    model: Any, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_], means: npt.NDArray[np.float64],
     *, explain: bool = True,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     """One regressor's predictions (NaN for rows with non-finite features) and per-feature effects (linear
@@ -129,7 +129,7 @@ def _predict_rows(
     return pred, np.zeros_like(x) if explain else None
 
 
-def _linear_change(model: BaseEstimator, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_],
+def _linear_change(model: Any, x: npt.NDArray[np.float64], finite: npt.NDArray[np.bool_],
                    rows: npt.NDArray[np.intp], out: npt.NDArray[np.float64]) -> None:
     """:func:`_predict_rows` of a linear model without effects, written into ``out[rows]``: the same dot product on
     the same (finite rows, features) matrix, gathered in one step instead of two."""
@@ -178,7 +178,7 @@ def reference_levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast
     return level, secs
 
 
-class EarlyWarningForecaster(BaseEstimator):
+class EarlyWarningForecaster(Parameters):
     """Forecasts every series at ``horizons_s`` from lag, trend, calendar and seasonal features.
 
     Parameters
@@ -210,7 +210,7 @@ class EarlyWarningForecaster(BaseEstimator):
         horizons_s: tuple[int, ...] = (900, 1800, 3600),
         step_s: int = 300,
         window_steps: int = 12,
-        regressor: BaseEstimator | None = None,
+        regressor: Any | None = None,
         alpha: float = 1.0,
         units: str = "noise",
         clip_quantile: float = 0.99,
@@ -264,7 +264,7 @@ class EarlyWarningForecaster(BaseEstimator):
                                               tuple(self.guard_spans), self.guard_quantile)
         self.families_ = tuple(sorted(set(family_of[np.unique(rows.indicator)].tolist())))
         self.feature_names_ = FEATURES
-        self.regressors_: dict[str, list[BaseEstimator]] = {}
+        self.regressors_: dict[str, list[Any]] = {}
         self.feature_means_: dict[str, npt.NDArray[np.float64]] = {}
         self.n_training_rows_: dict[str, int] = {}
         row_family = family_of[rows.indicator]
@@ -286,6 +286,9 @@ class EarlyWarningForecaster(BaseEstimator):
             z_future = (rows.future[mask, k] - seasonal.expected(ind, target_ns)) / res.unit
             y = z_future - res.z[:, -1]
             ok = np.isfinite(y) & np.isfinite(x).all(axis=1)
+            from sklearn.base import clone  # fitting needs scikit-learn; predicting (the flow) does not
+            from sklearn.linear_model import Ridge
+
             model = clone(self.regressor) if self.regressor is not None else Ridge(alpha=self.alpha)
             models.append(model.fit(x[ok], y[ok], sample_weight=row_weights(x[ok], y[ok], self.clips_[ind[ok]])))
             means.append(x[ok].mean(axis=0))

@@ -3,6 +3,7 @@
 Layout under the registry root (``models/`` in the repository)::
 
     <family>/v0001/model.skops   the artifact (see vitals.registry.trust)
+    <family>/v0001/model.arrays.npz  its array form, loaded without scikit-learn (see vitals.registry.arrays)
     <family>/v0001/card.json     the model card (vitals.registry.card)
     <family>/v0001/card.md
     <family>/promoted.json       {"version": "v0002", "stack": ["v0001", "v0002"], "events": [...]}
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vitals.errors import RegistryError
+from vitals.registry.arrays import NotArrayable, load_arrays, write_arrays
 from vitals.registry.card import ModelCard, utc_now
 from vitals.registry.trust import dump_artifact, load_artifact
 
@@ -114,6 +116,7 @@ class ModelRegistry:
                 number += 1
         vdir = fam_dir / version
         dump_artifact(model, vdir / ARTIFACT)
+        self._write_arrays(model, vdir / ARTIFACT)
         final = ModelCard.from_dict({**card.to_dict(), "family": family, "version": version})
         (vdir / CARD_JSON).write_text(final.to_json(), encoding="utf-8")
         (vdir / CARD_MD).write_text(final.to_markdown(), encoding="utf-8")
@@ -128,8 +131,10 @@ class ModelRegistry:
             msg = f"cannot read the model card {path}: {exc}"
             raise RegistryError(msg) from exc
 
-    def load(self, family: str, version: str | None = None) -> Any:
-        """Load a version (default: the promoted one) with untrusted types refused."""
+    def load(self, family: str, version: str | None = None, *, arrays: bool = False) -> Any:
+        """Load a version (default: the promoted one) with untrusted types refused. With ``arrays``, from its array
+        form when it has a current one (:mod:`vitals.registry.arrays`: no scikit-learn, same predictions; its
+        scikit-learn parts are plain arrays, so for scoring only), else from the artifact."""
         version = version or self.promoted(family)
         if version is None:
             msg = f"no promoted version of {family!r} in {self.root}; promote one with `vitals models promote`"
@@ -138,7 +143,17 @@ class ModelRegistry:
         if not path.exists():
             msg = f"{family} {version} not found in {self.root} (known: {', '.join(self.versions(family)) or 'none'})"
             raise RegistryError(msg)
+        if arrays:
+            model = load_arrays(path)
+            if model is not None:
+                return model
         return load_artifact(path, self.extra_trusted)
+
+    def _write_arrays(self, model: Any, artifact: Path) -> None:
+        try:
+            write_arrays(model, artifact)
+        except NotArrayable as exc:
+            log.info("%s: no array form (%s): the pipeline loads the artifact", artifact.parent, exc)
 
     # ---- promotion -------------------------------------------------------------------------------------
     def pointer(self, family: str) -> dict[str, Any]:
@@ -164,10 +179,13 @@ class ModelRegistry:
             msg = f"cannot promote {family} {version}: no such version (known: {known})"
             raise RegistryError(msg)
         try:
-            self.load(family, version)
+            model = self.load(family, version)
         except RegistryError as exc:
             msg = f"cannot promote {family} {version}: the pipeline could not load it: {exc}"
             raise type(exc)(msg) from exc
+        artifact = self.version_dir(family, version) / ARTIFACT
+        if load_arrays(artifact) is None:  # none yet (an older registry) or made from another artifact
+            self._write_arrays(model, artifact)
         doc = self.pointer(family)
         stack = [v for v in doc["stack"] if v != version] + [version]
         self._write_pointer(family, version, stack, doc["events"], "promote")

@@ -32,8 +32,9 @@ class RegistryWatcher:
     """Keeps the promoted model of each watched family loaded, reloading when the pointer changes."""
 
     def __init__(self, registry: ModelRegistry, families: Iterable[str], min_interval_s: float = 0.0,
-                 on_error: LoadErrorHook | None = None) -> None:
+                 on_error: LoadErrorHook | None = None, *, arrays: bool = False) -> None:
         self.registry = registry
+        self.arrays = arrays  # load array forms where current (scoring only: vitals.registry.arrays)
         self.on_error = on_error
         self.families = tuple(families)
         self.min_interval_s = min_interval_s
@@ -70,7 +71,7 @@ class RegistryWatcher:
             if version is None or version == self._versions.get(family):
                 continue
             try:
-                model = self.registry.load(family, version)
+                model = self.registry.load(family, version, arrays=getattr(self, "arrays", False))
             except RegistryError as exc:
                 log.error("keeping %s %s: cannot load promoted %s: %s",
                           family, self._versions.get(family, "(none)"), version, exc)

@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator
 
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors.calibration import squash
@@ -38,6 +37,7 @@ from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.features import expected_grid
 from vitals.forecasting.grid import SeriesGrid
 from vitals.metric_names import ANOMALY_THRESHOLD
+from vitals.params import Parameters
 from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]
@@ -84,7 +84,7 @@ def counted_cells(values: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
     return keep
 
 
-class CityWindowModel(BaseEstimator):
+class CityWindowModel(Parameters):
     """Window model of the city (see module doc): fit on a training grid, score closed windows."""
 
     def __init__(self, *, window_s: int = 3600, min_count: int = 3, n_estimators: int = 50,

@@ -25,7 +25,9 @@ class RegistryModels:
     def __init__(self, root: str | Path, *, poll_s: float = 5.0, families: tuple[str, ...] = (FORECASTER, WINDOW_MODEL),
                  on_change: Any = None, on_error: Any = None) -> None:
         self.root = Path(root)
-        self.watcher = RegistryWatcher(ModelRegistry(self.root), families, min_interval_s=poll_s, on_error=on_error)
+        # the flow only scores: array forms where current (no scikit-learn, scipy or skops to import)
+        self.watcher = RegistryWatcher(ModelRegistry(self.root), families, min_interval_s=poll_s, on_error=on_error,
+                                       arrays=True)
         self.on_change = on_change
         self._lock = threading.Lock()
 

@@ -36,7 +36,7 @@ from vitals.state.view import VitalsView
 from vitals.stream.demand import ViewDemand
 from vitals.units import DAY_S, NS_PER_S
 
-if TYPE_CHECKING:  # scoring brings the detectors (scikit-learn, numba): imported when a shard first scores
+if TYPE_CHECKING:  # scoring brings the detectors (numba): imported when a shard first scores
     from vitals.scoring import ModelSource, ShardScorer
 
 
