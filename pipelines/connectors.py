@@ -29,6 +29,7 @@ from vitals.sources.kafka import (
     consumer_config,
     list_partitions,
     partition_name,
+    partition_number,
 )
 from vitals.sources.mqtt import IdleStop, MqttReceiver, MqttSecurity, PayloadParser
 from vitals.sources.registry import PartitionedInput, PartitionReader
@@ -323,13 +324,13 @@ class KafkaSource(FixedPartitionedSource[SourceBatch, int]):
 
     def list_parts(self) -> list[str]:
         if self._parts is None:  # asked when the flow is built and when it starts: one metadata request
-            self._parts = [partition_name(self.topic, p) for p in list_partitions(self.config, self.topic)]
+            found = list_partitions(self.config, self.topic)
+            self._parts = [partition_name(self.topic, p, len(found)) for p in found]
         return self._parts
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ReaderPartition:
-        p = int(for_part.rsplit("-", 1)[1])
         start = OFFSET_EARLIEST if resume_state is None else resume_state
-        reader = KafkaPartitionReader(self.config, self.topic, p, start, self.make_parser(),
-                                      max_messages=self.batch_size)
+        reader = KafkaPartitionReader(self.config, self.topic, partition_number(for_part), start, self.make_parser(),
+                                      max_messages=self.batch_size, name=for_part)
         return _ReaderPartition(_KafkaReader(reader, stop_at_end=self.stop_at_end), self.poll_s)
 

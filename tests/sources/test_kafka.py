@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import bytewax.operators as op
 import orjson
 import pytest
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.testing import cluster_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.connectors import KafkaSource, _KafkaReader, _ReaderPartition
+from pipelines.routing import balanced_key, bytewax_route
 from vitals.config import load_settings
 from vitals.errors import ConfigError
 from vitals.readings import ReadingParser
 from vitals.sources.base import STOP
-from vitals.sources.kafka import consumer_config, decode_records
+from vitals.sources.kafka import consumer_config, decode_records, partition_number
 
 RECEIVED = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp()) * 1_000_000_000  # after every reading here
 PRODUCER_OR_ADMIN_ONLY = {"linger.ms", "acks", "compression.type", "partitioner"}
@@ -145,6 +151,59 @@ def test_source_partitions_are_named_by_topic_and_kafka_partition(small_catalog,
     monkeypatch.setattr("pipelines.connectors.list_partitions", lambda config, topic: [2, 0, 1, 3])
     source = KafkaSource(brokers="127.0.0.1:1", topic="city-readings", make_parser=lambda: None)  # type: ignore
     assert source.list_parts() == ["city-readings-2", "city-readings-0", "city-readings-1", "city-readings-3"]
+
+
+class _NamesOnly(KafkaSource):
+    """The real partition names and Bytewax's real dealing of them; each partition emits its name once."""
+
+    def build_part(self, step_id, for_part, resume_state):  # type: ignore[no-untyped-def]
+        class _Once(StatefulSourcePartition):
+            def __init__(self) -> None:
+                self.done = False
+
+            def next_batch(self):  # type: ignore[no-untyped-def]
+                if self.done:
+                    raise StopIteration
+                self.done = True
+                return [for_part]
+
+            def snapshot(self) -> None:
+                return None
+
+        return _Once()
+
+
+class _WorkerOf(DynamicSink):
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def build(self, step_id, worker_index, worker_count):  # type: ignore[no-untyped-def]
+        seen = self.seen
+
+        class _Part(StatelessSinkPartition):
+            def write_batch(self, items):  # type: ignore[no-untyped-def]
+                seen.update(dict.fromkeys(items, worker_index))
+
+        return _Part()
+
+
+@pytest.mark.parametrize(("count", "workers"), [(12, 3), (12, 5), (4, 2), (100, 8)])
+def test_kafka_partition_k_is_read_by_the_worker_of_shard_k(monkeypatch, count, workers):
+    """Bytewax deals partitions round-robin in sorted name order; shard k lives on worker k % W. With 10+
+    partitions, unpadded names would sort "-10" before "-2" and partition 2 would no longer be read where shard 2
+    lives (every reading of it would cross workers)."""
+    monkeypatch.setattr("pipelines.connectors.list_partitions", lambda config, topic: list(range(count)))
+    source = _NamesOnly(brokers="127.0.0.1:1", topic="city-readings", make_parser=lambda: None)  # type: ignore
+    names = source.list_parts()
+    assert [partition_number(n) for n in names] == list(range(count))
+    assert names == sorted(names)
+    assert (names[3] == "city-readings-3") == (count <= 10)
+    sink = _WorkerOf()
+    flow = Dataflow("names")
+    op.output("out", op.input("in", flow, source), sink)
+    cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    worker_of_shard = [bytewax_route(balanced_key(k), workers) for k in range(count)]
+    assert [sink.seen[n] for n in names] == worker_of_shard == [k % workers for k in range(count)]
 
 
 def test_kafka_settings_are_checked():

@@ -66,9 +66,19 @@ def consumer_config(brokers: str, *, group_id: str = "city-vitals", stop_at_end:
     }
 
 
-def partition_name(topic: str, partition: int) -> str:
-    """The source partition of a Kafka partition (watermarks, history files and dead letters use it)."""
-    return f"{topic}-{partition}"
+def partition_name(topic: str, partition: int, count: int = 0) -> str:
+    """The source partition of a Kafka partition (watermarks, history files and dead letters use it):
+    ``<topic>-<partition>``, the number zero-padded to the width of the topic's last partition (``count``
+    partitions; ``city-readings-03`` of 12), so that names sort in partition order: Bytewax deals partitions to
+    workers round-robin in sorted *name* order, and partition k must be read by worker k % W, where shard k lives
+    (``pipelines/routing.py``). Topics of up to 10 partitions keep unpadded names (``city-readings-3``)."""
+    width = len(str(count - 1)) if count > 1 else 1
+    return f"{topic}-{partition:0{width}d}"
+
+
+def partition_number(name: str) -> int:
+    """The Kafka partition of a source partition name (:func:`partition_name`)."""
+    return int(name.rsplit("-", 1)[1])
 
 
 def _consumer(config: dict[str, Any]) -> Any:
@@ -179,12 +189,12 @@ class KafkaPartitionReader:
     """Reads one Kafka partition from ``start_offset`` (an offset, or :data:`OFFSET_EARLIEST`)."""
 
     def __init__(self, config: dict[str, Any], topic: str, partition: int, start_offset: int,
-                 parser: PayloadParser, *, max_messages: int = 5000) -> None:
+                 parser: PayloadParser, *, max_messages: int = 5000, name: str | None = None) -> None:
         from confluent_kafka import KafkaError, TopicPartition
 
         self._eof_code = KafkaError._PARTITION_EOF
         self.topic, self.partition = topic, partition
-        self.name = partition_name(topic, partition)
+        self.name = name or partition_name(topic, partition)
         self.parser = parser
         self.max_messages = max_messages
         self.next_offset = start_offset  # the offset after the last message read (the resume state)
