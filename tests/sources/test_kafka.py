@@ -51,6 +51,20 @@ def test_consumer_settings_never_auto_commit_and_extra_wins():
     assert cfg["enable.partition.eof"] == "false"
     assert consumer_config("k:1", stop_at_end=True)["enable.partition.eof"] == "true"
     assert not PRODUCER_OR_ADMIN_ONLY & set(cfg)
+    assert cfg["fetch.wait.max.ms"] == "100"  # not librdkafka's 500: a quiet partition's reading waits less
+    assert consumer_config("k:1", extra={"fetch.wait.max.ms": "20"})["fetch.wait.max.ms"] == "20"
+
+
+def test_more_consumer_settings_reach_the_consumers_and_a_bad_one_is_one_line(small_catalog):
+    from pipelines.sources import make_source
+
+    settings = load_settings(None, {"VITALS_KAFKA_CONSUMER": "security.protocol=ssl, fetch.wait.max.ms = 20"},
+                             source="kafka")
+    source = make_source(small_catalog, settings)
+    assert source.config["security.protocol"] == "ssl" and source.config["fetch.wait.max.ms"] == "20"
+    assert source.config["enable.auto.commit"] == "false"
+    with pytest.raises(ConfigError, match=r"kafka_consumer: 'fetch.wait.max.ms' is not key=value"):
+        load_settings(None, {}, source="kafka", kafka_consumer="security.protocol=ssl,fetch.wait.max.ms")
 
 
 def test_decoding_reads_every_payload_shape_in_offset_order(small_catalog):
