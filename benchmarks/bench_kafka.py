@@ -73,6 +73,7 @@ from vitals.state import shard_of
 REPO = Path(__file__).resolve().parents[1]
 CODE = REPO  # the checkout whose code the consumers run (--consumer-code)
 CONSUMER_SETTINGS = ""  # --kafka-consumer of the consumers (--consumer-settings)
+LINGER_MS = 0.0  # --kafka-linger-ms of the consumers (--linger-ms)
 VERBOSE: list[str] = []  # -v for the consumers (--verbose): their logs, with times, in --work
 PARTITIONS = 4
 READINGS_IN = re.compile(rb"^vitals_readings_in_total\{[^}]*\} (\S+)$", re.M)
@@ -298,6 +299,8 @@ def start_consumers(broker: RunningService, topic: str, processes: int, scoring:
         base.append("--kafka-stop-at-end")
     if CONSUMER_SETTINGS:
         base += ["--kafka-consumer", CONSUMER_SETTINGS]
+    if LINGER_MS:
+        base += ["--kafka-linger-ms", str(LINGER_MS)]
     cluster: list[list[str]] = [[]]
     if processes > 1:
         addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
@@ -482,11 +485,14 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="consumers log at INFO (with --work)")
     parser.add_argument("--consumer-settings", default="",
                         help="librdkafka settings for the consumers (their --kafka-consumer K=V,...)")
+    parser.add_argument("--linger-ms", type=float, default=0.0,
+                        help="batch assembly in the consumers (their --kafka-linger-ms; default 0: off)")
     parser.add_argument("--consumer-code", type=Path, default=REPO,
                         help="checkout whose vitals the consumers run (default: this one; e.g. main to compare)")
     opts = parser.parse_args()
-    global CODE, CONSUMER_SETTINGS  # noqa: PLW0603 - settings of the whole run
+    global CODE, CONSUMER_SETTINGS, LINGER_MS  # noqa: PLW0603 - settings of the whole run
     CODE = opts.consumer_code.resolve()
+    LINGER_MS = opts.linger_ms
     CONSUMER_SETTINGS = opts.consumer_settings
     if opts.verbose:
         VERBOSE.append("-v")

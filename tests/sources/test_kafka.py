@@ -24,7 +24,13 @@ from vitals.config import load_settings
 from vitals.errors import ConfigError
 from vitals.readings import ReadingParser
 from vitals.sources.base import STOP
-from vitals.sources.kafka import consumer_config, decode_records, partition_number
+from vitals.sources.kafka import (
+    OFFSET_EARLIEST,
+    KafkaPartitionReader,
+    consumer_config,
+    decode_records,
+    partition_number,
+)
 
 RECEIVED = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp()) * 1_000_000_000  # after every reading here
 PRODUCER_OR_ADMIN_ONLY = {"linger.ms", "acks", "compression.type", "partitioner"}
@@ -132,6 +138,77 @@ class _FakeReader:
 
     def commit(self, wait: bool = False) -> None:
         self.committed += 1
+
+    def holding(self) -> float | None:
+        return None
+
+
+class _Message:
+    def __init__(self, offset: int | None, value: bytes = b"", eof: bool = False) -> None:
+        from confluent_kafka import KafkaError
+
+        self._offset, self._value = offset, value
+        self._error = KafkaError(KafkaError._PARTITION_EOF) if eof else None
+
+    def error(self):  # type: ignore[no-untyped-def]
+        return self._error
+
+    def offset(self) -> int | None:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class _FakeConsumer:
+    """What each consume() call returns, in turn (then nothing)."""
+
+    def __init__(self, calls: list[list[_Message]]) -> None:
+        self.calls = calls
+        self.asked: list[int] = []
+
+    def assign(self, partitions: list) -> None:
+        self.assigned = partitions
+
+    def consume(self, n: int, timeout: float) -> list[_Message]:
+        self.asked.append(n)
+        return self.calls.pop(0) if self.calls else []
+
+
+def _reader(small_catalog, calls, monkeypatch, **kw) -> tuple[KafkaPartitionReader, _FakeConsumer]:
+    fake = _FakeConsumer(calls)
+    monkeypatch.setattr("vitals.sources.kafka._consumer", lambda config: fake)
+    reader = KafkaPartitionReader({}, "city-readings", 1, OFFSET_EARLIEST, ReadingParser(small_catalog), **kw)
+    return reader, fake
+
+
+def test_batch_assembly_holds_messages_up_to_the_linger_and_never_snapshots_held_ones(small_catalog, monkeypatch):
+    import time
+
+    msgs = [_Message(10 + i, _reading(small_catalog, i)) for i in range(6)]
+    reader, fake = _reader(small_catalog, [msgs[:1], msgs[1:3], [], msgs[3:5], [msgs[5], _Message(None, eof=True)]],
+                           monkeypatch, max_messages=4, linger_s=0.2)
+    assert reader.read() is None and reader.holding() is not None  # held: not yet due
+    assert reader.read() is None and reader.next_offset == OFFSET_EARLIEST  # a snapshot resumes before them
+    assert fake.asked == [4, 3]  # never more than max_messages in one batch
+    time.sleep(0.25)
+    batch = reader.read()  # due: the linger passed
+    assert batch is not None and batch.batch.seq == 10 and len(batch.batch) == 3
+    assert reader.next_offset == 13 and reader.holding() is None
+    batch = reader.read()  # two more arrive: held ...
+    assert batch is None
+    batch = reader.read()  # ... until the end of the partition makes them due at once
+    assert batch is not None and len(batch.batch) == 3 and reader.at_end and reader.next_offset == 16
+
+
+def test_without_linger_every_poll_is_a_batch_and_a_full_batch_never_waits(small_catalog, monkeypatch):
+    msgs = [_Message(i, _reading(small_catalog, i)) for i in range(5)]
+    reader, _ = _reader(small_catalog, [msgs[:1], msgs[1:2]], monkeypatch)
+    assert len(reader.read().batch) == 1 and len(reader.read().batch) == 1  # type: ignore[union-attr]
+    reader, _ = _reader(small_catalog, [msgs[:2], msgs[2:4]], monkeypatch, max_messages=4, linger_s=60)
+    assert reader.read() is None
+    batch = reader.read()
+    assert batch is not None and len(batch.batch) == 4 and reader.next_offset == 4  # max_messages: due at once
 
 
 def _partition(reader: object, *, stop_at_end: bool) -> _ReaderPartition:
