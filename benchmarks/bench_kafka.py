@@ -75,6 +75,7 @@ CODE = REPO  # the checkout whose code the consumers run (--consumer-code)
 CONSUMER_SETTINGS = ""  # --kafka-consumer of the consumers (--consumer-settings)
 LINGER_MS = 0.0  # --kafka-linger-ms of the consumers (--linger-ms)
 VERBOSE: list[str] = []  # -v for the consumers (--verbose): their logs, with times, in --work
+PROFILE = False  # consumers under cProfile (--profile): profile-<i>.prof of the flow's thread in --work
 PARTITIONS = 4
 READINGS_IN = re.compile(rb"^vitals_readings_in_total\{[^}]*\} (\S+)$", re.M)
 SUMMARY = re.compile(r"([\d,]+) readings in ([\d.]+)\s*s")
@@ -292,7 +293,8 @@ def start_consumers(broker: RunningService, topic: str, processes: int, scoring:
                     *, stop_at_end: bool = True) -> Consumers:
     out.mkdir(parents=True, exist_ok=True)
     port = _free_ports(processes)
-    base = [sys.executable, "-m", "vitals", *VERBOSE, "run", "--source", "kafka", "--kafka-brokers",
+    profile = ["-m", "cProfile", "-o", str(out / "profile-{i}.prof")] if PROFILE else []
+    base = [sys.executable, *profile, "-m", "vitals", *VERBOSE, "run", "--source", "kafka", "--kafka-brokers",
             f"127.0.0.1:{broker.port}", "--kafka-topic", topic, "--metrics-port", str(port),
             "--final-vitals", str(out / "final.parquet"), "--dead-letters", str(out / "dead.jsonl")]
     if stop_at_end:
@@ -309,7 +311,8 @@ def start_consumers(broker: RunningService, topic: str, processes: int, scoring:
     env = {**os.environ, "PYTHONPATH": str(CODE) + (os.pathsep + path if path else ""),
            "VITALS_SCORING": "1" if scoring else "0", "PYTHONUNBUFFERED": "1"}
     started = time.time()
-    procs = [subprocess.Popen([*base, *cluster[i]], cwd=out, env=env, stdout=(out / f"log-{i}.txt").open("wb"),
+    argv = [[*(a.replace("{i}", str(i)) for a in base), *cluster[i]] for i in range(processes)]
+    procs = [subprocess.Popen(argv[i], cwd=out, env=env, stdout=(out / f"log-{i}.txt").open("wb"),
                               stderr=subprocess.STDOUT) for i in range(processes)]
     return Consumers(procs, [f"http://127.0.0.1:{port + i}/metrics" for i in range(processes)], out, started)
 
@@ -394,7 +397,9 @@ def latency(broker: RunningService, *, rate: int, seconds: float, warmup: float,
             if now < next_tick:
                 time.sleep(next_tick - now)
             at = time.time()
-            series = rng.integers(0, catalog.n_series, per_tick)
+            # distinct series: drawn with replacement, ~15% of a tick's readings repeated a (series, time) and were
+            # dead-lettered as duplicates, which cost the consumers more CPU than all the valid readings
+            series = rng.choice(catalog.n_series, per_tick, replace=False)
             ind, street = catalog.split_series_id(series)
             ts = np.full(per_tick, time.time_ns(), dtype=np.int64)
             value = np.clip(seasonal.expected(ind.astype(np.int16), ts), catalog.valid_min_array[ind],
@@ -482,6 +487,7 @@ def main() -> None:
                         help="latency: seconds between scrape rounds (default 0.5)")
     parser.add_argument("--warmup", type=float, default=8.0, help="latency: seconds left out first (default 8)")
     parser.add_argument("--work", type=Path, help="keep the consumers' logs here (default: a temporary dir)")
+    parser.add_argument("--profile", action="store_true", help="consumers under cProfile (with --work)")
     parser.add_argument("--verbose", action="store_true", help="consumers log at INFO (with --work)")
     parser.add_argument("--consumer-settings", default="",
                         help="librdkafka settings for the consumers (their --kafka-consumer K=V,...)")
@@ -496,6 +502,8 @@ def main() -> None:
     CONSUMER_SETTINGS = opts.consumer_settings
     if opts.verbose:
         VERBOSE.append("-v")
+    global PROFILE  # noqa: PLW0603
+    PROFILE = opts.profile
     scorings = [s == "on" for s in opts.scoring.split(",")]
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores); "
