@@ -29,6 +29,7 @@ from vitals.sources.kafka import (
     consumer_config,
     list_partitions,
     partition_name,
+    partition_number,
 )
 from vitals.sources.mqtt import IdleStop, MqttReceiver, MqttSecurity, PayloadParser
 from vitals.sources.registry import PartitionedInput, PartitionReader
@@ -296,7 +297,7 @@ class _KafkaReader:
         return self._reader.read()
 
     def at_end(self) -> bool:
-        return self._stop_at_end and self._reader.at_end
+        return self._stop_at_end and self._reader.at_end and self._reader.holding() is None
 
     def position(self) -> int:
         self._reader.commit()
@@ -312,24 +313,26 @@ class KafkaSource(FixedPartitionedSource[SourceBatch, int]):
     """
 
     def __init__(self, *, brokers: str, topic: str, make_parser: Callable[[], PayloadParser], batch_size: int = 5000,
-                 stop_at_end: bool = False, poll_s: float = 0.02, extra_config: dict[str, str] | None = None) -> None:
+                 stop_at_end: bool = False, poll_s: float = 0.02, extra_config: dict[str, str] | None = None,
+                 linger_s: float = 0.0) -> None:
         self.topic = topic
         self.config = consumer_config(brokers, stop_at_end=stop_at_end, extra=extra_config)
         self.make_parser = make_parser
         self.batch_size = batch_size
         self.stop_at_end = stop_at_end
         self.poll_s = poll_s
+        self.linger_s = linger_s
         self._parts: list[str] | None = None
 
     def list_parts(self) -> list[str]:
         if self._parts is None:  # asked when the flow is built and when it starts: one metadata request
-            self._parts = [partition_name(self.topic, p) for p in list_partitions(self.config, self.topic)]
+            found = list_partitions(self.config, self.topic)
+            self._parts = [partition_name(self.topic, p, len(found)) for p in found]
         return self._parts
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ReaderPartition:
-        p = int(for_part.rsplit("-", 1)[1])
         start = OFFSET_EARLIEST if resume_state is None else resume_state
-        reader = KafkaPartitionReader(self.config, self.topic, p, start, self.make_parser(),
-                                      max_messages=self.batch_size)
+        reader = KafkaPartitionReader(self.config, self.topic, partition_number(for_part), start, self.make_parser(),
+                                      max_messages=self.batch_size, name=for_part, linger_s=self.linger_s)
         return _ReaderPartition(_KafkaReader(reader, stop_at_end=self.stop_at_end), self.poll_s)
 

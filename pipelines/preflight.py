@@ -62,7 +62,8 @@ def source_identity(settings: Settings, files: list[Path] | None,
     if settings.source == "file":
         return {"kind": "file", "inputs": describe_inputs(section.path or ".", files or [])}
     if settings.source == "kafka":
-        count = kafka_partitions or (lambda: kafka_partition_count(section.brokers, section.topic))
+        count = kafka_partitions or (lambda: kafka_partition_count(section.brokers, section.topic,
+                                                                   extra=section.consumer_settings()))
         return {"kind": "kafka", "topic": section.topic, "kafka_partitions": count()}
     return identity_of(settings.source, section)
 

@@ -66,7 +66,8 @@ def _mqtt(w: SourceWiring) -> Any:
 def _kafka(w: SourceWiring) -> Any:
     s = w.settings
     return KafkaSource(brokers=s.brokers, topic=s.topic, make_parser=w.context.make_parser,
-                       batch_size=w.context.batch_size, stop_at_end=s.stop_at_end)
+                       batch_size=w.context.batch_size, stop_at_end=s.stop_at_end,
+                       extra_config=s.consumer_settings(), linger_s=s.linger_ms / 1000)
 
 
 CONNECTORS: dict[str, Callable[[SourceWiring], Any]] = {

@@ -8,17 +8,29 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import bytewax.operators as op
 import orjson
 import pytest
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.testing import cluster_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.connectors import KafkaSource, _KafkaReader, _ReaderPartition
+from pipelines.routing import balanced_key, bytewax_route
 from vitals.config import load_settings
 from vitals.errors import ConfigError
 from vitals.readings import ReadingParser
 from vitals.sources.base import STOP
-from vitals.sources.kafka import consumer_config, decode_records
+from vitals.sources.kafka import (
+    OFFSET_EARLIEST,
+    KafkaPartitionReader,
+    consumer_config,
+    decode_records,
+    partition_number,
+)
 
 RECEIVED = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp()) * 1_000_000_000  # after every reading here
 PRODUCER_OR_ADMIN_ONLY = {"linger.ms", "acks", "compression.type", "partitioner"}
@@ -45,6 +57,20 @@ def test_consumer_settings_never_auto_commit_and_extra_wins():
     assert cfg["enable.partition.eof"] == "false"
     assert consumer_config("k:1", stop_at_end=True)["enable.partition.eof"] == "true"
     assert not PRODUCER_OR_ADMIN_ONLY & set(cfg)
+    assert cfg["fetch.wait.max.ms"] == "100"  # not librdkafka's 500: a quiet partition's reading waits less
+    assert consumer_config("k:1", extra={"fetch.wait.max.ms": "20"})["fetch.wait.max.ms"] == "20"
+
+
+def test_more_consumer_settings_reach_the_consumers_and_a_bad_one_is_one_line(small_catalog):
+    from pipelines.sources import make_source
+
+    settings = load_settings(None, {"VITALS_KAFKA_CONSUMER": "security.protocol=ssl, fetch.wait.max.ms = 20"},
+                             source="kafka")
+    source = make_source(small_catalog, settings)
+    assert source.config["security.protocol"] == "ssl" and source.config["fetch.wait.max.ms"] == "20"
+    assert source.config["enable.auto.commit"] == "false"
+    with pytest.raises(ConfigError, match=r"kafka_consumer: 'fetch.wait.max.ms' is not key=value"):
+        load_settings(None, {}, source="kafka", kafka_consumer="security.protocol=ssl,fetch.wait.max.ms")
 
 
 def test_decoding_reads_every_payload_shape_in_offset_order(small_catalog):
@@ -113,6 +139,77 @@ class _FakeReader:
     def commit(self, wait: bool = False) -> None:
         self.committed += 1
 
+    def holding(self) -> float | None:
+        return None
+
+
+class _Message:
+    def __init__(self, offset: int | None, value: bytes = b"", eof: bool = False) -> None:
+        from confluent_kafka import KafkaError
+
+        self._offset, self._value = offset, value
+        self._error = KafkaError(KafkaError._PARTITION_EOF) if eof else None
+
+    def error(self):  # type: ignore[no-untyped-def]
+        return self._error
+
+    def offset(self) -> int | None:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class _FakeConsumer:
+    """What each consume() call returns, in turn (then nothing)."""
+
+    def __init__(self, calls: list[list[_Message]]) -> None:
+        self.calls = calls
+        self.asked: list[int] = []
+
+    def assign(self, partitions: list) -> None:
+        self.assigned = partitions
+
+    def consume(self, n: int, timeout: float) -> list[_Message]:
+        self.asked.append(n)
+        return self.calls.pop(0) if self.calls else []
+
+
+def _reader(small_catalog, calls, monkeypatch, **kw) -> tuple[KafkaPartitionReader, _FakeConsumer]:
+    fake = _FakeConsumer(calls)
+    monkeypatch.setattr("vitals.sources.kafka._consumer", lambda config: fake)
+    reader = KafkaPartitionReader({}, "city-readings", 1, OFFSET_EARLIEST, ReadingParser(small_catalog), **kw)
+    return reader, fake
+
+
+def test_batch_assembly_holds_messages_up_to_the_linger_and_never_snapshots_held_ones(small_catalog, monkeypatch):
+    import time
+
+    msgs = [_Message(10 + i, _reading(small_catalog, i)) for i in range(6)]
+    reader, fake = _reader(small_catalog, [msgs[:1], msgs[1:3], [], msgs[3:5], [msgs[5], _Message(None, eof=True)]],
+                           monkeypatch, max_messages=4, linger_s=0.2)
+    assert reader.read() is None and reader.holding() is not None  # held: not yet due
+    assert reader.read() is None and reader.next_offset == OFFSET_EARLIEST  # a snapshot resumes before them
+    assert fake.asked == [4, 3]  # never more than max_messages in one batch
+    time.sleep(0.25)
+    batch = reader.read()  # due: the linger passed
+    assert batch is not None and batch.batch.seq == 10 and len(batch.batch) == 3
+    assert reader.next_offset == 13 and reader.holding() is None
+    batch = reader.read()  # two more arrive: held ...
+    assert batch is None
+    batch = reader.read()  # ... until the end of the partition makes them due at once
+    assert batch is not None and len(batch.batch) == 3 and reader.at_end and reader.next_offset == 16
+
+
+def test_without_linger_every_poll_is_a_batch_and_a_full_batch_never_waits(small_catalog, monkeypatch):
+    msgs = [_Message(i, _reading(small_catalog, i)) for i in range(5)]
+    reader, _ = _reader(small_catalog, [msgs[:1], msgs[1:2]], monkeypatch)
+    assert len(reader.read().batch) == 1 and len(reader.read().batch) == 1  # type: ignore[union-attr]
+    reader, _ = _reader(small_catalog, [msgs[:2], msgs[2:4]], monkeypatch, max_messages=4, linger_s=60)
+    assert reader.read() is None
+    batch = reader.read()
+    assert batch is not None and len(batch.batch) == 4 and reader.next_offset == 4  # max_messages: due at once
+
 
 def _partition(reader: object, *, stop_at_end: bool) -> _ReaderPartition:
     """A Kafka partition as KafkaSource builds it: the generic reader partition over the Kafka reader."""
@@ -145,6 +242,59 @@ def test_source_partitions_are_named_by_topic_and_kafka_partition(small_catalog,
     monkeypatch.setattr("pipelines.connectors.list_partitions", lambda config, topic: [2, 0, 1, 3])
     source = KafkaSource(brokers="127.0.0.1:1", topic="city-readings", make_parser=lambda: None)  # type: ignore
     assert source.list_parts() == ["city-readings-2", "city-readings-0", "city-readings-1", "city-readings-3"]
+
+
+class _NamesOnly(KafkaSource):
+    """The real partition names and Bytewax's real dealing of them; each partition emits its name once."""
+
+    def build_part(self, step_id, for_part, resume_state):  # type: ignore[no-untyped-def]
+        class _Once(StatefulSourcePartition):
+            def __init__(self) -> None:
+                self.done = False
+
+            def next_batch(self):  # type: ignore[no-untyped-def]
+                if self.done:
+                    raise StopIteration
+                self.done = True
+                return [for_part]
+
+            def snapshot(self) -> None:
+                return None
+
+        return _Once()
+
+
+class _WorkerOf(DynamicSink):
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def build(self, step_id, worker_index, worker_count):  # type: ignore[no-untyped-def]
+        seen = self.seen
+
+        class _Part(StatelessSinkPartition):
+            def write_batch(self, items):  # type: ignore[no-untyped-def]
+                seen.update(dict.fromkeys(items, worker_index))
+
+        return _Part()
+
+
+@pytest.mark.parametrize(("count", "workers"), [(12, 3), (12, 5), (4, 2), (100, 8)])
+def test_kafka_partition_k_is_read_by_the_worker_of_shard_k(monkeypatch, count, workers):
+    """Bytewax deals partitions round-robin in sorted name order; shard k lives on worker k % W. With 10+
+    partitions, unpadded names would sort "-10" before "-2" and partition 2 would no longer be read where shard 2
+    lives (every reading of it would cross workers)."""
+    monkeypatch.setattr("pipelines.connectors.list_partitions", lambda config, topic: list(range(count)))
+    source = _NamesOnly(brokers="127.0.0.1:1", topic="city-readings", make_parser=lambda: None)  # type: ignore
+    names = source.list_parts()
+    assert [partition_number(n) for n in names] == list(range(count))
+    assert names == sorted(names)
+    assert (names[3] == "city-readings-3") == (count <= 10)
+    sink = _WorkerOf()
+    flow = Dataflow("names")
+    op.output("out", op.input("in", flow, source), sink)
+    cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    worker_of_shard = [bytewax_route(balanced_key(k), workers) for k in range(count)]
+    assert [sink.seen[n] for n in names] == worker_of_shard == [k % workers for k in range(count)]
 
 
 def test_kafka_settings_are_checked():

@@ -183,8 +183,10 @@ def test_malformed_messages_are_dead_lettered_with_topic_partition_and_offset(un
 def test_kill_9_mid_stream_resumes_with_every_valid_reading_once(tmp_path, broker, topic, messages, uninterrupted):
     out = tmp_path
     args = _args(broker, topic[0], out, "--kafka-stop-at-end", "--metrics-port", "0", *_recovery(out))
-    # small consumer batches so the run takes long enough to be killed mid-stream; the resume reads 5,000
-    proc = spawn([*args, "--batch-size", "50"], out / "log.txt")
+    # smaller consumer batches so the run takes long enough to be killed mid-stream: ~37 batches of 500 messages
+    # (~0.5 s each with scoring on, load 5), the kill after ~10 of them, ~15 s before the end; the resume reads
+    # 5,000 (50-message batches made the killed run ~3x longer and tested nothing more)
+    proc = spawn([*args, "--batch-size", "500"], out / "log.txt")
     try:
         wait_for(lambda: sum(_offsets(out / "recovery").values()) > 0.3 * len(messages), 90, interval_s=0.02,
                  what="snapshots covering 30% of the topic")

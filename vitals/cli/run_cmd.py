@@ -51,6 +51,10 @@ def register(sub: Any) -> None:
     p.add_argument("--kafka-topic", metavar="TOPIC")
     p.add_argument("--kafka-stop-at-end", action="store_true", default=None,
                    help="end when every Kafka partition is read to its end (a backfill) instead of waiting")
+    p.add_argument("--kafka-linger-ms", type=float, metavar="MS",
+                   help="hold a partition's messages up to MS ms to decode them as one batch (default 0)")
+    p.add_argument("--kafka-consumer", metavar="K=V,...",
+                   help="more librdkafka consumer settings, e.g. security.protocol=ssl,fetch.wait.max.ms=100")
     p.add_argument("--scrape-config", metavar="FILE",
                    help="write a Prometheus scrape config listing every process's /metrics, then go on")
     add_dry_run(p)
@@ -65,7 +69,8 @@ def _run(args: argparse.Namespace) -> int:
         mqtt_topic=args.mqtt_topic, kafka_brokers=args.kafka_brokers, kafka_topic=args.kafka_topic,
         mqtt_username=args.mqtt_username, mqtt_password_file=args.mqtt_password_file, mqtt_tls=args.mqtt_tls,
         mqtt_ca_file=args.mqtt_ca_file, mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file,
-        kafka_stop_at_end=args.kafka_stop_at_end,
+        kafka_stop_at_end=args.kafka_stop_at_end, kafka_consumer=args.kafka_consumer,
+        kafka_linger_ms=args.kafka_linger_ms,
     )
     if args.dry_run:
         ok = dry_run(runner, settings, final_vitals=args.final_vitals, scrape_config=args.scrape_config)
