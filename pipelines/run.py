@@ -153,7 +153,7 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 def run_pipeline(
     settings: Settings, *, catalog: Catalog | None = None, hub: ExportHub | None = None,
-    simulator: CitySimulator | None = None, progress: bool = False, keep_serving: bool = False,
+    simulator: CitySimulator | None = None, progress: bool = False,
     on_publisher: Callable[[HubPublisher], None] | None = None, final_vitals: str | Path | None = None,
 ) -> RunSummary:
     """Build everything from the settings and run until the input ends (or Ctrl-C).
@@ -209,12 +209,12 @@ def run_pipeline(
         restore()
         STOP.clear()  # the flag belongs to this run: a later run or source in this process starts unstopped
         publisher.finish()
-        if demand is not None:  # the shards are gone: later scrapes (keep_serving) render what was published
+        if demand is not None:  # the shards are gone: no more fresh views to ask for
             hub.serve_fresh(None)
         dead.close()
         for writer in writers.values():
             close_sink(writer)
-        if server is not None and not keep_serving:
+        if server is not None:
             server.stop()
     written = None
     if final_vitals is not None:

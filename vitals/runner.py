@@ -55,7 +55,7 @@ class FlowRunner(Protocol):
 
     def run_pipeline(
         self, settings: Settings, *, catalog: Catalog | None = None, hub: ExportHub | None = None,
-        simulator: Any = None, progress: bool = False, keep_serving: bool = False,
+        simulator: Any = None, progress: bool = False,
         on_publisher: Callable[[Any], None] | None = None, final_vitals: str | Path | None = None,
     ) -> RunSummary: ...
 
