@@ -260,3 +260,30 @@ class NumpyRegimeScore:
     def _onset(self, s: IntArray, u: FloatArray) -> FloatArray:
         return onset_of(self.blocks, self.block_max, self.block_fill, s, u, refractory=self.refractory,
                         margin=self.margin)
+
+
+def routine_spikes(z: FloatArray, *, spike_z: float = 8.0, intervals: int = 3, tolerance: float = 0.1,
+                   min_tolerance: int = 2) -> npt.NDArray[np.bool_]:
+    """Readings of routine spikes, written directly from the rule: a spike is a run of ``z > spike_z``
+    (readings more than 2 apart start a new one); its onset is routine when the last ``intervals`` intervals
+    between onsets agree within ``max(tolerance * median, min_tolerance)`` of their median and the interval to
+    this onset does too; every reading of a routine spike is flagged."""
+    flags = np.zeros(z.shape[0], dtype=bool)
+    onsets: list[int] = []
+    previous = -10
+    routine = False
+    for i, value in enumerate(z):
+        if not value > spike_z:
+            routine = False
+            continue
+        if i - previous > 2:
+            routine = False
+            if len(onsets) >= intervals + 1:
+                gaps = np.diff(onsets[-(intervals + 1):])
+                median = float(np.median(gaps))
+                tol = max(tolerance * median, min_tolerance)
+                routine = bool(np.all(np.abs(gaps - median) <= tol) and abs(i - onsets[-1] - median) <= tol)
+            onsets.append(i)
+        previous = i
+        flags[i] = routine
+    return flags

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore
+from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore, routine_spikes
 from vitals.detectors import DefaultDetector, kernel
 from vitals.detectors.data_quality import DataQualityDetector
 
@@ -171,7 +171,7 @@ def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_sc
     old = pickle.loads(pickle.dumps(det))  # the layout before the regime score: fewer columns, no regime state
     old.f_, old.i_ = old.f_[:, :32].copy(), old.i_[:, :15].copy()
     for name in ("regime_blocks_", "regime_short", "regime_long", "regime_warmup", "regime_half", "regime_weight",
-                 "regime_refractory", "regime_floor", "rest"):
+                 "regime_refractory", "regime_floor", "rest", "routine_tolerance"):
         delattr(old, name)
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded.f_.shape == det.f_.shape and loaded.i_.shape == det.i_.shape
@@ -181,7 +181,60 @@ def test_a_detector_pickled_before_the_regime_score_loads_and_keeps_its_other_sc
     assert not loaded.i_[:, kernel.I_REST_LEFT].any()
     det.i_[:, kernel.I_REST_LEFT] = 0
     for d in (det, loaded):
-        d.set_params(regime_weight=0.0)
+        d.set_params(regime_weight=0.0, routine_tolerance=0.0)
         d.params_ = d._parameters()
     np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
                                   det.update_score(s[half:], t[half:], v[half:]))
+
+
+def spiky_stream(seed: int, steps: int = 1500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two series of noise with a routine spike every 96 readings (+-2 of jitter): in series 0 the spike due at
+    reading 1096 higher than any before, and one spike off the schedule (reading 1250); series 1 routine only."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    values = 10.0 + rng.normal(0, 1, (steps, 2))
+    for col in (0, 1):
+        for due in range(40, steps, 96):
+            at = due + int(rng.integers(-2, 3))
+            values[at:at + 2, col] += (80.0 if (col, due) == (0, 1096) else 30.0) + rng.normal(0, 1)
+    values[1250, 0] += 30.0
+    series = np.broadcast_to(np.arange(2), (steps, 2)).ravel()
+    return series.copy(), np.repeat(t, 2), values.ravel()
+
+
+def test_routine_spikes_match_their_oracle_and_score_nothing() -> None:
+    s, t, v = spiky_stream(2)
+    on = DefaultDetector(rest=0).fit([], [], [], n_series=2)
+    off = DefaultDetector(rest=0, routine_tolerance=0.0).fit([], [], [], n_series=2)
+    got, plain, z = [], [], []
+    for k in range(0, s.size, 2):
+        got.append(on.update_score(s[k:k + 2], t[k:k + 2], v[k:k + 2]))
+        plain.append(off.update_score(s[k:k + 2], t[k:k + 2], v[k:k + 2]))
+        z.append(on.z_.copy())
+    got_all, plain_all, z_all = np.array(got), np.array(plain), np.array(z)
+    for col in (0, 1):
+        flagged = routine_spikes(z_all[:, col], spike_z=on.spike_z, tolerance=on.routine_tolerance)
+        assert flagged.sum() >= 10  # the routine spikes after the first few
+        assert not got_all[flagged, col].any()  # a routine spike scores nothing ...
+        np.testing.assert_array_equal(got_all[~flagged, col], plain_all[~flagged, col])  # ... the rest as before
+    flagged = routine_spikes(z_all[:, 0], spike_z=on.spike_z, tolerance=on.routine_tolerance)
+    assert not flagged[1250]  # off its schedule: scored as without the rule
+    high = int(np.argmax(v[0::2]))  # the scheduled spike higher than any before
+    assert 1090 <= high <= 1100 and flagged[high] and got_all[high, 0] == 0.0
+    assert plain_all[high, 0] >= DefaultDetector.decision_threshold  # without the rule: a new-extreme detection
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 500), min_size=1, max_size=12), st.booleans())
+def test_routine_spikes_are_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = spiky_stream(4)
+    whole = DefaultDetector().fit([], [], [], n_series=2).update_score(s, t, v)
+    det = DefaultDetector().fit([], [], [], n_series=2)
+    bounds = np.unique(np.clip(np.cumsum(cuts), 0, s.size))
+    parts = []
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, s.size], strict=True):
+        parts.append(det.update_score(s[lo:hi], t[lo:hi], v[lo:hi]))
+        if through_pickle:
+            det = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert det.i_[:, kernel.I_ONSET_N].min() == kernel.ROUTINE_INTERVALS + 1  # the rule was in play

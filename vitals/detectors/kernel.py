@@ -39,8 +39,8 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
- P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST) = range(41)
-P_COUNT = 41
+ P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE) = range(42)
+P_COUNT = 42
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -53,8 +53,10 @@ F_COLUMNS = 39
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
  I_MODEL, I_DRIVER, I_RUN_DRIVEN, I_REC_BLOCK_FILL, I_FIRST_TS, I_REGIME_COUNT, I_REGIME_BLOCK_FILL,
- I_REST_LEFT) = range(18)
-I_COLUMNS = 18
+ I_REST_LEFT, I_SPIKE_LAST, I_ROUTINE, I_ONSETS, I_ONSET_1, I_ONSET_2, I_ONSET_3, I_ONSET_N) = range(25)
+I_COLUMNS = 25
+ROUTINE_INTERVALS = 3     # intervals between spike onsets that must agree before a spike counts as routine
+ROUTINE_MIN_TOLERANCE = 2  # readings: the tolerance of a short period
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
@@ -278,6 +280,38 @@ def _rest(p: np.ndarray, ic: np.ndarray, row: int, u: float) -> float:
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _routine(p: np.ndarray, ic: np.ndarray, row: int, z: float) -> bool:
+    """Whether this reading belongs to a *routine spike*: a spike (``z > spike_z``) whose onset came on the
+    schedule of the last ones (the last ``ROUTINE_INTERVALS`` intervals between spike onsets agree within
+    ``max(routine_tolerance * median, 2)`` readings of their median, and so does the interval to this onset).
+    A spike that recurs on its period is the series' routine, even a little higher than before; one off its
+    schedule is not. Positions are the series' reading count (``I_COUNT``, this reading included)."""
+    c = ic[row, I_COUNT]
+    last = ic[row, I_SPIKE_LAST]
+    if not z > p[P_SPIKE_Z]:
+        ic[row, I_ROUTINE] = 0
+        return False
+    if last == 0 or c - last > 2:  # the onset of a new spike
+        m = ic[row, I_ONSET_N]
+        ok = False
+        if m >= ROUTINE_INTERVALS + 1:
+            a = ic[row, I_ONSETS] - ic[row, I_ONSET_1]
+            b = ic[row, I_ONSET_1] - ic[row, I_ONSET_2]
+            d = ic[row, I_ONSET_2] - ic[row, I_ONSET_3]
+            med = max(min(a, b), min(max(a, b), d))
+            tol = max(p[P_ROUTINE_TOLERANCE] * med, ROUTINE_MIN_TOLERANCE)
+            ok = (abs(a - med) <= tol and abs(b - med) <= tol and abs(d - med) <= tol
+                  and abs(c - ic[row, I_ONSETS] - med) <= tol)
+        ic[row, I_ROUTINE] = 1 if ok else 0
+        for j in range(I_ONSET_3, I_ONSETS, -1):
+            ic[row, j] = ic[row, j - 1]
+        ic[row, I_ONSETS] = c
+        ic[row, I_ONSET_N] = min(m + 1, ROUTINE_INTERVALS + 1)
+    ic[row, I_SPIKE_LAST] = c
+    return ic[row, I_ROUTINE] == 1
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far ``v`` lies beyond the series' whole past range, in units of that range (0 inside it).
 
@@ -413,8 +447,13 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         regime_onset = p[P_REGIME_WEIGHT] * _onset(f, ic, regime_blocks, row, regime, p[P_REGIME_REFRACTORY],
                                                    F_REGIME_BLOCK_MAX, I_REGIME_BLOCK_FILL, p[P_ONSET_MARGIN])
         point_at, target = p[P_DECISION_POINT], p[P_DECISION_SCORE]
-        score = _calibrate(_rest(p, ic, row, max(max(onset, record_onset), regime_onset)), point_at, target)
-        f[row, F_LEVEL_SCORE] = _calibrate(max(max(weighted, record), p[P_REGIME_WEIGHT] * regime), point_at, target)
+        combined = max(max(onset, record_onset), regime_onset)
+        level = max(max(weighted, record), p[P_REGIME_WEIGHT] * regime)
+        if p[P_ROUTINE_TOLERANCE] > 0.0 and _routine(p, ic, row, f[row, F_Z]):
+            combined = 0.0  # a spike on its schedule is the routine: scored by no mechanism
+            level = 0.0
+        score = _calibrate(_rest(p, ic, row, combined), point_at, target)
+        f[row, F_LEVEL_SCORE] = _calibrate(level, point_at, target)
         f[row, F_RECORD] = record
         f[row, F_SCORE] = score
         if regime_onset > max(onset, record_onset):
