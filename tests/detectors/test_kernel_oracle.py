@@ -106,13 +106,21 @@ def test_scores_are_bit_identical_whatever_the_batch_split(cuts: list[int], thro
     s, t, v = stream(5)
     whole = DefaultDetector().fit([], [], [], n_series=N_SERIES).update_score(s, t, v)
     det = DefaultDetector().fit([], [], [], n_series=N_SERIES)
+    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)
+
+
+def score_in_parts(det: DefaultDetector, s: np.ndarray, t: np.ndarray, v: np.ndarray, cuts: list[int], *,
+                   through_pickle: bool) -> tuple[DefaultDetector, np.ndarray]:
+    """The stream scored in batches cut after the cumulative ``cuts``, optionally pickled between batches: the
+    detector at the end and the concatenated scores."""
     bounds = np.unique(np.clip(np.cumsum(cuts), 0, s.size))
     parts = []
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, s.size], strict=True):
         parts.append(det.update_score(s[lo:hi], t[lo:hi], v[lo:hi]))
         if through_pickle:
             det = pickle.loads(pickle.dumps(det))
-    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    return det, np.concatenate(parts)
 
 
 STATE = ("f_", "i_", "mid_", "dev_", "slot_count_", "hist_", "run_hist_", "blocks_", "record_blocks_", "regime_blocks_")
@@ -230,11 +238,6 @@ def test_routine_spikes_are_bit_identical_whatever_the_batch_split(cuts: list[in
     s, t, v = spiky_stream(4)
     whole = DefaultDetector().fit([], [], [], n_series=2).update_score(s, t, v)
     det = DefaultDetector().fit([], [], [], n_series=2)
-    bounds = np.unique(np.clip(np.cumsum(cuts), 0, s.size))
-    parts = []
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, s.size], strict=True):
-        parts.append(det.update_score(s[lo:hi], t[lo:hi], v[lo:hi]))
-        if through_pickle:
-            det = pickle.loads(pickle.dumps(det))
-    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    det, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)
     assert det.i_[:, kernel.I_ONSET_N].min() == kernel.ROUTINE_INTERVALS + 1  # the rule was in play
