@@ -59,7 +59,13 @@ STAGES: dict[str, list[tuple[str, str]]] = {
         ("ShardProcessor._settle", "  vitals snapshots rendered"),
         ("ShardProcessor.publish", "views for scrapes (publish)"),
     ],
-    "vitals.stream.outputs": [("HistoryWriter.__call__", "history Parquet writing")],
+    "vitals.state.view_cache": [("ViewCache.window_columns", "  window statistics")],
+    "vitals.stream.outputs": [
+        ("HistoryWriter.__call__", "history Parquet writing"),
+        ("write_readings", "  readings files"),
+        ("write_vitals", "  vitals files"),
+    ],
+    "vitals.history": [("_atomic_write", "    Parquet encoding and writing")],
     "vitals.sources.files": [("FileReplay.read_next", "file read + parse")],
 }
 # the order stages are printed in: nested stages under the one that calls them
@@ -69,9 +75,10 @@ ORDER: tuple[str, ...] = (
     "  detector (update_score)", "    detector kernel (score_batch)", "  hold (peak score per series)",
     "  lag buffer update", "  window model (accumulator + scoring)", "    window accumulator",
     "  forecast tick (window rows)", "views for scrapes (publish)", "state view", "state capture",
-    "state render (captures)",
+    "state render (captures)", "  window statistics",
     "scorer.columns (views, snapshots)", "  explain feature codes", "forecast prediction (when read)",
-    "  forecaster.predict", "scorer pickle", "history Parquet writing")
+    "  forecaster.predict", "scorer pickle", "history Parquet writing", "  readings files", "  vitals files",
+    "    Parquet encoding and writing")
 SCORING = frozenset({"scorer.update (per batch)", "scorer.columns (views, snapshots)",
                      "forecast prediction (when read)", "scorer pickle"})
 
