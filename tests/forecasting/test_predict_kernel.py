@@ -5,16 +5,36 @@ guard's warning path (ramps that trigger it, either direction, NaN rows)."""
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vitals.catalog import Catalog
 from vitals.catalog.seasonality import SeasonalModel
+from vitals.forecasting.crossing import seconds_to_thresholds
 from vitals.forecasting.features import FEATURES, Residuals
-from vitals.forecasting.model import EarlyWarningForecaster, _levels_and_crossings, reference_levels_and_crossings
+from vitals.forecasting.model import EarlyWarningForecaster, _levels_and_crossings
+from vitals.health.levels import badness, levels_of_badness, oriented_thresholds
 
 HORIZONS = np.array([900.0, 1800.0, 3600.0])
+
+
+def reference_levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
+    catalog: Catalog, ind: npt.NDArray[np.int64], warn_values: npt.NDArray[np.float64],
+    expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
+    horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+    """The numpy reference of ``_levels_and_crossings`` (what ``predict`` computed before the kernel)."""
+    n, n_h = warn_values.shape
+    ind_h = np.repeat(ind, n_h)
+    seasonal = SeasonalModel(catalog)
+    bad_at = badness(catalog, ind_h, warn_values.ravel(), None, seasonal, expected=expected_at.ravel())
+    level = levels_of_badness(catalog, ind_h, bad_at).reshape(n, n_h)
+    bad_now = badness(catalog, ind, last, None, seasonal, expected=expected_now)
+    secs = seconds_to_thresholds(bad_now, bad_at.reshape(n, n_h), horizons_s, oriented_thresholds(catalog)[ind],
+                                 max_lookahead_s)
+    return level, secs
 
 
 def _values(catalog: Catalog, draw: st.DrawFn, ind: int) -> float:

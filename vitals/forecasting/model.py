@@ -20,7 +20,6 @@ import numpy.typing as npt
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import ModelError, NotFittedError
-from vitals.forecasting.crossing import seconds_to_thresholds
 from vitals.forecasting.features import (
     FEATURE_INDEX,
     FEATURES,
@@ -38,7 +37,7 @@ from vitals.forecasting.features import (
 )
 from vitals.forecasting.grid import SeriesGrid
 from vitals.forecasting.guard import guard_moves, guarded_slope, learn_guard_clips
-from vitals.health.levels import badness, levels_of_badness, oriented_thresholds
+from vitals.health.levels import badness, oriented_thresholds
 from vitals.params import Parameters
 from vitals.units import NS_PER_S
 
@@ -147,8 +146,8 @@ def _levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
     """Predicted level (N, H) of the warning path and seconds (N, 4) to each threshold: the badness by
     :func:`~vitals.health.levels.badness`, then levels and crossings in one compiled pass per row
     (:mod:`vitals.forecasting.predict_kernel`), the same values as :func:`~vitals.health.levels.levels_of_badness`
-    and :func:`~vitals.forecasting.crossing.seconds_to_thresholds` on the (N, H) arrays (the numpy reference,
-    ``reference_levels_and_crossings``)."""
+    and :func:`~vitals.forecasting.crossing.seconds_to_thresholds` on the (N, H) arrays (the numpy reference is
+    in ``tests/forecasting/test_predict_kernel.py``)."""
     from vitals.forecasting.predict_kernel import levels_and_crossings  # numba: loaded where forecasts are made
 
     n, n_h = warn_values.shape
@@ -159,23 +158,6 @@ def _levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
                                 np.ascontiguousarray(bad_at.reshape(n, n_h), dtype=np.float64),
                                 np.ascontiguousarray(ind, dtype=np.int64), oriented_thresholds(catalog), horizons_s,
                                 max_lookahead_s)
-
-
-def reference_levels_and_crossings(  # noqa: PLR0917 (the arrays of one forecast)
-    catalog: Catalog, ind: npt.NDArray[np.int64], warn_values: npt.NDArray[np.float64],
-    expected_at: npt.NDArray[np.float64], last: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
-    horizons_s: npt.NDArray[np.float64], max_lookahead_s: float,
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
-    """The numpy reference of :func:`_levels_and_crossings` (what ``predict`` computed before the kernel)."""
-    n, n_h = warn_values.shape
-    ind_h = np.repeat(ind, n_h)
-    seasonal = SeasonalModel(catalog)
-    bad_at = badness(catalog, ind_h, warn_values.ravel(), None, seasonal, expected=expected_at.ravel())
-    level = levels_of_badness(catalog, ind_h, bad_at).reshape(n, n_h)
-    bad_now = badness(catalog, ind, last, None, seasonal, expected=expected_now)
-    secs = seconds_to_thresholds(bad_now, bad_at.reshape(n, n_h), horizons_s, oriented_thresholds(catalog)[ind],
-                                 max_lookahead_s)
-    return level, secs
 
 
 class EarlyWarningForecaster(Parameters):
