@@ -159,10 +159,11 @@ class ShardScorer:
     def _hold_into(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
                    ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         """Raise held peaks where a new score beats the decayed one; returns the positions that did."""
-        order = np.lexsort((scores, rows))  # per row, the highest score last
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = rows[order][1:] != rows[order][:-1]
-        pick = order[last]
+        from vitals.scoring.peak_kernel import row_peaks  # numba: loaded with scoring
+
+        # per row its highest score (NaN highest, the later reading on ties), by row
+        pick = row_peaks(np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(scores, dtype=np.float64),
+                         len(peak))
         r, t, s = rows[pick], ts[pick], scores[pick]
         current = self._decayed(peak, peak_ts, r, t)
         higher = s >= current
@@ -233,7 +234,7 @@ class ShardScorer:
         self._fit_lags(model)
         if self._pending is not None and self._pending.model is not model:
             self._predict_pending()  # a newly promoted model: the last tick of the old one as it would have been
-        self._pending = _Tick(catalog, model, rows, self.lag_window(now_ns)[rows], now_ns)
+        self._pending = _Tick(catalog, model, rows, self.lag_window(now_ns, rows), now_ns)
 
     def _predict_pending(self) -> None:
         """Run the deferred prediction of the newest tick, if any (the forecasts as of that tick)."""
@@ -320,13 +321,14 @@ class ShardScorer:
         self.lags = LagBuffer(self.n_rows, steps * self.lag_stride + 1, resolution)
         self.forecast_every_ns = resolution * NS_PER_S
 
-    def lag_window(self, now_ns: int) -> npt.NDArray[np.float32]:
+    def lag_window(self, now_ns: int, rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float32]:
         """(n_rows, lag_steps + 1) values as of now and every ``lag_step_s`` before, oldest first: the fine
-        buffer's columns up to the step in progress (its newest reading), every ``lag_stride``-th from the end."""
+        buffer's columns up to the step in progress (its newest reading), every ``lag_stride``-th from the end;
+        with ``rows`` only those rows (the same values as ``lag_window(now_ns)[rows]``)."""
         stride = getattr(self, "lag_stride", 1)  # a scorer restored from before the fine grid: its coarse buffer
         if stride == 1:
-            return self.lags.window(now_ns)
-        return self.lags.window(now_ns + self.lags.step_s * NS_PER_S, every=stride)
+            return self.lags.window(now_ns, rows=rows)
+        return self.lags.window(now_ns + self.lags.step_s * NS_PER_S, every=stride, rows=rows)
 
     # ---- export -------------------------------------------------------------------------------------------
     def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
