@@ -300,15 +300,17 @@ class EarlyWarningForecaster(Parameters):
 
     def _predict_values(
         self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
-        now_ns: npt.NDArray[np.int64] | int, *, explain: bool = True,
+        now_ns: npt.NDArray[np.int64] | int, *, explain: bool = True, compiled: bool = True,
     ) -> tuple[npt.NDArray[np.float64], ...]:
         """:meth:`predict_values` and the seasonal expected value (N, H) at each horizon; without ``explain`` the
-        effects are not computed (an empty (N, H, 0) array: the values do not depend on them)."""
+        effects are not computed (an empty (N, H, 0) array: the values do not depend on them). Without ``explain``,
+        linear regressors and one time for every row (the flow's tick) it runs in compiled passes
+        (:mod:`vitals.forecasting.linear_path`), the same values; ``compiled=False``: the numpy reference."""
         self._check_fitted(catalog)
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
         window = np.asarray(window)
-        if not explain and linear_path.applies(self, window, now):  # the flow's tick: compiled passes, same values
+        if compiled and not explain and linear_path.applies(self, window, now):  # the flow's tick: compiled passes, same values
             return linear_path.linear_values(self, catalog, window, ind, int(now[0]))
         seasonal = SeasonalModel(catalog)
         res = residuals(np.asarray(window), ind, now, seasonal, self.unit_, self.step_s)
