@@ -310,7 +310,7 @@ class EarlyWarningForecaster(Parameters):
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
         window = np.asarray(window)
-        if compiled and not explain and linear_path.applies(self, window, now):  # the flow's tick: compiled passes, same values
+        if compiled and not explain and linear_path.applies(self, window, now):  # the flow's tick: the same values
             return linear_path.linear_values(self, catalog, window, ind, int(now[0]))
         seasonal = SeasonalModel(catalog)
         res = residuals(np.asarray(window), ind, now, seasonal, self.unit_, self.step_s)
