@@ -40,7 +40,7 @@ The scorer pickles with the shard (Bytewax snapshots): arrays only; models come 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -72,12 +72,13 @@ class ModelSource(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class _Tick:
-    """A forecast tick not predicted yet: the model, the rows with data, their window as of ``now_ns``."""
+    """A forecast tick not predicted yet: the model, the rows with data, their window as of ``now_ns`` (None: not
+    built yet, the lag buffer is as it was at the tick)."""
 
     catalog: Catalog
     model: Any
     rows: npt.NDArray[np.intp]
-    window: npt.NDArray[np.float32]
+    window: npt.NDArray[np.float32] | None
     now_ns: int
 
 
@@ -145,12 +146,28 @@ class ShardScorer:
         scores = self.detector.update_score(rows, batch.ts_ns, batch.value)
         self._hold(rows, batch.ts_ns, scores)
         self.seen[rows] = True
+        clock = int(batch.ts_ns.max())
+        due = clock >= self.next_forecast_ns
+        model = models.forecaster() if due and models is not None else None
+        self._before_lags_change(model if due else None)
         self.lags.update(rows, batch.ts_ns, batch.value)
         self.score_windows(catalog, rows, batch.ts_ns, batch.value, models)
-        clock = int(batch.ts_ns.max())
-        if clock >= self.next_forecast_ns:
+        if due:
             self.next_forecast_ns = (clock // self.forecast_every_ns + 1) * self.forecast_every_ns
-            self.forecast(catalog, clock, models)
+            self._tick(catalog, clock, model)
+
+    def _before_lags_change(self, next_model: Any | None) -> None:
+        """The pending tick's window is built from the lag buffer when read; before the buffer changes it is built
+        now (so it is the window as of the tick whatever readings arrive after it), unless this batch's tick
+        (``next_model``: its model, None without a tick) replaces it unread: the same model, which predicts
+        nothing of the old tick."""
+        tick = self._pending
+        if tick is None or tick.window is not None:
+            return
+        if next_model is not None and next_model is tick.model and np.any(self.seen):
+            self._pending = None  # replaced by this batch's tick, never read
+            return
+        self._pending = replace(tick, window=self.lag_window(tick.now_ns, tick.rows))
 
     def _hold(self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> None:
         """Keep per row the peak score, decayed by the half-life in event time."""
@@ -224,17 +241,19 @@ class ShardScorer:
     # ---- forecasts ----------------------------------------------------------------------------------------
     def forecast(self, catalog: Catalog, now_ns: int, models: ModelSource | None) -> None:
         """A forecast tick: the forecaster's window of every series with data, as of ``now_ns``; predicted when
-        read (:meth:`_predict_pending`)."""
-        model = models.forecaster() if models is not None else None
+        read (:meth:`_predict_pending`), its window built then or before the lag buffer next changes."""
+        self._tick(catalog, now_ns, models.forecaster() if models is not None else None)
+
+    def _tick(self, catalog: Catalog, now_ns: int, model: Any | None) -> None:
         if model is None:
             return
         rows = np.flatnonzero(self.seen)
         if not len(rows):
             return
-        self._fit_lags(model)
         if self._pending is not None and self._pending.model is not model:
             self._predict_pending()  # a newly promoted model: the last tick of the old one as it would have been
-        self._pending = _Tick(catalog, model, rows, self.lag_window(now_ns, rows), now_ns)
+        self._fit_lags(model)
+        self._pending = _Tick(catalog, model, rows, None, now_ns)
 
     def _predict_pending(self) -> None:
         """Run the deferred prediction of the newest tick, if any (the forecasts as of that tick)."""
@@ -242,10 +261,11 @@ class ShardScorer:
         if tick is None:
             return
         model, rows, now_ns = tick.model, tick.rows, tick.now_ns
+        window = self.lag_window(now_ns, rows) if tick.window is None else tick.window  # the buffer as at the tick
         try:
             # values, levels and seconds only (the view exports no forecast explanation): cheaper when the model can
             predict = getattr(model, "predict_levels", None) or model.predict
-            result = predict(tick.catalog, tick.window, self.indicator[rows], now_ns)
+            result = predict(tick.catalog, window, self.indicator[rows], now_ns)
         except Exception as exc:  # a bad model must never stop the flow: keep the last forecasts
             if not self._model_failed:
                 log.error("forecaster %s failed on shard %d, forecasts stale until a working model is promoted: %s",
