@@ -403,7 +403,7 @@ class EarlyWarningForecaster(Parameters):
                                                                                        explain=explain)
         n = values.shape[0]
         hs = np.asarray(self.horizons_s, dtype=np.int64)
-        last = np.asarray(window, dtype=np.float64)[:, -1]
+        last = np.asarray(np.asarray(window)[:, -1], dtype=np.float64)  # the value now (not the whole window)
         level, secs = _levels_and_crossings(catalog, ind, warn_values, expected_at, last, expected_now,
                                             hs.astype(np.float64), float(self.max_lookahead_s))
         explained = level.argmax(axis=1).astype(np.int8)
