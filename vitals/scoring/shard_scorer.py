@@ -26,10 +26,13 @@ Per batch of accepted readings (vectorized over the batch):
 At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
 (:class:`vitals.forecasting.model.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every
 series with data at once. The prediction itself is deferred until something reads the forecasts (a view's
-:meth:`ShardScorer.columns`, the ``forecast_*`` attributes, a pickle): the tick keeps the model, its window rows and
-its time, and a later tick replaces a tick nobody read. Predictions are a pure function of those, so every forecast
+:meth:`ShardScorer.columns`, the ``forecast_*`` attributes, a pickle): the tick keeps the model, its rows and its
+time, and a later tick replaces a tick nobody read. Its window is built from the lag buffer when read, or before the
+buffer next changes (not at all when the next batch's tick of the same model replaces it unread), so it is the
+window as of the tick whatever readings arrive after it. Predictions are a pure function of those, so every forecast
 read is the one the tick would have made at once; a fast replay, whose batches span several ticks between views,
-skips the predictions nobody sees (on a model failure the forecasts kept are those of the last tick read).
+skips the windows and predictions nobody sees (on a model failure the forecasts kept are those of the last tick
+read).
 :meth:`ShardScorer.columns` returns the view columns the exporter renders (``anomaly_score``,
 ``expected_lower|mid|upper``, ``forecast_<h>``, ``forecast_level_<h>``, ``seconds_to_<level>``,
 and explanation codes ``explain_detector`` / ``explain_feature``).
