@@ -98,3 +98,17 @@ def test_other_shapes_take_the_numpy_path(fitted: EarlyWarningForecaster, small_
     guardless = copy.deepcopy(fitted)
     guardless.trend_guard = 0.0
     assert not linear_path.applies(guardless, window, times)
+
+
+@pytest.mark.parametrize("width", range(8, 16))
+def test_row_means_are_numpys(width: int) -> None:
+    """The compiled window mean sums as numpy does (a tree of eight, then in order): bit for bit on values of every
+    magnitude, signed zeros, infinities and NaN."""
+    from vitals.forecasting.predict_kernel import row_means
+
+    rng = np.random.default_rng(width)
+    z = rng.normal(size=(20_000, width)) * 10.0 ** rng.integers(-8, 9, size=(20_000, width))
+    z[rng.random(z.shape) < 0.01] = -0.0
+    z[rng.random(z.shape) < 0.002] = np.inf
+    z[rng.random(z.shape) < 0.002] = np.nan
+    assert row_means(z).tobytes() == z.mean(axis=1).tobytes()

@@ -31,33 +31,15 @@ def carried_rows(values: npt.NDArray[np.float32], bucket: npt.NDArray[np.int64],
     start = oldest % ring
     for q in range(rows.shape[0]):
         i = rows[q]
-        # the carry: the newest step before ``oldest`` in any slot (steps in distinct slots differ: the order of
-        # the search does not matter), looked for in the slots outside the window's steps and, in the same pass as
-        # the window, in the window's slots holding an older step
-        best = -1
-        carry = np.float32(np.nan)
-        s = start + n_steps
-        for _ in range(ring - n_steps):
-            s = s - ring if s >= ring else s
-            b = bucket[i, s]
-            if best < b < oldest:
-                best = b
-                carry = values[i, s]
-            s += 1
         last = np.float32(np.nan)
         held = False
         lead = 0  # the first columns, before any step held in the window: they take the carry
         k = 0
         s = start  # the ring slot of each step, advanced without a division per step
         for j in range(n_steps):
-            b = bucket[i, s]
-            if b == oldest + j:
-                if not np.isnan(values[i, s]):
-                    last = values[i, s]
-                    held = True
-            elif best < b < oldest:
-                best = b
-                carry = values[i, s]
+            if bucket[i, s] == oldest + j and not np.isnan(values[i, s]):
+                last = values[i, s]
+                held = True
             if j == first + every * k:
                 out[q, k] = last
                 if not held:
@@ -66,10 +48,18 @@ def carried_rows(values: npt.NDArray[np.float32], bucket: npt.NDArray[np.int64],
             s += 1
             if s == ring:
                 s = 0
-        if best < evicted_bucket[i] < oldest:
-            carry = evicted_value[i]
-        for k in range(lead):
-            out[q, k] = carry
+        if lead:  # the carry: the newest step before ``oldest`` in any slot, or the evicted value if newer
+            best = -1
+            carry = np.float32(np.nan)
+            for s in range(ring):
+                b = bucket[i, s]
+                if best < b < oldest:
+                    best = b
+                    carry = values[i, s]
+            if best < evicted_bucket[i] < oldest:
+                carry = evicted_value[i]
+            for k in range(lead):
+                out[q, k] = carry
     return out
 
 

@@ -162,6 +162,20 @@ def residual_rows(window: npt.NDArray[np.float32], expected: npt.NDArray[np.floa
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
+def row_means(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:  # pragma: no cover (compiled)
+    """``z.mean(axis=1)`` of a C-contiguous (N, W) array with 8 <= W < 16, as numpy sums each row (``pairwise_sum``
+    below one block of eight: the first eight values added in a tree, the rest in order), divided by W."""
+    n, w = z.shape
+    out = np.empty(n)
+    for i in range(n):
+        total = ((z[i, 0] + z[i, 1]) + (z[i, 2] + z[i, 3])) + ((z[i, 4] + z[i, 5]) + (z[i, 6] + z[i, 7]))
+        for j in range(8, w):
+            total += z[i, j]
+        out[i] = total / w
+    return out
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def sorted_features(
     z0: npt.NDArray[np.float64], z1: npt.NDArray[np.float64], slope15: npt.NDArray[np.float64],
     slope60: npt.NDArray[np.float64], mean: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64],
