@@ -407,10 +407,13 @@ class EarlyWarningForecaster(Parameters):
         level, secs = _levels_and_crossings(catalog, ind, warn_values, expected_at, last, expected_now,
                                             hs.astype(np.float64), float(self.max_lookahead_s))
         explained = level.argmax(axis=1).astype(np.int8)
-        chosen = effects[np.arange(n), explained.astype(np.int64), :]
-        strongest = np.abs(chosen).argmax(axis=1) if chosen.shape[1] else np.zeros(n, np.int64)
-        effect = chosen[np.arange(n), strongest] if chosen.shape[1] else np.zeros(n)
-        driver = np.where(np.abs(effect) > 0, strongest, -1).astype(np.int16)
+        if effects.shape[2]:
+            chosen = effects[np.arange(n), explained.astype(np.int64), :]
+            strongest = np.abs(chosen).argmax(axis=1)
+            effect = chosen[np.arange(n), strongest]
+            driver = np.where(np.abs(effect) > 0, strongest, -1).astype(np.int16)
+        else:  # no explanations asked for: no driver
+            effect, driver = np.zeros(n), np.full(n, -1, dtype=np.int16)
         return Forecast(
             horizons_s=tuple(int(h) for h in self.horizons_s), value=values, warning_value=warn_values, level=level,
             seconds_to_level=secs, last=last, expected_now=expected_now, driver=driver,
