@@ -81,7 +81,7 @@ def linear_values(
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
     x, finite = sorted_features(z[:, -1], z[:, -2] if width > 1 else z[:, -1], slope_of(min(4, width)),
-                                slopes[width], row_means(z) if 8 <= width < 16 else z.mean(axis=1), ind, position,
+                                slopes[width], row_means(z) if 8 <= width < 16 else z.mean(axis=1), ind, order,
                                 np.asarray(model.clips_, dtype=np.float64), expected_now, unit,
                                 np.ascontiguousarray(at_table.T), fresh, calendar, width > 1)
     bounds = np.searchsorted(family_of[order], np.arange(len(code) + 1) - 0.5)

@@ -179,11 +179,11 @@ def row_means(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:  # pragma:
 def sorted_features(
     z0: npt.NDArray[np.float64], z1: npt.NDArray[np.float64], slope15: npt.NDArray[np.float64],
     slope60: npt.NDArray[np.float64], mean: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64],
-    position: npt.NDArray[np.int64], clips: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
+    order: npt.NDArray[np.int64], clips: npt.NDArray[np.float64], expected_now: npt.NDArray[np.float64],
     unit: npt.NDArray[np.float64], expected_at: npt.NDArray[np.float64], fresh: npt.NDArray[np.float64],
     calendar: npt.NDArray[np.float64], previous: bool,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """The feature matrices of every horizon (H, N, F), row ``i`` written at ``position[i]``, and whether each
+    """The feature matrices of every horizon (H, N, F), row ``order[p]`` written at ``p``, and whether each
     row's features are finite (H, N), as :func:`vitals.forecasting.features.feature_matrix` computes them with
     :func:`~vitals.forecasting.features.move_features` at a shared time: the moves from the residual now ``z0``,
     the one before ``z1`` (``previous`` False: a one-column window, no change), the slopes and the window mean
@@ -200,9 +200,9 @@ def sorted_features(
         calendar_ok[k] = True
         for f in range(calendar.shape[1]):
             calendar_ok[k] = calendar_ok[k] and math.isfinite(calendar[k, f])
-    for i in range(n):
+    for p in range(n):  # in output order (the features are the large array; the inputs are a few per row)
+        i = order[p]
         c = indicator[i]
-        p = position[i]
         c0, c1, c2 = clips[c, 0], clips[c, 1], clips[c, 2]
         dev = _clip(z0[i], -c0, c0)
         moves[0] = dev
