@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors.calibration import squash
-from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, forest_scores, window_features
+from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, family_scores, window_features
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.features import expected_grid
 from vitals.forecasting.grid import SeriesGrid
@@ -170,13 +170,7 @@ class CityWindowModel(Parameters):
         x = raw.copy()
         x[:, [0, 2, 3]] = (raw[:, [0, 2, 3]] - centre) / scale  # mean, min, max: location and scale
         x[:, [1, 4, 5]] = raw[:, [1, 4, 5]] / scale               # std, range, change: scale only
-        fam = m.family_[ind]
-        scores = np.zeros(ind.shape[0])
-        for f in np.unique(fam):
-            forest = m.models_.get(int(f))
-            if forest is not None:
-                scores[fam == f] = forest_scores(forest, x[fam == f])
-        return x, scores
+        return x, family_scores(m, m.models_, m.family_[ind], x)
 
     def _fit_tails(self, x: FloatArray, raw_scores: FloatArray, family: IntArray, n_fam: int) -> None:
         """Per family: typical feature values (for explanations) and the upper tail of the training scores."""
