@@ -140,3 +140,20 @@ def test_state_pickles_and_a_former_pickle_restores(small_catalog: Catalog, stre
         for acc in restored:
             _same(acc.update(seasonal, rows[part], ts[part], values[part]), want)
             _same_state(acc, rounds)
+
+
+def test_a_batch_of_many_grid_steps(small_catalog: Catalog) -> None:
+    """More distinct committed cells in one batch than the walk lists (a sparse feed's long batch): the residuals'
+    ends are found by ``np.unique`` instead, the same windows."""
+    seasonal = SeasonalModel(small_catalog)
+    rng = np.random.default_rng(3)
+    n = 2000
+    rows = rng.integers(0, 3, n)
+    ts = START_NS + np.sort(rng.integers(0, 200 * 3600, n)) * NS
+    values = rng.normal(10.0, 2.0, n)
+    walk, rounds = WindowAccumulator(np.arange(3)), RoundsAccumulator(np.arange(3))
+    for part in (slice(0, 10), slice(10, n)):
+        got = walk.update(seasonal, rows[part], ts[part], values[part])
+        _same(got, rounds.update(seasonal, rows[part], ts[part], values[part]))
+    _same_state(walk, rounds)
+    assert got.rows.size > 300

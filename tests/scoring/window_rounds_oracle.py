@@ -4,8 +4,10 @@
 Per batch, in rounds of at most one reading per row (:func:`vitals.detectors.occurrence_rounds`), numpy per
 round: the cells (a reading older than the pending cell is ignored; a later cell commits the pending cell if its
 value differs from the last counted one), the closes (a row's open window closes when its pending cell lies in a
-later window); then the residuals of the commits in one seasonal call, folded into the open windows by the shared
-core (:func:`vitals.detectors.window_forest.fold_windows`); the closed windows with ``min_count`` cells or more are
+later window); then the residuals of the commits, elementwise
+(:func:`vitals.scoring.city_window_model.cell_residuals`: the values of the stream's shared expected values,
+``test_few_cell_residuals_equal_cell_residuals``), folded into the open windows by the shared core
+(:func:`vitals.detectors.window_forest.fold_windows`); the closed windows with ``min_count`` cells or more are
 returned in the order they closed (round by round, batch order within a round). A subclass of
 :class:`vitals.scoring.window_state.WindowAccumulator` (the same state: either's restores into the other).
 """
@@ -18,7 +20,7 @@ import numpy.typing as npt
 from vitals.catalog import SeasonalModel
 from vitals.detectors import occurrence_rounds
 from vitals.detectors.window_forest import FEATURES, STATS, Runs, fold_windows, point_stats, raw_features
-from vitals.scoring.city_window_model import few_cell_residuals
+from vitals.scoring.city_window_model import cell_residuals
 from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
 from vitals.units import NS_PER_S
 
@@ -56,7 +58,7 @@ class RoundsAccumulator(WindowAccumulator):
                 window[shut] = -1
         if commits:
             r, cell, v = (np.concatenate([part[k] for part in commits]) for k in range(3))
-            z = few_cell_residuals(seasonal, self.indicator[r], (cell + 1) * step_ns, v.astype(np.float64))
+            z = cell_residuals(seasonal, self.indicator[r], (cell + 1) * step_ns, v.astype(np.float64))
             runs = fold_windows(self.window, self.acc, r, cell // self.cpw, point_stats(z))
         else:
             empty = np.empty(0, np.int64)

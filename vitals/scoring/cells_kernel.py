@@ -44,14 +44,17 @@ def walk_cells(
     commit_row: npt.NDArray[np.int64], commit_cell: npt.NDArray[np.int64], commit_value: npt.NDArray[np.float32],
     close_row: npt.NDArray[np.int64], close_window: npt.NDArray[np.int64], close_ts: npt.NDArray[np.int64],
     close_round: npt.NDArray[np.int64], event_kind: npt.NDArray[np.int8], event_ref: npt.NDArray[np.int64],
-) -> tuple[int, int, int]:
+    distinct: npt.NDArray[np.int64], commit_at: npt.NDArray[np.int64],
+) -> tuple[int, int, int, int]:
     """Walk a batch in order, updating ``cell``, ``pending``, ``last`` and ``window`` per row; record the commits
-    (row, cell, value), the closes (row, window, event time, the reading's occurrence of its row in the batch:
-    ``seen`` counts them, zero on entry) and the events (kind, index into the commits or closes). Returns the
-    numbers of commits, closes and events."""
+    (row, cell, value, and the index of the cell in ``distinct``: the distinct committed cells in order of first
+    commit), the closes (row, window, event time, the reading's occurrence of its row in the batch: ``seen``
+    counts them, zero on entry) and the events (kind, index into the commits or closes). Returns the numbers of
+    commits, closes, events and distinct cells (-1: more than ``distinct`` holds; ``commit_at`` is then unset)."""
     n_commits = 0
     n_closes = 0
     n_events = 0
+    n_distinct = 0
     for p in range(rows.shape[0]):
         r = rows[p]
         t = ts[p]
@@ -69,6 +72,17 @@ def walk_cells(
                 commit_row[n_commits] = r
                 commit_cell[n_commits] = prev
                 commit_value[n_commits] = value
+                if n_distinct >= 0:  # a batch commits cells of a few grid steps: a short list to search
+                    at = 0
+                    while at < n_distinct and distinct[at] != prev:
+                        at += 1
+                    if at == n_distinct:
+                        if at < distinct.shape[0]:
+                            distinct[at] = prev
+                            n_distinct += 1
+                        else:
+                            n_distinct = -1
+                    commit_at[n_commits] = at
                 event_kind[n_events] = COMMIT if window[r] == w else COMMIT_NEW
                 event_ref[n_events] = n_commits
                 n_commits += 1
@@ -87,7 +101,7 @@ def walk_cells(
             n_closes += 1
             n_events += 1
             window[r] = -1
-    return n_commits, n_closes, n_events
+    return n_commits, n_closes, n_events, n_distinct
 
 
 @nb.njit(cache=True, inline="always")

@@ -24,6 +24,7 @@ explanation is the standardized feature furthest (in training spread) from its f
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,17 +57,38 @@ def cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], 
 
 
 def few_cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], cell_end_ns: IntArray,
-                       value: FloatArray) -> FloatArray:
+                       value: FloatArray, ends: tuple[IntArray, IntArray] | None = None) -> FloatArray:
     """:func:`cell_residuals` of cells that end at a few distinct times (a stream's batch: thousands of cells of a
     few grid steps): the expected values computed once per (indicator, distinct end) and gathered, elementwise the
-    same values (:func:`vitals.forecasting.features.expected_grid`)."""
+    same values (:func:`vitals.forecasting.features.expected_grid`); ``ends``: the distinct ends and the index of
+    each cell's end among them, when the caller knows them (else ``np.unique`` finds them)."""
     ind = np.asarray(indicator, dtype=np.int64)
-    ends, at = np.unique(np.asarray(cell_end_ns, dtype=np.int64), return_inverse=True)
-    n_ind = seasonal.base.shape[0]
-    if ends.size * n_ind >= ind.size:  # as many distinct (indicator, end) pairs as cells: nothing to share
+    distinct, at = ends if ends is not None else np.unique(np.asarray(cell_end_ns, dtype=np.int64),
+                                                           return_inverse=True)
+    if distinct.size * seasonal.base.shape[0] >= ind.size:  # as many (indicator, end) pairs as cells: no sharing
         return cell_residuals(seasonal, ind, cell_end_ns, value)
-    table = expected_grid(seasonal, np.arange(n_ind), ends)
-    return (value - table[ind, at.ravel()]) / seasonal.noise[ind]
+    return (value - expected_columns(seasonal, distinct)[ind, at.ravel()]) / seasonal.noise[ind]
+
+
+# recent expected values per seasonal model: end time (ns) -> (indicators,) (the grid steps a stream's batches share)
+_COLUMNS: weakref.WeakKeyDictionary[SeasonalModel, dict[int, FloatArray]] = weakref.WeakKeyDictionary()
+_MAX_COLUMNS = 256
+
+
+def expected_columns(seasonal: SeasonalModel, ends_ns: IntArray) -> FloatArray:
+    """(indicators, len(ends_ns)) seasonal expected value of every indicator at each end: each column computed
+    once per seasonal model while it is recent (:func:`vitals.forecasting.features.expected_grid`, elementwise the
+    values of ``seasonal.expected``)."""
+    columns = _COLUMNS.setdefault(seasonal, {})
+    wanted = [int(e) for e in ends_ns]
+    missing = list(dict.fromkeys(e for e in wanted if e not in columns))
+    if missing and len(columns) + len(missing) > _MAX_COLUMNS:  # start afresh (a stream's ends move on)
+        columns.clear()
+        missing = list(dict.fromkeys(wanted))
+    if missing:
+        table = expected_grid(seasonal, np.arange(seasonal.base.shape[0]), np.asarray(missing, dtype=np.int64))
+        columns.update(zip(missing, table.T.copy(), strict=True))
+    return np.stack([columns[e] for e in wanted], axis=1)
 
 
 def counted_cells(values: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:

@@ -8,7 +8,8 @@ the current ``step_s`` cell), the last counted value, the open window and its st
 - the cells: a reading in a later cell commits the pending cell, which counts if its value differs from the last
   counted value (as in training); a window closes as soon as a row's pending cell lies in a later window than its
   last counted cell (no more cells of it can come);
-- then the residuals of the counted cells (one seasonal call per batch) are folded into the open windows in batch
+- then the residuals of the counted cells (the seasonal expected values once per indicator and grid step, kept
+  across batches: :func:`vitals.scoring.city_window_model.expected_columns`) are folded into the open windows in batch
   order with the arithmetic of the shared core (:func:`vitals.detectors.window_forest.combine_runs`, which offline
   features use), and the closed windows with at least ``min_count`` counted cells are returned with their raw
   features, in the order they closed (the order of rounds of one reading per row: the former numpy
@@ -32,6 +33,7 @@ from vitals.units import NS_PER_S
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_DISTINCT_CELLS = 64  # distinct committed cells a batch's walk lists (more: np.unique finds them)
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,19 @@ class WindowAccumulator:
             np.empty(m, dtype=np.int64) for m in (n, n, n, n, n, n, 2 * n))
         commit_value = np.empty(n, dtype=np.float32)
         event_kind = np.empty(2 * n, dtype=np.int8)
-        n_commits, n_closes, n_events = k.walk_cells(
+        distinct, commit_at = np.empty(_DISTINCT_CELLS, dtype=np.int64), np.empty(n, dtype=np.int64)
+        n_commits, n_closes, n_events, n_distinct = k.walk_cells(
             rows, ts_ns, values, step_ns, self.cpw, self.cell, self.pending, self.last, self.window,
             np.zeros(self.cell.shape[0], dtype=np.int64), commit_row, commit_cell, commit_value, close_row,
-            close_window, close_ts, close_round, event_kind, event_ref)
+            close_window, close_ts, close_round, event_kind, event_ref, distinct, commit_at)
         if not n_events:
             return _no_windows()
-        r = commit_row[:n_commits]
-        z = few_cell_residuals(seasonal, self.indicator[r], (commit_cell[:n_commits] + 1) * step_ns,
-                               commit_value[:n_commits].astype(np.float64)) if n_commits else np.empty(0)
+        z = np.empty(0)
+        if n_commits:
+            ends = None if n_distinct < 0 else ((distinct[:n_distinct] + 1) * step_ns, commit_at[:n_commits])
+            z = few_cell_residuals(seasonal, self.indicator[commit_row[:n_commits]],
+                                   (commit_cell[:n_commits] + 1) * step_ns, commit_value[:n_commits].astype(np.float64),
+                                   ends=ends)
         stats = np.empty((len(STATS), n_closes))
         k.fold_events(event_kind, event_ref, n_events, commit_row, np.ascontiguousarray(z, dtype=np.float64),
                       close_row, self.acc, stats)
