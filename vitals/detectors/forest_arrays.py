@@ -1,13 +1,14 @@
-"""A fitted IsolationForest as plain node arrays, scored by numpy with scikit-learn's arithmetic (same values).
+"""A fitted IsolationForest as plain node arrays, scored by a compiled walk with scikit-learn's arithmetic (same
+values).
 
 :func:`vitals.detectors.window_forest.forest_scores` scores a forest tree by tree with ``Tree.apply`` and adds per
 tree the path length of each sample's leaf. The same forest as arrays (every tree's nodes concatenated: children,
-split feature, threshold, where a NaN goes, and the path length a sample ending at the node adds) walks all
-(sample, tree) pairs a level at a time and adds the trees' path lengths in tree order, so the scores are
-bit-identical to ``forest_scores`` of the scikit-learn forest (``tests/registry/test_arrays.py``), and scoring
-needs no scikit-learn import. Built from a fitted forest by
+split feature, threshold, where a NaN goes, and the path length a sample ending at the node adds) is walked by
+:func:`vitals.detectors.forest_kernel.forest_depths` (through :func:`walk`, on its :class:`WalkForm`), which adds
+the trees' path lengths in tree order, so the scores are bit-identical to ``forest_scores`` of the scikit-learn
+forest (``tests/registry/test_arrays.py``), and scoring needs no scikit-learn import. Built from a fitted forest by
 :func:`vitals.detectors.window_forest.forest_arrays`; saved and loaded by :mod:`vitals.registry.arrays`, which
-calls :meth:`ForestArrays.check` on what it reads.
+calls :meth:`ForestArrays.check` on what it reads (the file holds the node arrays only; the walk form is derived).
 """
 
 from __future__ import annotations
