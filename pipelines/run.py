@@ -24,6 +24,7 @@ from pipelines.preflight import Checked, per_process_path, preflight, process_me
 from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
 from pipelines.sources import make_source
+from vitals.arrow_setup import convert_without_pandas
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings, min_time_of
 from vitals.errors import ConfigError, SourceError, VitalsError
@@ -162,6 +163,7 @@ def run_pipeline(
     ``final_vitals``: write the vitals of every series of this process's shards at the end to this Parquet
     file (``<stem>-p<id>.parquet`` per process in a cluster); see :func:`vitals.history.write_final_vitals`.
     """
+    convert_without_pandas()  # before anything converts: ~0.45 CPU s less per process (vitals.arrow_setup)
     catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
     checked = preflight(settings, final_vitals=final_vitals)
     hub = hub or ExportHub(catalog)
