@@ -6,9 +6,10 @@ between Arrow and numpy: ``Array.to_numpy()``, ``pa.array(ndarray)``, ``pa.table
 each remember that the import failed and convert with numpy alone, the same arrays (integers, floats, booleans,
 timestamps, strings as ``str`` objects). :func:`convert_without_pandas` makes that first try fail on purpose,
 once, before the flow converts anything; ``import pandas`` works as before afterwards, and pyarrow's explicit
-pandas API (``Table.to_pandas()``) imports it when called. What changes for the process: pyarrow no longer
-recognises pandas objects given to ``pa.array`` (a ``pd.Series`` is read as a sequence, ``pd.NaT`` is not a
-null); nothing in the flow hands pyarrow pandas objects (``tests/test_arrow_setup.py``).
+pandas API (``Table.to_pandas()``, ``Table.from_pandas()``) imports it when called, and from then on pyarrow
+treats pandas objects as usual. Until then, pandas objects given to ``pa.array`` convert through their own
+``__arrow_array__`` or as sequences (a categorical ``pd.Series`` becomes strings, not a dictionary array); nothing
+in the flow hands pyarrow pandas objects (``tests/test_arrow_setup.py``: a replay process imports no pandas).
 """
 
 from __future__ import annotations
