@@ -7,8 +7,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -200,19 +198,3 @@ def test_a_new_model_predicts_the_old_models_pending_tick(small_catalog, batches
     assert first.calls == 1
     kept = scorer.forecast_value.copy()
     assert second.calls == 1 and np.isfinite(kept).any()  # the second model failed: the first's forecasts stay
-
-
-@settings(max_examples=200, deadline=None)
-@given(rows=st.lists(st.integers(0, 6), max_size=40), data=st.data())
-def test_held_peak_pick_equals_the_lexsort_reference(rows: list[int], data: st.DataObject) -> None:
-    """Each row's pick is the lexsort reference's: the highest score, NaN above all, the later reading on ties
-    (equal scores, 0.0 and -0.0, several NaN)."""
-    from vitals.scoring.peak_kernel import row_peaks
-
-    scores = np.array(data.draw(st.lists(st.sampled_from([0.0, -0.0, 0.25, 0.5, 1.0, np.nan]), min_size=len(rows),
-                                         max_size=len(rows))), dtype=np.float64)
-    r = np.asarray(rows, dtype=np.int64)
-    order = np.lexsort((scores, r))
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = r[order][1:] != r[order][:-1]
-    assert row_peaks(r, scores, 7).tolist() == order[last].tolist()

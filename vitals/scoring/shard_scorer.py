@@ -178,12 +178,15 @@ class ShardScorer:
 
     def _hold_into(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
                    ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-        """Raise held peaks where a new score beats the decayed one; returns the positions that did."""
-        from vitals.scoring.peak_kernel import row_peaks  # numba: loaded with scoring
+        """Raise held peaks where a new score beats the decayed one; returns the positions that did (per row, its
+        highest score of the batch: :func:`vitals.scoring.hold_kernel.peak_picks`)."""
+        from vitals.scoring.hold_kernel import peak_picks
 
-        # per row its highest score (NaN highest, the later reading on ties), by row
-        pick = row_peaks(np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(scores, dtype=np.float64),
-                         len(peak))
+        pick = peak_picks(np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(scores, dtype=np.float64),
+                          peak.shape[0])
+        if pick.size and pick[0] < 0:
+            msg = f"rows outside the shard's {peak.shape[0]} rows"
+            raise IndexError(msg)
         r, t, s = rows[pick], ts[pick], scores[pick]
         current = self._decayed(peak, peak_ts, r, t)
         higher = s >= current
