@@ -51,6 +51,7 @@ class FlowOptions:
     min_time: datetime = DEFAULT_MIN_TIME  # readings before are bad_timestamp
     # Shard views for the exporter at least this often; with a ViewDemand (build_flow's ``demand``) also
     # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
+    # math.inf: no periodic views, only each shard's final one (a run where nothing reads views before the end).
     publish_interval_s: float = 0.5
     vitals_every_s: float = 300.0
     vitals_chunk_rows: int = 5_000  # vitals snapshot rows per history file (at most; see ShardProcessor)
@@ -97,7 +98,8 @@ class _ShardLogic(StatefulBatchLogic[Any, ShardOutput, ShardMemory | None]):
         return self.runner.on_eof(), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        return datetime.now(UTC) + timedelta(seconds=self.runner.wake_in_s())
+        wake = self.runner.wake_in_s()
+        return None if wake is None else datetime.now(UTC) + timedelta(seconds=wake)
 
     def snapshot(self) -> ShardMemory | None:
         return copy.deepcopy(self.runner.memory) if self.snapshots else None

@@ -6,6 +6,7 @@ worker threads, or one process of a cluster), with recovery when asked.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -47,11 +48,18 @@ log = logging.getLogger(__name__)
 # With /metrics served, every scrape asks the shards for fresh views (vitals.stream.demand); the timer then only
 # keeps in-process readers (the demo's screen) and the health roll-up going when nobody scrapes.
 FALLBACK_PUBLISH_INTERVAL_S = 5.0
+# Without /metrics and without an in-process reader (a caller's hub or on_publisher) nothing reads a view before
+# the end: no periodic views, only each shard's final one (the final vitals and the summary's counts).
+NO_PERIODIC_VIEWS = math.inf
 
 
-def flow_options(settings: Settings, *, views_on_demand: bool = False) -> FlowOptions:
-    """The flow's options; ``views_on_demand``: scrapes ask for views, so the timer is only a fallback."""
-    interval = FALLBACK_PUBLISH_INTERVAL_S if views_on_demand else FlowOptions.publish_interval_s
+def flow_options(settings: Settings, *, views_on_demand: bool = False, views_read: bool = True) -> FlowOptions:
+    """The flow's options; ``views_on_demand``: scrapes ask for views, so the timer is only a fallback;
+    ``views_read`` False: nothing reads views before the end, so the shards publish only their final views."""
+    if not views_read:
+        interval = NO_PERIODIC_VIEWS
+    else:
+        interval = FALLBACK_PUBLISH_INTERVAL_S if views_on_demand else FlowOptions.publish_interval_s
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
                        max_future_s=settings.max_future_s, min_time=min_time_of(settings),
                        recovery=bool(settings.recovery_dir),
@@ -165,11 +173,13 @@ def run_pipeline(
     ``progress``: a progress bar over the bytes read, for a file replay that is not paced (single process).
     ``final_vitals``: write the vitals of every series of this process's shards at the end to this Parquet
     file (``<stem>-p<id>.parquet`` per process in a cluster); see :func:`vitals.history.write_final_vitals`.
+    ``hub``, ``on_publisher``: in-process readers of the views during the run. Without them and without a
+    /metrics server the shards build no periodic views, only their final ones (:data:`NO_PERIODIC_VIEWS`).
     """
     convert_without_pandas()  # before anything converts: ~0.45 CPU s less per process (vitals.arrow_setup)
     catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
     checked = preflight(settings, final_vitals=final_vitals)
-    hub = hub or ExportHub(catalog)
+    callers_hub, hub = hub, hub or ExportHub(catalog)
     server = None
     port = process_metrics_port(settings)
     if port:
@@ -194,8 +204,10 @@ def run_pipeline(
     sinks = FlowSinks(stats=CallbackSink(publisher), dead_letters=CallbackSink(DeadLetters(dead)), more=more)
     source = make_source(catalog, settings, simulator, checked)
     hub.use_clock(staleness_clock(settings.source, settings.speed, getattr(source, "clock", None)))
-    flow = build_flow(catalog, source, sinks, flow_options(settings, views_on_demand=demand is not None),
-                      models=models, demand=demand)
+    # a caller's hub or on_publisher reads views during the run (the demo's screen, a test's scrape)
+    views_read = server is not None or callers_hub is not None or on_publisher is not None
+    options = flow_options(settings, views_on_demand=demand is not None, views_read=views_read)
+    flow = build_flow(catalog, source, sinks, options, models=models, demand=demand)
     started = time.monotonic()
     STOP.clear()
     restore = _stop_on_ctrl_c()

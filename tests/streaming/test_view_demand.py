@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import queue
 import re
 import threading
@@ -109,6 +110,26 @@ def test_runner_without_demand_keeps_the_interval(small_catalog: Catalog) -> Non
     assert runner.wake_in_s() == 3600
     final = runner.on_eof()
     assert len(final) == 1 and isinstance(final[0], ShardPublish) and final[0].final
+
+
+def test_runner_with_no_periodic_views_publishes_only_at_the_end(small_catalog: Catalog) -> None:
+    # math.inf: a run nobody reads (no /metrics, no in-process reader, pipelines/run.NO_PERIODIC_VIEWS)
+    processor = ShardProcessor(small_catalog, 1, publish_interval_s=math.inf, keep_history=False)
+    runner = ShardRunner(processor, None)
+    batches = [_batch(small_catalog, seq) for seq in range(3)]
+    assert runner.on_batches(batches[:1]) == []  # not even the first batch (the interval's first view)
+    assert runner.on_batches(batches[1:]) == [] and runner.on_tick() == []
+    assert runner.wake_in_s() is None  # no Bytewax notify: nothing to look at between batches
+    final = runner.on_eof()
+    assert len(final) == 1 and isinstance(final[0], ShardPublish) and final[0].final
+    oracle = ShardState(small_catalog)
+    for batch in batches:
+        oracle.update(batch)
+    expected = oracle.view()
+    np.testing.assert_array_equal(final[0].view.series, expected.series)
+    for name, column in expected.columns.items():
+        np.testing.assert_array_equal(final[0].view.columns[name], column, err_msg=name)
+    assert final[0].accepted == sum(len(b) for b in batches) and final[0].batch_seconds == []
 
 
 def _worker(runner: ShardRunner, publisher: HubPublisher, inbox: queue.Queue[ReadingBatch | None]) -> None:

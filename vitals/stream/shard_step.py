@@ -3,8 +3,9 @@
 Emits, deterministically from the sequence of input batches (so a replay after a resume rewrites the same
 outputs, which makes the sinks idempotent):
 - :class:`ShardPublish`: a fresh :class:`VitalsView` for the exporter, when a scrape asks for one (a
-  :class:`~vitals.stream.demand.ViewDemand`), at least every ``publish_interval_s`` of wall time, and at the end
-  of the input (publications are wall-clock driven and go to the exporter only, never to the history);
+  :class:`~vitals.stream.demand.ViewDemand`), at least every ``publish_interval_s`` of wall time (never with
+  ``math.inf``: nothing reads views before the end), and at the end of the input (publications are wall-clock
+  driven and go to the exporter only, never to the history);
 - :class:`HistoryChunk`: accepted readings in chunks of ``history_rows``, numbered per (shard, source
   partition): the batches of one source partition reach a shard in the same order on every run, so a chunk
   rewritten after a replay has the same rows and overwrites the same file;
@@ -131,7 +132,11 @@ class ShardMemory:
 
 
 class ShardProcessor:
-    """How every shard processes batches (shared, stateless configuration)."""
+    """How every shard processes batches (shared, stateless configuration).
+
+    ``publish_interval_s``: a view for the exporter at least this often (wall time); ``math.inf``: no periodic
+    views, for a run where nothing reads them before the end (no /metrics server, no in-process reader): then only
+    the views a ``demand`` asks for and each shard's final view (the final vitals and the run's counts)."""
 
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
@@ -296,6 +301,8 @@ class ShardRunner:
         self._last_publish = time.monotonic() if processor.demand is not None else -math.inf
         self._generation = 0  # the newest view request answered
         self._batch_seconds: list[float] = []
+        # batch timings travel with views (the exporter's histogram): not kept when only the final view is built
+        self._timing = processor.demand is not None or math.isfinite(processor.publish_interval_s)
         self._published: ShardPublish | None = None  # the last publication, while no batch came since
         if memory is not None and processor.demand is not None:
             processor.demand.register(memory.shard)
@@ -311,7 +318,8 @@ class ShardRunner:
         for batch in batches:
             started = time.perf_counter()
             out.extend(self.processor.apply(self.memory, batch))
-            self._batch_seconds.append(time.perf_counter() - started)
+            if self._timing:
+                self._batch_seconds.append(time.perf_counter() - started)
         if self.processor.demand is not None:
             self.processor.demand.note_busy(time.thread_time() - cpu)
         out.extend(self.on_tick())
@@ -322,16 +330,23 @@ class ShardRunner:
             return []
         demand = self.processor.demand
         asked = demand is not None and demand.current() > self._generation
-        if not asked and time.monotonic() - self._last_publish < self.processor.publish_interval_s:
+        if not asked and not self._due():
             return []
         return [self._publish(self.memory)]
 
-    def wake_in_s(self) -> float:
-        """Seconds until this shard must look again (Bytewax notify): the demand's poll, else the interval."""
+    def _due(self) -> bool:
+        """A periodic view is due (never with an infinite interval)."""
+        interval = self.processor.publish_interval_s
+        return math.isfinite(interval) and time.monotonic() - self._last_publish >= interval
+
+    def wake_in_s(self) -> float | None:
+        """Seconds until this shard must look again (Bytewax notify): the demand's poll, else the interval;
+        None: never (no demand and no periodic views: the shard only acts on batches and at the end)."""
         demand = self.processor.demand
+        interval = self.processor.publish_interval_s
         if demand is not None and self.memory is not None:
-            return min(demand.poll_s, self.processor.publish_interval_s)
-        return self.processor.publish_interval_s
+            return min(demand.poll_s, interval)
+        return interval if math.isfinite(interval) else None
 
     def on_eof(self) -> list[ShardOutput]:
         if self.memory is None:
