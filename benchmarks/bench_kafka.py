@@ -99,7 +99,7 @@ def json_lines(ts_iso: np.ndarray, indicator: np.ndarray, area: np.ndarray, valu
 
 def iso(ts_ns: np.ndarray, unit: str = "s") -> np.ndarray:
     stamps = ts_ns.astype("datetime64[ns]").astype(f"datetime64[{unit}]")
-    return np.char.add(np.datetime_as_string(stamps, unit=unit), "Z")
+    return np.char.add(np.datetime_as_string(stamps, unit=unit), "Z")  # type: ignore[call-overload]
 
 
 def messages(readings: CityReadings, per_message: int) -> list[Message]:
@@ -276,7 +276,9 @@ class Consumers:
 def _per_process(rounds: ScrapeRounds, t0: float) -> dict[str, object]:
     """Each process's own window: first scrape showing a reading of it, first showing all it read (its largest
     count), its readings/s in between; and the median scrape time per process."""
-    first, done, rate = [], [], []
+    first: list[float | None] = []
+    done: list[float | None] = []
+    rate: list[float | None] = []
     counts = np.asarray(rounds.per_process, dtype=np.int64).reshape(len(rounds.per_process), -1)
     at = np.asarray(rounds.at_ns, dtype=np.float64) / 1e9
     for i in range(counts.shape[1]):
@@ -568,10 +570,10 @@ def run_throughput(broker: RunningService, opts: argparse.Namespace, scorings: l
         produce(prod, topic, msgs)
         left = prod.flush(120)
         produce_s = time.perf_counter() - t
+        nbytes = sum(len(m[2]) for m in msgs)
         produced[fmt] = {"messages": len(msgs), "encode_s": round(encode_s, 3), "produce_s": round(produce_s, 3),
-                         "produced_readings_per_s": round(total / produce_s), "unsent": left,
-                         "bytes": sum(len(m[2]) for m in msgs)}
-        print(f"{fmt}: {len(msgs):,} messages ({per:,} readings each), {produced[fmt]['bytes'] / 1e6:.0f} MB, "
+                         "produced_readings_per_s": round(total / produce_s), "unsent": left, "bytes": nbytes}
+        print(f"{fmt}: {len(msgs):,} messages ({per:,} readings each), {nbytes / 1e6:.0f} MB, "
               f"encoded in {encode_s:.1f} s, produced in {produce_s:.1f} s ({total / produce_s:,.0f} readings/s)",
               flush=True)
         del msgs

@@ -13,8 +13,10 @@ defaults otherwise: scoring on unless ``--scoring off``, 4 shards, 4 partitions)
 alternate ``--repeat`` times. Wall = from spawning to the last process's exit; CPU s = user + system of each
 child (``os.wait4``). On a machine shared with other work the wall speed-up mostly measures the load, so the
 *CPU speed-up* is printed too: CPU s of one process / CPU s of the busier of the two, the speed-up two free
-cores would give if nothing waited. ``--startup`` also replays the first minute alone (start-up and shut-down,
-the fixed cost every process pays). The final vitals of the two processes (``final-p0``, ``final-p1``) are
+cores would give if nothing waited. Per process, the seconds its flow ran (its summary line) are printed next to
+its wall: the difference is the part outside the flow (start-up: imports, catalog, set-up; final vitals; exit;
+joining the cluster counts in the flow). ``--startup`` also replays the first minute alone (start-up and
+shut-down, the fixed cost every process pays). The final vitals of the two processes (``final-p0``, ``final-p1``) are
 compared with the one process's, every column but the wall-clock ones.
 
 Prints a table, min and median speed-ups (wall and CPU), and one JSON line. Shared machine: the load average is
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -91,8 +94,18 @@ def run(data: Path, out: Path, processes: int, scoring: bool) -> dict[str, objec
                     p.kill()
             msg = f"process {i} failed ({procs[i].returncode}):\n{(out / f'log-{i}.txt').read_text()[-3000:]}"
             raise SystemExit(msg)
+    flow = [_flow_seconds(out / f"log-{i}.txt") for i in range(processes)]
     return {"processes": processes, "wall_s": round(max(ended), 3), "cpu_s": round(sum(cpu), 3),
-            "cpu_per_process_s": [round(c, 3) for c in cpu], "wall_per_process_s": [round(e, 3) for e in ended]}
+            "cpu_per_process_s": [round(c, 3) for c in cpu], "wall_per_process_s": [round(e, 3) for e in ended],
+            "flow_per_process_s": flow,
+            "outside_flow_per_process_s": [round(e - f, 3) for e, f in zip(ended, flow, strict=True)]}
+
+
+def _flow_seconds(log: Path) -> float:
+    """The seconds the process's flow ran (its summary line ``N readings in S s``: from joining the cluster, after
+    imports and set-up, to the end of the input); the rest of the process's wall is start-up and exit."""
+    found = re.search(r"readings in ([0-9.]+)s", log.read_text(errors="replace"))
+    return float(found.group(1)) if found else float("nan")
 
 
 def final_vitals(out: Path, processes: int) -> pd.DataFrame:
@@ -133,7 +146,8 @@ def main() -> None:
                 res = run(work / "data", out, procs, scoring)
                 runs[procs].append(res)
                 print(f"repeat {r}, {procs} process(es): wall {res['wall_s']:.2f} s, CPU {res['cpu_s']:.2f} s "
-                      f"{res['cpu_per_process_s']}, per-process wall {res['wall_per_process_s']}", flush=True)
+                      f"{res['cpu_per_process_s']}, per-process wall {res['wall_per_process_s']} (flow "
+                      f"{res['flow_per_process_s']}, outside the flow {res['outside_flow_per_process_s']})", flush=True)
             one, two = final_vitals(work / f"run-1-{r}", 1), final_vitals(work / f"run-2-{r}", 2)
             try:
                 pd.testing.assert_frame_equal(one, two, check_exact=True)

@@ -33,6 +33,7 @@ from prometheus_client.core import GaugeMetricFamily
 from vitals import metric_names as mn
 from vitals.catalog import Catalog, load_catalog
 from vitals.exporter import ExportHub, MetricsServer, VitalsRenderer, estimate_samples
+from vitals.exporter.hub import ScrapeBody
 from vitals.exporter.policy import ExportPolicy
 from vitals.exporter.testing import synthetic_health, synthetic_view
 from vitals.state.view import VitalsView
@@ -133,7 +134,7 @@ def scraper(stop: threading.Event, url: str, interval: float, stats: list[float]
 
 def throughput(hub: ExportHub, url: str, views: list[list[VitalsView]], seconds: float, scrape: bool
                ) -> tuple[float, list[float]]:
-    stop, done, scrapes = threading.Event(), [0], []
+    stop, done, scrapes = threading.Event(), [0], list[float]()
     threads = [threading.Thread(target=workload, args=(stop, done, hub, views))]
     if scrape:
         threads.append(threading.Thread(target=scraper, args=(stop, url, 1.0, scrapes)))
@@ -184,7 +185,7 @@ def main() -> None:
     current = ["steady"]
     plain_scrape = hub.scrape
 
-    def timed_scrape() -> bytes:  # CPU the serving thread spends per scrape (render + registry + gzip -1)
+    def timed_scrape() -> ScrapeBody:  # CPU the serving thread spends per scrape (render + registry + gzip -1)
         c0 = time.thread_time()
         body = plain_scrape()
         gzip.compress(body, compresslevel=1)

@@ -131,9 +131,9 @@ def main() -> None:
         sources = {"simulator": [], "file": ["--source", "file", "--batch-size", "1",
                                     "--path", str(readings_file(Path(tmp) / "r.jsonl"))]}
         for (name, source), scoring in itertools.product(sources.items(), (False, True)):
-            runs = [first_reading(repo, scoring, source) for _ in range(opts.repeat)]
-            med = {k: statistics.median(r[k] for r in runs if k in r) for k in ("reading", "score") if
-                   any(k in r for r in runs)}
+            reads = [first_reading(repo, scoring, source) for _ in range(opts.repeat)]
+            med = {k: statistics.median(r[k] for r in reads if k in r) for k in ("reading", "score") if
+                   any(k in r for r in reads)}
             label = f"{name}, scoring {'on' if scoring else 'off'}"
             print(f"vitals run ({label}): first reading on /metrics after {med.get('reading', float('nan')):.2f} s"
                   + (f", first scored view after {med['score']:.2f} s" if "score" in med else ""))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import pickle
 import statistics
@@ -171,11 +172,11 @@ def shard_figures(catalog: Catalog, batches: list[ReadingBatch], n_shards: int) 
             "view_full": timed(state.view, setup=held.forget),
             "view_realtime": timed(state.view, setup=held.trickle),
             "view_after_batch": timed(state.view, setup=held.rest, repeat=1),
-            "deepcopy": timed(lambda s=state: copy.deepcopy(s)),
-            "pickle": timed(lambda s=state: pickle.dumps(s)),
+            "deepcopy": timed(functools.partial(copy.deepcopy, state)),
+            "pickle": timed(functools.partial(pickle.dumps, state)),
         }
         blob = pickle.dumps(state)
-        figures["unpickle"] = timed(lambda b=blob: pickle.loads(b))
+        figures["unpickle"] = timed(functools.partial(pickle.loads, blob))
         for name, (wall, cpu) in figures.items():
             rows.setdefault(f"{name}_ms", []).append(wall)
             rows.setdefault(f"{name}_cpu_ms", []).append(cpu)

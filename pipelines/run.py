@@ -24,7 +24,9 @@ from pipelines.preflight import Checked, per_process_path, preflight, process_me
 from pipelines.progress import ProgressBar
 from pipelines.sinks import CallbackSink
 from pipelines.sources import make_source
+from vitals.arrow_setup import convert_without_pandas
 from vitals.catalog import Catalog, load_catalog
+from vitals.cluster import wait_for_peers
 from vitals.config import Settings, min_time_of
 from vitals.errors import ConfigError, SourceError, VitalsError
 from vitals.exporter import ExportHub, MetricsServer
@@ -126,6 +128,8 @@ def run_flow(flow: Dataflow, settings: Settings, checked: Checked | None = None)
     epoch = timedelta(seconds=settings.snapshot_interval_s if settings.recovery_dir else 1.0)
     addresses = list(settings.addresses) or None
     recovery = _recovery_config(settings, checked)
+    if addresses and settings.process_id:  # join once the peers listen, not after Timely's 1 s retry
+        wait_for_peers(addresses, settings.process_id, stop=STOP.is_set)
     try:
         cli_main(flow, workers_per_process=settings.workers,
                  process_id=settings.process_id if addresses else None, addresses=addresses,
@@ -162,6 +166,7 @@ def run_pipeline(
     ``final_vitals``: write the vitals of every series of this process's shards at the end to this Parquet
     file (``<stem>-p<id>.parquet`` per process in a cluster); see :func:`vitals.history.write_final_vitals`.
     """
+    convert_without_pandas()  # before anything converts: ~0.45 CPU s less per process (vitals.arrow_setup)
     catalog = catalog or load_catalog(settings.catalog, streets_total=settings.streets_total)
     checked = preflight(settings, final_vitals=final_vitals)
     hub = hub or ExportHub(catalog)

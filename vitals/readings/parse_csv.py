@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +27,12 @@ from vitals.readings.schema import FIELDS, GAP_MARKERS, REQUIRED_FIELDS, ParseRe
 _LINE_BY_LINE = 64
 _TYPES = {"ts": pa.string(), "indicator": pa.string(), "area": pa.string(), "sensor": pa.string(),
           "value": pa.string()}  # values are converted by csv_values (the same on the fast path and record by record)
-_GAPS = pa.array(sorted(GAP_MARKERS))
+
+
+@cache
+def _gap_markers() -> pa.Array:
+    """The gap markers as an Arrow array (built on first use: nothing is converted at import time)."""
+    return pa.array(sorted(GAP_MARKERS), type=pa.string())
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def csv_values(text: pa.Array) -> tuple[pa.Array, set[int], dict[int, str]]:
     gap markers (NA, N/A, NaN, null, None, any case) are gaps; other text that is not a number is malformed."""
     text = text.cast(pa.string())
     trimmed = pc.utf8_lower(pc.utf8_trim_whitespace(text))
-    gap = pc.fill_null(pc.is_in(trimmed, value_set=_GAPS), True)
+    gap = pc.fill_null(pc.is_in(trimmed, value_set=_gap_markers()), True)
     gaps = {int(i) for i in np.flatnonzero(gap.to_numpy(zero_copy_only=False))}
     numbers = pc.if_else(gap, pa.scalar(None, pa.string()), text)
     values, bad_rows = _cast_each(numbers, pa.float64())
