@@ -73,3 +73,67 @@ def test_forest_scores_equal_score_samples(max_features: float) -> None:
         x[rng.random(x.shape) < 0.01] = np.nan
         np.testing.assert_array_equal(forest_scores(forest, x), -forest.score_samples(x))
         np.testing.assert_array_equal(forest_scores(forest, x[:1]), -forest.score_samples(x[:1]))
+
+
+def _forests(rng: np.random.Generator, n: int) -> dict[int, object]:
+    """Fitted forests of several families: sizes, sample counts (denominators and depths) and feature subsets
+    differ; some family codes have none."""
+    from sklearn.ensemble import IsolationForest
+
+    out: dict[int, object] = {}
+    for code in rng.choice(np.arange(2 * n), n, replace=False):
+        train = rng.normal(size=(int(rng.integers(5, 800)), 6)) * rng.uniform(0.1, 10.0, 6)
+        out[int(code)] = IsolationForest(n_estimators=int(rng.integers(1, 30)), max_samples=int(rng.integers(2, 300)),
+                                         max_features=float(rng.choice([1.0, 0.5])), random_state=int(code)).fit(train)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_all_families_in_one_walk_equal_one_forest_scores_call_per_family(seed: int) -> None:
+    """``family_scores`` (every family's forest joined, one compiled walk) gives per window exactly what
+    ``forest_scores`` of its family's scikit-learn forest gives (tree.apply, scikit-learn's sums), 0 for a family
+    without a forest or a code outside the model; the scikit-learn forests and their array forms alike."""
+    from vitals.detectors.window_forest import family_scores, forest_arrays, forest_scores
+
+    rng = np.random.default_rng(seed)
+    forests = _forests(rng, int(rng.integers(1, 8)))
+    n = int(rng.integers(1, 4000))
+    family = rng.integers(-1, 2 * len(forests) + 2, n)
+    x = rng.normal(size=(n, 6)) * rng.uniform(0.1, 20.0, 6)
+    x[rng.random(x.shape) < 0.02] = np.nan
+    expected = np.zeros(n)
+    for f, forest in forests.items():
+        sel = family == f
+        if sel.any():
+            expected[sel] = forest_scores(forest, x[sel])
+    assert (expected > 0).any()
+    owner = object.__new__(WindowFeatureModel)
+    assert family_scores(owner, forests, family, x).tobytes() == expected.tobytes()
+    plain = {f: forest_arrays(forest) for f, forest in forests.items()}
+    assert family_scores(owner, plain, family, x).tobytes() == expected.tobytes()  # a new dict of other forests
+    for f in list(forests)[:1]:  # a refitted family: the joined form follows
+        forests[f] = _forests(np.random.default_rng(seed + 50), 1).popitem()[1]
+        sel = family == f
+        if sel.any():
+            expected[sel] = forest_scores(forests[f], x[sel])
+    assert family_scores(owner, forests, family, x).tobytes() == expected.tobytes()
+
+
+def test_the_walk_compares_float32_inputs_with_float64_thresholds_as_scikit_learn() -> None:
+    """Inputs at a threshold and one float32 step either side of it (thresholds are float64 midpoints of float32
+    values: compared in float32 they would send some of these the other way)."""
+    from sklearn.ensemble import IsolationForest
+
+    from vitals.detectors.window_forest import forest_arrays
+
+    rng = np.random.default_rng(2)
+    forest = IsolationForest(n_estimators=20, max_samples=128, random_state=0).fit(rng.normal(size=(500, 3)))
+    nodes = forest_arrays(forest)
+    assert nodes is not None
+    inner = nodes.left >= 0
+    at = nodes.threshold[inner].astype(np.float32)
+    edge = np.concatenate([at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))])
+    x = np.repeat(edge[:, None], 3, axis=1).astype(np.float64)
+    x[:, 1:] = rng.permuted(x[:, 1:], axis=0)
+    np.testing.assert_array_equal(nodes.scores(x), -forest.score_samples(x))
+    assert np.array_equal(nodes.scores(x[:0]), np.empty(0))

@@ -211,3 +211,50 @@ def test_predict_levels_is_predict_without_explanations(small_catalog: Catalog, 
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
         assert (lean.driver == -1).all() and (lean.driver_effect == 0).all()
     assert (full.driver >= 0).any()
+
+
+def _buffer_state(buf: LagBuffer) -> bytes:
+    return b"".join(a.tobytes() for a in (buf.values, buf.bucket, buf.slot_ts, buf.evicted_value, buf.evicted_bucket))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_update_equals_the_vectorized_update(seed: int) -> None:
+    """The compiled pass in batch order leaves the state the vectorized update leaves, bit for bit: batches out of
+    order, repeated times in a step (ties: the later reading), late readings, NaN values, rows evicting several steps
+    in one batch, and batches spanning the ring (the vectorized update then runs in both)."""
+    rng = np.random.default_rng(seed)
+    n_series, n_steps = int(rng.integers(1, 12)), int(rng.integers(1, 8))
+    compiled, reference = LagBuffer(n_series, n_steps, 60), LagBuffer(n_series, n_steps, 60)
+    clock, evictions = 0, 0
+    for _ in range(60):
+        n = int(rng.integers(0, 60))
+        span = int(rng.integers(1, 3 * (n_steps + 2))) * 60  # past the ring now and then
+        clock += int(rng.integers(0, 3 * 60))
+        ts = START_NS + (clock + rng.integers(-span, 1, n) // 10 * 10) * 10**9  # coarse times: ties
+        series = rng.integers(0, n_series, n)
+        value = np.where(rng.random(n) < 0.05, np.nan, rng.normal(size=n))
+        before = reference.evicted_bucket.copy()
+        compiled.update(series, ts, value)
+        reference.update(series, ts, value, compiled=False)
+        evictions += int((reference.evicted_bucket != before).sum())
+        assert _buffer_state(compiled) == _buffer_state(reference)
+        now = START_NS + (clock + 60) * 10**9
+        for every in (1, 2, 5):
+            rows = rng.integers(0, n_series, int(rng.integers(0, 2 * n_series)))
+            full = reference.window(now)[:, ::-every][:, ::-1]
+            assert compiled.window(now, every, rows=rows).tobytes() == full[rows].tobytes()
+    assert evictions > 10
+
+
+def test_compiled_update_keeps_the_vectorized_eviction_of_a_batch() -> None:
+    """One batch replaces two steps of a row: the evicted step kept is the one replaced by the later step (the
+    vectorized update's last write), here the older of the two evicted steps."""
+    buf, ref = LagBuffer(1, 3, 60), LagBuffer(1, 3, 60)  # a ring of 5 steps
+    minute = 60 * 10**9
+    held = START_NS - START_NS % (5 * minute) + np.array([5, 1]) * minute  # steps 5k + 5 and 5k + 1: slots 0 and 1
+    batch = held + np.array([5, 10]) * minute  # slot 0 gets a step 5 later, slot 1 a step 10 later: one step apart
+    for times, values in ((held, np.array([5.0, 1.0])), (batch, np.array([10.0, 11.0]))):
+        buf.update(np.zeros(2, np.int64), times, values)
+        ref.update(np.zeros(2, np.int64), times, values, compiled=False)
+        assert _buffer_state(buf) == _buffer_state(ref)
+    assert buf.evicted_bucket[0] == held[1] // minute and buf.evicted_value[0] == 1.0

@@ -104,3 +104,34 @@ def test_coarse_grid_is_the_last_complete_step(small_catalog: Catalog) -> None:
     np.testing.assert_allclose(got, oracle.astype(np.float32), rtol=1e-6)
     with pytest.raises(ConfigError, match="multiple"):
         ShardScorer(small_catalog, 0, 1, lag_resolution_s=70)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_a_tick_read_later_predicts_the_window_as_of_the_tick(small_catalog: Catalog, seed: int) -> None:
+    """A tick's window is built when read (or before the lag buffer next changes): whatever readings arrive between
+    the tick and the read (late ones inside its window, the step in progress, steps that push old ones out of the
+    ring), the window predicted is the one a read right after the tick sees."""
+    rng = np.random.default_rng(seed)
+    frame = _readings(small_catalog, 180, seed)
+    frame["ts"] -= np.where(rng.random(len(frame)) < 0.3, rng.integers(0, 20 * 60, len(frame)) * 10**9, 0)  # late
+    eager_model, lazy_model = _Recorder(), _Recorder()
+    eager, lazy = ShardScorer(small_catalog, 0, 1), ShardScorer(small_catalog, 0, 1)
+    late_inside = 0
+    clock = 0
+    for idx in np.array_split(np.arange(len(frame)), 400):  # file order, some late: not every batch ticks
+        part = frame.iloc[idx]
+        batch = ReadingBatch(part.ts.to_numpy(), part.ind.to_numpy(np.int16), part.street.to_numpy(np.int32),
+                             part.value.to_numpy())
+        late_inside += int((part.ts.to_numpy() <= clock).sum())
+        eager.update(small_catalog, batch, _Models(eager_model))
+        eager.horizons  # noqa: B018 - read after every batch: each tick's window as of the tick
+        lazy.update(small_catalog, batch, _Models(lazy_model))
+        if rng.random() < 0.15:
+            lazy.horizons  # noqa: B018 - read now and then
+        clock = max(clock, int(part.ts.max()))
+    lazy.horizons  # noqa: B018
+    by_time = {now: window for now, window in eager_model.calls}
+    for now, window in lazy_model.calls:
+        assert window.tobytes() == by_time[now].tobytes()
+    assert late_inside > 100 and len(by_time) > 100
+    assert 10 < len(lazy_model.calls) < len(eager_model.calls) / 2

@@ -124,3 +124,26 @@ def test_few_cell_residuals_equal_cell_residuals(catalog: Catalog, seed: int) ->
     value = seasonal.base[ind] + rng.normal(0, 3, n) * seasonal.noise[ind]
     got = few_cell_residuals(seasonal, ind, ends, value)
     assert got.tobytes() == cell_residuals(seasonal, ind, ends, value).tobytes()
+
+
+def test_expected_values_kept_across_batches_are_the_elementwise_ones(catalog: Catalog) -> None:
+    """A stream's batches share grid steps: the expected values of an end computed for one batch serve the next ones
+    (per seasonal model, the newest few hundred ends), bit for bit the elementwise residuals, including after the
+    kept ends are dropped and computed again, and with the distinct ends given by the caller."""
+    from vitals.scoring.city_window_model import _COLUMNS, _MAX_COLUMNS, cell_residuals, few_cell_residuals
+
+    rng = np.random.default_rng(11)
+    seasonal = SeasonalModel(catalog)
+    n = 4000
+    for batch in range(40):
+        first = batch * 20 - (300 if batch == 30 else 0)  # batch 30 goes back to ends dropped since
+        ind = rng.integers(0, catalog.n_indicators, n)
+        ends = START_NS + (first + rng.integers(0, 3 if batch % 3 else 90, n)) * 300 * NS
+        value = seasonal.base[ind] + rng.normal(0, 3, n) * seasonal.noise[ind]
+        want = cell_residuals(seasonal, ind, ends, value).tobytes()
+        assert few_cell_residuals(seasonal, ind, ends, value).tobytes() == want
+        distinct, at = np.unique(ends, return_inverse=True)
+        order = rng.permutation(distinct.size)  # any order of the distinct ends
+        assert few_cell_residuals(seasonal, ind, ends, value, ends=(distinct[order], np.argsort(order)[at])
+                                  ).tobytes() == want
+        assert len(_COLUMNS[seasonal]) <= _MAX_COLUMNS + 90

@@ -100,9 +100,14 @@ def expected_grid(
 ) -> npt.NDArray[np.float64]:
     """(M, T) seasonal expected value of each row's indicator at T times shared by all rows: computed once per
     indicator and gathered, elementwise the same values as ``seasonal.expected`` on the (M, T) arrays."""
+    return expected_table(seasonal, times_ns)[np.asarray(indicator, dtype=np.int64)]
+
+
+def expected_table(seasonal: SeasonalModel, times_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """(n_indicators, T) seasonal expected value of every indicator at T times (what :func:`expected_grid`
+    gathers)."""
     n_ind, n_t = seasonal.base.shape[0], times_ns.shape[0]
-    table = seasonal.expected(np.repeat(np.arange(n_ind), n_t), np.tile(times_ns, n_ind)).reshape(n_ind, n_t)
-    return table[np.asarray(indicator, dtype=np.int64)]
+    return seasonal.expected(np.repeat(np.arange(n_ind), n_t), np.tile(times_ns, n_ind)).reshape(n_ind, n_t)
 
 
 def residuals(  # noqa: PLR0917

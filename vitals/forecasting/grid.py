@@ -150,14 +150,24 @@ class LagBuffer:
         self.evicted_bucket = np.full(n_series, -1, dtype=np.int64)
 
     def update(
-        self, series: npt.NDArray[np.integer], ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64]
+        self, series: npt.NDArray[np.integer], ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64], *,
+        compiled: bool = True,
     ) -> None:
-        """Record readings (any order; the latest event time in a step wins)."""
+        """Record readings (any order; the latest event time in a step wins). A batch spanning fewer steps than the
+        ring is recorded by one compiled pass (:func:`vitals.forecasting.lag_kernel.record_readings`); others, or
+        ``compiled=False`` (the reference), by the vectorized update: the same state."""
         if len(series) == 0:
             return
         ring = self.values.shape[1]
         sid = np.asarray(series, dtype=np.int64)
         ts = np.asarray(ts_ns, dtype=np.int64)
+        if compiled:
+            from vitals.forecasting.lag_kernel import record_readings  # numba: only the flow's scorer asks
+
+            if record_readings(self.values, self.bucket, self.slot_ts, self.evicted_value, self.evicted_bucket,
+                               np.ascontiguousarray(sid), np.ascontiguousarray(ts),
+                               np.ascontiguousarray(value, dtype=np.float64), self.step_s * NS_PER_S):
+                return
         b = ts // (self.step_s * NS_PER_S)
         pick = latest_per_key(sid * (1 << 40) + b, ts)
         row, b, ts, val = sid[pick], b[pick], ts[pick], np.asarray(value, np.float64)[pick]
@@ -172,12 +182,21 @@ class LagBuffer:
         self.bucket[row, slot] = b
         self.slot_ts[row, slot] = ts
 
-    def window(self, now_ns: int, every: int = 1) -> npt.NDArray[np.float32]:
+    def window(self, now_ns: int, every: int = 1, rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float32]:
         """(N, n_steps) values of the steps ending at or before ``now_ns``, oldest first, carried forward; with
         ``every`` > 1 only every ``every``-th of those columns counted back from the newest (the same values as
-        ``window(now_ns)[:, ::-every][:, ::-1]``, without carrying every column forward)."""
+        ``window(now_ns)[:, ::-every][:, ::-1]``, without carrying every column forward); with ``rows`` only those
+        rows, in their order (the same values as ``window(now_ns, every)[rows]``)."""
         ring = self.values.shape[1]
         newest = now_ns // (self.step_s * NS_PER_S) - 1  # the last complete step
+        if every > 1 and rows is not None:
+            from vitals.forecasting.lag_kernel import carried_rows  # numba: only the flow's scorer asks
+
+            return carried_rows(self.values, self.bucket, self.evicted_value, self.evicted_bucket,
+                                newest - (self.n_steps - 1), self.n_steps, every,
+                                np.ascontiguousarray(rows, dtype=np.intp))
+        if rows is not None:
+            return self.window(now_ns, every)[rows]
         if every > 1:
             from vitals.forecasting.lag_kernel import carried_columns  # numba: only the flow's scorer asks
 

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import ModelError, NotFittedError
+from vitals.forecasting import linear_path
 from vitals.forecasting.features import (
     FEATURE_INDEX,
     FEATURES,
@@ -299,14 +300,19 @@ class EarlyWarningForecaster(Parameters):
 
     def _predict_values(
         self, catalog: Catalog, window: npt.NDArray[np.floating], indicator: npt.NDArray[np.integer],
-        now_ns: npt.NDArray[np.int64] | int, *, explain: bool = True,
+        now_ns: npt.NDArray[np.int64] | int, *, explain: bool = True, compiled: bool = True,
     ) -> tuple[npt.NDArray[np.float64], ...]:
         """:meth:`predict_values` and the seasonal expected value (N, H) at each horizon; without ``explain`` the
-        effects are not computed (an empty (N, H, 0) array: the values do not depend on them)."""
+        effects are not computed (an empty (N, H, 0) array: the values do not depend on them). Without ``explain``,
+        linear regressors and one time for every row (the flow's tick) it runs in compiled passes
+        (:mod:`vitals.forecasting.linear_path`), the same values; ``compiled=False``: the numpy reference."""
         self._check_fitted(catalog)
-        seasonal = SeasonalModel(catalog)
         ind = np.asarray(indicator, dtype=np.int64)
         now = np.broadcast_to(np.asarray(now_ns, dtype=np.int64), ind.shape).copy()
+        window = np.asarray(window)
+        if compiled and not explain and linear_path.applies(self, window, now):  # the flow's tick: the same values
+            return linear_path.linear_values(self, catalog, window, ind, int(now[0]))
+        seasonal = SeasonalModel(catalog)
         res = residuals(np.asarray(window), ind, now, seasonal, self.unit_, self.step_s)
         n, n_h, n_f = ind.shape[0], len(self.horizons_s), len(FEATURES)
         change = np.zeros((n, n_h))
@@ -397,14 +403,17 @@ class EarlyWarningForecaster(Parameters):
                                                                                        explain=explain)
         n = values.shape[0]
         hs = np.asarray(self.horizons_s, dtype=np.int64)
-        last = np.asarray(window, dtype=np.float64)[:, -1]
+        last = np.asarray(np.asarray(window)[:, -1], dtype=np.float64)  # the value now (not the whole window)
         level, secs = _levels_and_crossings(catalog, ind, warn_values, expected_at, last, expected_now,
                                             hs.astype(np.float64), float(self.max_lookahead_s))
         explained = level.argmax(axis=1).astype(np.int8)
-        chosen = effects[np.arange(n), explained.astype(np.int64), :]
-        strongest = np.abs(chosen).argmax(axis=1) if chosen.shape[1] else np.zeros(n, np.int64)
-        effect = chosen[np.arange(n), strongest] if chosen.shape[1] else np.zeros(n)
-        driver = np.where(np.abs(effect) > 0, strongest, -1).astype(np.int16)
+        if effects.shape[2]:
+            chosen = effects[np.arange(n), explained.astype(np.int64), :]
+            strongest = np.abs(chosen).argmax(axis=1)
+            effect = chosen[np.arange(n), strongest]
+            driver = np.where(np.abs(effect) > 0, strongest, -1).astype(np.int16)
+        else:  # no explanations asked for: no driver
+            effect, driver = np.zeros(n), np.full(n, -1, dtype=np.int16)
         return Forecast(
             horizons_s=tuple(int(h) for h in self.horizons_s), value=values, warning_value=warn_values, level=level,
             seconds_to_level=secs, last=last, expected_now=expected_now, driver=driver,

@@ -24,6 +24,7 @@ explanation is the standardized feature furthest (in training spread) from its f
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ import numpy.typing as npt
 
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.detectors.calibration import squash
-from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, forest_scores, window_features
+from vitals.detectors.window_forest import FEATURES, WindowFeatureModel, family_scores, window_features
 from vitals.errors import ModelError, NotFittedError
 from vitals.forecasting.features import expected_grid
 from vitals.forecasting.grid import SeriesGrid
@@ -56,17 +57,38 @@ def cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], 
 
 
 def few_cell_residuals(seasonal: SeasonalModel, indicator: npt.NDArray[np.integer], cell_end_ns: IntArray,
-                       value: FloatArray) -> FloatArray:
+                       value: FloatArray, ends: tuple[IntArray, IntArray] | None = None) -> FloatArray:
     """:func:`cell_residuals` of cells that end at a few distinct times (a stream's batch: thousands of cells of a
     few grid steps): the expected values computed once per (indicator, distinct end) and gathered, elementwise the
-    same values (:func:`vitals.forecasting.features.expected_grid`)."""
+    same values (:func:`vitals.forecasting.features.expected_grid`); ``ends``: the distinct ends and the index of
+    each cell's end among them, when the caller knows them (else ``np.unique`` finds them)."""
     ind = np.asarray(indicator, dtype=np.int64)
-    ends, at = np.unique(np.asarray(cell_end_ns, dtype=np.int64), return_inverse=True)
-    n_ind = seasonal.base.shape[0]
-    if ends.size * n_ind >= ind.size:  # as many distinct (indicator, end) pairs as cells: nothing to share
+    distinct, at = ends if ends is not None else np.unique(np.asarray(cell_end_ns, dtype=np.int64),
+                                                           return_inverse=True)
+    if distinct.size * seasonal.base.shape[0] >= ind.size:  # as many (indicator, end) pairs as cells: no sharing
         return cell_residuals(seasonal, ind, cell_end_ns, value)
-    table = expected_grid(seasonal, np.arange(n_ind), ends)
-    return (value - table[ind, at.ravel()]) / seasonal.noise[ind]
+    return (value - expected_columns(seasonal, distinct)[ind, at.ravel()]) / seasonal.noise[ind]
+
+
+# recent expected values per seasonal model: end time (ns) -> (indicators,) (the grid steps a stream's batches share)
+_COLUMNS: weakref.WeakKeyDictionary[SeasonalModel, dict[int, FloatArray]] = weakref.WeakKeyDictionary()
+_MAX_COLUMNS = 256
+
+
+def expected_columns(seasonal: SeasonalModel, ends_ns: IntArray) -> FloatArray:
+    """(indicators, len(ends_ns)) seasonal expected value of every indicator at each end: each column computed
+    once per seasonal model while it is recent (:func:`vitals.forecasting.features.expected_grid`, elementwise the
+    values of ``seasonal.expected``)."""
+    columns = _COLUMNS.setdefault(seasonal, {})
+    wanted = [int(e) for e in ends_ns]
+    missing = list(dict.fromkeys(e for e in wanted if e not in columns))
+    if missing and len(columns) + len(missing) > _MAX_COLUMNS:  # start afresh (a stream's ends move on)
+        columns.clear()
+        missing = list(dict.fromkeys(wanted))
+    if missing:
+        table = expected_grid(seasonal, np.arange(seasonal.base.shape[0]), np.asarray(missing, dtype=np.int64))
+        columns.update(zip(missing, table.T.copy(), strict=True))
+    return np.stack([columns[e] for e in wanted], axis=1)
 
 
 def counted_cells(values: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
@@ -170,13 +192,7 @@ class CityWindowModel(Parameters):
         x = raw.copy()
         x[:, [0, 2, 3]] = (raw[:, [0, 2, 3]] - centre) / scale  # mean, min, max: location and scale
         x[:, [1, 4, 5]] = raw[:, [1, 4, 5]] / scale               # std, range, change: scale only
-        fam = m.family_[ind]
-        scores = np.zeros(ind.shape[0])
-        for f in np.unique(fam):
-            forest = m.models_.get(int(f))
-            if forest is not None:
-                scores[fam == f] = forest_scores(forest, x[fam == f])
-        return x, scores
+        return x, family_scores(m, m.models_, m.family_[ind], x)
 
     def _fit_tails(self, x: FloatArray, raw_scores: FloatArray, family: IntArray, n_fam: int) -> None:
         """Per family: typical feature values (for explanations) and the upper tail of the training scores."""

@@ -26,10 +26,13 @@ Per batch of accepted readings (vectorized over the batch):
 At every forecast tick (``forecast_every_s`` of event time) the promoted early-warning forecaster
 (:class:`vitals.forecasting.model.EarlyWarningForecaster`, from the model registry, hot-reloaded) predicts every
 series with data at once. The prediction itself is deferred until something reads the forecasts (a view's
-:meth:`ShardScorer.columns`, the ``forecast_*`` attributes, a pickle): the tick keeps the model, its window rows and
-its time, and a later tick replaces a tick nobody read. Predictions are a pure function of those, so every forecast
+:meth:`ShardScorer.columns`, the ``forecast_*`` attributes, a pickle): the tick keeps the model, its rows and its
+time, and a later tick replaces a tick nobody read. Its window is built from the lag buffer when read, or before the
+buffer next changes (not at all when the next batch's tick of the same model replaces it unread), so it is the
+window as of the tick whatever readings arrive after it. Predictions are a pure function of those, so every forecast
 read is the one the tick would have made at once; a fast replay, whose batches span several ticks between views,
-skips the predictions nobody sees (on a model failure the forecasts kept are those of the last tick read).
+skips the windows and predictions nobody sees (on a model failure the forecasts kept are those of the last tick
+read).
 :meth:`ShardScorer.columns` returns the view columns the exporter renders (``anomaly_score``,
 ``expected_lower|mid|upper``, ``forecast_<h>``, ``forecast_level_<h>``, ``seconds_to_<level>``,
 and explanation codes ``explain_detector`` / ``explain_feature``).
@@ -40,7 +43,7 @@ The scorer pickles with the shard (Bytewax snapshots): arrays only; models come 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -72,12 +75,13 @@ class ModelSource(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class _Tick:
-    """A forecast tick not predicted yet: the model, the rows with data, their window as of ``now_ns``."""
+    """A forecast tick not predicted yet: the model, the rows with data, their window as of ``now_ns`` (None: not
+    built yet, the lag buffer is as it was at the tick)."""
 
     catalog: Catalog
     model: Any
     rows: npt.NDArray[np.intp]
-    window: npt.NDArray[np.float32]
+    window: npt.NDArray[np.float32] | None
     now_ns: int
 
 
@@ -145,12 +149,28 @@ class ShardScorer:
         scores = self.detector.update_score(rows, batch.ts_ns, batch.value)
         self._hold(rows, batch.ts_ns, scores)
         self.seen[rows] = True
+        clock = int(batch.ts_ns.max())
+        due = clock >= self.next_forecast_ns
+        model = models.forecaster() if due and models is not None else None
+        self._before_lags_change(model if due else None)
         self.lags.update(rows, batch.ts_ns, batch.value)
         self.score_windows(catalog, rows, batch.ts_ns, batch.value, models)
-        clock = int(batch.ts_ns.max())
-        if clock >= self.next_forecast_ns:
+        if due:
             self.next_forecast_ns = (clock // self.forecast_every_ns + 1) * self.forecast_every_ns
-            self.forecast(catalog, clock, models)
+            self._tick(catalog, clock, model)
+
+    def _before_lags_change(self, next_model: Any | None) -> None:
+        """The pending tick's window is built from the lag buffer when read; before the buffer changes it is built
+        now (so it is the window as of the tick whatever readings arrive after it), unless this batch's tick
+        (``next_model``: its model, None without a tick) replaces it unread: the same model, which predicts
+        nothing of the old tick."""
+        tick = self._pending
+        if tick is None or tick.window is not None:
+            return
+        if next_model is not None and next_model is tick.model and np.any(self.seen):
+            self._pending = None  # replaced by this batch's tick, never read
+            return
+        self._pending = replace(tick, window=self.lag_window(tick.now_ns, tick.rows))
 
     def _hold(self, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> None:
         """Keep per row the peak score, decayed by the half-life in event time."""
@@ -158,11 +178,15 @@ class ShardScorer:
 
     def _hold_into(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
                    ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-        """Raise held peaks where a new score beats the decayed one; returns the positions that did."""
-        order = np.lexsort((scores, rows))  # per row, the highest score last
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = rows[order][1:] != rows[order][:-1]
-        pick = order[last]
+        """Raise held peaks where a new score beats the decayed one; returns the positions that did (per row, its
+        highest score of the batch: :func:`vitals.scoring.hold_kernel.peak_picks`)."""
+        from vitals.scoring.hold_kernel import peak_picks
+
+        pick = peak_picks(np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(scores, dtype=np.float64),
+                          peak.shape[0])
+        if pick.size and pick[0] < 0:
+            msg = f"rows outside the shard's {peak.shape[0]} rows"
+            raise IndexError(msg)
         r, t, s = rows[pick], ts[pick], scores[pick]
         current = self._decayed(peak, peak_ts, r, t)
         higher = s >= current
@@ -223,17 +247,19 @@ class ShardScorer:
     # ---- forecasts ----------------------------------------------------------------------------------------
     def forecast(self, catalog: Catalog, now_ns: int, models: ModelSource | None) -> None:
         """A forecast tick: the forecaster's window of every series with data, as of ``now_ns``; predicted when
-        read (:meth:`_predict_pending`)."""
-        model = models.forecaster() if models is not None else None
+        read (:meth:`_predict_pending`), its window built then or before the lag buffer next changes."""
+        self._tick(catalog, now_ns, models.forecaster() if models is not None else None)
+
+    def _tick(self, catalog: Catalog, now_ns: int, model: Any | None) -> None:
         if model is None:
             return
         rows = np.flatnonzero(self.seen)
         if not len(rows):
             return
-        self._fit_lags(model)
         if self._pending is not None and self._pending.model is not model:
             self._predict_pending()  # a newly promoted model: the last tick of the old one as it would have been
-        self._pending = _Tick(catalog, model, rows, self.lag_window(now_ns)[rows], now_ns)
+        self._fit_lags(model)
+        self._pending = _Tick(catalog, model, rows, None, now_ns)
 
     def _predict_pending(self) -> None:
         """Run the deferred prediction of the newest tick, if any (the forecasts as of that tick)."""
@@ -241,10 +267,11 @@ class ShardScorer:
         if tick is None:
             return
         model, rows, now_ns = tick.model, tick.rows, tick.now_ns
+        window = self.lag_window(now_ns, rows) if tick.window is None else tick.window  # the buffer as at the tick
         try:
             # values, levels and seconds only (the view exports no forecast explanation): cheaper when the model can
             predict = getattr(model, "predict_levels", None) or model.predict
-            result = predict(tick.catalog, tick.window, self.indicator[rows], now_ns)
+            result = predict(tick.catalog, window, self.indicator[rows], now_ns)
         except Exception as exc:  # a bad model must never stop the flow: keep the last forecasts
             if not self._model_failed:
                 log.error("forecaster %s failed on shard %d, forecasts stale until a working model is promoted: %s",
@@ -320,13 +347,14 @@ class ShardScorer:
         self.lags = LagBuffer(self.n_rows, steps * self.lag_stride + 1, resolution)
         self.forecast_every_ns = resolution * NS_PER_S
 
-    def lag_window(self, now_ns: int) -> npt.NDArray[np.float32]:
+    def lag_window(self, now_ns: int, rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float32]:
         """(n_rows, lag_steps + 1) values as of now and every ``lag_step_s`` before, oldest first: the fine
-        buffer's columns up to the step in progress (its newest reading), every ``lag_stride``-th from the end."""
+        buffer's columns up to the step in progress (its newest reading), every ``lag_stride``-th from the end;
+        with ``rows`` only those rows (the same values as ``lag_window(now_ns)[rows]``)."""
         stride = getattr(self, "lag_stride", 1)  # a scorer restored from before the fine grid: its coarse buffer
         if stride == 1:
-            return self.lags.window(now_ns)
-        return self.lags.window(now_ns + self.lags.step_s * NS_PER_S, every=stride)
+            return self.lags.window(now_ns, rows=rows)
+        return self.lags.window(now_ns + self.lags.step_s * NS_PER_S, every=stride, rows=rows)
 
     # ---- export -------------------------------------------------------------------------------------------
     def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
