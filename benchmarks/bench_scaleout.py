@@ -19,10 +19,18 @@ joining the cluster counts in the flow). ``--startup`` also replays the first mi
 shut-down, the fixed cost every process pays). The final vitals of the two processes (``final-p0``, ``final-p1``) are
 compared with the one process's, every column but the wall-clock ones.
 
+Where the second process's CPU goes: ``--threads`` looks at every process's threads every 50 ms
+(``/proc/PID/task/*/stat``: in a cluster Bytewax runs the flow in ``timely:work-0`` and its main thread polls for
+signals; ``timely:send-*``/``recv-*`` carry Timely's progress messages); ``--stages`` runs every process under
+``stage_timer.py`` (CPU s per stage, 1 process against the sum of 2); ``--independent`` also replays each half of
+the data (files 0+2, 1+3) in its own single process, no cluster, one after the other and then both at once: the
+split without Timely, and what two busy cores give. Each prints a table summed over a run's processes.
+
 Prints a table, min and median speed-ups (wall and CPU), and one JSON line. Shared machine: the load average is
 printed at start and end; the final figure needs a quiet machine.
 
-    .venv/bin/python benchmarks/bench_scaleout.py [--hours 6] [--repeat 3] [--scoring on|off]
+    .venv/bin/python benchmarks/bench_scaleout.py [--hours 6] [--repeat 3] [--scoring on|off] [--startup]
+        [--threads] [--stages] [--independent]
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from city_feed import city_readings, write_shard_files
 
 REPO = Path(__file__).resolve().parents[1]
+STAGE_TIMER = Path(__file__).resolve().parent / "stage_timer.py"
+TICKS = os.sysconf("SC_CLK_TCK")
 WALL_CLOCK_COLUMNS = ["at", "seconds_since_last"]  # relative to each process's own final clock
 
 
@@ -64,25 +74,66 @@ def _cpu(usage: object) -> float:
     return float(usage.ru_utime + usage.ru_stime)  # type: ignore[attr-defined]
 
 
-def run(data: Path, out: Path, processes: int, scoring: bool) -> dict[str, object]:
-    """One replay of ``data`` on ``processes`` processes; wall, CPU per process."""
+def thread_cpu(pid: int, seen: dict[int, tuple[str, float]]) -> None:
+    """Add to ``seen`` (tid -> (thread name, CPU s)) the user + system CPU of each thread of ``pid`` so far
+    (``/proc/PID/task/*/stat``; a thread that ends between two looks keeps its last figure)."""
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        seen[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+
+
+def by_name(seen: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU s per thread name (threads of one name summed)."""
+    out: dict[str, float] = {}
+    for name, cpu in seen.values():
+        out[name] = round(out.get(name, 0.0) + cpu, 2)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def run(data: Path | list[Path], out: Path, processes: int, scoring: bool, *, stages: bool = False,
+        threads: bool = False) -> dict[str, object]:
+    """One replay of ``data`` on ``processes`` processes (a list of directories: that many independent
+    single-process replays at once, no cluster); wall, CPU per process (``stages``: under stage_timer.py, CPU per
+    stage in ``stages-<i>.json``; ``threads``: CPU per thread, looked at every 50 ms)."""
     out.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, "-m", "vitals", "replay", str(data), "--final-vitals", str(out / "final.parquet"),
-            "--dead-letters", str(out / "dead.jsonl"), "--metrics-port", "0", "--no-progress"]
+    dirs = data if isinstance(data, list) else [data] * processes
+    independent = isinstance(data, list)
+
+    def command(i: int) -> list[str]:
+        head = ([sys.executable, str(STAGE_TIMER), str(out / f"stages-{i}.json")] if stages
+                else [sys.executable, "-m", "vitals"])
+        final = f"final-p{i}.parquet" if independent else "final.parquet"
+        return [*head, "replay", str(dirs[i]), "--final-vitals", str(out / final),
+                "--dead-letters", str(out / f"dead-{i}.jsonl"), "--metrics-port", "0", "--no-progress"]
+
     cluster = []
-    if processes > 1:
+    if processes > 1 and not independent:
         addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
         cluster = [["-i", str(i), "-a", addresses] for i in range(processes)]
     t0 = time.perf_counter()
     procs = []
     for i in range(processes):
         log = (out / f"log-{i}.txt").open("wb")
-        procs.append(subprocess.Popen([*base, *(cluster[i] if cluster else [])], cwd=out, env=_env(scoring),
-                                      stdout=log, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([*command(i), *(cluster[i] if cluster else [])], cwd=out,
+                                      env=_env(scoring), stdout=log, stderr=subprocess.STDOUT))
     cpu, ended = [0.0] * processes, [0.0] * processes
     pending = {p.pid: i for i, p in enumerate(procs)}
+    seen: list[dict[int, tuple[str, float]]] = [{} for _ in procs]
     while pending:
-        pid, status, usage = os.wait4(-1, 0)
+        if threads:
+            for pid, i in pending.items():
+                thread_cpu(pid, seen[i])
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+            if pid == 0:
+                time.sleep(0.05)
+                continue
+        else:
+            pid, status, usage = os.wait4(-1, 0)
         if pid not in pending:
             continue
         i = pending.pop(pid)
@@ -95,7 +146,12 @@ def run(data: Path, out: Path, processes: int, scoring: bool) -> dict[str, objec
             msg = f"process {i} failed ({procs[i].returncode}):\n{(out / f'log-{i}.txt').read_text()[-3000:]}"
             raise SystemExit(msg)
     flow = [_flow_seconds(out / f"log-{i}.txt") for i in range(processes)]
-    return {"processes": processes, "wall_s": round(max(ended), 3), "cpu_s": round(sum(cpu), 3),
+    more: dict[str, object] = {}
+    if threads:
+        more["threads_cpu_s"] = [by_name(s) for s in seen]
+    if stages:
+        more["stages"] = [json.loads((out / f"stages-{i}.json").read_text()) for i in range(processes)]
+    return {**more, "processes": processes, "wall_s": round(max(ended), 3), "cpu_s": round(sum(cpu), 3),
             "cpu_per_process_s": [round(c, 3) for c in cpu], "wall_per_process_s": [round(e, 3) for e in ended],
             "flow_per_process_s": flow,
             "outside_flow_per_process_s": [round(e - f, 3) for e, f in zip(ended, flow, strict=True)]}
@@ -106,6 +162,61 @@ def _flow_seconds(log: Path) -> float:
     imports and set-up, to the end of the input); the rest of the process's wall is start-up and exit."""
     found = re.search(r"readings in ([0-9.]+)s", log.read_text(errors="replace"))
     return float(found.group(1)) if found else float("nan")
+
+
+def _print_run(what: str, res: dict[str, object]) -> None:
+    print(f"{what}: wall {res['wall_s']:.2f} s, CPU {res['cpu_s']:.2f} s {res['cpu_per_process_s']}, per-process "
+          f"wall {res['wall_per_process_s']} (flow {res['flow_per_process_s']}, outside the flow "
+          f"{res['outside_flow_per_process_s']})", flush=True)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def print_threads(cases: dict[str, list[dict[str, object]]]) -> None:
+    """CPU s per thread name, summed over a run's processes (median over repeats), for each case."""
+    sums: dict[str, dict[str, float]] = {}
+    for case, results in cases.items():
+        per_repeat: dict[str, list[float]] = {}
+        for res in results:
+            total: dict[str, float] = {}
+            for proc in res["threads_cpu_s"]:  # type: ignore[attr-defined]
+                for name, cpu in proc.items():
+                    total[name] = total.get(name, 0.0) + cpu
+            for name, cpu in total.items():
+                per_repeat.setdefault(name, []).append(cpu)
+        sums[case] = {name: _median(v) for name, v in per_repeat.items()}
+    names = sorted({n for s in sums.values() for n in s}, key=lambda n: -max(s.get(n, 0.0) for s in sums.values()))
+    print("\nCPU s per thread, summed over the processes of a run (median of the repeats)")
+    print(f"  {'thread':<20}" + "".join(f"{c:>20}" for c in sums))
+    for name in names:
+        print(f"  {name:<20}" + "".join(f"{s.get(name, 0.0):>20.2f}" for s in sums.values()))
+
+
+def print_stages(cases: dict[str, list[dict[str, object]]]) -> None:
+    """CPU s per stage (stage_timer.py), summed over a run's processes (median over repeats), for each case."""
+    from stage_timer import ORDER
+
+    sums: dict[str, dict[str, float]] = {}
+    for case, results in cases.items():
+        per_repeat: dict[str, list[float]] = {}
+        for res in results:
+            total: dict[str, float] = {}
+            for doc in res["stages"]:  # type: ignore[attr-defined]
+                whole = [("process (all threads)", {"cpu_s": doc["process_cpu_s"]}),
+                         ("main thread", {"cpu_s": doc["main_thread_cpu_s"]})]
+                for name, figures in [*doc["stages"].items(), *whole]:
+                    total[name] = total.get(name, 0.0) + float(figures["cpu_s"])
+            for name, cpu in total.items():
+                per_repeat.setdefault(name, []).append(cpu)
+        sums[case] = {name: _median(v) for name, v in per_repeat.items()}
+    order = ["process (all threads)", "main thread", "scoring", *ORDER]
+    print("\nCPU s per stage (stage_timer.py, inclusive), summed over the processes of a run (median of the repeats)")
+    print(f"  {'stage':<46}" + "".join(f"{c:>18}" for c in sums))
+    for name in order:
+        if any(name in s for s in sums.values()):
+            print(f"  {name:<46}" + "".join(f"{s.get(name, float('nan')):>18.2f}" for s in sums.values()))
 
 
 def final_vitals(out: Path, processes: int) -> pd.DataFrame:
@@ -121,6 +232,13 @@ def main() -> None:
     parser.add_argument("--scoring", choices=("on", "off"), default="on", help="VITALS_SCORING (default on)")
     parser.add_argument("--startup", action="store_true",
                         help="also measure a replay of a one-row file (start-up and shut-down alone)")
+    parser.add_argument("--stages", action="store_true",
+                        help="run every process under benchmarks/stage_timer.py: CPU s per stage, 1 vs sum of 2")
+    parser.add_argument("--threads", action="store_true",
+                        help="CPU s per thread of every process (/proc/PID/task/*/stat, looked at every 50 ms)")
+    parser.add_argument("--independent", action="store_true",
+                        help="per repeat also replay each half of the data (files 0+2, 1+3) in its own process, "
+                             "no cluster: one after the other, then both at once (what two cores give alone)")
     opts = parser.parse_args()
     scoring = opts.scoring == "on"
     load = os.getloadavg()
@@ -140,14 +258,32 @@ def main() -> None:
                 res = run(work / "tiny", work / f"tiny-{procs}", procs, scoring)
                 print(f"start-up and shut-down alone (first minute), {procs} process(es): {res}", flush=True)
                 runs.setdefault(-procs, []).append(res)
+        halves = []
+        if opts.independent:
+            for h, ks in enumerate(((0, 2), (1, 3))):
+                half = work / f"half-{h}"
+                half.mkdir()
+                for k in ks:
+                    (half / f"shard-{k}.parquet").symlink_to(work / "data" / f"shard-{k}.parquet")
+                halves.append(half)
+        extra: dict[str, list[dict[str, object]]] = {"alone": [], "together": []}
         for r in range(opts.repeat):
             for procs in (1, 2):
                 out = work / f"run-{procs}-{r}"
-                res = run(work / "data", out, procs, scoring)
+                res = run(work / "data", out, procs, scoring, stages=opts.stages, threads=opts.threads)
                 runs[procs].append(res)
-                print(f"repeat {r}, {procs} process(es): wall {res['wall_s']:.2f} s, CPU {res['cpu_s']:.2f} s "
-                      f"{res['cpu_per_process_s']}, per-process wall {res['wall_per_process_s']} (flow "
-                      f"{res['flow_per_process_s']}, outside the flow {res['outside_flow_per_process_s']})", flush=True)
+                _print_run(f"repeat {r}, {procs} process(es)", res)
+            if halves:
+                alone = [run([half], work / f"alone-{h}-{r}", 1, scoring, stages=opts.stages, threads=opts.threads)
+                         for h, half in enumerate(halves)]
+                merged = {key: [a[key][0] for a in alone] for key in alone[0] if isinstance(alone[0][key], list)}
+                res = {**merged, "processes": 2, "wall_s": round(max(float(a["wall_s"]) for a in alone), 3),  # type: ignore[arg-type]
+                       "cpu_s": round(sum(float(a["cpu_s"]) for a in alone), 3)}  # type: ignore[arg-type]
+                extra["alone"].append(res)
+                _print_run(f"repeat {r}, each half alone, one after the other", res)
+                res = run(halves, work / f"together-{r}", 2, scoring, stages=opts.stages, threads=opts.threads)
+                extra["together"].append(res)
+                _print_run(f"repeat {r}, both halves at once, independent processes", res)
             one, two = final_vitals(work / f"run-1-{r}", 1), final_vitals(work / f"run-2-{r}", 2)
             try:
                 pd.testing.assert_frame_equal(one, two, check_exact=True)
@@ -157,6 +293,11 @@ def main() -> None:
                 print(f"  final vitals differ: {str(exc)[:500]}")
     load_end = os.getloadavg()
     n = len(readings)
+    cases = {"1 process": runs[1], "2 processes": runs[2], **{f"halves {k}": v for k, v in extra.items() if v}}
+    if opts.threads:
+        print_threads(cases)
+    if opts.stages:
+        print_stages(cases)
 
     def stats(key: str, procs: int) -> tuple[float, float]:
         values = [float(r[key]) for r in runs[procs]]  # type: ignore[arg-type]
