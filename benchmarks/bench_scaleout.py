@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -70,8 +71,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cpu(usage: object) -> float:
-    return float(usage.ru_utime + usage.ru_stime)  # type: ignore[attr-defined]
+def _cpu(usage: Any) -> float:
+    return float(usage.ru_utime + usage.ru_stime)
 
 
 def thread_cpu(pid: int, seen: dict[int, tuple[str, float]]) -> None:
@@ -96,7 +97,7 @@ def by_name(seen: dict[int, tuple[str, float]]) -> dict[str, float]:
 
 
 def run(data: Path | list[Path], out: Path, processes: int, scoring: bool, *, stages: bool = False,
-        threads: bool = False) -> dict[str, object]:
+        threads: bool = False) -> dict[str, Any]:
     """One replay of ``data`` on ``processes`` processes (a list of directories: that many independent
     single-process replays at once, no cluster); wall, CPU per process (``stages``: under stage_timer.py, CPU per
     stage in ``stages-<i>.json``; ``threads``: CPU per thread, looked at every 50 ms)."""
@@ -146,7 +147,7 @@ def run(data: Path | list[Path], out: Path, processes: int, scoring: bool, *, st
             msg = f"process {i} failed ({procs[i].returncode}):\n{(out / f'log-{i}.txt').read_text()[-3000:]}"
             raise SystemExit(msg)
     flow = [_flow_seconds(out / f"log-{i}.txt") for i in range(processes)]
-    more: dict[str, object] = {}
+    more: dict[str, Any] = {}
     if threads:
         more["threads_cpu_s"] = [by_name(s) for s in seen]
     if stages:
@@ -164,7 +165,7 @@ def _flow_seconds(log: Path) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
-def _print_run(what: str, res: dict[str, object]) -> None:
+def _print_run(what: str, res: dict[str, Any]) -> None:
     print(f"{what}: wall {res['wall_s']:.2f} s, CPU {res['cpu_s']:.2f} s {res['cpu_per_process_s']}, per-process "
           f"wall {res['wall_per_process_s']} (flow {res['flow_per_process_s']}, outside the flow "
           f"{res['outside_flow_per_process_s']})", flush=True)
@@ -174,14 +175,14 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def print_threads(cases: dict[str, list[dict[str, object]]]) -> None:
+def print_threads(cases: dict[str, list[dict[str, Any]]]) -> None:
     """CPU s per thread name, summed over a run's processes (median over repeats), for each case."""
     sums: dict[str, dict[str, float]] = {}
     for case, results in cases.items():
         per_repeat: dict[str, list[float]] = {}
         for res in results:
             total: dict[str, float] = {}
-            for proc in res["threads_cpu_s"]:  # type: ignore[attr-defined]
+            for proc in res["threads_cpu_s"]:
                 for name, cpu in proc.items():
                     total[name] = total.get(name, 0.0) + cpu
             for name, cpu in total.items():
@@ -194,7 +195,7 @@ def print_threads(cases: dict[str, list[dict[str, object]]]) -> None:
         print(f"  {name:<20}" + "".join(f"{s.get(name, 0.0):>20.2f}" for s in sums.values()))
 
 
-def print_stages(cases: dict[str, list[dict[str, object]]]) -> None:
+def print_stages(cases: dict[str, list[dict[str, Any]]]) -> None:
     """CPU s per stage (stage_timer.py), summed over a run's processes (median over repeats), for each case."""
     from stage_timer import ORDER
 
@@ -203,7 +204,7 @@ def print_stages(cases: dict[str, list[dict[str, object]]]) -> None:
         per_repeat: dict[str, list[float]] = {}
         for res in results:
             total: dict[str, float] = {}
-            for doc in res["stages"]:  # type: ignore[attr-defined]
+            for doc in res["stages"]:
                 whole = [("process (all threads)", {"cpu_s": doc["process_cpu_s"]}),
                          ("main thread", {"cpu_s": doc["main_thread_cpu_s"]})]
                 for name, figures in [*doc["stages"].items(), *whole]:
@@ -243,7 +244,7 @@ def main() -> None:
     scoring = opts.scoring == "on"
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
-    runs: dict[int, list[dict[str, object]]] = {1: [], 2: []}
+    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     identical: list[bool] = []
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
         work = Path(tmp)
@@ -266,7 +267,7 @@ def main() -> None:
                 for k in ks:
                     (half / f"shard-{k}.parquet").symlink_to(work / "data" / f"shard-{k}.parquet")
                 halves.append(half)
-        extra: dict[str, list[dict[str, object]]] = {"alone": [], "together": []}
+        extra: dict[str, list[dict[str, Any]]] = {"alone": [], "together": []}
         for r in range(opts.repeat):
             for procs in (1, 2):
                 out = work / f"run-{procs}-{r}"
@@ -277,8 +278,8 @@ def main() -> None:
                 alone = [run([half], work / f"alone-{h}-{r}", 1, scoring, stages=opts.stages, threads=opts.threads)
                          for h, half in enumerate(halves)]
                 merged = {key: [a[key][0] for a in alone] for key in alone[0] if isinstance(alone[0][key], list)}
-                res = {**merged, "processes": 2, "wall_s": round(max(float(a["wall_s"]) for a in alone), 3),  # type: ignore[arg-type]
-                       "cpu_s": round(sum(float(a["cpu_s"]) for a in alone), 3)}  # type: ignore[arg-type]
+                res = {**merged, "processes": 2, "wall_s": round(max(float(a["wall_s"]) for a in alone), 3),
+                       "cpu_s": round(sum(float(a["cpu_s"]) for a in alone), 3)}
                 extra["alone"].append(res)
                 _print_run(f"repeat {r}, each half alone, one after the other", res)
                 res = run(halves, work / f"together-{r}", 2, scoring, stages=opts.stages, threads=opts.threads)
@@ -300,7 +301,7 @@ def main() -> None:
         print_stages(cases)
 
     def stats(key: str, procs: int) -> tuple[float, float]:
-        values = [float(r[key]) for r in runs[procs]]  # type: ignore[arg-type]
+        values = [float(r[key]) for r in runs[procs]]
         return min(values), statistics.median(values)
 
     print(f"\nload average at end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
@@ -310,13 +311,13 @@ def main() -> None:
         (wmin, wmed), (cmin, cmed) = stats("wall_s", procs), stats("cpu_s", procs)
         print(f"{procs} process(es) {wmin:>8.2f}/{wmed:<7.2f} {cmin:>8.2f}/{cmed:<7.2f} {n / wmed:>22,.0f} "
               f"{n / cmed:>21,.0f}")
-    walls = [float(a["wall_s"]) / float(b["wall_s"]) for a, b in zip(runs[1], runs[2], strict=True)]  # type: ignore[arg-type]
-    cpus = [float(a["cpu_s"]) / float(b["cpu_s"]) for a, b in zip(runs[1], runs[2], strict=True)]  # type: ignore[arg-type]
+    walls = [float(a["wall_s"]) / float(b["wall_s"]) for a, b in zip(runs[1], runs[2], strict=True)]
+    cpus = [float(a["cpu_s"]) / float(b["cpu_s"]) for a, b in zip(runs[1], runs[2], strict=True)]
     speedup_wall = stats("wall_s", 1)[1] / stats("wall_s", 2)[1]
     print(f"speed-up of 2 processes (median wall 1 / median wall 2): {speedup_wall:.2f}x; per repeat "
           f"{', '.join(f'{w:.2f}x' for w in walls)} (target >= 1.7x)")
     print(f"CPU of 2 processes / CPU of 1 (per repeat): {', '.join(f'{1 / c:.2f}' for c in cpus)}")
-    critical = [float(a["cpu_s"]) / max(b["cpu_per_process_s"])  # type: ignore[arg-type]
+    critical = [float(a["cpu_s"]) / max(b["cpu_per_process_s"])
                 for a, b in zip(runs[1], runs[2], strict=True)]
     print(f"CPU speed-up (CPU s of 1 / CPU s of the busier of 2, per repeat): "
           f"{', '.join(f'{c:.2f}x' for c in critical)}")

@@ -149,7 +149,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         for finder in sys.meta_path:
             if finder is self:
                 continue
-            spec = finder.find_spec(fullname, path, target)  # type: ignore[attr-defined]
+            spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
                 spec.loader = _Loader(spec.loader)
                 return spec
@@ -160,7 +160,7 @@ def main() -> None:
     out = sys.argv[1]
     sys.argv = ["vitals", *sys.argv[2:]]
     sys.meta_path.insert(0, _Finder())
-    code: object = 0
+    code: str | int | None = 0
     try:
         runpy.run_module("vitals", run_name="__main__", alter_sys=True)
     except SystemExit as exc:
