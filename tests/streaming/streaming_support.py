@@ -83,23 +83,52 @@ def history_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[cols].astype({"indicator": str, "area": str}).sort_values(cols).reset_index(drop=True)
 
 
+def _copy_unchanged(db: Path, copy: Path) -> bool:
+    """Copy a SQLite database and its write-ahead log; True only if neither file changed while they were copied
+    (the pair is then the files as of one moment, as a crash would leave them: SQLite recovers the committed
+    state from them). A checkpoint or a commit during the copy would tear the pair."""
+    import shutil
+
+    wal = db.with_name(db.name + "-wal")
+
+    def stamp() -> tuple[tuple[int, int], ...]:
+        return tuple((s.st_size, s.st_mtime_ns) for s in (f.stat() for f in (db, wal) if f.exists()))
+
+    before = stamp()
+    shutil.copyfile(db, copy)
+    if wal.exists():
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+    return stamp() == before
+
+
 def snapshotted_rows(recovery_dir: Path, file_rows: dict[str, int]) -> int:
     """Rows of the input files covered by the newest source snapshot in a recovery dir (0 if none yet).
 
-    Reads Bytewax's SQLite partitions (WAL mode: reading while the flow writes is safe); ``file_rows`` maps
-    a source partition name (``file-<p>``) to the rows of its one file."""
+    Reads copies of Bytewax's SQLite partitions (the database and its write-ahead log; SQLite rebuilds the log's
+    index from the copied log's checksummed frames), never the files the flow is writing: a reader of the live
+    files shares their ``-shm`` index with the flow, and once in ~6 kill tests the flow died of SIGBUS (cause not
+    pinned down; this keeps the test's reader out of it). A copy the flow wrote into is skipped until the next
+    poll. ``file_rows`` maps a source partition name (``file-<p>``) to the rows of its one file."""
     import pickle
     import sqlite3
+    import tempfile
 
     done: dict[str, int] = {}
     for db in sorted(recovery_dir.glob("part-*.sqlite3")):
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0) as conn:
-                rows = conn.execute(
-                    "SELECT state_key, ser_change FROM snaps WHERE step_id LIKE '%readings_in' "
-                    "ORDER BY snap_epoch").fetchall()
-        except sqlite3.Error:
-            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / db.name
+            try:
+                if not _copy_unchanged(db, copy):
+                    continue  # the flow wrote while we copied: try at the next poll
+                conn = sqlite3.connect(copy, timeout=1.0)
+                try:
+                    rows = conn.execute(
+                        "SELECT state_key, ser_change FROM snaps WHERE step_id LIKE '%readings_in' "
+                        "ORDER BY snap_epoch").fetchall()
+                finally:
+                    conn.close()
+            except (OSError, sqlite3.Error):
+                continue
         for key, blob in rows:
             if blob:
                 pos = pickle.loads(blob)
