@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -175,19 +176,28 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def print_threads(cases: dict[str, list[dict[str, Any]]]) -> None:
-    """CPU s per thread name, summed over a run's processes (median over repeats), for each case."""
+def _median_sums(cases: dict[str, list[dict[str, Any]]],
+                 per_process: Callable[[dict[str, Any]], list[Iterable[tuple[str, float]]]],
+                 ) -> dict[str, dict[str, float]]:
+    """Per case: each name's CPU s summed over a run's processes (``per_process(run)``: (name, CPU s) pairs of each
+    process), then the median over the case's repeats."""
     sums: dict[str, dict[str, float]] = {}
     for case, results in cases.items():
         per_repeat: dict[str, list[float]] = {}
         for res in results:
             total: dict[str, float] = {}
-            for proc in res["threads_cpu_s"]:
-                for name, cpu in proc.items():
+            for pairs in per_process(res):
+                for name, cpu in pairs:
                     total[name] = total.get(name, 0.0) + cpu
             for name, cpu in total.items():
                 per_repeat.setdefault(name, []).append(cpu)
         sums[case] = {name: _median(v) for name, v in per_repeat.items()}
+    return sums
+
+
+def print_threads(cases: dict[str, list[dict[str, Any]]]) -> None:
+    """CPU s per thread name, summed over a run's processes (median over repeats), for each case."""
+    sums = _median_sums(cases, lambda res: [proc.items() for proc in res["threads_cpu_s"]])
     names = sorted({n for s in sums.values() for n in s}, key=lambda n: -max(s.get(n, 0.0) for s in sums.values()))
     print("\nCPU s per thread, summed over the processes of a run (median of the repeats)")
     print(f"  {'thread':<20}" + "".join(f"{c:>20}" for c in sums))
@@ -199,19 +209,12 @@ def print_stages(cases: dict[str, list[dict[str, Any]]]) -> None:
     """CPU s per stage (stage_timer.py), summed over a run's processes (median over repeats), for each case."""
     from stage_timer import ORDER
 
-    sums: dict[str, dict[str, float]] = {}
-    for case, results in cases.items():
-        per_repeat: dict[str, list[float]] = {}
-        for res in results:
-            total: dict[str, float] = {}
-            for doc in res["stages"]:
-                whole = [("process (all threads)", {"cpu_s": doc["process_cpu_s"]}),
-                         ("main thread", {"cpu_s": doc["main_thread_cpu_s"]})]
-                for name, figures in [*doc["stages"].items(), *whole]:
-                    total[name] = total.get(name, 0.0) + float(figures["cpu_s"])
-            for name, cpu in total.items():
-                per_repeat.setdefault(name, []).append(cpu)
-        sums[case] = {name: _median(v) for name, v in per_repeat.items()}
+    def per_process(res: dict[str, Any]) -> list[Iterable[tuple[str, float]]]:
+        return [[*((name, float(f["cpu_s"])) for name, f in doc["stages"].items()),
+                 ("process (all threads)", float(doc["process_cpu_s"])),
+                 ("main thread", float(doc["main_thread_cpu_s"]))] for doc in res["stages"]]
+
+    sums = _median_sums(cases, per_process)
     order = ["process (all threads)", "main thread", "scoring", *ORDER]
     print("\nCPU s per stage (stage_timer.py, inclusive), summed over the processes of a run (median of the repeats)")
     print(f"  {'stage':<46}" + "".join(f"{c:>18}" for c in sums))

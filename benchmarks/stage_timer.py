@@ -36,7 +36,6 @@ STAGES: dict[str, list[tuple[str, str]]] = {
         ("ShardScorer.update", "scorer.update (per batch)"),
         ("ShardScorer._hold", "  hold (peak score per series)"),
         ("ShardScorer.score_windows", "  window model (accumulator + scoring)"),
-        ("ShardScorer.forecast", "  forecast tick (window rows)"),
         ("ShardScorer._tick", "  forecast tick (window rows)"),
         ("ShardScorer._before_lags_change", "  tick window built before the lag buffer changes"),
         ("ShardScorer.columns", "scorer.columns (views, snapshots)"),

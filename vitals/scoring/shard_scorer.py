@@ -152,7 +152,7 @@ class ShardScorer:
         clock = int(batch.ts_ns.max())
         due = clock >= self.next_forecast_ns
         model = models.forecaster() if due and models is not None else None
-        self._before_lags_change(model if due else None)
+        self._before_lags_change(model)
         self.lags.update(rows, batch.ts_ns, batch.value)
         self.score_windows(catalog, rows, batch.ts_ns, batch.value, models)
         if due:
@@ -167,7 +167,7 @@ class ShardScorer:
         tick = self._pending
         if tick is None or tick.window is not None:
             return
-        if next_model is not None and next_model is tick.model and np.any(self.seen):
+        if next_model is not None and next_model is tick.model:  # the batch's rows are seen: its tick comes
             self._pending = None  # replaced by this batch's tick, never read
             return
         self._pending = replace(tick, window=self.lag_window(tick.now_ns, tick.rows))
@@ -245,12 +245,9 @@ class ShardScorer:
         self._window_failed = True
 
     # ---- forecasts ----------------------------------------------------------------------------------------
-    def forecast(self, catalog: Catalog, now_ns: int, models: ModelSource | None) -> None:
+    def _tick(self, catalog: Catalog, now_ns: int, model: Any | None) -> None:
         """A forecast tick: the forecaster's window of every series with data, as of ``now_ns``; predicted when
         read (:meth:`_predict_pending`), its window built then or before the lag buffer next changes."""
-        self._tick(catalog, now_ns, models.forecaster() if models is not None else None)
-
-    def _tick(self, catalog: Catalog, now_ns: int, model: Any | None) -> None:
         if model is None:
             return
         rows = np.flatnonzero(self.seen)
