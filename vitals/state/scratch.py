@@ -1,7 +1,7 @@
 """Work arrays reused from one state update to the next, one set per thread.
 
-The state update needs a few arrays per batch: of (readings x windows) entries in the bucket rings (slot indices,
-tags, values, histogram indices), of (readings x depth) in the duplicate check: some MB. Made afresh at every call, glibc hands them to the OS between calls and every call
+The bucket-ring update needs a few arrays of (readings x windows) entries per batch (slot indices, tags, values,
+histogram indices): some MB. Made afresh at every call, glibc hands them to the OS between calls and every call
 faults fresh pages (docs/benchmarks.md, fifth and sixth pass). :func:`scratch` returns this thread's
 :class:`Scratch`, whose arrays grow to the largest batch seen and are then reused. They live outside every
 ``ShardState`` (nothing of them is pickled or deep-copied) and are shared by the shards a thread updates in
