@@ -14,7 +14,7 @@ from state_oracle import random_stream
 
 from vitals.catalog import Catalog
 from vitals.state import ShardState, split_by_shard
-from vitals.state.scratch import Scratch, scratch
+from vitals.state.scratch import KEPT_BYTES, Scratch, scratch
 
 
 def _in_fresh_thread(state: ShardState, part) -> None:
@@ -79,4 +79,9 @@ def test_take_reuses_grows_and_keeps_names_apart():
     assert len(grown) == 11 and grown.base is not a.base and len(grown.base) == 12  # 1.25x room
     assert work.take("a", 11, np.float32).dtype == np.float32
     np.testing.assert_array_equal(work.arange(5), np.arange(5))
+    kept = work.nbytes()
+    huge = work.take("c", KEPT_BYTES // 8 + 1, np.int64)  # one huge batch: made for the call, not kept
+    assert len(huge) == KEPT_BYTES // 8 + 1 and work.nbytes() == kept
+    work.take("d", KEPT_BYTES // 8 - 100, np.int64)
+    assert len(work.take("d", KEPT_BYTES // 8 - 99, np.int64).base) == KEPT_BYTES // 8  # room up to the cap only
     assert not work.arange(3).flags.writeable

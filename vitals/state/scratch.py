@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 GROWTH = 1.25  # a larger batch than any before reallocates with this much room
+KEPT_BYTES = 8 << 20  # a larger array (a batch of over ~330,000 readings for the rings) is made per call, not kept
 
 
 class Scratch:
@@ -27,10 +28,15 @@ class Scratch:
 
     def take(self, name: str, n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
         """``n`` uninitialised entries of the array ``name`` (reallocated when too short or of another dtype).
-        Two names never share memory; the same name returns the same memory until it grows."""
+        Two names never share memory; the same name returns the same memory until it grows. Above
+        :data:`KEPT_BYTES` a fresh array is returned and nothing is kept (no unbounded memory after one huge
+        batch)."""
         have = self._arrays.get(name)
         if have is None or len(have) < n or have.dtype != np.dtype(dtype):
-            have = np.empty(max(n, int(len(have) * GROWTH) if have is not None else n), dtype=dtype)
+            if n * np.dtype(dtype).itemsize > KEPT_BYTES:
+                return np.empty(n, dtype=dtype)
+            size = max(n, int(len(have) * GROWTH) if have is not None else n)
+            have = np.empty(min(size, KEPT_BYTES // np.dtype(dtype).itemsize), dtype=dtype)
             self._arrays[name] = have
         return have[:n]
 
