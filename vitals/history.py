@@ -75,36 +75,37 @@ def _atomic_write(table: pa.Table, path: Path, **options: object) -> None:
         raise HistoryError(msg) from exc
 
 
-def vitals_encodings(table: pa.Table) -> dict[str, object]:
+def vitals_encodings(table: pa.Table, columns: dict[str, npt.NDArray[np.generic]] | None = None
+                     ) -> dict[str, object]:
     """How a vitals table is encoded (``pq.write_table`` options): strings and columns with few distinct values
     (levels, flags, counts, a snapshot's time: judged on a sample of rows) as dictionaries; other floats split by
     byte (``BYTE_STREAM_SPLIT``: cheap, and zstd then packs the exponent bytes); ``series`` as deltas; min/max
     statistics for the key columns only. Dictionary encoding of every float column, Arrow's default, cost twice
     the time for ~5 % smaller files. The distinct values of all numeric columns' samples are counted in one sort
-    (NaNs count as one value, as in ``np.unique``)."""
-    dictionary: list[str] = []
-    encoding: dict[str, str] = {}
+    per dtype (NaNs count as one value, as in ``np.unique``); ``columns``: the numeric columns as the numpy arrays
+    the table was made of, when the caller has them (cheaper to sample than Arrow columns)."""
     step = max(1, table.num_rows // DICTIONARY_SAMPLE)
     rows = np.arange(0, min(table.num_rows, step * DICTIONARY_SAMPLE), step)
     names, kinds = table.column_names, table.schema.types  # each access builds a new list: once here
-    numeric: dict[str, npt.NDArray[np.generic]] = {}
-    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
-        if pa.types.is_string(kind) or pa.types.is_dictionary(kind):
-            dictionary.append(name)
-        elif pa.types.is_floating(kind) or pa.types.is_timestamp(kind) or pa.types.is_integer(kind):
-            column = table.column(i)
-            numeric[name] = column.to_numpy()[rows] if column.num_chunks == 1 else column.take(rows).to_numpy()
-    few = {name for group in _by_dtype(numeric) for name in _few_distinct(group, numeric)}
+    numeric = {name: kind for name, kind in zip(names, kinds, strict=True)
+               if pa.types.is_floating(kind) or pa.types.is_timestamp(kind) or pa.types.is_integer(kind)}
+    samples: dict[str, npt.NDArray[np.generic]] = {}
+    for name in numeric:
+        if columns is not None:
+            samples[name] = columns[name][rows]
+        else:
+            column = table.column(name)
+            samples[name] = column.to_numpy()[rows] if column.num_chunks == 1 else column.take(rows).to_numpy()
+    few = {name for group in _by_dtype(samples) for name in _few_distinct(group, samples)}
+    dictionary: list[str] = []
+    encoding: dict[str, str] = {}
     for name, kind in zip(names, kinds, strict=True):
-        if name not in numeric:
-            continue
-        if name in few:
+        if pa.types.is_string(kind) or pa.types.is_dictionary(kind) or name in few:
             dictionary.append(name)
         elif pa.types.is_floating(kind):
             encoding[name] = "BYTE_STREAM_SPLIT"
         elif pa.types.is_integer(kind):
             encoding[name] = "DELTA_BINARY_PACKED"
-    dictionary.sort(key=names.index)
     return {"use_dictionary": dictionary, "column_encoding": encoding,
             "write_statistics": [n for n in KEY_COLUMNS if n in names]}
 
@@ -118,17 +119,18 @@ def _by_dtype(samples: dict[str, npt.NDArray[np.generic]]) -> list[list[str]]:
 
 def _few_distinct(names: list[str], samples: dict[str, npt.NDArray[np.generic]]) -> list[str]:
     """The columns among ``names`` (samples of one dtype and length) with at most DICTIONARY_MAX distinct values."""
-    block = np.sort(np.stack([samples[n] for n in names], axis=1), axis=0)
-    if not len(block):
+    block = np.stack([samples[n] for n in names])  # one row per column
+    block.sort(axis=1)
+    if not block.shape[1]:
         return names
-    change = block[1:] != block[:-1]
+    change = block[:, 1:] != block[:, :-1]
     if block.dtype.kind in "fc":  # NaN != NaN, but np.unique counts all NaNs as one value
         nan = np.isnan(block)
-        change &= ~(nan[1:] & nan[:-1])
+        change &= ~(nan[:, 1:] & nan[:, :-1])
     elif block.dtype.kind == "M":  # NaT likewise
         nat = np.isnat(block)
-        change &= ~(nat[1:] & nat[:-1])
-    distinct = 1 + change.sum(axis=0)
+        change &= ~(nat[:, 1:] & nat[:, :-1])
+    distinct = 1 + change.sum(axis=1)
     return [n for n, d in zip(names, distinct, strict=True) if d <= DICTIONARY_MAX]
 
 
@@ -225,20 +227,28 @@ def vitals_table(catalog: Catalog, view: VitalsView, at_ns: int) -> pa.Table:
 def _snapshots_table(catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]]) -> pa.Table:
     """The vitals tables of snapshots with the same columns, stacked in order, built in one go (a sparse feed
     replayed fast makes many small snapshots: one table per snapshot cost more than the rows)."""
+    return _snapshots_columns(catalog, snapshots)[0]
+
+
+def _snapshots_columns(catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]]
+                       ) -> tuple[pa.Table, dict[str, npt.NDArray[np.generic]]]:
+    """:func:`_snapshots_table`, and its numeric columns as the numpy arrays it was made of."""
     views = [view for _, view in snapshots]
 
     def stacked(arrays: list[npt.NDArray[T]]) -> npt.NDArray[T]:
         return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)  # one snapshot (the city): no copy
 
-    at = stacked([np.full(len(view), at_ns, dtype=np.int64) for at_ns, view in snapshots])
-    cols: dict[str, pa.Array] = {
-        "at": pa.array(at).cast(pa.timestamp("ns", tz="UTC")),
-        **_Ids.of(catalog).columns(stacked([view.indicator for view in views]), stacked([v.street for v in views])),
-        "series": pa.array(stacked([view.series for view in views]), type=pa.int64()),
-    }
+    numeric: dict[str, npt.NDArray[np.generic]] = {
+        "at": stacked([np.full(len(view), at_ns, dtype=np.int64) for at_ns, view in snapshots]),
+        "series": stacked([view.series.astype(np.int64, copy=False) for view in views])}
     for name in sorted(views[0].columns):
-        cols[name] = pa.array(stacked([view.columns[name] for view in views]), type=pa.float64())
-    return pa.table(cols)
+        numeric[name] = stacked([view.columns[name].astype(np.float64, copy=False) for view in views])
+    cols: dict[str, pa.Array] = {
+        "at": pa.array(numeric["at"]).cast(pa.timestamp("ns", tz="UTC")),
+        **_Ids.of(catalog).columns(stacked([view.indicator for view in views]), stacked([v.street for v in views])),
+        **{name: pa.array(column) for name, column in numeric.items() if name != "at"},
+    }
+    return pa.table(cols), numeric
 
 
 def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]], name: str
@@ -257,9 +267,13 @@ def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[i
     written = []
     for day, runs in by_day.items():
         path = Path(root) / "vitals" / f"date={day}" / f"{name}.parquet"
-        tables = [_snapshots_table(catalog, run) for run in runs]
-        table = pa.concat_tables(tables, promote_options="default")
-        _atomic_write(table, path, **vitals_encodings(table))
+        if len(runs) == 1:  # the usual case: the numpy columns are sampled for the encodings
+            table, numeric = _snapshots_columns(catalog, runs[0])
+            encodings = vitals_encodings(table, numeric)
+        else:  # columns change within the day (scoring's columns appear): missing ones are nulls in the others
+            table = pa.concat_tables([_snapshots_table(catalog, run) for run in runs], promote_options="default")
+            encodings = vitals_encodings(table)
+        _atomic_write(table, path, **encodings)
         written.append(path)
     return written
 
