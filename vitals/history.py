@@ -57,6 +57,9 @@ READINGS_SCHEMA = pa.schema([
 DICTIONARY_SAMPLE = 512  # rows sampled to tell a column of few distinct values (dictionary) from one of many
 DICTIONARY_MAX = 32      # at most this many distinct values in the sample: dictionary encoding
 KEY_COLUMNS = ("at", "ts", "indicator", "area", "district", "series", "date", "domain")  # with min/max statistics
+# min/max statistics of readings files: the key columns (pruning a read by time or id), not sensor or value (the
+# sensor ids' string comparisons were ~10 % of a readings file's encoding)
+READINGS_STATISTICS = [n for n in KEY_COLUMNS if n in READINGS_SCHEMA.names]
 ZSTD_LEVEL = -1  # zstd's first fast level: ~18 % less CPU for vitals files than the default (1), ~4 % larger
 
 
@@ -198,7 +201,7 @@ def write_readings(root: str | Path, catalog: Catalog, batch: ReadingBatch, name
         day = date.fromordinal(date(1970, 1, 1).toordinal() + k // 64).isoformat()
         domain = catalog.domain_names[k % 64]
         path = Path(root) / "readings" / f"date={day}" / f"domain={domain}" / f"{name}.parquet"
-        _atomic_write(table.slice(start, end - start), path)
+        _atomic_write(table.slice(start, end - start), path, write_statistics=READINGS_STATISTICS)
         written.append(path)
     return written
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from history_fixture import fixture_catalog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vitals.batches import ReadingBatch
-from vitals.history import DICTIONARY_MAX, _few_distinct, _readings_order, vitals_encodings
+from vitals.history import (
+    DICTIONARY_MAX,
+    READINGS_SCHEMA,
+    _few_distinct,
+    _readings_order,
+    vitals_encodings,
+    write_readings,
+)
 from vitals.units import DAY_S, NS_PER_S
 
 CATALOG = fixture_catalog()
@@ -76,3 +84,17 @@ def test_vitals_encodings_per_column(rows: int) -> None:
     assert enc["column_encoding"] == ({"series": "DELTA_BINARY_PACKED", "mean_5m": "BYTE_STREAM_SPLIT",
                                        "count_5m": "BYTE_STREAM_SPLIT"} if many else {})
     assert enc["write_statistics"] == ["at", "area", "series"]
+
+
+def test_readings_files_keep_statistics_of_the_key_columns_only(tmp_path) -> None:
+    n = 50
+    batch = ReadingBatch(ts_ns=START_NS + np.arange(n, dtype=np.int64) * NS_PER_S,
+                         indicator=np.zeros(n, np.int16), street=np.arange(n, dtype=np.int32) % 7,
+                         value=np.linspace(0, 1, n), sensor=np.array([f"s{i % 3}" for i in range(n)], dtype=object))
+    (path,) = write_readings(tmp_path, CATALOG, batch, "chunk")
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(group.num_columns)}
+    assert stats == {"ts": True, "indicator": True, "area": True, "district": True, "sensor": False, "value": False}
+    assert group.column(0).compression == "ZSTD"
+    back = pq.read_table(path)
+    assert back.schema.equals(READINGS_SCHEMA) and back.column("sensor").to_pylist()[:4] == ["s0", "s1", "s2", "s0"]
