@@ -58,7 +58,7 @@ DICTIONARY_SAMPLE = 512  # rows sampled to tell a column of few distinct values 
 DICTIONARY_MAX = 32      # at most this many distinct values in the sample: dictionary encoding
 KEY_COLUMNS = ("at", "ts", "indicator", "area", "district", "series", "date", "domain")  # with min/max statistics
 # min/max statistics of readings files: the key columns (pruning a read by time or id), not sensor or value (the
-# sensor ids' string comparisons were ~10 % of a readings file's encoding)
+# sensor ids' string comparisons were ~5-10 % of a readings file's encoding)
 READINGS_STATISTICS = [n for n in KEY_COLUMNS if n in READINGS_SCHEMA.names]
 ZSTD_LEVEL = -1  # zstd's first fast level: ~18 % less CPU for vitals files than the default (1), ~4 % larger
 
