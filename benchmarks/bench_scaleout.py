@@ -11,7 +11,10 @@ crosses a process.
 Each run is a fresh subprocess (``python -m vitals replay DIR --final-vitals F --metrics-port 0 --no-progress``,
 defaults otherwise: scoring on unless ``--scoring off``, 4 shards, 4 partitions); one and two processes
 alternate ``--repeat`` times. Wall = from spawning to the last process's exit; CPU s = user + system of each
-child (``os.wait4``). On a machine shared with other work the wall speed-up mostly measures the load, so the
+child (``os.wait4``, which also gives each child's minor page faults, printed per run; not its peak RSS: a child
+forked from this process, which holds the readings, reports this process's RSS at fork when that is larger; peak
+RSS is for ``/usr/bin/time -f %M`` around a plain ``vitals replay``).
+On a machine shared with other work the wall speed-up mostly measures the load, so the
 *CPU speed-up* is printed too: CPU s of one process / CPU s of the busier of the two, the speed-up two free
 cores would give if nothing waited. Per process, the seconds its flow ran (its summary line) are printed next to
 its wall: the difference is the part outside the flow (start-up: imports, catalog, set-up; final vitals; exit;
@@ -124,6 +127,7 @@ def run(data: Path | list[Path], out: Path, processes: int, scoring: bool, *, st
         procs.append(subprocess.Popen([*command(i), *(cluster[i] if cluster else [])], cwd=out,
                                       env=_env(scoring), stdout=log, stderr=subprocess.STDOUT))
     cpu, ended = [0.0] * processes, [0.0] * processes
+    faults = [0] * processes
     pending = {p.pid: i for i, p in enumerate(procs)}
     seen: list[dict[int, tuple[str, float]]] = [{} for _ in procs]
     while pending:
@@ -141,6 +145,7 @@ def run(data: Path | list[Path], out: Path, processes: int, scoring: bool, *, st
         i = pending.pop(pid)
         procs[i].returncode = os.waitstatus_to_exitcode(status)
         cpu[i], ended[i] = _cpu(usage), time.perf_counter() - t0
+        faults[i] = int(usage.ru_minflt)
         if procs[i].returncode != 0:
             for p in procs:
                 if p.poll() is None:
@@ -156,7 +161,8 @@ def run(data: Path | list[Path], out: Path, processes: int, scoring: bool, *, st
     return {**more, "processes": processes, "wall_s": round(max(ended), 3), "cpu_s": round(sum(cpu), 3),
             "cpu_per_process_s": [round(c, 3) for c in cpu], "wall_per_process_s": [round(e, 3) for e in ended],
             "flow_per_process_s": flow,
-            "outside_flow_per_process_s": [round(e - f, 3) for e, f in zip(ended, flow, strict=True)]}
+            "outside_flow_per_process_s": [round(e - f, 3) for e, f in zip(ended, flow, strict=True)],
+            "minor_faults_per_process": faults}
 
 
 def _flow_seconds(log: Path) -> float:
@@ -169,7 +175,7 @@ def _flow_seconds(log: Path) -> float:
 def _print_run(what: str, res: dict[str, Any]) -> None:
     print(f"{what}: wall {res['wall_s']:.2f} s, CPU {res['cpu_s']:.2f} s {res['cpu_per_process_s']}, per-process "
           f"wall {res['wall_per_process_s']} (flow {res['flow_per_process_s']}, outside the flow "
-          f"{res['outside_flow_per_process_s']})", flush=True)
+          f"{res['outside_flow_per_process_s']}), minor faults {res.get('minor_faults_per_process')}", flush=True)
 
 
 def _median(values: list[float]) -> float:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_pipeline_options, settings_from_args
+from vitals.memory_policy import apply_malloc_policy
 
 EPILOG = """\
 examples:
@@ -42,6 +43,7 @@ def register(sub: Any) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from vitals.demo.run import run_demo
 
+    apply_malloc_policy()
     settings = settings_from_args(args, source="simulator", speed=args.speed)
     return run_demo(args.runner(), settings, run_for=args.run_for, services=not args.no_services,
                     view=not args.no_view, out=sys.stdout)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
+from vitals.memory_policy import apply_malloc_policy
 
 EPILOG = """\
 examples:
@@ -42,6 +43,7 @@ def register(sub: Any) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    apply_malloc_policy()
     runner = args.runner()
     settings = settings_from_args(args, source="file", path=args.path)
     if args.dry_run:

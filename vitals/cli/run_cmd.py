@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
+from vitals.memory_policy import apply_malloc_policy
 from vitals.sources.registry import SOURCES
 
 EPILOG = """\
@@ -63,6 +64,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    apply_malloc_policy()
     runner = args.runner()
     settings = settings_from_args(
         args, source=args.source, path=args.path, mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
