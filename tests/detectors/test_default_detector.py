@@ -82,6 +82,25 @@ def test_the_first_day_of_a_daily_cycle_sets_no_new_extremes() -> None:
     assert record_scores(record_warmup_s=0.0)[:1440].max() >= DefaultDetector.decision_threshold  # else it fires
 
 
+def test_a_new_extreme_the_seasonal_baseline_expects_is_no_news() -> None:
+    """A daily cycle that grows a little from day 3 sets new highs at its peaks, each where the daily profile
+    expects it (|z| < record_min_z): the new extreme does not score them; without the rule it detects them."""
+    minutes = np.arange(0, 6 * 1440, 5)
+    rng = np.random.default_rng(4)
+    values = 50 + 20 * np.sin(2 * np.pi * minutes / 1440) + rng.normal(0, 0.5, minutes.size)
+    values *= 1 + 0.0004 * np.maximum(minutes / 1440 - 3, 0)
+    ts = T0_NS + minutes * 60 * 1_000_000_000
+    series = np.zeros(minutes.size, np.int64)
+
+    def record_scores(**params: float) -> np.ndarray:  # the new-extreme score alone
+        det = DefaultDetector(seasonal_weight=0.0, quality_weight=0.0, regime_weight=0.0, **params)
+        return det.fit([], [], [], n_series=1).update_score(series, ts, values)
+
+    assert DefaultDetector().record_min_z == 1.5
+    assert record_scores().max() == 0.0
+    assert record_scores(record_min_z=0.0).max() >= DefaultDetector.decision_threshold
+
+
 def test_a_series_that_turns_jumpy_or_quiet_is_a_regime_change_and_explained() -> None:
     rng = np.random.default_rng(5)
     values = rng.normal(10.0, 1.0, (1500, 4))

@@ -58,7 +58,8 @@ _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, 
                                       "regime_half": 0.1, "regime_weight": 0.7, "regime_refractory": 1000,
                                       "regime_floor": 0.69}
 # parameters added after detectors were first pickled: loaded at these defaults (see __setstate__)
-_LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30, "routine_tolerance": 0.1}
+_LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30, "routine_tolerance": 0.1,
+                                      "record_min_z": 1.5}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -83,7 +84,7 @@ class DefaultDetector(Detector):
                  record_warmup_s: float = 86_400.0, regime_short: int = 100, regime_long: int = 1000,
                  regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
                  regime_refractory: int = 1000, regime_floor: float = 0.69, rest: int = 30,
-                 routine_tolerance: float = 0.1,
+                 routine_tolerance: float = 0.1, record_min_z: float = 1.5,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -121,6 +122,7 @@ class DefaultDetector(Detector):
         self.regime_floor = regime_floor
         self.rest = rest
         self.routine_tolerance = routine_tolerance
+        self.record_min_z = record_min_z
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -167,7 +169,7 @@ class DefaultDetector(Detector):
             regime_long=self.regime_long, regime_warmup=self.regime_warmup, regime_half=self.regime_half,
             regime_weight=self.regime_weight, regime_refractory=self.regime_refractory,
             regime_floor=self.regime_floor, rest=self.rest,
-            routine_tolerance=self.routine_tolerance)
+            routine_tolerance=self.routine_tolerance, record_min_z=self.record_min_z)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

@@ -39,8 +39,8 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
- P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE) = range(42)
-P_COUNT = 42
+ P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z) = range(43)
+P_COUNT = 43
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -319,6 +319,8 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     is normal, one higher than any before is not. Scored after ``record_warmup`` readings and
     ``record_warmup_s`` seconds of event time (before that the range is still being learned: a daily cycle
     sets a new extreme every hour of its first day, and in plain noise new extremes come 2 in n at reading n).
+    The caller counts it only where the seasonal residual is at least ``record_min_z`` (a new extreme where the
+    baseline expects the reading is a level that moved and took the range along: no news).
     """
     seen = ic[row, I_COUNT]  # readings learned by the baseline, this one included
     if seen <= 1:
@@ -439,6 +441,8 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         onset = _onset(f, ic, blocks, row, max(weighted, quality), p[P_REFRACTORY], F_BLOCK_MAX, I_BLOCK_FILL,
                        p[P_ONSET_MARGIN])
         record = _squash(_record(p, f, ic, row, t, v), p[P_RECORD_HALF])
+        if abs(z) < p[P_RECORD_MIN_Z]:  # a new extreme the seasonal baseline expects (the level moved and took
+            record = 0.0                 # the range along: a trend, a higher daily peak) is no news
         record_onset = _onset(f, ic, rec_blocks, row, record, p[P_RECORD_REFRACTORY], F_REC_BLOCK_MAX,
                               I_REC_BLOCK_FILL, p[P_ONSET_MARGIN])
         regime = _squash(_regime(p, f, ic, row, t, v), p[P_REGIME_HALF])
