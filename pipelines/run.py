@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from bytewax.dataflow import Dataflow
@@ -37,12 +37,14 @@ from vitals.readings import DeadLetterWriter
 from vitals.recovery import write_identity
 from vitals.registry.locate import check_all, models_dir
 from vitals.runner import RunSummary
-from vitals.simulator import CitySimulator
 from vitals.sources.base import STOP, staleness_clock
 from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
 from vitals.stream.sinks import SinkContext, close_sink
+
+if TYPE_CHECKING:
+    from vitals.simulator import CitySimulator
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, PartitionedSource, SimulatorSource
 from pipelines.preflight import Checked
 from vitals.catalog import Catalog
 from vitals.config import Settings, min_time_of
 from vitals.readings import ReadingParser
-from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.sources.files import discover_files
 from vitals.sources.registry import SourceContext
+
+if TYPE_CHECKING:
+    from vitals.simulator import CitySimulator
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], Reading
 def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> CitySimulator:
     """The simulated city for ``source=simulator``: live (speed > 0) it starts now and runs for 30 days (until
     stopped); as fast as possible it simulates one day from the simulator's fixed default start."""
+    from vitals.simulator import CitySimulator, SimulatorConfig  # not in a file replay's process
+
     if settings.speed > 0:
         overrides = {"start": datetime.now(UTC).replace(second=0, microsecond=0),
                      "duration": timedelta(days=30), **overrides}
