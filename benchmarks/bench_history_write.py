@@ -50,7 +50,7 @@ def capture(replay_file: str, out: str) -> None:
         got["vitals"].append((list(snapshots), name))
         return write_vitals(root, catalog, snapshots, name)
 
-    outputs.write_readings, outputs.write_vitals = readings, vitals  # type: ignore[assignment]
+    outputs.write_readings, outputs.write_vitals = readings, vitals
     with tempfile.TemporaryDirectory() as tmp:
         main(["replay", replay_file, "--history-dir", tmp, "--metrics-port", "0", "--no-progress",
               "--dead-letters", os.path.join(tmp, "dead.jsonl")])
