@@ -21,7 +21,6 @@ import numpy.typing as npt
 
 from vitals.errors import StateError
 from vitals.state.quantile import QuantileGrid
-from vitals.state.scratch import Scratch, scratch
 from vitals.units import DAY_S, NS_PER_S
 
 ORIGIN_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z: bucket tags count from here
@@ -87,49 +86,36 @@ class BucketRings:
         return int(self.tag.nbytes + self.cells.nbytes + self.hist.nbytes)
 
     def _targets(
-        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], clock_ns: int, work: Scratch
+        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], clock_ns: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64] | None]:
         """Flat slot index, bucket tag and reading index (None: every reading of every window, window after
-        window) of every (reading, window) inside its window as of the clock; in ``work``'s arrays."""
-        n = len(rows)
-        seconds = np.subtract(ts_ns, ORIGIN_NS, out=work.take("seconds", n, np.int64))
-        seconds //= NS_PER_S
+        window) of every (reading, window) inside its window as of the clock."""
+        flats, tags, sources = [], [], []
+        seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
         oldest_s = (int(ts_ns.min()) - ORIGIN_NS) // NS_PER_S
         if oldest_s // self.windows[0].bucket_s <= EMPTY_TAG or clock_s > np.iinfo(np.int32).max:
             msg = "event time outside the range the bucket rings can hold (2000-01-01 +- 68 years per 1 s bucket)"
             raise StateError(msg)
-        base = np.multiply(rows, self.n_slots, out=work.take("base", n, np.int64))
-        b = work.take("bucket", n, np.int64)
-        flat = work.take("flat", n * len(self.windows), np.int64)
-        tag = work.take("tag", n * len(self.windows), np.int32)
-        pos, parts = 0, []  # (start in flat, readings kept: None = all)
+        base = rows * self.n_slots
+        every = np.arange(len(rows))
+        all_inside = True
         for w, off in zip(self.windows, self.offsets.tolist(), strict=True):
-            np.floor_divide(seconds, w.bucket_s, out=b)
+            b = seconds // w.bucket_s
             first_inside = clock_s // w.bucket_s - w.buckets + 1
             if oldest_s // w.bucket_s >= first_inside:
-                keep, m = None, n
-                seg = np.remainder(b, w.buckets, out=flat[pos:pos + m])
-                seg += off
-                seg += base
-                tag[pos:pos + m] = b
-            else:
-                keep = np.flatnonzero(b >= first_inside)
-                m = len(keep)
-                seg = np.take(b, keep, out=flat[pos:pos + m], mode="clip")
-                tag[pos:pos + m] = seg
-                np.remainder(seg, w.buckets, out=seg)
-                seg += off
-                seg += np.take(base, keep, out=work.take("kept_base", m, np.int64), mode="clip")
-            parts.append((pos, keep))
-            pos += m
-        if all(keep is None for _, keep in parts):
-            return flat, tag, None
-        src = work.take("source", pos, np.int64)
-        for start, keep in parts:
-            got = work.arange(n) if keep is None else keep
-            src[start:start + len(got)] = got
-        return flat[:pos], tag[:pos], src
+                flats.append(base + (b % w.buckets + off))
+                tags.append(b)
+                sources.append(every)
+                continue
+            all_inside = False
+            keep = np.flatnonzero(b >= first_inside)
+            b = b[keep]
+            flats.append(base[keep] + (b % w.buckets + off))
+            tags.append(b)
+            sources.append(keep)
+        return (np.concatenate(flats), np.concatenate(tags, dtype=np.int32),
+                None if all_inside else np.concatenate(sources))
 
     def update(
         self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
@@ -140,37 +126,24 @@ class BucketRings:
 
         Only buckets inside their window as of the clock are written, so the buckets one batch writes to a
         row's ring span fewer than ``K`` bucket numbers (distinct slots), and no stored tag is newer than an
-        incoming one: a slot whose tag differs from the incoming bucket is simply reset first. The work arrays
-        are this thread's :func:`vitals.state.scratch.scratch` (reused, not made per call)."""
-        # np.take(..., mode="clip"): every index is in range by construction, and the default "raise" would
-        # buffer ``out`` (a fresh array again)
-        work = scratch()
-        flat, tag, src = self._targets(rows, ts_ns, clock_ns, work)
-        m = len(flat)
-        if not m:
+        incoming one: a slot whose tag differs from the incoming bucket is simply reset first."""
+        flat, tag, src = self._targets(rows, ts_ns, clock_ns)
+        if not len(flat):
             return
-        old = np.take(self.tag, flat, out=work.take("old_tag", m, np.int32), mode="clip")
+        old = self.tag[flat]
         self.tag[flat] = tag
-        self._reset(flat[np.not_equal(old, tag, out=work.take("fresh", m, np.bool_))])
-        v = work.take("values", m, np.float32)
-        hidx = np.multiply(flat, self.n_bins, out=work.take("hist_index", m, np.int64))
-        if src is None:
-            n = len(values)
-            for k in range(len(self.windows)):
-                v[k * n:(k + 1) * n] = values
-                hidx[k * n:(k + 1) * n] += bins
-        else:
-            np.take(values, src, out=v, mode="clip")
-            hidx += np.take(bins, src, out=work.take("bins", m, np.int64), mode="clip")
+        self._reset(flat[old != tag])
+        n_windows = len(self.windows)
+        v = np.tile(values, n_windows) if src is None else values[src]
         cells = self.cells
         # count and sum side by side as one complex64: one ufunc.at adds both, with the same float32 arithmetic
         count_sum = cells.view(np.complex64)[:, 0]
-        ones_v = work.take("count_sum", m, np.complex64)
+        ones_v = np.empty(len(v), dtype=np.complex64)
         ones_v.real, ones_v.imag = 1.0, v
         np.add.at(count_sum, flat, ones_v)
         np.minimum.at(cells[:, LOW], flat, v)
         np.maximum.at(cells[:, HIGH], flat, v)
-        self._add_hist(flat, hidx, work)
+        self._add_hist(flat, flat * self.n_bins + (np.tile(bins, n_windows) if src is None else bins[src]))
 
     def _reset(self, flat: npt.NDArray[np.int64]) -> None:
         """Empty the cells and histograms of the slots ``flat`` (one whole-record write each)."""
@@ -179,14 +152,11 @@ class BucketRings:
         self.cells.view(np.complex128)[flat, 0] = EMPTY_CELL
         np.put(self.hist.view(np.dtype((np.void, self.n_bins))), flat, np.zeros((), np.dtype((np.void, self.n_bins))))
 
-    def _add_hist(self, flat: npt.NDArray[np.int64], hidx: npt.NDArray[np.int64], work: Scratch) -> None:
+    def _add_hist(self, flat: npt.NDArray[np.int64], hidx: npt.NDArray[np.int64]) -> None:
         """Add one per reading to its bin, saturating at 255 (only buckets past 255 readings take the slow path)."""
-        counts = np.take(self.cells[:, COUNT], flat, out=work.take("counts", len(flat), np.float32), mode="clip")
-        risky = np.greater(counts, SATURATED, out=work.take("risky", len(flat), np.bool_))
+        risky = self.cells[:, COUNT][flat] > SATURATED
         if risky.any():
-            cells, added = np.unique(hidx[risky], return_counts=True)
-            self.hist[cells] = np.minimum(self.hist[cells].astype(np.int64) + added, SATURATED).astype(np.uint8)
+            cells, counts = np.unique(hidx[risky], return_counts=True)
+            self.hist[cells] = np.minimum(self.hist[cells].astype(np.int64) + counts, SATURATED).astype(np.uint8)
             hidx = hidx[~risky]
-        ones = work.take("ones", len(hidx), np.uint8)
-        ones.fill(1)
-        np.add.at(self.hist, hidx, ones)
+        np.add.at(self.hist, hidx, np.ones(len(hidx), dtype=np.uint8))
