@@ -85,6 +85,22 @@ class ReadingBatch:
             raw_source=self.raw_source,
         )
 
+    def slice(self, start: int, stop: int) -> ReadingBatch:
+        """The rows ``start:stop`` (views of this batch's arrays: cheaper than :meth:`take` for a run of rows)."""
+        return ReadingBatch(
+            ts_ns=self.ts_ns[start:stop],
+            indicator=self.indicator[start:stop],
+            street=self.street[start:stop],
+            value=self.value[start:stop],
+            sensor=None if self.sensor is None else self.sensor[start:stop],
+            received_ns=self.received_ns,
+            partition=self.partition,
+            seq=self.seq,
+            meta=dict(self.meta),
+            raw_index=None if self.raw_index is None else self.raw_index[start:stop],
+            raw_source=self.raw_source,
+        )
+
     def input_text(self, row: int) -> str | None:
         """The input text of reading ``row`` as it was read, or None when the batch does not carry its input."""
         if self.raw_index is None or self.raw_source is None or self.raw_index[row] < 0:

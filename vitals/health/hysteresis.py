@@ -32,11 +32,15 @@ class LevelRules:
         # one contiguous column per threshold: gathering from 8 tiny 1-D tables is much faster than one
         # (n, 8) fancy gather of rows
         self._columns = tuple(np.ascontiguousarray(c) for c in np.concatenate([th, self.lowered], axis=1).T)
+        # per indicator, its 8 thresholds as a list (a few readings are compared in Python: no array call each)
+        self._lists: list[list[float]] = np.concatenate([th, self.lowered], axis=1).tolist()
 
     def raw_and_lowered(
         self, indicator: npt.NDArray[np.integer], badness: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
         """Level of each badness against the thresholds, and against the lowered thresholds (>= the first)."""
+        if len(badness) <= FEW_READINGS:
+            return self._few(indicator, badness)
         counts = []
         with np.errstate(invalid="ignore"):
             for half in (self._columns[:4], self._columns[4:]):
@@ -45,6 +49,22 @@ class LevelRules:
                     level += badness >= np.take(column, indicator)
                 counts.append(level)
         return counts[0], counts[1]
+
+
+    def _few(
+        self, indicator: npt.NDArray[np.integer], badness: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+        """:meth:`raw_and_lowered` of a few readings, compared in Python (the same IEEE comparisons; NaN counts
+        no threshold, as ``>=`` does in numpy)."""
+        raw, low = [], []
+        for i, x in zip(indicator.tolist(), badness.tolist(), strict=True):
+            t = self._lists[i]
+            raw.append((x >= t[0]) + (x >= t[1]) + (x >= t[2]) + (x >= t[3]))
+            low.append((x >= t[4]) + (x >= t[5]) + (x >= t[6]) + (x >= t[7]))
+        return np.array(raw, dtype=np.int8), np.array(low, dtype=np.int8)
+
+
+FEW_READINGS = 8  # up to this many readings, levels are counted in Python (cheaper than 16 array calls)
 
 
 def hysteresis_step(
@@ -77,6 +97,9 @@ def apply_updates(
     in one batch), one plain loop over the updates instead, which is cheaper than thousands of tiny steps.
     """
     if not len(rows):
+        return
+    if len(rows) <= FEW_READINGS and not occurrence.any():  # a few distinct rows: one update each, in Python
+        _apply_distinct(level, quiet, rows, raw=raw, lowered=lowered, intervals=intervals)
         return
     ranks = int(occurrence.max()) + 1
     if len(rows) < SEQUENTIAL_ROWS_PER_RANK * ranks:
@@ -114,3 +137,22 @@ def _apply_in_sequence(
             qv[row] = 0
     level[touched] = [lv[t] for t in touched.tolist()]
     quiet[touched] = [qv[t] for t in touched.tolist()]
+
+
+def _apply_distinct(
+    level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], rows: npt.NDArray[np.int64], *,
+    raw: npt.NDArray[np.int8], lowered: npt.NDArray[np.int8], intervals: int,
+) -> None:
+    """The rule of :func:`_apply_in_sequence` for one update of each of a few distinct rows."""
+    for row, r, low in zip(rows.tolist(), raw.tolist(), lowered.tolist(), strict=True):
+        current = int(level[row])
+        if r > current:
+            level[row], quiet[row] = r, 0
+        elif low < current:
+            count = int(quiet[row]) + 1
+            if count >= intervals:
+                level[row], quiet[row] = low, 0
+            else:
+                quiet[row] = min(count, _QUIET_MAX)
+        else:
+            quiet[row] = 0

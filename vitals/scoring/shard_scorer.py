@@ -42,6 +42,7 @@ The scorer pickles with the shard (Bytewax snapshots): arrays only; models come 
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -196,8 +197,13 @@ class ShardScorer:
 
     def _decayed(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
                  now_ns: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
-        age = np.maximum(np.asarray(now_ns, dtype=np.int64) - peak_ts[rows], 0)
-        return peak[rows] * np.exp2(-age / self.hold_half_life_ns)
+        return self._decay(peak[rows], peak_ts[rows], now_ns)
+
+    def _decay(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64],
+               now_ns: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
+        """Held peaks (given per row) decayed to ``now_ns`` (one time, or one per row)."""
+        age = np.maximum(np.asarray(now_ns, dtype=np.int64) - peak_ts, 0)
+        return peak * np.exp2(-age / self.hold_half_life_ns)
 
     # ---- window model -------------------------------------------------------------------------------------
     def score_windows(self, catalog: Catalog, rows: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
@@ -357,17 +363,8 @@ class ShardScorer:
     def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
         """View columns for the given global series ids of this shard."""
         rows = series // self.n_shards
-        det = self.detector
-        default = np.maximum(self._decayed(self.peak, self.peak_ts, rows, now_ns), det.level_score_[rows])
-        window = self._decayed(self.window_peak, self.window_peak_ts, rows, now_ns)
-        by_window = window > default
-        out: dict[str, npt.NDArray[np.float64]] = {"anomaly_score": np.maximum(default, window)}
-        lower, mid, upper = det.band(rows)
-        out.update(expected_lower=lower, expected_mid=mid, expected_upper=upper)
-        out["explain_detector"] = np.where(by_window, WINDOW_DETECTOR, detector_code(det.driver_[rows])).astype(
-            np.float64)
-        out["explain_feature"] = np.where(by_window, WINDOW_FEATURE_OFFSET + self.window_feature[rows].astype(
-            np.int64), feature_code(det, rows)).astype(np.float64)
+        out = self._score_columns(self.detector, rows, self.peak[rows], self.peak_ts[rows], self.window_peak[rows],
+                                  self.window_peak_ts[rows], self.window_feature[rows], now_ns)
         self._predict_pending()
         if self._horizons:
             fresh = self._forecast_at_ns > 0
@@ -380,3 +377,64 @@ class ShardScorer:
                 # "never within the look-ahead" is no sample at all, not +Inf (keeps /metrics small)
                 out[f"seconds_to_{name}"] = np.where(np.isinf(secs), np.nan, secs)
         return out
+
+    def _score_columns(self, det: DefaultDetector, rows: npt.NDArray[np.int64], peak: npt.NDArray[np.float64],
+                       peak_ts: npt.NDArray[np.int64], window_peak: npt.NDArray[np.float64],
+                       window_peak_ts: npt.NDArray[np.int64], window_feature: npt.NDArray[np.int8],
+                       now_ns: npt.NDArray[np.int64] | int) -> dict[str, npt.NDArray[np.float64]]:
+        """The anomaly score, band and explanation columns of ``rows`` of ``det`` (the peaks given per row)."""
+        default = np.maximum(self._decay(peak, peak_ts, now_ns), det.level_score_[rows])
+        window = self._decay(window_peak, window_peak_ts, now_ns)
+        by_window = window > default
+        out: dict[str, npt.NDArray[np.float64]] = {"anomaly_score": np.maximum(default, window)}
+        lower, mid, upper = det.band(rows)
+        out.update(expected_lower=lower, expected_mid=mid, expected_upper=upper)
+        out["explain_detector"] = np.where(by_window, WINDOW_DETECTOR, detector_code(det.driver_[rows])).astype(
+            np.float64)
+        out["explain_feature"] = np.where(by_window, WINDOW_FEATURE_OFFSET + window_feature.astype(np.int64),
+                                          feature_code(det, rows)).astype(np.float64)
+        return out
+
+    def capture(self, series: npt.NDArray[np.int64], now_ns: int) -> ScoreCapture | None:
+        """What :meth:`columns` reads for ``series`` at ``now_ns``, copied (no computing), for
+        :meth:`render_captures`; None while forecasts are in use (their columns are made by :meth:`columns`)."""
+        self._predict_pending()
+        if self._horizons:
+            return None
+        rows = series // self.n_shards
+        det = self.detector
+        return ScoreCapture(now_ns, det.f_[rows], det.i_[rows], self.peak[rows], self.peak_ts[rows],
+                            self.window_peak[rows], self.window_peak_ts[rows], self.window_feature[rows])
+
+    def render_captures(self, captures: list[ScoreCapture]) -> list[dict[str, npt.NDArray[np.float64]]]:
+        """The :meth:`columns` of each capture as they were when it was captured, computed in one pass over all
+        their rows (every column is computed row by row, with each row's own time)."""
+        if not captures:
+            return []
+        sizes = [len(c.peak) for c in captures]
+        det = copy.copy(self.detector)  # the same parameters over the captured rows' state
+        det.f_ = np.concatenate([c.f for c in captures])
+        det.i_ = np.concatenate([c.i for c in captures])
+        now = np.repeat(np.array([c.now_ns for c in captures], dtype=np.int64), sizes)
+        out = self._score_columns(
+            det, np.arange(len(now), dtype=np.int64), np.concatenate([c.peak for c in captures]),
+            np.concatenate([c.peak_ts for c in captures]), np.concatenate([c.window_peak for c in captures]),
+            np.concatenate([c.window_peak_ts for c in captures]),
+            np.concatenate([c.window_feature for c in captures]), now)
+        ends = np.cumsum(sizes).tolist()
+        return [{name: column[end - size:end] for name, column in out.items()}
+                for size, end in zip(sizes, ends, strict=True)]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreCapture:
+    """A scorer's rows as :meth:`ShardScorer.columns` reads them at ``now_ns`` (copies)."""
+
+    now_ns: int
+    f: npt.NDArray[np.float64]
+    i: npt.NDArray[np.int64]
+    peak: npt.NDArray[np.float64]
+    peak_ts: npt.NDArray[np.int64]
+    window_peak: npt.NDArray[np.float64]
+    window_peak_ts: npt.NDArray[np.int64]
+    window_feature: npt.NDArray[np.int8]

@@ -17,6 +17,8 @@ _DIGIT_MASK = (1 << _DIGIT) - 1
 
 def sort_by_row_then_time(rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """The stable permutation that orders readings by (row, time); rows are non-negative."""
+    if len(rows) == 1:  # one reading (a sparse feed's piece): nothing to sort
+        return np.zeros(1, dtype=np.intp)
     order = np.argsort(ts_ns, kind="stable")
     if not len(rows):
         return order

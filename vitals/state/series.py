@@ -33,6 +33,9 @@ class Groups:
 
     @classmethod
     def of(cls, rows: npt.NDArray[np.int64]) -> Groups:
+        if len(rows) == 1:  # one reading: one run
+            zero = np.zeros(1, dtype=np.int64)
+            return cls(zero, zero.copy(), rows.copy(), zero.copy())
         first = np.ones(len(rows), dtype=bool)
         first[1:] = rows[1:] != rows[:-1]
         start = np.flatnonzero(first)
@@ -65,6 +68,8 @@ class SeriesScalars:
         its row in this batch (a grouped suffix minimum of arrival positions).
         """
         n = len(rows)
+        if n == 1:  # one reading: nothing after it in the batch
+            return ts_ns > self.last_ts[rows]
         key = groups.gid * (int(arrival.max()) + 1) + arrival
         suffix_min = np.minimum.accumulate(key[::-1])[::-1]
         after = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)

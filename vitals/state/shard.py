@@ -178,10 +178,13 @@ class ShardState:
             return
         x = badness(self.catalog, indicator, values, ts, self.seasonal)
         raw, lowered = self.rules.raw_and_lowered(indicator, x)
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = gid[1:] != gid[:-1]
-        starts = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
-        occurrence = np.arange(len(rows)) - starts
+        if len(rows) == 1:  # one update (a sparse feed's piece)
+            occurrence = np.zeros(1, dtype=np.int64)
+        else:
+            first = np.ones(len(rows), dtype=bool)
+            first[1:] = gid[1:] != gid[:-1]
+            starts = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+            occurrence = np.arange(len(rows)) - starts
         apply_updates(self.level, self.quiet, rows, occurrence=occurrence, raw=raw, lowered=lowered,
                       intervals=self.rules.intervals)
         self.raw_level[rows] = raw  # fancy assignment: the last (newest) update of each row wins

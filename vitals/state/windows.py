@@ -14,6 +14,7 @@ exact up to 2**24 readings per bucket); and a uint8 histogram of ``n_bins`` per 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,19 @@ def bucket_numbers(ts_ns: npt.NDArray[np.int64], bucket_ns: int) -> npt.NDArray[
     return (ts_ns - ORIGIN_NS) // bucket_ns
 
 
+@functools.cache
+def _window_arrays(
+    windows: tuple[Window, ...],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Bucket seconds, bucket counts and slot offsets of the windows (read-only, for the compiled update)."""
+    bucket_s = np.array([w.bucket_s for w in windows], dtype=np.int64)
+    buckets = np.array([w.buckets for w in windows], dtype=np.int64)
+    offsets = np.cumsum(np.concatenate([[0], buckets]))[:-1].astype(np.int64)
+    for a in (bucket_s, buckets, offsets):
+        a.flags.writeable = False
+    return bucket_s, buckets, offsets
+
+
 class BucketRings:
     """The ring buckets of every window for ``n_rows`` series (see the module docstring)."""
 
@@ -94,9 +108,7 @@ class BucketRings:
         seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
         oldest_s = (int(ts_ns.min()) - ORIGIN_NS) // NS_PER_S
-        if oldest_s // self.windows[0].bucket_s <= EMPTY_TAG or clock_s > np.iinfo(np.int32).max:
-            msg = "event time outside the range the bucket rings can hold (2000-01-01 +- 68 years per 1 s bucket)"
-            raise StateError(msg)
+        self._check_range(oldest_s, clock_s)
         base = rows * self.n_slots
         every = np.arange(len(rows))
         all_inside = True
@@ -126,7 +138,30 @@ class BucketRings:
 
         Only buckets inside their window as of the clock are written, so the buckets one batch writes to a
         row's ring span fewer than ``K`` bucket numbers (distinct slots), and no stored tag is newer than an
-        incoming one: a slot whose tag differs from the incoming bucket is simply reset first."""
+        incoming one: a slot whose tag differs from the incoming bucket is simply reset first. One compiled pass
+        (:func:`vitals.state.rings_kernel.update_rings`), bit for bit :meth:`update_arrays`."""
+        if not len(rows):
+            return
+        from vitals.state.rings_kernel import update_rings
+
+        seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
+        clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
+        self._check_range(int(seconds.min()), clock_s)
+        bucket_s, buckets, offsets = _window_arrays(self.windows)
+        update_rings(self.tag, self.cells, self.hist, np.ascontiguousarray(rows, dtype=np.int64), seconds,
+                     np.ascontiguousarray(values, dtype=np.float32), np.ascontiguousarray(bins, dtype=np.int64),
+                     clock_s, bucket_s, buckets, offsets, self.n_slots, self.n_bins)
+
+    def _check_range(self, oldest_s: int, clock_s: int) -> None:
+        if oldest_s // self.windows[0].bucket_s <= EMPTY_TAG or clock_s > np.iinfo(np.int32).max:
+            msg = "event time outside the range the bucket rings can hold (2000-01-01 +- 68 years per 1 s bucket)"
+            raise StateError(msg)
+
+    def update_arrays(
+        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
+        bins: npt.NDArray[np.int64], clock_ns: int,
+    ) -> None:
+        """:meth:`update` in array operations (``ufunc.at``): the reference the compiled pass is tested against."""
         flat, tag, src = self._targets(rows, ts_ns, clock_ns)
         if not len(flat):
             return

@@ -39,6 +39,7 @@ from vitals.units import DAY_S, NS_PER_S
 
 if TYPE_CHECKING:  # scoring brings the detectors (numba): imported when a shard first scores
     from vitals.scoring import ModelSource, ShardScorer
+    from vitals.scoring.shard_scorer import ScoreCapture
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,8 +95,9 @@ class VitalsChunk:
 
 
 ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsChunk
-# a snapshot at a boundary (ns): its capture (or view, per boundary) and the scoring columns of that moment
-Snapshot = tuple[int, Capture | VitalsView, dict[str, npt.NDArray[np.float64]]]
+# a snapshot at a boundary (ns): its capture (or view, per boundary) and the scoring columns of that moment (or
+# the scorer's capture, rendered with the others)
+Snapshot = tuple[int, Capture | VitalsView, "dict[str, npt.NDArray[np.float64]] | ScoreCapture"]
 CAPTURE_BYTES = 32 << 20  # captured state rendered at the latest when this much is held (a batch of many boundaries)
 
 DAY_NS = DAY_S * NS_PER_S
@@ -226,8 +228,9 @@ class ShardProcessor:
         if bucket.min() == bucket.max():
             return [batch]
         order = np.argsort(bucket, kind="stable")
-        cuts = np.flatnonzero(np.diff(bucket[order])) + 1
-        return [batch.take(idx) for idx in np.split(order, cuts)]
+        cuts = (np.flatnonzero(np.diff(bucket[order])) + 1).tolist()
+        ordered = batch.take(order)  # each piece a slice of the batch in bucket order
+        return [ordered.slice(a, b) for a, b in zip([0, *cuts], [*cuts, len(batch)], strict=True)]
 
     def _crossings(self, mem: ShardMemory, pieces: list[ReadingBatch]) -> int:
         """How many snapshot boundaries folding ``pieces`` (from :meth:`_pieces`) crosses."""
@@ -246,8 +249,10 @@ class ShardProcessor:
                 captured.append((at_ns, self.view(mem, at_ns), {}))
             else:
                 snap = mem.state.capture(at_ns)
-                extra = mem.scorer.columns(snap.rows * self.n_shards + mem.shard, at_ns) \
-                    if mem.scorer is not None and len(snap) else {}
+                extra: dict[str, npt.NDArray[np.float64]] | ScoreCapture = {}
+                if mem.scorer is not None and len(snap):
+                    series = snap.rows * self.n_shards + mem.shard
+                    extra = mem.scorer.capture(series, at_ns) or mem.scorer.columns(series, at_ns)
                 captured.append((at_ns, snap, extra))
                 if len(captured) * snap.nbytes > CAPTURE_BYTES:  # about (the shard's rows only grow)
                     self._settle(mem, captured, out)
@@ -259,10 +264,13 @@ class ShardProcessor:
         if not captured:
             return
         views = mem.state.render([c for _, c, _ in captured if isinstance(c, Capture)])[::-1]
+        scored = [] if mem.scorer is None else mem.scorer.render_captures(
+            [e for _, _, e in captured if not isinstance(e, dict)])[::-1]
         if mem.vitals_pending is None:
             mem.vitals_pending = []
-        for at_ns, snap, extra in captured:
+        for at_ns, snap, captured_extra in captured:
             view = views.pop() if isinstance(snap, Capture) else snap
+            extra = captured_extra if isinstance(captured_extra, dict) else scored.pop()
             if extra:
                 view = dataclasses.replace(view, columns={**view.columns, **extra})
             window = at_ns // self.vitals_window_ns
