@@ -363,8 +363,9 @@ class ShardScorer:
     def columns(self, series: npt.NDArray[np.int64], now_ns: int) -> dict[str, npt.NDArray[np.float64]]:
         """View columns for the given global series ids of this shard."""
         rows = series // self.n_shards
-        out = self._score_columns(self.detector, rows, self.peak[rows], self.peak_ts[rows], self.window_peak[rows],
-                                  self.window_peak_ts[rows], self.window_feature[rows], now_ns)
+        out = self._score_columns(self.detector, rows, peak=self.peak[rows], peak_ts=self.peak_ts[rows],
+                                  window_peak=self.window_peak[rows], window_peak_ts=self.window_peak_ts[rows],
+                                  window_feature=self.window_feature[rows], now_ns=now_ns)
         self._predict_pending()
         if self._horizons:
             fresh = self._forecast_at_ns > 0
@@ -378,7 +379,7 @@ class ShardScorer:
                 out[f"seconds_to_{name}"] = np.where(np.isinf(secs), np.nan, secs)
         return out
 
-    def _score_columns(self, det: DefaultDetector, rows: npt.NDArray[np.int64], peak: npt.NDArray[np.float64],
+    def _score_columns(self, det: DefaultDetector, rows: npt.NDArray[np.int64], *, peak: npt.NDArray[np.float64],
                        peak_ts: npt.NDArray[np.int64], window_peak: npt.NDArray[np.float64],
                        window_peak_ts: npt.NDArray[np.int64], window_feature: npt.NDArray[np.int8],
                        now_ns: npt.NDArray[np.int64] | int) -> dict[str, npt.NDArray[np.float64]]:
@@ -417,10 +418,11 @@ class ShardScorer:
         det.i_ = np.concatenate([c.i for c in captures])
         now = np.repeat(np.array([c.now_ns for c in captures], dtype=np.int64), sizes)
         out = self._score_columns(
-            det, np.arange(len(now), dtype=np.int64), np.concatenate([c.peak for c in captures]),
-            np.concatenate([c.peak_ts for c in captures]), np.concatenate([c.window_peak for c in captures]),
-            np.concatenate([c.window_peak_ts for c in captures]),
-            np.concatenate([c.window_feature for c in captures]), now)
+            det, np.arange(len(now), dtype=np.int64), peak=np.concatenate([c.peak for c in captures]),
+            peak_ts=np.concatenate([c.peak_ts for c in captures]),
+            window_peak=np.concatenate([c.window_peak for c in captures]),
+            window_peak_ts=np.concatenate([c.window_peak_ts for c in captures]),
+            window_feature=np.concatenate([c.window_feature for c in captures]), now_ns=now)
         ends = np.cumsum(sizes).tolist()
         return [{name: column[end - size:end] for name, column in out.items()}
                 for size, end in zip(sizes, ends, strict=True)]

@@ -50,6 +50,17 @@ class DuplicateRing:
         newest stored time (the usual, in-order case) they replace the smallest stored ones in place;
         otherwise the row is merged and re-sorted (:meth:`_merge`)."""
         d = self.depth
+        if len(rows) == 1:  # one time (a sparse feed's piece): in place when in order, else merged
+            row, ts, head = int(rows[0]), int(ts_ns[0]), int(self.head[rows[0]])
+            if ts > int(self.ts[row, (head - 1) % d]):
+                self.ts[row, head] = ts
+                self.head[row] = (head + 1) % d
+                return
+        self.insert_arrays(rows, ts_ns, groups)
+
+    def insert_arrays(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], groups: Groups) -> None:
+        """:meth:`insert` in array operations, for any number of times (the reference of the one-time path)."""
+        d = self.depth
         kept = np.minimum(groups.end - groups.start + 1, d)
         first = groups.end - kept + 1
         r = groups.rows

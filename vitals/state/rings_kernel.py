@@ -3,12 +3,12 @@
 adds the reading's count, sum, min, max and histogram bin.
 
 Bit for bit what the numpy formulation computes (kept as the oracle: :meth:`BucketRings.update_arrays`, compared
-in ``tests/state/test_rings_kernel.py``): the readings one batch writes to a slot all carry the same bucket number
-(a batch writes fewer than ``K`` bucket numbers per row's ring), so resetting a slot on the first reading whose
-tag differs is the array form's reset of every slot whose old tag differs; the float32 count and sum are added in
-reading order (``ufunc.at``'s order); min and max follow numpy's ``minimum``/``maximum`` (a NaN held stays); a
-histogram bin saturates at 255, which the array form does only where a bucket's count passes 255 (below, no bin
-can reach it).
+in ``tests/state/test_piece_fast_paths.py``): the readings one batch writes to a slot all carry the same bucket
+number (a batch writes fewer than ``K`` bucket numbers per row's ring), so resetting a slot on the first reading
+whose tag differs is the array form's reset of every slot whose old tag differs; the float32 count and sum are
+added in reading order (``ufunc.at``'s order); min and max follow numpy's ``minimum``/``maximum`` (a NaN held
+stays, an equal value such as ``-0.0`` replaces the one held); a histogram bin saturates at 255, which the array
+form does only where a bucket's count passes 255 (below, no bin can reach it).
 
 Imported by :mod:`vitals.state.windows` when rings are first updated (numba is then loaded, and the kernel read
 from numba's cache in ``__pycache__`` after its first compilation).
@@ -53,10 +53,10 @@ def update_rings(
             cells[flat, _COUNT] += np.float32(1.0)
             cells[flat, _TOTAL] += v
             low = cells[flat, _LOW]
-            if not (low <= v or np.isnan(low)):
+            if not (low < v or np.isnan(low)):  # numpy's minimum: an equal value (0.0, -0.0) replaces
                 cells[flat, _LOW] = v
             high = cells[flat, _HIGH]
-            if not (high >= v or np.isnan(high)):
+            if not (high > v or np.isnan(high)):
                 cells[flat, _HIGH] = v
             h = flat * n_bins + bins[i]
             if hist[h] < _SATURATED:

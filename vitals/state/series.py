@@ -82,6 +82,16 @@ class SeriesScalars:
         half_life_ns: npt.NDArray[np.float64], groups: Groups,
     ) -> None:
         """Fold sorted, de-duplicated readings in (``half_life_ns`` per reading)."""
+        if len(rows) == 1:
+            self._update_one(int(rows[0]), int(ts_ns[0]), float(values[0]), float(half_life_ns[0]))
+        else:
+            self.update_arrays(rows, ts_ns, values, half_life_ns, groups)
+
+    def update_arrays(
+        self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        half_life_ns: npt.NDArray[np.float64], groups: Groups,
+    ) -> None:
+        """:meth:`update` in array operations, for any number of readings (the reference of the one-reading path)."""
         r, newest_ts, newest_val = groups.rows, ts_ns[groups.end], values[groups.end]
         old_ts, old_val = self.last_ts[r], self.last[r]
         newer = newest_ts > old_ts
@@ -98,6 +108,29 @@ class SeriesScalars:
         self.first_ts[r] = np.minimum(self.first_ts[r], ts_ns[groups.start])
         self.readings[r] += groups.end - groups.start + 1
 
+    def _update_one(self, row: int, ts: int, value: float, half_life_ns: float) -> None:
+        """:meth:`update` of one reading, in scalars: the same IEEE operations in the same order (``np.exp2`` of a
+        float64 as the array form computes it)."""
+        old_ts, old_val = int(self.last_ts[row]), float(self.last[row])
+        newer = ts > old_ts
+        head_ts = ts if newer else old_ts
+        seen = old_ts != EMPTY_TS
+        old_ref = old_ts if seen else head_ts
+        decay = np.exp2(np.float64(-float(head_ts - old_ref)) / half_life_ns)
+        weight = np.exp2(np.float64(-float(head_ts - ts)) / half_life_ns)
+        self.ewma_sum[row] = self.ewma_sum[row] * decay + weight * value
+        self.ewma_weight[row] = self.ewma_weight[row] * decay + weight
+        last_val = value if newer else old_val
+        change = int(self.change_ts[row])
+        if newer and seen and value != old_val:
+            change = max(change, old_ts)
+        if value != last_val:
+            change = max(change, ts)
+        self.change_ts[row] = change
+        self.last[row], self.last_ts[row] = last_val, head_ts
+        self.first_ts[row] = min(int(self.first_ts[row]), ts)
+        self.readings[row] += 1
+
     def _ewma(
         self, r: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], *,
         values: npt.NDArray[np.float64], half_life_ns: npt.NDArray[np.float64], groups: Groups,
@@ -113,5 +146,8 @@ class SeriesScalars:
         np.add.at(self.ewma_weight, rows, weight)
 
     def ewma(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        total, weight = self.ewma_sum[rows], self.ewma_weight[rows]
+        if weight.all():  # no division by zero to silence (np.errstate costs more than a small division)
+            return total / weight
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.ewma_sum[rows] / self.ewma_weight[rows]
+            return total / weight
