@@ -142,3 +142,36 @@ def test_distinct_rows_hysteresis_is_the_loop(seed: int) -> None:
                                       lowered=lowered, intervals=3)
         np.testing.assert_array_equal(level, ref_level)
         np.testing.assert_array_equal(quiet, ref_quiet)
+
+
+@given(seed=st.integers(0, 10_000))
+def test_one_reading_badness_is_the_array_badness(small_catalog: Catalog, seed: int) -> None:
+    from vitals.health.levels import badness
+
+    rng = np.random.default_rng(seed)
+    n = len(small_catalog.indicators)
+    indicator = rng.integers(0, n, 20).astype(np.int16)
+    values = rng.choice([-0.0, 0.0, 1.5, -3.25, 1e6, np.nan], 20) + np.round(rng.normal(0, 50, 20), 2)
+    ts = T0 + rng.integers(0, 86_400 * 7, 20) * S
+    for i in range(20):  # one reading alone, and the same reading as the first of two (the array path)
+        one = badness(small_catalog, indicator[i:i + 1], values[i:i + 1], ts[i:i + 1])
+        two = badness(small_catalog, indicator[[i, 0]], values[[i, 0]], ts[[i, 0]])
+        assert one.dtype == two.dtype and one.tobytes() == two[:1].tobytes()
+
+
+@given(seed=st.integers(0, 10_000))
+def test_one_held_score_is_the_picked_score(small_catalog: Catalog, seed: int) -> None:
+    from vitals.scoring import ShardScorer
+
+    rng = np.random.default_rng(seed)
+    fast, ref = ShardScorer(small_catalog, 0, 1), ShardScorer(small_catalog, 0, 1)
+    for _ in range(40):
+        row = np.array([rng.integers(0, 4)], dtype=np.int64)
+        ts = np.array([T0 + int(rng.integers(0, 86_400)) * S], dtype=np.int64)
+        score = np.array([float(rng.choice([0.0, 0.3, 0.9, np.nan, float(rng.random())]))])
+        fast._hold_into(fast.peak, fast.peak_ts, row, ts, score)
+        # the same score through the pick of a batch: the row twice, its second score below every score
+        ref._hold_into(ref.peak, ref.peak_ts, np.repeat(row, 2), np.repeat(ts, 2), np.append(score, -np.inf))
+        assert fast.peak.tobytes() == ref.peak.tobytes()
+        np.testing.assert_array_equal(fast.peak_ts, ref.peak_ts)
+    assert (ref.peak > 0).any()

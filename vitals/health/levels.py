@@ -38,6 +38,10 @@ def badness(
     Thresholds are oriented the same way by :func:`oriented_thresholds`.
     """
     x = np.asarray(value, dtype=np.float64)
+    if len(x) == 1 and not catalog.zscore_array[indicator[0]]:  # one reading (a sparse feed's piece), in scalars
+        i, v = int(indicator[0]), float(x[0])
+        sign = int(catalog.direction_array[i])
+        return np.array([abs(v - float(catalog.center_array[i])) if sign == 0 else sign * v])
     zmask = np.take(catalog.zscore_array, indicator)
     if zmask.any():  # the seasonal model only for the z-score readings (the state calls this per batch)
         model = seasonal or SeasonalModel(catalog)

@@ -181,6 +181,8 @@ class ShardScorer:
                    ts: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         """Raise held peaks where a new score beats the decayed one; returns the positions that did (per row, its
         highest score of the batch: :func:`vitals.scoring.hold_kernel.peak_picks`)."""
+        if len(rows) == 1:  # one score (a sparse feed's piece): no pick to make
+            return self._hold_one(peak, peak_ts, int(rows[0]), int(ts[0]), scores[0])
         from vitals.scoring.hold_kernel import peak_picks
 
         pick = peak_picks(np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(scores, dtype=np.float64),
@@ -194,6 +196,18 @@ class ShardScorer:
         peak[r[higher]] = s[higher]
         peak_ts[r[higher]] = t[higher]
         return pick[higher]
+
+    def _hold_one(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], row: int, ts: int,
+                  score: np.float64) -> npt.NDArray[np.intp]:
+        """:meth:`_hold_into` of one score (the same decay, as a one-element array)."""
+        if not 0 <= row < peak.shape[0]:
+            msg = f"rows outside the shard's {peak.shape[0]} rows"
+            raise IndexError(msg)
+        current = self._decay(peak[row:row + 1], peak_ts[row:row + 1], ts)[0]
+        if score >= current:
+            peak[row], peak_ts[row] = score, ts
+            return np.zeros(1, dtype=np.intp)
+        return np.zeros(0, dtype=np.intp)
 
     def _decayed(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
                  now_ns: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
