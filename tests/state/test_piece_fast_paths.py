@@ -175,3 +175,18 @@ def test_one_held_score_is_the_picked_score(small_catalog: Catalog, seed: int) -
         assert fast.peak.tobytes() == ref.peak.tobytes()
         np.testing.assert_array_equal(fast.peak_ts, ref.peak_ts)
     assert (ref.peak > 0).any()
+
+
+@given(seed=st.integers(0, 10_000))
+def test_one_value_bin_is_the_array_bin(small_catalog: Catalog, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    grid = QuantileGrid(small_catalog)
+    n = len(small_catalog.indicators)
+    indicator = rng.integers(0, n, 30).astype(np.int16)
+    span = grid.width[indicator] * grid.n_bins
+    values = grid.lo[indicator] + span * rng.uniform(-0.2, 1.2, 30)  # under, inside and over the grid
+    values[:3] = grid.lo[indicator[:3]] + grid.width[indicator[:3]] * np.array([0, 1, grid.n_bins - 2])  # edges
+    for i in range(30):
+        one = grid.bins(indicator[i:i + 1], values[i:i + 1])
+        two = grid.bins(indicator[[i, 0]], values[[i, 0]])
+        assert one.dtype == two.dtype and one[0] == two[0]

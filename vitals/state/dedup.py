@@ -102,5 +102,7 @@ def _ranks(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 def within_batch_duplicates(rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """For readings sorted by (row, time), ties in arrival order: True for every repeat after the first."""
     dup = np.zeros(len(rows), dtype=bool)
+    if len(rows) < 2:
+        return dup
     dup[1:] = (rows[1:] == rows[:-1]) & (ts_ns[1:] == ts_ns[:-1])
     return dup

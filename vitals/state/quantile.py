@@ -14,6 +14,8 @@ is ``N`` (any window of fewer than 20 readings for p95) the estimate is the exac
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -55,6 +57,12 @@ class QuantileGrid:
 
     def bins(self, indicator: npt.NDArray[np.integer], values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Bin of each value: 0 underflow, 1..n_bins-2 inside, n_bins-1 overflow."""
+        if len(values) == 1:  # one reading (a sparse feed's piece): the same float64 operations in scalars
+            i = int(indicator[0])
+            pos = math.floor((float(values[0]) - float(self.lo[i])) / float(self.width[i])) + 1.0 \
+                if math.isfinite(values[0]) and math.isfinite(self.width[i]) and self.width[i] != 0 else math.nan
+            if math.isfinite(pos):
+                return np.array([int(min(max(pos, 0.0), float(self.n_bins - 1)))], dtype=np.int64)
         pos = np.floor((values - self.lo[indicator]) / self.width[indicator]) + 1.0
         return np.clip(pos, 0, self.n_bins - 1).astype(np.int64)
 

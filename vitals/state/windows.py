@@ -64,10 +64,20 @@ def bucket_numbers(ts_ns: npt.NDArray[np.int64], bucket_ns: int) -> npt.NDArray[
     return (ts_ns - ORIGIN_NS) // bucket_ns
 
 
+WindowArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+_WINDOW_ARRAYS: dict[int, tuple[tuple[Window, ...], WindowArrays]] = {}  # by id of the windows tuple (no hashing)
+
+
+def _window_arrays(windows: tuple[Window, ...]) -> WindowArrays:
+    """:func:`_arrays_of` the windows, looked up by identity (hashing three dataclasses per update cost more)."""
+    found = _WINDOW_ARRAYS.get(id(windows))
+    if found is None or found[0] is not windows:
+        found = _WINDOW_ARRAYS[id(windows)] = (windows, _arrays_of(windows))
+    return found[1]
+
+
 @functools.cache
-def _window_arrays(
-    windows: tuple[Window, ...],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _arrays_of(windows: tuple[Window, ...]) -> WindowArrays:
     """Bucket seconds, bucket counts and slot offsets of the windows (read-only, for the compiled update)."""
     bucket_s = np.array([w.bucket_s for w in windows], dtype=np.int64)
     buckets = np.array([w.buckets for w in windows], dtype=np.int64)
