@@ -37,6 +37,11 @@ class JoinedInput:
         return [self(row) for row in rows]
 
 
+def newest(ts_ns: npt.NDArray[np.int64]) -> int:
+    """The largest of (non-empty) event times, as an int (without a reduction call for one reading)."""
+    return int(ts_ns[0]) if ts_ns.shape[0] == 1 else int(ts_ns.max())
+
+
 @dataclass(frozen=True, eq=False)
 class ReadingBatch:
     """N valid, encoded readings.

@@ -50,7 +50,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import ReadingBatch
+from vitals.batches import ReadingBatch, newest
 from vitals.catalog import Catalog, SeasonalModel
 from vitals.catalog.model import LEVELS
 from vitals.detectors import DefaultDetector
@@ -150,7 +150,7 @@ class ShardScorer:
         scores = self.detector.update_score(rows, batch.ts_ns, batch.value)
         self._hold(rows, batch.ts_ns, scores)
         self.seen[rows] = True
-        clock = int(batch.ts_ns.max())
+        clock = newest(batch.ts_ns)
         due = clock >= self.next_forecast_ns
         model = models.forecaster() if due and models is not None else None
         self._before_lags_change(model)
@@ -239,7 +239,7 @@ class ShardScorer:
         closed = self.windows.update(self.seasonal, rows, ts, values)
         if len(closed.rows):
             self.pending_windows.append(closed)
-        clock = int(ts.max())
+        clock = newest(ts)
         if self.pending_windows and clock >= self.next_window_score_ns:
             # one call per tick: scoring cost is mostly per call (per family and tree), not per window
             self.next_window_score_ns = (clock // self.window_score_every_ns + 1) * self.window_score_every_ns

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import ReadingBatch, Rejection
+from vitals.batches import ReadingBatch, Rejection, newest
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import StateError
@@ -160,7 +160,7 @@ class ShardState:
         if not len(rows):
             return rows
         groups = Groups.of(rows)
-        self.clock_ns = max(self.clock_ns, int(ts.max()))
+        self.clock_ns = max(self.clock_ns, newest(ts))
         self.rings.update(rows, ts, values.astype(np.float32), self.grid.bins(indicator, values), self.clock_ns)
         updates = self.scalars.record_breaking(rows, ts, arrival, groups)
         self._levels(rows[updates], ts[updates], values[updates], indicator[updates], groups.gid[updates])

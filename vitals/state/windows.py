@@ -156,7 +156,7 @@ class BucketRings:
 
         seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
-        self._check_range(int(seconds.min()), clock_s)
+        self._check_range(int(seconds[0]) if len(seconds) == 1 else int(seconds.min()), clock_s)
         bucket_s, buckets, offsets = _window_arrays(self.windows)
         update_rings(self.tag, self.cells, self.hist, np.ascontiguousarray(rows, dtype=np.int64), seconds,
                      np.ascontiguousarray(values, dtype=np.float32), np.ascontiguousarray(bins, dtype=np.int64),

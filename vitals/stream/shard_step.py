@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from vitals.batches import ReadingBatch, Rejection
+from vitals.batches import ReadingBatch, Rejection, newest
 from vitals.catalog import Catalog
 from vitals.state import ShardState
 from vitals.state.render import Capture
@@ -205,7 +205,7 @@ class ShardProcessor:
                 mem.scorer.update(self.catalog, result.accepted_batch, self.models)
             mem.accepted += result.accepted
             if len(piece):
-                mem.clock_ns = max(mem.clock_ns, int(piece.ts_ns.max()))
+                mem.clock_ns = max(mem.clock_ns, newest(piece.ts_ns))
             duplicates.extend(result.duplicates)
             if self.keep_history and len(result.accepted_batch):
                 mem.history.setdefault(batch.partition, []).append(result.accepted_batch)
@@ -274,10 +274,14 @@ class ShardProcessor:
         if mem.vitals_pending is None:
             mem.vitals_pending = []
         for at_ns, snap, captured_extra in captured:
-            view = views.pop() if isinstance(snap, Capture) else snap
             extra = captured_extra if isinstance(captured_extra, dict) else scored.pop()
-            if extra:
-                view = dataclasses.replace(view, columns={**view.columns, **extra})
+            if isinstance(snap, Capture):
+                view = views.pop()
+                view.columns.update(extra)  # a view just rendered: its own dict (the same keys as a merged copy)
+            else:
+                view = snap
+                if extra:
+                    view = dataclasses.replace(view, columns={**view.columns, **extra})
             window = at_ns // self.vitals_window_ns
             if window != mem.vitals_window and mem.vitals_pending:
                 out.append(self.vitals_chunk(mem))
