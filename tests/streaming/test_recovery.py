@@ -49,7 +49,7 @@ def _replay_args(data: Path, out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, small_catalog) -> Path:
     root = tmp_path_factory.mktemp("recovery-data")
-    write_partitioned_readings(small_catalog, root, hours=3, parts=PARTS)
+    write_partitioned_readings(small_catalog, root, hours=1.5, parts=PARTS)
     return root
 
 
