@@ -33,7 +33,7 @@ def _replay_args(data: Path, out: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, small_catalog) -> Path:
     root = tmp_path_factory.mktemp("scale-data")
-    write_partitioned_readings(small_catalog, root, hours=3, seed=8)
+    write_partitioned_readings(small_catalog, root, hours=1.5, seed=8)
     return root
 
 
