@@ -6,6 +6,7 @@ and resolves. (The end-to-end test with the pipeline itself is the lead's; this 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from vitals_testing import need_binary
 
 from vitals.alerting import AlertingOptions, WebhookRecorder, build_alerting, render_config_dir
+from vitals.alerting.options import Hold
 from vitals.catalog import Catalog
 from vitals.services import prometheus_query, start_alertmanager, start_prometheus, wait_for
 
@@ -75,8 +77,11 @@ def stack(small_catalog: Catalog, tmp_path: Path) -> Iterator[tuple[FakeExporter
     exporter = FakeExporter()
     exporter.set(up=1, level=0, value=3.5, to_orange=3600, forecast=5.0)
     with WebhookRecorder() as recorder:
-        rendered = render_config_dir(build_alerting(small_catalog, AlertingOptions.quick(recorder.url)), tmp_path,
-                                     environ={})
+        options = AlertingOptions.quick(recorder.url)
+        # every alert stays firing 1 s after its condition ended (quick: 5 s), the same for all: the orange alert
+        # still inhibits the blue and yellow ones of its series for as long as they fire, and resolves sooner
+        options = dataclasses.replace(options, holds={k: Hold(h.for_, "1s") for k, h in options.holds.items()})
+        rendered = render_config_dir(build_alerting(small_catalog, options), tmp_path, environ={})
         am = start_alertmanager(rendered.alertmanager_config.read_text(), tmp_path / "am")
         prom = None
         try:
