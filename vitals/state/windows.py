@@ -14,7 +14,6 @@ exact up to 2**24 readings per bucket); and a uint8 histogram of ``n_bins`` per 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,26 +64,6 @@ def bucket_numbers(ts_ns: npt.NDArray[np.int64], bucket_ns: int) -> npt.NDArray[
 
 
 WindowArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
-_WINDOW_ARRAYS: dict[int, tuple[tuple[Window, ...], WindowArrays]] = {}  # by id of the windows tuple (no hashing)
-
-
-def _window_arrays(windows: tuple[Window, ...]) -> WindowArrays:
-    """:func:`_arrays_of` the windows, looked up by identity (hashing three dataclasses per update cost more)."""
-    found = _WINDOW_ARRAYS.get(id(windows))
-    if found is None or found[0] is not windows:
-        found = _WINDOW_ARRAYS[id(windows)] = (windows, _arrays_of(windows))
-    return found[1]
-
-
-@functools.cache
-def _arrays_of(windows: tuple[Window, ...]) -> WindowArrays:
-    """Bucket seconds, bucket counts and slot offsets of the windows (read-only, for the compiled update)."""
-    bucket_s = np.array([w.bucket_s for w in windows], dtype=np.int64)
-    buckets = np.array([w.buckets for w in windows], dtype=np.int64)
-    offsets = np.cumsum(np.concatenate([[0], buckets]))[:-1].astype(np.int64)
-    for a in (bucket_s, buckets, offsets):
-        a.flags.writeable = False
-    return bucket_s, buckets, offsets
 
 
 class BucketRings:
@@ -105,6 +84,17 @@ class BucketRings:
         self.cells = np.zeros((size, 4), dtype=np.float32)
         self.cells[:, LOW], self.cells[:, HIGH] = np.inf, -np.inf
         self.hist = np.zeros(size * self.n_bins, dtype=np.uint8)
+        self._kernel_windows: WindowArrays | None = None  # made on first update (rings pickled before lack it)
+
+    def _windows_for_kernel(self) -> WindowArrays:
+        """Bucket seconds, bucket counts and slot offsets of the windows as int64 arrays (the compiled update's
+        arguments), made once per rings object."""
+        arrays: WindowArrays | None = getattr(self, "_kernel_windows", None)
+        if arrays is None:
+            arrays = (np.array([w.bucket_s for w in self.windows], dtype=np.int64),
+                      np.array([w.buckets for w in self.windows], dtype=np.int64), self.offsets.astype(np.int64))
+            self._kernel_windows = arrays  # writable, as after a pickle round trip: one compiled signature
+        return arrays
 
     def nbytes(self) -> int:
         return int(self.tag.nbytes + self.cells.nbytes + self.hist.nbytes)
@@ -157,7 +147,7 @@ class BucketRings:
         seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
         self._check_range(int(seconds[0]) if len(seconds) == 1 else int(seconds.min()), clock_s)
-        bucket_s, buckets, offsets = _window_arrays(self.windows)
+        bucket_s, buckets, offsets = self._windows_for_kernel()
         update_rings(self.tag, self.cells, self.hist, np.ascontiguousarray(rows, dtype=np.int64), seconds,
                      np.ascontiguousarray(values, dtype=np.float32), np.ascontiguousarray(bins, dtype=np.int64),
                      clock_s, bucket_s, buckets, offsets, self.n_slots, self.n_bins)
