@@ -55,10 +55,6 @@ class RegistryWatcher:
             return None
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
-    def due(self) -> bool:
-        """Whether :meth:`poll` would look at the pointers now (else it returns ``{}`` at once)."""
-        return time.monotonic() - self._last_poll >= self.min_interval_s
-
     def poll(self) -> dict[str, str]:
         """Reload families whose promoted pointer changed; returns {family: newly loaded version}."""
         now = time.monotonic()

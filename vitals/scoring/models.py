@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ WINDOW_MODEL = "window_model"
 
 
 class RegistryModels:
-    """Polls the registry's promoted pointers (at most every ``poll_s``; a missing root is looked for again after
-    ``poll_s`` too) and hands out the loaded models.
+    """Polls the registry's promoted pointers (at most every ``poll_s``; a missing root is no pointer, looked for
+    again at the next poll) and hands out the loaded models.
 
     Not part of any Bytewax snapshot: after a restart the first poll loads the promoted versions again.
     ``on_change(family, version)`` is called after a newly promoted version was loaded (for model info).
@@ -32,16 +31,10 @@ class RegistryModels:
                                        arrays=True)
         self.on_change = on_change
         self._lock = threading.Lock()
-        self._missing_at = float("-inf")  # when the root was last found missing
 
     def poll(self) -> None:
-        with self._lock:  # the root is looked at as often as the watcher polls (not twice per batch)
-            changed: dict[str, str] = {}
-            if self.watcher.due() and time.monotonic() - self._missing_at >= self.watcher.min_interval_s:
-                if self.root.exists():
-                    changed = self.watcher.poll()
-                else:
-                    self._missing_at = time.monotonic()
+        with self._lock:  # the watcher keeps to ``poll_s`` itself; a missing root stats as no pointer
+            changed = self.watcher.poll()
         for family, version in changed.items():
             log.info("using %s %s from %s", family, version, self.root)
             if self.on_change is not None:
