@@ -58,10 +58,7 @@ FLOOD_FIRST = 1_000  # a reason's count is logged at 1,000, 10,000, 100,000 ...
 def _digest(items: Sequence[tuple[str, str, int | None]]) -> str:
     """The content of a group: a digest of its rejections' (reason, raw, offset), in order (not the detail,
     which may name the arrival time)."""
-    h = hashlib.blake2b(digest_size=8)
-    for reason, raw, offset in items:
-        h.update(orjson.dumps([reason, raw, offset]))
-    return h.hexdigest()
+    return hashlib.blake2b(orjson.dumps(items), digest_size=8).hexdigest()
 
 
 def _scan(path: Path) -> tuple[set[Key], int]:
