@@ -64,6 +64,9 @@ class FlowOptions:
     # Anomaly scores, expected band and forecasts per series (vitals.scoring); models come from build_flow's
     # ``models`` (the registry, hot-reloaded). Off for pure throughput runs of the streaming core.
     scoring: bool = False
+    # The run id every history file name carries (vitals.run_id): the pipeline gives a fresh one, or the recovery
+    # directory's; "" (e.g. a test's flow) names the files as before run ids.
+    run_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ def build_flow(
         catalog, opts.shards, publish_interval_s=opts.publish_interval_s, history_rows=opts.history_rows,
         keep_history=opts.keep_history and sinks.wants_history(), vitals_every_s=opts.vitals_every_s,
         vitals_chunk_rows=opts.vitals_chunk_rows, scoring=opts.scoring, models=models, demand=demand,
+        run_id=opts.run_id,
     )
 
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:

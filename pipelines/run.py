@@ -34,8 +34,9 @@ from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.numba_setup import skip_blas_probe
 from vitals.readings import DeadLetterWriter
-from vitals.recovery import write_identity
+from vitals.recovery import claim_identity, stored_run_id
 from vitals.registry.locate import check_all, models_dir
+from vitals.run_id import new_run_id
 from vitals.runner import RunSummary
 from vitals.sources.base import STOP, staleness_clock
 from vitals.stream.demand import ViewDemand
@@ -56,9 +57,11 @@ FALLBACK_PUBLISH_INTERVAL_S = 5.0
 NO_PERIODIC_VIEWS = math.inf
 
 
-def flow_options(settings: Settings, *, views_on_demand: bool = False, views_read: bool = True) -> FlowOptions:
+def flow_options(settings: Settings, *, views_on_demand: bool = False, views_read: bool = True,
+                 run_id: str = "") -> FlowOptions:
     """The flow's options; ``views_on_demand``: scrapes ask for views, so the timer is only a fallback;
-    ``views_read`` False: nothing reads views before the end, so the shards publish only their final views."""
+    ``views_read`` False: nothing reads views before the end, so the shards publish only their final views;
+    ``run_id``: the id the history's file names carry (:func:`history_run_id`)."""
     if not views_read:
         interval = NO_PERIODIC_VIEWS
     else:
@@ -67,7 +70,20 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False, views_rea
                        max_future_s=settings.max_future_s, min_time=min_time_of(settings),
                        recovery=bool(settings.recovery_dir),
                        history_rows=history_chunk_rows(settings), scoring=settings.scoring,
-                       publish_interval_s=interval)
+                       publish_interval_s=interval, run_id=run_id)
+
+
+def history_run_id(settings: Settings, checked: Checked) -> str:
+    """The run id of this run's history file names (:mod:`vitals.run_id`, docs/history.md): a fresh one without
+    a recovery directory (another run into the same history directory never overwrites this one's files); with
+    one, the id in its identity, written when it is initialised (here, before the flow is built) and read back on
+    every resume (a resumed run rewrites its own files), shared by the processes of a cluster that share the
+    directory. A directory initialised before run ids: "" (the names its run wrote)."""
+    if not settings.recovery_dir:
+        return new_run_id()
+    if checked.identity is None:
+        checked = preflight(settings, probe=False)
+    return stored_run_id(claim_identity(settings.recovery_dir, checked.identity or {}))
 
 
 def history_chunk_rows(settings: Settings) -> int:
@@ -103,7 +119,7 @@ def _recovery_config(settings: Settings, checked: Checked | None = None) -> Any:
     if checked is None or checked.identity is None:
         checked = preflight(settings, probe=False)
     if checked.init_recovery:
-        write_identity(rdir, checked.identity or {})
+        claim_identity(rdir, checked.identity or {})  # already there when run_pipeline took its run id
         init_db_dir(rdir, max(1, settings.partitions))
     return RecoveryConfig(str(rdir))
 
@@ -210,7 +226,11 @@ def run_pipeline(
     hub.use_clock(staleness_clock(settings.source, settings.speed, getattr(source, "clock", None)))
     # a caller's hub or on_publisher reads views during the run (the demo's screen, a test's scrape)
     views_read = server is not None or callers_hub is not None or on_publisher is not None
-    options = flow_options(settings, views_on_demand=demand is not None, views_read=views_read)
+    run_id = history_run_id(settings, checked)
+    if sinks.wants_history():
+        log.info("history files of this run carry the run id %s", run_id or "(none: a recovery dir made before "
+                 "run ids)")
+    options = flow_options(settings, views_on_demand=demand is not None, views_read=views_read, run_id=run_id)
     flow = build_flow(catalog, source, sinks, options, models=models, demand=demand)
     started = time.monotonic()
     STOP.clear()

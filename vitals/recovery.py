@@ -3,9 +3,14 @@
 A recovery directory only makes sense for the run that made it: the same inputs (files with the same bytes, or
 the same Kafka topic and partitions), the same series shards and source partitions, the same catalog and the same
 city-vitals version. :func:`run_identity` describes a run; the identity is written to ``city-vitals-run.json``
-when the directory is initialised (:func:`write_identity`), and :func:`check_recovery_dir` compares it before a
+when the directory is initialised (:func:`claim_identity`), and :func:`check_recovery_dir` compares it before a
 resume, together with a check that every SQLite snapshot file is readable. A mismatch or a corrupt file is one
 :class:`~vitals.errors.RecoveryError` line naming what differs and how to start fresh.
+
+The identity also holds the run's id (:mod:`vitals.run_id`), made when the directory is initialised and never
+compared: every resume reads it back, so the resumed run names its history files as the first one did, and the
+processes of a cluster that share the directory agree on it (the first to initialise it writes it, the others read
+it). An identity written before run ids has none: its resumes keep the names written before run ids.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import json
 import os
 import pickle
 import sqlite3
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vitals import __version__
 from vitals.errors import RecoveryError
+from vitals.run_id import RUN_ID_KEY, check_run_id, new_run_id
 
 IDENTITY_FILE = "city-vitals-run.json"
 SNAPSHOT_GLOB = "part-*.sqlite3"
@@ -99,7 +106,14 @@ def read_identity(rdir: Path) -> dict[str, Any] | None:
     if not isinstance(doc, dict):
         msg = f"recovery dir {rdir}: {path.name} is not a run identity; start fresh with a new --recovery-dir"
         raise RecoveryError(msg)
+    if RUN_ID_KEY in doc:
+        check_run_id(doc[RUN_ID_KEY], f"recovery dir {rdir}: {path.name}")
     return doc
+
+
+def stored_run_id(identity: Mapping[str, Any]) -> str:
+    """The run id of a saved identity; "" for one written before run ids (its run's files have no run id)."""
+    return str(identity.get(RUN_ID_KEY, ""))
 
 
 def snapshot_files(rdir: Path) -> list[Path]:
@@ -179,12 +193,40 @@ def check_recovery_dir(rdir: str | Path, identity: Mapping[str, Any]) -> bool:
     return False
 
 
-def write_identity(rdir: str | Path, identity: Mapping[str, Any]) -> Path:
-    """Write the run identity into a new recovery directory (atomically)."""
+def claim_identity(rdir: str | Path, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The identity of the run in ``rdir``: written there with a fresh run id when the directory has none yet,
+    else the one it holds (whose match :func:`check_recovery_dir` has checked). Written atomically and only if
+    absent (a hard link of a complete temporary file), so of the processes of a cluster that initialise one
+    directory together the first one's identity, and run id, stands and every other process reads it."""
     path = Path(rdir)
-    path.mkdir(parents=True, exist_ok=True)
     out = path / IDENTITY_FILE
-    tmp = path / f".{IDENTITY_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(dict(identity), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    return out
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not out.exists():
+            _write_if_absent(out, {**identity, RUN_ID_KEY: new_run_id()})
+    except OSError as exc:
+        msg = f"recovery dir {path}: cannot write {IDENTITY_FILE} ({exc})"
+        raise RecoveryError(msg) from exc
+    saved = read_identity(path)
+    if saved is None:  # removed under us
+        msg = f"recovery dir {path}: {IDENTITY_FILE} disappeared while the run started; start again"
+        raise RecoveryError(msg)
+    return saved
+
+
+def _write_if_absent(out: Path, doc: Mapping[str, Any]) -> None:
+    """Write ``doc`` as JSON to ``out`` atomically, unless ``out`` exists (then leave it)."""
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(dict(doc), indent=1, sort_keys=True) + "\n")
+        tmp.chmod(0o644)  # as a plainly written file (mkstemp's is 0600)
+        try:
+            os.link(tmp, out)
+        except FileExistsError:
+            pass  # another process of the cluster was first: its identity stands
+        except OSError:  # a file system without hard links: not exclusive, as before run ids
+            tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)

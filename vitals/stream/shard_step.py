@@ -18,6 +18,10 @@ outputs, which makes the sinks idempotent):
   keeps a window within ``vitals_chunk_rows`` rows) and named by the window's start, so a rewrite after a resume
   replaces the window's file with all of its snapshots;
 - duplicate rejections for the dead letters.
+
+Both kinds of chunk carry the run id (``ShardProcessor(run_id=...)``) in their names: a run resumed from its
+recovery directory keeps its id and rewrites its own files; another run into the same history directory writes
+files of its own (:mod:`vitals.run_id`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy.typing as npt
 
 from vitals.batches import ReadingBatch, Rejection, newest
 from vitals.catalog import Catalog
+from vitals.run_id import history_name
 from vitals.state import ShardState
 from vitals.state.render import Capture
 from vitals.state.view import VitalsView
@@ -62,14 +67,18 @@ class ShardPublish:
 
 @dataclass(frozen=True, eq=False)
 class HistoryChunk:
+    """Accepted readings of one (shard, source partition) chunk, for the history: one file per date and domain,
+    named by the run id, the shard, the partition and the chunk number (:attr:`name`)."""
+
     shard: int
     partition: str
     chunk: int
     batch: ReadingBatch
+    run_id: str = ""  # the run's id (vitals.run_id); "": the names written before run ids
 
     @property
     def name(self) -> str:
-        return f"shard{self.shard:03d}-{self.partition}-{self.chunk:06d}"
+        return history_name(self.run_id, f"shard{self.shard:03d}-{self.partition}-{self.chunk:06d}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,10 +99,11 @@ class VitalsChunk:
     shard: int
     window_ns: int  # the window's start (a boundary)
     snapshots: tuple[tuple[int, VitalsView], ...]
+    run_id: str = ""  # the run's id (vitals.run_id); "": the names written before run ids
 
     @property
     def name(self) -> str:
-        return f"shard{self.shard:03d}-{self.window_ns}"
+        return history_name(self.run_id, f"shard{self.shard:03d}-{self.window_ns}")
 
 
 ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsChunk
@@ -140,14 +150,18 @@ class ShardProcessor:
 
     ``publish_interval_s``: a view for the exporter at least this often (wall time); ``math.inf``: no periodic
     views, for a run where nothing reads them before the end (no /metrics server, no in-process reader): then only
-    the views a ``demand`` asks for and each shard's final view (the final vitals and the run's counts)."""
+    the views a ``demand`` asks for and each shard's final view (the final vitals and the run's counts).
+    ``run_id``: the run's id, carried by every history chunk's name (:mod:`vitals.run_id`; the pipeline passes a
+    fresh one, or the recovery directory's); "" names the files as before run ids, so two runs into one history
+    directory overwrite each other's files."""
 
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
         vitals_chunk_rows: int = 5_000, scoring: bool = False, models: ModelSource | None = None,
-        demand: ViewDemand | None = None, batch_snapshots: bool = True,
+        demand: ViewDemand | None = None, batch_snapshots: bool = True, run_id: str = "",
     ) -> None:
+        self.run_id = run_id
         # True: the snapshots a batch crosses are captured (copies, no computing) and rendered together at the
         # end of the batch; False: a view at each boundary (the reference the tests compare with)
         self.batch_snapshots = batch_snapshots
@@ -234,7 +248,7 @@ class ShardProcessor:
         out = []
         for start in range(0, full, size):
             number = mem.next_chunk.get(partition, 0)
-            out.append(HistoryChunk(mem.shard, partition, number, rows.slice(start, start + size)))
+            out.append(HistoryChunk(mem.shard, partition, number, rows.slice(start, start + size), self.run_id))
             mem.next_chunk[partition] = number + 1
         if full < len(rows):
             mem.history[partition] = [rows.take(np.arange(full, len(rows)))]
@@ -316,11 +330,13 @@ class ShardProcessor:
 
     def vitals_chunk(self, mem: ShardMemory) -> VitalsChunk:
         """The snapshots of the open window, as one chunk (its memory is cleared by the caller)."""
-        return VitalsChunk(mem.shard, mem.vitals_window * self.vitals_window_ns, tuple(mem.vitals_pending or ()))
+        return VitalsChunk(mem.shard, mem.vitals_window * self.vitals_window_ns, tuple(mem.vitals_pending or ()),
+                           self.run_id)
 
     def flush_history(self, mem: ShardMemory, partition: str) -> HistoryChunk:
         number = mem.next_chunk.get(partition, 0)
-        chunk = HistoryChunk(mem.shard, partition, number, ReadingBatch.concat(mem.history.pop(partition)))
+        chunk = HistoryChunk(mem.shard, partition, number, ReadingBatch.concat(mem.history.pop(partition)),
+                             self.run_id)
         mem.history_rows.pop(partition, None)
         mem.next_chunk[partition] = number + 1
         return chunk
