@@ -2,14 +2,15 @@
 
 Layout (Hive partitioning, so one line of pandas reads a day back)::
 
-    <root>/readings/date=YYYY-MM-DD/domain=<domain>/<chunk>.parquet
-    <root>/vitals/date=YYYY-MM-DD/<shard>-<event time>.parquet
+    <root>/readings/date=YYYY-MM-DD/domain=<domain>/<run id>-<shard>-<partition>-<chunk>.parquet
+    <root>/vitals/date=YYYY-MM-DD/<run id>-<shard>-<event time>.parquet
 
     pd.read_parquet(f"{root}/readings", filters=[("date", "=", "2026-11-26")])
 
 Files are written to a temporary name and renamed, and named deterministically by the stream (chunk
 number per shard and source partition, or event-time boundary), so a replay after a crash overwrites a file
-with the same rows instead of appending them twice.
+with the same rows instead of appending them twice; the run id in front (:mod:`vitals.run_id`, kept by a resumed
+run) keeps another run's files apart. The writers take the name (``name``); the readers read every file.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from vitals.training import from_history
 
 MAIN = Path(__file__).parent / "data" / "history_main"
 LOCAL_DAY = date(2026, 3, 3)  # the fixture's 40 minutes, in the catalog city's time zone
+RUN_ID = "20261203T131539Z-4951aa15"
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +39,18 @@ def new(tmp_path_factory, catalog) -> Path:
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory, new) -> Path:
-    """shard 0's files as main wrote them, shard 1's as written now, in one history."""
+    """shard 0's files as main wrote them, shard 1's as written now and named as a run now names them (with a run
+    id in front: docs/history.md, "Runs into one directory"), in one history."""
     root = tmp_path_factory.mktemp("history-mixed")
     for src in (MAIN, new):
         for f in src.rglob("*.parquet"):
             if f.name.startswith("shard000" if src is MAIN else "shard001"):
-                (root / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, root / f.relative_to(src))
+                rel = f.relative_to(src)
+                to = root / (rel if src is MAIN else rel.with_name(f"{RUN_ID}-{f.name}"))
+                to.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, to)
     assert len(_files(root)) == len(_files(MAIN))
+    assert sum(f.name.startswith(RUN_ID) for f in _files(root)) == len(_files(root)) // 2
     return root
 
 
