@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from streaming_support import REPO, run_to_end, vitals_cmd, write_partitioned_readings
+from streaming_support import REPO, run_to_end, snapshotted_rows, spawn, vitals_cmd, write_partitioned_readings
 
 from vitals.errors import RecoveryError
 from vitals.history import read_readings, read_vitals
@@ -159,6 +161,31 @@ def test_a_resumed_run_reuses_the_run_id(recovered, halves, tmp_path):
     rewritten = [p for p in after if after[p] != before[p]]
     assert rewritten and all(p.parts[0] == "vitals" for p in rewritten)  # the open windows, rewritten in place
     assert _identity(out / "recovery") == _identity(recovered / "recovery")
+
+
+def test_a_run_killed_mid_stream_resumes_with_its_names(halves, tmp_path):
+    """SIGKILL once the snapshots cover a third of the input, then a resume: the files the killed run wrote are
+    rewritten under the same names (no second run id), and the history holds every accepted reading once."""
+    data = halves[0]
+    rows = pq.ParquetFile(data).metadata.num_rows
+    args = _replay(data, tmp_path, "--recovery-dir", tmp_path / "recovery", "--snapshot-interval", "0.3",
+                   "--batch-size", "400", "--history-chunk-rows", "500")  # chunks written before the kill
+    proc = spawn(args, tmp_path / "log.txt")
+    deadline = time.monotonic() + 90
+    while snapshotted_rows(tmp_path / "recovery", {"file-0": rows}) < rows // 3:
+        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "log.txt").read_text()[-2000:]
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(10) == -signal.SIGKILL
+    killed = _files(tmp_path / "history")
+    run_id = _identity(tmp_path / "recovery")["run_id"]
+    assert killed and _run_ids(killed) == {run_id}
+    run_to_end(args, tmp_path / "log.txt")
+    after = _files(tmp_path / "history")
+    assert killed.keys() <= after.keys() and _run_ids(after) == {run_id}
+    history = read_readings(tmp_path / "history")
+    assert len(history) == _accepted(tmp_path / "log.txt")
+    assert not history.duplicated(["indicator", "area", "ts"]).any()
 
 
 def test_a_recovery_dir_from_before_run_ids_keeps_the_old_names(recovered, halves, tmp_path):
