@@ -208,9 +208,11 @@ def test_kill_9_mid_stream_resumes_with_every_valid_reading_once(tmp_path, broke
 def _dead_letters(out: Path) -> list[tuple[object, ...]]:
     """Distinct dead letters without their batch keys (consumer batches differ between runs).
 
-    After a kill -9 an entry written after the last snapshot can be written again on resume (its consumer batch,
-    and so its key, differs): the file is at-least-once there, the counters stay exact (docs/kafka.md). Every
-    entry must still be one of the uninterrupted run's, which the caller checks on the distinct set."""
+    After a kill -9 an entry written after the last snapshot can be written again on resume (the resumed consumer
+    batches are cut differently, so its group differs): the file is at-least-once there, the counters stay exact
+    (docs/kafka.md). The distinct set must equal the uninterrupted run's: nothing lost (a resumed batch with the
+    seq of one written before the kill but more messages used to lose its later rejections:
+    test_kafka_resume_dead_letters.py), nothing that run lacks."""
     entries = [(e["partition"], e["stage"], e["reason"], e["raw"], e.get("offset"))
                for e in read_dead_letters(out / "dead.jsonl")]
     return sorted(set(entries), key=repr)

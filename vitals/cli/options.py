@@ -72,7 +72,7 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
                    help="TLS and basic auth for /metrics, in the Prometheus exporter-toolkit format (docs/security.md)")
     g.add_argument("--history-dir", metavar="DIR", help="write readings and vitals to Parquet under DIR")
     g.add_argument("--history-chunk-rows", type=int, metavar="N",
-                   help="readings per history file per (shard, source partition) (default 200,000)")
+                   help="readings per history file per (shard, source partition), the last fewer (default 200,000)")
     g.add_argument("--dead-letters", metavar="FILE",
                    help="dead-letter JSON lines (default var/dead_letters.jsonl; FILE-p<I> per cluster process)")
     g.add_argument("--dead-letters-max", type=int, metavar="N",

@@ -1,16 +1,23 @@
-"""Dead letters: every rejected reading as one JSON line, written so that a replay never writes it twice.
+"""Dead letters: every rejected reading as one JSON line, written at least once, and a replayed batch's once.
 
 Line: ``{"time", "reason", "detail", "partition", "seq", "stage", "raw", "i", "n"}``: write time (UTC),
-reason, plain detail, the source batch (partition, seq), the pipeline step that rejected it (``parse`` for
-parsing and validation, ``watermark`` for late readings, ``state`` for duplicates ...), the raw input, and
-the line's position ``i`` among the ``n`` lines written for that (stage, partition, seq). When the source
+reason, plain detail, the source batch (partition, seq), the pipeline step that rejected it (``check`` for
+parsing, validation and late readings, ``dup<shard>`` for duplicates; ``parse`` by default), the raw input, and
+the line's position ``i`` among the ``n`` lines of its group (one call for one (stage, partition, seq)). When the source
 knows where the input sits in its partition, an ``"offset"`` follows (Kafka: the message's offset; the
 partition is then ``<topic>-<kafka partition>``).
 
 Idempotence: all rejections of one (stage, partition, seq) are written in a single call and a single
-``write``; the keys already in the file are rebuilt when it is opened, and a key that is present is not
-written again (Bytewax re-emits the last epoch after a resume). A group cut short by a crash (fewer than
-``n`` lines, or a torn last line) is removed on open, so the replay writes it whole.
+``write``, as one *group*; the groups already in the file are rebuilt when it is opened, and a group that is
+present is not written again (Bytewax re-emits the last epoch after a resume). A group is its key *and its
+content*: (stage, partition, seq) and a digest of its rejections' (reason, raw, offset) in order. A batch
+number alone does not say what the batch held: a Kafka partition resumed from an offset is cut into batches
+by what each poll returns (a batch starting at the same offset can hold more messages than before the crash),
+and an MQTT or file source that starts again numbers its batches from 0. Keyed by the number alone, such a
+batch's rejections were taken for written and lost; now a replayed group with the same rejections is skipped
+and any other is written (so after a crash a rejection can appear twice in the file, never not at all). A
+group cut short by a crash (fewer than ``n`` lines, or a torn last line) is removed on open, so the replay
+writes it whole.
 
 Bounded: at most ``max_entries`` lines and ``max_bytes`` bytes (defaults 100,000 and 50 MB; 0 = no limit) are
 kept; past the limit rejections are still counted exactly (the pipeline counters come from the stream state,
@@ -24,6 +31,7 @@ processes; give each process its own file (e.g. ``dead_letters-<process>.jsonl``
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -39,7 +47,7 @@ from vitals.batches import Rejection
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, int]
+Key = tuple[str, str, int, str]  # (stage, partition, seq, digest of the group's rejections)
 
 
 DEFAULT_MAX_ENTRIES = 100_000
@@ -47,9 +55,19 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 FLOOD_FIRST = 1_000  # a reason's count is logged at 1,000, 10,000, 100,000 ...
 
 
+def _digest(items: Sequence[tuple[str, str, int | None]]) -> str:
+    """The content of a group: a digest of its rejections' (reason, raw, offset), in order (not the detail,
+    which may name the arrival time)."""
+    return hashlib.blake2b(orjson.dumps(items), digest_size=8).hexdigest()
+
+
 def _scan(path: Path) -> tuple[set[Key], int]:
-    """Complete keys in the file, and the byte length of its intact prefix (everything before a cut group)."""
-    groups: dict[Key, list[int]] = {}  # key -> [offset of first line, lines seen, lines expected]
+    """Complete groups in the file, and the byte length of its intact prefix (everything before a cut group).
+
+    The lines of a group are consecutive (one ``write`` each); a line that starts another group, or the end of
+    the file, ends the one before."""
+    # one entry per group in file order: [key without digest, offset of first line, expected, content]
+    groups: list[tuple[tuple[str, str, int], int, int, list[tuple[str, str, int | None]]]] = []
     offset, intact = 0, 0
     with path.open("rb") as handle:
         for line in handle:
@@ -57,17 +75,18 @@ def _scan(path: Path) -> tuple[set[Key], int]:
             try:
                 entry = orjson.loads(line) if line.endswith(b"\n") else None
                 key = (str(entry["stage"]), str(entry["partition"]), int(entry["seq"]))  # type: ignore[index]
-                expected = int(entry["n"])  # type: ignore[index]
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                expected, i = int(entry["n"]), int(entry["i"])  # type: ignore[index]
+                item = (str(entry["reason"]), str(entry["raw"]), entry.get("offset"))  # type: ignore[index, union-attr]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 log.warning("dead-letter file %s: unreadable line at byte %d; the file is cut there", path, start)
                 break
-            group = groups.setdefault(key, [start, 0, expected])
-            group[1] += 1
+            if i == 0 or not groups or groups[-1][0] != key or len(groups[-1][3]) >= groups[-1][2]:
+                groups.append((key, start, expected, []))
+            groups[-1][3].append(item)
             intact = offset
-    complete = {key for key, (_, seen, expected) in groups.items() if seen >= expected}
-    cut = [first for key, (first, _, _) in groups.items() if key not in complete]
+    cut = [first for _, first, expected, items in groups if len(items) < expected]
     intact = min([*cut, intact])
-    return {key for key in complete if groups[key][0] < intact}, intact
+    return {(*key, _digest(items)) for key, first, _, items in groups if first < intact}, intact
 
 
 def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
@@ -106,15 +125,25 @@ class DeadLetterWriter:
             self.bytes = self.path.stat().st_size
         self._file = self.path.open("ab")
 
-    def already_written(self, partition: str, seq: int, stage: str = "parse") -> bool:
+    def already_written(self, partition: str, seq: int, stage: str = "parse",
+                        rejections: Sequence[Rejection] | None = None) -> bool:
+        """A group of this (stage, partition, seq) is in the file; with ``rejections``: a group of exactly
+        these."""
         with self._lock:
-            return (stage, str(partition), int(seq)) in self._written
+            if rejections is not None:
+                return self._key(stage, partition, seq, rejections) in self._written
+            return any(k[:3] == (stage, str(partition), int(seq)) for k in self._written)
+
+    @staticmethod
+    def _key(stage: str, partition: str, seq: int, rejections: Sequence[Rejection]) -> Key:
+        return stage, str(partition), int(seq), _digest([(r.reason, r.raw, r.offset) for r in rejections])
 
     def write_batch(self, partition: str, seq: int, rejections: Sequence[Rejection], *, stage: str = "parse") -> int:
-        """Write the rejections of one source batch; returns the lines written (0 when already written)."""
-        key = (stage, str(partition), int(seq))
+        """Write the rejections of one source batch; returns the lines written (0 when this group, the same
+        rejections under the same (stage, partition, seq), is already in the file)."""
         if not rejections:
             return 0
+        key = self._key(stage, partition, seq, rejections)
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._lock:
             if key in self._written:

@@ -6,9 +6,11 @@ outputs, which makes the sinks idempotent):
   :class:`~vitals.stream.demand.ViewDemand`), at least every ``publish_interval_s`` of wall time (never with
   ``math.inf``: nothing reads views before the end), and at the end of the input (publications are wall-clock
   driven and go to the exporter only, never to the history);
-- :class:`HistoryChunk`: accepted readings in chunks of ``history_rows``, numbered per (shard, source
-  partition): the batches of one source partition reach a shard in the same order on every run, so a chunk
-  rewritten after a replay has the same rows and overwrites the same file;
+- :class:`HistoryChunk`: accepted readings in chunks of exactly ``history_rows`` (the last, at the end of the
+  input, fewer), numbered per (shard, source partition): the readings of one source partition reach a shard in
+  the same order on every run, and chunks are cut by count, not at batch ends, so a chunk rewritten after a
+  replay has the same rows and overwrites the same file even when the replay batches the partition otherwise
+  (Kafka);
 - :class:`VitalsChunk`: the shard's vitals at every 5-minute boundary of event time (``vitals_every_s``) that
   follows 5 minutes in which readings arrived, as of that boundary (a batch spanning many boundaries is folded in
   boundary by boundary, the shard captured at each and the snapshots rendered together at the end of the batch:
@@ -216,7 +218,29 @@ class ShardProcessor:
             mem.duplicates += len(duplicates)
             out.append(ShardRejections(batch.partition, batch.seq, f"dup{mem.shard}", duplicates))
         if self.keep_history and mem.history_rows.get(batch.partition, 0) >= self.history_rows:
-            out.append(self.flush_history(mem, batch.partition))
+            out.extend(self._full_chunks(mem, batch.partition))
+        return out
+
+    def _full_chunks(self, mem: ShardMemory, partition: str) -> list[HistoryChunk]:
+        """Chunks of exactly ``history_rows`` of the partition's pending readings; the rest stays pending.
+
+        So chunk k holds the same readings however the partition was batched: a Kafka partition resumed after a
+        crash is read in other batches than before it (a batch holds what a poll returned). Cut at batch ends, a
+        rewritten chunk held other readings than the crashed run's file of that number, and a later chunk file of
+        the crashed run that the resumed run did not reach held readings a resumed chunk holds too."""
+        size = self.history_rows
+        rows = ReadingBatch.concat(mem.history.pop(partition))
+        full = len(rows) // size * size
+        out = []
+        for start in range(0, full, size):
+            number = mem.next_chunk.get(partition, 0)
+            out.append(HistoryChunk(mem.shard, partition, number, rows.slice(start, start + size)))
+            mem.next_chunk[partition] = number + 1
+        if full < len(rows):
+            mem.history[partition] = [rows.take(np.arange(full, len(rows)))]
+            mem.history_rows[partition] = len(rows) - full
+        else:
+            mem.history_rows.pop(partition, None)
         return out
 
     def _pieces(self, batch: ReadingBatch) -> list[ReadingBatch]:
