@@ -37,7 +37,8 @@ def dump_artifact(model: Any, path: Path) -> int:
     import skops.io as sio  # here, not at import: skops brings scikit-learn and scipy (~3 CPU s)
 
     # serialized once: the bytes checked are the bytes written (``sio.dump`` writes the same buffer to a file)
-    data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    # deflate level 6 (zlib's default): the shipped window model 3.39 MB in 2.9 CPU s against 3.31 MB in 4.2 at level 9
+    data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
     if untrusted:
         msg = (f"refusing to save a model holding untrusted types {untrusted}: they could not be loaded back; "
