@@ -14,11 +14,11 @@ from bytewax.inputs import DynamicSource, FixedPartitionedSource, StatefulSource
 
 from vitals.batches import ReadingBatch
 from vitals.sources.base import (
+    AS_FAST_AS_POSSIBLE,
     STOP,
-    EventTimePacer,
+    Pacing,
     ReplayClock,
     SourceBatch,
-    pace_slice_ns,
     part_rows,
     split_block,
 )
@@ -36,10 +36,10 @@ from vitals.sources.registry import PartitionedInput, PartitionReader
 
 
 class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
-    """Holds the next item until the pacer says it is due (``speed`` event seconds per wall second)."""
+    """Holds the next item until its pacer says it is due (``pacing``: its speed and where the pacing starts)."""
 
-    def __init__(self, speed: float, clock: ReplayClock | None = None) -> None:
-        self._pacer = EventTimePacer(speed) if clock is None else clock.add(EventTimePacer(speed))
+    def __init__(self, pacing: Pacing, clock: ReplayClock | None = None) -> None:
+        self._pacer = pacing.pacer() if clock is None else clock.add(pacing.pacer())
         self._pending: SourceBatch | None = None
         self._eof = False
 
@@ -74,9 +74,9 @@ class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
 
 
 class SimulatorPartition(_PacedPartition):
-    def __init__(self, batches: Iterator[ReadingBatch], name: str, start_step: int, speed: float,
+    def __init__(self, batches: Iterator[ReadingBatch], name: str, start_step: int, pacing: Pacing,
                  clock: ReplayClock | None = None) -> None:
-        super().__init__(speed, clock)
+        super().__init__(pacing, clock)
         self._batches = batches
         self._name = name
         self._step = start_step  # the step of the next batch to produce (the resume state)
@@ -97,15 +97,17 @@ class SimulatorPartition(_PacedPartition):
 class SimulatorSource(FixedPartitionedSource[SourceBatch, int]):
     """The city simulator as a partitioned, resumable source (partition p owns streets with code % n == p).
 
-    ``make_batches(partition, n_partitions, start_step)`` is ``CitySimulator.batches``.
+    ``make_batches(partition, n_partitions, start_step)`` is ``CitySimulator.batches``; ``pacing``: how its
+    partitions pace their batches (default: as fast as possible).
     """
 
     def __init__(
-        self, make_batches: Callable[[int, int, int], Iterator[ReadingBatch]], partitions: int, speed: float,
+        self, make_batches: Callable[[int, int, int], Iterator[ReadingBatch]], partitions: int,
+        pacing: Pacing = AS_FAST_AS_POSSIBLE,
     ) -> None:
         self.make_batches = make_batches
         self.partitions = partitions
-        self.speed = speed
+        self.pacing = pacing
         self.clock = ReplayClock()  # the event time its paced partitions reached (staleness)
 
     def list_parts(self) -> list[str]:
@@ -114,23 +116,24 @@ class SimulatorSource(FixedPartitionedSource[SourceBatch, int]):
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> SimulatorPartition:
         p = int(for_part.rsplit("-", 1)[1])
         start = resume_state or 0
-        return SimulatorPartition(self.make_batches(p, self.partitions, start), for_part, start, self.speed,
+        return SimulatorPartition(self.make_batches(p, self.partitions, start), for_part, start, self.pacing,
                                   self.clock)
 
 
 class FileReplayPartition(_PacedPartition):
     """A partition's files; paced, a block is emitted in parts of at most ``PACE_SLICE_S`` of wall time (a block of
-    a day of readings is not handed over at once), each when the replay clock reaches it; a snapshot inside a block
-    records the rows emitted."""
+    a day of readings is not handed over at once), each when the replay clock reaches it; the readings before the
+    pacing starts (``pacing.from_ns``) go at once; a snapshot inside a block records the rows emitted."""
 
-    def __init__(self, replay: FileReplay, speed: float, clock: ReplayClock | None = None) -> None:
-        super().__init__(speed, clock)
+    def __init__(self, replay: FileReplay, pacing: Pacing, clock: ReplayClock | None = None) -> None:
+        super().__init__(pacing, clock)
+        self._pacing = pacing
         self._replay = replay
         self._emitted = replay.position
         self._skip = getattr(replay.position, "skip_rows", 0)  # rows of the first block emitted before a resume
         self._block = replay.position  # where the pending block was read
         self._done_rows = 0  # rows of the pending block emitted so far
-        self._slice_ns = pace_slice_ns(speed)  # event time per part
+        self._slice_ns = pacing.slice_ns()  # event time per part
 
     def _produce(self) -> SourceBatch | None:
         item = self._replay.read_next()
@@ -145,7 +148,7 @@ class FileReplayPartition(_PacedPartition):
         return item
 
     def _take_due(self, item: SourceBatch) -> tuple[SourceBatch, SourceBatch | None]:
-        rows = part_rows(item.batch.ts_ns, self._slice_ns)
+        rows = self._pacing.fast_rows(item.batch.ts_ns) or part_rows(item.batch.ts_ns, self._slice_ns)
         if rows >= len(item.batch) and not self._done_rows:
             return item, None  # the whole block as read (not paced, or all of it due)
         part, rest = split_block(item, rows, self._done_rows, self._block.seq)
@@ -167,16 +170,17 @@ class FileReplayPartition(_PacedPartition):
 
 
 class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
-    """Replays files; files are dealt to ``partitions`` partitions round-robin (one reader per file)."""
+    """Replays files; files are dealt to ``partitions`` partitions round-robin (one reader per file), paced by
+    ``pacing`` (default: as fast as possible)."""
 
     def __init__(
-        self, files: list[Path], make_parser: Callable[[], BlockParser], partitions: int, *, speed: float = 0.0,
-        block_rows: int = 50_000, block_bytes: int = 1 << 20,
+        self, files: list[Path], make_parser: Callable[[], BlockParser], partitions: int, *,
+        pacing: Pacing = AS_FAST_AS_POSSIBLE, block_rows: int = 50_000, block_bytes: int = 1 << 20,
     ) -> None:
         self.files = files
         self.make_parser = make_parser
         self.partitions = partitions
-        self.speed = speed
+        self.pacing = pacing
         self.block_rows = block_rows
         self.block_bytes = block_bytes
         self.replays: list[FileReplay] = []  # the partitions built in this process (progress bars read them)
@@ -196,7 +200,7 @@ class FileReplaySource(FixedPartitionedSource[SourceBatch, FilePosition]):
             position=resume_state, block_rows=self.block_rows, block_bytes=self.block_bytes,
         )
         self.replays.append(replay)
-        return FileReplayPartition(replay, self.speed, self.clock)
+        return FileReplayPartition(replay, self.pacing, self.clock)
 
 
 class _MqttPartition(StatelessSourcePartition[SourceBatch]):

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from pipelines.connectors import FileReplaySource, KafkaSource, MqttSource, PartitionedSource, SimulatorSource
 from pipelines.preflight import Checked
 from vitals.catalog import Catalog
-from vitals.config import Settings, min_time_of
+from vitals.config import Settings, min_time_of, pace_from_of
 from vitals.readings import ReadingParser
+from vitals.readings.validate import time_to_ns
+from vitals.sources.base import AS_FAST_AS_POSSIBLE, Pacing
 from vitals.sources.files import discover_files
 from vitals.sources.registry import SourceContext
 
@@ -23,13 +25,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SourceWiring:
-    """What a connector factory gets: the source's settings, the run's context and what preflight found."""
+    """What a connector factory gets: the source's settings, the run's context, what preflight found and how a
+    paced source paces its batches."""
 
     settings: Any
     context: SourceContext
     run: Settings
     checked: Checked
     simulator: CitySimulator | None = None
+    pacing: Pacing = AS_FAST_AS_POSSIBLE
 
 
 def parser_factory(catalog: Catalog, settings: Settings) -> Callable[[], ReadingParser]:
@@ -52,12 +56,12 @@ def simulator_for(catalog: Catalog, settings: Settings, **overrides: Any) -> Cit
 
 def _simulator(w: SourceWiring) -> Any:
     sim = w.simulator or simulator_for(w.context.catalog, w.run)
-    return SimulatorSource(sim.batches, w.context.partitions, w.context.speed)
+    return SimulatorSource(sim.batches, w.context.partitions, w.pacing)
 
 
 def _file(w: SourceWiring) -> Any:
     files = w.checked.files if w.checked.files is not None else discover_files(w.settings.path or ".")
-    return FileReplaySource(files, w.context.make_parser, w.context.partitions, speed=w.context.speed,
+    return FileReplaySource(files, w.context.make_parser, w.context.partitions, pacing=w.pacing,
                             block_rows=w.context.batch_size * 10)
 
 
@@ -88,4 +92,11 @@ def make_source(catalog: Catalog, settings: Settings, simulator: CitySimulator |
     connector = CONNECTORS.get(settings.source)
     if connector is None:  # a source of the library's own protocol (vitals.sources.registry.OpensInput)
         return PartitionedSource(section.open(context))
-    return connector(SourceWiring(section, context, settings, checked or Checked(), simulator))
+    return connector(SourceWiring(section, context, settings, checked or Checked(), simulator,
+                                  pacing_of(settings)))
+
+
+def pacing_of(settings: Settings) -> Pacing:
+    """How a paced source of this run paces its batches: ``speed``, from the ``pace_from`` event time if set."""
+    start = pace_from_of(settings)
+    return Pacing(settings.speed, None if start is None else time_to_ns(start))

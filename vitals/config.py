@@ -49,6 +49,9 @@ class Settings:
     # entry has its defaults (see source_settings)
     sources: Mapping[str, Any] = field(default_factory=dict)
     speed: float = 60.0                 # simulated/replayed seconds per wall second (0 = as fast as possible)
+    # a paced replay or simulation (file, simulator) runs as fast as possible until this event time (ISO 8601 with a
+    # time zone), then at ``speed``: the state warms up on the hours before a drill
+    pace_from: str | None = None
     batch_size: int = 5000
     partitions: int = 4                 # source partitions (fixed at first start when recovery is on)
     # event time
@@ -159,10 +162,13 @@ def _number_problems(s: Settings) -> list[str]:
         problems.append(f"speed must be >= 0 (0 = as fast as possible), got {s.speed}")
     if s.dead_letter_max_entries < 0 or s.dead_letter_max_mb < 0:
         problems.append("dead_letter_max_entries and dead_letter_max_mb must be >= 0 (0 = no limit)")
-    try:
-        min_time_of(s)
-    except ConfigError as exc:
-        problems.append(str(exc))
+    for check in (min_time_of, pace_from_of):
+        try:
+            check(s)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if s.pace_from is not None and (s.speed <= 0 or s.source not in {"file", "simulator"}):
+        problems.append("pace_from applies to a paced replay or simulation (source file or simulator, speed > 0)")
     if s.allowed_lateness_s < 0 or s.max_future_s < 0:
         problems.append("allowed_lateness_s and max_future_s must be >= 0")
     if not s.snapshot_interval_s > 0:
@@ -180,12 +186,21 @@ def _number_problems(s: Settings) -> list[str]:
 
 def min_time_of(s: Settings) -> datetime:
     """The ``min_time`` setting as an aware datetime (a time without a zone is an error: its instant is unknown)."""
+    return _aware_time("min_time", s.min_time, "1990-01-01T00:00:00Z")
+
+
+def pace_from_of(s: Settings) -> datetime | None:
+    """The ``pace_from`` setting as an aware datetime (None: paced from the first reading)."""
+    return None if s.pace_from is None else _aware_time("pace_from", s.pace_from, "2025-06-02T08:00:00+08:00")
+
+
+def _aware_time(name: str, text: str, example: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(s.min_time.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        msg = f"min_time {s.min_time!r} must be an ISO 8601 time with a time zone, e.g. 1990-01-01T00:00:00Z"
+        msg = f"{name} {text!r} must be an ISO 8601 time with a time zone, e.g. {example}"
         raise ConfigError(msg)
     return moment
 

@@ -1,7 +1,9 @@
 """The pipeline of the end-to-end alerting test, as a separate process: the simulated small city with one
-slow-onset incident in a known district and no faults, paced in event time, metrics on a given port.
+slow-onset incident in a known district and no faults, paced in event time from PACE_FROM_MINUTES after the start
+(the warm-up before it as fast as possible: the ``pace_from`` setting), metrics on a given port.
 
-    python tests/integration/e2e_pipeline.py PORT MODELS_DIR SPEED INCIDENT_MINUTES ONSET_MINUTES STREETS KIND DISTRICT
+    python tests/integration/e2e_pipeline.py PORT MODELS_DIR SPEED PACE_FROM_MINUTES INCIDENT_MINUTES ONSET_MINUTES \
+        STREETS KIND DISTRICT
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from vitals.simulator.config import DEFAULT_START
 
 
 def main(argv: list[str]) -> int:
-    port, models, speed, minutes, onset, streets, kind, district = argv
+    port, models, speed, pace_from, minutes, onset, streets, kind, district = argv
+    paced_from = DEFAULT_START + timedelta(minutes=int(pace_from))
     settings = load_settings(None, {}, streets_total=int(streets), metrics_port=int(port), models_dir=models,
-                             speed=float(speed), dead_letter_path="dead.jsonl", partitions=2, shards=2)
+                             speed=float(speed), pace_from=paced_from.isoformat(), dead_letter_path="dead.jsonl",
+                             partitions=2, shards=2)
     catalog = load_catalog(streets_total=int(streets))
     incident = IncidentSpec(kind=kind, district=district, start=DEFAULT_START + timedelta(minutes=int(minutes)),
                             onset=timedelta(minutes=int(onset)), plateau=timedelta(minutes=30),

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.integration
 STREETS = 76
 SPEED = 240.0          # event seconds per wall second
 INCIDENT_MIN = 130     # past the detectors' warm-up (120 readings of a 1-minute series)
+PACE_FROM_MIN = INCIDENT_MIN - 10  # the warm-up before as fast as possible; the incident paced at SPEED
 KIND, DISTRICT = "gas_leak", "yuzhong"
 ONSET_MIN = 60
 DEADLINE_S = 180
@@ -100,8 +101,9 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
             log = (tmp_path / "pipeline.log").open("wb")
             proc = subprocess.Popen(
                 [sys.executable, str(REPO / "tests" / "integration" / "e2e_pipeline.py"), str(port), str(models),
-                 str(SPEED), str(INCIDENT_MIN), str(ONSET_MIN), str(STREETS), KIND, DISTRICT],
-                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                 str(SPEED), str(PACE_FROM_MIN), str(INCIDENT_MIN), str(ONSET_MIN), str(STREETS), KIND, DISTRICT],
+                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                                                     "PYTHONPATH": str(REPO)})  # this checkout's code
             crossing_scraped: float | None = None
             try:
                 end = time.monotonic() + DEADLINE_S

@@ -21,7 +21,7 @@ def simulator(small_catalog):
 
 
 def _source(sim):
-    return SimulatorSource(sim.batches, 3, 0.0)
+    return SimulatorSource(sim.batches, 3)
 
 
 @pytest.fixture(scope="module")

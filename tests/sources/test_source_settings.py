@@ -105,3 +105,38 @@ def test_the_history_is_a_sink_filled_by_its_flat_keys(tmp_path: Path) -> None:
     assert section.sinks["history"] == HistorySettings(dir="h")
     with pytest.raises(ConfigError, match="sink history: needs a directory"):
         load_settings(None, {}, history_chunk_rows=3000)
+
+
+def test_pace_from_reaches_the_paced_sources_from_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.connectors import FileReplaySource, SimulatorSource
+    from pipelines.runner import RUNNER
+    from pipelines.sources import make_source
+    from vitals.catalog import load_catalog
+    from vitals.cli import main
+    from vitals.sources.base import Pacing
+
+    day = tmp_path / "day.csv"
+    day.write_text("ts,indicator,area,sensor,value\n")
+    flags = ["--speed", "60", "--pace-from", "2025-06-02T08:00+08:00", "--metrics-port", "0", "--dry-run",
+             "--dead-letters", str(tmp_path / "dead.jsonl")]
+    assert main(["replay", str(day), *flags], runner=RUNNER) == 0
+    assert "pace_from='2025-06-02T08:00+08:00'" in capsys.readouterr().out
+    catalog = load_catalog(streets_total=40)
+    expected = Pacing(60.0, from_ns=1_748_822_400 * 10**9)  # 2025-06-02T00:00Z
+    file_run = load_settings(None, {}, source="file", path=str(day), speed=60, pace_from="2025-06-02T08:00+08:00")
+    file_source = make_source(catalog, file_run)
+    assert isinstance(file_source, FileReplaySource) and file_source.pacing == expected
+    sim_source = make_source(catalog, file_run.replace(source="simulator"))
+    assert isinstance(sim_source, SimulatorSource) and sim_source.pacing == expected
+    assert make_source(catalog, file_run.replace(pace_from="2025-06-02T00:00Z")).pacing == expected
+    assert make_source(catalog, load_settings(None, {}, source="file", path=str(day), speed=60)).pacing == Pacing(60.0)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"pace_from": "2025-06-02T08:00"}, r"pace_from '2025-06-02T08:00' must be an ISO 8601 time with a time zone"),
+    ({"pace_from": "2025-06-02T08:00Z", "speed": 0}, r"pace_from applies to a paced replay"),
+    ({"pace_from": "2025-06-02T08:00Z", "source": "mqtt"}, r"pace_from applies to a paced replay"),
+])
+def test_pace_from_is_validated(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, {}, **{"speed": 60, **changes})

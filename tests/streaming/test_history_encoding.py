@@ -1,7 +1,11 @@
 """The history writer's cheaper steps against their plain numpy oracles (docs/history.md, "Encodings"): the readings'
-row order by radix passes is ``np.lexsort``'s, and the vitals encodings' distinct-value count is ``np.unique``'s."""
+row order by radix passes is ``np.lexsort``'s, the vitals encodings' distinct-value count is ``np.unique``'s, the
+readings files (times as deltas) read back as the rows in that order, and the vitals files' id columns reused for a
+recurring series set are the ones made afresh."""
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pyarrow as pa
@@ -16,10 +20,14 @@ from vitals.history import (
     DICTIONARY_MAX,
     READINGS_SCHEMA,
     _few_distinct,
+    _Ids,
     _readings_order,
+    read_vitals,
     vitals_encodings,
     write_readings,
+    write_vitals,
 )
+from vitals.state.view import VitalsView
 from vitals.units import DAY_S, NS_PER_S
 
 CATALOG = fixture_catalog()
@@ -98,3 +106,81 @@ def test_readings_files_keep_statistics_of_the_key_columns_only(tmp_path) -> Non
     assert group.column(0).compression == "ZSTD"
     back = pq.read_table(path)
     assert back.schema.equals(READINGS_SCHEMA) and back.column("sensor").to_pylist()[:4] == ["s0", "s1", "s2", "s0"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches(), st.booleans(), st.integers(0, 2**32 - 1))
+def test_readings_files_read_back_as_the_rows_in_order(tmp_path_factory, batch: ReadingBatch, sensors: bool,
+                                                       seed: int) -> None:
+    """Every row once, in (date, domain, indicator, area, ts) order, the values bit for bit: the oracle builds the
+    rows with numpy and Python from the batch (np.lexsort, the catalog's ids), independent of the writer."""
+    rng = np.random.default_rng(seed)
+    if sensors:  # a few sensor ids, some rows without one
+        pool = np.array([None, "s-1", "s-2", "水-3"], dtype=object)
+        batch = ReadingBatch(batch.ts_ns, batch.indicator, batch.street, batch.value,
+                             sensor=pool[rng.integers(0, len(pool), len(batch))])
+    root = tmp_path_factory.mktemp("readings")
+    files = write_readings(root, CATALOG, batch, "chunk")
+    day = batch.ts_ns // (DAY_S * NS_PER_S)
+    key = day * 64 + CATALOG.domain_code_array[batch.indicator]
+    order = np.lexsort((batch.ts_ns, batch.street, batch.indicator, key))
+    back = pa.concat_tables([pq.read_table(f) for f in files])  # files in the writer's (date, domain) order
+    assert back.schema.equals(READINGS_SCHEMA)
+    np.testing.assert_array_equal(back.column("ts").cast(pa.int64()).to_numpy(), batch.ts_ns[order])
+    assert back.column("indicator").to_pylist() == [CATALOG.indicators[i].id for i in batch.indicator[order]]
+    assert back.column("area").to_pylist() == [CATALOG.streets[s].id for s in batch.street[order]]
+    assert back.column("district").to_pylist() == [
+        CATALOG.districts[CATALOG.street_district_array[s]].id for s in batch.street[order]]
+    want_sensor = [None] * len(batch) if batch.sensor is None else list(batch.sensor[order])
+    assert back.column("sensor").to_pylist() == want_sensor
+    np.testing.assert_array_equal(back.column("value").to_numpy().view(np.int64), batch.value[order].view(np.int64))
+    assert len(files) == len(np.unique(key))
+    group = pq.ParquetFile(files[0]).metadata.row_group(0)
+    assert "DELTA_BINARY_PACKED" in group.column(0).encodings  # ts
+
+
+def _view(indicator: list[int], street: list[int], value: float) -> VitalsView:
+    ind, st_ = np.array(indicator, dtype=np.int16), np.array(street, dtype=np.int32)
+    series = CATALOG.series_id(ind, st_).astype(np.int64)
+    return VitalsView(series, ind, st_, {"last": np.full(len(ind), value)}, 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), min_size=1, max_size=4), min_size=1,
+                max_size=12))
+def test_recurring_id_columns_are_the_fresh_ones(sets: list[list[tuple[int, int]]]) -> None:
+    """Series sets drawn from a small pool (repeats, equal lengths with other ids, reorderings): the reused id
+    columns always equal the ones :meth:`_Ids.columns` makes afresh."""
+    ids = _Ids(CATALOG)
+    for pairs in sets:
+        ind = np.array([p[0] for p in pairs], dtype=np.int16)
+        street = np.array([p[1] for p in pairs], dtype=np.int32)
+        got, fresh = ids.recurring_columns(ind, street), ids.columns(ind, street)
+        assert {k: v.to_pylist() for k, v in got.items()} == {k: v.to_pylist() for k, v in fresh.items()}
+
+
+def test_vitals_files_of_changing_series_sets_hold_their_own_ids(tmp_path) -> None:
+    """Consecutive files of one shard with the same number of series but other series (and a directory removed
+    between two writes: it is made again) read back with each file's own ids."""
+    views = [_view([0, 1], [0, 1], 1.0), _view([0, 1], [0, 1], 2.0), _view([1, 2], [2, 3], 3.0),
+             _view([0, 1], [0, 1], 4.0)]
+    at = [START_NS + k * 300 * NS_PER_S for k in range(len(views))]
+    for k, (t, view) in enumerate(zip(at, views, strict=True)):
+        if k == 2:
+            shutil.rmtree(tmp_path / "vitals")
+        write_vitals(tmp_path, CATALOG, [(t, view)], f"shard000-{t}")
+    back = read_vitals(tmp_path).sort_values(["at", "series"]).reset_index(drop=True)
+    assert back["last"].tolist() == [3.0, 3.0, 4.0, 4.0]  # the first two files went with the directory
+    assert back["indicator"].astype(str).tolist() == [CATALOG.indicators[i].id for i in (1, 2, 0, 1)]
+    assert back["area"].astype(str).tolist() == [CATALOG.streets[s].id for s in (2, 3, 0, 1)]
+
+
+def test_vitals_encodings_follow_each_tables_values() -> None:
+    """The column set's classification is remembered, the distinct-value count is not: a column with few values
+    in one table and many in the next (same columns) is a dictionary in the first only."""
+    few = pa.table({"series": pa.array(np.arange(600, dtype=np.int64)), "level": pa.array(np.zeros(600))})
+    many = pa.table({"series": pa.array(np.arange(600, dtype=np.int64)), "level": pa.array(np.arange(600.0))})
+    assert vitals_encodings(few)["use_dictionary"] == ["level"]
+    assert vitals_encodings(many)["use_dictionary"] == []
+    assert vitals_encodings(many)["column_encoding"] == {"series": "DELTA_BINARY_PACKED", "level": "BYTE_STREAM_SPLIT"}
+    assert vitals_encodings(few)["column_encoding"] == {"series": "DELTA_BINARY_PACKED"}

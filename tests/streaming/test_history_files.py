@@ -80,6 +80,15 @@ def test_new_vitals_files_use_the_cheap_encodings(new) -> None:
     assert group.column(0).compression == "ZSTD"
 
 
+def test_new_readings_files_store_the_times_as_deltas(new) -> None:
+    """``ts`` (sorted within each series) as deltas, the other columns as dictionaries (Arrow's default)."""
+    meta = pq.ParquetFile(next((new / "readings").rglob("*.parquet"))).metadata
+    group = meta.row_group(0)
+    encodings = {group.column(i).path_in_schema: set(group.column(i).encodings) for i in range(meta.num_columns)}
+    assert "DELTA_BINARY_PACKED" in encodings["ts"] and "RLE_DICTIONARY" not in encodings["ts"]
+    assert all("RLE_DICTIONARY" in encodings[name] for name in ("indicator", "area", "district", "sensor", "value"))
+
+
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 

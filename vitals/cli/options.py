@@ -14,6 +14,7 @@ _FIELD_OF = {
     "addresses": "addresses", "recovery_dir": "recovery_dir", "history_dir": "history_dir",
     "dead_letters": "dead_letter_path", "metrics_port": "metrics_port", "metrics_host": "metrics_host",
     "lateness": "allowed_lateness_s", "shards": "shards", "partitions": "partitions", "speed": "speed",
+    "pace_from": "pace_from",
     "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
     "history_chunk_rows": "history_chunk_rows", "models_dir": "models_dir",
     "dead_letters_max": "dead_letter_max_entries", "dead_letters_max_mb": "dead_letter_max_mb",

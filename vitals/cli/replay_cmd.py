@@ -13,6 +13,8 @@ EPILOG = """\
 examples:
   vitals replay var/day.parquet                      # as fast as possible (--speed 0 is the default here)
   vitals replay var/readings/ --speed 60             # a drill: one hour of event time per minute
+  vitals replay var/day.parquet --speed 60 --pace-from 2025-06-02T08:00+08:00   # the night at once, the morning
+                                                     # at 60x (detectors and windows warmed up on the night)
   vitals replay var/day.jsonl --history-dir var/history --recovery-dir var/recovery
   vitals replay var/day.csv --metrics-port 0         # no /metrics server, just history and dead letters
   vitals replay var/day.parquet --final-vitals var/final.parquet   # every series' vitals at the end
@@ -36,6 +38,9 @@ def register(sub: Any) -> None:
     p.add_argument("path", help="a readings file or a directory of them")
     p.add_argument("--speed", type=float, default=0.0, metavar="X",
                    help="event seconds per wall second (default 0 = as fast as possible)")
+    p.add_argument("--pace-from", metavar="TIME",
+                   help="with --speed: as fast as possible until this event time (ISO 8601 with a zone, e.g. "
+                        "2025-06-02T08:00+08:00), paced from there (the state warms up on the hours before)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when --speed is 0)")
     add_dry_run(p)
     add_pipeline_options(p, config=True)

@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
                    help="where readings come from (a source's settings: its section of --config, docs/sources.md)")
     p.add_argument("--path", metavar="PATH", help="file or directory for --source file")
     p.add_argument("--speed", type=float, metavar="X", help="event seconds per wall second (0 = as fast as possible)")
+    p.add_argument("--pace-from", metavar="TIME",
+                   help="with --speed: as fast as possible until this event time (ISO 8601 with a zone, e.g. "
+                        "2025-06-02T08:00+08:00), paced from there (the state warms up on the hours before)")
     p.add_argument("--seed", type=int, help="simulator seed")
     p.add_argument("--mqtt-host", metavar="HOST")
     p.add_argument("--mqtt-port", type=int, metavar="PORT")

@@ -36,13 +36,16 @@ def dump_artifact(model: Any, path: Path) -> int:
     """Write ``model`` to ``path`` (a ``.skops`` file, deflate-compressed); returns its size in bytes."""
     import skops.io as sio  # here, not at import: skops brings scikit-learn and scipy (~3 CPU s)
 
-    untrusted = [t for t in sio.get_untrusted_types(data=sio.dumps(model)) if t not in TRUSTED_TYPES]
+    # serialized once: the bytes checked are the bytes written (``sio.dump`` writes the same buffer to a file)
+    # deflate level 6 (zlib's default): the shipped window model 3.39 MB in 2.9 CPU s against 3.31 MB in 4.2 at level 9
+    data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
     if untrusted:
         msg = (f"refusing to save a model holding untrusted types {untrusted}: they could not be loaded back; "
                "add them to vitals.registry.trust.TRUSTED_TYPES if they are plain data")
         raise UntrustedModelError(msg)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    tmp.write_bytes(data)
     tmp.replace(path)
     return path.stat().st_size
 

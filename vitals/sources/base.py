@@ -76,17 +76,19 @@ STOP = StopFlag()
 class EventTimePacer:
     """Paces batches by event time: ``speed`` event seconds per wall second (0 = as fast as possible).
 
-    The first batch seen anchors event time to wall time; later batches are due at
-    ``anchor_wall + (event - anchor_event) / speed``. Not part of any snapshot: a resume re-anchors.
+    The first batch seen (at or after ``from_ns``, when given: earlier batches are due at once) anchors event time
+    to wall time; later batches are due at ``anchor_wall + (event - anchor_event) / speed``. Not part of any
+    snapshot: a resume re-anchors.
     """
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, *, from_ns: int | None = None) -> None:
         self.speed = float(speed)
+        self.from_ns = from_ns
         self._anchor: tuple[int, int] | None = None  # (event ns, wall ns)
 
     def due_ns(self, event_ns: int) -> int | None:
-        """Wall time (ns) when a batch with this event time is due, or None if not paced."""
-        if self.speed <= 0:
+        """Wall time (ns) when a batch with this event time is due, or None if not paced (or before ``from_ns``)."""
+        if self.speed <= 0 or (self.from_ns is not None and event_ns < self.from_ns):
             return None
         if self._anchor is None:
             self._anchor = (event_ns, now_ns())
@@ -108,6 +110,35 @@ class EventTimePacer:
             return None
         event0, wall0 = self._anchor
         return event0 + int((now_ns() - wall0) * self.speed)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How a paced source (file replay, simulator) hands its batches over: ``speed`` event seconds per wall second
+    (0 = as fast as possible); with ``from_ns`` (event time, Unix ns) the readings before it go as fast as possible
+    and the pacing starts at the first batch at or after it: the state warms up on the hours before, then a drill
+    runs at ``speed`` (the ``pace_from`` setting, ``--pace-from``)."""
+
+    speed: float = 0.0
+    from_ns: int | None = None
+
+    def pacer(self) -> EventTimePacer:
+        """A partition's own pacer (anchored by its first paced batch)."""
+        return EventTimePacer(self.speed, from_ns=self.from_ns)
+
+    def slice_ns(self) -> int:
+        """Event time per part of a paced block (:func:`pace_slice_ns`)."""
+        return pace_slice_ns(self.speed)
+
+    def fast_rows(self, ts_ns: npt.NDArray[np.int64]) -> int:
+        """How many leading readings of a block go at once, before the pacing starts: those whose running maximum
+        of event time is before ``from_ns`` (0 when not paced, or without ``from_ns``: the slices decide)."""
+        if self.speed <= 0 or self.from_ns is None or ts_ns.size == 0:
+            return 0
+        return int(np.searchsorted(np.maximum.accumulate(ts_ns), self.from_ns, side="left"))
+
+
+AS_FAST_AS_POSSIBLE = Pacing()
 
 
 class ReplayClock:
