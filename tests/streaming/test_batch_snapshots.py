@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,10 +70,10 @@ def _batches(feed: ReadingBatch, seed: int) -> list[ReadingBatch]:
 class Flow:
     """Shard runners fed the batches split by shard, as the flow does."""
 
-    def __init__(self, catalog: Catalog, *, batch_snapshots: bool, scoring: bool) -> None:
+    def __init__(self, catalog: Catalog, *, batch_snapshots: bool, scoring: bool, models: Any = None) -> None:
         self.catalog = catalog
         self.processor = ShardProcessor(catalog, SHARDS, vitals_chunk_rows=CHUNK_ROWS, scoring=scoring,
-                                        batch_snapshots=batch_snapshots)
+                                        batch_snapshots=batch_snapshots, models=models)
         self.runners: dict[int, ShardRunner] = {}
 
     def feed(self, batch: ReadingBatch) -> list[ShardOutput]:
@@ -198,3 +199,57 @@ def test_scores_do_not_depend_on_the_history(small_catalog) -> None:
                 np.testing.assert_allclose(values, on.columns[column], rtol=1e-9, atol=1e-9, err_msg=column)
             else:
                 np.testing.assert_array_equal(values, on.columns[column], err_msg=column)
+
+
+class _Promotions:
+    """A model source whose promoted forecaster changes at given batches (hot reloads)."""
+
+    def __init__(self, models: list[Any]) -> None:
+        self.models = models
+        self.current = 0
+
+    def forecaster(self) -> Any:
+        return self.models[self.current]
+
+    def window_model(self) -> None:
+        return None
+
+
+def test_forecasts_at_boundaries_are_the_per_boundary_views(tmp_path, small_catalog) -> None:
+    """Forecasts on, a forecaster promoted twice mid-stream (and the first one back): the snapshots captured in
+    random batch splits and rendered at the end of each batch are bit for bit the per-boundary views
+    (``batch_snapshots=False``) of the same batches, and the second model's rows are its own."""
+    import copy
+
+    from tests.forecasting.test_forecasting import ramp_grid
+    from vitals.forecasting.model import EarlyWarningForecaster
+
+    first = EarlyWarningForecaster(max_rows=20_000).fit(ramp_grid(small_catalog), small_catalog)
+    second = copy.deepcopy(first)
+    for regressors in second.regressors_.values():
+        for regressor in regressors:
+            regressor.coef_ = regressor.coef_ * 1.5
+    batches = _batches(_feed(small_catalog, 4, days=1), 4)
+    swaps = {len(batches) // 3: 1, 2 * len(batches) // 3: 2}
+    frames = {}
+    for name in ("per_boundary", "captured"):
+        source = _Promotions([first, second, copy.deepcopy(first)])  # a new holder: promoted again
+        flow = Flow(small_catalog, batch_snapshots=name == "captured", scoring=True, models=source)
+        out: list[ShardOutput] = []
+        for k, batch in enumerate(batches):
+            source.current = swaps.get(k, source.current)
+            out.extend(flow.feed(batch))
+        _write(tmp_path / name, small_catalog, out + flow.eof())
+        frames[name] = _frame(tmp_path / name)
+    ref, new = frames["per_boundary"], frames["captured"]
+    forecast = [c for c in ref.columns if c.startswith("forecast_")]
+    assert forecast and ref[forecast[0]].notna().sum() > 300 and ref["at"].nunique() > 100
+    assert (ref[[c for c in forecast if "level" in c]] > 0).to_numpy().any()
+    pd.testing.assert_frame_equal(new, ref, check_exact=True)
+    at = ref["at"].drop_duplicates().sort_values().to_numpy()
+    during = ref["at"].between(at[len(at) // 3 + 5], at[2 * len(at) // 3 - 5])
+    alone = Flow(small_catalog, batch_snapshots=True, scoring=True, models=_Promotions([first]))
+    _write(tmp_path / "first", small_catalog, [o for b in batches for o in alone.feed(b)] + alone.eof())
+    only_first = _frame(tmp_path / "first")
+    assert not np.array_equal(only_first.loc[during, forecast[0]].to_numpy(), ref.loc[during, forecast[0]].to_numpy(),
+                              equal_nan=True)  # the second model's forecasts are its own

@@ -108,7 +108,7 @@ def test_readings_files_keep_statistics_of_the_key_columns_only(tmp_path) -> Non
     assert back.schema.equals(READINGS_SCHEMA) and back.column("sensor").to_pylist()[:4] == ["s0", "s1", "s2", "s0"]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(batches(), st.booleans(), st.integers(0, 2**32 - 1))
 def test_readings_files_read_back_as_the_rows_in_order(tmp_path_factory, batch: ReadingBatch, sensors: bool,
                                                        seed: int) -> None:
