@@ -352,4 +352,23 @@ def read_vitals(root: str | Path, day: str | None = None) -> pd.DataFrame:
         msg = f"no vitals history under {base}"
         raise HistoryError(msg)
     filters = [("date", "=", day)] if day else None
-    return pq.read_table(base, filters=filters).to_pandas()
+    files = sorted(base.glob(f"date={day}/*.parquet" if day else "date=*/*.parquet"))
+    schema = pa.schema([*files_schema(files), pa.field("date", pa.string())])
+    return pq.read_table(base, filters=filters, schema=schema).to_pandas()
+
+
+def files_schema(files: Sequence[Path]) -> pa.Schema:
+    """The columns of several history files together: the first file's, then each column that only later files
+    have (in the order met), so every file's columns are read. Files of one directory can differ: snapshots
+    without scoring and with it (a run with `--no-scoring`, runs of other settings into one directory). Arrow's
+    dataset reader takes the first file's columns alone and would drop the others' silently."""
+    if not files:
+        return pa.schema([])
+    first = pq.read_schema(files[0])
+    fields, names = list(first), set(first.names)
+    for path in files[1:]:
+        for field in pq.read_schema(path):
+            if field.name not in names:
+                names.add(field.name)
+                fields.append(field)
+    return pa.schema(fields, metadata=first.metadata)

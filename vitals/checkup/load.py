@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
+from vitals.history import files_schema
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,9 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
     folder = base / f"date={day}"
     if not folder.is_dir():
         return None
-    names = pq.read_schema(next(folder.glob("*.parquet"))).names if any(folder.glob("*.parquet")) else []
-    cols = [c for c in (*COLUMNS, *OPTIONAL) if c in names]
-    frame = pq.read_table(folder, columns=cols).to_pandas()
+    schema = files_schema(sorted(folder.glob("*.parquet")))
+    cols = [c for c in (*COLUMNS, *OPTIONAL) if c in schema.names]
+    frame = pq.read_table(folder, columns=cols, schema=schema).to_pandas()
     at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return frame[(at >= start_ns) & (at < end_ns)]
 
