@@ -6,6 +6,7 @@ its own files (exactly once after a crash: ``test_recovery.py``)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -278,3 +279,29 @@ def test_a_run_without_scoring_first_does_not_hide_the_next_runs_scores(halves, 
     start = (at.min() - pd.Timedelta(days=1)).date()
     snapshots = read_snapshots(tmp_path / "history", small_catalog, start, start + pd.Timedelta(days=2))
     assert snapshots.anomaly is not None and np.isfinite(snapshots.anomaly).any()
+
+
+def test_checkup_keeps_the_later_runs_snapshot_of_a_series_at_one_time(two_runs, tmp_path, small_catalog):
+    """Two runs that snapshot one series at one time (here: one run's file copied under a later run id, with
+    other levels): `vitals checkup` keeps the later run's row, whatever the order the files were written in."""
+    from vitals.checkup.load import read_snapshots
+
+    out, _ = two_runs
+    history = tmp_path / "history"
+    shutil.copytree(out / "history", history)
+    original = sorted((history / "vitals").rglob("*.parquet"))[-1]
+    table = pq.read_table(original)
+    levels = table.column("level")
+    later = pc.if_else(pc.equal(levels, 3), pa.scalar(0, levels.type), pa.scalar(3, levels.type))
+    copy = original.with_name("29991231T000000Z-00000000-" + original.name.split("-", 2)[2])
+    pq.write_table(table.set_column(table.schema.get_field_index("level"), "level", later), copy)
+    os.utime(original)  # the earlier run's file written last: the name decides, not the time
+    at = pd.to_datetime(table.column("at").to_pandas(), utc=True)
+    start = (at.min() - pd.Timedelta(days=1)).date()
+    snapshots = read_snapshots(history, small_catalog, start, start + pd.Timedelta(days=2))
+    indicators, areas = (table.column(c).to_pandas().astype(str) for c in ("indicator", "area"))
+    ind = pd.Index([i.id for i in small_catalog.indicators]).get_indexer(indicators)
+    street = pd.Index([s.id for s in small_catalog.streets]).get_indexer(areas)
+    rows = np.searchsorted(snapshots.series, ind.astype(np.int64) * small_catalog.n_streets + street)
+    cols = np.searchsorted(snapshots.at_ns, at.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    np.testing.assert_array_equal(snapshots.level[rows, cols], later.to_numpy(zero_copy_only=False))

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitals.catalog import Catalog
@@ -61,9 +62,10 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
     folder = base / f"date={day}"
     if not folder.is_dir():
         return None
-    schema = files_schema(sorted(folder.glob("*.parquet")))
+    files = sorted(folder.glob("*.parquet"))  # in name order: runs by their start (run ids sort by time)
+    schema = files_schema(files)
     cols = [c for c in (*COLUMNS, *OPTIONAL) if c in schema.names]
-    frame = pq.read_table(folder, columns=cols, schema=schema).to_pandas()
+    frame = pa.concat_tables([pq.read_table(f, columns=cols, schema=schema) for f in files]).to_pandas()
     at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return frame[(at >= start_ns) & (at < end_ns)]
 
@@ -92,6 +94,14 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     series, row = np.unique(sid, return_inverse=True)
     at_ns, col = np.unique(at, return_inverse=True)
     shape = (series.size, at_ns.size)
+    cell = row.astype(np.int64) * at_ns.size + col
+    if np.bincount(cell, minlength=series.size * at_ns.size).max(initial=0) > 1:
+        # one series at one time in several runs' files (runs sharing a directory: docs/history.md): the last
+        # read wins, i.e. the run whose file name sorts last (the later run)
+        last = np.full(series.size * at_ns.size, -1, dtype=np.int64)
+        np.maximum.at(last, cell, np.arange(cell.size))
+        keep = last[cell] == np.arange(cell.size)
+        frame, row, col = frame[keep], row[keep], col[keep]
 
     def dense(values: npt.ArrayLike, fill: float, dtype: type) -> npt.NDArray[Any]:
         out = np.full(shape, fill, dtype=dtype)
