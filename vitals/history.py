@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
 from vitals.errors import HistoryError
+from vitals.history_files import READ_ERRORS, not_parquet, reading
 from vitals.state.view import VitalsView
 from vitals.units import DAY_S, NS_PER_S
 
@@ -339,7 +340,8 @@ def read_readings(root: str | Path, day: str | None = None, domain: str | None =
         msg = f"no readings history under {base}; run the pipeline with --history-dir {root}"
         raise HistoryError(msg)
     filters = [(k, "=", v) for k, v in (("date", day), ("domain", domain)) if v is not None]
-    table = pq.read_table(base, filters=filters or None)
+    with reading(base):
+        table = pq.read_table(base, filters=filters or None)
     for name in ("date", "domain"):
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, pc.cast(table[name], pa.string()))
@@ -354,7 +356,8 @@ def read_vitals(root: str | Path, day: str | None = None) -> pd.DataFrame:
     filters = [("date", "=", day)] if day else None
     files = sorted(base.glob(f"date={day}/*.parquet" if day else "date=*/*.parquet"))
     schema = pa.schema([*files_schema(files), pa.field("date", pa.string())])
-    return pq.read_table(base, filters=filters, schema=schema).to_pandas()
+    with reading(base):
+        return pq.read_table(base, filters=filters, schema=schema).to_pandas()
 
 
 def files_schema(files: Sequence[Path]) -> pa.Schema:
@@ -364,11 +367,18 @@ def files_schema(files: Sequence[Path]) -> pa.Schema:
     dataset reader takes the first file's columns alone and would drop the others' silently."""
     if not files:
         return pa.schema([])
-    first = pq.read_schema(files[0])
+    first = _schema(files[0])
     fields, names = list(first), set(first.names)
     for path in files[1:]:
-        for field in pq.read_schema(path):
+        for field in _schema(path):
             if field.name not in names:
                 names.add(field.name)
                 fields.append(field)
     return pa.schema(fields, metadata=first.metadata)
+
+
+def _schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except READ_ERRORS as exc:
+        raise not_parquet(path, exc) from exc

@@ -78,7 +78,10 @@ def read_history(path: str | Path) -> pd.DataFrame:
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals simulate --out city.parquet` or `vitals run`"
         raise ConfigError(msg)
-    return pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+    from vitals.history_files import reading
+
+    with reading(base):
+        return pd.read_parquet(base, columns=list(FRAME_COLUMNS))
 
 
 def catalog_for_history(catalog: Catalog, frame: pd.DataFrame) -> Catalog:

@@ -19,6 +19,7 @@ from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
 from vitals.history import files_schema
+from vitals.history_files import reading
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
     files = sorted(folder.glob("*.parquet"))  # in name order: runs by their start (run ids sort by time)
     schema = files_schema(files)
     cols = [c for c in (*COLUMNS, *OPTIONAL) if c in schema.names]
-    frame = pa.concat_tables([pq.read_table(f, columns=cols, schema=schema) for f in files]).to_pandas()
+    with reading(folder):
+        frame = pa.concat_tables([pq.read_table(f, columns=cols, schema=schema) for f in files]).to_pandas()
     at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return frame[(at >= start_ns) & (at < end_ns)]
 

@@ -99,8 +99,13 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals run --history-dir DIR` or `vitals simulate`"
         raise HistoryError(msg)
+    from vitals.history_files import reading
+
     try:
-        frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+        with reading(base):
+            frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+    except HistoryError:
+        raise
     except (OSError, ValueError, KeyError) as exc:
         msg = f"cannot read the Parquet history at {base}: {exc}"
         raise HistoryError(msg) from exc
