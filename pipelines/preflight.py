@@ -15,6 +15,7 @@ from vitals.catalog.loader import default_catalog_path
 from vitals.config import Settings
 from vitals.exporter.web_config import WebConfig, load_web_config
 from vitals.preflight import check_input_file, check_output_dir, check_output_file, check_port_free
+from vitals.readings.dead_letters import check_dead_letter_file
 from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, run_identity
 from vitals.sources.files import discover_files
 from vitals.sources.kafka import kafka_partition_count
@@ -72,7 +73,9 @@ def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape
     history = settings.sinks.get("history")
     if history is not None:
         check_output_dir(history.dir, "the history", "--history-dir")
-    check_output_file(per_process_path(settings, settings.dead_letter_path), "the dead-letter file", "--dead-letters")
+    dead_letters = per_process_path(settings, settings.dead_letter_path)
+    check_output_file(dead_letters, "the dead-letter file", "--dead-letters")
+    check_dead_letter_file(dead_letters)
     if final_vitals is not None:
         check_output_file(per_process_path(settings, final_vitals), "the final vitals", "--final-vitals")
     if scrape_config is not None:

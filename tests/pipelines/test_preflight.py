@@ -118,3 +118,20 @@ def test_dry_run_passes_good_settings(readings, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("settings OK; recovery dir: new")
     assert not (tmp_path / "rec").exists() and not (tmp_path / "d.jsonl").exists()
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_dead_letter_file_of_another_kind_is_refused_and_kept(readings, tmp_path, dry_run):
+    """`--dead-letters` naming the readings file (or a CSV) by mistake: one line, nothing written, and the file
+    as it was (before, the run took its first line for a torn write and cut the file to nothing)."""
+    given = tmp_path / "readings-copy.jsonl"
+    given.write_bytes(b"ts,indicator,area,value\n2025-06-02T00:00:00Z,pm25,a,1\n")
+    out = tmp_path / "out"
+    done = _vitals("replay", readings, "--metrics-port", "0", "--dead-letters", given, "--history-dir", out,
+                   "--no-progress", *(["--dry-run"] if dry_run else []))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"vitals replay: error: dead-letter file {given}: line 1 (byte 0) is not a "
+                                        "dead-letter line: another kind of file, or a corrupt one; the run appends "
+                                        "to this file and would cut it there: give --dead-letters a new file name, "
+                                        "or move this file aside"]
+    assert given.read_bytes().startswith(b"ts,indicator") and not out.exists()

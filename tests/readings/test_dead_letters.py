@@ -6,8 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from vitals.batches import Rejection
+from vitals.errors import ConfigError
 from vitals.readings import DeadLetterWriter, read_dead_letters
+from vitals.readings.dead_letters import check_dead_letter_file
 
 
 def _rejections(partition: str, seq: int, n: int) -> list[Rejection]:
@@ -126,3 +130,36 @@ def test_the_file_is_bounded_and_a_flood_is_summarized(tmp_path: Path, caplog) -
         assert writer.lines == 1_000 and writer.write(_rejections("p9", 1, 1)) == 0
     with DeadLetterWriter(path, max_entries=0, max_bytes=path.stat().st_size + 200) as writer:
         assert writer.write(_rejections("p9", 2, 5)) in (1, 2)  # the byte limit
+
+
+@pytest.mark.parametrize("content", [
+    b"time,reason\n2026-03-02,malformed\n",                                    # a CSV given by mistake
+    b'{"ts": "2026-03-02T00:00:00Z", "indicator": "pm25", "area": "a", "value": 1.0}\n',  # a readings file
+    bytes(range(256)) * 4,                                                     # binary, newlines inside
+    b"not a dead letter",                                                      # one torn-looking line, alien
+], ids=["csv", "readings", "binary", "alien-no-newline"])
+def test_a_file_of_another_kind_is_refused_in_one_line_and_kept(tmp_path: Path, content: bytes) -> None:
+    """Before, the unreadable first line was taken for a torn write and the file was cut to nothing."""
+    path = tmp_path / "given-by-mistake"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"line 1 \(byte 0\) is not a dead-letter line") as caught:
+        DeadLetterWriter(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+    with pytest.raises(ConfigError, match="is not a dead-letter line"):
+        check_dead_letter_file(path)
+    assert path.read_bytes() == content
+
+
+def test_a_corrupt_line_between_groups_is_refused_not_cut(tmp_path: Path) -> None:
+    """A corrupt line followed by more lines is no torn write: cutting there dropped the groups after it."""
+    path = tmp_path / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        writer.write(_rejections("p0", 1, 2))
+        writer.write(_rejections("p0", 2, 1))
+    lines = path.read_bytes().splitlines(keepends=True)
+    content = lines[0] + lines[1] + b"\x00" * 40 + b"\n" + lines[2]
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"line 3 \(byte \d+\) is not a dead-letter line"):
+        DeadLetterWriter(path)
+    assert path.read_bytes() == content
+    check_dead_letter_file(tmp_path / "absent.jsonl")  # no file yet: nothing to check

@@ -44,6 +44,7 @@ from typing import Any
 import orjson
 
 from vitals.batches import Rejection
+from vitals.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,41 @@ def _digest(items: Sequence[tuple[str, str, int | None]]) -> str:
     return hashlib.blake2b(orjson.dumps(items), digest_size=8).hexdigest()
 
 
+LINE_START = b'{"time":'  # every line this writer writes starts so (the dict's first key)
+
+
+def _torn(line: bytes) -> bool:
+    """Whether an unreadable line is the torn end of a write of this writer's: the file's last line, without its
+    newline, and starting as every dead-letter line does (or a piece of that start)."""
+    return not line.endswith(b"\n") and line[:len(LINE_START)] == LINE_START[:len(line)]
+
+
+def _not_dead_letters(path: Path, lineno: int, start: int) -> ConfigError:
+    msg = (f"dead-letter file {path}: line {lineno} (byte {start}) is not a dead-letter line: another kind of file, "
+           "or a corrupt one; the run appends to this file and would cut it there: give --dead-letters a new file "
+           "name, or move this file aside")
+    return ConfigError(msg)
+
+
+def check_dead_letter_file(path: str | os.PathLike[str]) -> None:
+    """Raise the one-line :class:`ConfigError` the writer would raise on opening ``path``: an existing file that
+    holds anything but dead-letter lines (and a torn last line, which the writer cuts)."""
+    if Path(path).is_file():
+        _scan(Path(path))
+
+
 def _scan(path: Path) -> tuple[set[Key], int]:
     """Complete groups in the file, and the byte length of its intact prefix (everything before a cut group).
 
     The lines of a group are consecutive (one ``write`` each); a line that starts another group, or the end of
-    the file, ends the one before."""
+    the file, ends the one before. Only a torn last line (:func:`_torn`) is cut; any other line that is not a
+    dead-letter line raises :class:`ConfigError` (a CSV, a readings file or a binary file given by mistake was
+    cut to nothing before, without an error)."""
     # one entry per group in file order: [key without digest, offset of first line, expected, content]
     groups: list[tuple[tuple[str, str, int], int, int, list[tuple[str, str, int | None]]]] = []
     offset, intact = 0, 0
     with path.open("rb") as handle:
-        for line in handle:
+        for lineno, line in enumerate(handle, 1):
             start, offset = offset, offset + len(line)
             try:
                 entry = orjson.loads(line) if line.endswith(b"\n") else None
@@ -78,6 +104,8 @@ def _scan(path: Path) -> tuple[set[Key], int]:
                 expected, i = int(entry["n"]), int(entry["i"])  # type: ignore[index]
                 item = (str(entry["reason"]), str(entry["raw"]), entry.get("offset"))  # type: ignore[index, union-attr]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                if not _torn(line):
+                    raise _not_dead_letters(path, lineno, start) from None
                 log.warning("dead-letter file %s: unreadable line at byte %d; the file is cut there", path, start)
                 break
             if i == 0 or not groups or groups[-1][0] != key or len(groups[-1][3]) >= groups[-1][2]:
