@@ -18,6 +18,14 @@ def _rejections(partition: str, seq: int, n: int) -> list[Rejection]:
     return [Rejection("malformed", f"raw {partition}/{seq}/{i}", f"detail {i}", partition, seq) for i in range(n)]
 
 
+def _two_groups(path: Path, first: int, second: int) -> list[bytes]:
+    """Write groups (p0, 1) and (p0, 2) of ``first`` and ``second`` lines; the file's lines."""
+    with DeadLetterWriter(path) as writer:
+        writer.write(_rejections("p0", 1, first))
+        writer.write(_rejections("p0", 2, second))
+    return path.read_bytes().splitlines(keepends=True)
+
+
 def test_lines_have_every_field(tmp_path: Path) -> None:
     path = tmp_path / "dl" / "dead.jsonl"
     with DeadLetterWriter(path) as writer:
@@ -83,10 +91,7 @@ def test_groups_of_one_key_written_one_after_the_other_are_told_apart_on_reopen(
 
 def test_interrupted_write_is_removed_and_rewritten_whole(tmp_path: Path) -> None:
     path = tmp_path / "dead.jsonl"
-    with DeadLetterWriter(path) as writer:
-        writer.write(_rejections("p0", 1, 2))
-        writer.write(_rejections("p0", 2, 3))
-    lines = path.read_bytes().splitlines(keepends=True)
+    lines = _two_groups(path, 2, 3)
     path.write_bytes(b"".join(lines[:3]) + lines[3][:10])  # crash: batch 2 has 1 line and a torn one
     with DeadLetterWriter(path) as writer:
         assert not writer.already_written("p0", 2)
@@ -153,10 +158,7 @@ def test_a_file_of_another_kind_is_refused_in_one_line_and_kept(tmp_path: Path, 
 def test_a_corrupt_line_between_groups_is_refused_not_cut(tmp_path: Path) -> None:
     """A corrupt line followed by more lines is no torn write: cutting there dropped the groups after it."""
     path = tmp_path / "dead.jsonl"
-    with DeadLetterWriter(path) as writer:
-        writer.write(_rejections("p0", 1, 2))
-        writer.write(_rejections("p0", 2, 1))
-    lines = path.read_bytes().splitlines(keepends=True)
+    lines = _two_groups(path, 2, 1)
     content = lines[0] + lines[1] + b"\x00" * 40 + b"\n" + lines[2]
     path.write_bytes(content)
     with pytest.raises(ConfigError, match=r"line 3 \(byte \d+\) is not a dead-letter line"):
