@@ -61,6 +61,7 @@ class _PacedPartition(StatefulSourcePartition[SourceBatch, Any]):
         if self._pacer.next_awake(self._event_ns(self._pending)) is not None:
             return []
         item, self._pending = self._take_due(self._pending)
+        self._pacer.saw(item.batch.ts_ns)
         return [item]
 
     def _take_due(self, item: SourceBatch) -> tuple[SourceBatch, SourceBatch | None]:

@@ -38,7 +38,7 @@ from vitals.recovery import claim_identity, stored_run_id
 from vitals.registry.locate import check_all, models_dir
 from vitals.run_id import new_run_id
 from vitals.runner import RunSummary
-from vitals.sources.base import STOP, staleness_clock
+from vitals.sources.base import STOP, ReplayClock, staleness_clock
 from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters
 from vitals.stream.publisher import HubPublisher
@@ -238,6 +238,9 @@ def run_pipeline(
     try:
         with _progress(source, settings, progress):
             run_flow(flow, settings, checked)
+        clock = getattr(source, "clock", None)
+        if isinstance(clock, ReplayClock) and not STOP.is_set():  # the input ended (not Ctrl-C)
+            clock.warn_if_never_paced()
         failure = models.failure() if models is not None and models.ready() is None else None
         if failure is not None:  # models of another catalog: an error even if no shard asked for them
             raise failure from None

@@ -5,6 +5,7 @@ event time (``pace_from``), the readings before it are handed over at once and t
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from vitals_testing import SECOND_CITY
 from pipelines.connectors import FileReplayPartition
 from vitals.catalog import load_catalog
 from vitals.readings import ReadingParser
-from vitals.sources.base import PACE_SLICE_S, PART_SEQ, Pacing, SourceBatch, now_ns
+from vitals.sources.base import PACE_SLICE_S, PART_SEQ, Pacing, ReplayClock, SourceBatch, now_ns
 from vitals.sources.files import FilePosition, FileReplay
 
 ROWS = 288  # two days every 10 minutes: one block of each format
@@ -107,3 +108,27 @@ def test_a_pacer_from_an_event_time_anchors_at_the_first_batch_there() -> None:
     ts = np.array([5, 1, 9, 3, 10, 2, 12], dtype=np.int64)
     assert [Pacing(60.0, from_ns=f).fast_rows(ts) for f in (0, 5, 6, 10, 11, 13)] == [0, 0, 2, 4, 6, 7]
     assert Pacing(0.0, from_ns=10).fast_rows(ts) == 0 and Pacing(60.0).fast_rows(ts) == 0  # not paced / from the first
+
+
+@pytest.mark.parametrize(("pace_from", "warned"), [
+    ("2026-03-05", "is after the last reading (2026-03-03T23:50:00Z)"),  # after the input: all of it at once
+    ("2026-03-03T12:00", None),                                          # inside it: paced, no warning
+])
+def test_pace_from_after_the_input_says_so_at_the_end(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                       pace_from: str, warned: str | None) -> None:
+    """Before, a --pace-from after the input's last reading sent everything at once without a word."""
+    clock = ReplayClock()
+    pacing = Pacing(SPEED * 2, from_ns=pd.Timestamp(pace_from, tz="UTC").value)
+    path = _files(tmp_path)["parquet"]
+    part = FileReplayPartition(FileReplay([path], ReadingParser(load_catalog(SECOND_CITY)), "file-0"), pacing, clock)
+    assert not clock.warn_if_never_paced()  # nothing read yet: nothing to say
+    assert sum(len(p.batch) for p in _drain(part)) == ROWS
+    with caplog.at_level(logging.WARNING, logger="vitals.sources.base"):
+        assert clock.warn_if_never_paced() is (warned is not None)
+    if warned is None:
+        assert not caplog.records
+    else:
+        [record] = caplog.records
+        assert record.getMessage() == (f"pace_from {pace_from}T00:00:00Z: nothing was paced, the whole input went "
+                                       f"as fast as possible: it {warned}; give a --pace-from within the input's "
+                                       "time span")

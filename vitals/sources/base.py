@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ import numpy.typing as npt
 
 from vitals.batches import ReadingBatch, Rejection
 from vitals.units import NS_PER_S
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +54,10 @@ def utc_from_ns(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / NS_PER_S, tz=UTC)
 
 
+def _iso(ns: int) -> str:
+    return utc_from_ns(ns).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 class StopFlag:
     """Asks every source of this process to end its input at the next batch (a clean EOF: the flow publishes
     its final state and flushes its history). Set by Ctrl-C in ``vitals run/replay/demo``."""
@@ -85,6 +92,17 @@ class EventTimePacer:
         self.speed = float(speed)
         self.from_ns = from_ns
         self._anchor: tuple[int, int] | None = None  # (event ns, wall ns)
+        self.latest_ns: int | None = None  # the latest event time of a batch seen (for :meth:`never_paced`)
+
+    def saw(self, ts_ns: npt.NDArray[np.int64]) -> None:
+        """A batch of these event times was handed over (for :meth:`never_paced` and its warning)."""
+        if ts_ns.size:
+            latest = int(ts_ns.max())
+            self.latest_ns = latest if self.latest_ns is None else max(self.latest_ns, latest)
+
+    def never_paced(self) -> bool:
+        """Batches went by, all before ``from_ns``: the pacing never started (``pace_from`` after the input)."""
+        return self.speed > 0 and self.from_ns is not None and self._anchor is None and self.latest_ns is not None
 
     def due_ns(self, event_ns: int) -> int | None:
         """Wall time (ns) when a batch with this event time is due, or None if not paced (or before ``from_ns``)."""
@@ -156,6 +174,20 @@ class ReplayClock:
     def now_s(self) -> float | None:
         times = [t for t in (p.event_now_ns() for p in list(self._pacers)) if t is not None]
         return max(times) / NS_PER_S if times else None
+
+    def warn_if_never_paced(self) -> bool:
+        """At the end of the input: log a warning (and return True) when readings went by but none reached the
+        pacing start (``pace_from`` after this process's last reading): the whole input went as fast as possible,
+        which is not what ``--pace-from`` asked for."""
+        seen = [p for p in list(self._pacers) if p.latest_ns is not None]
+        if not seen or not all(p.never_paced() for p in seen):
+            return False
+        last, start = max(p.latest_ns or 0 for p in seen), seen[0].from_ns or 0
+        why = (f"it is after the last reading ({_iso(last)}); give a --pace-from within the input's time span"
+               if last < start else f"every part of the input from it on held an earlier (late) reading, and "
+               f"pacing starts at the first part wholly at or after it (last reading {_iso(last)})")
+        log.warning("pace_from %s: nothing was paced, the whole input went as fast as possible: %s", _iso(start), why)
+        return True
 
 
 def staleness_clock(source: str, speed: float, replay: ReplayClock | None) -> Callable[[], float | None] | None:
