@@ -105,7 +105,9 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
             probe_broker(section.host, section.port, section.client_id, mqtt)
     if not settings.recovery_dir:
         return Checked(files=files, web=web, mqtt=mqtt)
+    history = settings.sinks.get("history")
     identity = run_identity(source=source_identity(settings, files, kafka_partitions), shards=settings.shards,
-                            partitions=settings.partitions, catalog_sha256=catalog_digest(settings))
+                            partitions=settings.partitions, catalog_sha256=catalog_digest(settings),
+                            history_dir=history.dir if history is not None else None)
     fresh = check_recovery_dir(settings.recovery_dir, identity)
     return Checked(files=files, web=web, mqtt=mqtt, identity=identity, init_recovery=fresh)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import sqlite3
@@ -54,10 +55,19 @@ def describe_inputs(root: str | Path, files: Sequence[Path]) -> list[dict[str, A
     return out
 
 
-def run_identity(*, source: Mapping[str, Any], shards: int, partitions: int, catalog_sha256: str) -> dict[str, Any]:
-    """The identity of a run (what must not change between a run and its resume)."""
+log = logging.getLogger(__name__)
+
+HISTORY_DIR_KEY = "history_dir"  # the run's --history-dir (absolute; None: no history); absent in older identities
+
+
+def run_identity(*, source: Mapping[str, Any], shards: int, partitions: int, catalog_sha256: str,
+                 history_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The identity of a run (what must not change between a run and its resume). ``history_dir`` is recorded,
+    not enforced: a resume writing to another history directory (or to none, or to one where the run had none)
+    is warned about (:func:`history_dir_change`), since each directory then holds a part of the run's history."""
     return {"format": _FORMAT, "version": __version__, "source": dict(source), "shards": shards,
-            "partitions": partitions, "catalog_sha256": catalog_sha256}
+            "partitions": partitions, "catalog_sha256": catalog_sha256,
+            HISTORY_DIR_KEY: None if history_dir is None else os.path.abspath(history_dir)}
 
 
 def _describe_source_change(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
@@ -92,6 +102,18 @@ def differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
     if saved.get("version") != current.get("version"):
         out.append(f"city-vitals {saved.get('version')} -> {current.get('version')}")
     return [d for d in out if d]
+
+
+def history_dir_change(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """What a resume does to the run's history when its ``--history-dir`` differs from the one the recovery
+    directory was initialised with (None when the same, or when the identity predates the record)."""
+    if HISTORY_DIR_KEY not in saved or saved[HISTORY_DIR_KEY] == current.get(HISTORY_DIR_KEY):
+        return None
+    was, now = saved[HISTORY_DIR_KEY], current.get(HISTORY_DIR_KEY)
+    before = f"the part before the resume is in {was}" if was else "the run had no history before the resume"
+    after = f"{now} gets only the rest" if now else "the rest of the run writes no history"
+    return (f"--history-dir {was or 'none'} -> {now or 'none'}: this resume splits the run's history ({before}, "
+            f"{after}); resume with --history-dir {was or '(none)'} to keep it in one directory")
 
 
 def read_identity(rdir: Path) -> dict[str, Any] | None:
@@ -190,6 +212,8 @@ def check_recovery_dir(rdir: str | Path, identity: Mapping[str, Any]) -> bool:
         raise RecoveryError(msg)
     for part in parts:
         check_snapshot_file(part)
+    if (change := history_dir_change(saved, identity)) is not None:  # the resume goes ahead: say what it does
+        log.warning("recovery dir %s: %s", path, change)
     return False
 
 

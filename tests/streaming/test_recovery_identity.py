@@ -4,6 +4,7 @@ finished replay resumed on its directory reports the whole run's counters."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from streaming_support import REPO, vitals_cmd, write_partitioned_readings
 
 from vitals import __version__
-from vitals.recovery import IDENTITY_FILE, differences, run_identity
+from vitals.recovery import HISTORY_DIR_KEY, IDENTITY_FILE, differences, history_dir_change, run_identity
 
 
 def _replay(data: Path, rdir: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -117,3 +118,33 @@ def test_differences_name_each_change():
     assert differences(base, other) == ["kafka_partitions 6 -> 12", "the catalog (or --streets) changed"]
     older = {**base, "version": "0.0.1"}
     assert differences(older, base) == [f"city-vitals 0.0.1 -> {__version__}"]
+
+
+def test_a_resume_into_another_history_dir_is_warned(finished, tmp_path):
+    """Before, a recovery dir resumed with another --history-dir wrote the rest of the run there without a word:
+    each directory held a part of one run's history."""
+    data, _, rdir, _ = finished
+    again = _copy(rdir, tmp_path / "again")
+    saved = json.loads((again / IDENTITY_FILE).read_text())[HISTORY_DIR_KEY]
+    assert saved == str(rdir.parent / "first" / "history")
+    done = _replay(data, again, tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [warning] = [line for line in done.stderr.splitlines() if "splits the run's history" in line]
+    assert warning.endswith(f"recovery dir {again}: --history-dir {saved} -> {tmp_path / 'out' / 'history'}: this "
+                            f"resume splits the run's history (the part before the resume is in {saved}, "
+                            f"{tmp_path / 'out' / 'history'} gets only the rest); resume with --history-dir {saved} "
+                            "to keep it in one directory")
+
+
+def test_history_dir_change_is_said_only_when_it_changes():
+    ident = {n: run_identity(source={"kind": "file"}, shards=1, partitions=1, catalog_sha256="a", history_dir=d)
+             for n, d in (("a", "/h/a"), ("b", "/h/b"), ("none", None), ("rel", "h/../h/a"))}
+    assert history_dir_change(ident["a"], ident["a"]) is None
+    assert history_dir_change(ident["none"], ident["none"]) is None
+    assert ident["rel"][HISTORY_DIR_KEY] == str(Path("h/a").absolute())  # compared as absolute, normalised paths
+    older = {k: v for k, v in ident["a"].items() if k != HISTORY_DIR_KEY}  # an identity from before the record
+    assert history_dir_change(older, ident["b"]) is None
+    assert "--history-dir /h/a -> /h/b" in (history_dir_change(ident["a"], ident["b"]) or "")
+    assert "--history-dir none -> /h/a" in (history_dir_change(ident["none"], ident["a"]) or "")
+    assert "the rest of the run writes no history" in (history_dir_change(ident["a"], ident["none"]) or "")
+    assert differences(ident["a"], ident["b"]) == []  # warned, not refused
