@@ -57,6 +57,10 @@ def reading(base: Path) -> Iterator[None]:
         yield
     except READ_ERRORS as exc:
         bad = first_unreadable(base)
+        if bad is not None and base.is_file():  # a file given where a history directory (or one Parquet file) goes
+            msg = (f"{base} is not a readable Parquet file ({_first_line(bad[1])}); give a history directory "
+                   "(--history-dir of run/replay) or a Parquet file of readings")
+            raise HistoryError(msg) from exc
         if bad is not None:
             raise not_parquet(*bad) from exc
         msg = f"cannot read the history under {base}: {_first_line(exc)}"

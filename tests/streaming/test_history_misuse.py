@@ -71,3 +71,14 @@ def test_train_is_one_line_naming_the_file(tmp_path: Path, capsys: pytest.Captur
                  "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1 and str(bad) in err and "not a readable Parquet file" in err and err.count("\n") == 1
+
+
+def test_train_on_a_file_that_is_not_parquet_says_what_it_takes(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    given = tmp_path / "readings.jsonl"
+    given.write_text('{"ts": "2026-03-02T00:00:00Z"}\n')
+    assert main(["train", "--history", str(given), "--streets", "76", "--models-dir", str(tmp_path / "m"),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"vitals train: error: {given} is not a readable Parquet file (") and err.count("\n") == 1
+    assert "give a history directory" in err
