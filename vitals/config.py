@@ -305,11 +305,16 @@ def load_settings(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     /,
+    *,
+    defaults: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Defaults < YAML file < ``VITALS_<FIELD>`` environment < explicit overrides (None means unset)."""
+    """Defaults < ``defaults`` (a command's own, e.g. ``vitals replay``'s speed 0) < YAML file <
+    ``VITALS_<FIELD>`` environment < explicit overrides (None means unset)."""
     values: dict[str, Any] = {}
     raw: dict[str, dict[str, dict[str, Any]]] = {"sources": {}, "sinks": {}}
+    for key, value in (defaults or {}).items():
+        _put(values, raw, key, value)
     env = os.environ if environ is None else environ
     data = _load_file(path) if path is not None else {}
     plugins = [data.get("plugins"), env.get("VITALS_PLUGINS"), overrides.get("plugins")]

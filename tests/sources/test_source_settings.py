@@ -140,3 +140,28 @@ def test_pace_from_reaches_the_paced_sources_from_the_flag(tmp_path: Path, capsy
 def test_pace_from_is_validated(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(None, {}, **{"speed": 60, **changes})
+
+
+@pytest.mark.parametrize("case", [
+    ("speed: 60\npace_from: 2025-06-02T08:00:00+08:00\n", [], {}, 60.0),  # the config's speed, not replay's 0
+    ("", [], {}, 0.0),                                                    # nothing set: as fast as possible
+    ("", [], {"VITALS_SPEED": "30"}, 30.0),
+    ("speed: 60\n", ["--speed", "0"], {}, 0.0),                           # the flag wins
+])
+def test_replay_takes_the_speed_of_its_config(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              case: tuple[str, list[str], dict[str, str], float]) -> None:
+    """Before, `vitals replay --config` replaced the config's speed by its flag's default 0: a drill ran as fast as
+    possible, or a config's pace_from was refused as 'speed > 0' with speed: 60 in the same file."""
+    from pipelines.runner import RUNNER
+    from vitals.cli import main
+
+    config, flags, environ, speed = case
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    day = tmp_path / "day.csv"
+    day.write_text("ts,indicator,area,sensor,value\n")
+    (tmp_path / "c.yaml").write_text(config or "{}\n")
+    assert main(["replay", str(day), "--config", str(tmp_path / "c.yaml"), *flags, "--metrics-port", "0",
+                 "--dry-run", "--dead-letters", str(tmp_path / "dead.jsonl")], runner=RUNNER) == 0
+    assert f"speed={speed}," in capsys.readouterr().out

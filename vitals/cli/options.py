@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from vitals.config import Settings, load_settings
@@ -108,7 +109,10 @@ def dry_run(runner: FlowRunner, settings: Settings, *, final_vitals: str | None 
     return f"settings OK{recovery}: {settings}"
 
 
-def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
+def settings_from_args(args: argparse.Namespace, *, defaults: Mapping[str, Any] | None = None,
+                       **fixed: Any) -> Settings:
+    """The settings of a command line; ``defaults``: the command's own defaults, below --config and the
+    environment (``vitals replay``'s speed 0), so a setting given there is not overridden by a flag's default."""
     values = {field: getattr(args, dest, None) for dest, field in _FIELD_OF.items()}
     values.update({k: v for k, v in fixed.items() if v is not None})
-    return load_settings(getattr(args, "config", None), **values)
+    return load_settings(getattr(args, "config", None), defaults=defaults, **values)

@@ -11,7 +11,7 @@ from vitals.memory_policy import apply_malloc_policy
 
 EPILOG = """\
 examples:
-  vitals replay var/day.parquet                      # as fast as possible (--speed 0 is the default here)
+  vitals replay var/day.parquet                      # as fast as possible (default here, unless --config sets a speed)
   vitals replay var/readings/ --speed 60             # a drill: one hour of event time per minute
   vitals replay var/day.parquet --speed 60 --pace-from 2025-06-02T08:00+08:00   # the night at once, the morning
                                                      # at 60x (detectors and windows warmed up on the night)
@@ -36,8 +36,9 @@ def register(sub: Any) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", help="a readings file or a directory of them")
-    p.add_argument("--speed", type=float, default=0.0, metavar="X",
-                   help="event seconds per wall second (default 0 = as fast as possible)")
+    p.add_argument("--speed", type=float, metavar="X",
+                   help="event seconds per wall second (default: the speed setting of --config or VITALS_SPEED, "
+                        "else 0 = as fast as possible)")
     p.add_argument("--pace-from", metavar="TIME",
                    help="with --speed: as fast as possible until this event time (ISO 8601 with a zone, e.g. "
                         "2025-06-02T08:00+08:00), paced from there (the state warms up on the hours before)")
@@ -50,7 +51,7 @@ def register(sub: Any) -> None:
 def _replay(args: argparse.Namespace) -> int:
     apply_malloc_policy()
     runner = args.runner()
-    settings = settings_from_args(args, source="file", path=args.path)
+    settings = settings_from_args(args, defaults={"speed": 0.0}, source="file", path=args.path)
     if args.dry_run:
         sys.stdout.write(dry_run(runner, settings, final_vitals=args.final_vitals) + "\n")
         return 0
