@@ -45,13 +45,15 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when --speed is 0)")
     add_dry_run(p)
     add_pipeline_options(p, config=True)
-    p.set_defaults(handler=_replay)
+    # speed 0 below --config and the environment: settings_from_args reads it from the parsed arguments, so any
+    # caller of this parser gets it (not only _replay)
+    p.set_defaults(handler=_replay, setting_defaults={"speed": 0.0})
 
 
 def _replay(args: argparse.Namespace) -> int:
     apply_malloc_policy()
     runner = args.runner()
-    settings = settings_from_args(args, defaults={"speed": 0.0}, source="file", path=args.path)
+    settings = settings_from_args(args, source="file", path=args.path)
     if args.dry_run:
         sys.stdout.write(dry_run(runner, settings, final_vitals=args.final_vitals) + "\n")
         return 0
