@@ -109,13 +109,11 @@ def dry_run(runner: FlowRunner, settings: Settings, *, final_vitals: str | None 
     return f"settings OK{recovery}: {settings}"
 
 
-def settings_from_args(args: argparse.Namespace, *, defaults: Mapping[str, Any] | None = None,
-                       **fixed: Any) -> Settings:
-    """The settings of a command line; ``defaults``: the command's own defaults, below --config and the
-    environment (``vitals replay``'s speed 0, set on its parser as ``setting_defaults``), so a setting given there
-    is not overridden by a flag's default."""
-    if defaults is None:  # a command's own, set on its parser (``vitals replay``: speed 0)
-        defaults = getattr(args, "setting_defaults", None)
+def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
+    """The settings of a command line. A command's own defaults (``vitals replay``'s speed 0), set on its parser as
+    ``setting_defaults``, sit below --config and the environment, so a setting given there is not overridden by a
+    flag's default."""
+    defaults: Mapping[str, Any] | None = getattr(args, "setting_defaults", None)
     values = {field: getattr(args, dest, None) for dest, field in _FIELD_OF.items()}
     values.update({k: v for k, v in fixed.items() if v is not None})
     return load_settings(getattr(args, "config", None), defaults=defaults, **values)
