@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 
@@ -63,6 +64,10 @@ class InputText:
             return _table_rows(self._batch, rows)
         return [self(row) for row in rows]
 
+    def positions(self, rows: Sequence[int]) -> list[int | None]:
+        """Where the rows sit in their source partition: not known to a block alone (see :class:`MessageInput`)."""
+        return [None] * len(rows)
+
     def _split(self) -> list[str] | None:
         if self._items is None:
             self._items = _cut(self.kind, self.data, self.has_header, self.table)
@@ -75,6 +80,36 @@ class InputText:
         self.kind, self.data, self.has_header, self.table = (state["kind"], state["data"], state["has_header"],
                                                              state["table"])
         self._items, self._batch = None, None
+
+
+class MessageInput:
+    """The input of a batch of messages (Kafka): the items of ``inner`` (the parsed messages' input, numbered as
+    the concatenated messages are read), and the offset of the message each item came from. ``starts[k]`` is the
+    first item of message ``k`` (ascending; a message without items starts where the next one does).
+
+    The readings carry nothing more than their ``raw_index``: a message's offset is looked up only for a reading
+    rejected after parsing (late, duplicate), so the accepted path pays one small array per batch."""
+
+    __slots__ = ("inner", "offsets", "starts")
+
+    def __init__(self, inner: Any, starts: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]) -> None:
+        self.inner, self.starts, self.offsets = inner, starts, offsets
+
+    def __call__(self, row: int) -> str:
+        return str(self.inner(row))
+
+    def many(self, rows: Sequence[int]) -> list[str]:
+        return list(self.inner.many(rows))
+
+    def positions(self, rows: Sequence[int]) -> list[int | None]:
+        message = np.searchsorted(self.starts, np.asarray(rows, dtype=np.int64), side="right") - 1
+        return self.offsets[message].tolist()  # type: ignore[no-any-return]
+
+    def __getstate__(self) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        return self.inner, self.starts, self.offsets
+
+    def __setstate__(self, state: tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> None:
+        self.inner, self.starts, self.offsets = state
 
 
 def _cut(kind: str, data: bytes, has_header: bool, table: pa.Table | None) -> list[str]:

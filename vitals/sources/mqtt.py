@@ -37,7 +37,8 @@ class PayloadParser(Protocol):
     one payload (an object, pretty-printed or not, an array of readings, or JSON lines), so a bad message or a
     bad element of an array costs only itself."""
 
-    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any: ...
+    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int,
+                       offsets: list[int] | None = None) -> Any: ...
 
 
 PASSWORD_ENV = "VITALS_MQTT_PASSWORD"
@@ -226,7 +227,8 @@ def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, t
 
 
 class _NoParser:
-    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any:
+    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int,
+                       offsets: list[int] | None = None) -> Any:
         raise NotImplementedError
 
 
