@@ -154,7 +154,8 @@ def test_every_accepted_reading_knows_the_offset_of_its_message(small_catalog, s
             "pretty": lambda i: orjson.dumps(orjson.loads(_reading(small_catalog, i)), option=orjson.OPT_INDENT_2),
             "empty": lambda i: b"  ", "range": lambda i: _reading(small_catalog, i, 99.0),
             "broken": lambda i: b'{"ts": 1', "crash": lambda i: b"\n" + crash + b"\n",
-            "bad_line": lambda i: _reading(small_catalog, i) + b"\n" + b'{"ts": 2}' + b"\n" + _reading(small_catalog, i + 1)}
+            "bad_line": lambda i: b"\n".join([_reading(small_catalog, i), b'{"ts": 2}',
+                                              _reading(small_catalog, i + 1)])}
     records = [(7000 + 3 * m, body[shape](m * 4 % 56)) for m, shape in enumerate(shapes)]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parse_payload, "parse_json_payload", fragile)
@@ -167,8 +168,8 @@ def test_every_accepted_reading_knows_the_offset_of_its_message(small_catalog, s
     expected = [o for (o, _), n in zip(records, alone, strict=True) for _ in range(n)]
     assert len(batch) == len(expected)
     assert batch.input_positions(np.arange(len(batch))) == expected
-    assert parser.parse_payloads([v for _, v in records], partition="t-2", seq=0,  # without offsets: none
-                                 received_ns=RECEIVED).batch.input_positions(np.arange(len(batch))) == [None] * len(batch)
+    unknown = parser.parse_payloads([v for _, v in records], partition="t-2", seq=0, received_ns=RECEIVED).batch
+    assert unknown.input_positions(np.arange(len(batch))) == [None] * len(batch)  # without offsets: none
 
 
 class _FakeReader:

@@ -103,7 +103,7 @@ class MessageInput:
 
     def positions(self, rows: Sequence[int]) -> list[int | None]:
         message = np.searchsorted(self.starts, np.asarray(rows, dtype=np.int64), side="right") - 1
-        return self.offsets[message].tolist()  # type: ignore[no-any-return]
+        return self.offsets[message].tolist()
 
     def __getstate__(self) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         return self.inner, self.starts, self.offsets
