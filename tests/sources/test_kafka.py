@@ -6,6 +6,7 @@ partition protocol (names, resume state, stop flag)."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 
 import bytewax.operators as op
@@ -168,6 +169,8 @@ def test_every_accepted_reading_knows_the_offset_of_its_message(small_catalog, s
     expected = [o for (o, _), n in zip(records, alone, strict=True) for _ in range(n)]
     assert len(batch) == len(expected)
     assert batch.input_positions(np.arange(len(batch))) == expected
+    # Bytewax pickles batches between workers: their input keeps the offsets
+    assert pickle.loads(pickle.dumps(batch)).input_positions(np.arange(len(batch))) == expected
     unknown = parser.parse_payloads([v for _, v in records], partition="t-2", seq=0, received_ns=RECEIVED).batch
     assert unknown.input_positions(np.arange(len(batch))) == [None] * len(batch)  # without offsets: none
 

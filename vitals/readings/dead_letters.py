@@ -4,8 +4,9 @@ Line: ``{"time", "reason", "detail", "partition", "seq", "stage", "raw", "i", "n
 reason, plain detail, the source batch (partition, seq), the pipeline step that rejected it (``check`` for
 parsing, validation and late readings, ``dup<shard>`` for duplicates; ``parse`` by default), the raw input, and
 the line's position ``i`` among the ``n`` lines of its group (one call for one (stage, partition, seq)). When the source
-knows where the input sits in its partition, an ``"offset"`` follows (Kafka: the message's offset; the
-partition is then ``<topic>-<kafka partition>``).
+knows where the input sits in its partition, an ``"offset"`` follows: Kafka's is the offset of the message that
+held the reading, for every reason (a late or duplicate reading too, not its batch's first offset, which is the
+``seq``); the partition is then ``<topic>-<kafka partition>``.
 
 Idempotence: all rejections of one (stage, partition, seq) are written in a single call and a single
 ``write``, as one *group*; the groups already in the file are rebuilt when it is opened, and a group that is
@@ -15,7 +16,10 @@ number alone does not say what the batch held: a Kafka partition resumed from an
 by what each poll returns (a batch starting at the same offset can hold more messages than before the crash),
 and an MQTT or file source that starts again numbers its batches from 0. Keyed by the number alone, such a
 batch's rejections were taken for written and lost; now a replayed group with the same rejections is skipped
-and any other is written (so after a crash a rejection can appear twice in the file, never not at all). A
+and any other is written. A rejection with an offset is also known on its own, whatever group it came in:
+(stage, partition, offset, reason, raw, and which of identical ones of its message it is); one already in
+the file is left out of a later group (so a re-cut Kafka batch writes only its rejections not yet written).
+A rejection without one (MQTT, files) can appear twice in the file after a crash, never not at all. A
 group cut short by a crash (fewer than ``n`` lines, or a torn last line) is removed on open, so the replay
 writes it whole.
 
@@ -146,7 +150,8 @@ def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
 
 
 class DeadLetterWriter:
-    """Append rejections to a JSON lines file, once per (stage, partition, seq)."""
+    """Append rejections to a JSON lines file, once per (stage, partition, seq) and content, and a rejection
+    that names its message (an offset) once."""
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, max_entries: int = DEFAULT_MAX_ENTRIES,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 
 
@@ -84,16 +83,16 @@ class InputText:
 
 class MessageInput:
     """The input of a batch of messages (Kafka): the items of ``inner`` (the parsed messages' input, numbered as
-    the concatenated messages are read), and the offset of the message each item came from. ``starts[k]`` is the
-    first item of message ``k`` (ascending; a message without items starts where the next one does).
+    the concatenated messages are read), and the offset of the message each item came from: message ``k`` has
+    ``items[k]`` input items (0 for an empty message) and offset ``offsets[k]``.
 
-    The readings carry nothing more than their ``raw_index``: a message's offset is looked up only for a reading
-    rejected after parsing (late, duplicate), so the accepted path pays one small array per batch."""
+    The readings carry nothing more than their ``raw_index``, and nothing is computed when a batch is read: the
+    message of an item is looked up only for a reading rejected after parsing (late, duplicate)."""
 
-    __slots__ = ("inner", "offsets", "starts")
+    __slots__ = ("inner", "items", "offsets")
 
-    def __init__(self, inner: Any, starts: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]) -> None:
-        self.inner, self.starts, self.offsets = inner, starts, offsets
+    def __init__(self, inner: Any, items: Sequence[int], offsets: Sequence[int]) -> None:
+        self.inner, self.items, self.offsets = inner, items, offsets
 
     def __call__(self, row: int) -> str:
         return str(self.inner(row))
@@ -102,14 +101,15 @@ class MessageInput:
         return list(self.inner.many(rows))
 
     def positions(self, rows: Sequence[int]) -> list[int | None]:
-        message = np.searchsorted(self.starts, np.asarray(rows, dtype=np.int64), side="right") - 1
-        return self.offsets[message].tolist()
+        starts = np.cumsum(self.items) - np.asarray(self.items)  # the first item of each message
+        message = np.searchsorted(starts, np.asarray(rows, dtype=np.int64), side="right") - 1
+        return [int(self.offsets[k]) for k in message.tolist()]
 
-    def __getstate__(self) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        return self.inner, self.starts, self.offsets
+    def __getstate__(self) -> tuple[Any, Sequence[int], Sequence[int]]:
+        return self.inner, self.items, self.offsets
 
-    def __setstate__(self, state: tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> None:
-        self.inner, self.starts, self.offsets = state
+    def __setstate__(self, state: tuple[Any, Sequence[int], Sequence[int]]) -> None:
+        self.inner, self.items, self.offsets = state
 
 
 def _cut(kind: str, data: bytes, has_header: bool, table: pa.Table | None) -> list[str]:

@@ -9,8 +9,6 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-import numpy as np
-
 from vitals.readings.input_text import InputText, MessageInput
 from vitals.readings.parse_arrow import Context
 from vitals.readings.parse_json import BROKEN, decode_item, loads, object_lines, parse_jsonl, parse_records
@@ -125,7 +123,5 @@ def _with_offsets(result: ParseResult, items: list[int], offsets: Sequence[int])
         log.warning("batch %s/%s: %d input items in %d messages, not %d: its readings' offsets are not kept",
                     batch.partition, batch.seq, result.n_input, len(items), sum(items))
         return result
-    starts = np.zeros(len(items), dtype=np.int64)
-    np.cumsum(items[:-1], out=starts[1:])
-    source = MessageInput(batch.raw_source, starts, np.asarray(offsets, dtype=np.int64))
+    source = MessageInput(batch.raw_source, items, offsets)  # by reference: nothing computed until a rejection
     return dataclasses.replace(result, batch=dataclasses.replace(batch, raw_source=source))

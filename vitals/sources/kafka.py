@@ -166,7 +166,7 @@ def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, 
     until each rejection is pinned to its message (about three parses of the batch for one bad message)."""
     seq = records[0][0] if records else 0
     result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns,
-                                   offsets=[o for o, _ in records])
+                                   offsets=_offsets(records))
     if result.rejections:
         pinned = _pin_lines(records, result.rejections)
         result = _parse(records, parser, name, seq, received_ns) if pinned is None else \
@@ -209,9 +209,17 @@ def _find_line(body: bytes, line: bytes, pos: int) -> int:
     return -1
 
 
+def _offsets(records: Sequence[Record]) -> Sequence[int]:
+    """The offsets of the messages: a ``range`` when they are consecutive (the usual batch: a partition's offsets
+    increase, so first and last tell), kept by the batch's input without a list per message."""
+    if records and records[-1][0] - records[0][0] == len(records) - 1:
+        return range(records[0][0], records[-1][0] + 1)
+    return [o for o, _ in records]
+
+
 def _parse(records: Sequence[Record], parser: PayloadParser, name: str, seq: int, received_ns: int) -> Any:
     result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns,
-                                   offsets=[o for o, _ in records])
+                                   offsets=_offsets(records))
     if not result.rejections:
         return result
     if len(records) == 1:

@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +38,7 @@ class PayloadParser(Protocol):
     bad element of an array costs only itself."""
 
     def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int,
-                       offsets: list[int] | None = None) -> Any: ...
+                       offsets: Sequence[int] | None = None) -> Any: ...
 
 
 PASSWORD_ENV = "VITALS_MQTT_PASSWORD"
@@ -228,7 +228,7 @@ def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, t
 
 class _NoParser:
     def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int,
-                       offsets: list[int] | None = None) -> Any:
+                       offsets: Sequence[int] | None = None) -> Any:
         raise NotImplementedError
 
 
