@@ -32,22 +32,25 @@ class JoinedInput:
     def __init__(self, parts: list[InputRows | None], starts: list[int]) -> None:
         self.parts, self.starts = parts, starts
 
-    def _part(self, row: int) -> tuple[InputRows | None, int]:
-        k = bisect.bisect_right(self.starts, row) - 1
-        return self.parts[k], row - self.starts[k]
-
     def __call__(self, row: int) -> str:
-        part, item = self._part(row)
-        return "" if part is None else part(item)
+        k = bisect.bisect_right(self.starts, row) - 1
+        part = self.parts[k]
+        return "" if part is None else part(row - self.starts[k])
 
     def many(self, rows: list[int]) -> list[str]:
         return [self(row) for row in rows]
 
     def positions(self, rows: list[int]) -> list[int | None]:
-        out: list[int | None] = []
-        for row in rows:
-            part, item = self._part(row)
-            out.append(None if part is None else part.positions([item])[0])
+        out: list[int | None] = [None] * len(rows)
+        asked: dict[int, list[tuple[int, int]]] = {}  # part -> (place in rows, item in the part): one call a part
+        for at, row in enumerate(rows):
+            k = bisect.bisect_right(self.starts, row) - 1
+            asked.setdefault(k, []).append((at, row - self.starts[k]))
+        for k, pairs in asked.items():
+            part = self.parts[k]
+            if part is not None:
+                for (at, _), found in zip(pairs, part.positions([item for _, item in pairs]), strict=True):
+                    out[at] = found
         return out
 
 

@@ -113,9 +113,9 @@ def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = Fals
 
 
 def _with_offsets(result: ParseResult, items: list[int], offsets: Sequence[int]) -> ParseResult:
-    """The result whose batch input maps each item to its message's offset. A run's lines are its items; should a
-    run ever be read into other items than its lines, the batch is left without offsets (its late and duplicate
-    dead letters then name the batch only), never given wrong ones."""
+    """The result whose batch input maps each item to its message's offset (a run's message has one item per
+    line). Should the messages' items ever not add up to the batch's input, the batch is left without offsets
+    (its late and duplicate dead letters then name the batch only), never given wrong ones."""
     batch = result.batch
     if batch.raw_source is None or len(items) != len(offsets):
         return result
