@@ -6,20 +6,22 @@ parsing, validation and late readings, ``dup<shard>`` for duplicates; ``parse`` 
 the line's position ``i`` among the ``n`` lines of its group (one call for one (stage, partition, seq)). When the source
 knows where the input sits in its partition, an ``"offset"`` follows: Kafka's is the offset of the message that
 held the reading, for every reason (a late or duplicate reading too, not its batch's first offset, which is the
-``seq``); the partition is then ``<topic>-<kafka partition>``.
+``seq``); the partition is then ``<topic>-<kafka partition>``. A replayed file's entries name ``"file"`` (its
+path as found) and ``"line"`` (1-based, CSV and JSON lines; a CSV's header is line 1) or ``"row"`` (0-based,
+Parquet) instead.
 
 Idempotence: all rejections of one (stage, partition, seq) are written in a single call and a single
 ``write``, as one *group*; the groups already in the file are rebuilt when it is opened, and a group that is
 present is not written again (Bytewax re-emits the last epoch after a resume). A group is its key *and its
-content*: (stage, partition, seq) and a digest of its rejections' (reason, raw, offset) in order. A batch
+content*: (stage, partition, seq) and a digest of its rejections' (reason, raw, offset or file place) in order. A batch
 number alone does not say what the batch held: a Kafka partition resumed from an offset is cut into batches
 by what each poll returns (a batch starting at the same offset can hold more messages than before the crash),
 and an MQTT or file source that starts again numbers its batches from 0. Keyed by the number alone, such a
 batch's rejections were taken for written and lost; now a replayed group with the same rejections is skipped
-and any other is written. A rejection with an offset is also known on its own, whatever group it came in:
-(stage, partition, offset, reason, raw, and which of identical ones of its message it is); one already in
-the file is left out of a later group (so a re-cut Kafka batch writes only its rejections not yet written).
-A rejection without one (MQTT, files) can appear twice in the file after a crash, never not at all. A
+and any other is written. A rejection with an offset or a file place is also known on its own, whatever group
+it came in: (stage, partition, offset or place, reason, raw, and which of identical ones of its message it is);
+one already in the file is left out of a later group (so a re-cut Kafka batch writes only its rejections not
+yet written). A rejection without one (MQTT) can appear twice in the file after a crash, never not at all. A
 group cut short by a crash (fewer than ``n`` lines, or a torn last line) is removed on open, so the replay
 writes it whole.
 

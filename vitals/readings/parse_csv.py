@@ -109,7 +109,10 @@ def split_sources(data: bytes, names: list[str] | None) -> tuple[bytes, list[byt
 
 def record_lines(data: bytes) -> list[int]:
     """The block line (0-based) each record starts on, the header line first, as the parser numbers records
-    (blank lines are not records; a stray quote costs only its own line)."""
+    (blank lines are not records; a stray quote costs only its own line). A block without quotes has one record
+    a non-empty line: found without the csv module (the usual block, cut for each late or duplicate reading)."""
+    if b'"' not in data:
+        return [k for k, line in enumerate(data.splitlines()) if line]
     return [record.line for record in _split_records(data, header_names(data))]
 
 
