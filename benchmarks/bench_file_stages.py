@@ -28,11 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+from bench_kafka_stages import stage_rejections
 
 from vitals.catalog import load_catalog
 from vitals.readings import ReadingParser
 from vitals.sources.files import FileReplay
-from vitals.state import ShardState, split_by_shard
+from vitals.state import ShardState
 from vitals.stream.partition_check import PartitionChecker
 
 SHARDS = 4
@@ -68,11 +69,7 @@ def _pass(catalog: Any, path: Path) -> dict[str, Any]:
         if item is None:
             break
         n += len(item.batch) + len(item.rejections)
-        checked = checker.check(state, item)
-        rejections = list(checked.rejections)
-        for k, part in split_by_shard(checked.batch, catalog, SHARDS):
-            rejections += shards[k].update(part).duplicates
-        for r in rejections:
+        for r in stage_rejections(catalog, checker, state, shards, item):
             rejected[r.reason] = rejected.get(r.reason, 0) + 1
             placed += getattr(r, "file", None) is not None
     return {"read_s": read_s, "total_s": time.process_time() - start, "rejected": rejected, "placed": placed,
