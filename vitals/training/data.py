@@ -99,11 +99,10 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals run --history-dir DIR` or `vitals simulate`"
         raise HistoryError(msg)
-    from vitals.history_files import reading
+    from vitals.history_files import history_table
 
     try:
-        with reading(base):
-            frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+        frame = history_table(base, columns=FRAME_COLUMNS).to_pandas()
     except HistoryError:
         raise
     except (OSError, ValueError, KeyError) as exc:
