@@ -174,7 +174,8 @@ def test_replay_takes_the_speed_of_its_config(tmp_path: Path, capsys: pytest.Cap
     ("batch_size: 100\nshards: 2\nbatch_size: 20\n",
      r"not valid YAML: found the key 'batch_size' a second time \(first at line 1\) at line 3, column 1"),
     ("sources:\n  mqtt: {host: a, host: b}\n", r"found the key 'host' a second time"),
-    ("batch_size: [1,\n", r"not valid YAML: while parsing a flow node: expected the node content.* at line 2, column 1"),
+    ("batch_size: [1,\n", r"not valid YAML: while parsing a flow node: expected the node content.* at line 2, "
+                          r"column 1"),
 ])
 def test_a_mistyped_switch_or_a_key_given_twice_is_an_error_not_a_silent_value(tmp_path: Path, text: str,
                                                                                  message: str) -> None:
@@ -191,7 +192,7 @@ def test_a_mistyped_switch_or_a_key_given_twice_is_an_error_not_a_silent_value(t
 ])
 def test_switches_keep_their_spellings(environ: dict[str, str], scoring: bool) -> None:
     assert load_settings(None, environ).scoring is scoring
-    with pytest.raises(ConfigError, match="VITALS_SCORING|scoring='nein'"):
+    with pytest.raises(ConfigError, match=r"scoring='nein' is not a valid bool"):
         load_settings(None, {"VITALS_SCORING": "nein"})
 
 
