@@ -84,3 +84,19 @@ def test_the_intact_directory_scores_and_an_empty_value_stays_a_gap(tmp_path: Pa
     assert pd.isna(f.values[4]) and int(pd.isna(f.values).sum()) == 1
     (root / "labels" / "combined_windows.json").unlink()
     assert load_nab(root, labels_required=False)[0].windows == []  # scores only (the causality test)
+
+
+@pytest.mark.parametrize("extra", [["--nab", "{nab}", "--out", "{out}"], ["--detector", "knn_cad"], ["--out", "{out}"]])
+def test_options_of_both_backtests_are_refused(tmp_path: Path, extra: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: with --history and --labels the city backtest ran and --nab, --out and --detector were ignored
+    without a word (a --detector knn_cad run reported the default detector's city figures)."""
+    root = _nab(tmp_path / "nab")
+    given = [a.format(nab=root, out=tmp_path / "out") for a in extra]
+    argv = ["backtest", "--history", str(tmp_path / "history"), "--labels", str(tmp_path / "labels.json"), *given]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    flags = ", ".join(a for a in given if a.startswith("--"))
+    assert err == (f"vitals backtest: {flags} belong to the NAB backtest and --history, --labels to the city "
+                   "backtest: give the options of one\n")
+    assert not (tmp_path / "out").exists()
