@@ -147,8 +147,6 @@ def _source_problems(s: Settings) -> list[str]:
             problems.append(f"address {a!r} must be host:port")
     if len(set(s.addresses)) < len(s.addresses):
         problems.append(f"addresses name one process twice ({';'.join(s.addresses)}): one host:port per process")
-    if s.addresses and s.process_id is None:  # Bytewax waited for ever (Ctrl-C and SIGTERM did not end it)
-        problems.append(f"addresses ({len(s.addresses)} processes) need process_id (-i I): this process's index")
     if s.process_id is not None and not s.addresses:  # it ran alone over every partition: the input twice
         problems.append(f"process_id {s.process_id} needs addresses (-a H:P;H:P): every process of the cluster")
     if s.process_id is not None and s.addresses and not 0 <= s.process_id < len(s.addresses):
