@@ -78,10 +78,9 @@ def read_history(path: str | Path) -> pd.DataFrame:
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals simulate --out city.parquet` or `vitals run`"
         raise ConfigError(msg)
-    from vitals.history_files import reading
+    from vitals.history_files import history_table
 
-    with reading(base):
-        return pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+    return history_table(base, columns=FRAME_COLUMNS).to_pandas()
 
 
 def catalog_for_history(catalog: Catalog, frame: pd.DataFrame) -> Catalog:

@@ -80,6 +80,9 @@ def _show(args: argparse.Namespace) -> int:
     from vitals.errors import RegistryError
 
     reg = registry_from_args(args)
+    if args.family not in reg.families():
+        msg = f"no model family {args.family!r} in {reg.root} (families: {', '.join(reg.families()) or 'none'})"
+        raise RegistryError(msg)
     version = args.version or reg.promoted(args.family)
     if version is None:
         msg = f"{args.family} has no promoted version; name one (versions: {', '.join(reg.versions(args.family))})"

@@ -57,7 +57,7 @@ def from_arrays(
 ) -> TrainingSet:
     """A training set from columnar readings (catalog codes) on a grid of ``step_s`` (default: derived from the
     catalog's cadence, :func:`vitals.forecasting.cadence.catalog_step_s`)."""
-    step_s = int(step_s) if step_s else catalog_step_s(catalog)
+    step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
     order = np.lexsort((ts_ns, street, indicator))
     digest = hash_arrays(np.asarray(indicator, np.int16)[order], np.asarray(street, np.int32)[order],
                          np.asarray(ts_ns, np.int64)[order], np.asarray(value, np.float64)[order])
@@ -99,11 +99,10 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals run --history-dir DIR` or `vitals simulate`"
         raise HistoryError(msg)
-    from vitals.history_files import reading
+    from vitals.history_files import history_table
 
     try:
-        with reading(base):
-            frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+        frame = history_table(base, columns=FRAME_COLUMNS).to_pandas()
     except HistoryError:
         raise
     except (OSError, ValueError, KeyError) as exc:
@@ -121,7 +120,7 @@ def from_simulation(
     from vitals.simulator.city import CitySimulator
     from vitals.simulator.config import SimulatorConfig
 
-    step_s = int(step_s) if step_s else catalog_step_s(catalog)
+    step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
     sim = CitySimulator(catalog, SimulatorConfig(seed=seed, duration=timedelta(days=days), step_s=step_s))
     parts = []
     for batch in tqdm(sim.batches(), total=sim.n_steps, desc="simulate", unit="step", disable=not progress,
