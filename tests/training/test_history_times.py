@@ -48,6 +48,6 @@ def test_the_city_backtest_reads_unix_seconds_as_seconds(small_catalog: Catalog)
     (pd.Series([True, False, True]), "expected text, Unix seconds or a timestamp with timezone"),
 ])
 def test_times_a_replay_rejects_are_one_line(ts: pd.Series, message: str) -> None:
-    with pytest.raises(HistoryError, match="history.parquet: ") as caught:
+    with pytest.raises(HistoryError, match=r"history\.parquet: ") as caught:
         history_ts_ns(ts, "history.parquet")
     assert message in str(caught.value) and "\n" not in str(caught.value)
