@@ -148,3 +148,18 @@ def test_a_resumed_text_file_counts_the_lines_before_its_position(tmp_path: Path
     while (item := replay.read_next()) is not None:
         rejections += item.rejections
     assert [(r.line, r.raw) for r in rejections] == [(72, rows[70].rstrip("\n"))]
+
+
+def test_a_quoted_csv_block_read_whole_by_arrow_is_one_record_a_line(tmp_path: Path) -> None:
+    """A CSV with every field quoted (as pyarrow writes one): a late or duplicate reading names its own line,
+    found without cutting the block with the csv module."""
+    from vitals.readings.input_text import FileInput, InputText
+
+    rows = [f'"{T0 + k}","water_pressure","wanzhou_s001","s{k}","{VALUE}"\n' for k in range(30)]
+    block = ('"ts","indicator","area","sensor","value"\n' + "".join(rows[:10]) + "\n" + "".join(rows[10:])).encode()
+    result = ReadingParser(CATALOG).parse_csv(block)
+    assert isinstance(result.batch.raw_source, InputText) and result.batch.raw_source.kind == "csv"  # Arrow's path
+    where = FileInput(result.batch.raw_source, "q.csv", "csv", block, 40)  # 41 line ends before the block
+    places = where.positions([int(i) for i in result.batch.raw_index])
+    assert [p.line for p in places if p is not None] == [42 + k + (k >= 10) for k in range(30)]
+    assert where.many([12]) == [rows[12].rstrip("\n")]

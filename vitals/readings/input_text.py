@@ -147,7 +147,8 @@ class FileInput:
             if self.kind == "csv":
                 from vitals.readings.parse_csv import record_lines
 
-                self._starts = record_lines(block)[1:]  # the header line is no item
+                fast = isinstance(self.inner, InputText) and self.inner.kind == "csv"  # Arrow read the block
+                self._starts = record_lines(block, one_a_line=fast)[1:]  # the header line is no item
             else:
                 from vitals.readings.parse_json import item_lines
 

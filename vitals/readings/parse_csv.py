@@ -107,11 +107,12 @@ def split_sources(data: bytes, names: list[str] | None) -> tuple[bytes, list[byt
     return (records[0], records[1:]) if records else (b"", [])
 
 
-def record_lines(data: bytes) -> list[int]:
+def record_lines(data: bytes, *, one_a_line: bool = False) -> list[int]:
     """The block line (0-based) each record starts on, the header line first, as the parser numbers records
     (blank lines are not records; a stray quote costs only its own line). A block without quotes has one record
-    a non-empty line: found without the csv module (the usual block, cut for each late or duplicate reading)."""
-    if b'"' not in data:
+    a non-empty line, and so has one that Arrow read as a whole (``one_a_line``: :func:`parse_csv` checks that it
+    read one row a non-blank line when the block holds quotes): found without the csv module."""
+    if one_a_line or b'"' not in data:
         return [k for k, line in enumerate(data.splitlines()) if line]
     return [record.line for record in _split_records(data, header_names(data))]
 
