@@ -260,10 +260,13 @@ class Rejection:
 
     @property
     def where(self) -> int | tuple[str, int | None, int | None] | None:
-        """What identifies the input in its source (offset, or (file, line, row)), or None."""
+        """What identifies the input in its source (offset, or (file, line, row)), or None (also for a file
+        without a line or row: not known on its own, so never taken for another rejection of its file)."""
         if self.offset is not None:
             return self.offset
-        return None if self.file is None else (self.file, self.line, self.row)
+        if self.file is None or (self.line is None and self.row is None):
+            return None
+        return self.file, self.line, self.row
 
 
 REJECT_REASONS: tuple[str, ...] = (

@@ -243,8 +243,11 @@ def test_rejections_that_name_their_file_line_are_written_once_however_the_repla
         parquet = [Rejection("duplicate", "row", "d", "file-0", 2, None, "c.parquet", None, 7)]
         assert writer.write_batch("file-0", 2, parquet) == 1
         assert writer.write_batch("file-0", 5, parquet) == 0
+        unplaced = [Rejection("malformed", "row", "d", "file-0", 6, None, "c.parquet")]  # the file alone
+        assert writer.write_batch("file-0", 6, unplaced) == 1
+        assert writer.write_batch("file-0", 7, unplaced) == 1  # not known on its own: another group, written
     entries = read_dead_letters(path)
     assert [(e["file"], e.get("line"), e.get("row")) for e in entries] == [
         ("in/a.csv", 7, None), ("in/a.csv", 9, None), ("in/a.csv", 12, None), ("in/b.csv", 7, None),
-        ("c.parquet", None, 7)]
+        ("c.parquet", None, 7), ("c.parquet", None, None), ("c.parquet", None, None)]
     assert all("offset" not in e for e in entries)

@@ -150,7 +150,7 @@ def _where(entry: dict[str, Any]) -> Where:
     """The offset or file place of a line read back, as :attr:`Rejection.where` gives it."""
     if entry.get("offset") is not None:
         return int(entry["offset"])
-    if entry.get("file") is None:
+    if entry.get("file") is None or (entry.get("line") is None and entry.get("row") is None):
         return None
     return str(entry["file"]), entry.get("line"), entry.get("row")
 
