@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -163,3 +164,25 @@ def test_a_quoted_csv_block_read_whole_by_arrow_is_one_record_a_line(tmp_path: P
     places = where.positions([int(i) for i in result.batch.raw_index])
     assert [p.line for p in places if p is not None] == [42 + k + (k >= 10) for k in range(30)]
     assert where.many([12]) == [rows[12].rstrip("\n")]
+
+
+@pytest.mark.parametrize("lead", ["", "\n\n", "\ufeff", "\ufeff\n \n"])
+def test_a_json_lines_batch_keeps_one_copy_of_its_block_and_its_lines(tmp_path: Path, lead: str) -> None:
+    """The parser strips a JSON lines block (blank lines, a byte order mark): the batch's input keeps that one
+    copy, not the block as read beside it (a batch pickles its input when it crosses processes), and the lines
+    it names count the stripped lines, after a pickle too."""
+    import pickle
+
+    rows = [json.dumps({"ts": T0 + k, "indicator": "water_pressure", "area": "wanzhou_s001", "value": VALUE})
+            for k in range(40)]
+    path = tmp_path / "a.jsonl"
+    path.write_text(lead + "\n".join(rows) + "\n\n")
+    (item,) = _replay([path])
+    batch = item.batch
+    assert batch.raw_source is not None and batch.raw_source.block is None
+    size = len(pickle.dumps(batch.raw_source))
+    assert size < 1.2 * sum(len(r) + 1 for r in rows)
+    lines_before = lead.count("\n")
+    for source in (batch, pickle.loads(pickle.dumps(batch))):
+        places = source.input_positions(np.arange(len(batch)))
+        assert [p.line for p in places] == [lines_before + 1 + k for k in range(40)]

@@ -125,6 +125,14 @@ class FileInput:
     __slots__ = ("_starts", "base", "block", "file", "inner", "kind")
 
     def __init__(self, inner: Any, file: str, kind: str, block: bytes | None, base: int) -> None:
+        if kind == "jsonl" and block is not None and isinstance(inner, InputText) and inner.kind == "lines" \
+                and isinstance(inner.data, bytes):
+            # the parser kept the block stripped (blank lines and a byte order mark cut at its ends): count the
+            # lines from that copy, and keep one copy (a batch pickles its input when it crosses processes)
+            start = block.find(inner.data[:64]) if inner.data else len(block)
+            if start >= 0:
+                base += block.count(b"\n", 0, start)
+                block = None
         self.inner, self.file, self.kind, self.block, self.base = inner, file, kind, block, base
         self._starts: list[int] | None = None
 
@@ -143,7 +151,7 @@ class FileInput:
 
     def _lines(self) -> list[int]:
         if self._starts is None:
-            block = self.block or b""
+            block = self.block if self.block is not None else (self.inner.data if self.kind == "jsonl" else b"")
             if self.kind == "csv":
                 from vitals.readings.parse_csv import record_lines
 
