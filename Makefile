@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-# the suite on 2 worker processes (pytest-xdist): each file on one worker (its module fixtures run once), the
-# longest files first (tests/conftest.py); `make test XDIST=` runs it in one process
-XDIST ?= -n 2 --dist loadgroup --no-loadscope-reorder
+# the suite on 2 worker processes (pytest-xdist): each file whole on one worker (its module fixtures run once), the
+# longest files first (LONG_FIRST in tests/conftest.py); `make test XDIST=` runs it in one process
+XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup demo test lint unit integration bench models alerts dashboards clean
 

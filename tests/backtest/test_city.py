@@ -124,7 +124,6 @@ def test_causal_run_of_a_simulated_incident(small_catalog: Catalog) -> None:
     assert not (tl.early & (tl.level >= 3)).any()
 
 
-@pytest.mark.xdist_group("backtest_city_run")  # one worker builds the session fixture city_run
 def test_cli_history_labels_report(city_run) -> None:  # the fixture is in tests/backtest/conftest.py
     doc = city_run.figures
     # without --streets the streets and series come from the history (not the 1,031 of the full catalog)

@@ -15,7 +15,6 @@ from vitals.cli import main
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xdist_group("backtest_city_run")  # one worker builds the session fixture city_run
 def test_city_backtest_report_in_chromium(city_run, tmp_path: Path) -> None:  # fixture: tests/backtest/conftest.py
     page = city_run.report.read_text()
     assert external_urls(page) == []
