@@ -8,8 +8,10 @@ wrapper adds the calling thread's CPU time (``time.thread_time``) spent inside t
 counts calls; a stage called inside itself (recursion) counts once. Stages nest (the detector is inside the scorer's
 update): the figures are inclusive, not additive. The *scoring* total counts the outermost call of any scoring stage
 (:data:`SCORING`: the scorer's per-batch update, the view columns with the forecast predictions they read, a pickle),
-so nothing is counted twice. At exit OUT.json gets every stage's CPU s and calls, the scoring total, the main thread's
-CPU s and the process's CPU s (``resource.getrusage(RUSAGE_SELF)``, all threads).
+so nothing is counted twice. The /metrics server's threads are timed too (a scrape, the vitals text render, its
+gzip): most of the process CPU that is not the main thread's. At exit OUT.json gets every stage's CPU s and
+calls, the scoring total, the main thread's CPU s and the process's CPU s (``resource.getrusage(RUSAGE_SELF)``,
+all threads).
 
 The wrappers cost ~1 us per call (a few thousand calls per city hour): well below the noise. Used by
 ``bench_replay.py --stages``.
@@ -68,6 +70,10 @@ STAGES: dict[str, list[tuple[str, str]]] = {
     ],
     "vitals.history": [("_atomic_write", "    Parquet encoding and writing")],
     "vitals.sources.files": [("FileReplay.read_next", "file read + parse")],
+    # the /metrics server's threads (not the main thread): a scrape, the vitals text render and its gzip
+    "vitals.exporter.hub": [("ExportHub.scrape", "/metrics scrapes (server threads)"),
+                            ("ExportHub._gzip_of", "/metrics gzip (server threads, when asked)")],
+    "vitals.exporter.render": [("VitalsRenderer.render", "  vitals text render")],
 }
 # the order stages are printed in: nested stages under the one that calls them
 ORDER: tuple[str, ...] = (
@@ -80,7 +86,8 @@ ORDER: tuple[str, ...] = (
     "state render (captures)", "  window statistics",
     "scorer.columns (views, snapshots)", "  explain feature codes", "forecast prediction (when read)",
     "  forecaster.predict", "scorer pickle", "history Parquet writing", "  readings files", "  vitals files",
-    "    Parquet encoding and writing")
+    "    Parquet encoding and writing", "/metrics scrapes (server threads)", "  vitals text render",
+    "/metrics gzip (server threads, when asked)")
 SCORING = frozenset({"scorer.update (per batch)", "scorer.columns (views, snapshots)",
                      "forecast prediction (when read)", "scorer pickle"})
 

@@ -14,7 +14,13 @@ from typing import Any
 from vitals.catalog.loader import default_catalog_path
 from vitals.config import Settings
 from vitals.exporter.web_config import WebConfig, load_web_config
-from vitals.preflight import check_input_file, check_output_dir, check_output_file, check_port_free
+from vitals.preflight import (
+    check_cluster_process,
+    check_input_file,
+    check_output_dir,
+    check_output_file,
+    check_port_free,
+)
 from vitals.readings.dead_letters import check_dead_letter_file
 from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, run_identity
 from vitals.sources.files import discover_files
@@ -87,6 +93,7 @@ def check_outputs(settings: Settings, *, final_vitals: str | Path | None, scrape
 def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scrape_config: str | Path | None = None,
               probe: bool = True, kafka_partitions: Callable[[], int | None] | None = None) -> Checked:
     """Check everything before the run starts; raises a one-line :class:`~vitals.errors.VitalsError`."""
+    check_cluster_process(settings.addresses, settings.process_id, scrape_config=scrape_config)
     section = settings.source_settings()
     files = discover_files(section.path or ".") if settings.source == "file" else None
     check_outputs(settings, final_vitals=final_vitals, scrape_config=scrape_config)

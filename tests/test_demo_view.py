@@ -7,6 +7,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from vitals.catalog import Catalog
 from vitals.demo.view import Notification, NotificationLog, describe_alert, notification_line, render_view
@@ -76,3 +77,19 @@ def test_notifications_without_catalog_or_area() -> None:
     n = Notification(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), "firing", "VitalsPipelineDown", "critical", "-",
                      kind="pipeline")
     assert notification_line(n).split() == ["08:00:00", "firing", "critical", "pipeline", "-", "-"]
+
+
+@pytest.mark.parametrize("run_for", ["0", "-1", "nan"])
+def test_demo_for_must_be_positive(run_for: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: --for 0 ran until Ctrl-C (0 read as "not given"), --for -1 stopped at once as "interrupted" (exit
+    130), --for nan stopped at once; none said why. Refused before anything starts (no flow, no services)."""
+    from vitals.cli import main
+
+    class NoRunner:
+        def __getattr__(self, name: str) -> None:
+            raise AssertionError(f"the demo must not start: {name}")
+
+    assert main(["demo", "--for", run_for, "--no-services", "--no-view"], runner=NoRunner()) == 1  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert err == f"vitals demo: error: --for must be a number of seconds > 0 (leave it out to run until Ctrl-C), " \
+                  f"got {float(run_for):g}\n"

@@ -15,11 +15,15 @@ import numpy.typing as npt
 
 
 class InputRows(Protocol):
-    """The input text of a parsed block by item (``vitals.readings.input_text.InputText``): picklable."""
+    """The input text of a parsed block by item (``vitals.readings.input_text.InputText``): picklable. An input
+    read from a source that knows where each item sits (a Kafka message's offset) tells it by :meth:`positions`
+    (``vitals.readings.input_text.MessageInput``); others give None."""
 
     def __call__(self, row: int) -> str: ...
 
     def many(self, rows: list[int]) -> list[str]: ...
+
+    def positions(self, rows: list[int]) -> list[int | None]: ...
 
 
 class JoinedInput:
@@ -35,6 +39,19 @@ class JoinedInput:
 
     def many(self, rows: list[int]) -> list[str]:
         return [self(row) for row in rows]
+
+    def positions(self, rows: list[int]) -> list[int | None]:
+        out: list[int | None] = [None] * len(rows)
+        asked: dict[int, list[tuple[int, int]]] = {}  # part -> (place in rows, item in the part): one call a part
+        for at, row in enumerate(rows):
+            k = bisect.bisect_right(self.starts, row) - 1
+            asked.setdefault(k, []).append((at, row - self.starts[k]))
+        for k, pairs in asked.items():
+            part = self.parts[k]
+            if part is not None:
+                for (at, _), found in zip(pairs, part.positions([item for _, item in pairs]), strict=True):
+                    out[at] = found
+        return out
 
 
 def newest(ts_ns: npt.NDArray[np.int64]) -> int:
@@ -56,7 +73,9 @@ class ReadingBatch:
     seq:        the source partition's batch sequence number (resume offset; history files are named by it).
     raw_index:  optional int32 item of each reading in its parsed input (line, CSV record, table row; -1: none),
                 with ``raw_source`` the input itself (by reference): the dead letters of readings rejected after
-                parsing (late, duplicate) hold the input line, as malformed ones do (:meth:`input_text`).
+                parsing (late, duplicate) hold the input line, as malformed ones do (:meth:`input_text`), and,
+                when the source knows it, where the item sits in its partition (:meth:`input_positions`: a Kafka
+                message's offset). Nothing per reading is added for that: the input maps items to positions.
     """
 
     ts_ns: npt.NDArray[np.int64]
@@ -121,6 +140,15 @@ class ReadingBatch:
         texts = iter(found)
         return [next(texts) if i >= 0 else None for i in items.tolist()]
 
+    def input_positions(self, rows: npt.NDArray[np.integer]) -> list[int | None]:
+        """Where the input of each of ``rows`` sits in its source partition (a Kafka message's offset), or None
+        for a reading whose source does not say (a file, MQTT, the simulator)."""
+        if self.raw_index is None or self.raw_source is None:
+            return [None] * len(rows)
+        items = self.raw_index[rows].tolist()
+        found = iter(self.raw_source.positions([i for i in items if i >= 0]))
+        return [next(found) if i >= 0 else None for i in items]
+
     def without_input(self) -> ReadingBatch:
         """The same readings without the reference to their input (for batches kept in state or history)."""
         if self.raw_source is None and self.raw_index is None:
@@ -136,8 +164,11 @@ class ReadingBatch:
         )
 
     @classmethod
-    def concat(cls, batches: list[ReadingBatch]) -> ReadingBatch:
-        """Concatenate batches (partition, seq and received time of the last one)."""
+    def concat(cls, batches: list[ReadingBatch], items: list[int] | None = None) -> ReadingBatch:
+        """Concatenate batches (partition, seq and received time of the last one). ``items``: how many input
+        items each batch's parse read (accepted and rejected; :meth:`vitals.readings.schema.ParseResult.concat`),
+        so that the joined input numbers every item as the concatenated input does; without it, items after
+        a batch's last accepted reading are not numbered."""
         if not batches:
             return cls.empty()
         sensors = None
@@ -146,7 +177,7 @@ class ReadingBatch:
                 b.sensor if b.sensor is not None else np.full(len(b), None, dtype=object) for b in batches
             ])
         last = batches[-1]
-        raw_index, raw_source = _joined_input(batches)
+        raw_index, raw_source = _joined_input(batches, items)
         return cls(
             ts_ns=np.concatenate([b.ts_ns for b in batches]),
             indicator=np.concatenate([b.indicator for b in batches]),
@@ -157,7 +188,8 @@ class ReadingBatch:
         )
 
 
-def _joined_input(batches: list[ReadingBatch]) -> tuple[npt.NDArray[np.int32] | None, InputRows | None]:
+def _joined_input(batches: list[ReadingBatch], items: list[int] | None) -> tuple[npt.NDArray[np.int32] | None,
+                                                                              InputRows | None]:
     """One input numbering over batches that carry their input (items of each batch's input after the last's)."""
     if all(b.raw_source is None for b in batches):
         return None, None
@@ -165,12 +197,15 @@ def _joined_input(batches: list[ReadingBatch]) -> tuple[npt.NDArray[np.int32] | 
     starts: list[int] = []
     indices = []
     start = 0
-    for b in batches:
+    for k, b in enumerate(batches):
         own = b.raw_index if b.raw_index is not None and b.raw_source is not None else np.full(len(b), -1, np.int32)
         parts.append(b.raw_source)
         starts.append(start)
         indices.append(np.where(own >= 0, own + start, -1).astype(np.int32))
-        start += int(own.max()) + 1 if len(own) and own.max() >= 0 else 0
+        if items is not None:
+            start += items[k]
+        else:
+            start += int(own.max()) + 1 if len(own) and own.max() >= 0 else 0
     return np.concatenate(indices), JoinedInput(parts, starts)
 
 

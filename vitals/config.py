@@ -36,6 +36,7 @@ from vitals.errors import ConfigError
 from vitals.plugins import Registry, coerce, field_names, section_from
 from vitals.sources.registry import SOURCES
 from vitals.stream.sinks import SINKS, sink_problems
+from vitals.yaml_text import load_yaml, yaml_problem
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,10 @@ def _source_problems(s: Settings) -> list[str]:
         host, _, port = a.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             problems.append(f"address {a!r} must be host:port")
+    if len(set(s.addresses)) < len(s.addresses):
+        problems.append(f"addresses name one process twice ({';'.join(s.addresses)}): one host:port per process")
+    if s.process_id is not None and not s.addresses:  # it ran alone over every partition: the input twice
+        problems.append(f"process_id {s.process_id} needs addresses (-a H:P;H:P): every process of the cluster")
     if s.process_id is not None and s.addresses and not 0 <= s.process_id < len(s.addresses):
         problems.append(f"process_id must be between 0 and {len(s.addresses) - 1} (one per address), "
                         f"got {s.process_id}")
@@ -231,9 +236,12 @@ def _put(values: dict[str, Any], raw: dict[str, dict[str, dict[str, Any]]], key:
 
 def _load_file(path: str | Path) -> Mapping[str, Any]:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
         msg = f"cannot read config file {path}: {exc}"
+        raise ConfigError(msg) from exc
+    except yaml.YAMLError as exc:
+        msg = f"config file {path} is not valid YAML: {yaml_problem(exc)}"
         raise ConfigError(msg) from exc
     if not isinstance(data, Mapping):
         msg = f"config file {path} must be a mapping of setting: value"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import os
 import weakref
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
 from vitals.errors import HistoryError
-from vitals.history_files import READ_ERRORS, not_parquet, reading
+from vitals.history_files import READ_ERRORS, history_files, history_table, not_parquet
 from vitals.state.view import VitalsView
 from vitals.units import DAY_S, NS_PER_S
 
@@ -339,9 +340,10 @@ def read_readings(root: str | Path, day: str | None = None, domain: str | None =
     if not base.exists():
         msg = f"no readings history under {base}; run the pipeline with --history-dir {root}"
         raise HistoryError(msg)
-    filters = [(k, "=", v) for k, v in (("date", day), ("domain", domain)) if v is not None]
-    with reading(base):
-        table = pq.read_table(base, filters=filters or None)
+    import pyarrow.dataset as ds  # not at import: the flow's processes write history, they never read it
+
+    wanted = [ds.field(k) == v for k, v in (("date", day), ("domain", domain)) if v is not None]
+    table = history_table(base, filter=functools.reduce(operator.and_, wanted) if wanted else None)
     for name in ("date", "domain"):
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, pc.cast(table[name], pa.string()))
@@ -353,11 +355,9 @@ def read_vitals(root: str | Path, day: str | None = None) -> pd.DataFrame:
     if not base.exists():
         msg = f"no vitals history under {base}"
         raise HistoryError(msg)
-    filters = [("date", "=", day)] if day else None
-    files = sorted(base.glob(f"date={day}/*.parquet" if day else "date=*/*.parquet"))
+    files = [f for f in history_files(base) if day is None or f.parent.name == f"date={day}"]
     schema = pa.schema([*files_schema(files), pa.field("date", pa.string())])
-    with reading(base):
-        return pq.read_table(base, filters=filters, schema=schema).to_pandas()
+    return history_table(base, files, schema=schema).to_pandas()
 
 
 def files_schema(files: Sequence[Path]) -> pa.Schema:

@@ -6,18 +6,33 @@ full disk or a copy, a file cut short by a transfer. The writers never leave suc
 ``vitals backtest city``) refuse them in one :class:`~vitals.errors.HistoryError` line naming the first such file
 and what to do, instead of Arrow's traceback. Hidden files and files starting with ``_`` are not read (Arrow's
 dataset reader skips them too).
+
+Every reader reads the same files: those named ``*.parquet`` (all the writers write), found by
+:func:`history_files`. Any other file (``notes.txt``, ``README``, a ``.bak`` copy) is not history: it is skipped with
+one warning naming it, as ``vitals checkup`` always did, where ``read_vitals``, ``read_readings``, ``vitals train``
+and ``vitals backtest`` refused the whole directory over it. Skipping is the better of the two: such a file
+holds no readings or vitals, so skipping it loses nothing, while refusing stopped every read over a note left
+beside the data. A ``*.parquet`` that does not read is still refused: it should hold history,
+and skipping it would drop data without a word.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+log = logging.getLogger(__name__)
 
 READ_ERRORS = (pa.ArrowException, OSError)  # what Arrow raises on a file that is not Parquet (ArrowInvalid, IOError)
 
@@ -40,9 +55,40 @@ def _data_files(base: Path) -> list[Path]:
         part.startswith((".", "_")) for part in p.relative_to(base).parts))
 
 
-def first_unreadable(base: Path) -> tuple[Path, BaseException] | None:
-    """The first file under ``base`` (name order) whose Parquet footer cannot be read, and why; None if none."""
-    for path in _data_files(base):
+def _parquet(paths: list[Path], base: Path) -> list[Path]:
+    return paths if base.is_file() else [p for p in paths if p.suffix == ".parquet"]
+
+
+def history_files(base: Path) -> list[Path]:
+    """The files a history reader reads under ``base`` (a directory, or one file given by name): the ``*.parquet``
+    files in name order, hidden ones and ``_``-prefixed ones left out; any other file is skipped with one warning."""
+    paths = _data_files(base)
+    files = _parquet(paths, base)
+    if len(files) < len(paths):
+        kept = set(files)
+        others = [p for p in paths if p not in kept]
+        log.warning("skipped %d file(s) under %s that are not *.parquet and hold no history (e.g. %s)", len(others),
+                    base, others[0])
+    return files
+
+
+def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: Sequence[str] | None = None,
+                  schema: pa.Schema | None = None, filter: ds.Expression | None = None) -> pa.Table:
+    """The history files under ``base`` (``files``, default :func:`history_files`) as one table, with the hive
+    partition columns of the paths below ``base`` (``date=...``, ``domain=...``); one line on an unreadable file."""
+    import pyarrow.dataset as ds  # not at import: the flow's processes write history, they never read it
+
+    paths = history_files(base) if files is None else list(files)
+    with reading(base, paths):
+        dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=schema, partitioning="hive",
+                             partition_base_dir=None if base.is_file() else str(base))
+        return dataset.to_table(columns=None if columns is None else list(columns), filter=filter)
+
+
+def first_unreadable(base: Path, files: Sequence[Path] | None = None) -> tuple[Path, BaseException] | None:
+    """The first of ``files`` (default: the Parquet files under ``base``, name order) whose Parquet footer cannot
+    be read, and why; None if none."""
+    for path in _parquet(_data_files(base), base) if files is None else files:
         try:
             pq.read_metadata(path)
         except READ_ERRORS as exc:
@@ -51,12 +97,13 @@ def first_unreadable(base: Path) -> tuple[Path, BaseException] | None:
 
 
 @contextmanager
-def reading(base: Path) -> Iterator[None]:
-    """Turn Arrow's error on reading the history under ``base`` into one line naming the unreadable file."""
+def reading(base: Path, files: Sequence[Path] | None = None) -> Iterator[None]:
+    """Turn Arrow's error on reading the history under ``base`` (``files`` of it when given) into one line naming
+    the unreadable file."""
     try:
         yield
     except READ_ERRORS as exc:
-        bad = first_unreadable(base)
+        bad = first_unreadable(base, files)
         if bad is not None and base.is_file():  # a file given where a history directory (or one Parquet file) goes
             msg = (f"{base} is not a readable Parquet file ({_first_line(bad[1])}); give a history directory "
                    "(--history-dir of run/replay) or a Parquet file of readings")

@@ -89,7 +89,7 @@ def coerce(name: str, hint: Any, raw: Any) -> Any:
         return raw
     try:
         if hint is bool:
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+            return _bool(raw)
         if typing.get_origin(hint) is tuple:
             items = raw.replace(",", ";").split(";") if isinstance(raw, str) else list(raw)
             return tuple(str(a).strip() for a in items if str(a).strip())
@@ -99,8 +99,24 @@ def coerce(name: str, hint: Any, raw: Any) -> Any:
             return hint(raw)
     except (TypeError, ValueError) as exc:
         msg = f"setting {name}={raw!r} is not a valid {getattr(hint, '__name__', hint)}"
+        if hint is bool:
+            msg += " (true/false, yes/no, on/off or 1/0)"
         raise ConfigError(msg) from exc
     return raw
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _bool(raw: Any) -> bool:
+    """A switch: true/yes/on/1 or false/no/off/0 (any case); anything else (``ture``, ``3``, ``maybe``) is an
+    error, not off: a mistyped ``scoring: ture`` turned scoring off without a word."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(raw)
 
 
 def section_from(cls: Any, values: Mapping[str, Any], where: str) -> Any:

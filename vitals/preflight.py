@@ -10,6 +10,7 @@ import errno
 import os
 import socket
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from vitals.errors import ConfigError
@@ -41,6 +42,15 @@ def _check_writable_dir(base: Path, path: Path, option: str, problem: str) -> No
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(name)
+
+
+def check_cluster_process(addresses: Sequence[str], process_id: int | None, *, scrape_config: object = None) -> None:
+    """A process of a cluster needs its index: with addresses and no process id Bytewax waited for ever (neither
+    Ctrl-C nor SIGTERM ended it). Addresses alone are fine for writing a scrape config (``--scrape-config``)."""
+    if addresses and process_id is None and scrape_config is None:
+        msg = (f"addresses ({len(addresses)} processes) need process_id (-i I): this process's index; -a alone "
+               "goes with --scrape-config --dry-run")
+        raise ConfigError(msg)
 
 
 def check_output_file(path: str | Path, what: str, option: str) -> None:

@@ -65,3 +65,22 @@ def test_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "FAIL amtool check-config" in out
     assert "ok   promtool check rules" in out and "ok   promtool test rules" in out
+
+
+@pytest.mark.parametrize("argv", [["alerts", "build", "--out"], ["alerts", "render", "--out"],
+                                  ["dashboards", "build", "--out"], ["alerts", "check", "--dir"]])
+def test_an_output_that_is_a_file_or_an_empty_check_dir_is_one_line(tmp_path: Path, argv: list[str],
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """--out naming a file, or `alerts check` on a directory without the generated files: before, a
+    NotADirectoryError / FileNotFoundError traceback."""
+    given = tmp_path / "notes.txt"
+    given.write_text("not a directory\n")
+    dirs = [given, tmp_path / "empty"] if argv[1] == "check" else [given]
+    (tmp_path / "empty").mkdir()
+    for path in dirs:
+        assert main([*argv, str(path), "--streets", "76"] if argv[1] != "check" else [*argv, str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err, err
+        assert ("is not a directory" in err) if argv[1] != "check" else (
+            "lacks generated alerting files" in err and f"vitals alerts build --out {path}" in err)
+    assert given.read_text() == "not a directory\n"

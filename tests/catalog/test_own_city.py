@@ -174,3 +174,20 @@ def test_seasonality_follows_daylight_saving_time():
     assert local_time("Europe/Lisbon").offset_s(switch.as_unit("ns").asi8).tolist() == [0, 3600, 3600, 0]
     shanghai = local_time("Asia/Shanghai").offset_s(pd.date_range("2000", "2090", freq="97D").as_unit("ns").asi8)
     assert (shanghai == 8 * 3600).all()  # the model city: no daylight saving, as before
+
+
+def test_a_key_given_twice_is_refused_not_the_last_one_kept(tmp_path: Path, capsys):
+    """A second ``thresholds:`` line in an entry (or any key twice in one mapping) replaced the first without a
+    word: here the red threshold alone would stand, the orange one gone. Now one line naming both lines."""
+    lines = SECOND_CITY.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(k for k, line in enumerate(lines) if line.lstrip().startswith("thresholds:"))
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    edited = tmp_path / "city.yaml"
+    edited.write_text("".join([*lines[: at + 1], f"{indent}thresholds: {{red: 9}}\n", *lines[at + 1:]]),
+                      encoding="utf-8")
+    with pytest.raises(CatalogError, match=rf"found the key 'thresholds' a second time \(first at line {at + 1}\) "
+                                           rf"at line {at + 2}, column {len(indent) + 1}") as err:
+        load_catalog(edited)
+    assert "\n" not in str(err.value)
+    assert cli_main(["catalog", "check", str(edited)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1

@@ -135,3 +135,11 @@ def test_a_dead_letter_file_of_another_kind_is_refused_and_kept(readings, tmp_pa
                                         "to this file and would cut it there: give --dead-letters a new file name, "
                                         "or move this file aside"]
     assert given.read_bytes().startswith(b"ts,indicator") and not out.exists()
+
+
+def test_addresses_without_a_process_id_are_refused_unless_writing_a_scrape_config(readings, tmp_path):
+    """Before: a run with -a and no -i waited for ever in Bytewax (neither Ctrl-C nor SIGTERM ended it)."""
+    settings = _file_settings(readings, tmp_path, addresses="127.0.0.1:5001;127.0.0.1:5002")
+    with pytest.raises(ConfigError, match=r"addresses \(2 processes\) need process_id \(-i I\): this process's index"):
+        preflight(settings, probe=False)
+    preflight(settings, probe=False, scrape_config=tmp_path / "scrape.yml")  # `vitals run -a ... --scrape-config`

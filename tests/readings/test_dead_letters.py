@@ -72,6 +72,66 @@ def test_a_batch_numbered_like_a_written_one_with_other_rejections_is_written(tm
     assert [e["raw"] for e in read_dead_letters(path)] == ["raw 12", "raw 12", "raw 41", "raw 12"]
 
 
+def _kafka(stage_seq: int, *offsets: int, reason: str = "duplicate") -> list[Rejection]:
+    """Rejections of the messages at ``offsets`` of Kafka partition k-0 (raw: the message's line), batch
+    ``stage_seq``."""
+    return [Rejection(reason, f"line of {o}", "d", "k-0", stage_seq, o) for o in offsets]
+
+
+def test_rejections_that_name_their_message_are_written_once_however_the_batch_was_cut(tmp_path: Path) -> None:
+    """A Kafka partition resumed after a kill -9 reads 10..59 in one batch where the crashed run read 10..12 (both
+    seq 10): the resumed group's rejections of messages 10..12 are in the file already and are left out; the
+    others are written. Each names its own message (offset), so that holds across batches and reopens."""
+    path = tmp_path / "dead.jsonl"
+    crashed, resumed = _kafka(10, 11, 12), _kafka(10, 11, 12, 41, 50)
+    with DeadLetterWriter(path) as writer:
+        assert writer.write_batch("k-0", 10, crashed, stage="dup2") == 2
+        assert writer.write_batch("k-0", 10, crashed, stage="dup2") == 0  # a replayed identical group
+    with DeadLetterWriter(path) as writer:  # reopened after the crash
+        assert writer.write_batch("k-0", 10, crashed, stage="dup2") == 0  # the group, rebuilt from the lines
+        assert writer.write_batch("k-0", 10, resumed, stage="dup2") == 2  # only 41 and 50
+        assert writer.write_batch("k-0", 40, _kafka(40, 41, 55), stage="dup2") == 1  # cut another way again: 55
+        assert writer.write_batch("k-0", 10, resumed, stage="dup2") == 0
+        # not the same rejection: another stage, reason, partition or line of the message
+        assert writer.write_batch("k-0", 10, _kafka(10, 11), stage="dup0") == 1
+        assert writer.write_batch("k-0", 10, _kafka(10, 11, reason="late"), stage="dup2") == 1
+        assert writer.write_batch("k-1", 10, [Rejection("duplicate", "line of 11", "d", "k-1", 10, 11)],
+                                  stage="dup2") == 1
+        assert writer.write_batch("k-0", 10, [Rejection("duplicate", "other line", "d", "k-0", 10, 11)],
+                                  stage="dup2") == 1
+    with DeadLetterWriter(path) as writer:  # every own key rebuilt from the file, the subsets' included
+        for seq, group in ((10, resumed), (12, _kafka(12, 12, 41, 50, 55))):
+            assert writer.write_batch("k-0", seq, group, stage="dup2") == 0
+    entries = read_dead_letters(path)
+    assert [(e["seq"], e["offset"], e["i"], e["n"]) for e in entries[:5]] == [
+        (10, 11, 0, 2), (10, 12, 1, 2), (10, 41, 0, 2), (10, 50, 1, 2), (40, 55, 0, 1)]
+    assert len(entries) == 9
+
+
+def test_identical_lines_of_one_message_are_each_written_once(tmp_path: Path) -> None:
+    """A JSON-lines message can hold the same line twice (both duplicates): two rejections, written once each."""
+    path = tmp_path / "dead.jsonl"
+    twice = _kafka(7, 7, 7, 8)
+    with DeadLetterWriter(path) as writer:
+        assert writer.write_batch("k-0", 7, twice, stage="dup1") == 3
+    with DeadLetterWriter(path) as writer:
+        assert writer.write_batch("k-0", 5, _kafka(5, 5, 7, 7, 8), stage="dup1") == 1  # re-cut: only 5's
+        assert writer.write_batch("k-0", 7, _kafka(7, 7, 7, 7), stage="dup1") == 1  # a third one is another
+    assert [e["offset"] for e in read_dead_letters(path)] == [7, 7, 8, 5, 7]
+
+
+def test_a_cut_group_of_rejections_with_offsets_is_written_whole_again(tmp_path: Path) -> None:
+    path = tmp_path / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        writer.write_batch("k-0", 1, _kafka(1, 1, 2), stage="check")
+        writer.write_batch("k-0", 3, _kafka(3, 3, 4, 5), stage="check")
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:4]))  # the crash cut batch 3's group after 2 of its 3 lines
+    with DeadLetterWriter(path) as writer:
+        assert writer.write_batch("k-0", 3, _kafka(3, 3, 4, 5), stage="check") == 3
+    assert [e["offset"] for e in read_dead_letters(path)] == [1, 2, 3, 4, 5]
+
+
 def test_groups_of_one_key_written_one_after_the_other_are_told_apart_on_reopen(tmp_path: Path) -> None:
     """Two groups of one (stage, partition, seq) in a row, the second cut by a crash: the first stays, the cut one
     is removed and written whole again."""

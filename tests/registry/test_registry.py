@@ -269,3 +269,55 @@ def test_an_old_card_saved_again_is_written_with_todays_keys(tmp_path: Path, mod
                        "orange_crossings": 3, "lead_time_median_s": 900.0, "mae_1h_seasonal": 0.5}
     assert "| mae_1h | 0.4 |" in (tmp_path / "forecaster" / version / "card.md").read_text(encoding="utf-8")
     assert reg.card("forecaster", version).headline() == "median lead 15m (warned within 30m)"  # no mae_30m figure
+
+
+def test_a_hand_edited_card_costs_its_own_row(tmp_path: Path, models: tuple, capsys: pytest.CaptureFixture[str],
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A card with a field deleted by hand: `models show` says which field (before: ``... card.json: 'training'``,
+    the KeyError's bare text), and `models list` lists every other version with it (before: the listing stopped
+    at that card). An unknown family or version is named as such (before: "has no promoted version" and
+    "cannot read the model card ...: [Errno 2] ..."). """
+    from vitals.cli import main as cli_main
+
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path / "models")
+    first, second = (reg.save("forecaster", m, card(m, grid)) for m in fitted)
+    reg.promote("forecaster", second)
+    path = reg.version_dir("forecaster", first) / "card.json"
+    doc = json.loads(path.read_text())
+    del doc["training"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(RegistryError, match=rf"model card {path} lacks the field 'training'"):
+        reg.card("forecaster", first)
+    infos = reg.describe()
+    assert [(i.version, i.model_class, i.promoted) for i in infos] == [
+        (first, "?", False), (second, "EarlyWarningForecaster", True)]
+    base = ["models", "--models-dir", str(reg.root)]
+    assert cli_main([*base, "list"]) == 0
+    out = capsys.readouterr()
+    assert f" {first} " in out.out and f"*{second} " in out.out and "model card unreadable" in out.out
+    assert any("lacks the field 'training'" in r.getMessage() for r in caplog.records)
+    for args, message in ((["show", "forecaster", first], "lacks the field 'training'"),
+                          (["show", "forecaster", "v0042"], f"forecaster v0042 not found in {reg.root} (known: "),
+                          (["show", "forcaster"], "no model family 'forcaster' in")):
+        assert cli_main([*base, *args]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
+def test_a_mistyped_models_dir_is_one_line_not_an_empty_listing(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`vitals models list --models-dir` naming no directory (a typo) said "no models in ..." with exit 0, as if
+    the registry were empty; now every `vitals models` command refuses it in one line. An existing empty
+    directory still lists as empty."""
+    from vitals.cli import main as cli_main
+
+    missing = tmp_path / "modles"
+    for args in (["list"], ["show", "forecaster"], ["promote", "forecaster", "v0001"], ["rollback", "forecaster"]):
+        assert cli_main(["models", "--models-dir", str(missing), *args]) != 0
+        err = capsys.readouterr().err
+        assert f"models directory {missing}" in err and "does not exist" in err and err.count("\n") == 1, err
+    assert not missing.exists()
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["models", "--models-dir", str(tmp_path / "empty"), "list"]) == 0
+    assert "no models in" in capsys.readouterr().out

@@ -6,9 +6,11 @@ partition protocol (names, resume state, stop flag)."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 
 import bytewax.operators as op
+import numpy as np
 import orjson
 import pytest
 from bytewax.dataflow import Dataflow
@@ -124,6 +126,53 @@ def test_rejected_lines_of_json_lines_messages_carry_their_message_offset(small_
     whole = parser.parse_payloads([v for _, v in records], partition="t-1", seq=500, received_ns=RECEIVED)
     assert len(batch.batch) == len(whole.batch)
     assert [(r.reason, r.raw, r.offset) for r in batch.rejections] == _message_by_message(parser, records)
+
+
+_SHAPES = st.sampled_from(["ok", "ok", "lines", "array", "pretty", "empty", "range", "broken", "bad_line", "crash"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_SHAPES, min_size=1, max_size=14))
+def test_every_accepted_reading_knows_the_offset_of_its_message(small_catalog, shapes):
+    """The oracle: each message parsed alone gives its number of accepted readings; in the batch, reading j of
+    message k (in order) names k's offset (what a late or duplicate dead letter then carries). One-line and
+    JSON-lines messages (joined into one Arrow read), arrays, pretty-printed objects, empty messages, rejected
+    lines (a run read in halves) and a message that breaks the parser (isolated message by message) mixed."""
+    from vitals.readings import parse_payload
+
+    parser = ReadingParser(small_catalog)
+    crash = b'[{"crash": 1}]'  # an array: a message parse_json_payload reads
+    real = parse_payload.parse_json_payload
+
+    def fragile(ctx, data, use_threads=False):  # no input is known to break the parser: a fault injected into
+        if data.strip() == crash:                # one message, so that the batch is isolated message by message
+            raise RuntimeError("boom")
+        return real(ctx, data, use_threads)
+
+    body = {"ok": lambda i: _reading(small_catalog, i),
+            "lines": lambda i: b"\n".join(_reading(small_catalog, i + k) for k in range(3)),
+            "array": lambda i: b"[" + _reading(small_catalog, i) + b"," + _reading(small_catalog, i + 1) + b"]",
+            "pretty": lambda i: orjson.dumps(orjson.loads(_reading(small_catalog, i)), option=orjson.OPT_INDENT_2),
+            "empty": lambda i: b"  ", "range": lambda i: _reading(small_catalog, i, 99.0),
+            "broken": lambda i: b'{"ts": 1', "crash": lambda i: b"\n" + crash + b"\n",
+            "bad_line": lambda i: b"\n".join([_reading(small_catalog, i), b'{"ts": 2}',
+                                              _reading(small_catalog, i + 1)])}
+    records = [(7000 + 3 * m, body[shape](m * 4 % 56)) for m, shape in enumerate(shapes)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parse_payload, "parse_json_payload", fragile)
+        alone = [len(parser.parse_payloads([v], partition="t-2", seq=o, received_ns=RECEIVED).batch)
+                 for o, v in records]
+        decoded = decode_records(records, parser, "t-2", RECEIVED)
+    batch = decoded.batch
+    if "crash" in shapes:
+        assert any("the parser failed" in r.detail for r in decoded.rejections)
+    expected = [o for (o, _), n in zip(records, alone, strict=True) for _ in range(n)]
+    assert len(batch) == len(expected)
+    assert batch.input_positions(np.arange(len(batch))) == expected
+    # Bytewax pickles batches between workers: their input keeps the offsets
+    assert pickle.loads(pickle.dumps(batch)).input_positions(np.arange(len(batch))) == expected
+    unknown = parser.parse_payloads([v for _, v in records], partition="t-2", seq=0, received_ns=RECEIVED).batch
+    assert unknown.input_positions(np.arange(len(batch))) == [None] * len(batch)  # without offsets: none
 
 
 class _FakeReader:

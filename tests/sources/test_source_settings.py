@@ -165,3 +165,45 @@ def test_replay_takes_the_speed_of_its_config(tmp_path: Path, capsys: pytest.Cap
     assert main(["replay", str(day), "--config", str(tmp_path / "c.yaml"), *flags, "--metrics-port", "0",
                  "--dry-run", "--dead-letters", str(tmp_path / "dead.jsonl")], runner=RUNNER) == 0
     assert f"speed={speed}," in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("scoring: ture\n", r"scoring='ture' is not a valid bool \(true/false"),
+    ("scoring: 3\n", r"scoring=3 is not a valid bool"),
+    ("sources:\n  kafka: {stop_at_end: maybe}\n", r"sources\.kafka\.stop_at_end='maybe' is not a valid bool"),
+    ("batch_size: 100\nshards: 2\nbatch_size: 20\n",
+     r"not valid YAML: found the key 'batch_size' a second time \(first at line 1\) at line 3, column 1"),
+    ("sources:\n  mqtt: {host: a, host: b}\n", r"found the key 'host' a second time"),
+    ("batch_size: [1,\n", r"not valid YAML: while parsing a flow node: expected the node content.* at line 2, "
+                          r"column 1"),
+])
+def test_a_mistyped_switch_or_a_key_given_twice_is_an_error_not_a_silent_value(tmp_path: Path, text: str,
+                                                                                 message: str) -> None:
+    """Before: any text but 1/true/yes/on was off (``scoring: ture`` ran without scoring), the last of two equal
+    keys won without a word, and a YAML syntax error printed PyYAML's four-line excerpt."""
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(_config(tmp_path, text), {})
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("environ", "scoring"), [
+    ({"VITALS_SCORING": "off"}, False), ({"VITALS_SCORING": "No"}, False), ({"VITALS_SCORING": "0"}, False),
+    ({"VITALS_SCORING": ""}, False), ({"VITALS_SCORING": "on"}, True), ({"VITALS_SCORING": "TRUE"}, True),
+])
+def test_switches_keep_their_spellings(environ: dict[str, str], scoring: bool) -> None:
+    assert load_settings(None, environ).scoring is scoring
+    with pytest.raises(ConfigError, match=r"scoring='nein' is not a valid bool"):
+        load_settings(None, {"VITALS_SCORING": "nein"})
+
+
+@pytest.mark.parametrize(("cluster", "message"), [
+    ({"process_id": 1}, r"process_id 1 needs addresses \(-a H:P;H:P\)"),
+    ({"process_id": 0, "addresses": "127.0.0.1:5001;127.0.0.1:5001"}, "addresses name one process twice"),
+])
+def test_half_a_cluster_is_refused(cluster: dict[str, object], message: str) -> None:
+    """Before: a process id without addresses ran alone over every partition (each such process read the whole
+    input); a repeated address waited for a peer that could never come. (Addresses without a process id: the
+    preflight, tests/pipelines/test_preflight.py: they are fine for a scrape config.)"""
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, {}, **cluster)
+    load_settings(None, {}, process_id=0, addresses="127.0.0.1:5001")  # a cluster of one is fine

@@ -35,6 +35,7 @@ from vitals.history import read_readings
 from vitals.readings import read_dead_letters
 from vitals.recovery import read_identity
 from vitals.services import RunningService, create_topic, free_port, http_get, start_tansu, wait_for
+from vitals.sources.kafka import partition_number
 
 pytestmark = pytest.mark.integration
 
@@ -73,18 +74,16 @@ def messages(tmp_path_factory, small_catalog) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def produce(broker: RunningService, topic: str, messages: list[tuple[bytes, bytes]]) -> dict[bytes, tuple[int, int]]:
-    """Produce in order; returns where each malformed payload landed: payload -> (partition, offset)."""
+def produce(broker: RunningService, topic: str, messages: list[tuple[bytes, bytes]]) -> dict[tuple[int, int], bytes]:
+    """Produce in order; returns where each message landed: (partition, offset) -> payload."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": f"127.0.0.1:{broker.port}", "linger.ms": 20})
-    bad = {payload for _, payload in MALFORMED}
-    landed: dict[bytes, tuple[int, int]] = {}
+    landed: dict[tuple[int, int], bytes] = {}
 
     def delivered(err, msg) -> None:  # type: ignore[no-untyped-def]
         assert err is None, err
-        if msg.value() in bad:
-            landed[msg.value()] = (msg.partition(), msg.offset())
+        landed[msg.partition(), msg.offset()] = msg.value()
 
     for key, value in messages:
         producer.produce(topic, key=key, value=value, on_delivery=delivered)
@@ -94,7 +93,7 @@ def produce(broker: RunningService, topic: str, messages: list[tuple[bytes, byte
 
 
 @pytest.fixture(scope="module")
-def topic(broker, messages) -> tuple[str, dict[bytes, tuple[int, int]]]:
+def topic(broker, messages) -> tuple[str, dict[tuple[int, int], bytes]]:
     create_topic(broker, "city-readings", PARTITIONS)
     return "city-readings", produce(broker, "city-readings", messages)
 
@@ -173,11 +172,22 @@ def test_a_four_partition_topic_is_read_whole(uninterrupted, messages, topic):
 
 
 def test_malformed_messages_are_dead_lettered_with_topic_partition_and_offset(uninterrupted, topic):
-    _, landed = topic
+    bad = {payload for _, payload in MALFORMED}
+    landed = {(p, o) for (p, o), payload in topic[1].items() if payload in bad}
     entries = [e for e in read_dead_letters(uninterrupted / "dead.jsonl") if e["reason"] == "malformed"]
     where = {(e["partition"], e["offset"]) for e in entries}
-    assert where == {(f"{topic[0]}-{p}", o) for p, o in landed.values()}
+    assert where == {(f"{topic[0]}-{p}", o) for p, o in landed}
     assert len(landed) == len(MALFORMED)
+
+
+def test_late_and_duplicate_readings_are_dead_lettered_with_their_own_message_offset(uninterrupted, topic):
+    """Rejected after decoding (the watermark, the series state), each names the offset of the message that held
+    it, not only its consumer batch's first one (``seq``): the message there is the dead letter's raw text."""
+    entries = [e for e in read_dead_letters(uninterrupted / "dead.jsonl") if e["reason"] in ("late", "duplicate")]
+    assert {e["reason"] for e in entries} == {"late", "duplicate"}  # the simulator's faults
+    for e in entries:
+        assert topic[1][partition_number(e["partition"]), e["offset"]].strip() == e["raw"].encode(), e
+    assert sum(e["offset"] != e["seq"] for e in entries) > 0.5 * len(entries)
 
 
 def test_kill_9_mid_stream_resumes_with_every_valid_reading_once(tmp_path, broker, topic, messages, uninterrupted):
@@ -203,16 +213,17 @@ def test_kill_9_mid_stream_resumes_with_every_valid_reading_once(tmp_path, broke
     pd.testing.assert_series_equal(_vitals(out).set_index("series")["readings"].sort_index(),
                                    _vitals(uninterrupted).set_index("series")["readings"].sort_index())
     assert _dead_letters(out) == _dead_letters(uninterrupted)
+    assert len(read_dead_letters(out / "dead.jsonl")) == len(_dead_letters(out))  # and each once
 
 
 def _dead_letters(out: Path) -> list[tuple[object, ...]]:
     """Distinct dead letters without their batch keys (consumer batches differ between runs).
 
-    After a kill -9 an entry written after the last snapshot can be written again on resume (the resumed consumer
-    batches are cut differently, so its group differs): the file is at-least-once there, the counters stay exact
-    (docs/kafka.md). The distinct set must equal the uninterrupted run's: nothing lost (a resumed batch with the
-    seq of one written before the kill but more messages used to lose its later rejections:
-    test_kafka_resume_dead_letters.py), nothing that run lacks."""
+    After a kill -9 the resumed consumer batches are cut differently from the killed run's, so a group written
+    after the last snapshot differs from the resumed one; every rejection names its own message (offset), so
+    those already written are left out and each is in the file once. The distinct set must equal the
+    uninterrupted run's: nothing lost (a resumed batch with the seq of one written before the kill but more
+    messages used to lose its later rejections: test_kafka_resume_batches.py), nothing that run lacks."""
     entries = [(e["partition"], e["stage"], e["reason"], e["raw"], e.get("offset"))
                for e in read_dead_letters(out / "dead.jsonl")]
     return sorted(set(entries), key=repr)

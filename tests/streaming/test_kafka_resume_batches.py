@@ -6,7 +6,9 @@ A resumed partition starts at its snapshot offset, which began a batch before th
 holds what one poll returns, so the resumed batch at that offset can hold more messages (here the crashed run read
 3-message batches, the resumed run reads the rest at once, as the broker test's ``--batch-size 500`` run and its
 default-size resume do). Dead letters keyed by (stage, partition, seq) alone took the resumed batch's rejections for
-written and dropped those beyond the crashed batch (the broker test once missed a ``dup2`` entry that way), and
+written and dropped those beyond the crashed batch (the broker test once missed a ``dup2`` entry that way); keyed
+by their content too, those the crashed run had written were written twice; now each names its message's offset
+and is written once. And
 history chunks cut at batch ends got other rows under the same number, leaving the crashed run's later chunk files
 beside a resumed chunk that holds their rows too."""
 
@@ -130,6 +132,12 @@ def test_a_resumed_partition_read_in_other_batches_dead_letters_every_rejection(
     assert {(e["stage"][:3], e["seq"], e["reason"]) for e in runs.crashed_dead_letters} == {
         ("dup", SNAPSHOT, "duplicate"), ("che", SNAPSHOT, "malformed")}
     assert _distinct(runs.resumed) == reference
+    # and each once: every rejection names its own message (offset), so those of the resumed batch that the
+    # crashed run wrote (in a group of fewer messages under the same seq) are left out; before, they were written
+    # again with the rest of the resumed batch's group
+    resumed = read_dead_letters(runs.resumed / "dead.jsonl")
+    assert len(resumed) == len(reference) == len(read_dead_letters(runs.reference / "dead.jsonl"))
+    assert all("offset" in e for e in resumed)
 
 
 def test_a_resumed_partition_read_in_other_batches_writes_every_reading_once_to_the_history(runs):

@@ -109,3 +109,32 @@ def test_a_failed_run_promotes_nothing(tmp_path: Path, small_catalog: Catalog) -
         train(data, small_catalog, reg, promote=True, progress=False,
               trainers=[ForecasterTrainer(params={"max_rows": 5_000}, refit=False), Broken()])
     assert reg.versions("forecaster") == ["v0001"] and reg.promoted("forecaster") is None
+
+
+HISTORY = Path(__file__).parents[1] / "streaming" / "data" / "history_main"
+
+
+def test_train_misuse_is_one_line_before_any_training(tmp_path: Path, small_catalog: Catalog,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: --models-dir naming a file was a NotADirectoryError traceback after the whole training; --step 0
+    trained on the default 300 s grid (0 read as "not given"); --max-rows 0 fitted on no rows and stored the
+    model (a 2.7 kB forecaster worse than persistence) without a word."""
+    from vitals.errors import ModelError
+    from vitals.forecasting.model import EarlyWarningForecaster
+
+    blocker = tmp_path / "models.txt"
+    blocker.write_text("x")
+    base = ["train", "--history", str(HISTORY), "--streets", "76", "--no-progress"]
+    for extra, message in ((["--models-dir", str(blocker)], f"--models-dir {blocker}: is not a directory"),
+                           (["--models-dir", str(tmp_path / "m"), "--step", "0"], "step_s must be positive, got 0"),
+                           (["--models-dir", str(tmp_path / "m"), "--max-rows", "0"],
+                            "max_rows must be >= 1 training rows, got 0")):
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "m").exists() and blocker.read_text() == "x"
+    with pytest.raises(ModelError, match="step_s must be positive"):
+        from_history(small_catalog, HISTORY, step_s=0)
+    grid = from_history(small_catalog, HISTORY).grid
+    with pytest.raises(ModelError, match="max_rows must be >= 1"):
+        EarlyWarningForecaster(step_s=grid.step_s, max_rows=0).fit(grid, small_catalog)

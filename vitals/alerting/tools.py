@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from vitals.alerting.bundle import ALERTMANAGER_CONFIG, ROUTE_TESTS, RULE_FILES, RULE_TESTS_DIR, TEMPLATES
-from vitals.errors import ExportError
+from vitals.errors import ConfigError, ExportError
 from vitals.services import require_binary
 
 
@@ -85,9 +85,14 @@ def render_template(template_glob: str, text: str, data: dict[str, Any]) -> str:
 
 
 def check_all(out_dir: Path) -> list[CheckResult]:
-    """Every offline check of a generated ``dashboards/`` directory."""
+    """Every offline check of a generated ``dashboards/`` directory; one line when it lacks the generated files."""
     tests = sorted((out_dir / RULE_TESTS_DIR).glob("*.test.yml"))
     config = out_dir / ALERTMANAGER_CONFIG
+    missing = [str(rel) for rel in (*RULE_FILES, ALERTMANAGER_CONFIG, ROUTE_TESTS) if not (out_dir / rel).is_file()]
+    if missing or not tests:
+        what = ", ".join(missing) if missing else f"rule tests ({RULE_TESTS_DIR}/*.test.yml)"
+        msg = f"{out_dir} lacks generated alerting files ({what}); run `vitals alerts build --out {out_dir}` first"
+        raise ConfigError(msg)
     return [
         check_rules([out_dir / rel for rel in RULE_FILES]),
         run_rule_tests(tests),

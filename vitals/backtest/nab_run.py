@@ -43,27 +43,80 @@ class NabFile:
     state: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
 
-def load_nab(directory: Path) -> list[NabFile]:
-    """Every CSV under ``directory/data`` with its windows (files without labels get no windows)."""
+def load_nab(directory: Path, *, labels_required: bool = True) -> list[NabFile]:
+    """Every CSV under ``directory/data`` with its windows. Each file needs an entry in
+    ``labels/combined_windows.json`` (``[]``: no anomaly); without the labels file (or an entry) the scores would
+    count every detection as a false positive and the NAB score would mean nothing, so it is refused unless
+    ``labels_required`` is False (scores only, no windows). A file that does not read as NAB's ``timestamp,value``
+    CSV, or a row whose timestamp or value does not parse, is a one-line :class:`ConfigError` naming it."""
     data = directory / "data"
     paths = sorted(data.glob("*/*.csv"))
     if not paths:
         msg = f"no CSV files under {data}/<category>/; is {directory} a NAB directory?"
         raise ConfigError(msg)
     windows_path = directory / "labels" / "combined_windows.json"
-    labels = json.loads(windows_path.read_text()) if windows_path.exists() else {}
-    points_path = directory / "labels" / "combined_labels.json"
-    points = json.loads(points_path.read_text()) if points_path.exists() else {}
+    if labels_required and not windows_path.exists():
+        msg = f"no labels file {windows_path}: NAB scores need the label windows of every data file"
+        raise ConfigError(msg)
+    labels = _labels(windows_path)
+    points = _labels(directory / "labels" / "combined_labels.json")
     files = []
     for path in paths:
         name = f"{path.parent.name}/{path.name}"
-        frame = pd.read_csv(path, dtype={"timestamp": str})
-        ts = pd.to_datetime(frame["timestamp"]).to_numpy().astype("datetime64[ns]")
-        windows = window_indices(ts, labels.get(name, []))
+        if labels_required and name not in labels:
+            msg = f"{windows_path} has no entry for {name}: every data file needs one ([] for no anomaly)"
+            raise ConfigError(msg)
+        ts, values, raw = _read_csv(path)
+        try:
+            windows = window_indices(ts, labels.get(name, []))
+        except ConfigError as exc:
+            msg = f"{name}: {exc}"
+            raise ConfigError(msg) from exc
         label_times = [np.datetime64(str(p), "ns") for p in points.get(name, [])]
-        files.append(NabFile(name, frame["timestamp"].tolist(), ts, frame["value"].to_numpy(np.float64),
-                             windows, label_times))
+        files.append(NabFile(name, raw, ts, values, windows, label_times))
     return files
+
+
+def _labels(path: Path) -> dict[str, Any]:
+    """A NAB labels file (file name -> windows or times); {} when there is none."""
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        msg = f"labels file {path} does not read as JSON ({exc})"
+        raise ConfigError(msg) from exc
+    if not isinstance(doc, dict) or not all(isinstance(v, list) for v in doc.values()):
+        msg = f"labels file {path} must map each data file (<category>/<file>.csv) to a list"
+        raise ConfigError(msg)
+    return doc
+
+
+def _read_csv(path: Path) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.float64], list[str]]:
+    """A NAB data file's timestamps, values and timestamps as written; a file or row that is not NAB's
+    ``timestamp,value`` is refused naming the file (and the line)."""
+    try:
+        frame = pd.read_csv(path, dtype={"timestamp": str})
+    except (OSError, UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        msg = f"{path} does not read as a CSV file ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})"
+        raise ConfigError(msg) from exc
+    if not {"timestamp", "value"} <= set(frame.columns):
+        msg = f"{path} needs the columns timestamp,value (NAB's data files); it has {','.join(map(str, frame.columns))}"
+        raise ConfigError(msg)
+    if frame.empty:
+        msg = f"{path} has a header but no rows"
+        raise ConfigError(msg)
+    ts = pd.to_datetime(frame["timestamp"], errors="coerce")
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    checks = (("timestamp", "time", ts, frame["timestamp"], False), ("value", "number", values, frame["value"], True))
+    for column, kind, parsed, raw, gaps in checks:  # an empty value cell stays a gap (NaN), as before
+        bad = np.flatnonzero(parsed.isna().to_numpy() & (raw.notna().to_numpy() if gaps else True))
+        if bad.size:
+            msg = (f"{path} line {int(bad[0]) + 2}: {column} {raw.iloc[bad[0]]!r} is not a {kind} "
+                   f"({bad.size} such row(s))")
+            raise ConfigError(msg)
+    return (ts.to_numpy().astype("datetime64[ns]"), values.to_numpy(np.float64),
+            frame["timestamp"].tolist())
 
 
 def build_detector(name: str, files: list[NabFile], **params: Any) -> Detector:

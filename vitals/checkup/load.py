@@ -19,7 +19,7 @@ from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
 from vitals.history import files_schema
-from vitals.history_files import reading
+from vitals.history_files import history_files, reading
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,12 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
     folder = base / f"date={day}"
     if not folder.is_dir():
         return None
-    files = sorted(folder.glob("*.parquet"))  # in name order: runs by their start (run ids sort by time)
+    files = history_files(folder)  # in name order: runs by their start (run ids sort by time)
+    if not files:  # a day folder holding no Parquet file (only a stray note): no snapshots that day
+        return None
     schema = files_schema(files)
     cols = [c for c in (*COLUMNS, *OPTIONAL) if c in schema.names]
-    with reading(folder):
+    with reading(folder, files):
         frame = pa.concat_tables([pq.read_table(f, columns=cols, schema=schema) for f in files]).to_pandas()
     at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return frame[(at >= start_ns) & (at < end_ns)]

@@ -89,6 +89,9 @@ def _bundle(args: argparse.Namespace) -> Any:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from vitals.preflight import check_output_dir
+
+    check_output_dir(args.out, "writing the alert rules and routes", "--out")
     bundle = _bundle(args)
     written = bundle.write(args.out)
     sys.stdout.write(f"wrote {len(written)} files under {args.out}/\n")
@@ -114,7 +117,9 @@ def _check(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from vitals.alerting import render_config_dir
+    from vitals.preflight import check_output_dir
 
+    check_output_dir(args.out, "writing the deployable config", "--out")
     rendered = render_config_dir(_bundle(args), args.out)
     sys.stdout.write(f"rule files: {' '.join(str(p) for p in rendered.rule_files)}\n"
                      f"alertmanager config: {rendered.alertmanager_config}\n")

@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     p.add_argument("--nab", metavar="DIR", help="directory with data/<category>/*.csv and labels/")
     p.add_argument("--out", metavar="RESULTS", help="where to write the per-file score CSVs (with --nab)")
     names = DETECTORS.names()
-    p.add_argument("--detector", default="default", choices=names, metavar="NAME",
+    p.add_argument("--detector", choices=names, metavar="NAME",
                    help=f"registered detector to run with --nab: {', '.join(names)} (default: default)")
     p.add_argument("--history", metavar="DIR", help="city backtest: a Parquet history (ts, indicator, area, value) "
                    "run causally through the flow's shard code with the promoted forecaster")
@@ -60,8 +60,16 @@ def register(sub: Any) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    if args.history or args.labels:
+    city = [flag for flag, given in (("--history", args.history), ("--labels", args.labels),
+                                     ("--incidents", args.incidents)) if given]
+    nab = [flag for flag, given in (("--nab", args.nab), ("--out", args.out), ("--detector", args.detector)) if given]
+    if city and nab:  # before, the city backtest ran and --nab, --out, --detector were ignored without a word
+        sys.stderr.write(f"vitals backtest: {', '.join(nab)} belong to the NAB backtest and {', '.join(city)} to the "
+                         "city backtest: give the options of one\n")
+        return 2
+    if city:
         return _city_backtest(args)
+    args.detector = args.detector or "default"
     if not args.nab or not args.out:
         sys.stderr.write("vitals backtest: give --nab DIR --out RESULTS, or --history DIR --labels LABELS.json\n")
         return 2

@@ -68,7 +68,9 @@ def _bundle(args: argparse.Namespace) -> Any:
 
 def _build(args: argparse.Namespace) -> int:
     from vitals.grafana import iter_panels, write_bundle
+    from vitals.preflight import check_output_dir
 
+    check_output_dir(args.out, "writing the dashboards", "--out")
     bundle = _bundle(args)
     written = write_bundle(bundle, Path(args.out))
     panels = sum(1 for d in bundle.dashboards for pnl in iter_panels(d) if pnl["type"] != "row")

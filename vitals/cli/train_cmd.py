@@ -52,6 +52,7 @@ def _train(args: argparse.Namespace) -> int:
     import time
 
     from vitals.errors import ConfigError
+    from vitals.preflight import check_output_dir
     from vitals.registry import ModelRegistry
     from vitals.registry.locate import models_dir
     from vitals.training import default_trainers, from_history, from_simulation, train
@@ -65,11 +66,12 @@ def _train(args: argparse.Namespace) -> int:
     settings = catalog_settings(args)
     catalog = load_catalog_from(settings)
     progress = not args.no_progress
+    where = models_dir(settings.models_dir, settings.catalog)
+    check_output_dir(where.path, "writing the trained models", "--models-dir")  # before the training, not after it
     if args.history:
         data = from_history(catalog, args.history, step_s=args.step)
     else:
         data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=args.step, progress=progress)
-    where = models_dir(settings.models_dir, settings.catalog)
     log.info("training for %s into %s", catalog.source, where.describe())
     registry = ModelRegistry(where.path)
     params: dict[str, Any] = {"max_rows": args.max_rows}

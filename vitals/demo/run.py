@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any, TextIO
 from vitals.catalog import Catalog, load_catalog
 from vitals.config import Settings
 from vitals.demo.view import LiveView, NotificationLog, render_view
+from vitals.errors import ConfigError
 from vitals.exporter import ExportHub
 from vitals.runner import FlowRunner
 from vitals.simulator import CitySimulator, IncidentSpec, SimulatorConfig
@@ -40,6 +42,9 @@ def demo_simulator(catalog: Catalog, settings: Settings, start: datetime | None 
 def run_demo(runner: FlowRunner, settings: Settings, *, run_for: float | None = None, services: bool = True,
              view: bool = True, out: TextIO) -> int:
     """The demo: ``runner`` runs the flow (the command passes the installed one, :mod:`vitals.runner`)."""
+    if run_for is not None and not (math.isfinite(run_for) and run_for > 0):  # 0 ran for ever, -1 stopped at once
+        msg = f"--for must be a number of seconds > 0 (leave it out to run until Ctrl-C), got {run_for:g}"
+        raise ConfigError(msg)
     catalog = load_catalog(settings.catalog, streets_total=settings.streets_total)
     hub = ExportHub(catalog)
     notifications = NotificationLog(catalog=catalog) if services else None
@@ -60,7 +65,7 @@ def run_demo(runner: FlowRunner, settings: Settings, *, run_for: float | None = 
                            colour=view)
 
     live = LiveView(screen, out, interval_s=1.0 if view else 10.0, clear=view).start()
-    if run_for:
+    if run_for is not None:
         threading.Timer(run_for, lambda: signal.raise_signal(signal.SIGINT)).start()
     started = time.monotonic()
     try:

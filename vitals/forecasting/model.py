@@ -234,6 +234,9 @@ class EarlyWarningForecaster(Parameters):
             msg = f"grid step {grid.step_s}s differs from the forecaster's step_s={self.step_s}"
             raise ModelError(msg)
         steps = self._horizon_steps()
+        if not self.max_rows >= 1:  # 0 fitted on no rows at all and stored a model that predicts nothing learnt
+            msg = f"max_rows must be >= 1 training rows, got {self.max_rows}"
+            raise ModelError(msg)
         rows = sample_rows(grid, steps, self.window_steps, self.max_rows, self.random_state)
         seasonal = SeasonalModel(catalog)
         family_of = np.array([ind.domain for ind in catalog.indicators])

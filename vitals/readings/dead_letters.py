@@ -4,8 +4,9 @@ Line: ``{"time", "reason", "detail", "partition", "seq", "stage", "raw", "i", "n
 reason, plain detail, the source batch (partition, seq), the pipeline step that rejected it (``check`` for
 parsing, validation and late readings, ``dup<shard>`` for duplicates; ``parse`` by default), the raw input, and
 the line's position ``i`` among the ``n`` lines of its group (one call for one (stage, partition, seq)). When the source
-knows where the input sits in its partition, an ``"offset"`` follows (Kafka: the message's offset; the
-partition is then ``<topic>-<kafka partition>``).
+knows where the input sits in its partition, an ``"offset"`` follows: Kafka's is the offset of the message that
+held the reading, for every reason (a late or duplicate reading too, not its batch's first offset, which is the
+``seq``); the partition is then ``<topic>-<kafka partition>``.
 
 Idempotence: all rejections of one (stage, partition, seq) are written in a single call and a single
 ``write``, as one *group*; the groups already in the file are rebuilt when it is opened, and a group that is
@@ -15,7 +16,10 @@ number alone does not say what the batch held: a Kafka partition resumed from an
 by what each poll returns (a batch starting at the same offset can hold more messages than before the crash),
 and an MQTT or file source that starts again numbers its batches from 0. Keyed by the number alone, such a
 batch's rejections were taken for written and lost; now a replayed group with the same rejections is skipped
-and any other is written (so after a crash a rejection can appear twice in the file, never not at all). A
+and any other is written. A rejection with an offset is also known on its own, whatever group it came in:
+(stage, partition, offset, reason, raw, and which of identical ones of its message it is); one already in
+the file is left out of a later group (so a re-cut Kafka batch writes only its rejections not yet written).
+A rejection without one (MQTT, files) can appear twice in the file after a crash, never not at all. A
 group cut short by a crash (fewer than ``n`` lines, or a torn last line) is removed on open, so the replay
 writes it whole.
 
@@ -62,6 +66,23 @@ def _digest(items: Sequence[tuple[str, str, int | None]]) -> str:
     return hashlib.blake2b(orjson.dumps(items), digest_size=8).hexdigest()
 
 
+def _positioned(stage: str, partition: str, items: Sequence[tuple[str, str, int | None]]) -> list[str | None]:
+    """Each rejection's own key when it names its message (an offset): a digest of (stage, partition, offset,
+    reason, raw, occurrence), the occurrence counting identical rejections of one message before it in the group
+    (a message can hold the same line twice); None for a rejection without an offset."""
+    seen: dict[tuple[str, str, int | None], int] = {}
+    out: list[str | None] = []
+    for item in items:
+        if item[2] is None:
+            out.append(None)
+            continue
+        k = seen.get(item, 0)
+        seen[item] = k + 1
+        out.append(hashlib.blake2b(orjson.dumps([stage, partition, item[2], item[0], item[1], k]),
+                                   digest_size=8).hexdigest())
+    return out
+
+
 LINE_START = b'{"time":'  # every line this writer writes starts so (the dict's first key)
 
 
@@ -85,8 +106,9 @@ def check_dead_letter_file(path: str | os.PathLike[str]) -> None:
         _scan(Path(path))
 
 
-def _scan(path: Path) -> tuple[set[Key], int]:
-    """Complete groups in the file, and the byte length of its intact prefix (everything before a cut group).
+def _scan(path: Path) -> tuple[set[Key], set[str], int]:
+    """Complete groups in the file, the own keys of their rejections that name their message
+    (:func:`_positioned`), and the byte length of its intact prefix (everything before a cut group).
 
     The lines of a group are consecutive (one ``write`` each); a line that starts another group, or the end of
     the file, ends the one before. Only a torn last line (:func:`_torn`) is cut; any other line that is not a
@@ -114,7 +136,9 @@ def _scan(path: Path) -> tuple[set[Key], int]:
             intact = offset
     cut = [first for _, first, expected, items in groups if len(items) < expected]
     intact = min([*cut, intact])
-    return {(*key, _digest(items)) for key, first, _, items in groups if first < intact}, intact
+    whole = [(key, items) for key, first, _, items in groups if first < intact]
+    own = {k for key, items in whole for k in _positioned(key[0], key[1], items) if k is not None}
+    return {(*key, _digest(items)) for key, items in whole}, own, intact
 
 
 def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
@@ -126,7 +150,8 @@ def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
 
 
 class DeadLetterWriter:
-    """Append rejections to a JSON lines file, once per (stage, partition, seq)."""
+    """Append rejections to a JSON lines file, once per (stage, partition, seq) and content, and a rejection
+    that names its message (an offset) once."""
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, max_entries: int = DEFAULT_MAX_ENTRIES,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -140,8 +165,9 @@ class DeadLetterWriter:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._written: set[Key] = set()
+        self._own: set[str] = set()  # own keys of the rejections in the file that name their message
         if self.path.exists():
-            self._written, intact = _scan(self.path)
+            self._written, self._own, intact = _scan(self.path)
             if intact < self.path.stat().st_size:
                 log.warning("dead-letter file %s: removing %d bytes of an interrupted write",
                             self.path, self.path.stat().st_size - intact)
@@ -168,20 +194,28 @@ class DeadLetterWriter:
 
     def write_batch(self, partition: str, seq: int, rejections: Sequence[Rejection], *, stage: str = "parse") -> int:
         """Write the rejections of one source batch; returns the lines written (0 when this group, the same
-        rejections under the same (stage, partition, seq), is already in the file)."""
+        rejections under the same (stage, partition, seq), is already in the file). A rejection that names its
+        message (an offset) and is in the file already, in any group, is left out."""
         if not rejections:
             return 0
         key = self._key(stage, partition, seq, rejections)
+        own = _positioned(stage, str(partition), [(r.reason, r.raw, r.offset) for r in rejections])
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._lock:
             if key in self._written:
                 return 0
+            fresh = [(r, k) for r, k in zip(rejections, own, strict=True) if k is None or k not in self._own]
+            if not fresh:  # each one is in the file already, from a group cut otherwise (a re-cut Kafka batch)
+                self._written.add(key)
+                return 0
+            rejections = [r for r, _ in fresh]
             self._count(rejections)
             kept = self._room(rejections)
             lines = [orjson.dumps(_line(r, key, i, len(kept), now)) + b"\n" for i, r in enumerate(kept)]
             lines = self._fit_bytes(lines)
             for r in rejections[len(lines):]:
                 self.dropped[r.reason] = self.dropped.get(r.reason, 0) + 1
+            self._own.update(k for _, k in fresh[:len(lines)] if k is not None)
             if len(lines) < len(kept):  # renumber: a group in the file is always whole (see _scan)
                 lines = [orjson.dumps({**orjson.loads(line), "n": len(lines)}) + b"\n" for line in lines]
             if lines:

@@ -63,6 +63,10 @@ class InputText:
             return _table_rows(self._batch, rows)
         return [self(row) for row in rows]
 
+    def positions(self, rows: Sequence[int]) -> list[int | None]:
+        """Where the rows sit in their source partition: not known to a block alone (see :class:`MessageInput`)."""
+        return [None] * len(rows)
+
     def _split(self) -> list[str] | None:
         if self._items is None:
             self._items = _cut(self.kind, self.data, self.has_header, self.table)
@@ -75,6 +79,37 @@ class InputText:
         self.kind, self.data, self.has_header, self.table = (state["kind"], state["data"], state["has_header"],
                                                              state["table"])
         self._items, self._batch = None, None
+
+
+class MessageInput:
+    """The input of a batch of messages (Kafka): the items of ``inner`` (the parsed messages' input, numbered as
+    the concatenated messages are read), and the offset of the message each item came from: message ``k`` has
+    ``items[k]`` input items (0 for an empty message) and offset ``offsets[k]``.
+
+    The readings carry nothing more than their ``raw_index``, and nothing is computed when a batch is read: the
+    message of an item is looked up only for a reading rejected after parsing (late, duplicate)."""
+
+    __slots__ = ("inner", "items", "offsets")
+
+    def __init__(self, inner: Any, items: Sequence[int], offsets: Sequence[int]) -> None:
+        self.inner, self.items, self.offsets = inner, items, offsets
+
+    def __call__(self, row: int) -> str:
+        return str(self.inner(row))
+
+    def many(self, rows: Sequence[int]) -> list[str]:
+        return list(self.inner.many(rows))
+
+    def positions(self, rows: Sequence[int]) -> list[int | None]:
+        starts = np.cumsum(self.items) - np.asarray(self.items)  # the first item of each message
+        message = np.searchsorted(starts, np.asarray(rows, dtype=np.int64), side="right") - 1
+        return [int(self.offsets[k]) for k in message.tolist()]
+
+    def __getstate__(self) -> tuple[Any, Sequence[int], Sequence[int]]:
+        return self.inner, self.items, self.offsets
+
+    def __setstate__(self, state: tuple[Any, Sequence[int], Sequence[int]]) -> None:
+        self.inner, self.items, self.offsets = state
 
 
 def _cut(kind: str, data: bytes, has_header: bool, table: pa.Table | None) -> list[str]:

@@ -5,10 +5,16 @@ element (cut at the next ``,`` outside strings and brackets) costs only itself.
 
 from __future__ import annotations
 
-from vitals.readings.input_text import InputText
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+from vitals.readings.input_text import InputText, MessageInput
 from vitals.readings.parse_arrow import Context
 from vitals.readings.parse_json import BROKEN, decode_item, loads, object_lines, parse_jsonl, parse_records
 from vitals.readings.schema import BOM, ParseResult
+
+log = logging.getLogger(__name__)
 
 
 def parse_json_payload(ctx: Context, data: bytes, use_threads: bool = False) -> ParseResult:
@@ -70,24 +76,52 @@ def _array_elements(text: str) -> list[str]:
     return [*(e for e in elements if e), text[start:].strip()]
 
 
-def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = False) -> ParseResult:
+def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = False,
+                   offsets: Sequence[int] | None = None) -> ParseResult:
     """Messages in order, each read as :func:`parse_json_payload` reads it. Runs of one-line objects (the
     usual message) and of JSON-lines messages whose every line is one object are joined into one block of JSON
     lines for the fast path (one Arrow read for the run, not one per message). Such a message (``\n`` line
     ends) of two or more lines is never one JSON value (after a closing ``}`` a value goes on with ``,``,
-    ``]``, ``}`` or ends, never with ``{``), so :func:`parse_json_payload` reads it as JSON lines too."""
+    ``]``, ``}`` or ends, never with ``{``), so :func:`parse_json_payload` reads it as JSON lines too.
+
+    ``offsets`` (one per message, a Kafka message's offset): the batch's input then tells the offset of each
+    accepted reading's message (:class:`MessageInput`; late and duplicate dead letters name it)."""
     results: list[ParseResult] = []
     run: list[bytes] = []
+    items: list[int] = []  # input items of each message: a run's message has one per line
     for payload in payloads:
         body = payload.strip()
-        if body.startswith(b"{") and b"\r" not in body and (b"\n" not in body or object_lines(body)):
+        lines = None
+        if body.startswith(b"{") and b"\r" not in body:
+            lines = 1 if b"\n" not in body else object_lines(body)
+        if lines:
             run.append(body)
+            items.append(lines)
             continue
         if run:
             results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
             run = []
         if body:
             results.append(parse_json_payload(ctx, body, use_threads))
+            items.append(results[-1].n_input)
+        else:
+            items.append(0)
     if run or not results:
         results.append(parse_jsonl(ctx, b"\n".join(run), use_threads))
-    return ParseResult.concat(results)
+    result = ParseResult.concat(results)
+    return result if offsets is None else _with_offsets(result, items, offsets)
+
+
+def _with_offsets(result: ParseResult, items: list[int], offsets: Sequence[int]) -> ParseResult:
+    """The result whose batch input maps each item to its message's offset (a run's message has one item per
+    line). Should the messages' items ever not add up to the batch's input, the batch is left without offsets
+    (its late and duplicate dead letters then name the batch only), never given wrong ones."""
+    batch = result.batch
+    if batch.raw_source is None or len(items) != len(offsets):
+        return result
+    if sum(items) != result.n_input:
+        log.warning("batch %s/%s: %d input items in %d messages, not %d: its readings' offsets are not kept",
+                    batch.partition, batch.seq, result.n_input, len(items), sum(items))
+        return result
+    source = MessageInput(batch.raw_source, items, offsets)  # by reference: nothing computed until a rejection
+    return dataclasses.replace(result, batch=dataclasses.replace(batch, raw_source=source))

@@ -124,12 +124,18 @@ class ReadingParser:
                                  ctx, block, self.use_threads), decode_line))
 
     def parse_payloads(self, payloads: Sequence[Data], *, partition: str = "0", seq: int = 0,
-                       received_ns: int | None = None) -> ParseResult:
-        """Messages (MQTT, Kafka), each read as :meth:`parse_json_payload` reads it, as one batch in order."""
+                       received_ns: int | None = None, offsets: Sequence[int] | None = None) -> ParseResult:
+        """Messages (MQTT, Kafka), each read as :meth:`parse_json_payload` reads it, as one batch in order.
+        ``offsets``: each message's offset (Kafka), kept with the batch's input for late and duplicate dead
+        letters (:meth:`vitals.batches.ReadingBatch.input_positions`)."""
         ctx, blocks = self._context(partition, seq, received_ns), [_as_bytes(p) for p in payloads]
-        return self._guarded(ctx, lambda: payload_format.parse_payloads(ctx, blocks, self.use_threads),
-                             lambda: _Pieces(blocks, lambda part: payload_format.parse_payloads(
-                                 ctx, part, self.use_threads), decode_line))
+
+        def some(part: list[int]) -> ParseResult:
+            return payload_format.parse_payloads(ctx, [blocks[i] for i in part], self.use_threads,
+                                                 None if offsets is None else [offsets[i] for i in part])
+
+        return self._guarded(ctx, lambda: payload_format.parse_payloads(ctx, blocks, self.use_threads, offsets),
+                             lambda: _Pieces(list(range(len(blocks))), some, lambda i: decode_line(blocks[i])))
 
     def parse_csv(self, data: Data, *, columns: Sequence[str] | None = None, partition: str = "0", seq: int = 0,
                   received_ns: int | None = None) -> ParseResult:

@@ -74,7 +74,7 @@ class ParseResult:
         """Results of consecutive pieces of one block, in order."""
         if len(results) == 1:
             return results[0]
-        return cls(batch=ReadingBatch.concat([r.batch for r in results]),
+        return cls(batch=ReadingBatch.concat([r.batch for r in results], [r.n_input for r in results]),
                    rejections=[rejection for r in results for rejection in r.rejections])
 
 

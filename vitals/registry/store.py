@@ -92,11 +92,18 @@ class ModelRegistry:
         for fam in [family] if family else self.families():
             current = self.promoted(fam)
             for version in self.versions(fam):
-                card = self.card(fam, version)
+                size = (self.version_dir(fam, version) / ARTIFACT).stat().st_size
+                try:
+                    card = self.card(fam, version)
+                except RegistryError as exc:  # one hand-edited card costs its own row, not the whole listing
+                    log.warning("%s", exc)
+                    out.append(VersionInfo(family=fam, version=version, promoted=version == current, created_at="?",
+                                           size_bytes=size, model_class="?", metrics={},
+                                           headline="model card unreadable (see the warning)"))
+                    continue
                 out.append(VersionInfo(
                     family=fam, version=version, promoted=version == current, created_at=card.created_at,
-                    size_bytes=(self.version_dir(fam, version) / ARTIFACT).stat().st_size,
-                    model_class=card.model_class, metrics=card.metrics, headline=card.headline(),
+                    size_bytes=size, model_class=card.model_class, metrics=card.metrics, headline=card.headline(),
                 ))
         return out
 
@@ -125,10 +132,22 @@ class ModelRegistry:
 
     def card(self, family: str, version: str) -> ModelCard:
         path = self.version_dir(family, version) / CARD_JSON
+        if version not in self.versions(family):
+            known = ", ".join(self.versions(family)) or "none"
+            msg = f"{family} {version} not found in {self.root} (known: {known})"
+            raise RegistryError(msg)
         try:
-            return ModelCard.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             msg = f"cannot read the model card {path}: {exc}"
+            raise RegistryError(msg) from exc
+        try:
+            return ModelCard.from_dict(doc)
+        except KeyError as exc:  # a field deleted by hand: say which, not just its quoted name
+            msg = f"model card {path} lacks the field {exc}; restore it from card.md or retrain"
+            raise RegistryError(msg) from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            msg = f"model card {path} is not a model card as `vitals train` writes it: {exc}"
             raise RegistryError(msg) from exc
 
     def load(self, family: str, version: str | None = None, *, arrays: bool = False) -> Any:

@@ -9,9 +9,10 @@ consumer group's committed offsets are written too (at every snapshot and at a c
 monitoring with the usual Kafka tools only: nothing here reads them back. Partitions are assigned, never
 subscribed, so the group never rebalances.
 
-A message that cannot be read is dead-lettered with its Kafka coordinates: the batch's partition is
-``<topic>-<kafka partition>`` and each parse rejection carries its message's offset (see
-:func:`decode_records`). confluent-kafka is imported when a consumer is built (the ``kafka`` extra).
+A rejected reading is dead-lettered with its Kafka coordinates: the batch's partition is
+``<topic>-<kafka partition>`` and each rejection carries the offset of the message that held the reading,
+whether it was rejected while decoding (malformed, out of range ...) or later in the flow (late, duplicate;
+see :func:`decode_records`). confluent-kafka is imported when a consumer is built (the ``kafka`` extra).
 """
 
 from __future__ import annotations
@@ -157,12 +158,15 @@ def kafka_partition_count(brokers: str, topic: str, *, timeout_s: float = 10.0,
 def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, received_ns: int) -> SourceBatch:
     """One batch from the messages of one partition, each message read on its own.
 
-    The batch seq is the first offset (dead letters of a replayed batch keep their key). Each rejection carries
+    The batch seq is the first offset (dead letters of a replayed batch keep their key). The batch's input
+    knows each reading's message offset (:class:`vitals.readings.input_text.MessageInput`), so a reading
+    rejected later in the flow (late, duplicate) is dead-lettered with it. Each parse rejection carries
     the offset of its message: a rejected line of a JSON-lines (or one-reading) message is found in the messages
     by its raw text (:func:`_pin_lines`, no second parse); otherwise the messages are parsed again in halves
     until each rejection is pinned to its message (about three parses of the batch for one bad message)."""
     seq = records[0][0] if records else 0
-    result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns)
+    result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns,
+                                   offsets=_offsets(records))
     if result.rejections:
         pinned = _pin_lines(records, result.rejections)
         result = _parse(records, parser, name, seq, received_ns) if pinned is None else \
@@ -205,8 +209,17 @@ def _find_line(body: bytes, line: bytes, pos: int) -> int:
     return -1
 
 
+def _offsets(records: Sequence[Record]) -> Sequence[int]:
+    """The offsets of the messages: a ``range`` when they are consecutive (the usual batch: a partition's offsets
+    increase, so first and last tell), kept by the batch's input without a list per message."""
+    if records and records[-1][0] - records[0][0] == len(records) - 1:
+        return range(records[0][0], records[-1][0] + 1)
+    return [o for o, _ in records]
+
+
 def _parse(records: Sequence[Record], parser: PayloadParser, name: str, seq: int, received_ns: int) -> Any:
-    result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns)
+    result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns,
+                                   offsets=_offsets(records))
     if not result.rejections:
         return result
     if len(records) == 1:

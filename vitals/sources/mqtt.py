@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,7 +37,8 @@ class PayloadParser(Protocol):
     one payload (an object, pretty-printed or not, an array of readings, or JSON lines), so a bad message or a
     bad element of an array costs only itself."""
 
-    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any: ...
+    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int,
+                       offsets: Sequence[int] | None = None) -> Any: ...
 
 
 PASSWORD_ENV = "VITALS_MQTT_PASSWORD"
@@ -226,7 +227,8 @@ def probe_broker(host: str, port: int, client_id: str, security: MqttSecurity, t
 
 
 class _NoParser:
-    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int) -> Any:
+    def parse_payloads(self, payloads: list[bytes], *, partition: str, seq: int, received_ns: int,
+                       offsets: Sequence[int] | None = None) -> Any:
         raise NotImplementedError
 
 

@@ -22,6 +22,7 @@ from vitals.errors import HistoryError
 from vitals.forecasting.cadence import catalog_step_s
 from vitals.forecasting.grid import SeriesGrid
 from vitals.labels import LabelledWindow
+from vitals.readings.timestamps import history_ts_ns
 from vitals.registry.card import hash_arrays
 from vitals.units import DAY_S, NS_PER_S
 
@@ -57,7 +58,7 @@ def from_arrays(
 ) -> TrainingSet:
     """A training set from columnar readings (catalog codes) on a grid of ``step_s`` (default: derived from the
     catalog's cadence, :func:`vitals.forecasting.cadence.catalog_step_s`)."""
-    step_s = int(step_s) if step_s else catalog_step_s(catalog)
+    step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
     order = np.lexsort((ts_ns, street, indicator))
     digest = hash_arrays(np.asarray(indicator, np.int16)[order], np.asarray(street, np.int32)[order],
                          np.asarray(ts_ns, np.int64)[order], np.asarray(value, np.float64)[order])
@@ -78,8 +79,7 @@ def from_frame(
         raise HistoryError(msg)
     ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
     street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
-    ts = pd.to_datetime(frame["ts"], utc=True)
-    ts_ns = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    ts_ns = history_ts_ns(frame["ts"], source)
     known = (ind >= 0) & (street >= 0)
     if not known.all():
         log.warning("dropped %d of %d rows with an indicator or area not in the catalog", (~known).sum(), len(known))
@@ -99,11 +99,10 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals run --history-dir DIR` or `vitals simulate`"
         raise HistoryError(msg)
-    from vitals.history_files import reading
+    from vitals.history_files import history_table
 
     try:
-        with reading(base):
-            frame = pd.read_parquet(base, columns=list(FRAME_COLUMNS))
+        frame = history_table(base, columns=FRAME_COLUMNS).to_pandas()
     except HistoryError:
         raise
     except (OSError, ValueError, KeyError) as exc:
@@ -121,7 +120,7 @@ def from_simulation(
     from vitals.simulator.city import CitySimulator
     from vitals.simulator.config import SimulatorConfig
 
-    step_s = int(step_s) if step_s else catalog_step_s(catalog)
+    step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
     sim = CitySimulator(catalog, SimulatorConfig(seed=seed, duration=timedelta(days=days), step_s=step_s))
     parts = []
     for batch in tqdm(sim.batches(), total=sim.n_steps, desc="simulate", unit="step", disable=not progress,
