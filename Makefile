@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# the suite on 2 worker processes (pytest-xdist): each file whole on one worker (its module fixtures run once), the
+# longest files first (LONG_FIRST in tests/conftest.py); `make test XDIST=` runs it in one process
+XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup demo test lint unit integration bench models alerts dashboards clean
 
@@ -41,13 +44,13 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 unit: setup
-	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration" $(XDIST) $(PYTEST_ARGS)
 
 integration: setup
-	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+	$(PY) -m pytest -m integration $(XDIST) $(PYTEST_ARGS)
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -25,8 +25,9 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
                  "--step", "60", "--indicators", INDICATORS, "--incidents-per-day", "4", "--no-progress",
                  "--out", str(root / "r.parquet")]) == 0
     subprocess.run([sys.executable, "-m", "vitals", "replay", str(root / "r.parquet"), "--streets", "38",
-                    "--metrics-port", "0", "--history-dir", str(root / "h"), "--batch-size", "200",
-                    "--partitions", "1", "--shards", "1", "--no-progress"], check=True, capture_output=True,
+                    "--metrics-port", "0", "--history-dir", str(root / "h"),
+                    "--partitions", "1", "--shards", "1", "--no-progress",
+                    "--dead-letters", str(root / "dead.jsonl")], check=True, capture_output=True,
                    timeout=240)
     assert main(["checkup", "--history", str(root / "h"), "--from", "2026-03-03", "--to", "2026-03-03",
                  "--streets", "38", "--out", str(root / "checkup.html"), "--json", str(root / "checkup.json")]) == 0

@@ -77,11 +77,13 @@ def halves(tmp_path_factory, small_catalog) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, halves) -> tuple[Path, dict[Path, tuple[int, int]]]:
-    """Two replays into one history without a recovery dir (the even districts, then the odd ones); returns the
-    directory and the files after the first."""
+    """Two replays into one history without a recovery dir (the even districts without scoring, then the odd ones
+    with it); returns the directory and the files after the first."""
     out = tmp_path_factory.mktemp("two-runs")
     even, odd = halves
-    run_to_end(_replay(even, out), out / "even.txt")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VITALS_SCORING", "false")
+        run_to_end(_replay(even, out), out / "even.txt")
     first = _files(out / "history")
     run_to_end(_replay(odd, out), out / "odd.txt")
     return out, first
@@ -255,21 +257,18 @@ def test_processes_initialising_one_recovery_dir_agree_on_its_run_id(tmp_path):
     assert stored_run_id({"shards": 4}) == ""  # an identity written before run ids
 
 
-def test_a_run_without_scoring_first_does_not_hide_the_next_runs_scores(halves, tmp_path, monkeypatch, small_catalog):
+def test_a_run_without_scoring_first_does_not_hide_the_next_runs_scores(two_runs, halves, small_catalog):
     """Files of one directory with other columns (a run without scoring, then one with it): the readers take the
     columns of every file. Arrow's dataset reader takes the first file's columns alone, and the first run's files
     (their run id sorts first) have no scoring columns: the second run's scores were dropped without a word."""
     from vitals.checkup.load import read_snapshots
 
-    even, odd = halves
-    monkeypatch.setenv("VITALS_SCORING", "false")
-    run_to_end(_replay(even, tmp_path), tmp_path / "even.txt")
-    monkeypatch.delenv("VITALS_SCORING")
-    run_to_end(_replay(odd, tmp_path), tmp_path / "odd.txt")
-    files = sorted((tmp_path / "history" / "vitals").rglob("*.parquet"))
+    out, _ = two_runs
+    _, odd = halves
+    files = sorted((out / "history" / "vitals").rglob("*.parquet"))
     assert "anomaly_score" not in pq.read_schema(files[0]).names  # the first file: no scores
     assert "anomaly_score" in pq.read_schema(files[-1]).names
-    vitals = read_vitals(tmp_path / "history")
+    vitals = read_vitals(out / "history")
     odd_areas = set(pd.read_parquet(odd)["area"].astype(str))
     scored = vitals["area"].astype(str).isin(odd_areas)
     assert scored.any() and (~scored).any()
@@ -277,7 +276,7 @@ def test_a_run_without_scoring_first_does_not_hide_the_next_runs_scores(halves, 
     assert vitals.loc[~scored, "anomaly_score"].isna().all()
     at = pd.to_datetime(vitals["at"], utc=True)
     start = (at.min() - pd.Timedelta(days=1)).date()
-    snapshots = read_snapshots(tmp_path / "history", small_catalog, start, start + pd.Timedelta(days=2))
+    snapshots = read_snapshots(out / "history", small_catalog, start, start + pd.Timedelta(days=2))
     assert snapshots.anomaly is not None and np.isfinite(snapshots.anomaly).any()
 
 
