@@ -40,6 +40,16 @@ def _batches(values: list[bytes], per_batch: int) -> list[list[tuple[int, bytes]
     return [records[a:a + per_batch] for a in range(0, len(records), per_batch)]
 
 
+def stage_rejections(catalog: Any, checker: PartitionChecker, state: Any, shards: list[ShardState],
+                     item: Any) -> list[Any]:
+    """A source batch through the partition check and the series state, as the flow runs them: its rejections."""
+    checked = checker.check(state, item)
+    rejections = list(checked.rejections)
+    for k, part in split_by_shard(checked.batch, catalog, len(shards)):
+        rejections += shards[k].update(part).duplicates
+    return rejections
+
+
 def _pass(catalog: Any, batches: list[list[tuple[int, bytes]]]) -> dict[str, Any]:
     """One pass over the partition: CPU seconds of decoding and of the whole stage path, and what was rejected."""
     parser = ReadingParser(catalog, max_future_s=10 ** 10)
@@ -54,11 +64,7 @@ def _pass(catalog: Any, batches: list[list[tuple[int, bytes]]]) -> dict[str, Any
         t0 = time.process_time()
         item = decode_records(records, parser, "city-readings-0", RECEIVED)
         decode_s += time.process_time() - t0
-        checked = checker.check(state, item)
-        rejections = list(checked.rejections)
-        for k, part in split_by_shard(checked.batch, catalog, SHARDS):
-            rejections += shards[k].update(part).duplicates
-        for r in rejections:
+        for r in stage_rejections(catalog, checker, state, shards, item):
             rejected[r.reason] = rejected.get(r.reason, 0) + 1
             with_offset += r.offset is not None
     total_s = time.process_time() - start

@@ -14,16 +14,31 @@ import numpy as np
 import numpy.typing as npt
 
 
+@dataclass(frozen=True)
+class FilePlace:
+    """Where an input item sits in a replayed file: the file (its path as given) and the item's 1-based line
+    (CSV, JSON lines: the line its record starts on; a CSV's header is line 1) or 0-based row (Parquet)."""
+
+    file: str
+    line: int | None = None
+    row: int | None = None
+
+
+Position = int | FilePlace | None
+"""Where an input item sits: a Kafka message's offset, a place in a replayed file, or None (not known)."""
+
+
 class InputRows(Protocol):
     """The input text of a parsed block by item (``vitals.readings.input_text.InputText``): picklable. An input
-    read from a source that knows where each item sits (a Kafka message's offset) tells it by :meth:`positions`
-    (``vitals.readings.input_text.MessageInput``); others give None."""
+    read from a source that knows where each item sits tells it by :meth:`positions`: a Kafka message's offset
+    (``vitals.readings.input_text.MessageInput``), a file's line or row (``vitals.readings.input_text.FileInput``);
+    others give None."""
 
     def __call__(self, row: int) -> str: ...
 
     def many(self, rows: list[int]) -> list[str]: ...
 
-    def positions(self, rows: list[int]) -> list[int | None]: ...
+    def positions(self, rows: list[int]) -> list[Position]: ...
 
 
 class JoinedInput:
@@ -40,8 +55,8 @@ class JoinedInput:
     def many(self, rows: list[int]) -> list[str]:
         return [self(row) for row in rows]
 
-    def positions(self, rows: list[int]) -> list[int | None]:
-        out: list[int | None] = [None] * len(rows)
+    def positions(self, rows: list[int]) -> list[Position]:
+        out: list[Position] = [None] * len(rows)
         asked: dict[int, list[tuple[int, int]]] = {}  # part -> (place in rows, item in the part): one call a part
         for at, row in enumerate(rows):
             k = bisect.bisect_right(self.starts, row) - 1
@@ -140,9 +155,9 @@ class ReadingBatch:
         texts = iter(found)
         return [next(texts) if i >= 0 else None for i in items.tolist()]
 
-    def input_positions(self, rows: npt.NDArray[np.integer]) -> list[int | None]:
-        """Where the input of each of ``rows`` sits in its source partition (a Kafka message's offset), or None
-        for a reading whose source does not say (a file, MQTT, the simulator)."""
+    def input_positions(self, rows: npt.NDArray[np.integer]) -> list[Position]:
+        """Where the input of each of ``rows`` sits: its Kafka message's offset, its file and line or row (file
+        replay), or None for a reading whose source does not say (MQTT, the simulator)."""
         if self.raw_index is None or self.raw_source is None:
             return [None] * len(rows)
         items = self.raw_index[rows].tolist()
@@ -217,6 +232,9 @@ class Rejection:
     raw:    the raw input as text (a JSON line, a CSV row, or a JSON rendering of an Arrow row).
     detail: a plain explanation (e.g. "value 3.2 outside valid range [0, 1.6] for water_pressure").
     offset: where the input sits in its source partition when the source knows (a Kafka message's offset).
+    file, line, row: the replayed file the input came from and where in it (see :class:`FilePlace`).
+    item: the input's item in the block its parser read (set by the parsers, for the source to place it; not
+          compared, not written).
     """
 
     reason: str
@@ -225,6 +243,30 @@ class Rejection:
     partition: str = "0"
     seq: int = 0
     offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+    row: int | None = None
+    item: int | None = field(default=None, compare=False, repr=False)
+
+    def at(self, position: Position) -> Rejection:
+        """This rejection placed at ``position`` (an offset, a file place, or None: unchanged)."""
+        if position is None:
+            return self
+        if isinstance(position, FilePlace):
+            return Rejection(self.reason, self.raw, self.detail, self.partition, self.seq, self.offset, position.file,
+                             position.line, position.row, self.item)
+        return Rejection(self.reason, self.raw, self.detail, self.partition, self.seq, position, self.file,
+                         self.line, self.row, self.item)
+
+    @property
+    def where(self) -> int | tuple[str, int | None, int | None] | None:
+        """What identifies the input in its source (offset, or (file, line, row)), or None (also for a file
+        without a line or row: not known on its own, so never taken for another rejection of its file)."""
+        if self.offset is not None:
+            return self.offset
+        if self.file is None or (self.line is None and self.row is None):
+            return None
+        return self.file, self.line, self.row
 
 
 REJECT_REASONS: tuple[str, ...] = (

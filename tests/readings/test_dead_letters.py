@@ -225,3 +225,29 @@ def test_a_corrupt_line_between_groups_is_refused_not_cut(tmp_path: Path) -> Non
         DeadLetterWriter(path)
     assert path.read_bytes() == content
     check_dead_letter_file(tmp_path / "absent.jsonl")  # no file yet: nothing to check
+
+
+def _placed(seq: int, *lines: int, file: str = "in/a.csv") -> list[Rejection]:
+    return [Rejection("late", f"line {n}", f"detail of {seq}", "file-0", seq, None, file, n) for n in lines]
+
+
+def test_rejections_that_name_their_file_line_are_written_once_however_the_replay_was_cut(tmp_path: Path) -> None:
+    """A file replay resumed after a crash numbers its batches again: a rejection that names its file and line
+    is in the file once, whatever group it comes in, across reopens; another file's same line is another one."""
+    path = tmp_path / "dead.jsonl"
+    with DeadLetterWriter(path) as writer:
+        assert writer.write_batch("file-0", 3, _placed(3, 7, 9)) == 2
+    with DeadLetterWriter(path) as writer:  # reopened: the places rebuilt from the lines
+        assert writer.write_batch("file-0", 1, _placed(1, 7, 9, 12)) == 1  # only line 12
+        assert writer.write_batch("file-0", 1, _placed(1, 7, file="in/b.csv")) == 1
+        parquet = [Rejection("duplicate", "row", "d", "file-0", 2, None, "c.parquet", None, 7)]
+        assert writer.write_batch("file-0", 2, parquet) == 1
+        assert writer.write_batch("file-0", 5, parquet) == 0
+        unplaced = [Rejection("malformed", "row", "d", "file-0", 6, None, "c.parquet")]  # the file alone
+        assert writer.write_batch("file-0", 6, unplaced) == 1
+        assert writer.write_batch("file-0", 7, unplaced) == 1  # not known on its own: another group, written
+    entries = read_dead_letters(path)
+    assert [(e["file"], e.get("line"), e.get("row")) for e in entries] == [
+        ("in/a.csv", 7, None), ("in/a.csv", 9, None), ("in/a.csv", 12, None), ("in/b.csv", 7, None),
+        ("c.parquet", None, 7), ("c.parquet", None, None), ("c.parquet", None, None)]
+    assert all("offset" not in e for e in entries)

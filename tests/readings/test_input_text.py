@@ -101,3 +101,18 @@ def test_bisected_blocks_join_their_inputs() -> None:
         assert len(batch) == 100 and type(batch.raw_source).__name__ == "JoinedInput"
         expected = [line.decode() for line in lines[header:] if not line.startswith(b"2024,not")]
         assert batch.input_texts(np.arange(100)) == expected
+
+
+_CSV_LINE = st.sampled_from([b"", b" ", b"2026-03-02T00:10:00Z,river_level,RIB-01,,3.5", b"a,b,\xff",
+                             b'x,"two\nlines",y', b'"open', b"1,2,3,4,5,6"])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(_CSV_LINE, max_size=25), st.sampled_from([b"\n", b"\r\n"]), st.booleans())
+def test_csv_record_lines_are_where_the_parser_starts_each_record(lines: list[bytes], end: bytes,
+                                                                   last: bool) -> None:
+    """The quick count of a block without quotes finds the lines the parser's record split starts on."""
+    from vitals.readings.parse_csv import _split_records, header_names, record_lines
+
+    data = end.join([b"ts,indicator,area,sensor,value", *lines]) + (end if last else b"")
+    assert record_lines(data) == [r.line for r in _split_records(data, header_names(data))]

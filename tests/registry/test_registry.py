@@ -303,3 +303,21 @@ def test_a_hand_edited_card_costs_its_own_row(tmp_path: Path, models: tuple, cap
         assert cli_main([*base, *args]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_a_mistyped_models_dir_is_one_line_not_an_empty_listing(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`vitals models list --models-dir` naming no directory (a typo) said "no models in ..." with exit 0, as if
+    the registry were empty; now every `vitals models` command refuses it in one line. An existing empty
+    directory still lists as empty."""
+    from vitals.cli import main as cli_main
+
+    missing = tmp_path / "modles"
+    for args in (["list"], ["show", "forecaster"], ["promote", "forecaster", "v0001"], ["rollback", "forecaster"]):
+        assert cli_main(["models", "--models-dir", str(missing), *args]) != 0
+        err = capsys.readouterr().err
+        assert f"models directory {missing}" in err and "does not exist" in err and err.count("\n") == 1, err
+    assert not missing.exists()
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["models", "--models-dir", str(tmp_path / "empty"), "list"]) == 0
+    assert "no models in" in capsys.readouterr().out

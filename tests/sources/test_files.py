@@ -81,3 +81,85 @@ def test_pretty_printed_json_across_block_boundary_is_one_reading(tmp_path: Path
     for block in (300, 1000):
         items = _replay([path], block_bytes=block)
         assert (sum(len(i.batch) for i in items), [r for i in items for r in i.rejections]) == (300, [])
+
+
+def _bad_lines(text: str, bad: set[int]) -> list[str]:
+    """Lines of ``text`` (1-based numbers in ``bad`` replaced by a reading with an unknown area)."""
+    lines = text.splitlines(keepends=True)
+    for number in bad:
+        lines[number - 1] = lines[number - 1].replace("wanzhou_s001", f"nowhere_{number}")
+    return lines
+
+
+@pytest.mark.parametrize("block", [300, 1000, 1 << 20])
+def test_csv_parse_rejections_name_their_file_and_line(tmp_path: Path, block: int) -> None:
+    note = '"two\nlines"'
+    rows = [f"{T0 + k},water_pressure,wanzhou_s001,s{k},{VALUE},{note if k % 9 == 4 else 'x'}\n" for k in range(120)]
+    text = "ts,indicator,area,sensor,value,note\n" + "".join(rows[:50]) + "\n" + "".join(rows[50:])  # a blank line
+    # the file line each record starts on, counted on the text (the header is line 1; a note's second line
+    # and the blank line start no record)
+    starts = [n for n, line in enumerate(text.splitlines(), 1) if line.startswith(str(T0)[:3])]
+    assert len(starts) == 120
+    bad = {starts[3], starts[4], starts[77], starts[119]}  # starts[4] holds a line end in a quoted field
+    path = tmp_path / "a.csv"
+    path.write_text("".join(_bad_lines(text, bad)))
+    items = _replay([path], block_bytes=block)
+    got = sorted((r.file, r.line, r.row) for i in items for r in i.rejections)
+    assert got == [(str(path), n, None) for n in sorted(bad)]
+    assert all(r.raw.split(",")[2] == f"nowhere_{r.line}" for i in items for r in i.rejections)
+
+
+@pytest.mark.parametrize("block", [300, 1 << 20])
+def test_json_lines_parse_rejections_name_their_line_after_pretty_printed_objects(tmp_path: Path, block: int) -> None:
+    records = [{"ts": T0 + k, "indicator": "water_pressure", "area": "wanzhou_s001", "value": VALUE}
+               for k in range(60)]
+    chunks = [json.dumps(r, indent=2 if k % 7 == 0 else None) + "\n" + ("\n" if k == 20 else "")
+              for k, r in enumerate(records)]
+    chunks[33] = '{"ts": 1717000033, "indicator": "water_pressure", "area": "wanzhou_s001", "value": oops}\n'
+    chunks[41] = chunks[41].replace("wanzhou_s001", "nowhere")
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(chunks))
+    expected = {33: 1 + sum(c.count("\n") for c in chunks[:33]), 41: 1 + sum(c.count("\n") for c in chunks[:41])}
+    items = _replay([path], block_bytes=block)
+    got = sorted((r.reason, r.file, r.line) for i in items for r in i.rejections)
+    assert got == [("malformed", str(path), expected[33]), ("unknown_area", str(path), expected[41])]
+
+
+def test_parquet_parse_rejections_name_their_row_and_a_resume_keeps_counting(tmp_path: Path) -> None:
+    table = _table(250).to_pylist()
+    for k in (7, 130, 249):
+        table[k]["area"] = f"nowhere_{k}"
+    pq.write_table(pa.Table.from_pylist(table), tmp_path / "c.parquet", row_group_size=100)
+    items = _replay([tmp_path / "c.parquet"], block_rows=60)
+    assert sorted((r.file, r.row, r.line) for i in items for r in i.rejections) == [
+        (str(tmp_path / "c.parquet"), k, None) for k in (7, 130, 249)]
+
+
+def test_a_resumed_text_file_counts_the_lines_before_its_position(tmp_path: Path) -> None:
+    from vitals.sources.files import FilePosition
+
+    rows = [f"{T0 + k},water_pressure,{'nowhere' if k == 70 else 'wanzhou_s001'},,{VALUE}\n" for k in range(80)]
+    path = tmp_path / "a.csv"
+    header = "ts,indicator,area,sensor,value\n"
+    path.write_text(header + "".join(rows))
+    offset = len(header) + sum(len(r) for r in rows[:40])  # where a snapshot stopped: after file line 41
+    replay = FileReplay([path], ReadingParser(CATALOG), "file-0", position=FilePosition(0, offset, 3))
+    rejections = []
+    while (item := replay.read_next()) is not None:
+        rejections += item.rejections
+    assert [(r.line, r.raw) for r in rejections] == [(72, rows[70].rstrip("\n"))]
+
+
+def test_a_quoted_csv_block_read_whole_by_arrow_is_one_record_a_line(tmp_path: Path) -> None:
+    """A CSV with every field quoted (as pyarrow writes one): a late or duplicate reading names its own line,
+    found without cutting the block with the csv module."""
+    from vitals.readings.input_text import FileInput, InputText
+
+    rows = [f'"{T0 + k}","water_pressure","wanzhou_s001","s{k}","{VALUE}"\n' for k in range(30)]
+    block = ('"ts","indicator","area","sensor","value"\n' + "".join(rows[:10]) + "\n" + "".join(rows[10:])).encode()
+    result = ReadingParser(CATALOG).parse_csv(block)
+    assert isinstance(result.batch.raw_source, InputText) and result.batch.raw_source.kind == "csv"  # Arrow's path
+    where = FileInput(result.batch.raw_source, "q.csv", "csv", block, 40)  # 41 line ends before the block
+    places = where.positions([int(i) for i in result.batch.raw_index])
+    assert [p.line for p in places if p is not None] == [42 + k + (k >= 10) for k in range(30)]
+    assert where.many([12]) == [rows[12].rstrip("\n")]

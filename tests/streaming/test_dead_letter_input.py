@@ -64,3 +64,43 @@ def test_parquet_dead_letters_hold_the_row_as_read(tmp_path: Path) -> None:
     raw = _replay(tmp_path / "readings.parquet", tmp_path, "unknown_area")
     as_read = [json.dumps(r, ensure_ascii=False, allow_nan=True) for r in table.to_pylist()]
     assert (raw["duplicate"], raw["late"], raw["unknown_area"]) == (as_read[2], as_read[3], as_read[5])
+
+
+@pytest.mark.parametrize("partitions", ["1", "2"])
+def test_dead_letters_of_two_replayed_files_name_their_file_and_line(tmp_path: Path, partitions: str) -> None:
+    """A CSV with a bad line in the middle and a JSON lines file with a late and a duplicate reading, replayed
+    together: every dead letter names its own file and the line its reading is on (a CSV's header is line 1)."""
+    folder = tmp_path / "replay"
+    folder.mkdir()
+    csv_lines = CSV.splitlines(keepends=True)[:4] + CSV.splitlines(keepends=True)[5:6]  # header + 4 readings
+    csv_lines.insert(3, "2026-03-02T00:25:00Z,river_level,RIB-01,gauge-7,not-a-number\n")  # the bad line: line 4
+    (folder / "a.csv").write_text("".join(csv_lines).replace("gauge-7,3.60", "gauge-7,3.65").replace(
+        "00:20:00Z,river_level,RIB-01,gauge-7,3.65", "00:21:00Z,river_level,RIB-01,gauge-7,3.65"))
+    json_lines = JSONL.splitlines(keepends=True)[:5]
+    json_lines.insert(1, "\n")  # a blank line counts as a line
+    (folder / "b.jsonl").write_text("".join(json_lines).replace("RIB-01", "RIB-02"))  # its own series
+    dead = tmp_path / "dead.jsonl"
+    assert main(["replay", str(folder), "--catalog", str(SECOND_CITY), "--partitions", partitions,
+                 "--metrics-port", "0", "--no-progress", "--dead-letters", str(dead)]) == 0
+    entries = read_dead_letters(dead)
+    got = sorted((e["reason"], e.get("file"), e.get("line"), e.get("row"), e["raw"]) for e in entries)
+    a, b = str(folder / "a.csv"), str(folder / "b.jsonl")
+    texts = {path: Path(path).read_text().splitlines() for path in (a, b)}
+    assert got == sorted([
+        ("malformed", a, 4, None, texts[a][3]),
+        ("duplicate", b, 4, None, texts[b][3]),
+        ("late", b, 5, None, texts[b][4]),
+    ])
+
+
+def test_parquet_dead_letters_name_their_row(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in JSONL.splitlines()[:5]]
+    table = pa.table({"ts": [r["ts"] for r in rows], "indicator": [r["indicator"] for r in rows],
+                      "area": [r["area"] for r in rows], "value": [float(r["value"]) for r in rows]})
+    pq.write_table(table, tmp_path / "readings.parquet")
+    dead = tmp_path / "dead.jsonl"
+    assert main(["replay", str(tmp_path / "readings.parquet"), "--catalog", str(SECOND_CITY), "--partitions", "1",
+                 "--metrics-port", "0", "--no-progress", "--dead-letters", str(dead)]) == 0
+    got = sorted((e["reason"], e.get("file"), e.get("row"), e.get("line")) for e in read_dead_letters(dead))
+    assert got == [("duplicate", str(tmp_path / "readings.parquet"), 2, None),
+                   ("late", str(tmp_path / "readings.parquet"), 3, None)]

@@ -46,6 +46,7 @@ from vitals.catalog.model import ORANGE
 from vitals.errors import ConfigError
 from vitals.forecasting.cadence import Cadence, catalog_cadence
 from vitals.labels import LabelledWindow
+from vitals.readings.timestamps import history_ts_ns
 from vitals.readings.validate import TimeRules, reason_codes
 from vitals.registry.locate import ModelsDir, check_fit
 from vitals.scoring import RegistryModels, ShardScorer
@@ -118,7 +119,7 @@ def history_batches(catalog: Catalog, path: str | Path | pd.DataFrame) -> Iterat
     frame = path if isinstance(path, pd.DataFrame) else read_history(path)
     ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
     street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
-    ts = pd.to_datetime(frame["ts"], utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    ts = history_ts_ns(frame["ts"], "the history" if isinstance(path, pd.DataFrame) else str(path))
     keep = (ind >= 0) & (street >= 0)
     order = np.argsort(ts[keep], kind="stable")
     ts, ind, street = ts[keep][order], ind[keep][order], street[keep][order]

@@ -49,11 +49,13 @@ def register(sub: Any) -> None:
 
 
 def registry_from_args(args: argparse.Namespace) -> Any:
+    """The registry every ``vitals models`` command reads: a models directory given explicitly must exist (a
+    mistyped ``--models-dir`` is an error, not an empty listing)."""
     from vitals.registry import ModelRegistry
     from vitals.registry.locate import models_dir
 
     settings = catalog_settings(args)
-    return ModelRegistry(models_dir(settings.models_dir, settings.catalog).path)
+    return ModelRegistry(models_dir(settings.models_dir, settings.catalog, must_exist=True).path)
 
 
 def _list(args: argparse.Namespace) -> int:

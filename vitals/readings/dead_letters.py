@@ -6,20 +6,22 @@ parsing, validation and late readings, ``dup<shard>`` for duplicates; ``parse`` 
 the line's position ``i`` among the ``n`` lines of its group (one call for one (stage, partition, seq)). When the source
 knows where the input sits in its partition, an ``"offset"`` follows: Kafka's is the offset of the message that
 held the reading, for every reason (a late or duplicate reading too, not its batch's first offset, which is the
-``seq``); the partition is then ``<topic>-<kafka partition>``.
+``seq``); the partition is then ``<topic>-<kafka partition>``. A replayed file's entries name ``"file"`` (its
+path as found) and ``"line"`` (1-based, CSV and JSON lines; a CSV's header is line 1) or ``"row"`` (0-based,
+Parquet) instead.
 
 Idempotence: all rejections of one (stage, partition, seq) are written in a single call and a single
 ``write``, as one *group*; the groups already in the file are rebuilt when it is opened, and a group that is
 present is not written again (Bytewax re-emits the last epoch after a resume). A group is its key *and its
-content*: (stage, partition, seq) and a digest of its rejections' (reason, raw, offset) in order. A batch
+content*: (stage, partition, seq) and a digest of its rejections' (reason, raw, offset or file place) in order. A batch
 number alone does not say what the batch held: a Kafka partition resumed from an offset is cut into batches
 by what each poll returns (a batch starting at the same offset can hold more messages than before the crash),
 and an MQTT or file source that starts again numbers its batches from 0. Keyed by the number alone, such a
 batch's rejections were taken for written and lost; now a replayed group with the same rejections is skipped
-and any other is written. A rejection with an offset is also known on its own, whatever group it came in:
-(stage, partition, offset, reason, raw, and which of identical ones of its message it is); one already in
-the file is left out of a later group (so a re-cut Kafka batch writes only its rejections not yet written).
-A rejection without one (MQTT, files) can appear twice in the file after a crash, never not at all. A
+and any other is written. A rejection with an offset or a file place is also known on its own, whatever group
+it came in: (stage, partition, offset or place, reason, raw, and which of identical ones of its message it is);
+one already in the file is left out of a later group (so a re-cut Kafka batch writes only its rejections not
+yet written). A rejection without one (MQTT) can appear twice in the file after a crash, never not at all. A
 group cut short by a crash (fewer than ``n`` lines, or a torn last line) is removed on open, so the replay
 writes it whole.
 
@@ -53,6 +55,8 @@ from vitals.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, int, str]  # (stage, partition, seq, digest of the group's rejections)
+Where = int | tuple[str, int | None, int | None] | None  # a message's offset, (file, line, row), or not known
+Item = tuple[str, str, Where]  # (reason, raw, where) of a rejection
 
 
 DEFAULT_MAX_ENTRIES = 100_000
@@ -60,17 +64,18 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 FLOOD_FIRST = 1_000  # a reason's count is logged at 1,000, 10,000, 100,000 ...
 
 
-def _digest(items: Sequence[tuple[str, str, int | None]]) -> str:
-    """The content of a group: a digest of its rejections' (reason, raw, offset), in order (not the detail,
-    which may name the arrival time)."""
+def _digest(items: Sequence[Item]) -> str:
+    """The content of a group: a digest of its rejections' (reason, raw, offset or file place), in order (not the
+    detail, which may name the arrival time)."""
     return hashlib.blake2b(orjson.dumps(items), digest_size=8).hexdigest()
 
 
-def _positioned(stage: str, partition: str, items: Sequence[tuple[str, str, int | None]]) -> list[str | None]:
-    """Each rejection's own key when it names its message (an offset): a digest of (stage, partition, offset,
-    reason, raw, occurrence), the occurrence counting identical rejections of one message before it in the group
-    (a message can hold the same line twice); None for a rejection without an offset."""
-    seen: dict[tuple[str, str, int | None], int] = {}
+def _positioned(stage: str, partition: str, items: Sequence[Item]) -> list[str | None]:
+    """Each rejection's own key when it names its input (a message's offset, a file's line or row): a digest of
+    (stage, partition, offset or place, reason, raw, occurrence), the occurrence counting identical rejections of
+    one message before it in the group (a message can hold the same line twice); None for a rejection without
+    one."""
+    seen: dict[Item, int] = {}
     out: list[str | None] = []
     for item in items:
         if item[2] is None:
@@ -115,7 +120,7 @@ def _scan(path: Path) -> tuple[set[Key], set[str], int]:
     dead-letter line raises :class:`ConfigError` (a CSV, a readings file or a binary file given by mistake was
     cut to nothing before, without an error)."""
     # one entry per group in file order: [key without digest, offset of first line, expected, content]
-    groups: list[tuple[tuple[str, str, int], int, int, list[tuple[str, str, int | None]]]] = []
+    groups: list[tuple[tuple[str, str, int], int, int, list[Item]]] = []
     offset, intact = 0, 0
     with path.open("rb") as handle:
         for lineno, line in enumerate(handle, 1):
@@ -124,7 +129,7 @@ def _scan(path: Path) -> tuple[set[Key], set[str], int]:
                 entry = orjson.loads(line) if line.endswith(b"\n") else None
                 key = (str(entry["stage"]), str(entry["partition"]), int(entry["seq"]))  # type: ignore[index]
                 expected, i = int(entry["n"]), int(entry["i"])  # type: ignore[index]
-                item = (str(entry["reason"]), str(entry["raw"]), entry.get("offset"))  # type: ignore[index, union-attr]
+                item = (str(entry["reason"]), str(entry["raw"]), _where(entry))  # type: ignore[index, arg-type]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 if not _torn(line):
                     raise _not_dead_letters(path, lineno, start) from None
@@ -141,11 +146,26 @@ def _scan(path: Path) -> tuple[set[Key], set[str], int]:
     return {(*key, _digest(items)) for key, items in whole}, own, intact
 
 
+def _where(entry: dict[str, Any]) -> Where:
+    """The offset or file place of a line read back, as :attr:`Rejection.where` gives it."""
+    if entry.get("offset") is not None:
+        return int(entry["offset"])
+    if entry.get("file") is None or (entry.get("line") is None and entry.get("row") is None):
+        return None
+    return str(entry["file"]), entry.get("line"), entry.get("row")
+
+
 def _line(r: Rejection, key: Key, i: int, n: int, now: str) -> dict[str, Any]:
     line: dict[str, Any] = {"time": now, "reason": r.reason, "detail": r.detail, "partition": key[1], "seq": key[2],
                             "stage": key[0], "raw": r.raw, "i": i, "n": n}
     if r.offset is not None:
         line["offset"] = r.offset
+    if r.file is not None:
+        line["file"] = r.file
+        if r.line is not None:
+            line["line"] = r.line
+        if r.row is not None:
+            line["row"] = r.row
     return line
 
 
@@ -190,7 +210,7 @@ class DeadLetterWriter:
 
     @staticmethod
     def _key(stage: str, partition: str, seq: int, rejections: Sequence[Rejection]) -> Key:
-        return stage, str(partition), int(seq), _digest([(r.reason, r.raw, r.offset) for r in rejections])
+        return stage, str(partition), int(seq), _digest([(r.reason, r.raw, r.where) for r in rejections])
 
     def write_batch(self, partition: str, seq: int, rejections: Sequence[Rejection], *, stage: str = "parse") -> int:
         """Write the rejections of one source batch; returns the lines written (0 when this group, the same
@@ -199,7 +219,7 @@ class DeadLetterWriter:
         if not rejections:
             return 0
         key = self._key(stage, partition, seq, rejections)
-        own = _positioned(stage, str(partition), [(r.reason, r.raw, r.offset) for r in rejections])
+        own = _positioned(stage, str(partition), [(r.reason, r.raw, r.where) for r in rejections])
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._lock:
             if key in self._written:

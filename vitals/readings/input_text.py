@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from vitals.batches import FilePlace, Position
+
 
 class InputText:
     """Row ``i`` of a parsed block as input text: ``InputText(kind, data)(i)``."""
@@ -63,7 +65,7 @@ class InputText:
             return _table_rows(self._batch, rows)
         return [self(row) for row in rows]
 
-    def positions(self, rows: Sequence[int]) -> list[int | None]:
+    def positions(self, rows: Sequence[int]) -> list[Position]:
         """Where the rows sit in their source partition: not known to a block alone (see :class:`MessageInput`)."""
         return [None] * len(rows)
 
@@ -100,7 +102,7 @@ class MessageInput:
     def many(self, rows: Sequence[int]) -> list[str]:
         return list(self.inner.many(rows))
 
-    def positions(self, rows: Sequence[int]) -> list[int | None]:
+    def positions(self, rows: Sequence[int]) -> list[Position]:
         starts = np.cumsum(self.items) - np.asarray(self.items)  # the first item of each message
         message = np.searchsorted(starts, np.asarray(rows, dtype=np.int64), side="right") - 1
         return [int(self.offsets[k]) for k in message.tolist()]
@@ -110,6 +112,55 @@ class MessageInput:
 
     def __setstate__(self, state: tuple[Any, Sequence[int], Sequence[int]]) -> None:
         self.inner, self.items, self.offsets = state
+
+
+class FileInput:
+    """The input of a block read from a replayed file (``inner``: its items' text, or None) and where each item
+    sits in the file: ``kind`` ``csv`` or ``jsonl`` (``block``: the bytes the parser read, a CSV block with the
+    file's header line first; item ``k`` starts on block line ``j``, file line ``base + j + 1``) or ``parquet``
+    (item ``k`` is the file's row ``base + k``, 0-based).
+
+    Nothing is computed when a block is read: the block is cut into lines once, for its first rejection."""
+
+    __slots__ = ("_starts", "base", "block", "file", "inner", "kind")
+
+    def __init__(self, inner: Any, file: str, kind: str, block: bytes | None, base: int) -> None:
+        self.inner, self.file, self.kind, self.block, self.base = inner, file, kind, block, base
+        self._starts: list[int] | None = None
+
+    def __call__(self, row: int) -> str:
+        return "" if self.inner is None else str(self.inner(row))
+
+    def many(self, rows: Sequence[int]) -> list[str]:
+        return [""] * len(rows) if self.inner is None else list(self.inner.many(rows))
+
+    def positions(self, rows: Sequence[int]) -> list[Position]:
+        if self.kind == "parquet":
+            return [FilePlace(self.file, row=self.base + row) for row in rows]
+        starts = self._lines()
+        return [FilePlace(self.file, line=self.base + starts[row] + 1) if 0 <= row < len(starts)
+                else FilePlace(self.file) for row in rows]
+
+    def _lines(self) -> list[int]:
+        if self._starts is None:
+            block = self.block or b""
+            if self.kind == "csv":
+                from vitals.readings.parse_csv import record_lines
+
+                fast = isinstance(self.inner, InputText) and self.inner.kind == "csv"  # Arrow read the block
+                self._starts = record_lines(block, one_a_line=fast)[1:]  # the header line is no item
+            else:
+                from vitals.readings.parse_json import item_lines
+
+                self._starts = item_lines(block)
+        return self._starts
+
+    def __getstate__(self) -> tuple[Any, str, str, bytes | None, int]:
+        return self.inner, self.file, self.kind, self.block, self.base
+
+    def __setstate__(self, state: tuple[Any, str, str, bytes | None, int]) -> None:
+        self.inner, self.file, self.kind, self.block, self.base = state
+        self._starts = None
 
 
 def _cut(kind: str, data: bytes, has_header: bool, table: pa.Table | None) -> list[str]:

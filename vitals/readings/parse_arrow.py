@@ -221,7 +221,7 @@ def assemble(ctx: Context, cols: Columns, raw: RawText) -> ParseResult:
     texts = raw.many(bad_rows) if isinstance(raw, InputText) else [raw(row) for row in bad_rows]  # tables at once
     rejections = [
         Rejection(REJECT_REASONS[codes[row] - 1], clip_text(text), decoded.explain(row, int(codes[row])),
-                  ctx.partition, ctx.seq)
+                  ctx.partition, ctx.seq, item=row)
         for row, text in zip(bad_rows, texts, strict=True)
     ]
     return ParseResult(batch=batch, rejections=rejections)

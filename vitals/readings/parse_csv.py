@@ -41,6 +41,7 @@ class _Record:
     fields: list[str] | None  # None when the record could not be read
     problem: str = ""
     source: bytes = b""  # the record's bytes as in the block
+    line: int = 0  # the block's line (0-based, as ``bytes.splitlines`` cuts it) the record starts on
 
 
 _STRAY_QUOTE = "not valid CSV: a quote opens a field and does not close on its line"
@@ -94,7 +95,7 @@ def _split_records(data: bytes, names: list[str] | None = None) -> list[_Record]
             fields, problem = None, "row is not valid UTF-8"
         if fields != []:
             records.append(_Record("".join(texts[start:end]).rstrip("\r\n"), fields, problem,
-                                   b"".join(lines[start:end]).rstrip(b"\r\n")))
+                                   b"".join(lines[start:end]).rstrip(b"\r\n"), start))
         start = end
 
 
@@ -104,6 +105,16 @@ def split_sources(data: bytes, names: list[str] | None) -> tuple[bytes, list[byt
         return b"", [r.source for r in _split_records(data, names)]
     records = [r.source for r in _split_records(data, header_names(data))]
     return (records[0], records[1:]) if records else (b"", [])
+
+
+def record_lines(data: bytes, *, one_a_line: bool = False) -> list[int]:
+    """The block line (0-based) each record starts on, the header line first, as the parser numbers records
+    (blank lines are not records; a stray quote costs only its own line). A block without quotes has one record
+    a non-empty line, and so has one that Arrow read as a whole (``one_a_line``: :func:`parse_csv` checks that it
+    read one row a non-blank line when the block holds quotes): found without the csv module."""
+    if one_a_line or b'"' not in data:
+        return [k for k, line in enumerate(data.splitlines()) if line]
+    return [record.line for record in _split_records(data, header_names(data))]
 
 
 def header_names(data: bytes) -> list[str]:

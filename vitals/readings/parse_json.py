@@ -107,6 +107,27 @@ def _group(lines: list[bytes], row: int) -> int:
     return end
 
 
+def item_lines(data: bytes) -> list[int]:
+    """The line of a JSON lines block (0-based, cut at ``\n``) each input starts on, the inputs numbered as the
+    parser numbers them: one per non-blank line, but a line that is no JSON value alone and opens with ``{``
+    takes the indented lines after it (a pretty-printed object)."""
+    lines = data.split(b"\n")
+    at = [k for k, line in enumerate(lines) if line.strip()]
+    texts = [lines[k].rstrip(b"\r") for k in at]
+    if all(text[:1] == b"{" for text in texts[1:]):  # nothing continues a line: one input a line (the usual)
+        return at
+    starts, row = [], 0
+    while row < len(texts):
+        starts.append(at[row])
+        end = row + 1
+        try:
+            loads(texts[row].strip())
+        except (ValueError, RecursionError):
+            end = _group(texts, row)
+        row = end
+    return starts
+
+
 def _decode_lines(lines: list[bytes]) -> tuple[list[bytes], list[object], dict[int, str]]:
     """(inputs, their decoded values, problems by input): usually one input per line."""
     items: list[bytes] = []

@@ -59,7 +59,8 @@ def _isolate(ctx: Context, pieces: _Pieces, items: list[Any], error: Exception) 
         except Exception:
             raw = "<unprintable input>"
         return ParseResult(ReadingBatch.empty(ctx.partition, ctx.seq, ctx.rules.received_ns),
-                           [Rejection("malformed", clip_text(raw), why.splitlines()[0], ctx.partition, ctx.seq)])
+                           [Rejection("malformed", clip_text(raw), why.splitlines()[0], ctx.partition, ctx.seq,
+                                      item=0)])
     mid = len(items) // 2
     results = []
     for part in (items[:mid], items[mid:]):

@@ -15,6 +15,7 @@ order (malformed, unknown_indicator, unknown_area, non_finite, out_of_range, bad
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -74,8 +75,15 @@ class ParseResult:
         """Results of consecutive pieces of one block, in order."""
         if len(results) == 1:
             return results[0]
+        rejections: list[Rejection] = []
+        start = 0
+        for r in results:  # each rejection's item numbered as in the concatenated input (rejections only)
+            rejections.extend(rejection if rejection.item is None or not start
+                              else dataclasses.replace(rejection, item=rejection.item + start)
+                              for rejection in r.rejections)
+            start += r.n_input
         return cls(batch=ReadingBatch.concat([r.batch for r in results], [r.n_input for r in results]),
-                   rejections=[rejection for r in results for rejection in r.rejections])
+                   rejections=rejections)
 
 
 def clip_text(text: str, limit: int = MAX_RAW_CHARS) -> str:

@@ -147,3 +147,29 @@ def mixed_to_ns(n: int, texts: dict[int, str], numbers: dict[int, float]) -> TsC
         number_rows = np.fromiter(numbers, dtype=np.intp, count=len(numbers))
         _from_seconds(np.fromiter(numbers.values(), dtype=np.float64, count=len(numbers)), number_rows, out)
     return out
+
+
+def history_ts_ns(values: object, source: str) -> npt.NDArray[np.int64]:
+    """The ts column of a history or training frame (a pandas Series, Arrow or numpy array) as int64 ns, read
+    exactly as the readings parser reads a ts column (:func:`column_to_ns`): numbers are Unix seconds, text is
+    ISO 8601 with a timezone, timestamps need a timezone. A value that the parser would reject makes the whole
+    read fail in one line (:class:`~vitals.errors.HistoryError` naming ``source`` and the first bad row): a
+    training or backtest run on times read another way would be silently wrong (before, `pd.to_datetime` took
+    an integer column for nanoseconds where a replay takes it for seconds)."""
+    from vitals.errors import HistoryError
+
+    column = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, from_pandas=True)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    out = column_to_ns(column)
+    if isinstance(out, str):
+        msg = f"{source}: {out}"
+        raise HistoryError(msg)
+    nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+    bad = sorted({*out.bad, *(int(r) for r in nulls)})
+    if bad:
+        first = bad[0]
+        why = out.bad.get(first, "no time (null)")
+        msg = f"{source}: {len(bad):,} ts value(s) are not times a replay would accept; row {first}: {why}"
+        raise HistoryError(msg)
+    return out.ns

@@ -127,7 +127,7 @@ def validate(
         return batch, []
     rejections = [
         Rejection(REJECT_REASONS[codes[row] - 1], render_raw(catalog, batch, int(row)),
-                  detail(catalog, batch, int(row), int(codes[row]), rules), batch.partition, batch.seq, offset)
-        for row, offset in zip(bad_rows, batch.input_positions(bad_rows), strict=True)
+                  detail(catalog, batch, int(row), int(codes[row]), rules), batch.partition, batch.seq).at(where)
+        for row, where in zip(bad_rows, batch.input_positions(bad_rows), strict=True)
     ]
     return batch.take(codes == OK), rejections

@@ -70,7 +70,7 @@ class PartitionWatermark:
             why = (f"timestamp {format_ns(ts)} is {(newest - ts) / NS_PER_S:g} s behind {format_ns(newest)}, "
                    f"the newest earlier reading of partition {batch.partition} (allowed lateness {lateness_s:g} s)")
             raw = clip_text(text) if text is not None else _rebuilt(catalog, batch, row)
-            rejections.append(Rejection("late", raw, why, batch.partition, batch.seq, offset))
+            rejections.append(Rejection("late", raw, why, batch.partition, batch.seq).at(offset))
         return batch.take(~late), rejections
 
     def __eq__(self, other: object) -> bool:

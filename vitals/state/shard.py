@@ -208,7 +208,7 @@ class ShardState:
                 record["sensor"] = str(sensor)
             raw = clip_text(text) if text is not None else json.dumps(record, ensure_ascii=False)
             detail = f"{ind} in {street} already has an accepted reading at {ts}"
-            out.append(Rejection("duplicate", raw, detail, batch.partition, batch.seq, offset))
+            out.append(Rejection("duplicate", raw, detail, batch.partition, batch.seq).at(offset))
         return out
 
     # ---- view ----------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from vitals.errors import HistoryError
 from vitals.forecasting.cadence import catalog_step_s
 from vitals.forecasting.grid import SeriesGrid
 from vitals.labels import LabelledWindow
+from vitals.readings.timestamps import history_ts_ns
 from vitals.registry.card import hash_arrays
 from vitals.units import DAY_S, NS_PER_S
 
@@ -78,8 +79,7 @@ def from_frame(
         raise HistoryError(msg)
     ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
     street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
-    ts = pd.to_datetime(frame["ts"], utc=True)
-    ts_ns = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    ts_ns = history_ts_ns(frame["ts"], source)
     known = (ind >= 0) & (street >= 0)
     if not known.all():
         log.warning("dropped %d of %d rows with an indicator or area not in the catalog", (~known).sum(), len(known))
