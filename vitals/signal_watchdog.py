@@ -35,7 +35,7 @@ class SignalWatchdog:
     ``exit``: called with the exit code (default :func:`os._exit`; tests pass a recorder).
     """
 
-    def __init__(self, *, grace_s: float = 2.0, exit: Callable[[int], object] = os._exit) -> None:
+    def __init__(self, *, grace_s: float = 5.0, exit: Callable[[int], object] = os._exit) -> None:
         self.grace_s = grace_s
         self._exit = exit
         self._handled = 0
