@@ -29,7 +29,7 @@ from vitals.arrow_setup import convert_without_pandas
 from vitals.catalog import Catalog, load_catalog
 from vitals.cluster import wait_for_peers
 from vitals.config import Settings, min_time_of
-from vitals.errors import ConfigError, SourceError, VitalsError
+from vitals.errors import ConfigError, JoinStoppedError, SourceError, VitalsError
 from vitals.exporter import ExportHub, MetricsServer
 from vitals.history import write_final_vitals
 from vitals.numba_setup import skip_blas_probe
@@ -38,6 +38,7 @@ from vitals.recovery import claim_identity, stored_run_id
 from vitals.registry.locate import check_all, models_dir
 from vitals.run_id import new_run_id
 from vitals.runner import RunSummary
+from vitals.signal_watchdog import SignalWatchdog
 from vitals.sources.base import STOP, ReplayClock, staleness_clock
 from vitals.stream.demand import ViewDemand
 from vitals.stream.outputs import DeadLetters
@@ -124,15 +125,19 @@ def _recovery_config(settings: Settings, checked: Checked | None = None) -> Any:
     return RecoveryConfig(str(rdir))
 
 
-def _stop_on_ctrl_c() -> Callable[[], None]:
+def _stop_on_ctrl_c(watchdog: SignalWatchdog | None = None) -> Callable[[], None]:
     """First Ctrl-C (or SIGTERM, e.g. from a service manager): ask the sources to end (clean EOF, so the final
-    state is published and started services are stopped); a second one interrupts at once. Returns a restorer."""
+    state is published and started services are stopped); a second one interrupts at once. Each run of the handler
+    is reported to ``watchdog`` (started here: it ends a process whose main thread cannot run the handler while
+    joining its cluster, :mod:`vitals.signal_watchdog`). Returns a restorer (handlers and wakeup fd)."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = signal.getsignal(signal.SIGINT)
     previous_term = signal.getsignal(signal.SIGTERM)
 
     def handler(signum: int, frame: Any) -> None:
+        if watchdog is not None:
+            watchdog.handled(signum)
         if STOP.is_set():
             raise KeyboardInterrupt
         log.warning("stopping: ending the input, publishing the final state (Ctrl-C again to abort)")
@@ -140,27 +145,49 @@ def _stop_on_ctrl_c() -> Callable[[], None]:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    stop_watchdog = watchdog.start() if watchdog is not None else (lambda: None)
 
     def restore() -> None:
+        stop_watchdog()
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
 
     return restore
 
 
-def run_flow(flow: Dataflow, settings: Settings, checked: Checked | None = None) -> None:
-    """Run a flow in this process per the settings (blocks until the input ends or Ctrl-C)."""
+def _cluster_peers(addresses: list[str], process_id: int) -> str:
+    peers = "; ".join(f"process {i} at {a}" for i, a in enumerate(addresses) if i != process_id)
+    return f"its cluster peers (this is process {process_id} of {len(addresses)}; {peers})"
+
+
+def run_flow(flow: Dataflow, settings: Settings, checked: Checked | None = None,
+             watchdog: SignalWatchdog | None = None) -> None:
+    """Run a flow in this process per the settings (blocks until the input ends or Ctrl-C). ``watchdog``: armed
+    while a cluster process joins its peers (in Rust, where Ctrl-C and SIGTERM handlers cannot run)."""
     from bytewax.run import cli_main
 
     epoch = timedelta(seconds=settings.snapshot_interval_s if settings.recovery_dir else 1.0)
     addresses = list(settings.addresses) or None
     recovery = _recovery_config(settings, checked)
-    if addresses and settings.process_id:  # join once the peers listen, not after Timely's 1 s retry
-        wait_for_peers(addresses, settings.process_id, stop=STOP.is_set)
+    joining: AbstractContextManager[Any] = nullcontext()
+    if addresses:
+        process_id = settings.process_id or 0
+        peers = _cluster_peers(addresses, process_id)
+        log.info("joining the cluster: waiting for %s", peers)
+        if process_id:  # join once the peers listen, not after Timely's 1 s retry
+            wait_for_peers(addresses, process_id, stop=STOP.is_set)
+        if STOP.is_set():  # stopped while waiting in Python: Timely would wait for the peers with no way out
+            signum = watchdog.last_signal if watchdog is not None else None
+            signum = signum or int(signal.SIGTERM)
+            msg = f"{signal.Signals(signum).name}: stopped while still waiting for {peers}; the flow never started"
+            raise JoinStoppedError(msg, signum)
+        if watchdog is not None:
+            joining = watchdog.armed(peers)
     try:
-        cli_main(flow, workers_per_process=settings.workers,
-                 process_id=settings.process_id if addresses else None, addresses=addresses,
-                 epoch_interval=epoch, recovery_config=recovery)
+        with joining:
+            cli_main(flow, workers_per_process=settings.workers,
+                     process_id=settings.process_id if addresses else None, addresses=addresses,
+                     epoch_interval=epoch, recovery_config=recovery)
     except Exception as exc:
         root = _root_cause(exc)
         if root is exc:
@@ -234,10 +261,11 @@ def run_pipeline(
     flow = build_flow(catalog, source, sinks, options, models=models, demand=demand)
     started = time.monotonic()
     STOP.clear()
-    restore = _stop_on_ctrl_c()
+    watchdog = SignalWatchdog() if settings.addresses else None
+    restore = _stop_on_ctrl_c(watchdog)
     try:
         with _progress(source, settings, progress):
-            run_flow(flow, settings, checked)
+            run_flow(flow, settings, checked, watchdog)
         clock = getattr(source, "clock", None)
         if isinstance(clock, ReplayClock) and not STOP.is_set():  # the input ended (not Ctrl-C)
             clock.warn_if_never_paced()

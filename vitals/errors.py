@@ -58,3 +58,12 @@ class ExportError(VitalsError):
 
 class StateError(VitalsError):
     """Series state is used wrongly (a batch for another shard, an invalid window, a timestamp out of range)."""
+
+
+class JoinStoppedError(VitalsError):
+    """SIGINT or SIGTERM came while a cluster process was still waiting for its peers: the flow never started.
+    The command exits with ``exit_code`` (128 + the signal number, as for a death by that signal)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from vitals import __version__
-from vitals.errors import VitalsError
+from vitals.errors import JoinStoppedError, VitalsError
 from vitals.runner import FlowRunner, RunnerRef
 
 log = logging.getLogger("vitals")
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None, *, runner: FlowRunner | None = None)
         return int(args.handler(args) or 0)
     except VitalsError as exc:
         sys.stderr.write(f"vitals {args.command}: error: {exc}\n")
-        return 1
+        return exc.exit_code if isinstance(exc, JoinStoppedError) else 1
     except BrokenPipeError:  # e.g. `vitals catalog show | head`
         sys.stderr.close()
         return 0
