@@ -60,7 +60,8 @@ def _pass(catalog: Any, path: Path) -> dict[str, Any]:
     state = checker.initial_state()
     shards = [ShardState(catalog, k, SHARDS) for k in range(SHARDS)]
     replay = FileReplay([path], parser, "file-0")
-    read_s, rejected, placed, n = 0.0, {}, 0, 0
+    rejected: dict[str, int] = {}
+    read_s, placed, n = 0.0, 0, 0
     start = time.process_time()
     while True:
         t0 = time.process_time()
