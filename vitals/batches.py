@@ -7,6 +7,7 @@ encoded as catalog codes. Nothing on the hot path creates one Python object per 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -253,10 +254,8 @@ class Rejection:
         if position is None:
             return self
         if isinstance(position, FilePlace):
-            return Rejection(self.reason, self.raw, self.detail, self.partition, self.seq, self.offset, position.file,
-                             position.line, position.row, self.item)
-        return Rejection(self.reason, self.raw, self.detail, self.partition, self.seq, position, self.file,
-                         self.line, self.row, self.item)
+            return dataclasses.replace(self, file=position.file, line=position.line, row=position.row)
+        return dataclasses.replace(self, offset=position)
 
     @property
     def where(self) -> int | tuple[str, int | None, int | None] | None:
