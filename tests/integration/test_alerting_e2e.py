@@ -30,7 +30,10 @@ from vitals.simulator.config import DEFAULT_START
 pytestmark = pytest.mark.integration
 
 STREETS = 76
-SPEED = 240.0          # event seconds per wall second
+# event seconds per wall second. The forecasts see the orange crossing ~16 event minutes ahead: 6 wall seconds at
+# this speed, 6 scrapes at 1 s. At 240 and 2 s scrapes (4 s, 2 scrapes) one stall on a loaded CI host let the
+# crossing overtake the early warning (stop 22).
+SPEED = 160.0
 INCIDENT_MIN = 130     # past the detectors' warm-up (120 readings of a 1-minute series)
 PACE_FROM_MIN = INCIDENT_MIN - 10  # the warm-up before as fast as possible; the incident paced at SPEED
 KIND, DISTRICT = "gas_leak", "yuzhong"
@@ -58,6 +61,40 @@ def _alerts(notifications, *, status=None, **labels):
             if all(a.get("labels", {}).get(k) == v for k, v in labels.items()):
                 out.append((n, a))
     return out
+
+
+def _timeline(prom_url: str, primary: str, since: float) -> str:
+    """Per wall second of the run (from ``since``, Unix seconds): the event time reached, and for the incident's
+    indicator in its district the worst scraped warning level, the least seconds to orange, the worst 30-minute
+    forecast level and the early warning's state (1 firing, 0.5 pending). Only the seconds where one of the last
+    four changes. Printed when an assertion on the ordering fails, so that a failure explains itself."""
+    where = f'indicator="{primary}",district="{DISTRICT}"'
+    span = max(1, int(time.time() - since) + 5)
+    columns = {
+        "event_min": "max(vitals_last_event_timestamp_seconds)",
+        "level": f"max(vitals_warning_level{{{where}}})",
+        "to_orange_s": f'min(vitals_seconds_to_threshold{{{where},level="orange"}})',
+        "forecast": f'max(vitals_forecast_warning_level{{{where},horizon="30m"}})',
+        "early": f'max(ALERTS{{alertname="VitalsEarlyWarning",{where},alertstate="firing"}}) '
+                 f'or max(ALERTS{{alertname="VitalsEarlyWarning",{where}}}) * 0.5',
+    }
+    rows: dict[int, dict[str, float]] = {}
+    for name, expr in columns.items():
+        for series in prometheus_query(prom_url, f"({expr})[{span}s:1s]"):
+            for t, v in series["values"]:
+                rows.setdefault(round(float(t) - since), {})[name] = float(v)
+    lines, last = ["wall_s " + " ".join(columns)], None
+    for second in sorted(rows):
+        row = rows[second]
+        key = tuple(row.get(name) for name in list(columns)[1:])
+        if key == last:
+            continue
+        last = key
+        event = row.get("event_min")
+        cells = [f"{(event - DEFAULT_START.timestamp()) / 60:.0f}" if event is not None else "-"]
+        cells += [f"{value:g}" if value is not None else "-" for value in key]
+        lines.append(f"{second:>4} " + " ".join(cells))
+    return "\n".join(lines)
 
 
 def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
@@ -97,7 +134,7 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
         rendered = render_config_dir(build_alerting(catalog, options), tmp_path / "alerting", environ={})
         with start_alertmanager(rendered.alertmanager_config.read_text(), tmp_path / "am") as am, \
                 start_prometheus(rendered.prometheus_config([f"127.0.0.1:{port}"], f"127.0.0.1:{am.port}",
-                                                          scrape_interval="2s"), tmp_path / "prom") as prom:
+                                                          scrape_interval="1s"), tmp_path / "prom") as prom:
             log = (tmp_path / "pipeline.log").open("wb")
             proc = subprocess.Popen(
                 [sys.executable, str(REPO / "tests" / "integration" / "e2e_pipeline.py"), str(port), str(models),
@@ -105,6 +142,7 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
                 cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1",
                                                                      "PYTHONPATH": str(REPO)})  # this checkout's code
             crossing_scraped: float | None = None
+            started = time.time()
             try:
                 end = time.monotonic() + DEADLINE_S
                 while time.monotonic() < end:
@@ -127,6 +165,7 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
                     proc.wait(timeout=30)
                 log.close()
             notes = recorder.notifications
+            timeline = _timeline(prom.url, primary, started)
 
     pipeline_log = (tmp_path / "pipeline.log").read_text(errors="replace")[-3000:]
     firing_orange = _alerts(notes, status="firing", alertname="VitalsWarningLevel", severity="orange",
@@ -137,9 +176,9 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
     assert labels["district"] == DISTRICT and labels["street"] in street_ids and labels["severity"] == "orange"
     # early warning before the orange level alert, for the same indicator in the same district
     early = _alerts(notes, status="firing", alertname="VitalsEarlyWarning", indicator=primary, district=DISTRICT)
-    assert early, f"no early warning; notifications: {[(n.receiver, n.group_labels) for n in notes]}"
+    assert early, f"no early warning; notifications: {[(n.receiver, n.group_labels) for n in notes]}\n{timeline}"
     first_early = min(n.received_monotonic for n, _ in early)
-    assert first_early < first_orange.received_monotonic
+    assert first_early < first_orange.received_monotonic, timeline
     # escalation: the district center hears of the orange alert; a resolved notification follows
     assert any(n.receiver == "district-centers" for n, _ in firing_orange)
     resolved = _alerts(notes, status="resolved", alertname="VitalsWarningLevel", severity="orange",
@@ -164,4 +203,6 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
     sys.stdout.write(f"\nE2E: {len(queries)} dashboard queries answered; orange crossing (first scraped sample) "
                      f"-> district-center webhook: {latency:.1f} s; early warning {lead:.1f} s before the orange "
                      "notification\n")
+    if os.environ.get("VITALS_E2E_TIMELINE"):
+        sys.stdout.write(timeline + "\n")
     assert latency < 30
