@@ -80,6 +80,9 @@ class StopFlag:
 STOP = StopFlag()
 
 
+STOP_POLL_S = 0.5  # a paced partition waiting for its next batch looks at the stop flag this often
+
+
 class EventTimePacer:
     """Paces batches by event time: ``speed`` event seconds per wall second (0 = as fast as possible).
 
@@ -115,12 +118,16 @@ class EventTimePacer:
         return wall0 + int((event_ns - event0) / self.speed)
 
     def next_awake(self, event_ns: int | None) -> datetime | None:
+        """When a batch of this event time is due (None: now), but at most ``STOP_POLL_S`` ahead: Bytewax calls
+        the partition's ``next_batch`` no earlier, and that is where a stop (Ctrl-C, SIGTERM: ``STOP``) is seen,
+        so a sparse paced feed (a reading a minute at speed 1) stops within that time, not at its next reading."""
         if event_ns is None:
             return None
         due = self.due_ns(event_ns)
-        if due is None or due <= now_ns():
+        now = now_ns()
+        if due is None or due <= now:
             return None
-        return utc_from_ns(due)
+        return utc_from_ns(min(due, now + round(STOP_POLL_S * NS_PER_S)))
 
     def event_now_ns(self) -> int | None:
         """The replay clock: the event time the pacing has reached now (None: not paced, or nothing read yet)."""
