@@ -15,6 +15,7 @@ from vitals.catalog.loader import default_catalog_path
 from vitals.config import Settings
 from vitals.exporter.web_config import WebConfig, load_web_config
 from vitals.preflight import (
+    check_cluster_address,
     check_cluster_process,
     check_input_file,
     check_output_dir,
@@ -101,6 +102,8 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
     port = process_metrics_port(settings)
     if port and probe:
         check_port_free(settings.metrics_host, port, "--metrics-port")
+    if probe:
+        check_cluster_address(settings.addresses, settings.process_id)
     mqtt = None
     if settings.source == "mqtt":
         for name in ("ca_file", "cert_file", "key_file", "password_file"):

@@ -53,6 +53,16 @@ def check_cluster_process(addresses: Sequence[str], process_id: int | None, *, s
         raise ConfigError(msg)
 
 
+def check_cluster_address(addresses: Sequence[str], process_id: int | None) -> None:
+    """This process's own cluster address (``addresses[process_id]``) can be listened on now: Timely binds it
+    (``SO_REUSEADDR``, as here) once the flow is built and, when another program holds the port, failed with a
+    Bytewax traceback ("failed to initialize networking: Address already in use")."""
+    if not addresses or process_id is None or not 0 <= process_id < len(addresses):
+        return
+    host, _, port = addresses[process_id].rpartition(":")
+    check_port_free(host.strip("[]"), int(port), f"--addresses (process {process_id}'s own address)")
+
+
 def check_output_file(path: str | Path, what: str, option: str) -> None:
     """A file the run will create or append to."""
     out = Path(path)

@@ -143,3 +143,49 @@ def test_addresses_without_a_process_id_are_refused_unless_writing_a_scrape_conf
     with pytest.raises(ConfigError, match=r"addresses \(2 processes\) need process_id \(-i I\): this process's index"):
         preflight(settings, probe=False)
     preflight(settings, probe=False, scrape_config=tmp_path / "scrape.yml")  # `vitals run -a ... --scrape-config`
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("process_id", [0, 1])
+def test_a_busy_cluster_address_is_one_line(readings, tmp_path, process_id):
+    """Before: the process's own cluster address held by another program ended in a Bytewax traceback ("error
+    building timely communication pipeline ... Address already in use"), after the flow was built."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ports = [_free_port(), _free_port()]
+        ports[process_id] = busy.getsockname()[1]
+        own = f"127.0.0.1:{ports[process_id]}"
+        done = _vitals("replay", readings, "-a", ";".join(f"127.0.0.1:{p}" for p in ports), "-i", process_id,
+                       "--metrics-port", "0", "--dead-letters", tmp_path / "out" / "dead.jsonl", "--no-progress")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"vitals replay: error: --addresses (process {process_id}'s own address): "
+                                        f"cannot listen on {own}: it is in use; choose another port or stop what "
+                                        "uses it"], done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_free_cluster_address_passes(readings, tmp_path):
+    settings = _file_settings(readings, tmp_path, addresses=f"127.0.0.1:{_free_port()};127.0.0.1:{_free_port()}",
+                              process_id=1)
+    preflight(settings)
+
+
+def test_a_metrics_port_on_a_cluster_port_is_refused(readings, tmp_path):
+    """-a "h:P;h:P+1" --metrics-port P: process 0's /metrics took its own cluster port, and Timely failed with a
+    traceback (--dry-run said the settings were fine). Process 1's /metrics on process 0's port likewise."""
+    port = _free_port()
+    addresses = f"127.0.0.1:{port + 1};127.0.0.1:{port + 2}"
+    done = _vitals("replay", readings, "--dry-run", "-a", addresses, "-i", "0", "--metrics-port", port,
+                   "--dead-letters", tmp_path / "dead.jsonl")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"vitals replay: error: invalid settings: metrics_port {port}: process 1 "
+                                        f"serves /metrics on port {port + 1}, the port of process 0's cluster address "
+                                        f"127.0.0.1:{port + 1}; choose a metrics port outside the cluster's ports"]
+    load_settings(None, {}, addresses=addresses, process_id=0, metrics_port=port + 10)
+    load_settings(None, {}, addresses=f"10.0.0.1:{port};10.0.0.2:{port}", process_id=0, metrics_port=port)
