@@ -51,7 +51,7 @@ def test_unreadable_parquet_is_one_rejection_and_the_replay_goes_on(tmp_path: Pa
     items = _replay(files)
     assert sum(len(i.batch) for i in items) == 150
     [bad] = [r for i in items for r in i.rejections]
-    assert (bad.reason, bad.raw) == ("unreadable_file", str(files[1]))
+    assert (bad.reason, bad.raw, bad.file) == ("unreadable_file", str(files[1]), str(files[1]))
     assert bad.detail.startswith("cannot read this file") and "\n" not in bad.detail
 
 
@@ -62,6 +62,7 @@ def test_csv_without_header_is_one_clear_error_for_the_file(tmp_path: Path) -> N
     assert sum(len(i.batch) for i in items) == 1
     [bad] = [r for i in items for r in i.rejections]
     assert bad.reason == "unreadable_file" and "no CSV header" in bad.detail
+    assert bad.file == str(tmp_path / "a.csv")
 
 
 def test_quoted_field_across_block_boundary_is_one_record(tmp_path: Path) -> None:

@@ -109,6 +109,7 @@ def test_a_corrupt_parquet_file_between_good_ones_is_skipped_not_fatal(tmp_path,
     assert inputs == rows + 1
     [entry] = [e for e in read_dead_letters(tmp_path / "dead.jsonl") if e["reason"] == "unreadable_file"]
     assert entry["raw"] == str(files / "b.parquet") and "cannot read this file" in entry["detail"]
+    assert entry["file"] == entry["raw"]  # the "file" key every file-replay dead letter has (was missing)
     history = pd.read_parquet(tmp_path / "history" / "readings")
     assert len(history) == accepted > 0
     assert history["ts"].max() >= pd.Timestamp(START + timedelta(hours=1))  # the file after the bad one

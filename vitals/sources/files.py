@@ -2,7 +2,7 @@
 position (file index, byte or row offset), partitioned across workers by file.
 
 A file is a unit of failure: one that cannot be read (corrupt, empty or truncated Parquet, an I/O error, a
-CSV without its header line) becomes one ``unreadable_file`` rejection (raw: its path, detail: why) and the
+CSV without its header line) becomes one ``unreadable_file`` rejection (raw and file: its path, detail: why) and the
 replay goes on with the next file; what was read from it before the failure stays accepted. Text blocks are
 cut between records: after the ~1 MiB block and the rest of its last line, a CSV block takes further lines
 while a quoted field is open (up to another block's worth), a JSON lines block takes the indented lines that
@@ -225,7 +225,7 @@ class FileReplay:
         detail = " ".join(why.split())[:500]
         where = f" after {pos.offset:,} {'rows' if file_format(path) == 'parquet' else 'bytes'}" if pos.offset else ""
         rejection = Rejection("unreadable_file", str(path), f"cannot read this file{where}: {detail}",
-                              self.partition, pos.seq)
+                              self.partition, pos.seq, file=str(path))  # "file" as every file-replay dead letter
         return SourceBatch(ReadingBatch.empty(self.partition, pos.seq, now_ns()), [rejection], validated=True)
 
     def _read_text(self, path: Path, fmt: str, pos: FilePosition) -> tuple[SourceBatch | None, int]:
