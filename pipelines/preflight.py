@@ -24,6 +24,7 @@ from vitals.preflight import (
 )
 from vitals.readings.dead_letters import check_dead_letter_file
 from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, run_identity
+from vitals.registry.locate import models_dir
 from vitals.sources.files import discover_files
 from vitals.sources.kafka import kafka_partition_count
 from vitals.sources.mqtt import MqttSecurity, mqtt_security, probe_broker
@@ -98,6 +99,8 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
     section = settings.source_settings()
     files = discover_files(section.path or ".") if settings.source == "file" else None
     check_outputs(settings, final_vitals=final_vitals, scrape_config=scrape_config)
+    if settings.scoring:  # a --models-dir that is missing or a file: refused before anything is written
+        models_dir(settings.models_dir, settings.catalog, must_exist=True)
     web = load_web_config(settings.web_config) if settings.web_config else None
     port = process_metrics_port(settings)
     if port and probe:

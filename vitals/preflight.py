@@ -69,6 +69,9 @@ def check_output_file(path: str | Path, what: str, option: str) -> None:
     if out.is_dir():
         msg = f"{option} {out}: is a directory; {what} needs a file name"
         raise ConfigError(msg)
+    if out.is_fifo() or out.is_socket():  # opening it waited for a reader for ever (a hang before the first reading)
+        msg = f"{option} {out}: is a {'FIFO' if out.is_fifo() else 'socket'}; {what} needs a regular file"
+        raise ConfigError(msg)
     if out.exists():
         if not os.access(out, os.W_OK):
             msg = f"{option} {out}: {what} exists and is not writable"

@@ -189,3 +189,31 @@ def test_a_metrics_port_on_a_cluster_port_is_refused(readings, tmp_path):
                                         f"127.0.0.1:{port + 1}; choose a metrics port outside the cluster's ports"]
     load_settings(None, {}, addresses=addresses, process_id=0, metrics_port=port + 10)
     load_settings(None, {}, addresses=f"10.0.0.1:{port};10.0.0.2:{port}", process_id=0, metrics_port=port)
+
+
+def test_fifos_and_a_file_for_a_directory_are_one_line(readings, tmp_path):
+    """Before: a FIFO as --dead-letters (or --final-vitals) hung for ever opening it for a reader; a FIFO as the
+    replay's input said it "does not exist"; a file as --models-dir said it "does not exist"."""
+    import os
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    cases = {
+        ("--dead-letters", fifo): f"--dead-letters {fifo}: is a FIFO; the dead-letter file needs a regular file",
+        ("--final-vitals", fifo): f"--final-vitals {fifo}: is a FIFO; the final vitals needs a regular file",
+        ("--models-dir", readings): f"models directory {readings} (the models_dir setting: --models-dir, "
+                                   "VITALS_MODELS_DIR or the config file) is not a directory",
+    }
+    for (option, path), message in cases.items():
+        dead = [] if option == "--dead-letters" else ["--dead-letters", out / "dead.jsonl"]
+        done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", *dead, option, path)
+        assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+        assert message in done.stderr, done.stderr
+    done = _vitals("replay", fifo, "--metrics-port", "0", "--no-progress", "--dead-letters", out / "dead.jsonl")
+    assert done.stderr == (f"vitals replay: error: {fifo} is not a regular file (a FIFO, socket or device): a replay "
+                           "reads files it can seek in; write the readings to a file, or send a stream through MQTT "
+                           "or Kafka\n")
+    assert not out.exists()
+    done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", "--dead-letters", os.devnull)
+    assert done.returncode == 0, done.stderr  # a device that takes writes at once (/dev/null) stays allowed

@@ -106,6 +106,10 @@ def discover_files(path: str | Path) -> list[Path]:
     if root.is_file():
         file_format(root)
         return [root]
+    if root.exists() and not root.is_dir():  # was "does not exist"
+        msg = (f"{root} is not a regular file (a FIFO, socket or device): a replay reads files it can seek in; "
+               "write the readings to a file, or send a stream through MQTT or Kafka")
+        raise SourceError(msg)
     if not root.is_dir():
         msg = f"{root} does not exist; pass a readings file or a directory of them"
         raise SourceError(msg)
