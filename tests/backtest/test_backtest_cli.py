@@ -71,3 +71,14 @@ def test_scores_are_causal(small_nab: Path, tmp_path: Path) -> None:
     for a, b in zip(full, prefix, strict=True):
         assert a.name == b.name
         np.testing.assert_array_equal(a.scores[:cut], b.scores)
+
+
+def test_an_out_that_is_a_file_is_one_line_before_the_run(tmp_path: Path, nab_dir: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `vitals backtest --nab DIR --out FILE` ran the detector over every file, then failed with a
+    NotADirectoryError traceback."""
+    given = tmp_path / "results"
+    given.write_text("x")
+    assert main(["backtest", "--nab", str(nab_dir), "--out", str(given)]) == 1
+    assert capsys.readouterr().err == (f"vitals backtest: error: --out {given}: is not a directory; the NAB scoring "
+                                       "needs a directory\n")

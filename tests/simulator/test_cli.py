@@ -104,3 +104,20 @@ def test_option_parsers_never_raise_anything_but_config_errors(text: str) -> Non
     for parse in (lambda t: parse_incident(t, start), parse_faults, parse_start):
         with contextlib.suppress(ConfigError):
             parse(text)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--days", "0"], "invalid simulator configuration: duration must be positive, not 0:00:00"),  # was a day
+    (["--hours", "1", "--labels", "{tmp}"], "--labels {tmp}: is a directory; the labels file needs a file name"),
+    (["--hours", "1", "--incidents", "{tmp}"], "--incidents {tmp}: is a directory; the incidents file needs a file"),
+])
+def test_misuse_is_one_line_before_simulating(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                              message: str) -> None:
+    """Before: --days 0 simulated a whole day (0 was taken for 'not given'); a directory as --labels or
+    --incidents was a traceback after the simulation had run and written --out."""
+    out = tmp_path / "out" / "r.jsonl"
+    code = main(["simulate", "--streets", "38", "--no-progress", "--out", str(out),
+                 *[a.format(tmp=tmp_path) for a in args]])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(f"vitals simulate: error: {message.format(tmp=tmp_path)}"), err
+    assert err.count("\n") == 1 and not out.exists()

@@ -75,6 +75,13 @@ def _backtest(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
+    from vitals.preflight import check_output_dir
+
+    check_output_dir(args.out, "the NAB scoring", "--out")  # before the run, not a traceback after it
+    if args.report:
+        from vitals.preflight import check_output_file
+
+        check_output_file(args.report, "the report", "--report")
     from vitals.backtest.nab_run import (
         build_detector,
         events_at,

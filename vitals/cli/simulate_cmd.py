@@ -71,12 +71,18 @@ def register(sub: Any) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from vitals.catalog import load_catalog
+    from vitals.preflight import check_output_file
     from vitals.simulator import CitySimulator, SimulatorConfig
     from vitals.simulator.output import truth_document, write_json, write_readings
 
+    for option, path, what in (("--out", args.out, "the readings file"), ("--labels", args.labels, "the labels file"),
+                               ("--incidents", args.incidents, "the incidents file")):
+        if path and path != "-":  # before the simulation, not after it (a traceback, the work lost)
+            check_output_file(path, what, option)
     catalog = load_catalog(args.catalog, streets_total=args.streets)
     start = parse_start(args.start) if args.start else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    duration = timedelta(hours=args.hours) if args.hours is not None else timedelta(days=args.days or 1.0)
+    days = 1.0 if args.days is None else args.days  # --days 0 is refused (it simulated a day)
+    duration = timedelta(hours=args.hours) if args.hours is not None else timedelta(days=days)
     explicit = tuple(parse_incident(text, start) for text in args.incident)
     config = SimulatorConfig(
         seed=args.seed, start=start, duration=duration, step_s=args.step,
