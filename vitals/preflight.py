@@ -105,6 +105,23 @@ def check_input_file(path: str | Path, what: str, option: str) -> Path:
     return src
 
 
+def check_http_url(url: str, option: str) -> str:
+    """``url`` is an http(s) URL with a host (a webhook, Grafana or Prometheus base URL written into generated
+    files): ``notaurl`` or ``ftp//x`` was written as it was, and failed only when Alertmanager or Grafana used it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        msg = f"{option} {url!r} is not a URL: {exc}"
+        raise ConfigError(msg) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        msg = f"{option} {url!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:9095/alerts"
+        raise ConfigError(msg)
+    return url
+
+
 def check_port_free(host: str, port: int, option: str) -> None:
     """``host:port`` can be bound now (it is released at once; the server binds it again moments later)."""
     try:
