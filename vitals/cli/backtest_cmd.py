@@ -152,6 +152,10 @@ def _city_backtest(args: argparse.Namespace) -> int:
     if not args.history or not args.labels:
         sys.stderr.write("vitals backtest: --history DIR and --labels LABELS.json go together\n")
         return 2
+    if args.report:  # before the run, not a traceback after it
+        from vitals.preflight import check_output_file
+
+        check_output_file(args.report, "the report", "--report")
     started = time.perf_counter()
     settings = catalog_settings(args)
     full = load_catalog_from(settings)
