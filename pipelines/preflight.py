@@ -17,6 +17,7 @@ from vitals.exporter.web_config import WebConfig, load_web_config
 from vitals.preflight import (
     check_cluster_address,
     check_cluster_process,
+    check_distinct_files,
     check_input_file,
     check_output_dir,
     check_output_file,
@@ -99,6 +100,10 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
     section = settings.source_settings()
     files = discover_files(section.path or ".") if settings.source == "file" else None
     check_outputs(settings, final_vitals=final_vitals, scrape_config=scrape_config)
+    final = None if final_vitals is None else per_process_path(settings, final_vitals)
+    check_distinct_files([("--dead-letters", per_process_path(settings, settings.dead_letter_path)),
+                          ("--final-vitals", final), ("--scrape-config", scrape_config)],
+                         [("an input file of the replay", f) for f in files or []])
     if settings.scoring:  # a --models-dir that is missing or a file: refused before anything is written
         models_dir(settings.models_dir, settings.catalog, must_exist=True)
     web = load_web_config(settings.web_config) if settings.web_config else None

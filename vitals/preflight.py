@@ -63,6 +63,22 @@ def check_cluster_address(addresses: Sequence[str], process_id: int | None) -> N
     check_port_free(host.strip("[]"), int(port), f"--addresses (process {process_id}'s own address)")
 
 
+def check_distinct_files(outputs: Sequence[tuple[str, str | Path | None]],
+                         inputs: Sequence[tuple[str, Path]] = ()) -> None:
+    """No two of ``outputs`` (option, path) name one file, and none names one of ``inputs`` (what, path): the last
+    writer silently won (`vitals simulate --out x --labels x`), or an input was overwritten (a replay's
+    ``--final-vitals`` naming its readings file replaced them with the final vitals)."""
+    seen: dict[Path, str] = {Path(os.path.realpath(path)): what for what, path in inputs}
+    for option, path in outputs:
+        if path is None or str(path) == "-":
+            continue
+        real = Path(os.path.realpath(path))
+        if real in seen:
+            msg = f"{option} {path} is also {seen[real]}: give each output its own file"
+            raise ConfigError(msg)
+        seen[real] = f"given to {option}"
+
+
 def check_output_file(path: str | Path, what: str, option: str) -> None:
     """A file the run will create or append to."""
     out = Path(path)

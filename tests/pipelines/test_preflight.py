@@ -217,3 +217,29 @@ def test_fifos_and_a_file_for_a_directory_are_one_line(readings, tmp_path):
     assert not out.exists()
     done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", "--dead-letters", os.devnull)
     assert done.returncode == 0, done.stderr  # a device that takes writes at once (/dev/null) stays allowed
+
+
+def test_an_output_naming_an_input_or_another_output_is_refused(readings, tmp_path):
+    """Before: `vitals replay r.parquet --final-vitals r.parquet` replaced the readings with the final vitals
+    (exit 0), and `vitals simulate --out x --labels x` kept only the labels."""
+    copy = tmp_path / "in" / "r.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(readings.read_bytes())
+    done = _vitals("replay", copy.parent, "--metrics-port", "0", "--no-progress", "--dead-letters",
+                   tmp_path / "dead.jsonl", "--final-vitals", copy)
+    assert done.returncode == 1
+    assert done.stderr == (f"vitals replay: error: --final-vitals {copy} is also an input file of the replay: give "
+                           "each output its own file\n")
+    assert copy.read_bytes() == readings.read_bytes()
+    # a dead-letter file left in the replayed directory by an earlier run: read as readings while appended to
+    dead = copy.parent / "dead_letters.jsonl"
+    assert _vitals("replay", copy, "--metrics-port", "0", "--no-progress", "--dead-letters", dead).returncode == 0
+    assert dead.stat().st_size > 0
+    done = _vitals("replay", copy.parent, "--metrics-port", "0", "--no-progress", "--dead-letters", dead)
+    assert done.stderr == (f"vitals replay: error: --dead-letters {dead} is also an input file of the replay: give "
+                           "each output its own file\n")
+    same = tmp_path / "same.json"
+    done = _vitals("simulate", "--hours", "1", "--streets", "38", "--no-progress", "--out", same, "--labels", same)
+    assert done.stderr == (f"vitals simulate: error: --labels {same} is also given to --out: give each output its "
+                           "own file\n")
+    assert not same.exists()

@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from vitals.catalog import load_catalog
-    from vitals.preflight import check_output_file
+    from vitals.preflight import check_distinct_files, check_output_file
     from vitals.simulator import CitySimulator, SimulatorConfig
     from vitals.simulator.output import truth_document, write_json, write_readings
 
@@ -81,6 +81,7 @@ def _simulate(args: argparse.Namespace) -> int:
                                ("--incidents", args.incidents, "the incidents file")):
         if path and path != "-":  # before the simulation, not after it (a traceback, the work lost)
             check_output_file(path, what, option)
+    check_distinct_files([("--out", args.out), ("--labels", args.labels), ("--incidents", args.incidents)])
     catalog = load_catalog(args.catalog, streets_total=args.streets)
     start = parse_start(args.start) if args.start else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     days = 1.0 if args.days is None else args.days  # --days 0 is refused (it simulated a day)
