@@ -15,7 +15,9 @@ from vitals.catalog.loader import default_catalog_path
 from vitals.config import Settings
 from vitals.exporter.web_config import WebConfig, load_web_config
 from vitals.preflight import (
+    check_cluster_address,
     check_cluster_process,
+    check_distinct_files,
     check_input_file,
     check_output_dir,
     check_output_file,
@@ -23,6 +25,7 @@ from vitals.preflight import (
 )
 from vitals.readings.dead_letters import check_dead_letter_file
 from vitals.recovery import check_recovery_dir, describe_inputs, file_digest, run_identity
+from vitals.registry.locate import models_dir
 from vitals.sources.files import discover_files
 from vitals.sources.kafka import kafka_partition_count
 from vitals.sources.mqtt import MqttSecurity, mqtt_security, probe_broker
@@ -97,10 +100,18 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
     section = settings.source_settings()
     files = discover_files(section.path or ".") if settings.source == "file" else None
     check_outputs(settings, final_vitals=final_vitals, scrape_config=scrape_config)
+    final = None if final_vitals is None else per_process_path(settings, final_vitals)
+    check_distinct_files([("--dead-letters", per_process_path(settings, settings.dead_letter_path)),
+                          ("--final-vitals", final), ("--scrape-config", scrape_config)],
+                         [("an input file of the replay", f) for f in files or []])
+    if settings.scoring:  # a --models-dir that is missing or a file: refused before anything is written
+        models_dir(settings.models_dir, settings.catalog, must_exist=True)
     web = load_web_config(settings.web_config) if settings.web_config else None
     port = process_metrics_port(settings)
     if port and probe:
         check_port_free(settings.metrics_host, port, "--metrics-port")
+    if probe:
+        check_cluster_address(settings.addresses, settings.process_id)
     mqtt = None
     if settings.source == "mqtt":
         for name in ("ca_file", "cert_file", "key_file", "password_file"):

@@ -152,6 +152,28 @@ def _source_problems(s: Settings) -> list[str]:
     if s.process_id is not None and s.addresses and not 0 <= s.process_id < len(s.addresses):
         problems.append(f"process_id must be between 0 and {len(s.addresses) - 1} (one per address), "
                         f"got {s.process_id}")
+    problems.extend(_port_clashes(s))
+    return problems
+
+
+_ANY_HOST = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+def _port_clashes(s: Settings) -> list[str]:
+    """Process ``j`` serves /metrics on ``metrics_port + j`` on its host, where the cluster address of a process
+    ``k`` may hold the same port: one of the two would fail to listen once started (Timely with a traceback)."""
+    if not s.metrics_port or not s.addresses:
+        return []
+    hosts = [a.rpartition(":")[0] for a in s.addresses]
+    problems = []
+    for k, address in enumerate(s.addresses):
+        host, _, port = address.rpartition(":")
+        for j, metrics_host_of in enumerate(hosts):
+            same_place = metrics_host_of == host and (s.metrics_host in _ANY_HOST | {host} or host in _ANY_HOST)
+            if port.isdigit() and s.metrics_port + j == int(port) and same_place:
+                problems.append(f"metrics_port {s.metrics_port}: process {j} serves /metrics on port "
+                                f"{s.metrics_port + j}, the port of process {k}'s cluster address {address}; "
+                                "choose a metrics port outside the cluster's ports")
     return problems
 
 

@@ -79,6 +79,10 @@ def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: S
     import pyarrow.dataset as ds  # not at import: the flow's processes write history, they never read it
 
     paths = history_files(base) if files is None else list(files)
+    if files is None and not paths:  # Arrow said "No match for FieldRef.Name(ts) in __fragment_index: int32"
+        msg = (f"no history under {base}: it holds no *.parquet file; write one with `vitals run --history-dir DIR` "
+               "or `vitals simulate --out FILE.parquet`")
+        raise HistoryError(msg)
     with reading(base, paths):
         dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=schema, partitioning="hive",
                              partition_base_dir=None if base.is_file() else str(base))

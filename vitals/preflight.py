@@ -53,11 +53,40 @@ def check_cluster_process(addresses: Sequence[str], process_id: int | None, *, s
         raise ConfigError(msg)
 
 
+def check_cluster_address(addresses: Sequence[str], process_id: int | None) -> None:
+    """This process's own cluster address (``addresses[process_id]``) can be listened on now: Timely binds it
+    (``SO_REUSEADDR``, as here) once the flow is built and, when another program holds the port, failed with a
+    Bytewax traceback ("failed to initialize networking: Address already in use")."""
+    if not addresses or process_id is None or not 0 <= process_id < len(addresses):
+        return
+    host, _, port = addresses[process_id].rpartition(":")
+    check_port_free(host.strip("[]"), int(port), f"--addresses (process {process_id}'s own address)")
+
+
+def check_distinct_files(outputs: Sequence[tuple[str, str | Path | None]],
+                         inputs: Sequence[tuple[str, Path]] = ()) -> None:
+    """No two of ``outputs`` (option, path) name one file, and none names one of ``inputs`` (what, path): the last
+    writer silently won (`vitals simulate --out x --labels x`), or an input was overwritten (a replay's
+    ``--final-vitals`` naming its readings file replaced them with the final vitals)."""
+    seen: dict[Path, str] = {Path(os.path.realpath(path)): what for what, path in inputs}
+    for option, path in outputs:
+        if path is None or str(path) == "-":
+            continue
+        real = Path(os.path.realpath(path))
+        if real in seen:
+            msg = f"{option} {path} is also {seen[real]}: give each output its own file"
+            raise ConfigError(msg)
+        seen[real] = f"given to {option}"
+
+
 def check_output_file(path: str | Path, what: str, option: str) -> None:
     """A file the run will create or append to."""
     out = Path(path)
     if out.is_dir():
         msg = f"{option} {out}: is a directory; {what} needs a file name"
+        raise ConfigError(msg)
+    if out.is_fifo() or out.is_socket():  # opening it waited for a reader for ever (a hang before the first reading)
+        msg = f"{option} {out}: is a {'FIFO' if out.is_fifo() else 'socket'}; {what} needs a regular file"
         raise ConfigError(msg)
     if out.exists():
         if not os.access(out, os.W_OK):
@@ -90,6 +119,23 @@ def check_input_file(path: str | Path, what: str, option: str) -> Path:
         msg = f"{option} {src}: cannot read {what}: {exc.strerror or exc}"
         raise ConfigError(msg) from exc
     return src
+
+
+def check_http_url(url: str, option: str) -> str:
+    """``url`` is an http(s) URL with a host (a webhook, Grafana or Prometheus base URL written into generated
+    files): ``notaurl`` or ``ftp//x`` was written as it was, and failed only when Alertmanager or Grafana used it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        msg = f"{option} {url!r} is not a URL: {exc}"
+        raise ConfigError(msg) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        msg = f"{option} {url!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:9095/alerts"
+        raise ConfigError(msg)
+    return url
 
 
 def check_port_free(host: str, port: int, option: str) -> None:

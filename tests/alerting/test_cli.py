@@ -84,3 +84,19 @@ def test_an_output_that_is_a_file_or_an_empty_check_dir_is_one_line(tmp_path: Pa
         assert ("is not a directory" in err) if argv[1] != "check" else (
             "lacks generated alerting files" in err and f"vitals alerts build --out {path}" in err)
     assert given.read_text() == "not a directory\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["alerts", "build", "--webhook-url", "notaurl"],
+    ["alerts", "build", "--grafana-url", "grafana:3000"],
+    ["dashboards", "build", "--prometheus-url", "ftp//x"],
+    ["dashboards", "build", "--prometheus-url", "http://prometheus:90x0"],
+])
+def test_a_url_that_is_not_one_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          argv: list[str]) -> None:
+    """Before: written into the rules, routes or datasource as given (exit 0); Alertmanager or Grafana failed
+    on it later, far from the command that wrote it."""
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{argv[2]} {argv[3]!r} is not" in err, err
+    assert not (tmp_path / "out").exists()

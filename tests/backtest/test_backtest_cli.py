@@ -71,3 +71,47 @@ def test_scores_are_causal(small_nab: Path, tmp_path: Path) -> None:
     for a, b in zip(full, prefix, strict=True):
         assert a.name == b.name
         np.testing.assert_array_equal(a.scores[:cut], b.scores)
+
+
+def test_an_out_that_is_a_file_is_one_line_before_the_run(tmp_path: Path, nab_dir: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `vitals backtest --nab DIR --out FILE` ran the detector over every file, then failed with a
+    NotADirectoryError traceback."""
+    given = tmp_path / "results"
+    given.write_text("x")
+    assert main(["backtest", "--nab", str(nab_dir), "--out", str(given)]) == 1
+    assert capsys.readouterr().err == (f"vitals backtest: error: --out {given}: is not a directory; the NAB scoring "
+                                       "needs a directory\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (None, "--labels {path}: cannot read it: Is a directory"),
+    ("", "--labels {path}: not JSON (Expecting value"),
+    ("[1, 2]", "--labels {path}: holds a JSON list, not an object"),
+    ('{"SERIES": [["then", "later"]]}', "--labels {path}: SERIES: windows must be [[start, end], ...] of ISO times"),
+    ('{"SERIES": [1]}', "--labels {path}: SERIES: windows must be [[start, end], ...] of ISO times"),
+])
+def test_labels_that_are_not_labels_are_one_line(tmp_path: Path, small_catalog, text: str | None,
+                                                 message: str) -> None:
+    """Before: a traceback each (IsADirectoryError, JSONDecodeError, AttributeError, dateutil's ParserError,
+    TypeError) from `vitals backtest --history H --labels L`, after reading the history."""
+    from vitals.backtest.city import load_label_events
+    from vitals.errors import ConfigError
+
+    series = f"{small_catalog.indicators[0].id}/{small_catalog.streets[0].id}"
+    path = tmp_path / "labels.json"
+    if text is None:
+        path.mkdir()
+    else:
+        path.write_text(text.replace("SERIES", series))
+    with pytest.raises(ConfigError) as caught:
+        load_label_events(small_catalog, path)
+    assert str(caught.value).startswith(message.format(path=path).replace("SERIES", series)), caught.value
+
+
+def test_a_city_report_that_is_a_directory_is_refused_before_the_run(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--history", str(tmp_path / "h"), "--labels", str(tmp_path / "l.json"),
+                 "--report", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (f"vitals backtest: error: --report {tmp_path}: is a directory; the report "
+                                       "needs a file name\n")

@@ -77,3 +77,15 @@ def test_report_in_chromium(checked: tuple[Path, dict], tmp_path: Path) -> None:
     check = open_in_chromium(root / "checkup.html", tmp_path)
     assert check.errors == [] and "城市体检" in check.title
     assert len(check.images) == 4 and check.broken_images == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--days", "0"], "--days must be >= 1, got 0"),  # said "--to D is before --from D+1"
+    (["--top", "-1"], "--top must be >= 1, got -1"),  # cut the last street of the ranking
+    (["--out", "{tmp}"], "--out {tmp}: is a directory; the report needs a file name"),  # after the whole checkup
+])
+def test_checkup_misuse_is_one_line_first(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                          message: str) -> None:
+    code = main(["checkup", "--history", str(tmp_path / "nothing-here"), *[a.format(tmp=tmp_path) for a in args]])
+    assert code == 1
+    assert capsys.readouterr().err == f"vitals checkup: error: {message.format(tmp=tmp_path)}\n"

@@ -143,3 +143,103 @@ def test_addresses_without_a_process_id_are_refused_unless_writing_a_scrape_conf
     with pytest.raises(ConfigError, match=r"addresses \(2 processes\) need process_id \(-i I\): this process's index"):
         preflight(settings, probe=False)
     preflight(settings, probe=False, scrape_config=tmp_path / "scrape.yml")  # `vitals run -a ... --scrape-config`
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("process_id", [0, 1])
+def test_a_busy_cluster_address_is_one_line(readings, tmp_path, process_id):
+    """Before: the process's own cluster address held by another program ended in a Bytewax traceback ("error
+    building timely communication pipeline ... Address already in use"), after the flow was built."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ports = [_free_port(), _free_port()]
+        ports[process_id] = busy.getsockname()[1]
+        own = f"127.0.0.1:{ports[process_id]}"
+        done = _vitals("replay", readings, "-a", ";".join(f"127.0.0.1:{p}" for p in ports), "-i", process_id,
+                       "--metrics-port", "0", "--dead-letters", tmp_path / "out" / "dead.jsonl", "--no-progress")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"vitals replay: error: --addresses (process {process_id}'s own address): "
+                                        f"cannot listen on {own}: it is in use; choose another port or stop what "
+                                        "uses it"], done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_free_cluster_address_passes(readings, tmp_path):
+    settings = _file_settings(readings, tmp_path, addresses=f"127.0.0.1:{_free_port()};127.0.0.1:{_free_port()}",
+                              process_id=1)
+    preflight(settings)
+
+
+def test_a_metrics_port_on_a_cluster_port_is_refused(readings, tmp_path):
+    """-a "h:P;h:P+1" --metrics-port P: process 0's /metrics took its own cluster port, and Timely failed with a
+    traceback (--dry-run said the settings were fine). Process 1's /metrics on process 0's port likewise."""
+    port = _free_port()
+    addresses = f"127.0.0.1:{port + 1};127.0.0.1:{port + 2}"
+    done = _vitals("replay", readings, "--dry-run", "-a", addresses, "-i", "0", "--metrics-port", port,
+                   "--dead-letters", tmp_path / "dead.jsonl")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"vitals replay: error: invalid settings: metrics_port {port}: process 1 "
+                                        f"serves /metrics on port {port + 1}, the port of process 0's cluster address "
+                                        f"127.0.0.1:{port + 1}; choose a metrics port outside the cluster's ports"]
+    load_settings(None, {}, addresses=addresses, process_id=0, metrics_port=port + 10)
+    load_settings(None, {}, addresses=f"10.0.0.1:{port};10.0.0.2:{port}", process_id=0, metrics_port=port)
+
+
+def test_fifos_and_a_file_for_a_directory_are_one_line(readings, tmp_path):
+    """Before: a FIFO as --dead-letters (or --final-vitals) hung for ever opening it for a reader; a FIFO as the
+    replay's input said it "does not exist"; a file as --models-dir said it "does not exist"."""
+    import os
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    cases = {
+        ("--dead-letters", fifo): f"--dead-letters {fifo}: is a FIFO; the dead-letter file needs a regular file",
+        ("--final-vitals", fifo): f"--final-vitals {fifo}: is a FIFO; the final vitals needs a regular file",
+        ("--models-dir", readings): f"models directory {readings} (the models_dir setting: --models-dir, "
+                                   "VITALS_MODELS_DIR or the config file) is not a directory",
+    }
+    for (option, path), message in cases.items():
+        dead = [] if option == "--dead-letters" else ["--dead-letters", out / "dead.jsonl"]
+        done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", *dead, option, path)
+        assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+        assert message in done.stderr, done.stderr
+    done = _vitals("replay", fifo, "--metrics-port", "0", "--no-progress", "--dead-letters", out / "dead.jsonl")
+    assert done.stderr == (f"vitals replay: error: {fifo} is not a regular file (a FIFO, socket or device): a replay "
+                           "reads files it can seek in; write the readings to a file, or send a stream through MQTT "
+                           "or Kafka\n")
+    assert not out.exists()
+    done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", "--dead-letters", os.devnull)
+    assert done.returncode == 0, done.stderr  # a device that takes writes at once (/dev/null) stays allowed
+
+
+def test_an_output_naming_an_input_or_another_output_is_refused(readings, tmp_path):
+    """Before: `vitals replay r.parquet --final-vitals r.parquet` replaced the readings with the final vitals
+    (exit 0), and `vitals simulate --out x --labels x` kept only the labels."""
+    copy = tmp_path / "in" / "r.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(readings.read_bytes())
+    done = _vitals("replay", copy.parent, "--metrics-port", "0", "--no-progress", "--dead-letters",
+                   tmp_path / "dead.jsonl", "--final-vitals", copy)
+    assert done.returncode == 1
+    assert done.stderr == (f"vitals replay: error: --final-vitals {copy} is also an input file of the replay: give "
+                           "each output its own file\n")
+    assert copy.read_bytes() == readings.read_bytes()
+    # a dead-letter file left in the replayed directory by an earlier run: read as readings while appended to
+    dead = copy.parent / "dead_letters.jsonl"
+    assert _vitals("replay", copy, "--metrics-port", "0", "--no-progress", "--dead-letters", dead).returncode == 0
+    assert dead.stat().st_size > 0
+    done = _vitals("replay", copy.parent, "--metrics-port", "0", "--no-progress", "--dead-letters", dead)
+    assert done.stderr == (f"vitals replay: error: --dead-letters {dead} is also an input file of the replay: give "
+                           "each output its own file\n")
+    same = tmp_path / "same.json"
+    done = _vitals("simulate", "--hours", "1", "--streets", "38", "--no-progress", "--out", same, "--labels", same)
+    assert done.stderr == (f"vitals simulate: error: --labels {same} is also given to --out: give each output its "
+                           "own file\n")
+    assert not same.exists()

@@ -321,3 +321,43 @@ def test_a_mistyped_models_dir_is_one_line_not_an_empty_listing(tmp_path: Path,
     (tmp_path / "empty").mkdir()
     assert cli_main(["models", "--models-dir", str(tmp_path / "empty"), "list"]) == 0
     assert "no models in" in capsys.readouterr().out
+
+
+def test_a_promoted_version_that_is_gone_is_shown_not_hidden(tmp_path: Path, models: tuple,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """promoted.json naming a version whose directory was deleted: `vitals models list` listed the other versions
+    with none marked promoted and no word (the pipeline meanwhile scored without the family, logging an error).
+    Now the missing version has its own row (promoted, MISSING), the warning says what to do, --json carries a
+    "problem", and `models show FAMILY` names the dangling promotion. A lost artifact is named the same way."""
+    import shutil
+
+    from vitals.cli import main as cli_main
+
+    fitted, grid = models
+    reg = ModelRegistry(tmp_path / "models")
+    first, second = (reg.save("forecaster", m, card(m, grid)) for m in fitted)
+    reg.promote("forecaster", second)
+    shutil.rmtree(reg.version_dir("forecaster", second))
+    base = ["models", "--models-dir", str(reg.root)]
+    assert cli_main([*base, "list"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [r.split()[:2] for r in rows[1:]] == [["forecaster", f"*{second}"], ["forecaster", first]]
+    assert "MISSING: promoted but not found" in rows[1]
+    expected = (f"forecaster: promoted.json promotes {second}, but {reg.version_dir('forecaster', second)} is "
+                f"missing: the pipeline scores without forecaster; promote a version (known: {first}) or roll back")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [expected]
+    assert cli_main([*base, "list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(d["version"], d["promoted"], d.get("problem")) for d in doc] == [(second, True, expected),
+                                                                              (first, False, None)]
+    assert cli_main([*base, "show", "forecaster"]) == 1
+    assert capsys.readouterr().err == f"vitals models: error: {expected}\n"
+    reg.promote("forecaster", first)
+    assert cli_main([*base, "rollback", "forecaster"]) == 1  # was done: promoted.json pointing at nothing again
+    assert capsys.readouterr().err == (f"vitals models: error: cannot roll back forecaster to {second}: "
+                                       f"{reg.version_dir('forecaster', second)} (or its artifact) is missing; "
+                                       f"promote a version instead (known: {first})\n")
+    assert reg.promoted("forecaster") == first
+    (reg.version_dir("forecaster", first) / "model.skops").unlink()
+    assert "its artifact" in reg.missing_promoted("forecaster")

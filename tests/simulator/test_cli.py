@@ -104,3 +104,39 @@ def test_option_parsers_never_raise_anything_but_config_errors(text: str) -> Non
     for parse in (lambda t: parse_incident(t, start), parse_faults, parse_start):
         with contextlib.suppress(ConfigError):
             parse(text)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--days", "0"], "invalid simulator configuration: duration must be positive, not 0:00:00"),  # was a day
+    (["--hours", "1", "--labels", "{tmp}"], "--labels {tmp}: is a directory; the labels file needs a file name"),
+    (["--hours", "1", "--incidents", "{tmp}"], "--incidents {tmp}: is a directory; the incidents file needs a file"),
+    (["--hours", "nan"], "--hours must be a finite number >= 0, got nan"),  # a traceback
+    (["--days", "inf"], "--days must be a finite number >= 0, got inf"),  # a traceback
+    (["--hours", "1", "--speed", "-1"], "--speed must be a finite number >= 0, got -1.0"),  # ran unpaced
+    (["--hours", "1", "--faults", "late=nan"],  # no fault at all
+     "invalid simulator configuration: fault rate late must be a number >= 0, not nan"),
+    (["--hours", "1", "--incidents-per-day", "nan"],
+     "invalid simulator configuration: incidents_per_day must be a number >= 0, not nan"),
+    (["--hours", "1", "--start", "2026-03-02T00:00:00Z", "--incident", "rainstorm@yuzhong@+5h",
+      "--no-auto-incidents"],
+     "invalid simulator configuration: incident rainstorm in yuzhong at 2026-03-02T05:00:00+00:00 is over before "
+     "or starts after the simulated 2026-03-02T00:00:00+00:00 + 1:00:00"),  # silently no incident
+])
+def test_misuse_is_one_line_before_simulating(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                              message: str) -> None:
+    """Before: --days 0 simulated a whole day (0 was taken for 'not given'); a directory as --labels or
+    --incidents was a traceback after the simulation had run and written --out; the other cases as commented."""
+    out = tmp_path / "out" / "r.jsonl"
+    code = main(["simulate", "--streets", "38", "--no-progress", "--out", str(out),
+                 *[a.format(tmp=tmp_path) for a in args]])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(f"vitals simulate: error: {message.format(tmp=tmp_path)}"), err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+def test_an_incident_without_a_start_happens_within_a_short_run() -> None:
+    """Its default start was +1 h whatever the run's length: `--hours 1 --incident rainstorm@yuzhong` started it as
+    the run ended (no incident, no word)."""
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    assert parse_incident("rainstorm@yuzhong", start, timedelta(hours=1)).start == start + timedelta(minutes=15)
+    assert parse_incident("rainstorm@yuzhong", start).start == start + timedelta(hours=1)

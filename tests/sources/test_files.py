@@ -51,7 +51,7 @@ def test_unreadable_parquet_is_one_rejection_and_the_replay_goes_on(tmp_path: Pa
     items = _replay(files)
     assert sum(len(i.batch) for i in items) == 150
     [bad] = [r for i in items for r in i.rejections]
-    assert (bad.reason, bad.raw) == ("unreadable_file", str(files[1]))
+    assert (bad.reason, bad.raw, bad.file) == ("unreadable_file", str(files[1]), str(files[1]))
     assert bad.detail.startswith("cannot read this file") and "\n" not in bad.detail
 
 
@@ -62,6 +62,7 @@ def test_csv_without_header_is_one_clear_error_for_the_file(tmp_path: Path) -> N
     assert sum(len(i.batch) for i in items) == 1
     [bad] = [r for i in items for r in i.rejections]
     assert bad.reason == "unreadable_file" and "no CSV header" in bad.detail
+    assert bad.file == str(tmp_path / "a.csv")
 
 
 def test_quoted_field_across_block_boundary_is_one_record(tmp_path: Path) -> None:
@@ -186,3 +187,53 @@ def test_a_json_lines_batch_keeps_one_copy_of_its_block_and_its_lines(tmp_path: 
     for source in (batch, pickle.loads(pickle.dumps(batch))):
         places = source.input_positions(np.arange(len(batch)))
         assert [p.line for p in places] == [lines_before + 1 + k for k in range(40)]
+
+
+def _rows(n: int, *, area: str = "wanzhou_s001", first: int = 0) -> list[str]:
+    return [f"{T0 + first + k},water_pressure,{area},,{VALUE}" for k in range(n)]
+
+
+@pytest.mark.parametrize("block", [64, 97, 1 << 20])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_bare_carriage_returns_refuse_the_file_from_their_line_on(tmp_path: Path, block: int, fmt: str) -> None:
+    """Before: line ends of bare CR (old Mac) were read silently wrong: a CSV as one header line (no reading and
+    no rejection), JSON lines as one malformed reading, and line numbers of a mixed file counted LF only while
+    the CSV parser cut at CR too. Now the lines before the first bare CR are read (their dead letters on the right
+    lines) and the file is one unreadable_file rejection naming the CR's byte; the next file is read."""
+    def line(row: str) -> str:
+        if fmt == "csv":
+            return row
+        ts, indicator, area, _, value = row.split(",")
+        return json.dumps({"ts": int(ts), "indicator": indicator, "area": area, "value": float(value)})
+
+    head = "ts,indicator,area,sensor,value\r\n" if fmt == "csv" else ""
+    good = _rows(6)
+    good[2] = good[2].replace("wanzhou_s001", "nowhere")  # file line 3 (+1 after a CSV header)
+    lf = "".join(line(r) + ("\r\n" if k % 2 else "\n") for k, r in enumerate(good))  # CRLF and LF mix: fine
+    old_mac = "".join(line(r) + "\r" for r in _rows(5, first=100))
+    path = tmp_path / f"a.{fmt}"
+    path.write_bytes((head + lf + old_mac).encode())
+    after = tmp_path / f"b.{fmt}"
+    after.write_text(head.replace("\r", "") + "".join(line(r) + "\n" for r in _rows(4, first=200)))
+    items = _replay([path, after], block_bytes=block)
+    rejected = [r for i in items for r in i.rejections]
+    header_lines = 1 if fmt == "csv" else 0
+    assert [(r.reason, r.file, r.line) for r in rejected[:1]] == [("unknown_area", str(path), 3 + header_lines)]
+    [refused] = rejected[1:]
+    at = len((head + lf + line(_rows(1, first=100)[0])).encode())
+    assert (refused.reason, refused.file, refused.raw) == ("unreadable_file", str(path), str(path))
+    assert f"a bare carriage return at byte {at:,} (CR without LF" in refused.detail, refused.detail
+    assert sum(len(i.batch) for i in items) == 5 + 4  # the good lines before it, and the next file
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_old_mac_file_is_one_rejection_at_its_first_line_end(tmp_path: Path, fmt: str) -> None:
+    rows = _rows(3000)
+    body = ("ts,indicator,area,sensor,value\r" if fmt == "csv" else "") + "\r".join(
+        rows if fmt == "csv" else [json.dumps({"ts": r.split(",")[0], "value": 1}) for r in rows])
+    path = tmp_path / f"mac.{fmt}"
+    path.write_text(body, newline="")
+    [item] = _replay([path], block_bytes=1000)
+    [refused] = item.rejections
+    at = 30 if fmt == "csv" else body.index("\r")
+    assert refused.reason == "unreadable_file" and f"bare carriage return at byte {at}" in refused.detail

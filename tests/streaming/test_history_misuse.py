@@ -112,3 +112,18 @@ def test_a_day_read_names_that_days_unreadable_file(tmp_path: Path) -> None:
         read_vitals(root, "2026-03-03")
     with pytest.raises(HistoryError, match=str(other)):
         read_vitals(root)
+
+
+@pytest.mark.parametrize("command", ["train", "backtest"])
+def test_an_empty_history_directory_says_so(tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `vitals train --history EMPTY_DIR` (and backtest) said "cannot read the history under ...: No match
+    for FieldRef.Name(ts) in __fragment_index: int32", Arrow's words for a dataset of no file."""
+    empty = tmp_path / "history"
+    empty.mkdir()
+    args = {"train": ["train", "--history", str(empty), "--models-dir", str(tmp_path / "m"), "--no-progress"],
+            "backtest": ["backtest", "--history", str(empty), "--labels", str(tmp_path / "labels.json")]}[command]
+    (tmp_path / "labels.json").write_text("{}")
+    assert main([*args, "--streets", "76"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"vitals {command}: error: no history under {empty}: it holds no *.parquet file; write one with "
+                   "`vitals run --history-dir DIR` or `vitals simulate --out FILE.parquet`\n"), err

@@ -109,6 +109,22 @@ def test_a_corrupt_parquet_file_between_good_ones_is_skipped_not_fatal(tmp_path,
     assert inputs == rows + 1
     [entry] = [e for e in read_dead_letters(tmp_path / "dead.jsonl") if e["reason"] == "unreadable_file"]
     assert entry["raw"] == str(files / "b.parquet") and "cannot read this file" in entry["detail"]
+    assert entry["file"] == entry["raw"]  # the "file" key every file-replay dead letter has (was missing)
     history = pd.read_parquet(tmp_path / "history" / "readings")
     assert len(history) == accepted > 0
     assert history["ts"].max() >= pd.Timestamp(START + timedelta(hours=1))  # the file after the bad one
+
+
+def test_an_old_mac_csv_is_one_unreadable_file_not_zero_readings(tmp_path):
+    """`vitals replay` of a CSV with bare CR line ends (old Mac) said '0 readings ... rejected: none': read as one
+    header line, nothing accepted and nothing rejected. Now one unreadable_file dead letter says why."""
+    path = tmp_path / "mac.csv"
+    rows = [f"2026-03-02T00:0{k}:00Z,water_pressure,yuzhong-s01,0.3" for k in range(3)]
+    path.write_bytes("\r".join(["ts,indicator,area,value", *rows, ""]).encode())
+    run_to_end(vitals_cmd("replay", path, "--metrics-port", "0", "--no-progress", "--dead-letters",
+                          tmp_path / "dead.jsonl"), tmp_path / "log.txt")
+    text, inputs, accepted = _summary(tmp_path)
+    assert (inputs, accepted) == (1, 0) and "unreadable_file=1" in text, text
+    [entry] = read_dead_letters(tmp_path / "dead.jsonl")
+    assert (entry["reason"], entry["file"]) == ("unreadable_file", str(path))
+    assert "a bare carriage return at byte 23 (CR without LF: old Mac line ends)" in entry["detail"]

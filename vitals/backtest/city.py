@@ -141,7 +141,7 @@ def load_label_events(
 
     ``full``: the whole catalog when ``catalog`` is restricted to a history's streets: a label of a series of
     ``full`` without readings is skipped with a warning; a label no series of ``full`` has is an error."""
-    labels = json.loads(Path(labels_path).read_text())
+    labels = _json_object(labels_path, "--labels", "labels (NAB windows: {\"<indicator>/<street>\": [[start, end]]})")
     known = full or catalog
     strangers = sorted(key for key in labels if _series_of(known, key) < 0)
     if strangers and full is not None:
@@ -150,23 +150,48 @@ def load_label_events(
         raise ConfigError(msg)
     truth: dict[tuple[int, int], tuple[int, int]] = {}
     if incidents_path is not None:
-        for inc in json.loads(Path(incidents_path).read_text()).get("incidents", []):
-            for s in inc["series"]:
-                sid = _series_of(catalog, f"{s['indicator']}/{s['street']}")
-                if sid >= 0 and s.get("orange_at"):
-                    truth[(sid, _ns(s["window_start"]))] = (_ns(s["orange_at"]), int(inc["index"]))
+        doc = _json_object(incidents_path, "--incidents", "a truth file (`vitals simulate --incidents`)")
+        try:
+            for inc in doc.get("incidents", []):
+                for s in inc["series"]:
+                    sid = _series_of(catalog, f"{s['indicator']}/{s['street']}")
+                    if sid >= 0 and s.get("orange_at"):
+                        truth[(sid, _ns(s["window_start"]))] = (_ns(s["orange_at"]), int(inc["index"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = f"--incidents {incidents_path}: not a truth file as `vitals simulate --incidents` writes it ({exc!r})"
+            raise ConfigError(msg) from exc
     events = []
     for key, windows in labels.items():
         sid = _series_of(catalog, key)
         if sid < 0:
             log.warning("label %s names no series with readings; skipped", key)
             continue
-        for start, end in windows:
-            lo, hi = _ns(start), _ns(end)
+        try:
+            spans = [(_ns(start), _ns(end)) for start, end in windows]
+        except (TypeError, ValueError) as exc:
+            msg = f"--labels {labels_path}: {key}: windows must be [[start, end], ...] of ISO times ({exc})"
+            raise ConfigError(msg) from exc
+        for lo, hi in spans:
             hit = [v for (s, w0), v in truth.items() if s == sid and lo <= w0 <= hi]
             orange, incident = min(hit) if hit else (-1, -1)
             events.append(LabelledWindow(sid, lo, hi, orange, incident))
     return events
+
+
+def _json_object(path: str | Path, option: str, what: str) -> dict[str, Any]:
+    """A JSON file holding an object, or one line saying why not (a directory, empty, not JSON, a list ...)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        msg = f"{option} {path}: cannot read it: {exc.strerror or exc}"
+        raise ConfigError(msg) from exc
+    except ValueError as exc:
+        msg = f"{option} {path}: not JSON ({exc}); it takes {what}"
+        raise ConfigError(msg) from exc
+    if not isinstance(doc, dict):
+        msg = f"{option} {path}: holds a JSON {type(doc).__name__}, not an object; it takes {what}"
+        raise ConfigError(msg)
+    return doc
 
 
 def _series_of(catalog: Catalog, key: str) -> int:

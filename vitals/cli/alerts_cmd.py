@@ -60,7 +60,11 @@ def _options(args: argparse.Namespace) -> Any:
 
     from vitals.alerting import AlertingOptions
     from vitals.errors import ConfigError
+    from vitals.preflight import check_http_url
 
+    for name in ("webhook_url", "grafana_url"):
+        if getattr(args, name):
+            check_http_url(getattr(args, name), f"--{name.replace('_', '-')}")
     changes: dict[str, Any] = {}
     for name in ("webhook_url", "grafana_url", "secrets_dir", "email_domain"):
         if getattr(args, name):

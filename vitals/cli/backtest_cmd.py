@@ -75,6 +75,13 @@ def _backtest(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
+    from vitals.preflight import check_output_dir
+
+    check_output_dir(args.out, "the NAB scoring", "--out")  # before the run, not a traceback after it
+    if args.report:
+        from vitals.preflight import check_output_file
+
+        check_output_file(args.report, "the report", "--report")
     from vitals.backtest.nab_run import (
         build_detector,
         events_at,
@@ -145,6 +152,10 @@ def _city_backtest(args: argparse.Namespace) -> int:
     if not args.history or not args.labels:
         sys.stderr.write("vitals backtest: --history DIR and --labels LABELS.json go together\n")
         return 2
+    if args.report:  # before the run, not a traceback after it
+        from vitals.preflight import check_output_file
+
+        check_output_file(args.report, "the report", "--report")
     started = time.perf_counter()
     settings = catalog_settings(args)
     full = load_catalog_from(settings)

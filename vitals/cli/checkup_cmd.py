@@ -60,7 +60,16 @@ def _checkup(args: argparse.Namespace) -> int:
     from vitals.catalog import load_catalog
     from vitals.checkup.report import write_checkup_report
     from vitals.checkup.run import checkup, totals
+    from vitals.errors import ConfigError
+    from vitals.preflight import check_output_file
 
+    for option in ("days", "top"):  # --days 0 said "--to D is before --from D+1"; --top -1 cut the last street
+        if getattr(args, option) < 1:
+            msg = f"--{option} must be >= 1, got {getattr(args, option)}"
+            raise ConfigError(msg)
+    for option, path, what in (("--out", args.out, "the report"), ("--json", args.json, "the JSON document")):
+        if path and path != "-":
+            check_output_file(path, what, option)
     catalog = load_catalog(args.catalog, streets_total=args.streets)
     start, end = _period(args, catalog)
     result = checkup(args.history, catalog, start, end)

@@ -61,8 +61,10 @@ def register(sub: Any) -> None:
 
 def _bundle(args: argparse.Namespace) -> Any:
     from vitals.grafana import GrafanaOptions, build_bundle
+    from vitals.preflight import check_http_url
 
-    options = GrafanaOptions(prometheus_url=args.prometheus_url, dashboards_path=args.dashboards_path)
+    options = GrafanaOptions(prometheus_url=check_http_url(args.prometheus_url, "--prometheus-url"),
+                             dashboards_path=args.dashboards_path)
     return build_bundle(load_catalog_from(catalog_settings(args)), options)
 
 
@@ -119,7 +121,9 @@ def _deploy(args: argparse.Namespace) -> int:
         msg = (f"environment variable {args.token_env} is empty: create a service-account token in Grafana "
                f"(Administration > Service accounts, role Editor) and export it as {args.token_env}")
         raise ConfigError(msg)
-    report = deploy(_bundle(args), args.url, token)
+    from vitals.preflight import check_http_url
+
+    report = deploy(_bundle(args), check_http_url(args.url, "--url"), token)
     for uid, state in report.folders.items():
         sys.stdout.write(f"folder {uid}: {state}\n")
     sys.stdout.write(f"datasource vitals-prometheus: {report.datasource}\n")

@@ -63,7 +63,8 @@ def _list(args: argparse.Namespace) -> int:
     infos = reg.describe(args.family)
     if args.json:
         doc = [{"family": i.family, "version": i.version, "promoted": i.promoted, "created_at": i.created_at,
-                "size_bytes": i.size_bytes, "model_class": i.model_class, "metrics": i.metrics} for i in infos]
+                "size_bytes": i.size_bytes, "model_class": i.model_class, "metrics": i.metrics,
+                **({"problem": i.problem} if i.problem else {})} for i in infos]
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         return 0
     if not infos:
@@ -85,6 +86,9 @@ def _show(args: argparse.Namespace) -> int:
     if args.family not in reg.families():
         msg = f"no model family {args.family!r} in {reg.root} (families: {', '.join(reg.families()) or 'none'})"
         raise RegistryError(msg)
+    missing = "" if args.version else reg.missing_promoted(args.family)
+    if missing:
+        raise RegistryError(missing)
     version = args.version or reg.promoted(args.family)
     if version is None:
         msg = f"{args.family} has no promoted version; name one (versions: {', '.join(reg.versions(args.family))})"

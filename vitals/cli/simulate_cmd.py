@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -54,7 +55,8 @@ def register(sub: Any) -> None:
     p.add_argument("--indicators", metavar="IDS", help="comma-separated indicator ids (default: all)")
     p.add_argument("--step", type=int, default=10, metavar="SECONDS", help="event time per batch (default 10)")
     p.add_argument("--incident", action="append", default=[], metavar="KIND@DISTRICT[@START[@SEVERITY]]",
-                   help="inject an incident; START is ISO or +30m/+2h from the run start (repeatable)")
+                   help="inject an incident; START is ISO or +30m/+2h from the run start (default: a quarter into "
+                        "the run; repeatable)")
     p.add_argument("--incidents-per-day", type=float, default=4.0, metavar="R",
                    help="automatic incidents per day across the city (default 4)")
     p.add_argument("--no-auto-incidents", action="store_true", help="only the --incident ones")
@@ -71,13 +73,24 @@ def register(sub: Any) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from vitals.catalog import load_catalog
+    from vitals.preflight import check_distinct_files, check_output_file
     from vitals.simulator import CitySimulator, SimulatorConfig
     from vitals.simulator.output import truth_document, write_json, write_readings
 
+    for option, path, what in (("--out", args.out, "the readings file"), ("--labels", args.labels, "the labels file"),
+                               ("--incidents", args.incidents, "the incidents file")):
+        if path and path != "-":  # before the simulation, not after it (a traceback, the work lost)
+            check_output_file(path, what, option)
+    check_distinct_files([("--out", args.out), ("--labels", args.labels), ("--incidents", args.incidents)])
     catalog = load_catalog(args.catalog, streets_total=args.streets)
     start = parse_start(args.start) if args.start else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    duration = timedelta(hours=args.hours) if args.hours is not None else timedelta(days=args.days or 1.0)
-    explicit = tuple(parse_incident(text, start) for text in args.incident)
+    days = 1.0 if args.days is None else args.days  # --days 0 is refused (it simulated a day)
+    for option, value in (("--days", days), ("--hours", args.hours), ("--speed", args.speed)):
+        if value is not None and (not math.isfinite(value) or value < 0):  # a traceback (nan, inf), or unpaced (-1)
+            msg = f"{option} must be a finite number >= 0, got {value}"
+            raise ConfigError(msg)
+    duration = timedelta(hours=args.hours) if args.hours is not None else timedelta(days=days)
+    explicit = tuple(parse_incident(text, start, duration) for text in args.incident)
     config = SimulatorConfig(
         seed=args.seed, start=start, duration=duration, step_s=args.step,
         incidents=explicit if (explicit or args.no_auto_incidents) else "auto",
@@ -121,15 +134,17 @@ _OFFSET = re.compile(r"^\+(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY_S}
 
 
-def parse_incident(text: str, run_start: datetime) -> IncidentSpec:
-    """KIND@DISTRICT[@START[@SEVERITY]]; START is ISO or an offset from the run start like +90m (default +25%)."""
+def parse_incident(text: str, run_start: datetime, duration: timedelta | None = None) -> IncidentSpec:
+    """KIND@DISTRICT[@START[@SEVERITY]]; START is ISO or an offset from the run start like +90m (default: a
+    quarter into the run's ``duration``; +1 h without one). The default was +1 h whatever the duration: with
+    ``--hours 1`` the incident started as the run ended and never happened."""
     from vitals.simulator import IncidentSpec
 
     parts = text.split("@")
     if len(parts) < 2 or len(parts) > 4 or not all(parts[:2]):
         msg = f"--incident {text!r}: expected KIND@DISTRICT[@START[@SEVERITY]], e.g. rainstorm@yuzhong@+2h"
         raise ConfigError(msg)
-    start = run_start + timedelta(hours=1)
+    start = run_start + (timedelta(seconds=round(duration.total_seconds() / 4)) if duration else timedelta(hours=1))
     if len(parts) >= 3 and parts[2]:
         offset = _OFFSET.match(parts[2])
         if offset:

@@ -52,6 +52,10 @@ def models_dir(setting: str | Path | None, catalog_path: str | Path | None, *, m
     explicitly must exist (for reading; training creates it)."""
     if setting:
         path = Path(setting).expanduser().resolve()
+        if path.exists() and not path.is_dir():  # a file given by mistake: reading or training into it
+            msg = (f"models directory {path} (the models_dir setting: --models-dir, VITALS_MODELS_DIR or the config "
+                   "file) is not a directory; give the directory that holds the model families")
+            raise ConfigError(msg)
         if must_exist and not path.is_dir():
             msg = (f"models directory {path} (the models_dir setting: --models-dir, VITALS_MODELS_DIR or the config "
                    "file) does not exist; train models into it with `vitals train --models-dir ...` or leave it out")

@@ -49,6 +49,7 @@ class VersionInfo:
     model_class: str
     metrics: dict[str, Any]   # the card's held-out figures (today's keys: vitals.registry.card.current_metrics)
     headline: str             # the main ones in a line (ModelCard.headline)
+    problem: str = ""         # why this row is not a usable version ("" when it is)
 
 
 class ModelRegistry:
@@ -87,10 +88,31 @@ class ModelRegistry:
         found = [p.name for p in d.iterdir() if p.is_dir() and _VERSION.match(p.name) and (p / ARTIFACT).exists()]
         return sorted(found, key=lambda v: int(v[1:]))
 
+    def missing_promoted(self, family: str) -> str:
+        """Why the version ``promoted.json`` names cannot be loaded because it is not there ("" when it is, or none
+        is promoted): a deleted or moved version directory or artifact. The pipeline then scores without the
+        family (it logs an error and counts ``vitals_model_load_failed``)."""
+        current = self.promoted(family)
+        if current is None or current in self.versions(family):
+            return ""
+        where = self.family_dir(family) / current
+        what = f"its artifact {where / ARTIFACT} is missing" if where.is_dir() else f"{where} is missing"
+        known = ", ".join(self.versions(family)) or "none"
+        return (f"{family}: {POINTER} promotes {current}, but {what}: the pipeline scores without {family}; "
+                f"promote a version (known: {known}) or roll back")
+
     def describe(self, family: str | None = None) -> list[VersionInfo]:
+        """Every version of ``family`` (default: of every family), and a row for a promoted version that is
+        missing (:meth:`missing_promoted`, also logged as a warning): a listing never hides it."""
         out = []
         for fam in [family] if family else self.families():
             current = self.promoted(fam)
+            missing = self.missing_promoted(fam)
+            if missing:
+                log.warning("%s", missing)
+                out.append(VersionInfo(family=fam, version=str(current), promoted=True, created_at="?", size_bytes=0,
+                                       model_class="?", metrics={}, headline="MISSING: promoted but not found (see "
+                                       "the warning)", problem=missing))
             for version in self.versions(fam):
                 size = (self.version_dir(fam, version) / ARTIFACT).stat().st_size
                 try:
@@ -99,7 +121,7 @@ class ModelRegistry:
                     log.warning("%s", exc)
                     out.append(VersionInfo(family=fam, version=version, promoted=version == current, created_at="?",
                                            size_bytes=size, model_class="?", metrics={},
-                                           headline="model card unreadable (see the warning)"))
+                                           headline="model card unreadable (see the warning)", problem=str(exc)))
                     continue
                 out.append(VersionInfo(
                     family=fam, version=version, promoted=version == current, created_at=card.created_at,
@@ -223,6 +245,11 @@ class ModelRegistry:
                 msg = f"{family} {to} was never promoted before the current one; history: {', '.join(stack) or 'none'}"
                 raise RegistryError(msg)
             stack = stack[: stack.index(to) + 1]
+        if stack[-1] not in self.versions(family):  # deleted since: the pipeline would score without the family
+            known = ", ".join(self.versions(family)) or "none"
+            msg = (f"cannot roll back {family} to {stack[-1]}: {self.family_dir(family) / stack[-1]} (or its "
+                   f"artifact) is missing; promote a version instead (known: {known})")
+            raise RegistryError(msg)
         self._write_pointer(family, stack[-1], stack, doc["events"], "rollback")
         return str(stack[-1])
 

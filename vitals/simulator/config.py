@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -145,14 +146,14 @@ def _basic_problems(cfg: SimulatorConfig) -> list[str]:
         out.append(f"step_s must be a whole number of seconds >= 1, not {cfg.step_s}")
     if cfg.duration <= timedelta(0):
         out.append(f"duration must be positive, not {cfg.duration}")
-    if cfg.incidents_per_day < 0:
-        out.append(f"incidents_per_day must be >= 0, not {cfg.incidents_per_day}")
+    if not cfg.incidents_per_day >= 0 or not math.isfinite(cfg.incidents_per_day):  # NaN passed "< 0"
+        out.append(f"incidents_per_day must be a number >= 0, not {cfg.incidents_per_day}")
     if not 0 <= cfg.seed < 2**63:
         out.append(f"seed must be in [0, 2**63), not {cfg.seed}")
     f = cfg.faults
     for name in ("stuck", "silent", "spike", "impossible", "duplicate", "late"):
-        if getattr(f, name) < 0:
-            out.append(f"fault rate {name} must be >= 0, not {getattr(f, name)}")
+        if not getattr(f, name) >= 0 or not math.isfinite(getattr(f, name)):  # NaN turned every fault off
+            out.append(f"fault rate {name} must be a number >= 0, not {getattr(f, name)}")
     if f.per_reading_total > 0.5:
         out.append(f"per-reading fault rates add up to {f.per_reading_total:g}; keep them under 0.5")
     for name in ("stuck_hours", "silent_hours"):
@@ -169,4 +170,9 @@ def _basic_problems(cfg: SimulatorConfig) -> list[str]:
                 out.append(f"incident {spec.kind} in {spec.district}: onset, plateau and recovery must be > 0")
             if spec.start.tzinfo is None:
                 out.append(f"incident {spec.kind} in {spec.district}: start has no timezone")
+            elif cfg.start.tzinfo is not None and (
+                    spec.start >= cfg.start + cfg.duration
+                    or spec.start + spec.onset + spec.plateau + spec.recovery <= cfg.start):  # was silently none
+                out.append(f"incident {spec.kind} in {spec.district} at {spec.start.isoformat()} is over before or "
+                           f"starts after the simulated {cfg.start.isoformat()} + {cfg.duration}")
     return out
