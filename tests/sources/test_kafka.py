@@ -128,6 +128,40 @@ def test_rejected_lines_of_json_lines_messages_carry_their_message_offset(small_
     assert [(r.reason, r.raw, r.offset) for r in batch.rejections] == _message_by_message(parser, records)
 
 
+class _CountingParser(ReadingParser):
+    def __init__(self, catalog):
+        super().__init__(catalog)
+        self.parses = 0
+
+    def parse_payloads(self, payloads, **kw):
+        self.parses += 1
+        return super().parse_payloads(payloads, **kw)
+
+
+_MIXED = st.sampled_from(["ok", "ok", "range", "broken", "empty", "array_bad", "pretty_bad", "lines_bad"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_MIXED, min_size=1, max_size=12))
+def test_a_batch_with_rejections_is_parsed_once_and_each_rejection_names_its_message(small_catalog, shapes):
+    """One bad element costs itself: whatever the messages' shapes (an array with one bad element, a
+    pretty-printed object out of range, a JSON-lines message with a bad line, a broken or empty message), the
+    batch is parsed once and every rejection carries its message's offset, as parsing message by message does
+    (before, a rejection that was not a whole line of its message made the batch be parsed again in halves)."""
+    parser = _CountingParser(small_catalog)
+    body = {"ok": lambda i: _reading(small_catalog, i), "range": lambda i: _reading(small_catalog, i, 99.0),
+            "broken": lambda i: b'{"ts": 1', "empty": lambda i: b" ",
+            "array_bad": lambda i: b"[" + _reading(small_catalog, i) + b"," + _reading(small_catalog, i + 1, 99.0)
+            + b"]",
+            "pretty_bad": lambda i: orjson.dumps(orjson.loads(_reading(small_catalog, i, 99.0)),
+                                                 option=orjson.OPT_INDENT_2),
+            "lines_bad": lambda i: b"\n".join([_reading(small_catalog, i), b'{"ts": 2}'])}
+    records = [(900 + 2 * m, body[shape](m * 3 % 56)) for m, shape in enumerate(shapes)]
+    batch = decode_records(records, parser, "t-1", RECEIVED)
+    assert parser.parses == 1
+    assert [(r.reason, r.raw, r.offset) for r in batch.rejections] == _message_by_message(parser, records)
+
+
 _SHAPES = st.sampled_from(["ok", "ok", "lines", "array", "pretty", "empty", "range", "broken", "bad_line", "crash"])
 
 

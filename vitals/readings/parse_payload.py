@@ -114,14 +114,22 @@ def parse_payloads(ctx: Context, payloads: list[bytes], use_threads: bool = Fals
 
 def _with_offsets(result: ParseResult, items: list[int], offsets: Sequence[int]) -> ParseResult:
     """The result whose batch input maps each item to its message's offset (a run's message has one item per
-    line). Should the messages' items ever not add up to the batch's input, the batch is left without offsets
-    (its late and duplicate dead letters then name the batch only), never given wrong ones."""
-    batch = result.batch
-    if batch.raw_source is None or len(items) != len(offsets):
+    line), and whose parse rejections that know their item (:attr:`Rejection.item`) carry their message's offset.
+    Should the messages' items ever not add up to the batch's input, nothing is placed (late and duplicate dead
+    letters then name the batch only; the source places the parse rejections another way), never wrongly."""
+    if len(items) != len(offsets):
         return result
     if sum(items) != result.n_input:
         log.warning("batch %s/%s: %d input items in %d messages, not %d: its readings' offsets are not kept",
-                    batch.partition, batch.seq, result.n_input, len(items), sum(items))
+                    result.batch.partition, result.batch.seq, result.n_input, len(items), sum(items))
         return result
+    batch = result.batch
     source = MessageInput(batch.raw_source, items, offsets)  # by reference: nothing computed until a rejection
-    return dataclasses.replace(result, batch=dataclasses.replace(batch, raw_source=source))
+    if batch.raw_source is not None:
+        batch = dataclasses.replace(batch, raw_source=source)
+    rejections = result.rejections
+    known = [r.item for r in rejections if r.item is not None]
+    if known:
+        found = iter(source.positions(known))
+        rejections = [r.at(next(found)) if r.item is not None else r for r in rejections]
+    return dataclasses.replace(result, batch=batch, rejections=rejections)

@@ -161,13 +161,15 @@ def decode_records(records: Sequence[Record], parser: PayloadParser, name: str, 
     The batch seq is the first offset (dead letters of a replayed batch keep their key). The batch's input
     knows each reading's message offset (:class:`vitals.readings.input_text.MessageInput`), so a reading
     rejected later in the flow (late, duplicate) is dead-lettered with it. Each parse rejection carries
-    the offset of its message: a rejected line of a JSON-lines (or one-reading) message is found in the messages
-    by its raw text (:func:`_pin_lines`, no second parse); otherwise the messages are parsed again in halves
-    until each rejection is pinned to its message (about three parses of the batch for one bad message)."""
+    the offset of its message: the parser places a rejection that knows its input item the same way (one parse,
+    whatever the messages' shapes). Should one not know its item (the parser failed on a message), a rejected
+    line of a JSON-lines (or one-reading) message is found in the messages by its raw text (:func:`_pin_lines`,
+    no second parse); otherwise the messages are parsed again in halves until each rejection is pinned to its
+    message (about three parses of the batch for one bad message)."""
     seq = records[0][0] if records else 0
     result = parser.parse_payloads([v for _, v in records], partition=name, seq=seq, received_ns=received_ns,
                                    offsets=_offsets(records))
-    if result.rejections:
+    if any(r.offset is None for r in result.rejections):
         pinned = _pin_lines(records, result.rejections)
         result = _parse(records, parser, name, seq, received_ns) if pinned is None else \
             dataclasses.replace(result, rejections=pinned)
