@@ -276,9 +276,12 @@ def _wait_listening(service: RunningService, ready_s: float) -> None:
     raise ServiceError(msg)
 
 
-def prometheus_query(base_url: str, promql: str, timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Run an instant query; returns the result list (raises ServiceError on an API error)."""
-    url = f"{base_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+def prometheus_query(base_url: str, promql: str, timeout: float = 5.0, *, at: float | None = None
+                     ) -> list[dict[str, Any]]:
+    """Run an instant query (at Unix time ``at``, default now); returns the result list (raises ServiceError on an
+    API error)."""
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+    url = f"{base_url}/api/v1/query?" + urllib.parse.urlencode(params)
     try:
         doc = json.loads(http_get(url, timeout=timeout))
     except urllib.error.HTTPError as exc:

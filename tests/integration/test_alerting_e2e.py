@@ -77,13 +77,20 @@ def _timeline(prom_url: str, primary: str, since: float) -> str:
         "forecast": f'max(vitals_forecast_warning_level{{{where},horizon="30m"}})',
         "early": f'max(ALERTS{{alertname="VitalsEarlyWarning",{where},alertstate="firing"}}) '
                  f'or max(ALERTS{{alertname="VitalsEarlyWarning",{where}}}) * 0.5',
+        "up": 'min(up{job="city-vitals"})',  # 0: a failed scrape (the timeout is the 1 s interval): all stale
     }
     rows: dict[int, dict[str, float]] = {}
     for name, expr in columns.items():
         for series in prometheus_query(prom_url, f"({expr})[{span}s:1s]"):
             for t, v in series["values"]:
                 rows.setdefault(round(float(t) - since), {})[name] = float(v)
-    lines, last = ["wall_s " + " ".join(columns)], None
+    job = 'job="city-vitals"'
+    scrapes = [prometheus_query(prom_url, f"{fn}({expr}[{span}s])") for fn, expr in
+               (("count_over_time", f"up{{{job}}}"), ("sum_over_time", f"up{{{job}}}"),
+                ("max_over_time", f"scrape_duration_seconds{{{job}}}"))]
+    total, ok, slowest = (float(r[0]["value"][1]) if r else 0.0 for r in scrapes)
+    lines = [f"scrapes of the pipeline: {total:.0f}, failed {total - ok:.0f}, slowest {slowest:.2f} s (timeout 1 s)"]
+    lines, last = [*lines, "wall_s " + " ".join(columns)], None
     for second in sorted(rows):
         row = rows[second]
         key = tuple(row.get(name) for name in list(columns)[1:])
@@ -170,7 +177,7 @@ def test_incident_to_notifications_and_every_dashboard_query(tmp_path: Path):
     pipeline_log = (tmp_path / "pipeline.log").read_text(errors="replace")[-3000:]
     firing_orange = _alerts(notes, status="firing", alertname="VitalsWarningLevel", severity="orange",
                             indicator=primary)
-    assert firing_orange, f"no orange notification; got {[n.group_labels for n in notes]}\n{pipeline_log}"
+    assert firing_orange, f"no orange notification; got {[n.group_labels for n in notes]}\n{pipeline_log}\n{timeline}"
     first_orange, alert = min(firing_orange, key=lambda na: na[0].received_monotonic)
     labels = alert["labels"]
     assert labels["district"] == DISTRICT and labels["street"] in street_ids and labels["severity"] == "orange"

@@ -7,6 +7,7 @@ nothing, only SIGKILL ended it. Process 0 with process 1 missing waited the same
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from vitals.services import http_get, wait_for
 from vitals.signal_watchdog import SignalWatchdog
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +36,44 @@ def _free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def _consecutive_free_ports(n: int) -> int:
+    """The first of ``n`` consecutive ports that were all free a moment ago (a cluster process serves /metrics on
+    ``--metrics-port`` + its process id)."""
+    for _ in range(50):
+        base = _free_ports(1)[0]
+        socks = [socket.socket() for _ in range(n)]
+        try:
+            for k, s in enumerate(socks):
+                s.bind(("127.0.0.1", base + k))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError(f"no {n} consecutive free ports on 127.0.0.1")
+
+
+def _readings_in(port: int) -> int:
+    """The readings in so far on the /metrics of the process at ``port`` (0 before its flow counts any)."""
+    text = http_get(f"http://127.0.0.1:{port}/metrics", timeout=10.0).decode()
+    return int(sum(float(v) for v in re.findall(r"^vitals_readings_in_total\{[^}]*\} (\S+)$", text, re.M)))
+
+
+def _wait_until_flowing(procs: list[subprocess.Popen[str]], ports: list[int], at_least: int) -> None:
+    """Until the flow has taken ``at_least`` readings (summed over ``ports``): the processes installed their
+    signal handlers (before the flow starts) and, in a cluster, joined (no reading flows before). A fixed sleep
+    sent SIGTERM before the handlers on a loaded machine (exit -15); this waits as long as a start takes."""
+    def flowing() -> bool:
+        for proc in procs:
+            if proc.poll() is not None:
+                _, err = proc.communicate()
+                pytest.fail(f"a replay ended (code {proc.returncode}) before it was stopped:\n{err[-3000:]}")
+        return sum(_readings_in(port) for port in ports) >= at_least
+
+    wait_for(flowing, 120, interval_s=0.2, what=f"{at_least} readings through the flow")
 
 
 @pytest.fixture
@@ -199,19 +239,22 @@ def test_a_single_process_replay_still_stops_cleanly_on_the_first_sigterm(tmp_pa
     readings = tmp_path / "r.jsonl"
     readings.write_text("\n".join(lines) + "\n")  # a reading a second for an hour, paced at 1x: runs until stopped
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    port = _free_ports(1)[0]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vitals", "replay", str(readings), "--speed", "1", "--metrics-port", "0",
+        [sys.executable, "-m", "vitals", "replay", str(readings), "--speed", "1", "--metrics-port", str(port),
          "--no-progress", "--dead-letters", str(tmp_path / "dead.jsonl"), "--final-vitals",
          str(tmp_path / "final.parquet")],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started.append(proc)
-    time.sleep(10)  # started and paced (a start takes a few seconds on a loaded machine)
-    assert proc.poll() is None
+    _wait_until_flowing([proc], [port], at_least=2)  # started and paced: the second reading came a second later
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "stopping: ending the input" in err and PEERS not in err
-    assert "1 readings" not in out and (tmp_path / "final.parquet").exists()
+    found = re.search(r"^([\d,]+) readings in ", out, re.M)
+    assert found, out
+    assert 2 <= int(found.group(1).replace(",", "")) < len(lines), out  # the signal ended the input, not its end
+    assert (tmp_path / "final.parquet").exists()
 
 
 def test_a_joined_cluster_still_stops_cleanly_on_the_first_sigterm(tmp_path, started):
@@ -222,18 +265,18 @@ def test_a_joined_cluster_still_stops_cleanly_on_the_first_sigterm(tmp_path, sta
     readings = tmp_path / "r.jsonl"
     readings.write_text("\n".join(lines) + "\n")
     addresses = ";".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    metrics = _consecutive_free_ports(2)  # process i serves /metrics on metrics + i
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for i in range(2):
         started.append(subprocess.Popen(
             [sys.executable, "-m", "vitals", "replay", str(readings), "--speed", "1", "-i", str(i), "-a", addresses,
-             "--metrics-port", "0", "--no-progress", "--dead-letters", str(tmp_path / "dead.jsonl"),
+             "--metrics-port", str(metrics), "--no-progress", "--dead-letters", str(tmp_path / "dead.jsonl"),
              "--final-vitals", str(tmp_path / "final.parquet")],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-    time.sleep(12)  # both started and joined (a start takes a few seconds on a loaded machine)
-    assert all(p.poll() is None for p in started)
+    _wait_until_flowing(started, [metrics, metrics + 1], at_least=1)  # both started and joined
     for proc in started:
         proc.send_signal(signal.SIGTERM)
-    errs = [proc.communicate(timeout=30)[1] for proc in started]
+    errs = [proc.communicate(timeout=60)[1] for proc in started]
     assert [p.returncode for p in started] == [0, 0], errs
     assert not any(PEERS in err for err in errs)
     assert (tmp_path / "final-p0.parquet").exists() and (tmp_path / "final-p1.parquet").exists()

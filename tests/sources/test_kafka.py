@@ -265,16 +265,21 @@ def _reader(small_catalog, calls, monkeypatch, **kw) -> tuple[KafkaPartitionRead
     return reader, fake
 
 
+# "not yet due" holds while the test runs from one read to the next: the linger is the stall a loaded machine may
+# put between two reads (it was 0.2 s)
+LINGER_S = 1.0
+
+
 def test_batch_assembly_holds_messages_up_to_the_linger_and_never_snapshots_held_ones(small_catalog, monkeypatch):
     import time
 
     msgs = [_Message(10 + i, _reading(small_catalog, i)) for i in range(6)]
     reader, fake = _reader(small_catalog, [msgs[:1], msgs[1:3], [], msgs[3:5], [msgs[5], _Message(None, eof=True)]],
-                           monkeypatch, max_messages=4, linger_s=0.2)
+                           monkeypatch, max_messages=4, linger_s=LINGER_S)
     assert reader.read() is None and reader.holding() is not None  # held: not yet due
     assert reader.read() is None and reader.next_offset == OFFSET_EARLIEST  # a snapshot resumes before them
     assert fake.asked == [4, 3]  # never more than max_messages in one batch
-    time.sleep(0.25)
+    time.sleep(LINGER_S + 0.05)
     batch = reader.read()  # due: the linger passed
     assert batch is not None and batch.batch.seq == 10 and len(batch.batch) == 3
     assert reader.next_offset == 13 and reader.holding() is None

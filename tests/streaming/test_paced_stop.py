@@ -5,6 +5,7 @@ the next reading's due time (a minute away for a reading a minute at speed 1).""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,20 @@ from pathlib import Path
 import numpy as np
 from vitals_testing import REPO
 
+from vitals.services import free_port, http_get, wait_for
 from vitals.sources.base import STOP_POLL_S, EventTimePacer
+
+
+def _alive(proc: subprocess.Popen[str]) -> bool:
+    if proc.poll() is not None:
+        out, err = proc.communicate()
+        raise AssertionError(f"the replay ended (code {proc.returncode}) before it was stopped:\n{out}{err[-3000:]}")
+    return True
+
+
+def _readings_in(port: int) -> int:
+    text = http_get(f"http://127.0.0.1:{port}/metrics", timeout=10.0).decode()
+    return int(sum(float(v) for v in re.findall(r"^vitals_readings_in_total\{[^}]*\} (\S+)$", text, re.M)))
 
 
 def test_a_pacer_wakes_its_partition_at_least_every_poll_interval() -> None:
@@ -33,20 +47,25 @@ def test_a_sparse_paced_replay_stops_on_the_first_sigterm_at_once(tmp_path: Path
     readings = tmp_path / "r.jsonl"
     readings.write_text("\n".join(lines) + "\n")  # a reading a minute: the next one is due a minute later at 1x
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vitals", "replay", str(readings), "--speed", "1", "--metrics-port", "0",
+        [sys.executable, "-m", "vitals", "replay", str(readings), "--speed", "1", "--metrics-port", str(port),
          "--no-progress", "--dead-letters", str(tmp_path / "dead.jsonl"), "--final-vitals",
          str(tmp_path / "final.parquet")],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "dead.jsonl").exists() and time.monotonic() < deadline:  # made at the flow's start
-            time.sleep(0.2)
-        time.sleep(3)  # the first reading is in; the next is due ~57 s from now
-        assert proc.poll() is None
+        # the first reading is in (so the partition waits for the next, due a minute after it): the condition the
+        # old code hung in. A start takes ~10 s at load 10 on 2 cores; a fixed sleep could signal before it.
+        wait_for(lambda: _alive(proc) and _readings_in(port) >= 1, 120, interval_s=0.2, what="the first reading")
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=50)
+        try:
+            _, err = proc.communicate(timeout=50)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"still running 50 s after SIGTERM (the old code waited for the next reading's due "
+                                 f"time, ~59 s):\n{err[-3000:]}") from None
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
