@@ -125,7 +125,9 @@ def test_train_misuse_is_one_line_before_any_training(tmp_path: Path, small_cata
     blocker = tmp_path / "models.txt"
     blocker.write_text("x")
     base = ["train", "--history", str(HISTORY), "--streets", "76", "--no-progress"]
-    for extra, message in ((["--models-dir", str(blocker)], f"--models-dir {blocker}: is not a directory"),
+    for extra, message in ((["--models-dir", str(blocker)],
+                            f"models directory {blocker} (the models_dir setting: --models-dir, VITALS_MODELS_DIR "
+                            "or the config file) is not a directory"),
                            (["--models-dir", str(tmp_path / "m"), "--step", "0"], "step_s must be positive, got 0"),
                            (["--models-dir", str(tmp_path / "m"), "--max-rows", "0"],
                             "max_rows must be >= 1 training rows, got 0")):
