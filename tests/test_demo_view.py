@@ -93,3 +93,28 @@ def test_demo_for_must_be_positive(run_for: str, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err == f"vitals demo: error: --for must be a number of seconds > 0 (leave it out to run until Ctrl-C), " \
                   f"got {float(run_for):g}\n"
+
+
+def test_one_alert_delivered_to_several_centers_is_one_line(small_catalog: Catalog) -> None:
+    """An escalated alert reaches the street, district and city centers: the view showed three identical lines
+    (and pushed older notifications out of its six); now one line naming the centers. Its resolution, and another
+    alert, are lines of their own."""
+    street = small_catalog.streets_of("fengjie")[0]
+    labels = {"alertname": "VitalsWarningLevel", "kind": "level", "severity": "red", "indicator": "voltage_deviation",
+              "district": "fengjie", "street": street.id, "scope": "street"}
+
+    def payload(receiver: str, status: str = "firing", fingerprint: str = "a1") -> dict:
+        return {"receiver": receiver, "alerts": [{"status": status, "labels": labels, "annotations": {},
+                                                  "fingerprint": fingerprint, "startsAt": "2026-12-03T20:21:26Z"}]}
+
+    log = NotificationLog(catalog=small_catalog)
+    for receiver in ("city-center", "street-centers", "district-centers", "city-center"):
+        log.add_webhook(payload(receiver))
+    log.add_webhook(payload("street-centers", fingerprint="b2"))
+    log.add_webhook(payload("street-centers", status="resolved"))
+    first, other, resolved = log.latest()  # the centers in their order, whatever the order of delivery
+    assert log.total == 6
+    assert first.receivers == ("street-centers", "district-centers", "city-center")
+    assert notification_line(first).endswith("-> street district city")
+    assert other.receivers == ("street-centers",) and "->" not in notification_line(other)
+    assert resolved.status == "resolved" and resolved.receivers == ("street-centers",)

@@ -3,6 +3,8 @@ districts, readings per second, and the latest alert notifications."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from vitals.alerting.routing import CITY_CENTER, DISTRICT_CENTERS, STREET_CENTERS
 from vitals.catalog import LEVEL_NAMES, LEVEL_NAMES_ZH, Catalog
 from vitals.exporter import ExportHub
 from vitals.health.rollup import HealthView
@@ -32,6 +35,8 @@ class Notification:
     where: str
     indicator: str = ""
     kind: str = ""
+    receivers: tuple[str, ...] = ()  # the centers it reached (an escalated alert: street, district and city)
+    key: str = ""                    # the alert (status, fingerprint, start): deliveries to more centers join it
 
     @property
     def level(self) -> str:
@@ -91,31 +96,59 @@ class NotificationLog:
         self.total = 0
 
     def add_webhook(self, payload: dict[str, Any]) -> None:
-        """Record an Alertmanager webhook payload (one line per alert in it)."""
+        """Record an Alertmanager webhook payload: one line per alert in it. The same alert delivered to another
+        receiver (an escalated one reaches the street, district and city centers) adds that receiver to its line
+        instead of a line of its own; ``total`` counts deliveries."""
         now = datetime.now(UTC)
+        receiver = str(payload.get("receiver", ""))
         with self._lock:
             for alert in payload.get("alerts", []):
                 labels = alert.get("labels", {})
+                self.total += 1
+                key = _alert_key(alert)
+                at = next((k for k, n in enumerate(self._items) if key and n.key == key), None)
+                if at is not None:
+                    seen = self._items[at]
+                    if receiver and receiver not in seen.receivers:
+                        receivers = tuple(sorted((*seen.receivers, receiver), key=_tier))
+                        self._items[at] = dataclasses.replace(seen, receivers=receivers)
+                    continue
                 indicator, area = describe_alert(alert, self.catalog)
                 self._items.append(Notification(now, str(alert.get("status", "?")),
                                                 str(labels.get("alertname", "?")),
                                                 str(labels.get("severity", "")), area, indicator,
-                                                str(labels.get("kind", ""))))
-                self.total += 1
+                                                str(labels.get("kind", "")), (receiver,) if receiver else (), key))
 
     def latest(self) -> list[Notification]:
         with self._lock:
             return list(self._items)
 
 
+def _tier(receiver: str) -> tuple[int, str]:
+    """Receivers in the order of the centers (street, district, city), then the others by name."""
+    order = (STREET_CENTERS, DISTRICT_CENTERS, CITY_CENTER)
+    return (order.index(receiver) if receiver in order else len(order), receiver)
+
+
+def _alert_key(alert: dict[str, Any]) -> str:
+    """What identifies one notification of one alert across receivers: status, Alertmanager's fingerprint (or
+    the labels) and start."""
+    who = alert.get("fingerprint") or json.dumps(alert.get("labels", {}), sort_keys=True)
+    return f"{alert.get('status', '?')}|{who}|{alert.get('startsAt', '')}"
+
+
 def notification_line(n: Notification, colour: bool = False) -> str:
-    """``time status level kind indicator area`` in columns that line up with Chinese names."""
+    """``time status level kind indicator area [-> centers]`` in columns that line up with Chinese names; the
+    centers (``street district city``) when the alert reached more than one."""
     level = n.level
     if colour and n.severity in LEVEL_NAMES:
         level = _COLOURS[LEVEL_NAMES.index(n.severity)] + level + _RESET
     kind = _KINDS.get(n.kind, n.kind or n.name)
-    return (f"  {n.received:%H:%M:%S} {cell(n.status, 8)} {pad(level, 12)} {cell(kind, 8)} "
+    line = (f"  {n.received:%H:%M:%S} {cell(n.status, 8)} {pad(level, 12)} {cell(kind, 8)} "
             f"{cell(n.indicator or '-', 16)} {n.where}")
+    if len(n.receivers) > 1:
+        line += "  -> " + " ".join(r.split("-")[0] for r in n.receivers)
+    return line
 
 
 def _level_text(level: int, colour: bool) -> str:
