@@ -268,6 +268,17 @@ class Rejection:
         return self.file, self.line, self.row
 
 
+def placed(rejections: list[Rejection], source: InputRows, unknown: Position = None) -> list[Rejection]:
+    """``rejections`` each placed where its input item sits in ``source`` (:attr:`Rejection.item`, one
+    :meth:`InputRows.positions` call for all); a rejection without an item is placed at ``unknown`` (None:
+    left as it is)."""
+    known = [r.item for r in rejections if r.item is not None]
+    if not known:
+        return [r.at(unknown) for r in rejections]
+    found = iter(source.positions(known))
+    return [r.at(next(found) if r.item is not None else unknown) for r in rejections]
+
+
 REJECT_REASONS: tuple[str, ...] = (
     "malformed",          # not parseable: bad JSON/CSV, missing or wrongly typed fields
     "unknown_indicator",  # indicator id not in the catalog

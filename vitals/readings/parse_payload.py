@@ -9,6 +9,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
+from vitals.batches import placed
 from vitals.readings.input_text import InputText, MessageInput
 from vitals.readings.parse_arrow import Context
 from vitals.readings.parse_json import BROKEN, decode_item, loads, object_lines, parse_jsonl, parse_records
@@ -127,9 +128,4 @@ def _with_offsets(result: ParseResult, items: list[int], offsets: Sequence[int])
     source = MessageInput(batch.raw_source, items, offsets)  # by reference: nothing computed until a rejection
     if batch.raw_source is not None:
         batch = dataclasses.replace(batch, raw_source=source)
-    rejections = result.rejections
-    known = [r.item for r in rejections if r.item is not None]
-    if known:
-        found = iter(source.positions(known))
-        rejections = [r.at(next(found)) if r.item is not None else r for r in rejections]
-    return dataclasses.replace(result, batch=batch, rejections=rejections)
+    return dataclasses.replace(result, batch=batch, rejections=placed(result.rejections, source))

@@ -57,20 +57,21 @@ class PartitionWatermark:
         self, batch: ReadingBatch, catalog: Catalog | None = None
     ) -> tuple[ReadingBatch, list[Rejection]]:
         """On-time readings, and a ``late`` rejection for each late one (raw: the input line of a parsed batch, else
-        rebuilt as JSON, with catalog ids when given; offset: its message's, when the input knows it)."""
+        rebuilt as JSON, with catalog ids when given; placed at its message's offset or file line when the input
+        knows it)."""
         late, before = self.late_mask(batch.ts_ns)
         rows = np.flatnonzero(late)
         if not len(rows):
             return batch, []
         lateness_s = self.allowed_lateness_ns / NS_PER_S
         rejections = []
-        for row, text, offset in zip(rows.tolist(), batch.input_texts(rows), batch.input_positions(rows),
-                                     strict=True):
+        for row, text, where in zip(rows.tolist(), batch.input_texts(rows), batch.input_positions(rows),
+                                    strict=True):
             ts, newest = int(batch.ts_ns[row]), int(before[row])
             why = (f"timestamp {format_ns(ts)} is {(newest - ts) / NS_PER_S:g} s behind {format_ns(newest)}, "
                    f"the newest earlier reading of partition {batch.partition} (allowed lateness {lateness_s:g} s)")
             raw = clip_text(text) if text is not None else _rebuilt(catalog, batch, row)
-            rejections.append(Rejection("late", raw, why, batch.partition, batch.seq).at(offset))
+            rejections.append(Rejection("late", raw, why, batch.partition, batch.seq).at(where))
         return batch.take(~late), rejections
 
     def __eq__(self, other: object) -> bool:

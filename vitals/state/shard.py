@@ -191,7 +191,8 @@ class ShardState:
 
     def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
         """Duplicate rejections (rare: one object each, as the dead-letter contract asks); raw: the input line of a
-        parsed batch, else the reading rebuilt as JSON; offset: its message's, when the input knows it (Kafka)."""
+        parsed batch, else the reading rebuilt as JSON; placed at its message's offset or file line when the input
+        knows it."""
         from vitals.readings.schema import clip_text  # only when there are duplicates
 
         out = []
@@ -199,7 +200,7 @@ class ShardState:
         indicators = [self.catalog.indicators[i].id for i in batch.indicator[idx].tolist()]
         streets = [self.catalog.streets[s].id for s in batch.street[idx].tolist()]
         sensors = [None] * len(idx) if batch.sensor is None else batch.sensor[idx].tolist()
-        for text, offset, stamp, ind, street, value, sensor in zip(
+        for text, where, stamp, ind, street, value, sensor in zip(
                 batch.input_texts(idx), batch.input_positions(idx), stamps.tolist(), indicators, streets,
                 batch.value[idx].tolist(), sensors, strict=True):
             ts = stamp + "Z"
@@ -208,7 +209,7 @@ class ShardState:
                 record["sensor"] = str(sensor)
             raw = clip_text(text) if text is not None else json.dumps(record, ensure_ascii=False)
             detail = f"{ind} in {street} already has an accepted reading at {ts}"
-            out.append(Rejection("duplicate", raw, detail, batch.partition, batch.seq).at(offset))
+            out.append(Rejection("duplicate", raw, detail, batch.partition, batch.seq).at(where))
         return out
 
     # ---- view ----------------------------------------------------------------------------------------------
