@@ -147,7 +147,9 @@ class MqttReceiver:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, manual_ack=True,
         )
+        self._session_present: object = "?"
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
@@ -161,10 +163,22 @@ class MqttReceiver:
         if not self.subscribe:  # a probe: the connection (login, TLS) is all it wanted
             self.connected.set()
             return
-        client.subscribe(self.topic, qos=1)
+        self._session_present = getattr(flags, "session_present", "?")
+        client.subscribe(self.topic, qos=1)  # connected once the broker acknowledges it (_on_subscribe)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any = None) -> None:
+        """The broker's SUBACK: only from now on does it deliver what is published on the topic (set as connected
+        and logged here, not when SUBSCRIBE is sent: a message published in between was lost to a clean session,
+        and "subscribed" in the log was not yet true)."""
+        failed = [str(r) for r in reasons or [] if getattr(r, "is_failure", False)]
+        if failed:
+            log.error("MQTT broker %s:%d refused the subscription to %s: %s", self.host, self.port, self.topic,
+                      ", ".join(failed))
+            self.refused = f"the subscription to {self.topic} ({', '.join(failed)})"
+            return
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed %s (session present: %s)", self.host, self.port,
-                 self.topic, getattr(flags, "session_present", "?"))
+                 self.topic, self._session_present)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         self.connected.clear()
