@@ -14,6 +14,7 @@ from typing import Any
 from vitals.catalog.loader import default_catalog_path
 from vitals.config import Settings
 from vitals.exporter.web_config import WebConfig, load_web_config
+from vitals.history import final_vitals_format
 from vitals.preflight import (
     check_cluster_address,
     check_cluster_process,
@@ -104,6 +105,8 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
     check_distinct_files([("--dead-letters", per_process_path(settings, settings.dead_letter_path)),
                           ("--final-vitals", final), ("--scrape-config", scrape_config)],
                          [("an input file of the replay", f) for f in files or []])
+    if final_vitals is not None:
+        final_vitals_format(final_vitals)
     if settings.scoring:  # a --models-dir that is missing or a file: refused before anything is written
         models_dir(settings.models_dir, settings.catalog, must_exist=True)
     web = load_web_config(settings.web_config) if settings.web_config else None

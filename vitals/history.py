@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
-from vitals.errors import HistoryError
+from vitals.errors import ConfigError, HistoryError
 from vitals.history_files import READ_ERRORS, history_files, history_table, not_parquet
 from vitals.state.view import VitalsView
 from vitals.units import DAY_S, NS_PER_S
@@ -325,13 +325,45 @@ def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[i
     return written
 
 
+FINAL_VITALS_FORMATS = {".parquet": "parquet", ".pq": "parquet", "": "parquet", ".csv": "csv"}
+
+
+def final_vitals_format(path: str | Path) -> str:
+    """How ``--final-vitals PATH`` is written, by its suffix: ``parquet`` (.parquet, .pq or none) or ``csv``
+    (.csv); another suffix is a ConfigError (a ``.json`` or ``.xlsx`` name would get a file it does not hold)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FINAL_VITALS_FORMATS:
+        msg = (f"--final-vitals {path}: writes Parquet (.parquet) or CSV (.csv), not {suffix} files; "
+               "name the file FILE.parquet or FILE.csv")
+        raise ConfigError(msg)
+    return FINAL_VITALS_FORMATS[suffix]
+
+
 def write_final_vitals(path: str | Path, catalog: Catalog, view: VitalsView) -> Path:
-    """Write the vitals of every series in ``view`` (e.g. at the end of a replay) to one Parquet file, ``at`` =
-    the view's time; read it back with ``pd.read_parquet(path)``."""
+    """Write the vitals of every series in ``view`` (e.g. at the end of a replay) to one file, ``at`` = the view's
+    time: Parquet, or CSV when ``path`` ends in .csv (:func:`final_vitals_format`); read it back with
+    ``pd.read_parquet(path)`` or ``pd.read_csv(path)``."""
     out = Path(path)
+    fmt = final_vitals_format(out)
     table = vitals_table(catalog, view, round(view.now_s * NS_PER_S))
-    _atomic_write(table, out, **vitals_encodings(table))
+    if fmt == "csv":
+        _atomic_write_csv(table, out)
+    else:
+        _atomic_write(table, out, **vitals_encodings(table))
     return out
+
+
+def _atomic_write_csv(table: pa.Table, path: Path) -> None:
+    import pyarrow.csv as pacsv  # not at import: only a --final-vitals FILE.csv writes CSV
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pacsv.write_csv(table, str(tmp))
+        os.replace(tmp, path)
+    except (OSError, pa.ArrowException) as exc:
+        msg = f"cannot write {path}: {exc}"
+        raise HistoryError(msg) from exc
 
 
 def read_readings(root: str | Path, day: str | None = None, domain: str | None = None) -> pd.DataFrame:

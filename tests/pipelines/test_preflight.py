@@ -243,3 +243,31 @@ def test_an_output_naming_an_input_or_another_output_is_refused(readings, tmp_pa
     assert done.stderr == (f"vitals simulate: error: --labels {same} is also given to --out: give each output its "
                            "own file\n")
     assert not same.exists()
+
+
+def test_final_vitals_are_written_in_the_format_their_name_says(readings, tmp_path):
+    """Before: `--final-vitals x.csv` wrote Parquet under a .csv name, and `x.json` too (exit 0)."""
+    import pandas as pd
+
+    readings = tmp_path / "city.jsonl"
+    assert _vitals("simulate", "--hours", "0.1", "--indicators", "water_pressure", "--out",
+                   readings, "--no-progress").returncode == 0
+    out = tmp_path / "final.csv"
+    done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", "--dead-letters",
+                   tmp_path / "dead.jsonl", "--final-vitals", out)
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_csv(out)
+    parquet = tmp_path / "final.parquet"
+    assert _vitals("replay", readings, "--metrics-port", "0", "--no-progress", "--dead-letters",
+                   tmp_path / "dead2.jsonl", "--final-vitals", parquet).returncode == 0
+    expected = pd.read_parquet(parquet)
+    assert list(frame.columns) == list(expected.columns) and len(frame) == len(expected) > 0
+    assert frame["series"].tolist() == expected["series"].tolist()
+    pd.testing.assert_series_equal(frame["last"], expected["last"], check_dtype=False)
+    wrong = tmp_path / "final.json"
+    done = _vitals("replay", readings, "--metrics-port", "0", "--no-progress", "--dead-letters",
+                   tmp_path / "dead3.jsonl", "--final-vitals", wrong)
+    assert done.returncode == 1
+    assert done.stderr == (f"vitals replay: error: --final-vitals {wrong}: writes Parquet (.parquet) or CSV (.csv), "
+                           "not .json files; name the file FILE.parquet or FILE.csv\n")
+    assert not wrong.exists() and not (tmp_path / "dead3.jsonl").exists()

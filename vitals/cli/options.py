@@ -81,7 +81,8 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("--dead-letters-max-mb", type=float, metavar="MB",
                    help="at most MB megabytes of dead letters (default 50; 0 = no limit)")
     g.add_argument("--final-vitals", metavar="FILE.parquet",
-                   help="at the end, write every series' vitals to this Parquet file (FILE-p<I> per cluster process)")
+                   help="at the end, write every series' vitals to this file: Parquet, or CSV when it ends in .csv "
+                        "(FILE-p<I> per cluster process)")
     g = p.add_argument_group("recovery and scale-out")
     g.add_argument("--recovery-dir", metavar="DIR", help="Bytewax recovery snapshots (resume after a crash)")
     g.add_argument("--snapshot-interval", type=float, metavar="S", help="seconds between snapshots (default 1)")
