@@ -177,11 +177,19 @@ def _port_clashes(s: Settings) -> list[str]:
     return problems
 
 
+MAX_PARTITIONS = 4096  # source partitions and series shards: a typo (100000) ran for ever before its first reading
+
+
 def _number_problems(s: Settings) -> list[str]:
     problems = []
     for name in ("batch_size", "partitions", "shards", "workers"):
         if getattr(s, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(s, name)}")
+    for name in ("partitions", "shards"):
+        if getattr(s, name) > MAX_PARTITIONS:
+            problems.append(f"{name} must be <= {MAX_PARTITIONS:,}, got {getattr(s, name):,} (each is a Bytewax "
+                            "partition with its own state and its own work at every step: 1,024 shards already "
+                            "replay the city ~10x slower than 4)")
     for name in _SECONDS:
         if not math.isfinite(getattr(s, name)):
             problems.append(f"{name} must be a finite number, got {getattr(s, name)}")

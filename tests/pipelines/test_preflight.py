@@ -43,6 +43,14 @@ def test_snapshot_interval_must_be_positive(value):
         load_settings(None, {}, snapshot_interval_s=value)
 
 
+@pytest.mark.parametrize("name", ["partitions", "shards"])
+def test_absurd_partition_and_shard_counts_are_refused(name):
+    """Before: --partitions 100000 ran for minutes before its first reading (a Bytewax partition each)."""
+    with pytest.raises(ConfigError, match=f"{name} must be <= 4,096, got 100,000"):
+        load_settings(None, {}, **{name: 100_000})
+    assert getattr(load_settings(None, {}, **{name: 4096}), name) == 4096
+
+
 def test_process_id_outside_the_cluster_is_refused():
     with pytest.raises(ConfigError, match="process_id must be between 0 and 1"):
         load_settings(None, {}, addresses="a:1;b:2", process_id=2)
