@@ -75,20 +75,24 @@ def _squash(u: float, half: float) -> float:
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _tail(f: np.ndarray, ic: np.ndarray, row: int, c_centre: int, c_spread: int, c_count: int, raw: float,
           power: float, rate_min: float, start: float, active: bool) -> float:
-    """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values)."""
-    x = abs(raw) ** power
+    """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values).
+
+    Not ``active`` (the series' warm-up): 0, nothing learned, nothing computed. ``power == 1`` skips the ``pow``
+    call: ``|raw| ** 1.0`` is ``|raw|`` exactly (a result within 1 ulp of a representable exact value is it).
+    """
+    if not active:
+        return 0.0
+    x = abs(raw) if power == 1.0 else abs(raw) ** power
     k = ic[row, c_count]
     centre = f[row, c_centre]
     spread = f[row, c_spread]
     u = (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
-    ready = active and k >= start
-    if active:
-        rate = max(1.0 / (k + 1.0), rate_min)
-        d = x - centre
-        f[row, c_centre] = centre + rate * d
-        f[row, c_spread] = 0.0 if k == 0 else spread + rate * (abs(d) - spread)
-        ic[row, c_count] = k + 1
-    return u if ready else 0.0
+    rate = max(1.0 / (k + 1.0), rate_min)
+    d = x - centre
+    f[row, c_centre] = centre + rate * d
+    f[row, c_spread] = 0.0 if k == 0 else spread + rate * (abs(d) - spread)
+    ic[row, c_count] = k + 1
+    return u if k >= start else 0.0
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
@@ -97,28 +101,32 @@ def _surprise(counts: np.ndarray, side: int, f: np.ndarray, ic: np.ndarray, row:
     """``-log10 P(X >= x)`` against a decaying histogram (unit bins, last one open), geometric prior tail.
 
     ``counts`` is the series' ``(sides, bins)`` histogram; ``x`` is judged against its ``side``; all sides decay.
+    Not ``active``: 0, nothing learned; active but before ``start`` values: learned, the surprise (a bin scan,
+    ``exp2`` and ``log10``) not computed, as it would be returned as 0.
     """
+    if not active:
+        return 0.0
     bins = counts.shape[1]
     b = min(int(x), bins - 1)
-    above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
-    for j in range(bins - 1, b - 1, -1):
-        above += counts[side, j]
-    mass = above - min(x - b, 1.0) * counts[side, b]
+    seen = ic[row, c_seen]
     total = f[row, c_total]
-    p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
-    p = min(max(p, 1e-300), 1.0)
-    surprise = -math.log10(p)
-    if active:
-        keep = np.float32(1.0 - rate)
-        for h in range(counts.shape[0]):
-            for j in range(bins):
-                counts[h, j] = counts[h, j] * keep
-        counts[side, b] += np.float32(1.0)
-        f[row, c_total] = total * (1.0 - rate) + 1.0
-    ready = active and ic[row, c_seen] >= start
-    if active:
-        ic[row, c_seen] += 1
-    return surprise if ready else 0.0
+    surprise = 0.0
+    if seen >= start:
+        above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
+        for j in range(bins - 1, b - 1, -1):
+            above += counts[side, j]
+        mass = above - min(x - b, 1.0) * counts[side, b]
+        p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
+        p = min(max(p, 1e-300), 1.0)
+        surprise = -math.log10(p)
+    keep = np.float32(1.0 - rate)
+    for h in range(counts.shape[0]):
+        for j in range(bins):
+            counts[h, j] = counts[h, j] * keep
+    counts[side, b] += np.float32(1.0)
+    f[row, c_total] = total * (1.0 - rate) + 1.0
+    ic[row, c_seen] = seen + 1
+    return surprise
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -417,10 +425,12 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
         tail = _squash(_tail(f, ic, row, F_C_CENTRE, F_C_SPREAD, I_C_COUNT, raw, p[P_POWER], p[P_CAL_RATE],
                              start, active), p[P_HALF])
         z = min(max(f[row, F_Z], -z_cap), z_cap)
-        position = math.log2(max(abs(z), z0) / z0) * bpo
-        side = 1 if z < 0 else 0
-        surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
-                             p[P_S_RATE], p[P_PRIOR], start, active)
+        surprise = 0.0
+        if active:  # in the warm-up the surprise is 0 and learns nothing: no log2 for its position
+            position = math.log2(max(abs(z), z0) / z0) * bpo
+            side = 1 if z < 0 else 0
+            surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
+                                 p[P_S_RATE], p[P_PRIOR], start, active)
         point = math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
         # the run: running mean of the (capped) surprise, calibrated like the point score
         ready = active and ic[row, I_S_SEEN] > start
