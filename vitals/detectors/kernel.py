@@ -20,6 +20,10 @@ State layout (all numpy, so it pickles with the detector):
 * ``regime_blocks`` float64 ``(n, refractory_blocks)``: the same for the regime-change score.
 
 The parameters travel as one float64 vector (``P_*``), built by :func:`parameters`.
+
+The helpers are inlined into :func:`score_batch` (numba ``inline="always"``), except :func:`_baseline`: a call
+passes every array as its ~7 scalars and checks a status, some 10 % of a reading's cost; inlining
+``_baseline`` too was slower at the city shape (``benchmarks/bench_detectors.py``).
 """
 
 # ruff: noqa: PLR0917, PLW3301  (numba kernels take positional arrays; nested max keeps numba typing simple)
@@ -197,7 +201,7 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
     return abs(z) if count + 1 > p[P_WARMUP] else 0.0
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _quality(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """Impossible (outside the valid range, non-finite), stuck (record run of one value) and spike checks."""
     count = ic[row, I_Q_COUNT]
@@ -236,7 +240,7 @@ def _quality(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: 
     return max(max(impossible, stuck), spike)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _onset(f: np.ndarray, ic: np.ndarray, blocks: np.ndarray, row: int, u: float, window: float, c_max: int,
            c_fill: int, margin: float) -> float:
     """``u`` where it beats every score of the last ``window`` readings (kept as block maxima) by more than
@@ -287,7 +291,7 @@ def _rest(p: np.ndarray, ic: np.ndarray, row: int, u: float) -> float:
     return u
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _routine(p: np.ndarray, ic: np.ndarray, row: int, z: float) -> bool:
     """Whether this reading belongs to a *routine spike*: a spike (``z > spike_z``) whose onset came on the
     schedule of the last ones (the last ``ROUTINE_INTERVALS`` intervals between spike onsets agree within
@@ -319,7 +323,7 @@ def _routine(p: np.ndarray, ic: np.ndarray, row: int, z: float) -> bool:
     return ic[row, I_ROUTINE] == 1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far ``v`` lies beyond the series' whole past range, in units of that range (0 inside it).
 
@@ -347,7 +351,7 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     return novelty
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far the series' volatility regime lies beyond every regime of its past, in units of their range.
 
