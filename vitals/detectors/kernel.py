@@ -22,8 +22,8 @@ State layout (all numpy, so it pickles with the detector):
 The parameters travel as one float64 vector (``P_*``), built by :func:`parameters`.
 
 The helpers are inlined into :func:`score_batch` (numba ``inline="always"``), except :func:`_baseline`: a call
-passes every array as its ~7 scalars and checks a status, some 10 % of a reading's cost; inlining
-``_baseline`` too was slower at the city shape (``benchmarks/bench_detectors.py``).
+passes every array as its scalars and checks a status (inlining them took 10-17 % off a reading's cost in
+``benchmarks/bench_detectors.py``); inlining ``_baseline`` too was slower at the city shape.
 """
 
 # ruff: noqa: PLR0917, PLW3301  (numba kernels take positional arrays; nested max keeps numba typing simple)
@@ -82,7 +82,9 @@ def _tail(f: np.ndarray, ic: np.ndarray, row: int, c_centre: int, c_spread: int,
     """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values).
 
     Not ``active`` (the series' warm-up): 0, nothing learned, nothing computed. ``power == 1`` skips the ``pow``
-    call: ``|raw| ** 1.0`` is ``|raw|`` exactly (a result within 1 ulp of a representable exact value is it).
+    call: ``|raw| ** 1.0`` is ``|raw|`` exactly (libm's ``pow`` errs by less than 1 ulp, so an exactly
+    representable result comes out exact; ``tests/detectors/test_kernel_shortcuts.py``). Not so for 0.5:
+    ``pow(x, 0.5)`` differs from ``sqrt(x)`` in the last bit for ~0.08 % of doubles, so that power keeps ``pow``.
     """
     if not active:
         return 0.0
