@@ -20,6 +20,10 @@ State layout (all numpy, so it pickles with the detector):
 * ``regime_blocks`` float64 ``(n, refractory_blocks)``: the same for the regime-change score.
 
 The parameters travel as one float64 vector (``P_*``), built by :func:`parameters`.
+
+The helpers are inlined into :func:`score_batch` (numba ``inline="always"``), except :func:`_baseline`: a call
+passes every array as its scalars and checks a status (inlining them took 10-17 % off a reading's cost in
+``benchmarks/bench_detectors.py``); inlining ``_baseline`` too was slower at the city shape.
 """
 
 # ruff: noqa: PLR0917, PLW3301  (numba kernels take positional arrays; nested max keeps numba typing simple)
@@ -75,20 +79,26 @@ def _squash(u: float, half: float) -> float:
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def _tail(f: np.ndarray, ic: np.ndarray, row: int, c_centre: int, c_spread: int, c_count: int, raw: float,
           power: float, rate_min: float, start: float, active: bool) -> float:
-    """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values)."""
-    x = abs(raw) ** power
+    """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values).
+
+    Not ``active`` (the series' warm-up): 0, nothing learned, nothing computed. ``power == 1`` skips the ``pow``
+    call: ``|raw| ** 1.0`` is ``|raw|`` exactly (libm's ``pow`` errs by less than 1 ulp, so an exactly
+    representable result comes out exact; ``tests/detectors/test_kernel_shortcuts.py``). Not so for 0.5:
+    ``pow(x, 0.5)`` differs from ``sqrt(x)`` in the last bit for ~0.08 % of doubles, so that power keeps ``pow``.
+    """
+    if not active:
+        return 0.0
+    x = abs(raw) if power == 1.0 else abs(raw) ** power
     k = ic[row, c_count]
     centre = f[row, c_centre]
     spread = f[row, c_spread]
     u = (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
-    ready = active and k >= start
-    if active:
-        rate = max(1.0 / (k + 1.0), rate_min)
-        d = x - centre
-        f[row, c_centre] = centre + rate * d
-        f[row, c_spread] = 0.0 if k == 0 else spread + rate * (abs(d) - spread)
-        ic[row, c_count] = k + 1
-    return u if ready else 0.0
+    rate = max(1.0 / (k + 1.0), rate_min)
+    d = x - centre
+    f[row, c_centre] = centre + rate * d
+    f[row, c_spread] = 0.0 if k == 0 else spread + rate * (abs(d) - spread)
+    ic[row, c_count] = k + 1
+    return u if k >= start else 0.0
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
@@ -97,28 +107,32 @@ def _surprise(counts: np.ndarray, side: int, f: np.ndarray, ic: np.ndarray, row:
     """``-log10 P(X >= x)`` against a decaying histogram (unit bins, last one open), geometric prior tail.
 
     ``counts`` is the series' ``(sides, bins)`` histogram; ``x`` is judged against its ``side``; all sides decay.
+    Not ``active``: 0, nothing learned; active but before ``start`` values: learned, the surprise (a bin scan,
+    ``exp2`` and ``log10``) not computed, as it would be returned as 0.
     """
+    if not active:
+        return 0.0
     bins = counts.shape[1]
     b = min(int(x), bins - 1)
-    above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
-    for j in range(bins - 1, b - 1, -1):
-        above += counts[side, j]
-    mass = above - min(x - b, 1.0) * counts[side, b]
+    seen = ic[row, c_seen]
     total = f[row, c_total]
-    p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
-    p = min(max(p, 1e-300), 1.0)
-    surprise = -math.log10(p)
-    if active:
-        keep = np.float32(1.0 - rate)
-        for h in range(counts.shape[0]):
-            for j in range(bins):
-                counts[h, j] = counts[h, j] * keep
-        counts[side, b] += np.float32(1.0)
-        f[row, c_total] = total * (1.0 - rate) + 1.0
-    ready = active and ic[row, c_seen] >= start
-    if active:
-        ic[row, c_seen] += 1
-    return surprise if ready else 0.0
+    surprise = 0.0
+    if seen >= start:
+        above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
+        for j in range(bins - 1, b - 1, -1):
+            above += counts[side, j]
+        mass = above - min(x - b, 1.0) * counts[side, b]
+        p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
+        p = min(max(p, 1e-300), 1.0)
+        surprise = -math.log10(p)
+    keep = np.float32(1.0 - rate)
+    for h in range(counts.shape[0]):
+        for j in range(bins):
+            counts[h, j] = counts[h, j] * keep
+    counts[side, b] += np.float32(1.0)
+    f[row, c_total] = total * (1.0 - rate) + 1.0
+    ic[row, c_seen] = seen + 1
+    return surprise
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -189,7 +203,7 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
     return abs(z) if count + 1 > p[P_WARMUP] else 0.0
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _quality(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """Impossible (outside the valid range, non-finite), stuck (record run of one value) and spike checks."""
     count = ic[row, I_Q_COUNT]
@@ -228,7 +242,7 @@ def _quality(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: 
     return max(max(impossible, stuck), spike)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _onset(f: np.ndarray, ic: np.ndarray, blocks: np.ndarray, row: int, u: float, window: float, c_max: int,
            c_fill: int, margin: float) -> float:
     """``u`` where it beats every score of the last ``window`` readings (kept as block maxima) by more than
@@ -279,7 +293,7 @@ def _rest(p: np.ndarray, ic: np.ndarray, row: int, u: float) -> float:
     return u
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _routine(p: np.ndarray, ic: np.ndarray, row: int, z: float) -> bool:
     """Whether this reading belongs to a *routine spike*: a spike (``z > spike_z``) whose onset came on the
     schedule of the last ones (the last ``ROUTINE_INTERVALS`` intervals between spike onsets agree within
@@ -311,7 +325,7 @@ def _routine(p: np.ndarray, ic: np.ndarray, row: int, z: float) -> bool:
     return ic[row, I_ROUTINE] == 1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far ``v`` lies beyond the series' whole past range, in units of that range (0 inside it).
 
@@ -339,7 +353,7 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     return novelty
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: float) -> float:
     """How far the series' volatility regime lies beyond every regime of its past, in units of their range.
 
@@ -387,6 +401,38 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     return novelty
 
 
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _seasonal(p: np.ndarray, f: np.ndarray, ic: np.ndarray, hist: np.ndarray, run_hist: np.ndarray, row: int,
+              raw: float, z: float) -> tuple[float, float]:
+    """The point and the run score of the residual of a series past its warm-up (both calibrations).
+
+    Run only past the warm-up (before it both are 0 and nothing is learned); one guarded block in the loop
+    instead of a guard in each step compiles to a faster warm-up path (city shape of
+    ``benchmarks/bench_detectors.py``, mostly warm-up readings: ~15 % more readings per CPU s)."""
+    start = p[P_CAL_START]
+    bpo = p[P_BINS_PER_OCTAVE]
+    z0 = p[P_S_Z0]
+    tail = _squash(_tail(f, ic, row, F_C_CENTRE, F_C_SPREAD, I_C_COUNT, raw, p[P_POWER], p[P_CAL_RATE],
+                         start, True), p[P_HALF])
+    position = math.log2(max(abs(z), z0) / z0) * bpo
+    side = 1 if z < 0 else 0
+    surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
+                         p[P_S_RATE], p[P_PRIOR], start, True)
+    point = math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
+    # the run: running mean of the (capped) surprise, calibrated like the point score
+    ready = ic[row, I_S_SEEN] > start
+    mean = f[row, F_RUN_MEAN]
+    if ready:
+        mean = mean + (min(surprise, p[P_RUN_CAP]) - mean) / p[P_RUN_LENGTH]
+        f[row, F_RUN_MEAN] = mean
+    run_tail = _squash(_tail(f, ic, row, F_RC_CENTRE, F_RC_SPREAD, I_RC_COUNT, mean, 1.0, p[P_CAL_RATE],
+                             start, ready), p[P_HALF])
+    run_rank = _surprise(run_hist[row], 0, f, ic, row, F_RS_TOTAL, I_RS_SEEN, 4.0 * mean, 4.0, p[P_S_RATE],
+                         p[P_PRIOR], start, ready)
+    run = math.sqrt(run_tail * _squash(run_rank, p[P_S_HALF]))
+    return point, run
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.ndarray, f: np.ndarray,
                 ic: np.ndarray, mid: np.ndarray, dev: np.ndarray, slot_count: np.ndarray, hist: np.ndarray,
@@ -395,10 +441,7 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
     """Score every reading in batch order (causal per series), updating the state in place."""
     out = np.empty(series.shape[0])
     warmup = p[P_WARMUP]
-    start = p[P_CAL_START]
     z_cap = p[P_Z_CAP]
-    bpo = p[P_BINS_PER_OCTAVE]
-    z0 = p[P_S_Z0]
     for k in range(series.shape[0]):
         row = series[k]
         t = ts[k]
@@ -413,26 +456,10 @@ def score_batch(p: np.ndarray, series: np.ndarray, ts: np.ndarray, values: np.nd
             out[k] = quality
             continue
         raw = min(_baseline(p, f, ic, mid, dev, slot_count, row, t, v), z_cap)
-        active = ic[row, I_COUNT] > warmup + 1
-        tail = _squash(_tail(f, ic, row, F_C_CENTRE, F_C_SPREAD, I_C_COUNT, raw, p[P_POWER], p[P_CAL_RATE],
-                             start, active), p[P_HALF])
         z = min(max(f[row, F_Z], -z_cap), z_cap)
-        position = math.log2(max(abs(z), z0) / z0) * bpo
-        side = 1 if z < 0 else 0
-        surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
-                             p[P_S_RATE], p[P_PRIOR], start, active)
-        point = math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
-        # the run: running mean of the (capped) surprise, calibrated like the point score
-        ready = active and ic[row, I_S_SEEN] > start
-        mean = f[row, F_RUN_MEAN]
-        if ready:
-            mean = mean + (min(surprise, p[P_RUN_CAP]) - mean) / p[P_RUN_LENGTH]
-            f[row, F_RUN_MEAN] = mean
-        run_tail = _squash(_tail(f, ic, row, F_RC_CENTRE, F_RC_SPREAD, I_RC_COUNT, mean, 1.0, p[P_CAL_RATE],
-                                 start, ready), p[P_HALF])
-        run_rank = _surprise(run_hist[row], 0, f, ic, row, F_RS_TOTAL, I_RS_SEEN, 4.0 * mean, 4.0, p[P_S_RATE],
-                             p[P_PRIOR], start, ready)
-        run = math.sqrt(run_tail * _squash(run_rank, p[P_S_HALF]))
+        point, run = 0.0, 0.0  # in the warm-up both calibrations are 0 and learn nothing: not computed
+        if ic[row, I_COUNT] > warmup + 1:
+            point, run = _seasonal(p, f, ic, hist, run_hist, row, raw, z)
         seasonal = max(point, run)
         quality = p[P_QUALITY_WEIGHT] * _quality(p, f, ic, row, t, v)
         # one onset rule for the seasonal and the data-quality score: a stuck run that keeps growing, like a
