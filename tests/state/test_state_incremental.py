@@ -147,6 +147,36 @@ def test_one_pass_over_all_windows_equals_one_window_at_a_time(small_catalog: Ca
         assert (out[k][:, ~redo[k]] == -7.0).all()
 
 
+def test_stale_entries_are_the_dirty_rows_and_the_moved_valid_sets(small_catalog: Catalog):
+    """The compiled pass finding what a view computes: every window of a stale row, and in each window whose head
+    moved (forward or back, by a bucket or many) the rows whose valid buckets changed, as the numpy reference
+    (``valid_set_changed``) finds them."""
+    from vitals.state.window_kernel import stale_entries
+    from vitals.state.window_stats import valid_set_changed
+    from vitals.state.windows import bucket_numbers
+
+    stream = random_stream(small_catalog, np.random.default_rng(13), n_series=30, max_span_s=100_000)
+    state = ShardState(small_catalog)
+    state.update(stream.batch)
+    rings = state.rings
+    rows = np.flatnonzero(state.scalars.readings > 0).astype(np.int64)
+    rng = np.random.default_rng(5)
+    for shift_s in (0, 60, 299, 300, 3600, 5000, -3600, 90_000, -200_000):
+        old = [int(bucket_numbers(np.array([state.clock_ns]), w.bucket_ns)[0]) for w in rings.windows]
+        new = [int(bucket_numbers(np.array([state.clock_ns + shift_s * NS]), w.bucket_ns)[0])
+               for w in rings.windows]
+        stale = rng.random(len(rows)) < 0.2
+        redo = np.empty((len(old), len(rows)), dtype=bool)
+        count = stale_entries(rings.tag.reshape(rings.n_rows, rings.n_slots), rows, stale,
+                              np.asarray(rings.offsets, dtype=np.int64),
+                              np.array([w.buckets for w in rings.windows], dtype=np.int64),
+                              np.array(old, dtype=np.int64), np.array(new, dtype=np.int64), redo)
+        for k in range(len(old)):
+            np.testing.assert_array_equal(redo[k], stale | valid_set_changed(rings, rows, k, old[k], new[k]))
+        assert count == redo.sum()
+        assert shift_s == 0 or not (redo == stale).all()  # some valid set moved: the comparison means something
+
+
 def test_view_columns_are_read_only_float64(small_catalog: Catalog):
     state = ShardState(small_catalog)
     state.update(random_stream(small_catalog, np.random.default_rng(2)).batch)

@@ -9,8 +9,9 @@ computed; in a fast replay most rows are dirty and it costs what a full view cos
 
 The cache holds the statistics of the last view it returned as one read-only array (windows, statistics, rows)
 whose rows are that view's columns (:func:`vitals.state.window_stats.window_block`), so it costs no memory beyond
-the view the consumers keep anyway; the next view copies it and computes its stale entries in one pass over the
-rows (a view with nothing stale returns it as it is). It is never pickled.
+the view the consumers keep anyway; the next view finds its stale entries in one compiled pass
+(:func:`vitals.state.window_kernel.stale_entries`), copies the block and computes them in another (a view with
+nothing stale returns the block as it is). It is never pickled.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.state.quantile import QuantileGrid
-from vitals.state.window_stats import block_columns, valid_set_changed, window_block
+from vitals.state.window_stats import block_columns, window_block
 from vitals.state.windows import BucketRings, bucket_numbers
 
 
@@ -56,13 +57,14 @@ class ViewCache:
         stale: tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None],
     ) -> npt.NDArray[np.float64]:
         """The ``cached`` block spread over ``rows``, its stale entries computed (one pass over the rows)."""
+        from vitals.state.window_kernel import stale_entries
+
         stale_rows, place = stale
-        all_stale = bool(stale_rows.all())
         redo = np.empty((len(heads), len(rows)), dtype=bool)
-        for k in range(len(heads)):
-            redo[k] = stale_rows if all_stale or heads[k] == self.heads[k] else \
-                stale_rows | valid_set_changed(rings, rows, k, self.heads[k], heads[k])
-        self.computed_rows = int(np.count_nonzero(redo))
+        self.computed_rows = stale_entries(
+            rings.tag.reshape(rings.n_rows, rings.n_slots), np.asarray(rows, dtype=np.int64), stale_rows,
+            np.asarray(rings.offsets, dtype=np.int64), np.array([w.buckets for w in rings.windows], dtype=np.int64),
+            np.array(self.heads, dtype=np.int64), np.array(heads, dtype=np.int64), redo)
         if self.computed_rows == redo.size:  # every row in every window (a fast replay): nothing to copy
             return window_block(rings, rows, indicator, as_of_ns, grid)
         if not self.computed_rows and place is None:  # nothing changed: the last view's statistics (read-only)

@@ -207,3 +207,32 @@ def _nan_min(a: float, b: float) -> float:
     if math.isnan(a) or math.isnan(b):
         return math.nan
     return a if a <= b else b
+
+
+@nb.njit(cache=True, nogil=True)
+def stale_entries(
+    tag: npt.NDArray[np.int32], rows: npt.NDArray[np.int64], stale: npt.NDArray[np.bool_],
+    offsets: npt.NDArray[np.int64], buckets: npt.NDArray[np.int64], old_heads: npt.NDArray[np.int64],
+    new_heads: npt.NDArray[np.int64], redo: npt.NDArray[np.bool_],
+) -> int:
+    """The (window, row) entries of a view to compute, into ``redo`` (windows, rows), and their count: every
+    window of a ``stale`` row; in window ``w`` whose head bucket moved from ``old_heads[w]`` to ``new_heads[w]``,
+    the rows holding a bucket that is inside the window as of one head and not the other
+    (:func:`vitals.state.window_stats.valid_set_changed`, the reference)."""
+    count = 0
+    for w in range(len(offsets)):
+        off, k = offsets[w], buckets[w]
+        lo, hi = min(old_heads[w], new_heads[w]), max(old_heads[w], new_heads[w])
+        moved = lo != hi
+        for i in range(len(rows)):
+            changed = stale[i]
+            if not changed and moved:
+                r = rows[i]
+                for j in range(k):
+                    t = tag[r, off + j]
+                    if (lo - k < t <= hi - k) or (lo < t <= hi):
+                        changed = True
+                        break
+            redo[w, i] = changed
+            count += changed
+    return count

@@ -93,7 +93,8 @@ def block_columns(rings: BucketRings, block: npt.NDArray[np.float64]) -> dict[st
 def valid_set_changed(
     rings: BucketRings, rows: npt.NDArray[np.int64], window: int, head_a: int, head_b: int,
 ) -> npt.NDArray[np.bool_]:
-    """True for rows holding a bucket that is inside window ``window`` as of one head bucket and not the other."""
+    """True for rows holding a bucket that is inside window ``window`` as of one head bucket and not the other (the
+    numpy reference of :func:`vitals.state.window_kernel.stale_entries`, which views use)."""
     w, off = rings.windows[window], int(rings.offsets[window])
     tag = rings.tag.reshape(rings.n_rows, rings.n_slots)[:, off:off + w.buckets]
     tag = tag[rows] if len(rows) < _DENSE_SHARE * rings.n_rows else tag
