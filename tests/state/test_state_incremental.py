@@ -73,6 +73,110 @@ def test_a_view_recomputes_only_what_changed(small_catalog: Catalog):
     _assert_same(again, _full_view(state, None))
 
 
+def test_cached_statistics_survive_late_readings_expiry_and_new_series(small_catalog: Catalog):
+    """The cache's statistics block, case by case: an unchanged view reuses the last block (no copy, no
+    computing); a late reading into an older bucket recomputes its row only; windows moving with the clock and
+    no reading (buckets expiring) recompute the rows whose valid buckets changed; a series with its first
+    reading spreads the cached rows around it; each view equals a view computed from scratch, and the earlier
+    views' columns never change (each view has its own block, read-only)."""
+    stream = random_stream(small_catalog, np.random.default_rng(11), n_series=12, max_span_s=20_000)
+    rows = np.unique(small_catalog.series_id(stream.batch.indicator, stream.batch.street))
+    held_back = int(rows[-1])
+    keep = small_catalog.series_id(stream.batch.indicator, stream.batch.street) != held_back
+    state = ShardState(small_catalog)
+    state.update(stream.batch.take(keep))
+    first = state.view()
+    kept = {name: column.copy() for name, column in first.columns.items()}
+    again = state.view()
+    assert state._view_cache.computed_rows == 0
+    assert np.shares_memory(again.columns["mean_1h"], first.columns["mean_1h"])  # the same block, not a copy
+    _assert_same(again, _full_view(state, None))
+    # a late reading: an hour behind the clock, into a bucket still inside the 24 h window
+    row = int(first.series[0])
+    ind, street = small_catalog.split_series_id(np.array([row]))
+    state.update(ReadingBatch(np.array([state.clock_ns - 3600 * NS]), ind.astype(np.int16),
+                              street.astype(np.int32), np.array([2.5])))
+    late = state.view()
+    assert state._view_cache.computed_rows == len(state.windows)
+    _assert_same(late, _full_view(state, None))
+    # no reading, the clock moves on: buckets leave the windows
+    for ahead_s in (300, 4000, 90_000):
+        now = state.clock_ns + ahead_s * NS
+        _assert_same(state.view(now), _full_view(state, now))
+    assert 0 < state._view_cache.computed_rows <= len(first) * len(state.windows)
+    # a new series (its first reading): the cached rows spread around its row
+    new = stream.batch.take(~keep)
+    state.update(new.take(np.arange(min(3, len(new)))))
+    grown = state.view(state.clock_ns + 90_000 * NS)
+    assert len(grown) == len(first) + 1
+    _assert_same(grown, _full_view(state, state.clock_ns + 90_000 * NS))
+    for name, column in first.columns.items():  # the first view is as it was
+        np.testing.assert_array_equal(column, kept[name], err_msg=name)
+        assert not column.flags.writeable
+
+
+def test_one_pass_over_all_windows_equals_one_window_at_a_time(small_catalog: Catalog):
+    """The kernel of a view (every window in one pass, where ``redo`` says) writes what the one-window kernel
+    computes there, and leaves every other entry as it was."""
+    from vitals.state.window_kernel import N_STATS, window_rows, windows_rows
+    from vitals.state.windows import bucket_numbers
+
+    stream = random_stream(small_catalog, np.random.default_rng(12), n_series=40, max_span_s=100_000)
+    state = ShardState(small_catalog)
+    state.update(stream.batch)
+    rings = state.rings
+    tag = rings.tag.reshape(rings.n_rows, rings.n_slots)
+    cells = rings.cells.reshape(rings.n_rows, rings.n_slots, 4)
+    hist = rings.hist.reshape(rings.n_rows, rings.n_slots, rings.n_bins)
+    rows = np.flatnonzero(state.scalars.readings > 0).astype(np.int64)
+    ind = small_catalog.split_series_id(rows)[0].astype(np.int64)
+    rng = np.random.default_rng(3)
+    times = state.clock_ns + rng.integers(-20_000, 20_000, len(rows)) * NS  # a time per row
+    heads = np.stack([bucket_numbers(times, w.bucket_ns) for w in rings.windows])
+    redo = rng.random(heads.shape) < 0.6
+    out = np.full((len(rings.windows), N_STATS, len(rows)), -7.0)
+    windows_rows(tag, cells, hist, rows, heads, np.asarray(rings.offsets, dtype=np.int64),
+                 np.array([w.buckets for w in rings.windows], dtype=np.int64),
+                 np.array([float(w.bucket_s) for w in rings.windows]), state.grid.lo, state.grid.width, ind, 95,
+                 redo, out)
+    for k, w in enumerate(rings.windows):
+        one = np.empty((N_STATS, len(rows)))
+        window_rows(tag, cells, hist, rows, heads[k], int(rings.offsets[k]), w.buckets, float(w.bucket_s),
+                    state.grid.lo, state.grid.width, ind, 95, one)
+        np.testing.assert_array_equal(out[k][:, redo[k]].view(np.int64), one[:, redo[k]].view(np.int64))
+        assert (out[k][:, ~redo[k]] == -7.0).all()
+
+
+def test_stale_entries_are_the_dirty_rows_and_the_moved_valid_sets(small_catalog: Catalog):
+    """The compiled pass finding what a view computes: every window of a stale row, and in each window whose head
+    moved (forward or back, by a bucket or many) the rows whose valid buckets changed, as the numpy reference
+    (``valid_set_changed``) finds them."""
+    from vitals.state.window_kernel import stale_entries
+    from vitals.state.window_stats import valid_set_changed
+    from vitals.state.windows import bucket_numbers
+
+    stream = random_stream(small_catalog, np.random.default_rng(13), n_series=30, max_span_s=100_000)
+    state = ShardState(small_catalog)
+    state.update(stream.batch)
+    rings = state.rings
+    rows = np.flatnonzero(state.scalars.readings > 0).astype(np.int64)
+    rng = np.random.default_rng(5)
+    for shift_s in (0, 60, 299, 300, 3600, 5000, -3600, 90_000, -200_000):
+        old = [int(bucket_numbers(np.array([state.clock_ns]), w.bucket_ns)[0]) for w in rings.windows]
+        new = [int(bucket_numbers(np.array([state.clock_ns + shift_s * NS]), w.bucket_ns)[0])
+               for w in rings.windows]
+        stale = rng.random(len(rows)) < 0.2
+        redo = np.empty((len(old), len(rows)), dtype=bool)
+        count = stale_entries(rings.tag.reshape(rings.n_rows, rings.n_slots), rows, stale,
+                              np.asarray(rings.offsets, dtype=np.int64),
+                              np.array([w.buckets for w in rings.windows], dtype=np.int64),
+                              np.array(old, dtype=np.int64), np.array(new, dtype=np.int64), redo)
+        for k in range(len(old)):
+            np.testing.assert_array_equal(redo[k], stale | valid_set_changed(rings, rows, k, old[k], new[k]))
+        assert count == redo.sum()
+        assert shift_s == 0 or not (redo == stale).all()  # some valid set moved: the comparison means something
+
+
 def test_view_columns_are_read_only_float64(small_catalog: Catalog):
     state = ShardState(small_catalog)
     state.update(random_stream(small_catalog, np.random.default_rng(2)).batch)

@@ -253,3 +253,34 @@ def test_forecasts_at_boundaries_are_the_per_boundary_views(tmp_path, small_cata
     only_first = _frame(tmp_path / "first")
     assert not np.array_equal(only_first.loc[during, forecast[0]].to_numpy(), ref.loc[during, forecast[0]].to_numpy(),
                               equal_nan=True)  # the second model's forecasts are its own
+
+
+@pytest.mark.parametrize("limit", [0, 4])
+def test_shards_above_the_capture_limit_are_viewed_at_each_boundary(tmp_path, small_catalog, monkeypatch,
+                                                                     limit) -> None:
+    """A shard with more series than ``CAPTURE_MAX_SERIES`` (the dense city) is viewed at each boundary a batch
+    crosses instead of captured: 0, every shard viewed; 4, shards captured while they have few series and viewed
+    once they have more, captures and views mixed in one batch's snapshots. Either way the snapshots are the
+    per-boundary views bit for bit, across a resume from pickled memories (the views' cache starts empty)."""
+    from vitals.stream import shard_step
+
+    batches = _batches(_feed(small_catalog, 3, 1), 3)
+    reference = Flow(small_catalog, batch_snapshots=False, scoring=True)
+    _write(tmp_path / "ref", small_catalog, [o for b in batches for o in reference.feed(b)] + reference.eof())
+    monkeypatch.setattr(shard_step, "CAPTURE_MAX_SERIES", limit)
+    captured_series: list[int] = []
+    capture = ShardState.capture
+
+    def counted(self: ShardState, now_ns: int) -> Any:
+        captured_series.append(self.series_with_readings())
+        return capture(self, now_ns)
+
+    monkeypatch.setattr(ShardState, "capture", counted)
+    flow = Flow(small_catalog, batch_snapshots=True, scoring=True)
+    half = len(batches) // 2
+    _write(tmp_path / "new", small_catalog, [o for b in batches[:half] for o in flow.feed(b)])
+    flow.resume(flow.saved())
+    _write(tmp_path / "new", small_catalog, [o for b in batches[half:] for o in flow.feed(b)] + flow.eof())
+    pd.testing.assert_frame_equal(_frame(tmp_path / "new"), _frame(tmp_path / "ref"), check_exact=True)
+    assert all(n <= limit for n in captured_series)
+    assert bool(captured_series) == (limit > 0)  # with 4: shards of 4 series captured (those of 5 were viewed)

@@ -223,6 +223,10 @@ class ShardState:
         self._dirty[:] = False
         return view
 
+    def series_with_readings(self) -> int:
+        """How many series of the shard have a reading (the rows a view or a capture shows)."""
+        return int(np.count_nonzero(self.scalars.readings))
+
     def capture(self, now_ns: int) -> Capture:
         """The state's rows as :meth:`view` would show them as of ``max(now_ns, shard clock)``, copied without
         computing anything (:func:`vitals.state.render.capture`); :meth:`render` makes the views later."""

@@ -7,8 +7,11 @@ statistics depend only on the ring and the valid set (see :mod:`vitals.state.win
 for bit the full computation. At a real-time pace only the few series that reported since the last view are
 computed; in a fast replay most rows are dirty and it costs what a full view costs.
 
-The cache holds the column arrays of the last view it returned (they are read-only for that reason), so it
-costs no memory beyond the view the consumers keep anyway; it is never pickled.
+The cache holds the statistics of the last view it returned as one read-only array (windows, statistics, rows)
+whose rows are that view's columns (:func:`vitals.state.window_stats.window_block`), so it costs no memory beyond
+the view the consumers keep anyway; the next view finds its stale entries in one compiled pass
+(:func:`vitals.state.window_kernel.stale_entries`), copies the block and computes them in another (a view with
+nothing stale returns the block as it is). It is never pickled.
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.state.quantile import QuantileGrid
-from vitals.state.window_stats import STATS, valid_set_changed, window_stats
+from vitals.state.window_stats import block_columns, window_block
 from vitals.state.windows import BucketRings, bucket_numbers
 
 
 class ViewCache:
-    """The window columns of the last view, with its rows (sorted local rows) and head bucket per window."""
+    """The window statistics of the last view, with its rows (sorted local rows) and head bucket per window."""
 
     def __init__(self) -> None:
         self.rows: npt.NDArray[np.int64] | None = None
         self.heads: list[int] = []
-        self.columns: dict[str, npt.NDArray[np.float64]] = {}
+        self.block: npt.NDArray[np.float64] | None = None  # (windows, statistics, rows), read-only
         self.computed_rows = 0  # rows x windows computed by the last call (for tests and benchmarks)
 
     def window_columns(
@@ -37,46 +40,37 @@ class ViewCache:
         """``<stat>_<window>`` columns for ``rows`` (a superset of the cached rows) as of ``as_of_ns``; ``dirty``
         marks the rows whose ring was written since the last call."""
         heads = [int(bucket_numbers(np.array([as_of_ns]), w.bucket_ns)[0]) for w in rings.windows]
-        if self.rows is None or not len(rows):
-            out = window_stats(rings, rows, indicator, as_of_ns, grid)
+        cached = self.block
+        if self.rows is None or cached is None or not len(rows):
+            block = window_block(rings, rows, indicator, as_of_ns, grid)
             self.computed_rows = len(rows) * len(heads)
         else:
-            out = self._refresh(rings, grid, rows, indicator, as_of_ns=as_of_ns, heads=heads,
-                                stale=self._stale(rows, self.rows, dirty))
-        for column in out.values():
-            column.setflags(write=False)
-        self.rows, self.heads, self.columns = rows, heads, out
-        return out
+            block = self._refresh(rings, grid, rows, indicator, cached, as_of_ns=as_of_ns, heads=heads,
+                                  stale=self._stale(rows, self.rows, dirty))
+        block.setflags(write=False)
+        self.rows, self.heads, self.block = rows, heads, block
+        return block_columns(rings, block)
 
     def _refresh(
         self, rings: BucketRings, grid: QuantileGrid, rows: npt.NDArray[np.int64], indicator: npt.NDArray[np.int64],
-        *, as_of_ns: int, heads: list[int], stale: tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None],
-    ) -> dict[str, npt.NDArray[np.float64]]:
+        cached: npt.NDArray[np.float64], *, as_of_ns: int, heads: list[int],
+        stale: tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None],
+    ) -> npt.NDArray[np.float64]:
+        """The ``cached`` block spread over ``rows``, its stale entries computed (one pass over the rows)."""
+        from vitals.state.window_kernel import stale_entries
+
         stale_rows, place = stale
-        out: dict[str, npt.NDArray[np.float64]] = {}
-        self.computed_rows = 0
-        all_stale = bool(stale_rows.all())
-        redos = [stale_rows if all_stale or heads[k] == self.heads[k] else
-                 stale_rows | valid_set_changed(rings, rows, k, self.heads[k], heads[k]) for k in range(len(heads))]
-        # every row in every window (a fast replay): one call for all windows, not one per window
-        every = all_stale or all(r.all() for r in redos)
-        all_fresh = window_stats(rings, rows, indicator, as_of_ns, grid) if every and len(rows) else None
-        for k, w in enumerate(rings.windows):
-            idx = np.flatnonzero(redos[k])
-            self.computed_rows += len(idx)
-            if all_fresh is not None:
-                fresh = all_fresh
-            else:
-                fresh = window_stats(rings, rows[idx], indicator[idx], as_of_ns, grid, windows=[k]) if len(idx) else {}
-            for name in (f"{s}_{w.name}" for s in STATS):
-                if len(idx) == len(rows):
-                    out[name] = fresh[name]
-                    continue
-                column = self._aligned(name, len(rows), place)
-                if len(idx):
-                    column[idx] = fresh[name]
-                out[name] = column
-        return out
+        redo = np.empty((len(heads), len(rows)), dtype=bool)
+        self.computed_rows = stale_entries(
+            rings.tag.reshape(rings.n_rows, rings.n_slots), np.asarray(rows, dtype=np.int64), stale_rows,
+            np.asarray(rings.offsets, dtype=np.int64), np.array([w.buckets for w in rings.windows], dtype=np.int64),
+            np.array(self.heads, dtype=np.int64), np.array(heads, dtype=np.int64), redo)
+        if self.computed_rows == redo.size:  # every row in every window (a fast replay): nothing to copy
+            return window_block(rings, rows, indicator, as_of_ns, grid)
+        if not self.computed_rows and place is None:  # nothing changed: the last view's statistics (read-only)
+            return cached
+        out = self._aligned(cached, len(rows), place)
+        return window_block(rings, rows, indicator, as_of_ns, grid, redo=redo, out=out)
 
     @staticmethod
     def _stale(
@@ -91,10 +85,12 @@ class ViewCache:
         known[place] = True
         return dirty | ~known, place
 
-    def _aligned(self, name: str, n: int, place: npt.NDArray[np.int64] | None) -> npt.NDArray[np.float64]:
-        """A writable copy of a cached column, spread over the new rows (NaN where there was no row)."""
+    @staticmethod
+    def _aligned(cached: npt.NDArray[np.float64], n: int, place: npt.NDArray[np.int64] | None
+                 ) -> npt.NDArray[np.float64]:
+        """A writable copy of the cached block, spread over the new rows (NaN where there was no row)."""
         if place is None:
-            return self.columns[name].copy()
-        column = np.full(n, np.nan)
-        column[place] = self.columns[name]
-        return column
+            return cached.copy()
+        block = np.full((*cached.shape[:2], n), np.nan)
+        block[:, :, place] = cached
+        return block

@@ -65,65 +65,101 @@ def window_rows(
     bins)), the window in slots ``off .. off + buckets`` as of head bucket ``heads[i]``: ``stats[:, i]`` (rows
     ``S_*``); the quantile from the bins of :class:`vitals.state.quantile.QuantileGrid` (``grid_lo``,
     ``grid_width`` by indicator code, ``indicator[i]`` the row's) as its ``quantile`` computes it."""
-    k = buckets
-    n = np.empty(k)
-    s = np.empty(k)
-    mid = np.empty(k)
-    tmp = np.empty(k)
-    bins = hist.shape[2]
-    merged = np.empty(bins, dtype=np.int64)
+    scratch = _Scratch(buckets, hist.shape[2])
     for i in range(len(rows)):
-        r = rows[i]
-        head = heads[i]
-        newest = tag[r, off]
-        for j in range(1, k):
-            newest = max(newest, tag[r, off + j])
-        lo = math.inf
-        hi = -math.inf
-        nonzero = 0
-        for b in range(bins):
-            merged[b] = 0
-        for j in range(k):
-            t = tag[r, off + j]
-            valid = head - k < t <= head
-            weight = 1.0 if valid else 0.0
-            n[j] = np.float64(cells[r, off + j, _CELL_COUNT]) * weight
-            s[j] = np.float64(cells[r, off + j, _CELL_TOTAL]) * weight
-            mid[j] = (np.float64(np.int64(t) - np.int64(newest)) + 0.5) * bucket_s
-            if n[j] != 0.0:
-                nonzero += 1
-            if valid:
-                low = cells[r, off + j, _CELL_LOW]
-                high = cells[r, off + j, _CELL_HIGH]
-                if low < lo or math.isnan(low):
-                    lo = low if not math.isnan(lo) else lo
-                if high > hi or math.isnan(high):
-                    hi = high if not math.isnan(hi) else hi
-                for b in range(bins):
-                    merged[b] += hist[r, off + j, b]
-        n_all = _row_sum(n, k)
-        stats[S_COUNT, i] = n_all
-        if n_all > 0:
-            stats[S_MEAN, i] = _row_sum(s, k) / n_all
-            stats[S_MIN, i] = np.float64(np.float32(lo))
-            stats[S_MAX, i] = np.float64(np.float32(hi))
-        else:
-            stats[S_MEAN, i] = math.nan
-            stats[S_MIN, i] = math.nan
-            stats[S_MAX, i] = math.nan
-        for j in range(k):
-            tmp[j] = n[j] * mid[j]
-        c_mean = _row_sum(tmp, k) / n_all if n_all != 0.0 else math.nan
-        for j in range(k):
-            dc = mid[j] - c_mean
-            tmp[j] = (n[j] * dc) * dc
-        sxx = _row_sum(tmp, k)
-        for j in range(k):
-            tmp[j] = (mid[j] - c_mean) * s[j]
-        sxy = _row_sum(tmp, k)
-        stats[S_RATE, i] = sxy / sxx if nonzero >= 2 and sxx > 0 else math.nan
-        stats[S_P95, i] = _quantile(merged, grid_lo[indicator[i]], grid_width[indicator[i]], percent,
-                                    stats[S_MIN, i], stats[S_MAX, i])
+        c = indicator[i]
+        _row_window(tag, cells, hist, rows[i], heads[i], off, buckets, bucket_s, grid_lo[c], grid_width[c], percent,
+                    stats, i, scratch)
+
+
+@nb.njit(cache=True, nogil=True)
+def windows_rows(
+    tag: npt.NDArray[np.int32], cells: npt.NDArray[np.float32], hist: npt.NDArray[np.uint8],
+    rows: npt.NDArray[np.int64], heads: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64],
+    buckets: npt.NDArray[np.int64], bucket_s: npt.NDArray[np.float64], grid_lo: npt.NDArray[np.float64],
+    grid_width: npt.NDArray[np.float64], indicator: npt.NDArray[np.int64], percent: int,
+    redo: npt.NDArray[np.bool_], stats: npt.NDArray[np.float64],
+) -> None:
+    """:func:`window_rows` of several windows in one pass over the rows (each row's ring read once): window ``w``
+    (slots ``offsets[w] .. offsets[w] + buckets[w]``, buckets of ``bucket_s[w]`` seconds, head bucket
+    ``heads[w, i]``) into ``stats[w, :, i]`` where ``redo[w, i]``; the other entries of ``stats`` are left as
+    they are (a view's cached statistics)."""
+    scratch = _Scratch(buckets.max() if len(buckets) else 1, hist.shape[2])
+    for i in range(len(rows)):
+        c = indicator[i]
+        for w in range(len(offsets)):
+            if redo[w, i]:
+                _row_window(tag, cells, hist, rows[i], heads[w, i], offsets[w], buckets[w], bucket_s[w], grid_lo[c],
+                            grid_width[c], percent, stats[w], i, scratch)
+
+
+@nb.njit(cache=True, inline="always")
+def _Scratch(buckets: int, bins: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                               npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                               npt.NDArray[np.int64]]:
+    """Work arrays of one row's window (per bucket: count, total, mid time, a temporary; the merged histogram)."""
+    return np.empty(buckets), np.empty(buckets), np.empty(buckets), np.empty(buckets), np.empty(bins, dtype=np.int64)
+
+
+@nb.njit(cache=True, inline="always")
+def _row_window(
+    tag: npt.NDArray[np.int32], cells: npt.NDArray[np.float32], hist: npt.NDArray[np.uint8], r: int, head: int,
+    off: int, k: int, bucket_s: float, grid_lo: float, grid_width: float, percent: int,
+    stats: npt.NDArray[np.float64], i: int,
+    scratch: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+                   npt.NDArray[np.float64], npt.NDArray[np.int64]],
+) -> None:
+    """One row's window (ring row ``r``, slots ``off .. off + k``, as of bucket ``head``) into ``stats[:, i]``."""
+    n, s, mid, tmp, merged = scratch
+    bins = hist.shape[2]
+    newest = tag[r, off]
+    for j in range(1, k):
+        newest = max(newest, tag[r, off + j])
+    lo = math.inf
+    hi = -math.inf
+    nonzero = 0
+    for b in range(bins):
+        merged[b] = 0
+    for j in range(k):
+        t = tag[r, off + j]
+        valid = head - k < t <= head
+        weight = 1.0 if valid else 0.0
+        n[j] = np.float64(cells[r, off + j, _CELL_COUNT]) * weight
+        s[j] = np.float64(cells[r, off + j, _CELL_TOTAL]) * weight
+        mid[j] = (np.float64(np.int64(t) - np.int64(newest)) + 0.5) * bucket_s
+        if n[j] != 0.0:
+            nonzero += 1
+        if valid:
+            low = cells[r, off + j, _CELL_LOW]
+            high = cells[r, off + j, _CELL_HIGH]
+            if low < lo or math.isnan(low):
+                lo = low if not math.isnan(lo) else lo
+            if high > hi or math.isnan(high):
+                hi = high if not math.isnan(hi) else hi
+            for b in range(bins):
+                merged[b] += hist[r, off + j, b]
+    n_all = _row_sum(n, k)
+    stats[S_COUNT, i] = n_all
+    if n_all > 0:
+        stats[S_MEAN, i] = _row_sum(s, k) / n_all
+        stats[S_MIN, i] = np.float64(np.float32(lo))
+        stats[S_MAX, i] = np.float64(np.float32(hi))
+    else:
+        stats[S_MEAN, i] = math.nan
+        stats[S_MIN, i] = math.nan
+        stats[S_MAX, i] = math.nan
+    for j in range(k):
+        tmp[j] = n[j] * mid[j]
+    c_mean = _row_sum(tmp, k) / n_all if n_all != 0.0 else math.nan
+    for j in range(k):
+        dc = mid[j] - c_mean
+        tmp[j] = (n[j] * dc) * dc
+    sxx = _row_sum(tmp, k)
+    for j in range(k):
+        tmp[j] = (mid[j] - c_mean) * s[j]
+    sxy = _row_sum(tmp, k)
+    stats[S_RATE, i] = sxy / sxx if nonzero >= 2 and sxx > 0 else math.nan
+    stats[S_P95, i] = _quantile(merged, grid_lo, grid_width, percent, stats[S_MIN, i], stats[S_MAX, i])
 
 
 @nb.njit(cache=True, inline="always")
@@ -171,3 +207,32 @@ def _nan_min(a: float, b: float) -> float:
     if math.isnan(a) or math.isnan(b):
         return math.nan
     return a if a <= b else b
+
+
+@nb.njit(cache=True, nogil=True)
+def stale_entries(
+    tag: npt.NDArray[np.int32], rows: npt.NDArray[np.int64], stale: npt.NDArray[np.bool_],
+    offsets: npt.NDArray[np.int64], buckets: npt.NDArray[np.int64], old_heads: npt.NDArray[np.int64],
+    new_heads: npt.NDArray[np.int64], redo: npt.NDArray[np.bool_],
+) -> int:
+    """The (window, row) entries of a view to compute, into ``redo`` (windows, rows), and their count: every
+    window of a ``stale`` row; in window ``w`` whose head bucket moved from ``old_heads[w]`` to ``new_heads[w]``,
+    the rows holding a bucket that is inside the window as of one head and not the other
+    (:func:`vitals.state.window_stats.valid_set_changed`, the reference)."""
+    count = 0
+    for w in range(len(offsets)):
+        off, k = offsets[w], buckets[w]
+        lo, hi = min(old_heads[w], new_heads[w]), max(old_heads[w], new_heads[w])
+        moved = lo != hi
+        for i in range(len(rows)):
+            changed = stale[i]
+            if not changed and moved:
+                r = rows[i]
+                for j in range(k):
+                    t = tag[r, off + j]
+                    if (lo - k < t <= hi - k) or (lo < t <= hi):
+                        changed = True
+                        break
+            redo[w, i] = changed
+            count += changed
+    return count

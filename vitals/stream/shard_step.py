@@ -111,6 +111,10 @@ ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsChunk
 # the scorer's capture, rendered with the others)
 Snapshot = tuple[int, Capture | VitalsView, "dict[str, npt.NDArray[np.float64]] | ScoreCapture"]
 CAPTURE_BYTES = 32 << 20  # captured state rendered at the latest when this much is held (a batch of many boundaries)
+# a shard with more series than this is viewed at each boundary even when the batch crosses several: copying its
+# ring rows (about 1.8 KB a series) and rendering them later costs more than an incremental view (whose fixed cost
+# is what a capture saves, a few tenths of a millisecond: it pays for sparse feeds of few series)
+CAPTURE_MAX_SERIES = 256
 
 DAY_NS = DAY_S * NS_PER_S
 
@@ -205,7 +209,9 @@ class ShardProcessor:
         interval, and the vitals are snapshotted at each boundary the clock passes after an interval in which
         readings arrived (so a sparse feed replayed fast still gets one snapshot per interval with readings). When
         the batch crosses several boundaries the shard is captured at each (copies, no computing) and the snapshots
-        are rendered in one pass at the end of the batch (:meth:`_settle`): the same rows as a view at each."""
+        are rendered in one pass at the end of the batch (:meth:`_settle`): the same rows as a view at each. A shard
+        of more than ``CAPTURE_MAX_SERIES`` series (the dense city) is viewed at each boundary instead: its view is
+        incremental and cheaper than copying its rings."""
         out: list[ShardOutput] = []
         duplicates: list[Rejection] = []
         captured: list[Snapshot] = []
@@ -288,7 +294,7 @@ class ShardProcessor:
             return
         if mem.snapshot_bucket >= 0:
             at_ns = (mem.snapshot_bucket + 1) * self.vitals_every_ns
-            if not capture:
+            if not capture or mem.state.series_with_readings() > CAPTURE_MAX_SERIES:
                 captured.append((at_ns, self.view(mem, at_ns), {}))
             else:
                 snap = mem.state.capture(at_ns)
