@@ -18,9 +18,7 @@ from hypothesis import strategies as st
 from vitals.batches import ReadingBatch
 from vitals.history import (
     DICTIONARY_MAX,
-    MANY_VALUES_CODEC,
     READINGS_SCHEMA,
-    ZSTD_LEVEL,
     _few_distinct,
     _Ids,
     _readings_order,
@@ -94,11 +92,10 @@ def test_vitals_encodings_per_column(rows: int) -> None:
     assert enc["column_encoding"] == ({"series": "DELTA_BINARY_PACKED", "mean_5m": "BYTE_STREAM_SPLIT",
                                        "count_5m": "BYTE_STREAM_SPLIT"} if many else {})
     assert enc["write_statistics"] == ["at", "area", "series"]
-    # zstd for the strings and the columns of many values, none for the dictionaries of few values
-    assert enc["compression"] == {"at": "none", "area": "zstd", "series": MANY_VALUES_CODEC if many else "none",
-                                  "level": "none", "mean_5m": MANY_VALUES_CODEC if many else "none",
-                                  "count_5m": MANY_VALUES_CODEC if many else "none"}
-    assert enc["compression_level"] == {n: ZSTD_LEVEL for n, c in enc["compression"].items() if c == "zstd"}
+    # snappy for the strings and the columns of many values, none for the dictionaries of few values
+    assert enc["compression"] == {"at": "none", "area": "snappy", "series": "snappy" if many else "none",
+                                  "level": "none", "mean_5m": "snappy" if many else "none",
+                                  "count_5m": "snappy" if many else "none"}
 
 
 def test_readings_files_statistics_and_codecs_per_column(tmp_path) -> None:
@@ -111,8 +108,8 @@ def test_readings_files_statistics_and_codecs_per_column(tmp_path) -> None:
     stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(group.num_columns)}
     assert stats == {"ts": True, "indicator": True, "area": True, "district": True, "sensor": False, "value": False}
     codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(group.num_columns)}
-    assert codecs == {"ts": "ZSTD", "indicator": "UNCOMPRESSED", "area": "ZSTD", "district": "UNCOMPRESSED",
-                      "sensor": "ZSTD", "value": "ZSTD"}
+    assert codecs == {"ts": "SNAPPY", "indicator": "UNCOMPRESSED", "area": "SNAPPY", "district": "UNCOMPRESSED",
+                      "sensor": "SNAPPY", "value": "SNAPPY"}
     back = pq.read_table(path)
     assert back.schema.equals(READINGS_SCHEMA) and back.column("sensor").to_pylist()[:4] == ["s0", "s1", "s2", "s0"]
 

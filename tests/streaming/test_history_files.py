@@ -17,7 +17,7 @@ import pytest
 from history_fixture import fixture_catalog, write_history
 
 from vitals.checkup.load import read_snapshots
-from vitals.history import MANY_VALUES_CODEC, read_readings, read_vitals
+from vitals.history import read_readings, read_vitals
 from vitals.training import from_history
 
 MAIN = Path(__file__).parent / "data" / "history_main"
@@ -78,9 +78,8 @@ def test_new_vitals_files_use_the_cheap_encodings(new) -> None:
     stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(meta.num_columns)}
     assert stats["at"] and stats["area"] and not stats["mean_5m"]
     codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(meta.num_columns)}
-    assert codecs["area"] == codecs["district"] == "ZSTD"  # strings
+    assert codecs["area"] == codecs["district"] == codecs["mean_5m"] == "SNAPPY"
     assert codecs["at"] == codecs["level"] == "UNCOMPRESSED"  # dictionaries of few values
-    assert codecs["mean_5m"] == MANY_VALUES_CODEC.upper()
 
 
 def test_new_readings_files_store_the_times_as_deltas(new) -> None:
