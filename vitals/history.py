@@ -65,22 +65,32 @@ KEY_COLUMNS = ("at", "ts", "indicator", "area", "district", "series", "date", "d
 # min/max statistics of readings files: the key columns (pruning a read by time or id), not sensor or value (the
 # sensor ids' string comparisons were ~5-10 % of a readings file's encoding)
 READINGS_STATISTICS = [n for n in KEY_COLUMNS if n in READINGS_SCHEMA.names]
+RECENT_SERIES_SETS = 16  # id columns of this many series sets are kept (one or two per shard of a process)
+# Compression, column by column (docs/history.md, "Encodings"): Arrow compresses each page on its own. snappy for
+# every column but the dictionaries of few values, which are left uncompressed: their two pages per file (a
+# dictionary of up to 32 values, bit-packed indices) are a few bytes to a few KB that no codec shrank much. zstd
+# (level -1 until 2026-12-03) made the files ~9 % smaller for ~14 % more of the writer's CPU: each zstd call sets
+# up a new zstd context, a fixed cost per page whatever its size (~15 us on the benchmark host, a KVM guest, where
+# a 64-byte compress costs 15.6 us with zstd, 0.5 us with snappy), and its entropy coding costs more than snappy's
+# byte matching. Every Parquet reader reads snappy (Arrow's and Spark's default codec)
+CODEC = "snappy"
+FEW_VALUES_CODEC = "none"
+
+
 # readings files: dictionaries (Arrow's default) for every column but ``ts``, which is sorted within each series
 # (the rows are in (indicator, area, ts) order) and stored as deltas: files ~45 % smaller than with a dictionary of
-# the times, for no more CPU
+# the times, for no more CPU; ``indicator`` and ``district`` (a file is one domain's: a few of each) uncompressed
 READINGS_ENCODINGS: dict[str, object] = {
     "use_dictionary": [n for n in READINGS_SCHEMA.names if n != "ts"], "column_encoding": {"ts": "DELTA_BINARY_PACKED"},
-    "write_statistics": READINGS_STATISTICS}
-RECENT_SERIES_SETS = 16  # id columns of this many series sets are kept (one or two per shard of a process)
-ZSTD_LEVEL = -1  # zstd's first fast level: ~18 % less CPU for vitals files than the default (1), ~4 % larger
+    "write_statistics": READINGS_STATISTICS,
+    "compression": {n: FEW_VALUES_CODEC if n in ("indicator", "district") else CODEC for n in READINGS_SCHEMA.names}}
 
 
 def _atomic_write(table: pa.Table, path: Path, **options: object) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         sink = pa.BufferOutputStream()  # the encoder's many small writes go to memory, the file gets one write
-        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, compression="zstd",
-                       compression_level=ZSTD_LEVEL, **options)
+        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, **options)
         try:
             file = open(tmp, "wb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:  # a new partition directory (a stat and a mkdir per file otherwise)
@@ -98,11 +108,12 @@ def vitals_encodings(table: pa.Table, columns: dict[str, npt.NDArray[np.generic]
                      ) -> dict[str, object]:
     """How a vitals table is encoded (``pq.write_table`` options): strings and columns with few distinct values
     (levels, flags, counts, a snapshot's time: judged on a sample of rows) as dictionaries; other floats split by
-    byte (``BYTE_STREAM_SPLIT``: cheap, and zstd then packs the exponent bytes); ``series`` as deltas; min/max
-    statistics for the key columns only. Dictionary encoding of every float column, Arrow's default, cost twice
-    the time for ~5 % smaller files. The distinct values of all numeric columns' samples are counted in one sort
-    per dtype (NaNs count as one value, as in ``np.unique``); ``columns``: the numeric columns as the numpy arrays
-    the table was made of, when the caller has them (cheaper to sample than Arrow columns)."""
+    byte (``BYTE_STREAM_SPLIT``: cheap, and the codec then packs the exponent bytes); ``series`` as deltas; min/max
+    statistics for the key columns only; the dictionaries of few values uncompressed, the other columns snappy.
+    Dictionary encoding of every float column, Arrow's default, cost twice the time for ~5 % smaller files. The
+    distinct values of all numeric columns' samples are counted in one sort per dtype (NaNs count as one value, as
+    in ``np.unique``); ``columns``: the numeric columns as the numpy arrays the table was made of, when the caller
+    has them (cheaper to sample than Arrow columns)."""
     step = max(1, table.num_rows // DICTIONARY_SAMPLE)
     rows = np.arange(0, min(table.num_rows, step * DICTIONARY_SAMPLE), step)
     layout = _layout(tuple(table.column_names), tuple(table.schema.types))
@@ -116,7 +127,9 @@ def vitals_encodings(table: pa.Table, columns: dict[str, npt.NDArray[np.generic]
     few = {name for group in _by_dtype(samples) for name in _few_distinct(group, samples)}
     dictionary = [name for name in layout.names if name in few or name in layout.text]
     encoding = {name: kind for name, kind in layout.encoding.items() if name not in few}
-    return {"use_dictionary": dictionary, "column_encoding": encoding, "write_statistics": list(layout.statistics)}
+    codecs = {name: FEW_VALUES_CODEC if name in few else CODEC for name in layout.names}
+    return {"use_dictionary": dictionary, "column_encoding": encoding, "write_statistics": list(layout.statistics),
+            "compression": codecs}
 
 
 @dataclass(frozen=True)

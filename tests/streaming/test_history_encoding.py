@@ -92,9 +92,13 @@ def test_vitals_encodings_per_column(rows: int) -> None:
     assert enc["column_encoding"] == ({"series": "DELTA_BINARY_PACKED", "mean_5m": "BYTE_STREAM_SPLIT",
                                        "count_5m": "BYTE_STREAM_SPLIT"} if many else {})
     assert enc["write_statistics"] == ["at", "area", "series"]
+    # snappy for the strings and the columns of many values, none for the dictionaries of few values
+    assert enc["compression"] == {"at": "none", "area": "snappy", "series": "snappy" if many else "none",
+                                  "level": "none", "mean_5m": "snappy" if many else "none",
+                                  "count_5m": "snappy" if many else "none"}
 
 
-def test_readings_files_keep_statistics_of_the_key_columns_only(tmp_path) -> None:
+def test_readings_files_statistics_and_codecs_per_column(tmp_path) -> None:
     n = 50
     batch = ReadingBatch(ts_ns=START_NS + np.arange(n, dtype=np.int64) * NS_PER_S,
                          indicator=np.zeros(n, np.int16), street=np.arange(n, dtype=np.int32) % 7,
@@ -103,7 +107,9 @@ def test_readings_files_keep_statistics_of_the_key_columns_only(tmp_path) -> Non
     group = pq.ParquetFile(path).metadata.row_group(0)
     stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(group.num_columns)}
     assert stats == {"ts": True, "indicator": True, "area": True, "district": True, "sensor": False, "value": False}
-    assert group.column(0).compression == "ZSTD"
+    codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(group.num_columns)}
+    assert codecs == {"ts": "SNAPPY", "indicator": "UNCOMPRESSED", "area": "SNAPPY", "district": "UNCOMPRESSED",
+                      "sensor": "SNAPPY", "value": "SNAPPY"}
     back = pq.read_table(path)
     assert back.schema.equals(READINGS_SCHEMA) and back.column("sensor").to_pylist()[:4] == ["s0", "s1", "s2", "s0"]
 

@@ -68,7 +68,7 @@ def test_history_layout_and_schema(replayed, small_catalog):
     for f in files:
         meta = pq.ParquetFile(f)
         assert meta.schema_arrow.equals(READINGS_SCHEMA)
-        assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
+        assert meta.metadata.row_group(0).column(0).compression == "SNAPPY"
     vitals = pq.read_table(root / "history" / "vitals")
     names = vitals.schema.names
     assert names[:5] == ["at", "indicator", "area", "district", "series"]
