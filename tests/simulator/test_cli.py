@@ -134,6 +134,22 @@ def test_misuse_is_one_line_before_simulating(tmp_path: Path, capsys: pytest.Cap
     assert err.count("\n") == 1 and not out.exists()
 
 
+def test_a_simulation_that_cannot_end_or_fit_is_refused_before_it_is_built(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `--hours 1e9` (a typo) set up for days without a word (the set-up grows with the duration), and a
+    duration that fits in nanosecond times would then write until the disk was full."""
+    out = tmp_path / "out" / "r.jsonl"
+    base = ["simulate", "--streets", "38", "--no-progress", "--out", str(out), "--start", "2026-03-02T00:00:00Z"]
+    assert main([*base, "--hours", "1e9"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("vitals simulate: error: the simulation would end after 2262-04-11 (2026-03-02 + 1,000,000,000 h): "
+                   "readings carry nanosecond times; simulate less\n"), err
+    assert main([*base, "--hours", "1e6"]) == 1  # ~18,500 readings an hour x 136 bytes: ~2.5 TB of JSON lines
+    err = capsys.readouterr().err
+    assert err.startswith(f"vitals simulate: error: --out {out}: 1,000,000 simulated hours are ~"), err
+    assert " GB as jsonl, more than the " in err and err.count("\n") == 1 and not out.exists()
+
+
 def test_an_incident_without_a_start_happens_within_a_short_run() -> None:
     """Its default start was +1 h whatever the run's length: `--hours 1 --incident rainstorm@yuzhong` started it as
     the run ended (no incident, no word)."""
