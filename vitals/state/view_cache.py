@@ -61,10 +61,10 @@ class ViewCache:
 
         stale_rows, place = stale
         redo = np.empty((len(heads), len(rows)), dtype=bool)
+        _, buckets, offsets = rings.windows_for_kernel()
         self.computed_rows = stale_entries(
-            rings.tag.reshape(rings.n_rows, rings.n_slots), np.asarray(rows, dtype=np.int64), stale_rows,
-            np.asarray(rings.offsets, dtype=np.int64), np.array([w.buckets for w in rings.windows], dtype=np.int64),
-            np.array(self.heads, dtype=np.int64), np.array(heads, dtype=np.int64), redo)
+            rings.tag.reshape(rings.n_rows, rings.n_slots), np.asarray(rows, dtype=np.int64), stale_rows, offsets,
+            buckets, np.array(self.heads, dtype=np.int64), np.array(heads, dtype=np.int64), redo)
         if self.computed_rows == redo.size:  # every row in every window (a fast replay): nothing to copy
             return window_block(rings, rows, indicator, as_of_ns, grid)
         if not self.computed_rows and place is None:  # nothing changed: the last view's statistics (read-only)

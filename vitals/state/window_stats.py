@@ -73,9 +73,8 @@ def window_block(
     heads = np.empty((n_windows, len(at)), dtype=np.int64)
     for k, w in enumerate(rings.windows):
         heads[k] = bucket_numbers(times, w.bucket_ns)  # one time (broadcast) or one per row
-    windows_rows(tag, cells, hist, at, heads, np.asarray(rings.offsets, dtype=np.int64),
-                 np.array([w.buckets for w in rings.windows], dtype=np.int64),
-                 np.array([float(w.bucket_s) for w in rings.windows]), grid.lo, grid.width,
+    bucket_s, buckets, offsets = rings.windows_for_kernel()
+    windows_rows(tag, cells, hist, at, heads, offsets, buckets, bucket_s.astype(np.float64), grid.lo, grid.width,
                  np.asarray(indicator, dtype=np.int64), 95,
                  np.ones((n_windows, len(at)), dtype=bool) if redo is None else redo, out)
     return out

@@ -86,9 +86,9 @@ class BucketRings:
         self.hist = np.zeros(size * self.n_bins, dtype=np.uint8)
         self._kernel_windows: WindowArrays | None = None  # made on first update (rings pickled before lack it)
 
-    def _windows_for_kernel(self) -> WindowArrays:
-        """Bucket seconds, bucket counts and slot offsets of the windows as int64 arrays (the compiled update's
-        arguments), made once per rings object."""
+    def windows_for_kernel(self) -> WindowArrays:
+        """Bucket seconds, bucket counts and slot offsets of the windows as int64 arrays (the compiled update's and
+        the window statistics' arguments), made once per rings object."""
         arrays: WindowArrays | None = getattr(self, "_kernel_windows", None)
         if arrays is None:
             arrays = (np.array([w.bucket_s for w in self.windows], dtype=np.int64),
@@ -147,7 +147,7 @@ class BucketRings:
         seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
         self._check_range(int(seconds[0]) if len(seconds) == 1 else int(seconds.min()), clock_s)
-        bucket_s, buckets, offsets = self._windows_for_kernel()
+        bucket_s, buckets, offsets = self.windows_for_kernel()
         update_rings(self.tag, self.cells, self.hist, np.ascontiguousarray(rows, dtype=np.int64), seconds,
                      np.ascontiguousarray(values, dtype=np.float32), np.ascontiguousarray(bins, dtype=np.int64),
                      clock_s, bucket_s, buckets, offsets, self.n_slots, self.n_bins)
