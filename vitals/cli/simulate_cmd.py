@@ -14,7 +14,8 @@ from vitals.errors import ConfigError
 from vitals.units import DAY_S
 
 if TYPE_CHECKING:
-    from vitals.simulator import FaultRates, IncidentSpec
+    from vitals.catalog import Catalog
+    from vitals.simulator import FaultRates, IncidentSpec, SimulatorConfig
 
 EPILOG = """\
 examples:
@@ -120,7 +121,7 @@ BYTES_PER_READING = {"jsonl": 136, "parquet": 7}
 LAST_NS_TIME = datetime(2262, 4, 11, tzinfo=UTC)  # readings carry int64 nanoseconds since 1970
 
 
-def check_simulation_size(catalog: Any, config: Any, out: str) -> None:
+def check_simulation_size(catalog: Catalog, config: SimulatorConfig, out: str) -> None:
     """Refuse, in one line and before anything is built, a simulation that cannot end or cannot fit: one past
     2262 (nanosecond timestamps), or one whose output would not fit in the free space where it goes (a typo such
     as ``--hours 1e9`` set up for days without a word: the simulator's set-up grows with the duration, ~5 s per
