@@ -6,7 +6,9 @@ different runs into one directory produce the same names too (every run numbers 
 name also carries the run's id (docs/history.md, "Runs into one directory"): a fresh one per run without a recovery
 directory, and with one the id stored in its identity when it was initialised, reused by every resume.
 
-An id is a short UTC timestamp and a random suffix, ``20261203T131200Z-1a2b3c4d``: ids sort by their run's start.
+An id is a short UTC timestamp to the millisecond and a random suffix, ``20261203T131200042Z-1a2b3c4d``: ids sort by
+their run's start (to the second, two runs started in one second sorted by their random suffix, and a reader that
+lets the later run win, `vitals checkup`, could take the earlier one's rows).
 The empty id means no run id, the names written before run ids (a recovery directory initialised before them
 resumes with those names).
 """
@@ -24,9 +26,9 @@ _RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """A fresh run id: the UTC time to the second and 32 random bits (``20261203T131200Z-1a2b3c4d``)."""
+    """A fresh run id: the UTC time to the millisecond and 32 random bits (``20261203T131200042Z-1a2b3c4d``)."""
     at = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    return f"{at:%Y%m%dT%H%M%S}{at.microsecond // 1000:03d}Z-{secrets.token_hex(4)}"
 
 
 def is_run_id(value: object) -> bool:

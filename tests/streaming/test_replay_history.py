@@ -63,7 +63,7 @@ def test_history_layout_and_schema(replayed, small_catalog):
     domains = {i.domain for i in small_catalog.indicators}
     assert {f.parent.name for f in files} == {f"domain={d}" for d in domains}
     assert {f.parent.parent.name for f in files} == {f"date={DAY}"}
-    names = [re.fullmatch(r"(\d{8}T\d{6}Z-[0-9a-f]{8})-shard\d{3}-file-\d+-\d{6}", f.stem) for f in files]
+    names = [re.fullmatch(r"(\d{8}T\d{9}Z-[0-9a-f]{8})-shard\d{3}-file-\d+-\d{6}", f.stem) for f in files]
     assert all(names) and len({n.group(1) for n in names if n}) == 1  # one run id (docs/history.md)
     for f in files:
         meta = pq.ParquetFile(f)

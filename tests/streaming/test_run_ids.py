@@ -30,7 +30,7 @@ from vitals.recovery import IDENTITY_FILE, claim_identity, stored_run_id
 from vitals.run_id import check_run_id, history_name, is_run_id, new_run_id
 from vitals.stream.shard_step import HistoryChunk, VitalsChunk
 
-RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{8}"
+RUN_ID = r"\d{8}T\d{9}Z-[0-9a-f]{8}"
 NEW_NAME = re.compile(rf"({RUN_ID})-shard\d{{3}}-(file-\d+-\d{{6}}|\d+)")
 OLD_NAME = re.compile(r"shard\d{3}-(file-\d+-\d{6}|\d+)")
 
@@ -218,10 +218,14 @@ def test_a_bad_run_id_in_the_recovery_dir_is_one_line(recovered, halves, tmp_pat
 
 
 def test_new_run_ids_sort_by_time_and_differ():
-    early, late = datetime(2026, 12, 3, 9, 5, 7, tzinfo=UTC), datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    """Two runs started within one second sort by start too: ids to the second sorted them by their random digits,
+    and the test of two runs into one history failed when both started in one second (CI, a faster replay)."""
+    early, late = datetime(2026, 12, 3, 9, 5, 7, 4000, tzinfo=UTC), datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
     a, b, c = new_run_id(early), new_run_id(early), new_run_id(late)
-    assert a.startswith("20261203T090507Z-") and re.fullmatch(RUN_ID, a)
+    assert a.startswith("20261203T090507004Z-") and re.fullmatch(RUN_ID, a)
     assert a != b and max(a, b) < c
+    same_second = [new_run_id(early.replace(microsecond=ms * 1000)) for ms in (5, 80, 999)]
+    assert same_second == sorted(same_second) and min(same_second) > max(a, b)
     assert all(is_run_id(x) for x in (a, "", "legacy-1")) and not any(is_run_id(x) for x in ("../x", "-a", 3, None))
     with pytest.raises(RecoveryError, match="somewhere: run id 'a/b' is not a run id"):
         check_run_id("a/b", "somewhere")
