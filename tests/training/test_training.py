@@ -128,13 +128,27 @@ def test_train_misuse_is_one_line_before_any_training(tmp_path: Path, small_cata
     for extra, message in ((["--models-dir", str(blocker)],
                             f"models directory {blocker} (the models_dir setting: --models-dir, VITALS_MODELS_DIR "
                             "or the config file) is not a directory"),
-                           (["--models-dir", str(tmp_path / "m"), "--step", "0"], "step_s must be positive, got 0"),
+                           (["--models-dir", str(tmp_path / "m"), "--step", "0"],
+                            "--step 0: the grid step is a whole number of seconds >= 1"),
                            (["--models-dir", str(tmp_path / "m"), "--max-rows", "0"],
-                            "max_rows must be >= 1 training rows, got 0")):
+                            "--max-rows 0: the training samples at least one row"),
+                           # horizons in minutes, checked before the history is read (was: in seconds, after it)
+                           (["--models-dir", str(tmp_path / "m"), "--horizons", "7"],
+                            "--horizons 7: each horizon must be a positive multiple of the grid step (300 s = 5 min)"),
+                           (["--models-dir", str(tmp_path / "m"), "--horizons", "30,15"], "in increasing order")):
         assert main([*base, *extra]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "m").exists() and blocker.read_text() == "x"
+    # --simulate-days that cannot run: refused before simulating (1e9 was an OverflowError traceback; 365 days of
+    # the full city held ~4.4 billion readings in memory until the machine ran out)
+    sim = ["train", "--models-dir", str(tmp_path / "m"), "--no-progress", "--simulate-days"]
+    for days, message in (("1e9", "the simulation would end after 2262-04-11"), ("0", "a positive number of days"),
+                          ("nan", "a positive number of days"), ("1e4", "GB available; simulate fewer days")):
+        assert main([*sim, days]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "m").exists()
     with pytest.raises(ModelError, match="step_s must be positive"):
         from_history(small_catalog, HISTORY, step_s=0)
     grid = from_history(small_catalog, HISTORY).grid

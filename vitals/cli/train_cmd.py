@@ -6,9 +6,13 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
+from vitals.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vitals.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +52,111 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_train)
 
 
+def check_step(step: int | None, catalog: Catalog) -> int:
+    """The grid step (``--step``, else the catalog's), at least one second."""
+    from vitals.forecasting.cadence import catalog_step_s
+
+    if step is None:
+        return catalog_step_s(catalog)
+    if step < 1:
+        msg = f"--step {step}: the grid step is a whole number of seconds >= 1 (default: the catalog's fastest cadence)"
+        raise ConfigError(msg)
+    return int(step)
+
+
+def parse_horizons(text: str | None, step_s: int) -> tuple[int, ...] | None:
+    """``--horizons`` (minutes, comma separated) as seconds: increasing positive multiples of the grid step."""
+    if not text:
+        return None
+    example = ",".join(f"{k * step_s / 60:g}" for k in (3, 6, 12))
+    try:
+        minutes = [float(h) for h in text.split(",")]
+    except ValueError:
+        msg = f"--horizons must be minutes separated by commas, e.g. {example}; got {text!r}"
+        raise ConfigError(msg) from None
+    seconds = [m * 60 for m in minutes]
+    if any(s <= 0 or s != int(s) or int(s) % step_s for s in seconds) or sorted(set(seconds)) != seconds:
+        msg = (f"--horizons {text}: each horizon must be a positive multiple of the grid step ({step_s} s = "
+               f"{step_s / 60:g} min), in increasing order, e.g. {example}")
+        raise ConfigError(msg)
+    return tuple(int(s) for s in seconds)
+
+
+# peak memory of `vitals train --simulate-days`, measured on the full city: 1.2 GB for 0.25 d, 1.8 GB for 1 d
+TRAINING_BYTES_PER_READING = 64
+TRAINING_FIXED_BYTES = 1.2e9
+
+
+def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
+    """Refuse, in one line and before simulating, ``--simulate-days`` that cannot run: not positive, ending after
+    2262 (nanosecond times), or holding more readings in memory than the machine has available (the simulated
+    readings are all kept in memory for the training: ~64 bytes a reading; ``--simulate-days 365`` of the full
+    city would need ~280 GB)."""
+    import dataclasses
+    from datetime import timedelta
+
+    from vitals.cli.simulate_cmd import LAST_NS_TIME
+    from vitals.simulator import CitySimulator
+    from vitals.simulator.config import SimulatorConfig
+
+    if not days > 0:
+        msg = f"--simulate-days {days:g}: simulate a positive number of days"
+        raise ConfigError(msg)
+    config = SimulatorConfig(step_s=step_s)
+    if days * 86400 >= (LAST_NS_TIME - config.start).total_seconds():
+        msg = (f"--simulate-days {days:g}: the simulation would end after {LAST_NS_TIME:%Y-%m-%d} (readings carry "
+               "nanosecond times); simulate fewer days")
+        raise ConfigError(msg)
+    probe = CitySimulator(catalog, dataclasses.replace(config, duration=timedelta(hours=1), incidents=()))
+    readings = probe.expected_readings() * days * 24
+    need = readings * TRAINING_BYTES_PER_READING + TRAINING_FIXED_BYTES
+    free = available_memory()
+    if free is not None and need > free:
+        msg = (f"--simulate-days {days:g}: ~{readings:,.0f} readings, held in memory for the training, need "
+               f"~{need / 1e9:,.1f} GB, more than the {free / 1e9:,.1f} GB available; simulate fewer days "
+               f"(~{max((free - TRAINING_FIXED_BYTES) / TRAINING_BYTES_PER_READING / max(readings / days, 1), 0):,.1f}"
+               " fit) or train on a history (--history DIR)")
+        raise ConfigError(msg)
+
+
+def available_memory() -> float | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _train(args: argparse.Namespace) -> int:
     import time
 
-    from vitals.errors import ConfigError
     from vitals.preflight import check_output_dir
     from vitals.registry import ModelRegistry
     from vitals.registry.locate import models_dir
     from vitals.training import default_trainers, from_history, from_simulation, train
 
-    try:
-        horizons = tuple(int(h) * 60 for h in args.horizons.split(",")) if args.horizons else None
-    except ValueError as exc:
-        msg = f"--horizons must be minutes separated by commas, e.g. 15,30,60; got {args.horizons!r}"
-        raise ConfigError(msg) from exc
     began = time.perf_counter()
     settings = catalog_settings(args)
     catalog = load_catalog_from(settings)
+    # every argument is checked before the data is simulated or read, which can take minutes
+    if args.max_rows < 1:
+        msg = f"--max-rows {args.max_rows}: the training samples at least one row (default 1,000,000)"
+        raise ConfigError(msg)
+    step_s = check_step(args.step, catalog)
+    horizons = parse_horizons(args.horizons, step_s)
+    if args.simulate_days is not None:
+        check_simulation(catalog, args.simulate_days, step_s)
     progress = not args.no_progress
     where = models_dir(settings.models_dir, settings.catalog)
     check_output_dir(where.path, "writing the trained models", "--models-dir")  # before the training, not after it
     if args.history:
-        data = from_history(catalog, args.history, step_s=args.step)
+        data = from_history(catalog, args.history, step_s=step_s)
     else:
-        data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=args.step, progress=progress)
+        data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=step_s, progress=progress)
     log.info("training for %s into %s", catalog.source, where.describe())
     registry = ModelRegistry(where.path)
     params: dict[str, Any] = {"max_rows": args.max_rows}
