@@ -89,6 +89,17 @@ def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: S
         return dataset.to_table(columns=None if columns is None else list(columns), filter=filter)
 
 
+def history_rows(base: Path) -> int:
+    """The rows of the history files under ``base``, from their footers; one line on an unreadable file."""
+    paths = history_files(base)
+    if not paths:
+        msg = (f"no history under {base}: it holds no *.parquet file; write one with `vitals run --history-dir DIR` "
+               "or `vitals simulate --out FILE.parquet`")
+        raise HistoryError(msg)
+    with reading(base, paths):
+        return sum(pq.read_metadata(p).num_rows for p in paths)
+
+
 def first_unreadable(base: Path, files: Sequence[Path] | None = None) -> tuple[Path, BaseException] | None:
     """The first of ``files`` (default: the Parquet files under ``base``, name order) whose Parquet footer cannot
     be read, and why; None if none."""

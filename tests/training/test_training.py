@@ -114,6 +114,28 @@ def test_a_failed_run_promotes_nothing(tmp_path: Path, small_catalog: Catalog) -
 HISTORY = Path(__file__).parents[1] / "streaming" / "data" / "history_main"
 
 
+def test_a_history_larger_than_memory_is_refused_before_reading(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows are counted from the files' footers; a history needing more memory than is available is refused in
+    one line (the training holds every reading), one that fits is read."""
+    from vitals.cli import train_cmd
+    from vitals.training.data import history_readings
+
+    rows = history_readings(HISTORY)
+    assert rows == len(pd.read_parquet(HISTORY / "readings"))
+    need = rows * train_cmd.TRAINING_BYTES_PER_READING + train_cmd.TRAINING_FIXED_BYTES
+    monkeypatch.setattr(train_cmd, "available_memory", lambda: need - 1)
+    args = ["train", "--history", str(HISTORY), "--streets", "76", "--no-progress", "--models-dir", str(tmp_path / "m")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"--history {HISTORY}: {rows:,} readings, held in memory for the training" in err and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()
+    monkeypatch.setattr(train_cmd, "available_memory", lambda: need)
+    main(args)  # goes on to read it (and stops there: the fixture's 25 minutes are too short to train on)
+    err = capsys.readouterr().err
+    assert "held in memory" not in err and "history too short" in err
+
+
 def test_train_misuse_is_one_line_before_any_training(tmp_path: Path, small_catalog: Catalog,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Before: --models-dir naming a file was a NotADirectoryError traceback after the whole training; --step 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
@@ -108,14 +109,21 @@ def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
                "nanosecond times); simulate fewer days")
         raise ConfigError(msg)
     probe = CitySimulator(catalog, dataclasses.replace(config, duration=timedelta(hours=1), incidents=()))
-    readings = probe.expected_readings() * days * 24
+    per_day = probe.expected_readings() * 24
+    check_training_memory(per_day * days, f"--simulate-days {days:g}: ~",
+                          lambda fit: f"simulate fewer days (~{fit / max(per_day, 1):,.1f} fit) or train on a "
+                                      "history (--history DIR)")
+
+
+def check_training_memory(readings: float, what: str, advice: Callable[[float], str]) -> None:
+    """Refuse a training whose readings (all held in memory) would not fit in the memory available; ``advice``
+    says what to do, given how many readings would fit."""
     need = readings * TRAINING_BYTES_PER_READING + TRAINING_FIXED_BYTES
     free = available_memory()
     if free is not None and need > free:
-        msg = (f"--simulate-days {days:g}: ~{readings:,.0f} readings, held in memory for the training, need "
-               f"~{need / 1e9:,.1f} GB, more than the {free / 1e9:,.1f} GB available; simulate fewer days "
-               f"(~{max((free - TRAINING_FIXED_BYTES) / TRAINING_BYTES_PER_READING / max(readings / days, 1), 0):,.1f}"
-               " fit) or train on a history (--history DIR)")
+        fit = max((free - TRAINING_FIXED_BYTES) / TRAINING_BYTES_PER_READING, 0)
+        msg = (f"{what}{readings:,.0f} readings, held in memory for the training, need ~{need / 1e9:,.1f} GB, more "
+               f"than the {free / 1e9:,.1f} GB available; {advice(fit)}")
         raise ConfigError(msg)
 
 
@@ -138,6 +146,7 @@ def _train(args: argparse.Namespace) -> int:
     from vitals.registry import ModelRegistry
     from vitals.registry.locate import models_dir
     from vitals.training import default_trainers, from_history, from_simulation, train
+    from vitals.training.data import history_readings
 
     began = time.perf_counter()
     settings = catalog_settings(args)
@@ -154,6 +163,9 @@ def _train(args: argparse.Namespace) -> int:
     where = models_dir(settings.models_dir, settings.catalog)
     check_output_dir(where.path, "writing the trained models", "--models-dir")  # before the training, not after it
     if args.history:
+        check_training_memory(history_readings(args.history), f"--history {args.history}: ",
+                              lambda fit: f"train on a part of it (~{fit:,.0f} readings fit), e.g. a directory of "
+                                          "links to some of its date=... partitions")
         data = from_history(catalog, args.history, step_s=step_s)
     else:
         data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=step_s, progress=progress)

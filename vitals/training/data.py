@@ -91,14 +91,26 @@ def from_frame(
                        value[known], source=source, step_s=step_s)
 
 
-def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = None) -> TrainingSet:
-    """A training set from a Parquet history directory (``<root>/readings/...`` or any Parquet dataset with
-    the columns ts, indicator, area, value)."""
+def _history_base(path: str | Path) -> Path:
     root = Path(path)
     base = root / "readings" if (root / "readings").is_dir() else root
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals run --history-dir DIR` or `vitals simulate`"
         raise HistoryError(msg)
+    return base
+
+
+def history_readings(path: str | Path) -> int:
+    """How many readings :func:`from_history` would read (from the Parquet footers: nothing is read but them)."""
+    from vitals.history_files import history_rows
+
+    return history_rows(_history_base(path))
+
+
+def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = None) -> TrainingSet:
+    """A training set from a Parquet history directory (``<root>/readings/...`` or any Parquet dataset with
+    the columns ts, indicator, area, value)."""
+    base = _history_base(path)
     from vitals.history_files import history_table
 
     try:
