@@ -35,6 +35,6 @@ def city_run(tmp_path_factory: pytest.TempPathFactory) -> CityRun:
     with out.open("w") as sink, contextlib.redirect_stdout(sink):
         assert main(["backtest", "--history", str(root / "city.parquet"), "--labels", str(root / "labels.json"),
                      "--incidents", str(root / "truth.json"), "--models-dir", str(REPO / "models"),
-                     "--report", str(root / "city.html")]) == 0
+                     "--report", str(root / "reports" / "city.html")]) == 0  # a new directory: made
     figures = json.loads(out.read_text().strip().splitlines()[-1])
-    return CityRun(root, figures, root / "city.html")
+    return CityRun(root, figures, root / "reports" / "city.html")

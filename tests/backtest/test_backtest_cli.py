@@ -35,7 +35,7 @@ class _Images(HTMLParser):
 
 def test_cli_writes_one_score_per_input_row(small_nab: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    out, report = tmp_path / "results", tmp_path / "report.html"
+    out, report = tmp_path / "results", tmp_path / "reports" / "report.html"  # a new directory: made (was a traceback)
     assert main(["backtest", "--nab", str(small_nab), "--out", str(out), "--report", str(report)]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(printed[-1])

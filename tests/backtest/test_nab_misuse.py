@@ -97,6 +97,7 @@ def test_options_of_both_backtests_are_refused(tmp_path: Path, extra: list[str],
     assert main(argv) == 2
     err = capsys.readouterr().err
     flags = ", ".join(a for a in given if a.startswith("--"))
-    assert err == (f"vitals backtest: {flags} belong to the NAB backtest and --history, --labels to the city "
+    verb = "belongs" if flags.count("--") == 1 else "belong"
+    assert err == (f"vitals backtest: {flags} {verb} to the NAB backtest and --history, --labels to the city "
                    "backtest: give the options of one\n")
     assert not (tmp_path / "out").exists()

@@ -147,6 +147,7 @@ def write_city_report(path: Path, tl: Timeline, events: list[LabelledWindow], fi
                 "of the labels; open one for its plot.</p>")
     body += [_event_block(r, names, plots[r["n"]], cls="event") for r in event_rows]
     bar.close()
+    path.parent.mkdir(parents=True, exist_ok=True)  # --report in a new directory (checked before the run)
     path.write_text(page("city-vitals city backtest", "\n".join(body)), encoding="utf-8")
 
 

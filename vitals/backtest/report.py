@@ -91,4 +91,5 @@ scored). Red dots: detections at the {esc(profile)} threshold {threshold:.4f}. G
 the seasonal baseline.</p>
 {''.join(sections)}"""
     doc = page("city-vitals backtest", body)
+    path.parent.mkdir(parents=True, exist_ok=True)  # --report in a new directory (checked before the run)
     path.write_text(doc, encoding="utf-8")

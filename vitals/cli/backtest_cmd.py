@@ -64,7 +64,8 @@ def _backtest(args: argparse.Namespace) -> int:
                                      ("--incidents", args.incidents)) if given]
     nab = [flag for flag, given in (("--nab", args.nab), ("--out", args.out), ("--detector", args.detector)) if given]
     if city and nab:  # before, the city backtest ran and --nab, --out, --detector were ignored without a word
-        sys.stderr.write(f"vitals backtest: {', '.join(nab)} belong to the NAB backtest and {', '.join(city)} to the "
+        sys.stderr.write(f"vitals backtest: {', '.join(nab)} {'belongs' if len(nab) == 1 else 'belong'} to the NAB "
+                         f"backtest and {', '.join(city)} to the "
                          "city backtest: give the options of one\n")
         return 2
     if city:
