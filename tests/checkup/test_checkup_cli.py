@@ -30,8 +30,9 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
                     "--dead-letters", str(root / "dead.jsonl")], check=True, capture_output=True,
                    timeout=240)
     assert main(["checkup", "--history", str(root / "h"), "--from", "2026-03-03", "--to", "2026-03-03",
-                 "--streets", "38", "--out", str(root / "checkup.html"), "--json", str(root / "checkup.json")]) == 0
-    return root, json.loads((root / "checkup.json").read_text())
+                 "--streets", "38", "--out", str(root / "report" / "checkup.html"),
+                 "--json", str(root / "json" / "checkup.json")]) == 0  # new directories: made (were tracebacks)
+    return root, json.loads((root / "json" / "checkup.json").read_text())
 
 
 def test_json_covers_the_period_and_the_previous_one(checked: tuple[Path, dict]) -> None:
@@ -54,7 +55,7 @@ def test_json_covers_the_period_and_the_previous_one(checked: tuple[Path, dict])
 
 def test_report_has_both_summaries_and_the_ranking(checked: tuple[Path, dict]) -> None:
     root, doc = checked
-    page = (root / "checkup.html").read_text()
+    page = (root / "report" / "checkup.html").read_text()
     assert "重庆市城市体检" in page and "Chongqing city check-up" in page
     assert page.count("<img") == 4 and external_urls(page) == []
     assert doc["districts"][0]["name_zh"] in page and "最脆弱的区县" in page
@@ -74,7 +75,7 @@ def test_stdout_json_and_errors(checked: tuple[Path, dict], capsys: pytest.Captu
 @pytest.mark.integration
 def test_report_in_chromium(checked: tuple[Path, dict], tmp_path: Path) -> None:
     root, _ = checked
-    check = open_in_chromium(root / "checkup.html", tmp_path)
+    check = open_in_chromium(root / "report" / "checkup.html", tmp_path)
     assert check.errors == [] and "城市体检" in check.title
     assert len(check.images) == 4 and check.broken_images == []
 

@@ -183,6 +183,7 @@ def write_checkup_report(path: Path, c: Checkup, *, top_streets: int = 20) -> No
             f"<h2 id='incidents'>Incidents 事件 ({len(c.current.incidents)})</h2>", _incident_table(c, cat),
             f"<h2 id='recurring'>Recurring anomalies 重复异常 ({len(c.current.recurring)})</h2>",
             _recurring_table(c, cat), _definition()]
+    path.parent.mkdir(parents=True, exist_ok=True)  # --out in a new directory (checked before the run)
     path.write_text(page(f"{cat.city.name_zh}城市体检 {cat.city.name_en} city check-up {c.current.start} - "
                          f"{c.current.end}", "\n".join(body), lang="zh"), encoding="utf-8")
 

@@ -80,6 +80,7 @@ def _checkup(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         return 0
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     now = totals(result.current)
     top = ", ".join(f"{d['name_zh']} {d['score']:.0f}" for d in doc["districts"][:5])
