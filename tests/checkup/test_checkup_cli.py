@@ -90,3 +90,16 @@ def test_checkup_misuse_is_one_line_first(tmp_path: Path, capsys: pytest.Capture
     code = main(["checkup", "--history", str(tmp_path / "nothing-here"), *[a.format(tmp=tmp_path) for a in args]])
     assert code == 1
     assert capsys.readouterr().err == f"vitals checkup: error: {message.format(tmp=tmp_path)}\n"
+
+
+def test_a_history_without_snapshots_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: a readings file, or a history of a run too short to pass a 5-minute boundary, was told to "run the
+    pipeline with --history-dir" (which the user had done)."""
+    (tmp_path / "h" / "readings").mkdir(parents=True)
+    (tmp_path / "r.parquet").write_bytes(b"PAR1")
+    for history, message in (("h", "holds readings but no vitals snapshots yet"),
+                             ("r.parquet", "is a file; --history takes the directory a run wrote with --history-dir"),
+                             ("none", "run the pipeline with --history-dir")):
+        assert main(["checkup", "--history", str(tmp_path / history), "--days", "1"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err

@@ -82,6 +82,11 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     base = Path(root) / "vitals"
     if not base.is_dir():
         msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
+        if Path(root).is_file():
+            msg = f"{root} is a file; --history takes the directory a run wrote with --history-dir"
+        elif (Path(root) / "readings").is_dir():  # a run shorter than the first 5-minute boundary of event time
+            msg = (f"{root} holds readings but no vitals snapshots yet: a run writes the first when its event time "
+                   "passes a 5-minute boundary after readings arrived (docs/history.md)")
         raise HistoryError(msg)
     start_ns, end_ns = local_midnight_ns(catalog, start), local_midnight_ns(catalog, end + timedelta(days=1))
     frames = [f for day in _days(start_ns, end_ns) if (f := _read_day(base, day, start_ns, end_ns)) is not None]
