@@ -121,7 +121,7 @@ def check_input_file(path: str | Path, what: str, option: str) -> Path:
     return src
 
 
-def check_http_url(url: str, option: str) -> str:
+def check_http_url(url: str, option: str, example: str = "http://127.0.0.1:9095/alerts") -> str:
     """``url`` is an http(s) URL with a host (a webhook, Grafana or Prometheus base URL written into generated
     files): ``notaurl`` or ``ftp//x`` was written as it was, and failed only when Alertmanager or Grafana used it."""
     from urllib.parse import urlsplit
@@ -133,7 +133,7 @@ def check_http_url(url: str, option: str) -> str:
         msg = f"{option} {url!r} is not a URL: {exc}"
         raise ConfigError(msg) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = f"{option} {url!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:9095/alerts"
+        msg = f"{option} {url!r} is not an http(s) URL with a host, e.g. {example}"
         raise ConfigError(msg)
     return url
 

@@ -100,3 +100,6 @@ def test_a_url_that_is_not_one_is_refused(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{argv[2]} {argv[3]!r} is not" in err, err
     assert not (tmp_path / "out").exists()
+    if "http(s)" in err:  # the example is one of the option's own kind (a Grafana URL was shown an alert webhook)
+        example = {"--webhook-url": "9095/alerts", "--grafana-url": "grafana", "--prometheus-url": ":9090"}[argv[2]]
+        assert err.rstrip().endswith(example) or example in err.rsplit("e.g.", 1)[1], err

@@ -62,9 +62,9 @@ def _options(args: argparse.Namespace) -> Any:
     from vitals.errors import ConfigError
     from vitals.preflight import check_http_url
 
-    for name in ("webhook_url", "grafana_url"):
+    for name, example in (("webhook_url", "http://127.0.0.1:9095/alerts"), ("grafana_url", "https://grafana.city.example")):
         if getattr(args, name):
-            check_http_url(getattr(args, name), f"--{name.replace('_', '-')}")
+            check_http_url(getattr(args, name), f"--{name.replace('_', '-')}", example)
     changes: dict[str, Any] = {}
     for name in ("webhook_url", "grafana_url", "secrets_dir", "email_domain"):
         if getattr(args, name):

@@ -63,7 +63,8 @@ def _bundle(args: argparse.Namespace) -> Any:
     from vitals.grafana import GrafanaOptions, build_bundle
     from vitals.preflight import check_http_url
 
-    options = GrafanaOptions(prometheus_url=check_http_url(args.prometheus_url, "--prometheus-url"),
+    prometheus = check_http_url(args.prometheus_url, "--prometheus-url", "http://127.0.0.1:9090")
+    options = GrafanaOptions(prometheus_url=prometheus,
                              dashboards_path=args.dashboards_path)
     return build_bundle(load_catalog_from(catalog_settings(args)), options)
 
@@ -123,7 +124,7 @@ def _deploy(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     from vitals.preflight import check_http_url
 
-    report = deploy(_bundle(args), check_http_url(args.url, "--url"), token)
+    report = deploy(_bundle(args), check_http_url(args.url, "--url", "http://grafana:3000"), token)
     for uid, state in report.folders.items():
         sys.stdout.write(f"folder {uid}: {state}\n")
     sys.stdout.write(f"datasource vitals-prometheus: {report.datasource}\n")
