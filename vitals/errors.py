@@ -52,6 +52,10 @@ class ServiceError(VitalsError):
     """An external service (Prometheus, Alertmanager, mosquitto) cannot be started or reached."""
 
 
+class SinkError(VitalsError):
+    """A configured sink cannot work: its broker is unreachable, its topic missing."""
+
+
 class ExportError(VitalsError):
     """Generated files (rules, routes, dashboards) cannot be built or deployed."""
 

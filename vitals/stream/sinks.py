@@ -2,8 +2,9 @@
 wired in ``pipelines/run.py``). ``SINKS`` maps a sink name to its settings class, a frozen dataclass whose
 fields are the keys of its config section; a sink is on when its section is in the config file
 (``sinks: {<name>: {...}}``) or one of its keys is given flat (``history_dir``, ``--history-dir``). The built-in
-sink is ``history``, the Parquet history (:class:`vitals.stream.outputs.HistorySettings`). The settings class
-says which output it takes (:data:`OUTPUTS`) and opens its writer once per process::
+sinks are ``history``, the Parquet history (:class:`vitals.stream.outputs.HistorySettings`), and the optional
+Kafka outputs ``kafka_changes`` and ``kafka_vitals`` (:mod:`vitals.stream.kafka_sinks`, docs/kafka.md). The
+settings class says which output it takes (:data:`OUTPUTS`) and opens its writer once per process::
 
     from vitals.stream.sinks import SINKS
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 SINKS: Registry[Any] = Registry("sink", {
     "history": "vitals.stream.outputs:HistorySettings",
+    "kafka_changes": "vitals.stream.kafka_sinks:KafkaChangesSettings",
+    "kafka_vitals": "vitals.stream.kafka_sinks:KafkaVitalsSettings",
 })
 
 # output name -> the items a sink of it receives (types of vitals.stream.shard_step)
