@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -86,7 +87,7 @@ def main() -> None:
             doc["detectors"][name]["nab_fit"] = figures_doc(suite, runs[name], config, cut)
     doc["wall_s"] = round(time.perf_counter() - wall, 1)
     doc["cpu_s"] = round(time.process_time() - cpu, 1)
-    print(json.dumps(doc))
+    print(json.dumps(doc, allow_nan=False))
     print(f"total: {doc['wall_s']} s wall, {doc['cpu_s']} CPU s")
 
 
@@ -137,14 +138,19 @@ def figures_doc(suite: list[SyntheticSeries], scored: Scored, config: SuiteConfi
             "events_by_family": {k: _event_doc(v) for k, v in families.items()}}
 
 
+def _number(value: float) -> float | None:
+    """JSON has no NaN: ``None`` for a figure without data (no readings, no event found)."""
+    return None if math.isnan(value) else round(value, 3)
+
+
 def _clean_doc(f: CleanFigures) -> dict[str, Any]:
-    return {"per_1000": round(f.per_1000, 3), "detections": f.detections, "readings": f.readings,
+    return {"per_1000": _number(f.per_1000), "detections": f.detections, "readings": f.readings,
             "series_with_any": f.series_with_any, "series": f.series}
 
 
 def _event_doc(f: EventFigures) -> dict[str, Any]:
-    return {"recall": round(f.recall, 3), "found": f.found, "events": f.events, "median_delay": f.median_delay,
-            "false_per_1000": round(f.false_per_1000, 3)}
+    return {"recall": _number(f.recall), "found": f.found, "events": f.events,
+            "median_delay": _number(f.median_delay), "false_per_1000": _number(f.false_per_1000)}
 
 
 def _pool_clean(rows: list[CleanFigures]) -> CleanFigures:
