@@ -76,7 +76,7 @@ def main() -> None:
         started = time.process_time()
         runs[name] = score_suite(suite, name)
         seconds = time.process_time() - started
-        print(f"{name}: {seconds:.1f} CPU s, decision threshold {runs[name].threshold:g}", flush=True)
+        print(f"{name}: {seconds:.1f} CPU s, decision threshold {runs[name].threshold:.15g}", flush=True)
         doc["detectors"][name] = figures_doc(suite, runs[name], config) | {"cpu_s": round(seconds, 2)}
     print_tables(suite, runs, config, {name: runs[name].threshold for name in runs}, "own decision threshold")
     reference = {n: t for n, t in NAB_FIT_THRESHOLDS.items() if n in runs}
