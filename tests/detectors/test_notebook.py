@@ -145,3 +145,13 @@ def test_documented_notebook_example_runs(nab_dir: Path, tmp_path: Path, monkeyp
     assert all(run.index.equals(x.index) for run in runs.values())
     margin = namespace["margin"]
     assert isinstance(margin, pd.Series) and margin.index.equals(x.index[1000:])
+
+
+@pytest.mark.parametrize(("name", "threshold"), [("windowed_gaussian", 0.999999999999955), ("knn_cad", 1.0),
+                                                 ("contextual_novelty", 0.7071929238985313)])
+def test_reference_detectors_decide_at_their_nab_fit_threshold(name: str, threshold: float) -> None:
+    """Not at the default's 0.40, where their scores mean nothing (windowed_gaussian's lie in [0.5, 1))."""
+    x = series()
+    out = score_series(x, detector=name)
+    np.testing.assert_array_equal(out["is_anomaly"].to_numpy(), out["score"].to_numpy() >= threshold)
+    assert make_detector(name).fit(x.iloc[:300]).threshold_ == threshold

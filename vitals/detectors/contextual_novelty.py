@@ -229,6 +229,8 @@ class ContextualNoveltyDetector(Detector):
 
     uses_input_range = True
     uses_probation = True
+    # the NAB-fit threshold (standard profile, 41 development files), for score_series and make_detector
+    decision_threshold = 0.7071929238985313
 
     def __init__(self, *, input_min: npt.ArrayLike | None = None, input_max: npt.ArrayLike | None = None,
                  probation: npt.ArrayLike | None = None, base_threshold: float = 0.75, max_left_facts: int = 7,

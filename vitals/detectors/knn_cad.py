@@ -64,6 +64,9 @@ class KnnCadDetector(Detector):
 
     uses_input_range = False
     uses_probation = True
+    # the NAB-fit threshold (standard profile, 41 development files, every CV fold): a non-conformity above
+    # every calibration value; at score_series' fallback of 0.40 two readings in three would be detections
+    decision_threshold = 1.0
 
     def __init__(self, *, dim: int = 19, k: int = 27, probation: npt.ArrayLike | None = None,
                  alarm_level: float = 0.9965, hold_score: float = 0.5) -> None:
