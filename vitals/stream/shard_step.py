@@ -215,14 +215,20 @@ class ShardProcessor:
         out: list[ShardOutput] = []
         duplicates: list[Rejection] = []
         captured: list[Snapshot] = []
-        pieces = self._pieces(batch)
+        starts, pieces = self._pieces(batch)
         # capture when the batch crosses several boundaries; one (live, or the dense city) is one view as before
         capture = self.batch_snapshots and len(pieces) > 1 and self._crossings(mem, pieces) > 1
-        for piece in pieces:
+        # many pieces (a sparse feed replayed fast: mostly one reading each): what the state needs of each reading
+        # is worked out once for the batch, and a one-reading piece is folded in scalars
+        prepared = mem.state.prepare(batch) if len(pieces) > 1 else None
+        for start, piece in zip(starts, pieces, strict=True):
             if self.keep_history and len(piece):
                 self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
                                         capture=capture)
-            result = mem.state.update(piece)
+            if prepared is not None and len(piece) == 1:
+                result = mem.state.update_one(piece, prepared, start)
+            else:
+                result = mem.state.update(piece)
             if mem.scorer is not None:
                 mem.scorer.update(self.catalog, result.accepted_batch, self.models)
             mem.accepted += result.accepted
@@ -263,22 +269,23 @@ class ShardProcessor:
             mem.history_rows.pop(partition, None)
         return out
 
-    def _pieces(self, batch: ReadingBatch) -> list[ReadingBatch]:
+    def _pieces(self, batch: ReadingBatch) -> tuple[list[int], list[ReadingBatch]]:
         """The batch cut, in arrival order, where the newest event time seen in it enters a later snapshot
         interval (the whole batch when it lies in one interval or the history is off). A piece after the first
         starts with the reading that moves the batch's clock into a later interval; a late reading stays where it
         arrived, after the boundaries the clock had passed (as it would in a later batch), so the snapshots do not
         depend on how the input is batched, and the scorer sees the readings in arrival order with or without the
         history. The cuts depend on the batch alone (not on what other partitions' batches did to the shard's
-        clock), so a batch is folded in the same pieces whatever the interleaving of partitions or processes."""
+        clock), so a batch is folded in the same pieces whatever the interleaving of partitions or processes.
+        Returns where each piece starts in the batch, and the pieces."""
         if not self.keep_history or len(batch) < 2:
-            return [batch]
+            return [0], [batch]
         clock = np.maximum.accumulate(batch.ts_ns // self.vitals_every_ns)
         cuts = np.flatnonzero(clock[1:] != clock[:-1]) + 1
         if not len(cuts):
-            return [batch]
-        bounds = cuts.tolist()  # each piece a slice of the batch (views: cheaper than a copy per piece)
-        return [batch.slice(a, b) for a, b in zip([0, *bounds], [*bounds, len(batch)], strict=True)]
+            return [0], [batch]
+        starts = [0, *cuts.tolist()]  # each piece a slice of the batch (views: cheaper than a copy per piece)
+        return starts, [batch.slice(a, b) for a, b in zip(starts, [*starts[1:], len(batch)], strict=True)]
 
     def _crossings(self, mem: ShardMemory, pieces: list[ReadingBatch]) -> int:
         """How many snapshot boundaries folding ``pieces`` (from :meth:`_pieces`: each after the first starts
