@@ -225,12 +225,15 @@ class ShardProcessor:
             if self.keep_history and len(piece):
                 self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
                                         capture=capture)
+            rows = None
             if prepared is not None and len(piece) == 1:
                 result = mem.state.update_one(piece, prepared, start)
+                rows = prepared.rows[start:start + 1]
             else:
                 result = mem.state.update(piece)
             if mem.scorer is not None:
-                mem.scorer.update(self.catalog, result.accepted_batch, self.models)
+                mem.scorer.update(self.catalog, result.accepted_batch, self.models,
+                                  rows if result.accepted == len(piece) else None)
             mem.accepted += result.accepted
             if len(piece):
                 mem.clock_ns = max(mem.clock_ns, newest(piece.ts_ns))
