@@ -3,7 +3,7 @@ stand for, bit for bit: the compiled ring update (``BucketRings.update`` vs ``up
 scalars (``SeriesScalars.update_one`` vs ``update_arrays``), one time in the duplicate ring (``insert`` vs
 ``insert_arrays``), a few readings' level counts (``LevelRules._few`` vs the array counts), a few distinct
 rows' hysteresis (``_apply_distinct`` vs ``_apply_in_sequence``) and the whole one-reading fold of a prepared batch
-(``ShardState.update_one`` vs ``update``)."""
+(``ShardState.update_one`` vs ``update``), with the rows a capture shows."""
 
 from __future__ import annotations
 
@@ -210,6 +210,10 @@ def test_one_reading_fold_is_the_update(small_catalog: Catalog, seed: int, n_sha
             assert (got.accepted, len(got.duplicates)) == (want.accepted, len(want.duplicates))
             np.testing.assert_array_equal(got.touched, want.touched)
             np.testing.assert_array_equal(got.accepted_batch.ts_ns, want.accepted_batch.ts_ns)
+            # the rows a capture shows, cached between first readings, and its size per row
+            np.testing.assert_array_equal(fast.rows_with_readings(), np.flatnonzero(ref.scalars.readings))
+            snap = fast.capture(fast.clock_ns)
+            assert fast.capture_bytes(len(snap)) == snap.nbytes
         assert fast.clock_ns == ref.clock_ns and fast.duplicates_total == ref.duplicates_total
         for name in ("level", "raw_level", "quiet", "_dirty"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name))

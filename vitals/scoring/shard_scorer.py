@@ -416,10 +416,13 @@ class ShardScorer:
     def capture(self, series: npt.NDArray[np.int64], now_ns: int) -> ScoreCapture | None:
         """What :meth:`columns` reads for ``series`` at ``now_ns``, copied (no computing), for
         :meth:`render_captures`; None while forecasts are in use (their columns are made by :meth:`columns`)."""
+        return self.capture_rows(series // self.n_shards, now_ns)
+
+    def capture_rows(self, rows: npt.NDArray[np.int64], now_ns: int) -> ScoreCapture | None:
+        """:meth:`capture` of the local ``rows``."""
         self._predict_pending()
         if self._horizons:
             return None
-        rows = series // self.n_shards
         det = self.detector
         return ScoreCapture(now_ns, det.f_[rows], det.i_[rows], self.peak[rows], self.peak_ts[rows],
                             self.window_peak[rows], self.window_peak_ts[rows], self.window_feature[rows])

@@ -36,7 +36,8 @@ from vitals.units import NS_PER_S
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
 # shared read-only objects (the catalog and what is derived from it) and the view cache: never copied
-_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "_view_cache", "_dirty"})
+_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "_view_cache", "_dirty",
+                          "_rows_read", "_capture_row_bytes"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +134,8 @@ class ShardState:
     def _fresh_view_cache(self) -> None:
         self._view_cache = ViewCache()
         self._dirty = np.zeros(self.n_rows, dtype=bool)
+        self._rows_read: npt.NDArray[np.int64] | None = None  # rows with a reading (None: to be found again)
+        self._capture_row_bytes = 0  # bytes a capture holds per row (0: not known yet)
 
     @property
     def windows(self) -> tuple[Window, ...]:
@@ -173,6 +176,8 @@ class ShardState:
             raw = prepared.raw_list[at]
             self._level_one(row, raw, prepared.lowered_list[at])
             self.raw_level[row] = raw
+        if self._rows_read is not None and not self.scalars.readings[row]:  # the row's first reading
+            self._rows_read = None
         self.scalars.update_one(row, ts, prepared.value_list[at], prepared.half_life_list[at])
         if not self.dups.insert_one(row, ts):
             self.dups.insert_arrays(rows, piece.ts_ns, Groups.of(rows))
@@ -219,6 +224,7 @@ class ShardState:
         if not len(rows):
             return rows
         groups = Groups.of(rows)
+        self._rows_read = None
         self.clock_ns = max(self.clock_ns, newest(ts))
         self.rings.update(rows, ts, values.astype(np.float32), self.grid.bins(indicator, values), self.clock_ns)
         updates = self.scalars.record_breaking(rows, ts, arrival, groups)
@@ -284,12 +290,26 @@ class ShardState:
 
     def series_with_readings(self) -> int:
         """How many series of the shard have a reading (the rows a view or a capture shows)."""
-        return int(np.count_nonzero(self.scalars.readings))
+        return len(self.rows_with_readings())
+
+    def rows_with_readings(self) -> npt.NDArray[np.int64]:
+        """The rows of :meth:`series_with_readings` (read-only; found again only after a row's first reading)."""
+        if self._rows_read is None:
+            rows = np.flatnonzero(self.scalars.readings > 0)
+            rows.setflags(write=False)
+            self._rows_read = rows
+        return self._rows_read
 
     def capture(self, now_ns: int) -> Capture:
         """The state's rows as :meth:`view` would show them as of ``max(now_ns, shard clock)``, copied without
         computing anything (:func:`vitals.state.render.capture`); :meth:`render` makes the views later."""
-        return capture(self, max(self.clock_ns, int(now_ns)))
+        return capture(self, max(self.clock_ns, int(now_ns)), self.rows_with_readings())
+
+    def capture_bytes(self, rows: int) -> int:
+        """``Capture.nbytes`` of a capture of ``rows`` rows (its copies hold the same bytes for every row)."""
+        if not self._capture_row_bytes:
+            self._capture_row_bytes = capture(self, self.clock_ns, np.zeros(1, dtype=np.int64)).nbytes
+        return rows * self._capture_row_bytes
 
     def render(self, captures: list[Capture]) -> list[VitalsView]:
         """The views of earlier captures, in one pass (bit for bit what :meth:`view` showed at each)."""

@@ -310,10 +310,10 @@ class ShardProcessor:
                 snap = mem.state.capture(at_ns)
                 extra: dict[str, npt.NDArray[np.float64]] | ScoreCapture = {}
                 if mem.scorer is not None and len(snap):
-                    series = snap.rows * self.n_shards + mem.shard
-                    extra = mem.scorer.capture(series, at_ns) or mem.scorer.columns(series, at_ns)
+                    extra = mem.scorer.capture_rows(snap.rows, at_ns) or \
+                        mem.scorer.columns(snap.rows * self.n_shards + mem.shard, at_ns)
                 captured.append((at_ns, snap, extra))
-                if len(captured) * snap.nbytes > CAPTURE_BYTES:  # about (the shard's rows only grow)
+                if len(captured) * mem.state.capture_bytes(len(snap)) > CAPTURE_BYTES:  # about (rows only grow)
                     self._settle(mem, captured, out)
         mem.snapshot_bucket = bucket
 
