@@ -31,7 +31,7 @@ from vitals.state.series import Groups, SeriesScalars
 from vitals.state.sharding import rows_per_shard
 from vitals.state.view import VitalsView
 from vitals.state.view_cache import ViewCache
-from vitals.state.windows import DEFAULT_WINDOWS, BucketRings, Window
+from vitals.state.windows import DEFAULT_WINDOWS, BucketRings, Window, seconds_of
 from vitals.units import NS_PER_S
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
@@ -53,10 +53,12 @@ class UpdateResult:
 @dataclass(frozen=True, eq=False)
 class PreparedReadings:
     """Per reading of a batch, what folding it in needs that does not depend on the state
-    (:meth:`ShardState.prepare`): local rows, float32 values and quantile bins (arrays), and as Python scalars the
-    rows, times, values, EWMA half-lives, raw levels and lowered levels."""
+    (:meth:`ShardState.prepare`): local rows, series ids, seconds of the rings, float32 values and quantile bins
+    (arrays), and as Python scalars the rows, times, values, EWMA half-lives, raw levels and lowered levels."""
 
     rows: npt.NDArray[np.int64]
+    series: npt.NDArray[np.int64]
+    seconds: npt.NDArray[np.int64]  # vitals.state.windows.seconds_of the times
     values32: npt.NDArray[np.float32]
     bins: npt.NDArray[np.int64]
     row_list: list[int]
@@ -157,7 +159,8 @@ class ShardState:
         raw, lowered = self.rules.raw_and_lowered(
             indicator, badness(self.catalog, indicator, batch.value, batch.ts_ns, self.seasonal))
         return PreparedReadings(
-            rows=rows, values32=batch.value.astype(np.float32), bins=self.grid.bins(indicator, batch.value),
+            rows=rows, series=series, seconds=seconds_of(batch.ts_ns), values32=batch.value.astype(np.float32),
+            bins=self.grid.bins(indicator, batch.value),
             row_list=rows.tolist(), ts_list=batch.ts_ns.tolist(), value_list=batch.value.tolist(),
             half_life_list=self.half_life_ns[indicator].tolist(), raw_list=raw.tolist(),
             lowered_list=lowered.tolist())
@@ -171,7 +174,8 @@ class ShardState:
         self.clock_ns = max(self.clock_ns, ts)
         one = slice(at, at + 1)
         rows = prepared.rows[one]
-        self.rings.update(rows, piece.ts_ns, prepared.values32[one], prepared.bins[one], self.clock_ns)
+        self.rings.update_seconds(rows, prepared.seconds[one], prepared.values32[one], prepared.bins[one],
+                                  self.clock_ns)
         if ts > int(self.scalars.last_ts[row]):  # record-breaking: the levels' update
             raw = prepared.raw_list[at]
             self._level_one(row, raw, prepared.lowered_list[at])
@@ -182,7 +186,7 @@ class ShardState:
         if not self.dups.insert_one(row, ts):
             self.dups.insert_arrays(rows, piece.ts_ns, Groups.of(rows))
         self._dirty[row] = True
-        return UpdateResult(1, [], rows * self.n_shards + self.shard, piece.without_input())
+        return UpdateResult(1, [], prepared.series[one], piece.without_input())
 
     def _level_one(self, row: int, raw: int, lowered: int) -> None:
         """The hysteresis rule for one update of ``row`` (:func:`vitals.health.hysteresis.apply_updates`)."""

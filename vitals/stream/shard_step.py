@@ -218,17 +218,21 @@ class ShardProcessor:
         starts, pieces = self._pieces(batch)
         # capture when the batch crosses several boundaries; one (live, or the dense city) is one view as before
         capture = self.batch_snapshots and len(pieces) > 1 and self._crossings(mem, pieces) > 1
-        # many pieces (a sparse feed replayed fast: mostly one reading each): what the state needs of each reading
-        # is worked out once for the batch, and a one-reading piece is folded in scalars
-        prepared = mem.state.prepare(batch) if len(pieces) > 1 else None
-        for start, piece in zip(starts, pieces, strict=True):
+        # one-reading pieces (a sparse feed replayed fast): what the state needs of their readings is worked out
+        # once for the batch, and each is folded in scalars; the others (the city's) as before
+        singles = [start for start, piece in zip(starts, pieces, strict=True) if len(piece) == 1] \
+            if len(pieces) > 1 else []
+        prepared = mem.state.prepare(batch.take(np.array(singles))) if singles else None
+        single = 0  # the next one-reading piece's reading in ``prepared``
+        for piece in pieces:
             if self.keep_history and len(piece):
                 self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
                                         capture=capture)
             rows = None
             if prepared is not None and len(piece) == 1:
-                result = mem.state.update_one(piece, prepared, start)
-                rows = prepared.rows[start:start + 1]
+                result = mem.state.update_one(piece, prepared, single)
+                rows = prepared.rows[single:single + 1]
+                single += 1
             else:
                 result = mem.state.update(piece)
             if mem.scorer is not None:
