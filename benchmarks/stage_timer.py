@@ -52,6 +52,7 @@ STAGES: dict[str, list[tuple[str, str]]] = {
     "vitals.forecasting.model": [("EarlyWarningForecaster.predict", "  forecaster.predict")],
     "vitals.state.shard": [
         ("ShardState.update", "series state update"),
+        ("ShardState.update_one", "series state update (one-reading pieces)"),
         ("ShardState.view", "state view"),
         ("ShardState.capture", "state capture"),
         ("ShardState.render", "state render (captures)"),
@@ -78,7 +79,8 @@ STAGES: dict[str, list[tuple[str, str]]] = {
 # the order stages are printed in: nested stages under the one that calls them
 ORDER: tuple[str, ...] = (
     "file read + parse", "shard apply (state + scorer + snapshots)", "  vitals snapshot boundaries",
-    "  vitals snapshots rendered", "series state update", "scorer.update (per batch)",
+    "  vitals snapshots rendered", "series state update", "series state update (one-reading pieces)",
+    "scorer.update (per batch)",
     "  detector (update_score)", "    detector kernel (score_batch)", "  hold (peak score per series)",
     "  lag buffer update", "  window model (accumulator + scoring)", "    window accumulator",
     "  forecast tick (window rows)", "  tick window built before the lag buffer changes",

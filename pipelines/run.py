@@ -342,6 +342,9 @@ class BackgroundModels:
             self._error = exc
 
     def ready(self) -> Any:
+        models = self._models
+        if models is not None:  # loaded (the thread's last step): no join (a fast replay asks once per piece)
+            return models
         self._thread.join()
         if isinstance(self._error, VitalsError):  # e.g. models of another catalog: end the input cleanly, and
             STOP.set()                            # run_pipeline raises it (one plain line, not a flow panic)

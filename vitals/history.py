@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -293,22 +293,31 @@ def _snapshots_columns(catalog: Catalog, snapshots: Sequence[tuple[int, VitalsVi
                        ) -> tuple[pa.Table, dict[str, npt.NDArray[np.generic]]]:
     """:func:`_snapshots_table`, and its numeric columns as the numpy arrays it was made of."""
     views = [view for _, view in snapshots]
+    single = len(views) == 1
 
-    def stacked(arrays: list[npt.NDArray[T]]) -> npt.NDArray[T]:
-        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)  # one snapshot (the city): no copy
+    def stacked(arrays: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
+        """The arrays as one of ``dtype``: one snapshot (the city) without a copy when it has that type; many (a
+        sparse feed's file) in one ``concatenate`` that converts as it copies (the same values as an
+        ``astype`` of each: every conversion here is exact or float32 to float64), not one call per array."""
+        return arrays[0].astype(dtype, copy=False) if single else np.concatenate(arrays, dtype=dtype)
 
+    sizes = [len(view) for view in views]
     numeric: dict[str, npt.NDArray[np.generic]] = {
-        "at": stacked([np.full(len(view), at_ns, dtype=np.int64) for at_ns, view in snapshots]),
-        "series": stacked([view.series.astype(np.int64, copy=False) for view in views])}
+        "at": np.repeat(np.array([at_ns for at_ns, _ in snapshots], dtype=np.int64), sizes),
+        "series": stacked([view.series for view in views], np.int64)}
     for name in sorted(views[0].columns):
-        numeric[name] = stacked([view.columns[name].astype(np.float64, copy=False) for view in views])
+        numeric[name] = stacked([view.columns[name] for view in views], np.float64)
     cols: dict[str, pa.Array] = {
         "at": pa.array(numeric["at"]).cast(pa.timestamp("ns", tz="UTC")),
-        **_Ids.of(catalog).recurring_columns(stacked([view.indicator for view in views]),
-                                             stacked([v.street for v in views])),
+        **_Ids.of(catalog).recurring_columns(_joined([view.indicator for view in views]),
+                                             _joined([v.street for v in views])),
         **{name: pa.array(column) for name, column in numeric.items() if name != "at"},
     }
     return pa.table(cols), numeric
+
+
+def _joined(arrays: list[npt.NDArray[T]]) -> npt.NDArray[T]:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)  # one snapshot (the city): no copy
 
 
 def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[int, VitalsView]], name: str

@@ -1,8 +1,9 @@
 """The fast paths of a sparse feed's tiny pieces (one reading, or a few) against the general array forms they
 stand for, bit for bit: the compiled ring update (``BucketRings.update`` vs ``update_arrays``), one reading's
-scalars (``SeriesScalars._update_one`` vs ``update_arrays``), one time in the duplicate ring (``insert`` vs
-``insert_arrays``), a few readings' level counts (``LevelRules._few`` vs the array counts) and a few distinct
-rows' hysteresis (``_apply_distinct`` vs ``_apply_in_sequence``)."""
+scalars (``SeriesScalars.update_one`` vs ``update_arrays``), one time in the duplicate ring (``insert`` vs
+``insert_arrays``), a few readings' level counts (``LevelRules._few`` vs the array counts), a few distinct
+rows' hysteresis (``_apply_distinct`` vs ``_apply_in_sequence``) and the whole one-reading fold of a prepared batch
+(``ShardState.update_one`` vs ``update``), with the rows a capture shows."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import copy
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from state_oracle import random_stream
 
 from vitals.catalog import Catalog
 from vitals.health import hysteresis
 from vitals.health.hysteresis import LevelRules
+from vitals.state import ShardState, split_by_shard
 from vitals.state.dedup import DuplicateRing
 from vitals.state.ordering import sort_by_row_then_time
 from vitals.state.quantile import QuantileGrid
@@ -190,3 +193,34 @@ def test_one_value_bin_is_the_array_bin(small_catalog: Catalog, seed: int) -> No
         one = grid.bins(indicator[i:i + 1], values[i:i + 1])
         two = grid.bins(indicator[[i, 0]], values[[i, 0]])
         assert one.dtype == two.dtype and one[0] == two[0]
+
+
+@given(seed=st.integers(0, 10_000), n_shards=st.sampled_from([1, 3]))
+def test_one_reading_fold_is_the_update(small_catalog: Catalog, seed: int, n_shards: int) -> None:
+    """``ShardState.update_one`` (a batch prepared once, then folded one reading at a time) leaves every array of
+    the state and returns what ``update`` of each one-reading piece does: late readings, duplicates (of earlier
+    pieces: rejected by ``update``), levels going up and down."""
+    stream = random_stream(small_catalog, np.random.default_rng(seed), n_series=6, dup_share=0.1)
+    for shard, part in split_by_shard(stream.batch, small_catalog, n_shards):
+        fast, ref = ShardState(small_catalog, shard, n_shards), ShardState(small_catalog, shard, n_shards)
+        prepared = fast.prepare(part)
+        for at in range(len(part)):
+            piece = part.slice(at, at + 1)
+            got, want = fast.update_one(piece, prepared, at), ref.update(piece)
+            assert (got.accepted, len(got.duplicates)) == (want.accepted, len(want.duplicates))
+            np.testing.assert_array_equal(got.touched, want.touched)
+            np.testing.assert_array_equal(got.accepted_batch.ts_ns, want.accepted_batch.ts_ns)
+            # the rows a capture shows, cached between first readings, and its size per row
+            np.testing.assert_array_equal(fast.rows_with_readings(), np.flatnonzero(ref.scalars.readings))
+            snap = fast.capture(fast.clock_ns)
+            assert fast.capture_bytes(len(snap)) == snap.nbytes
+        assert fast.clock_ns == ref.clock_ns and fast.duplicates_total == ref.duplicates_total
+        for name in ("level", "raw_level", "quiet", "_dirty"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name))
+        for name, array in vars(ref.scalars).items():
+            assert getattr(fast.scalars, name).tobytes() == array.tobytes(), name  # bit for bit (NaN, -0.0)
+        assert fast.rings.cells.tobytes() == ref.rings.cells.tobytes()
+        np.testing.assert_array_equal(fast.rings.tag, ref.rings.tag)
+        np.testing.assert_array_equal(fast.rings.hist, ref.rings.hist)
+        np.testing.assert_array_equal(fast.dups.ts, ref.dups.ts)
+        np.testing.assert_array_equal(fast.dups.head, ref.dups.head)

@@ -139,20 +139,26 @@ def _apply_in_sequence(
     quiet[touched] = [qv[t] for t in touched.tolist()]
 
 
+def apply_one(level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], row: int, raw: int, lowered: int, *,
+              intervals: int) -> None:
+    """:func:`apply_updates` of one update of one row (a sparse feed's piece), in scalars."""
+    current = int(level[row])
+    if raw > current:
+        level[row], quiet[row] = raw, 0
+    elif lowered < current:
+        count = int(quiet[row]) + 1
+        if count >= intervals:
+            level[row], quiet[row] = lowered, 0
+        else:
+            quiet[row] = min(count, _QUIET_MAX)
+    else:
+        quiet[row] = 0
+
+
 def _apply_distinct(
     level: npt.NDArray[np.int8], quiet: npt.NDArray[np.int16], rows: npt.NDArray[np.int64], *,
     raw: npt.NDArray[np.int8], lowered: npt.NDArray[np.int8], intervals: int,
 ) -> None:
     """The rule of :func:`_apply_in_sequence` for one update of each of a few distinct rows."""
     for row, r, low in zip(rows.tolist(), raw.tolist(), lowered.tolist(), strict=True):
-        current = int(level[row])
-        if r > current:
-            level[row], quiet[row] = r, 0
-        elif low < current:
-            count = int(quiet[row]) + 1
-            if count >= intervals:
-                level[row], quiet[row] = low, 0
-            else:
-                quiet[row] = min(count, _QUIET_MAX)
-        else:
-            quiet[row] = 0
+        apply_one(level, quiet, row, r, low, intervals=intervals)

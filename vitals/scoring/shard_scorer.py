@@ -142,11 +142,13 @@ class ShardScorer:
         self.pending_windows: list[ClosedWindows] = []  # closed, not yet scored (scored together per tick)
 
     # ---- per batch --------------------------------------------------------------------------------------
-    def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None) -> None:
+    def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None,
+               rows: npt.NDArray[np.int64] | None = None) -> None:
+        """Fold a batch of accepted readings in; ``rows``: their local rows when the caller has them."""
         if not len(batch):
             return
-        series = catalog.series_id(batch.indicator, batch.street)
-        rows = series // self.n_shards
+        if rows is None:
+            rows = catalog.series_id(batch.indicator, batch.street) // self.n_shards
         scores = self.detector.update_score(rows, batch.ts_ns, batch.value)
         self._hold(rows, batch.ts_ns, scores)
         self.seen[rows] = True
@@ -199,11 +201,12 @@ class ShardScorer:
 
     def _hold_one(self, peak: npt.NDArray[np.float64], peak_ts: npt.NDArray[np.int64], row: int, ts: int,
                   score: np.float64) -> npt.NDArray[np.intp]:
-        """:meth:`_hold_into` of one score (the same decay, as a one-element array)."""
+        """:meth:`_hold_into` of one score (the same decay, in scalars)."""
         if not 0 <= row < peak.shape[0]:
             msg = f"rows outside the shard's {peak.shape[0]} rows"
             raise IndexError(msg)
-        current = self._decay(peak[row:row + 1], peak_ts[row:row + 1], ts)[0]
+        # _decay in scalars: the same int64 age, its conversion to float64 and the same exp2
+        current = peak[row] * np.exp2(float(-max(ts - int(peak_ts[row]), 0)) / float(self.hold_half_life_ns))
         if score >= current:
             peak[row], peak_ts[row] = score, ts
             return np.zeros(1, dtype=np.intp)
@@ -413,10 +416,13 @@ class ShardScorer:
     def capture(self, series: npt.NDArray[np.int64], now_ns: int) -> ScoreCapture | None:
         """What :meth:`columns` reads for ``series`` at ``now_ns``, copied (no computing), for
         :meth:`render_captures`; None while forecasts are in use (their columns are made by :meth:`columns`)."""
+        return self.capture_rows(series // self.n_shards, now_ns)
+
+    def capture_rows(self, rows: npt.NDArray[np.int64], now_ns: int) -> ScoreCapture | None:
+        """:meth:`capture` of the local ``rows``."""
         self._predict_pending()
         if self._horizons:
             return None
-        rows = series // self.n_shards
         det = self.detector
         return ScoreCapture(now_ns, det.f_[rows], det.i_[rows], self.peak[rows], self.peak_ts[rows],
                             self.window_peak[rows], self.window_peak_ts[rows], self.window_feature[rows])

@@ -49,14 +49,20 @@ class DuplicateRing:
         Only the newest ``depth`` times of each row can stay. When the oldest of them is newer than the row's
         newest stored time (the usual, in-order case) they replace the smallest stored ones in place;
         otherwise the row is merged and re-sorted (:meth:`_merge`)."""
-        d = self.depth
-        if len(rows) == 1:  # one time (a sparse feed's piece): in place when in order, else merged
-            row, ts, head = int(rows[0]), int(ts_ns[0]), int(self.head[rows[0]])
-            if ts > int(self.ts[row, (head - 1) % d]):
-                self.ts[row, head] = ts
-                self.head[row] = (head + 1) % d
-                return
+        if len(rows) == 1 and self.insert_one(int(rows[0]), int(ts_ns[0])):  # one time (a sparse feed's piece)
+            return
         self.insert_arrays(rows, ts_ns, groups)
+
+    def insert_one(self, row: int, ts: int) -> bool:
+        """:meth:`insert` of one time newer than the row's newest stored one, in place; False (nothing done) when
+        it is not (it is merged by :meth:`insert_arrays`)."""
+        d = self.depth
+        head = int(self.head[row])
+        if ts > int(self.ts[row, (head - 1) % d]):
+            self.ts[row, head] = ts
+            self.head[row] = (head + 1) % d
+            return True
+        return False
 
     def insert_arrays(self, rows: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], groups: Groups) -> None:
         """:meth:`insert` in array operations, for any number of times (the reference of the one-time path)."""

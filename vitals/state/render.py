@@ -59,9 +59,11 @@ class Capture:
         return int(sum(a.nbytes for a in (*self.scalars.values(), *self.ring)))
 
 
-def capture(state: ShardArrays, as_of: int) -> Capture:
-    """The state's rows with a reading as of ``as_of`` (ns), copied for :func:`render_captures`."""
-    rows = np.flatnonzero(state.scalars.readings > 0)
+def capture(state: ShardArrays, as_of: int, rows: npt.NDArray[np.int64] | None = None) -> Capture:
+    """The state's rows with a reading as of ``as_of`` (ns), copied for :func:`render_captures` (``rows``: those
+    rows, when the caller knows them)."""
+    if rows is None:
+        rows = np.flatnonzero(state.scalars.readings > 0)
     return Capture(as_of, rows, _scalars(state, rows), copy_ring_rows(state.rings, rows))
 
 

@@ -83,7 +83,7 @@ class SeriesScalars:
     ) -> None:
         """Fold sorted, de-duplicated readings in (``half_life_ns`` per reading)."""
         if len(rows) == 1:
-            self._update_one(int(rows[0]), int(ts_ns[0]), float(values[0]), float(half_life_ns[0]))
+            self.update_one(int(rows[0]), int(ts_ns[0]), float(values[0]), float(half_life_ns[0]))
         else:
             self.update_arrays(rows, ts_ns, values, half_life_ns, groups)
 
@@ -108,7 +108,7 @@ class SeriesScalars:
         self.first_ts[r] = np.minimum(self.first_ts[r], ts_ns[groups.start])
         self.readings[r] += groups.end - groups.start + 1
 
-    def _update_one(self, row: int, ts: int, value: float, half_life_ns: float) -> None:
+    def update_one(self, row: int, ts: int, value: float, half_life_ns: float) -> None:
         """:meth:`update` of one reading, in scalars: the same IEEE operations in the same order (``np.exp2`` of a
         float64 as the array form computes it)."""
         old_ts, old_val = int(self.last_ts[row]), float(self.last[row])

@@ -19,7 +19,7 @@ from vitals.batches import ReadingBatch, Rejection, newest
 from vitals.catalog.model import Catalog
 from vitals.catalog.seasonality import SeasonalModel
 from vitals.errors import StateError
-from vitals.health.hysteresis import LevelRules, apply_updates
+from vitals.health.hysteresis import LevelRules, apply_one, apply_updates
 from vitals.health.levels import badness
 from vitals.health.series_quality import DEFAULT_STUCK_CADENCES
 from vitals.state.catalog_ref import catalog_payload, restore_catalog
@@ -31,12 +31,13 @@ from vitals.state.series import Groups, SeriesScalars
 from vitals.state.sharding import rows_per_shard
 from vitals.state.view import VitalsView
 from vitals.state.view_cache import ViewCache
-from vitals.state.windows import DEFAULT_WINDOWS, BucketRings, Window
+from vitals.state.windows import DEFAULT_WINDOWS, BucketRings, Window, seconds_of
 from vitals.units import NS_PER_S
 
 DEFAULT_EWMA_HALF_LIFE_CADENCES = 5.0
 # shared read-only objects (the catalog and what is derived from it) and the view cache: never copied
-_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "_view_cache", "_dirty"})
+_NOT_PICKLED = frozenset({"catalog", "seasonal", "grid", "rules", "half_life_ns", "_view_cache", "_dirty",
+                          "_rows_read", "_capture_row_bytes"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +48,25 @@ class UpdateResult:
     duplicates: list[Rejection]
     touched: npt.NDArray[np.int64]  # global series ids, sorted
     accepted_batch: ReadingBatch
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedReadings:
+    """Per reading of a batch, what folding it in needs that does not depend on the state
+    (:meth:`ShardState.prepare`): local rows, series ids, seconds of the rings, float32 values and quantile bins
+    (arrays), and as Python scalars the rows, times, values, EWMA half-lives, raw levels and lowered levels."""
+
+    rows: npt.NDArray[np.int64]
+    series: npt.NDArray[np.int64]
+    seconds: npt.NDArray[np.int64]  # vitals.state.windows.seconds_of the times
+    values32: npt.NDArray[np.float32]
+    bins: npt.NDArray[np.int64]
+    row_list: list[int]
+    ts_list: list[int]
+    value_list: list[float]
+    half_life_list: list[float]
+    raw_list: list[int]
+    lowered_list: list[int]
 
 
 class ShardState:
@@ -116,6 +136,8 @@ class ShardState:
     def _fresh_view_cache(self) -> None:
         self._view_cache = ViewCache()
         self._dirty = np.zeros(self.n_rows, dtype=bool)
+        self._rows_read: npt.NDArray[np.int64] | None = None  # rows with a reading (None: to be found again)
+        self._capture_row_bytes = 0  # bytes a capture holds per row (0: not known yet)
 
     @property
     def windows(self) -> tuple[Window, ...]:
@@ -127,15 +149,61 @@ class ShardState:
                 + self.level.nbytes + self.raw_level.nbytes + self.quiet.nbytes + self._dirty.nbytes)
 
     # ---- update --------------------------------------------------------------------------------------------
+    def prepare(self, batch: ReadingBatch) -> PreparedReadings:
+        """What :meth:`update_one` needs of every reading of ``batch`` that does not depend on the state, worked
+        out once for the batch (a sparse feed replayed fast folds a batch one reading at a time)."""
+        series = self.catalog.series_id(batch.indicator, batch.street)
+        self._check_shard(series, batch)
+        rows = series // self.n_shards if self.n_shards > 1 else series
+        indicator = batch.indicator.astype(np.int64)
+        raw, lowered = self.rules.raw_and_lowered(
+            indicator, badness(self.catalog, indicator, batch.value, batch.ts_ns, self.seasonal))
+        return PreparedReadings(
+            rows=rows, series=series, seconds=seconds_of(batch.ts_ns), values32=batch.value.astype(np.float32),
+            bins=self.grid.bins(indicator, batch.value),
+            row_list=rows.tolist(), ts_list=batch.ts_ns.tolist(), value_list=batch.value.tolist(),
+            half_life_list=self.half_life_ns[indicator].tolist(), raw_list=raw.tolist(),
+            lowered_list=lowered.tolist())
+
+    def update_one(self, piece: ReadingBatch, prepared: PreparedReadings, at: int) -> UpdateResult:
+        """:meth:`update` of a one-reading ``piece``, reading ``at`` of the batch ``prepared`` was made of: the
+        same operations on the state in scalars (a duplicate takes :meth:`update`)."""
+        row, ts = prepared.row_list[at], prepared.ts_list[at]
+        if ts in self.dups.ts[row].tolist():
+            return self.update(piece)
+        self.clock_ns = max(self.clock_ns, ts)
+        one = slice(at, at + 1)
+        rows = prepared.rows[one]
+        self.rings.update_seconds(rows, prepared.seconds[one], prepared.values32[one], prepared.bins[one],
+                                  self.clock_ns)
+        if ts > int(self.scalars.last_ts[row]):  # record-breaking: the levels' update
+            raw = prepared.raw_list[at]
+            self._level_one(row, raw, prepared.lowered_list[at])
+            self.raw_level[row] = raw
+        if self._rows_read is not None and not self.scalars.readings[row]:  # the row's first reading
+            self._rows_read = None
+        self.scalars.update_one(row, ts, prepared.value_list[at], prepared.half_life_list[at])
+        if not self.dups.insert_one(row, ts):
+            self.dups.insert_arrays(rows, piece.ts_ns, Groups.of(rows))
+        self._dirty[row] = True
+        return UpdateResult(1, [], prepared.series[one], piece.without_input())
+
+    def _level_one(self, row: int, raw: int, lowered: int) -> None:
+        """The hysteresis rule for one update of ``row`` (:func:`vitals.health.hysteresis.apply_updates`)."""
+        apply_one(self.level, self.quiet, row, raw, lowered, intervals=self.rules.intervals)
+
+    def _check_shard(self, series: npt.NDArray[np.int64], batch: ReadingBatch) -> None:
+        if self.n_shards > 1 and (series % self.n_shards != self.shard).any():
+            msg = f"batch {batch.partition}:{batch.seq} holds series of other shards than {self.shard}; " \
+                  "split it with vitals.state.split_by_shard first"
+            raise StateError(msg)
+
     def update(self, batch: ReadingBatch) -> UpdateResult:
         """Fold a batch of valid readings of this shard in; exact duplicates are dropped and returned."""
         if not len(batch):
             return UpdateResult(0, [], np.empty(0, np.int64), batch)
         series = self.catalog.series_id(batch.indicator, batch.street)
-        if self.n_shards > 1 and (series % self.n_shards != self.shard).any():
-            msg = f"batch {batch.partition}:{batch.seq} holds series of other shards than {self.shard}; " \
-                  "split it with vitals.state.split_by_shard first"
-            raise StateError(msg)
+        self._check_shard(series, batch)
         rows = series // self.n_shards if self.n_shards > 1 else series
         order = sort_by_row_then_time(rows, batch.ts_ns)
         r_sorted, t_sorted = rows[order], batch.ts_ns[order]
@@ -160,6 +228,7 @@ class ShardState:
         if not len(rows):
             return rows
         groups = Groups.of(rows)
+        self._rows_read = None
         self.clock_ns = max(self.clock_ns, newest(ts))
         self.rings.update(rows, ts, values.astype(np.float32), self.grid.bins(indicator, values), self.clock_ns)
         updates = self.scalars.record_breaking(rows, ts, arrival, groups)
@@ -225,12 +294,26 @@ class ShardState:
 
     def series_with_readings(self) -> int:
         """How many series of the shard have a reading (the rows a view or a capture shows)."""
-        return int(np.count_nonzero(self.scalars.readings))
+        return len(self.rows_with_readings())
+
+    def rows_with_readings(self) -> npt.NDArray[np.int64]:
+        """The rows of :meth:`series_with_readings` (read-only; found again only after a row's first reading)."""
+        if self._rows_read is None:
+            rows = np.flatnonzero(self.scalars.readings > 0)
+            rows.setflags(write=False)
+            self._rows_read = rows
+        return self._rows_read
 
     def capture(self, now_ns: int) -> Capture:
         """The state's rows as :meth:`view` would show them as of ``max(now_ns, shard clock)``, copied without
         computing anything (:func:`vitals.state.render.capture`); :meth:`render` makes the views later."""
-        return capture(self, max(self.clock_ns, int(now_ns)))
+        return capture(self, max(self.clock_ns, int(now_ns)), self.rows_with_readings())
+
+    def capture_bytes(self, rows: int) -> int:
+        """``Capture.nbytes`` of a capture of ``rows`` rows (its copies hold the same bytes for every row)."""
+        if not self._capture_row_bytes:
+            self._capture_row_bytes = capture(self, self.clock_ns, np.zeros(1, dtype=np.int64)).nbytes
+        return rows * self._capture_row_bytes
 
     def render(self, captures: list[Capture]) -> list[VitalsView]:
         """The views of earlier captures, in one pass (bit for bit what :meth:`view` showed at each)."""

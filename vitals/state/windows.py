@@ -66,6 +66,11 @@ def bucket_numbers(ts_ns: npt.NDArray[np.int64], bucket_ns: int) -> npt.NDArray[
 WindowArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
+def seconds_of(ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Event times as whole seconds since ``ORIGIN_NS`` (what the rings' buckets count)."""
+    return (ts_ns - ORIGIN_NS) // NS_PER_S
+
+
 class BucketRings:
     """The ring buckets of every window for ``n_rows`` series (see the module docstring)."""
 
@@ -142,15 +147,23 @@ class BucketRings:
         (:func:`vitals.state.rings_kernel.update_rings`), bit for bit :meth:`update_arrays`."""
         if not len(rows):
             return
+        self.update_seconds(np.ascontiguousarray(rows, dtype=np.int64), seconds_of(ts_ns),
+                            np.ascontiguousarray(values, dtype=np.float32), np.ascontiguousarray(bins, dtype=np.int64),
+                            clock_ns)
+
+    def update_seconds(
+        self, rows: npt.NDArray[np.int64], seconds: npt.NDArray[np.int64], values: npt.NDArray[np.float32],
+        bins: npt.NDArray[np.int64], clock_ns: int,
+    ) -> None:
+        """:meth:`update` of (non-empty) readings given by their :func:`seconds_of`, as contiguous int64, float32
+        and int64 arrays (a sparse feed's one-reading pieces: slices of arrays made once per batch)."""
         from vitals.state.rings_kernel import update_rings
 
-        seconds = (ts_ns - ORIGIN_NS) // NS_PER_S
         clock_s = (clock_ns - ORIGIN_NS) // NS_PER_S
         self._check_range(int(seconds[0]) if len(seconds) == 1 else int(seconds.min()), clock_s)
         bucket_s, buckets, offsets = self.windows_for_kernel()
-        update_rings(self.tag, self.cells, self.hist, np.ascontiguousarray(rows, dtype=np.int64), seconds,
-                     np.ascontiguousarray(values, dtype=np.float32), np.ascontiguousarray(bins, dtype=np.int64),
-                     clock_s, bucket_s, buckets, offsets, self.n_slots, self.n_bins)
+        update_rings(self.tag, self.cells, self.hist, rows, seconds, values, bins, clock_s, bucket_s, buckets, offsets,
+                     self.n_slots, self.n_bins)
 
     def _check_range(self, oldest_s: int, clock_s: int) -> None:
         if oldest_s // self.windows[0].bucket_s <= EMPTY_TAG or clock_s > np.iinfo(np.int32).max:

@@ -215,16 +215,29 @@ class ShardProcessor:
         out: list[ShardOutput] = []
         duplicates: list[Rejection] = []
         captured: list[Snapshot] = []
-        pieces = self._pieces(batch)
+        starts, pieces = self._pieces(batch)
         # capture when the batch crosses several boundaries; one (live, or the dense city) is one view as before
         capture = self.batch_snapshots and len(pieces) > 1 and self._crossings(mem, pieces) > 1
+        # one-reading pieces (a sparse feed replayed fast): what the state needs of their readings is worked out
+        # once for the batch, and each is folded in scalars; the others (the city's) as before
+        singles = [start for start, piece in zip(starts, pieces, strict=True) if len(piece) == 1] \
+            if len(pieces) > 1 else []
+        prepared = mem.state.prepare(batch.take(np.array(singles))) if singles else None
+        single = 0  # the next one-reading piece's reading in ``prepared``
         for piece in pieces:
             if self.keep_history and len(piece):
                 self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
                                         capture=capture)
-            result = mem.state.update(piece)
+            rows = None
+            if prepared is not None and len(piece) == 1:
+                result = mem.state.update_one(piece, prepared, single)
+                rows = prepared.rows[single:single + 1]
+                single += 1
+            else:
+                result = mem.state.update(piece)
             if mem.scorer is not None:
-                mem.scorer.update(self.catalog, result.accepted_batch, self.models)
+                mem.scorer.update(self.catalog, result.accepted_batch, self.models,
+                                  rows if result.accepted == len(piece) else None)
             mem.accepted += result.accepted
             if len(piece):
                 mem.clock_ns = max(mem.clock_ns, newest(piece.ts_ns))
@@ -263,22 +276,23 @@ class ShardProcessor:
             mem.history_rows.pop(partition, None)
         return out
 
-    def _pieces(self, batch: ReadingBatch) -> list[ReadingBatch]:
+    def _pieces(self, batch: ReadingBatch) -> tuple[list[int], list[ReadingBatch]]:
         """The batch cut, in arrival order, where the newest event time seen in it enters a later snapshot
         interval (the whole batch when it lies in one interval or the history is off). A piece after the first
         starts with the reading that moves the batch's clock into a later interval; a late reading stays where it
         arrived, after the boundaries the clock had passed (as it would in a later batch), so the snapshots do not
         depend on how the input is batched, and the scorer sees the readings in arrival order with or without the
         history. The cuts depend on the batch alone (not on what other partitions' batches did to the shard's
-        clock), so a batch is folded in the same pieces whatever the interleaving of partitions or processes."""
+        clock), so a batch is folded in the same pieces whatever the interleaving of partitions or processes.
+        Returns where each piece starts in the batch, and the pieces."""
         if not self.keep_history or len(batch) < 2:
-            return [batch]
+            return [0], [batch]
         clock = np.maximum.accumulate(batch.ts_ns // self.vitals_every_ns)
         cuts = np.flatnonzero(clock[1:] != clock[:-1]) + 1
         if not len(cuts):
-            return [batch]
-        bounds = cuts.tolist()  # each piece a slice of the batch (views: cheaper than a copy per piece)
-        return [batch.slice(a, b) for a, b in zip([0, *bounds], [*bounds, len(batch)], strict=True)]
+            return [0], [batch]
+        starts = [0, *cuts.tolist()]  # each piece a slice of the batch (views: cheaper than a copy per piece)
+        return starts, [batch.slice(a, b) for a, b in zip(starts, [*starts[1:], len(batch)], strict=True)]
 
     def _crossings(self, mem: ShardMemory, pieces: list[ReadingBatch]) -> int:
         """How many snapshot boundaries folding ``pieces`` (from :meth:`_pieces`: each after the first starts
@@ -300,10 +314,10 @@ class ShardProcessor:
                 snap = mem.state.capture(at_ns)
                 extra: dict[str, npt.NDArray[np.float64]] | ScoreCapture = {}
                 if mem.scorer is not None and len(snap):
-                    series = snap.rows * self.n_shards + mem.shard
-                    extra = mem.scorer.capture(series, at_ns) or mem.scorer.columns(series, at_ns)
+                    extra = mem.scorer.capture_rows(snap.rows, at_ns) or \
+                        mem.scorer.columns(snap.rows * self.n_shards + mem.shard, at_ns)
                 captured.append((at_ns, snap, extra))
-                if len(captured) * snap.nbytes > CAPTURE_BYTES:  # about (the shard's rows only grow)
+                if len(captured) * mem.state.capture_bytes(len(snap)) > CAPTURE_BYTES:  # about (rows only grow)
                     self._settle(mem, captured, out)
         mem.snapshot_bucket = bucket
 
