@@ -352,9 +352,10 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
             novelty = _routine_records(p, f, row, (v - high) / span, (low - v) / span)
         else:
             novelty = max((v - high) / span, (low - v) / span, 0.0)
-    rate = 1.0 / p[P_RECORD_RATE_READINGS]
-    f[row, F_RECORD_RATE_HIGH] += rate * ((1.0 if v > high else 0.0) - f[row, F_RECORD_RATE_HIGH])
-    f[row, F_RECORD_RATE_LOW] += rate * ((1.0 if v < low else 0.0) - f[row, F_RECORD_RATE_LOW])
+    if p[P_RECORD_RATE_LIMIT] > 0.0:  # the rates are learned only with the rule on (off: no cost per reading)
+        rate = 1.0 / p[P_RECORD_RATE_READINGS]
+        f[row, F_RECORD_RATE_HIGH] += rate * ((1.0 if v > high else 0.0) - f[row, F_RECORD_RATE_HIGH])
+        f[row, F_RECORD_RATE_LOW] += rate * ((1.0 if v < low else 0.0) - f[row, F_RECORD_RATE_LOW])
     f[row, F_HIGH] = max(high, v)
     f[row, F_LOW] = min(low, v)
     return novelty
