@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy.signal import lfilter
 
 from vitals.detectors.base import Detector, FloatArray, IntArray
 from vitals.detectors.calibration import OnlineTailCalibrator, SurpriseCalibrator, squash
@@ -287,3 +288,21 @@ def routine_spikes(z: FloatArray, *, spike_z: float = 8.0, intervals: int = 3, t
         previous = i
         flags[i] = routine
     return flags
+
+
+
+def routine_records(values: FloatArray, *, readings: float,
+                    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], FloatArray, FloatArray]:
+    """The rate of records of the new extreme for one series, written directly from the rule: whether each
+    reading sets a new high (low) beyond every earlier reading, and the running rate of such records before it
+    (``rate_k = rate_{k-1} + (record_k - rate_{k-1}) / readings``, 0 before the second reading). A side's new
+    extreme is gated where its rate before the reading exceeds the limit. Returns (new_high, new_low, rate of
+    highs, rate of lows), each rate as seen by the reading (before it)."""
+    past_high = np.maximum.accumulate(values)
+    past_low = np.minimum.accumulate(values)
+    new_high = np.r_[False, values[1:] > past_high[:-1]]
+    new_low = np.r_[False, values[1:] < past_low[:-1]]
+    a = 1.0 / readings
+    before = [np.r_[0.0, lfilter([a], [1.0, -(1.0 - a)], records.astype(np.float64))[:-1]]
+              for records in (new_high, new_low)]
+    return new_high, new_low, before[0], before[1]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore, routine_spikes
+from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore, routine_records, routine_spikes
 from vitals.detectors import DefaultDetector, kernel
 from vitals.detectors.data_quality import DataQualityDetector
 
@@ -241,3 +241,101 @@ def test_routine_spikes_are_bit_identical_whatever_the_batch_split(cuts: list[in
     det, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
     np.testing.assert_array_equal(parts, whole)
     assert det.i_[:, kernel.I_ONSET_N].min() == kernel.ROUTINE_INTERVALS + 1  # the rule was in play
+
+
+RATE_LIMIT = 0.015  # the tried setting of record_rate_limit (docs/detectors.md)
+
+
+def trending_stream(seed: int, steps: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three series of 5-minute readings: a slow trend (+0.01 noise sd per reading), a random walk, and
+    stationary noise with one genuine new high (+8 sd) at reading 2500, after a long quiet."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    values = np.column_stack([50.0 + 0.01 * np.arange(steps) + rng.normal(0, 1, steps),
+                              100.0 + np.cumsum(rng.normal(0, 1, steps)),
+                              20.0 + rng.normal(0, 1, steps)])
+    values[2500, 2] = 20.0 + 8.0
+    series = np.broadcast_to(np.arange(3), (steps, 3)).ravel()
+    return series.copy(), np.repeat(t, 3), values.ravel()
+
+
+def test_routine_records_match_their_oracle() -> None:
+    """With ``record_rate_limit``, a side's new extreme scores 0 where that side's running rate of records
+    (oracle: written from the rule) exceeds the limit; every other reading's new-extreme score is as without
+    the rule, and so is the state the rule does not own."""
+    s, t, v = trending_stream(1)
+    on = DefaultDetector(record_rate_limit=RATE_LIMIT).fit([], [], [], n_series=3)
+    off = DefaultDetector().fit([], [], [], n_series=3)
+    got, plain = [], []
+    for k in range(0, s.size, 3):
+        on.update_score(s[k:k + 3], t[k:k + 3], v[k:k + 3])
+        off.update_score(s[k:k + 3], t[k:k + 3], v[k:k + 3])
+        got.append(on.f_[:, kernel.F_RECORD].copy())
+        plain.append(off.f_[:, kernel.F_RECORD].copy())
+    got_all, plain_all = np.array(got), np.array(plain)
+    gated_total = 0
+    for col in range(3):
+        high, low, rate_high, rate_low = routine_records(v[col::3], readings=on.record_rate_readings)
+        np.testing.assert_allclose(on.f_[col, [kernel.F_RECORD_RATE_HIGH, kernel.F_RECORD_RATE_LOW]],
+                                   [rate_high[-1] + (float(high[-1]) - rate_high[-1]) / on.record_rate_readings,
+                                    rate_low[-1] + (float(low[-1]) - rate_low[-1]) / on.record_rate_readings],
+                                   atol=1e-12)
+        gated = (high & (rate_high > RATE_LIMIT)) | (low & (rate_low > RATE_LIMIT))
+        near = (high & (np.abs(rate_high - RATE_LIMIT) < 1e-9)) | (low & (np.abs(rate_low - RATE_LIMIT) < 1e-9))
+        free = ~gated & ~near  # (a rate within rounding of the limit: either way)
+        assert not got_all[gated, col].any()
+        np.testing.assert_array_equal(got_all[free, col], plain_all[free, col])
+        gated_total += int((gated & (plain_all[:, col] > 0)).sum())
+    assert gated_total >= 10  # the rule was in play: new extremes that scored without it
+    learned = [kernel.F_LEVEL, kernel.F_EXPECTED, kernel.F_Z, kernel.F_HIGH, kernel.F_LOW]
+    np.testing.assert_array_equal(on.f_[:, learned], off.f_[:, learned])  # the rule gates scores, not learning
+    assert not off.f_[:, [kernel.F_RECORD_RATE_HIGH, kernel.F_RECORD_RATE_LOW]].any()  # off: the rates not kept
+
+
+def test_a_trend_sets_no_new_extreme_detection_and_a_quiet_series_still_does() -> None:
+    """On the trend, once the rate of records has built up (``2 * record_rate_readings`` readings), no new high
+    is a detection with the rule (without it, dozens are); the random walk's fall to a handful; on the quiet
+    series the rule changes no detection, and its genuine new high is detected by the new extreme."""
+    s, t, v = trending_stream(1)
+    found = {}
+    for limit in (0.0, RATE_LIMIT):
+        det = DefaultDetector(record_rate_limit=limit).fit([], [], [], n_series=3)
+        out, drivers = [], []
+        for k in range(0, s.size, 3):
+            out.append(det.update_score(s[k:k + 3], t[k:k + 3], v[k:k + 3]))
+            drivers.append(det.driver_.copy())
+        novelty = (np.array(out) >= det.decision_threshold) & (np.array(drivers) == DRIVERS_RANGE_NOVELTY)
+        found[limit] = novelty
+        assert novelty[2500, 2]  # the genuine new high after a long quiet
+    built = 2 * DefaultDetector().record_rate_readings
+    assert found[0.0][built:, 0].sum() >= 20 and not found[RATE_LIMIT][built:, 0].any()
+    assert found[0.0][:, 1].sum() >= 15 and found[RATE_LIMIT][:, 1].sum() <= 3
+    np.testing.assert_array_equal(found[RATE_LIMIT][:, 2], found[0.0][:, 2])  # stationary: as without the rule
+
+
+DRIVERS_RANGE_NOVELTY = 2
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 900), min_size=1, max_size=12), st.booleans())
+def test_routine_records_are_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = trending_stream(2)
+    whole = DefaultDetector(record_rate_limit=RATE_LIMIT).fit([], [], [], n_series=3).update_score(s, t, v)
+    det = DefaultDetector(record_rate_limit=RATE_LIMIT).fit([], [], [], n_series=3)
+    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)
+
+
+def test_a_detector_pickled_before_the_record_rate_loads_and_scores_as_before() -> None:
+    s, t, v = trending_stream(3)
+    half = s.size // 2
+    det = DefaultDetector().fit([], [], [], n_series=3)
+    det.update_score(s[:half], t[:half], v[:half])
+    old = pickle.loads(pickle.dumps(det))  # the layout before the rate of records: two float columns fewer
+    old.f_ = old.f_[:, :kernel.F_RECORD_RATE_HIGH].copy()
+    for name in ("record_rate_limit", "record_rate_readings"):
+        delattr(old, name)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.f_.shape == det.f_.shape and loaded.get_params() == DefaultDetector().get_params()
+    np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
+                                  det.update_score(s[half:], t[half:], v[half:]))

@@ -43,16 +43,17 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_CLIP, P_MIN_SLOT_COUNT, P_REFRACTORY, P_STUCK_MIN_RUN, P_SPIKE_Z, P_STEP_RATE, P_PRIOR, P_SEASONAL_WEIGHT,
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
- P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z) = range(43)
-P_COUNT = 43
+ P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z, P_RECORD_RATE_LIMIT,
+ P_RECORD_RATE_READINGS) = range(45)
+P_COUNT = 45
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
  F_S_TOTAL, F_RUN_MEAN, F_RC_CENTRE, F_RC_SPREAD, F_RS_TOTAL, F_BLOCK_MAX, F_LEVEL_SCORE, F_SCORE, F_VALUE,
  F_Q_LAST_VALUE, F_Q_LAST_STEP, F_Q_STEP_SCALE, F_Q_SPACING, F_VMIN, F_VMAX, F_IMPOSSIBLE, F_STUCK,
  F_SPIKE, F_HIGH, F_LOW, F_REC_BLOCK_MAX, F_RECORD, F_REGIME_LAST, F_REGIME_SHORT, F_REGIME_LONG, F_REGIME_RATIO,
- F_REGIME_HIGH, F_REGIME_LOW, F_REGIME_BLOCK_MAX) = range(39)
-F_COLUMNS = 39
+ F_REGIME_HIGH, F_REGIME_LOW, F_REGIME_BLOCK_MAX, F_RECORD_RATE_HIGH, F_RECORD_RATE_LOW) = range(41)
+F_COLUMNS = 41
 
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
@@ -347,10 +348,33 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     novelty = 0.0
     if seen > p[P_RECORD_WARMUP] and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S:
         span = max(high - low, 1e-9 * max(abs(high), 1.0))
-        novelty = max((v - high) / span, (low - v) / span, 0.0)
+        if p[P_RECORD_RATE_LIMIT] > 0.0:
+            novelty = _routine_records(p, f, row, (v - high) / span, (low - v) / span)
+        else:
+            novelty = max((v - high) / span, (low - v) / span, 0.0)
+    if p[P_RECORD_RATE_LIMIT] > 0.0:  # the rates are learned only with the rule on (off: no cost per reading)
+        rate = 1.0 / p[P_RECORD_RATE_READINGS]
+        f[row, F_RECORD_RATE_HIGH] += rate * ((1.0 if v > high else 0.0) - f[row, F_RECORD_RATE_HIGH])
+        f[row, F_RECORD_RATE_LOW] += rate * ((1.0 if v < low else 0.0) - f[row, F_RECORD_RATE_LOW])
     f[row, F_HIGH] = max(high, v)
     f[row, F_LOW] = min(low, v)
     return novelty
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _routine_records(p: np.ndarray, f: np.ndarray, row: int, above: float, below: float) -> float:
+    """The new extreme's novelty (``above`` the past high, ``below`` the past low, in units of the range) with
+    each side counted only while new extremes on that side are rare for the series: its running rate of
+    records (the share of readings that set one, over about ``record_rate_readings`` readings, before this
+    reading) at most ``record_rate_limit``. In a stationary series records thin out (~1/n per side at reading
+    n); on a trend or a random walk they come at a steady rate, and one more is the series' routine, not news.
+    """
+    limit = p[P_RECORD_RATE_LIMIT]
+    if f[row, F_RECORD_RATE_HIGH] > limit:
+        above = 0.0
+    if f[row, F_RECORD_RATE_LOW] > limit:
+        below = 0.0
+    return max(above, below, 0.0)
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
