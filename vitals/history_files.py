@@ -72,17 +72,24 @@ def history_files(base: Path) -> list[Path]:
     return files
 
 
+def _some_history_files(base: Path) -> list[Path]:
+    """:func:`history_files`, at least one (Arrow said "No match for FieldRef.Name(ts) in __fragment_index: int32"
+    on none)."""
+    paths = history_files(base)
+    if not paths:
+        msg = (f"no history under {base}: it holds no *.parquet file; write one with `vitals run --history-dir DIR` "
+               "or `vitals simulate --out FILE.parquet`")
+        raise HistoryError(msg)
+    return paths
+
+
 def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: Sequence[str] | None = None,
                   schema: pa.Schema | None = None, filter: ds.Expression | None = None) -> pa.Table:
     """The history files under ``base`` (``files``, default :func:`history_files`) as one table, with the hive
     partition columns of the paths below ``base`` (``date=...``, ``domain=...``); one line on an unreadable file."""
     import pyarrow.dataset as ds  # not at import: the flow's processes write history, they never read it
 
-    paths = history_files(base) if files is None else list(files)
-    if files is None and not paths:  # Arrow said "No match for FieldRef.Name(ts) in __fragment_index: int32"
-        msg = (f"no history under {base}: it holds no *.parquet file; write one with `vitals run --history-dir DIR` "
-               "or `vitals simulate --out FILE.parquet`")
-        raise HistoryError(msg)
+    paths = _some_history_files(base) if files is None else list(files)
     with reading(base, paths):
         dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=schema, partitioning="hive",
                              partition_base_dir=None if base.is_file() else str(base))
@@ -91,11 +98,7 @@ def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: S
 
 def history_rows(base: Path) -> int:
     """The rows of the history files under ``base``, from their footers; one line on an unreadable file."""
-    paths = history_files(base)
-    if not paths:
-        msg = (f"no history under {base}: it holds no *.parquet file; write one with `vitals run --history-dir DIR` "
-               "or `vitals simulate --out FILE.parquet`")
-        raise HistoryError(msg)
+    paths = _some_history_files(base)
     with reading(base, paths):
         return sum(pq.read_metadata(p).num_rows for p in paths)
 

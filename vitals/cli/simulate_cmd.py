@@ -126,24 +126,17 @@ def check_simulation_size(catalog: Catalog, config: SimulatorConfig, out: str) -
     2262 (nanosecond timestamps), or one whose output would not fit in the free space where it goes (a typo such
     as ``--hours 1e9`` set up for days without a word: the simulator's set-up grows with the duration, ~5 s per
     10,000 h of the full city, and its output would then fill the disk). The size is estimated from one hour."""
-    import dataclasses
     import shutil
     from pathlib import Path
 
-    from vitals.simulator import CitySimulator
     from vitals.simulator.output import output_format
 
-    try:
-        too_late = config.start + config.duration >= LAST_NS_TIME
-    except OverflowError:  # past year 9999
-        too_late = True
-    if too_late:
-        msg = (f"the simulation would end after {LAST_NS_TIME:%Y-%m-%d} ({config.start:%Y-%m-%d} + "
-               f"{config.duration.total_seconds() / 3600:,.0f} h): readings carry nanosecond times; simulate less")
-        raise ConfigError(msg)
     hours = config.duration.total_seconds() / 3600
-    probe = CitySimulator(catalog, dataclasses.replace(config, duration=timedelta(hours=1), incidents=()))
-    readings = probe.expected_readings() * hours
+    if ends_too_late(config.start, hours):
+        msg = (f"the simulation would end after {LAST_NS_TIME:%Y-%m-%d} ({config.start:%Y-%m-%d} + {hours:,.0f} h): "
+               "readings carry nanosecond times; simulate less")
+        raise ConfigError(msg)
+    readings = readings_per_hour(catalog, config) * hours
     if out == "-":
         return
     fmt = output_format(out)
@@ -157,6 +150,24 @@ def check_simulation_size(catalog: Catalog, config: SimulatorConfig, out: str) -
                f"{fmt}, more than the {free / 1e9:,.1f} GB free under {place}; simulate fewer hours (or in parts "
                "with --start)")
         raise ConfigError(msg)
+
+
+def ends_too_late(start: datetime, hours: float) -> bool:
+    """A simulation from ``start`` for ``hours`` would end after :data:`LAST_NS_TIME` (or past year 9999)."""
+    try:
+        return start + timedelta(hours=hours) >= LAST_NS_TIME
+    except OverflowError:
+        return True
+
+
+def readings_per_hour(catalog: Catalog, config: SimulatorConfig) -> int:
+    """The readings one hour of ``config``'s simulation of ``catalog`` takes (an hour's set-up, nothing run)."""
+    import dataclasses
+
+    from vitals.simulator import CitySimulator
+
+    probe = CitySimulator(catalog, dataclasses.replace(config, duration=timedelta(hours=1), incidents=()))
+    return probe.expected_readings()
 
 
 def parse_start(text: str) -> datetime:

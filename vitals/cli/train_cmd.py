@@ -93,23 +93,18 @@ def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
     2262 (nanosecond times), or holding more readings in memory than the machine has available (the simulated
     readings are all kept in memory for the training: ~64 bytes a reading; ``--simulate-days 365`` of the full
     city would need ~280 GB)."""
-    import dataclasses
-    from datetime import timedelta
-
-    from vitals.cli.simulate_cmd import LAST_NS_TIME
-    from vitals.simulator import CitySimulator
+    from vitals.cli.simulate_cmd import LAST_NS_TIME, ends_too_late, readings_per_hour
     from vitals.simulator.config import SimulatorConfig
 
     if not days > 0:
         msg = f"--simulate-days {days:g}: simulate a positive number of days"
         raise ConfigError(msg)
     config = SimulatorConfig(step_s=step_s)
-    if days * 86400 >= (LAST_NS_TIME - config.start).total_seconds():
+    if ends_too_late(config.start, days * 24):
         msg = (f"--simulate-days {days:g}: the simulation would end after {LAST_NS_TIME:%Y-%m-%d} (readings carry "
                "nanosecond times); simulate fewer days")
         raise ConfigError(msg)
-    probe = CitySimulator(catalog, dataclasses.replace(config, duration=timedelta(hours=1), incidents=()))
-    per_day = probe.expected_readings() * 24
+    per_day = readings_per_hour(catalog, config) * 24
     check_training_memory(per_day * days, f"--simulate-days {days:g}: ~",
                           lambda fit: f"simulate fewer days (~{fit / max(per_day, 1):,.1f} fit) or train on a "
                                       "history (--history DIR)")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vitals.errors import SourceError
+from vitals.errors import SourceError, VitalsError
 from vitals.sources.base import SourceBatch, now_ns
 from vitals.sources.mqtt import PayloadParser
 
@@ -69,13 +69,19 @@ class KafkaSettings:
 
 def parse_consumer_settings(text: str) -> dict[str, str]:
     """``"fetch.wait.max.ms=50, queued.min.messages=20000"`` -> a dict (ValueError naming a bad item)."""
+    return parse_client_settings(text, "kafka_consumer", "consumer")
+
+
+def parse_client_settings(text: str, option: str, kind: str) -> dict[str, str]:
+    """librdkafka settings of a ``kind`` client (consumer, producer) given as ``option``: ``"key=value, ..."`` ->
+    a dict (ValueError naming the option and a bad item)."""
     out: dict[str, str] = {}
     for item in (i.strip() for i in text.split(",")):
         if not item:
             continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            msg = f"kafka_consumer: {item!r} is not key=value (librdkafka consumer settings, comma-separated)"
+            msg = f"{option}: {item!r} is not key=value (librdkafka {kind} settings, comma-separated)"
             raise ValueError(msg)
         out[key.strip()] = value.strip()
     return out
@@ -131,19 +137,26 @@ def list_partitions(config: dict[str, Any], topic: str, timeout_s: float = 10.0)
     it retries, are kept quiet for this short-lived consumer (``log_level`` in ``config`` wins)."""
     consumer = _consumer({"log_level": 2, **{k: v for k, v in config.items() if k != "enable.partition.eof"}})
     try:
-        meta = consumer.list_topics(topic, timeout=timeout_s)
-    except Exception as exc:
-        msg = (f"cannot read the metadata of Kafka topic {topic!r} from {config['bootstrap.servers']} "
-               f"within {timeout_s:g}s: {exc}")
-        raise SourceError(msg) from exc
+        return topic_partitions(consumer, topic, config["bootstrap.servers"], timeout_s, error=SourceError,
+                                advice="create it with as many partitions as the most workers you will run")
     finally:
         consumer.close()
+
+
+def topic_partitions(client: Any, topic: str, servers: str, timeout_s: float, *, error: type[VitalsError],
+                     advice: str) -> list[int]:
+    """The partitions of ``topic`` from the metadata a librdkafka ``client`` (consumer or producer) reads; an
+    unreachable broker or a missing topic is one line: an ``error`` ending with ``advice``."""
+    try:
+        meta = client.list_topics(topic, timeout=timeout_s)
+    except Exception as exc:
+        msg = f"cannot read the metadata of Kafka topic {topic!r} from {servers} within {timeout_s:g}s: {exc}"
+        raise error(msg) from exc
     found = meta.topics.get(topic)
     if found is None or found.error is not None or not found.partitions:
         why = found.error if found is not None and found.error is not None else "no partitions"
-        msg = (f"Kafka topic {topic!r} on {config['bootstrap.servers']}: {why}; create it with as many partitions "
-               "as the most workers you will run (docs/kafka.md)")
-        raise SourceError(msg)
+        msg = f"Kafka topic {topic!r} on {servers}: {why}; {advice} (docs/kafka.md)"
+        raise error(msg)
     return sorted(found.partitions)
 
 

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from vitals.catalog.model import LEVEL_NAMES
 from vitals.errors import SinkError
 from vitals.metric_names import ANOMALY_THRESHOLD
-from vitals.sources.kafka import parse_consumer_settings
+from vitals.sources.kafka import parse_client_settings, topic_partitions
 from vitals.stream.shard_step import ShardPublish, VitalsChunk
 from vitals.units import NS_PER_S
 
@@ -63,9 +63,9 @@ def _broker_problems(brokers: str, topic: str, producer: str) -> list[str]:
     if not [b for b in brokers.split(",") if b.strip()]:
         out.append("needs brokers (host:port[,host:port...])")
     try:
-        parse_consumer_settings(producer)
+        parse_client_settings(producer, "producer", "producer")
     except ValueError as exc:
-        out.append(str(exc).replace("kafka_consumer", "producer").replace("consumer settings", "producer settings"))
+        out.append(str(exc))
     return out
 
 
@@ -83,18 +83,10 @@ class KafkaProducerSink:
         servers = ",".join(b.strip() for b in brokers.split(",") if b.strip())
         # a topic that does not exist is an error (a typo), not a new topic with the broker's defaults
         config = {"bootstrap.servers": servers, "linger.ms": "20", "compression.type": "lz4",
-                  "allow.auto.create.topics": "false", "log_level": 2, **parse_consumer_settings(producer)}
+                  "allow.auto.create.topics": "false", "log_level": 2,
+                  **parse_client_settings(producer, "producer", "producer")}
         self._producer = Producer(config)
-        try:
-            meta = self._producer.list_topics(topic, timeout=timeout_s)
-        except Exception as exc:
-            msg = f"cannot read the metadata of Kafka topic {topic!r} from {servers} within {timeout_s:g}s: {exc}"
-            raise SinkError(msg) from exc
-        found = meta.topics.get(topic)
-        if found is None or found.error is not None or not found.partitions:
-            why = found.error if found is not None and found.error is not None else "no partitions"
-            msg = f"Kafka topic {topic!r} on {servers}: {why}; create it before the run (docs/kafka.md)"
-            raise SinkError(msg)
+        topic_partitions(self._producer, topic, servers, timeout_s, error=SinkError, advice="create it before the run")
         self.sent = 0
         self.failed = 0
         self._warned: set[str] = set()
