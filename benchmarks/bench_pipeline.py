@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import NumpyReference, simulated_readings
-from pipeline_reference import NumpyPipelineReference
+from pipeline_reference import time_reference
 from scraper import ScraperProcess, time_scrape_parts
 
 from pipelines.connectors import FileReplaySource
@@ -146,12 +146,6 @@ def timed(fn: Any, *args: Any) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def reference(catalog: Catalog, path: Path, batch: int) -> tuple[float, float, NumpyPipelineReference]:
-    ref = NumpyPipelineReference(catalog)
-    wall, cpu = timed(ref.replay, path, batch)
-    return wall, cpu, ref
-
-
 def arrays_only(catalog: Catalog, readings: ReadingBatch, batch: int) -> tuple[float, float]:
     ref = NumpyReference(catalog)
     parts = [readings.take(np.arange(a, min(a + batch, len(readings)))) for a in range(0, len(readings), batch)]
@@ -189,7 +183,7 @@ def main() -> None:
             core.append(replay(catalog, path, batch=args.batch, shards=args.shards, workdir=work,
                                recovery=args.recovery, snapshot_s=args.snapshot_interval,
                                scrape_every=args.scrape_every, views=args.views))
-            wall, cpu, ref = reference(catalog, path, args.batch)
+            wall, cpu, ref = time_reference(catalog, path, args.batch)
             ref_times.append((wall, cpu))
             arr_times.append(arrays_only(catalog, readings, args.batch))
             load.append(os.getloadavg()[0])

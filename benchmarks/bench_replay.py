@@ -42,6 +42,14 @@ Prints a table and ends with one JSON line. Files go to a temp dir (removed at t
     .venv/bin/python benchmarks/bench_replay.py [--hours 1] [--long-hours 4] [--no-feed] [--repeat 1]
         [--skip-profile] [--timer wall|thread] [--stages] [--code DIR]
 
+Beside each city case, the **numpy reference** (``benchmarks/pipeline_reference.py``, the one ``bench_pipeline.py``
+uses) replays the same file in this process at the replay's default batch size (5,000 rows), as many times as
+the case: decode, id codes, checks, the window buckets and last values in plain numpy, with no scoring, no
+history, no Bytewax, no exporter (its docstring lists what it leaves out). The table prints its readings per CPU s
+and the *ratio*: the replay's CPU s over the reference's (issue 10: "within 2x of the numpy reference in the same
+run"). The reference does a fraction of the product's work, so the ratio is what the rest of the product costs,
+not an overhead on equal work. ``--no-reference`` skips it.
+
 With ``--repeat N`` each case's unprofiled run is repeated N times; the table shows the median run (by CPU s)
 and the JSON has every run's CPU s; the steady-state figure uses the median CPU s of both city cases.
 """
@@ -63,6 +71,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from pipeline_reference import time_reference  # benchmarks/ is sys.path[0] when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # stage_timer (its stage names)
@@ -267,6 +277,21 @@ def steady_state(short: dict[str, object], long: dict[str, object]) -> dict[str,
             "fixed_cpu_s": round(float(short["cpu_s"]) - int(short["readings"]) / steady, 3)}  # type: ignore
 
 
+def reference(path: Path, repeat: int) -> dict[str, object]:
+    """The numpy reference on the same file, ``repeat`` times: the median run's figures and every run's CPU s."""
+    from vitals.catalog import load_catalog
+    from vitals.config import Settings
+
+    catalog, batch_rows = load_catalog(), Settings().batch_size
+    runs = sorted((time_reference(catalog, path, batch_rows) for _ in range(repeat)), key=lambda r: r[1])
+    wall, cpu, ref = runs[(len(runs) - 1) // 2]
+    readings = ref.accepted + ref.rejected
+    print(f"  numpy reference: {readings:,} readings, {ref.accepted:,} accepted, CPU {cpu:.3f} s", flush=True)
+    return {"readings": readings, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "readings_per_cpu_s": round(readings / cpu), "cpu_s_runs": [round(r[1], 3) for r in runs],
+            "batch_rows": batch_rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the full city (default 1)")
@@ -281,6 +306,8 @@ def main() -> None:
     parser.add_argument("--timer", choices=("wall", "thread"), default="wall",
                         help="cProfile's clock: wall time (python -m cProfile, the default) or the main thread's "
                              "CPU time (waiting for the CPU or for the model-loading thread not counted)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the numpy reference beside the city cases")
     parser.add_argument("--code", type=Path, default=REPO,
                         help="run the vitals of this checkout (default: the benchmark's own), e.g. main's, to compare "
                              "two versions with the same benchmark back to back")
@@ -314,6 +341,8 @@ def main() -> None:
                 runs.append(replay(path, extra, work, history=history))
                 print(f"  {runs[-1]['summary']} (CPU {runs[-1]['cpu_s']} s)", flush=True)
             res = _median_run(runs)
+            if name in city_names and not opts.no_reference:
+                res["reference"] = reference(path, max(1, opts.repeat))
             if opts.stages:
                 out = work / f"stages-{len(results)}.json"
                 timed = replay(path, extra, work, history=history, stages=out)
@@ -333,6 +362,14 @@ def main() -> None:
         print(f"{name:<44} {r['readings']:>9,} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} "
               f"{r['readings_per_cpu_s']:>9,} {r['readings_per_wall_s']:>9,} {r['startup_s']!s:>9} "
               f"{r['scrapes']:>7}")
+    refs = {name: r["reference"] for name, r in results.items() if "reference" in r}
+    for name, ref in refs.items():
+        assert isinstance(ref, dict)
+        ratio = float(results[name]["cpu_s"]) / float(ref["cpu_s"])  # type: ignore[arg-type]
+        ref["replay_cpu_over_reference"] = round(ratio, 2)
+        label = f"  numpy reference ({ref['batch_rows']:,}-row batches)"
+        print(f"{label:<44} {ref['readings']:>9,} {ref['wall_s']:>7.2f} {ref['cpu_s']:>7.2f} "
+              f"{ref['readings_per_cpu_s']:>9,} {'':>9} {'':>9} {'':>7}   replay / reference CPU: {ratio:.1f}x")
     if steady is not None:
         print(f"\nsteady state ({city_names[-1]} minus {city_names[0]}): {steady['readings_per_cpu_s']:,} readings "
               f"per CPU s, {steady['readings_per_wall_s'] or 0:,} per wall s; fixed cost of a run "
