@@ -60,10 +60,12 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=env)
 
 
-def run_to_end(args: list[str], log: Path, timeout: float = 120.0) -> None:
+def run_to_end(args: list[str], log: Path, timeout: float = 120.0, *, status: int = 0) -> None:
+    """Run to its end and check its exit status (``status``: the one expected)."""
     proc = spawn(args, log)
-    if proc.wait(timeout) != 0:
-        raise AssertionError(f"{' '.join(args)} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+    if proc.wait(timeout) != status:
+        raise AssertionError(f"{' '.join(args)} exited with {proc.returncode}, expected {status}:\n"
+                             f"{log.read_text()[-3000:]}")
 
 
 def sorted_vitals(frame: pd.DataFrame) -> pd.DataFrame:

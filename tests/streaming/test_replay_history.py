@@ -102,9 +102,11 @@ def test_a_corrupt_parquet_file_between_good_ones_is_skipped_not_fatal(tmp_path,
     (files / "b.parquet").write_bytes(good[: len(good) // 2])  # truncated: no footer
     run_to_end(vitals_cmd("replay", files, "--streets", "76", "--metrics-port", "0", "--no-progress",
                           "--history-dir", tmp_path / "history", "--dead-letters", tmp_path / "dead.jsonl"),
-               tmp_path / "log.txt")
+               tmp_path / "log.txt", status=1)  # the other files replayed, the exit status says one was not
     text, inputs, accepted = _summary(tmp_path)
     assert "unreadable_file=1" in text and "Traceback" not in text and "panicked" not in text
+    assert (f"vitals replay: error: 1 input file could not be read and was skipped (the other files were replayed); "
+            f"why: the 'unreadable_file' entries in {tmp_path / 'dead.jsonl'}") in text
     rows = sum(pq.ParquetFile(files / f"{n}.parquet").metadata.num_rows for n in "ac")
     assert inputs == rows + 1
     [entry] = [e for e in read_dead_letters(tmp_path / "dead.jsonl") if e["reason"] == "unreadable_file"]
@@ -122,9 +124,10 @@ def test_an_old_mac_csv_is_one_unreadable_file_not_zero_readings(tmp_path):
     rows = [f"2026-03-02T00:0{k}:00Z,water_pressure,yuzhong-s01,0.3" for k in range(3)]
     path.write_bytes("\r".join(["ts,indicator,area,value", *rows, ""]).encode())
     run_to_end(vitals_cmd("replay", path, "--metrics-port", "0", "--no-progress", "--dead-letters",
-                          tmp_path / "dead.jsonl"), tmp_path / "log.txt")
+                          tmp_path / "dead.jsonl"), tmp_path / "log.txt", status=1)
     text, inputs, accepted = _summary(tmp_path)
     assert (inputs, accepted) == (1, 0) and "unreadable_file=1" in text, text
+    assert "1 input file could not be read and was skipped (nothing else was read)" in text
     [entry] = read_dead_letters(tmp_path / "dead.jsonl")
     assert (entry["reason"], entry["file"]) == ("unreadable_file", str(path))
     assert "a bare carriage return at byte 23 (CR without LF: old Mac line ends)" in entry["detail"]

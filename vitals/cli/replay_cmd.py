@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
+from vitals.cli.summary import finish_run
 from vitals.memory_policy import apply_malloc_policy
 
 EPILOG = """\
@@ -23,6 +24,8 @@ examples:
                                                      # its own watermark); models from models/ next to the catalog
 
 Readings files: .jsonl/.ndjson/.json (JSON lines), .csv (ts,indicator,area,sensor,value) or .parquet.
+A file that cannot be read (corrupt, not readings, no CSV header) is skipped as one dead letter saying why, the
+other files are replayed, and the exit status is 1 (0 when every file was read).
 Rejected readings go to the dead letters (at most --dead-letters-max lines; counters stay exact); gaps (empty,
 NA, NaN as text) are counted as missing.
 """
@@ -58,7 +61,4 @@ def _replay(args: argparse.Namespace) -> int:
         sys.stdout.write(dry_run(runner, settings, final_vitals=args.final_vitals) + "\n")
         return 0
     summary = runner.run_pipeline(settings, progress=not args.no_progress, final_vitals=args.final_vitals)
-    sys.stdout.write(summary.describe() + "\n")
-    if summary.final_vitals is not None:
-        sys.stdout.write(f"final vitals: {summary.final_vitals}\n")
-    return 0
+    return finish_run("replay", summary, settings)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from vitals.cli.options import add_dry_run, add_pipeline_options, dry_run, settings_from_args
+from vitals.cli.summary import finish_run
 from vitals.memory_policy import apply_malloc_policy
 from vitals.sources.registry import SOURCES
 
@@ -86,7 +87,4 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(ok + "\n")
         return 0
     summary = runner.run_pipeline(settings, final_vitals=args.final_vitals)
-    sys.stdout.write(summary.describe() + "\n")
-    if summary.final_vitals is not None:
-        sys.stdout.write(f"final vitals: {summary.final_vitals}\n")
-    return 0
+    return finish_run("run", summary, settings)
