@@ -27,6 +27,7 @@ from vitals.state import split_by_shard
 from vitals.stream.demand import ViewDemand
 from vitals.stream.partition_check import CheckedBatch, PartitionChecker, PartitionState
 from vitals.stream.shard_step import (
+    VITALS_EVERY_S,
     HistoryChunk,
     ShardMemory,
     ShardOutput,
@@ -53,7 +54,7 @@ class FlowOptions:
     # whenever a scrape asks, so the interval is then only a fallback (e.g. for a screen that reads the hub).
     # math.inf: no periodic views, only each shard's final one (a run where nothing reads views before the end).
     publish_interval_s: float = 0.5
-    vitals_every_s: float = 300.0
+    vitals_every_s: float = VITALS_EVERY_S
     vitals_chunk_rows: int = 5_000  # vitals snapshot rows per history file (at most; see ShardProcessor)
     history_rows: int = 200_000
     keep_history: bool = True

@@ -31,6 +31,7 @@ from vitals.sources.files import discover_files
 from vitals.sources.kafka import kafka_partition_count
 from vitals.sources.mqtt import MqttSecurity, mqtt_security, probe_broker
 from vitals.sources.registry import source_identity as identity_of
+from vitals.stream.outputs import vitals_every_s
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
     history = settings.sinks.get("history")
     identity = run_identity(source=source_identity(settings, files, kafka_partitions), shards=settings.shards,
                             partitions=settings.partitions, catalog_sha256=catalog_digest(settings),
-                            history_dir=history.dir if history is not None else None)
+                            history_dir=history.dir if history is not None else None,
+                            vitals_every_s=vitals_every_s(settings))
     fresh = check_recovery_dir(settings.recovery_dir, identity)
     return Checked(files=files, web=web, mqtt=mqtt, identity=identity, init_recovery=fresh)

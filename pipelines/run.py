@@ -41,7 +41,7 @@ from vitals.runner import RunSummary
 from vitals.signal_watchdog import SignalWatchdog
 from vitals.sources.base import STOP, ReplayClock, staleness_clock
 from vitals.stream.demand import ViewDemand
-from vitals.stream.outputs import DeadLetters
+from vitals.stream.outputs import DeadLetters, vitals_every_s
 from vitals.stream.publisher import HubPublisher
 from vitals.stream.sinks import SinkContext, close_sink
 
@@ -70,7 +70,8 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False, views_rea
     return FlowOptions(shards=settings.shards, allowed_lateness_s=settings.allowed_lateness_s,
                        max_future_s=settings.max_future_s, min_time=min_time_of(settings),
                        recovery=bool(settings.recovery_dir),
-                       history_rows=history_chunk_rows(settings), scoring=settings.scoring,
+                       history_rows=history_chunk_rows(settings), vitals_every_s=vitals_every_s(settings),
+                       scoring=settings.scoring,
                        publish_interval_s=interval, run_id=run_id)
 
 

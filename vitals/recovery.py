@@ -58,16 +58,21 @@ def describe_inputs(root: str | Path, files: Sequence[Path]) -> list[dict[str, A
 log = logging.getLogger(__name__)
 
 HISTORY_DIR_KEY = "history_dir"  # the run's --history-dir (absolute; None: no history); absent in older identities
+VITALS_EVERY_KEY = "vitals_every_s"  # the snapshot cadence; absent in identities written before it could be set
+DEFAULT_VITALS_EVERY_S = 300.0  # the cadence of those (vitals.stream.shard_step.VITALS_EVERY_S)
 
 
 def run_identity(*, source: Mapping[str, Any], shards: int, partitions: int, catalog_sha256: str,
-                 history_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                 history_dir: str | os.PathLike[str] | None = None,
+                 vitals_every_s: float = DEFAULT_VITALS_EVERY_S) -> dict[str, Any]:
     """The identity of a run (what must not change between a run and its resume). ``history_dir`` is recorded,
     not enforced: a resume writing to another history directory (or to none, or to one where the run had none)
-    is warned about (:func:`history_dir_change`), since each directory then holds a part of the run's history."""
+    is warned about (:func:`history_dir_change`), since each directory then holds a part of the run's history.
+    ``vitals_every_s`` (the snapshot cadence) is enforced: a shard's saved state counts snapshot intervals."""
     return {"format": _FORMAT, "version": __version__, "source": dict(source), "shards": shards,
             "partitions": partitions, "catalog_sha256": catalog_sha256,
-            HISTORY_DIR_KEY: None if history_dir is None else os.path.abspath(history_dir)}
+            HISTORY_DIR_KEY: None if history_dir is None else os.path.abspath(history_dir),
+            VITALS_EVERY_KEY: vitals_every_s}
 
 
 def _describe_source_change(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
@@ -97,6 +102,9 @@ def differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
     for key, label in (("shards", "--shards"), ("partitions", "--partitions")):
         if saved.get(key) != current.get(key):
             out.append(f"{label} {saved.get(key)} -> {current.get(key)}")
+    was, now = (float(d.get(VITALS_EVERY_KEY, DEFAULT_VITALS_EVERY_S)) for d in (saved, current))
+    if was != now:
+        out.append(f"--history-vitals-every {was:g} -> {now:g}")
     if saved.get("catalog_sha256") != current.get("catalog_sha256"):
         out.append("the catalog (or --streets) changed")
     if saved.get("version") != current.get("version"):

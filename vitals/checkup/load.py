@@ -74,11 +74,16 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
     return frame[(at >= start_ns) & (at < end_ns)]
 
 
-def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *, max_hold_s: float = 900.0
+HOLD_INTERVALS = 3  # a snapshot stands for the time to the series' next one, at most this many snapshot intervals
+DEFAULT_SNAPSHOT_INTERVAL_S = 300.0
+
+
+def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *, max_hold_s: float | None = None
                    ) -> Snapshots:
     """The snapshots of the local days ``start`` .. ``end`` (inclusive, the catalog city's time zone). A snapshot
-    holds at most ``max_hold_s``, or 1.25 cadences of its indicator when longer (an hourly series has a snapshot
-    per hour: docs/history.md)."""
+    holds at most ``max_hold_s`` (default: three snapshot intervals of the history, 900 s at the default 5
+    minutes; the interval is the shortest time between two snapshots read), or 1.25 cadences of its indicator
+    when longer (an hourly series has a snapshot per hour: docs/history.md)."""
     base = Path(root) / "vitals"
     if not base.is_dir():
         msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
@@ -122,10 +127,19 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     stale = dense(frame["seconds_since_last"].to_numpy(np.float64), np.nan, np.float32) > 3 * cadence[:, None]
     anomaly = dense(frame["anomaly_score"].to_numpy(np.float64), np.nan, np.float32) \
         if "anomaly_score" in frame else None
+    if max_hold_s is None:
+        max_hold_s = HOLD_INTERVALS * snapshot_interval_s(at_ns)
     hold_limit = np.maximum(max_hold_s, 1.25 * cadence)
     return Snapshots(start_ns, end_ns, series, at_ns, level, _hold(level >= 0, at_ns, end_ns, hold_limit),
                      dense(frame["stuck"].to_numpy(np.float64) > 0, False, bool), stale,
                      dense(frame["dropout_ratio"].to_numpy(np.float64), np.nan, np.float32), anomaly)
+
+
+def snapshot_interval_s(at_ns: npt.NDArray[np.int64]) -> float:
+    """The history's snapshot interval (``--history-vitals-every``), seen in the distinct snapshot times: the
+    shortest gap between two of them (every run writes on multiples of its interval), 300 s with fewer than two."""
+    gaps = np.diff(np.unique(at_ns))
+    return float(gaps.min()) / NS_PER_S if gaps.size else DEFAULT_SNAPSHOT_INTERVAL_S
 
 
 def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int,

@@ -17,7 +17,8 @@ _FIELD_OF = {
     "lateness": "allowed_lateness_s", "shards": "shards", "partitions": "partitions", "speed": "speed",
     "pace_from": "pace_from",
     "seed": "seed", "batch_size": "batch_size", "snapshot_interval": "snapshot_interval_s",
-    "history_chunk_rows": "history_chunk_rows", "models_dir": "models_dir",
+    "history_chunk_rows": "history_chunk_rows", "history_vitals_every": "history_vitals_every_s",
+    "models_dir": "models_dir",
     "dead_letters_max": "dead_letter_max_entries", "dead_letters_max_mb": "dead_letter_max_mb",
     "web_config": "web_config", "plugins": "plugins",
 }
@@ -74,6 +75,9 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("--history-dir", metavar="DIR", help="write readings and vitals to Parquet under DIR")
     g.add_argument("--history-chunk-rows", type=int, metavar="N",
                    help="readings per history file per (shard, source partition), the last fewer (default 200,000)")
+    g.add_argument("--history-vitals-every", type=float, metavar="SECONDS",
+                   help="event seconds between the history's vitals snapshots, a divisor of a day (default 300; 900 "
+                        "cuts their disk by ~2/3 and a city replay's CPU by ~30 %%, at 15-minute detail)")
     g.add_argument("--dead-letters", metavar="FILE",
                    help="dead-letter JSON lines (default var/dead_letters.jsonl; FILE-p<I> per cluster process)")
     g.add_argument("--dead-letters-max", type=int, metavar="N",

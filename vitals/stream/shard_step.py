@@ -117,6 +117,17 @@ CAPTURE_BYTES = 32 << 20  # captured state rendered at the latest when this much
 CAPTURE_MAX_SERIES = 256
 
 DAY_NS = DAY_S * NS_PER_S
+VITALS_EVERY_S = 300.0  # seconds of event time between vitals snapshots, by default (the history's detail)
+VITALS_EVERY_MIN_S = 60.0
+
+
+def vitals_every_problems(every_s: float) -> list[str]:
+    """What is wrong with a snapshot cadence: it must be whole seconds, at least a minute, and divide a day (so
+    that snapshots fall at the same times of every day and a vitals file window is a divisor of a day)."""
+    if not VITALS_EVERY_MIN_S <= every_s <= DAY_S or every_s != int(every_s) or DAY_S % int(every_s):
+        return [f"history_vitals_every_s must be whole seconds from {VITALS_EVERY_MIN_S:.0f} to {DAY_S} that "
+                f"divide a day (e.g. 300, 900, 3600), got {every_s:g}"]
+    return []
 
 
 def vitals_window_ns(every_ns: int, series_per_shard: int, chunk_rows: int) -> int:
@@ -161,7 +172,7 @@ class ShardProcessor:
 
     def __init__(
         self, catalog: Catalog, n_shards: int, *, publish_interval_s: float = 0.5,
-        history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = 300.0,
+        history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = VITALS_EVERY_S,
         vitals_chunk_rows: int = 5_000, scoring: bool = False, models: ModelSource | None = None,
         demand: ViewDemand | None = None, batch_snapshots: bool = True, run_id: str = "",
     ) -> None:
