@@ -103,3 +103,18 @@ def test_summary_matches_an_oracle(odd_nab: Path) -> None:
     assert summary["detected_windows"].sum() >= 1
     for profile, result in results.items():  # per-file raw scores at the corpus threshold add up to the corpus
         assert summary[f"score_{profile}"].sum() == pytest.approx(result.raw)
+
+
+def test_a_file_without_windows_or_detections_scores_zero_not_minus_zero(tmp_path: Path) -> None:
+    """summary.csv said "-0" for the no-anomaly files (the sum of -0.0 terms); a quiet file now scores "0"."""
+    root = tmp_path / "nab"
+    write_file(root, "quiet/flat.csv", pd.date_range("2024-03-01", periods=ROWS, freq="5min"), 3, ())
+    write_file(root, "loud/bump.csv", pd.date_range("2024-03-01", periods=ROWS, freq="5min"), 4, (1000,))
+    plain = pd.date_range("2024-03-01", periods=ROWS, freq="5min")
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(
+        {"quiet/flat.csv": [], "loud/bump.csv": [[str(plain[980]), str(plain[1040])]]}))
+    assert main(["backtest", "--nab", str(root), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "summary.csv").read_text()
+    quiet = next(line for line in text.splitlines() if line.startswith("quiet/flat.csv"))
+    assert quiet == f"quiet/flat.csv,{ROWS},0,0,0,0,0,0", text

@@ -197,7 +197,8 @@ def file_summary(files: list[NabFile], results: dict[str, ProfileResult], profil
         rows.append({"file": f.name, "rows": len(f.values), "windows": counts.windows,
                      "detected_windows": counts.detected_windows,
                      "false_positives": counts.detections - counts.true_detections,
-                     **{f"score_{name}": r.per_file[f.name] for name, r in results.items()}})
+                     # + 0.0: a file without windows or detections scores 0, never "-0" (the sum of -0.0 terms)
+                     **{f"score_{name}": r.per_file[f.name] + 0.0 for name, r in results.items()}})
     return pd.DataFrame(rows)
 
 
