@@ -51,6 +51,9 @@ CASES = [
     (line(ts="2024-02-30T00:00:00Z"), "bad_timestamp", "cannot read timestamp"),
     (line(ts="1999-12-31T23:59:59Z"), "bad_timestamp", "is before 2000-01-01T00:00:00Z"),
     (line(ts=1e300), "bad_timestamp", "are not a finite time"),
+    (line(ts=1717113600000), "bad_timestamp",
+     "as Unix milliseconds it would be 2024-05-31T00:00:00Z: send seconds (or ISO 8601 text)"),
+    (line(ts=1717113600000000000), "bad_timestamp", "as Unix nanoseconds it would be 2024-05-31T00:00:00Z"),
     (line(ts="2024-06-01T00:05:01Z"), "future_timestamp", "is 301 s ahead of its arrival"),
 ]
 

@@ -11,6 +11,7 @@ casts and every value gets exactly the verdict the vectorized cast would give it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,8 +56,21 @@ def format_ns(ns: int) -> str:
     return f"{whole}.{fraction}Z" if fraction else f"{whole}Z"
 
 
+_SMALLER_UNITS = (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9))
+_YEAR_2000_S = 946_684_800.0
+
+
 def _seconds_detail(value: float) -> str:
-    return f"Unix seconds {show(value)} are not a finite time within the years 1678-2261"
+    """Why Unix seconds are refused; a value that is a time of this era in a smaller unit says which (a source that
+    sends epoch milliseconds or nanoseconds, as many do)."""
+    detail = f"Unix seconds {show(value)} are not a finite time within the years 1678-2261"
+    if not math.isfinite(value):
+        return detail
+    for unit, per_s in _SMALLER_UNITS:
+        if _YEAR_2000_S <= value / per_s < MAX_ABS_SECONDS:
+            at = format_ns(int(value / per_s * NS_PER_S))
+            return f"{detail}; as Unix {unit} it would be {at}: send seconds (or ISO 8601 text)"
+    return detail
 
 
 def _from_seconds(seconds: npt.NDArray[np.float64], rows: npt.NDArray[np.intp], out: TsColumn) -> None:
