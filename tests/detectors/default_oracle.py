@@ -306,3 +306,24 @@ def routine_records(values: FloatArray, *, readings: float,
     before = [np.r_[0.0, lfilter([a], [1.0, -(1.0 - a)], records.astype(np.float64))[:-1]]
               for records in (new_high, new_low)]
     return new_high, new_low, before[0], before[1]
+
+
+def clipped_range(values: FloatArray, *, learned: npt.NDArray[np.bool_],
+                  clip: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The new extreme's range learned with a clip, a loop written from the rule: per reading the range before
+    it (high, low) and its novelty beyond that range in units of the range's width; a reading extends the range
+    by at most ``clip`` widths where ``learned`` (the range is trained: the new extreme is scored), else fully."""
+    n = values.size
+    high, low, novelty = np.empty(n), np.empty(n), np.zeros(n)
+    hi = lo = float(values[0])
+    high[0], low[0] = hi, lo
+    for j in range(1, n):
+        v = float(values[j])
+        high[j], low[j] = hi, lo
+        span = max(hi - lo, 1e-9 * max(abs(hi), 1.0))
+        if learned[j]:
+            novelty[j] = max((v - hi) / span, (lo - v) / span, 0.0)
+            hi, lo = max(hi, min(v, hi + clip * span)), min(lo, max(v, lo - clip * span))
+        else:
+            hi, lo = max(hi, v), min(lo, v)
+    return high, low, novelty

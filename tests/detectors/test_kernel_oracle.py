@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore, routine_records, routine_spikes
+from detectors.default_oracle import (
+    NumpyDefaultDetector,
+    NumpyRegimeScore,
+    clipped_range,
+    routine_records,
+    routine_spikes,
+)
 from vitals.detectors import DefaultDetector, kernel
 from vitals.detectors.data_quality import DataQualityDetector
 
@@ -337,5 +343,86 @@ def test_a_detector_pickled_before_the_record_rate_loads_and_scores_as_before() 
         delattr(old, name)
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded.f_.shape == det.f_.shape and loaded.get_params() == DefaultDetector().get_params()
+    np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
+                                  det.update_score(s[half:], t[half:], v[half:]))
+
+
+CLIP = 2.0  # record_clip: a reading extends the learned range by at most two widths
+
+
+def wild_stream(seed: int, steps: int = 1200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two series of 5-minute noise (10 + N(0, 1)): in series 0 a wild reading (+200) at 400 and, much later, a
+    smaller new high (+20, beyond everything but the wild reading) at 900; in series 1 a lasting new level (+50)
+    from reading 500 on."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    values = 10.0 + rng.normal(0, 1, (steps, 2))
+    values[400, 0] += 200.0
+    values[900, 0] += 20.0
+    values[500:, 1] += 50.0
+    series = np.broadcast_to(np.arange(2), (steps, 2)).ravel()
+    return series.copy(), np.repeat(t, 2), values.ravel()
+
+
+def test_clipped_range_matches_its_oracle() -> None:
+    """With ``record_clip``, the range before each reading and the new-extreme score follow the rule's oracle;
+    in the warm-up (range not yet scored) the range learns every reading whole."""
+    s, t, v = wild_stream(1)
+    det = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2)
+    highs, lows, records, z = [], [], [], []
+    for k in range(0, s.size, 2):
+        highs.append(det.f_[:, kernel.F_HIGH].copy())
+        lows.append(det.f_[:, kernel.F_LOW].copy())
+        det.update_score(s[k:k + 2], t[k:k + 2], v[k:k + 2])
+        records.append(det.f_[:, kernel.F_RECORD].copy())
+        z.append(det.z_.copy())
+    steps = s.size // 2
+    elapsed = (t[::2] - t[0]) / 1e9
+    learned = (np.arange(steps) + 1 > det.record_warmup) & (elapsed >= det.record_warmup_s)
+    for col in (0, 1):
+        high, low, novelty = clipped_range(v[col::2], learned=learned, clip=CLIP)
+        np.testing.assert_array_equal(np.array(highs)[1:, col], high[1:])
+        np.testing.assert_array_equal(np.array(lows)[1:, col], low[1:])
+        novel = novelty / (novelty + det.record_half)
+        counted = np.abs(np.array(z)[:, col]) >= det.record_min_z
+        np.testing.assert_allclose(np.array(records)[:, col], np.where(counted, novel, 0.0), rtol=0, atol=1e-12)
+    wild = v[0::2][400]
+    assert np.array(highs)[401, 0] < 0.25 * wild  # the wild reading widened the range by two widths, not to itself
+    assert det.f_[1, kernel.F_HIGH] == v[1::2].max()  # a lasting new level walks the range out to itself
+
+
+def test_a_new_extreme_after_a_wild_reading_is_still_news() -> None:
+    """The later, smaller new high of series 0 is a new-extreme detection with the clip; without it the wild
+    reading's range hides it. The wild reading itself is detected either way."""
+    s, t, v = wild_stream(1)
+    got = {}
+    for clip in (0.0, CLIP):
+        det = DefaultDetector(record_clip=clip).fit([], [], [], n_series=2)
+        got[clip] = det.update_score(s, t, v).reshape(-1, 2)
+    threshold = DefaultDetector.decision_threshold
+    assert got[0.0][400, 0] >= threshold and got[CLIP][400, 0] >= threshold
+    assert got[0.0][900, 0] < threshold <= got[CLIP][900, 0]
+    np.testing.assert_array_equal(got[CLIP][:400], got[0.0][:400])  # before the wild reading: the same
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 600), min_size=1, max_size=12), st.booleans())
+def test_clipped_range_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = wild_stream(2)
+    whole = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2).update_score(s, t, v)
+    det = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2)
+    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)
+
+
+def test_a_detector_pickled_before_the_clip_loads_with_it_at_its_default() -> None:
+    s, t, v = wild_stream(3)
+    half = s.size // 2
+    det = DefaultDetector().fit([], [], [], n_series=2)
+    det.update_score(s[:half], t[:half], v[:half])
+    old = pickle.loads(pickle.dumps(det))  # a detector from before the clip: no such parameter, same state
+    delattr(old, "record_clip")
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.get_params() == DefaultDetector().get_params()
     np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
                                   det.update_score(s[half:], t[half:], v[half:]))

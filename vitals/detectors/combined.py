@@ -63,7 +63,8 @@ _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, 
                                       "regime_floor": 0.69}
 # parameters added after detectors were first pickled: loaded at these defaults (see __setstate__)
 _LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30, "routine_tolerance": 0.1,
-                                      "record_min_z": 1.5, "record_rate_limit": 0.0, "record_rate_readings": 300}
+                                      "record_min_z": 1.5, "record_rate_limit": 0.0, "record_rate_readings": 300,
+                                      "record_clip": 0.0, "regime_step_clip": 0.0}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -89,7 +90,8 @@ class DefaultDetector(Detector):
                  regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
                  regime_refractory: int = 1000, regime_floor: float = 0.69, rest: int = 30,
                  routine_tolerance: float = 0.1, record_min_z: float = 1.5, record_rate_limit: float = 0.0,
-                 record_rate_readings: int = 300,
+                 record_rate_readings: int = 300, record_clip: float = 0.0,
+                 regime_step_clip: float = 0.0,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -130,6 +132,8 @@ class DefaultDetector(Detector):
         self.record_min_z = record_min_z
         self.record_rate_limit = record_rate_limit
         self.record_rate_readings = record_rate_readings
+        self.record_clip = record_clip
+        self.regime_step_clip = regime_step_clip
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -177,7 +181,8 @@ class DefaultDetector(Detector):
             regime_weight=self.regime_weight, regime_refractory=self.regime_refractory,
             regime_floor=self.regime_floor, rest=self.rest,
             routine_tolerance=self.routine_tolerance, record_min_z=self.record_min_z,
-            record_rate_limit=self.record_rate_limit, record_rate_readings=self.record_rate_readings)
+            record_rate_limit=self.record_rate_limit, record_rate_readings=self.record_rate_readings,
+            record_clip=self.record_clip, regime_step_clip=self.regime_step_clip)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()
