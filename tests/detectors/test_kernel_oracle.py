@@ -73,16 +73,19 @@ def test_kernel_matches_the_numpy_oracle() -> None:
         np.testing.assert_allclose(a, b, atol=1e-9)
 
 
-def test_regime_score_matches_its_numpy_oracle() -> None:
+@pytest.mark.parametrize("step_clip", [0.0, 4.0])
+def test_regime_score_matches_its_numpy_oracle(step_clip: float) -> None:
     # the kernel's score is the regime onset alone when the seasonal, quality and new-extreme scores are off;
-    # a decision point of 0.25 (mapped to the decision threshold 0.40) puts the rest's detections where it acts
+    # a decision point of 0.25 (mapped to the decision threshold 0.40) puts the rest's detections where it acts;
+    # a step clip of 4 long mean steps acts on the bursts of series 1
     s, t, v = stream(3)
     point = 0.25
     alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf, "decision_point": point}
     regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3,
-              "regime_weight": 0.7}
+              "regime_weight": 0.7, "regime_step_clip": step_clip}
     new = DefaultDetector(**regime, **alone, rest=30).fit([], [], [], n_series=N_SERIES)
-    oracles = {rest: NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3, rest=rest, threshold=point)
+    oracles = {rest: NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3, rest=rest, threshold=point,
+                                      step_clip=step_clip)
                for rest in (30, 0)}
     quality = DataQualityDetector(warmup=new.warmup).fit([], [], [], n_series=N_SERIES)
     got, want, unrested, unstuck = [], [], [], []
@@ -421,8 +424,56 @@ def test_a_detector_pickled_before_the_clip_loads_with_it_at_its_default() -> No
     det = DefaultDetector().fit([], [], [], n_series=2)
     det.update_score(s[:half], t[:half], v[:half])
     old = pickle.loads(pickle.dumps(det))  # a detector from before the clip: no such parameter, same state
-    delattr(old, "record_clip")
+    for name in ("record_clip", "regime_step_clip"):
+        delattr(old, name)
     loaded = pickle.loads(pickle.dumps(old))
     assert loaded.get_params() == DefaultDetector().get_params()
     np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
                                   det.update_score(s[half:], t[half:], v[half:]))
+
+
+STEP_CLIP = 100.0  # regime_step_clip: a step counts at most 100 long mean steps (as z_cap caps the residual)
+
+
+def jumpy_stream(seed: int, steps: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two series of 5-minute noise (N(0, 1)): in series 0 one wild reading (+1000) at 400 and, from reading
+    1500 on (past the regime's onset memory of the wild reading), a real change of how it moves (noise sd x 6);
+    series 1 the same without the wild reading."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    values = rng.normal(0, 1, (steps, 2))
+    values[1500:] *= 6.0
+    values[400, 0] += 1000.0
+    series = np.broadcast_to(np.arange(2), (steps, 2)).ravel()
+    return series.copy(), np.repeat(t, 2), values.ravel()
+
+
+def test_a_wild_step_does_not_hide_a_later_change_of_volatility() -> None:
+    """Without the clip, the one wild step of series 0 sets a volatility regime (and a long mean step) that the
+    real change at reading 1500 stays below; with it, the change lies beyond every earlier regime, as it does
+    in series 1, whose scores the clip does not change (no step there comes near 100 long mean steps)."""
+    s, t, v = jumpy_stream(1)
+    ratio, high, scores = {}, {}, {}
+    for clip in (0.0, STEP_CLIP):
+        det = DefaultDetector(regime_step_clip=clip).fit([], [], [], n_series=2)
+        r, h, out = [], [], []
+        for k in range(0, s.size, 2):
+            out.append(det.update_score(s[k:k + 2], t[k:k + 2], v[k:k + 2]))
+            r.append(det.f_[:, kernel.F_REGIME_RATIO].copy())
+            h.append(det.f_[:, kernel.F_REGIME_HIGH].copy())
+        ratio[clip], high[clip], scores[clip] = np.array(r), np.array(h), np.array(out)
+    assert ratio[0.0][1500:1600, 0].max() < high[0.0][1499, 0]  # hidden by the wild step's regime
+    assert ratio[STEP_CLIP][1500:1600, 0].max() > high[STEP_CLIP][1499, 0]  # beyond every earlier regime
+    assert ratio[STEP_CLIP][1500:1600, 1].max() > high[STEP_CLIP][1499, 1]
+    np.testing.assert_array_equal(scores[STEP_CLIP][:, 1], scores[0.0][:, 1])
+    np.testing.assert_array_equal(scores[STEP_CLIP][:400], scores[0.0][:400])  # before the wild step: the same
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 800), min_size=1, max_size=12), st.booleans())
+def test_step_clip_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = jumpy_stream(2)
+    whole = DefaultDetector(regime_step_clip=STEP_CLIP).fit([], [], [], n_series=2).update_score(s, t, v)
+    det = DefaultDetector(regime_step_clip=STEP_CLIP).fit([], [], [], n_series=2)
+    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)

@@ -29,7 +29,10 @@ Per reading of series ``i``:
    The new extreme (range novelty) counts where the seasonal residual is at least ``record_min_z``; with
    ``record_rate_limit > 0`` (tried, off by default: see docs/detectors.md) also only while that side's running
    rate of records (over about ``record_rate_readings`` readings) is at most the limit: on a trend or a random
-   walk records come at a steady rate and one more is no news.
+   walk records come at a steady rate and one more is no news. Also tried and off by default (0): against one
+   wild reading blinding a mechanism for the rest of a series' life, ``record_clip`` (a reading extends the
+   new extreme's learned range by at most that many widths) and ``regime_step_clip`` (a step counts at most
+   that many long mean steps in the volatility regime).
 7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 8. rest after a detection (``rest=30``; 0 switches it off): in the ``rest`` readings of a series after a
