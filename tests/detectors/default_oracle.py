@@ -204,14 +204,16 @@ class NumpyRegimeScore:
     the range of the earlier regimes (those from reading ``warmup // 2`` on) in units of that range or ``floor``,
     the larger, scored from reading ``warmup`` and one day of event time,
     squashed ``u / (u + half)``; a score counts where it beats every score of the last ``refractory`` readings
-    (block maxima) by more than ``margin``, then is weighted by ``weight``.
+    (block maxima) by more than ``margin``, then is weighted by ``weight``. With ``step_clip`` > 0, a step after
+    the first ``short`` counts at most ``step_clip`` times the long mean before it.
     """
 
     def __init__(self, n: int, *, short: int = 50, long: int = 1000, warmup: int = 300, half: float = 0.1,
                  weight: float = 0.7, refractory: int = 1000, blocks: int = 10, margin: float = 0.02,
                  warmup_s: float = 86_400.0, floor: float = 0.69, rest: int = 30,
-                 threshold: float = 0.40) -> None:
+                 threshold: float = 0.40, step_clip: float = 0.0) -> None:
         self.short, self.long, self.warmup, self.half, self.floor = short, long, warmup, half, floor
+        self.step_clip = step_clip
         self.weight, self.refractory, self.margin, self.warmup_s = weight, refractory, margin, warmup_s
         self.rest, self.threshold = rest, threshold
         self.rest_left = np.zeros(n, dtype=np.int64)
@@ -232,6 +234,8 @@ class NumpyRegimeScore:
         k = self.count[s]
         self.first_ts[s] = np.where(k == 0, t, self.first_ts[s])
         step = np.abs(v - self.last[s])
+        if self.step_clip > 0.0:  # past ``short`` steps, a step counts at most ``step_clip`` long mean steps
+            step = np.where(k > self.short, np.minimum(step, self.step_clip * self.mean_long[s]), step)
         kk = np.maximum(k, 1).astype(np.float64)
         short = self.mean_short[s] + np.maximum(1.0 / kk, 1.0 / self.short) * (step - self.mean_short[s])
         long = self.mean_long[s] + np.maximum(1.0 / kk, 1.0 / self.long) * (step - self.mean_long[s])
@@ -306,3 +310,24 @@ def routine_records(values: FloatArray, *, readings: float,
     before = [np.r_[0.0, lfilter([a], [1.0, -(1.0 - a)], records.astype(np.float64))[:-1]]
               for records in (new_high, new_low)]
     return new_high, new_low, before[0], before[1]
+
+
+def clipped_range(values: FloatArray, *, learned: npt.NDArray[np.bool_],
+                  clip: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The new extreme's range learned with a clip, a loop written from the rule: per reading the range before
+    it (high, low) and its novelty beyond that range in units of the range's width; a reading extends the range
+    by at most ``clip`` widths where ``learned`` (the range is trained: the new extreme is scored), else fully."""
+    n = values.size
+    high, low, novelty = np.empty(n), np.empty(n), np.zeros(n)
+    hi = lo = float(values[0])
+    high[0], low[0] = hi, lo
+    for j in range(1, n):
+        v = float(values[j])
+        high[j], low[j] = hi, lo
+        span = max(hi - lo, 1e-9 * max(abs(hi), 1.0))
+        if learned[j]:
+            novelty[j] = max((v - hi) / span, (lo - v) / span, 0.0)
+            hi, lo = max(hi, min(v, hi + clip * span)), min(lo, max(v, lo - clip * span))
+        else:
+            hi, lo = max(hi, v), min(lo, v)
+    return high, low, novelty

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.default_oracle import NumpyDefaultDetector, NumpyRegimeScore, routine_records, routine_spikes
+from detectors.default_oracle import (
+    NumpyDefaultDetector,
+    NumpyRegimeScore,
+    clipped_range,
+    routine_records,
+    routine_spikes,
+)
 from vitals.detectors import DefaultDetector, kernel
 from vitals.detectors.data_quality import DataQualityDetector
 
@@ -67,16 +73,19 @@ def test_kernel_matches_the_numpy_oracle() -> None:
         np.testing.assert_allclose(a, b, atol=1e-9)
 
 
-def test_regime_score_matches_its_numpy_oracle() -> None:
+@pytest.mark.parametrize("step_clip", [0.0, 4.0])
+def test_regime_score_matches_its_numpy_oracle(step_clip: float) -> None:
     # the kernel's score is the regime onset alone when the seasonal, quality and new-extreme scores are off;
-    # a decision point of 0.25 (mapped to the decision threshold 0.40) puts the rest's detections where it acts
+    # a decision point of 0.25 (mapped to the decision threshold 0.40) puts the rest's detections where it acts;
+    # a step clip of 4 long mean steps acts on the bursts of series 1
     s, t, v = stream(3)
     point = 0.25
     alone = {"seasonal_weight": 0.0, "quality_weight": 0.0, "record_half": np.inf, "decision_point": point}
     regime = {"regime_warmup": 200, "regime_short": 20, "regime_long": 400, "regime_floor": 0.3,
-              "regime_weight": 0.7}
+              "regime_weight": 0.7, "regime_step_clip": step_clip}
     new = DefaultDetector(**regime, **alone, rest=30).fit([], [], [], n_series=N_SERIES)
-    oracles = {rest: NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3, rest=rest, threshold=point)
+    oracles = {rest: NumpyRegimeScore(N_SERIES, warmup=200, short=20, long=400, floor=0.3, rest=rest, threshold=point,
+                                      step_clip=step_clip)
                for rest in (30, 0)}
     quality = DataQualityDetector(warmup=new.warmup).fit([], [], [], n_series=N_SERIES)
     got, want, unrested, unstuck = [], [], [], []
@@ -339,3 +348,132 @@ def test_a_detector_pickled_before_the_record_rate_loads_and_scores_as_before() 
     assert loaded.f_.shape == det.f_.shape and loaded.get_params() == DefaultDetector().get_params()
     np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
                                   det.update_score(s[half:], t[half:], v[half:]))
+
+
+CLIP = 2.0  # record_clip: a reading extends the learned range by at most two widths
+
+
+def wild_stream(seed: int, steps: int = 1200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two series of 5-minute noise (10 + N(0, 1)): in series 0 a wild reading (+200) at 400 and, much later, a
+    smaller new high (+20, beyond everything but the wild reading) at 900; in series 1 a lasting new level (+50)
+    from reading 500 on."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    values = 10.0 + rng.normal(0, 1, (steps, 2))
+    values[400, 0] += 200.0
+    values[900, 0] += 20.0
+    values[500:, 1] += 50.0
+    series = np.broadcast_to(np.arange(2), (steps, 2)).ravel()
+    return series.copy(), np.repeat(t, 2), values.ravel()
+
+
+def test_clipped_range_matches_its_oracle() -> None:
+    """With ``record_clip``, the range before each reading and the new-extreme score follow the rule's oracle;
+    in the warm-up (range not yet scored) the range learns every reading whole."""
+    s, t, v = wild_stream(1)
+    det = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2)
+    highs, lows, records, z = [], [], [], []
+    for k in range(0, s.size, 2):
+        highs.append(det.f_[:, kernel.F_HIGH].copy())
+        lows.append(det.f_[:, kernel.F_LOW].copy())
+        det.update_score(s[k:k + 2], t[k:k + 2], v[k:k + 2])
+        records.append(det.f_[:, kernel.F_RECORD].copy())
+        z.append(det.z_.copy())
+    steps = s.size // 2
+    elapsed = (t[::2] - t[0]) / 1e9
+    learned = (np.arange(steps) + 1 > det.record_warmup) & (elapsed >= det.record_warmup_s)
+    for col in (0, 1):
+        high, low, novelty = clipped_range(v[col::2], learned=learned, clip=CLIP)
+        np.testing.assert_array_equal(np.array(highs)[1:, col], high[1:])
+        np.testing.assert_array_equal(np.array(lows)[1:, col], low[1:])
+        novel = novelty / (novelty + det.record_half)
+        counted = np.abs(np.array(z)[:, col]) >= det.record_min_z
+        np.testing.assert_allclose(np.array(records)[:, col], np.where(counted, novel, 0.0), rtol=0, atol=1e-12)
+    wild = v[0::2][400]
+    assert np.array(highs)[401, 0] < 0.25 * wild  # the wild reading widened the range by two widths, not to itself
+    assert det.f_[1, kernel.F_HIGH] == v[1::2].max()  # a lasting new level walks the range out to itself
+
+
+def test_a_new_extreme_after_a_wild_reading_is_still_news() -> None:
+    """The later, smaller new high of series 0 is a new-extreme detection with the clip; without it the wild
+    reading's range hides it. The wild reading itself is detected either way."""
+    s, t, v = wild_stream(1)
+    got = {}
+    for clip in (0.0, CLIP):
+        det = DefaultDetector(record_clip=clip).fit([], [], [], n_series=2)
+        got[clip] = det.update_score(s, t, v).reshape(-1, 2)
+    threshold = DefaultDetector.decision_threshold
+    assert got[0.0][400, 0] >= threshold and got[CLIP][400, 0] >= threshold
+    assert got[0.0][900, 0] < threshold <= got[CLIP][900, 0]
+    np.testing.assert_array_equal(got[CLIP][:400], got[0.0][:400])  # before the wild reading: the same
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 600), min_size=1, max_size=12), st.booleans())
+def test_clipped_range_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = wild_stream(2)
+    whole = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2).update_score(s, t, v)
+    det = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2)
+    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)
+
+
+def test_a_detector_pickled_before_the_clip_loads_with_it_at_its_default() -> None:
+    s, t, v = wild_stream(3)
+    half = s.size // 2
+    det = DefaultDetector().fit([], [], [], n_series=2)
+    det.update_score(s[:half], t[:half], v[:half])
+    old = pickle.loads(pickle.dumps(det))  # a detector from before the clip: no such parameter, same state
+    for name in ("record_clip", "regime_step_clip"):
+        delattr(old, name)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.get_params() == DefaultDetector().get_params()
+    np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
+                                  det.update_score(s[half:], t[half:], v[half:]))
+
+
+STEP_CLIP = 100.0  # regime_step_clip: a step counts at most 100 long mean steps (as z_cap caps the residual)
+
+
+def jumpy_stream(seed: int, steps: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two series of 5-minute noise (N(0, 1)): in series 0 one wild reading (+1000) at 400 and, from reading
+    1500 on (past the regime's onset memory of the wild reading), a real change of how it moves (noise sd x 6);
+    series 1 the same without the wild reading."""
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    values = rng.normal(0, 1, (steps, 2))
+    values[1500:] *= 6.0
+    values[400, 0] += 1000.0
+    series = np.broadcast_to(np.arange(2), (steps, 2)).ravel()
+    return series.copy(), np.repeat(t, 2), values.ravel()
+
+
+def test_a_wild_step_does_not_hide_a_later_change_of_volatility() -> None:
+    """Without the clip, the one wild step of series 0 sets a volatility regime (and a long mean step) that the
+    real change at reading 1500 stays below; with it, the change lies beyond every earlier regime, as it does
+    in series 1, whose scores the clip does not change (no step there comes near 100 long mean steps)."""
+    s, t, v = jumpy_stream(1)
+    ratio, high, scores = {}, {}, {}
+    for clip in (0.0, STEP_CLIP):
+        det = DefaultDetector(regime_step_clip=clip).fit([], [], [], n_series=2)
+        r, h, out = [], [], []
+        for k in range(0, s.size, 2):
+            out.append(det.update_score(s[k:k + 2], t[k:k + 2], v[k:k + 2]))
+            r.append(det.f_[:, kernel.F_REGIME_RATIO].copy())
+            h.append(det.f_[:, kernel.F_REGIME_HIGH].copy())
+        ratio[clip], high[clip], scores[clip] = np.array(r), np.array(h), np.array(out)
+    assert ratio[0.0][1500:1600, 0].max() < high[0.0][1499, 0]  # hidden by the wild step's regime
+    assert ratio[STEP_CLIP][1500:1600, 0].max() > high[STEP_CLIP][1499, 0]  # beyond every earlier regime
+    assert ratio[STEP_CLIP][1500:1600, 1].max() > high[STEP_CLIP][1499, 1]
+    np.testing.assert_array_equal(scores[STEP_CLIP][:, 1], scores[0.0][:, 1])
+    np.testing.assert_array_equal(scores[STEP_CLIP][:400], scores[0.0][:400])  # before the wild step: the same
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 800), min_size=1, max_size=12), st.booleans())
+def test_step_clip_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v = jumpy_stream(2)
+    whole = DefaultDetector(regime_step_clip=STEP_CLIP).fit([], [], [], n_series=2).update_score(s, t, v)
+    det = DefaultDetector(regime_step_clip=STEP_CLIP).fit([], [], [], n_series=2)
+    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)

@@ -29,7 +29,10 @@ Per reading of series ``i``:
    The new extreme (range novelty) counts where the seasonal residual is at least ``record_min_z``; with
    ``record_rate_limit > 0`` (tried, off by default: see docs/detectors.md) also only while that side's running
    rate of records (over about ``record_rate_readings`` readings) is at most the limit: on a trend or a random
-   walk records come at a steady rate and one more is no news.
+   walk records come at a steady rate and one more is no news. Also tried and off by default (0): against one
+   wild reading blinding a mechanism for the rest of a series' life, ``record_clip`` (a reading extends the
+   new extreme's learned range by at most that many widths) and ``regime_step_clip`` (a step counts at most
+   that many long mean steps in the volatility regime).
 7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 8. rest after a detection (``rest=30``; 0 switches it off): in the ``rest`` readings of a series after a
@@ -63,7 +66,8 @@ _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, 
                                       "regime_floor": 0.69}
 # parameters added after detectors were first pickled: loaded at these defaults (see __setstate__)
 _LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30, "routine_tolerance": 0.1,
-                                      "record_min_z": 1.5, "record_rate_limit": 0.0, "record_rate_readings": 300}
+                                      "record_min_z": 1.5, "record_rate_limit": 0.0, "record_rate_readings": 300,
+                                      "record_clip": 0.0, "regime_step_clip": 0.0}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -89,7 +93,8 @@ class DefaultDetector(Detector):
                  regime_warmup: int = 300, regime_half: float = 0.1, regime_weight: float = 0.7,
                  regime_refractory: int = 1000, regime_floor: float = 0.69, rest: int = 30,
                  routine_tolerance: float = 0.1, record_min_z: float = 1.5, record_rate_limit: float = 0.0,
-                 record_rate_readings: int = 300,
+                 record_rate_readings: int = 300, record_clip: float = 0.0,
+                 regime_step_clip: float = 0.0,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -130,6 +135,8 @@ class DefaultDetector(Detector):
         self.record_min_z = record_min_z
         self.record_rate_limit = record_rate_limit
         self.record_rate_readings = record_rate_readings
+        self.record_clip = record_clip
+        self.regime_step_clip = regime_step_clip
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -177,7 +184,8 @@ class DefaultDetector(Detector):
             regime_weight=self.regime_weight, regime_refractory=self.regime_refractory,
             regime_floor=self.regime_floor, rest=self.rest,
             routine_tolerance=self.routine_tolerance, record_min_z=self.record_min_z,
-            record_rate_limit=self.record_rate_limit, record_rate_readings=self.record_rate_readings)
+            record_rate_limit=self.record_rate_limit, record_rate_readings=self.record_rate_readings,
+            record_clip=self.record_clip, regime_step_clip=self.regime_step_clip)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

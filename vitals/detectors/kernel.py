@@ -44,8 +44,8 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
  P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z, P_RECORD_RATE_LIMIT,
- P_RECORD_RATE_READINGS) = range(45)
-P_COUNT = 45
+ P_RECORD_RATE_READINGS, P_RECORD_CLIP, P_REGIME_STEP_CLIP) = range(47)
+P_COUNT = 47
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -336,6 +336,10 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     sets a new extreme every hour of its first day, and in plain noise new extremes come 2 in n at reading n).
     The caller counts it only where the seasonal residual is at least ``record_min_z`` (a new extreme where the
     baseline expects the reading is a level that moved and took the range along: no news).
+    Once scored, the range learns like the baseline, clipped: a reading extends it by at most ``record_clip``
+    times its width (0: no limit), so one wild reading (an anomaly, a glitch) does not widen the range for the
+    rest of the series' life and hide every later, smaller new extreme; a lasting new level still walks the
+    range out, the width growing by up to ``1 + record_clip`` times per reading.
     """
     seen = ic[row, I_COUNT]  # readings learned by the baseline, this one included
     if seen <= 1:
@@ -346,8 +350,9 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     high = f[row, F_HIGH]
     low = f[row, F_LOW]
     novelty = 0.0
-    if seen > p[P_RECORD_WARMUP] and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S:
-        span = max(high - low, 1e-9 * max(abs(high), 1.0))
+    learned = seen > p[P_RECORD_WARMUP] and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S
+    span = max(high - low, 1e-9 * max(abs(high), 1.0))
+    if learned:
         if p[P_RECORD_RATE_LIMIT] > 0.0:
             novelty = _routine_records(p, f, row, (v - high) / span, (low - v) / span)
         else:
@@ -356,8 +361,13 @@ def _record(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
         rate = 1.0 / p[P_RECORD_RATE_READINGS]
         f[row, F_RECORD_RATE_HIGH] += rate * ((1.0 if v > high else 0.0) - f[row, F_RECORD_RATE_HIGH])
         f[row, F_RECORD_RATE_LOW] += rate * ((1.0 if v < low else 0.0) - f[row, F_RECORD_RATE_LOW])
-    f[row, F_HIGH] = max(high, v)
-    f[row, F_LOW] = min(low, v)
+    clip = p[P_RECORD_CLIP]
+    if learned and clip > 0.0:  # a reading extends the learned range by at most ``record_clip`` widths
+        f[row, F_HIGH] = max(high, min(v, high + clip * span))
+        f[row, F_LOW] = min(low, max(v, low - clip * span))
+    else:
+        f[row, F_HIGH] = max(high, v)
+        f[row, F_LOW] = min(low, v)
     return novelty
 
 
@@ -388,6 +398,11 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     ones scores: a series that alternates between calm and busy learns both. Its range is learned from
     ``regime_warmup / 2`` readings on and scored from ``regime_warmup`` readings and ``record_warmup_s`` of event
     time on. Own count (``I_REGIME_COUNT``: finite readings seen), so the state starts fresh per series.
+    Once the ratio is computed (past ``regime_short`` readings), a step counts at most ``regime_step_clip``
+    times the long mean step (0: no limit): one wild reading (a glitch, a spike a hundred times the usual
+    step) would otherwise lift the short mean alone, set a regime beyond every earlier one, and widen the
+    regimes' range so that a later real change of volatility lies inside it. Routine bursts, well below the
+    clip, count in full.
     """
     k = ic[row, I_REGIME_COUNT]  # finite readings before this one
     ic[row, I_REGIME_COUNT] = k + 1
@@ -398,6 +413,8 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     step = abs(v - last)
     short = f[row, F_REGIME_SHORT]
     long = f[row, F_REGIME_LONG]
+    if p[P_REGIME_STEP_CLIP] > 0.0 and k > p[P_REGIME_SHORT]:  # one wild step does not make a regime
+        step = min(step, p[P_REGIME_STEP_CLIP] * long)
     short += max(1.0 / k, 1.0 / p[P_REGIME_SHORT]) * (step - short)
     long += max(1.0 / k, 1.0 / p[P_REGIME_LONG]) * (step - long)
     f[row, F_REGIME_SHORT] = short
