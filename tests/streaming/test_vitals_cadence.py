@@ -5,6 +5,7 @@ coarser history with snapshots that hold for their own interval."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def test_the_checkup_holds_each_snapshot_for_its_own_interval(runs, small_catalo
     # the same series-time, within the last interval that the coarser history ends earlier
     assert coverage[3600] == pytest.approx(coverage[300], rel=0.35)
     assert coverage[900] == pytest.approx(coverage[300], rel=0.15)
+
+
+def test_the_checkup_says_the_interval_it_read(runs, tmp_path):
+    _, histories = runs
+    day = START.date().isoformat()
+    for every in (300, 900):
+        out = tmp_path / f"checkup-{every}.json"
+        run_to_end(vitals_cmd("checkup", "--history", histories[every], "--from", day, "--to", day, "--streets", "76",
+                              "--json", out, "--out", tmp_path / f"checkup-{every}.html"), tmp_path / "log.txt")
+        assert json.loads(out.read_text())["period"]["snapshot_interval_s"] == every
+        minutes = f"{every / 60:.1f} min"
+        assert f"<th>vitals snapshots every</th><td class='num'>{minutes}</td>" in (
+            tmp_path / f"checkup-{every}.html").read_text()
 
 
 def test_a_resume_may_not_change_the_cadence(runs, tmp_path):

@@ -47,6 +47,10 @@ def _headline(c: Checkup, lang: str) -> str:
     alert_row = ("告警（蓝/黄/橙/红）" if zh else "level alerts (blue / yellow / orange / red)",
                  " / ".join(str(alerts[k]) for k in LEVELS))
     cells += f"<tr><th>{esc(alert_row[0])}</th><td class='num'>{esc(alert_row[1])}</td></tr>"
+    interval = cur["snapshot_interval_s"]
+    if interval is not None:  # the detail in time the figures above rest on (docs/history.md, "Snapshot cadence")
+        label = "快照间隔" if zh else "vitals snapshots every"
+        cells += f"<tr><th>{esc(label)}</th><td class='num'>{esc(duration(interval))}</td></tr>"
     head = "指标" if zh else "figure"
     vs = "本期（↑↓ 上期）" if zh else "this period (↑↓ previous)"
     return f"<table class='headline'><thead><tr><th>{head}</th><th class='num'>{vs}</th></tr></thead>{cells}</table>"
