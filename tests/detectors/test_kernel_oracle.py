@@ -112,11 +112,7 @@ def test_regime_score_matches_its_numpy_oracle(step_clip: float) -> None:
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.integers(1, 400), min_size=1, max_size=12), st.booleans())
 def test_scores_are_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
-    s, t, v = stream(5)
-    whole = DefaultDetector().fit([], [], [], n_series=N_SERIES).update_score(s, t, v)
-    det = DefaultDetector().fit([], [], [], n_series=N_SERIES)
-    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
-    np.testing.assert_array_equal(parts, whole)
+    assert_split_invariant(stream(5), N_SERIES, cuts, through_pickle)
 
 
 def score_in_parts(det: DefaultDetector, s: np.ndarray, t: np.ndarray, v: np.ndarray, cuts: list[int], *,
@@ -130,6 +126,18 @@ def score_in_parts(det: DefaultDetector, s: np.ndarray, t: np.ndarray, v: np.nda
         if through_pickle:
             det = pickle.loads(pickle.dumps(det))
     return det, np.concatenate(parts)
+
+
+def assert_split_invariant(data: tuple[np.ndarray, np.ndarray, np.ndarray], n_series: int, cuts: list[int],
+                           through_pickle: bool, **params: float) -> DefaultDetector:
+    """The stream scored whole and in batches cut after the cumulative ``cuts`` (optionally pickled between them)
+    by ``DefaultDetector(**params)``: the same scores bit for bit. Returns the detector that scored the parts."""
+    s, t, v = data
+    whole = DefaultDetector(**params).fit([], [], [], n_series=n_series).update_score(s, t, v)
+    det = DefaultDetector(**params).fit([], [], [], n_series=n_series)
+    det, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
+    np.testing.assert_array_equal(parts, whole)
+    return det
 
 
 STATE = ("f_", "i_", "mid_", "dev_", "slot_count_", "hist_", "run_hist_", "blocks_", "record_blocks_", "regime_blocks_")
@@ -244,11 +252,7 @@ def test_routine_spikes_match_their_oracle_and_score_nothing() -> None:
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 500), min_size=1, max_size=12), st.booleans())
 def test_routine_spikes_are_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
-    s, t, v = spiky_stream(4)
-    whole = DefaultDetector().fit([], [], [], n_series=2).update_score(s, t, v)
-    det = DefaultDetector().fit([], [], [], n_series=2)
-    det, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
-    np.testing.assert_array_equal(parts, whole)
+    det = assert_split_invariant(spiky_stream(4), 2, cuts, through_pickle)
     assert det.i_[:, kernel.I_ONSET_N].min() == kernel.ROUTINE_INTERVALS + 1  # the rule was in play
 
 
@@ -328,11 +332,7 @@ DRIVERS_RANGE_NOVELTY = 2
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 900), min_size=1, max_size=12), st.booleans())
 def test_routine_records_are_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
-    s, t, v = trending_stream(2)
-    whole = DefaultDetector(record_rate_limit=RATE_LIMIT).fit([], [], [], n_series=3).update_score(s, t, v)
-    det = DefaultDetector(record_rate_limit=RATE_LIMIT).fit([], [], [], n_series=3)
-    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
-    np.testing.assert_array_equal(parts, whole)
+    assert_split_invariant(trending_stream(2), 3, cuts, through_pickle, record_rate_limit=RATE_LIMIT)
 
 
 def test_a_detector_pickled_before_the_record_rate_loads_and_scores_as_before() -> None:
@@ -411,11 +411,7 @@ def test_a_new_extreme_after_a_wild_reading_is_still_news() -> None:
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 600), min_size=1, max_size=12), st.booleans())
 def test_clipped_range_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
-    s, t, v = wild_stream(2)
-    whole = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2).update_score(s, t, v)
-    det = DefaultDetector(record_clip=CLIP).fit([], [], [], n_series=2)
-    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
-    np.testing.assert_array_equal(parts, whole)
+    assert_split_invariant(wild_stream(2), 2, cuts, through_pickle, record_clip=CLIP)
 
 
 def test_a_detector_pickled_before_the_clip_loads_with_it_at_its_default() -> None:
@@ -472,8 +468,4 @@ def test_a_wild_step_does_not_hide_a_later_change_of_volatility() -> None:
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 800), min_size=1, max_size=12), st.booleans())
 def test_step_clip_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
-    s, t, v = jumpy_stream(2)
-    whole = DefaultDetector(regime_step_clip=STEP_CLIP).fit([], [], [], n_series=2).update_score(s, t, v)
-    det = DefaultDetector(regime_step_clip=STEP_CLIP).fit([], [], [], n_series=2)
-    _, parts = score_in_parts(det, s, t, v, cuts, through_pickle=through_pickle)
-    np.testing.assert_array_equal(parts, whole)
+    assert_split_invariant(jumpy_stream(2), 2, cuts, through_pickle, regime_step_clip=STEP_CLIP)
