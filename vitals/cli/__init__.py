@@ -20,7 +20,8 @@ log = logging.getLogger("vitals")
 
 # Order is the order shown in --help.
 COMMANDS: tuple[str, ...] = (
-    "demo", "run", "replay", "simulate", "catalog", "train", "backtest", "checkup", "models", "alerts", "dashboards",
+    "demo", "run", "replay", "simulate", "catalog", "train", "backtest", "checkup", "history", "models", "alerts",
+    "dashboards",
 )
 
 DESCRIPTION = """\
