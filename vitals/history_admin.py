@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
 from vitals.history_files import READ_ERRORS, history_files, not_parquet
+from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +47,13 @@ class KindSummary:
     rows: int = 0
     bytes: int = 0
     runs: set[str] = field(default_factory=set)
+    snapshot_interval_s: float | None = None  # vitals: the snapshot cadence seen on the newest day
 
     def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "first_day": self.days[0] if self.days else None,
                 "last_day": self.days[-1] if self.days else None, "days": len(self.days), "files": self.files,
-                "rows": self.rows, "bytes": self.bytes, "runs": len(self.runs)}
+                "rows": self.rows, "bytes": self.bytes, "runs": len(self.runs),
+                "snapshot_interval_s": self.snapshot_interval_s}
 
 
 def _check_root(root: Path) -> None:
@@ -91,8 +96,19 @@ def summarize(root: str | Path) -> list[KindSummary]:
                 summary.bytes += path.stat().st_size
                 if m := _RUN_ID.match(path.name):
                     summary.runs.add(m.group(1))
+        if kind == "vitals" and summary.days:
+            summary.snapshot_interval_s = _snapshot_interval_s(history_files(root / kind / f"date={summary.days[-1]}"))
         out.append(summary)
     return out
+
+
+def _snapshot_interval_s(files: list[Path]) -> float | None:
+    """The shortest gap between two snapshot times of one day's vitals files (``--history-vitals-every``); None
+    with a single snapshot time."""
+    parts = [pq.read_table(p, columns=["at"]).column("at").cast(pa.int64()).to_numpy() for p in files
+             if "at" in pq.read_schema(p).names]
+    times = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+    return float(np.diff(times).min()) / NS_PER_S if times.size > 1 else None
 
 
 @dataclass(frozen=True)

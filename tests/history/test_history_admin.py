@@ -19,9 +19,13 @@ DAYS = ("2026-03-01", "2026-03-02", "2026-03-03")
 RUN = "20261204T101112123Z-0123abcd"
 
 
-def _write(path: Path, rows: int) -> None:
+def _write(path: Path, rows: int, at_s: int | None = None) -> None:
+    """A Parquet file of ``rows`` rows; with ``at_s`` a vitals file whose snapshots start there, 300 s apart."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"value": pa.array(range(rows), pa.float64())}), path)
+    columns = {"value": pa.array(range(rows), pa.float64())}
+    if at_s is not None:
+        columns["at"] = pa.array([(at_s + 300 * (k % 3)) * 10**9 for k in range(rows)], pa.timestamp("ns", "UTC"))
+    pq.write_table(pa.table(columns), path)
 
 
 @pytest.fixture
@@ -31,7 +35,7 @@ def history(tmp_path: Path) -> Path:
         for domain in ("water", "power"):
             _write(root / "readings" / f"date={day}" / f"domain={domain}" / f"{RUN}-shard000-file-0-00000{k}.parquet",
                    100 + k)
-        _write(root / "vitals" / f"date={day}" / f"{RUN}-shard000-{k}.parquet", 10 + k)
+        _write(root / "vitals" / f"date={day}" / f"{RUN}-shard000-{k}.parquet", 10 + k, at_s=1_772_323_200 + k * 86_400)
     _write(root / "vitals" / f"date={DAYS[2]}" / "shard001-5.parquet", 7)  # a file from before run ids
     (root / "notes.txt").write_text("kept by hand")
     (root / "readings" / "_SUCCESS").write_text("")
@@ -60,7 +64,7 @@ def test_info_json_from_the_command_line(history: Path, capsys: pytest.CaptureFi
     assert doc["kinds"][1] == {"kind": "vitals", "first_day": DAYS[0], "last_day": DAYS[2], "days": 3, "files": 4,
                                "rows": 10 + 11 + 12 + 7, "bytes": sum(p.stat().st_size for p in _files(history,
                                                                                                  "vitals")),
-                               "runs": 1}
+                               "runs": 1, "snapshot_interval_s": 300.0}
 
 
 def test_prune_keeps_the_newest_days_of_both_kinds(history: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -60,6 +60,8 @@ def _info(args: argparse.Namespace) -> int:
         d = k.as_dict()
         sys.stdout.write(f"{k.kind:<9} {len(k.days):>5} {d['first_day'] or '-':>10} {d['last_day'] or '-':>10} "
                          f"{k.files:>8,} {k.rows:>13,} {_mb(k.bytes):>12} {len(k.runs):>5}\n")
+        if k.snapshot_interval_s is not None:
+            sys.stdout.write(f"vitals snapshots every {k.snapshot_interval_s / 60:g} min (on {k.days[-1]})\n")
     return 0
 
 
