@@ -1,6 +1,6 @@
 """Crash recovery: ``vitals replay`` with recovery on, killed with SIGKILL at three random points (fixed seed)
-and restarted each time, ends with exactly the history (readings and vitals snapshots, at the default snapshot
-cadence and at 15 minutes), dead letters and final vitals of an uninterrupted run.
+and restarted each time, ends with exactly the history (readings and vitals snapshots), dead letters and final
+vitals of an uninterrupted run.
 
 Kill points are drawn as fractions of the input and reached by watching the source positions in Bytewax's
 recovery snapshots, so they land mid-stream however loaded the machine is; each kill is checked to have hit
@@ -38,19 +38,14 @@ SEED = 20260302
 PARTS = 1
 
 
-def _replay_args(data: Path, out: Path, vitals_every: int) -> list[str]:
+def _replay_args(data: Path, out: Path) -> list[str]:
     return vitals_cmd(
         "replay", data, "--streets", "76", "--partitions", str(PARTS), "--batch-size", "400", "--metrics-port", "0",
         "--recovery-dir", out / "recovery", "--snapshot-interval", "0.1", "--history-dir", out / "history",
-        "--history-chunk-rows", "3000", "--history-vitals-every", str(vitals_every),
+        "--history-chunk-rows", "3000",
         "--dead-letters", out / "dead.jsonl", "--final-vitals", out / "final.parquet", "--no-progress",
     )
 
-
-@pytest.fixture(scope="module", params=[300, 900], ids=["vitals-every-300s", "vitals-every-900s"])
-def vitals_every(request) -> int:
-    """The history's snapshot cadence: the default, and a coarser one (docs/history.md, "Snapshot cadence")."""
-    return int(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +56,9 @@ def data(tmp_path_factory, small_catalog) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, data, vitals_every) -> Path:
+def uninterrupted(tmp_path_factory, data) -> Path:
     out = tmp_path_factory.mktemp("uninterrupted")
-    run_to_end(_replay_args(data, out, vitals_every), out / "log.txt")
+    run_to_end(_replay_args(data, out), out / "log.txt")
     return out
 
 
@@ -85,7 +80,7 @@ def _kill_at(args: list[str], out: Path, rows: int, file_rows: dict[str, int], p
 
 
 @pytest.fixture(scope="module")
-def crashed(tmp_path_factory, data, vitals_every) -> tuple[Path, list[int]]:
+def crashed(tmp_path_factory, data) -> tuple[Path, list[int]]:
     out = tmp_path_factory.mktemp("crashed")
     file_rows = {f"file-{p}": pq.ParquetFile(data / f"part-{p}.parquet").metadata.num_rows for p in range(PARTS)}
     total = sum(file_rows.values())
@@ -95,7 +90,7 @@ def crashed(tmp_path_factory, data, vitals_every) -> tuple[Path, list[int]]:
     # on a quiet machine, so the third kill found it snapshotted ([16000, 36000, 55536]) or the replay ended
     # first in 6 of 7 runs: 6 h of readings and a snapshot every 0.1 s keep each kill mid-stream
     fractions = np.sort(rng.uniform(0.1, 0.6, size=3))
-    args = _replay_args(data, out, vitals_every)
+    args = _replay_args(data, out)
     covered: list[int] = []
     for f in fractions:
         # each kill past the previous one's snapshot: a fast replay snapshots thousands of rows at a time, so a

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
@@ -32,8 +33,8 @@ def _hourly(catalog: Catalog, hours: range, seq: int = 0) -> ReadingBatch:
     return ReadingBatch(ts, np.zeros(n, np.int16), np.zeros(n, np.int32), value, partition="p0", seq=seq)
 
 
-def _runner(catalog: Catalog, chunk_rows: int = 5_000) -> ShardRunner:
-    return ShardRunner(ShardProcessor(catalog, 1, vitals_chunk_rows=chunk_rows), None)
+def _runner(catalog: Catalog, chunk_rows: int = 5_000, vitals_every_s: float = 300.0) -> ShardRunner:
+    return ShardRunner(ShardProcessor(catalog, 1, vitals_chunk_rows=chunk_rows, vitals_every_s=vitals_every_s), None)
 
 
 def _write(root, catalog: Catalog, items) -> list[VitalsChunk]:
@@ -75,13 +76,14 @@ def test_windows_hold_at_most_the_chunk_rows() -> None:
     assert vitals_window_ns(five, 100, 1_000) == 9 * five           # the longest divisor of a day that fits
 
 
-def test_a_resume_rewrites_the_window_files_without_duplicates(tmp_path, small_catalog) -> None:
-    hour_rows = 12 * small_catalog.n_series  # windows of an hour: many files
-    whole = _runner(small_catalog, hour_rows)
+@pytest.mark.parametrize("every", [300.0, 900.0, 3600.0])  # the default and --history-vitals-every cadences
+def test_a_resume_rewrites_the_window_files_without_duplicates(tmp_path, small_catalog, every) -> None:
+    hour_rows = 12 * small_catalog.n_series  # windows of 12 snapshot intervals: many files
+    whole = _runner(small_catalog, hour_rows, every)
     _write(tmp_path / "whole", small_catalog, whole.on_batches([_hourly(small_catalog, range(0, 30), 0)])
            + whole.on_batches([_hourly(small_catalog, range(30, HOURS), 1)]) + whole.on_eof())
     # crashed after the first batch's outputs and part of the second's; resumed from the memory after batch 1
-    run = _runner(small_catalog, hour_rows)
+    run = _runner(small_catalog, hour_rows, every)
     _write(tmp_path / "crash", small_catalog, run.on_batches([_hourly(small_catalog, range(0, 30), 0)]))
     saved = copy.deepcopy(run.memory)
     _write(tmp_path / "crash", small_catalog, run.on_batches([_hourly(small_catalog, range(30, 50), 1)]))
@@ -89,6 +91,8 @@ def test_a_resume_rewrites_the_window_files_without_duplicates(tmp_path, small_c
     _write(tmp_path / "crash", small_catalog,
            resumed.on_batches([_hourly(small_catalog, range(30, HOURS), 1)]) + resumed.on_eof())
     crash, expected = _snapshots(tmp_path / "crash"), _snapshots(tmp_path / "whole")
+    # one snapshot after each hourly reading, at the first boundary of the cadence after it (none after the last)
+    assert len(expected) == HOURS - 1 and (expected["at"].astype("int64") % int(every * 1e9) == 0).all()
     assert not crash.duplicated(["at", "series"]).any()
     pd.testing.assert_frame_equal(crash, expected)
     # the open window at the end of the input is written and kept, so a later resume rewrites it with more
