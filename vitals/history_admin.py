@@ -71,8 +71,16 @@ def day_dirs(root: Path, kind: str) -> dict[str, Path]:
     base = root / kind
     if not base.is_dir():
         return {}
-    found = {m.group(1): p for p in base.iterdir() if p.is_dir() and (m := _DAY.match(p.name))}
+    found = {m.group(1): p for p in base.iterdir() if p.is_dir() and (m := _DAY.match(p.name)) and _is_day(m.group(1))}
     return dict(sorted(found.items()))
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:  # date=2026-13-45: not a partition a writer makes; left alone like any other directory
+        return False
+    return True
 
 
 def summarize(root: str | Path) -> list[KindSummary]:

@@ -38,12 +38,13 @@ def history(tmp_path: Path) -> Path:
         _write(root / "vitals" / f"date={day}" / f"{RUN}-shard000-{k}.parquet", 10 + k, at_s=1_772_323_200 + k * 86_400)
     _write(root / "vitals" / f"date={DAYS[2]}" / "shard001-5.parquet", 7)  # a file from before run ids
     (root / "notes.txt").write_text("kept by hand")
+    _write(root / "vitals" / "date=2026-13-45" / "odd.parquet", 1)  # not a day: neither counted nor pruned
     (root / "readings" / "_SUCCESS").write_text("")
     return root
 
 
 def _files(root: Path, kind: str) -> list[Path]:
-    return sorted(p for p in (root / kind).rglob("*.parquet"))
+    return sorted(p for p in (root / kind).rglob("*.parquet") if "2026-13-45" not in str(p))
 
 
 def test_info_counts_what_the_files_hold(history: Path) -> None:
@@ -81,6 +82,7 @@ def test_prune_keeps_the_newest_days_of_both_kinds(history: Path, capsys: pytest
                                                                                        if p not in doomed)
     assert not (history / "readings" / f"date={DAYS[0]}").exists()
     assert (history / "notes.txt").exists() and (history / "readings" / "_SUCCESS").exists()
+    assert (history / "vitals" / "date=2026-13-45" / "odd.parquet").exists()
 
 
 def test_prune_before_a_date(history: Path) -> None:
