@@ -15,6 +15,8 @@ scrapes it every second with urllib, as Prometheus would.
 2. a small hourly feed (``--no-feed``: skip it): ``vitals simulate --catalog tests/catalog/second_city.yaml
    --indicators air_no2 --days 1500 --step 3600 --start 2020-01-01T00:00:00Z`` replayed with the same ``--catalog``.
 3. the same hourly feed without ``--history-dir``, the price of the history is the difference.
+4. with ``--vitals-every S`` (repeatable): the longest city case again with ``--history-vitals-every S``, the
+   history's snapshot cadence (docs/history.md, "Snapshot cadence").
 
 Per case: wall seconds, CPU seconds of the child (``resource.getrusage(RUSAGE_CHILDREN)`` deltas), readings
 per CPU s and per wall s (the count from the replay's summary line "N readings in ..."), startup seconds, and
@@ -306,6 +308,8 @@ def main() -> None:
     parser.add_argument("--timer", choices=("wall", "thread"), default="wall",
                         help="cProfile's clock: wall time (python -m cProfile, the default) or the main thread's "
                              "CPU time (waiting for the CPU or for the model-loading thread not counted)")
+    parser.add_argument("--vitals-every", type=float, action="append", default=[], metavar="S",
+                        help="one more case: the longest city case with --history-vitals-every S (repeatable)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the numpy reference beside the city cases")
     parser.add_argument("--code", type=Path, default=REPO,
@@ -327,6 +331,10 @@ def main() -> None:
             name = f"city {hours:g} h"
             cases[name] = (city, [], True)
             city_names.append(name)
+        for every in opts.vitals_every:  # the history's snapshot cadence as a user would set it (docs/history.md)
+            city = cases[city_names[-1]][0]
+            cases[f"{city_names[-1]}, --history-vitals-every {every:g}"] = (
+                city, ["--history-vitals-every", f"{every:g}"], True)
         if not opts.no_feed:
             feed = work / "feed.parquet"
             simulate(feed, ["--catalog", str(SECOND_CITY), "--indicators", "air_no2", "--days", "1500",
