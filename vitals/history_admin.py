@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
-from vitals.history_files import READ_ERRORS, history_files, not_parquet
-from vitals.units import NS_PER_S
+from vitals.history_files import READ_ERRORS, history_files, not_parquet, snapshot_interval_s
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +110,10 @@ def summarize(root: str | Path) -> list[KindSummary]:
 
 
 def _snapshot_interval_s(files: list[Path]) -> float | None:
-    """The shortest gap between two snapshot times of one day's vitals files (``--history-vitals-every``); None
-    with a single snapshot time."""
+    """:func:`~vitals.history_files.snapshot_interval_s` of one day's vitals files (those with an ``at`` column)."""
     parts = [pq.read_table(p, columns=["at"]).column("at").cast(pa.int64()).to_numpy() for p in files
              if "at" in pq.read_schema(p).names]
-    times = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
-    return float(np.diff(times).min()) / NS_PER_S if times.size > 1 else None
+    return snapshot_interval_s(np.concatenate(parts)) if parts else None
 
 
 @dataclass(frozen=True)

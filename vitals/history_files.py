@@ -24,10 +24,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
+from vitals.units import NS_PER_S
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -130,3 +133,11 @@ def reading(base: Path, files: Sequence[Path] | None = None) -> Iterator[None]:
             raise not_parquet(*bad) from exc
         msg = f"cannot read the history under {base}: {_first_line(exc)}"
         raise HistoryError(msg) from exc
+
+
+def snapshot_interval_s(at_ns: npt.NDArray[np.int64]) -> float | None:
+    """The vitals snapshot interval of a history (``--history-vitals-every``), seen in its snapshot times (ns): the
+    shortest gap between two distinct ones (every run writes on multiples of its interval); None with fewer than
+    two."""
+    gaps = np.diff(np.unique(at_ns))
+    return float(gaps.min()) / NS_PER_S if gaps.size else None

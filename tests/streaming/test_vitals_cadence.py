@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from streaming_support import START, run_to_end, spawn, vitals_cmd
 
-from vitals.checkup.load import read_snapshots, snapshot_interval_s
+from vitals.checkup.load import read_snapshots
 from vitals.history import read_vitals
+from vitals.history_files import snapshot_interval_s
 from vitals.simulator import CitySimulator, SimulatorConfig
 from vitals.simulator.output import write_readings
 

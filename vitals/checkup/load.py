@@ -19,7 +19,7 @@ from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
 from vitals.history import files_schema
-from vitals.history_files import history_files, reading
+from vitals.history_files import history_files, reading, snapshot_interval_s
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
 
 
 HOLD_INTERVALS = 3  # a snapshot stands for the time to the series' next one, at most this many snapshot intervals
-DEFAULT_SNAPSHOT_INTERVAL_S = 300.0
+DEFAULT_SNAPSHOT_INTERVAL_S = 300.0  # with a single snapshot time: the default --history-vitals-every
 
 
 def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *, max_hold_s: float | None = None
@@ -128,18 +128,11 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     anomaly = dense(frame["anomaly_score"].to_numpy(np.float64), np.nan, np.float32) \
         if "anomaly_score" in frame else None
     if max_hold_s is None:
-        max_hold_s = HOLD_INTERVALS * snapshot_interval_s(at_ns)
+        max_hold_s = HOLD_INTERVALS * (snapshot_interval_s(at_ns) or DEFAULT_SNAPSHOT_INTERVAL_S)
     hold_limit = np.maximum(max_hold_s, 1.25 * cadence)
     return Snapshots(start_ns, end_ns, series, at_ns, level, _hold(level >= 0, at_ns, end_ns, hold_limit),
                      dense(frame["stuck"].to_numpy(np.float64) > 0, False, bool), stale,
                      dense(frame["dropout_ratio"].to_numpy(np.float64), np.nan, np.float32), anomaly)
-
-
-def snapshot_interval_s(at_ns: npt.NDArray[np.int64]) -> float:
-    """The history's snapshot interval (``--history-vitals-every``), seen in the distinct snapshot times: the
-    shortest gap between two of them (every run writes on multiples of its interval), 300 s with fewer than two."""
-    gaps = np.diff(np.unique(at_ns))
-    return float(gaps.min()) / NS_PER_S if gaps.size else DEFAULT_SNAPSHOT_INTERVAL_S
 
 
 def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int,

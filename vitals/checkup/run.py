@@ -16,10 +16,11 @@ import pandas as pd
 from vitals.catalog import Catalog
 from vitals.catalog.clock import local_iso
 from vitals.catalog.model import LEVELS
-from vitals.checkup.load import Snapshots, read_snapshots, snapshot_interval_s
+from vitals.checkup.load import Snapshots, read_snapshots
 from vitals.checkup.measures import Episode, Groups, Incident, episodes, group_table, incidents, recurring
 from vitals.checkup.score import HALF, WEIGHTS, Raw, reasons, vulnerability
 from vitals.errors import ConfigError
+from vitals.history_files import snapshot_interval_s
 from vitals.report_html import fnum, inum
 from vitals.units import WEEK_S
 
@@ -127,7 +128,7 @@ def totals(p: PeriodResult) -> dict[str, Any]:
         "from": p.start.isoformat(), "to": p.end.isoformat(), "series": int(p.snap.series.size),
         "snapshots": int(p.snap.present.sum()),
         # the history's snapshot interval (--history-vitals-every), seen in the snapshot times of the period
-        "snapshot_interval_s": snapshot_interval_s(p.snap.at_ns) if p.snap.at_ns.size else None,
+        "snapshot_interval_s": snapshot_interval_s(p.snap.at_ns),
         "share_warning": float((p.snap.hold_s * (p.snap.level >= 1)).sum() / held) if held else None,
         "hours_at_level": {k: float(d[f"hours_{k}"].sum()) for k in LEVELS},
         "episodes": len(p.episodes), "incidents": len(p.incidents),
