@@ -14,14 +14,16 @@ MIN = 60 * 10**9
 T0 = 1_772_380_800 * 10**9  # 2026-03-01 16:00 UTC = 2026-03-02 00:00 in Chongqing
 
 
-def _snap(catalog: Catalog, levels: list[list[int]], series: list[int]) -> Snapshots:
+def _snap(catalog: Catalog, levels: list[list[int]], series: list[int],
+          peaks: list[list[int]] | None = None) -> Snapshots:
     level = np.asarray(levels, dtype=np.int8)
+    peak = level if peaks is None else np.asarray(peaks, dtype=np.int8)
     n, t = level.shape
     at = T0 + np.arange(t, dtype=np.int64) * 5 * MIN
     end = T0 + t * 5 * MIN
     zeros = np.zeros((n, t), dtype=bool)
-    return Snapshots(T0, end, np.asarray(series, dtype=np.int64), at, level, _hold(level >= 0, at, end, 900.0),
-                     zeros, zeros.copy(), np.zeros((n, t), dtype=np.float32), None)
+    return Snapshots(T0, end, np.asarray(series, dtype=np.int64), at, level, peak,
+                     _hold(level >= 0, at, end, 900.0), zeros, zeros.copy(), np.zeros((n, t), dtype=np.float32), None)
 
 
 def test_hold_until_the_next_snapshot_capped() -> None:
@@ -87,3 +89,24 @@ def test_vulnerability_score_half_points_and_reasons() -> None:
                                    for w in words)
     assert "起" in "".join(reasons(raw, comp, 2, "zh")) or "%" in "".join(reasons(raw, comp, 2, "zh"))
     np.testing.assert_allclose(saturate(np.array([1.0, 3.0]), 1.0), [0.5, 0.75])
+
+
+def test_a_warning_between_two_snapshots_is_an_episode(small_catalog: Catalog) -> None:
+    """``peak_level``: a level that rose and fell between two snapshots at normal is an episode from the second
+    snapshot to the next; within an episode the worst interval (the closing one included) sets its peak; the time
+    at each level still comes from the snapshots' levels."""
+    street = small_catalog.street_index[small_catalog.streets_of("yuzhong")[0].id]
+    snap = _snap(small_catalog, [[0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]], [street, street + 1],
+                 peaks=[[0, 0, 3, 0, 1, 2, 3, 0], [0, 0, 0, 0, 0, 0, 0, 0]])
+    eps = episodes(snap)
+    assert [(e.series, (e.start_ns - T0) // MIN, (e.end_ns - T0) // MIN, e.peak) for e in eps] == [
+        (street, 10, 15, 3),  # orange between the snapshots at 5 and 10 min: seen at 10, held to the next
+        (street, 20, 30, 3),  # blue at 20 and 25, yellow within (20, 25], orange in the interval it ended in
+    ]
+    assert eps[1].peak_ns == T0 + 30 * MIN
+    same = _snap(small_catalog, [[0, 0, 0, 0, 1, 1, 0, 0]], [street])  # without peaks: the levels alone
+    assert [(e.start_ns, e.end_ns, e.peak) for e in episodes(same)] == [(T0 + 20 * MIN, T0 + 30 * MIN, 1)]
+    table = group_table(snap, Groups(np.zeros(2, dtype=np.int64), 1), eps, incidents(eps, small_catalog),
+                        np.array([2]))
+    assert table.loc[0, "hours_blue"] == 2 * 300 / 3600 and table.loc[0, "hours_orange"] == 0.0
+    assert table.loc[0, "alerts_orange"] == 2

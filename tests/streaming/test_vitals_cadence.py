@@ -55,8 +55,15 @@ def test_a_coarser_cadence_keeps_the_default_snapshots_at_its_boundaries(runs, e
     # the pieces a batch is folded in follow the boundaries, so sums are grouped differently: the EWMA's decayed
     # sums (float64) and the window buckets' sums (float32: means and rates) may differ in their last bits
     sums = {"ewma": 1e-12, **{f"{s}_{w}": 1e-6 for s in ("mean", "rate") for w in ("5m", "1h", "24h")}}
-    exact = [c for c in coarse.columns if c not in sums]
+    exact = [c for c in coarse.columns if c not in sums and c != "peak_level"]
     pd.testing.assert_frame_equal(same[exact], coarse[exact], check_exact=True)
+    # the worst level since the previous snapshot: at a coarse boundary, the worst of the fine snapshots' in the
+    # coarse interval (ending at that boundary)
+    bucket = -(-fine["at"].astype("int64") // (every * NS))
+    worst = fine.assign(b=bucket).groupby(["series", "b"])["peak_level"].max()
+    want = worst.loc[list(zip(coarse["series"], at // (every * NS), strict=True))].to_numpy()
+    np.testing.assert_array_equal(coarse["peak_level"].to_numpy(), want)
+    assert (coarse["peak_level"] > coarse["level"]).any()  # a warning seen between coarse snapshots
     for column, rtol in sums.items():
         np.testing.assert_allclose(same[column], coarse[column], rtol=rtol, err_msg=column)
     assert len(coarse) * every / 300 <= len(fine) * 1.01  # a third / a twelfth of the rows

@@ -25,19 +25,21 @@ from vitals.units import NS_PER_S
 log = logging.getLogger(__name__)
 
 COLUMNS = ("at", "indicator", "area", "level", "stuck", "dropout_ratio", "seconds_since_last")
-OPTIONAL = ("anomaly_score",)
+OPTIONAL = ("anomaly_score", "peak_level")  # peak_level: written since 2026-12-04 (older snapshots: the level)
 
 
 @dataclass(frozen=True, eq=False)
 class Snapshots:
     """Rows: catalog series ids ``series``; columns: the distinct snapshot times ``at_ns`` in the period.
-    ``level`` is -1 where a series has no snapshot; ``hold_s`` the seconds each snapshot stands for."""
+    ``level`` is -1 where a series has no snapshot; ``hold_s`` the seconds each snapshot stands for; ``peak`` the
+    worst level since the series' previous snapshot (the level itself in snapshots written without it)."""
 
     start_ns: int
     end_ns: int
     series: npt.NDArray[np.int64]
     at_ns: npt.NDArray[np.int64]
     level: npt.NDArray[np.int8]
+    peak: npt.NDArray[np.int8]
     hold_s: npt.NDArray[np.float32]
     stuck: npt.NDArray[np.bool_]
     stale: npt.NDArray[np.bool_]
@@ -123,6 +125,10 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
         return out
 
     level = dense(np.nan_to_num(frame["level"].to_numpy(np.float64)), -1, np.int8)
+    peak = level
+    if "peak_level" in frame:  # a file without the column (older) or a row without it: the level
+        worst = frame["peak_level"].to_numpy(np.float64)
+        peak = np.maximum(level, dense(np.nan_to_num(worst, nan=-1.0), -1, np.int8))
     cadence = catalog.cadence_array[series // catalog.n_streets]
     stale = dense(frame["seconds_since_last"].to_numpy(np.float64), np.nan, np.float32) > 3 * cadence[:, None]
     anomaly = dense(frame["anomaly_score"].to_numpy(np.float64), np.nan, np.float32) \
@@ -130,7 +136,7 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     if max_hold_s is None:
         max_hold_s = HOLD_INTERVALS * (snapshot_interval_s(at_ns) or DEFAULT_SNAPSHOT_INTERVAL_S)
     hold_limit = np.maximum(max_hold_s, 1.25 * cadence)
-    return Snapshots(start_ns, end_ns, series, at_ns, level, _hold(level >= 0, at_ns, end_ns, hold_limit),
+    return Snapshots(start_ns, end_ns, series, at_ns, level, peak, _hold(level >= 0, at_ns, end_ns, hold_limit),
                      dense(frame["stuck"].to_numpy(np.float64) > 0, False, bool), stale,
                      dense(frame["dropout_ratio"].to_numpy(np.float64), np.nan, np.float32), anomaly)
 

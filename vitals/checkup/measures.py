@@ -3,7 +3,9 @@
 - **Time at a level**: each snapshot's level holds until the series' next snapshot (at most 15 min); summed per
   group as series-hours and as a share of the group's snapshot time.
 - **Warning episode**: a maximal run of snapshots of one series at blue or worse (gaps carry the last level);
-  its peak level; it ends at the first snapshot back at normal (or is open at the period's end).
+  its peak level (the worst its snapshots' ``peak_level`` saw, the interval it ended in included); it ends at the
+  first snapshot back at normal (or is open at the period's end). A warning that rose and fell between two
+  snapshots at normal is an episode from the second to the next.
 - **Alerts**: the level alerts the rules would send, one per level an episode reaches (an episode that peaks at
   orange sends blue, yellow and orange); orange and red are the pages.
 - **Incident**: episodes peaking at yellow or worse in one district whose spans overlap or lie less than 30 min
@@ -71,20 +73,32 @@ def _runs(on: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], npt.NDArray
 
 def carried_level(snap: Snapshots) -> npt.NDArray[np.int8]:
     """Levels with gaps (no snapshot) carrying the series' previous level (0 before its first)."""
-    t = snap.level.shape[1]
-    idx = np.where(snap.present, np.arange(t), -1)
+    return _carried(snap.level, snap.present)
+
+
+def _carried(values: npt.NDArray[np.int8], present: npt.NDArray[np.bool_]) -> npt.NDArray[np.int8]:
+    t = values.shape[1]
+    idx = np.where(present, np.arange(t), -1)
     last = np.maximum.accumulate(idx, axis=1)
-    rows = np.arange(snap.level.shape[0])[:, None]
-    return np.where(last >= 0, snap.level[rows, np.maximum(last, 0)], 0).astype(np.int8)
+    rows = np.arange(values.shape[0])[:, None]
+    return np.where(last >= 0, values[rows, np.maximum(last, 0)], 0).astype(np.int8)
 
 
 def episodes(snap: Snapshots) -> list[Episode]:
+    """Runs of snapshots at blue or worse; a warning that rose and fell between two snapshots at normal (seen in
+    the second's ``peak``) is an episode of its own from that snapshot to the next. An episode's peak is the worst
+    level of its snapshots' intervals, the one in which it ended included."""
     level = carried_level(snap)
+    peak = np.maximum(_carried(snap.peak, snap.present), level)
+    before = np.zeros_like(level)
+    before[:, 1:] = level[:, :-1]
+    hidden = (level == 0) & (before == 0) & (peak >= 1) & snap.present
+    t = level.shape[1]
     out = []
-    for r, a, b in zip(*_runs(level >= 1), strict=True):
-        run = level[r, a:b]
+    for r, a, b in zip(*_runs((level >= 1) | hidden), strict=True):
+        run = peak[r, a:min(b + 1, t)]  # with the interval that ended it
         k = int(np.argmax(run))
-        open_end = bool(b >= level.shape[1])
+        open_end = bool(b >= t)
         end = snap.end_ns if open_end else int(snap.at_ns[b])
         out.append(Episode(int(snap.series[r]), int(snap.at_ns[a]), end, int(run[k]), int(snap.at_ns[a + k]),
                            open_end))

@@ -96,6 +96,8 @@ class ShardState:
         self.dups = DuplicateRing(self.n_rows, duplicate_depth)
         self.level = np.zeros(self.n_rows, dtype=np.int8)
         self.raw_level = np.zeros(self.n_rows, dtype=np.int8)
+        # the worst level each row reached since the last vitals snapshot (:meth:`take_peak_levels`)
+        self.peak_level = np.zeros(self.n_rows, dtype=np.int8)
         self.quiet = np.zeros(self.n_rows, dtype=np.int16)
         self.clock_ns = 0
         self.duplicates_total = 0
@@ -118,6 +120,8 @@ class ShardState:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        if "peak_level" not in state:  # pickled before peak levels: the interval's peak starts at the level
+            self.peak_level = self.level.copy()
         self.catalog = restore_catalog(*state["catalog"])
         self._derive()
         self._fresh_view_cache()
@@ -146,7 +150,8 @@ class ShardState:
     def state_bytes(self) -> int:
         """Bytes of per-series state held by this shard (the arrays; not the shared catalog)."""
         return (self.rings.nbytes() + self.scalars.nbytes() + self.dups.nbytes()
-                + self.level.nbytes + self.raw_level.nbytes + self.quiet.nbytes + self._dirty.nbytes)
+                + self.level.nbytes + self.raw_level.nbytes + self.peak_level.nbytes + self.quiet.nbytes
+                + self._dirty.nbytes)
 
     # ---- update --------------------------------------------------------------------------------------------
     def prepare(self, batch: ReadingBatch) -> PreparedReadings:
@@ -191,6 +196,7 @@ class ShardState:
     def _level_one(self, row: int, raw: int, lowered: int) -> None:
         """The hysteresis rule for one update of ``row`` (:func:`vitals.health.hysteresis.apply_updates`)."""
         apply_one(self.level, self.quiet, row, raw, lowered, intervals=self.rules.intervals)
+        self.peak_level[row] = max(int(self.peak_level[row]), raw)
 
     def _check_shard(self, series: npt.NDArray[np.int64], batch: ReadingBatch) -> None:
         if self.n_shards > 1 and (series % self.n_shards != self.shard).any():
@@ -257,6 +263,9 @@ class ShardState:
         apply_updates(self.level, self.quiet, rows, occurrence=occurrence, raw=raw, lowered=lowered,
                       intervals=self.rules.intervals)
         self.raw_level[rows] = raw  # fancy assignment: the last (newest) update of each row wins
+        # a level rises only to an update's raw level (at once) and falls otherwise, so the worst level reached
+        # since the interval began is the larger of the level then (the peak's reset) and every update's raw level
+        np.maximum.at(self.peak_level, rows, raw)
 
     def _rejections(self, batch: ReadingBatch, idx: npt.NDArray[np.int64]) -> list[Rejection]:
         """Duplicate rejections (rare: one object each, as the dead-letter contract asks); raw: the input line of a
@@ -291,6 +300,14 @@ class ShardState:
         view = render_view(self, as_of, self._view_cache, self._dirty)
         self._dirty[:] = False
         return view
+
+    def take_peak_levels(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The worst level each of ``rows`` reached since the previous call (or the start), as float64 (a vitals
+        column); then every row's peak starts again from its current level. Called at each vitals snapshot of the
+        history: the snapshot's ``peak_level`` keeps a warning that rose and fell between two snapshots."""
+        peak = self.peak_level[rows].astype(np.float64)
+        np.copyto(self.peak_level, self.level)
+        return peak
 
     def series_with_readings(self) -> int:
         """How many series of the shard have a reading (the rows a view or a capture shows)."""

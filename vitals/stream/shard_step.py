@@ -107,9 +107,11 @@ class VitalsChunk:
 
 
 ShardOutput = ShardPublish | HistoryChunk | ShardRejections | VitalsChunk
-# a snapshot at a boundary (ns): its capture (or view, per boundary) and the scoring columns of that moment (or
+# a snapshot at a boundary (ns): its capture (or view, per boundary), the scoring columns of that moment (or
 # the scorer's capture, rendered with the others)
-Snapshot = tuple[int, Capture | VitalsView, "dict[str, npt.NDArray[np.float64]] | ScoreCapture"]
+# and the worst level of each of its rows since the previous snapshot (``peak_level``)
+Snapshot = tuple[int, Capture | VitalsView, "dict[str, npt.NDArray[np.float64]] | ScoreCapture",
+                 npt.NDArray[np.float64]]
 CAPTURE_BYTES = 32 << 20  # captured state rendered at the latest when this much is held (a batch of many boundaries)
 # a shard with more series than this is viewed at each boundary even when the batch crosses several: copying its
 # ring rows (about 1.8 KB a series) and rendering them later costs more than an incremental view (whose fixed cost
@@ -117,6 +119,7 @@ CAPTURE_BYTES = 32 << 20  # captured state rendered at the latest when this much
 CAPTURE_MAX_SERIES = 256
 
 DAY_NS = DAY_S * NS_PER_S
+PEAK_LEVEL = "peak_level"  # a snapshot's column: the worst level of the series since the previous snapshot
 VITALS_EVERY_S = 300.0  # seconds of event time between vitals snapshots, by default (the history's detail)
 VITALS_EVERY_MIN_S = 60.0
 
@@ -320,14 +323,15 @@ class ShardProcessor:
         if mem.snapshot_bucket >= 0:
             at_ns = (mem.snapshot_bucket + 1) * self.vitals_every_ns
             if not capture or mem.state.series_with_readings() > CAPTURE_MAX_SERIES:
-                captured.append((at_ns, self.view(mem, at_ns), {}))
+                view = self.view(mem, at_ns)
+                captured.append((at_ns, view, {}, mem.state.take_peak_levels(view.series // self.n_shards)))
             else:
                 snap = mem.state.capture(at_ns)
                 extra: dict[str, npt.NDArray[np.float64]] | ScoreCapture = {}
                 if mem.scorer is not None and len(snap):
                     extra = mem.scorer.capture_rows(snap.rows, at_ns) or \
                         mem.scorer.columns(snap.rows * self.n_shards + mem.shard, at_ns)
-                captured.append((at_ns, snap, extra))
+                captured.append((at_ns, snap, extra, mem.state.take_peak_levels(snap.rows)))
                 if len(captured) * mem.state.capture_bytes(len(snap)) > CAPTURE_BYTES:  # about (rows only grow)
                     self._settle(mem, captured, out)
         mem.snapshot_bucket = bucket
@@ -337,20 +341,19 @@ class ShardProcessor:
         window's chunk whenever a snapshot falls in the next window; empties ``captured``."""
         if not captured:
             return
-        views = mem.state.render([c for _, c, _ in captured if isinstance(c, Capture)])[::-1]
+        views = mem.state.render([c for _, c, _, _ in captured if isinstance(c, Capture)])[::-1]
         scored = [] if mem.scorer is None else mem.scorer.render_captures(
-            [e for _, _, e in captured if not isinstance(e, dict)])[::-1]
+            [e for _, _, e, _ in captured if not isinstance(e, dict)])[::-1]
         if mem.vitals_pending is None:
             mem.vitals_pending = []
-        for at_ns, snap, captured_extra in captured:
+        for at_ns, snap, captured_extra, peak in captured:
             extra = captured_extra if isinstance(captured_extra, dict) else scored.pop()
             if isinstance(snap, Capture):
                 view = views.pop()
                 view.columns.update(extra)  # a view just rendered: its own dict (the same keys as a merged copy)
+                view.columns[PEAK_LEVEL] = peak
             else:
-                view = snap
-                if extra:
-                    view = dataclasses.replace(view, columns={**view.columns, **extra})
+                view = dataclasses.replace(snap, columns={**snap.columns, **extra, PEAK_LEVEL: peak})
             window = at_ns // self.vitals_window_ns
             if window != mem.vitals_window and mem.vitals_pending:
                 out.append(self.vitals_chunk(mem))
