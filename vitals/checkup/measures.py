@@ -1,6 +1,7 @@
 """What the check-up measures from the vitals snapshots of a period (definitions also in ``docs/checkup.md``).
 
-- **Time at a level**: each snapshot's level holds until the series' next snapshot (at most 15 min); summed per
+- **Time at a level**: each snapshot's level holds until the series' next snapshot (at most three snapshot
+  intervals, 15 min at the default); summed per
   group as series-hours and as a share of the group's snapshot time.
 - **Warning episode**: a maximal run of snapshots of one series at blue or worse (gaps carry the last level);
   its peak level (the worst its snapshots' ``peak_level`` saw, the interval it ended in included); it ends at the
