@@ -236,7 +236,7 @@ class KafkaVitalsSettings:
     brokers: str = "127.0.0.1:9092"
     topic: str = "city-vitals"
     format: str = "arrow"  # arrow | jsonl
-    rows_per_message: int = 2000  # ~0.9 MB of Arrow before compression with scoring on (53 columns)
+    rows_per_message: int = 2000  # ~0.9 MB of Arrow before compression with scoring on (54 columns)
     producer: str = ""  # more librdkafka producer settings, "key=value[,key=value...]"
 
     def problems(self) -> list[str]:
