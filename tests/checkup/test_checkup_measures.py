@@ -104,6 +104,7 @@ def test_a_warning_between_two_snapshots_is_an_episode(small_catalog: Catalog) -
         (street, 20, 30, 3),  # blue at 20 and 25, yellow within (20, 25], orange in the interval it ended in
     ]
     assert eps[1].peak_ns == T0 + 30 * MIN
+    assert [e.between for e in eps] == [True, False]
     same = _snap(small_catalog, [[0, 0, 0, 0, 1, 1, 0, 0]], [street])  # without peaks: the levels alone
     assert [(e.start_ns, e.end_ns, e.peak) for e in episodes(same)] == [(T0 + 20 * MIN, T0 + 30 * MIN, 1)]
     table = group_table(snap, Groups(np.zeros(2, dtype=np.int64), 1), eps, incidents(eps, small_catalog),

@@ -88,14 +88,18 @@ def test_the_checkup_holds_each_snapshot_for_its_own_interval(runs, small_catalo
 def test_the_checkup_says_the_interval_it_read(runs, tmp_path):
     _, histories = runs
     day = START.date().isoformat()
+    between: dict[int, int] = {}
     for every in (300, 900):
         out = tmp_path / f"checkup-{every}.json"
         run_to_end(vitals_cmd("checkup", "--history", histories[every], "--from", day, "--to", day, "--streets", "76",
                               "--json", out, "--out", tmp_path / f"checkup-{every}.html"), tmp_path / "log.txt")
-        assert json.loads(out.read_text())["period"]["snapshot_interval_s"] == every
-        minutes = f"{every / 60:.1f} min"
-        assert f"<th>vitals snapshots every</th><td class='num'>{minutes}</td>" in (
+        period = json.loads(out.read_text())["period"]
+        assert period["snapshot_interval_s"] == every
+        between[every] = period["episodes_between_snapshots"]
+        seen = f" ({between[every]} warnings only between snapshots)" if between[every] else ""
+        assert f"<th>vitals snapshots every</th><td class='num'>{every / 60:.1f} min{seen}</td>" in (
             tmp_path / f"checkup-{every}.html").read_text()
+    assert 0 <= between[300] < between[900]  # farther apart, more warnings fall between two snapshots
 
 
 def test_a_resume_may_not_change_the_cadence(runs, tmp_path):

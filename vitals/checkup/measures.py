@@ -45,6 +45,7 @@ class Episode:
     peak: int
     peak_ns: int
     open_end: bool
+    between: bool = False  # seen only in a snapshot's peak_level: it rose and fell between two snapshots
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def episodes(snap: Snapshots) -> list[Episode]:
         open_end = bool(b >= t)
         end = snap.end_ns if open_end else int(snap.at_ns[b])
         out.append(Episode(int(snap.series[r]), int(snap.at_ns[a]), end, int(run[k]), int(snap.at_ns[a + k]),
-                           open_end))
+                           open_end, bool(b == a + 1 and hidden[r, a])))
     return out
 
 

@@ -50,7 +50,10 @@ def _headline(c: Checkup, lang: str) -> str:
     interval = cur["snapshot_interval_s"]
     if interval is not None:  # the detail in time the figures above rest on (docs/history.md, "Snapshot cadence")
         label = "快照间隔" if zh else "vitals snapshots every"
-        cells += f"<tr><th>{esc(label)}</th><td class='num'>{esc(duration(interval))}</td></tr>"
+        between = cur["episodes_between_snapshots"]
+        seen = "" if not between else \
+            f"（{between} 次预警只在两次快照之间出现）" if zh else f" ({between} warnings only between snapshots)"
+        cells += f"<tr><th>{esc(label)}</th><td class='num'>{esc(duration(interval) + seen)}</td></tr>"
     head = "指标" if zh else "figure"
     vs = "本期（↑↓ 上期）" if zh else "this period (↑↓ previous)"
     return f"<table class='headline'><thead><tr><th>{head}</th><th class='num'>{vs}</th></tr></thead>{cells}</table>"

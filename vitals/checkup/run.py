@@ -131,7 +131,11 @@ def totals(p: PeriodResult) -> dict[str, Any]:
         "snapshot_interval_s": snapshot_interval_s(p.snap.at_ns),
         "share_warning": float((p.snap.hold_s * (p.snap.level >= 1)).sum() / held) if held else None,
         "hours_at_level": {k: float(d[f"hours_{k}"].sum()) for k in LEVELS},
-        "episodes": len(p.episodes), "incidents": len(p.incidents),
+        "episodes": len(p.episodes),
+        # of them, warnings that rose and fell between two snapshots (seen in peak_level only): many say that the
+        # snapshots are too far apart for the episodes' timing (docs/history.md, "Snapshot cadence")
+        "episodes_between_snapshots": sum(e.between for e in p.episodes),
+        "incidents": len(p.incidents),
         "incidents_orange": sum(i.peak >= 3 for i in p.incidents),
         "alerts": {k: int(d[f"alerts_{k}"].sum()) for k in LEVELS},
         "recovery_median_s": float(np.median(recov)) if recov else None,
