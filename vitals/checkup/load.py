@@ -61,7 +61,47 @@ def _days(start_ns: int, end_ns: int) -> list[str]:
     return [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
 
 
-def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame | None:
+@dataclass
+class _Day:
+    """One UTC day's snapshots as dense blocks over the catalog's series (rows: series id) x the day's snapshot
+    times; a cell no file filled is absent (level -1)."""
+
+    at_ns: npt.NDArray[np.int64]
+    level: npt.NDArray[np.int8]
+    peak: npt.NDArray[np.int8]
+    stuck: npt.NDArray[np.bool_]
+    stale: npt.NDArray[np.bool_]
+    dropout: npt.NDArray[np.float32]
+    anomaly: npt.NDArray[np.float32] | None
+    unknown: int  # rows naming a series the catalog does not know
+
+    def drop_times(self, keep: npt.NDArray[np.bool_]) -> None:
+        self.at_ns = self.at_ns[keep]
+        for name in ("level", "peak", "stuck", "stale", "dropout", "anomaly"):
+            block = getattr(self, name)
+            if block is not None:
+                setattr(self, name, block[:, keep])
+
+
+def _codes(column: pa.ChunkedArray, ids: pd.Index) -> npt.NDArray[np.int64]:
+    """Each row's position of its string in ``ids`` (-1: not there), through each chunk's dictionary (a history's
+    ids are dictionary-encoded: a few thousand distinct strings for millions of rows)."""
+    parts = []
+    for chunk in column.chunks:
+        coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
+        known = ids.get_indexer(pd.Index(coded.dictionary.to_pylist(), dtype=object))
+        index = coded.indices.fill_null(len(known)).to_numpy(zero_copy_only=False)  # a null id: not known
+        parts.append(np.append(known, -1)[index])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _float(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
+    return table.column(name).to_numpy().astype(np.float64, copy=False)
+
+
+def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog) -> _Day | None:
+    """The snapshots of ``day``'s folder with times in ``[start_ns, end_ns)``, file by file in name order (runs by
+    their start: where two runs wrote one series at one time, the later run's file wins)."""
     folder = base / f"date={day}"
     if not folder.is_dir():
         return None
@@ -70,10 +110,47 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int) -> pd.DataFrame 
         return None
     schema = files_schema(files)
     cols = [c for c in (*COLUMNS, *OPTIONAL) if c in schema.names]
+    indicators = pd.Index([i.id for i in catalog.indicators], dtype=object)
+    streets = pd.Index([s.id for s in catalog.streets], dtype=object)
+    cadence = catalog.cadence_array
+    unknown = 0
     with reading(folder, files):
-        frame = pa.concat_tables([pq.read_table(f, columns=cols, schema=schema) for f in files]).to_pandas()
-    at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return frame[(at >= start_ns) & (at < end_ns)]
+        # the day's snapshot times first (one small column), then file by file into the dense blocks
+        stamps = [pq.read_table(f, columns=["at"]).column("at").to_numpy().astype("datetime64[ns]").astype(np.int64)
+                  for f in files]
+        at_ns = np.unique(np.concatenate(stamps))
+        at_ns = at_ns[(at_ns >= start_ns) & (at_ns < end_ns)]
+        shape = (catalog.n_series, at_ns.size)
+        level = np.full(shape, -1, dtype=np.int8)
+        peak = np.full(shape, -1, dtype=np.int8)
+        stuck = np.zeros(shape, dtype=bool)
+        stale = np.zeros(shape, dtype=bool)
+        dropout = np.full(shape, np.nan, dtype=np.float32)
+        anomaly = np.full(shape, np.nan, dtype=np.float32) if "anomaly_score" in cols else None
+        for f, at in zip(files, stamps, strict=True):  # later files overwrite earlier ones' cells
+            inside = (at >= start_ns) & (at < end_ns)
+            if not inside.any():
+                continue
+            table = pq.read_table(f, columns=[c for c in cols if c != "at"], schema=schema,
+                                  read_dictionary=["indicator", "area"])
+            ind, street = _codes(table.column("indicator"), indicators), _codes(table.column("area"), streets)
+            known = (ind >= 0) & (street >= 0)
+            unknown += int((~known & inside).sum())
+            idx = np.flatnonzero(known & inside)
+            row = ind[idx] * catalog.n_streets + street[idx]
+            col = np.searchsorted(at_ns, at[idx])
+            lv = np.nan_to_num(_float(table, "level")[idx])
+            level[row, col] = lv
+            worst = _float(table, "peak_level")[idx] if "peak_level" in cols else np.full(idx.size, np.nan)
+            peak[row, col] = np.maximum(lv, np.nan_to_num(worst, nan=-1.0))
+            stuck[row, col] = _float(table, "stuck")[idx] > 0
+            stale[row, col] = _float(table, "seconds_since_last")[idx] > 3 * cadence[ind[idx]]
+            dropout[row, col] = _float(table, "dropout_ratio")[idx]
+            if anomaly is not None:  # (a file without the column reads as nulls: NaN)
+                anomaly[row, col] = _float(table, "anomaly_score")[idx]
+    if not at_ns.size and not unknown:
+        return None
+    return _Day(at_ns, level, peak, stuck, stale, dropout, anomaly, unknown)
 
 
 HOLD_INTERVALS = 3  # a snapshot stands for the time to the series' next one, at most this many snapshot intervals
@@ -85,7 +162,11 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     """The snapshots of the local days ``start`` .. ``end`` (inclusive, the catalog city's time zone). A snapshot
     holds at most ``max_hold_s`` (default: three snapshot intervals of the history, 900 s at the default 5
     minutes; the interval is the shortest time between two snapshots read), or 1.25 cadences of its indicator
-    when longer (an hourly series has a snapshot per hour: docs/history.md)."""
+    when longer (an hourly series has a snapshot per hour: docs/history.md).
+
+    Read day by day into dense blocks (catalog series x the day's snapshot times), only the columns the check-up
+    uses, the ids through the files' dictionaries: memory is the blocks (~11 bytes per series and snapshot time),
+    not a table of every row."""
     base = Path(root) / "vitals"
     if not base.is_dir():
         msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
@@ -96,61 +177,59 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
                    "passes a 5-minute boundary after readings arrived (docs/history.md)")
         raise HistoryError(msg)
     start_ns, end_ns = local_midnight_ns(catalog, start), local_midnight_ns(catalog, end + timedelta(days=1))
-    frames = [f for day in _days(start_ns, end_ns) if (f := _read_day(base, day, start_ns, end_ns)) is not None]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
-    ind = pd.Index([i.id for i in catalog.indicators]).get_indexer(pd.Index(frame["indicator"].astype(str)))
-    street = pd.Index([s.id for s in catalog.streets]).get_indexer(pd.Index(frame["area"].astype(str)))
-    known = (ind >= 0) & (street >= 0)
-    if (~known).any():
-        log.warning("%d snapshot rows name series the catalog does not know (give --streets?); skipped",
-                    int((~known).sum()))
-    frame = frame[known]
-    sid = ind[known].astype(np.int64) * catalog.n_streets + street[known]
-    at = frame["at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    series, row = np.unique(sid, return_inverse=True)
-    at_ns, col = np.unique(at, return_inverse=True)
-    shape = (series.size, at_ns.size)
-    cell = row.astype(np.int64) * at_ns.size + col
-    if np.bincount(cell, minlength=series.size * at_ns.size).max(initial=0) > 1:
-        # one series at one time in several runs' files (runs sharing a directory: docs/history.md): the last
-        # read wins, i.e. the run whose file name sorts last (the later run)
-        last = np.full(series.size * at_ns.size, -1, dtype=np.int64)
-        np.maximum.at(last, cell, np.arange(cell.size))
-        keep = last[cell] == np.arange(cell.size)
-        frame, row, col = frame[keep], row[keep], col[keep]
+    days = [d for day in _days(start_ns, end_ns) if (d := _read_day(base, day, start_ns, end_ns, catalog)) is not None]
+    unknown = sum(d.unknown for d in days)
+    if unknown:
+        log.warning("%d snapshot rows name series the catalog does not know (give --streets?); skipped", unknown)
+    days = [d for d in days if d.at_ns.size]
+    present = np.zeros(catalog.n_series, dtype=bool)
+    for d in days:
+        present |= (d.level >= 0).any(axis=1)
+    series = np.flatnonzero(present).astype(np.int64)
 
-    def dense(values: npt.ArrayLike, fill: float, dtype: type) -> npt.NDArray[Any]:
-        out = np.full(shape, fill, dtype=dtype)
-        out[row, col] = values
-        return out
+    def joined(blocks: list[npt.NDArray[Any]], dtype: type, fill: float) -> npt.NDArray[Any]:
+        if not blocks:
+            return np.full((series.size, 0), fill, dtype=dtype)
+        return np.concatenate([b[series] for b in blocks], axis=1)
 
-    level = dense(np.nan_to_num(frame["level"].to_numpy(np.float64)), -1, np.int8)
-    peak = level
-    if "peak_level" in frame:  # a file without the column (older) or a row without it: the level
-        worst = frame["peak_level"].to_numpy(np.float64)
-        peak = np.maximum(level, dense(np.nan_to_num(worst, nan=-1.0), -1, np.int8))
+    for d in days:  # times at which only series the catalog does not know have snapshots: none
+        seen = np.asarray((d.level >= 0).any(axis=0), dtype=bool)
+        if not seen.all():
+            d.drop_times(seen)
+    at_ns = np.concatenate([d.at_ns for d in days]) if days else np.empty(0, dtype=np.int64)
+    level = joined([d.level for d in days], np.int8, -1)
+    with_scores = [d for d in days if d.anomaly is not None]
+    anomaly = None
+    if with_scores:  # a day without scores is NaN (no score) in the days that have them
+        anomaly = joined([d.anomaly if d.anomaly is not None else np.full(d.level.shape, np.nan, np.float32)
+                          for d in days], np.float32, np.nan)
     cadence = catalog.cadence_array[series // catalog.n_streets]
-    stale = dense(frame["seconds_since_last"].to_numpy(np.float64), np.nan, np.float32) > 3 * cadence[:, None]
-    anomaly = dense(frame["anomaly_score"].to_numpy(np.float64), np.nan, np.float32) \
-        if "anomaly_score" in frame else None
     if max_hold_s is None:
         max_hold_s = HOLD_INTERVALS * (snapshot_interval_s(at_ns) or DEFAULT_SNAPSHOT_INTERVAL_S)
     hold_limit = np.maximum(max_hold_s, 1.25 * cadence)
-    return Snapshots(start_ns, end_ns, series, at_ns, level, peak, _hold(level >= 0, at_ns, end_ns, hold_limit),
-                     dense(frame["stuck"].to_numpy(np.float64) > 0, False, bool), stale,
-                     dense(frame["dropout_ratio"].to_numpy(np.float64), np.nan, np.float32), anomaly)
+    return Snapshots(start_ns, end_ns, series, at_ns, level, joined([d.peak for d in days], np.int8, -1),
+                     _hold(level >= 0, at_ns, end_ns, hold_limit), joined([d.stuck for d in days], bool, False),
+                     joined([d.stale for d in days], bool, False),
+                     joined([d.dropout for d in days], np.float32, np.nan), anomaly)
 
 
 def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int,
           max_hold_s: float | npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     """Seconds from each snapshot to the series' next one (or the period's end), at most ``max_hold_s`` (one
-    value, or one per series)."""
+    value, or one per series). Computed in blocks of rows, so its temporaries stay small for a long period."""
     n, t = present.shape
-    idx = np.where(present, np.arange(t), t)
-    nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]  # first present index at or after k
-    after = np.full((n, t), t, dtype=np.int64)
-    after[:, :-1] = nxt[:, 1:]
+    out = np.zeros((n, t), dtype=np.float32)
+    limit = np.broadcast_to(np.reshape(max_hold_s, (-1, 1)) if np.ndim(max_hold_s) else max_hold_s, (n, 1))
     times = np.append(at_ns, end_ns)
-    gap = (times[after] - at_ns[None, :]) / NS_PER_S
-    limit = np.reshape(max_hold_s, (-1, 1)) if np.ndim(max_hold_s) else max_hold_s
-    return np.where(present, np.minimum(gap, limit), 0.0).astype(np.float32)
+    for a in range(0, n, HOLD_BLOCK_ROWS):
+        block = present[a:a + HOLD_BLOCK_ROWS]
+        idx = np.where(block, np.arange(t), t)
+        nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]  # first present index at or after k
+        after = np.full(block.shape, t, dtype=np.int64)
+        after[:, :-1] = nxt[:, 1:]
+        gap = (times[after] - at_ns[None, :]) / NS_PER_S
+        out[a:a + HOLD_BLOCK_ROWS] = np.where(block, np.minimum(gap, limit[a:a + HOLD_BLOCK_ROWS]), 0.0)
+    return out
+
+
+HOLD_BLOCK_ROWS = 2048  # rows of series per block of _hold (~2,000 x 2,016 five-minute snapshots of a week: ~30 MB)

@@ -80,7 +80,7 @@ def carried_level(snap: Snapshots) -> npt.NDArray[np.int8]:
 
 def _carried(values: npt.NDArray[np.int8], present: npt.NDArray[np.bool_]) -> npt.NDArray[np.int8]:
     t = values.shape[1]
-    idx = np.where(present, np.arange(t), -1)
+    idx = np.where(present, np.arange(t, dtype=np.int32), np.int32(-1))  # int32: a long period's temporaries halve
     last = np.maximum.accumulate(idx, axis=1)
     rows = np.arange(values.shape[0])[:, None]
     return np.where(last >= 0, values[rows, np.maximum(last, 0)], 0).astype(np.int8)
