@@ -24,6 +24,7 @@ from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.checkup import load
 from vitals.checkup.load import COLUMNS, OPTIONAL, Snapshots, _days, _hold, read_snapshots
+from vitals.errors import HistoryError
 from vitals.history import files_schema
 from vitals.history_files import history_files, snapshot_interval_s
 
@@ -172,3 +173,11 @@ def test_hold_in_blocks_of_rows_is_the_hold_of_all_rows(monkeypatch, per_row) ->
     monkeypatch.setattr(load, "HOLD_BLOCK_ROWS", 8)
     np.testing.assert_array_equal(_hold(present, at_ns, int(at_ns[-1]) + 600 * 10**9, limit),
                                   reference_hold(present, at_ns, int(at_ns[-1]) + 600 * 10**9, limit))
+
+
+def test_a_file_that_is_not_vitals_is_named_in_one_line(catalog, tmp_path) -> None:
+    shutil.copytree(MAIN / "vitals", tmp_path / "vitals")
+    folder = next((tmp_path / "vitals").iterdir())
+    pq.write_table(pa.table({"ts": [1], "value": [2.0]}), folder / "zz-readings.parquet")  # a readings file, astray
+    with pytest.raises(HistoryError, match=r"zz-readings.parquet is not a vitals snapshot file \(no at, indicator"):
+        read_snapshots(tmp_path, catalog, LOCAL_DAY - timedelta(days=1), LOCAL_DAY)

@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
-from vitals.history import files_schema
 from vitals.history_files import history_files, reading, snapshot_interval_s
 from vitals.units import NS_PER_S
 
@@ -95,7 +94,15 @@ def _codes(column: pa.ChunkedArray, ids: pd.Index) -> npt.NDArray[np.int64]:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def _not_vitals(path: Path, base: Path) -> HistoryError:
+    return HistoryError(f"{path} is not a vitals snapshot file (no at, indicator or area column); "
+                        f"move it out of {base}")
+
+
 def _float(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
+    """A numeric column as float64, nulls NaN; a column the file lacks: all NaN."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
     return table.column(name).to_numpy().astype(np.float64, copy=False)
 
 
@@ -108,49 +115,58 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
     files = history_files(folder)  # in name order: runs by their start (run ids sort by time)
     if not files:  # a day folder holding no Parquet file (only a stray note): no snapshots that day
         return None
-    schema = files_schema(files)
-    cols = [c for c in (*COLUMNS, *OPTIONAL) if c in schema.names]
     indicators = pd.Index([i.id for i in catalog.indicators], dtype=object)
     streets = pd.Index([s.id for s in catalog.streets], dtype=object)
     cadence = catalog.cadence_array
     unknown = 0
+    parts: list[dict[str, Any]] = []  # per file, in name order: its rows in the period, as compact arrays
     with reading(folder, files):
-        # the day's snapshot times first (one small column), then file by file into the dense blocks
-        stamps = [pq.read_table(f, columns=["at"]).column("at").to_numpy().astype("datetime64[ns]").astype(np.int64)
-                  for f in files]
-        at_ns = np.unique(np.concatenate(stamps))
-        at_ns = at_ns[(at_ns >= start_ns) & (at_ns < end_ns)]
-        shape = (catalog.n_series, at_ns.size)
-        level = np.full(shape, -1, dtype=np.int8)
-        peak = np.full(shape, -1, dtype=np.int8)
-        stuck = np.zeros(shape, dtype=bool)
-        stale = np.zeros(shape, dtype=bool)
-        dropout = np.full(shape, np.nan, dtype=np.float32)
-        anomaly = np.full(shape, np.nan, dtype=np.float32) if "anomaly_score" in cols else None
-        for f, at in zip(files, stamps, strict=True):  # later files overwrite earlier ones' cells
-            inside = (at >= start_ns) & (at < end_ns)
-            if not inside.any():
-                continue
-            table = pq.read_table(f, columns=[c for c in cols if c != "at"], schema=schema,
-                                  read_dictionary=["indicator", "area"])
+        for f in files:  # each file's own columns (one footer read): an older file may lack the optional ones
+            try:
+                source = pq.ParquetFile(f, read_dictionary=["indicator", "area"])
+            except KeyError as exc:  # Arrow's way of saying that a column to read as a dictionary is not there
+                raise _not_vitals(f, base) from exc
+            with source:
+                names = set(source.schema_arrow.names)
+                if "at" not in names:
+                    raise _not_vitals(f, base)
+                table = source.read(columns=[c for c in (*COLUMNS, *OPTIONAL) if c in names])
+            at = table.column("at").to_numpy().astype("datetime64[ns]").astype(np.int64)
             ind, street = _codes(table.column("indicator"), indicators), _codes(table.column("area"), streets)
+            inside = (at >= start_ns) & (at < end_ns)
             known = (ind >= 0) & (street >= 0)
             unknown += int((~known & inside).sum())
             idx = np.flatnonzero(known & inside)
-            row = ind[idx] * catalog.n_streets + street[idx]
-            col = np.searchsorted(at_ns, at[idx])
-            lv = np.nan_to_num(_float(table, "level")[idx])
-            level[row, col] = lv
-            worst = _float(table, "peak_level")[idx] if "peak_level" in cols else np.full(idx.size, np.nan)
-            peak[row, col] = np.maximum(lv, np.nan_to_num(worst, nan=-1.0))
-            stuck[row, col] = _float(table, "stuck")[idx] > 0
-            stale[row, col] = _float(table, "seconds_since_last")[idx] > 3 * cadence[ind[idx]]
-            dropout[row, col] = _float(table, "dropout_ratio")[idx]
-            if anomaly is not None:  # (a file without the column reads as nulls: NaN)
-                anomaly[row, col] = _float(table, "anomaly_score")[idx]
+            if not idx.size:
+                continue
+            level = np.nan_to_num(_float(table, "level")[idx])
+            worst = _float(table, "peak_level")[idx] if "peak_level" in names else np.full(idx.size, np.nan)
+            parts.append({
+                "row": ind[idx] * catalog.n_streets + street[idx], "at": at[idx], "level": level.astype(np.int8),
+                "peak": np.maximum(level, np.nan_to_num(worst, nan=-1.0)).astype(np.int8),
+                "stuck": _float(table, "stuck")[idx] > 0,
+                "stale": _float(table, "seconds_since_last")[idx] > 3 * cadence[ind[idx]],
+                "dropout": _float(table, "dropout_ratio")[idx].astype(np.float32),
+                "anomaly": _float(table, "anomaly_score")[idx].astype(np.float32) if "anomaly_score" in names
+                else None})
+    at_ns = np.unique(np.concatenate([p["at"] for p in parts])) if parts else np.empty(0, dtype=np.int64)
+    shape = (catalog.n_series, at_ns.size)
+    blocks: dict[str, Any] = {
+        "level": np.full(shape, -1, dtype=np.int8), "peak": np.full(shape, -1, dtype=np.int8),
+        "stuck": np.zeros(shape, dtype=bool), "stale": np.zeros(shape, dtype=bool),
+        "dropout": np.full(shape, np.nan, dtype=np.float32),
+        # anomaly scores when a file of the day has them (NaN where a file without them wrote the cell)
+        "anomaly": np.full(shape, np.nan, dtype=np.float32) if any(p["anomaly"] is not None for p in parts)
+        else None}
+    for part in parts:  # file by file: a later file's cells overwrite an earlier one's
+        row, col = part["row"], np.searchsorted(at_ns, part["at"])
+        for name, block in blocks.items():
+            if block is not None:
+                block[row, col] = np.nan if part[name] is None else part[name]
     if not at_ns.size and not unknown:
         return None
-    return _Day(at_ns, level, peak, stuck, stale, dropout, anomaly, unknown)
+    return _Day(at_ns, blocks["level"], blocks["peak"], blocks["stuck"], blocks["stale"], blocks["dropout"],
+                blocks["anomaly"], unknown)
 
 
 HOLD_INTERVALS = 3  # a snapshot stands for the time to the series' next one, at most this many snapshot intervals
