@@ -87,16 +87,37 @@ def _some_history_files(base: Path) -> list[Path]:
 
 
 def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: Sequence[str] | None = None,
-                  schema: pa.Schema | None = None, filter: ds.Expression | None = None) -> pa.Table:
+                  schema: pa.Schema | None = None, filter: ds.Expression | None = None,
+                  dictionary: Sequence[str] = ()) -> pa.Table:
     """The history files under ``base`` (``files``, default :func:`history_files`) as one table, with the hive
-    partition columns of the paths below ``base`` (``date=...``, ``domain=...``); one line on an unreadable file."""
+    partition columns of the paths below ``base`` (``date=...``, ``domain=...``); one line on an unreadable file.
+    ``dictionary``: string columns read as dictionaries (ids: a few thousand values in millions of rows)."""
     import pyarrow.dataset as ds  # not at import: the flow's processes write history, they never read it
 
     paths = _some_history_files(base) if files is None else list(files)
+    fmt: str | ds.ParquetFileFormat = "parquet"
+    if dictionary:
+        fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary)))
     with reading(base, paths):
-        dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=schema, partitioning="hive",
+        dataset = ds.dataset([str(p) for p in paths], format=fmt, schema=schema, partitioning="hive",
                              partition_base_dir=None if base.is_file() else str(base))
         return dataset.to_table(columns=None if columns is None else list(columns), filter=filter)
+
+
+def id_codes(column: pa.ChunkedArray, ids: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each row's position of its id in ``ids`` (-1: not there, or null), matched through each chunk's dictionary
+    (read as one, :func:`history_table` ``dictionary``, or encoded here): a history's ids are a few thousand
+    distinct strings in millions of rows, so the strings are compared once per chunk, never per row."""
+    import pandas as pd  # not at import (see history_table)
+
+    index = pd.Index(list(ids), dtype=object)
+    parts = []
+    for chunk in column.chunks:
+        coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
+        known = index.get_indexer(pd.Index([str(v) for v in coded.dictionary.to_pylist()], dtype=object))
+        rows = coded.indices.fill_null(len(known)).to_numpy(zero_copy_only=False)  # a null id: not known
+        parts.append(np.append(known, -1)[rows])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def history_rows(base: Path) -> int:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from vitals.catalog import Catalog
 from vitals.catalog.clock import local_midnight_ns
 from vitals.errors import HistoryError
-from vitals.history_files import history_files, reading, snapshot_interval_s
+from vitals.history_files import history_files, id_codes, reading, snapshot_interval_s
 from vitals.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -82,18 +82,6 @@ class _Day:
                 setattr(self, name, block[:, keep])
 
 
-def _codes(column: pa.ChunkedArray, ids: pd.Index) -> npt.NDArray[np.int64]:
-    """Each row's position of its string in ``ids`` (-1: not there), through each chunk's dictionary (a history's
-    ids are dictionary-encoded: a few thousand distinct strings for millions of rows)."""
-    parts = []
-    for chunk in column.chunks:
-        coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
-        known = ids.get_indexer(pd.Index(coded.dictionary.to_pylist(), dtype=object))
-        index = coded.indices.fill_null(len(known)).to_numpy(zero_copy_only=False)  # a null id: not known
-        parts.append(np.append(known, -1)[index])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-
-
 def _not_vitals(path: Path, base: Path) -> HistoryError:
     return HistoryError(f"{path} is not a vitals snapshot file (no at, indicator or area column); "
                         f"move it out of {base}")
@@ -115,8 +103,7 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
     files = history_files(folder)  # in name order: runs by their start (run ids sort by time)
     if not files:  # a day folder holding no Parquet file (only a stray note): no snapshots that day
         return None
-    indicators = pd.Index([i.id for i in catalog.indicators], dtype=object)
-    streets = pd.Index([s.id for s in catalog.streets], dtype=object)
+    indicators, streets = [i.id for i in catalog.indicators], [s.id for s in catalog.streets]
     cadence = catalog.cadence_array
     unknown = 0
     parts: list[dict[str, Any]] = []  # per file, in name order: its rows in the period, as compact arrays
@@ -132,7 +119,7 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
                     raise _not_vitals(f, base)
                 table = source.read(columns=[c for c in (*COLUMNS, *OPTIONAL) if c in names])
             at = table.column("at").to_numpy().astype("datetime64[ns]").astype(np.int64)
-            ind, street = _codes(table.column("indicator"), indicators), _codes(table.column("area"), streets)
+            ind, street = id_codes(table.column("indicator"), indicators), id_codes(table.column("area"), streets)
             inside = (at >= start_ns) & (at < end_ns)
             known = (ind >= 0) & (street >= 0)
             unknown += int((~known & inside).sum())
