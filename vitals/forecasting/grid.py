@@ -34,7 +34,7 @@ def forward_fill(values: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
 
 def latest_per_key(key: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """Indices of the latest reading (by event time; the later row on ties) for each distinct key."""
-    order = np.lexsort((np.arange(key.shape[0]), ts_ns, key))
+    order = np.lexsort((ts_ns, key))  # stable: rows tied on (key, time) keep their order, the later one last
     key_sorted = key[order]
     is_last = np.ones(key_sorted.shape[0], dtype=bool)
     is_last[:-1] = key_sorted[1:] != key_sorted[:-1]
@@ -98,26 +98,39 @@ class SeriesGrid:
         if step_s <= 0:
             msg = f"step_s must be positive, got {step_s}"
             raise ModelError(msg)
-        ind = np.asarray(indicator, dtype=np.int64)
+        # one mask, one index, then each column gathered once (the temporaries of millions of readings add up:
+        # a day of the model city is 12 M)
+        ind = np.asarray(indicator)
         val = np.asarray(value, dtype=np.float64)
-        ok = np.isfinite(val) & (val >= catalog.valid_min_array[ind]) & (val <= catalog.valid_max_array[ind])
-        ind, st, ts, val = ind[ok], np.asarray(street, np.int64)[ok], np.asarray(ts_ns, np.int64)[ok], val[ok]
-        if ts.size == 0:
+        ts_all = np.asarray(ts_ns, np.int64)
+        ok = np.isfinite(val)
+        ok &= val >= catalog.valid_min_array[ind]
+        ok &= val <= catalog.valid_max_array[ind]
+        if not ok.any():
             msg = "no valid readings to build a series grid from"
             raise ModelError(msg)
         step_ns = step_s * NS_PER_S
-        start = int(ts.min()) // step_ns * step_ns if start_ns is None else int(start_ns)
-        end = int(ts.max()) + 1 if end_ns is None else int(end_ns)
+        first = int(ts_all.min(where=ok, initial=np.iinfo(np.int64).max))
+        start = first // step_ns * step_ns if start_ns is None else int(start_ns)
+        end = int(ts_all.max(where=ok, initial=np.iinfo(np.int64).min)) + 1 if end_ns is None else int(end_ns)
         n_cols = max(1, -(-(end - start) // step_ns))
-        keep = (ts >= start) & (ts < start + n_cols * step_ns)
-        ind, st, ts, val = ind[keep], st[keep], ts[keep], val[keep]
-        sid = ind * catalog.n_streets + st
-        series, row = np.unique(sid, return_inverse=True)
-        col = (ts - start) // step_ns
-        cell = row.astype(np.int64) * n_cols + col
+        ok &= ts_all >= start
+        ok &= ts_all < start + n_cols * step_ns
+        idx = np.flatnonzero(ok)
+        del ok
+        sid = ind[idx].astype(np.int64)
+        sid *= catalog.n_streets
+        sid += np.asarray(street)[idx]
+        series, cell = np.unique(sid, return_inverse=True)
+        del sid
+        ts = ts_all[idx]
+        cell = cell.astype(np.int64, copy=False).reshape(-1)
+        cell *= n_cols
+        cell += (ts - start) // step_ns
         pick = latest_per_key(cell, ts)
+        del ts
         grid = np.full((series.shape[0], n_cols), np.nan, dtype=np.float32)
-        grid.reshape(-1)[cell[pick]] = val[pick]
+        grid.reshape(-1)[cell[pick]] = val[idx[pick]]
         ind_codes, street_codes = catalog.split_series_id(series)
         return cls(
             values=forward_fill(grid), series=series.astype(np.int64), indicator=ind_codes.astype(np.int16),
