@@ -512,7 +512,7 @@ def test_a_routine_a_few_minutes_early_is_judged_at_the_neighbouring_phase() -> 
     neighbouring slot (09:00-09:15, the working day) and scores low. A rise at night, off the routine, scores the
     same either way: both neighbouring slots expect the night."""
     s, t, v, early, night = working_day_stream(0)
-    off, model = levels(DefaultDetector().fit([], [], [], n_series=1), s, t, v)
+    off, model = levels(DefaultDetector(phase_tolerance=0.0).fit([], [], [], n_series=1), s, t, v)
     on, model_on = levels(DefaultDetector(phase_tolerance=1.0).fit([], [], [], n_series=1), s, t, v)
     np.testing.assert_array_equal(model, model_on)  # the model choice does not change
     daily = [k for k in early if model[k] == BASELINE_MODELS.index("daily_profile")]
@@ -579,11 +579,13 @@ def test_regime_by_side_is_bit_identical_whatever_the_batch_split(cuts: list[int
 
 
 def test_a_detector_pickled_before_the_phase_tolerance_loads_with_the_switches_off() -> None:
+    """A detector pickled before the switches (no such parameters, one float column fewer) loads at the defaults
+    (both off) and scores on as one that had them from the start."""
     s, t, v, _, _ = working_day_stream(3, days=6)
     half = s.size // 2
     det = DefaultDetector().fit([], [], [], n_series=1)
     det.update_score(s[:half], t[:half], v[:half])
-    old = pickle.loads(pickle.dumps(det))  # from before the switches: no such parameters, one column fewer
+    old = pickle.loads(pickle.dumps(det))
     for name in ("phase_tolerance", "regime_by_side"):
         delattr(old, name)
     old.f_ = old.f_[:, :kernel.F_Z_NEAR].copy()

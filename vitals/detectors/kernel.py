@@ -62,7 +62,9 @@ F_COLUMNS = 42
 I_COLUMNS = 25
 ROUTINE_INTERVALS = 3     # intervals between spike onsets that must agree before a spike counts as routine
 ROUTINE_MIN_TOLERANCE = 2  # readings: the tolerance of a short period
-PHASE_MIN_Z = 3.0  # phase_tolerance: a reading inside the expected band (3 scales: band_z) is judged as it is
+PHASE_MIN_Z = 3.0  # phase_tolerance: a reading inside the expected band (3 scales: band_z) is judged as it is;
+# the neighbouring slot counts once learned (1 / slot_rate readings: before, its centre and scale are still the
+# running mean of its first readings, its scale near the flat level's, wide enough to explain any deviation)
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
@@ -184,7 +186,7 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
                 zn = zk
                 if k == 0 and phase > 0.0 and abs(zk) > PHASE_MIN_Z:  # the profile's phase resolution: see _near
                     n = _near(sec, day_slots)
-                    if slot_count[row, n] >= p[P_MIN_SLOT_COUNT]:
+                    if slot_count[row, n] * p[P_SLOT_RATE] >= 1.0:  # a learned slot: its rate at the floor
                         zn = (v - np.float64(mid[row, n])) / max(max(np.float64(dev[row, n]), 0.2 * level_scale),
                                                                   floor)
                 best, model, z, scale, expected, z_near = err, k + 1, zk, s, m, zn
