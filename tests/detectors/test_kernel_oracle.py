@@ -17,6 +17,7 @@ from detectors.default_oracle import (
     routine_spikes,
 )
 from vitals.detectors import DefaultDetector, kernel
+from vitals.detectors.combined import BASELINE_MODELS
 from vitals.detectors.data_quality import DataQualityDetector
 
 N_SERIES = 5
@@ -469,3 +470,127 @@ def test_a_wild_step_does_not_hide_a_later_change_of_volatility() -> None:
 @given(st.lists(st.integers(1, 800), min_size=1, max_size=12), st.booleans())
 def test_step_clip_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
     assert_split_invariant(jumpy_stream(2), 2, cuts, through_pickle, regime_step_clip=STEP_CLIP)
+
+
+DAY_STEPS = 288  # readings of a day at a 5-minute spacing
+
+
+def working_day_stream(seed: int, days: int = 14) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], int]:
+    """One series of 5-minute readings (noise sd 0.5 around 10) that rises by 20 over the working day (09:00 to
+    17:00) every day; from day 5 on, every other day the rise comes five minutes early (08:55: the end of the
+    profile slot before 09:00); on day 12 a rise of 20 at 03:00 for half an hour, off the routine. Returns the
+    stream, the early onsets and the night rise."""
+    rng = np.random.default_rng(seed)
+    steps = days * DAY_STEPS
+    midnight = T0 - (T0 // 1_000_000_000 % 86_400) * 1_000_000_000
+    t = midnight + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    v = 10 + rng.normal(0, 0.5, steps)
+    early = []
+    for d in range(days):
+        start = d * DAY_STEPS + 108  # 09:00
+        if d >= 5 and d % 2 == 1:
+            start -= 1
+            early.append(start)
+        v[start:d * DAY_STEPS + 204] += 20  # to 17:00
+    night = 12 * DAY_STEPS + 36  # 03:00
+    v[night:night + 6] += 20
+    return np.zeros(steps, dtype=np.int64), t, v, early, night
+
+
+def levels(det: DefaultDetector, s: np.ndarray, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unsuppressed score (``level_score_``) and the baseline model of each reading, one reading a batch."""
+    out, model = np.empty(s.size), np.empty(s.size, dtype=np.int64)
+    for k in range(s.size):
+        det.update_score(s[k:k + 1], t[k:k + 1], v[k:k + 1])
+        out[k], model[k] = det.level_score_[0], det.model_[0]
+    return out, model
+
+
+def test_a_routine_a_few_minutes_early_is_judged_at_the_neighbouring_phase() -> None:
+    """Without the phase tolerance, a working day that starts five minutes early scores like an anomaly where the
+    daily profile judges it (its slot still expects the night); with it, the reading is also judged against the
+    neighbouring slot (09:00-09:15, the working day) and scores low. A rise at night, off the routine, scores the
+    same either way: both neighbouring slots expect the night."""
+    s, t, v, early, night = working_day_stream(0)
+    off, model = levels(DefaultDetector(phase_tolerance=0.0).fit([], [], [], n_series=1), s, t, v)
+    on, model_on = levels(DefaultDetector(phase_tolerance=1.0).fit([], [], [], n_series=1), s, t, v)
+    np.testing.assert_array_equal(model, model_on)  # the model choice does not change
+    daily = [k for k in early if model[k] == BASELINE_MODELS.index("daily_profile")]
+    assert len(daily) >= 3
+    threshold = DefaultDetector.decision_threshold
+    assert all(off[k] >= threshold for k in daily)
+    assert all(on[k] < threshold for k in daily)
+    assert off[night] >= threshold
+    assert on[night] == off[night]
+    assert (on <= off + 1e-12).sum() > 0.99 * s.size  # it lowers point scores; only onsets may move
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 1500), min_size=1, max_size=12), st.booleans())
+def test_phase_tolerance_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    s, t, v, _, _ = working_day_stream(2, days=8)
+    assert_split_invariant((s, t, v), 1, cuts, through_pickle, phase_tolerance=1.0)
+
+
+def test_regime_novelty_by_side_matches_its_rule() -> None:
+    """With ``regime_by_side``, a regime above every earlier one is measured in units of the highest earlier
+    regime, one below in units of the lowest (each at least the floor), not of the whole range: the unsuppressed
+    score (the regime score alone here) follows that rule reading by reading; a series that was very busy once
+    and then goes calm scores its calm higher than in units of the whole range."""
+    rng = np.random.default_rng(4)
+    steps = 3000
+    t = T0 + np.arange(steps, dtype=np.int64) * 300 * 1_000_000_000
+    sd = np.ones(steps)
+    sd[400:600] = 20.0
+    sd[1700:] = 0.1
+    v = rng.normal(0, 1, steps) * sd
+    s = np.zeros(steps, dtype=np.int64)
+    alone = {"seasonal_weight": 0.0, "record_half": np.inf, "routine_tolerance": 0.0}
+    got: dict[float, np.ndarray] = {}
+    for side in (0.0, 1.0):
+        det = DefaultDetector(regime_by_side=side, **alone).fit([], [], [], n_series=1)
+        level, ratio, high, low, count = [], [], [], [], []
+        for k in range(steps):
+            high.append(det.f_[0, kernel.F_REGIME_HIGH])
+            low.append(det.f_[0, kernel.F_REGIME_LOW])
+            count.append(det.i_[0, kernel.I_REGIME_COUNT])
+            det.update_score(s[k:k + 1], t[k:k + 1], v[k:k + 1])
+            level.append(det.level_score_[0])
+            ratio.append(det.f_[0, kernel.F_REGIME_RATIO])
+        got[side] = np.array(level)
+        if side:
+            r = np.array(ratio)
+            r = np.where(np.abs(r) < det.regime_floor, 0.0, r)
+            hi, lo = np.array(high), np.array(low)
+            novelty = np.maximum(np.maximum((r - hi) / np.maximum(hi, det.regime_floor),
+                                            (lo - r) / np.maximum(-lo, det.regime_floor)), 0.0)
+            scored = (np.array(count) >= det.regime_warmup) & (t - t[0] >= 86_400 * 1_000_000_000)
+            raw = np.where(scored, det.regime_weight * novelty / (novelty + det.regime_half), 0.0)
+            point, target = det.decision_point, DefaultDetector.decision_threshold
+            want = np.where(raw <= point, raw * target / point, target + (raw - point) * (1.0 - target) / (1.0 - point))
+            np.testing.assert_allclose(got[side], want, rtol=0, atol=1e-12)
+    assert got[1.0][1700:].max() > got[0.0][1700:].max() > 0.0
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 800), min_size=1, max_size=12), st.booleans())
+def test_regime_by_side_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
+    assert_split_invariant(jumpy_stream(2), 2, cuts, through_pickle, regime_by_side=1.0)
+
+
+def test_a_detector_pickled_before_the_phase_tolerance_loads_with_the_switches_off() -> None:
+    """A detector pickled before the switches (no such parameters, one float column fewer) loads at the defaults
+    (both off) and scores on as one that had them from the start."""
+    s, t, v, _, _ = working_day_stream(3, days=6)
+    half = s.size // 2
+    det = DefaultDetector().fit([], [], [], n_series=1)
+    det.update_score(s[:half], t[:half], v[:half])
+    old = pickle.loads(pickle.dumps(det))
+    for name in ("phase_tolerance", "regime_by_side"):
+        delattr(old, name)
+    old.f_ = old.f_[:, :kernel.F_Z_NEAR].copy()
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.get_params() == DefaultDetector().get_params()
+    assert loaded.f_.shape == det.f_.shape
+    np.testing.assert_array_equal(loaded.update_score(s[half:], t[half:], v[half:]),
+                                  det.update_score(s[half:], t[half:], v[half:]))

@@ -32,7 +32,11 @@ Per reading of series ``i``:
    walk records come at a steady rate and one more is no news. Also tried and off by default (0): against one
    wild reading blinding a mechanism for the rest of a series' life, ``record_clip`` (a reading extends the
    new extreme's learned range by at most that many widths) and ``regime_step_clip`` (a step counts at most
-   that many long mean steps in the volatility regime).
+   that many long mean steps in the volatility regime). ``regime_by_side`` (0 = off): a regime beyond every
+   earlier one is measured in units of the highest (lowest) earlier regime on its own side, not of the whole
+   range. ``phase_tolerance`` (0 = off): where the daily profile judges a reading, its point score is also
+   judged against the neighbouring slot on the side of the reading's place in its slot (a routine a few
+   minutes early or late), and the smaller score counts; the calibrations learn the residual as before.
 7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 8. rest after a detection (``rest=30``; 0 switches it off): in the ``rest`` readings of a series after a
@@ -67,7 +71,8 @@ _REGIME_DEFAULTS: dict[str, float] = {"regime_short": 100, "regime_long": 1000, 
 # parameters added after detectors were first pickled: loaded at these defaults (see __setstate__)
 _LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30, "routine_tolerance": 0.1,
                                       "record_min_z": 1.5, "record_rate_limit": 0.0, "record_rate_readings": 300,
-                                      "record_clip": 0.0, "regime_step_clip": 0.0}
+                                      "record_clip": 0.0, "regime_step_clip": 0.0,
+                                      "phase_tolerance": 0.0, "regime_by_side": 0.0}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -94,7 +99,7 @@ class DefaultDetector(Detector):
                  regime_refractory: int = 1000, regime_floor: float = 0.69, rest: int = 30,
                  routine_tolerance: float = 0.1, record_min_z: float = 1.5, record_rate_limit: float = 0.0,
                  record_rate_readings: int = 300, record_clip: float = 0.0,
-                 regime_step_clip: float = 0.0,
+                 regime_step_clip: float = 0.0, phase_tolerance: float = 0.0, regime_by_side: float = 0.0,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -137,6 +142,8 @@ class DefaultDetector(Detector):
         self.record_rate_readings = record_rate_readings
         self.record_clip = record_clip
         self.regime_step_clip = regime_step_clip
+        self.phase_tolerance = phase_tolerance
+        self.regime_by_side = regime_by_side
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -185,7 +192,8 @@ class DefaultDetector(Detector):
             regime_floor=self.regime_floor, rest=self.rest,
             routine_tolerance=self.routine_tolerance, record_min_z=self.record_min_z,
             record_rate_limit=self.record_rate_limit, record_rate_readings=self.record_rate_readings,
-            record_clip=self.record_clip, regime_step_clip=self.regime_step_clip)
+            record_clip=self.record_clip, regime_step_clip=self.regime_step_clip,
+            phase_tolerance=self.phase_tolerance, regime_by_side=self.regime_by_side)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

@@ -44,16 +44,16 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
  P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z, P_RECORD_RATE_LIMIT,
- P_RECORD_RATE_READINGS, P_RECORD_CLIP, P_REGIME_STEP_CLIP) = range(47)
-P_COUNT = 47
+ P_RECORD_RATE_READINGS, P_RECORD_CLIP, P_REGIME_STEP_CLIP, P_PHASE_TOLERANCE, P_REGIME_BY_SIDE) = range(49)
+P_COUNT = 49
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
  F_S_TOTAL, F_RUN_MEAN, F_RC_CENTRE, F_RC_SPREAD, F_RS_TOTAL, F_BLOCK_MAX, F_LEVEL_SCORE, F_SCORE, F_VALUE,
  F_Q_LAST_VALUE, F_Q_LAST_STEP, F_Q_STEP_SCALE, F_Q_SPACING, F_VMIN, F_VMAX, F_IMPOSSIBLE, F_STUCK,
  F_SPIKE, F_HIGH, F_LOW, F_REC_BLOCK_MAX, F_RECORD, F_REGIME_LAST, F_REGIME_SHORT, F_REGIME_LONG, F_REGIME_RATIO,
- F_REGIME_HIGH, F_REGIME_LOW, F_REGIME_BLOCK_MAX, F_RECORD_RATE_HIGH, F_RECORD_RATE_LOW) = range(41)
-F_COLUMNS = 41
+ F_REGIME_HIGH, F_REGIME_LOW, F_REGIME_BLOCK_MAX, F_RECORD_RATE_HIGH, F_RECORD_RATE_LOW, F_Z_NEAR) = range(42)
+F_COLUMNS = 42
 
 # ---- int state columns -----------------------------------------------------------------------------------
 (I_COUNT, I_C_COUNT, I_S_SEEN, I_RC_COUNT, I_RS_SEEN, I_BLOCK_FILL, I_Q_COUNT, I_Q_LAST_TS, I_Q_RUN, I_Q_LONGEST,
@@ -62,6 +62,9 @@ F_COLUMNS = 41
 I_COLUMNS = 25
 ROUTINE_INTERVALS = 3     # intervals between spike onsets that must agree before a spike counts as routine
 ROUTINE_MIN_TOLERANCE = 2  # readings: the tolerance of a short period
+PHASE_MIN_Z = 3.0  # phase_tolerance: a reading inside the expected band (3 scales: band_z) is judged as it is;
+# the neighbouring slot counts once learned (1 / slot_rate readings: before, its centre and scale are still the
+# running mean of its first readings, its scale near the flat level's, wide enough to explain any deviation)
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
@@ -136,6 +139,20 @@ def _surprise(counts: np.ndarray, side: int, f: np.ndarray, ic: np.ndarray, row:
     return surprise
 
 
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _near(sec: int, day_slots: int) -> int:
+    """The daily profile's slot next to the reading's own, on the side of the reading's place in its slot (the
+    slot before in the first half of the slot, the one after in the second half).
+
+    A profile is constant over a slot, so it cannot place a routine closer than a slot: a reading in the first
+    half of its slot lies as close in time to the previous slot as to the end of its own. A daily job, a rush
+    hour, a working day that starts a few minutes early or late is the routine, not a deviation.
+    """
+    into = (sec % DAY_S) * day_slots
+    step = -1 if 2 * (into % DAY_S) < DAY_S else 1
+    return (into // DAY_S + step) % day_slots
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev: np.ndarray,
               slot_count: np.ndarray, row: int, t: int, v: float) -> float:
@@ -156,6 +173,8 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
     z = z_flat
     scale = level_scale
     expected = level
+    z_near = z_flat
+    phase = p[P_PHASE_TOLERANCE]
     for k in range(2):
         c = cols[k]
         m = np.float64(mid[row, c])
@@ -163,7 +182,14 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
         if slot_count[row, c] >= p[P_MIN_SLOT_COUNT]:
             err = f[row, F_ERR_DAY + k]
             if err < best:
-                best, model, z, scale, expected = err, k + 1, (v - m) / s, s, m
+                zk = (v - m) / s
+                zn = zk
+                if k == 0 and phase > 0.0 and abs(zk) > PHASE_MIN_Z:  # the profile's phase resolution: see _near
+                    n = _near(sec, day_slots)
+                    if slot_count[row, n] * p[P_SLOT_RATE] >= 1.0:  # a learned slot: its rate at the floor
+                        zn = (v - np.float64(mid[row, n])) / max(max(np.float64(dev[row, n]), 0.2 * level_scale),
+                                                                  floor)
+                best, model, z, scale, expected, z_near = err, k + 1, zk, s, m, zn
     # learn: flat level
     rate = max(1.0 / (count + 1.0), p[P_LEVEL_RATE])
     err = f[row, F_LEVEL_ERR]
@@ -200,6 +226,7 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
     f[row, F_EXPECTED] = expected
     f[row, F_SCALE] = scale
     f[row, F_Z] = z
+    f[row, F_Z_NEAR] = z_near
     ic[row, I_MODEL] = model
     return abs(z) if count + 1 > p[P_WARMUP] else 0.0
 
@@ -432,7 +459,11 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
     novelty = 0.0
     span = max(high - low, p[P_REGIME_FLOOR])  # a calm series' range is ~0: judged in units of the floor
     if k >= p[P_REGIME_WARMUP] and span > 0.0 and (t - ic[row, I_FIRST_TS]) >= p[P_RECORD_WARMUP_S] * NS_PER_S:
-        novelty = max((ratio - high) / span, (low - ratio) / span, 0.0)
+        if p[P_REGIME_BY_SIDE] > 0.0:
+            floor_ = p[P_REGIME_FLOOR]
+            novelty = max((ratio - high) / max(high, floor_), (low - ratio) / max(-low, floor_), 0.0)
+        else:
+            novelty = max((ratio - high) / span, (low - ratio) / span, 0.0)
     if k == learn_from:
         f[row, F_REGIME_HIGH] = ratio
         f[row, F_REGIME_LOW] = ratio
@@ -440,6 +471,38 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
         f[row, F_REGIME_HIGH] = max(high, ratio)
         f[row, F_REGIME_LOW] = min(low, ratio)
     return novelty
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _peek(p: np.ndarray, f: np.ndarray, ic: np.ndarray, hist: np.ndarray, row: int, raw: float,
+          z: float) -> float:
+    """The point score a residual ``z`` (``raw = |z|``) would get against the series' calibrations now, nothing
+    learned (the formulas of :func:`_tail` and :func:`_surprise`)."""
+    start = p[P_CAL_START]
+    k = ic[row, I_C_COUNT]
+    x = abs(raw) if p[P_POWER] == 1.0 else abs(raw) ** p[P_POWER]
+    centre = f[row, F_C_CENTRE]
+    spread = f[row, F_C_SPREAD]
+    u = (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
+    tail = _squash(u if k >= start else 0.0, p[P_HALF])
+    bpo = p[P_BINS_PER_OCTAVE]
+    z0 = p[P_S_Z0]
+    position = math.log2(max(abs(z), z0) / z0) * bpo
+    side = 1 if z < 0 else 0
+    counts = hist[row]
+    bins = counts.shape[1]
+    b = min(int(position), bins - 1)
+    surprise = 0.0
+    if ic[row, I_S_SEEN] >= start:
+        above = np.float32(0.0)
+        for j in range(bins - 1, b - 1, -1):
+            above += counts[side, j]
+        mass = above - min(position - b, 1.0) * counts[side, b]
+        prior = p[P_PRIOR]
+        pr = (mass + prior * 2.0 ** (-position / (2.0 * bpo))) / (f[row, F_S_TOTAL] + prior)
+        pr = min(max(pr, 1e-300), 1.0)
+        surprise = -math.log10(pr)
+    return math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
@@ -453,6 +516,11 @@ def _seasonal(p: np.ndarray, f: np.ndarray, ic: np.ndarray, hist: np.ndarray, ru
     start = p[P_CAL_START]
     bpo = p[P_BINS_PER_OCTAVE]
     z0 = p[P_S_Z0]
+    judged = -1.0
+    if p[P_PHASE_TOLERANCE] > 0.0:
+        zn = min(max(f[row, F_Z_NEAR], -p[P_Z_CAP]), p[P_Z_CAP])
+        if abs(zn) < abs(z):  # the reading judged at the neighbouring phase, before the calibrations learn it
+            judged = _peek(p, f, ic, hist, row, abs(zn), zn)
     tail = _squash(_tail(f, ic, row, F_C_CENTRE, F_C_SPREAD, I_C_COUNT, raw, p[P_POWER], p[P_CAL_RATE],
                          start, True), p[P_HALF])
     position = math.log2(max(abs(z), z0) / z0) * bpo
@@ -460,6 +528,8 @@ def _seasonal(p: np.ndarray, f: np.ndarray, ic: np.ndarray, hist: np.ndarray, ru
     surprise = _surprise(hist[row], side, f, ic, row, F_S_TOTAL, I_S_SEEN, position, 2.0 * bpo,
                          p[P_S_RATE], p[P_PRIOR], start, True)
     point = math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
+    if judged >= 0.0:  # a residual the neighbouring phase explains: the smaller of the two point scores
+        point = min(point, judged)
     # the run: running mean of the (capped) surprise, calibrated like the point score
     ready = ic[row, I_S_SEEN] > start
     mean = f[row, F_RUN_MEAN]
