@@ -94,3 +94,12 @@ def test_a_replay_runs_with_the_policy(readings: Path) -> None:
         system = _probe(readings, **env)
         assert system["mmapped"] == 1, env
         assert system["kept"] < BLOCK, env
+
+
+def test_the_checkup_applies_the_policy_and_an_unknown_choice_stops_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``vitals checkup`` applies the policy first (a wrong VITALS_MALLOC is its one-line error before anything
+    is read)."""
+    monkeypatch.setenv("VITALS_MALLOC", "lots")
+    assert main(["checkup", "--history", str(tmp_path), "--days", "1"]) == 1
+    assert "vitals checkup: error: VITALS_MALLOC='lots'" in capsys.readouterr().err

@@ -9,8 +9,8 @@ pages again, one minor fault and one zeroed page per 4 KiB (docs/benchmarks.md, 
 trimming it, so the pages are reused. The cost is that the heap keeps its peak (bounded by the trim threshold
 above what is in use) instead of shrinking between batches.
 
-Applied at the start of ``vitals run`` / ``vitals replay`` / ``vitals demo`` (every process of a cluster), never
-at import. It changes nothing when:
+Applied at the start of ``vitals run`` / ``vitals replay`` / ``vitals demo`` (every process of a cluster) and of
+``vitals checkup`` (a long period's dense blocks: docs/checkup.md), never at import. It changes nothing when:
 
 - ``VITALS_MALLOC=system``: the C library's own defaults;
 - ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or ``MALLOC_MMAP_MAX_`` is set, or

@@ -61,8 +61,12 @@ def _checkup(args: argparse.Namespace) -> int:
     from vitals.checkup.report import write_checkup_report
     from vitals.checkup.run import checkup, totals
     from vitals.errors import ConfigError
+    from vitals.memory_policy import apply_malloc_policy
     from vitals.preflight import check_output_file
 
+    # the dense blocks of a long period are fresh pages at every allocation otherwise: a week of the model city,
+    # 19 -> 12.5 s of system time, 61 -> 55 s
+    apply_malloc_policy()
     for option in ("days", "top"):  # --days 0 said "--to D is before --from D+1"; --top -1 cut the last street
         if getattr(args, option) < 1:
             msg = f"--{option} must be >= 1, got {getattr(args, option)}"
