@@ -123,7 +123,7 @@ def test_a_history_larger_than_memory_is_refused_before_reading(tmp_path: Path, 
 
     rows = history_readings(HISTORY)
     assert rows == len(pd.read_parquet(HISTORY / "readings"))
-    need = rows * train_cmd.TRAINING_BYTES_PER_READING + train_cmd.TRAINING_FIXED_BYTES
+    need = rows * train_cmd.HISTORY_TRAINING_BYTES_PER_READING + train_cmd.HISTORY_TRAINING_FIXED_BYTES
     monkeypatch.setattr(train_cmd, "available_memory", lambda: need - 1)
     args = ["train", "--history", str(HISTORY), "--streets", "76", "--no-progress", "--models-dir", str(tmp_path / "m")]
     assert main(args) == 1

@@ -86,6 +86,11 @@ def parse_horizons(text: str | None, step_s: int) -> tuple[int, ...] | None:
 # peak memory of `vitals train --simulate-days`, measured on the full city: 1.2 GB for 0.25 d, 1.8 GB for 1 d
 TRAINING_BYTES_PER_READING = 64
 TRAINING_FIXED_BYTES = 1.2e9
+# peak RSS of `vitals train --history` on the full city's history (2026-12-04): 1.09 GB for 4 h (2.0 M readings),
+# 2.20 GB for 24 h (12.0 M): ~111 bytes a reading (the readings, their sort for the data set's sha256 and the grid
+# build's temporaries) above ~0.87 GB
+HISTORY_TRAINING_BYTES_PER_READING = 112
+HISTORY_TRAINING_FIXED_BYTES = 0.9e9
 
 
 def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
@@ -110,13 +115,15 @@ def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
                                       "history (--history DIR)")
 
 
-def check_training_memory(readings: float, what: str, advice: Callable[[float], str]) -> None:
-    """Refuse a training whose readings (all held in memory) would not fit in the memory available; ``advice``
-    says what to do, given how many readings would fit."""
-    need = readings * TRAINING_BYTES_PER_READING + TRAINING_FIXED_BYTES
+def check_training_memory(readings: float, what: str, advice: Callable[[float], str], *,
+                          per_reading: float = TRAINING_BYTES_PER_READING,
+                          fixed: float = TRAINING_FIXED_BYTES) -> None:
+    """Refuse a training whose readings (all held in memory, ``per_reading`` bytes each above ``fixed``) would not
+    fit in the memory available; ``advice`` says what to do, given how many readings would fit."""
+    need = readings * per_reading + fixed
     free = available_memory()
     if free is not None and need > free:
-        fit = max((free - TRAINING_FIXED_BYTES) / TRAINING_BYTES_PER_READING, 0)
+        fit = max((free - fixed) / per_reading, 0)
         msg = (f"{what}{readings:,.0f} readings, held in memory for the training, need ~{need / 1e9:,.1f} GB, more "
                f"than the {free / 1e9:,.1f} GB available; {advice(fit)}")
         raise ConfigError(msg)
@@ -160,7 +167,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.history:
         check_training_memory(history_readings(args.history), f"--history {args.history}: ",
                               lambda fit: f"train on a part of it (~{fit:,.0f} readings fit), e.g. a directory of "
-                                          "links to some of its date=... partitions")
+                                          "links to some of its date=... partitions",
+                              per_reading=HISTORY_TRAINING_BYTES_PER_READING, fixed=HISTORY_TRAINING_FIXED_BYTES)
         data = from_history(catalog, args.history, step_s=step_s)
     else:
         data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=step_s, progress=progress)
