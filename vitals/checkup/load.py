@@ -60,10 +60,10 @@ def _days(start_ns: int, end_ns: int) -> list[str]:
     return [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class _Day:
     """One UTC day's snapshots as dense blocks over the catalog's series (rows: series id) x the day's snapshot
-    times; a cell no file filled is absent (level -1)."""
+    times (those of the rows of known series); a cell no file filled is absent (level -1)."""
 
     at_ns: npt.NDArray[np.int64]
     level: npt.NDArray[np.int8]
@@ -73,13 +73,6 @@ class _Day:
     dropout: npt.NDArray[np.float32]
     anomaly: npt.NDArray[np.float32] | None
     unknown: int  # rows naming a series the catalog does not know
-
-    def drop_times(self, keep: npt.NDArray[np.bool_]) -> None:
-        self.at_ns = self.at_ns[keep]
-        for name in ("level", "peak", "stuck", "stale", "dropout", "anomaly"):
-            block = getattr(self, name)
-            if block is not None:
-                setattr(self, name, block[:, keep])
 
 
 def _not_vitals(path: Path, base: Path) -> HistoryError:
@@ -168,8 +161,8 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
     when longer (an hourly series has a snapshot per hour: docs/history.md).
 
     Read day by day into dense blocks (catalog series x the day's snapshot times), only the columns the check-up
-    uses, the ids through the files' dictionaries: memory is the blocks (~11 bytes per series and snapshot time),
-    not a table of every row."""
+    uses, the ids through the files' dictionaries: memory is the blocks (~16 bytes per series and snapshot time,
+    the hold included), not a table of every row."""
     base = Path(root) / "vitals"
     if not base.is_dir():
         msg = f"no vitals history under {base}; run the pipeline with --history-dir {root}"
@@ -195,10 +188,6 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
             return np.full((series.size, 0), fill, dtype=dtype)
         return np.concatenate([b[series] for b in blocks], axis=1)
 
-    for d in days:  # times at which only series the catalog does not know have snapshots: none
-        seen = np.asarray((d.level >= 0).any(axis=0), dtype=bool)
-        if not seen.all():
-            d.drop_times(seen)
     at_ns = np.concatenate([d.at_ns for d in days]) if days else np.empty(0, dtype=np.int64)
     level = joined([d.level for d in days], np.int8, -1)
     with_scores = [d for d in days if d.anomaly is not None]
