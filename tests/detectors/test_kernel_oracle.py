@@ -525,6 +525,28 @@ def test_a_routine_a_few_minutes_early_is_judged_at_the_neighbouring_phase() -> 
     assert (on <= off + 1e-12).sum() > 0.99 * s.size  # it lowers point scores; only onsets may move
 
 
+@pytest.mark.parametrize("need", [0, 4])
+def test_the_neighbouring_slot_counts_from_phase_min_slot_count_readings(need: int) -> None:
+    """A reading is judged at the neighbouring slot (its ``z`` there differs from its own) only where that slot
+    has seen ``phase_min_slot_count`` readings, or with 0 once it is learned (``1 / slot_rate`` readings); the
+    working day starts five minutes early on days 1 to 3, when the slot after has seen 3, 6 and 9 readings."""
+    s, t, v, _, _ = working_day_stream(5, days=6)
+    for d in (1, 2, 3):
+        v[d * DAY_STEPS + 107] += 20
+    det = DefaultDetector(phase_tolerance=1.0, phase_min_slot_count=need).fit([], [], [], n_series=1)
+    ready = need if need else int(np.ceil(1.0 / det.slot_rate))
+    judged = []
+    for k in range(s.size):
+        seen = int(det.slot_count_[0, kernel._near(int(t[k] // 1_000_000_000), det.day_slots)])
+        det.update_score(s[k:k + 1], t[k:k + 1], v[k:k + 1])
+        if det.f_[0, kernel.F_Z_NEAR] != det.f_[0, kernel.F_Z]:
+            judged.append(seen)
+    assert judged
+    assert min(judged) >= ready
+    if need:
+        assert min(judged) < int(np.ceil(1.0 / det.slot_rate))  # a young slot counts: earlier than learned
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 1500), min_size=1, max_size=12), st.booleans())
 def test_phase_tolerance_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
@@ -586,7 +608,7 @@ def test_a_detector_pickled_before_the_phase_tolerance_loads_with_the_switches_o
     det = DefaultDetector().fit([], [], [], n_series=1)
     det.update_score(s[:half], t[:half], v[:half])
     old = pickle.loads(pickle.dumps(det))
-    for name in ("phase_tolerance", "regime_by_side"):
+    for name in ("phase_tolerance", "regime_by_side", "phase_min_slot_count"):
         delattr(old, name)
     old.f_ = old.f_[:, :kernel.F_Z_NEAR].copy()
     loaded = pickle.loads(pickle.dumps(old))

@@ -44,8 +44,9 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_RECORD_HALF, P_RECORD_REFRACTORY, P_ONSET_MARGIN, P_DECISION_POINT, P_DECISION_SCORE, P_RECORD_WARMUP,
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
  P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z, P_RECORD_RATE_LIMIT,
- P_RECORD_RATE_READINGS, P_RECORD_CLIP, P_REGIME_STEP_CLIP, P_PHASE_TOLERANCE, P_REGIME_BY_SIDE) = range(49)
-P_COUNT = 49
+ P_RECORD_RATE_READINGS, P_RECORD_CLIP, P_REGIME_STEP_CLIP, P_PHASE_TOLERANCE, P_REGIME_BY_SIDE,
+ P_PHASE_MIN_SLOT_COUNT) = range(50)
+P_COUNT = 50
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -64,7 +65,8 @@ ROUTINE_INTERVALS = 3     # intervals between spike onsets that must agree befor
 ROUTINE_MIN_TOLERANCE = 2  # readings: the tolerance of a short period
 PHASE_MIN_Z = 3.0  # phase_tolerance: a reading inside the expected band (3 scales: band_z) is judged as it is;
 # the neighbouring slot counts once learned (1 / slot_rate readings: before, its centre and scale are still the
-# running mean of its first readings, its scale near the flat level's, wide enough to explain any deviation)
+# running mean of its first readings, its scale near the flat level's, wide enough to explain any deviation),
+# or from phase_min_slot_count readings where that is > 0 (tried: docs/detectors.md)
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
@@ -186,7 +188,9 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
                 zn = zk
                 if k == 0 and phase > 0.0 and abs(zk) > PHASE_MIN_Z:  # the profile's phase resolution: see _near
                     n = _near(sec, day_slots)
-                    if slot_count[row, n] * p[P_SLOT_RATE] >= 1.0:  # a learned slot: its rate at the floor
+                    need = p[P_PHASE_MIN_SLOT_COUNT]  # 0: a learned slot (its rate at the floor)
+                    cn = slot_count[row, n]
+                    if (cn >= need) if need > 0.0 else (cn * p[P_SLOT_RATE] >= 1.0):
                         zn = (v - np.float64(mid[row, n])) / max(max(np.float64(dev[row, n]), 0.2 * level_scale),
                                                                   floor)
                 best, model, z, scale, expected, z_near = err, k + 1, zk, s, m, zn
