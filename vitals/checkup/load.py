@@ -60,19 +60,11 @@ def _days(start_ns: int, end_ns: int) -> list[str]:
     return [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
 
 
-@dataclass(frozen=True, eq=False)
-class _Day:
-    """One UTC day's snapshots as dense blocks over the catalog's series (rows: series id) x the day's snapshot
-    times (those of the rows of known series); a cell no file filled is absent (level -1)."""
-
-    at_ns: npt.NDArray[np.int64]
-    level: npt.NDArray[np.int8]
-    peak: npt.NDArray[np.int8]
-    stuck: npt.NDArray[np.bool_]
-    stale: npt.NDArray[np.bool_]
-    dropout: npt.NDArray[np.float32]
-    anomaly: npt.NDArray[np.float32] | None
-    unknown: int  # rows naming a series the catalog does not know
+# the dense blocks the reader fills, per day and then for the period: dtype and the value of a cell without a snapshot
+BLOCKS: dict[str, tuple[type, float]] = {"level": (np.int8, -1), "peak": (np.int8, -1), "stuck": (np.bool_, False),
+                                         "stale": (np.bool_, False), "dropout": (np.float32, np.nan),
+                                         "anomaly": (np.float32, np.nan)}
+Day = tuple[npt.NDArray[np.int64], dict[str, Any], int]  # snapshot times, blocks (anomaly: None if unscored), unknown
 
 
 def _not_vitals(path: Path, base: Path) -> HistoryError:
@@ -87,9 +79,11 @@ def _float(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
     return table.column(name).to_numpy().astype(np.float64, copy=False)
 
 
-def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog) -> _Day | None:
+def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog) -> Day | None:
     """The snapshots of ``day``'s folder with times in ``[start_ns, end_ns)``, file by file in name order (runs by
-    their start: where two runs wrote one series at one time, the later run's file wins)."""
+    their start: where two runs wrote one series at one time, the later run's file wins): the day's snapshot times
+    (those of known series), the :data:`BLOCKS` over the catalog's series (rows: series id) x those times, and how
+    many rows named a series the catalog does not know."""
     folder = base / f"date={day}"
     if not folder.is_dir():
         return None
@@ -120,10 +114,9 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
             if not idx.size:
                 continue
             level = np.nan_to_num(_float(table, "level")[idx])
-            worst = _float(table, "peak_level")[idx] if "peak_level" in names else np.full(idx.size, np.nan)
             parts.append({
                 "row": ind[idx] * catalog.n_streets + street[idx], "at": at[idx], "level": level.astype(np.int8),
-                "peak": np.maximum(level, np.nan_to_num(worst, nan=-1.0)).astype(np.int8),
+                "peak": np.maximum(level, np.nan_to_num(_float(table, "peak_level")[idx], nan=-1.0)).astype(np.int8),
                 "stuck": _float(table, "stuck")[idx] > 0,
                 "stale": _float(table, "seconds_since_last")[idx] > 3 * cadence[ind[idx]],
                 "dropout": _float(table, "dropout_ratio")[idx].astype(np.float32),
@@ -131,13 +124,10 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
                 else None})
     at_ns = np.unique(np.concatenate([p["at"] for p in parts])) if parts else np.empty(0, dtype=np.int64)
     shape = (catalog.n_series, at_ns.size)
-    blocks: dict[str, Any] = {
-        "level": np.full(shape, -1, dtype=np.int8), "peak": np.full(shape, -1, dtype=np.int8),
-        "stuck": np.zeros(shape, dtype=bool), "stale": np.zeros(shape, dtype=bool),
-        "dropout": np.full(shape, np.nan, dtype=np.float32),
-        # anomaly scores when a file of the day has them (NaN where a file without them wrote the cell)
-        "anomaly": np.full(shape, np.nan, dtype=np.float32) if any(p["anomaly"] is not None for p in parts)
-        else None}
+    # anomaly scores when a file of the day has them (NaN where a file without them wrote the cell)
+    scored = any(p["anomaly"] is not None for p in parts)
+    blocks: dict[str, Any] = {name: np.full(shape, fill, dtype=dtype) if name != "anomaly" or scored else None
+                              for name, (dtype, fill) in BLOCKS.items()}
     for part in parts:  # file by file: a later file's cells overwrite an earlier one's
         row, col = part["row"], np.searchsorted(at_ns, part["at"])
         for name, block in blocks.items():
@@ -145,8 +135,7 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
                 block[row, col] = np.nan if part[name] is None else part[name]
     if not at_ns.size and not unknown:
         return None
-    return _Day(at_ns, blocks["level"], blocks["peak"], blocks["stuck"], blocks["stale"], blocks["dropout"],
-                blocks["anomaly"], unknown)
+    return at_ns, blocks, unknown
 
 
 HOLD_INTERVALS = 3  # a snapshot stands for the time to the series' next one, at most this many snapshot intervals
@@ -174,35 +163,32 @@ def read_snapshots(root: str | Path, catalog: Catalog, start: date, end: date, *
         raise HistoryError(msg)
     start_ns, end_ns = local_midnight_ns(catalog, start), local_midnight_ns(catalog, end + timedelta(days=1))
     days = [d for day in _days(start_ns, end_ns) if (d := _read_day(base, day, start_ns, end_ns, catalog)) is not None]
-    unknown = sum(d.unknown for d in days)
+    unknown = sum(n for _, _, n in days)
     if unknown:
         log.warning("%d snapshot rows name series the catalog does not know (give --streets?); skipped", unknown)
-    days = [d for d in days if d.at_ns.size]
+    days = [d for d in days if d[0].size]
     present = np.zeros(catalog.n_series, dtype=bool)
-    for d in days:
-        present |= (d.level >= 0).any(axis=1)
+    for _, blocks, _ in days:
+        present |= (blocks["level"] >= 0).any(axis=1)
     series = np.flatnonzero(present).astype(np.int64)
-
-    def joined(blocks: list[npt.NDArray[Any]], dtype: type, fill: float) -> npt.NDArray[Any]:
-        if not blocks:
-            return np.full((series.size, 0), fill, dtype=dtype)
-        return np.concatenate([b[series] for b in blocks], axis=1)
-
-    at_ns = np.concatenate([d.at_ns for d in days]) if days else np.empty(0, dtype=np.int64)
-    level = joined([d.level for d in days], np.int8, -1)
-    with_scores = [d for d in days if d.anomaly is not None]
-    anomaly = None
-    if with_scores:  # a day without scores is NaN (no score) in the days that have them
-        anomaly = joined([d.anomaly if d.anomaly is not None else np.full(d.level.shape, np.nan, np.float32)
-                          for d in days], np.float32, np.nan)
+    at_ns = np.concatenate([t for t, _, _ in days]) if days else np.empty(0, dtype=np.int64)
+    joined: dict[str, Any] = {}
+    for name, (dtype, fill) in BLOCKS.items():
+        if name == "anomaly" and all(b["anomaly"] is None for _, b, _ in days):  # no scores in the period
+            joined[name] = None
+            continue
+        # (a day without scores is NaN, no score, beside the days that have them)
+        parts = [b[name][series] if b[name] is not None else np.full((series.size, t.size), fill, dtype=dtype)
+                 for t, b, _ in days]
+        joined[name] = np.concatenate(parts, axis=1) if parts else np.full((series.size, 0), fill, dtype=dtype)
+    level = joined["level"]
     cadence = catalog.cadence_array[series // catalog.n_streets]
     if max_hold_s is None:
         max_hold_s = HOLD_INTERVALS * (snapshot_interval_s(at_ns) or DEFAULT_SNAPSHOT_INTERVAL_S)
     hold_limit = np.maximum(max_hold_s, 1.25 * cadence)
-    return Snapshots(start_ns, end_ns, series, at_ns, level, joined([d.peak for d in days], np.int8, -1),
-                     _hold(level >= 0, at_ns, end_ns, hold_limit), joined([d.stuck for d in days], bool, False),
-                     joined([d.stale for d in days], bool, False),
-                     joined([d.dropout for d in days], np.float32, np.nan), anomaly)
+    return Snapshots(start_ns, end_ns, series, at_ns, level, joined["peak"],
+                     _hold(level >= 0, at_ns, end_ns, hold_limit), joined["stuck"], joined["stale"],
+                     joined["dropout"], joined["anomaly"])
 
 
 def _hold(present: npt.NDArray[np.bool_], at_ns: npt.NDArray[np.int64], end_ns: int,
