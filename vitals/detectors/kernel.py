@@ -83,6 +83,32 @@ def _squash(u: float, half: float) -> float:
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
+def _powered(raw: float, power: float) -> float:
+    """``|raw| ** power``, without the ``pow`` call for power 1 (see :func:`_tail`)."""
+    return abs(raw) if power == 1.0 else abs(raw) ** power
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _tail_u(x: float, centre: float, spread: float) -> float:
+    """The tail statistic of ``x`` against a calibration's centre and spread (nothing learned)."""
+    return (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _surprise_of(counts: np.ndarray, side: int, x: float, tail: float, prior: float, total: float) -> float:
+    """``-log10 P(X >= x)`` against the histogram ``counts`` of ``total`` decayed values (nothing learned)."""
+    bins = counts.shape[1]
+    b = min(int(x), bins - 1)
+    above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
+    for j in range(bins - 1, b - 1, -1):
+        above += counts[side, j]
+    mass = above - min(x - b, 1.0) * counts[side, b]
+    p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
+    p = min(max(p, 1e-300), 1.0)
+    return -math.log10(p)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _tail(f: np.ndarray, ic: np.ndarray, row: int, c_centre: int, c_spread: int, c_count: int, raw: float,
           power: float, rate_min: float, start: float, active: bool) -> float:
     """Online tail statistic of ``|raw| ** power`` against the series' past (0 until ``start`` values).
@@ -94,11 +120,11 @@ def _tail(f: np.ndarray, ic: np.ndarray, row: int, c_centre: int, c_spread: int,
     """
     if not active:
         return 0.0
-    x = abs(raw) if power == 1.0 else abs(raw) ** power
+    x = _powered(raw, power)
     k = ic[row, c_count]
     centre = f[row, c_centre]
     spread = f[row, c_spread]
-    u = (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
+    u = _tail_u(x, centre, spread)
     rate = max(1.0 / (k + 1.0), rate_min)
     d = x - centre
     f[row, c_centre] = centre + rate * d
@@ -122,15 +148,7 @@ def _surprise(counts: np.ndarray, side: int, f: np.ndarray, ic: np.ndarray, row:
     b = min(int(x), bins - 1)
     seen = ic[row, c_seen]
     total = f[row, c_total]
-    surprise = 0.0
-    if seen >= start:
-        above = np.float32(0.0)  # float32, summed from the open end: as numpy's reversed float32 cumsum
-        for j in range(bins - 1, b - 1, -1):
-            above += counts[side, j]
-        mass = above - min(x - b, 1.0) * counts[side, b]
-        p = (mass + prior * 2.0 ** (-x / tail)) / (total + prior)
-        p = min(max(p, 1e-300), 1.0)
-        surprise = -math.log10(p)
+    surprise = _surprise_of(counts, side, x, tail, prior, total) if seen >= start else 0.0
     keep = np.float32(1.0 - rate)
     for h in range(counts.shape[0]):
         for j in range(bins):
@@ -481,31 +499,16 @@ def _regime(p: np.ndarray, f: np.ndarray, ic: np.ndarray, row: int, t: int, v: f
 def _peek(p: np.ndarray, f: np.ndarray, ic: np.ndarray, hist: np.ndarray, row: int, raw: float,
           z: float) -> float:
     """The point score a residual ``z`` (``raw = |z|``) would get against the series' calibrations now, nothing
-    learned (the formulas of :func:`_tail` and :func:`_surprise`)."""
+    learned (the judging parts of :func:`_tail` and :func:`_surprise`)."""
     start = p[P_CAL_START]
-    k = ic[row, I_C_COUNT]
-    x = abs(raw) if p[P_POWER] == 1.0 else abs(raw) ** p[P_POWER]
-    centre = f[row, F_C_CENTRE]
-    spread = f[row, F_C_SPREAD]
-    u = (x - centre) / max(spread, 1e-6 * abs(centre) + 1e-12)
-    tail = _squash(u if k >= start else 0.0, p[P_HALF])
+    u = _tail_u(_powered(raw, p[P_POWER]), f[row, F_C_CENTRE], f[row, F_C_SPREAD])
+    tail = _squash(u if ic[row, I_C_COUNT] >= start else 0.0, p[P_HALF])
     bpo = p[P_BINS_PER_OCTAVE]
     z0 = p[P_S_Z0]
     position = math.log2(max(abs(z), z0) / z0) * bpo
-    side = 1 if z < 0 else 0
-    counts = hist[row]
-    bins = counts.shape[1]
-    b = min(int(position), bins - 1)
     surprise = 0.0
     if ic[row, I_S_SEEN] >= start:
-        above = np.float32(0.0)
-        for j in range(bins - 1, b - 1, -1):
-            above += counts[side, j]
-        mass = above - min(position - b, 1.0) * counts[side, b]
-        prior = p[P_PRIOR]
-        pr = (mass + prior * 2.0 ** (-position / (2.0 * bpo))) / (f[row, F_S_TOTAL] + prior)
-        pr = min(max(pr, 1e-300), 1.0)
-        surprise = -math.log10(pr)
+        surprise = _surprise_of(hist[row], 1 if z < 0 else 0, position, 2.0 * bpo, p[P_PRIOR], f[row, F_S_TOTAL])
     return math.sqrt(tail * _squash(surprise, p[P_S_HALF]))
 
 
