@@ -31,7 +31,8 @@ OPTIONAL = ("anomaly_score", "peak_level")  # peak_level: written since 2026-12-
 class Snapshots:
     """Rows: catalog series ids ``series``; columns: the distinct snapshot times ``at_ns`` in the period.
     ``level`` is -1 where a series has no snapshot; ``hold_s`` the seconds each snapshot stands for; ``peak`` the
-    worst level since the series' previous snapshot (the level itself in snapshots written without it)."""
+    worst level since the series' previous snapshot, never below ``level`` (the level itself in snapshots written
+    without it)."""
 
     start_ns: int
     end_ns: int

@@ -91,7 +91,7 @@ def episodes(snap: Snapshots) -> list[Episode]:
     the second's ``peak``) is an episode of its own from that snapshot to the next. An episode's peak is the worst
     level of its snapshots' intervals, the one in which it ended included."""
     level = carried_level(snap)
-    peak = np.maximum(_carried(snap.peak, snap.present), level)
+    peak = _carried(snap.peak, snap.present)  # never below the level (read_snapshots)
     before = np.zeros_like(level)
     before[:, 1:] = level[:, :-1]
     hidden = (level == 0) & (before == 0) & (peak >= 1) & snap.present
