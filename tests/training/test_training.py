@@ -114,24 +114,27 @@ def test_a_failed_run_promotes_nothing(tmp_path: Path, small_catalog: Catalog) -
 HISTORY = Path(__file__).parents[1] / "streaming" / "data" / "history_main"
 
 
-def test_a_history_larger_than_memory_is_refused_before_reading(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rows are counted from the files' footers; a history needing more memory than is available is refused in
-    one line (the training holds every reading), one that fits is read."""
+def test_a_history_whose_grid_does_not_fit_is_refused_before_the_grid(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history is read in batches; its first pass finds the grid's size, and a grid needing more memory than is
+    available is refused in one line before it is allocated (the training holds the grid, not the readings); one
+    that fits is built."""
+    from vitals.catalog import load_catalog
     from vitals.cli import train_cmd
-    from vitals.training.data import history_readings
 
-    rows = history_readings(HISTORY)
-    assert rows == len(pd.read_parquet(HISTORY / "readings"))
-    need = rows * train_cmd.HISTORY_TRAINING_BYTES_PER_READING + train_cmd.HISTORY_TRAINING_FIXED_BYTES
+    grid = from_history(load_catalog(streets_total=76), HISTORY).grid
+    cells = grid.n_series * grid.n_steps
+    need = cells * train_cmd.HISTORY_GRID_BYTES_PER_CELL + train_cmd.HISTORY_TRAINING_FIXED_BYTES
     monkeypatch.setattr(train_cmd, "available_memory", lambda: need - 1)
     args = ["train", "--history", str(HISTORY), "--streets", "76", "--no-progress", "--models-dir", str(tmp_path / "m")]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert f"--history {HISTORY}: {rows:,} readings, held in memory for the training" in err and err.count("\n") == 1
+    assert (f"--history {HISTORY}: a grid of {grid.n_series:,} series x {grid.n_steps:,} steps of 300 s, {cells:,} "
+            "cells, held in memory for the training") in err and err.count("\n") == 1, err
     assert not (tmp_path / "m").exists()
     monkeypatch.setattr(train_cmd, "available_memory", lambda: need)
-    main(args)  # goes on to read it (and stops there: the fixture's 25 minutes are too short to train on)
+    main(args)  # goes on to build it (and stops there: the fixture's 25 minutes are too short to train on)
     err = capsys.readouterr().err
     assert "held in memory" not in err and "history too short" in err
 

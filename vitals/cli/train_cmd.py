@@ -39,7 +39,8 @@ def register(sub: Any) -> None:
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--history", metavar="DIR",
-                     help="Parquet history directory (columns ts, indicator, area, value)")
+                     help="Parquet history directory (columns ts, indicator, area, value); read in batches, so a month "
+                          "of the full city trains in ~6 GB")
     src.add_argument("--simulate-days", type=float, metavar="N", help="simulate the city for N days and train on it")
     p.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
     add_catalog_options(p, models=True)
@@ -86,11 +87,11 @@ def parse_horizons(text: str | None, step_s: int) -> tuple[int, ...] | None:
 # peak memory of `vitals train --simulate-days`, measured on the full city: 1.2 GB for 0.25 d, 1.8 GB for 1 d
 TRAINING_BYTES_PER_READING = 64
 TRAINING_FIXED_BYTES = 1.2e9
-# peak RSS of `vitals train --history` on the full city's history (2026-12-04): 1.09 GB for 4 h (2.0 M readings),
-# 2.20 GB for 24 h (12.0 M): ~111 bytes a reading (the readings, their sort for the data set's sha256 and the grid
-# build's temporaries) above ~0.87 GB
-HISTORY_TRAINING_BYTES_PER_READING = 112
-HISTORY_TRAINING_FIXED_BYTES = 0.9e9
+# peak RSS of `vitals train --history` on the full city's history (2026-12-04), read in batches: the grid while it
+# is filled (12 bytes a series and step: its values and their event times) above what the training needs at most
+# (its backtests hold out at most 3 days, the window model samples its windows)
+HISTORY_GRID_BYTES_PER_CELL = 12
+HISTORY_TRAINING_FIXED_BYTES = 4.0e9
 
 
 def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
@@ -117,16 +118,29 @@ def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
 
 def check_training_memory(readings: float, what: str, advice: Callable[[float], str], *,
                           per_reading: float = TRAINING_BYTES_PER_READING,
-                          fixed: float = TRAINING_FIXED_BYTES) -> None:
-    """Refuse a training whose readings (all held in memory, ``per_reading`` bytes each above ``fixed``) would not
-    fit in the memory available; ``advice`` says what to do, given how many readings would fit."""
+                          fixed: float = TRAINING_FIXED_BYTES, items: str = "readings") -> None:
+    """Refuse a training whose ``readings`` (all held in memory, ``per_reading`` bytes each above ``fixed``; or
+    other ``items``: a grid's cells) would not fit in the memory available; ``advice`` says what to do, given how
+    many would fit."""
     need = readings * per_reading + fixed
     free = available_memory()
     if free is not None and need > free:
         fit = max((free - fixed) / per_reading, 0)
-        msg = (f"{what}{readings:,.0f} readings, held in memory for the training, need ~{need / 1e9:,.1f} GB, more "
+        msg = (f"{what}{readings:,.0f} {items}, held in memory for the training, need ~{need / 1e9:,.1f} GB, more "
                f"than the {free / 1e9:,.1f} GB available; {advice(fit)}")
         raise ConfigError(msg)
+
+
+def history_grid_check(history: str, step_s: int) -> Callable[[int, int], None]:
+    """The memory check of ``--history``, run when its first pass has found the grid's size (``from_history``'s
+    ``check_grid``): the grid's cells, not the readings, are what the training holds."""
+    def check(series: int, steps: int) -> None:
+        check_training_memory(
+            series * steps, f"--history {history}: a grid of {series:,} series x {steps:,} steps of {step_s} s, ",
+            lambda fit: f"train on a part of it (~{fit / max(series, 1) * step_s / 86_400:,.1f} days fit), e.g. a "
+                        "directory of links to some of its date=... partitions",
+            per_reading=HISTORY_GRID_BYTES_PER_CELL, fixed=HISTORY_TRAINING_FIXED_BYTES, items="cells")
+    return check
 
 
 def available_memory() -> float | None:
@@ -148,7 +162,6 @@ def _train(args: argparse.Namespace) -> int:
     from vitals.registry import ModelRegistry
     from vitals.registry.locate import models_dir
     from vitals.training import default_trainers, from_history, from_simulation, train
-    from vitals.training.data import history_readings
 
     began = time.perf_counter()
     settings = catalog_settings(args)
@@ -165,11 +178,8 @@ def _train(args: argparse.Namespace) -> int:
     where = models_dir(settings.models_dir, settings.catalog)
     check_output_dir(where.path, "writing the trained models", "--models-dir")  # before the training, not after it
     if args.history:
-        check_training_memory(history_readings(args.history), f"--history {args.history}: ",
-                              lambda fit: f"train on a part of it (~{fit:,.0f} readings fit), e.g. a directory of "
-                                          "links to some of its date=... partitions",
-                              per_reading=HISTORY_TRAINING_BYTES_PER_READING, fixed=HISTORY_TRAINING_FIXED_BYTES)
-        data = from_history(catalog, args.history, step_s=step_s)
+        data = from_history(catalog, args.history, step_s=step_s, progress=progress,
+                            check_grid=history_grid_check(args.history, step_s))
     else:
         data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=step_s, progress=progress)
     log.info("training for %s into %s", catalog.source, where.describe())

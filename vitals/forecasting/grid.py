@@ -21,6 +21,10 @@ from vitals.catalog.model import Catalog
 from vitals.errors import ModelError
 from vitals.units import NS_PER_S
 
+# a training's backtest holds out the last 30 % of its steps, at most this many (3 days of a 5-minute grid): its
+# memory and time grow with the cells it holds out
+MAX_HOLDOUT_STEPS = 864
+
 
 def forward_fill(values: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
     """Carry the last non-NaN value forward along the last axis (leading NaNs stay NaN)."""
@@ -73,6 +77,12 @@ class SeriesGrid:
         step_ns = self.step_s * NS_PER_S
         return self.start_ns + (np.arange(self.n_steps, dtype=np.int64) + 1) * step_ns
 
+    def holdout_start(self, share: float, max_steps: int = MAX_HOLDOUT_STEPS) -> int:
+        """The first step of a backtest's held-out part: the last ``share`` of the steps, at most ``max_steps`` of
+        them (a backtest's memory and time grow with the cells it holds out; 3 days of the full city's 5-minute
+        grid are ~1 M windows, and a month's training holds out no more)."""
+        return max(int(self.n_steps * (1.0 - share)), self.n_steps - max_steps)
+
     def slice_steps(self, first: int, stop: int) -> SeriesGrid:
         """Columns ``[first, stop)`` as a new grid."""
         return SeriesGrid(
@@ -94,48 +104,139 @@ class SeriesGrid:
         end_ns: int | None = None,
     ) -> SeriesGrid:
         """Grid of every series that has at least one valid reading (values outside the catalog's valid
-        range or non-finite are dropped, as the stream would reject them)."""
-        if step_s <= 0:
-            msg = f"step_s must be positive, got {step_s}"
-            raise ModelError(msg)
-        # one mask, one index, then each column gathered once (the temporaries of millions of readings add up:
-        # a day of the model city is 12 M)
-        ind = np.asarray(indicator)
-        val = np.asarray(value, dtype=np.float64)
-        ts_all = np.asarray(ts_ns, np.int64)
-        ok = np.isfinite(val)
-        ok &= val >= catalog.valid_min_array[ind]
-        ok &= val <= catalog.valid_max_array[ind]
+        range or non-finite are dropped, as the stream would reject them): :class:`GridExtent` and
+        :class:`GridBuilder` over one chunk."""
+        extent = GridExtent(catalog)
+        extent.add(indicator, street, ts_ns, value)
+        builder = extent.builder(step_s, start_ns=start_ns, end_ns=end_ns)
+        builder.add(indicator, street, ts_ns, value)
+        return builder.finish()
+
+
+def check_step(step_s: int) -> None:
+    """Refuse a grid step that is not positive."""
+    if step_s <= 0:
+        msg = f"step_s must be positive, got {step_s}"
+        raise ModelError(msg)
+
+
+def valid_readings(
+    catalog: Catalog, indicator: npt.NDArray[np.integer], value: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """The readings a grid keeps: finite and inside their indicator's valid range (what the stream accepts)."""
+    ind = np.asarray(indicator)
+    val = np.asarray(value, dtype=np.float64)
+    ok = np.isfinite(val)
+    ok &= val >= catalog.valid_min_array[ind]
+    ok &= val <= catalog.valid_max_array[ind]
+    return ok
+
+
+class GridExtent:
+    """The first pass of a grid built from readings in chunks (a month of history does not fit in memory as
+    readings; its grid does): the valid readings' time range and the series that have one. ``add`` every chunk,
+    then :meth:`builder` for the second pass."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.first_ns = int(np.iinfo(np.int64).max)
+        self.last_ns = int(np.iinfo(np.int64).min)
+        self.present = np.zeros(catalog.n_series, dtype=bool)
+
+    def add(self, indicator: npt.NDArray[np.integer], street: npt.NDArray[np.integer],
+            ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64]) -> None:
+        ok = valid_readings(self.catalog, indicator, value)
         if not ok.any():
+            return
+        ts = np.asarray(ts_ns, np.int64)
+        self.first_ns = min(self.first_ns, int(ts.min(where=ok, initial=self.first_ns)))
+        self.last_ns = max(self.last_ns, int(ts.max(where=ok, initial=self.last_ns)))
+        self.present[self.catalog.series_id(np.asarray(indicator)[ok], np.asarray(street)[ok])] = True
+
+    def layout(self, step_s: int, *, start_ns: int | None = None, end_ns: int | None = None) -> tuple[int, int]:
+        """The grid's first step (UTC ns) and its number of steps: from the first valid reading's step (or
+        ``start_ns``) to the last valid reading (or ``end_ns``, exclusive)."""
+        check_step(step_s)
+        if self.first_ns > self.last_ns:
             msg = "no valid readings to build a series grid from"
             raise ModelError(msg)
         step_ns = step_s * NS_PER_S
-        first = int(ts_all.min(where=ok, initial=np.iinfo(np.int64).max))
-        start = first // step_ns * step_ns if start_ns is None else int(start_ns)
-        end = int(ts_all.max(where=ok, initial=np.iinfo(np.int64).min)) + 1 if end_ns is None else int(end_ns)
-        n_cols = max(1, -(-(end - start) // step_ns))
-        ok &= ts_all >= start
-        ok &= ts_all < start + n_cols * step_ns
+        start = self.first_ns // step_ns * step_ns if start_ns is None else int(start_ns)
+        end = self.last_ns + 1 if end_ns is None else int(end_ns)
+        return start, max(1, -(-(end - start) // step_ns))
+
+    @property
+    def n_series(self) -> int:
+        """The series with a valid reading so far (the grid's rows, at most)."""
+        return int(np.count_nonzero(self.present))
+
+    def builder(self, step_s: int, *, start_ns: int | None = None, end_ns: int | None = None) -> GridBuilder:
+        """The empty grid of the series seen, over :meth:`layout`'s steps."""
+        start, n_steps = self.layout(step_s, start_ns=start_ns, end_ns=end_ns)
+        return GridBuilder(self.catalog, np.flatnonzero(self.present), start_ns=start, n_steps=n_steps,
+                           step_s=step_s)
+
+
+class GridBuilder:
+    """Fills a :class:`SeriesGrid` of given series and steps from readings in chunks, in their order: a cell
+    holds the latest valid reading of its step by event time, the later one read on ties (across chunks as
+    within one), exactly as if all chunks were one. Memory: the grid (4 bytes a cell) and the event time of
+    each cell's value (8 bytes), dropped by :meth:`finish`; a series with no reading in the grid's steps is left
+    out of the result."""
+
+    FILL_BLOCK_CELLS = 1 << 22  # the forward fill's temporaries (12 bytes a cell) are bounded to this many cells
+
+    def __init__(self, catalog: Catalog, series: npt.NDArray[np.integer], *, start_ns: int, n_steps: int,
+                 step_s: int) -> None:
+        self.catalog = catalog
+        self.series = np.asarray(series, dtype=np.int64)
+        self.start_ns = int(start_ns)
+        self.step_s = int(step_s)
+        self.row_of = np.full(catalog.n_series, -1, dtype=np.int64)
+        self.row_of[self.series] = np.arange(self.series.size)
+        self.values = np.full((self.series.size, n_steps), np.nan, dtype=np.float32)
+        self.value_ts = np.full(self.values.shape, np.iinfo(np.int64).min, dtype=np.int64)
+        self.touched = np.zeros(self.series.size, dtype=bool)
+
+    def add(self, indicator: npt.NDArray[np.integer], street: npt.NDArray[np.integer],
+            ts_ns: npt.NDArray[np.int64], value: npt.NDArray[np.float64]) -> None:
+        n_cols = self.values.shape[1]
+        step_ns = self.step_s * NS_PER_S
+        ts_all = np.asarray(ts_ns, np.int64)
+        ok = valid_readings(self.catalog, indicator, value)
+        ok &= ts_all >= self.start_ns
+        ok &= ts_all < self.start_ns + n_cols * step_ns
         idx = np.flatnonzero(ok)
         del ok
-        sid = ind[idx].astype(np.int64)
-        sid *= catalog.n_streets
-        sid += np.asarray(street)[idx]
-        series, cell = np.unique(sid, return_inverse=True)
-        del sid
+        row = self.row_of[self.catalog.series_id(np.asarray(indicator)[idx], np.asarray(street)[idx])]
+        mine = row >= 0
+        if not mine.all():  # a reading of a series this grid does not hold
+            idx, row = idx[mine], row[mine]
+        self.touched[row] = True
         ts = ts_all[idx]
-        cell = cell.astype(np.int64, copy=False).reshape(-1)
+        cell = row
         cell *= n_cols
-        cell += (ts - start) // step_ns
+        cell += (ts - self.start_ns) // step_ns
         pick = latest_per_key(cell, ts)
-        del ts
-        grid = np.full((series.shape[0], n_cols), np.nan, dtype=np.float32)
-        grid.reshape(-1)[cell[pick]] = val[idx[pick]]
-        ind_codes, street_codes = catalog.split_series_id(series)
-        return cls(
-            values=forward_fill(grid), series=series.astype(np.int64), indicator=ind_codes.astype(np.int16),
-            street=street_codes.astype(np.int32), start_ns=start, step_s=step_s,
-        )
+        cell, ts = cell[pick], ts[pick]
+        newer = ts >= self.value_ts.reshape(-1)[cell]  # ties: the later chunk's, as the later row's within one
+        cell, ts, pick = cell[newer], ts[newer], pick[newer]
+        self.value_ts.reshape(-1)[cell] = ts
+        self.values.reshape(-1)[cell] = np.asarray(value, dtype=np.float64)[idx[pick]]
+
+    def finish(self) -> SeriesGrid:
+        """The grid, carried forward over silent steps; the builder is spent."""
+        del self.value_ts
+        values = self.values
+        block = max(1, self.FILL_BLOCK_CELLS // max(values.shape[1], 1))
+        for first in range(0, values.shape[0], block):
+            values[first:first + block] = forward_fill(values[first:first + block])
+        series = self.series
+        if not self.touched.all():
+            values, series = values[self.touched], series[self.touched]
+        ind_codes, street_codes = self.catalog.split_series_id(series)
+        return SeriesGrid(values=values, series=series, indicator=ind_codes.astype(np.int16),
+                          street=street_codes.astype(np.int32), start_ns=self.start_ns, step_s=self.step_s)
 
 
 class LagBuffer:

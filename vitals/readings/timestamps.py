@@ -163,13 +163,14 @@ def mixed_to_ns(n: int, texts: dict[int, str], numbers: dict[int, float]) -> TsC
     return out
 
 
-def history_ts_ns(values: object, source: str) -> npt.NDArray[np.int64]:
+def history_ts_ns(values: object, source: str, *, first_row: int | None = None) -> npt.NDArray[np.int64]:
     """The ts column of a history or training frame (a pandas Series, Arrow or numpy array) as int64 ns, read
     exactly as the readings parser reads a ts column (:func:`column_to_ns`): numbers are Unix seconds, text is
     ISO 8601 with a timezone, timestamps need a timezone. A value that the parser would reject makes the whole
     read fail in one line (:class:`~vitals.errors.HistoryError` naming ``source`` and the first bad row): a
     training or backtest run on times read another way would be silently wrong (before, `pd.to_datetime` took
-    an integer column for nanoseconds where a replay takes it for seconds)."""
+    an integer column for nanoseconds where a replay takes it for seconds). ``first_row``: where ``values`` is a
+    part of ``source`` (a batch of a file), the row number of its first value (rows are numbered in ``source``)."""
     from vitals.errors import HistoryError
 
     column = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, from_pandas=True)
@@ -184,6 +185,9 @@ def history_ts_ns(values: object, source: str) -> npt.NDArray[np.int64]:
     if bad:
         first = bad[0]
         why = out.bad.get(first, "no time (null)")
-        msg = f"{source}: {len(bad):,} ts value(s) are not times a replay would accept; row {first}: {why}"
+        offset = first_row or 0
+        where = "" if first_row is None else f" in rows {offset}..{offset + len(column) - 1}"
+        msg = (f"{source}: {len(bad):,} ts value(s){where} are not times a replay would accept; "
+               f"row {first + offset}: {why}")
         raise HistoryError(msg)
     return out.ns

@@ -126,11 +126,11 @@ class CityWindowModel(Parameters):
         if not 0 < self.max_windows <= MAX_WINDOWS:
             msg = f"max_windows must be in 1..{MAX_WINDOWS:,}, got {self.max_windows}"
             raise ModelError(msg)
-        cells = grid_cells(grid, catalog, self.window_s, self.min_count, exclude)
+        cells = grid_cells(grid, catalog, self.window_s, self.min_count, exclude, max_windows=self.max_windows,
+                           seed=self.random_state)
         if cells.indicator.size == 0:
             msg = f"no window with {self.min_count}+ distinct cell values of {grid.step_s} s in the training data"
             raise ModelError(msg)
-        cells = cells.sample_windows(self.max_windows, self.random_state)
         self.step_s_ = int(grid.step_s)
         self.cells_per_window_ = cells_per_window(self.window_s, grid.step_s)
         self.indicators_ = tuple(i.id for i in catalog.indicators)
@@ -239,40 +239,88 @@ class GridCells:
     def arrays(self) -> tuple[Any, ...]:
         return self.indicator, self.key, self.position, self.residual, self.window_start_ns, self.series
 
-    def sample_windows(self, max_windows: int, seed: int) -> GridCells:
-        n = int(self.key.max()) + 1 if self.key.size else 0
-        if n <= max_windows:
-            return self
-        chosen = np.zeros(n, dtype=bool)
-        chosen[np.random.default_rng(seed).choice(n, max_windows, replace=False)] = True
-        kept = self.select(chosen[self.key])
-        _, kept.key = np.unique(kept.key, return_inverse=True)
-        return kept
+
+
+CELLS_BLOCK = 1 << 22  # grid cells per block of series in grid_cells (its temporaries: ~100 bytes a counted cell)
 
 
 def grid_cells(grid: SeriesGrid, catalog: Catalog, window_s: int, min_count: int,
-               exclude: npt.NDArray[np.bool_] | None = None) -> GridCells:
-    """The counted cells of a grid in windows with at least ``min_count`` of them (keys dense, time order)."""
+               exclude: npt.NDArray[np.bool_] | None = None, *, max_windows: int | None = None,
+               seed: int = 0) -> GridCells:
+    """The counted cells of a grid in windows with at least ``min_count`` of them (keys dense, time order); with
+    ``max_windows``, of that many windows drawn at random (``seed``) when there are more. Computed in blocks of
+    series, so the temporaries are a block's and, with ``max_windows``, so is the result until the draw (a month
+    of the full city's grid has ~120 M counted cells: ~12 GB of temporaries at once)."""
     cpw = cells_per_window(window_s, grid.step_s)
+    seasonal = SeasonalModel(catalog)
+    rows_per_block = max(1, CELLS_BLOCK // max(grid.n_steps, 1))
+    blocks = [(r, min(r + rows_per_block, grid.n_series)) for r in range(0, grid.n_series, rows_per_block)]
+
+    def block(lo: int, hi: int) -> GridCells:
+        return _block_cells(grid, (lo, hi), cpw, min_count, exclude=None if exclude is None else exclude[lo:hi],
+                            seasonal=seasonal)
+
+    if max_windows is None:
+        return _joined([block(lo, hi) for lo, hi in blocks])
+    counts = [_n_windows(block(lo, hi)) for lo, hi in blocks]  # first pass: how many windows each block has
+    total = sum(counts)
+    if total <= max_windows:
+        return _joined([block(lo, hi) for lo, hi in blocks])
+    chosen = np.zeros(total, dtype=bool)
+    chosen[np.random.default_rng(seed).choice(total, max_windows, replace=False)] = True
+    parts, offset = [], 0
+    for (lo, hi), n in zip(blocks, counts, strict=True):
+        if chosen[offset:offset + n].any():
+            cells = block(lo, hi)
+            parts.append(cells.select(chosen[offset:offset + n][cells.key]))
+        offset += n
+    out = _joined(parts)
+    _, out.key = np.unique(out.key, return_inverse=True)
+    return out
+
+
+def _n_windows(cells: GridCells) -> int:
+    return int(cells.key.max()) + 1 if cells.key.size else 0
+
+
+def _joined(parts: list[GridCells]) -> GridCells:
+    """Blocks of cells as one, each block's dense keys after the previous blocks' (series order is kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return GridCells(empty, empty, empty, np.empty(0), empty, empty)
+    out = GridCells(*(np.concatenate(column) for column in zip(*(p.arrays() for p in parts), strict=True)))
+    offsets = np.cumsum([0] + [_n_windows(p) for p in parts[:-1]])
+    out.key += np.repeat(offsets, [p.key.size for p in parts])
+    return out
+
+
+def _block_cells(grid: SeriesGrid, block: tuple[int, int], cpw: int, min_count: int, *,
+                 exclude: npt.NDArray[np.bool_] | None, seasonal: SeasonalModel) -> GridCells:
+    """:func:`grid_cells` of the grid's series ``block`` (first, stop; keys dense within the block)."""
+    lo, hi = block
     step_ns = grid.step_s * NS_PER_S
-    keep = counted_cells(grid.values)
+    keep = counted_cells(grid.values[lo:hi])
     first_cell = grid.start_ns // step_ns
     cell = first_cell + np.arange(grid.n_steps, dtype=np.int64)
     rows, cols = np.nonzero(keep)  # row-major: per series in time order
+    del keep
     if exclude is not None:
         ok = ~exclude[rows, cols]
         rows, cols = rows[ok], cols[ok]
     c = cell[cols]
     window = c // cpw
     series_key = rows.astype(np.int64) * (int(window.max() - window.min()) + 1 if window.size else 1)
-    uniq, key, counts = np.unique(series_key + (window - (window.min() if window.size else 0)),
-                                  return_inverse=True, return_counts=True)
+    _, key, counts = np.unique(series_key + (window - (window.min() if window.size else 0)),
+                               return_inverse=True, return_counts=True)
+    del series_key
     full = counts[key] >= min_count
+    rows += lo
     ind = grid.indicator.astype(np.int64)[rows]
     values = grid.values[rows, cols].astype(np.float64)
-    residual = cell_residuals(SeasonalModel(catalog), ind, (c + 1) * step_ns, values)
+    residual = cell_residuals(seasonal, ind, (c + 1) * step_ns, values)
     out = GridCells(ind, key, c - window * cpw, residual, window * cpw * step_ns, grid.series[rows])
     out = out.select(full)
     _, out.key = np.unique(out.key, return_inverse=True)
-    del uniq
     return out

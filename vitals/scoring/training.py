@@ -25,12 +25,12 @@ from sklearn.metrics import roc_auc_score
 from vitals.catalog import Catalog
 from vitals.detectors.window_forest import FEATURES, window_features
 from vitals.forecasting.cadence import Cadence
-from vitals.forecasting.grid import SeriesGrid
+from vitals.forecasting.grid import MAX_HOLDOUT_STEPS, SeriesGrid
 from vitals.labels import LabelledWindow
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.scoring.city_window_model import CityWindowModel, GridCells, grid_cells
-from vitals.units import DAY_S, NS_PER_S
+from vitals.units import DAY_S, NS_PER_S, duration_label
 
 FAMILY = "window_model"
 INJECTIONS: tuple[str, ...] = ("variance_burst", "level_shift", "ramp")
@@ -46,13 +46,14 @@ class WindowModelTrainer:
     family: str = FAMILY
     params: dict[str, Any] = field(default_factory=dict)
     holdout: float = 0.3
+    max_holdout_steps: int = MAX_HOLDOUT_STEPS
     refit: bool = True
     seed: int = 0
 
     def fit(self, data: Any, catalog: Catalog, progress: Callable[[str], None]) -> tuple[CityWindowModel, ModelCard]:
         grid: SeriesGrid = data.grid
         incident = incident_cells(grid, data.windows)
-        split = int(grid.n_steps * (1.0 - self.holdout))
+        split = grid.holdout_start(self.holdout, self.max_holdout_steps)
         params = {"window_s": Cadence(grid.step_s).window_s, **self.params}  # 12 grid steps unless given
         progress("fit (held-out backtest)")
         model = CityWindowModel(**params).fit(grid.slice_steps(0, split), catalog, incident[:, :split])
@@ -75,7 +76,8 @@ class WindowModelTrainer:
             features=tuple(f"residual_window_{name}" for name in FEATURES),
             parameters={**model.get_params(), "step_s": model.step_s_},
             metrics={**metrics, "training_windows": model.n_training_windows_},
-            notes=(f"Backtest on the last {self.holdout:.0%} of the time range with a model fitted on the rest "
+            notes=(f"Backtest on the last {self.holdout:.0%} of the time range (at most "
+                   f"{duration_label(self.max_holdout_steps * grid.step_s)}) with a model fitted on the rest "
                    "(labelled incident cells left out of every fit); the stored model is refitted on all data. "
                    f"Families: {', '.join(model.families_)}."),
         )
@@ -85,19 +87,20 @@ class WindowModelTrainer:
 def incident_cells(grid: SeriesGrid, windows: tuple[LabelledWindow, ...] | list[LabelledWindow]) -> npt.NDArray[
         np.bool_]:
     """(N, T) mask of grid cells inside a labelled incident window of their series."""
+    if not windows:  # a history: no labels (the mask below would be 12 bytes a cell, 3 GB for a month of the city)
+        return np.zeros((grid.n_series, grid.n_steps), dtype=bool)
     mask = np.zeros((grid.n_series, grid.n_steps + 1), dtype=np.int32)
-    if windows:
-        series = np.array([w.series for w in windows], dtype=np.int64)
-        start = np.array([w.start_ns for w in windows], dtype=np.int64)
-        end = np.array([w.end_ns for w in windows], dtype=np.int64)
-        row = np.searchsorted(grid.series, series)
-        known = (row < grid.n_series) & (grid.series[np.minimum(row, grid.n_series - 1)] == series)
-        step_ns = grid.step_s * NS_PER_S
-        c0 = np.clip((start - grid.start_ns) // step_ns, 0, grid.n_steps)
-        c1 = np.clip((end - grid.start_ns) // step_ns + 1, 0, grid.n_steps)
-        np.add.at(mask, (row[known], c0[known]), 1)
-        np.add.at(mask, (row[known], c1[known]), -1)
-    return np.cumsum(mask, axis=1)[:, :-1] > 0
+    series = np.array([w.series for w in windows], dtype=np.int64)
+    start = np.array([w.start_ns for w in windows], dtype=np.int64)
+    end = np.array([w.end_ns for w in windows], dtype=np.int64)
+    row = np.searchsorted(grid.series, series)
+    known = (row < grid.n_series) & (grid.series[np.minimum(row, grid.n_series - 1)] == series)
+    step_ns = grid.step_s * NS_PER_S
+    c0 = np.clip((start - grid.start_ns) // step_ns, 0, grid.n_steps)
+    c1 = np.clip((end - grid.start_ns) // step_ns + 1, 0, grid.n_steps)
+    np.add.at(mask, (row[known], c0[known]), 1)
+    np.add.at(mask, (row[known], c1[known]), -1)
+    return np.cumsum(mask, axis=1, dtype=np.int32)[:, :-1] > 0
 
 
 def window_labels(cells: GridCells, grid: SeriesGrid, incident: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

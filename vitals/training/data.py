@@ -8,6 +8,7 @@ crossings, so the same code trains and backtests on both.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,14 +17,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from vitals.catalog.model import Catalog
 from vitals.errors import HistoryError
 from vitals.forecasting.cadence import catalog_step_s
-from vitals.forecasting.grid import SeriesGrid
+from vitals.forecasting.grid import GridExtent, SeriesGrid, check_step
 from vitals.labels import LabelledWindow
 from vitals.readings.timestamps import history_ts_ns
-from vitals.registry.card import hash_arrays
+from vitals.training.fingerprint import ReadingsFingerprint
 from vitals.units import DAY_S, NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -59,12 +61,11 @@ def from_arrays(
     """A training set from columnar readings (catalog codes) on a grid of ``step_s`` (default: derived from the
     catalog's cadence, :func:`vitals.forecasting.cadence.catalog_step_s`)."""
     step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
-    order = np.lexsort((ts_ns, street, indicator))
-    digest = hash_arrays(np.asarray(indicator, np.int16)[order], np.asarray(street, np.int32)[order],
-                         np.asarray(ts_ns, np.int64)[order], np.asarray(value, np.float64)[order])
+    fingerprint = ReadingsFingerprint()
+    fingerprint.add(indicator, street, ts_ns, value)
     grid = SeriesGrid.from_readings(catalog, indicator, street, ts_ns, value, step_s=step_s)
     return TrainingSet(grid=grid, rows=len(value), start_ns=int(ts_ns.min()), end_ns=int(ts_ns.max()),
-                       sha256=digest, source=source, windows=windows)
+                       sha256=fingerprint.hexdigest(), source=source, windows=windows)
 
 
 def from_frame(
@@ -116,26 +117,91 @@ def history_readings(path: str | Path) -> int:
     return history_rows(_history_base(path))
 
 
-def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = None) -> TrainingSet:
-    """A training set from a Parquet history directory (``<root>/readings/...`` or any Parquet dataset with
-    the columns ts, indicator, area, value)."""
-    base = _history_base(path)
-    from vitals.history_files import history_table, id_codes
+HISTORY_BATCH_ROWS = 1 << 20  # readings decoded at a time by from_history (~40 MB of columns and temporaries)
 
-    try:  # columns, never a DataFrame: the ids through their dictionaries (~22 bytes a reading, not ~250)
-        table = history_table(base, columns=FRAME_COLUMNS, dictionary=("indicator", "area"))
-    except HistoryError:
-        raise
-    except (OSError, ValueError, KeyError) as exc:
-        msg = f"cannot read the Parquet history at {base}: {exc}"
-        raise HistoryError(msg) from exc
+GridCheck = Callable[[int, int], None]
+
+
+def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = None, progress: bool = False,
+                 check_grid: GridCheck | None = None) -> TrainingSet:
+    """A training set from a Parquet history directory (``<root>/readings/...`` or any Parquet dataset with
+    the columns ts, indicator, area, value).
+
+    Read in two passes of ``HISTORY_BATCH_ROWS`` readings at a time, never all at once: the first finds the time
+    range, the series and the fingerprint, the second fills the grid (:class:`GridExtent`, :class:`GridBuilder`:
+    the same grid as the readings in memory would give). Memory is the grid's (~12 bytes a series and step while
+    it is filled), so a month of the full city trains where its 360 M readings (~8 GB as columns) would not fit.
+    ``check_grid(series, steps)`` runs between the passes, before the grid is allocated (the CLI's memory check).
+    """
+    from tqdm import tqdm
+
+    base = _history_base(path)
     source = f"Parquet history {base}"
-    ind = id_codes(table.column("indicator"), [i.id for i in catalog.indicators])
-    street = id_codes(table.column("area"), [s.id for s in catalog.streets])
-    ts_ns = history_ts_ns(table.column("ts"), source)
-    value = table.column("value").to_numpy().astype(np.float64, copy=False)
-    del table
-    return _known(catalog, ind, street, ts_ns, value, source=source, step_s=step_s)
+    step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
+    check_step(step_s)  # before the reading, which can take minutes
+    total = history_readings(base)
+    extent = GridExtent(catalog)
+    fingerprint = ReadingsFingerprint()
+    rows = known_rows = 0
+    first, last = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    with tqdm(total=total, desc="read history (1/2)", unit="reading", unit_scale=True, disable=not progress,
+              leave=False) as bar:
+        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, source):
+            rows += read
+            known_rows += len(value)
+            if len(value):
+                first, last = min(first, int(ts_ns.min())), max(last, int(ts_ns.max()))
+            extent.add(ind, street, ts_ns, value)
+            fingerprint.add(ind, street, ts_ns, value)
+            bar.update(read)
+    if known_rows < rows:
+        log.warning("dropped %d of %d rows with an indicator or area not in the catalog", rows - known_rows, rows)
+    if not known_rows:
+        msg = "no training rows with an indicator and an area of the catalog"
+        raise HistoryError(msg)
+    _, n_steps = extent.layout(step_s)
+    if check_grid is not None:
+        check_grid(extent.n_series, n_steps)
+    builder = extent.builder(step_s)
+    with tqdm(total=total, desc="read history (2/2)", unit="reading", unit_scale=True, disable=not progress,
+              leave=False) as bar:
+        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, source):
+            builder.add(ind, street, ts_ns, value)
+            bar.update(read)
+    return TrainingSet(grid=builder.finish(), rows=known_rows, start_ns=first, end_ns=last,
+                       sha256=fingerprint.hexdigest(), source=source)
+
+
+Chunk = tuple[npt.NDArray[np.int16], npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64], int]
+
+
+def _history_chunks(catalog: Catalog, base: Path, source: str) -> Iterator[Chunk]:
+    """The history's readings with a catalog indicator and area, ``HISTORY_BATCH_ROWS`` at a time, file by file
+    in name order (the ids as codes through each batch's dictionary), with how many rows each batch read."""
+    import pyarrow.parquet as pq
+
+    from vitals.history_files import history_files, id_codes, reading
+
+    indicators = [i.id for i in catalog.indicators]
+    streets = [s.id for s in catalog.streets]
+    for path in history_files(base):
+        first_row = 0
+        with reading(base, [path]):
+            parquet = pq.ParquetFile(path, read_dictionary=["indicator", "area"])
+            missing = [c for c in FRAME_COLUMNS if parquet.schema_arrow.get_field_index(c) < 0]
+            if missing:
+                msg = (f"history file {path} has no column {', '.join(missing)}; training reads the columns "
+                       f"{', '.join(FRAME_COLUMNS)}")
+                raise HistoryError(msg)
+            for batch in parquet.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=list(FRAME_COLUMNS)):
+                ind = id_codes(pa.chunked_array([batch.column("indicator")]), indicators)
+                street = id_codes(pa.chunked_array([batch.column("area")]), streets)
+                ts_ns = history_ts_ns(batch.column("ts"), f"{source}, file {path.name}", first_row=first_row)
+                value = batch.column("value").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                known = (ind >= 0) & (street >= 0)
+                yield (ind[known].astype(np.int16), street[known].astype(np.int32), ts_ns[known], value[known],
+                       batch.num_rows)
+                first_row += batch.num_rows
 
 
 def from_simulation(

@@ -36,6 +36,7 @@ from vitals.forecasting.evaluate import (
     incident_lead_times,
     walk_forward,
 )
+from vitals.forecasting.grid import MAX_HOLDOUT_STEPS
 from vitals.forecasting.model import EarlyWarningForecaster
 from vitals.registry.card import ModelCard, TrainingData
 from vitals.registry.store import ModelRegistry
@@ -74,13 +75,14 @@ class ForecasterTrainer:
     family: str = "forecaster"
     params: dict[str, Any] = field(default_factory=dict)
     holdout: float = 0.3
+    max_holdout_steps: int = MAX_HOLDOUT_STEPS
     refit: bool = True
 
     def fit(self, data: TrainingSet, catalog: Catalog, progress: Progress) -> tuple[Any, ModelCard]:
         grid = data.grid
         params = self.model_params(grid.step_s)
         model = EarlyWarningForecaster(**params)
-        split = int(grid.n_steps * (1.0 - self.holdout))
+        split = grid.holdout_start(self.holdout, self.max_holdout_steps)
         progress("fit (held-out backtest)")
         model.fit(grid.slice_steps(0, split), catalog)
         held = grid.slice_steps(max(split - model.window_steps, 0), grid.n_steps)
@@ -104,7 +106,8 @@ class ForecasterTrainer:
             features=tuple(model.feature_names_),
             parameters={k: _plain(v) for k, v in model.get_params().items()},
             metrics=metrics,
-            notes=(f"Backtest: walk-forward on the last {self.holdout:.0%} of the time range with a model fitted "
+            notes=(f"Backtest: walk-forward on the last {self.holdout:.0%} of the time range (at most "
+                   f"{duration_label(self.max_holdout_steps * grid.step_s)}) with a model fitted "
                    f"on the rest; a warning is orange predicted within "
                    f"{duration_label(geometry.early_warning_horizon_s)} (the early-warning horizon of the "
                    f"{duration_label(geometry.step_s)} grid); the stored model is refitted on all data. "
