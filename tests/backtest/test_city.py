@@ -174,3 +174,33 @@ def test_cli_history_of_another_catalog_is_a_clear_error(tmp_path: Path, capsys:
     (tmp_path / "labels.json").write_text(json.dumps({"river_level/RIB-09": []}))
     assert main([*args, "--catalog", str(SECOND_CITY)]) == 1
     assert "name no series of catalog" in capsys.readouterr().err
+
+
+def test_a_history_read_with_categorical_ids_replays_as_its_strings(tmp_path: Path, small_catalog: Catalog) -> None:
+    """read_history gives the ids as categoricals (each string compared once, not once a reading): the catalog, the
+    series and every batch are those of the same frame with string ids; a null or unknown area is named."""
+    import pandas as pd
+
+    from vitals.backtest.city import catalog_for_history, history_batches, history_series, read_history
+    from vitals.errors import ConfigError
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    frame = pd.DataFrame({
+        "ts": pd.Timestamp("2026-03-02", tz="UTC") + pd.to_timedelta(rng.integers(0, 7_200, n), unit="s"),
+        "indicator": rng.choice([i.id for i in small_catalog.indicators[:5]], n),
+        "area": rng.choice([s.id for s in small_catalog.streets[:9]], n), "value": rng.normal(50, 5, n)})
+    frame.to_parquet(tmp_path / "readings.parquet")
+    read = read_history(tmp_path)
+    assert isinstance(read["area"].dtype, pd.CategoricalDtype)
+    a, b = catalog_for_history(small_catalog, read), catalog_for_history(small_catalog, frame)
+    assert [s.id for s in a.streets] == [s.id for s in b.streets] and a.n_streets == 9
+    np.testing.assert_array_equal(history_series(a, read), history_series(b, frame))
+    for x, y in zip(history_batches(a, read), history_batches(b, frame), strict=True):
+        for field in ("ts_ns", "indicator", "street", "value"):
+            np.testing.assert_array_equal(getattr(x, field), getattr(y, field))
+    bad = read.copy()
+    bad["area"] = bad["area"].cat.add_categories(["nowhere"])
+    bad.loc[3, "area"], bad.loc[4, "area"] = None, "nowhere"
+    with pytest.raises(ConfigError, match="area\\(s\\) nan, nowhere that catalog"):
+        catalog_for_history(small_catalog, bad)
