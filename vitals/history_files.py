@@ -75,7 +75,7 @@ def history_files(base: Path) -> list[Path]:
     return files
 
 
-def _some_history_files(base: Path) -> list[Path]:
+def some_history_files(base: Path) -> list[Path]:
     """:func:`history_files`, at least one (Arrow said "No match for FieldRef.Name(ts) in __fragment_index: int32"
     on none)."""
     paths = history_files(base)
@@ -94,7 +94,7 @@ def history_table(base: Path, files: Sequence[Path] | None = None, *, columns: S
     ``dictionary``: string columns read as dictionaries (ids: a few thousand values in millions of rows)."""
     import pyarrow.dataset as ds  # not at import: the flow's processes write history, they never read it
 
-    paths = _some_history_files(base) if files is None else list(files)
+    paths = some_history_files(base) if files is None else list(files)
     fmt: str | ds.ParquetFileFormat = "parquet"
     if dictionary:
         fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary)))
@@ -120,9 +120,10 @@ def id_codes(column: pa.ChunkedArray, ids: Sequence[str]) -> npt.NDArray[np.int6
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
-def history_rows(base: Path) -> int:
-    """The rows of the history files under ``base``, from their footers; one line on an unreadable file."""
-    paths = _some_history_files(base)
+def history_rows(base: Path, files: Sequence[Path] | None = None) -> int:
+    """The rows of the history files under ``base`` (``files`` of it when given), from their footers; one line on
+    an unreadable file."""
+    paths = some_history_files(base) if files is None else list(files)
     with reading(base, paths):
         return sum(pq.read_metadata(p).num_rows for p in paths)
 

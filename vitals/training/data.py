@@ -139,14 +139,17 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     source = f"Parquet history {base}"
     step_s = int(step_s) if step_s is not None else catalog_step_s(catalog)
     check_step(step_s)  # before the reading, which can take minutes
-    total = history_readings(base)
+    from vitals.history_files import history_rows, some_history_files
+
+    files = some_history_files(base)  # listed once (a stray file is named once, not once a pass)
+    total = history_rows(base, files)
     extent = GridExtent(catalog)
     fingerprint = ReadingsFingerprint()
     rows = known_rows = 0
     first, last = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     with tqdm(total=total, desc="read history (1/2)", unit="reading", unit_scale=True, disable=not progress,
               leave=False) as bar:
-        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, source):
+        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, files, source):
             rows += read
             known_rows += len(value)
             if len(value):
@@ -165,7 +168,7 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     builder = extent.builder(step_s)
     with tqdm(total=total, desc="read history (2/2)", unit="reading", unit_scale=True, disable=not progress,
               leave=False) as bar:
-        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, source):
+        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, files, source):
             builder.add(ind, street, ts_ns, value)
             bar.update(read)
     return TrainingSet(grid=builder.finish(), rows=known_rows, start_ns=first, end_ns=last,
@@ -175,16 +178,16 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
 Chunk = tuple[npt.NDArray[np.int16], npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64], int]
 
 
-def _history_chunks(catalog: Catalog, base: Path, source: str) -> Iterator[Chunk]:
+def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str) -> Iterator[Chunk]:
     """The history's readings with a catalog indicator and area, ``HISTORY_BATCH_ROWS`` at a time, file by file
     in name order (the ids as codes through each batch's dictionary), with how many rows each batch read."""
     import pyarrow.parquet as pq
 
-    from vitals.history_files import history_files, id_codes, reading
+    from vitals.history_files import id_codes, reading
 
     indicators = [i.id for i in catalog.indicators]
     streets = [s.id for s in catalog.streets]
-    for path in history_files(base):
+    for path in files:
         first_row = 0
         with reading(base, [path]):
             parquet = pq.ParquetFile(path, read_dictionary=["indicator", "area"])
