@@ -169,3 +169,23 @@ def test_a_backtest_holds_out_30_percent_at_most_three_days_of_five_minutes() ->
     assert grid(7 * 288).holdout_start(0.3) == int(7 * 288 * 0.7)  # a week: 30 %
     assert grid(30 * 288).holdout_start(0.3) == 27 * 288  # a month: the last 3 days
     assert grid(30 * 24, 3600).holdout_start(0.3) == int(30 * 24 * 0.7)  # hourly: 864 steps are 36 days
+
+
+def test_a_bad_history_file_is_one_line_naming_it(tmp_path: Path, small_catalog: Catalog,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file without a column it needs, and a time a replay would reject in a later batch (its row numbered in
+    the file, not in the batch)."""
+    from vitals.errors import HistoryError
+
+    (tmp_path / "a").mkdir()
+    pd.DataFrame({"ts": [1.78e9], "indicator": ["pm25"], "value": [3.0]}).to_parquet(tmp_path / "a" / "x.parquet")
+    with pytest.raises(HistoryError, match=r"x.parquet has no column area; training reads the columns ts, "):
+        from_history(small_catalog, tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    ts = [f"2026-03-02T00:{m:02d}:00Z" for m in range(50)]
+    ts[37] = "yesterday"
+    pd.DataFrame({"ts": ts, "indicator": "pm25", "area": small_catalog.streets[0].id,
+                  "value": 30.0}).to_parquet(tmp_path / "b" / "y.parquet")
+    monkeypatch.setattr(training_data, "HISTORY_BATCH_ROWS", 10)
+    with pytest.raises(HistoryError, match=r"file y.parquet: 1 ts value\(s\) in rows 30..39 .* row 37: cannot read"):
+        from_history(small_catalog, tmp_path / "b")

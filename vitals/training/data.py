@@ -190,12 +190,13 @@ def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str
     for path in files:
         first_row = 0
         with reading(base, [path]):
-            parquet = pq.ParquetFile(path, read_dictionary=["indicator", "area"])
-            missing = [c for c in FRAME_COLUMNS if parquet.schema_arrow.get_field_index(c) < 0]
+            schema = pq.read_schema(path)
+            missing = [c for c in FRAME_COLUMNS if schema.get_field_index(c) < 0]
             if missing:
                 msg = (f"history file {path} has no column {', '.join(missing)}; training reads the columns "
                        f"{', '.join(FRAME_COLUMNS)}")
                 raise HistoryError(msg)
+            parquet = pq.ParquetFile(path, read_dictionary=["indicator", "area"])
             for batch in parquet.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=list(FRAME_COLUMNS)):
                 ind = id_codes(pa.chunked_array([batch.column("indicator")]), indicators)
                 street = id_codes(pa.chunked_array([batch.column("area")]), streets)
