@@ -547,6 +547,54 @@ def test_the_neighbouring_slot_counts_from_phase_min_slot_count_readings(need: i
         assert min(judged) < int(np.ceil(1.0 / det.slot_rate))  # a young slot counts: earlier than learned
 
 
+def young_neighbour_trace(young: int) -> dict[str, np.ndarray]:
+    """Per reading of a working-day stream with spikes in its first days (its slots young): the reading's ``z``,
+    ``z`` at the neighbouring slot, its own slot's scale and model, and the neighbouring slot's count, centre and
+    scale before the reading (the scale as the kernel floors it), with ``phase_min_slot_count=2``."""
+    s, t, v, _, _ = working_day_stream(5, days=6)
+    rng = np.random.default_rng(1)
+    v[rng.choice(np.arange(DAY_STEPS, 4 * DAY_STEPS), 40, replace=False)] += 8
+    det = DefaultDetector(phase_tolerance=1.0, phase_min_slot_count=2, phase_young_scale=young).fit(
+        [], [], [], n_series=1)
+    rows: dict[str, list[float]] = {key: [] for key in ("z", "z_near", "scale", "model", "count", "mid", "dev")}
+    for k in range(s.size):
+        n = kernel._near(int(t[k] // 1_000_000_000), det.day_slots)
+        floor = 1e-9 + 1e-3 * abs(det.f_[0, kernel.F_LEVEL])
+        level_scale = max(det.f_[0, kernel.F_LEVEL_DEV], floor)
+        rows["count"].append(det.slot_count_[0, n])
+        rows["mid"].append(det.mid_[0, n])
+        rows["dev"].append(max(float(det.dev_[0, n]), 0.2 * level_scale, floor))
+        det.update_score(s[k:k + 1], t[k:k + 1], v[k:k + 1])
+        for key, column in (("z", kernel.F_Z), ("z_near", kernel.F_Z_NEAR), ("scale", kernel.F_SCALE)):
+            rows[key].append(det.f_[0, column])
+        rows["model"].append(det.model_[0])
+    out = {key: np.array(values, dtype=np.float64) for key, values in rows.items()}
+    out["v"] = v
+    return out
+
+
+@pytest.mark.parametrize("young", [1, 2, 3])
+def test_a_young_neighbour_is_judged_with_a_scale_no_wider_than_its_own_slots(young: int) -> None:
+    """With ``phase_young_scale``, a young neighbouring slot (from ``phase_min_slot_count`` readings, not yet
+    learned) judges a reading at its centre with a scale no wider than the reading's own slot's (1 and 3: the
+    smaller of the two; 2: the own slot's); with 3 only where the reading then lies inside its band (else its
+    ``z`` stays its own). A learned neighbour, and every reading the rule does not judge, are judged as without
+    it; without it, the young neighbour's own (wider) scale judges at least one of the stream's spikes."""
+    off, on = young_neighbour_trace(0), young_neighbour_trace(young)
+    for key in ("z", "scale", "model", "count", "mid", "dev"):  # the switch changes no baseline state
+        np.testing.assert_array_equal(off[key], on[key])
+    judged = (on["model"] == 1) & (np.abs(on["z"]) > kernel.PHASE_MIN_Z) & (on["count"] >= 2)
+    is_young = judged & (on["count"] < 10)
+    scale = on["scale"] if young == 2 else np.minimum(on["dev"], on["scale"])
+    want = (on["v"] - on["mid"]) / scale
+    if young == 3:
+        want = np.where(np.abs(want) > kernel.PHASE_MIN_Z, on["z"], want)
+    np.testing.assert_allclose(on["z_near"][is_young], want[is_young], rtol=1e-12)
+    np.testing.assert_array_equal(on["z_near"][~is_young], off["z_near"][~is_young])
+    wider = is_young & (off["dev"] > off["scale"])
+    assert wider.any() and bool((np.abs(off["z_near"][wider]) < np.abs(on["z_near"][wider])).all())
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 1500), min_size=1, max_size=12), st.booleans())
 def test_phase_tolerance_is_bit_identical_whatever_the_batch_split(cuts: list[int], through_pickle: bool) -> None:
@@ -608,7 +656,7 @@ def test_a_detector_pickled_before_the_phase_tolerance_loads_with_the_switches_o
     det = DefaultDetector().fit([], [], [], n_series=1)
     det.update_score(s[:half], t[:half], v[:half])
     old = pickle.loads(pickle.dumps(det))
-    for name in ("phase_tolerance", "regime_by_side", "phase_min_slot_count"):
+    for name in ("phase_tolerance", "regime_by_side", "phase_min_slot_count", "phase_young_scale"):
         delattr(old, name)
     old.f_ = old.f_[:, :kernel.F_Z_NEAR].copy()
     loaded = pickle.loads(pickle.dumps(old))

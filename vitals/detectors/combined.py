@@ -38,7 +38,10 @@ Per reading of series ``i``:
    judged against the neighbouring slot on the side of the reading's place in its slot (a routine a few
    minutes early or late), and the smaller score counts; the calibrations learn the residual as before. The
    neighbouring slot counts once learned (``1 / slot_rate`` readings) or, with ``phase_min_slot_count > 0``,
-   from that many readings.
+   from that many readings; ``phase_young_scale`` (0 = off; tried, see docs/detectors.md) judges such a young
+   neighbour at its location with a scale no wider than the reading's own slot's (1: the smaller of the two
+   scales; 2: the own slot's; 3: the smaller, and the neighbour counts only where the reading lies inside its
+   band).
 7. anomaly score = ``max(onset, quality_weight * q)`` in [0, 1); optionally also the window
    model's calibrated score at window close (:class:`~vitals.detectors.window_forest.WindowFeatureModel`).
 8. rest after a detection (``rest=30``; 0 switches it off): in the ``rest`` readings of a series after a
@@ -75,7 +78,7 @@ _LATER_DEFAULTS: dict[str, float] = {**_REGIME_DEFAULTS, "rest": 30, "routine_to
                                       "record_min_z": 1.5, "record_rate_limit": 0.0, "record_rate_readings": 300,
                                       "record_clip": 0.0, "regime_step_clip": 0.0,
                                       "phase_tolerance": 0.0, "regime_by_side": 0.0,
-                                      "phase_min_slot_count": 0}
+                                      "phase_min_slot_count": 0, "phase_young_scale": 0}
 BASELINE_MODELS: tuple[str, ...] = ("flat_level", "daily_profile", "weekly_profile")
 
 
@@ -103,7 +106,7 @@ class DefaultDetector(Detector):
                  routine_tolerance: float = 0.1, record_min_z: float = 1.5, record_rate_limit: float = 0.0,
                  record_rate_readings: int = 300, record_clip: float = 0.0,
                  regime_step_clip: float = 0.0, phase_tolerance: float = 0.0, regime_by_side: float = 0.0,
-                 phase_min_slot_count: int = 0,
+                 phase_min_slot_count: int = 0, phase_young_scale: int = 0,
                  day_slots: int = 96, week_slots: int = 336, slot_rate: float = 0.1, level_rate: float = 0.002,
                  error_rate: float = 0.01, clip: float = 4.0, min_slot_count: int = 2, band_z: float = 3.0,
                  stuck_min_run: int = 12, spike_z: float = 8.0, stale_factor: float = 5.0, step_rate: float = 0.01,
@@ -149,6 +152,7 @@ class DefaultDetector(Detector):
         self.phase_tolerance = phase_tolerance
         self.regime_by_side = regime_by_side
         self.phase_min_slot_count = phase_min_slot_count
+        self.phase_young_scale = phase_young_scale
         self.day_slots = day_slots
         self.week_slots = week_slots
         self.slot_rate = slot_rate
@@ -199,7 +203,7 @@ class DefaultDetector(Detector):
             record_rate_limit=self.record_rate_limit, record_rate_readings=self.record_rate_readings,
             record_clip=self.record_clip, regime_step_clip=self.regime_step_clip,
             phase_tolerance=self.phase_tolerance, regime_by_side=self.regime_by_side,
-            phase_min_slot_count=self.phase_min_slot_count)
+            phase_min_slot_count=self.phase_min_slot_count, phase_young_scale=self.phase_young_scale)
 
     def _allocate(self, n: int) -> None:
         self.params_ = self._parameters()

@@ -45,8 +45,8 @@ from vitals.units import DAY_S, NS_PER_S, WEEK_S
  P_RECORD_WARMUP_S, P_REGIME_SHORT, P_REGIME_LONG, P_REGIME_WARMUP, P_REGIME_HALF, P_REGIME_WEIGHT,
  P_REGIME_REFRACTORY, P_REGIME_FLOOR, P_REST, P_ROUTINE_TOLERANCE, P_RECORD_MIN_Z, P_RECORD_RATE_LIMIT,
  P_RECORD_RATE_READINGS, P_RECORD_CLIP, P_REGIME_STEP_CLIP, P_PHASE_TOLERANCE, P_REGIME_BY_SIDE,
- P_PHASE_MIN_SLOT_COUNT) = range(50)
-P_COUNT = 50
+ P_PHASE_MIN_SLOT_COUNT, P_PHASE_YOUNG_SCALE) = range(51)
+P_COUNT = 51
 
 # ---- float state columns ---------------------------------------------------------------------------------
 (F_LEVEL, F_LEVEL_DEV, F_LEVEL_ERR, F_ERR_DAY, F_ERR_WEEK, F_EXPECTED, F_SCALE, F_Z, F_C_CENTRE, F_C_SPREAD,
@@ -66,7 +66,11 @@ ROUTINE_MIN_TOLERANCE = 2  # readings: the tolerance of a short period
 PHASE_MIN_Z = 3.0  # phase_tolerance: a reading inside the expected band (3 scales: band_z) is judged as it is;
 # the neighbouring slot counts once learned (1 / slot_rate readings: before, its centre and scale are still the
 # running mean of its first readings, its scale near the flat level's, wide enough to explain any deviation),
-# or from phase_min_slot_count readings where that is > 0 (tried: docs/detectors.md)
+# or from phase_min_slot_count readings where that is > 0 (tried: docs/detectors.md). phase_young_scale (0 = off):
+# a young neighbour (from phase_min_slot_count readings, not yet learned) is judged at its location (the mean of
+# its readings) with a scale no wider than the reading's own slot's (1: the smaller of the two; 2: the own
+# slot's; 3: the smaller, and only where the reading then lies inside its band): its own scale is still mostly
+# the flat level's swing, which explains away any spike (tried, off: docs/detectors.md)
 
 # drivers of a score (I_DRIVER)
 DRIVER_SEASONAL, DRIVER_QUALITY, DRIVER_RECORD, DRIVER_REGIME = 0, 1, 2, 3
@@ -209,8 +213,13 @@ def _baseline(p: np.ndarray, f: np.ndarray, ic: np.ndarray, mid: np.ndarray, dev
                     need = p[P_PHASE_MIN_SLOT_COUNT]  # 0: a learned slot (its rate at the floor)
                     cn = slot_count[row, n]
                     if (cn >= need) if need > 0.0 else (cn * p[P_SLOT_RATE] >= 1.0):
-                        zn = (v - np.float64(mid[row, n])) / max(max(np.float64(dev[row, n]), 0.2 * level_scale),
-                                                                  floor)
+                        sn = max(max(np.float64(dev[row, n]), 0.2 * level_scale), floor)
+                        young = p[P_PHASE_YOUNG_SCALE] if cn * p[P_SLOT_RATE] < 1.0 else 0.0
+                        if young > 0.0:  # a young neighbour: its location, a scale no wider than a trusted one
+                            sn = s if young == 2.0 else min(sn, s)
+                        zn = (v - np.float64(mid[row, n])) / sn
+                        if young == 3.0 and abs(zn) > PHASE_MIN_Z:  # ... and only where it explains the reading
+                            zn = zk
                 best, model, z, scale, expected, z_near = err, k + 1, zk, s, m, zn
     # learn: flat level
     rate = max(1.0 / (count + 1.0), p[P_LEVEL_RATE])
