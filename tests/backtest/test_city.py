@@ -204,3 +204,27 @@ def test_a_history_read_with_categorical_ids_replays_as_its_strings(tmp_path: Pa
     bad.loc[3, "area"], bad.loc[4, "area"] = None, "nowhere"
     with pytest.raises(ConfigError, match="area\\(s\\) nan, nowhere that catalog"):
         catalog_for_history(small_catalog, bad)
+
+
+def test_cli_a_history_larger_than_memory_is_refused_before_reading(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The readings are counted from the footers; a history whose backtest would not fit in the memory available
+    is refused in one line before anything is read (a week of the full city needs ~18 GB)."""
+    import pandas as pd
+
+    from vitals.cli import backtest_cmd, main, train_cmd
+
+    ts = pd.date_range("2026-03-02", periods=30, freq="10min", tz="UTC")
+    pd.DataFrame({"ts": ts, "indicator": "pm25", "area": "nowhere", "value": 3.0}).to_parquet(tmp_path / "h.parquet")
+    (tmp_path / "labels.json").write_text("{}")
+    need = 30 * backtest_cmd.CITY_BACKTEST_BYTES_PER_READING + backtest_cmd.CITY_BACKTEST_FIXED_BYTES
+    monkeypatch.setattr(train_cmd, "available_memory", lambda: need - 1)
+    args = ["backtest", "--history", str(tmp_path / "h.parquet"), "--labels", str(tmp_path / "labels.json")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"--history {tmp_path / 'h.parquet'}: 30 readings, held in memory for the backtest, need" in err
+    assert "backtest a part of it" in err and err.count("\n") == 1
+    monkeypatch.setattr(train_cmd, "available_memory", lambda: need)
+    assert main(args) == 1  # read, then refused for what it holds (an area the catalog does not know)
+    assert "the history has area(s) nowhere" in capsys.readouterr().err

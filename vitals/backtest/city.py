@@ -70,15 +70,27 @@ def simulate_city(
     return cat, sim.batches(), list(simulated_windows(cat, sim.incidents()))
 
 
-def read_history(path: str | Path) -> pd.DataFrame:
-    """The readings (``ts, indicator, area, value``) of a Parquet history file or directory."""
-    from vitals.training.data import FRAME_COLUMNS
-
+def _history_base(path: str | Path) -> Path:
     root = Path(path)
     base = root / "readings" if (root / "readings").is_dir() else root
     if not base.exists():
         msg = f"no Parquet history at {base}; write one with `vitals simulate --out city.parquet` or `vitals run`"
         raise ConfigError(msg)
+    return base
+
+
+def history_readings(path: str | Path) -> int:
+    """How many readings :func:`read_history` would read (from the Parquet footers: nothing else is read)."""
+    from vitals.history_files import history_rows
+
+    return history_rows(_history_base(path))
+
+
+def read_history(path: str | Path) -> pd.DataFrame:
+    """The readings (``ts, indicator, area, value``) of a Parquet history file or directory."""
+    from vitals.training.data import FRAME_COLUMNS
+
+    base = _history_base(path)
     from vitals.history_files import history_table
 
     # the ids as categoricals through the files' dictionaries, each string compared once: a day of the full city

@@ -138,16 +138,25 @@ class _Ticking:
         return getattr(self._detector, name)
 
 
+# peak RSS of `vitals backtest --history` on the full city (2026-12-04): 2.99 GB for 1 day (12.0 M readings), 5.59 GB
+# for 2 days (24.1 M): ~216 bytes a reading above ~0.4 GB (the readings sorted by time, the per-minute timeline of
+# every series, the C library's and Arrow's free pages); refused before reading when it would not fit
+CITY_BACKTEST_BYTES_PER_READING = 216
+CITY_BACKTEST_FIXED_BYTES = 0.4e9
+
+
 def _city_backtest(args: argparse.Namespace) -> int:
     from vitals.backtest.city import (
         catalog_for_history,
         history_batches,
+        history_readings,
         history_series,
         load_label_events,
         measure,
         read_history,
         run_city,
     )
+    from vitals.cli.train_cmd import check_training_memory
     from vitals.registry.locate import models_dir
 
     if not args.history or not args.labels:
@@ -160,6 +169,11 @@ def _city_backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = catalog_settings(args)
     full = load_catalog_from(settings)
+    check_training_memory(history_readings(args.history), f"--history {args.history}: ",
+                          lambda fit: f"backtest a part of it (~{fit:,.0f} readings fit), e.g. a directory of links "
+                                      "to some of its date=... partitions",
+                          per_reading=CITY_BACKTEST_BYTES_PER_READING, fixed=CITY_BACKTEST_FIXED_BYTES,
+                          purpose="the backtest")
     frame = read_history(args.history)
     catalog = catalog_for_history(full, frame)
     events = load_label_events(catalog, args.labels, args.incidents, full=full)

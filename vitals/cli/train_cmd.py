@@ -118,15 +118,16 @@ def check_simulation(catalog: Catalog, days: float, step_s: int) -> None:
 
 def check_training_memory(readings: float, what: str, advice: Callable[[float], str], *,
                           per_reading: float = TRAINING_BYTES_PER_READING,
-                          fixed: float = TRAINING_FIXED_BYTES, items: str = "readings") -> None:
-    """Refuse a training whose ``readings`` (all held in memory, ``per_reading`` bytes each above ``fixed``; or
-    other ``items``: a grid's cells) would not fit in the memory available; ``advice`` says what to do, given how
-    many would fit."""
+                          fixed: float = TRAINING_FIXED_BYTES, items: str = "readings",
+                          purpose: str = "the training") -> None:
+    """Refuse a run (``purpose``) whose ``readings`` (all held in memory, ``per_reading`` bytes each above
+    ``fixed``; or other ``items``: a grid's cells) would not fit in the memory available; ``advice`` says what to
+    do, given how many would fit."""
     need = readings * per_reading + fixed
     free = available_memory()
     if free is not None and need > free:
         fit = max((free - fixed) / per_reading, 0)
-        msg = (f"{what}{readings:,.0f} {items}, held in memory for the training, need ~{need / 1e9:,.1f} GB, more "
+        msg = (f"{what}{readings:,.0f} {items}, held in memory for {purpose}, need ~{need / 1e9:,.1f} GB, more "
                f"than the {free / 1e9:,.1f} GB available; {advice(fit)}")
         raise ConfigError(msg)
 
