@@ -206,25 +206,69 @@ def test_a_history_read_with_categorical_ids_replays_as_its_strings(tmp_path: Pa
         catalog_for_history(small_catalog, bad)
 
 
-def test_cli_a_history_larger_than_memory_is_refused_before_reading(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str],
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """The readings are counted from the footers; a history whose backtest would not fit in the memory available
-    is refused in one line before anything is read (a week of the full city needs ~18 GB)."""
+def test_cli_a_history_larger_than_memory_is_refused_before_the_replay(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan (a part at a time) finds the series and minutes; a backtest whose timeline would not fit in the
+    memory available is refused in one line before the replay (a month of the full city needs ~70 GB)."""
     import pandas as pd
 
     from vitals.cli import backtest_cmd, main, train_cmd
 
-    ts = pd.date_range("2026-03-02", periods=30, freq="10min", tz="UTC")
-    pd.DataFrame({"ts": ts, "indicator": "pm25", "area": "nowhere", "value": 3.0}).to_parquet(tmp_path / "h.parquet")
+    ts = pd.date_range("2026-03-02", periods=30, freq="10min", tz="UTC")  # 291 minutes, first to last
+    pd.DataFrame({"ts": ts, "indicator": "pm25", "area": "yuzhong_s001", "value": 30.0}).to_parquet(
+        tmp_path / "h.parquet")
     (tmp_path / "labels.json").write_text("{}")
-    need = 30 * backtest_cmd.CITY_BACKTEST_BYTES_PER_READING + backtest_cmd.CITY_BACKTEST_FIXED_BYTES
+    need = 291 * backtest_cmd.CITY_BACKTEST_BYTES_PER_CELL + backtest_cmd.CITY_BACKTEST_FIXED_BYTES
     monkeypatch.setattr(train_cmd, "available_memory", lambda: need - 1)
     args = ["backtest", "--history", str(tmp_path / "h.parquet"), "--labels", str(tmp_path / "labels.json")]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert f"--history {tmp_path / 'h.parquet'}: 30 readings, held in memory for the backtest, need" in err
-    assert "backtest a part of it" in err and err.count("\n") == 1
+    assert (f"--history {tmp_path / 'h.parquet'}: 1 series x 291 minutes, 291 series-minutes, held in memory for "
+            "the backtest, need") in err and "backtest a part of it" in err and err.count("\n") == 1, err
     monkeypatch.setattr(train_cmd, "available_memory", lambda: need)
-    assert main(args) == 1  # read, then refused for what it holds (an area the catalog does not know)
-    assert "the history has area(s) nowhere" in capsys.readouterr().err
+    main(args)
+    assert "held in memory" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layout", ["shards", "one_file_in_time_order", "one_file_shuffled"])
+def test_a_streamed_history_replays_the_batches_of_the_whole_history(tmp_path: Path, small_catalog: Catalog,
+                                                                     layout: str) -> None:
+    """Read a row group (or a group of overlapping ones) at a time, the batches are those of the whole history
+    sorted at once: the same readings per minute, in the same order (ties in the files' order), the same received
+    times and sequence numbers; also the same catalog and series."""
+    import pandas as pd
+
+    from vitals.backtest.city import catalog_for_history, history_batches, history_series, read_history, stream_history
+
+    rng = np.random.default_rng(8)
+    n = 6_000
+    ts = pd.Timestamp("2026-03-02", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 3 * 3600, n)), unit="s")
+    frame = pd.DataFrame({"ts": ts, "indicator": rng.choice([i.id for i in small_catalog.indicators[:6]], n),
+                          "area": rng.choice([s.id for s in small_catalog.streets[:12]], n),
+                          "value": np.round(rng.normal(50, 5, n), 1)})
+    if layout == "shards":  # like the flow: per shard files, row groups of a few minutes each, overlapping
+        for k in range(3):
+            part = frame[frame["area"].map(small_catalog.street_index) % 3 == k]
+            (tmp_path / "date=2026-03-02").mkdir(exist_ok=True)
+            part.to_parquet(tmp_path / "date=2026-03-02" / f"shard-{k}.parquet", row_group_size=257)
+    else:
+        part = frame if layout == "one_file_in_time_order" else frame.sample(frac=1.0, random_state=3)
+        part.to_parquet(tmp_path / "h.parquet", row_group_size=500)
+    whole = read_history(tmp_path)
+    streamed = stream_history(tmp_path)
+    assert streamed.rows == len(frame)
+    a, b = catalog_for_history(small_catalog, whole), catalog_for_history(small_catalog, streamed)
+    assert [s.id for s in a.streets] == [s.id for s in b.streets]
+    np.testing.assert_array_equal(history_series(a, whole), streamed.series(b))
+    groups = streamed.groups()
+    if layout == "one_file_in_time_order":
+        assert len(groups) > 5  # read a part at a time
+    n_batches = 0
+    for x, y in zip(history_batches(a, whole), streamed.batches(b), strict=True):
+        for field in ("ts_ns", "indicator", "street", "value"):
+            np.testing.assert_array_equal(getattr(x, field), getattr(y, field))
+            assert getattr(x, field).dtype == getattr(y, field).dtype
+        assert (x.received_ns, x.seq) == (y.received_ns, y.seq)
+        n_batches += 1
+    assert n_batches > 100

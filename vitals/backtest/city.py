@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from vitals.backtest.city_history import StreamedHistory
 from vitals.backtest.city_measures import (
     AFTER_S,
     SLOW_ONSET_S,
@@ -79,13 +80,6 @@ def _history_base(path: str | Path) -> Path:
     return base
 
 
-def history_readings(path: str | Path) -> int:
-    """How many readings :func:`read_history` would read (from the Parquet footers: nothing else is read)."""
-    from vitals.history_files import history_rows
-
-    return history_rows(_history_base(path))
-
-
 def read_history(path: str | Path) -> pd.DataFrame:
     """The readings (``ts, indicator, area, value``) of a Parquet history file or directory."""
     from vitals.training.data import FRAME_COLUMNS
@@ -118,11 +112,22 @@ def _distinct_ids(column: pd.Series) -> set[str]:
     return set(column.astype(str).unique().tolist())
 
 
-def catalog_for_history(catalog: Catalog, frame: pd.DataFrame) -> Catalog:
+def stream_history(path: str | Path) -> StreamedHistory:
+    """A Parquet history file or directory scanned for the city backtest, to be replayed a part at a time
+    (:class:`~vitals.backtest.city_history.StreamedHistory`: the batches of :func:`history_batches`)."""
+    from vitals.history_files import some_history_files
+
+    base = _history_base(path)
+    return StreamedHistory(base, some_history_files(base), BATCH_S)
+
+
+def catalog_for_history(catalog: Catalog, frame: pd.DataFrame | StreamedHistory) -> Catalog:
     """The catalog restricted to the streets the history has readings of; an indicator or area of the history
     that the catalog does not know is an error (the history was written with another catalog)."""
-    areas = _distinct_ids(frame["area"])
-    indicators = _distinct_ids(frame["indicator"])
+    if isinstance(frame, StreamedHistory):
+        areas, indicators = frame.areas, frame.indicators
+    else:
+        areas, indicators = _distinct_ids(frame["area"]), _distinct_ids(frame["indicator"])
     unknown_i = sorted(indicators - set(catalog.indicator_index))
     unknown_a = sorted(areas - set(catalog.street_index))
     if unknown_i or unknown_a:

@@ -138,23 +138,20 @@ class _Ticking:
         return getattr(self._detector, name)
 
 
-# peak RSS of `vitals backtest --history` on the full city (2026-12-04): 2.99 GB for 1 day (12.0 M readings), 5.59 GB
-# for 2 days (24.1 M): ~216 bytes a reading above ~0.4 GB (the readings sorted by time, the per-minute timeline of
-# every series, the C library's and Arrow's free pages); refused before reading when it would not fit
-CITY_BACKTEST_BYTES_PER_READING = 216
+# peak RSS of `vitals backtest --history` on the full city (2026-12-04), the history read a part at a time: 2.72 GB
+# for 1 day, 5.06 GB for 2 days: ~56 bytes a series and minute above ~0.4 GB (the timeline of every series per
+# minute and the alarm rules' arrays over it); refused after the scan, before the replay, when it would not fit
+CITY_BACKTEST_BYTES_PER_CELL = 56
 CITY_BACKTEST_FIXED_BYTES = 0.4e9
 
 
 def _city_backtest(args: argparse.Namespace) -> int:
     from vitals.backtest.city import (
         catalog_for_history,
-        history_batches,
-        history_readings,
-        history_series,
         load_label_events,
         measure,
-        read_history,
         run_city,
+        stream_history,
     )
     from vitals.cli.train_cmd import check_training_memory
     from vitals.registry.locate import models_dir
@@ -169,17 +166,19 @@ def _city_backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = catalog_settings(args)
     full = load_catalog_from(settings)
-    check_training_memory(history_readings(args.history), f"--history {args.history}: ",
-                          lambda fit: f"backtest a part of it (~{fit:,.0f} readings fit), e.g. a directory of links "
-                                      "to some of its date=... partitions",
-                          per_reading=CITY_BACKTEST_BYTES_PER_READING, fixed=CITY_BACKTEST_FIXED_BYTES,
-                          purpose="the backtest")
-    frame = read_history(args.history)
-    catalog = catalog_for_history(full, frame)
+    history = stream_history(args.history)  # scanned once (bounded memory), replayed a part at a time
+    catalog = catalog_for_history(full, history)
+    series, minutes = history.series(catalog), history.minutes()
+    check_training_memory(series.size * minutes, f"--history {args.history}: {series.size:,} series x {minutes:,} "
+                          "minutes, ",
+                          lambda fit: f"backtest a part of it (~{fit / max(series.size, 1) / 1440:,.1f} days fit), "
+                                      "e.g. a directory of links to some of its date=... partitions",
+                          per_reading=CITY_BACKTEST_BYTES_PER_CELL, fixed=CITY_BACKTEST_FIXED_BYTES,
+                          items="series-minutes", purpose="the backtest")
     events = load_label_events(catalog, args.labels, args.incidents, full=full)
     where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
-    timeline = run_city(catalog, history_batches(catalog, frame), models_dir=where.path,
-                        progress=sys.stderr.isatty(), series=history_series(catalog, frame), detail=bool(args.report))
+    timeline = run_city(catalog, history.batches(catalog), models_dir=where.path,
+                        progress=sys.stderr.isatty(), series=series, detail=bool(args.report))
     doc = measure(timeline, events, catalog)
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout
