@@ -272,3 +272,25 @@ def test_a_streamed_history_replays_the_batches_of_the_whole_history(tmp_path: P
         assert (x.received_ns, x.seq) == (y.received_ns, y.seq)
         n_batches += 1
     assert n_batches > 100
+
+
+def test_firing_in_blocks_of_rows_and_a_timeline_filled_in_place(small_catalog: Catalog,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """firing computed a few rows at a time is firing of the whole (rows are independent); run_city's timeline is
+    the same whether its columns were allocated for the batches expected (``total``) or grew from none."""
+    from vitals.backtest import city_measures
+    from vitals.backtest.city import simulate_city
+    from vitals.backtest.city_measures import Hold, firing
+
+    rng = np.random.default_rng(5)
+    condition = rng.random((37, 500)) < 0.3
+    whole = firing(condition, 60.0, Hold(for_s=180.0, keep_s=300.0))
+    monkeypatch.setattr(city_measures, "FIRING_BLOCK_CELLS", 3 * 500)
+    np.testing.assert_array_equal(firing(condition, 60.0, Hold(for_s=180.0, keep_s=300.0)), whole)
+    cat, batches, _ = simulate_city(streets=38, days=0.05, seed=2)
+    batches = list(batches)
+    grown = run_city(cat, iter(batches), models_dir=REPO / "models")
+    sized = run_city(cat, iter(batches), models_dir=REPO / "models", total=len(batches) + 7)
+    for field in ("ticks_ns", "series", "level", "early", "anomaly"):
+        np.testing.assert_array_equal(getattr(grown, field), getattr(sized, field))
+    assert grown.level.shape == (cat.n_series, len(batches)) and len(batches) > 16  # it grew past its start

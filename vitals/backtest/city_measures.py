@@ -77,9 +77,22 @@ class Timeline:
         return float(np.median(np.diff(self.ticks_ns))) / NS_PER_S if self.ticks_ns.size > 1 else 60.0
 
 
+FIRING_BLOCK_CELLS = 1 << 22  # firing's temporaries (~40 bytes a cell) are bounded to this many cells at a time
+
+
 def firing(condition: npt.NDArray[np.bool_], tick_s: float, hold: Hold) -> npt.NDArray[np.bool_]:
     """(N, T) alert firing state: the condition held for ``for_s`` (true at ticks spanning it), kept for
-    ``keep_s`` after the last tick that satisfied that."""
+    ``keep_s`` after the last tick that satisfied that. Rows are independent: computed in blocks of rows, so a
+    month of the full city (28,868 series x 43,200 minutes) needs the result, not 40 bytes a cell at once."""
+    n, t = condition.shape
+    out = np.empty((n, t), dtype=bool)
+    rows = max(1, FIRING_BLOCK_CELLS // max(t, 1))
+    for lo in range(0, n, rows):
+        out[lo:lo + rows] = _firing_rows(condition[lo:lo + rows], tick_s, hold)
+    return out
+
+
+def _firing_rows(condition: npt.NDArray[np.bool_], tick_s: float, hold: Hold) -> npt.NDArray[np.bool_]:
     n, t = condition.shape
     idx = np.broadcast_to(np.arange(t), (n, t))
     last_false = np.maximum.accumulate(np.where(condition, -1, idx), axis=1)

@@ -138,11 +138,11 @@ class _Ticking:
         return getattr(self._detector, name)
 
 
-# peak RSS of `vitals backtest --history` on the full city (2026-12-04), the history read a part at a time: 2.72 GB
-# for 1 day, 5.06 GB for 2 days: ~56 bytes a series and minute above ~0.4 GB (the timeline of every series per
-# minute and the alarm rules' arrays over it); refused after the scan, before the replay, when it would not fit
-CITY_BACKTEST_BYTES_PER_CELL = 56
-CITY_BACKTEST_FIXED_BYTES = 0.4e9
+# peak RSS of `vitals backtest --history` on the full city (2026-12-04), the history read a part at a time, the
+# timeline filled in place, the alarm rules in blocks of series: 1.73 GB for 1 day, 2.90 GB for 2 days: ~28 bytes a
+# series and minute above ~0.6 GB; refused after the scan, before the replay, when it would not fit
+CITY_BACKTEST_BYTES_PER_CELL = 28
+CITY_BACKTEST_FIXED_BYTES = 0.6e9
 
 
 def _city_backtest(args: argparse.Namespace) -> int:
@@ -177,8 +177,8 @@ def _city_backtest(args: argparse.Namespace) -> int:
                           items="series-minutes", purpose="the backtest")
     events = load_label_events(catalog, args.labels, args.incidents, full=full)
     where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
-    timeline = run_city(catalog, history.batches(catalog), models_dir=where.path,
-                        progress=sys.stderr.isatty(), series=series, detail=bool(args.report))
+    timeline = run_city(catalog, history.batches(catalog), models_dir=where.path, progress=sys.stderr.isatty(),
+                        total=minutes, series=series, detail=bool(args.report))
     doc = measure(timeline, events, catalog)
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout
