@@ -6,8 +6,9 @@ area) for its time range and the ids it holds; row groups whose time ranges over
 the files' order, and sorted by time (stable, so readings at the same time keep the files' order, as in the whole
 history sorted at once). Groups follow each other in time, so their batches are the whole history's; the last
 minute of a group waits for the next group, whose first readings may fall in the same minute. A history written
-by the flow (row groups of a few minutes per shard) or by ``vitals simulate`` (in time order) is read a few
-minutes at a time; a file whose row groups each span the whole period is read whole.
+by the flow (a file per domain, shard and day under ``date=`` partitions, each spanning its day) is read a day at
+a time (checked on a replay's history: 120 files of 2 hours, one group, the same batches); a ``vitals simulate``
+file (row groups in time order) a row group at a time; a file whose row groups each span the whole period, whole.
 """
 
 from __future__ import annotations
