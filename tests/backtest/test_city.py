@@ -204,6 +204,8 @@ def test_a_history_read_with_categorical_ids_replays_as_its_strings(tmp_path: Pa
     bad.loc[3, "area"], bad.loc[4, "area"] = None, "nowhere"
     with pytest.raises(ConfigError, match="area\\(s\\) nan, nowhere that catalog"):
         catalog_for_history(small_catalog, bad)
+    with pytest.raises(ConfigError, match="area\\(s\\) nan, nowhere that catalog"):  # was a TypeError
+        catalog_for_history(small_catalog, bad.assign(area=bad["area"].astype(object)))
 
 
 def test_cli_a_history_larger_than_memory_is_refused_before_the_replay(tmp_path: Path,

@@ -93,23 +93,23 @@ def read_history(path: str | Path) -> pd.DataFrame:
 
 
 def _id_codes(column: pd.Series, ids: list[str]) -> npt.NDArray[np.int64]:
-    """Each row's position of its id in ``ids`` (-1: not there); a categorical column (:func:`read_history`) through
-    its categories, each string compared once."""
-    index = pd.Index(ids)
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        known = index.get_indexer(pd.Index(column.cat.categories.astype(str)))
-        return np.append(known, -1)[column.cat.codes.to_numpy()]  # code -1 (a null id): not there
-    return index.get_indexer(pd.Index(column.astype(str)))
+    """Each row's position of its id in ``ids`` (-1: not there, or a missing id), through the column's categories
+    (:func:`read_history` gives categoricals; another column is made one): each string compared once."""
+    column = _categorical(column)
+    known = pd.Index(ids).get_indexer(pd.Index(column.cat.categories.astype(str)))
+    return np.append(known, -1)[column.cat.codes.to_numpy()]  # code -1 (a missing id): not there
 
 
 def _distinct_ids(column: pd.Series) -> set[str]:
-    """The ids a column holds (a null one as "nan", as ``astype(str)`` spells it)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        used = np.unique(codes)
-        out = set(column.cat.categories[used[used >= 0]].astype(str).tolist())
-        return out | {"nan"} if used.size and used[0] < 0 else out
-    return set(column.astype(str).unique().tolist())
+    """The ids a column holds (a missing one as "nan")."""
+    column = _categorical(column)
+    used = np.unique(column.cat.codes.to_numpy())
+    out = set(column.cat.categories[used[used >= 0]].astype(str).tolist())
+    return out | {"nan"} if used.size and used[0] < 0 else out
+
+
+def _categorical(column: pd.Series) -> pd.Series:
+    return column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
 
 
 def stream_history(path: str | Path) -> StreamedHistory:
