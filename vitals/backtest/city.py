@@ -36,8 +36,9 @@ from vitals.backtest.city_measures import (
     Timeline,
     alarms,
     detected,
+    event_leads,
     false_alarms,
-    incident_lead_times,
+    incident_leads,
     lead_times,
     observed_orange,
 )
@@ -335,11 +336,15 @@ def _early_condition(cols: dict[str, npt.NDArray[np.float64]], level: npt.NDArra
     return np.asarray((soon | forecast) & (level < ORANGE))
 
 
+MEASURE_BLOCK_CELLS = 1 << 24  # measure's alarm rules run over this many timeline cells at a time
+
+
 def measure(tl: Timeline, events: list[LabelledWindow], catalog: Catalog, *, warmup_s: float = WARMUP_S,
             after_s: float = AFTER_S, slow_onset_s: float = SLOW_ONSET_S) -> dict[str, Any]:
-    """The figures of one run (see :mod:`vitals.backtest.city_measures` for the definitions)."""
+    """The figures of one run (see :mod:`vitals.backtest.city_measures` for the definitions). The alarm rules run
+    a block of series at a time, each with its series' events (series are independent), so their arrays (~20 bytes
+    a series and minute) are a block's, not the whole timeline's."""
     events = observed_orange(tl, events)
-    fire = alarms(tl)
     warmup_ns = int(tl.ticks_ns[0]) + int(warmup_s * NS_PER_S)
     days = max((int(tl.ticks_ns[-1]) - warmup_ns) / NS_PER_S / DAY_S, 1e-9)
     ind, street = catalog.split_series_id(tl.series)  # the series measured (a history: those with readings)
@@ -348,22 +353,41 @@ def measure(tl: Timeline, events: list[LabelledWindow], catalog: Catalog, *, war
     measured = np.unique(catalog.street_district_array[street])
     full_streets = sum(catalog.districts[int(d)].streets for d in measured)  # the catalog's own count of them
     reduced = full_streets > len(np.unique(street))
+    rows = max(1, MEASURE_BLOCK_CELLS // max(tl.ticks_ns.size, 1))
+    row_of = {int(s): i for i, s in enumerate(tl.series)}
+    by_block: dict[int, list[LabelledWindow]] = {}
+    for ev in events:
+        if ev.series in row_of:
+            by_block.setdefault(row_of[ev.series] // rows, []).append(ev)
+    hits: dict[str, list[bool]] = {}
+    false: dict[str, int] = {}
+    n_orange = 0
+    block_leads: list[npt.NDArray[np.float64]] = []
+    event_lead: dict[LabelledWindow, float] = {}
+    for first in range(0, tl.series.size, rows):
+        block, evs = tl.rows(first, first + rows), by_block.get(first // rows, [])
+        fire = alarms(block)
+        n_orange += len(detected(block, fire["level"], evs))
+        for kind, f in fire.items():
+            hits.setdefault(kind, []).extend(detected(block, f, evs))
+            false[kind] = false.get(kind, 0) + int(false_alarms(block, f, evs, after_s=after_s,
+                                                                warmup_ns=warmup_ns).sum())
+        block_leads.append(lead_times(block, fire["early"], evs, slow_onset_s))
+        event_lead.update(event_leads(block, fire["early"], evs))
     out: dict[str, Any] = {"streets": len(np.unique(street)), "districts": districts, "series": int(tl.series.size),
-                           "days": round(days, 3), "events_orange": len(detected(tl, fire["level"], events))}
-    for kind, f in fire.items():
-        hits = detected(tl, f, events)
-        false = false_alarms(tl, f, events, after_s=after_s, warmup_ns=warmup_ns)
-        per_series_day = float(false.sum()) / (tl.series.size * days)
-        out[f"recall_{kind}"] = round(float(np.mean(hits)), 4) if hits else None
-        out[f"false_alarms_{kind}"] = int(false.sum())
+                           "days": round(days, 3), "events_orange": n_orange}
+    for kind, kind_hits in hits.items():
+        per_series_day = float(false[kind]) / (tl.series.size * days)
+        out[f"recall_{kind}"] = round(float(np.mean(kind_hits)), 4) if kind_hits else None
+        out[f"false_alarms_{kind}"] = false[kind]
         out[f"false_alarms_{kind}_per_indicator_district_day"] = round(
-            float(false.sum()) / (n_indicators * districts * days), 4)
+            float(false[kind]) / (n_indicators * districts * days), 4)
         out[f"false_alarms_{kind}_per_series_day"] = round(per_series_day, 5)
         # a reduced city (fewer streets than its catalog counts in these districts): the rate at full scale
         out[f"false_alarms_{kind}_full_scale_per_indicator_district_day"] = round(
             per_series_day * full_streets / districts, 4) if reduced else None
-    leads = lead_times(tl, fire["early"], events, slow_onset_s)
-    per_incident = incident_lead_times(tl, fire["early"], events, slow_onset_s)
+    leads = np.concatenate(block_leads) if block_leads else np.empty(0)
+    per_incident = incident_leads(events, event_lead, slow_onset_s)
     out.update(
         slow_onset_events=int(leads.size),
         lead_time_median_s=float(np.median(leads)) if leads.size else None,

@@ -1,14 +1,15 @@
 """A Parquet history replayed for the city backtest a part at a time: the same one-minute batches as the whole
-history read at once (:func:`vitals.backtest.city.history_batches` of its frame), in the memory of the largest part.
+history read at once (:func:`vitals.backtest.city.history_batches` of its frame), holding only what is not yet due.
 
 The parts are the files' row groups. :class:`StreamedHistory` first reads every row group once (ts, indicator,
-area) for its time range and the ids it holds; row groups whose time ranges overlap or touch are read together, in
-the files' order, and sorted by time (stable, so readings at the same time keep the files' order, as in the whole
-history sorted at once). Groups follow each other in time, so their batches are the whole history's; the last
-minute of a group waits for the next group, whose first readings may fall in the same minute. A history written
-by the flow (a file per domain, shard and day under ``date=`` partitions, each spanning its day) is read a day at
-a time (checked on a replay's history: 120 files of 2 hours, one group, the same batches); a ``vitals simulate``
-file (row groups in time order) a row group at a time; a file whose row groups each span the whole period, whole.
+area) for its time range and the ids it holds. The replay then reads the row groups in the order of their first
+time. Before the next one is read, every minute that ends before that row group's first time is complete (no
+unread row group holds a reading of it), so those minutes are sorted and sent, and only the rest stays held.
+Readings at the same time are ordered by their place in the files (file order, then row), as in the whole history
+sorted at once. Late readings make row groups overlap by their lateness, which costs only that much more held.
+A history written by the flow (a file per domain, shard and day under ``date=`` partitions, each spanning its day)
+is held a day at a time (checked on a replay's history: 120 files of 2 hours, the same batches); a ``vitals
+simulate`` file (row groups in time order, late readings up to minutes late) a few row groups at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,11 +34,12 @@ ID_COLUMNS = ("indicator", "area")
 
 @dataclass(frozen=True)
 class _Part:
-    """One row group: its file, index, first row in the file, and event-time range (ns)."""
+    """One row group: its file, index, first row in the file, rows, and event-time range (ns)."""
 
     path: Path
     group: int
     first_row: int
+    rows: int
     lo: int
     hi: int
 
@@ -54,6 +57,7 @@ class StreamedHistory:
         self.parts: list[_Part] = []
         self.pairs: set[tuple[str, str]] = set()
         self.rows = 0
+        self.max_held = 0  # the most readings held at once by a replay (batches), for tests and figures
         for path in files:
             with reading(base, [path]):
                 parquet = pq.ParquetFile(path, read_dictionary=list(ID_COLUMNS))
@@ -62,7 +66,7 @@ class StreamedHistory:
                     table = parquet.read_row_group(g, columns=["ts", *ID_COLUMNS])
                     if table.num_rows:
                         ts = history_ts_ns(table.column("ts"), str(path), first_row=first_row)
-                        self.parts.append(_Part(path, g, first_row, int(ts.min()), int(ts.max())))
+                        self.parts.append(_Part(path, g, first_row, table.num_rows, int(ts.min()), int(ts.max())))
                         self.pairs |= _id_pairs(table)
                     first_row += table.num_rows
             self.rows += first_row
@@ -89,64 +93,50 @@ class StreamedHistory:
                for i, a in self.pairs if i in catalog.indicator_index and a in catalog.street_index]
         return np.unique(np.asarray(ids, dtype=np.int64))
 
-    def groups(self) -> list[list[_Part]]:
-        """The row groups in time order, those whose ranges overlap or touch together (in the files' order)."""
-        order = sorted(range(len(self.parts)), key=lambda k: self.parts[k].lo)
-        groups: list[list[int]] = []
-        hi = None
-        for k in order:
-            if hi is None or self.parts[k].lo > hi:
-                groups.append([k])
-                hi = self.parts[k].hi
-            else:
-                groups[-1].append(k)
-                hi = max(hi, self.parts[k].hi)
-        return [[self.parts[k] for k in sorted(g)] for g in groups]
-
     def batches(self, catalog: Catalog) -> Iterator[ReadingBatch]:
         """One-minute batches (``batch_s``) of event time, as :func:`vitals.backtest.city.history_batches`."""
         step = self.batch_s * NS_PER_S
-        carry: tuple[npt.NDArray, ...] | None = None  # the last minute read, until the next group is read
+        offsets = np.cumsum([0] + [p.rows for p in self.parts])  # each row group's first row in the whole history
+        order = sorted(range(len(self.parts)), key=lambda k: self.parts[k].lo)
+        held: list[npt.NDArray[Any]] = [np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int32),
+                                        np.empty(0, np.float64), np.empty(0, np.int64)]
         seq = 0
-        for group in self.groups():
-            ts, ind, street, value = self._read(group, catalog)
-            order = np.argsort(ts, kind="stable")
-            arrays = [ts[order], ind[order], street[order], value[order]]
-            if carry is not None:
-                arrays = [np.concatenate([c, a]) for c, a in zip(carry, arrays, strict=True)]
-            bucket = arrays[0] // step
-            cuts = np.r_[0, np.flatnonzero(np.diff(bucket)) + 1, len(bucket)]
-            for lo, hi in pairwise(cuts[:-1]):  # every minute but the last
-                yield _batch(arrays, lo, hi, int(bucket[lo] + 1) * step, seq)
+        for j, k in enumerate(order):
+            ts, ind, street, value, row = self._read(self.parts[k], catalog)
+            held = [np.concatenate([h, a]) for h, a in zip(held, (ts, ind, street, value, row + offsets[k]),
+                                                            strict=True)]
+            self.max_held = max(self.max_held, len(held[0]))
+            due_before = self.parts[order[j + 1]].lo // step if j + 1 < len(order) else None
+            bucket = held[0] // step
+            due = bucket < due_before if due_before is not None else np.ones(len(bucket), dtype=bool)
+            if not due.any():
+                continue
+            sent = [a[due] for a in held]
+            held = [a[~due] for a in held]
+            by_time = np.lexsort((sent[4], sent[0]))  # time, then place in the files
+            ts, ind, street, value = (a[by_time] for a in sent[:4])
+            bucket = ts // step
+            cuts = np.r_[0, np.flatnonzero(np.diff(bucket)) + 1, len(ts)]
+            for lo, hi in pairwise(cuts):
+                yield ReadingBatch(ts[lo:hi], ind[lo:hi], street[lo:hi], value[lo:hi],
+                                   received_ns=int(bucket[lo] + 1) * step, seq=seq)
                 seq += 1
-            carry = tuple(a[cuts[-2]:] for a in arrays)
-        if carry is not None and len(carry[0]):
-            yield _batch(list(carry), 0, len(carry[0]), int(carry[0][0] // step + 1) * step, seq)
 
-    def _read(self, group: list[_Part], catalog: Catalog) -> tuple[npt.NDArray, ...]:
+    def _read(self, part: _Part, catalog: Catalog) -> tuple[npt.NDArray[Any], ...]:
+        """A row group's readings of the catalog's series, with each one's row in the row group."""
         import pyarrow.parquet as pq
 
         from vitals.history_files import id_codes, reading
 
-        parts = []
-        indicators = [i.id for i in catalog.indicators]
-        streets = [s.id for s in catalog.streets]
-        for part in group:
-            with reading(self.base, [part.path]):
-                table = pq.ParquetFile(part.path, read_dictionary=list(ID_COLUMNS)).read_row_group(
-                    part.group, columns=["ts", *ID_COLUMNS, "value"])
-            ind = id_codes(table.column("indicator"), indicators)
-            street = id_codes(table.column("area"), streets)
-            keep = (ind >= 0) & (street >= 0)
-            ts = history_ts_ns(table.column("ts"), str(part.path), first_row=part.first_row)
-            value = table.column("value").to_numpy().astype(np.float64, copy=False)
-            parts.append((ts[keep], ind[keep].astype(np.int16), street[keep].astype(np.int32), value[keep]))
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
-
-
-def _batch(arrays: list[npt.NDArray], lo: int, hi: int, received_ns: int, seq: int) -> ReadingBatch:
-    ts, ind, street, value = (a[lo:hi] for a in arrays)
-    return ReadingBatch(ts, ind, street, value, received_ns=received_ns, seq=seq)
+        with reading(self.base, [part.path]):
+            table = pq.ParquetFile(part.path, read_dictionary=list(ID_COLUMNS)).read_row_group(
+                part.group, columns=["ts", *ID_COLUMNS, "value"])
+        ind = id_codes(table.column("indicator"), [i.id for i in catalog.indicators])
+        street = id_codes(table.column("area"), [s.id for s in catalog.streets])
+        keep = np.flatnonzero((ind >= 0) & (street >= 0))
+        ts = history_ts_ns(table.column("ts"), str(part.path), first_row=part.first_row)
+        value = table.column("value").to_numpy().astype(np.float64, copy=False)
+        return ts[keep], ind[keep].astype(np.int16), street[keep].astype(np.int32), value[keep], keep.astype(np.int64)
 
 
 def _id_pairs(table: pa.Table) -> set[tuple[str, str]]:

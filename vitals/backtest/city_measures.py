@@ -72,6 +72,11 @@ class Timeline:
     lower: npt.NDArray[np.float32] | None = None
     upper: npt.NDArray[np.float32] | None = None
 
+    def rows(self, first: int, stop: int) -> Timeline:
+        """The timeline of series ``first:stop`` (views; the report's detail left out)."""
+        return Timeline(ticks_ns=self.ticks_ns, series=self.series[first:stop], level=self.level[first:stop],
+                        early=self.early[first:stop], anomaly=self.anomaly[first:stop])
+
     @property
     def tick_s(self) -> float:
         return float(np.median(np.diff(self.ticks_ns))) / NS_PER_S if self.ticks_ns.size > 1 else 60.0
@@ -211,6 +216,20 @@ def lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[Lab
 def incident_lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events: list[LabelledWindow],
                         slow_onset_s: float) -> npt.NDArray[np.float64]:
     """Per incident (events with ``incident >= 0``): first orange crossing minus first early warning."""
+    return incident_leads(events, event_leads(tl, early_fire, events), slow_onset_s)
+
+
+def event_leads(tl: Timeline, early_fire: npt.NDArray[np.bool_],
+                events: list[LabelledWindow]) -> dict[LabelledWindow, float]:
+    """Per event with an orange crossing whose series is in the timeline: seconds from its first early warning in
+    [start, orange] (0.0: none)."""
+    return {ev: float(lead[0]) for ev in events if (lead := lead_times(tl, early_fire, [ev], 0.0)).size}
+
+
+def incident_leads(events: list[LabelledWindow], leads: dict[LabelledWindow, float],
+                   slow_onset_s: float) -> npt.NDArray[np.float64]:
+    """:func:`incident_lead_times` from the events' leads (:func:`event_leads`, e.g. gathered a block of series at
+    a time)."""
     by_incident: dict[int, list[LabelledWindow]] = {}
     for ev in events:
         if ev.incident >= 0 and ev.orange_ns >= 0:
@@ -220,8 +239,7 @@ def incident_lead_times(tl: Timeline, early_fire: npt.NDArray[np.bool_], events:
         first_orange = min(ev.orange_ns for ev in evs)
         if first_orange - min(ev.start_ns for ev in evs) < slow_onset_s * NS_PER_S:
             continue
-        warned = [ev.orange_ns - lead[0] * NS_PER_S for ev in evs
-                  if (lead := lead_times(tl, early_fire, [ev], 0.0)).size]
+        warned = [ev.orange_ns - leads[ev] * NS_PER_S for ev in evs if ev in leads]
         if warned:
             out.append((first_orange - min(warned)) / NS_PER_S)
     return np.asarray(out, dtype=np.float64)

@@ -139,10 +139,11 @@ class _Ticking:
 
 
 # peak RSS of `vitals backtest --history` on the full city (2026-12-04), the history read a part at a time, the
-# timeline filled in place, the alarm rules in blocks of series: 1.73 GB for 1 day, 2.90 GB for 2 days: ~28 bytes a
-# series and minute above ~0.6 GB; refused after the scan, before the replay, when it would not fit
-CITY_BACKTEST_BYTES_PER_CELL = 28
-CITY_BACKTEST_FIXED_BYTES = 0.6e9
+# timeline filled in place, the alarm rules a block of series at a time: 0.91 GB for 1 day, 1.19 GB for 2 days:
+# ~7 bytes a series and minute (the timeline) above ~0.65 GB; refused after the scan, before the replay, when it
+# would not fit (a month of the full city: ~9 GB)
+CITY_BACKTEST_BYTES_PER_CELL = 7
+CITY_BACKTEST_FIXED_BYTES = 0.65e9
 
 
 def _city_backtest(args: argparse.Namespace) -> int:
