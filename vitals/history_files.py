@@ -120,6 +120,25 @@ def id_codes(column: pa.ChunkedArray, ids: Sequence[str]) -> npt.NDArray[np.int6
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def catalog_readings(
+    table: pa.Table | pa.RecordBatch, indicators: Sequence[str], streets: Sequence[str], source: str, *,
+    first_row: int = 0,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int16], npt.NDArray[np.int32], npt.NDArray[np.float64],
+           npt.NDArray[np.intp]]:
+    """A part of a history (columns ts, indicator, area, value; the ids read as dictionaries) as the readings of the
+    catalog's series (``indicators``, ``streets``: its ids in code order): event times (ns, read as a replay reads
+    them; ``first_row`` numbers a bad one in ``source``), indicator and street codes, values, and each one's row in
+    the part. Readings of an indicator or area the catalog does not have are left out."""
+    from vitals.readings.timestamps import history_ts_ns
+
+    ind = id_codes(pa.chunked_array([table.column("indicator")]), indicators)
+    street = id_codes(pa.chunked_array([table.column("area")]), streets)
+    keep = np.flatnonzero((ind >= 0) & (street >= 0))
+    ts = history_ts_ns(table.column("ts"), source, first_row=first_row)
+    value = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    return ts[keep], ind[keep].astype(np.int16), street[keep].astype(np.int32), value[keep], keep
+
+
 def history_rows(base: Path, files: Sequence[Path] | None = None) -> int:
     """The rows of the history files under ``base`` (``files`` of it when given), from their footers; one line on
     an unreadable file."""

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vitals.backtest.city_history import StreamedHistory
+from vitals.backtest.city_history import StreamedHistory, minute_batches
 from vitals.backtest.city_measures import (
     AFTER_S,
     SLOW_ONSET_S,
@@ -163,12 +163,7 @@ def history_batches(catalog: Catalog, path: str | Path | pd.DataFrame) -> Iterat
     order = np.argsort(ts[keep], kind="stable")
     ts, ind, street = ts[keep][order], ind[keep][order], street[keep][order]
     value = frame["value"].to_numpy(np.float64)[keep][order]
-    step = BATCH_S * NS_PER_S
-    bucket = ts // step
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    for seq, (lo, hi) in enumerate(zip(np.r_[0, cuts], np.r_[cuts, len(ts)], strict=True)):
-        yield ReadingBatch(ts[lo:hi], ind[lo:hi].astype(np.int16), street[lo:hi].astype(np.int32), value[lo:hi],
-                           received_ns=int(bucket[lo] + 1) * step, seq=seq)
+    yield from minute_batches(ts, ind, street, value, step_ns=BATCH_S * NS_PER_S)
 
 
 def load_label_events(

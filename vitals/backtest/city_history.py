@@ -114,29 +114,37 @@ class StreamedHistory:
             sent = [a[due] for a in held]
             held = [a[~due] for a in held]
             by_time = np.lexsort((sent[4], sent[0]))  # time, then place in the files
-            ts, ind, street, value = (a[by_time] for a in sent[:4])
-            bucket = ts // step
-            cuts = np.r_[0, np.flatnonzero(np.diff(bucket)) + 1, len(ts)]
-            for lo, hi in pairwise(cuts):
-                yield ReadingBatch(ts[lo:hi], ind[lo:hi], street[lo:hi], value[lo:hi],
-                                   received_ns=int(bucket[lo] + 1) * step, seq=seq)
+            for batch in minute_batches(*(a[by_time] for a in sent[:4]), step_ns=step, first_seq=seq):
+                yield batch
                 seq += 1
 
     def _read(self, part: _Part, catalog: Catalog) -> tuple[npt.NDArray[Any], ...]:
         """A row group's readings of the catalog's series, with each one's row in the row group."""
         import pyarrow.parquet as pq
 
-        from vitals.history_files import id_codes, reading
+        from vitals.history_files import catalog_readings, reading
 
         with reading(self.base, [part.path]):
             table = pq.ParquetFile(part.path, read_dictionary=list(ID_COLUMNS)).read_row_group(
                 part.group, columns=["ts", *ID_COLUMNS, "value"])
-        ind = id_codes(table.column("indicator"), [i.id for i in catalog.indicators])
-        street = id_codes(table.column("area"), [s.id for s in catalog.streets])
-        keep = np.flatnonzero((ind >= 0) & (street >= 0))
-        ts = history_ts_ns(table.column("ts"), str(part.path), first_row=part.first_row)
-        value = table.column("value").to_numpy().astype(np.float64, copy=False)
-        return ts[keep], ind[keep].astype(np.int16), street[keep].astype(np.int32), value[keep], keep.astype(np.int64)
+        ts, ind, street, value, row = catalog_readings(table, [i.id for i in catalog.indicators],
+                                                       [s.id for s in catalog.streets], str(part.path),
+                                                       first_row=part.first_row)
+        return ts, ind, street, value, row.astype(np.int64)
+
+
+def minute_batches(ts: npt.NDArray[np.int64], ind: npt.NDArray[np.integer], street: npt.NDArray[np.integer],
+                   value: npt.NDArray[np.float64], *, step_ns: int, first_seq: int = 0) -> Iterator[ReadingBatch]:
+    """Readings sorted by event time as one batch per ``step_ns`` bucket, received at the bucket's end, numbered
+    from ``first_seq``."""
+    if not len(ts):
+        return
+    bucket = ts // step_ns
+    cuts = np.r_[0, np.flatnonzero(np.diff(bucket)) + 1, len(ts)]
+    for seq, (lo, hi) in enumerate(pairwise(cuts), start=first_seq):
+        yield ReadingBatch(ts[lo:hi], ind[lo:hi].astype(np.int16, copy=False),
+                           street[lo:hi].astype(np.int32, copy=False), value[lo:hi],
+                           received_ns=int(bucket[lo] + 1) * step_ns, seq=seq)
 
 
 def _id_pairs(table: pa.Table) -> set[tuple[str, str]]:

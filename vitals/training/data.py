@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
 
 from vitals.catalog.model import Catalog
 from vitals.errors import HistoryError
@@ -110,13 +109,6 @@ def _history_base(path: str | Path) -> Path:
     return base
 
 
-def history_readings(path: str | Path) -> int:
-    """How many readings :func:`from_history` would read (from the Parquet footers: nothing is read but them)."""
-    from vitals.history_files import history_rows
-
-    return history_rows(_history_base(path))
-
-
 HISTORY_BATCH_ROWS = 1 << 20  # readings decoded at a time by from_history (~40 MB of columns and temporaries)
 
 GridCheck = Callable[[int, int], None]
@@ -183,7 +175,7 @@ def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str
     in name order (the ids as codes through each batch's dictionary), with how many rows each batch read."""
     import pyarrow.parquet as pq
 
-    from vitals.history_files import id_codes, reading
+    from vitals.history_files import catalog_readings, reading
 
     indicators = [i.id for i in catalog.indicators]
     streets = [s.id for s in catalog.streets]
@@ -198,13 +190,9 @@ def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str
                 raise HistoryError(msg)
             parquet = pq.ParquetFile(path, read_dictionary=["indicator", "area"])
             for batch in parquet.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=list(FRAME_COLUMNS)):
-                ind = id_codes(pa.chunked_array([batch.column("indicator")]), indicators)
-                street = id_codes(pa.chunked_array([batch.column("area")]), streets)
-                ts_ns = history_ts_ns(batch.column("ts"), f"{source}, file {path.name}", first_row=first_row)
-                value = batch.column("value").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-                known = (ind >= 0) & (street >= 0)
-                yield (ind[known].astype(np.int16), street[known].astype(np.int32), ts_ns[known], value[known],
-                       batch.num_rows)
+                ts_ns, ind, street, value, _ = catalog_readings(batch, indicators, streets,
+                                                                f"{source}, file {path.name}", first_row=first_row)
+                yield ind, street, ts_ns, value, batch.num_rows
                 first_row += batch.num_rows
 
 
