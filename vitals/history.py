@@ -419,12 +419,17 @@ def files_schema(files: Sequence[Path]) -> pa.Schema:
     have (in the order met), so every file's columns are read. Files of one directory can differ: snapshots
     without scoring and with it (a run with `--no-scoring`, runs of other settings into one directory). Arrow's
     dataset reader takes the first file's columns alone and would drop the others' silently."""
-    if not files:
+    return union_schema([_schema(path) for path in files])
+
+
+def union_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """:func:`files_schema` of the files' schemas: the first's columns, then each column only later ones have."""
+    if not schemas:
         return pa.schema([])
-    first = _schema(files[0])
+    first = schemas[0]
     fields, names = list(first), set(first.names)
-    for path in files[1:]:
-        for field in _schema(path):
+    for schema in schemas[1:]:
+        for field in schema:
             if field.name not in names:
                 names.add(field.name)
                 fields.append(field)

@@ -55,7 +55,7 @@ class KindSummary:
                 "snapshot_interval_s": self.snapshot_interval_s}
 
 
-def _check_root(root: Path) -> None:
+def check_root(root: Path) -> None:
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
         msg = f"history directory {root} {what}; give the directory a run wrote with --history-dir"
@@ -85,7 +85,7 @@ def _is_day(text: str) -> bool:
 def summarize(root: str | Path) -> list[KindSummary]:
     """Days, files, rows (from the footers), bytes and runs of each kind; one line on an unreadable file."""
     root = Path(root)
-    _check_root(root)
+    check_root(root)
     out = []
     for kind in KINDS:
         summary = KindSummary(kind)
@@ -156,7 +156,7 @@ def prune(root: str | Path, *, before: date | None = None, keep_days: int | None
           dry_run: bool = False) -> PruneResult:
     """Delete every ``date=`` partition of both kinds before the cutoff (:func:`cutoff_day`)."""
     root = Path(root)
-    _check_root(root)
+    check_root(root)
     first_kept = cutoff_day(root, before=before, keep_days=keep_days)
     newest = max((date.fromisoformat(d) for kind in KINDS for d in day_dirs(root, kind)), default=None)
     if newest is not None and first_kept > newest:  # a typo in --before must not wipe the history

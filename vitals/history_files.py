@@ -54,8 +54,50 @@ def not_parquet(path: Path, exc: BaseException) -> HistoryError:
 def _data_files(base: Path) -> list[Path]:
     if base.is_file():
         return [base]
-    return sorted(p for p in base.rglob("*") if p.is_file() and not any(
-        part.startswith((".", "_")) for part in p.relative_to(base).parts))
+    found, journals = [], []
+    for p in base.rglob("*"):
+        if not p.is_file():
+            continue
+        parts = p.relative_to(base).parts
+        if not any(part.startswith((".", "_")) for part in parts):
+            found.append(p)
+        elif p.name.startswith(JOURNAL_PREFIX) and p.suffix == ".json" and not any(
+                part.startswith((".", "_")) for part in parts[:-1]):
+            journals.append(p)
+    if journals:  # a compaction was under way: the files it replaced are not read once its file is in place
+        stale = {source for journal in journals for source in replaced_files(journal)}
+        found = [p for p in found if p not in stale]
+    return sorted(found)
+
+
+# ``vitals history compact`` (vitals.history_compact): a partition's files of one run are merged into one file. Its
+# journal ``_compact-<file>.json`` ({"target": name, "sources": [names]}, beside them) is written before the merged
+# file takes its name and removed once the sources are deleted; while it exists, a reader reads the merged file and
+# not the sources when the merged file is there, the sources alone when it is not (so never both, never neither)
+JOURNAL_PREFIX = "_compact-"
+
+
+def replaced_files(journal: Path) -> list[Path]:
+    """The files a compaction journal says are replaced: its sources, when its merged file is in place; none
+    otherwise (the compaction stopped before its file took its name)."""
+    target, sources = read_journal(journal)
+    return [journal.parent / s for s in sources] if (journal.parent / target).is_file() else []
+
+
+def read_journal(journal: Path) -> tuple[str, list[str]]:
+    """A compaction journal's merged file and sources (names in its directory); one line when it does not read."""
+    import json
+
+    try:
+        doc = json.loads(journal.read_text(encoding="utf-8"))
+        target, sources = doc["target"], doc["sources"]
+        if not isinstance(target, str) or not all(isinstance(s, str) for s in sources):
+            raise TypeError("names must be strings")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = (f"compaction journal {journal} does not read ({_first_line(exc)}): it says which files a merged file "
+               "replaced; restore it, or move the merged file it names out of the history")
+        raise HistoryError(msg) from exc
+    return target, list(sources)
 
 
 def _parquet(paths: list[Path], base: Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""`vitals history info|prune`: what a history directory holds, and dropping its old days."""
+"""`vitals history info|prune|compact`: what a history directory holds, dropping its old days, merging its small
+files."""
 
 from __future__ import annotations
 
@@ -17,15 +18,19 @@ examples:
   vitals history prune var/history --keep-days 90 --dry-run   # what would go: days before the newest 90
   vitals history prune var/history --keep-days 90
   vitals history prune var/history --before 2026-01-01        # every day before this UTC date
+  vitals history compact var/history                   # merge the small files of every day but the newest two
+  vitals history compact var/history --dry-run         # what it would merge
 
 A day is a date=YYYY-MM-DD partition (UTC, by event time) of readings/ and vitals/; prune deletes whole days of
-both. --keep-days counts back from the newest day in the history, not from today.
+both. --keep-days counts back from the newest day in the history, not from today. compact merges each partition's
+files of one run into one file (the same rows, in time order); run it on days no run is still writing (a run
+resumed from its recovery directory rewrites its last files): by default all but the newest two days.
 """
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "history", help="what a history directory holds; drop its old days",
+        "history", help="what a history directory holds; drop its old days; merge its small files",
         description="Look after a Parquet history written with --history-dir (docs/history.md).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,6 +46,20 @@ def register(sub: Any) -> None:
     which.add_argument("--before", metavar="YYYY-MM-DD", help="delete every day before this UTC date")
     prune.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
     prune.set_defaults(handler=_prune)
+    compact = hsub.add_parser(
+        "compact", help="merge each partition's files of one run into one file (days no run is writing)",
+        description="Merge the small files the flow writes (~2,000 a day for the model city) into one file per "
+                    "partition and run: the same rows, in time order, fewer files to open (docs/history.md, "
+                    "\"Compaction\").")
+    compact.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    days = compact.add_mutually_exclusive_group()
+    days.add_argument("--keep-days", type=int, metavar="N",
+                      help="leave the newest N days as they are (default 2: a run may still be writing them)")
+    days.add_argument("--before", metavar="YYYY-MM-DD", help="compact every day before this UTC date")
+    compact.add_argument("--dry-run", action="store_true", help="say what would be merged, change nothing")
+    compact.add_argument("--json", action="store_true", help="one JSON document instead of a line")
+    compact.add_argument("--no-progress", action="store_true", help="no progress bar")
+    compact.set_defaults(handler=_compact)
 
 
 def _mb(n: int) -> str:
@@ -65,20 +84,50 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _before(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        msg = f"--before must be a date YYYY-MM-DD, got {text!r}"
+        raise ConfigError(msg) from None
+
+
 def _prune(args: argparse.Namespace) -> int:
     from vitals.history_admin import prune
 
-    before = None
-    if args.before is not None:
-        try:
-            before = date.fromisoformat(args.before)
-        except ValueError:
-            msg = f"--before must be a date YYYY-MM-DD, got {args.before!r}"
-            raise ConfigError(msg) from None
-    result = prune(args.dir, before=before, keep_days=args.keep_days, dry_run=args.dry_run)
+    result = prune(args.dir, before=_before(args.before), keep_days=args.keep_days, dry_run=args.dry_run)
     days = sorted({d for per_kind in result.days.values() for d in per_kind})
     verb = "would delete" if result.dry_run else "deleted"
     span = f"{days[0]} .. {days[-1]}" if days else "none"
     sys.stdout.write(f"{verb} {len(days)} day(s) before {result.cutoff} ({span}): {result.files:,} files, "
                      f"{_mb(result.bytes)}\n")
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from vitals.history_compact import DEFAULT_KEEP_DAYS, compact
+
+    result = compact(args.dir, before=_before(args.before), keep_days=args.keep_days, dry_run=args.dry_run,
+                     progress=not args.no_progress and sys.stderr.isatty())
+    if args.json:
+        sys.stdout.write(json.dumps({"dir": args.dir, **result.as_dict()}, indent=2) + "\n")
+        return 0
+    if result.finished_journals:
+        sys.stdout.write(f"finished {result.finished_journals} interrupted compaction(s)\n")
+    if not result.days:
+        keep = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
+        which = f"before {args.before}" if args.before else f"before the newest {keep} (--keep-days)"
+        sys.stdout.write(f"nothing to compact: the history has no day {which}\n")
+        return 0
+    span = f"{len(result.days)} day(s), {result.days[0]} .. {result.days[-1]}"
+    if not result.merges:
+        sys.stdout.write(f"nothing to merge in {span}: each partition holds one file per run\n")
+    elif result.dry_run:
+        sys.stdout.write(f"would merge {result.files_before:,} files ({_mb(result.bytes_before)}, "
+                         f"{result.rows:,} rows) into {result.files_after:,}; {span}\n")
+    else:
+        sys.stdout.write(f"merged {result.files_before:,} files ({_mb(result.bytes_before)}) into "
+                         f"{result.files_after:,} ({_mb(result.bytes_after)}), {result.rows:,} rows; {span}\n")
     return 0
