@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("at", "indicator", "area", "level", "stuck", "dropout_ratio", "seconds_since_last")
 OPTIONAL = ("anomaly_score", "peak_level")  # peak_level: written since 2026-12-04 (older snapshots: the level)
+READ_ROWS = 128 * 1024  # rows read at a time from one file (a compacted day of the model city is 8 M rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +81,29 @@ def _float(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
     return table.column(name).to_numpy().astype(np.float64, copy=False)
 
 
+def _part(table: pa.Table, names: set[str], *, start_ns: int, end_ns: int, catalog: Catalog, indicators: list[str],
+          streets: list[str], cadence: npt.NDArray[np.float64]) -> tuple[dict[str, Any] | None, int]:
+    """The rows of a part of a vitals file with times in ``[start_ns, end_ns)`` as compact arrays (None: no row of
+    a known series), and how many rows in the period named a series the catalog does not know."""
+    at = table.column("at").to_numpy().astype("datetime64[ns]").astype(np.int64)
+    ind, street = id_codes(table.column("indicator"), indicators), id_codes(table.column("area"), streets)
+    inside = (at >= start_ns) & (at < end_ns)
+    known = (ind >= 0) & (street >= 0)
+    unknown = int((~known & inside).sum())
+    idx = np.flatnonzero(known & inside)
+    if not idx.size:
+        return None, unknown
+    level = np.nan_to_num(_float(table, "level")[idx])
+    return {
+        "row": ind[idx] * catalog.n_streets + street[idx], "at": at[idx], "level": level.astype(np.int8),
+        "peak": np.maximum(level, np.nan_to_num(_float(table, "peak_level")[idx], nan=-1.0)).astype(np.int8),
+        "stuck": _float(table, "stuck")[idx] > 0,
+        "stale": _float(table, "seconds_since_last")[idx] > 3 * cadence[ind[idx]],
+        "dropout": _float(table, "dropout_ratio")[idx].astype(np.float32),
+        "anomaly": _float(table, "anomaly_score")[idx].astype(np.float32) if "anomaly_score" in names
+        else None}, unknown
+
+
 def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog) -> Day | None:
     """The snapshots of ``day``'s folder with times in ``[start_ns, end_ns)``, file by file in name order (runs by
     their start: where two runs wrote one series at one time, the later run's file wins): the day's snapshot times
@@ -105,24 +129,14 @@ def _read_day(base: Path, day: str, start_ns: int, end_ns: int, catalog: Catalog
                 names = set(source.schema_arrow.names)
                 if "at" not in names:
                     raise _not_vitals(f, base)
-                table = source.read(columns=[c for c in (*COLUMNS, *OPTIONAL) if c in names])
-            at = table.column("at").to_numpy().astype("datetime64[ns]").astype(np.int64)
-            ind, street = id_codes(table.column("indicator"), indicators), id_codes(table.column("area"), streets)
-            inside = (at >= start_ns) & (at < end_ns)
-            known = (ind >= 0) & (street >= 0)
-            unknown += int((~known & inside).sum())
-            idx = np.flatnonzero(known & inside)
-            if not idx.size:
-                continue
-            level = np.nan_to_num(_float(table, "level")[idx])
-            parts.append({
-                "row": ind[idx] * catalog.n_streets + street[idx], "at": at[idx], "level": level.astype(np.int8),
-                "peak": np.maximum(level, np.nan_to_num(_float(table, "peak_level")[idx], nan=-1.0)).astype(np.int8),
-                "stuck": _float(table, "stuck")[idx] > 0,
-                "stale": _float(table, "seconds_since_last")[idx] > 3 * cadence[ind[idx]],
-                "dropout": _float(table, "dropout_ratio")[idx].astype(np.float32),
-                "anomaly": _float(table, "anomaly_score")[idx].astype(np.float32) if "anomaly_score" in names
-                else None})
+                columns = [c for c in (*COLUMNS, *OPTIONAL) if c in names]
+                # a row group at a time: a compacted day is one file (vitals history compact)
+                for batch in source.iter_batches(batch_size=READ_ROWS, columns=columns):
+                    part, outside = _part(pa.Table.from_batches([batch]), names, start_ns=start_ns, end_ns=end_ns,
+                                          catalog=catalog, indicators=indicators, streets=streets, cadence=cadence)
+                    unknown += outside
+                    if part is not None:
+                        parts.append(part)
     at_ns = np.unique(np.concatenate([p["at"] for p in parts])) if parts else np.empty(0, dtype=np.int64)
     shape = (catalog.n_series, at_ns.size)
     # anomaly scores when a file of the day has them (NaN where a file without them wrote the cell)
