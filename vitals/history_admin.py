@@ -55,6 +55,12 @@ class KindSummary:
                 "snapshot_interval_s": self.snapshot_interval_s}
 
 
+def run_of(name: str) -> str:
+    """The run id in front of a history file's name; "" when it has none (names written before run ids)."""
+    m = _RUN_ID.match(name)
+    return m.group(1) if m else ""
+
+
 def check_root(root: Path) -> None:
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
@@ -101,8 +107,8 @@ def summarize(root: str | Path) -> list[KindSummary]:
                     raise not_parquet(path, exc) from exc
                 summary.files += 1
                 summary.bytes += path.stat().st_size
-                if m := _RUN_ID.match(path.name):
-                    summary.runs.add(m.group(1))
+                if run := run_of(path.name):
+                    summary.runs.add(run)
         if kind == "vitals" and summary.days:
             summary.snapshot_interval_s = _snapshot_interval_s(history_files(root / kind / f"date={summary.days[-1]}"))
         out.append(summary)

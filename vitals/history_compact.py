@@ -49,14 +49,13 @@ import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
 from vitals.history import READINGS_ENCODINGS, ROW_GROUP_ROWS, union_schema, vitals_encodings
-from vitals.history_admin import KINDS, check_root, day_dirs
+from vitals.history_admin import KINDS, check_root, day_dirs, run_of
 from vitals.history_files import JOURNAL_PREFIX, READ_ERRORS, history_files, not_parquet, read_journal
 
 log = logging.getLogger(__name__)
 
 TIME_COLUMN = {"readings": "ts", "vitals": "at"}
 READINGS_ORDER = ("indicator", "area", "ts")  # inside a row group of readings, as the flow writes them
-_RUN = re.compile(r"^(\d{8}T\d{9}Z-[0-9a-f]{8})-")  # a run id in front of a name (vitals.run_id)
 _COMPACTED = re.compile(r"(?:^|-)compacted-(\d{3,})\.parquet$")
 DEFAULT_KEEP_DAYS = 2
 
@@ -158,12 +157,6 @@ def _partitions(base: Path) -> list[Path]:
     out += sorted(p for p in base.rglob("*") if p.is_dir() and not any(
         part.startswith((".", "_")) for part in p.relative_to(base).parts) and any(q.is_file() for q in p.iterdir()))
     return out
-
-
-def run_of(name: str) -> str:
-    """The run id in front of a history file's name; "" when it has none (names written before run ids)."""
-    m = _RUN.match(name)
-    return m.group(1) if m else ""
 
 
 def plan(folder: Path, kind: str) -> list[Merge]:

@@ -25,8 +25,8 @@ from vitals import history_compact
 from vitals.cli import main
 from vitals.errors import HistoryError
 from vitals.history import read_readings, read_vitals
-from vitals.history_admin import summarize
-from vitals.history_compact import Merge, compact, merge, run_of
+from vitals.history_admin import run_of, summarize
+from vitals.history_compact import Merge, compact, merge
 from vitals.history_files import JOURNAL_PREFIX, history_files
 
 INDICATORS = "water_pressure,substation_load,rainfall_1h,hotline_tickets"
