@@ -58,6 +58,9 @@ TIME_COLUMN = {"readings": "ts", "vitals": "at"}
 READINGS_ORDER = ("indicator", "area", "ts")  # inside a row group of readings, as the flow writes them
 _COMPACTED = re.compile(r"(?:^|-)compacted-(\d{3,})\.parquet$")
 DEFAULT_KEEP_DAYS = 2
+# rows read (or bytes: a vitals row is ~400) before those no unread row group can precede are sorted out
+HOLD_ROWS = 4 * ROW_GROUP_ROWS
+HOLD_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,9 @@ def _row_groups(m: Merge, metas: Sequence[pq.FileMetaData], schema: pa.Schema) -
         held.append(table)
         keys.append(np.stack([times, np.full(len(times), unit.rank), np.arange(len(times)) + offset]))
         horizon = units[i + 1].first_ns if i + 1 < len(units) else None
+        if horizon is not None and sum(t.num_rows for t in held) < HOLD_ROWS and \
+                sum(t.nbytes for t in held) < HOLD_BYTES:
+            continue  # sorted when this much is held: each pass sorts what it holds (overlapping files)
         table, key = pa.concat_tables(held), np.concatenate(keys, axis=1)
         order = np.lexsort(key[::-1])
         cut = len(order) if horizon is None else int(np.searchsorted(key[0][order], horizon, side="left"))
@@ -349,11 +355,22 @@ def _row_groups(m: Merge, metas: Sequence[pq.FileMetaData], schema: pa.Schema) -
 
 
 def _inside(table: pa.Table, kind: str) -> pa.Table:
-    """A row group's rows in the order the flow writes them: readings by (indicator, area, ts), stably."""
+    """A row group's rows in the order the flow writes them: readings by (indicator, area, ts), stably (the ids
+    ranked through their dictionaries: a few hundred strings, not a string per row)."""
     if kind != "readings":
         return table
-    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in READINGS_ORDER])
-    return table.take(order)
+    keys = []
+    for name in reversed(READINGS_ORDER):  # np.lexsort: the last key is the first
+        column = table.column(name)
+        if name == "ts":
+            keys.append(_ns(column))
+            continue
+        coded = pc.dictionary_encode(column).combine_chunks()
+        words = coded.dictionary.to_numpy(zero_copy_only=False)
+        rank = np.empty(len(words), dtype=np.int64)
+        rank[np.argsort(words, kind="stable")] = np.arange(len(words))
+        keys.append(np.append(rank, -1)[coded.indices.fill_null(len(words)).to_numpy()])  # nulls first
+    return table.take(pa.array(np.lexsort(keys)))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
