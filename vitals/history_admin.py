@@ -32,6 +32,7 @@ from vitals.history_files import READ_ERRORS, history_files, not_parquet, snapsh
 log = logging.getLogger(__name__)
 
 KINDS = ("readings", "vitals")
+COMPACT_KEEP_DAYS = 2  # ``vitals history compact`` leaves the newest days of a history alone (runs may write them)
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _RUN_ID = re.compile(r"^(\d{8}T\d{9}Z-[0-9a-f]{8})-")  # vitals.run_id: start time to the ms, 8 hex digits
 
@@ -47,12 +48,15 @@ class KindSummary:
     bytes: int = 0
     runs: set[str] = field(default_factory=set)
     snapshot_interval_s: float | None = None  # vitals: the snapshot cadence seen on the newest day
+    # per day: the files ``vitals history compact`` would merge (a partition's files of a run, when more than one)
+    mergeable: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "first_day": self.days[0] if self.days else None,
                 "last_day": self.days[-1] if self.days else None, "days": len(self.days), "files": self.files,
                 "rows": self.rows, "bytes": self.bytes, "runs": len(self.runs),
-                "snapshot_interval_s": self.snapshot_interval_s}
+                "snapshot_interval_s": self.snapshot_interval_s,
+                "mergeable_files": sum(self.mergeable.values())}
 
 
 def run_of(name: str) -> str:
@@ -100,6 +104,11 @@ def summarize(root: str | Path) -> list[KindSummary]:
             if not files:
                 continue
             summary.days.append(day)
+            groups: dict[tuple[Path, str], int] = {}
+            for path in files:
+                key = (path.parent, run_of(path.name))
+                groups[key] = groups.get(key, 0) + 1
+            summary.mergeable[day] = sum(n for n in groups.values() if n > 1)
             for path in files:
                 try:
                     summary.rows += pq.read_metadata(path).num_rows

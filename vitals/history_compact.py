@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
 from vitals.history import READINGS_ENCODINGS, ROW_GROUP_ROWS, union_schema, vitals_encodings
+from vitals.history_admin import COMPACT_KEEP_DAYS as DEFAULT_KEEP_DAYS
 from vitals.history_admin import KINDS, check_root, day_dirs, run_of
 from vitals.history_files import JOURNAL_PREFIX, READ_ERRORS, history_files, not_parquet, read_journal
 
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 TIME_COLUMN = {"readings": "ts", "vitals": "at"}
 READINGS_ORDER = ("indicator", "area", "ts")  # inside a row group of readings, as the flow writes them
 _COMPACTED = re.compile(r"(?:^|-)compacted-(\d{3,})\.parquet$")
-DEFAULT_KEEP_DAYS = 2
 # rows read (or bytes: a vitals row is ~400) before those no unread row group can precede are sorted out
 HOLD_ROWS = 4 * ROW_GROUP_ROWS
 HOLD_BYTES = 64 << 20

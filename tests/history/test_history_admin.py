@@ -65,7 +65,7 @@ def test_info_json_from_the_command_line(history: Path, capsys: pytest.CaptureFi
     assert doc["kinds"][1] == {"kind": "vitals", "first_day": DAYS[0], "last_day": DAYS[2], "days": 3, "files": 4,
                                "rows": 10 + 11 + 12 + 7, "bytes": sum(p.stat().st_size for p in _files(history,
                                                                                                  "vitals")),
-                               "runs": 1, "snapshot_interval_s": 300.0}
+                               "runs": 1, "snapshot_interval_s": 300.0, "mergeable_files": 0}
 
 
 def test_prune_keeps_the_newest_days_of_both_kinds(history: Path, capsys: pytest.CaptureFixture[str]) -> None:

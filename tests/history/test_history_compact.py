@@ -83,6 +83,7 @@ def test_compaction_keeps_every_row_and_leaves_a_file_per_partition_and_run(hist
     before = _read(history)
     files = history_files(history)
     assert len(_runs(files)) == 2 and len(files) > 60  # the fixture: two runs, many small files
+    assert sum(sum(s.mergeable.values()) for s in summarize(history)) == len(files)  # every partition has several
     assert main(["history", "compact", str(history), "--keep-days", "0"]) == 0
     out = capsys.readouterr().out
     after = history_files(history)
@@ -91,6 +92,7 @@ def test_compaction_keeps_every_row_and_leaves_a_file_per_partition_and_run(hist
     assert out.startswith(f"merged {len(files):,} files") and f"into {len(after):,} (" in out
     _assert_same(before, _read(history))
     assert [s.runs for s in summarize(history)] == [_runs(files)] * 2
+    assert [sum(s.mergeable.values()) for s in summarize(history)] == [0, 0]
     assert main(["history", "compact", str(history), "--keep-days", "0"]) == 0  # again: nothing to do
     assert capsys.readouterr().out.startswith("nothing to merge in 2 day(s)")
     assert history_files(history) == after
@@ -124,6 +126,21 @@ def test_the_check_up_reads_the_same_history(history: Path, tmp_path: Path) -> N
     before = checkup("before.json")
     compact(history, keep_days=0)
     assert checkup("after.json") == before
+
+
+def test_info_says_when_old_days_can_be_merged(history: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    day = history / "readings" / "date=2026-02-27" / "domain=water"  # an older day: outside the newest two
+    day.mkdir(parents=True)
+    for name in ("a", "b"):
+        shutil.copy(sorted((history / "readings" / f"date={DAYS[0]}" / "domain=water").glob("*.parquet"))[0],
+                    day / f"{name}.parquet")
+    assert main(["history", "info", str(history)]) == 0
+    assert capsys.readouterr().out.endswith(f"2 files of days before the newest 2 can be merged: vitals history "
+                                            f"compact {history}\n")
+    compact(history)
+    assert main(["history", "info", str(history)]) == 0
+    assert "can be merged" not in capsys.readouterr().out
 
 
 def test_the_newest_days_are_kept_by_default_and_dry_run_changes_nothing(history: Path) -> None:

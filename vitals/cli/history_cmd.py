@@ -67,7 +67,7 @@ def _mb(n: int) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from vitals.history_admin import summarize
+    from vitals.history_admin import COMPACT_KEEP_DAYS, summarize
 
     kinds = summarize(args.dir)
     if args.json:
@@ -81,6 +81,11 @@ def _info(args: argparse.Namespace) -> int:
                          f"{k.files:>8,} {k.rows:>13,} {_mb(k.bytes):>12} {len(k.runs):>5}\n")
         if k.snapshot_interval_s is not None:
             sys.stdout.write(f"vitals snapshots every {k.snapshot_interval_s / 60:g} min (on {k.days[-1]})\n")
+    newest = sorted({d for k in kinds for d in k.days})[-COMPACT_KEEP_DAYS:]
+    mergeable = sum(n for k in kinds for day, n in k.mergeable.items() if day not in newest)
+    if mergeable:
+        sys.stdout.write(f"{mergeable:,} files of days before the newest {COMPACT_KEEP_DAYS} can be merged: "
+                         f"vitals history compact {args.dir}\n")
     return 0
 
 
