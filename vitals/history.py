@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError, HistoryError
-from vitals.history_files import READ_ERRORS, history_files, history_table, not_parquet
+from vitals.history_files import READ_ERRORS, history_files, history_table, manifest_path, not_parquet, read_record
+from vitals.run_id import run_of
 from vitals.state.view import VitalsView
 from vitals.units import DAY_S, NS_PER_S
 
@@ -87,6 +88,10 @@ READINGS_ENCODINGS: dict[str, object] = {
 
 
 def _atomic_write(table: pa.Table, path: Path, **options: object) -> None:
+    new = _not_compacted(table, path)
+    if table.num_rows and not new.num_rows:  # every row already in the run's compacted file (an empty table is written)
+        return
+    table = new
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         sink = pa.BufferOutputStream()  # the encoder's many small writes go to memory, the file gets one write
@@ -102,6 +107,39 @@ def _atomic_write(table: pa.Table, path: Path, **options: object) -> None:
     except (OSError, pa.ArrowException) as exc:
         msg = f"cannot write history file {path}: {exc}"
         raise HistoryError(msg) from exc
+
+
+def _not_compacted(table: pa.Table, path: Path) -> pa.Table:
+    """``table`` without the rows the run's compacted files beside ``path`` already hold, when ``path``'s name was
+    merged into them (``vitals history compact`` ran between the first writing of the file and this one: a run
+    resumed from its recovery directory writes its last files again). A row is a run's by its time and series (a
+    run accepts one reading per series and time, and snapshots a series once at a time), so rows it wrote before
+    are dropped and rows it had not written (a window's file grown since) are kept. One ``stat`` otherwise."""
+    run = run_of(path.name)
+    record = manifest_path(path.parent, run)
+    if not record.is_file() or path.name not in read_record(record)[1]:
+        return table
+    time = "ts" if "ts" in table.column_names else "at"
+    keys = [time, "indicator", "area"]
+    lo, hi = pc.min(table.column(time)), pc.max(table.column(time))
+    mine = pa.table({**{k: table.column(k).cast(pa.string()) if k != time else table.column(k) for k in keys},
+                     "_row": pa.array(np.arange(table.num_rows))})
+    merged = [p for p in sorted(path.parent.glob("*compacted-*.parquet")) if run_of(p.name) == run]
+    import pyarrow.dataset as ds  # a resumed run's rewrite of a compacted file only
+
+    for other in merged:
+        try:
+            held = pq.read_table(other, columns=keys, filters=(ds.field(time) >= lo) & (ds.field(time) <= hi))
+        except READ_ERRORS as exc:
+            raise not_parquet(other, exc) from exc
+        held = pa.table({k: held.column(k).cast(mine.schema.field(k).type) for k in keys})
+        mine = mine.join(held, keys=keys, join_type="left anti")
+    kept = np.sort(mine.column("_row").to_numpy())
+    if len(kept) < table.num_rows:
+        log.info("%s was merged into %s before this run wrote it again (a resume): %d of its %d rows are there, "
+                 "the other %d written", path.name, ", ".join(p.name for p in merged), table.num_rows - len(kept),
+                 table.num_rows, len(kept))
+    return table if len(kept) == table.num_rows else table.take(pa.array(kept))
 
 
 def vitals_encodings(table: pa.Table, columns: dict[str, npt.NDArray[np.generic]] | None = None

@@ -28,13 +28,13 @@ import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
 from vitals.history_files import READ_ERRORS, history_files, not_parquet, snapshot_interval_s
+from vitals.run_id import run_of
 
 log = logging.getLogger(__name__)
 
 KINDS = ("readings", "vitals")
 COMPACT_KEEP_DAYS = 2  # ``vitals history compact`` leaves the newest days of a history alone (runs may write them)
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-_RUN_ID = re.compile(r"^(\d{8}T\d{9}Z-[0-9a-f]{8})-")  # vitals.run_id: start time to the ms, 8 hex digits
 
 
 @dataclass
@@ -57,12 +57,6 @@ class KindSummary:
                 "rows": self.rows, "bytes": self.bytes, "runs": len(self.runs),
                 "snapshot_interval_s": self.snapshot_interval_s,
                 "mergeable_files": sum(self.mergeable.values())}
-
-
-def run_of(name: str) -> str:
-    """The run id in front of a history file's name; "" when it has none (names written before run ids)."""
-    m = _RUN_ID.match(name)
-    return m.group(1) if m else ""
 
 
 def check_root(root: Path) -> None:

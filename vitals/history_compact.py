@@ -24,9 +24,11 @@ are deleted; the journal is deleted. While the journal exists every reader (:fun
 reads the merged file without the sources once the merged file has its name, and the sources alone before: never
 both, never neither. The next compaction finishes a journal it finds (deletes the sources left, or the hidden file).
 
-Only days no run is still writing: a run resumed from its recovery directory rewrites the files of its last
-moments, and a rewritten file beside the merged one would count its rows twice. By default every day but the newest
-two of the history is compacted (``--keep-days 2``).
+Only days no run is still writing: a run writing a file while the compaction merges it could replace it just
+before the compaction deletes it. By default every day but the newest two of the history is compacted
+(``--keep-days 2``). A run resumed from its recovery directory *later* writes its last files again by name: the
+run's record ``_compacted-<run id>.json`` (every name merged into its file in the partition) makes the writer drop
+the rows the merged file holds (:func:`vitals.history._not_compacted`), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -50,8 +52,16 @@ import pyarrow.parquet as pq
 from vitals.errors import HistoryError
 from vitals.history import READINGS_ENCODINGS, ROW_GROUP_ROWS, union_schema, vitals_encodings
 from vitals.history_admin import COMPACT_KEEP_DAYS as DEFAULT_KEEP_DAYS
-from vitals.history_admin import KINDS, check_root, day_dirs, run_of
-from vitals.history_files import JOURNAL_PREFIX, READ_ERRORS, history_files, not_parquet, read_journal
+from vitals.history_admin import KINDS, check_root, day_dirs
+from vitals.history_files import (
+    JOURNAL_PREFIX,
+    READ_ERRORS,
+    history_files,
+    manifest_path,
+    not_parquet,
+    read_record,
+)
+from vitals.run_id import run_of
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +195,7 @@ def finish_journals(folder: Path) -> int:
     deleted; not in place -> its hidden file is. Returns how many journals it finished."""
     done = 0
     for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
-        target, sources = read_journal(journal)
+        target, sources = read_record(journal)
         if (folder / target).is_file():
             for s in sources:
                 (folder / s).unlink(missing_ok=True)
@@ -234,6 +244,7 @@ def merge(m: Merge) -> int:
                            encoding="utf-8")
     _sync(tmp_journal)
     os.replace(tmp_journal, m.journal)
+    _record(m)
     _sync_dir(m.folder)
     os.replace(m.hidden, m.target)
     _sync_dir(m.folder)
@@ -242,6 +253,19 @@ def merge(m: Merge) -> int:
     _sync_dir(m.folder)
     m.journal.unlink()
     return written
+
+
+def _record(m: Merge) -> None:
+    """Add ``m``'s sources to the run's compaction record in the partition (written before the merged file takes
+    its name: a name in it only makes a writer compare that file's rows with the run's merged files, so a name
+    whose merge did not happen costs a comparison, never a row)."""
+    path = manifest_path(m.folder, m.run)
+    names = read_record(path)[1] if path.is_file() else []
+    names += [p.name for p in m.sources if p.name not in names]
+    tmp = m.folder / f".{path.name}.tmp"
+    tmp.write_text(json.dumps({"target": m.target.name, "sources": names}), encoding="utf-8")
+    _sync(tmp)
+    os.replace(tmp, path)
 
 
 def _rows(path: Path) -> int:

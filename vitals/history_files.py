@@ -75,26 +75,36 @@ def _data_files(base: Path) -> list[Path]:
 # file takes its name and removed once the sources are deleted; while it exists, a reader reads the merged file and
 # not the sources when the merged file is there, the sources alone when it is not (so never both, never neither)
 JOURNAL_PREFIX = "_compact-"
+# and its record ``_compacted-<run id>.json`` (the same form: the run's merged file in the partition and every name
+# merged into it), kept: a run that writes one of those names again (resumed from its recovery directory after the
+# compaction) writes only the rows the merged file does not hold (vitals.history)
+MANIFEST_PREFIX = "_compacted-"
+
+
+def manifest_path(folder: Path, run: str) -> Path:
+    """Where the compaction record of ``run``'s files in ``folder`` is ("no-run-id" for names without one)."""
+    return folder / f"{MANIFEST_PREFIX}{run or 'no-run-id'}.json"
 
 
 def replaced_files(journal: Path) -> list[Path]:
     """The files a compaction journal says are replaced: its sources, when its merged file is in place; none
     otherwise (the compaction stopped before its file took its name)."""
-    target, sources = read_journal(journal)
+    target, sources = read_record(journal)
     return [journal.parent / s for s in sources] if (journal.parent / target).is_file() else []
 
 
-def read_journal(journal: Path) -> tuple[str, list[str]]:
-    """A compaction journal's merged file and sources (names in its directory); one line when it does not read."""
+def read_record(path: Path) -> tuple[str, list[str]]:
+    """A compaction journal's or record's merged file and sources (names in its directory); one line when it does
+    not read."""
     import json
 
     try:
-        doc = json.loads(journal.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
         target, sources = doc["target"], doc["sources"]
         if not isinstance(target, str) or not all(isinstance(s, str) for s in sources):
             raise TypeError("names must be strings")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        msg = (f"compaction journal {journal} does not read ({_first_line(exc)}): it says which files a merged file "
+        msg = (f"compaction record {path} does not read ({_first_line(exc)}): it says which files a merged file "
                "replaced; restore it, or move the merged file it names out of the history")
         raise HistoryError(msg) from exc
     return target, list(sources)

@@ -46,6 +46,15 @@ def check_run_id(value: object, where: str) -> str:
     return str(value)
 
 
+_IN_FRONT = re.compile(r"^(\d{8}T\d{9}Z-[0-9a-f]{8})-")  # an id of new_run_id in front of a history file's name
+
+
+def run_of(name: str) -> str:
+    """The run id in front of a history file's name; "" when it has none (names written before run ids)."""
+    m = _IN_FRONT.match(name)
+    return m.group(1) if m else ""
+
+
 def history_name(run_id: str, stem: str) -> str:
     """A history file's name (without ``.parquet``): ``<run id>-<stem>``, or ``stem`` alone for the empty id."""
     return f"{run_id}-{stem}" if run_id else stem

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -24,10 +25,11 @@ from hypothesis import strategies as st
 from vitals import history_compact
 from vitals.cli import main
 from vitals.errors import HistoryError
-from vitals.history import read_readings, read_vitals
-from vitals.history_admin import run_of, summarize
+from vitals.history import READINGS_ENCODINGS, _atomic_write, read_readings, read_vitals, vitals_encodings
+from vitals.history_admin import summarize
 from vitals.history_compact import Merge, compact, merge
 from vitals.history_files import JOURNAL_PREFIX, history_files
+from vitals.run_id import run_of
 
 INDICATORS = "water_pressure,substation_load,rainfall_1h,hotline_tickets"
 DAYS = ("2026-03-01", "2026-03-02")
@@ -199,6 +201,34 @@ def test_new_files_of_a_compacted_run_are_merged_into_the_next_file(history: Pat
     _assert_same(expected, _read(history))
 
 
+@pytest.mark.parametrize("kind", ["readings", "vitals"])
+def test_a_resumed_run_writing_a_compacted_file_again_adds_only_its_new_rows(history: Path, kind: str) -> None:
+    """A run resumed from its recovery directory writes its last files again, by name; the day was compacted in
+    between: the same rows are not written twice, rows the file did not have before (a window grown since) are."""
+    folder = history / kind / f"date={DAYS[0]}"
+    folder = folder if kind == "vitals" else sorted(folder.iterdir())[0]
+    first, other = sorted(folder.glob("*.parquet"))[:2]
+    table = pq.read_table(first)
+    options = READINGS_ENCODINGS if kind == "readings" else vitals_encodings(table)
+    before = _read(history)
+    compact(history, keep_days=0)
+    _atomic_write(table, first, **options)  # the same file again: nothing new
+    assert not first.exists()
+    _assert_same(before, _read(history))
+    time = "ts" if kind == "readings" else "at"
+    later = table.slice(0, 3)
+    later = later.set_column(later.column_names.index(time), time,
+                             pc.add(later.column(time), pa.scalar(1_000_000_000, pa.duration("ns"))))
+    _atomic_write(pa.concat_tables([table, later.cast(table.schema)]), first, **options)  # grown by three rows
+    assert pq.read_table(first).num_rows == 3
+    grown = _read(history)[kind]
+    assert len(grown) == len(before[kind]) + 3
+    assert len(grown.merge(before[kind], how="left", indicator=True).query("_merge == 'left_only'")) == 3
+    new_name = folder / other.name.replace("-", "-x", 1)  # a name the run never wrote: written whole
+    _atomic_write(table, new_name, **options)
+    assert pq.read_table(new_name).num_rows == table.num_rows
+
+
 def test_files_without_a_run_id_are_one_run(tmp_path: Path) -> None:
     folder = tmp_path / "h" / "vitals" / f"date={DAYS[0]}"
     folder.mkdir(parents=True)
@@ -221,7 +251,7 @@ def test_a_broken_journal_or_file_is_one_line(history: Path) -> None:
         compact(history, keep_days=0)
     assert bad.exists() and not list(history.rglob(".*.tmp")) and not list(history.rglob(f"{JOURNAL_PREFIX}*"))
     (folder / f"{JOURNAL_PREFIX}x.json").write_text("{")
-    with pytest.raises(HistoryError, match=r"compaction journal .* does not read"):
+    with pytest.raises(HistoryError, match=r"compaction record .* does not read"):
         history_files(history)
 
 
