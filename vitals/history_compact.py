@@ -46,11 +46,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
-from vitals.history import READINGS_ENCODINGS, ROW_GROUP_ROWS, union_schema, vitals_encodings
+from vitals.history import READINGS_ENCODINGS, ROW_GROUP_ROWS, series_time_order, union_schema, vitals_encodings
 from vitals.history_admin import COMPACT_KEEP_DAYS as DEFAULT_KEEP_DAYS
 from vitals.history_admin import KINDS, check_root, day_dirs
 from vitals.history_files import (
@@ -66,7 +65,7 @@ from vitals.run_id import run_of
 log = logging.getLogger(__name__)
 
 TIME_COLUMN = {"readings": "ts", "vitals": "at"}
-READINGS_ORDER = ("indicator", "area", "ts")  # inside a row group of readings, as the flow writes them
+
 _COMPACTED = re.compile(r"(?:^|-)compacted-(\d{3,})\.parquet$")
 # rows read (or bytes: a vitals row is ~400) before those no unread row group can precede are sorted out
 HOLD_ROWS = 4 * ROW_GROUP_ROWS
@@ -334,7 +333,7 @@ def _ns(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
 
 def _row_groups(m: Merge, metas: Sequence[pq.FileMetaData], schema: pa.Schema) -> Iterator[pa.Table]:
     """``m``'s rows as tables of at most ``ROW_GROUP_ROWS`` in time order (ties: source in name order, then place),
-    each conformed to ``schema``; readings sorted inside by :data:`READINGS_ORDER`."""
+    each conformed to ``schema``; readings sorted inside by (indicator, area, ts)."""
     column = TIME_COLUMN[m.kind]
     units = _units(m.sources, metas, column)
     last_unit = {u.rank: i for i, u in enumerate(units)}
@@ -379,22 +378,8 @@ def _row_groups(m: Merge, metas: Sequence[pq.FileMetaData], schema: pa.Schema) -
 
 
 def _inside(table: pa.Table, kind: str) -> pa.Table:
-    """A row group's rows in the order the flow writes them: readings by (indicator, area, ts), stably (the ids
-    ranked through their dictionaries: a few hundred strings, not a string per row)."""
-    if kind != "readings":
-        return table
-    keys = []
-    for name in reversed(READINGS_ORDER):  # np.lexsort: the last key is the first
-        column = table.column(name)
-        if name == "ts":
-            keys.append(_ns(column))
-            continue
-        coded = pc.dictionary_encode(column).combine_chunks()
-        words = coded.dictionary.to_numpy(zero_copy_only=False)
-        rank = np.empty(len(words), dtype=np.int64)
-        rank[np.argsort(words, kind="stable")] = np.arange(len(words))
-        keys.append(np.append(rank, -1)[coded.indices.fill_null(len(words)).to_numpy()])  # nulls first
-    return table.take(pa.array(np.lexsort(keys)))
+    """A row group's rows in the order the flow writes them: readings by (indicator, area, ts), stably."""
+    return table.take(pa.array(series_time_order(table))) if kind == "readings" else table
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

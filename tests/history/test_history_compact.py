@@ -25,7 +25,14 @@ from hypothesis import strategies as st
 from vitals import history_compact
 from vitals.cli import main
 from vitals.errors import HistoryError
-from vitals.history import READINGS_ENCODINGS, _atomic_write, read_readings, read_vitals, vitals_encodings
+from vitals.history import (
+    READINGS_ENCODINGS,
+    _atomic_write,
+    read_readings,
+    read_vitals,
+    series_time_order,
+    vitals_encodings,
+)
 from vitals.history_admin import summarize
 from vitals.history_compact import Merge, compact, merge
 from vitals.history_files import JOURNAL_PREFIX, history_files
@@ -280,3 +287,19 @@ def test_merge_order_is_time_then_file_then_place(tmp_path_factory: pytest.TempP
                       got.column("place").to_pylist(), strict=True))
     assert merged == sorted(rows)
     assert not any(p.exists() for p in sources)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["b", "a", "c", "ä", "a b"]), st.sampled_from(["s2", "s10", "s1", "S1"]),
+                          st.integers(0, 5)), max_size=40), st.integers(1, 3))
+def test_series_time_order_is_a_stable_pandas_sort(rows: list[tuple[str, str, int]], chunks: int) -> None:
+    """The order of ``read_readings`` and of a compacted row group of readings, against pandas' stable sort (ties
+    in table order; the table in several chunks, as a dataset reads it)."""
+    table = pa.table({"indicator": pa.array([r[0] for r in rows], pa.string()),
+                      "area": pa.array([r[1] for r in rows], pa.string()),
+                      "ts": pa.array([r[2] * 10**9 for r in rows], pa.timestamp("ns", "UTC")),
+                      "n": pa.array(range(len(rows)), pa.int64())})
+    cut = len(rows) // chunks
+    table = pa.concat_tables([table.slice(0, cut), table.slice(cut)]) if chunks > 1 else table
+    expected = table.to_pandas().sort_values(["indicator", "area", "ts"], kind="stable")["n"].tolist()
+    assert table.take(pa.array(series_time_order(table))).column("n").to_pylist() == expected
