@@ -445,21 +445,32 @@ def read_readings(root: str | Path, day: str | None = None, domain: str | None =
 def series_time_order(table: pa.Table, time: str = "ts") -> npt.NDArray[np.intp]:
     """The rows of a table with ``indicator``, ``area`` and a time column in (indicator, area, time) order, ties in
     table order (what a stable pandas sort gives): the ids ranked through their dictionaries (a few thousand
-    strings, not one per row), then one ``np.lexsort`` of three integer keys."""
-    keys = []
-    for name in (time, "area", "indicator"):  # np.lexsort: the last key is the first
-        column = table.column(name)
-        if name == time:
-            if pa.types.is_timestamp(column.type):
-                column = column.cast(pa.timestamp("ns", tz=column.type.tz))
-            keys.append(column.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy())
-            continue
-        coded = pc.dictionary_encode(column).combine_chunks()
-        words = coded.dictionary.to_numpy(zero_copy_only=False)
-        rank = np.empty(len(words), dtype=np.int64)
-        rank[np.argsort(words, kind="stable")] = np.arange(len(words))
-        keys.append(np.append(rank, -1)[coded.indices.fill_null(len(words)).to_numpy()])  # nulls first
-    return np.lexsort(keys) if keys[0].size else np.empty(0, dtype=np.intp)
+    strings, not one per row), then one stable sort of a 63-bit key (series rank, time since the first) when it
+    fits (a day of the model city: 15 + 47 bits; it sorts runs already in order, such as a compacted row group, in
+    about linear time), else ``np.lexsort`` of the three."""
+    if not table.num_rows:
+        return np.empty(0, dtype=np.intp)
+    column = table.column(time)
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("ns", tz=column.type.tz))
+    ts = column.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
+    (indicator, n_indicator), (area, n_area) = _id_ranks(table.column("indicator")), _id_ranks(table.column("area"))
+    series = (indicator + 1) * (n_area + 1) + (area + 1)  # a null id (-1) first
+    first = int(ts.min())
+    span = int(ts.max()) - first
+    shift = span.bit_length()
+    if ((n_indicator + 1) * (n_area + 1)).bit_length() + shift <= 62:
+        return np.argsort((series << shift) | (ts - first), kind="stable")
+    return np.lexsort([ts, series])
+
+
+def _id_ranks(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], int]:
+    """Each row's rank of its id among the column's distinct ids (-1: null), and how many there are."""
+    coded = pc.dictionary_encode(column).combine_chunks()
+    words = coded.dictionary.to_numpy(zero_copy_only=False)
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[np.argsort(words, kind="stable")] = np.arange(len(words))
+    return np.append(rank, -1)[coded.indices.fill_null(len(words)).to_numpy()], len(words)
 
 
 def read_vitals(root: str | Path, day: str | None = None) -> pd.DataFrame:
