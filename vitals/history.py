@@ -35,7 +35,15 @@ import pyarrow.parquet as pq
 from vitals.batches import ReadingBatch
 from vitals.catalog import Catalog
 from vitals.errors import ConfigError, HistoryError
-from vitals.history_files import READ_ERRORS, history_files, history_table, manifest_path, not_parquet, read_record
+from vitals.history_files import (
+    READ_ERRORS,
+    history_files,
+    history_table,
+    manifest_path,
+    merged_files,
+    not_parquet,
+    read_record,
+)
 from vitals.run_id import run_of
 from vitals.state.view import VitalsView
 from vitals.units import DAY_S, NS_PER_S
@@ -124,7 +132,7 @@ def _not_compacted(table: pa.Table, path: Path) -> pa.Table:
     lo, hi = pc.min(table.column(time)), pc.max(table.column(time))
     mine = pa.table({**{k: table.column(k).cast(pa.string()) if k != time else table.column(k) for k in keys},
                      "_row": pa.array(np.arange(table.num_rows))})
-    merged = [p for p in sorted(path.parent.glob("*compacted-*.parquet")) if run_of(p.name) == run]
+    merged = [p for _, p in sorted(merged_files(path.parent, run).items())]
     import pyarrow.dataset as ds  # a resumed run's rewrite of a compacted file only
 
     for other in merged:

@@ -34,10 +34,10 @@ the rows the merged file holds (:func:`vitals.history._not_compacted`), so nothi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -57,6 +57,8 @@ from vitals.history_files import (
     READ_ERRORS,
     history_files,
     manifest_path,
+    merged_files,
+    merged_name,
     not_parquet,
     read_record,
 )
@@ -66,7 +68,6 @@ log = logging.getLogger(__name__)
 
 TIME_COLUMN = {"readings": "ts", "vitals": "at"}
 
-_COMPACTED = re.compile(r"(?:^|-)compacted-(\d{3,})\.parquet$")
 # rows read (or bytes: a vitals row is ~400) before those no unread row group can precede are sorted out
 HOLD_ROWS = 4 * ROW_GROUP_ROWS
 HOLD_BYTES = 64 << 20
@@ -106,9 +107,7 @@ class CompactResult:
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, object]:
-        return {"days": self.days, "merges": self.merges, "files_before": self.files_before,
-                "files_after": self.files_after, "bytes_before": self.bytes_before, "bytes_after": self.bytes_after,
-                "rows": self.rows, "finished_journals": self.finished_journals, "dry_run": self.dry_run}
+        return dataclasses.asdict(self)
 
 
 def compact_days(root: Path, *, before: date | None, keep_days: int | None) -> list[str]:
@@ -182,10 +181,8 @@ def plan(folder: Path, kind: str) -> list[Merge]:
     for run, sources in by_run.items():
         if len(sources) < 2:
             continue
-        taken = [int(m.group(1)) for p in folder.iterdir() if run_of(p.name) == run and
-                 (m := _COMPACTED.search(p.name.removesuffix(".tmp").lstrip(".")))]
-        name = f"compacted-{max(taken, default=0) + 1:03d}.parquet"
-        merges.append(Merge(folder, kind, run, tuple(sources), folder / (f"{run}-{name}" if run else name)))
+        number = max(merged_files(folder, run), default=0) + 1
+        merges.append(Merge(folder, kind, run, tuple(sources), folder / merged_name(run, number)))
     return merges
 
 

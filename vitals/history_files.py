@@ -19,6 +19,7 @@ and skipping it would drop data without a word.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vitals.errors import HistoryError
+from vitals.run_id import run_of
 from vitals.units import NS_PER_S
 
 if TYPE_CHECKING:
@@ -79,6 +81,21 @@ JOURNAL_PREFIX = "_compact-"
 # merged into it), kept: a run that writes one of those names again (resumed from its recovery directory after the
 # compaction) writes only the rows the merged file does not hold (vitals.history)
 MANIFEST_PREFIX = "_compacted-"
+
+
+_MERGED = re.compile(r"(?:^|-)compacted-(\d{3,})\.parquet$")
+
+
+def merged_name(run: str, number: int) -> str:
+    """The name of ``run``'s merged file number ``number`` in a partition: ``<run id>-compacted-NNN.parquet``."""
+    name = f"compacted-{number:03d}.parquet"
+    return f"{run}-{name}" if run else name
+
+
+def merged_files(folder: Path, run: str) -> dict[int, Path]:
+    """``run``'s merged files in ``folder`` (:func:`merged_name`), by number."""
+    return {int(m.group(1)): p for p in folder.glob("*compacted-*.parquet")
+            if run_of(p.name) == run and (m := _MERGED.search(p.name))}
 
 
 def manifest_path(folder: Path, run: str) -> Path:
