@@ -42,15 +42,17 @@ log = logging.getLogger(__name__)
 READ_ERRORS = (pa.ArrowException, OSError)  # what Arrow raises on a file that is not Parquet (ArrowInvalid, IOError)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (Arrow's run to several), or its type's name."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
 def not_parquet(path: Path, exc: BaseException) -> HistoryError:
     """The one-line error for a history file Arrow cannot read."""
-    return HistoryError(f"history file {path} is not a readable Parquet file ({_first_line(exc)}); move it out of "
-                        "the history directory (or delete it) and read again")
+    return HistoryError(f"history file {path} is not a readable Parquet file ({first_line(exc)}); move it out of "
+                        "the history directory (or delete it) and read again (`vitals history check DIR --quarantine "
+                        "QDIR` finds and moves out every such file)")
 
 
 def _data_files(base: Path) -> list[Path]:
@@ -121,7 +123,7 @@ def read_record(path: Path) -> tuple[str, list[str]]:
         if not isinstance(target, str) or not all(isinstance(s, str) for s in sources):
             raise TypeError("names must be strings")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        msg = (f"compaction record {path} does not read ({_first_line(exc)}): it says which files a merged file "
+        msg = (f"compaction record {path} does not read ({first_line(exc)}): it says which files a merged file "
                "replaced; restore it, or move the merged file it names out of the history")
         raise HistoryError(msg) from exc
     return target, list(sources)
@@ -236,12 +238,12 @@ def reading(base: Path, files: Sequence[Path] | None = None) -> Iterator[None]:
     except READ_ERRORS as exc:
         bad = first_unreadable(base, files)
         if bad is not None and base.is_file():  # a file given where a history directory (or one Parquet file) goes
-            msg = (f"{base} is not a readable Parquet file ({_first_line(bad[1])}); give a history directory "
+            msg = (f"{base} is not a readable Parquet file ({first_line(bad[1])}); give a history directory "
                    "(--history-dir of run/replay) or a Parquet file of readings")
             raise HistoryError(msg) from exc
         if bad is not None:
             raise not_parquet(*bad) from exc
-        msg = f"cannot read the history under {base}: {_first_line(exc)}"
+        msg = f"cannot read the history under {base}: {first_line(exc)}"
         raise HistoryError(msg) from exc
 
 

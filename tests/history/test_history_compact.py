@@ -22,14 +22,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.history.conftest import read_both
 from vitals import history_compact
 from vitals.cli import main
 from vitals.errors import HistoryError
 from vitals.history import (
     READINGS_ENCODINGS,
     _atomic_write,
-    read_readings,
-    read_vitals,
     series_time_order,
     vitals_encodings,
 )
@@ -63,21 +62,6 @@ def flow_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _flow_history(tmp_path_factory.mktemp("compact"))
 
 
-@pytest.fixture
-def history(flow_history: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(flow_history, tmp_path / "h"))
-
-
-def _read(root: Path) -> dict[str, pd.DataFrame]:
-    """Both kinds as the readers read them, in one order (a compacted file's rows come in time order)."""
-    out = {}
-    for kind, read, keys in (("readings", read_readings, ["indicator", "area", "ts", "value"]),
-                             ("vitals", read_vitals, ["at", "indicator", "area", "ewma"])):
-        frame = read(root)
-        out[kind] = frame.sort_values(keys, kind="stable").reset_index(drop=True)[sorted(frame.columns)]
-    return out
-
-
 def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
     for kind, frame in a.items():
         pd.testing.assert_frame_equal(frame, b[kind], check_categorical=False)
@@ -89,7 +73,7 @@ def _runs(files: list[Path]) -> set[str]:
 
 def test_compaction_keeps_every_row_and_leaves_a_file_per_partition_and_run(history: Path,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    before = _read(history)
+    before = read_both(history)
     files = history_files(history)
     assert len(_runs(files)) == 2 and len(files) > 60  # the fixture: two runs, many small files
     assert sum(sum(s.mergeable.values()) for s in summarize(history)) == len(files)  # every partition has several
@@ -99,7 +83,7 @@ def test_compaction_keeps_every_row_and_leaves_a_file_per_partition_and_run(hist
     partitions = {(p.parent, run_of(p.name)) for p in files}
     assert len(after) == len(partitions) and {(p.parent, run_of(p.name)) for p in after} == partitions
     assert out.startswith(f"merged {len(files):,} files") and f"into {len(after):,} (" in out
-    _assert_same(before, _read(history))
+    _assert_same(before, read_both(history))
     assert [s.runs for s in summarize(history)] == [_runs(files)] * 2
     assert [sum(s.mergeable.values()) for s in summarize(history)] == [0, 0]
     assert main(["history", "compact", str(history), "--keep-days", "0"]) == 0  # again: nothing to do
@@ -168,7 +152,7 @@ def test_an_interrupted_compaction_is_read_whole_and_finished_next_time(history:
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopped after the journal (1), after the merged file took its name (2), after the sources went (3): the
     readers read every row once at each step, and the next compaction finishes the job."""
-    before = _read(history)
+    before = read_both(history)
     calls = []
 
     class Crash(Exception):
@@ -185,11 +169,11 @@ def test_an_interrupted_compaction_is_read_whole_and_finished_next_time(history:
     monkeypatch.undo()
     journals = list(history.rglob(f"{JOURNAL_PREFIX}*.json"))
     assert len(journals) == 1
-    _assert_same(before, _read(history))
+    _assert_same(before, read_both(history))
     result = compact(history, keep_days=0)
     assert result.finished_journals == 1
     assert not list(history.rglob(f"{JOURNAL_PREFIX}*.json")) and not list(history.rglob(".*.tmp"))
-    _assert_same(before, _read(history))
+    _assert_same(before, read_both(history))
 
 
 def test_new_files_of_a_compacted_run_are_merged_into_the_next_file(history: Path, tmp_path: Path) -> None:
@@ -197,15 +181,15 @@ def test_new_files_of_a_compacted_run_are_merged_into_the_next_file(history: Pat
     late = sorted(folder.glob("*.parquet"))[-1]
     shutil.copy(late, tmp_path / "late.parquet")
     late.unlink()
-    before = _read(history)
+    before = read_both(history)
     compact(history, keep_days=0)
     shutil.copy(tmp_path / "late.parquet", late)  # the run wrote it after the compaction
-    expected = _read(history)
+    expected = read_both(history)
     assert len(expected["vitals"]) > len(before["vitals"])
     compact(history, keep_days=0)
     names = [p.name for p in folder.glob("*.parquet")]
     assert len(names) == 1 and names[0].endswith("-compacted-002.parquet")
-    _assert_same(expected, _read(history))
+    _assert_same(expected, read_both(history))
 
 
 @pytest.mark.parametrize("kind", ["readings", "vitals"])
@@ -217,18 +201,18 @@ def test_a_resumed_run_writing_a_compacted_file_again_adds_only_its_new_rows(his
     first, other = sorted(folder.glob("*.parquet"))[:2]
     table = pq.read_table(first)
     options = READINGS_ENCODINGS if kind == "readings" else vitals_encodings(table)
-    before = _read(history)
+    before = read_both(history)
     compact(history, keep_days=0)
     _atomic_write(table, first, **options)  # the same file again: nothing new
     assert not first.exists()
-    _assert_same(before, _read(history))
+    _assert_same(before, read_both(history))
     time = "ts" if kind == "readings" else "at"
     later = table.slice(0, 3)
     later = later.set_column(later.column_names.index(time), time,
                              pc.add(later.column(time), pa.scalar(1_000_000_000, pa.duration("ns"))))
     _atomic_write(pa.concat_tables([table, later.cast(table.schema)]), first, **options)  # grown by three rows
     assert pq.read_table(first).num_rows == 3
-    grown = _read(history)[kind]
+    grown = read_both(history)[kind]
     assert len(grown) == len(before[kind]) + 3
     assert len(grown.merge(before[kind], how="left", indicator=True).query("_merge == 'left_only'")) == 3
     new_name = folder / other.name.replace("-", "-x", 1)  # a name the run never wrote: written whole

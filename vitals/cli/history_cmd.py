@@ -1,5 +1,5 @@
-"""`vitals history info|prune|compact`: what a history directory holds, dropping its old days, merging its small
-files."""
+"""`vitals history info|check|prune|compact`: what a history directory holds, what is wrong with it, dropping its old
+days, merging its small files."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ EPILOG = """\
 examples:
   vitals history info var/history                      # days, files, rows, bytes and runs per kind
   vitals history info var/history --json
+  vitals history check var/history                     # every unreadable or misplaced file, all at once
+  vitals history check var/history --deep --quarantine var/history-bad   # decode all data; move bad files out
   vitals history prune var/history --keep-days 90 --dry-run   # what would go: days before the newest 90
   vitals history prune var/history --keep-days 90
   vitals history prune var/history --before 2026-01-01        # every day before this UTC date
@@ -30,7 +32,8 @@ resumed from its recovery directory rewrites its last files): by default all but
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "history", help="what a history directory holds; drop its old days; merge its small files",
+        "history", help="what a history directory holds; what is wrong with it; drop its old days; merge its small "
+                        "files",
         description="Look after a Parquet history written with --history-dir (docs/history.md).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,6 +42,22 @@ def register(sub: Any) -> None:
     info.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
     info.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     info.set_defaults(handler=_info)
+    chk = hsub.add_parser(
+        "check", help="every file a reader would refuse or misread, all at once; move them out",
+        description="Look at every file of a history and say what is wrong with each, in one pass: unreadable or "
+                    "corrupt Parquet, a wrong schema, rows of another day than the partition, files outside a "
+                    "partition, compaction journals and records, leftover temporary files, files that are not "
+                    "history (docs/history.md, \"Checking a history\"). Exit status: 0 no errors (warnings "
+                    "allowed), 1 errors found. Run it on days no run is writing.")
+    chk.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    chk.add_argument("--deep", action="store_true",
+                     help="decode every row group (reads all the data) instead of footers and statistics only")
+    chk.add_argument("--quarantine", metavar="QDIR",
+                     help="move the files with errors to QDIR (outside the history), under the same relative "
+                          "path, so the readers read the rest")
+    chk.add_argument("--json", action="store_true", help="one JSON document instead of lines")
+    chk.add_argument("--no-progress", action="store_true", help="no progress bar")
+    chk.set_defaults(handler=_check)
     prune = hsub.add_parser("prune", help="delete whole days before a cutoff (readings and vitals)")
     prune.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
     which = prune.add_mutually_exclusive_group(required=True)
@@ -87,6 +106,26 @@ def _info(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{mergeable:,} files of days before the newest {COMPACT_KEEP_DAYS} can be merged: "
                          f"vitals history compact {args.dir}\n")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from vitals.history_check import check
+
+    result = check(args.dir, deep=args.deep, quarantine=args.quarantine,
+                   progress=not args.no_progress and sys.stderr.isatty())
+    if args.json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+        return 1 if result.errors else 0
+    for p in result.problems:
+        sys.stdout.write(f"{p.severity}: {p.path}: {p.problem}: {p.detail}\n")
+    how = "decoded" if result.deep else "footers and statistics read"
+    sys.stdout.write(f"{result.files:,} Parquet files ({result.rows:,} rows, {_mb(result.bytes)}) {how}: "
+                     f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)\n")
+    if result.moved:
+        sys.stdout.write(f"moved {len(result.moved)} file(s) to {result.quarantine}; the readers read the rest\n")
+    elif result.errors:
+        sys.stdout.write(f"move them out with: vitals history check {args.dir} --quarantine DIR\n")
+    return 1 if result.errors else 0
 
 
 def _before(text: str | None) -> date | None:
