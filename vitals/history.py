@@ -396,12 +396,13 @@ def write_vitals(root: str | Path, catalog: Catalog, snapshots: Sequence[tuple[i
 FINAL_VITALS_FORMATS = {".parquet": "parquet", ".pq": "parquet", "": "parquet", ".csv": "csv"}
 
 
-def final_vitals_format(path: str | Path) -> str:
-    """How ``--final-vitals PATH`` is written, by its suffix: ``parquet`` (.parquet, .pq or none) or ``csv``
-    (.csv); another suffix is a ConfigError (a ``.json`` or ``.xlsx`` name would get a file it does not hold)."""
+def final_vitals_format(path: str | Path, option: str = "--final-vitals") -> str:
+    """How ``--final-vitals PATH`` (or another ``option``'s file) is written, by its suffix: ``parquet``
+    (.parquet, .pq or none) or ``csv`` (.csv); another suffix is a ConfigError (a ``.json`` or ``.xlsx`` name would
+    get a file it does not hold)."""
     suffix = Path(path).suffix.lower()
     if suffix not in FINAL_VITALS_FORMATS:
-        msg = (f"--final-vitals {path}: writes Parquet (.parquet) or CSV (.csv), not {suffix} files; "
+        msg = (f"{option} {path}: writes Parquet (.parquet) or CSV (.csv), not {suffix} files; "
                "name the file FILE.parquet or FILE.csv")
         raise ConfigError(msg)
     return FINAL_VITALS_FORMATS[suffix]

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,21 +22,6 @@ from vitals.history import read_readings
 from vitals.history_admin import summarize
 from vitals.history_check import check
 from vitals.history_files import JOURNAL_PREFIX, history_files
-
-INDICATORS = "water_pressure,substation_load,rainfall_1h"
-
-
-@pytest.fixture(scope="module")
-def flow_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two simulated days replayed into a history by the flow (small chunks: several files per partition)."""
-    root = tmp_path_factory.mktemp("check")
-    assert main(["simulate", "--days", "2", "--streets", "38", "--seed", "5", "--start", "2026-03-01T00:00:00Z",
-                 "--step", "300", "--indicators", INDICATORS, "--no-progress", "--out", str(root / "r.parquet")]) == 0
-    subprocess.run([sys.executable, "-m", "vitals", "replay", str(root / "r.parquet"), "--streets", "38",
-                    "--metrics-port", "0", "--history-dir", str(root / "h"), "--history-chunk-rows", "2000",
-                    "--no-progress", "--dead-letters", str(root / "dead.jsonl")],
-                   check=True, capture_output=True, timeout=240)
-    return root / "h"
 
 
 def _files(root: Path, kind: str, day: str) -> list[Path]:

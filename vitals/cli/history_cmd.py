@@ -1,5 +1,5 @@
-"""`vitals history info|check|prune|compact`: what a history directory holds, what is wrong with it, dropping its old
-days, merging its small files."""
+"""`vitals history info|check|export|prune|compact`: what a history directory holds, what is wrong with it, a slice
+of it as one CSV or Parquet file, dropping its old days, merging its small files."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ examples:
   vitals history info var/history --json
   vitals history check var/history                     # every unreadable or misplaced file, all at once
   vitals history check var/history --deep --quarantine var/history-bad   # decode all data; move bad files out
+  vitals history export var/history --out week.csv --from 2025-06-02 --to 2025-06-08 --indicator water_pressure \
+      --district yubei --names zh --excel            # a local week of one indicator in one district, for Excel
+  vitals history export var/history --kind vitals --columns level,mean_1h,p95_1h --from 2025-06-02 --out day.parquet
   vitals history prune var/history --keep-days 90 --dry-run   # what would go: days before the newest 90
   vitals history prune var/history --keep-days 90
   vitals history prune var/history --before 2026-01-01        # every day before this UTC date
@@ -32,24 +35,22 @@ resumed from its recovery directory rewrites its last files): by default all but
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "history", help="what a history directory holds; what is wrong with it; drop its old days; merge its small "
-                        "files",
+        "history", help="what a history directory holds; what is wrong with it; export a slice; drop its old days; "
+                        "merge its small files",
         description="Look after a Parquet history written with --history-dir (docs/history.md).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
-    info = hsub.add_parser("info", help="days, files, rows, bytes and runs per kind (readings, vitals)")
-    info.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    info = _action(hsub, "info", "days, files, rows, bytes and runs per kind (readings, vitals)")
     info.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     info.set_defaults(handler=_info)
-    chk = hsub.add_parser(
-        "check", help="every file a reader would refuse or misread, all at once; move them out",
-        description="Look at every file of a history and say what is wrong with each, in one pass: unreadable or "
-                    "corrupt Parquet, a wrong schema, rows of another day than the partition, files outside a "
-                    "partition, compaction journals and records, leftover temporary files, files that are not "
-                    "history (docs/history.md, \"Checking a history\"). Exit status: 0 no errors (warnings "
-                    "allowed), 1 errors found. Run it on days no run is writing.")
-    chk.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    chk = _action(
+        hsub, "check", "every file a reader would refuse or misread, all at once; move them out",
+        "Look at every file of a history and say what is wrong with each, in one pass: unreadable or "
+        "corrupt Parquet, a wrong schema, rows of another day than the partition, files outside a "
+        "partition, compaction journals and records, leftover temporary files, files that are not "
+        "history (docs/history.md, \"Checking a history\"). Exit status: 0 no errors (warnings "
+        "allowed), 1 errors found. Run it on days no run is writing.")
     chk.add_argument("--deep", action="store_true",
                      help="decode every row group (reads all the data) instead of footers and statistics only")
     chk.add_argument("--quarantine", metavar="QDIR",
@@ -58,19 +59,42 @@ def register(sub: Any) -> None:
     chk.add_argument("--json", action="store_true", help="one JSON document instead of lines")
     chk.add_argument("--no-progress", action="store_true", help="no progress bar")
     chk.set_defaults(handler=_check)
-    prune = hsub.add_parser("prune", help="delete whole days before a cutoff (readings and vitals)")
-    prune.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    ex = _action(
+        hsub, "export", "a period, indicators, districts or streets of the history as one CSV or Parquet file",
+        "Write a slice of the history (readings or vitals) to one CSV or Parquet file, in (indicator, "
+        "area, time) order (docs/history.md, \"Exporting a slice\"). A CSV has the time in UTC and on "
+        "the city's wall clock (local_time).")
+    ex.add_argument("--out", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
+    ex.add_argument("--kind", choices=("readings", "vitals"), default="readings",
+                    help="readings (the default) or vitals snapshots")
+    ex.add_argument("--from", dest="start", metavar="DAY|TIME",
+                    help="first local day (2025-06-02) or a time with a zone (2025-06-02T08:00+08:00)")
+    ex.add_argument("--to", dest="end", metavar="DAY|TIME",
+                    help="last local day (included) or a time with a zone (excluded)")
+    ex.add_argument("--indicator", metavar="IDS", help="comma-separated indicator ids (default: all)")
+    ex.add_argument("--district", metavar="IDS", help="comma-separated district ids (default: all)")
+    ex.add_argument("--street", metavar="IDS", help="comma-separated street ids (default: all)")
+    ex.add_argument("--columns", metavar="COLS", help="vitals: the value columns to keep, comma-separated "
+                                                      "(default: all)")
+    ex.add_argument("--names", choices=("zh", "en"), help="CSV: add indicator, district and street names")
+    ex.add_argument("--excel", action="store_true",
+                    help="CSV: start with a UTF-8 byte order mark, so Excel reads Chinese names right")
+    ex.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
+    ex.add_argument("--streets", type=int, metavar="N", help="streets of the catalog the history was written with")
+    ex.add_argument("--json", action="store_true", help="say what was written as one JSON document")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ex.set_defaults(handler=_export)
+    prune = _action(hsub, "prune", "delete whole days before a cutoff (readings and vitals)")
     which = prune.add_mutually_exclusive_group(required=True)
     which.add_argument("--keep-days", type=int, metavar="N", help="keep the newest N days of the history")
     which.add_argument("--before", metavar="YYYY-MM-DD", help="delete every day before this UTC date")
     prune.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
     prune.set_defaults(handler=_prune)
-    compact = hsub.add_parser(
-        "compact", help="merge each partition's files of one run into one file (days no run is writing)",
-        description="Merge the small files the flow writes (~2,000 a day for the model city) into one file per "
-                    "partition and run: the same rows, in time order, fewer files to open (docs/history.md, "
-                    "\"Compaction\").")
-    compact.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    compact = _action(
+        hsub, "compact", "merge each partition's files of one run into one file (days no run is writing)",
+        "Merge the small files the flow writes (~2,000 a day for the model city) into one file per "
+        "partition and run: the same rows, in time order, fewer files to open (docs/history.md, "
+        "\"Compaction\").")
     days = compact.add_mutually_exclusive_group()
     days.add_argument("--keep-days", type=int, metavar="N",
                       help="leave the newest N days as they are (default 2: a run may still be writing them)")
@@ -79,6 +103,13 @@ def register(sub: Any) -> None:
     compact.add_argument("--json", action="store_true", help="one JSON document instead of a line")
     compact.add_argument("--no-progress", action="store_true", help="no progress bar")
     compact.set_defaults(handler=_compact)
+
+
+def _action(hsub: Any, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A ``vitals history`` action: its parser, with the history directory as its first argument."""
+    parser: argparse.ArgumentParser = hsub.add_parser(name, help=summary, description=description)
+    parser.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
+    return parser
 
 
 def _mb(n: int) -> str:
@@ -126,6 +157,42 @@ def _check(args: argparse.Namespace) -> int:
     elif result.errors:
         sys.stdout.write(f"move them out with: vitals history check {args.dir} --quarantine DIR\n")
     return 1 if result.errors else 0
+
+
+def _ids(text: str | None) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else []
+
+
+def _export(args: argparse.Namespace) -> int:
+    from vitals.catalog import load_catalog
+    from vitals.history_export import check_ids, export, period_of
+    from vitals.preflight import check_output_file
+
+    check_output_file(args.out, "the export", "--out")
+    catalog = load_catalog(args.catalog, streets_total=args.streets)
+    if args.names and not args.out.lower().endswith(".csv"):
+        msg = "--names adds columns to a CSV export; a Parquet export keeps the ids (name the file FILE.csv)"
+        raise ConfigError(msg)
+    if args.excel and not args.out.lower().endswith(".csv"):
+        msg = "--excel is for a CSV export (name the file FILE.csv)"
+        raise ConfigError(msg)
+    if args.columns and args.kind != "vitals":
+        msg = "--columns chooses among the vitals columns; give --kind vitals (readings have ts, ids and value)"
+        raise ConfigError(msg)
+    result = export(args.dir, args.out, catalog, kind=args.kind, period=period_of(catalog, args.start, args.end),
+                    indicators=check_ids(catalog, "--indicator", _ids(args.indicator)),
+                    districts=check_ids(catalog, "--district", _ids(args.district)),
+                    streets=check_ids(catalog, "--street", _ids(args.street)), columns=_ids(args.columns),
+                    names=args.names, excel=args.excel, progress=not args.no_progress and sys.stderr.isatty())
+    if args.json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+        return 0
+    held = f"the history holds {result.history_days[0]} .. {result.history_days[1]} (UTC days)" \
+        if result.history_days else "the history holds none"
+    span = f", {result.first} .. {result.last} (UTC)" if result.rows else f" (no row matched; {held})"
+    sys.stdout.write(f"wrote {result.rows:,} {args.kind} rows of {result.series:,} series to {result.path}{span}; "
+                     f"{result.files_read:,} files read\n")
+    return 0
 
 
 def _before(text: str | None) -> date | None:
