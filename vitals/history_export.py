@@ -62,7 +62,7 @@ class ExportResult:
     files_read: int
     first: str | None  # the first and last time exported, UTC ISO 8601
     last: str | None
-    history_days: tuple[str, str] | None = None  # the first and last UTC day the history holds of the kind
+    history_days: tuple[str, str] | None = None  # no row matched: the first and last UTC day the history holds
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -155,23 +155,18 @@ def export(root: str | Path, out: str | Path, catalog: Catalog, *, kind: Kind = 
 
     _write(sorted_parts(), out, fmt, excel)
     log.info("exported %d rows of %s from %d files to %s", table.num_rows, kind, len(files), out)
-    held = [day for day in day_dirs(Path(root), kind) if history_files(base / f"date={day}")]
+    held = [] if table.num_rows else list(_days(base, Period()))  # said when nothing matched
     return ExportResult(str(out), kind, table.num_rows, series, len(files), first, last,
                         (held[0], held[-1]) if held else None)
 
 
 def _days(base: Path, period: Period) -> dict[str, list[Path]]:
-    """The history's files by UTC day (``date=`` partition), the days the period touches only."""
+    """The history's files by UTC day (``date=`` partition), of the days the period touches only (files outside a
+    partition are not read: ``vitals history check`` names them)."""
     first = None if period.start_ns is None else _utc_day(period.start_ns)
     last = None if period.end_ns is None else _utc_day(period.end_ns - 1)
-    by_day: dict[str, list[Path]] = {}
-    for path in history_files(base):
-        part = next((p for p in path.relative_to(base).parts if p.startswith("date=")), None)
-        day = None if part is None else part.removeprefix("date=")
-        if day is not None and ((first is not None and day < first) or (last is not None and day > last)):
-            continue
-        by_day.setdefault(day or "", []).append(path)
-    return dict(sorted(by_day.items()))
+    return {day: files for day, folder in day_dirs(base.parent, base.name).items()
+            if (first is None or day >= first) and (last is None or day <= last) and (files := history_files(folder))}
 
 
 def _utc_day(ns: int) -> str:
