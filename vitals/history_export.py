@@ -122,6 +122,9 @@ def export(root: str | Path, out: str | Path, catalog: Catalog, *, kind: Kind = 
     out = Path(out)
     fmt = final_vitals_format(out, option="--out")
     base = Path(root) / kind
+    if out.absolute().resolve().is_relative_to(Path(root).absolute().resolve()):
+        msg = f"--out {out} is inside the history {root}: readers would read the export as history; write it elsewhere"
+        raise ConfigError(msg)
     if not base.is_dir():
         msg = f"no {kind} history under {base}: give the --history-dir of a run"
         raise HistoryError(msg)

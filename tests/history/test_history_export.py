@@ -125,18 +125,21 @@ def test_no_match_is_an_empty_file_that_says_what_the_history_holds(flow_history
     (["--kind", "vitals", "--columns", "ewma_9h"], "--columns 'ewma_9h' is not a column of the vitals history"),
     (["--out", "X.xlsx"], "writes Parquet (.parquet) or CSV (.csv), not .xlsx files"),
     (["--out", "DIR"], "is a directory"),
+    (["--out", "HISTORY/readings/x.csv"], "is inside the history"),
 ])
 def test_misuse_in_one_line(flow_history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                             message: str) -> None:
     (tmp_path / "DIR").mkdir()
-    args = [a.replace("X.", str(tmp_path / "x.")).replace("DIR", str(tmp_path / "DIR")) for a in args]
+    args = [a.replace("X.", str(tmp_path / "x.")).replace("DIR", str(tmp_path / "DIR"))
+            .replace("HISTORY", str(flow_history)) for a in args]
     out = [] if "--out" in args else ["--out", str(tmp_path / "x.csv")]
     assert main(["history", "export", str(flow_history), *out, *args, "--no-progress", "--streets", "38"]) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert [p.name for p in tmp_path.iterdir()] == ["DIR"]  # no file, no temporary file left
+    assert not (flow_history / "readings" / "x.csv").exists()
 
 
 def test_no_history(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="no readings history under"):
-        export(tmp_path, tmp_path / "x.csv", load_catalog(), period=Period())
+        export(tmp_path / "h", tmp_path / "x.csv", load_catalog(), period=Period())
