@@ -14,12 +14,11 @@ mojibake. A Parquet export keeps the history's types (times in UTC).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vitals.catalog import Catalog
-from vitals.catalog.clock import local_midnight_ns, local_ns
+from vitals.catalog.clock import city_moment_ns, local_ns
 from vitals.errors import ConfigError, HistoryError
 from vitals.history import files_schema, final_vitals_format, series_time_order
 from vitals.history_admin import day_dirs
@@ -71,44 +70,12 @@ class ExportResult:
 def period_of(catalog: Catalog, start: str | None, end: str | None) -> Period:
     """``--from``/``--to`` as UTC nanoseconds: a date is a local day of the city (``end`` included), a time needs a
     zone (``end`` excluded); one line on anything else, and on an end not after the start."""
-    start_ns = None if start is None else _moment(catalog, "--from", start, end_of_day=False)
-    end_ns = None if end is None else _moment(catalog, "--to", end, end_of_day=True)
+    start_ns = None if start is None else city_moment_ns(catalog, "--from", start)
+    end_ns = None if end is None else city_moment_ns(catalog, "--to", end, end_of_day=True)
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         msg = f"--to {end} is not after --from {start}: nothing to export"
         raise ConfigError(msg)
     return Period(start_ns, end_ns)
-
-
-def _moment(catalog: Catalog, option: str, text: str, *, end_of_day: bool) -> int:
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        day = None
-    if day is not None and len(text.strip()) == 10:
-        return local_midnight_ns(catalog, day + timedelta(days=1) if end_of_day else day)
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        msg = (f"{option} {text!r}: give a local day (2025-06-02) or a time with a zone "
-               "(2025-06-02T08:00+08:00, 2025-06-02T00:00Z)")
-        raise ConfigError(msg)
-    return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
-
-
-def check_ids(catalog: Catalog, option: str, ids: Sequence[str]) -> list[str]:
-    """The ids of ``--indicator``/``--district``/``--street``, each one of the catalog's; one line naming the first
-    that is not, with the nearest ids."""
-    known = {"--indicator": catalog.indicator_index, "--district": catalog.district_index,
-             "--street": catalog.street_index}[option]
-    for ident in ids:
-        if ident not in known:
-            near = difflib.get_close_matches(ident, list(known), n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else "; `vitals catalog show` lists them"
-            msg = f"{option} {ident!r} is not an id of the catalog ({catalog.source}){hint}"
-            raise ConfigError(msg)
-    return list(ids)
 
 
 def export(root: str | Path, out: str | Path, catalog: Catalog, *, kind: Kind = "readings",

@@ -116,7 +116,7 @@ def test_no_match_is_an_empty_file_that_says_what_the_history_holds(flow_history
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--indicator", "water_presure"], "--indicator 'water_presure' is not an id of the catalog"),
+    (["--indicator", "water_presure"], "--indicator 'water_presure' is not one of the catalog's indicator ids"),
     (["--district", "yubie"], "did you mean yubei?"),
     (["--from", "2026-03-01T08:00"], "give a local day (2025-06-02) or a time with a zone"),
     (["--from", "2026-03-02", "--to", "2026-03-01"], "--to 2026-03-01 is not after --from 2026-03-02"),

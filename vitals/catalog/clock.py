@@ -62,3 +62,29 @@ def zone_label(catalog: Catalog, start_ns: int, end_ns: int) -> str:
 
 def _zone(catalog: Catalog, offset_s: float) -> tzinfo:
     return zoneinfo.ZoneInfo(catalog.city.timezone) if catalog.city.timezone else timezone(timedelta(seconds=offset_s))
+
+
+def city_moment_ns(catalog: Catalog, option: str, text: str, *, end_of_day: bool = False) -> int:
+    """A moment people give on the command line, as UTC nanoseconds: a local day of the city (``2025-06-02``: its
+    start, or with ``end_of_day`` the start of the next day, so a period's last day is included) or an ISO 8601
+    time with a zone (``2025-06-02T08:00+08:00``, ``2025-06-02T00:00Z``); one line naming ``option`` otherwise."""
+    from vitals.errors import ConfigError
+
+    text = text.strip()
+    if len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            day = None
+        if day is not None:
+            return local_midnight_ns(catalog, day + timedelta(days=1) if end_of_day else day)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        msg = (f"{option} {text!r}: give a local day (2025-06-02) or a time with a zone "
+               "(2025-06-02T08:00+08:00, 2025-06-02T00:00Z)")
+        raise ConfigError(msg)
+    return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
+

@@ -159,13 +159,10 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
-def _ids(text: str | None) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else []
-
-
 def _export(args: argparse.Namespace) -> int:
     from vitals.catalog import load_catalog
-    from vitals.history_export import check_ids, export, period_of
+    from vitals.catalog.ids import check_ids, split_ids
+    from vitals.history_export import export, period_of
     from vitals.preflight import check_output_file
 
     check_output_file(args.out, "the export", "--out")
@@ -180,9 +177,9 @@ def _export(args: argparse.Namespace) -> int:
         msg = "--columns chooses among the vitals columns; give --kind vitals (readings have ts, ids and value)"
         raise ConfigError(msg)
     result = export(args.dir, args.out, catalog, kind=args.kind, period=period_of(catalog, args.start, args.end),
-                    indicators=check_ids(catalog, "--indicator", _ids(args.indicator)),
-                    districts=check_ids(catalog, "--district", _ids(args.district)),
-                    streets=check_ids(catalog, "--street", _ids(args.street)), columns=_ids(args.columns),
+                    indicators=check_ids(catalog, "indicator", split_ids(args.indicator)),
+                    districts=check_ids(catalog, "district", split_ids(args.district)),
+                    streets=check_ids(catalog, "street", split_ids(args.street)), columns=split_ids(args.columns),
                     names=args.names, excel=args.excel, progress=not args.no_progress and sys.stderr.isatty())
     if args.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
