@@ -1,5 +1,6 @@
-"""`vitals alerts build|check|render`: generate Prometheus rules, Alertmanager routes, templates and their
-tests from the catalog; check them offline with promtool and amtool; render a config to deploy."""
+"""`vitals alerts build|check|render|silence|silences|unsilence`: generate Prometheus rules, Alertmanager routes,
+templates and their tests from the catalog; check them offline with promtool and amtool; render a config to deploy;
+silence the alerts of planned works in a running Alertmanager."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ examples:
   vitals alerts build --webhook-url http://127.0.0.1:9095/alerts --grafana-url https://grafana.city.example
   VITALS_WECOM_API_SECRET=... vitals alerts render --out /etc/city-vitals/alerting
                                                         # a deployable copy with secrets filled in (never commit it)
+  vitals alerts silence --district yubei --indicator water_pressure --for 4h --comment "main repair, ticket 2291"
+  vitals alerts silence --street yubei_s003 --from 2025-06-03 --until 2025-06-05 --comment "road works"
+  vitals alerts silences                                # what is silenced now and next, in city time
+  vitals alerts unsilence 3f2a                          # end one early (its id or a unique prefix)
 """
 
 
@@ -53,6 +58,131 @@ def register(sub: Any) -> None:
     _add_build_options(render)
     render.add_argument("--out", required=True, metavar="DIR", help="output directory (outside the repository)")
     render.set_defaults(handler=_render)
+    sil = asub.add_parser(
+        "silence", help="mute the alerts of planned works (places, indicators, domains) for a time",
+        description="Create an Alertmanager silence from catalog ids: the given labels must all match, several ids "
+                    "of one label match any of them (docs/alerting.md, \"Planned works\").")
+    where = sil.add_argument_group("what to mute (at least one, or --everything)")
+    where.add_argument("--district", metavar="IDS", help="comma-separated district ids (also their district-wide "
+                                                         "alerts)")
+    where.add_argument("--street", metavar="IDS", help="comma-separated street ids")
+    where.add_argument("--indicator", metavar="IDS", help="comma-separated indicator ids")
+    where.add_argument("--domain", metavar="IDS", help="comma-separated domains (water, power, ...)")
+    where.add_argument("--severity", metavar="LEVELS", help="blue, yellow, orange, red, warning (anomalies, data "
+                                                            "quality)")
+    where.add_argument("--kind", metavar="KINDS", help="level, early_warning, anomaly, data_quality, pipeline")
+    where.add_argument("--everything", action="store_true", help="mute every alert of the city (on purpose only)")
+    when = sil.add_argument_group("when")
+    span = when.add_mutually_exclusive_group(required=True)
+    span.add_argument("--for", dest="duration", metavar="DURATION", help="how long: 4h, 90m, 1h30m, 2d")
+    span.add_argument("--until", metavar="DAY|TIME", help="last local day (included) or a time with a zone")
+    when.add_argument("--from", dest="start", metavar="DAY|TIME", help="start: a local day or a time with a zone "
+                                                                    "(default now)")
+    sil.add_argument("--comment", required=True, help="why (the works, a ticket number); kept with the silence")
+    sil.add_argument("--by", metavar="NAME", help="who (default: the login name)")
+    sil.add_argument("--dry-run", action="store_true", help="print the silence as JSON, create nothing")
+    _add_alertmanager_options(sil)
+    add_catalog_options(sil)
+    sil.set_defaults(handler=_silence)
+    lst = asub.add_parser("silences", help="the silences of a running Alertmanager, in city time")
+    lst.add_argument("--expired", action="store_true", help="expired ones too")
+    _add_alertmanager_options(lst)
+    add_catalog_options(lst, streets=False)
+    lst.set_defaults(handler=_silences)
+    uns = asub.add_parser("unsilence", help="end silences early (by id or a unique prefix of it)")
+    uns.add_argument("ids", nargs="+", metavar="ID")
+    _add_alertmanager_options(uns)
+    uns.set_defaults(handler=_unsilence)
+
+
+def _add_alertmanager_options(p: argparse.ArgumentParser) -> None:
+    from vitals.alerting.silences import DEFAULT_URL, URL_ENV
+
+    p.add_argument("--alertmanager", metavar="URL",
+                   help=f"Alertmanager's base URL (default: {URL_ENV}, else {DEFAULT_URL})")
+    p.add_argument("--json", action="store_true", help="JSON instead of lines")
+
+
+def _alertmanager_url(args: argparse.Namespace) -> str:
+    import os
+
+    from vitals.alerting.silences import DEFAULT_URL, URL_ENV
+    from vitals.preflight import check_http_url
+
+    url = args.alertmanager or os.environ.get(URL_ENV) or DEFAULT_URL
+    return check_http_url(url, "--alertmanager" if args.alertmanager else URL_ENV, DEFAULT_URL)
+
+
+def _silence(args: argparse.Namespace) -> int:
+    import getpass
+    import time
+
+    from vitals.alerting.silences import create, parse_duration, silence
+    from vitals.catalog.clock import city_moment_ns, local_text, zone_label
+    from vitals.catalog.ids import check_ids, split_ids
+    from vitals.units import NS_PER_S
+
+    url = _alertmanager_url(args)
+    catalog = load_catalog_from(catalog_settings(args))
+    selection = {kind: check_ids(catalog, kind, split_ids(getattr(args, kind)))
+                 for kind in ("district", "street", "indicator", "domain")}
+    selection.update({label: split_ids(getattr(args, label)) for label in ("severity", "kind")})
+    now = time.time_ns()
+    starts = now if args.start is None else city_moment_ns(catalog, "--from", args.start)
+    if args.duration is not None:
+        ends = starts + parse_duration(args.duration) * NS_PER_S
+    else:
+        ends = city_moment_ns(catalog, "--until", args.until, end_of_day=True)
+    request = silence(selection, starts, ends, args.comment, args.by or _login(getpass), now_ns=now,
+                      everything=args.everything)
+    if args.dry_run:
+        sys.stdout.write(json.dumps(request.payload(), ensure_ascii=False, indent=2) + "\n")
+        return 0
+    ident = create(url, request)
+    if args.json:
+        sys.stdout.write(json.dumps({"id": ident, **request.payload()}, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    from vitals.alerting.silences import describe, matchers
+
+    sys.stdout.write(f"silenced {describe({'matchers': matchers(request.matchers)})} from "
+                     f"{local_text(catalog, request.starts_ns)} to {local_text(catalog, request.ends_ns)} "
+                     f"({zone_label(catalog, request.starts_ns, request.ends_ns)}): id {ident}\n")
+    return 0
+
+
+def _login(getpass: Any) -> str:
+    try:
+        return str(getpass.getuser())
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "city-vitals"
+
+
+def _silences(args: argparse.Namespace) -> int:
+    from vitals.alerting.silences import describe, list_silences, parse_time
+    from vitals.catalog.clock import local_text
+
+    found = list_silences(_alertmanager_url(args), expired=args.expired)
+    if args.json:
+        sys.stdout.write(json.dumps(found, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    if not found:
+        sys.stdout.write("no silences\n")
+        return 0
+    catalog = load_catalog_from(catalog_settings(args))
+    for s in found:
+        span = f"{local_text(catalog, parse_time(s['startsAt']))} .. {local_text(catalog, parse_time(s['endsAt']))}"
+        sys.stdout.write(f"{s['id']}  {s['status']['state']:<8} {span}  {describe(s)}  "
+                         f"({s.get('createdBy', '')}: {s.get('comment', '')})\n")
+    return 0
+
+
+def _unsilence(args: argparse.Namespace) -> int:
+    from vitals.alerting.silences import expire
+
+    url = _alertmanager_url(args)
+    for ident in args.ids:
+        sys.stdout.write(f"expired silence {expire(url, ident)}\n")
+    return 0
 
 
 def _options(args: argparse.Namespace) -> Any:

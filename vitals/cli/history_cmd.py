@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from typing import Any
 
+from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
 from vitals.errors import ConfigError
 
 EPILOG = """\
@@ -79,8 +80,7 @@ def register(sub: Any) -> None:
     ex.add_argument("--names", choices=("zh", "en"), help="CSV: add indicator, district and street names")
     ex.add_argument("--excel", action="store_true",
                     help="CSV: start with a UTF-8 byte order mark, so Excel reads Chinese names right")
-    ex.add_argument("--catalog", metavar="FILE", help="catalog file (default: the shipped model city)")
-    ex.add_argument("--streets", type=int, metavar="N", help="streets of the catalog the history was written with")
+    add_catalog_options(ex)
     ex.add_argument("--json", action="store_true", help="say what was written as one JSON document")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     ex.set_defaults(handler=_export)
@@ -160,13 +160,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from vitals.catalog import load_catalog
     from vitals.catalog.ids import check_ids, split_ids
     from vitals.history_export import export, period_of
     from vitals.preflight import check_output_file
 
     check_output_file(args.out, "the export", "--out")
-    catalog = load_catalog(args.catalog, streets_total=args.streets)
+    catalog = load_catalog_from(catalog_settings(args))
     if args.names and not args.out.lower().endswith(".csv"):
         msg = "--names adds columns to a CSV export; a Parquet export keeps the ids (name the file FILE.csv)"
         raise ConfigError(msg)

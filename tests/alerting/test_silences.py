@@ -1,0 +1,173 @@
+"""Planned works (`vitals alerts silence|silences|unsilence`): matchers built from catalog ids, durations parsed
+(Hypothesis against the sum of their parts), misuse in one line; and against a real Alertmanager with the generated
+configuration, a silence mutes exactly the alerts it matches (no notification, ``silencedBy`` its id) until it is
+expired, when the muted alert is notified."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from vitals_testing import need_binary
+
+from vitals.alerting import AlertingOptions, WebhookRecorder, build_alerting, render_config_dir
+from vitals.alerting.silences import MAX_DAYS, matchers, parse_duration, silence
+from vitals.catalog import Catalog
+from vitals.cli import main
+from vitals.errors import ConfigError
+from vitals.services import free_port, http_get, start_alertmanager, wait_for
+
+NOW = 1_780_000_000 * 10**9
+HOUR = 3600 * 10**9
+
+
+@given(st.integers(0, 40), st.integers(0, 48), st.integers(0, 120), st.integers(0, 120))
+def test_durations_are_the_sum_of_their_parts(days: int, hours: int, minutes: int, seconds: int) -> None:
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+    text = "".join(f"{n}{unit}" for n, unit in parts if n)
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total == 0:
+        with pytest.raises(ConfigError):
+            parse_duration(text or "0s")
+    else:
+        assert parse_duration(text) == total
+
+
+@pytest.mark.parametrize("text", ["4", "h", "4x", "1h 30m", "30m1h", "-2h", "1.5h", ""])
+def test_a_duration_that_is_not_one_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="give a duration such as 4h"):
+        parse_duration(text)
+
+
+def test_matchers_one_value_is_equal_several_an_escaped_regex() -> None:
+    got = matchers({"district": ["yubei", "jiang.bei"], "indicator": ["water_pressure"]})
+    assert got == [{"name": "district", "value": r"yubei|jiang\.bei", "isRegex": True, "isEqual": True},
+                   {"name": "indicator", "value": "water_pressure", "isRegex": False, "isEqual": True}]
+    assert re.fullmatch(got[0]["value"], "jiang.bei") and not re.fullmatch(got[0]["value"], "jiangXbei")
+
+
+def test_a_silence_is_checked() -> None:
+    ok = silence({"street": ["yubei_s001"], "district": []}, NOW - HOUR, NOW + HOUR, " works ", "me", now_ns=NOW)
+    assert ok.matchers == {"street": ["yubei_s001"]} and ok.starts_ns == NOW and ok.comment == "works"
+    payload = ok.payload()
+    assert payload["startsAt"].endswith("Z") and payload["createdBy"] == "me"
+    everything = silence({}, NOW, NOW + HOUR, "drill", "me", now_ns=NOW, everything=True)
+    assert everything.matchers == {"alertname": ["Vitals.*"]}
+    for kwargs, message in (
+            ({"selection": {}}, "needs something to match"),
+            ({"selection": {"severity": ["purple"]}}, "--severity 'purple': one of blue, yellow, orange, red"),
+            ({"selection": {"kind": ["levels"]}}, "--kind 'levels'"),
+            ({"ends": NOW - 2 * HOUR}, "ends .* before it starts"),
+            ({"starts": NOW - 3 * HOUR, "ends": NOW - 2 * HOUR}, "before now"),
+            ({"ends": NOW + (MAX_DAYS + 1) * 24 * HOUR}, f"more than {MAX_DAYS} days"),
+            ({"comment": "  "}, "--comment: say why")):
+        args = {"selection": {"district": ["yubei"]}, "starts": NOW - HOUR, "ends": NOW + HOUR, "comment": "x",
+                **kwargs}
+        with pytest.raises(ConfigError, match=message):
+            silence(args["selection"], args["starts"], args["ends"], args["comment"], "me", now_ns=NOW)
+
+
+def test_misuse_on_the_command_line_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    for args, message in (
+            (["silence", "--district", "yubie", "--for", "1h", "--comment", "x"], "did you mean yubei?"),
+            (["silence", "--indicator", "water_pressure", "--for", "1h", "--from", "2026-03-01T08:00", "--comment",
+              "x"], "--from '2026-03-01T08:00': give a local day"),
+            (["silence", "--domain", "watr", "--for", "1h", "--comment", "x"], "did you mean water, weather?"),
+            (["silence", "--district", "yubei", "--for", "1h", "--comment", "x", "--alertmanager", "notaurl"],
+             "is not an http(s) URL"),
+            (["silence", "--district", "yubei", "--for", "1h", "--comment", "x", "--alertmanager", unreachable],
+             "cannot reach Alertmanager"),
+            (["silences", "--alertmanager", unreachable], "cannot reach Alertmanager"),
+            (["unsilence", "abc", "--alertmanager", unreachable], "cannot reach Alertmanager")):
+        assert main(["alerts", *args]) == 1, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (args, err)
+
+
+def test_dry_run_prints_the_silence(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alerts", "silence", "--street", "yubei_s001,yubei_s002", "--kind", "level,anomaly", "--from",
+                 "2030-06-03", "--until", "2030-06-03", "--comment", "road works", "--by", "ops", "--dry-run"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["startsAt"] == "2030-06-02T16:00:00Z" and doc["endsAt"] == "2030-06-03T16:00:00Z"  # a local day
+    assert {m["name"]: m["value"] for m in doc["matchers"]} == {"street": "yubei_s001|yubei_s002",
+                                                                "kind": "level|anomaly"}
+
+
+def _post(base: str, alerts: list[dict[str, Any]]) -> None:
+    request = urllib.request.Request(f"{base}/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
+def _alert(district: str, street: str, indicator: str, domain: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"labels": {"alertname": "VitalsWarningLevel", "kind": "level", "scope": "street", "severity": "orange",
+                       "indicator": indicator, "domain": domain, "district": district, "street": street},
+            "annotations": {"summary": "test"}, "startsAt": (now - timedelta(minutes=1)).isoformat(),
+            "endsAt": (now + timedelta(hours=1)).isoformat()}
+
+
+@pytest.mark.integration
+def test_a_silence_mutes_what_it_matches_until_it_is_expired(small_catalog: Catalog, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    need_binary("alertmanager")
+    district = small_catalog.districts[0].id
+    s1, s2 = (s.id for s in small_catalog.streets_of(district)[:2])
+    water = next(i for i in small_catalog.indicators if i.domain == "water")
+    power = next(i for i in small_catalog.indicators if i.domain == "power")
+    with WebhookRecorder() as recorder:
+        bundle = build_alerting(small_catalog, AlertingOptions.quick(recorder.url))
+        rendered = render_config_dir(bundle, tmp_path, environ={})
+        service = start_alertmanager(rendered.alertmanager_config.read_text(), rendered.alertmanager_dir)
+        try:
+            am = ["--alertmanager", service.url, "--streets", "76"]
+            assert main(["alerts", "silence", "--street", s1, "--domain", "water", "--for", "2h", "--comment",
+                         "main repair", "--by", "ops", *am]) == 0
+            said = capsys.readouterr().out
+            ident = said.strip().rsplit("id ", 1)[1]
+            assert f'street="{s1}", domain="water"' in said and "UTC+8" in said
+            muted = _alert(district, s1, water.id, "water")
+            others = [_alert(district, s2, water.id, "water"), _alert(district, s1, power.id, "power")]
+            _post(service.url, [muted, *others])
+
+            def states() -> dict[tuple[str, str], tuple[str, list[str]]]:
+                alerts = json.loads(http_get(f"{service.url}/api/v2/alerts"))
+                return {(a["labels"]["street"], a["labels"]["indicator"]): (a["status"]["state"],
+                                                                             a["status"]["silencedBy"])
+                        for a in alerts}
+
+            wait_for(lambda: len(states()) == 3 and states()[(s1, water.id)][0] == "suppressed", deadline_s=20,
+                     what="the silenced alert")
+            got = states()
+            assert got[(s1, water.id)] == ("suppressed", [ident])
+            assert got[(s2, water.id)] == ("active", []) and got[(s1, power.id)] == ("active", [])
+
+            def notified() -> set[tuple[str, str]]:
+                return {(a["labels"]["street"], a["labels"]["indicator"]) for n in recorder.notifications
+                        for a in n.alerts}
+
+            wait_for(lambda: notified() >= {(s2, water.id), (s1, power.id)}, deadline_s=20, what="the others")
+            assert (s1, water.id) not in notified()
+
+            assert main(["alerts", "silences", *am[:2]]) == 0
+            listing = capsys.readouterr().out
+            assert ident in listing and "active" in listing and "(ops: main repair)" in listing
+            assert main(["alerts", "unsilence", ident[:8], *am[:2]]) == 0
+            assert f"expired silence {ident}" in capsys.readouterr().out
+            wait_for(lambda: states()[(s1, water.id)][0] == "active", deadline_s=20, what="unmuted")
+            wait_for(lambda: (s1, water.id) in notified(), deadline_s=30, what="the alert notified once unmuted")
+            assert main(["alerts", "silences", *am[:2]]) == 0
+            assert capsys.readouterr().out == "no silences\n"
+            assert main(["alerts", "unsilence", ident, *am[:2]]) == 1  # already expired
+            assert "no active or pending silence" in capsys.readouterr().err
+        finally:
+            service.stop()
