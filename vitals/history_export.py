@@ -7,9 +7,10 @@ ISO 8601 time with a zone (``--to`` excluded); the files of the UTC days it touc
 pushed down to Arrow (only the matching rows are held: memory follows the export, not the history). Rows come in
 (indicator, area, time) order, as :func:`vitals.history.read_readings` returns them. A CSV carries the time twice:
 ``ts`` / ``at`` in UTC (ISO 8601, ``Z``) and ``local_time``, the city's wall clock (``YYYY-MM-DD HH:MM:SS``, which
-spreadsheets read as a time); ``names`` adds the indicator, district and street names (``zh`` or ``en``) next to
-the ids; ``excel`` starts the CSV with a UTF-8 byte order mark, without which Excel reads Chinese names as
-mojibake. A Parquet export keeps the history's types (times in UTC).
+spreadsheets read as a time); missing values are empty cells, and a column whose values all came from float32 is
+printed in float32's short form (the same numbers); ``names`` adds the indicator, district and street names
+(``zh`` or ``en``) next to the ids; ``excel`` starts the CSV with a UTF-8 byte order mark, without which Excel reads
+Chinese names as mojibake. A Parquet export keeps the history's types (times in UTC).
 """
 
 from __future__ import annotations
@@ -196,6 +197,9 @@ def _for_people(table: pa.Table, time_column: str, catalog: Catalog, names: str 
                      ("ns", 1))  # the finest unit the times need: whole seconds print as such, nothing is cut
     utc = pc.strftime(pa.array(ns // per, pa.timestamp(unit, tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
     local = pc.strftime(pa.array(local_ns(catalog, ns) // per, pa.timestamp(unit)), format="%Y-%m-%d %H:%M:%S")
+    for k, field in enumerate(table.schema):
+        if pa.types.is_floating(field.type):
+            table = table.set_column(k, field.name, _readable(table.column(k)))
     position = table.column_names.index(time_column)
     table = table.set_column(position, time_column, utc)
     table = table.add_column(position + 1, "local_time", local)
@@ -208,6 +212,16 @@ def _for_people(table: pa.Table, time_column: str, catalog: Catalog, names: str 
             named = pa.DictionaryArray.from_arrays(coded.indices, labels).cast(pa.string())
             table = table.add_column(table.column_names.index(column) + 1, f"{column}_name", named)
     return table
+
+
+def _readable(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A float column for a CSV: NaN as an empty cell (a spreadsheet shows ``nan`` as text), and a column whose
+    values all came from float32 (``0.2798799991607666``) printed as float32 (``0.27988``): the same numbers."""
+    values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    narrow = values.astype(np.float32)
+    kind = pa.float32() if np.array_equal(narrow.astype(np.float64), values, equal_nan=True) else pa.float64()
+    data = narrow if kind == pa.float32() else values
+    return pa.chunked_array([pa.array(data, kind, mask=np.isnan(values))])
 
 
 def _write(parts: Iterator[pa.Table], out: Path, fmt: str, excel: bool) -> None:
