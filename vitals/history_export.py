@@ -156,7 +156,7 @@ def _columns(kind: str, schema: pa.Schema | None, columns: Sequence[str]) -> lis
         msg = (f"--columns {unknown[0]!r} is not a column of the {kind} history; it has "
                f"{', '.join(values[:12])}{', ...' if len(values) > 12 else ''}")
         raise ConfigError(msg)
-    return [*keys, *(c for c in columns if c not in keys)]
+    return list(dict.fromkeys([*keys, *columns]))  # each once, the keys first
 
 
 def _filter(time_column: str, period: Period, indicators: Sequence[str], districts: Sequence[str],

@@ -74,7 +74,7 @@ def test_vitals_with_chosen_columns_and_a_period_of_times(flow_history: Path, tm
     out = tmp_path / "v.parquet"
     period = period_of(catalog, "2026-03-01T20:00+08:00", "2026-03-02T02:00Z")
     result = export(flow_history, out, catalog, kind="vitals", period=period, districts=["yubei"],
-                    columns=["level", "mean_1h"])
+                    columns=["level", "mean_1h", "level", "area"])  # each once, keys first
     got = pd.read_parquet(out)
     assert list(got.columns) == ["at", "indicator", "area", "district", "level", "mean_1h"]
     want = read_vitals(flow_history)
