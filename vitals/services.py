@@ -178,17 +178,23 @@ def prometheus_config(
 
 def _start_prometheus_style(
     name: str, config: Mapping[str, Any] | str, workdir: Path, *, port: int | None, ready_s: float, extra: list[str],
+    web_config: Path | None = None,
 ) -> RunningService:
-    """Prometheus and Alertmanager share flags: a config file, a listen address, and /-/ready when up."""
+    """Prometheus and Alertmanager share flags: a config file, a listen address, and /-/ready when up (with a
+    ``web_config``, TLS or basic auth, listening on the port)."""
     binary = require_binary(name)
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / f"{name}.yml"
     cfg_path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)))
-    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}", *extra,
+    web = [] if web_config is None else [f"--web.config.file={web_config}"]
+    argv = [binary, f"--config.file={cfg_path}", f"--web.listen-address=127.0.0.1:{port}", *extra, *web,
             "--log.level=warn"]
     service = _spawn(name, argv, workdir, port)
-    wait_http_ready(service, "/-/ready", ready_s)
+    if web_config is None:
+        wait_http_ready(service, "/-/ready", ready_s)
+    else:
+        _wait_listening(service, ready_s)
     return service
 
 
@@ -201,11 +207,14 @@ def start_prometheus(
 
 
 def start_alertmanager(
-    config: Mapping[str, Any] | str, workdir: Path, port: int | None = None, ready_s: float = 30.0,
+    config: Mapping[str, Any] | str, workdir: Path, port: int | None = None, ready_s: float = 30.0, *,
+    web_config: Path | None = None,
 ) -> RunningService:
-    """Start Debian's Alertmanager with ``config`` on a free loopback port, no cluster gossip."""
+    """Start Debian's Alertmanager with ``config`` on a free loopback port, no cluster gossip; ``web_config``: its
+    ``--web.config.file`` (TLS, basic auth)."""
     return _start_prometheus_style("alertmanager", config, workdir, port=port, ready_s=ready_s,
-                                   extra=[f"--storage.path={workdir / 'data'}", "--cluster.listen-address="])
+                                   extra=[f"--storage.path={workdir / 'data'}", "--cluster.listen-address="],
+                                   web_config=web_config)
 
 
 def start_mosquitto(workdir: Path, port: int | None = None, ready_s: float = 10.0, *,

@@ -171,3 +171,46 @@ def test_a_silence_mutes_what_it_matches_until_it_is_expired(small_catalog: Cata
             assert "no active or pending silence" in capsys.readouterr().err
         finally:
             service.stop()
+
+
+@pytest.mark.integration
+def test_an_alertmanager_behind_tls_and_basic_auth(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alertmanager's own ``--web.config.file`` (TLS with a private CA, a bcrypt login): the right login and CA
+    work; a wrong password, no login, and no CA are each one line."""
+    import bcrypt
+    import yaml
+    from vitals_testing import self_signed_cert
+
+    need_binary("alertmanager")
+    crt, key = self_signed_cert(tmp_path / "tls")
+    web = tmp_path / "web.yml"
+    web.write_text(yaml.safe_dump({
+        "tls_server_config": {"cert_file": str(crt), "key_file": str(key)},
+        "basic_auth_users": {"ops": bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()}}))
+    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "bad").write_text("guess\n")
+    config = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+    service = start_alertmanager(config, tmp_path / "am", web_config=web)
+    try:
+        url = f"https://127.0.0.1:{service.port}"
+        login = ["--alertmanager", url, "--alertmanager-user", "ops", "--alertmanager-ca-file", str(crt)]
+        what = ["--district", "yubei", "--for", "1h", "--comment", "works"]
+        assert main(["alerts", "silence", *what, *login, "--alertmanager-password-file", str(tmp_path / "pw")]) == 0
+        assert "silenced district=\"yubei\"" in capsys.readouterr().out
+        monkeypatch.setenv("VITALS_ALERTMANAGER_PASSWORD", "s3cret")
+        assert main(["alerts", "silences", *login]) == 0
+        assert 'district="yubei"' in capsys.readouterr().out
+        for args, message in (
+                ([*login, "--alertmanager-password-file", str(tmp_path / "bad")], "HTTP 401"),
+                (["--alertmanager", url, "--alertmanager-ca-file", str(crt)], "HTTP 401"),
+                (login[:4], "CERTIFICATE_VERIFY_FAILED"),
+                ([*login[:4], "--alertmanager-ca-file", str(tmp_path / "nope.crt")], "no such file")):
+            assert main(["alerts", "silences", *args]) == 1, args
+            err = capsys.readouterr().err
+            assert message in err and err.count("\n") == 1, (args, err)
+        monkeypatch.delenv("VITALS_ALERTMANAGER_PASSWORD")
+        assert main(["alerts", "silences", *login]) == 1
+        assert "give the password with --alertmanager-password-file" in capsys.readouterr().err
+    finally:
+        service.stop()

@@ -15,17 +15,20 @@ district-wide alerts of that district (they carry its ``district`` label) and a 
 of that domain.
 
 Talks to Alertmanager's API v2 (``POST /api/v2/silences``, ``GET /api/v2/silences``, ``DELETE
-/api/v2/silence/{id}``) with the standard library; any failure is one :class:`~vitals.errors.ServiceError` line.
+/api/v2/silence/{id}``) with the standard library, over http or https (a private CA's certificate with
+``ca_file``), with basic auth when Alertmanager's ``--web.config.file`` asks for it; any failure is one line.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +39,7 @@ from vitals.units import NS_PER_S
 
 DEFAULT_URL = "http://127.0.0.1:9093"
 URL_ENV = "VITALS_ALERTMANAGER_URL"
+PASSWORD_ENV = "VITALS_ALERTMANAGER_PASSWORD"
 SEVERITIES: tuple[str, ...] = (*LEVEL_NAMES[1:], "warning")  # blue..red; anomaly and data-quality alerts: warning
 KINDS: tuple[str, ...] = (names.KIND_LEVEL, names.KIND_EARLY, names.KIND_ANOMALY, names.KIND_DATA_QUALITY,
                           names.KIND_PIPELINE)
@@ -43,6 +47,17 @@ LABELS: tuple[str, ...] = ("district", "street", "indicator", "domain", "severit
 MAX_DAYS = 31  # a longer silence is more likely a typo (--for 4d for 4h) than planned works: give several
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Alertmanager:
+    """Where Alertmanager listens and how to log in: basic auth (``user``, ``password``) and, for an https URL
+    signed by a private CA, that CA's certificate (``ca_file``), as Alertmanager's ``--web.config.file`` asks."""
+
+    url: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,30 +134,31 @@ def matchers(selection: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
     return out
 
 
-def create(url: str, request: Silence) -> str:
+def create(am: Alertmanager, request: Silence) -> str:
     """Post the silence; its id."""
-    reply = _call(url, "POST", "/api/v2/silences", request.payload())
+    reply = _call(am, "POST", "/api/v2/silences", request.payload())
     return str(reply["silenceID"])
 
 
-def list_silences(url: str, *, expired: bool = False) -> list[dict[str, Any]]:
-    """The silences Alertmanager holds (active and pending; with ``expired`` those too), newest end first."""
-    found = [s for s in _call(url, "GET", "/api/v2/silences") if expired or s["status"]["state"] != "expired"]
+def list_silences(am: Alertmanager, *, expired: bool = False) -> list[dict[str, Any]]:
+    """The silences Alertmanager holds (active and pending; with ``expired`` those too): active ones first, each
+    group by end time."""
+    found = [s for s in _call(am, "GET", "/api/v2/silences") if expired or s["status"]["state"] != "expired"]
     return sorted(found, key=lambda s: (s["status"]["state"] != "active", s["endsAt"]), reverse=False)
 
 
-def expire(url: str, ident: str) -> str:
+def expire(am: Alertmanager, ident: str) -> str:
     """Expire the silence whose id is ``ident`` or starts with it (unique among the silences not expired); its full
     id."""
-    live = list_silences(url)
+    live = list_silences(am)
     matches = [s["id"] for s in live if s["id"] == ident] or [s["id"] for s in live if s["id"].startswith(ident)]
     if not matches:
-        msg = f"no active or pending silence with id {ident!r} at {url} (`vitals alerts silences` lists them)"
+        msg = f"no active or pending silence with id {ident!r} at {am.url} (`vitals alerts silences` lists them)"
         raise ConfigError(msg)
     if len(matches) > 1:
         msg = f"{ident!r} starts {len(matches)} silence ids ({', '.join(m[:13] for m in matches)}...): give more of it"
         raise ConfigError(msg)
-    _call(url, "DELETE", f"/api/v2/silence/{matches[0]}")
+    _call(am, "DELETE", f"/api/v2/silence/{matches[0]}")
     return str(matches[0])
 
 
@@ -165,17 +181,29 @@ def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / NS_PER_S, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _call(url: str, method: str, path: str, body: object = None) -> Any:
-    base = url.rstrip("/")
+def _call(am: Alertmanager, method: str, path: str, body: object = None) -> Any:
+    base = am.url.rstrip("/")
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if am.user is not None:
+        token = base64.b64encode(f"{am.user}:{am.password or ''}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers=headers)
+    context = None
+    if base.startswith("https:"):
+        try:
+            context = ssl.create_default_context(cafile=am.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            msg = f"--alertmanager-ca-file {am.ca_file}: not a readable CA certificate ({exc})"
+            raise ConfigError(msg) from exc
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context) as response:
             text = response.read().decode() or "null"
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace").strip().splitlines()
-        msg = f"Alertmanager at {base} refused {method} {path}: HTTP {exc.code} {detail[0] if detail else exc.reason}"
+        hint = "; give --alertmanager-user and its password" if exc.code == 401 else ""
+        msg = (f"Alertmanager at {base} refused {method} {path}: HTTP {exc.code} "
+               f"{detail[0] if detail else exc.reason}{hint}")
         raise ServiceError(msg) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -96,21 +96,47 @@ def register(sub: Any) -> None:
 
 
 def _add_alertmanager_options(p: argparse.ArgumentParser) -> None:
-    from vitals.alerting.silences import DEFAULT_URL, URL_ENV
+    from vitals.alerting.silences import DEFAULT_URL, PASSWORD_ENV, URL_ENV
 
-    p.add_argument("--alertmanager", metavar="URL",
+    g = p.add_argument_group("Alertmanager")
+    g.add_argument("--alertmanager", metavar="URL",
                    help=f"Alertmanager's base URL (default: {URL_ENV}, else {DEFAULT_URL})")
+    g.add_argument("--alertmanager-user", metavar="USER",
+                   help=f"basic-auth login; the password comes from --alertmanager-password-file or {PASSWORD_ENV}")
+    g.add_argument("--alertmanager-password-file", metavar="FILE", help="file whose first line is the password")
+    g.add_argument("--alertmanager-ca-file", metavar="FILE", help="CA certificate of an https Alertmanager")
     p.add_argument("--json", action="store_true", help="JSON instead of lines")
 
 
-def _alertmanager_url(args: argparse.Namespace) -> str:
+def _alertmanager(args: argparse.Namespace) -> Any:
     import os
 
-    from vitals.alerting.silences import DEFAULT_URL, URL_ENV
+    from vitals.alerting.silences import DEFAULT_URL, PASSWORD_ENV, URL_ENV, Alertmanager
+    from vitals.errors import ConfigError
     from vitals.preflight import check_http_url
 
-    url = args.alertmanager or os.environ.get(URL_ENV) or DEFAULT_URL
-    return check_http_url(url, "--alertmanager" if args.alertmanager else URL_ENV, DEFAULT_URL)
+    url = check_http_url(args.alertmanager or os.environ.get(URL_ENV) or DEFAULT_URL,
+                         "--alertmanager" if args.alertmanager else URL_ENV, DEFAULT_URL)
+    password = None
+    if args.alertmanager_password_file:
+        try:
+            password = Path(args.alertmanager_password_file).read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            msg = f"--alertmanager-password-file {args.alertmanager_password_file}: cannot read a first line ({exc})"
+            raise ConfigError(msg) from exc
+    elif args.alertmanager_user:
+        password = os.environ.get(PASSWORD_ENV)
+    if args.alertmanager_user and password is None:
+        msg = (f"--alertmanager-user {args.alertmanager_user}: give the password with --alertmanager-password-file "
+               f"or {PASSWORD_ENV}")
+        raise ConfigError(msg)
+    if password is not None and not args.alertmanager_user:
+        msg = "--alertmanager-password-file without --alertmanager-user: give the login too"
+        raise ConfigError(msg)
+    if args.alertmanager_ca_file and not Path(args.alertmanager_ca_file).is_file():
+        msg = f"--alertmanager-ca-file {args.alertmanager_ca_file}: no such file"
+        raise ConfigError(msg)
+    return Alertmanager(url, args.alertmanager_user, password, args.alertmanager_ca_file)
 
 
 def _silence(args: argparse.Namespace) -> int:
@@ -122,7 +148,7 @@ def _silence(args: argparse.Namespace) -> int:
     from vitals.catalog.ids import check_ids, split_ids
     from vitals.units import NS_PER_S
 
-    url = _alertmanager_url(args)
+    am = _alertmanager(args)
     catalog = load_catalog_from(catalog_settings(args))
     selection = {kind: check_ids(catalog, kind, split_ids(getattr(args, kind)))
                  for kind in ("district", "street", "indicator", "domain")}
@@ -138,7 +164,7 @@ def _silence(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(json.dumps(request.payload(), ensure_ascii=False, indent=2) + "\n")
         return 0
-    ident = create(url, request)
+    ident = create(am, request)
     if args.json:
         sys.stdout.write(json.dumps({"id": ident, **request.payload()}, ensure_ascii=False, indent=2) + "\n")
         return 0
@@ -161,7 +187,7 @@ def _silences(args: argparse.Namespace) -> int:
     from vitals.alerting.silences import describe, list_silences, parse_time
     from vitals.catalog.clock import local_text
 
-    found = list_silences(_alertmanager_url(args), expired=args.expired)
+    found = list_silences(_alertmanager(args), expired=args.expired)
     if args.json:
         sys.stdout.write(json.dumps(found, ensure_ascii=False, indent=2) + "\n")
         return 0
@@ -179,9 +205,9 @@ def _silences(args: argparse.Namespace) -> int:
 def _unsilence(args: argparse.Namespace) -> int:
     from vitals.alerting.silences import expire
 
-    url = _alertmanager_url(args)
+    am = _alertmanager(args)
     for ident in args.ids:
-        sys.stdout.write(f"expired silence {expire(url, ident)}\n")
+        sys.stdout.write(f"expired silence {expire(am, ident)}\n")
     return 0
 
 
