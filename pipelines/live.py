@@ -21,6 +21,7 @@ from bytewax.outputs import Sink
 
 from pipelines.routing import balanced_key, partition_keys
 from vitals.catalog import Catalog
+from vitals.planned_works import PlannedWorksFile
 from vitals.readings import DEFAULT_MIN_TIME
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
@@ -68,6 +69,9 @@ class FlowOptions:
     # The run id every history file name carries (vitals.run_id): the pipeline gives a fresh one, or the recovery
     # directory's; "" (e.g. a test's flow) names the files as before run ids.
     run_id: str = ""
+    # A planned-works file (vitals.planned_works): readings in a works are not fed to the anomaly detector; the
+    # file is followed while the flow runs. None: no works.
+    planned_works: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ def build_flow(
         keep_history=opts.keep_history and sinks.wants_history(), vitals_every_s=opts.vitals_every_s,
         vitals_chunk_rows=opts.vitals_chunk_rows, scoring=opts.scoring, models=models, demand=demand,
         run_id=opts.run_id,
+        planned_works=PlannedWorksFile(opts.planned_works, catalog) if opts.planned_works and opts.scoring else None,
     )
 
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:

@@ -110,6 +110,11 @@ def preflight(settings: Settings, *, final_vitals: str | Path | None = None, scr
         final_vitals_format(final_vitals)
     if settings.scoring:  # a --models-dir that is missing or a file: refused before anything is written
         models_dir(settings.models_dir, settings.catalog, must_exist=True)
+    if settings.planned_works:  # a works file that does not read: refused before anything is written
+        from vitals.catalog import load_catalog
+        from vitals.planned_works import load_planned_works
+
+        load_planned_works(settings.planned_works, load_catalog(settings.catalog, streets_total=settings.streets_total))
     web = load_web_config(settings.web_config) if settings.web_config else None
     port = process_metrics_port(settings)
     if port and probe:

@@ -71,7 +71,7 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False, views_rea
                        max_future_s=settings.max_future_s, min_time=min_time_of(settings),
                        recovery=bool(settings.recovery_dir),
                        history_rows=history_chunk_rows(settings), vitals_every_s=vitals_every_s(settings),
-                       scoring=settings.scoring,
+                       scoring=settings.scoring, planned_works=settings.planned_works,
                        publish_interval_s=interval, run_id=run_id)
 
 

@@ -76,6 +76,8 @@ class Settings:
     snapshot_interval_s: float = 1.0    # epoch length with recovery on
     models_dir: str | None = None       # None: models/ next to the catalog (the shipped ones for the shipped catalog)
     scoring: bool = True                # anomaly scores, expected band and forecasts in the flow
+    # planned works (YAML, vitals.planned_works): readings the anomaly detector does not learn from; followed live
+    planned_works: str | None = None
     # cluster
     workers: int = 1
     process_id: int | None = None

@@ -20,7 +20,7 @@ _FIELD_OF = {
     "history_chunk_rows": "history_chunk_rows", "history_vitals_every": "history_vitals_every_s",
     "models_dir": "models_dir",
     "dead_letters_max": "dead_letter_max_entries", "dead_letters_max_mb": "dead_letter_max_mb",
-    "web_config": "web_config", "plugins": "plugins",
+    "web_config": "web_config", "plugins": "plugins", "planned_works": "planned_works",
 }
 CATALOG_HELP = "catalog file (default: the catalog setting, VITALS_CATALOG, else the shipped model city)"
 MODELS_HELP = ("models directory (default: the models_dir setting or VITALS_MODELS_DIR, else models/ next to the "
@@ -61,6 +61,10 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, config: bool = True) -> 
     g.add_argument("--catalog", metavar="FILE", help=CATALOG_HELP)
     g.add_argument("--streets", type=int, metavar="N", help="generate N streets in all (default 1,031)")
     g.add_argument("--models-dir", metavar="DIR", help=MODELS_HELP)
+    g.add_argument("--planned-works", metavar="FILE",
+                   help="YAML list of planned works (period, places, indicators): their readings are kept and shown, "
+                        "but the anomaly detector does not learn from them; re-read when it changes "
+                        "(docs/alerting.md, \"Planned works\")")
     g = p.add_argument_group("stream")
     g.add_argument("--lateness", type=float, metavar="S", help="allowed lateness in seconds (default 300)")
     g.add_argument("--shards", type=int, metavar="N", help="series shards; fixed per recovery dir (default 4)")

@@ -58,6 +58,7 @@ from vitals.errors import ConfigError
 from vitals.forecasting.cadence import catalog_cadence
 from vitals.forecasting.cadence import lag_resolution_s as lag_resolution
 from vitals.forecasting.grid import LagBuffer
+from vitals.planned_works import PlannedWorks
 from vitals.scoring.explain_codes import WINDOW_DETECTOR, WINDOW_FEATURE_OFFSET, detector_code, feature_code
 from vitals.scoring.window_state import ClosedWindows, WindowAccumulator
 from vitals.state import rows_per_shard
@@ -143,21 +144,30 @@ class ShardScorer:
 
     # ---- per batch --------------------------------------------------------------------------------------
     def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None,
-               rows: npt.NDArray[np.int64] | None = None) -> None:
-        """Fold a batch of accepted readings in; ``rows``: their local rows when the caller has them."""
+               rows: npt.NDArray[np.int64] | None = None, *, planned: PlannedWorks | None = None) -> None:
+        """Fold a batch of accepted readings in; ``rows``: their local rows when the caller has them. Readings in a
+        ``planned`` works are not fed to the detector nor to the window model (they score 0 and teach nothing:
+        :mod:`vitals.planned_works`); the forecasts' inputs take them, as the vitals do."""
         if not len(batch):
             return
         if rows is None:
             rows = catalog.series_id(batch.indicator, batch.street) // self.n_shards
-        scores = self.detector.update_score(rows, batch.ts_ns, batch.value)
-        self._hold(rows, batch.ts_ns, scores)
+        inside = None if planned is None else planned.inside(batch.indicator, batch.street, batch.ts_ns)
+        learn_rows, learn_ts, learn_values = rows, batch.ts_ns, batch.value
+        if inside is not None:
+            keep = ~inside
+            learn_rows, learn_ts, learn_values = rows[keep], batch.ts_ns[keep], batch.value[keep]
+        if len(learn_rows):
+            scores = self.detector.update_score(learn_rows, learn_ts, learn_values)
+            self._hold(learn_rows, learn_ts, scores)
         self.seen[rows] = True
         clock = newest(batch.ts_ns)
         due = clock >= self.next_forecast_ns
         model = models.forecaster() if due and models is not None else None
         self._before_lags_change(model)
         self.lags.update(rows, batch.ts_ns, batch.value)
-        self.score_windows(catalog, rows, batch.ts_ns, batch.value, models)
+        if len(learn_rows):
+            self.score_windows(catalog, learn_rows, learn_ts, learn_values, models)
         if due:
             self.next_forecast_ns = (clock // self.forecast_every_ns + 1) * self.forecast_every_ns
             self._tick(catalog, clock, model)

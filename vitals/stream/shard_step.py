@@ -45,6 +45,7 @@ from vitals.stream.demand import ViewDemand
 from vitals.units import DAY_S, NS_PER_S
 
 if TYPE_CHECKING:  # scoring brings the detectors (numba): imported when a shard first scores
+    from vitals.planned_works import PlannedWorksFile
     from vitals.scoring import ModelSource, ShardScorer
     from vitals.scoring.shard_scorer import ScoreCapture
 
@@ -178,8 +179,10 @@ class ShardProcessor:
         history_rows: int = 200_000, keep_history: bool = True, vitals_every_s: float = VITALS_EVERY_S,
         vitals_chunk_rows: int = 5_000, scoring: bool = False, models: ModelSource | None = None,
         demand: ViewDemand | None = None, batch_snapshots: bool = True, run_id: str = "",
+        planned_works: PlannedWorksFile | None = None,
     ) -> None:
         self.run_id = run_id
+        self.planned_works = planned_works  # configuration, not state: a resume reads the file as it is then
         # True: the snapshots a batch crosses are captured (copies, no computing) and rendered together at the
         # end of the batch; False: a view at each boundary (the reference the tests compare with)
         self.batch_snapshots = batch_snapshots
@@ -238,6 +241,7 @@ class ShardProcessor:
             if len(pieces) > 1 else []
         prepared = mem.state.prepare(batch.take(np.array(singles))) if singles else None
         single = 0  # the next one-reading piece's reading in ``prepared``
+        planned = self.planned_works.current() if self.planned_works is not None else None
         for piece in pieces:
             if self.keep_history and len(piece):
                 self._snapshot_boundary(mem, int(piece.ts_ns[0]) // self.vitals_every_ns, captured, out,
@@ -251,7 +255,7 @@ class ShardProcessor:
                 result = mem.state.update(piece)
             if mem.scorer is not None:
                 mem.scorer.update(self.catalog, result.accepted_batch, self.models,
-                                  rows if result.accepted == len(piece) else None)
+                                  rows if result.accepted == len(piece) else None, planned=planned)
             mem.accepted += result.accepted
             if len(piece):
                 mem.clock_ns = max(mem.clock_ns, newest(piece.ts_ns))
