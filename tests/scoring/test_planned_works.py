@@ -193,3 +193,13 @@ def test_the_documented_example_reads(catalog: Catalog, tmp_path: Path) -> None:
     assert block is not None
     works = load_planned_works(_write(tmp_path / "planned-works.yaml", block.group(1)), catalog)
     assert [w.id for w in works.works] == ["main-repair-2291", "substation-maintenance"]
+
+
+def test_train_takes_planned_works_with_a_history_only(small_catalog: Catalog, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    works = _write(tmp_path / "w.yaml", "- {id: a, from: 2026-06-02, to: 2026-06-02, district: yubei}\n")
+    assert main(["train", "--simulate-days", "1", "--streets", "76", "--planned-works", str(works),
+                 "--models-dir", str(tmp_path / "m"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "--planned-works leaves readings of a stored history out; give --history DIR" in err
+    assert err.count("\n") == 1

@@ -189,3 +189,32 @@ def test_a_bad_history_file_is_one_line_naming_it(tmp_path: Path, small_catalog:
     monkeypatch.setattr(training_data, "HISTORY_BATCH_ROWS", 10)
     with pytest.raises(HistoryError, match=r"file y.parquet: 1 ts value\(s\) in rows 30..39 .* row 37: cannot read"):
         from_history(small_catalog, tmp_path / "b")
+
+
+def test_planned_works_leave_their_readings_out_of_the_training(tmp_path: Path, small_catalog: Catalog,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vitals train --planned-works``: the history read without the works' readings is the training set of the
+    same readings with those rows dropped (grid, rows, fingerprint), and its source says how many were left out."""
+    from vitals.planned_works import PlannedWorks, Works
+
+    ind, street, ts, value = _readings(6, 6_000, streets=8)
+    frame = pd.DataFrame({"ts": pd.to_datetime(ts, utc=True),
+                          "indicator": [small_catalog.indicators[i].id for i in ind],
+                          "area": [small_catalog.streets[s].id for s in street], "value": value})
+    target = tmp_path / "readings" / "date=2026-06-01"
+    target.mkdir(parents=True)
+    frame.to_parquet(target / "part-0.parquet")
+    middle = int(np.median(ts))
+    marked_indicator = np.zeros(small_catalog.n_indicators, bool)
+    marked_indicator[ind[0]] = True
+    marked_street = np.zeros(small_catalog.n_streets, bool)
+    marked_street[[0, 1]] = True
+    works = PlannedWorks([Works("w", middle, middle + 6 * 3600 * 10**9, marked_indicator, marked_street)])
+    inside = (ts >= middle) & (ts < middle + 6 * 3600 * 10**9) & (ind == ind[0]) & np.isin(street, [0, 1])
+    assert 0 < inside.sum() < len(ts)
+    monkeypatch.setattr(training_data, "HISTORY_BATCH_ROWS", 997)
+    read = from_history(small_catalog, tmp_path, step_s=STEP, planned=works, planned_source="works.yaml")
+    memory = from_frame(small_catalog, frame[~inside], step_s=STEP)
+    assert read.rows == memory.rows == len(frame) - inside.sum() and read.sha256 == memory.sha256
+    np.testing.assert_array_equal(read.grid.values, memory.grid.values)
+    assert read.source.endswith(f"(planned works works.yaml: {inside.sum():,} readings left out)")

@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
                    help="grid step in seconds (default: the catalog's fastest cadence, at least 300)")
     p.add_argument("--max-rows", type=int, default=1_000_000, help="training rows sampled (default 1,000,000)")
     p.add_argument("--promote", action="store_true", help="promote the new versions")
+    p.add_argument("--planned-works", metavar="FILE",
+                   help="with --history: leave the readings of these planned works out, as the flow leaves them out "
+                        "of the detector (docs/alerting.md, \"Planned works\")")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_train)
 
@@ -175,12 +178,21 @@ def _train(args: argparse.Namespace) -> int:
     horizons = parse_horizons(args.horizons, step_s)
     if args.simulate_days is not None:
         check_simulation(catalog, args.simulate_days, step_s)
+    planned = None
+    if args.planned_works:
+        if not args.history:
+            msg = "--planned-works leaves readings of a stored history out; give --history DIR"
+            raise ConfigError(msg)
+        from vitals.planned_works import load_planned_works
+
+        planned = load_planned_works(args.planned_works, catalog)
     progress = not args.no_progress
     where = models_dir(settings.models_dir, settings.catalog)
     check_output_dir(where.path, "writing the trained models", "--models-dir")  # before the training, not after it
     if args.history:
         data = from_history(catalog, args.history, step_s=step_s, progress=progress,
-                            check_grid=history_grid_check(args.history, step_s))
+                            check_grid=history_grid_check(args.history, step_s), planned=planned,
+                            planned_source=args.planned_works or "")
     else:
         data = from_simulation(catalog, days=args.simulate_days, seed=args.seed, step_s=step_s, progress=progress)
     log.info("training for %s into %s", catalog.source, where.describe())

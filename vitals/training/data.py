@@ -23,6 +23,7 @@ from vitals.errors import HistoryError
 from vitals.forecasting.cadence import catalog_step_s
 from vitals.forecasting.grid import GridExtent, SeriesGrid, check_step
 from vitals.labels import LabelledWindow
+from vitals.planned_works import PlannedWorks
 from vitals.readings.timestamps import history_ts_ns
 from vitals.training.fingerprint import ReadingsFingerprint
 from vitals.units import DAY_S, NS_PER_S
@@ -115,7 +116,8 @@ GridCheck = Callable[[int, int], None]
 
 
 def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = None, progress: bool = False,
-                 check_grid: GridCheck | None = None) -> TrainingSet:
+                 check_grid: GridCheck | None = None, planned: PlannedWorks | None = None,
+                 planned_source: str = "") -> TrainingSet:
     """A training set from a Parquet history directory (``<root>/readings/...`` or any Parquet dataset with
     the columns ts, indicator, area, value).
 
@@ -124,6 +126,8 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     the same grid as the readings in memory would give). Memory is the grid's (~12 bytes a series and step while
     it is filled), so a month of the full city trains where its 360 M readings (~8 GB as columns) would not fit.
     ``check_grid(series, steps)`` runs between the passes, before the grid is allocated (the CLI's memory check).
+    Readings in a ``planned`` works (:mod:`vitals.planned_works`, from ``planned_source``) are left out, as the
+    flow leaves them out of the detector: the models do not learn the works; the source says how many.
     """
     from tqdm import tqdm
 
@@ -137,20 +141,24 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     total = history_rows(base, files)
     extent = GridExtent(catalog)
     fingerprint = ReadingsFingerprint()
-    rows = known_rows = 0
+    rows = known_rows = left_out = 0
     first, last = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     with tqdm(total=total, desc="read history (1/2)", unit="reading", unit_scale=True, disable=not progress,
               leave=False) as bar:
-        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, files, source):
+        for ind, street, ts_ns, value, read, works in _history_chunks(catalog, base, files, source, planned):
             rows += read
+            left_out += works
             known_rows += len(value)
             if len(value):
                 first, last = min(first, int(ts_ns.min())), max(last, int(ts_ns.max()))
             extent.add(ind, street, ts_ns, value)
             fingerprint.add(ind, street, ts_ns, value)
             bar.update(read)
-    if known_rows < rows:
-        log.warning("dropped %d of %d rows with an indicator or area not in the catalog", rows - known_rows, rows)
+    if known_rows + left_out < rows:
+        log.warning("dropped %d of %d rows with an indicator or area not in the catalog", rows - known_rows - left_out,
+                    rows)
+    if planned is not None:
+        source = f"{source} (planned works {planned_source or 'given'}: {left_out:,} readings left out)"
     if not known_rows:
         msg = "no training rows with an indicator and an area of the catalog"
         raise HistoryError(msg)
@@ -160,19 +168,22 @@ def from_history(catalog: Catalog, path: str | Path, *, step_s: int | None = Non
     builder = extent.builder(step_s)
     with tqdm(total=total, desc="read history (2/2)", unit="reading", unit_scale=True, disable=not progress,
               leave=False) as bar:
-        for ind, street, ts_ns, value, read in _history_chunks(catalog, base, files, source):
+        for ind, street, ts_ns, value, read, _ in _history_chunks(catalog, base, files, source, planned):
             builder.add(ind, street, ts_ns, value)
             bar.update(read)
     return TrainingSet(grid=builder.finish(), rows=known_rows, start_ns=first, end_ns=last,
                        sha256=fingerprint.hexdigest(), source=source)
 
 
-Chunk = tuple[npt.NDArray[np.int16], npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64], int]
+Chunk = tuple[npt.NDArray[np.int16], npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64], int,
+              int]
 
 
-def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str) -> Iterator[Chunk]:
-    """The history's readings with a catalog indicator and area, ``HISTORY_BATCH_ROWS`` at a time, file by file
-    in name order (the ids as codes through each batch's dictionary), with how many rows each batch read."""
+def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str,
+                    planned: PlannedWorks | None = None) -> Iterator[Chunk]:
+    """The history's readings with a catalog indicator and area and outside every ``planned`` works,
+    ``HISTORY_BATCH_ROWS`` at a time, file by file in name order (the ids as codes through each batch's
+    dictionary), with how many rows each batch read and how many of them a works left out."""
     import pyarrow.parquet as pq
 
     from vitals.history_files import catalog_readings, reading
@@ -192,7 +203,12 @@ def _history_chunks(catalog: Catalog, base: Path, files: list[Path], source: str
             for batch in parquet.iter_batches(batch_size=HISTORY_BATCH_ROWS, columns=list(FRAME_COLUMNS)):
                 ts_ns, ind, street, value, _ = catalog_readings(batch, indicators, streets,
                                                                 f"{source}, file {path.name}", first_row=first_row)
-                yield ind, street, ts_ns, value, batch.num_rows
+                inside = None if planned is None else planned.inside(ind, street, ts_ns)
+                if inside is None:
+                    yield ind, street, ts_ns, value, batch.num_rows, 0
+                else:
+                    keep = ~inside
+                    yield ind[keep], street[keep], ts_ns[keep], value[keep], batch.num_rows, int(inside.sum())
                 first_row += batch.num_rows
 
 
