@@ -87,8 +87,10 @@ class PlannedWorks:
         return found if found is not None and found.any() else None
 
 
-def load_planned_works(path: str | Path, catalog: Catalog) -> PlannedWorks:
-    """The works of a file; one :class:`ConfigError` line naming the entry and what is wrong."""
+def load_planned_works(path: str | Path, catalog: Catalog, *, ids_of: Catalog | None = None) -> PlannedWorks:
+    """The works of a file, marked in ``catalog``'s codes, the ids checked against ``ids_of`` (default
+    ``catalog``; a backtest's catalog holds only the streets its history has: a works on another street marks
+    nothing there); one :class:`ConfigError` line naming the entry and what is wrong."""
     import yaml
 
     try:
@@ -106,7 +108,7 @@ def load_planned_works(path: str | Path, catalog: Catalog) -> PlannedWorks:
     for k, entry in enumerate(raw):
         where = f"planned works {path}, entry {k + 1}"
         try:
-            works.append(_works(entry, catalog))
+            works.append(_works(entry, catalog, ids_of or catalog))
         except ConfigError as exc:
             msg = f"{where}: {exc}"
             raise ConfigError(msg) from exc
@@ -118,7 +120,7 @@ def load_planned_works(path: str | Path, catalog: Catalog) -> PlannedWorks:
     return PlannedWorks(works)
 
 
-def _works(entry: Any, catalog: Catalog) -> Works:
+def _works(entry: Any, catalog: Catalog, ids_of: Catalog) -> Works:
     if not isinstance(entry, Mapping):
         msg = "each works is a mapping (id, from, to, district / street / indicator / domain, comment)"
         raise ConfigError(msg)
@@ -140,7 +142,7 @@ def _works(entry: Any, catalog: Catalog) -> Works:
         msg = "needs a district, street, indicator or domain (works on the whole city are not planned works)"
         raise ConfigError(msg)
     for key, ids in chosen.items():
-        check_ids(catalog, key, ids, option=repr(key))  # type: ignore[arg-type]
+        check_ids(ids_of, key, ids, option=repr(key))  # type: ignore[arg-type]
     indicators = _marked({"indicator": [i.id for i in catalog.indicators],
                           "domain": [i.domain for i in catalog.indicators]}, chosen)
     streets = _marked({"street": [s.id for s in catalog.streets],

@@ -143,6 +143,50 @@ def test_cli_history_labels_report(city_run) -> None:  # the fixture is in tests
     assert "变电站负载率" in page or "substation" in page.lower()
 
 
+def test_planned_works_in_the_city_backtest(small_catalog: Catalog, city_run, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A works over one district's power series for two of three simulated hours: those series score no anomaly
+    in it (their held score stays what it was before), every other series' anomaly score and every warning level
+    are those of the run without works; on the command line a works on a street the history does not have marks
+    nothing, and a bad file is one line."""
+    from vitals.planned_works import load_planned_works
+    from vitals.simulator import CitySimulator, FaultRates, SimulatorConfig
+
+    sim = CitySimulator(small_catalog, SimulatorConfig(seed=3, duration=timedelta(hours=3), step_s=60,
+                                                       incidents=(), faults=FaultRates.none()))
+    batches = list(sim.batches())
+    start = int(batches[0].received_ns)
+    works_file = tmp_path / "works.yaml"
+    works_file.write_text(f"- {{id: w, from: {np.datetime_as_string(np.datetime64(start + 3600 * 10**9, 'ns'))}Z, "
+                          "to: 2099-01-01, district: jiangbei, domain: power}\n")
+    works = load_planned_works(works_file, small_catalog)
+    plain = run_city(small_catalog, batches, models_dir=REPO / "models")
+    planned = run_city(small_catalog, batches, models_dir=REPO / "models", planned=works)
+    indicator, street = small_catalog.split_series_id(plain.series)
+    marked = works.works[0].indicators[indicator] & works.works[0].streets[street]
+    want = [small_catalog.indicators[i].domain == "power" and small_catalog.streets[t].district_id == "jiangbei"
+            for i, t in zip(indicator, street, strict=True)]
+    assert marked.sum() > 0 and marked.tolist() == want
+    np.testing.assert_array_equal(planned.level, plain.level)
+    np.testing.assert_array_equal(planned.anomaly[~marked], plain.anomaly[~marked])
+    inside = plain.ticks_ns >= start + 3600 * 10**9
+    held = planned.anomaly[marked][:, inside]
+    assert (np.diff(held, axis=1) <= 0).all()  # no new score inside the works: the held peak only decays
+
+    from vitals.cli import main
+
+    root = city_run.root
+    works_file.write_text("- {id: elsewhere, from: 2026-03-02, to: 2026-03-02, street: yubei_s030}\n")
+    args = ["backtest", "--history", str(root / "city.parquet"), "--labels", str(root / "labels.json"),
+            "--models-dir", str(REPO / "models"), "--planned-works", str(works_file)]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["recall_warning"] == 1.0
+    works_file.write_text("- {id: a, from: 2026-03-02, to: 2026-03-02, district: jiangbie}\n")
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "did you mean jiangbei" in err and err.count("\n") == 1
+
+
 def test_forecaster_params_reach_the_promoted_forecaster(small_catalog: Catalog) -> None:
     from vitals.simulator import CitySimulator, FaultRates, SimulatorConfig
 

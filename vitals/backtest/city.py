@@ -48,6 +48,7 @@ from vitals.catalog.model import ORANGE
 from vitals.errors import ConfigError
 from vitals.forecasting.cadence import Cadence, catalog_cadence
 from vitals.labels import LabelledWindow
+from vitals.planned_works import PlannedWorks
 from vitals.readings.timestamps import history_ts_ns
 from vitals.readings.validate import TimeRules, reason_codes
 from vitals.registry.locate import ModelsDir, check_fit
@@ -246,7 +247,8 @@ DETAIL_COLUMNS = {"value": "last", "expected": "expected_mid", "lower": "expecte
 def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: str | Path = "models",
              progress: bool = False, total: int | None = None,
              forecaster_params: dict[str, Any] | None = None,
-             series: npt.NDArray[np.int64] | None = None, detail: bool = False) -> Timeline:
+             series: npt.NDArray[np.int64] | None = None, detail: bool = False,
+             planned: PlannedWorks | None = None) -> Timeline:
     """Fold every batch through one shard's state and scorer, sampling the exported columns after each.
 
     forecaster_params: prediction-time parameters set on the promoted forecaster for this run (e.g.
@@ -255,7 +257,8 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
     trained for other indicators is an error. ``total``: the batches expected (the progress bar's total; the
     timeline's columns are allocated for that many at once, not stacked at the end).
     detail: also sample each series' last value and expected band (for the report's plots: 16 more bytes per
-    series per minute, about 340 MB for 14 days of 1,064 series)."""
+    series per minute, about 340 MB for 14 days of 1,064 series). ``planned``: works whose readings the detector
+    does not learn from, as in the flow (:mod:`vitals.planned_works`; built with ``catalog``)."""
     from tqdm import tqdm
 
     state, scorer = ShardState(catalog), ShardScorer(catalog, 0, 1)
@@ -283,7 +286,7 @@ def run_city(catalog: Catalog, batches: Iterable[ReadingBatch], *, models_dir: s
     for batch in tqdm(batches, total=total, desc="city", unit="min", disable=not progress, leave=False):
         ok = reason_codes(catalog, batch, TimeRules(batch.received_ns)) == 0
         accepted = state.update(batch.take(ok)).accepted_batch
-        scorer.update(catalog, accepted, models)
+        scorer.update(catalog, accepted, models, planned=planned)
         now = int(batch.received_ns)
         cols = scorer.columns(series, now)
         ticks.append(now)

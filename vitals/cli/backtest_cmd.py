@@ -52,6 +52,8 @@ def register(sub: Any) -> None:
                    "`vitals simulate --labels`) for --history")
     p.add_argument("--incidents", metavar="TRUTH.json", help="optional simulator truth (`vitals simulate "
                    "--incidents`): orange crossing times; without it the first orange level inside a window is used")
+    p.add_argument("--planned-works", metavar="FILE", help="with --history: the detector does not learn from these "
+                   "works' readings, as in the flow (docs/alerting.md, \"Planned works\")")
     add_catalog_options(p, models=True)
     p.add_argument("--profile", default="standard", choices=("standard", "reward_low_FP_rate", "reward_low_FN_rate"),
                    help="profile whose threshold is used for event metrics and the report (default standard)")
@@ -61,7 +63,8 @@ def register(sub: Any) -> None:
 
 def _backtest(args: argparse.Namespace) -> int:
     city = [flag for flag, given in (("--history", args.history), ("--labels", args.labels),
-                                     ("--incidents", args.incidents)) if given]
+                                     ("--incidents", args.incidents), ("--planned-works", args.planned_works))
+            if given]
     nab = [flag for flag, given in (("--nab", args.nab), ("--out", args.out), ("--detector", args.detector)) if given]
     if city and nab:  # before, the city backtest ran and --nab, --out, --detector were ignored without a word
         sys.stderr.write(f"vitals backtest: {', '.join(nab)} {'belongs' if len(nab) == 1 else 'belong'} to the NAB "
@@ -177,9 +180,14 @@ def _city_backtest(args: argparse.Namespace) -> int:
                           per_reading=CITY_BACKTEST_BYTES_PER_CELL, fixed=CITY_BACKTEST_FIXED_BYTES,
                           items="series-minutes", purpose="the backtest")
     events = load_label_events(catalog, args.labels, args.incidents, full=full)
+    planned = None
+    if args.planned_works:
+        from vitals.planned_works import load_planned_works
+
+        planned = load_planned_works(args.planned_works, catalog, ids_of=full)
     where = models_dir(settings.models_dir, settings.catalog, must_exist=True)
     timeline = run_city(catalog, history.batches(catalog), models_dir=where.path, progress=sys.stderr.isatty(),
-                        total=minutes, series=series, detail=bool(args.report))
+                        total=minutes, series=series, detail=bool(args.report), planned=planned)
     doc = measure(timeline, events, catalog)
     doc["seconds"] = round(time.perf_counter() - started, 2)
     out = sys.stdout
