@@ -203,3 +203,34 @@ def test_train_takes_planned_works_with_a_history_only(small_catalog: Catalog, t
     err = capsys.readouterr().err
     assert "--planned-works leaves readings of a stored history out; give --history DIR" in err
     assert err.count("\n") == 1
+
+
+def test_the_flow_counts_the_readings_it_kept_from_the_detector(small_catalog: Catalog, tmp_path: Path) -> None:
+    """Through the shard step (the flow's code) to the exporter: ``vitals_readings_planned_works_total`` is the
+    number of accepted readings inside a works; they are accepted readings too."""
+    from prometheus_client import CollectorRegistry
+
+    from vitals import metric_names as mn
+    from vitals.exporter import PipelineCollector, PipelineStats, ShardCounts
+    from vitals.stream.shard_step import ShardProcessor
+
+    indicator, street, ts, values = _series(small_catalog)
+    start, end = np.datetime64(int(ts[288 + 96]), "ns"), np.datetime64(int(ts[288 + 144]), "ns")
+    works = _write(tmp_path / "w.yaml", f"- {{id: shutdown, from: {start}Z, to: {end}Z, indicator: water_pressure, "
+                                        f"street: {small_catalog.streets[street].id}}}\n")
+    processor = ShardProcessor(small_catalog, 1, scoring=True, keep_history=False,
+                               planned_works=PlannedWorksFile(works, small_catalog))
+    mem = processor.initial_memory(0)
+    for at in range(0, len(ts), 500):
+        part = slice(at, at + 500)
+        count = len(ts[part])
+        processor.apply(mem, ReadingBatch(ts[part], np.full(count, indicator, np.int16),
+                                          np.full(count, street, np.int32), values[part]))
+    assert mem.planned == 48 and mem.accepted == len(ts)
+    published = processor.publish(mem, [])
+    stats = PipelineStats()
+    stats.update_shard(0, ShardCounts(published.accepted, published.duplicates, published.state_series,
+                                      published.state_bytes, planned=published.planned))
+    registry = CollectorRegistry()
+    registry.register(PipelineCollector(stats))
+    assert registry.get_sample_value(mn.READINGS_PLANNED_WORKS) == 48

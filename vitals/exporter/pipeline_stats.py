@@ -58,6 +58,7 @@ class ShardCounts:
     state_series: int = 0       # series with at least one reading
     state_bytes: int = 0
     last_event_s: float = math.nan  # the shard's event-time clock (max accepted event time), Unix seconds
+    planned: int = 0            # accepted readings a planned works kept from the anomaly detector
 
 
 class PipelineStats:
@@ -197,6 +198,8 @@ def _counter_families(snap: StatsSnapshot) -> Iterator[Metric]:
                               value=rejected_by_reason["late"])
     yield CounterMetricFamily(mn.READINGS_DUPLICATE, "Exact duplicates (same series and event time) dropped.",
                               value=rejected_by_reason["duplicate"])
+    yield CounterMetricFamily(mn.READINGS_PLANNED_WORKS, "Accepted readings a planned works kept from the anomaly "
+                              "detector (--planned-works).", value=sum(s.planned for s in snap.shards.values()))
 
 
 def _gauge_families(snap: StatsSnapshot) -> Iterator[Metric]:

@@ -144,12 +144,13 @@ class ShardScorer:
 
     # ---- per batch --------------------------------------------------------------------------------------
     def update(self, catalog: Catalog, batch: ReadingBatch, models: ModelSource | None,
-               rows: npt.NDArray[np.int64] | None = None, *, planned: PlannedWorks | None = None) -> None:
+               rows: npt.NDArray[np.int64] | None = None, *, planned: PlannedWorks | None = None) -> int:
         """Fold a batch of accepted readings in; ``rows``: their local rows when the caller has them. Readings in a
         ``planned`` works are not fed to the detector nor to the window model (they score 0 and teach nothing:
-        :mod:`vitals.planned_works`); the forecasts' inputs take them, as the vitals do."""
+        :mod:`vitals.planned_works`); the forecasts' inputs take them, as the vitals do. Returns how many readings a
+        works left out."""
         if not len(batch):
-            return
+            return 0
         if rows is None:
             rows = catalog.series_id(batch.indicator, batch.street) // self.n_shards
         inside = None if planned is None else planned.inside(batch.indicator, batch.street, batch.ts_ns)
@@ -171,6 +172,7 @@ class ShardScorer:
         if due:
             self.next_forecast_ns = (clock // self.forecast_every_ns + 1) * self.forecast_every_ns
             self._tick(catalog, clock, model)
+        return 0 if inside is None else int(inside.sum())
 
     def _before_lags_change(self, next_model: Any | None) -> None:
         """The pending tick's window is built from the lag buffer when read; before the buffer changes it is built

@@ -80,7 +80,7 @@ class HubPublisher:
         last = item.clock_ns / NS_PER_S if item.clock_ns else math.nan
         dup = item.duplicates
         self.hub.stats.update_shard(item.shard, ShardCounts(item.accepted, dup, item.state_series,
-                                                            item.state_bytes, last))
+                                                            item.state_bytes, last, item.planned))
         if item.batch_seconds:
             self.hub.stats.observe_batch_seconds(np.asarray(item.batch_seconds))
         with self._lock:

@@ -64,6 +64,7 @@ class ShardPublish:
     batch_seconds: list[float]  # wall seconds of each batch since the last publication
     generation: int = 0  # the view request (vitals.stream.demand) this view answers; 0: a periodic publication
     final: bool = False  # the shard's last publication (end of input)
+    planned: int = 0  # accepted readings a planned works kept from the detector
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,6 +154,7 @@ class ShardMemory:
     state: ShardState
     duplicates: int = 0
     accepted: int = 0
+    planned: int = 0  # accepted readings a planned works kept from the detector (vitals.planned_works)
     history: dict[str, list[ReadingBatch]] = field(default_factory=dict)  # per source partition
     history_rows: dict[str, int] = field(default_factory=dict)
     next_chunk: dict[str, int] = field(default_factory=dict)
@@ -254,8 +256,10 @@ class ShardProcessor:
             else:
                 result = mem.state.update(piece)
             if mem.scorer is not None:
-                mem.scorer.update(self.catalog, result.accepted_batch, self.models,
-                                  rows if result.accepted == len(piece) else None, planned=planned)
+                left_out = mem.scorer.update(self.catalog, result.accepted_batch, self.models,
+                                             rows if result.accepted == len(piece) else None, planned=planned)
+                if left_out:
+                    mem.planned = getattr(mem, "planned", 0) + left_out  # a memory pickled before has none
             mem.accepted += result.accepted
             if len(piece):
                 mem.clock_ns = max(mem.clock_ns, newest(piece.ts_ns))
@@ -383,7 +387,7 @@ class ShardProcessor:
                 final: bool = False) -> ShardPublish:
         view = self.view(mem, mem.clock_ns or None)
         return ShardPublish(mem.shard, view, mem.duplicates, mem.accepted, len(view), mem.state.state_bytes(),
-                            mem.clock_ns, batch_seconds, generation, final)
+                            mem.clock_ns, batch_seconds, generation, final, getattr(mem, "planned", 0))
 
 
 class ShardRunner:
