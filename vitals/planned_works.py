@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,9 @@ class Works:
     indicators: npt.NDArray[np.bool_] | None  # by indicator code; None: every indicator
     streets: npt.NDArray[np.bool_] | None     # by street code; None: every street
     comment: str = ""
+    # the ids as the file gives them (district, street, indicator, domain -> ids): what an Alertmanager silence of
+    # the works matches (``vitals alerts silence --works``)
+    selection: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class PlannedWorks:
@@ -147,7 +150,8 @@ def _works(entry: Any, catalog: Catalog, ids_of: Catalog) -> Works:
                           "domain": [i.domain for i in catalog.indicators]}, chosen)
     streets = _marked({"street": [s.id for s in catalog.streets],
                        "district": [s.district_id for s in catalog.streets]}, chosen)
-    return Works(str(entry["id"]), start, end, indicators, streets, str(entry.get("comment") or ""))
+    return Works(str(entry["id"]), start, end, indicators, streets, str(entry.get("comment") or ""),
+                 {key: tuple(ids) for key, ids in chosen.items() if ids})
 
 
 def _marked(keys: Mapping[str, list[str]], chosen: Mapping[str, list[str]]) -> npt.NDArray[np.bool_] | None:

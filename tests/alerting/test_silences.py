@@ -214,3 +214,42 @@ def test_an_alertmanager_behind_tls_and_basic_auth(tmp_path: Path, capsys: pytes
         assert "give the password with --alertmanager-password-file" in capsys.readouterr().err
     finally:
         service.stop()
+
+
+@pytest.mark.integration
+def test_silences_from_a_planned_works_file_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--works FILE``: a silence per works not over yet, with the works' matchers and period and its id in the
+    comment; run again, it creates nothing; mixed with the options of a single silence, one line."""
+    need_binary("alertmanager")
+    now = datetime.now(UTC)
+    works = tmp_path / "works.yaml"
+    works.write_text(
+        f"- {{id: main-2291, from: '{(now - timedelta(hours=1)).isoformat()}', "
+        f"to: '{(now + timedelta(hours=3)).isoformat()}', street: [yubei_s001, yubei_s002], domain: water, "
+        "comment: main repair}\n"
+        f"- {{id: done-1, from: '{(now - timedelta(days=3)).isoformat()}', "
+        f"to: '{(now - timedelta(days=2)).isoformat()}', district: jiangbei}}\n")
+    config = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+    service = start_alertmanager(config, tmp_path / "am")
+    try:
+        am = ["--alertmanager", service.url]
+        assert main(["alerts", "silence", "--works", str(works), "--by", "ops", *am]) == 0
+        assert "2 planned works in" in capsys.readouterr().out
+        assert main(["alerts", "silences", "--json", *am]) == 0
+        found = json.loads(capsys.readouterr().out)
+        assert len(found) == 1 and found[0]["comment"] == "main repair [planned works main-2291]"
+        assert {m["name"]: m["value"] for m in found[0]["matchers"]} == {"street": "yubei_s001|yubei_s002",
+                                                                        "domain": "water"}
+        assert abs(datetime.fromisoformat(found[0]["endsAt"].replace("Z", "+00:00"))
+                   - (now + timedelta(hours=3))) < timedelta(seconds=1)
+        assert main(["alerts", "silence", "--works", str(works), "--json", *am]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert again == {"created": [], "kept": [found[0]["id"]], "over": ["done-1"]}
+        assert main(["alerts", "silence", "--works", str(works), "--district", "yubei", "--for", "1h", *am]) == 1
+        err = capsys.readouterr().err
+        assert "--works takes what, when and why from the file; leave out --district, --for" in err
+        assert err.count("\n") == 1
+        assert main(["alerts", "silence", "--district", "yubei", "--comment", "x", *am]) == 1
+        assert "give how long: --for DURATION or --until" in capsys.readouterr().err
+    finally:
+        service.stop()

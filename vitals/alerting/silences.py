@@ -35,6 +35,7 @@ from typing import Any
 from vitals.alerting import names
 from vitals.catalog.model import LEVEL_NAMES
 from vitals.errors import ConfigError, ServiceError
+from vitals.planned_works import Works
 from vitals.units import NS_PER_S
 
 DEFAULT_URL = "http://127.0.0.1:9093"
@@ -121,6 +122,46 @@ def silence(selection: Mapping[str, Sequence[str]], starts_ns: int, ends_ns: int
     if everything and not chosen:
         chosen = {"alertname": ["Vitals.*"]}
     return Silence(chosen, starts_ns, ends_ns, comment.strip(), created_by)
+
+
+WORKS_TAG = "[planned works {}]"  # ends the comment of a silence made from a works: found again by it
+
+
+def works_silences(works: Sequence[Works], created_by: str, *, now_ns: int) -> tuple[list[Silence], list[str]]:
+    """One silence per works of a planned-works file (the same places, indicators and domains, its period, its
+    comment tagged with its id), and the ids of the works already over (no silence)."""
+    made, over = [], []
+    for w in works:
+        if w.end_ns <= now_ns:
+            over.append(w.id)
+            continue
+        comment = f"{w.comment} {WORKS_TAG.format(w.id)}".strip()
+        try:
+            made.append(silence(dict(w.selection), w.start_ns, w.end_ns, comment, created_by, now_ns=now_ns))
+        except ConfigError as exc:
+            msg = f"planned works {w.id!r}: {exc}"
+            raise ConfigError(msg) from exc
+    return made, over
+
+
+def create_missing(am: Alertmanager, wanted: Sequence[Silence]) -> tuple[list[str], list[str]]:
+    """Create the silences of ``wanted`` that Alertmanager does not hold yet (a live one with the same comment,
+    matchers and end); (ids created, ids of those already there). Run twice, it creates nothing the second time."""
+    live = list_silences(am)
+    created, kept = [], []
+    for request in wanted:
+        same = next((s["id"] for s in live if s.get("comment") == request.comment
+                     and parse_time(s["endsAt"]) // NS_PER_S == request.ends_ns // NS_PER_S
+                     and _matcher_set(s["matchers"]) == _matcher_set(matchers(request.matchers))), None)
+        if same is None:
+            created.append(create(am, request))
+        else:
+            kept.append(str(same))
+    return created, kept
+
+
+def _matcher_set(found: Sequence[Mapping[str, Any]]) -> set[tuple[str, str, bool]]:
+    return {(str(m["name"]), str(m["value"]), bool(m.get("isRegex"))) for m in found}
 
 
 def matchers(selection: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vitals.cli.options import add_catalog_options, catalog_settings, load_catalog_from
+from vitals.errors import ConfigError
 
 EPILOG = """\
 examples:
@@ -22,6 +23,7 @@ examples:
                                                         # a deployable copy with secrets filled in (never commit it)
   vitals alerts silence --district yubei --indicator water_pressure --for 4h --comment "main repair, ticket 2291"
   vitals alerts silence --street yubei_s003 --from 2025-06-03 --until 2025-06-05 --comment "road works"
+  vitals alerts silence --works planned-works.yaml      # a silence per planned works (run it after each edit)
   vitals alerts silences                                # what is silenced now and next, in city time
   vitals alerts unsilence 3f2a                          # end one early (its id or a unique prefix)
 """
@@ -73,12 +75,15 @@ def register(sub: Any) -> None:
     where.add_argument("--kind", metavar="KINDS", help="level, early_warning, anomaly, data_quality, pipeline")
     where.add_argument("--everything", action="store_true", help="mute every alert of the city (on purpose only)")
     when = sil.add_argument_group("when")
-    span = when.add_mutually_exclusive_group(required=True)
+    span = when.add_mutually_exclusive_group()
     span.add_argument("--for", dest="duration", metavar="DURATION", help="how long: 4h, 90m, 1h30m, 2d")
     span.add_argument("--until", metavar="DAY|TIME", help="last local day (included) or a time with a zone")
     when.add_argument("--from", dest="start", metavar="DAY|TIME", help="start: a local day or a time with a zone "
                                                                     "(default now)")
-    sil.add_argument("--comment", required=True, help="why (the works, a ticket number); kept with the silence")
+    sil.add_argument("--comment", help="why (the works, a ticket number); kept with the silence (required)")
+    sil.add_argument("--works", metavar="FILE",
+                     help="instead of the options above: one silence per works of a planned-works file (the file "
+                          "--planned-works gives the flow), each once however often this runs")
     sil.add_argument("--by", metavar="NAME", help="who (default: the login name)")
     sil.add_argument("--dry-run", action="store_true", help="print the silence as JSON, create nothing")
     _add_alertmanager_options(sil)
@@ -112,7 +117,6 @@ def _alertmanager(args: argparse.Namespace) -> Any:
     import os
 
     from vitals.alerting.silences import DEFAULT_URL, PASSWORD_ENV, URL_ENV, Alertmanager
-    from vitals.errors import ConfigError
     from vitals.preflight import check_http_url
 
     url = check_http_url(args.alertmanager or os.environ.get(URL_ENV) or DEFAULT_URL,
@@ -150,6 +154,14 @@ def _silence(args: argparse.Namespace) -> int:
 
     am = _alertmanager(args)
     catalog = load_catalog_from(catalog_settings(args))
+    if args.works:
+        return _silence_works(args, am, catalog)
+    if args.duration is None and args.until is None:
+        msg = "give how long: --for DURATION or --until DAY|TIME (or --works FILE)"
+        raise ConfigError(msg)
+    if not args.comment:
+        msg = "--comment: say why (the works, a ticket number): Alertmanager keeps it with the silence"
+        raise ConfigError(msg)
     selection = {kind: check_ids(catalog, kind, split_ids(getattr(args, kind)))
                  for kind in ("district", "street", "indicator", "domain")}
     selection.update({label: split_ids(getattr(args, label)) for label in ("severity", "kind")})
@@ -173,6 +185,36 @@ def _silence(args: argparse.Namespace) -> int:
     sys.stdout.write(f"silenced {describe({'matchers': matchers(request.matchers)})} from "
                      f"{local_text(catalog, request.starts_ns)} to {local_text(catalog, request.ends_ns)} "
                      f"({zone_label(catalog, request.starts_ns, request.ends_ns)}): id {ident}\n")
+    return 0
+
+
+def _silence_works(args: argparse.Namespace, am: Any, catalog: Any) -> int:
+    """``--works FILE``: one silence per works not over yet, each created once however often this runs."""
+    import getpass
+    import time
+
+    from vitals.alerting.silences import create_missing, works_silences
+    from vitals.planned_works import load_planned_works
+
+    given = [f"--{name.replace('_', '-')}" for name in ("district", "street", "indicator", "domain", "severity",
+                                                         "kind", "everything", "duration", "until", "start",
+                                                         "comment")
+             if getattr(args, name)]
+    if given:
+        flags = ", ".join(f.replace("--duration", "--for").replace("--start", "--from") for f in given)
+        msg = f"--works takes what, when and why from the file; leave out {flags}"
+        raise ConfigError(msg)
+    works = load_planned_works(args.works, catalog)
+    wanted, over = works_silences(works.works, args.by or _login(getpass), now_ns=time.time_ns())
+    if args.dry_run:
+        sys.stdout.write(json.dumps([w.payload() for w in wanted], ensure_ascii=False, indent=2) + "\n")
+        return 0
+    created, kept = create_missing(am, wanted)
+    if args.json:
+        sys.stdout.write(json.dumps({"created": created, "kept": kept, "over": over}, indent=2) + "\n")
+        return 0
+    sys.stdout.write(f"{len(works):,} planned works in {args.works}: {len(created)} silence(s) created, "
+                     f"{len(kept)} already there, {len(over)} over\n")
     return 0
 
 
@@ -215,7 +257,6 @@ def _options(args: argparse.Namespace) -> Any:
     import yaml
 
     from vitals.alerting import AlertingOptions
-    from vitals.errors import ConfigError
     from vitals.preflight import check_http_url
 
     for name, example in (("webhook_url", "http://127.0.0.1:9095/alerts"), ("grafana_url", "https://grafana.city.example")):
