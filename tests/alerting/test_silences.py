@@ -219,7 +219,9 @@ def test_an_alertmanager_behind_tls_and_basic_auth(tmp_path: Path, capsys: pytes
 @pytest.mark.integration
 def test_silences_from_a_planned_works_file_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--works FILE``: a silence per works not over yet, with the works' matchers and period and its id in the
-    comment; run again, it creates nothing; mixed with the options of a single silence, one line."""
+    comment; run again, it changes nothing; a works edited gets a new silence and its old one expires, a works
+    taken out of the file has its silence expired, a silence made by hand is left alone; mixed with the options
+    of a single silence, one line."""
     need_binary("alertmanager")
     now = datetime.now(UTC)
     works = tmp_path / "works.yaml"
@@ -244,7 +246,19 @@ def test_silences_from_a_planned_works_file_once(tmp_path: Path, capsys: pytest.
                    - (now + timedelta(hours=3))) < timedelta(seconds=1)
         assert main(["alerts", "silence", "--works", str(works), "--json", *am]) == 0
         again = json.loads(capsys.readouterr().out)
-        assert again == {"created": [], "kept": [found[0]["id"]], "over": ["done-1"]}
+        assert again == {"created": [], "kept": [found[0]["id"]], "expired": [], "over": ["done-1"]}
+        assert main(["alerts", "silence", "--district", "yubei", "--for", "1h", "--comment", "by hand", *am]) == 0
+        capsys.readouterr()
+        works.write_text(works.read_text().replace(f"to: '{(now + timedelta(hours=3)).isoformat()}'",
+                                                   f"to: '{(now + timedelta(hours=5)).isoformat()}'"))
+        assert main(["alerts", "silence", "--works", str(works), "--json", *am]) == 0
+        edited = json.loads(capsys.readouterr().out)
+        assert len(edited["created"]) == 1 and edited["expired"] == [found[0]["id"]] and edited["kept"] == []
+        works.write_text("[]\n")  # the works called off
+        assert main(["alerts", "silence", "--works", str(works), "--json", *am]) == 0
+        assert json.loads(capsys.readouterr().out)["expired"] == edited["created"]
+        assert main(["alerts", "silences", "--json", *am]) == 0
+        assert [s["comment"] for s in json.loads(capsys.readouterr().out)] == ["by hand"]
         assert main(["alerts", "silence", "--works", str(works), "--district", "yubei", "--for", "1h", *am]) == 1
         err = capsys.readouterr().err
         assert "--works takes what, when and why from the file; leave out --district, --for" in err

@@ -144,10 +144,13 @@ def works_silences(works: Sequence[Works], created_by: str, *, now_ns: int) -> t
     return made, over
 
 
-def create_missing(am: Alertmanager, wanted: Sequence[Silence]) -> tuple[list[str], list[str]]:
-    """Create the silences of ``wanted`` that Alertmanager does not hold yet (a live one with the same comment,
-    matchers and end); (ids created, ids of those already there). Run twice, it creates nothing the second time."""
-    live = list_silences(am)
+def sync_works(am: Alertmanager, wanted: Sequence[Silence]) -> tuple[list[str], list[str], list[str]]:
+    """Make Alertmanager's planned-works silences (those whose comment carries a :data:`WORKS_TAG`) those of
+    ``wanted``: create the ones it does not hold (the same comment, matchers and end), keep the ones it does, and
+    expire the others, a works edited (another period or place) or taken out of the file. Returns (created, kept,
+    expired) silence ids; run twice, the second run changes nothing."""
+    tag = re.compile(re.escape(WORKS_TAG).replace(r"\{\}", r".+") + "$")
+    live = [s for s in list_silences(am) if tag.search(str(s.get("comment", "")))]
     created, kept = [], []
     for request in wanted:
         same = next((s["id"] for s in live if s.get("comment") == request.comment
@@ -157,7 +160,10 @@ def create_missing(am: Alertmanager, wanted: Sequence[Silence]) -> tuple[list[st
             created.append(create(am, request))
         else:
             kept.append(str(same))
-    return created, kept
+    expired = [str(s["id"]) for s in live if s["id"] not in kept]
+    for ident in expired:
+        _call(am, "DELETE", f"/api/v2/silence/{ident}")
+    return created, kept, expired
 
 
 def _matcher_set(found: Sequence[Mapping[str, Any]]) -> set[tuple[str, str, bool]]:

@@ -82,8 +82,8 @@ def register(sub: Any) -> None:
                                                                     "(default now)")
     sil.add_argument("--comment", help="why (the works, a ticket number); kept with the silence (required)")
     sil.add_argument("--works", metavar="FILE",
-                     help="instead of the options above: one silence per works of a planned-works file (the file "
-                          "--planned-works gives the flow), each once however often this runs")
+                     help="instead of the options above: make the silences of a planned-works file (the file "
+                          "--planned-works gives the flow): one per works, edited and removed works' expired")
     sil.add_argument("--by", metavar="NAME", help="who (default: the login name)")
     sil.add_argument("--dry-run", action="store_true", help="print the silence as JSON, create nothing")
     _add_alertmanager_options(sil)
@@ -189,11 +189,11 @@ def _silence(args: argparse.Namespace) -> int:
 
 
 def _silence_works(args: argparse.Namespace, am: Any, catalog: Any) -> int:
-    """``--works FILE``: one silence per works not over yet, each created once however often this runs."""
+    """``--works FILE``: Alertmanager's planned-works silences made those of the file (:func:`sync_works`)."""
     import getpass
     import time
 
-    from vitals.alerting.silences import create_missing, works_silences
+    from vitals.alerting.silences import sync_works, works_silences
     from vitals.planned_works import load_planned_works
 
     given = [f"--{name.replace('_', '-')}" for name in ("district", "street", "indicator", "domain", "severity",
@@ -209,12 +209,14 @@ def _silence_works(args: argparse.Namespace, am: Any, catalog: Any) -> int:
     if args.dry_run:
         sys.stdout.write(json.dumps([w.payload() for w in wanted], ensure_ascii=False, indent=2) + "\n")
         return 0
-    created, kept = create_missing(am, wanted)
+    created, kept, expired = sync_works(am, wanted)
     if args.json:
-        sys.stdout.write(json.dumps({"created": created, "kept": kept, "over": over}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"created": created, "kept": kept, "expired": expired, "over": over},
+                                    indent=2) + "\n")
         return 0
     sys.stdout.write(f"{len(works):,} planned works in {args.works}: {len(created)} silence(s) created, "
-                     f"{len(kept)} already there, {len(over)} over\n")
+                     f"{len(kept)} already there, {len(expired)} expired (edited or no longer in the file), "
+                     f"{len(over)} over\n")
     return 0
 
 
