@@ -21,7 +21,6 @@ from bytewax.outputs import Sink
 
 from pipelines.routing import balanced_key, partition_keys
 from vitals.catalog import Catalog
-from vitals.planned_works import PlannedWorksFile
 from vitals.readings import DEFAULT_MIN_TIME
 from vitals.sources.base import SourceBatch
 from vitals.state import split_by_shard
@@ -40,6 +39,7 @@ from vitals.stream.shard_step import (
 )
 
 if TYPE_CHECKING:
+    from vitals.planned_works import PlannedWorksFile
     from vitals.scoring import ModelSource
 
 FLOW_ID = "city_vitals"
@@ -69,9 +69,6 @@ class FlowOptions:
     # The run id every history file name carries (vitals.run_id): the pipeline gives a fresh one, or the recovery
     # directory's; "" (e.g. a test's flow) names the files as before run ids.
     run_id: str = ""
-    # A planned-works file (vitals.planned_works): readings in a works are not fed to the anomaly detector; the
-    # file is followed while the flow runs. None: no works.
-    planned_works: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,13 +147,15 @@ def _partition_router(source: object) -> Callable[[SourceBatch], str]:
 def build_flow(
     catalog: Catalog, source: Source[SourceBatch] | Callable[[Dataflow], Stream[SourceBatch]], sinks: FlowSinks,
     options: FlowOptions | None = None, flow_id: str = FLOW_ID, *, models: ModelSource | None = None,
-    demand: ViewDemand | None = None,
+    demand: ViewDemand | None = None, planned_works: PlannedWorksFile | None = None,
 ) -> Dataflow:
     """The flow over ``source`` (items: :class:`vitals.sources.base.SourceBatch`), or over the stream that
     ``source(flow)`` adds (e.g. Kafka messages decoded to batches).
 
     ``demand``: the process's :class:`~vitals.stream.demand.ViewDemand` (shared with the exporter's
-    :class:`~vitals.stream.publisher.HubPublisher`): shards then also publish a view whenever a scrape asks."""
+    :class:`~vitals.stream.publisher.HubPublisher`): shards then also publish a view whenever a scrape asks.
+    ``planned_works``: the works file the run follows (:mod:`vitals.planned_works`): with scoring on, readings in a
+    works are not fed to the anomaly detector."""
     opts = options or FlowOptions()
     checker = PartitionChecker(catalog, allowed_lateness_s=opts.allowed_lateness_s, max_future_s=opts.max_future_s,
                                min_time=opts.min_time)
@@ -165,7 +164,7 @@ def build_flow(
         keep_history=opts.keep_history and sinks.wants_history(), vitals_every_s=opts.vitals_every_s,
         vitals_chunk_rows=opts.vitals_chunk_rows, scoring=opts.scoring, models=models, demand=demand,
         run_id=opts.run_id,
-        planned_works=PlannedWorksFile(opts.planned_works, catalog) if opts.planned_works and opts.scoring else None,
+        planned_works=planned_works if opts.scoring else None,
     )
 
     def split(item: CheckedBatch) -> list[tuple[str, Any]]:

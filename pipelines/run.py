@@ -71,7 +71,7 @@ def flow_options(settings: Settings, *, views_on_demand: bool = False, views_rea
                        max_future_s=settings.max_future_s, min_time=min_time_of(settings),
                        recovery=bool(settings.recovery_dir),
                        history_rows=history_chunk_rows(settings), vitals_every_s=vitals_every_s(settings),
-                       scoring=settings.scoring, planned_works=settings.planned_works,
+                       scoring=settings.scoring,
                        publish_interval_s=interval, run_id=run_id)
 
 
@@ -259,7 +259,13 @@ def run_pipeline(
         log.info("history files of this run carry the run id %s", run_id or "(none: a recovery dir made before "
                  "run ids)")
     options = flow_options(settings, views_on_demand=demand is not None, views_read=views_read, run_id=run_id)
-    flow = build_flow(catalog, source, sinks, options, models=models, demand=demand)
+    works = None
+    if settings.planned_works:  # followed by the shards (the detector) and shown by the exporter
+        from vitals.planned_works import PlannedWorksFile
+
+        works = PlannedWorksFile(settings.planned_works, catalog)
+        hub.stats.show_planned_works(works.current)
+    flow = build_flow(catalog, source, sinks, options, models=models, demand=demand, planned_works=works)
     started = time.monotonic()
     STOP.clear()
     watchdog = SignalWatchdog() if settings.addresses else None

@@ -42,6 +42,7 @@ READINGS_REJECTED = "vitals_readings_rejected_total"  # {reason} (counter); reas
 READINGS_LATE = "vitals_readings_late_total"    # counter
 READINGS_DUPLICATE = "vitals_readings_duplicate_total"  # counter
 READINGS_PLANNED_WORKS = "vitals_readings_planned_works_total"  # counter: accepted, kept from the detector
+PLANNED_WORKS_ACTIVE = "vitals_planned_works_active"  # gauge {works, district}: 1 in progress, 0 still to come
 WATERMARK = "vitals_watermark_timestamp_seconds"  # {partition}
 LAST_EVENT = "vitals_last_event_timestamp_seconds"  # {worker}
 LAG = "vitals_lag_seconds"                      # {worker} now - last event time

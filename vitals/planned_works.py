@@ -60,6 +60,7 @@ class Works:
     # the ids as the file gives them (district, street, indicator, domain -> ids): what an Alertmanager silence of
     # the works matches (``vitals alerts silence --works``)
     selection: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    districts: tuple[str, ...] = ()  # the districts it touches (every one for works without a place)
 
 
 class PlannedWorks:
@@ -150,8 +151,10 @@ def _works(entry: Any, catalog: Catalog, ids_of: Catalog) -> Works:
                           "domain": [i.domain for i in catalog.indicators]}, chosen)
     streets = _marked({"street": [s.id for s in catalog.streets],
                        "district": [s.district_id for s in catalog.streets]}, chosen)
+    touched = ([d.id for d in catalog.districts] if streets is None else
+               sorted({catalog.streets[k].district_id for k in np.flatnonzero(streets)}))
     return Works(str(entry["id"]), start, end, indicators, streets, str(entry.get("comment") or ""),
-                 {key: tuple(ids) for key, ids in chosen.items() if ids})
+                 {key: tuple(ids) for key, ids in chosen.items() if ids}, tuple(touched))
 
 
 def _marked(keys: Mapping[str, list[str]], chosen: Mapping[str, list[str]]) -> npt.NDArray[np.bool_] | None:

@@ -69,7 +69,8 @@ def _pipeline(tick: int) -> list[str]:
              f'{mn.STATE_SERIES}{{worker="0"}} 28868', f'{mn.STATE_BYTES}{{worker="0"}} 1.2e7',
              f'{mn.WATERMARK}{{partition="0"}} 1.7e9', f'{mn.LAST_EVENT}{{worker="0"}} 1.7e9',
              f'{mn.READINGS_REJECTED}{{reason="malformed"}} {tick}', f"{mn.READINGS_LATE} {tick}",
-             f"{mn.READINGS_DUPLICATE} {tick}", f'{mn.MODEL_INFO}{{family="water",version="v3"}} 1']
+             f"{mn.READINGS_DUPLICATE} {tick}", f'{mn.MODEL_INFO}{{family="water",version="v3"}} 1',
+             f'{mn.PLANNED_WORKS_ACTIVE}{{works="main-2291",district="yuzhong"}} 1']
     for le, count in (("0.01", tick), ("0.1", 2 * tick), ("+Inf", 2 * tick)):
         lines.append(f'{mn.BATCH_SECONDS}_bucket{{le="{le}"}} {count}')
     lines += [f"{mn.BATCH_SECONDS}_sum {0.05 * tick}", f"{mn.BATCH_SECONDS}_count {2 * tick}"]

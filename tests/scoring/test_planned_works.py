@@ -234,3 +234,36 @@ def test_the_flow_counts_the_readings_it_kept_from_the_detector(small_catalog: C
     registry = CollectorRegistry()
     registry.register(PipelineCollector(stats))
     assert registry.get_sample_value(mn.READINGS_PLANNED_WORKS) == 48
+
+
+def test_works_in_progress_are_exported_by_event_time(small_catalog: Catalog, tmp_path: Path) -> None:
+    """``vitals_planned_works_active{works, district}``: 1 in progress at the flow's event clock, 0 still to come
+    (and every works 0 before the first reading), absent once over; a works without a place touches every
+    district."""
+    from prometheus_client import CollectorRegistry
+
+    from vitals import metric_names as mn
+    from vitals.exporter import PipelineCollector, PipelineStats, ShardCounts
+
+    works = load_planned_works(_write(tmp_path / "w.yaml", """
+- {id: now, from: 2026-06-02T00:00Z, to: 2026-06-02T06:00Z, district: [yubei, jiangbei], domain: water}
+- {id: next, from: 2026-06-03T00:00Z, to: 2026-06-04T00:00Z, street: yuzhong_s001}
+- {id: past, from: 2026-06-01T00:00Z, to: 2026-06-01T06:00Z, district: yubei}
+- {id: citywide, from: 2026-06-02T00:00Z, to: 2026-06-02T06:00Z, indicator: rainfall_1h}
+"""), small_catalog)
+    stats = PipelineStats()
+    stats.show_planned_works(lambda: works)
+    registry = CollectorRegistry()
+    registry.register(PipelineCollector(stats))
+
+    def active() -> dict[tuple[str, str], float]:
+        return {(s.labels["works"], s.labels["district"]): s.value for m in registry.collect()
+                if m.name == mn.PLANNED_WORKS_ACTIVE for s in m.samples}
+
+    assert all(v == 0.0 for v in active().values())  # no reading yet: nothing is in progress
+    stats.update_shard(0, ShardCounts(last_event_s=1_780_372_800.0))  # 2026-06-02T04:00Z
+    got = active()
+    assert got[("now", "yubei")] == got[("now", "jiangbei")] == 1.0 and got[("next", "yuzhong")] == 0.0
+    assert not any(works_id == "past" for works_id, _ in got)
+    assert {d for w, d in got if w == "citywide"} == {d.id for d in small_catalog.districts}
+    assert len(got) == 3 + len(small_catalog.districts)

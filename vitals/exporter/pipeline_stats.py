@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,10 @@ from prometheus_client.utils import floatToGoString
 
 from vitals import metric_names as mn
 from vitals.batches import REJECT_REASONS
+from vitals.units import NS_PER_S
+
+if TYPE_CHECKING:  # the works module brings the catalog: the exporter only reads what it made
+    from vitals.planned_works import PlannedWorks
 
 BATCH_SECONDS_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                                             2.5)
@@ -76,6 +81,7 @@ class PipelineStats:
         self._bucket_counts = np.zeros(len(buckets) + 1, dtype=np.int64)  # last one: +Inf
         self._seconds_sum = 0.0
         self._inputs_history: deque[tuple[float, int]] = deque(maxlen=4096)
+        self._works: Callable[[], PlannedWorks] | None = None
         self.up = True
 
     def update_partition(self, partition: str, counts: PartitionCounts) -> None:
@@ -96,6 +102,11 @@ class PipelineStats:
             self._bucket_counts += counts
             self._seconds_sum += float(values.sum())
 
+    def show_planned_works(self, works: Callable[[], PlannedWorks]) -> None:
+        """Export the works the run follows (``works()``: the current ones) as ``vitals_planned_works_active``."""
+        with self._lock:
+            self._works = works
+
     def set_model(self, family: str, version: str) -> None:
         with self._lock:
             self._models[family] = version
@@ -115,6 +126,7 @@ class PipelineStats:
                 failed_models=dict(self._failed),
                 bucket_counts=self._bucket_counts.copy(), seconds_sum=self._seconds_sum,
                 readings_per_s=self._rate_locked(now), up=self.up,
+                works=None if self._works is None else self._works(),
             )
 
     def _readings_in_locked(self) -> int:
@@ -142,6 +154,7 @@ class StatsSnapshot:
     seconds_sum: float
     readings_per_s: float
     up: bool
+    works: PlannedWorks | None = None  # the planned works the run follows (None: no file)
 
     def rejected(self) -> dict[str, int]:
         """Rejections by reason over all partitions, plus the shards' duplicates; every known reason present."""
@@ -177,6 +190,8 @@ class PipelineCollector(Collector):
         for family, version in sorted(snap.failed_models.items()):
             failed.add_metric([family, version], 1.0)
         yield failed
+        if snap.works is not None:
+            yield _works_family(snap)
 
 
 def _counter_families(snap: StatsSnapshot) -> Iterator[Metric]:
@@ -236,3 +251,22 @@ def _histogram(snap: StatsSnapshot, buckets: tuple[float, ...]) -> Metric:
     family = HistogramMetricFamily(mn.BATCH_SECONDS, "Wall seconds spent processing one batch.")
     family.add_metric([], pairs, sum_value=snap.seconds_sum)
     return family
+
+
+def _works_family(snap: StatsSnapshot) -> Metric:
+    """``vitals_planned_works_active{works, district}``: 1 for a works in progress at the flow's event clock (the
+    newest accepted event time of any shard), 0 for one still to come, nothing once it is over; a series per
+    district it touches (bounded by the file)."""
+    family = GaugeMetricFamily(mn.PLANNED_WORKS_ACTIVE, "1 while a planned works (--planned-works) is in progress "
+                               "by event time, 0 before it starts; one series per district it touches.",
+                               labels=["works", "district"])
+    clocks = [s.last_event_s for s in snap.shards.values() if not math.isnan(s.last_event_s)]
+    now_ns = round(max(clocks) * NS_PER_S) if clocks else None
+    for works in snap.works.works if snap.works is not None else ():
+        if now_ns is not None and now_ns >= works.end_ns:
+            continue
+        active = 1.0 if now_ns is not None and works.start_ns <= now_ns else 0.0
+        for district in works.districts:
+            family.add_metric([works.id, district], active)
+    return family
+

@@ -1,6 +1,7 @@
 """District drill-down (uid ``district``, variable ``district``): the district's health and level, its streets
-as points on an offline map and by health and level, which indicators are at warning, and its active warnings
-and anomalies (named in Chinese and English)."""
+as points on an offline map and by health and level, which indicators are at warning, its active warnings
+and anomalies (named in Chinese and English), and its planned works (``--planned-works``: in progress or to
+come)."""
 
 from __future__ import annotations
 
@@ -107,8 +108,15 @@ def _tables() -> list[Builder[dm.Panel]]:
     anomalies = wg.records_table(p.title("本区异常前十", "Top anomalies in the district"),
                                  [p.prom(q.top_anomalies_named(IN_DISTRICT), instant=True, table=True)],
                                  h=10, w=12, rename={"Value": score_col}, names=True)
+    works_col = p.title("进行中", "In progress")
+    works = wg.records_table(p.title("本区计划施工(其读数不训练异常检测)",
+                                     "Planned works in the district (the detector does not learn their readings)"),
+                             [p.prom(q.sel(mn.PLANNED_WORKS_ACTIVE, IN_DISTRICT), instant=True, table=True)],
+                             h=6, w=24, rename={"Value": works_col, "works": p.title("施工", "Works")},
+                             hide=["district"])
     return [wg.sorted_by(wg.level_column(active, level_col), level_col),
-            wg.sorted_by(wg.gauge_column(anomalies, score_col, 0, 1), score_col)]
+            wg.sorted_by(wg.gauge_column(anomalies, score_col, 0, 1), score_col),
+            wg.sorted_by(works, works_col)]
 
 
 def build_district(catalog: Catalog) -> dash.Dashboard:
