@@ -105,3 +105,15 @@ def test_the_extraction_finds_the_commands() -> None:
 def test_a_documented_command_parses(where: str, command: str) -> None:
     error = _parse_error(command)
     assert error is None, f"{where}: `{command}`: {error}"
+
+
+def test_the_settings_file_of_the_operations_page_loads(tmp_path: Path) -> None:
+    from vitals.config import load_settings
+
+    block = re.search(r"```yaml\n(# /etc/city-vitals/prod\.yaml.*?)```", (REPO / "docs" / "operations.md").read_text(
+        encoding="utf-8"), re.S)
+    assert block is not None
+    (tmp_path / "prod.yaml").write_text(block.group(1), encoding="utf-8")
+    settings = load_settings(str(tmp_path / "prod.yaml"), {})
+    assert settings.source == "mqtt" and settings.planned_works == "/etc/city-vitals/planned-works.yaml"
+    assert settings.sinks["history"].dir == "/var/lib/city-vitals/history"
