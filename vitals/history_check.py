@@ -58,7 +58,7 @@ from vitals.history_files import (
     read_record,
     replaced_files,
 )
-from vitals.units import DAY_S, NS_PER_S
+from vitals.units import NS_PER_S, utc_date
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def _parquet_problems(root: Path, kind: str, path: Path, deep: bool, result: Che
     elif column in schema.names:
         span = _statistics_span(meta, schema.get_field_index(column))
     if day is not None and span is not None:
-        first, last = (_day_of(ns) for ns in span)
+        first, last = (utc_date(ns) for ns in span)
         if first != day or last != day:
             days = first.isoformat() if first == last else f"{first.isoformat()} .. {last.isoformat()}"
             problems.append(Problem(rel, "wrong_day", "error",
@@ -323,10 +323,6 @@ def _ns(value: object) -> int:
         stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
         return int(stamp.timestamp()) * NS_PER_S + stamp.microsecond * 1000
     return int(getattr(value, "value", value))  # type: ignore[call-overload]  # pandas Timestamp or int
-
-
-def _day_of(ns: int) -> date:
-    return date.fromordinal(date(1970, 1, 1).toordinal() + ns // (DAY_S * NS_PER_S))
 
 
 def _move(root: Path, rel: str, target: Path) -> str:

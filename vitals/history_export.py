@@ -19,7 +19,6 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -34,7 +33,7 @@ from vitals.errors import ConfigError, HistoryError
 from vitals.history import files_schema, final_vitals_format, series_time_order
 from vitals.history_admin import day_dirs
 from vitals.history_files import history_files, history_table
-from vitals.units import DAY_S, NS_PER_S
+from vitals.units import NS_PER_S, utc_date, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +114,8 @@ def export(root: str | Path, out: str | Path, catalog: Catalog, *, kind: Kind = 
     order = series_time_order(table, time_column)
     first = last = None
     if table.num_rows:
-        span = pc.min_max(table.column(time_column).cast(pa.timestamp("ns", tz="UTC")))
-        first, last = (_iso(v) for v in (span["min"].as_py(), span["max"].as_py()))
+        span = pc.min_max(table.column(time_column).cast(pa.int64()))
+        first, last = (utc_iso(span[k].as_py(), "auto") for k in ("min", "max"))
     series = table.group_by(["indicator", "area"]).aggregate([]).num_rows if table.num_rows else 0
 
     def sorted_parts() -> Iterator[pa.Table]:  # in sorted order a slice at a time: no second copy of the export
@@ -134,14 +133,10 @@ def export(root: str | Path, out: str | Path, catalog: Catalog, *, kind: Kind = 
 def _days(base: Path, period: Period) -> dict[str, list[Path]]:
     """The history's files by UTC day (``date=`` partition), of the days the period touches only (files outside a
     partition are not read: ``vitals history check`` names them)."""
-    first = None if period.start_ns is None else _utc_day(period.start_ns)
-    last = None if period.end_ns is None else _utc_day(period.end_ns - 1)
+    first = None if period.start_ns is None else utc_date(period.start_ns).isoformat()
+    last = None if period.end_ns is None else utc_date(period.end_ns - 1).isoformat()
     return {day: files for day, folder in day_dirs(base.parent, base.name).items()
             if (first is None or day >= first) and (last is None or day <= last) and (files := history_files(folder))}
-
-
-def _utc_day(ns: int) -> str:
-    return datetime.fromtimestamp(ns // NS_PER_S - (ns // NS_PER_S) % DAY_S, UTC).date().isoformat()
 
 
 def _columns(kind: str, schema: pa.Schema | None, columns: Sequence[str]) -> list[str] | None:
@@ -248,6 +243,3 @@ def _write(parts: Iterator[pa.Table], out: Path, fmt: str, excel: bool) -> None:
         raise HistoryError(msg) from exc
 
 
-def _iso(value: object) -> str:
-    stamp = value if isinstance(value, datetime) else datetime.fromtimestamp(int(str(value)) / NS_PER_S, UTC)
-    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")

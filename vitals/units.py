@@ -3,6 +3,8 @@ the duration labels (``15m``, ``1h``, ``1d``: forecast horizons, Prometheus dura
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 NS_PER_S = 1_000_000_000
 DAY_S = 86_400
 WEEK_S = 7 * DAY_S
@@ -44,3 +46,17 @@ def duration_words(seconds: int, language: str = "en") -> str:
     words = _WORDS[language]
     text = (" " if language == "en" else "").join(f"{count}{words[unit]}" for count, unit in _parts(seconds))
     return text or f"0{words['s']}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc_iso(ns: int, timespec: str = "seconds") -> str:
+    """Nanoseconds since the epoch as ISO 8601 UTC text ending in ``Z`` (``timespec`` as ``datetime.isoformat``'s;
+    exact integer arithmetic, truncated to microseconds)."""
+    return (_EPOCH + timedelta(microseconds=int(ns) // 1000)).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def utc_date(ns: int) -> date:
+    """The UTC day of nanoseconds since the epoch."""
+    return date(1970, 1, 1) + timedelta(days=int(ns) // (DAY_S * NS_PER_S))

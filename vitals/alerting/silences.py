@@ -29,14 +29,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from vitals.alerting import names
 from vitals.catalog.model import LEVEL_NAMES
 from vitals.errors import ConfigError, ServiceError
 from vitals.planned_works import Works
-from vitals.units import NS_PER_S
+from vitals.units import NS_PER_S, utc_iso
 
 DEFAULT_URL = "http://127.0.0.1:9093"
 URL_ENV = "VITALS_ALERTMANAGER_URL"
@@ -73,8 +73,8 @@ class Silence:
 
     def payload(self) -> dict[str, Any]:
         """The body of ``POST /api/v2/silences``."""
-        return {"matchers": matchers(self.matchers), "startsAt": _iso(self.starts_ns), "endsAt": _iso(self.ends_ns),
-                "comment": self.comment, "createdBy": self.created_by}
+        return {"matchers": matchers(self.matchers), "startsAt": utc_iso(self.starts_ns),
+                "endsAt": utc_iso(self.ends_ns), "comment": self.comment, "createdBy": self.created_by}
 
 
 def parse_duration(text: str) -> int:
@@ -107,10 +107,10 @@ def silence(selection: Mapping[str, Sequence[str]], starts_ns: int, ends_ns: int
                 msg = f"--{label} {value!r}: one of {', '.join(allowed)}"
                 raise ConfigError(msg)
     if ends_ns <= starts_ns:
-        msg = f"the silence ends ({_iso(ends_ns)}) before it starts ({_iso(starts_ns)})"
+        msg = f"the silence ends ({utc_iso(ends_ns)}) before it starts ({utc_iso(starts_ns)})"
         raise ConfigError(msg)
     if ends_ns <= now_ns:
-        msg = f"the silence would end ({_iso(ends_ns)}) before now ({_iso(now_ns)}): nothing to mute"
+        msg = f"the silence would end ({utc_iso(ends_ns)}) before now ({utc_iso(now_ns)}): nothing to mute"
         raise ConfigError(msg)
     starts_ns = max(starts_ns, now_ns)
     if ends_ns - starts_ns > MAX_DAYS * 86_400 * NS_PER_S:
@@ -222,10 +222,6 @@ def parse_time(text: str) -> int:
     """Alertmanager's RFC 3339 time -> UTC nanoseconds."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
-
-
-def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / NS_PER_S, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _call(am: Alertmanager, method: str, path: str, body: object = None) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitals.batches import ReadingBatch, Rejection
-from vitals.units import NS_PER_S
+from vitals.units import NS_PER_S, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,6 @@ def now_ns() -> int:
 
 def utc_from_ns(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / NS_PER_S, tz=UTC)
-
-
-def _iso(ns: int) -> str:
-    return utc_from_ns(ns).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class StopFlag:
@@ -190,10 +186,11 @@ class ReplayClock:
         if not seen or not all(p.never_paced() for p in seen):
             return False
         last, start = max(p.latest_ns or 0 for p in seen), seen[0].from_ns or 0
-        why = (f"it is after the last reading ({_iso(last)}); give a --pace-from within the input's time span"
+        why = (f"it is after the last reading ({utc_iso(last)}); give a --pace-from within the input's time span"
                if last < start else f"every part of the input from it on held an earlier (late) reading, and "
-               f"pacing starts at the first part wholly at or after it (last reading {_iso(last)})")
-        log.warning("pace_from %s: nothing was paced, the whole input went as fast as possible: %s", _iso(start), why)
+               f"pacing starts at the first part wholly at or after it (last reading {utc_iso(last)})")
+        log.warning("pace_from %s: nothing was paced, the whole input went as fast as possible: %s", utc_iso(start),
+                    why)
         return True
 
 

@@ -25,7 +25,6 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -36,7 +35,7 @@ from vitals.errors import SinkError
 from vitals.metric_names import ANOMALY_THRESHOLD
 from vitals.sources.kafka import parse_client_settings, topic_partitions
 from vitals.stream.shard_step import ShardPublish, VitalsChunk
-from vitals.units import NS_PER_S
+from vitals.units import utc_iso
 
 if TYPE_CHECKING:
     from vitals.catalog import Catalog
@@ -50,10 +49,6 @@ FORMATS = ("arrow", "jsonl")
 # the expected band, and the time to the next levels forecast by the early warning
 MESSAGE_COLUMNS = ("last", "anomaly_score", "expected_lower", "expected_mid", "expected_upper", "seconds_to_blue",
                    "seconds_to_yellow", "seconds_to_orange", "seconds_to_red")
-
-
-def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / NS_PER_S, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _broker_problems(brokers: str, topic: str, producer: str) -> list[str]:
@@ -199,7 +194,7 @@ class ChangeTracker:
         level_changed = level != prev_level  # unknown: compared with normal
         anomaly_changed = anomalous != prev_anomalous
         out = []
-        stamp = _iso(clock_ns)
+        stamp = utc_iso(clock_ns, "milliseconds")
         for r in np.flatnonzero(level_changed | anomaly_changed).tolist():
             ind = self.catalog.indicators[int(view.indicator[r])]
             street = self.catalog.streets[int(view.street[r])]
@@ -274,7 +269,8 @@ class KafkaVitals:
         table = vitals_table(self.catalog, view, at_ns)
         key = f"shard{chunk.shard:03d}".encode()
         headers: list[tuple[str, str | bytes | None]] = [
-            ("run_id", chunk.run_id.encode()), ("shard", str(chunk.shard).encode()), ("at", _iso(at_ns).encode()),
+            ("run_id", chunk.run_id.encode()), ("shard", str(chunk.shard).encode()),
+            ("at", utc_iso(at_ns, "milliseconds").encode()),
             ("format", self.format.encode())]
         for start in range(0, table.num_rows, self.rows):
             self.sink.produce(key, encode_table(table.slice(start, self.rows), self.format), headers)
