@@ -65,22 +65,24 @@ def register(sub: Any) -> None:
         description="Create an Alertmanager silence from catalog ids: the given labels must all match, several ids "
                     "of one label match any of them (docs/alerting.md, \"Planned works\").")
     where = sil.add_argument_group("what to mute (at least one, or --everything)")
-    where.add_argument("--district", metavar="IDS", help="comma-separated district ids (also their district-wide "
-                                                         "alerts)")
-    where.add_argument("--street", metavar="IDS", help="comma-separated street ids")
-    where.add_argument("--indicator", metavar="IDS", help="comma-separated indicator ids")
-    where.add_argument("--domain", metavar="IDS", help="comma-separated domains (water, power, ...)")
-    where.add_argument("--severity", metavar="LEVELS", help="blue, yellow, orange, red, warning (anomalies, data "
-                                                            "quality)")
-    where.add_argument("--kind", metavar="KINDS", help="level, early_warning, anomaly, data_quality, pipeline")
-    where.add_argument("--everything", action="store_true", help="mute every alert of the city (on purpose only)")
     when = sil.add_argument_group("when")
     span = when.add_mutually_exclusive_group()
-    span.add_argument("--for", dest="duration", metavar="DURATION", help="how long: 4h, 90m, 1h30m, 2d")
-    span.add_argument("--until", metavar="DAY|TIME", help="last local day (included) or a time with a zone")
-    when.add_argument("--from", dest="start", metavar="DAY|TIME", help="start: a local day or a time with a zone "
-                                                                    "(default now)")
-    sil.add_argument("--comment", help="why (the works, a ticket number); kept with the silence (required)")
+    single = [  # the options of one silence, which --works replaces
+        where.add_argument("--district", metavar="IDS",
+                           help="comma-separated district ids (also their district-wide alerts)"),
+        where.add_argument("--street", metavar="IDS", help="comma-separated street ids"),
+        where.add_argument("--indicator", metavar="IDS", help="comma-separated indicator ids"),
+        where.add_argument("--domain", metavar="IDS", help="comma-separated domains (water, power, ...)"),
+        where.add_argument("--severity", metavar="LEVELS",
+                           help="blue, yellow, orange, red, warning (anomalies, data quality)"),
+        where.add_argument("--kind", metavar="KINDS", help="level, early_warning, anomaly, data_quality, pipeline"),
+        where.add_argument("--everything", action="store_true", help="mute every alert of the city (on purpose only)"),
+        span.add_argument("--for", dest="duration", metavar="DURATION", help="how long: 4h, 90m, 1h30m, 2d"),
+        span.add_argument("--until", metavar="DAY|TIME", help="last local day (included) or a time with a zone"),
+        when.add_argument("--from", dest="start", metavar="DAY|TIME",
+                          help="start: a local day or a time with a zone (default now)"),
+        sil.add_argument("--comment", help="why (the works, a ticket number); kept with the silence (required)"),
+    ]
     sil.add_argument("--works", metavar="FILE",
                      help="instead of the options above: make the silences of a planned-works file (the file "
                           "--planned-works gives the flow): one per works, edited and removed works' expired")
@@ -88,7 +90,7 @@ def register(sub: Any) -> None:
     sil.add_argument("--dry-run", action="store_true", help="print the silence as JSON, create nothing")
     _add_alertmanager_options(sil)
     add_catalog_options(sil)
-    sil.set_defaults(handler=_silence)
+    sil.set_defaults(handler=_silence, single_silence_options=tuple(single))
     lst = asub.add_parser("silences", help="the silences of a running Alertmanager, in city time")
     lst.add_argument("--expired", action="store_true", help="expired ones too")
     _add_alertmanager_options(lst)
@@ -196,13 +198,9 @@ def _silence_works(args: argparse.Namespace, am: Any, catalog: Any) -> int:
     from vitals.alerting.silences import sync_works, works_silences
     from vitals.planned_works import load_planned_works
 
-    given = [f"--{name.replace('_', '-')}" for name in ("district", "street", "indicator", "domain", "severity",
-                                                         "kind", "everything", "duration", "until", "start",
-                                                         "comment")
-             if getattr(args, name)]
+    given = [action.option_strings[0] for action in args.single_silence_options if getattr(args, action.dest)]
     if given:
-        flags = ", ".join(f.replace("--duration", "--for").replace("--start", "--from") for f in given)
-        msg = f"--works takes what, when and why from the file; leave out {flags}"
+        msg = f"--works takes what, when and why from the file; leave out {', '.join(given)}"
         raise ConfigError(msg)
     works = load_planned_works(args.works, catalog)
     wanted, over = works_silences(works.works, args.by or _login(getpass), now_ns=time.time_ns())

@@ -57,8 +57,7 @@ def register(sub: Any) -> None:
     chk.add_argument("--quarantine", metavar="QDIR",
                      help="move the files with errors to QDIR (outside the history), under the same relative "
                           "path, so the readers read the rest")
-    chk.add_argument("--json", action="store_true", help="one JSON document instead of lines")
-    chk.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _json_and_progress(chk, "one JSON document instead of lines")
     chk.set_defaults(handler=_check)
     ex = _action(
         hsub, "export", "a period, indicators, districts or streets of the history as one CSV or Parquet file",
@@ -81,8 +80,7 @@ def register(sub: Any) -> None:
     ex.add_argument("--excel", action="store_true",
                     help="CSV: start with a UTF-8 byte order mark, so Excel reads Chinese names right")
     add_catalog_options(ex)
-    ex.add_argument("--json", action="store_true", help="say what was written as one JSON document")
-    ex.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _json_and_progress(ex, "say what was written as one JSON document")
     ex.set_defaults(handler=_export)
     prune = _action(hsub, "prune", "delete whole days before a cutoff (readings and vitals)")
     which = prune.add_mutually_exclusive_group(required=True)
@@ -100,8 +98,7 @@ def register(sub: Any) -> None:
                       help="leave the newest N days as they are (default 2: a run may still be writing them)")
     days.add_argument("--before", metavar="YYYY-MM-DD", help="compact every day before this UTC date")
     compact.add_argument("--dry-run", action="store_true", help="say what would be merged, change nothing")
-    compact.add_argument("--json", action="store_true", help="one JSON document instead of a line")
-    compact.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _json_and_progress(compact, "one JSON document instead of a line")
     compact.set_defaults(handler=_compact)
 
 
@@ -110,6 +107,11 @@ def _action(hsub: Any, name: str, summary: str, description: str | None = None) 
     parser: argparse.ArgumentParser = hsub.add_parser(name, help=summary, description=description)
     parser.add_argument("dir", metavar="DIR", help="the history directory (--history-dir of a run)")
     return parser
+
+
+def _json_and_progress(parser: argparse.ArgumentParser, json_help: str) -> None:
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _mb(n: int) -> str:
@@ -161,15 +163,17 @@ def _check(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from vitals.catalog.ids import check_ids, split_ids
+    from vitals.history import final_vitals_format
     from vitals.history_export import export, period_of
     from vitals.preflight import check_output_file
 
     check_output_file(args.out, "the export", "--out")
     catalog = load_catalog_from(catalog_settings(args))
-    if args.names and not args.out.lower().endswith(".csv"):
+    csv = final_vitals_format(args.out, option="--out") == "csv"
+    if args.names and not csv:
         msg = "--names adds columns to a CSV export; a Parquet export keeps the ids (name the file FILE.csv)"
         raise ConfigError(msg)
-    if args.excel and not args.out.lower().endswith(".csv"):
+    if args.excel and not csv:
         msg = "--excel is for a CSV export (name the file FILE.csv)"
         raise ConfigError(msg)
     if args.columns and args.kind != "vitals":
