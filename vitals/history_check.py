@@ -218,7 +218,7 @@ def _parquet_problems(root: Path, kind: str, path: Path, deep: bool, result: Che
                                 "compact never see it"))
     try:
         meta = pq.read_metadata(path)
-        schema = pq.read_schema(path)
+        schema = meta.schema.to_arrow_schema()  # the footer read once
     except READ_ERRORS as exc:
         problems.append(Problem(rel, "unreadable", "error", f"not a readable Parquet file ({first_line(exc)})"))
         return problems

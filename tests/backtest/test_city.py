@@ -172,6 +172,7 @@ def test_planned_works_in_the_city_backtest(small_catalog: Catalog, city_run, tm
     inside = plain.ticks_ns >= start + 3600 * 10**9
     held = planned.anomaly[marked][:, inside]
     assert (np.diff(held, axis=1) <= 0).all()  # no new score inside the works: the held peak only decays
+    assert (np.diff(plain.anomaly[marked][:, inside], axis=1) > 0).any()  # without the works, new scores there
 
     from vitals.cli import main
 
